@@ -1,0 +1,250 @@
+/**
+ * The one declaration of the system's topology: functions, HTTP routes, queues and
+ * their consumers, scheduled rules, tables and secrets.
+ *
+ * Two builders read it and nothing else: the CDK stack (lib/stack.ts) for AWS, and the
+ * local twin (lib/local/twin.ts) for one machine. A route, consumer or schedule cannot
+ * exist in one and be missing in the other, and test/parity.test.ts holds them to it.
+ *
+ * Resources are referenced by id; a function's `uses` both grants it least-privilege
+ * access on AWS and injects the resource's environment variable (table name, queue URL,
+ * secret ARN) in both builders, so handlers never learn where they run.
+ */
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface TableSpec {
+  /** Environment variable that carries the table name to functions that use it. */
+  readonly envVar: string;
+  readonly partitionKey: string;
+  readonly sortKey: string;
+  /** Items with this epoch-seconds attribute expire (idempotency records, rate windows). */
+  readonly timeToLiveAttribute?: string;
+  readonly globalIndexes: readonly {
+    readonly name: string;
+    readonly partitionKey: string;
+    readonly sortKey?: string;
+  }[];
+}
+
+export interface QueueSpec {
+  readonly envVar: string;
+  /** Lambda's guidance: at least 6x the consumer's timeout, so an in-flight batch is never redelivered. */
+  readonly visibilityTimeoutSeconds: number;
+  readonly retentionDays: number;
+  readonly deadLetter: {
+    /** Receives before SQS moves a message to the dead-letter queue. */
+    readonly maxReceiveCount: number;
+    readonly envVar: string;
+    readonly retentionDays: number;
+  };
+}
+
+export interface SecretSpec {
+  /** Environment variable that carries the secret's ARN on AWS. */
+  readonly envVar: string;
+  readonly description: string;
+}
+
+export type TableAccess = 'read' | 'readwrite';
+export type QueueAccess = 'send' | 'consume' | 'send+consume';
+
+export interface FunctionSpec {
+  /** Handler module, relative to the repository root; it exports `handler`. */
+  readonly entry: string;
+  readonly description: string;
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  /** Plain settings; resource names come from `uses`. */
+  readonly environment?: Readonly<Record<string, string>>;
+  readonly uses: {
+    readonly tables?: Readonly<Record<string, TableAccess>>;
+    readonly queues?: Readonly<Record<string, QueueAccess>>;
+    /** Also reads the queue's dead-letter queue (depth, redrive). */
+    readonly deadLetterQueues?: Readonly<Record<string, QueueAccess>>;
+    readonly secrets?: readonly string[];
+  };
+}
+
+export interface RouteSpec {
+  readonly method: HttpMethod;
+  /** API Gateway path syntax: `/v1/broadcasts/{id}`. */
+  readonly path: string;
+  readonly function: string;
+  /**
+   * `public`: no authorizer (health, OpenAPI, and Twilio webhooks, which check
+   * X-Twilio-Signature themselves). `admin`: a tenant API key is required.
+   */
+  readonly auth: 'public' | 'admin';
+}
+
+export interface ConsumerSpec {
+  readonly queue: string;
+  readonly function: string;
+  readonly batchSize: number;
+  /** Lambda requires >= 1 s when batchSize > 10. */
+  readonly maxBatchingWindowSeconds: number;
+  /** The event source mapping's ScalingConfig.MaximumConcurrency (2..1000). */
+  readonly maxConcurrency: number;
+  readonly reportBatchItemFailures: boolean;
+}
+
+export interface ScheduleSpec {
+  readonly id: string;
+  readonly function: string;
+  readonly description: string;
+  /** EventBridge `rate(n minutes)` on AWS. */
+  readonly everyMinutes: number;
+  /** Locally the timer can be sped up with this setting (seconds); never on AWS. */
+  readonly localIntervalEnvVar: string;
+}
+
+export interface Topology {
+  readonly tables: Readonly<Record<string, TableSpec>>;
+  readonly queues: Readonly<Record<string, QueueSpec>>;
+  readonly secrets: Readonly<Record<string, SecretSpec>>;
+  readonly functions: Readonly<Record<string, FunctionSpec>>;
+  readonly routes: readonly RouteSpec[];
+  readonly consumers: readonly ConsumerSpec[];
+  readonly schedules: readonly ScheduleSpec[];
+}
+
+const SEND_TIMEOUT_SECONDS = 60;
+
+export const topology = {
+  tables: {
+    main: {
+      envVar: 'TABLE_NAME',
+      partitionKey: 'pk',
+      sortKey: 'sk',
+      timeToLiveAttribute: 'expiresAt',
+      globalIndexes: [],
+    },
+  },
+  queues: {
+    send: {
+      envVar: 'SEND_QUEUE_URL',
+      visibilityTimeoutSeconds: SEND_TIMEOUT_SECONDS * 6,
+      retentionDays: 4,
+      deadLetter: { maxReceiveCount: 5, envVar: 'SEND_DLQ_URL', retentionDays: 14 },
+    },
+  },
+  secrets: {
+    twilioAuthToken: {
+      envVar: 'TWILIO_AUTH_TOKEN_SECRET_ARN',
+      description: 'Twilio auth token: signs REST calls and verifies X-Twilio-Signature on webhooks',
+    },
+  },
+  functions: {
+    healthz: {
+      entry: 'functions/healthz.ts',
+      description: 'Liveness: proves the path from HTTP to a handler',
+      memoryMb: 256,
+      timeoutSeconds: 5,
+      uses: {},
+    },
+    sendMessages: {
+      entry: 'functions/send-messages.ts',
+      description: 'Consumes the send queue and sends each recipient its WhatsApp template, once',
+      memoryMb: 512,
+      timeoutSeconds: SEND_TIMEOUT_SECONDS,
+      uses: { tables: { main: 'readwrite' }, queues: { send: 'send+consume' }, secrets: ['twilioAuthToken'] },
+    },
+    retryFailed: {
+      entry: 'functions/retry-failed.ts',
+      description: 'Every few minutes: re-queues transient failures whose backoff window has passed',
+      memoryMb: 512,
+      timeoutSeconds: 120,
+      uses: { tables: { main: 'readwrite' }, queues: { send: 'send' }, secrets: ['twilioAuthToken'] },
+    },
+  },
+  routes: [{ method: 'GET', path: '/healthz', function: 'healthz', auth: 'public' }],
+  consumers: [
+    {
+      queue: 'send',
+      function: 'sendMessages',
+      batchSize: 50,
+      maxBatchingWindowSeconds: 1,
+      maxConcurrency: 5,
+      reportBatchItemFailures: true,
+    },
+  ],
+  schedules: [
+    {
+      id: 'retryDue',
+      function: 'retryFailed',
+      description: 'Drives retries through their backoff windows',
+      everyMinutes: 5,
+      localIntervalEnvVar: 'RETRY_SCHEDULE_SECONDS',
+    },
+  ],
+} as const satisfies Topology;
+
+export type FunctionId = keyof typeof topology.functions;
+export type QueueId = keyof typeof topology.queues;
+export type TableId = keyof typeof topology.tables;
+
+/**
+ * The environment variables a function receives for the resources it uses, resolved
+ * by the builder that knows where those resources are (CDK tokens, or local URLs).
+ */
+export interface ResourceLocator {
+  tableName(id: string): string;
+  queueUrl(id: string): string;
+  deadLetterQueueUrl(id: string): string;
+  secretArn(id: string): string;
+}
+
+export function resourceEnvironment(
+  topo: Topology,
+  fn: FunctionSpec,
+  locate: ResourceLocator,
+  options: { includeSecrets: boolean },
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const id of Object.keys(fn.uses.tables ?? {})) env[mustGet(topo.tables, id, 'table').envVar] = locate.tableName(id);
+  for (const id of Object.keys(fn.uses.queues ?? {})) env[mustGet(topo.queues, id, 'queue').envVar] = locate.queueUrl(id);
+  for (const id of Object.keys(fn.uses.deadLetterQueues ?? {}))
+    env[mustGet(topo.queues, id, 'queue').deadLetter.envVar] = locate.deadLetterQueueUrl(id);
+  if (options.includeSecrets)
+    for (const id of fn.uses.secrets ?? []) env[mustGet(topo.secrets, id, 'secret').envVar] = locate.secretArn(id);
+  return env;
+}
+
+/** Checks the references inside a topology; both builders call it so a typo fails early. */
+export function validateTopology(topo: Topology): void {
+  const problems: string[] = [];
+  const fnIds = new Set(Object.keys(topo.functions));
+  for (const [id, fn] of Object.entries(topo.functions)) {
+    for (const t of Object.keys(fn.uses.tables ?? {})) if (!topo.tables[t]) problems.push(`${id} uses unknown table ${t}`);
+    for (const q of Object.keys(fn.uses.queues ?? {})) if (!topo.queues[q]) problems.push(`${id} uses unknown queue ${q}`);
+    for (const s of fn.uses.secrets ?? []) if (!topo.secrets[s]) problems.push(`${id} uses unknown secret ${s}`);
+  }
+  const routeKeys = new Set<string>();
+  for (const r of topo.routes) {
+    if (!fnIds.has(r.function)) problems.push(`route ${r.method} ${r.path} names unknown function ${r.function}`);
+    const key = `${r.method} ${r.path}`;
+    if (routeKeys.has(key)) problems.push(`route ${key} declared twice`);
+    routeKeys.add(key);
+  }
+  for (const c of topo.consumers) {
+    if (!fnIds.has(c.function)) problems.push(`consumer of ${c.queue} names unknown function ${c.function}`);
+    if (!topo.queues[c.queue]) problems.push(`consumer ${c.function} reads unknown queue ${c.queue}`);
+    if (c.batchSize > 10 && c.maxBatchingWindowSeconds < 1)
+      problems.push(`consumer ${c.function}: batchSize > 10 needs a batching window >= 1 s`);
+    if (c.maxConcurrency < 2 || c.maxConcurrency > 1000)
+      problems.push(`consumer ${c.function}: maxConcurrency must be 2..1000`);
+    const fn = topo.functions[c.function];
+    const q = topo.queues[c.queue];
+    if (fn && q && q.visibilityTimeoutSeconds < fn.timeoutSeconds)
+      problems.push(`queue ${c.queue}: visibility timeout shorter than ${c.function}'s timeout`);
+  }
+  for (const s of topo.schedules) if (!fnIds.has(s.function)) problems.push(`schedule ${s.id} names unknown function ${s.function}`);
+  if (problems.length > 0) throw new Error(`Invalid topology:\n- ${problems.join('\n- ')}`);
+}
+
+function mustGet<T>(record: Readonly<Record<string, T>>, id: string, kind: string): T {
+  const value = record[id];
+  if (!value) throw new Error(`Unknown ${kind} '${id}' in topology`);
+  return value;
+}
