@@ -1,0 +1,307 @@
+// A local stand-in for Twilio's Messages API, so the product runs with no Twilio account. It speaks
+// Twilio's REST shapes (the real twilio SDK works against it through createTwilioClient({ apiBaseUrl })),
+// checks Basic auth, rate-limits per sender, posts signed status callbacks, and behaves by the last four
+// digits of the destination (see scenario.ts and API.md "Local run contract").
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Lifecycle } from './twilio-simulator/lifecycle.ts';
+import { SlidingWindowLimiter } from './twilio-simulator/rate-limit.ts';
+import {
+  API_VERSION,
+  errorBody,
+  listPage,
+  newMessageSid,
+  parseListQuery,
+  type SimulatedMessage,
+  toMessageResource,
+} from './twilio-simulator/resources.ts';
+import { ERRORS, maskPhone, planOutcome, type RestError } from './twilio-simulator/scenario.ts';
+import { LOG_FILE, MessageStore } from './twilio-simulator/store.ts';
+
+export type { SimulatedMessage } from './twilio-simulator/resources.ts';
+export { lastFourDigits, maskPhone, planOutcome } from './twilio-simulator/scenario.ts';
+
+export interface TwilioSimulatorOptions {
+  /** 0 = any free port; default 3010. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** The Basic auth user and the only account whose paths exist. */
+  accountSid: string;
+  /** The Basic auth password; also signs the status callbacks. */
+  authToken: string;
+  /** Per-sender creates per rolling second (SIM_MPS); default 80. */
+  mps?: number;
+  /** How long create takes to answer (SIM_LATENCY_MS); default 20. */
+  latencyMs?: number;
+  /** Base delay between status steps (±20 % jitter); default 150. */
+  callbackDelayMs?: number;
+  /** Delays before the retries of a failed status callback POST; default [250, 1000] (two retries). */
+  callbackRetryDelaysMs?: number[];
+  /** When set, the message log is kept in `dataDir/twilio-simulator.jsonl` and survives a restart. */
+  dataDir?: string;
+  /** The sender used for messages sent through a Messaging Service; default whatsapp:+14155238886. */
+  defaultFrom?: string;
+  log?: (line: string) => void;
+}
+
+export interface TwilioSimulator {
+  url: string;
+  port: number;
+  accountSid: string;
+  authToken: string;
+  /** Everything accepted so far, oldest first (copies). */
+  messages(): SimulatedMessage[];
+  /** Closes the server, cancels steps not yet due (a restart resumes them) and waits for callbacks in flight. */
+  stop(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+const MESSAGES_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
+const MESSAGE_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\/([^/]+)\.json$/;
+
+class HttpError extends Error {
+  readonly error: RestError;
+
+  constructor(error: RestError) {
+    super(error.message);
+    this.error = error;
+  }
+}
+
+export async function startTwilioSimulator(options: TwilioSimulatorOptions): Promise<TwilioSimulator> {
+  const { accountSid, authToken } = options;
+  const log = options.log ?? ((line: string) => console.log(`[twilio-simulator] ${line}`));
+  const latencyMs = options.latencyMs ?? 20;
+  const defaultFrom = options.defaultFrom ?? 'whatsapp:+14155238886';
+  const limiter = new SlidingWindowLimiter(options.mps ?? 80);
+  const store = await MessageStore.open(options.dataDir, log);
+  const lifecycle = new Lifecycle({
+    authToken,
+    stepDelayMs: options.callbackDelayMs ?? 150,
+    ...(options.callbackRetryDelaysMs ? { retryDelaysMs: options.callbackRetryDelaysMs } : {}),
+    onChange: (m) => store.updated(m),
+    log,
+  });
+  const expectedAuth = Buffer.from(`Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`);
+
+  function authorized(req: IncomingMessage): boolean {
+    const given = Buffer.from(req.headers.authorization ?? '');
+    return given.length === expectedAuth.length && timingSafeEqual(given, expectedAuth);
+  }
+
+  async function create(
+    form: URLSearchParams,
+  ): Promise<{ status: number; body: unknown; after?: () => void }> {
+    const param = (name: string) => form.get(name) || undefined;
+    const to = param('To');
+    const from = param('From');
+    const messagingServiceSid = param('MessagingServiceSid');
+    const body = param('Body');
+    const contentSid = param('ContentSid');
+    const contentVariables = param('ContentVariables');
+    const statusCallback = param('StatusCallback');
+    const validityPeriod = param('ValidityPeriod');
+    const invalid = (code: number, message: string) => new HttpError({ httpStatus: 400, code, message });
+    if (!to) throw invalid(21604, "A 'To' phone number is required.");
+    if (!from && !messagingServiceSid) throw invalid(21603, "A 'From' phone number is required.");
+    if (!body && !contentSid && !form.get('MediaUrl')) throw invalid(21602, 'Message body is required.');
+    if (contentSid && !/^HX[0-9a-f]{32}$/i.test(contentSid))
+      throw invalid(21655, 'The ContentSid is Invalid.');
+    if (contentVariables !== undefined && !isJsonObject(contentVariables)) {
+      throw invalid(21656, 'The ContentVariables Parameter is invalid.');
+    }
+    if (statusCallback !== undefined && !/^https?:\/\/[^/?#]+/i.test(statusCallback)) {
+      throw invalid(21609, 'Invalid StatusCallback URL.');
+    }
+    if (
+      validityPeriod !== undefined &&
+      !(/^\d+$/.test(validityPeriod) && +validityPeriod >= 1 && +validityPeriod <= 36000)
+    ) {
+      throw invalid(21624, 'Invalid validity period value');
+    }
+
+    const sender = from ?? messagingServiceSid ?? '';
+    if (!limiter.tryAcquire(sender)) {
+      log(`429 for sender ${maskPhone(sender)}: over ${options.mps ?? 80} messages per second`);
+      throw new HttpError(ERRORS.tooManyRequests());
+    }
+    const outcome = planOutcome(to, {
+      firstTryDone: store.hadFirstTry(to),
+      viaMessagingService: messagingServiceSid !== undefined,
+    });
+    if (outcome.kind === 'reject') {
+      if (outcome.rememberFirstTry) store.rememberFirstTry(to);
+      log(
+        `create to ${maskPhone(to)} answered ${outcome.error.httpStatus} (${outcome.error.code}), nothing created`,
+      );
+      throw new HttpError(outcome.error);
+    }
+
+    const now = new Date().toISOString();
+    const message: SimulatedMessage = {
+      sid: newMessageSid(),
+      accountSid,
+      to,
+      from: from ?? defaultFrom,
+      messagingServiceSid: messagingServiceSid ?? null,
+      body: body ?? '',
+      contentSid: contentSid ?? null,
+      contentVariables: contentVariables ?? null,
+      statusCallback: statusCallback ?? null,
+      validityPeriod: validityPeriod === undefined ? null : Number(validityPeriod),
+      status: outcome.initialStatus,
+      errorCode: null,
+      errorMessage: null,
+      dateCreated: now,
+      dateUpdated: now,
+      // Set at acceptance (not at `sent`) so a list by DateSent right after an ambiguous answer finds it.
+      dateSent: now,
+      history: [{ status: outcome.initialStatus, at: now }],
+      pendingSteps: outcome.steps,
+    };
+    store.add(message);
+    // Steps start once the answer is out, so the product knows the SID before its first callback.
+    const after = () => lifecycle.resume(message);
+    if (outcome.error) {
+      log(`create ${message.sid} to ${maskPhone(to)} answered ${outcome.error.httpStatus} although created`);
+      return { status: outcome.error.httpStatus, body: errorBody(outcome.error), after };
+    }
+    return { status: 201, body: toMessageResource(message), after };
+  }
+
+  async function route(
+    req: IncomingMessage,
+    url: URL,
+  ): Promise<{ status: number; body: unknown; after?: () => void }> {
+    const method = req.method ?? 'GET';
+    if (url.pathname === '/_simulator/health') {
+      return { status: 200, body: { ok: true, messages: store.size, pendingSteps: lifecycle.pending } };
+    }
+    if (url.pathname === '/_simulator/messages') return { status: 200, body: store.all() };
+    const notFound = () =>
+      new HttpError({
+        httpStatus: 404,
+        code: 20404,
+        message: `The requested resource ${url.pathname} was not found`,
+      });
+    if (!url.pathname.startsWith(`/${API_VERSION}/`)) throw notFound();
+    if (!authorized(req)) {
+      throw new HttpError({ httpStatus: 401, code: 20003, message: 'Authenticate' });
+    }
+    const list = MESSAGES_PATH.exec(url.pathname);
+    const one = MESSAGE_PATH.exec(url.pathname);
+    if ((list?.[1] ?? one?.[1]) !== accountSid) throw notFound();
+    const notAllowed = () => new HttpError({ httpStatus: 405, code: 20004, message: 'Method not allowed' });
+    if (list && method === 'POST') {
+      const answer = await create(await readForm(req));
+      await sleep(latencyMs);
+      return answer;
+    }
+    if (list && method === 'GET') {
+      const query = parseListQuery(url.searchParams);
+      if ('httpStatus' in query) throw new HttpError(query);
+      return { status: 200, body: listPage(store.newestFirst(query.to), query, accountSid) };
+    }
+    if (one && method === 'GET') {
+      const message = store.get(one[2] ?? '');
+      if (!message) throw notFound();
+      return { status: 200, body: toMessageResource(message) };
+    }
+    throw notAllowed();
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://simulator.local');
+    let answer: { status: number; body: unknown; after?: () => void };
+    try {
+      answer = await route(req, url);
+    } catch (error) {
+      if (!(error instanceof HttpError))
+        log(`internal error on ${req.method} ${url.pathname}: ${String(error)}`);
+      const rest = error instanceof HttpError ? error.error : ERRORS.internal();
+      if (req.method === 'POST' && MESSAGES_PATH.test(url.pathname)) await sleep(latencyMs);
+      answer = { status: rest.httpStatus, body: errorBody(rest) };
+    }
+    const payload = JSON.stringify(answer.body);
+    res.writeHead(answer.status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(payload),
+      'Twilio-Request-Id': `RQ${randomBytes(16).toString('hex')}`,
+      ...(answer.status === 401 ? { 'WWW-Authenticate': 'Basic realm="Twilio API"' } : {}),
+    });
+    res.end(payload, answer.after);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log(`request failed: ${String(error)}`);
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 3010, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const publicHost =
+    host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const url = `http://${publicHost}:${port}`;
+
+  let resumed = 0;
+  for (const m of store.all()) {
+    if (m.pendingSteps.length) {
+      lifecycle.resume(m);
+      resumed++;
+    }
+  }
+  const where = options.dataDir ? `, log ${options.dataDir}/${LOG_FILE}` : '';
+  log(`listening on ${url} (${store.size} message(s) loaded, ${resumed} resumed${where})`);
+
+  let stopped: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    accountSid,
+    authToken,
+    messages: () => structuredClone([...store.all()]),
+    stop: () => {
+      stopped ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await lifecycle.stop();
+        await store.close();
+      })();
+      return stopped;
+    },
+  };
+}
+
+function isJsonObject(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
+}
+
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES)
+      throw new HttpError({ httpStatus: 413, code: 20001, message: 'Request too large' });
+    chunks.push(chunk);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}

@@ -1,0 +1,141 @@
+// The simulator's memory: messages by SID, newest-first iteration, the `0005` first-try set, and an
+// optional append-only JSONL log under dataDir (compacted on every start) so all of it survives a restart.
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SimulatedMessage } from './resources.ts';
+
+export const LOG_FILE = 'twilio-simulator.jsonl';
+
+type Line =
+  | ({ t: 'm' } & SimulatedMessage)
+  | ({ t: 'u'; sid: string } & Pick<
+      SimulatedMessage,
+      'status' | 'errorCode' | 'errorMessage' | 'dateUpdated' | 'dateSent' | 'pendingSteps'
+    > & { h: SimulatedMessage['history'][number] | null })
+  | { t: 'f'; to: string };
+
+export class MessageStore {
+  readonly #bySid = new Map<string, SimulatedMessage>();
+  /** Creation order, oldest first. */
+  readonly #ordered: SimulatedMessage[] = [];
+  readonly #byTo = new Map<string, SimulatedMessage[]>();
+  readonly #firstTries = new Set<string>();
+  #stream: WriteStream | undefined;
+  #streamError: Error | undefined;
+
+  /** Loads `dataDir/twilio-simulator.jsonl` if there is one, compacts it, and keeps appending to it. */
+  static async open(dataDir: string | undefined, log: (line: string) => void): Promise<MessageStore> {
+    const store = new MessageStore();
+    if (!dataDir) return store;
+    await mkdir(dataDir, { recursive: true });
+    const file = join(dataDir, LOG_FILE);
+    const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return '';
+      throw error;
+    });
+    let skipped = 0;
+    for (const raw of text.split('\n')) {
+      if (!raw.trim()) continue;
+      try {
+        store.#replay(JSON.parse(raw) as Line);
+      } catch {
+        skipped++; // a torn last line after a crash
+      }
+    }
+    if (skipped) log(`ignored ${skipped} unreadable line(s) in ${file}`);
+    const snapshot = [
+      ...store.#ordered.map((m) => JSON.stringify({ t: 'm', ...m })),
+      ...[...store.#firstTries].map((to) => JSON.stringify({ t: 'f', to })),
+    ];
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, snapshot.length ? `${snapshot.join('\n')}\n` : '');
+    await rename(tmp, file);
+    store.#stream = createWriteStream(file, { flags: 'a' });
+    store.#stream.on('error', (error) => {
+      store.#streamError = error;
+      log(`cannot write ${file}: ${error.message}`);
+    });
+    return store;
+  }
+
+  get size(): number {
+    return this.#ordered.length;
+  }
+
+  get(sid: string): SimulatedMessage | undefined {
+    return this.#bySid.get(sid);
+  }
+
+  all(): readonly SimulatedMessage[] {
+    return this.#ordered;
+  }
+
+  /** Newest first, as Twilio lists; narrowed to one destination when `to` is given. */
+  *newestFirst(to?: string): Generator<SimulatedMessage> {
+    const list = to === undefined ? this.#ordered : (this.#byTo.get(to) ?? []);
+    for (let i = list.length - 1; i >= 0; i--) yield list[i] as SimulatedMessage;
+  }
+
+  add(m: SimulatedMessage): void {
+    this.#index(m);
+    this.#append({ t: 'm', ...m });
+  }
+
+  /** Records the message's current state after a status change. */
+  updated(m: SimulatedMessage): void {
+    const { sid, status, errorCode, errorMessage, dateUpdated, dateSent, pendingSteps } = m;
+    const h = m.history.at(-1) ?? null;
+    this.#append({ t: 'u', sid, status, errorCode, errorMessage, dateUpdated, dateSent, pendingSteps, h });
+  }
+
+  hadFirstTry(to: string): boolean {
+    return this.#firstTries.has(to);
+  }
+
+  rememberFirstTry(to: string): void {
+    this.#firstTries.add(to);
+    this.#append({ t: 'f', to });
+  }
+
+  async close(): Promise<void> {
+    const stream = this.#stream;
+    this.#stream = undefined;
+    if (!stream || this.#streamError) return;
+    await new Promise<void>((resolve) => stream.end(resolve));
+  }
+
+  #index(m: SimulatedMessage): void {
+    this.#bySid.set(m.sid, m);
+    this.#ordered.push(m);
+    const forTo = this.#byTo.get(m.to);
+    if (forTo) forTo.push(m);
+    else this.#byTo.set(m.to, [m]);
+  }
+
+  #replay(line: Line): void {
+    if (line.t === 'm') {
+      const { t: _t, ...m } = line;
+      if (!this.#bySid.has(m.sid)) this.#index(m);
+    } else if (line.t === 'u') {
+      const m = this.#bySid.get(line.sid);
+      if (!m) return;
+      Object.assign(m, {
+        status: line.status,
+        errorCode: line.errorCode,
+        errorMessage: line.errorMessage,
+        dateUpdated: line.dateUpdated,
+        dateSent: line.dateSent,
+        pendingSteps: line.pendingSteps,
+      });
+      if (line.h) m.history.push(line.h);
+    } else if (line.t === 'f') {
+      this.#firstTries.add(line.to);
+    }
+  }
+
+  #append(line: Line): void {
+    // Buffered by the stream: cheap per message, flushed in the background and on close().
+    if (this.#stream && !this.#streamError) this.#stream.write(`${JSON.stringify(line)}\n`);
+  }
+}

@@ -1,0 +1,444 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import twilio from 'twilio';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTwilioClient } from '../functions/adapters/twilio-client.ts';
+import {
+  startTwilioSimulator,
+  type TwilioSimulator,
+  type TwilioSimulatorOptions,
+} from '../lib/local/twilio-simulator.ts';
+import { waitFor } from '../lib/local/wait-for.ts';
+
+const ACCOUNT_SID = `AC${'0'.repeat(32)}`;
+const AUTH_TOKEN = 'simulator-test-token';
+const FROM = 'whatsapp:+14155238886';
+const CONTENT_SID = 'HX0123456789abcdef0123456789abcdef';
+
+interface ReceivedCallback {
+  url: string;
+  signature: string;
+  params: Record<string, string>;
+}
+
+// A stand-in for the product's status webhook: records every callback with the exact URL it was posted to.
+let receiver: Server;
+let receiverBase = '';
+const received: ReceivedCallback[] = [];
+const failedOnce = new Set<string>();
+
+beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const callback = {
+        url: `${receiverBase}${req.url}`,
+        signature: String(req.headers['x-twilio-signature'] ?? ''),
+        params: Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))),
+      };
+      // `?flaky=1`: the first attempt of every callback fails, as a webhook that is briefly down.
+      const attempt = `${callback.params.MessageSid}/${callback.params.MessageStatus}`;
+      if (req.url?.includes('flaky=1') && !failedOnce.has(attempt)) {
+        failedOnce.add(attempt);
+        res.writeHead(503).end();
+        return;
+      }
+      received.push(callback);
+      res.writeHead(200, { 'Content-Type': 'text/xml' }).end('<Response/>');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiverBase = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => receiver.close(() => resolve()));
+});
+
+const statusCallback = () => `${receiverBase}/webhooks/twilio/status?r=abc&a=1`;
+const callbacksFor = (sid: string) => received.filter((c) => c.params.MessageSid === sid);
+const statusesFor = (sid: string) => callbacksFor(sid).map((c) => c.params.MessageStatus);
+
+let numberSeq = 0;
+/** A fresh destination ending in the given four digits. */
+const phone = (lastFour: string) => `whatsapp:+1555${String(100 + numberSeq++).padStart(3, '0')}${lastFour}`;
+
+const running: TwilioSimulator[] = [];
+const dirs: string[] = [];
+const logLines: string[] = [];
+
+async function start(options: Partial<TwilioSimulatorOptions> = {}) {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'twilio-sim-')));
+  dirs.push(dataDir);
+  const sim = await startTwilioSimulator({
+    port: 0,
+    accountSid: ACCOUNT_SID,
+    authToken: AUTH_TOKEN,
+    latencyMs: 2,
+    callbackDelayMs: 20,
+    callbackRetryDelaysMs: [20, 50],
+    mps: 1000,
+    log: (line) => logLines.push(line),
+    ...options,
+    dataDir,
+  });
+  running.push(sim);
+  const client = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: sim.url });
+  return { sim, client, dataDir };
+}
+
+async function stopAll() {
+  await Promise.all(running.splice(0).map((sim) => sim.stop()));
+}
+
+afterEach(stopAll);
+afterAll(async () => {
+  await stopAll();
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+/** The RestException the SDK throws, as a plain { status, code } pair. */
+async function restError(promise: Promise<unknown>): Promise<{ status: number; code: number }> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e as { status: number; code: number },
+  );
+  if (!error) throw new Error('expected the call to fail');
+  return { status: error.status, code: error.code };
+}
+
+describe('twilio simulator through the real twilio SDK', () => {
+  it('creates, fetches and lists messages in Twilio shapes', async () => {
+    const { client } = await start();
+    const to = phone('1234');
+    const created = await client.messages.create({
+      to,
+      from: FROM,
+      contentSid: CONTENT_SID,
+      contentVariables: JSON.stringify({ 1: 'Dana' }),
+    });
+    expect(created.sid).toMatch(/^SM[0-9a-f]{32}$/);
+    expect(created).toMatchObject({
+      accountSid: ACCOUNT_SID,
+      to,
+      from: FROM,
+      status: 'queued',
+      direction: 'outbound-api',
+      errorCode: null,
+      errorMessage: null,
+      apiVersion: '2010-04-01',
+      numSegments: '1',
+    });
+    expect(created.dateCreated).toBeInstanceOf(Date);
+    expect(Number.isNaN(created.dateCreated.getTime())).toBe(false);
+
+    const fetched = await client.messages(created.sid).fetch();
+    expect(fetched.sid).toBe(created.sid);
+    expect(fetched.to).toBe(to);
+
+    const second = await client.messages.create({ to, from: FROM, body: 'hello' });
+    const third = await client.messages.create({ to, from: FROM, body: 'again' });
+    await client.messages.create({ to: phone('1235'), from: FROM, body: 'someone else' });
+
+    // Newest first, filtered by To, across pages (the SDK follows next_page_uri).
+    const all = await client.messages.list({ to, pageSize: 2 });
+    expect(all.map((m) => m.sid)).toEqual([third.sid, second.sid, created.sid]);
+
+    const recent = await client.messages.list({
+      to,
+      from: FROM,
+      dateSentAfter: new Date(Date.now() - 60_000),
+    });
+    expect(recent).toHaveLength(3);
+    const future = await client.messages.list({ to, dateSentAfter: new Date(Date.now() + 60_000) });
+    expect(future).toHaveLength(0);
+
+    expect(await restError(client.messages(`SM${'f'.repeat(32)}`).fetch())).toEqual({
+      status: 404,
+      code: 20404,
+    });
+  });
+
+  it('posts signed callbacks sent → delivered → read to the exact StatusCallback URL', async () => {
+    const { sim, client } = await start();
+    const to = phone('4321');
+    const { sid } = await client.messages.create({
+      to,
+      from: FROM,
+      contentSid: CONTENT_SID,
+      statusCallback: statusCallback(),
+    });
+    await waitFor(() => statusesFor(sid).length >= 3, { message: 'three callbacks' });
+    expect(statusesFor(sid)).toEqual(['sent', 'delivered', 'read']);
+    for (const callback of callbacksFor(sid)) {
+      expect(callback.url).toBe(statusCallback());
+      expect(twilio.validateRequest(AUTH_TOKEN, callback.signature, callback.url, callback.params)).toBe(
+        true,
+      );
+      expect(callback.params).toMatchObject({
+        MessageSid: sid,
+        SmsSid: sid,
+        SmsStatus: callback.params.MessageStatus,
+        AccountSid: ACCOUNT_SID,
+        From: FROM,
+        To: to,
+        ApiVersion: '2010-04-01',
+        ChannelPrefix: 'whatsapp',
+        ChannelToAddress: to.slice('whatsapp:'.length),
+      });
+      expect(callback.params.ErrorCode).toBeUndefined();
+    }
+    const first = callbacksFor(sid)[0] as ReceivedCallback;
+    const tampered = { ...first.params, MessageStatus: 'failed' };
+    expect(twilio.validateRequest(AUTH_TOKEN, first.signature, first.url, tampered)).toBe(false);
+    expect(twilio.validateRequest('other-token', first.signature, first.url, first.params)).toBe(false);
+
+    const stored = sim.messages().find((m) => m.sid === sid);
+    expect(stored?.status).toBe('read');
+    expect(stored?.history.map((h) => h.status)).toEqual(['queued', 'sent', 'delivered', 'read']);
+    expect((await client.messages(sid).fetch()).status).toBe('read');
+  });
+
+  it('0001 ends undelivered with 30003 and 0002 ends failed with 63024', async () => {
+    const { client } = await start();
+    const undelivered = await client.messages.create({
+      to: phone('0001'),
+      from: FROM,
+      body: 'x',
+      statusCallback: statusCallback(),
+    });
+    const failed = await client.messages.create({
+      to: phone('0002'),
+      from: FROM,
+      body: 'x',
+      statusCallback: statusCallback(),
+    });
+    await waitFor(() => statusesFor(undelivered.sid).length >= 2 && statusesFor(failed.sid).length >= 2);
+
+    expect(statusesFor(undelivered.sid)).toEqual(['sent', 'undelivered']);
+    expect(callbacksFor(undelivered.sid)[1]?.params.ErrorCode).toBe('30003');
+    expect(statusesFor(failed.sid)).toEqual(['sent', 'failed']);
+    expect(callbacksFor(failed.sid)[1]?.params.ErrorCode).toBe('63024');
+    for (const c of [...callbacksFor(undelivered.sid), ...callbacksFor(failed.sid)]) {
+      expect(twilio.validateRequest(AUTH_TOKEN, c.signature, c.url, c.params)).toBe(true);
+    }
+    expect(await client.messages(undelivered.sid).fetch()).toMatchObject({
+      status: 'undelivered',
+      errorCode: 30003,
+    });
+    expect(await client.messages(failed.sid).fetch()).toMatchObject({ status: 'failed', errorCode: 63024 });
+  });
+
+  it('0003 answers 400/21211 and creates nothing', async () => {
+    const { sim, client } = await start();
+    const to = phone('0003');
+    expect(await restError(client.messages.create({ to, from: FROM, body: 'x' }))).toEqual({
+      status: 400,
+      code: 21211,
+    });
+    expect(await client.messages.list({ to })).toHaveLength(0);
+    expect(sim.messages()).toHaveLength(0);
+  });
+
+  it('0004 answers 500/20500 although the message was created and walks its lifecycle', async () => {
+    const { client } = await start();
+    const to = phone('0004');
+    expect(
+      await restError(
+        client.messages.create({ to, from: FROM, body: 'x', statusCallback: statusCallback() }),
+      ),
+    ).toEqual({ status: 500, code: 20500 });
+    const found = await client.messages.list({ to, dateSentAfter: new Date(Date.now() - 60_000) });
+    expect(found).toHaveLength(1);
+    const sid = found[0]?.sid as string;
+    await waitFor(() => statusesFor(sid).length >= 3);
+    expect(statusesFor(sid)).toEqual(['sent', 'delivered', 'read']);
+  });
+
+  it('0005 answers 429/20429 on the first try only', async () => {
+    const { client } = await start();
+    const to = phone('0005');
+    expect(await restError(client.messages.create({ to, from: FROM, body: 'x' }))).toEqual({
+      status: 429,
+      code: 20429,
+    });
+    expect(await client.messages.list({ to })).toHaveLength(0);
+    const retried = await client.messages.create({ to, from: FROM, body: 'x' });
+    expect(retried.status).toBe('queued');
+    expect(await client.messages.list({ to })).toHaveLength(1);
+  });
+
+  it('0009 is sent and never delivered', async () => {
+    const { sim, client } = await start();
+    const stuck = await client.messages.create({
+      to: phone('0009'),
+      from: FROM,
+      body: 'x',
+      statusCallback: statusCallback(),
+    });
+    const normal = await client.messages.create({
+      to: phone('7777'),
+      from: FROM,
+      body: 'x',
+      statusCallback: statusCallback(),
+    });
+    // By the time a message created after it has been read, the 0009 one has long finished its lifecycle.
+    await waitFor(() => statusesFor(normal.sid).includes('read'));
+    expect(statusesFor(stuck.sid)).toEqual(['sent']);
+    const stored = sim.messages().find((m) => m.sid === stuck.sid);
+    expect(stored).toMatchObject({ status: 'sent', pendingSteps: [] });
+  });
+
+  it('a Messaging Service send starts accepted and reports queued first', async () => {
+    const { client } = await start();
+    const message = await client.messages.create({
+      to: phone('2468'),
+      messagingServiceSid: `MG${'1'.repeat(32)}`,
+      contentSid: CONTENT_SID,
+      statusCallback: statusCallback(),
+    });
+    expect(message.status).toBe('accepted');
+    expect(message.messagingServiceSid).toBe(`MG${'1'.repeat(32)}`);
+    await waitFor(() => statusesFor(message.sid).length >= 4);
+    expect(statusesFor(message.sid)).toEqual(['queued', 'sent', 'delivered', 'read']);
+    expect(callbacksFor(message.sid)[0]?.params.MessagingServiceSid).toBe(`MG${'1'.repeat(32)}`);
+  });
+
+  it('rejects wrong credentials with 401/20003 and missing parameters with 400', async () => {
+    const { sim } = await start();
+    const wrong = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: 'wrong', apiBaseUrl: sim.url });
+    expect(await restError(wrong.messages.create({ to: phone('1111'), from: FROM, body: 'x' }))).toEqual({
+      status: 401,
+      code: 20003,
+    });
+    expect(await restError(wrong.messages.list({ limit: 1 }))).toEqual({ status: 401, code: 20003 });
+    const anonymous = await fetch(`${sim.url}/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`);
+    expect(anonymous.status).toBe(401);
+
+    const post = async (form: Record<string, string>) => {
+      const res = await fetch(`${sim.url}/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`, {
+        method: 'POST',
+        headers: { Authorization: `Basic ${Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64')}` },
+        body: new URLSearchParams(form),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const noTo = await post({ From: FROM, Body: 'x' });
+    expect(noTo.status).toBe(400);
+    expect(noTo.body).toMatchObject({
+      code: 21604,
+      status: 400,
+      more_info: 'https://www.twilio.com/docs/errors/21604',
+    });
+    expect((await post({ To: phone('1111'), Body: 'x' })).body.code).toBe(21603);
+    expect((await post({ To: phone('1111'), From: FROM })).body.code).toBe(21602);
+    expect(
+      (await post({ To: phone('1111'), From: FROM, ContentSid: CONTENT_SID, ContentVariables: '{' })).body
+        .code,
+    ).toBe(21656);
+    expect(sim.messages()).toHaveLength(0);
+  });
+
+  it('answers 429/20429 over mps for one sender, within the rolling second', async () => {
+    const { sim, client } = await start({ mps: 5 });
+    const results = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) =>
+        client.messages.create({ to: phone(String(5000 + i)), from: FROM, body: 'x' }),
+      ),
+    );
+    const accepted = results.filter((r) => r.status === 'fulfilled');
+    const rejected = results.flatMap((r) =>
+      r.status === 'rejected' ? [r.reason as { status: number; code: number }] : [],
+    );
+    expect(accepted).toHaveLength(5);
+    expect(rejected).toHaveLength(7);
+    for (const error of rejected)
+      expect({ status: error.status, code: error.code }).toEqual({ status: 429, code: 20429 });
+    expect(sim.messages()).toHaveLength(5);
+    // The limit is per sender.
+    const other = await client.messages.create({
+      to: phone('6000'),
+      from: 'whatsapp:+14155550000',
+      body: 'x',
+    });
+    expect(other.status).toBe('queued');
+  });
+
+  it('keeps its message log, unfinished lifecycles and 0005 memory across a restart', async () => {
+    // Slow steps, so the lifecycle is unfinished when the simulator stops.
+    const first = await start({ callbackDelayMs: 60_000 });
+    const to = phone('3333');
+    const { sid } = await first.client.messages.create({
+      to,
+      from: FROM,
+      body: 'x',
+      statusCallback: statusCallback(),
+    });
+    const retryLater = phone('0005');
+    expect(
+      (await restError(first.client.messages.create({ to: retryLater, from: FROM, body: 'x' }))).status,
+    ).toBe(429);
+    await first.sim.stop();
+    expect(statusesFor(sid)).toEqual([]);
+
+    const second = await start({ dataDir: first.dataDir });
+    expect(second.sim.messages().map((m) => m.sid)).toEqual([sid]);
+    expect((await second.client.messages(sid).fetch()).to).toBe(to);
+    await waitFor(() => statusesFor(sid).length >= 3, { message: 'resumed callbacks' });
+    expect(statusesFor(sid)).toEqual(['sent', 'delivered', 'read']);
+    expect((await second.client.messages.create({ to: retryLater, from: FROM, body: 'x' })).status).toBe(
+      'queued',
+    );
+    await second.sim.stop();
+
+    const third = await start({ dataDir: first.dataDir });
+    const restored = third.sim.messages();
+    expect(restored).toHaveLength(2);
+    expect(restored.find((m) => m.sid === sid)).toMatchObject({ status: 'read', pendingSteps: [] });
+    expect(statusesFor(sid)).toHaveLength(3);
+  });
+
+  it('retries a failed callback POST, then gives up and logs it', async () => {
+    const { client } = await start();
+    const flaky = await client.messages.create({
+      to: phone('1357'),
+      from: FROM,
+      body: 'x',
+      statusCallback: `${receiverBase}/webhooks/twilio/status?flaky=1`,
+    });
+    await waitFor(() => statusesFor(flaky.sid).length >= 3, { message: 'retried callbacks' });
+    expect(statusesFor(flaky.sid)).toEqual(['sent', 'delivered', 'read']);
+    expect(failedOnce.has(`${flaky.sid}/sent`)).toBe(true);
+
+    // Nothing listens on port 9 (discard): connection refused on every attempt.
+    const lost = await client.messages.create({
+      to: phone('0009'),
+      from: FROM,
+      body: 'x',
+      statusCallback: 'http://127.0.0.1:9/status',
+    });
+    await waitFor(() => logLines.some((line) => line.includes(`gave up on sent callback for ${lost.sid}`)), {
+      message: 'gave-up log line',
+    });
+  });
+
+  it('serves a debug surface without auth, and never logs full phone numbers', async () => {
+    const { sim, client } = await start();
+    const to = phone('0003');
+    await restError(client.messages.create({ to, from: FROM, body: 'x' }));
+    const created = await client.messages.create({ to: phone('8888'), from: FROM, body: 'x' });
+    const health = await fetch(`${sim.url}/_simulator/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ ok: true, messages: 1 });
+    const list = (await (await fetch(`${sim.url}/_simulator/messages`)).json()) as { sid: string }[];
+    expect(list.map((m) => m.sid)).toEqual([created.sid]);
+
+    const digits = to.replace(/\D/g, '');
+    expect(logLines.some((line) => line.includes(`*${digits.slice(-4)}`))).toBe(true);
+    expect(logLines.filter((line) => line.includes(digits))).toEqual([]);
+  });
+});
