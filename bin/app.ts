@@ -1,0 +1,32 @@
+/**
+ * The CDK app: `npx cdk synth` / `npx cdk deploy`. Twilio's non-secret settings come as
+ * context, e.g.
+ *   npx cdk deploy -c twilioAccountSid=AC... -c twilioFrom=whatsapp:+14155238886
+ * The auth token is never passed here: put it in the secret named by the
+ * TwilioAuthTokenSecretName output after the first deploy.
+ */
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { BroadcastStack } from '../lib/stack.ts';
+
+const app = new App();
+
+const context = (key: string): string | undefined => {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || value === null) return undefined;
+  return String(value);
+};
+
+new BroadcastStack(app, context('stackName') ?? 'WhatsAppBroadcast', {
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  twilio: {
+    accountSid: context('twilioAccountSid'),
+    from: context('twilioFrom'),
+    messagingServiceSid: context('twilioMessagingServiceSid'),
+  },
+  publicBaseUrl: context('publicBaseUrl'),
+});
+
+// cdk-nag 3 is a CDK policy-validation plugin (it replaced v2's Aspect): any unacknowledged
+// AwsSolutions finding fails `cdk synth` / `cdk deploy`.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -1,0 +1,429 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { ServiceFunction } from './function-defaults.ts';
+import {
+  topology as declaredTopology,
+  type QueueAccess,
+  type ResourceLocator,
+  type RouteSpec,
+  resourceEnvironment,
+  type Topology,
+  validateTopology,
+} from './topology.ts';
+
+/** The repository root: function entries in the topology are relative to it. */
+const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+/** The function that authorizes `auth: 'admin'` routes, when the topology declares one. */
+export const ADMIN_AUTHORIZER_FUNCTION = 'authorizer';
+
+/** Paths Twilio is configured to call; printed as outputs to paste into the Twilio console. */
+export const WEBHOOK_PATHS = {
+  status: 'webhooks/twilio/status',
+  inbound: 'webhooks/twilio/inbound',
+} as const;
+
+/** Non-secret Twilio settings (the auth token lives in Secrets Manager). */
+export interface TwilioSettings {
+  readonly accountSid?: string;
+  /** `whatsapp:+E164` sender, or empty when a messaging service is used. */
+  readonly from?: string;
+  readonly messagingServiceSid?: string;
+}
+
+export interface BroadcastStackProps extends StackProps {
+  /** @default the project's declared topology (lib/topology.ts) */
+  readonly topology?: Topology;
+  readonly twilio?: TwilioSettings;
+  /**
+   * The base URL Twilio calls and signs (a custom domain in front of the API).
+   * @default the HTTP API's execute-api URL
+   */
+  readonly publicBaseUrl?: string;
+  /**
+   * Default throttle of every route. Twilio status callbacks arrive at up to about three
+   * per message sent (sent, delivered, read), so keep it well above three times the
+   * senders' combined messages per second.
+   * @default 2,000 requests/s, burst 4,000
+   */
+  readonly apiThrottle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /** @default 'whatsapp-broadcast' */
+  readonly serviceName?: string;
+}
+
+interface QueuePair {
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+}
+
+/**
+ * The service on AWS, built from the topology declaration and nothing else: a function,
+ * table, queue, secret, route, consumer or schedule exists here exactly when it is
+ * declared there, with the permissions its `uses` names and no others.
+ */
+export class BroadcastStack extends Stack {
+  readonly topology: Topology;
+  readonly functions: Readonly<Record<string, ServiceFunction>>;
+  readonly tables: Readonly<Record<string, dynamodb.Table>>;
+  readonly queues: Readonly<Record<string, QueuePair>>;
+  readonly secrets: Readonly<Record<string, secretsmanager.Secret>>;
+  readonly api: apigw.HttpApi;
+  /** `https://{apiId}.execute-api.{region}.{suffix}`, without a trailing slash. */
+  readonly apiUrl: string;
+  /** The URL Twilio calls and signs, without a trailing slash. */
+  readonly publicBaseUrl: string;
+
+  constructor(scope: Construct, id: string, props: BroadcastStackProps = {}) {
+    super(scope, id, {
+      description: 'WhatsApp template broadcasts through Twilio (HTTP API, Lambda, SQS, DynamoDB)',
+      ...props,
+    });
+    const topo = props.topology ?? declaredTopology;
+    validateTopology(topo);
+    checkConsumersCanConsume(topo);
+    const twilio = checkTwilioSettings(props.twilio ?? {});
+    this.topology = topo;
+
+    this.tables = mapValues(topo.tables, (spec, tableId) => {
+      const table = new dynamodb.Table(this, `${pascal(tableId)}Table`, {
+        partitionKey: { name: spec.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: spec.sortKey, type: dynamodb.AttributeType.STRING },
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        encryption: dynamodb.TableEncryption.AWS_MANAGED,
+        timeToLiveAttribute: spec.timeToLiveAttribute,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      for (const index of spec.globalIndexes) {
+        table.addGlobalSecondaryIndex({
+          indexName: index.name,
+          partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
+          sortKey: index.sortKey ? { name: index.sortKey, type: dynamodb.AttributeType.STRING } : undefined,
+        });
+      }
+      return table;
+    });
+
+    this.queues = mapValues(topo.queues, (spec, queueId) => {
+      const deadLetterQueue = new sqs.Queue(this, `${pascal(queueId)}DeadLetterQueue`, {
+        retentionPeriod: Duration.days(spec.deadLetter.retentionDays),
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+      });
+      const queue = new sqs.Queue(this, `${pascal(queueId)}Queue`, {
+        visibilityTimeout: Duration.seconds(spec.visibilityTimeoutSeconds),
+        retentionPeriod: Duration.days(spec.retentionDays),
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: spec.deadLetter.maxReceiveCount },
+      });
+      new cloudwatch.Alarm(this, `${pascal(queueId)}DeadLetterAlarm`, {
+        alarmDescription: `Messages reached the ${queueId} queue's dead-letter queue: they were not processed after ${spec.deadLetter.maxReceiveCount} receives`,
+        metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      return { queue, deadLetterQueue };
+    });
+
+    this.secrets = mapValues(topo.secrets, (spec, secretId) => {
+      // Created with a random placeholder; the operator puts the real value in after deploy
+      // (see the output), so no credential ever appears in the template.
+      const secret = new secretsmanager.Secret(this, `${pascal(secretId)}Secret`, {
+        description: spec.description,
+      });
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          "Twilio auth tokens are rotated in Twilio's console, not by Secrets Manager; the operator puts the new value here",
+      });
+      new CfnOutput(this, `${pascal(secretId)}SecretName`, {
+        value: secret.secretName,
+        description: `${spec.description}. Set it after deploy: aws secretsmanager put-secret-value --secret-id <this name> --secret-string <value>`,
+      });
+      return secret;
+    });
+
+    // The API exists before the functions so they can learn its URL from its id alone
+    // (routes depend on functions, so a reference to the stage URL would be a cycle).
+    this.api = new apigw.HttpApi(this, 'Api', {
+      description: 'WhatsApp broadcast API and Twilio webhooks',
+      createDefaultStage: false,
+    });
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const throttle = props.apiThrottle ?? { rateLimit: 2000, burstLimit: 4000 };
+    this.api.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle,
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
+    });
+    this.apiUrl = `https://${this.api.apiId}.execute-api.${this.region}.${this.urlSuffix}`;
+    this.publicBaseUrl = checkPublicBaseUrl(props.publicBaseUrl) ?? this.apiUrl;
+
+    const locator: ResourceLocator = {
+      tableName: (tableId) => mustGet(this.tables, tableId, 'table').tableName,
+      queueUrl: (queueId) => mustGet(this.queues, queueId, 'queue').queue.queueUrl,
+      deadLetterQueueUrl: (queueId) => mustGet(this.queues, queueId, 'queue').deadLetterQueue.queueUrl,
+      secretArn: (secretId) => mustGet(this.secrets, secretId, 'secret').secretArn,
+    };
+    const platformEnvironment: Record<string, string> = {
+      POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'whatsapp-broadcast',
+      PUBLIC_BASE_URL: this.publicBaseUrl,
+      TWILIO_ACCOUNT_SID: twilio.accountSid ?? '',
+      TWILIO_FROM: twilio.from ?? '',
+      TWILIO_MESSAGING_SERVICE_SID: twilio.messagingServiceSid ?? '',
+    };
+
+    this.functions = mapValues(topo.functions, (spec, fnId) => {
+      const resourceEnv = resourceEnvironment(topo, spec, locator, { includeSecrets: true });
+      const declared = spec.environment ?? {};
+      for (const key of Object.keys(declared))
+        if (key in resourceEnv || key in platformEnvironment || key === 'NODE_OPTIONS')
+          throw new Error(
+            `Function ${fnId}: environment variable ${key} is set by the stack; remove it from the topology`,
+          );
+      const service = new ServiceFunction(this, `${pascal(fnId)}Function`, {
+        entry: resolve(REPO_ROOT, spec.entry),
+        projectRoot: REPO_ROOT,
+        description: spec.description,
+        memoryMb: spec.memoryMb,
+        timeoutSeconds: spec.timeoutSeconds,
+        environment: { ...declared, ...resourceEnv, ...platformEnvironment },
+      });
+      const grantee = service.function;
+      const indexArns: string[] = [];
+      for (const [tableId, access] of Object.entries(spec.uses.tables ?? {})) {
+        const table = mustGet(this.tables, tableId, 'table');
+        if (access === 'read') table.grantReadData(grantee);
+        else table.grantReadWriteData(grantee);
+        if (mustGet(topo.tables, tableId, 'table').globalIndexes.length > 0)
+          indexArns.push(
+            `Resource::<${this.getLogicalId(table.node.defaultChild as dynamodb.CfnTable)}.Arn>/index/*`,
+          );
+      }
+      for (const [queueId, access] of Object.entries(spec.uses.queues ?? {}))
+        grantQueue(mustGet(this.queues, queueId, 'queue').queue, access, grantee);
+      for (const [queueId, access] of Object.entries(spec.uses.deadLetterQueues ?? {}))
+        grantQueue(mustGet(this.queues, queueId, 'queue').deadLetterQueue, access, grantee);
+      for (const secretId of spec.uses.secrets ?? [])
+        mustGet(this.secrets, secretId, 'secret').grantRead(grantee);
+
+      // cdk-nag findings on this role, each acknowledged on its own.
+      Validations.of(service.role).acknowledge(
+        {
+          id: 'AwsSolutions-IAM5[Resource::*]',
+          reason:
+            'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions, so active tracing needs Resource *',
+        },
+        ...indexArns.map((finding) => ({
+          id: `AwsSolutions-IAM5[${finding}]`,
+          reason:
+            "Queries through the table's declared global secondary indexes; limited to this table's indexes",
+        })),
+      );
+      return service;
+    });
+    const lambdaOf = (fnId: string) => mustGet(this.functions, fnId, 'function').function;
+
+    for (const consumer of topo.consumers) {
+      lambdaOf(consumer.function).addEventSource(
+        new SqsEventSource(mustGet(this.queues, consumer.queue, 'queue').queue, {
+          batchSize: consumer.batchSize,
+          maxBatchingWindow:
+            consumer.maxBatchingWindowSeconds > 0
+              ? Duration.seconds(consumer.maxBatchingWindowSeconds)
+              : undefined,
+          maxConcurrency: consumer.maxConcurrency,
+          reportBatchItemFailures: consumer.reportBatchItemFailures,
+        }),
+      );
+    }
+
+    for (const schedule of topo.schedules) {
+      new events.Rule(this, `${pascal(schedule.id)}Schedule`, {
+        description: schedule.description,
+        schedule: events.Schedule.rate(Duration.minutes(schedule.everyMinutes)),
+        // A run that could not be delivered is superseded by the next one: do not pile them up.
+        targets: [
+          new targets.LambdaFunction(lambdaOf(schedule.function), {
+            retryAttempts: 2,
+            maxEventAge: Duration.minutes(Math.max(1, schedule.everyMinutes)),
+          }),
+        ],
+      });
+    }
+
+    const adminAuthorizer = this.adminAuthorizer(topo.routes, lambdaOf);
+    const integrations = new Map<string, HttpLambdaIntegration>();
+    for (const route of topo.routes) {
+      let integration = integrations.get(route.function);
+      if (!integration) {
+        integration = new HttpLambdaIntegration(
+          `${pascal(route.function)}Integration`,
+          lambdaOf(route.function),
+        );
+        integrations.set(route.function, integration);
+      }
+      const created = this.api.addRoutes({
+        path: route.path,
+        methods: [apigw.HttpMethod[route.method]],
+        integration,
+        authorizer: route.auth === 'admin' ? adminAuthorizer : undefined,
+      });
+      if (route.auth === 'public')
+        for (const r of created)
+          Validations.of(r).acknowledge({ id: 'AwsSolutions-APIG4', reason: PUBLIC_ROUTE_REASON });
+    }
+
+    new CfnOutput(this, 'ApiUrl', { value: `${this.apiUrl}/`, description: 'Base URL of the HTTP API' });
+    if (props.publicBaseUrl)
+      new CfnOutput(this, 'PublicBaseUrl', {
+        value: `${this.publicBaseUrl}/`,
+        description: 'The URL Twilio calls',
+      });
+    new CfnOutput(this, 'StatusWebhookUrl', {
+      value: `${this.publicBaseUrl}/${WEBHOOK_PATHS.status}`,
+      description: "Paste into Twilio as the sender's status callback URL",
+    });
+    new CfnOutput(this, 'InboundWebhookUrl', {
+      value: `${this.publicBaseUrl}/${WEBHOOK_PATHS.inbound}`,
+      description: "Paste into Twilio as the WhatsApp sender's incoming message webhook",
+    });
+  }
+
+  /** The Lambda authorizer for `admin` routes, or a synth-time error when none is declared. */
+  private adminAuthorizer(
+    routes: readonly RouteSpec[],
+    lambdaOf: (fnId: string) => ServiceFunction['function'],
+  ): HttpLambdaAuthorizer | undefined {
+    const adminRoutes = routes.filter((r) => r.auth === 'admin');
+    if (adminRoutes.length === 0) return undefined;
+    if (!(ADMIN_AUTHORIZER_FUNCTION in this.functions)) {
+      const keys = adminRoutes.map((r) => `${r.method} ${r.path}`).join(', ');
+      throw new Error(
+        `Routes with auth 'admin' (${keys}) need an authorizer, but the topology declares no '${ADMIN_AUTHORIZER_FUNCTION}' function; refusing to deploy them unauthenticated`,
+      );
+    }
+    return new HttpLambdaAuthorizer('AdminAuthorizer', lambdaOf(ADMIN_AUTHORIZER_FUNCTION), {
+      responseTypes: [HttpLambdaResponseType.SIMPLE],
+      identitySource: ['$request.header.Authorization'],
+      // A revoked key must stop working at once, so answers are not cached.
+      resultsCacheTtl: Duration.seconds(0),
+    });
+  }
+}
+
+const PUBLIC_ROUTE_REASON =
+  'Public by design: Twilio webhooks are authenticated by X-Twilio-Signature in the handler; /healthz and /openapi.json are public';
+
+/** HTTP API access log line (payload of $context variables supported by HTTP APIs). */
+const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTime',
+  ip: '$context.identity.sourceIp',
+  userAgent: '$context.identity.userAgent',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  responseLatency: '$context.responseLatency',
+  integrationStatus: '$context.integration.status',
+  integrationLatency: '$context.integration.latency',
+  integrationError: '$context.integrationErrorMessage',
+  error: '$context.error.message',
+};
+
+function grantQueue(queue: sqs.IQueue, access: QueueAccess, grantee: iam.IGrantable): void {
+  switch (access) {
+    case 'send':
+      queue.grantSendMessages(grantee);
+      return;
+    case 'consume':
+      queue.grantConsumeMessages(grantee);
+      return;
+    case 'send+consume':
+      queue.grantSendMessages(grantee);
+      queue.grantConsumeMessages(grantee);
+      return;
+  }
+}
+
+/** An event source mapping grants consume on its own; require the topology to say so. */
+function checkConsumersCanConsume(topo: Topology): void {
+  for (const c of topo.consumers) {
+    const access = topo.functions[c.function]?.uses.queues?.[c.queue];
+    if (access !== 'consume' && access !== 'send+consume')
+      throw new Error(
+        `Consumer ${c.function} of queue ${c.queue} must declare uses.queues.${c.queue} as 'consume' or 'send+consume'`,
+      );
+  }
+}
+
+function checkTwilioSettings(settings: TwilioSettings): TwilioSettings {
+  const clean = {
+    accountSid: settings.accountSid?.trim() || undefined,
+    from: settings.from?.trim() || undefined,
+    messagingServiceSid: settings.messagingServiceSid?.trim() || undefined,
+  };
+  if (clean.accountSid && !/^AC[0-9a-fA-F]{32}$/.test(clean.accountSid))
+    throw new Error(
+      `twilioAccountSid must look like AC followed by 32 hex digits, got '${clean.accountSid}'`,
+    );
+  if (clean.messagingServiceSid && !/^MG[0-9a-fA-F]{32}$/.test(clean.messagingServiceSid))
+    throw new Error(
+      `twilioMessagingServiceSid must look like MG followed by 32 hex digits, got '${clean.messagingServiceSid}'`,
+    );
+  return clean;
+}
+
+function checkPublicBaseUrl(url: string | undefined): string | undefined {
+  const trimmed = url?.trim();
+  if (!trimmed) return undefined;
+  if (!/^https:\/\/[^/\s]+(\/\S*)?$/.test(trimmed))
+    throw new Error(`publicBaseUrl must be an https:// URL, got '${trimmed}'`);
+  return trimmed.replace(/\/+$/, '');
+}
+
+function pascal(id: string): string {
+  return id.charAt(0).toUpperCase() + id.slice(1);
+}
+
+function mapValues<T, U>(
+  record: Readonly<Record<string, T>>,
+  f: (value: T, key: string) => U,
+): Record<string, U> {
+  return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, f(value, key)]));
+}
+
+function mustGet<T>(record: Readonly<Record<string, T>>, id: string, kind: string): T {
+  const value = record[id];
+  if (!value) throw new Error(`Unknown ${kind} '${id}' in topology`);
+  return value;
+}
