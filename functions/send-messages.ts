@@ -8,7 +8,11 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
  */
 export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
   console.error(
-    JSON.stringify({ level: 'ERROR', message: 'send consumer not implemented yet', records: event.Records.length }),
+    JSON.stringify({
+      level: 'ERROR',
+      message: 'send consumer not implemented yet',
+      records: event.Records.length,
+    }),
   );
   return { batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })) };
 };

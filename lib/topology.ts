@@ -202,12 +202,15 @@ export function resourceEnvironment(
   options: { includeSecrets: boolean },
 ): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const id of Object.keys(fn.uses.tables ?? {})) env[mustGet(topo.tables, id, 'table').envVar] = locate.tableName(id);
-  for (const id of Object.keys(fn.uses.queues ?? {})) env[mustGet(topo.queues, id, 'queue').envVar] = locate.queueUrl(id);
+  for (const id of Object.keys(fn.uses.tables ?? {}))
+    env[mustGet(topo.tables, id, 'table').envVar] = locate.tableName(id);
+  for (const id of Object.keys(fn.uses.queues ?? {}))
+    env[mustGet(topo.queues, id, 'queue').envVar] = locate.queueUrl(id);
   for (const id of Object.keys(fn.uses.deadLetterQueues ?? {}))
     env[mustGet(topo.queues, id, 'queue').deadLetter.envVar] = locate.deadLetterQueueUrl(id);
   if (options.includeSecrets)
-    for (const id of fn.uses.secrets ?? []) env[mustGet(topo.secrets, id, 'secret').envVar] = locate.secretArn(id);
+    for (const id of fn.uses.secrets ?? [])
+      env[mustGet(topo.secrets, id, 'secret').envVar] = locate.secretArn(id);
   return env;
 }
 
@@ -216,13 +219,17 @@ export function validateTopology(topo: Topology): void {
   const problems: string[] = [];
   const fnIds = new Set(Object.keys(topo.functions));
   for (const [id, fn] of Object.entries(topo.functions)) {
-    for (const t of Object.keys(fn.uses.tables ?? {})) if (!topo.tables[t]) problems.push(`${id} uses unknown table ${t}`);
-    for (const q of Object.keys(fn.uses.queues ?? {})) if (!topo.queues[q]) problems.push(`${id} uses unknown queue ${q}`);
-    for (const s of fn.uses.secrets ?? []) if (!topo.secrets[s]) problems.push(`${id} uses unknown secret ${s}`);
+    for (const t of Object.keys(fn.uses.tables ?? {}))
+      if (!topo.tables[t]) problems.push(`${id} uses unknown table ${t}`);
+    for (const q of Object.keys(fn.uses.queues ?? {}))
+      if (!topo.queues[q]) problems.push(`${id} uses unknown queue ${q}`);
+    for (const s of fn.uses.secrets ?? [])
+      if (!topo.secrets[s]) problems.push(`${id} uses unknown secret ${s}`);
   }
   const routeKeys = new Set<string>();
   for (const r of topo.routes) {
-    if (!fnIds.has(r.function)) problems.push(`route ${r.method} ${r.path} names unknown function ${r.function}`);
+    if (!fnIds.has(r.function))
+      problems.push(`route ${r.method} ${r.path} names unknown function ${r.function}`);
     const key = `${r.method} ${r.path}`;
     if (routeKeys.has(key)) problems.push(`route ${key} declared twice`);
     routeKeys.add(key);
@@ -239,7 +246,8 @@ export function validateTopology(topo: Topology): void {
     if (fn && q && q.visibilityTimeoutSeconds < fn.timeoutSeconds)
       problems.push(`queue ${c.queue}: visibility timeout shorter than ${c.function}'s timeout`);
   }
-  for (const s of topo.schedules) if (!fnIds.has(s.function)) problems.push(`schedule ${s.id} names unknown function ${s.function}`);
+  for (const s of topo.schedules)
+    if (!fnIds.has(s.function)) problems.push(`schedule ${s.id} names unknown function ${s.function}`);
   if (problems.length > 0) throw new Error(`Invalid topology:\n- ${problems.join('\n- ')}`);
 }
 

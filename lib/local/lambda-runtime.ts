@@ -41,7 +41,10 @@ export async function invokeWithTimeout(
   const context = lambdaContext(name, spec.memoryMb, deadline);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new LambdaTimeoutError(name, spec.timeoutSeconds)), spec.timeoutSeconds * 1000);
+    timer = setTimeout(
+      () => reject(new LambdaTimeoutError(name, spec.timeoutSeconds)),
+      spec.timeoutSeconds * 1000,
+    );
   });
   try {
     return await Promise.race([handler(event, context), timeout]);

@@ -1,0 +1,88 @@
+/**
+ * `npm start`: the whole system on this machine, no AWS or Twilio account needed.
+ * Settings come from the environment (README, "Configuration").
+ */
+import { ConfigError, localConfigFromEnv } from '../lib/local/config.ts';
+import { JavaMissingError } from '../lib/local/dynamodb-local.ts';
+import { type LocalTwin, startLocalTwin } from '../lib/local/twin.ts';
+import { topology } from '../lib/topology.ts';
+
+async function main(): Promise<void> {
+  const config = localConfigFromEnv(
+    process.env,
+    topology.schedules.map((s) => ({ envVar: s.localIntervalEnvVar, defaultSeconds: s.everyMinutes * 60 })),
+  );
+  const started = Date.now();
+  const twin = await startLocalTwin(config);
+  printBanner(twin, config.dataDir, Date.now() - started);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      process.stderr.write(`${signal} again: exiting now.\n`);
+      process.exit(130);
+    }
+    stopping = true;
+    process.stdout.write(`\n${signal}: stopping the local twin…\n`);
+    try {
+      await twin.stop();
+      process.stdout.write('Stopped cleanly.\n');
+      process.exit(0);
+    } catch (error) {
+      process.stderr.write(
+        `Stopped with errors: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+      process.exit(1);
+    }
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+function printBanner(twin: LocalTwin, dataDir: string, ms: number): void {
+  const sim = twin.simulator;
+  const lines = [
+    '',
+    `WhatsApp broadcast: local twin is up (${(ms / 1000).toFixed(1)} s)`,
+    '',
+    `  API               ${twin.apiUrl}        try: curl ${twin.apiUrl}/healthz`,
+    `  Public base URL   ${twin.publicBaseUrl}   (what Twilio calls back; PUBLIC_BASE_URL)`,
+    ...webhookLines(twin),
+    ...(sim
+      ? [
+          `  Twilio simulator  ${sim.url}`,
+          `    Account SID     ${sim.accountSid}`,
+          `    Auth token      ${sim.authToken}`,
+          `    Sender          ${process.env.TWILIO_FROM ?? ''}`,
+        ]
+      : [`  Twilio            real account ${process.env.TWILIO_ACCOUNT_SID ?? ''}`]),
+    `  DynamoDB Local    ${twin.dynamodbEndpoint}   tables: ${Object.values(twin.tableNames).join(', ')}`,
+    `  SQS (fauxqs)      ${twin.sqsEndpoint}   queues: ${Object.values(twin.queues)
+      .flatMap((q) => [q.main.name, q.deadLetter.name])
+      .join(', ')}`,
+    `  Data              ${dataDir}`,
+    '',
+    'Press Ctrl-C to stop.',
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** The webhook URLs to give Twilio, for the webhook routes this build serves. */
+function webhookLines(twin: LocalTwin): string[] {
+  const served = (path: string) => twin.wired.routes.some((r) => r.startsWith(`POST ${path} `));
+  return [
+    ['Status webhook ', '/webhooks/twilio/status'],
+    ['Inbound webhook', '/webhooks/twilio/inbound'],
+  ]
+    .filter(([, path]) => served(path as string))
+    .map(([label, path]) => `  ${label}   ${twin.publicBaseUrl}${path}`);
+}
+
+main().catch((error: unknown) => {
+  const known = error instanceof ConfigError || error instanceof JavaMissingError;
+  process.stderr.write(
+    `Could not start the local twin: ${known || !(error instanceof Error) ? String(error instanceof Error ? error.message : error) : error.stack}\n`,
+  );
+  process.exit(1);
+});

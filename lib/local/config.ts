@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** How the local twin reaches Twilio: the built-in simulator, or a real account. */
+export type TwilioMode =
+  | {
+      readonly kind: 'simulator';
+      readonly port: number;
+      readonly accountSid: string;
+      readonly authToken: string;
+      readonly from: string;
+      readonly mps: number;
+      readonly latencyMs: number;
+    }
+  | {
+      readonly kind: 'real';
+      readonly accountSid: string;
+      readonly authToken: string;
+      readonly from?: string;
+      readonly messagingServiceSid?: string;
+    };
+
+export interface LocalConfig {
+  readonly port: number;
+  /** The URL Twilio would call; defaults to the API's own URL once its port is known. */
+  readonly publicBaseUrl?: string;
+  readonly dataDir: string;
+  readonly twilio: TwilioMode;
+  /** Seconds between runs of each scheduled rule, by the rule's local interval variable. */
+  readonly scheduleIntervals: Readonly<Record<string, number>>;
+  readonly dynamodbPort: number;
+  readonly sqsPort: number;
+}
+
+export const SIMULATOR_DEFAULT_FROM = 'whatsapp:+14155238886';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Reads the local run's settings (API.md, "Local run contract") from the environment,
+ * with the contract's defaults, and refuses bad values with a message naming the variable.
+ */
+export function localConfigFromEnv(
+  env: NodeJS.ProcessEnv,
+  scheduleVars: readonly { envVar: string; defaultSeconds: number }[],
+): LocalConfig {
+  const port = integer(env, 'PORT', 3000, { min: 0, max: 65535 });
+  const dataDir = path.resolve(env.DATA_DIR || '.local');
+  const scheduleIntervals: Record<string, number> = {};
+  for (const { envVar, defaultSeconds } of scheduleVars)
+    scheduleIntervals[envVar] = integer(env, envVar, defaultSeconds, { min: 1, max: 86_400 });
+
+  let twilio: TwilioMode;
+  if (env.TWILIO_ACCOUNT_SID) {
+    const authToken = env.TWILIO_AUTH_TOKEN;
+    if (!authToken) throw new ConfigError('TWILIO_ACCOUNT_SID is set, so TWILIO_AUTH_TOKEN is required too.');
+    if (!env.TWILIO_FROM && !env.TWILIO_MESSAGING_SERVICE_SID)
+      throw new ConfigError(
+        'With a real Twilio account, set TWILIO_FROM (e.g. whatsapp:+14155238886) or TWILIO_MESSAGING_SERVICE_SID.',
+      );
+    twilio = {
+      kind: 'real',
+      accountSid: env.TWILIO_ACCOUNT_SID,
+      authToken,
+      ...(env.TWILIO_FROM ? { from: env.TWILIO_FROM } : {}),
+      ...(env.TWILIO_MESSAGING_SERVICE_SID ? { messagingServiceSid: env.TWILIO_MESSAGING_SERVICE_SID } : {}),
+    };
+  } else {
+    twilio = {
+      kind: 'simulator',
+      port: integer(env, 'TWILIO_SIMULATOR_PORT', 3010, { min: 0, max: 65535 }),
+      accountSid: env.TWILIO_SIMULATOR_ACCOUNT_SID || `AC${'0'.repeat(32)}`,
+      authToken: env.TWILIO_SIMULATOR_AUTH_TOKEN || persistedSecret(dataDir, 'simulatorAuthToken'),
+      from: SIMULATOR_DEFAULT_FROM,
+      mps: integer(env, 'SIM_MPS', 80, { min: 1, max: 100_000 }),
+      latencyMs: integer(env, 'SIM_LATENCY_MS', 20, { min: 0, max: 60_000 }),
+    };
+  }
+  return {
+    port,
+    ...(env.PUBLIC_BASE_URL ? { publicBaseUrl: url(env.PUBLIC_BASE_URL, 'PUBLIC_BASE_URL') } : {}),
+    dataDir,
+    twilio,
+    scheduleIntervals,
+    dynamodbPort: integer(env, 'DYNAMODB_LOCAL_PORT', 0, { min: 0, max: 65535 }),
+    sqsPort: integer(env, 'SQS_LOCAL_PORT', 0, { min: 0, max: 65535 }),
+  };
+}
+
+function integer(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  range: { min: number; max: number },
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < range.min || value > range.max)
+    throw new ConfigError(`${name} must be a whole number from ${range.min} to ${range.max}; got '${raw}'.`);
+  return value;
+}
+
+function url(raw: string, name: string): string {
+  try {
+    const parsed = new URL(raw);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http(s)');
+    return raw.replace(/\/+$/, '');
+  } catch {
+    throw new ConfigError(`${name} must be an absolute http(s) URL; got '${raw}'.`);
+  }
+}
+
+/**
+ * A development secret generated once and kept under DATA_DIR, so it stays the same
+ * across restarts (clients and in-flight callbacks keep working) yet is never a default
+ * shared by every installation.
+ */
+export function persistedSecret(dataDir: string, name: string): string {
+  const file = path.join(dataDir, 'local-secrets.json');
+  const secrets: Record<string, string> = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  const existing = secrets[name];
+  if (existing) return existing;
+  const fresh = randomBytes(16).toString('hex');
+  secrets[name] = fresh;
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  return fresh;
+}

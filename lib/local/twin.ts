@@ -1,0 +1,321 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ScheduledEvent } from 'aws-lambda';
+import {
+  topology as defaultTopology,
+  resourceEnvironment,
+  type Topology,
+  validateTopology,
+} from '../topology.ts';
+import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local.ts';
+import type { LocalConfig } from './config.ts';
+import { type DynamoDbLocal, ensureTables, startDynamoDbLocal } from './dynamodb-local.ts';
+import { createHttpGateway } from './http-gateway.ts';
+import { type Invoke, loadFunction } from './lambda-runtime.ts';
+import { type SqsEventSource, startSqsEventSource } from './sqs-event-source.ts';
+import { ensureQueues, type LocalQueues, localSqsClient, startSqsLocal } from './sqs-local.ts';
+import { startTwilioSimulator, type TwilioSimulator } from './twilio-simulator.ts';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Local resource names; on AWS CloudFormation names them. */
+const RESOURCE_PREFIX = 'broadcast';
+export const localName = (id: string) => `${RESOURCE_PREFIX}-${id}`;
+
+export interface LocalTwin {
+  readonly apiUrl: string;
+  readonly publicBaseUrl: string;
+  readonly dynamodbEndpoint: string;
+  readonly sqsEndpoint: string;
+  readonly queues: LocalQueues['queues'];
+  readonly tableNames: Readonly<Record<string, string>>;
+  readonly simulator?: TwilioSimulator;
+  /** What was actually wired (`GET /healthz -> healthz`, `send -> sendMessages`), for the parity check. */
+  readonly wired: { routes: string[]; consumers: string[]; schedules: string[] };
+  /** Runs a scheduled rule now, as its timer would. */
+  runSchedule(id: string): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+type Log = (entry: Record<string, unknown>) => void;
+
+/**
+ * The whole system on one machine: DynamoDB Local, the fauxqs SQS emulator, the Twilio
+ * simulator, an HTTP server speaking API Gateway's payload 2.0, one event-source poller
+ * per consumer and one timer per schedule, all built from the same topology as the
+ * CDK stack and running the same handler modules.
+ *
+ * Handlers find their resources through environment variables, as on Lambda; the twin
+ * sets them on this process (restored by stop()), so run one twin per process.
+ */
+export async function startLocalTwin(
+  config: LocalConfig,
+  options: { topology?: Topology; log?: Log; rootDir?: string } = {},
+): Promise<LocalTwin> {
+  const topo = options.topology ?? defaultTopology;
+  validateTopology(topo);
+  const log: Log = options.log ?? ((entry) => process.stderr.write(`${JSON.stringify(entry)}\n`));
+  const rootDir = options.rootDir ?? REPO_ROOT;
+  const stack = new Cleanup();
+  const savedEnv = { ...process.env };
+  stack.push(async () => {
+    for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
+    Object.assign(process.env, savedEnv);
+  });
+
+  try {
+    const [dynamodbPort, httpServer] = await Promise.all([
+      config.dynamodbPort || freePort(),
+      listen(createServer(), config.port),
+    ]);
+    stack.push(() => closeServer(httpServer));
+    const apiPort = (httpServer.address() as { port: number }).port;
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    const publicBaseUrl = config.publicBaseUrl ?? apiUrl;
+
+    const [dynamodb, sqsServer, simulator] = await Promise.all([
+      startDynamoDbLocal({ dataDir: config.dataDir, port: dynamodbPort }).then((d: DynamoDbLocal) => {
+        stack.push(() => d.stop());
+        return d;
+      }),
+      startSqsLocal({ dataDir: config.dataDir, port: config.sqsPort }).then((s) => {
+        stack.push(() => s.stop());
+        return s;
+      }),
+      config.twilio.kind === 'simulator'
+        ? startTwilioSimulator({
+            port: config.twilio.port,
+            accountSid: config.twilio.accountSid,
+            authToken: config.twilio.authToken,
+            mps: config.twilio.mps,
+            latencyMs: config.twilio.latencyMs,
+            defaultFrom: config.twilio.from,
+            dataDir: config.dataDir,
+            log: (line) => log({ level: 'INFO', source: 'twilio-simulator', message: line }),
+          }).then((s) => {
+            stack.push(() => s.stop());
+            return s;
+          })
+        : Promise.resolve(undefined),
+    ]);
+
+    const tableNames = Object.fromEntries(Object.keys(topo.tables).map((id) => [id, localName(id)]));
+    await ensureTables(dynamodb.endpoint, topo.tables, localName);
+    const queues = await ensureQueues(sqsServer, topo.queues, localName);
+
+    Object.assign(
+      process.env,
+      handlerEnvironment(topo, config, {
+        dynamodb,
+        sqsEndpoint: sqsServer.address,
+        queues,
+        tableNames,
+        publicBaseUrl,
+        simulator,
+      }),
+    );
+
+    const invokers: Record<string, Invoke> = {};
+    for (const [name, spec] of Object.entries(topo.functions))
+      invokers[name] = await loadFunction(name, spec, rootDir);
+    const invokerOf = (name: string): Invoke => {
+      const invoke = invokers[name];
+      if (!invoke) throw new Error(`No function ${name}`);
+      return invoke;
+    };
+
+    const wired: LocalTwin['wired'] = { routes: [], consumers: [], schedules: [] };
+    const routes = topo.routes.map((r) => {
+      wired.routes.push(`${r.method} ${r.path} -> ${r.function}`);
+      return { method: r.method, path: r.path, invoke: invokerOf(r.function) };
+    });
+    httpServer.on('request', createHttpGateway({ routes, log }));
+
+    const sqs = localSqsClient(sqsServer.address);
+    stack.push(async () => sqs.destroy());
+    const sources: SqsEventSource[] = topo.consumers.map((consumer) => {
+      const queue = queues[consumer.queue];
+      if (!queue) throw new Error(`No queue ${consumer.queue}`);
+      wired.consumers.push(`${consumer.queue} -> ${consumer.function}`);
+      return startSqsEventSource({
+        sqs,
+        queueUrl: queue.main.url,
+        queueArn: queue.main.arn,
+        consumer,
+        functionName: consumer.function,
+        invoke: invokerOf(consumer.function),
+        awsRegion: LOCAL_REGION,
+        log: (entry) => log({ source: `sqs:${consumer.queue}`, ...entry }),
+      });
+    });
+    stack.push(() => Promise.all(sources.map((s) => s.stop())).then(() => undefined));
+
+    const runSchedule = async (id: string): Promise<unknown> => {
+      const schedule = topo.schedules.find((s) => s.id === id);
+      if (!schedule) throw new Error(`No schedule ${id}`);
+      return invokerOf(schedule.function)(scheduledEvent(id));
+    };
+    const timers = topo.schedules.map((schedule) => {
+      const seconds = config.scheduleIntervals[schedule.localIntervalEnvVar] ?? schedule.everyMinutes * 60;
+      wired.schedules.push(`${schedule.id} -> ${schedule.function}`);
+      return setInterval(() => {
+        runSchedule(schedule.id).catch((error: unknown) =>
+          log({
+            level: 'ERROR',
+            source: `schedule:${schedule.id}`,
+            message: 'scheduled run failed',
+            error: error instanceof Error ? error.message : String(error),
+          }),
+        );
+      }, seconds * 1000);
+    });
+    stack.push(async () => {
+      for (const t of timers) clearInterval(t);
+    });
+
+    return {
+      apiUrl,
+      publicBaseUrl,
+      dynamodbEndpoint: dynamodb.endpoint,
+      sqsEndpoint: sqsServer.address,
+      queues,
+      tableNames,
+      ...(simulator ? { simulator } : {}),
+      wired,
+      runSchedule,
+      stop: () => stack.run(),
+    };
+  } catch (error) {
+    await stack.run();
+    throw error;
+  }
+}
+
+/** The environment every handler sees locally: what Lambda and the CDK stack would give it. */
+function handlerEnvironment(
+  topo: Topology,
+  config: LocalConfig,
+  where: {
+    dynamodb: DynamoDbLocal;
+    sqsEndpoint: string;
+    queues: LocalQueues['queues'];
+    tableNames: Record<string, string>;
+    publicBaseUrl: string;
+    simulator: TwilioSimulator | undefined;
+  },
+): Record<string, string> {
+  const locate = {
+    tableName: (id: string) => where.tableNames[id] ?? missing('table', id),
+    queueUrl: (id: string) => where.queues[id]?.main.url ?? missing('queue', id),
+    deadLetterQueueUrl: (id: string) => where.queues[id]?.deadLetter.url ?? missing('queue', id),
+    secretArn: (id: string) => missing('secret', id),
+  };
+  const env: Record<string, string> = {
+    AWS_REGION: LOCAL_REGION,
+    AWS_DEFAULT_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: where.dynamodb.endpoint,
+    AWS_ENDPOINT_URL_SQS: where.sqsEndpoint,
+    PUBLIC_BASE_URL: where.publicBaseUrl,
+    POWERTOOLS_SERVICE_NAME: 'whatsapp-broadcast',
+  };
+  for (const fn of Object.values(topo.functions)) {
+    // Secrets are read from the environment locally (TWILIO_AUTH_TOKEN below), from Secrets Manager on AWS.
+    const fnEnv = { ...fn.environment, ...resourceEnvironment(topo, fn, locate, { includeSecrets: false }) };
+    for (const [key, value] of Object.entries(fnEnv)) {
+      if (key in env && env[key] !== value)
+        throw new Error(`Functions disagree on ${key}; the local twin shares one environment between them`);
+      env[key] = value;
+    }
+  }
+  const twilio = config.twilio;
+  env.TWILIO_ACCOUNT_SID = twilio.accountSid;
+  env.TWILIO_AUTH_TOKEN = twilio.authToken;
+  if (twilio.kind === 'simulator') {
+    env.TWILIO_FROM = twilio.from;
+    if (where.simulator) env.TWILIO_API_BASE_URL = where.simulator.url;
+  } else {
+    if (twilio.from) env.TWILIO_FROM = twilio.from;
+    if (twilio.messagingServiceSid) env.TWILIO_MESSAGING_SERVICE_SID = twilio.messagingServiceSid;
+  }
+  return env;
+}
+
+function missing(kind: string, id: string): never {
+  throw new Error(`Unknown ${kind} ${id}`);
+}
+
+function scheduledEvent(ruleId: string): ScheduledEvent {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: LOCAL_ACCOUNT,
+    time: new Date().toISOString(),
+    region: LOCAL_REGION,
+    resources: [`arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${localName(ruleId)}`],
+    detail: {},
+  };
+}
+
+/** Undo steps run in reverse order of setup; each runs even if another fails. */
+class Cleanup {
+  private readonly steps: (() => Promise<void>)[] = [];
+  private running: Promise<void> | undefined;
+  push(step: () => Promise<void>): void {
+    this.steps.push(step);
+  }
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      const errors: unknown[] = [];
+      for (const step of this.steps.reverse()) {
+        try {
+          await step();
+        } catch (error) {
+          errors.push(error);
+        }
+      }
+      if (errors.length > 0) throw new AggregateError(errors, 'Some parts of the local twin failed to stop');
+    })();
+    return this.running;
+  }
+}
+
+async function listen(server: Server, port: number): Promise<Server> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(`Port ${port} is already in use: stop what is using it, or set PORT to another port.`)
+          : error,
+      ),
+    );
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return server;
+}
+
+function closeServer(server: Server): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** A port that is free now; DynamoDB Local cannot report the port it picked itself. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}

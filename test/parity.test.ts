@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localConfigFromEnv } from '../lib/local/config.ts';
+import { type LocalTwin, startLocalTwin } from '../lib/local/twin.ts';
+import { BroadcastStack } from '../lib/stack.ts';
+import { topology } from '../lib/topology.ts';
+
+type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
+
+/** `{ 'Fn::GetAtt': [id, 'Arn'] }` or `{ Ref: id }` → id. */
+function logicalIdOf(value: unknown): string | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const v = value as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+  return v.Ref ?? v['Fn::GetAtt']?.[0];
+}
+
+/** What the CDK template wires, in the same words as the twin's `wired`. */
+function templateWiring(): { routes: string[]; consumers: string[]; schedules: string[] } {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new BroadcastStack(app, 'Parity');
+  const resources = Template.fromStack(stack).toJSON().Resources as Resources;
+  const fnByLogicalId = new Map(
+    Object.entries(stack.functions).map(([id, f]) => [
+      Stack.of(stack).getLogicalId(f.function.node.defaultChild as never),
+      id,
+    ]),
+  );
+  const queueByLogicalId = new Map(
+    Object.entries(stack.queues).map(([id, q]) => [
+      Stack.of(stack).getLogicalId(q.queue.node.defaultChild as never),
+      id,
+    ]),
+  );
+  const byType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+
+  const integrationTarget = new Map(
+    byType('AWS::ApiGatewayV2::Integration').map(([id, r]) => [
+      id,
+      fnByLogicalId.get(logicalIdOf(r.Properties.IntegrationUri) ?? ''),
+    ]),
+  );
+  // A route's Target is `integrations/<integration id>`, built with Fn::Join.
+  const routes = byType('AWS::ApiGatewayV2::Route').map(([, r]) => {
+    const [, parts] = (r.Properties.Target as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+    return `${r.Properties.RouteKey} -> ${integrationTarget.get(logicalIdOf(parts[1]) ?? '')}`;
+  });
+  const consumers = byType('AWS::Lambda::EventSourceMapping').map(
+    ([, r]) =>
+      `${queueByLogicalId.get(logicalIdOf(r.Properties.EventSourceArn) ?? '')} -> ${fnByLogicalId.get(logicalIdOf(r.Properties.FunctionName) ?? '')}`,
+  );
+  const schedules = byType('AWS::Events::Rule').map(([, r]) => {
+    const targets = r.Properties.Targets as { Arn: unknown }[];
+    return `${r.Properties.ScheduleExpression} -> ${targets.map((t) => fnByLogicalId.get(logicalIdOf(t.Arn) ?? '')).join(',')}`;
+  });
+  return { routes, consumers, schedules };
+}
+
+let twin: LocalTwin;
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'parity-'));
+  twin = await startLocalTwin(
+    localConfigFromEnv({ DATA_DIR: dataDir, PORT: '0', TWILIO_SIMULATOR_PORT: '0' }, []),
+    { log: () => {} },
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await twin?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('parity: the CDK stack and the local twin wire the same topology', () => {
+  const cdk = templateWiring();
+
+  it('every route, with the function serving it', () => {
+    const expected = topology.routes.map((r) => `${r.method} ${r.path} -> ${r.function}`).sort();
+    expect(cdk.routes.sort()).toEqual(expected);
+    expect([...twin.wired.routes].sort()).toEqual(expected);
+  });
+
+  it('every queue consumer', () => {
+    const expected = topology.consumers.map((c) => `${c.queue} -> ${c.function}`).sort();
+    expect(cdk.consumers.sort()).toEqual(expected);
+    expect([...twin.wired.consumers].sort()).toEqual(expected);
+  });
+
+  it('every schedule', () => {
+    expect(cdk.schedules.sort()).toEqual(
+      topology.schedules.map((s) => `rate(${s.everyMinutes} minutes) -> ${s.function}`).sort(),
+    );
+    expect([...twin.wired.schedules].sort()).toEqual(
+      topology.schedules.map((s) => `${s.id} -> ${s.function}`).sort(),
+    );
+  });
+
+  it('every route answers through the twin (none is left unwired)', async () => {
+    for (const route of topology.routes.filter((r) => !r.path.includes('{'))) {
+      const res = await fetch(`${twin.apiUrl}${route.path}`, { method: route.method });
+      expect(res.status, `${route.method} ${route.path}`).not.toBe(404);
+    }
+  });
+});
