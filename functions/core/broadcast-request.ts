@@ -1,0 +1,371 @@
+import { z } from 'zod';
+import { ApiError, ERROR_CODES, type ErrorCode, fromZodError } from './errors.ts';
+import { INVALID_REASONS, isValidCountryCode } from './phones.ts';
+import { BROADCAST_STATUSES, RECIPIENT_STATUSES } from './statuses.ts';
+
+/**
+ * The API's shapes as zod schemas (API.md): the request is validated with them at the edge, and the
+ * OpenAPI document (openapi.ts) is generated from the same objects, so the two cannot drift.
+ */
+
+/**
+ * The named components of the OpenAPI document. A registry of our own rather than zod's global
+ * one, so ids cannot collide with schemas defined elsewhere in the process.
+ */
+export const apiSchemas = z.registry<{ id: string }>();
+
+// ---------------------------------------------------------------------------------------------
+// Request: POST /v1/broadcasts
+// ---------------------------------------------------------------------------------------------
+
+export const CONTENT_SID_PATTERN = /^HX[0-9a-fA-F]{32}$/;
+export const MAX_NAME_LENGTH = 200;
+export const MAX_VARIABLE_KEY_LENGTH = 64;
+export const MAX_VARIABLE_VALUE_LENGTH = 1024;
+export const MAX_FOLLOW_UP_BODY_LENGTH = 4096;
+export const MAX_CONFIRM_PAYLOAD_LENGTH = 256;
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+export const ContentSid = z
+  .string()
+  .regex(CONTENT_SID_PATTERN, 'must be a Twilio Content SID: HX followed by 32 hex characters')
+  .meta({ description: 'Twilio Content API template SID', example: 'HX0123456789abcdef0123456789abcdef' });
+
+/** `{ "1": "{{name}}", "2": "May 5" }` (template) or `{ "name": "Dana" }` (recipient). */
+export const VariableMap = z.record(
+  z.string().min(1).max(MAX_VARIABLE_KEY_LENGTH),
+  z.string().max(MAX_VARIABLE_VALUE_LENGTH),
+);
+
+export const TemplateRef = z
+  .strictObject({
+    contentSid: ContentSid,
+    variables: VariableMap.optional().meta({
+      description:
+        'Twilio ContentVariables. Values may reference the recipient\'s variables as {{key}}, e.g. { "1": "{{name}}" }.',
+    }),
+  })
+  .register(apiSchemas, { id: 'TemplateRef' });
+
+export const RecipientObject = z.strictObject({
+  phone: z.string().meta({ description: 'E.164, or a national format read with defaultCountry' }),
+  variables: VariableMap.optional(),
+});
+
+export const RecipientItem = z
+  .union([z.string(), RecipientObject], {
+    error: 'must be a phone string or an object { phone, variables? }',
+  })
+  .register(apiSchemas, { id: 'RecipientInput' });
+
+export const FollowUp = z
+  .strictObject({
+    body: z.string().min(1).max(MAX_FOLLOW_UP_BODY_LENGTH),
+    confirmPayload: z
+      .string()
+      .min(1)
+      .max(MAX_CONFIRM_PAYLOAD_LENGTH)
+      .optional()
+      .meta({ description: 'The ButtonPayload that confirms; without it any button tap confirms' }),
+  })
+  .register(apiSchemas, { id: 'FollowUp' });
+
+export const CountryCode = z
+  .string()
+  .overwrite((s) => s.toUpperCase())
+  .refine(isValidCountryCode, 'must be an ISO 3166-1 alpha-2 country code, e.g. IL')
+  .meta({ description: 'ISO 3166-1 alpha-2, used for national-format phones', example: 'IL' });
+
+/** An ISO-8601 date-time with Z or an offset; the parsed value is normalized to UTC (`…Z`). */
+export const IsoDateTime = z.iso.datetime({ offset: true }).overwrite((s) => {
+  // Checks do not stop at the first failure: leave a malformed value alone (the format issue is reported).
+  const ms = Date.parse(s);
+  return Number.isNaN(ms) ? s : new Date(ms).toISOString();
+});
+
+/**
+ * The request schema with an injectable clock for the "scheduledAt is in the future" rule.
+ * Unknown keys are rejected at every level (a typo such as `templates` or `contentSID` is an
+ * error, not silently ignored). The recipients maximum is not here: `parseCreateBroadcast` checks
+ * it first, so an oversized list gets 413 TOO_MANY_RECIPIENTS without being validated item by item.
+ */
+export function createBroadcastRequestSchema(now: () => Date = () => new Date()) {
+  return z.strictObject({
+    name: z.string().max(MAX_NAME_LENGTH).optional(),
+    template: TemplateRef,
+    recipients: z.array(RecipientItem).min(1, 'must list at least one recipient'),
+    defaultCountry: CountryCode.optional(),
+    followUp: FollowUp.optional(),
+    scheduledAt: IsoDateTime.refine((s) => {
+      const ms = Date.parse(s);
+      return Number.isNaN(ms) || ms > now().getTime();
+    }, 'must be in the future')
+      .optional()
+      .meta({ description: 'Future ISO-8601 time; the broadcast waits in scheduled' }),
+  });
+}
+
+export const CreateBroadcastRequest = createBroadcastRequestSchema().register(apiSchemas, {
+  id: 'CreateBroadcastRequest',
+});
+export type CreateBroadcastInput = z.output<typeof CreateBroadcastRequest>;
+
+export interface ParseCreateBroadcastOptions {
+  maxRecipients: number;
+  now?: () => Date;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Validates a parsed JSON body. Throws ApiError TOO_MANY_RECIPIENTS (413, checked before anything
+ * else) or VALIDATION_FAILED (400, details name each field). Phones are not normalized here
+ * (that is `normalizeRecipients`, whose invalid entries are reported, not thrown).
+ */
+export function parseCreateBroadcast(
+  body: unknown,
+  options: ParseCreateBroadcastOptions,
+): CreateBroadcastInput {
+  if (!isPlainObject(body)) {
+    throw new ApiError('VALIDATION_FAILED', 'The request body must be a JSON object', [
+      { path: '', message: 'Expected a JSON object' },
+    ]);
+  }
+  const recipients = body.recipients;
+  if (Array.isArray(recipients) && recipients.length > options.maxRecipients) {
+    throw new ApiError(
+      'TOO_MANY_RECIPIENTS',
+      `At most ${options.maxRecipients} recipients per request (got ${recipients.length})`,
+      [
+        {
+          path: 'recipients',
+          message: `must list at most ${options.maxRecipients} recipients`,
+          maxRecipients: options.maxRecipients,
+          received: recipients.length,
+        },
+      ],
+    );
+  }
+  const schema = options.now ? createBroadcastRequestSchema(options.now) : CreateBroadcastRequest;
+  const result = schema.safeParse(body);
+  if (!result.success) throw fromZodError(result.error);
+  return result.data;
+}
+
+const PRINTABLE = /^[\x21-\x7E](?:[\x20-\x7E]*[\x21-\x7E])?$/;
+
+export const IdempotencyKeyHeader = z
+  .string()
+  .min(1)
+  .max(MAX_IDEMPOTENCY_KEY_LENGTH)
+  .regex(PRINTABLE, 'must be printable ASCII without leading or trailing spaces');
+
+/** The `Idempotency-Key` header value, or undefined when absent. Throws VALIDATION_FAILED when malformed. */
+export function parseIdempotencyKey(header: string | undefined | null): string | undefined {
+  if (header === undefined || header === null) return undefined;
+  const result = IdempotencyKeyHeader.safeParse(header);
+  if (!result.success) {
+    throw new ApiError('VALIDATION_FAILED', 'Invalid Idempotency-Key header', [
+      { path: 'Idempotency-Key', message: result.error.issues[0]?.message ?? 'invalid' },
+    ]);
+  }
+  return result.data;
+}
+
+// ---------------------------------------------------------------------------------------------
+// List queries: ?limit= (default 50, max 500), ?cursor=, ?status=
+// ---------------------------------------------------------------------------------------------
+
+export const DEFAULT_PAGE_LIMIT = 50;
+export const MAX_PAGE_LIMIT = 500;
+
+export const RecipientStatusSchema = z
+  .enum(RECIPIENT_STATUSES)
+  .register(apiSchemas, { id: 'RecipientStatus' });
+export const BroadcastStatusSchema = z
+  .enum(BROADCAST_STATUSES)
+  .register(apiSchemas, { id: 'BroadcastStatus' });
+
+const limitSchema = z.coerce.number().int().min(1).max(MAX_PAGE_LIMIT).default(DEFAULT_PAGE_LIMIT);
+const cursorSchema = z.string().min(1).max(2048).optional();
+
+export const BroadcastListQuery = z.object({
+  limit: limitSchema,
+  cursor: cursorSchema,
+  status: BroadcastStatusSchema.optional(),
+});
+export type BroadcastListQueryInput = z.output<typeof BroadcastListQuery>;
+
+export const RecipientListQuery = z.object({
+  limit: limitSchema,
+  cursor: cursorSchema,
+  status: RecipientStatusSchema.optional(),
+});
+export type RecipientListQueryInput = z.output<typeof RecipientListQuery>;
+
+/** Parses a route's query string parameters (unknown ones are ignored); throws VALIDATION_FAILED. */
+export function parseListQuery<S extends typeof BroadcastListQuery | typeof RecipientListQuery>(
+  schema: S,
+  query: Record<string, string | undefined> | undefined | null,
+): z.output<S> {
+  const result = schema.safeParse(query ?? {});
+  if (!result.success) throw fromZodError(result.error, 'Invalid query parameters');
+  return result.data as z.output<S>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses
+// ---------------------------------------------------------------------------------------------
+
+const count = z.number().int().min(0);
+const timestamp = z.string().meta({ format: 'date-time', description: 'ISO-8601 UTC' });
+/** Twilio error codes are integers (30003); a string is allowed for codes of our own. */
+const providerErrorCode = z.union([z.number().int(), z.string()]);
+
+export const BroadcastId = z
+  .string()
+  .regex(/^brd_[0-9A-HJKMNP-TV-Z]{26}$/)
+  .meta({ description: 'brd_ + ULID', example: 'brd_01JD7X1B2C3D4E5F6G7H8J9K0M' });
+
+export const CountsView = z
+  .object({
+    pending: count,
+    queued: count,
+    sending: count,
+    sent: count,
+    delivered: count,
+    read: count,
+    failed: count,
+    undelivered: count,
+    cancelled: count,
+    skipped: count,
+  })
+  .meta({ description: 'Every recipient status; the values add up to totalRecipients' })
+  .register(apiSchemas, { id: 'Counts' });
+
+export const InvalidRecipientView = z
+  .object({
+    input: z.string(),
+    reason: z.enum(INVALID_REASONS),
+    index: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'Position in the request recipients array' }),
+  })
+  .register(apiSchemas, { id: 'InvalidRecipient' });
+
+export const CreateBroadcastResponse = z
+  .object({
+    broadcastId: BroadcastId,
+    status: BroadcastStatusSchema,
+    idempotent: z.boolean(),
+    totalRecipients: count,
+    queuedCount: count,
+    invalidRecipientsCount: count,
+    invalidRecipients: z.array(InvalidRecipientView),
+    duplicateRecipientsCount: count,
+    items: z
+      .array(z.object({ phone: z.string(), status: RecipientStatusSchema }))
+      .meta({ description: 'At most the first 100 accepted recipients' }),
+  })
+  .register(apiSchemas, { id: 'CreateBroadcastResponse' });
+
+export const BroadcastView = z
+  .object({
+    broadcastId: BroadcastId,
+    name: z.string(),
+    status: BroadcastStatusSchema,
+    createdAt: timestamp,
+    scheduledAt: timestamp.optional(),
+    startedAt: timestamp.optional(),
+    completedAt: timestamp.optional(),
+    cancelledAt: timestamp.optional(),
+    template: TemplateRef,
+    followUp: FollowUp.optional(),
+    totalRecipients: count,
+    counts: CountsView,
+    progressPct: z.number().int().min(0).max(100),
+  })
+  .register(apiSchemas, { id: 'Broadcast' });
+export type BroadcastViewShape = z.infer<typeof BroadcastView>;
+
+export const ErrorSummaryItem = z
+  .object({ code: providerErrorCode, message: z.string(), count })
+  .register(apiSchemas, { id: 'ErrorSummaryItem' });
+
+export const ProgressView = z
+  .object({
+    broadcastId: BroadcastId,
+    status: BroadcastStatusSchema,
+    totalRecipients: count,
+    counts: CountsView,
+    processedCount: count,
+    pendingCount: count,
+    progressPct: z.number().int().min(0).max(100),
+    errorSummary: z.array(ErrorSummaryItem),
+    updatedAt: timestamp,
+  })
+  .register(apiSchemas, { id: 'Progress' });
+export type ProgressViewShape = z.infer<typeof ProgressView>;
+
+export const RecipientView = z
+  .object({
+    phone: z.string(),
+    status: RecipientStatusSchema,
+    attempts: count,
+    messageSid: z.string().optional(),
+    errorCode: providerErrorCode.optional(),
+    errorMessage: z.string().optional(),
+    queuedAt: timestamp.optional(),
+    sentAt: timestamp.optional(),
+    deliveredAt: timestamp.optional(),
+    readAt: timestamp.optional(),
+    confirmedAt: timestamp.optional(),
+    followUp: z
+      .object({
+        status: RecipientStatusSchema,
+        messageSid: z.string().optional(),
+        errorCode: providerErrorCode.optional(),
+      })
+      .optional(),
+    nextRetryAt: timestamp.optional(),
+    updatedAt: timestamp,
+  })
+  .register(apiSchemas, { id: 'Recipient' });
+export type RecipientViewShape = z.infer<typeof RecipientView>;
+
+/** A page of a list route: `nextCursor` is absent on the last page. */
+export function Page<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item), nextCursor: z.string().optional() });
+}
+
+export const BroadcastPage = Page(BroadcastView).register(apiSchemas, { id: 'BroadcastPage' });
+export const RecipientPage = Page(RecipientView).register(apiSchemas, { id: 'RecipientPage' });
+
+export const CancelResponse = z
+  .object({ broadcastId: BroadcastId, status: z.literal('cancelled'), cancelledCount: count })
+  .register(apiSchemas, { id: 'CancelResponse' });
+
+export const RetryResponse = z
+  .object({ broadcastId: BroadcastId, retriedCount: count })
+  .register(apiSchemas, { id: 'RetryResponse' });
+
+export const MetricsView = z
+  .object({ pendingCount: count, sentLast5m: count, failedLast5m: count, activeBroadcasts: count })
+  .register(apiSchemas, { id: 'Metrics' });
+
+export const HealthView = z.object({ ok: z.literal(true) }).register(apiSchemas, { id: 'Health' });
+
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]),
+      message: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .register(apiSchemas, { id: 'Error' });

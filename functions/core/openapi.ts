@@ -1,0 +1,303 @@
+import { z } from 'zod';
+import {
+  apiSchemas,
+  DEFAULT_PAGE_LIMIT,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_PAGE_LIMIT,
+} from './broadcast-request.ts';
+import { ERROR_CODES, type ErrorCode } from './errors.ts';
+
+/**
+ * The OpenAPI 3.1 document of the API (served at GET /openapi.json), generated from the same zod
+ * schemas the handlers validate with (broadcast-request.ts), so the document cannot drift from
+ * the code. OpenAPI 3.1 schemas are JSON Schema 2020-12, which is what `z.toJSONSchema` emits.
+ */
+
+type Json = Record<string, unknown>;
+
+const ref = (id: string): Json => ({ $ref: `#/components/schemas/${id}` });
+const json = (schema: Json, description: string): Json => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+const errorResponse = (name: string): Json => ({ $ref: `#/components/responses/${name}` });
+
+/** The error responses, one per HTTP status, listing the codes that status can carry. */
+function errorResponses(): Record<string, Json> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const [code, status] of Object.entries(ERROR_CODES) as [ErrorCode, number][]) {
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const responses: Record<string, Json> = {};
+  for (const [status, codes] of byStatus) {
+    responses[`Error${status}`] = json(ref('Error'), `Error: ${codes.join(', ')}`);
+  }
+  return responses;
+}
+
+const errors = (...statuses: number[]): Record<string, Json> =>
+  Object.fromEntries(statuses.map((s) => [String(s), errorResponse(`Error${s}`)]));
+
+const idParam: Json = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'Broadcast id (brd_…)',
+  schema: { type: 'string' },
+};
+const pageParams = (statusSchema: string): Json[] => [
+  {
+    name: 'limit',
+    in: 'query',
+    required: false,
+    schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_PAGE_LIMIT },
+  },
+  {
+    name: 'cursor',
+    in: 'query',
+    required: false,
+    description: 'nextCursor of the previous page',
+    schema: { type: 'string' },
+  },
+  { name: 'status', in: 'query', required: false, schema: ref(statusSchema) },
+];
+
+const signatureHeader: Json = {
+  name: 'X-Twilio-Signature',
+  in: 'header',
+  required: true,
+  description: "Twilio's HMAC-SHA1 signature over the public URL and the form parameters",
+  schema: { type: 'string' },
+};
+
+const statusCallbackForm: Json = {
+  type: 'object',
+  description: 'Twilio status callback parameters (Twilio may add others; they are covered by the signature)',
+  properties: {
+    MessageSid: { type: 'string' },
+    MessageStatus: {
+      type: 'string',
+      examples: ['queued', 'sending', 'sent', 'delivered', 'read', 'failed', 'undelivered', 'canceled'],
+    },
+    ErrorCode: { type: 'string' },
+    AccountSid: { type: 'string' },
+    From: { type: 'string' },
+    To: { type: 'string' },
+  },
+  required: ['MessageSid', 'MessageStatus'],
+  additionalProperties: { type: 'string' },
+};
+
+const inboundForm: Json = {
+  type: 'object',
+  description: 'Twilio incoming WhatsApp message parameters',
+  properties: {
+    MessageSid: { type: 'string' },
+    From: { type: 'string', examples: ['whatsapp:+972501234567'] },
+    To: { type: 'string' },
+    Body: { type: 'string' },
+    ButtonText: { type: 'string' },
+    ButtonPayload: { type: 'string' },
+    OriginalRepliedMessageSid: { type: 'string' },
+    WaId: { type: 'string' },
+    ProfileName: { type: 'string' },
+  },
+  required: ['From'],
+  additionalProperties: { type: 'string' },
+};
+
+const webhookResponses = (okDescription: string, okContent: Json): Json => ({
+  '200': { description: okDescription, content: okContent },
+  '403': { description: 'Missing or wrong X-Twilio-Signature; nothing changes' },
+});
+
+function componentSchemas(): Record<string, Json> {
+  const { schemas } = z.toJSONSchema(apiSchemas, {
+    uri: (id) => `#/components/schemas/${id}`,
+    io: 'input',
+    unrepresentable: 'any',
+  });
+  const out: Record<string, Json> = {};
+  for (const [id, schema] of Object.entries(schemas)) {
+    if (id === '__shared') throw new Error('openapi: shared $defs are not expected; give the schema an id');
+    const { $schema: _schema, $id: _id, ...rest } = schema as Json;
+    out[id] = rest;
+  }
+  return out;
+}
+
+function build(serverUrl?: string): Json {
+  const bearer = [{ bearerAuth: [] }];
+  const open: unknown[] = [];
+  const doc: Json = {
+    openapi: '3.1.0',
+    info: {
+      title: 'WhatsApp broadcast API',
+      version: '1.0.0',
+      description:
+        'Send approved WhatsApp templates to many recipients through Twilio, follow their progress, cancel and retry. ' +
+        'Errors always have the shape { error: { code, message, details? } }.',
+    },
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    security: bearer,
+    paths: {
+      '/v1/broadcasts': {
+        post: {
+          operationId: 'createBroadcast',
+          summary: 'Create a broadcast',
+          security: bearer,
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              description:
+                'Same key and same body: the same broadcast (idempotent: true); same key, different body: 409 IDEMPOTENCY_CONFLICT',
+              schema: { type: 'string', maxLength: MAX_IDEMPOTENCY_KEY_LENGTH },
+            },
+          ],
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: ref('CreateBroadcastRequest') } },
+          },
+          responses: {
+            '202': json(
+              ref('CreateBroadcastResponse'),
+              'Accepted (or the existing broadcast, idempotent: true)',
+            ),
+            ...errors(400, 401, 409, 413, 429, 500, 503),
+          },
+        },
+        get: {
+          operationId: 'listBroadcasts',
+          summary: 'List broadcasts, newest first',
+          security: bearer,
+          parameters: pageParams('BroadcastStatus'),
+          responses: { '200': json(ref('BroadcastPage'), 'A page of broadcasts'), ...errors(400, 401, 500) },
+        },
+      },
+      '/v1/broadcasts/{id}': {
+        get: {
+          operationId: 'getBroadcast',
+          security: bearer,
+          parameters: [idParam],
+          responses: { '200': json(ref('Broadcast'), 'The broadcast'), ...errors(401, 404, 500) },
+        },
+      },
+      '/v1/broadcasts/{id}/progress': {
+        get: {
+          operationId: 'getBroadcastProgress',
+          security: bearer,
+          parameters: [idParam],
+          responses: { '200': json(ref('Progress'), 'Progress and error summary'), ...errors(401, 404, 500) },
+        },
+      },
+      '/v1/broadcasts/{id}/recipients': {
+        get: {
+          operationId: 'listBroadcastRecipients',
+          security: bearer,
+          parameters: [idParam, ...pageParams('RecipientStatus')],
+          responses: {
+            '200': json(ref('RecipientPage'), 'A page of recipients'),
+            ...errors(400, 401, 404, 500),
+          },
+        },
+      },
+      '/v1/broadcasts/{id}/cancel': {
+        post: {
+          operationId: 'cancelBroadcast',
+          security: bearer,
+          parameters: [idParam],
+          responses: {
+            '200': json(ref('CancelResponse'), 'Cancelled; recipients not yet sent will not be sent'),
+            ...errors(401, 404, 409, 500),
+          },
+        },
+      },
+      '/v1/broadcasts/{id}/retry': {
+        post: {
+          operationId: 'retryBroadcast',
+          security: bearer,
+          parameters: [idParam],
+          responses: {
+            '202': json(
+              ref('RetryResponse'),
+              'Failed and undelivered recipients re-queued (except permanent reasons)',
+            ),
+            ...errors(401, 404, 409, 500),
+          },
+        },
+      },
+      '/v1/metrics': {
+        get: {
+          operationId: 'getMetrics',
+          security: bearer,
+          responses: { '200': json(ref('Metrics'), "The caller's tenant's metrics"), ...errors(401, 500) },
+        },
+      },
+      '/healthz': {
+        get: {
+          operationId: 'health',
+          security: open,
+          responses: { '200': json(ref('Health'), 'Alive') },
+        },
+      },
+      '/openapi.json': {
+        get: {
+          operationId: 'openApiDocument',
+          security: open,
+          responses: { '200': json({ type: 'object' }, 'This document') },
+        },
+      },
+      '/webhooks/twilio/status': {
+        post: {
+          operationId: 'twilioStatusCallback',
+          summary: 'Twilio message status callbacks',
+          security: open,
+          parameters: [signatureHeader],
+          requestBody: {
+            required: true,
+            content: { 'application/x-www-form-urlencoded': { schema: statusCallbackForm } },
+          },
+          responses: webhookResponses('Recorded, or ignored (unknown MessageSid, stale status)', {}),
+        },
+      },
+      '/webhooks/twilio/inbound': {
+        post: {
+          operationId: 'twilioInbound',
+          summary: 'Incoming WhatsApp messages: confirmations and opt-outs',
+          security: open,
+          parameters: [signatureHeader],
+          requestBody: {
+            required: true,
+            content: { 'application/x-www-form-urlencoded': { schema: inboundForm } },
+          },
+          responses: webhookResponses('Empty TwiML', {
+            'text/xml': { schema: { type: 'string', examples: ['<Response/>'] } },
+          }),
+        },
+      },
+    },
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <api-key>' },
+      },
+      schemas: componentSchemas(),
+      responses: errorResponses(),
+    },
+  };
+  if (serverUrl) doc.servers = [{ url: serverUrl }];
+  return doc;
+}
+
+let cached: Json | undefined;
+
+/**
+ * The OpenAPI 3.1 document. Built once per process (the schemas are static); with `serverUrl`,
+ * a fresh copy carrying `servers: [{ url }]`. Treat the result as read-only.
+ */
+export function openApiDocument(options: { serverUrl?: string } = {}): Json {
+  if (options.serverUrl) return build(options.serverUrl);
+  cached ??= build();
+  return cached;
+}

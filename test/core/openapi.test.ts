@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { openApiDocument } from '../../functions/core/openapi.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: walking a JSON document by its keys
+type Json = Record<string, any>;
+
+describe('openApiDocument', () => {
+  const doc = JSON.parse(JSON.stringify(openApiDocument())) as Json;
+
+  it('is an OpenAPI 3.1 JSON document', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.info.title).toBeTruthy();
+  });
+
+  it('has every path of API.md', () => {
+    const expected: [string, string][] = [
+      ['/v1/broadcasts', 'post'],
+      ['/v1/broadcasts', 'get'],
+      ['/v1/broadcasts/{id}', 'get'],
+      ['/v1/broadcasts/{id}/progress', 'get'],
+      ['/v1/broadcasts/{id}/recipients', 'get'],
+      ['/v1/broadcasts/{id}/cancel', 'post'],
+      ['/v1/broadcasts/{id}/retry', 'post'],
+      ['/v1/metrics', 'get'],
+      ['/healthz', 'get'],
+      ['/openapi.json', 'get'],
+      ['/webhooks/twilio/status', 'post'],
+      ['/webhooks/twilio/inbound', 'post'],
+    ];
+    for (const [path, method] of expected)
+      expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+  });
+
+  it('puts bearer security on /v1/* and none on the open routes', () => {
+    expect(doc.components.securitySchemes.bearerAuth).toEqual(
+      expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+    );
+    for (const [path, item] of Object.entries(doc.paths as Json)) {
+      for (const op of Object.values(item as Json) as Json[]) {
+        if (path.startsWith('/v1/')) expect(op.security, path).toEqual([{ bearerAuth: [] }]);
+        else expect(op.security, path).toEqual([]);
+      }
+    }
+  });
+
+  it('the request schema requires template and template.contentSid, and rejects unknown fields', () => {
+    const body = doc.paths['/v1/broadcasts'].post.requestBody.content['application/json'].schema;
+    expect(body).toEqual({ $ref: '#/components/schemas/CreateBroadcastRequest' });
+    const request = doc.components.schemas.CreateBroadcastRequest;
+    expect(request.required).toEqual(expect.arrayContaining(['template', 'recipients']));
+    expect(request.additionalProperties).toBe(false);
+    expect(request.properties.template).toEqual({ $ref: '#/components/schemas/TemplateRef' });
+    const template = doc.components.schemas.TemplateRef;
+    expect(template.required).toContain('contentSid');
+    expect(template.properties.contentSid.pattern).toBe('^HX[0-9a-fA-F]{32}$');
+  });
+
+  it('describes the error responses with the one error shape', () => {
+    const post = doc.paths['/v1/broadcasts'].post;
+    for (const status of ['400', '401', '409', '413', '503']) {
+      expect(post.responses[status]).toEqual({ $ref: `#/components/responses/Error${status}` });
+    }
+    expect(doc.components.responses.Error413.description).toContain('TOO_MANY_RECIPIENTS');
+    expect(doc.components.responses.Error409.content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/Error',
+    });
+    expect(doc.components.schemas.Error.properties.error.properties.code.enum).toContain('VALIDATION_FAILED');
+  });
+
+  it('lists every recipient status in the counts schema', () => {
+    expect(doc.components.schemas.Counts.required).toEqual([
+      'pending',
+      'queued',
+      'sending',
+      'sent',
+      'delivered',
+      'read',
+      'failed',
+      'undelivered',
+      'cancelled',
+      'skipped',
+    ]);
+  });
+
+  it('every $ref resolves inside the document', () => {
+    const refs: string[] = [];
+    const walk = (v: unknown) => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v)) {
+          if (k === '$ref' && typeof x === 'string') refs.push(x);
+          else walk(x);
+        }
+      }
+    };
+    walk(doc);
+    expect(refs.length).toBeGreaterThan(10);
+    for (const ref of refs) {
+      expect(ref.startsWith('#/'), ref).toBe(true);
+      const target = ref
+        .slice(2)
+        .split('/')
+        .reduce<Json | undefined>((node, key) => node?.[key], doc);
+      expect(target, ref).toBeDefined();
+    }
+  });
+
+  it('adds a server when asked', () => {
+    expect((openApiDocument({ serverUrl: 'http://127.0.0.1:3000' }) as Json).servers).toEqual([
+      { url: 'http://127.0.0.1:3000' },
+    ]);
+  });
+});
