@@ -1,0 +1,674 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { toCounts } from '../core/counts.ts';
+import { EXPLICIT_IDEMPOTENCY_WINDOW_SECONDS } from '../core/idempotency.ts';
+import type {
+  Broadcast,
+  BroadcastStore,
+  ChunkEntry,
+  MoveResult,
+  Recipient,
+  RecipientKey,
+  SendTask,
+} from '../core/ports.ts';
+import {
+  canAdvance,
+  finalBroadcastStatus,
+  RECIPIENT_STATUSES,
+  type RecipientStatus,
+} from '../core/statuses.ts';
+
+/**
+ * The single-table layout (pk / sk):
+ *
+ *   TENANT#<t>                BROADCAST#<id>   the broadcast (newest first: ids are ULIDs)
+ *   BROADCAST#<id>            CHUNK#<n>        a stored chunk of the accepted list, expanded after the 202
+ *   BROADCAST#<id>#S<shard>   COUNTS           counter shard: c_<status> and e_<error code>
+ *   BROADCAST#<id>#S<shard>   R#<index>        a recipient, which is also its send ledger entry
+ *   SID#<sid>                 SID              provider message SID → recipient
+ *   IDEM#<t>#<key>            IDEM             Idempotency-Key header → broadcast
+ *   FP#<t>#<fingerprint>      FP               identical-request fingerprint → broadcast (10 minutes)
+ *
+ * Recipients and counters are spread over SHARDS partitions per broadcast (shard = index mod
+ * SHARDS), so one broadcast's writes never sit on one hot partition (~1,000 writes/s each).
+ * `pending` is not counted: it is totalRecipients minus every counted status, which lets the
+ * list be stored as a few chunk items within the request and expanded afterwards.
+ */
+export const SHARDS = 16;
+const TRANSACT_LIMIT = 100;
+
+const broadcastKey = (tenantId: string, broadcastId: string) => ({
+  pk: `TENANT#${tenantId}`,
+  sk: `BROADCAST#${broadcastId}`,
+});
+const shardOf = (index: number) => index % SHARDS;
+const shardPk = (broadcastId: string, shard: number) =>
+  `BROADCAST#${broadcastId}#S${String(shard).padStart(2, '0')}`;
+const countsKey = (broadcastId: string, shard: number) => ({ pk: shardPk(broadcastId, shard), sk: 'COUNTS' });
+const recipientKey = (broadcastId: string, index: number) => ({
+  pk: shardPk(broadcastId, shardOf(index)),
+  sk: `R#${String(index).padStart(7, '0')}`,
+});
+const chunkKey = (broadcastId: string, chunk: number) => ({
+  pk: `BROADCAST#${broadcastId}`,
+  sk: `CHUNK#${String(chunk).padStart(5, '0')}`,
+});
+const sidKey = (sid: string) => ({ pk: `SID#${sid}`, sk: 'SID' });
+const idemKey = (tenantId: string, key: string) => ({ pk: `IDEM#${tenantId}#${key}`, sk: 'IDEM' });
+const fingerprintKey = (tenantId: string, fp: string) => ({ pk: `FP#${tenantId}#${fp}`, sk: 'FP' });
+
+const TIMESTAMP_OF: Partial<Record<RecipientStatus, 'sentAt' | 'deliveredAt' | 'readAt'>> = {
+  sent: 'sentAt',
+  delivered: 'deliveredAt',
+  read: 'readAt',
+};
+const DAY = 86_400;
+/** Chunks are only needed until fan-out; they expire on their own after a week. */
+const CHUNK_TTL_SECONDS = 7 * DAY;
+
+export class DynamoBroadcastStore implements BroadcastStore {
+  private readonly db: DynamoDBDocumentClient;
+  private readonly table: string;
+
+  constructor(db: DynamoDBDocumentClient, table: string) {
+    this.db = db;
+    this.table = table;
+  }
+
+  async createBroadcast(
+    broadcast: Broadcast,
+    chunks: readonly (readonly ChunkEntry[])[],
+    idempotency: { key?: string; fingerprintExpiresAt: number },
+  ): Promise<
+    { created: true } | { created: false; existingBroadcastId: string; fingerprintMatches: boolean }
+  > {
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    // Chunks first: if the broadcast write then loses a race, they are orphans that expire.
+    await this.batchPut(
+      chunks.map((entries, n) => ({
+        ...chunkKey(broadcast.broadcastId, n),
+        entries: entries.map((e) => ({ i: e.index, p: e.phone, v: e.contentVariables })),
+        expiresAt: nowSeconds + CHUNK_TTL_SECONDS,
+      })),
+    );
+    const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+      {
+        Put: {
+          TableName: this.table,
+          Item: { ...broadcastKey(broadcast.tenantId, broadcast.broadcastId), ...broadcast },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+    ];
+    // An explicit Idempotency-Key replaces the derived 10-minute rule: it is the client's own control.
+    if (idempotency.key)
+      items.push({
+        Put: {
+          TableName: this.table,
+          Item: {
+            ...idemKey(broadcast.tenantId, idempotency.key),
+            broadcastId: broadcast.broadcastId,
+            fingerprint: broadcast.bodyFingerprint,
+            expiresAt: nowSeconds + EXPLICIT_IDEMPOTENCY_WINDOW_SECONDS,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      });
+    else
+      items.push({
+        Put: {
+          TableName: this.table,
+          Item: {
+            ...fingerprintKey(broadcast.tenantId, broadcast.fingerprint),
+            broadcastId: broadcast.broadcastId,
+            expiresAt: idempotency.fingerprintExpiresAt,
+          },
+          // An expired record may still be there (TTL deletes lazily): it no longer counts.
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
+          ExpressionAttributeValues: { ':now': nowSeconds },
+        },
+      });
+    try {
+      await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+      return { created: true };
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      // A concurrent identical request (or the same key) won: answer with its broadcast.
+      if (idempotency.key) {
+        const byKey = await this.findByIdempotencyKey(broadcast.tenantId, idempotency.key);
+        if (byKey)
+          return {
+            created: false,
+            existingBroadcastId: byKey.broadcastId,
+            fingerprintMatches: byKey.fingerprint === broadcast.bodyFingerprint,
+          };
+      } else {
+        const byFingerprint = await this.findByFingerprint(
+          broadcast.tenantId,
+          broadcast.fingerprint,
+          new Date(),
+        );
+        if (byFingerprint)
+          return { created: false, existingBroadcastId: byFingerprint, fingerprintMatches: true };
+      }
+      throw error;
+    }
+  }
+
+  async findByIdempotencyKey(tenantId: string, key: string) {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: idemKey(tenantId, key), ConsistentRead: true }),
+    );
+    return Item
+      ? { broadcastId: String(Item.broadcastId), fingerprint: String(Item.fingerprint) }
+      : undefined;
+  }
+
+  async findByFingerprint(tenantId: string, fingerprint: string, now: Date) {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: fingerprintKey(tenantId, fingerprint),
+        ConsistentRead: true,
+      }),
+    );
+    if (!Item || Number(Item.expiresAt) < Math.floor(now.getTime() / 1000)) return undefined;
+    return String(Item.broadcastId);
+  }
+
+  async getBroadcast(tenantId: string, broadcastId: string): Promise<Broadcast | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: broadcastKey(tenantId, broadcastId),
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? toBroadcast(Item) : undefined;
+  }
+
+  async listBroadcasts(tenantId: string, page: { limit: number; cursor?: string; status?: string }) {
+    const items: Broadcast[] = [];
+    let startKey = page.cursor ? decodeCursor(page.cursor) : undefined;
+    // A status filter is applied after the read, so keep reading until the page is full.
+    do {
+      const result = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: {
+            ':pk': `TENANT#${tenantId}`,
+            ':prefix': 'BROADCAST#',
+            ...(page.status ? { ':status': page.status } : {}),
+          },
+          ...(page.status
+            ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }
+            : {}),
+          ScanIndexForward: false,
+          Limit: page.limit - items.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of result.Items ?? []) items.push(toBroadcast(item));
+      startKey = result.LastEvaluatedKey;
+    } while (startKey && items.length < page.limit);
+    return { items, ...(startKey ? { nextCursor: encodeCursor(startKey) } : {}) };
+  }
+
+  async getCounts(broadcast: Broadcast) {
+    const keys = Array.from({ length: SHARDS }, (_, shard) => countsKey(broadcast.broadcastId, shard));
+    const shards = await this.batchGet(keys);
+    const counts: Record<string, number> = Object.fromEntries(RECIPIENT_STATUSES.map((s) => [s, 0]));
+    const errors: Record<string, number> = {};
+    for (const item of shards)
+      for (const [name, value] of Object.entries(item)) {
+        if (name.startsWith('c_')) counts[name.slice(2)] = (counts[name.slice(2)] ?? 0) + Number(value);
+        else if (name.startsWith('e_')) errors[name.slice(2)] = (errors[name.slice(2)] ?? 0) + Number(value);
+      }
+    let counted = 0;
+    for (const s of RECIPIENT_STATUSES) if (s !== 'pending') counted += counts[s] ?? 0;
+    counts.pending = Math.max(0, broadcast.totalRecipients - counted);
+    return { counts: toCounts(counts), errors };
+  }
+
+  async listRecipients(broadcast: Broadcast, page: { limit: number; cursor?: string; status?: string }) {
+    // Shards are read in order; the cursor names the shard and the position within it.
+    let { shard, key } = page.cursor
+      ? (decodeCursor(page.cursor) as { shard: number; key?: Record<string, unknown> })
+      : { shard: 0, key: undefined as Record<string, unknown> | undefined };
+    const items: Recipient[] = [];
+    while (shard < SHARDS && items.length < page.limit) {
+      const result = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: {
+            ':pk': shardPk(broadcast.broadcastId, shard),
+            ':prefix': 'R#',
+            ...(page.status ? { ':status': page.status } : {}),
+          },
+          ...(page.status
+            ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }
+            : {}),
+          Limit: page.limit - items.length,
+          ExclusiveStartKey: key,
+        }),
+      );
+      for (const item of result.Items ?? []) items.push(toRecipient(item));
+      if (result.LastEvaluatedKey) key = result.LastEvaluatedKey;
+      else {
+        shard += 1;
+        key = undefined;
+      }
+    }
+    return { items, ...(shard < SHARDS ? { nextCursor: encodeCursor({ shard, key }) } : {}) };
+  }
+
+  async readChunk(_tenantId: string, broadcastId: string, chunk: number): Promise<readonly ChunkEntry[]> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: chunkKey(broadcastId, chunk), ConsistentRead: true }),
+    );
+    if (!Item) throw new Error(`Chunk ${chunk} of ${broadcastId} is missing`);
+    return (Item.entries as { i: number; p: string; v: Record<string, string> }[]).map((e) => ({
+      index: e.i,
+      phone: e.p,
+      contentVariables: e.v,
+    }));
+  }
+
+  async expandChunk(
+    broadcast: Broadcast,
+    _chunk: number,
+    entries: readonly ChunkEntry[],
+  ): Promise<Recipient[]> {
+    const now = new Date().toISOString();
+    const byShard = new Map<number, ChunkEntry[]>();
+    for (const e of entries) byShard.set(shardOf(e.index), [...(byShard.get(shardOf(e.index)) ?? []), e]);
+    const ready: Recipient[] = [];
+    for (const [shard, group] of byShard)
+      for (let start = 0; start < group.length; start += TRANSACT_LIMIT - 1) {
+        const slice = group.slice(start, start + TRANSACT_LIMIT - 1);
+        const recipients = slice.map((e) => newRecipient(broadcast, e, now));
+        try {
+          await this.db.send(
+            new TransactWriteCommand({ TransactItems: this.expandItems(broadcast, shard, recipients) }),
+          );
+          ready.push(...recipients);
+        } catch (error) {
+          if (!(error instanceof TransactionCanceledException)) throw error;
+          // A redelivered fan-out task: some were written before. One at a time, and hand back
+          // every one still waiting in `queued` so it is enqueued again (a duplicate send task is
+          // harmless: the claim admits one).
+          for (const recipient of recipients) {
+            try {
+              await this.db.send(
+                new TransactWriteCommand({ TransactItems: this.expandItems(broadcast, shard, [recipient]) }),
+              );
+              ready.push(recipient);
+            } catch (inner) {
+              if (!(inner instanceof TransactionCanceledException)) throw inner;
+              const existing = await this.getRecipient(recipient);
+              if (existing?.status === 'queued') ready.push(existing);
+            }
+          }
+        }
+      }
+    return ready;
+  }
+
+  private expandItems(broadcast: Broadcast, shard: number, recipients: Recipient[]) {
+    return [
+      ...recipients.map((r) => ({
+        Put: {
+          TableName: this.table,
+          Item: { ...recipientKey(broadcast.broadcastId, r.index), ...r },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      })),
+      {
+        Update: {
+          TableName: this.table,
+          Key: countsKey(broadcast.broadcastId, shard),
+          UpdateExpression: 'ADD c_queued :n',
+          ExpressionAttributeValues: { ':n': recipients.length },
+        },
+      },
+    ];
+  }
+
+  startScheduled(tenantId: string, broadcastId: string): Promise<boolean> {
+    return this.setStatusIf(tenantId, broadcastId, ['scheduled'], 'accepted', {});
+  }
+
+  async markChunkExpanded(broadcast: Broadcast, chunk: number): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: chunkKey(broadcast.broadcastId, chunk),
+          UpdateExpression: 'SET expanded = :true',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(expanded)',
+          ExpressionAttributeValues: { ':true': true },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) return; // counted already
+      throw error;
+    }
+    const { Attributes } = await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: broadcastKey(broadcast.tenantId, broadcast.broadcastId),
+        UpdateExpression: 'ADD chunksExpanded :one',
+        ExpressionAttributeValues: { ':one': 1 },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    if (Number(Attributes?.chunksExpanded) >= broadcast.chunkCount)
+      await this.setStatusIf(broadcast.tenantId, broadcast.broadcastId, ['accepted'], 'queued', {});
+  }
+
+  async getRecipient(key: RecipientKey): Promise<Recipient | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: recipientKey(key.broadcastId, key.index),
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? toRecipient(Item) : undefined;
+  }
+
+  async claim(key: RecipientKey, attempt: number, now: Date, leaseSeconds: number): Promise<MoveResult> {
+    return this.move(
+      key,
+      { from: 'queued', to: 'sending', attempt },
+      {
+        claimedAt: now.toISOString(),
+        leaseUntil: new Date(now.getTime() + leaseSeconds * 1000).toISOString(),
+        updatedAt: now.toISOString(),
+      },
+    );
+  }
+
+  async releaseClaim(key: RecipientKey, attempt: number, now: Date): Promise<MoveResult> {
+    return this.move(key, { from: 'sending', to: 'queued', attempt }, { updatedAt: now.toISOString() }, [
+      'claimedAt',
+      'leaseUntil',
+    ]);
+  }
+
+  async recordSid(key: RecipientKey, attempt: number, sid: string): Promise<void> {
+    // The index first: if we crash before the recipient write, a callback still finds the recipient.
+    await this.db.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: {
+          ...sidKey(sid),
+          tenantId: key.tenantId,
+          broadcastId: key.broadcastId,
+          index: key.index,
+          attempt,
+        },
+      }),
+    );
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: recipientKey(key.broadcastId, key.index),
+          UpdateExpression: 'SET messageSid = :sid',
+          ConditionExpression: 'attempts = :a AND attribute_not_exists(messageSid)',
+          ExpressionAttributeValues: { ':sid': sid, ':a': attempt },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  async advance(
+    key: RecipientKey,
+    to: Exclude<RecipientStatus, 'pending' | 'queued'>,
+    details: { at: Date; errorCode?: number; errorMessage?: string; messageSid?: string; attempt?: number },
+  ): Promise<MoveResult> {
+    // Optimistic: read, decide with the domain rule, write conditioned on what was read.
+    for (let tries = 0; tries < 5; tries++) {
+      const current = await this.getRecipient(key);
+      if (!current) return { moved: false };
+      if (details.attempt !== undefined && current.attempts !== details.attempt)
+        return { moved: false, current };
+      if (!canAdvance(current.status, to)) return { moved: false, current };
+      const at = details.at.toISOString();
+      const set: Record<string, unknown> = { updatedAt: at };
+      const stamp = TIMESTAMP_OF[to];
+      if (stamp) set[stamp] = at;
+      // A skipped step (a lost `sent` callback) still gets its timestamp.
+      if ((to === 'delivered' || to === 'read') && !current.sentAt) set.sentAt = at;
+      if (to === 'read' && !current.deliveredAt) set.deliveredAt = at;
+      if (details.errorCode !== undefined) set.errorCode = details.errorCode;
+      if (details.errorMessage !== undefined) set.errorMessage = details.errorMessage;
+      if (details.messageSid && !current.messageSid) set.messageSid = details.messageSid;
+      const result = await this.move(
+        key,
+        { from: current.status, to, attempt: current.attempts },
+        set,
+        [],
+        details.errorCode,
+      );
+      if (result.moved) return result;
+    }
+    return { moved: false, current: await this.getRecipient(key) };
+  }
+
+  async findRecipientBySid(sid: string): Promise<RecipientKey | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: sidKey(sid) }));
+    return Item
+      ? { tenantId: String(Item.tenantId), broadcastId: String(Item.broadcastId), index: Number(Item.index) }
+      : undefined;
+  }
+
+  async markRunning(tenantId: string, broadcastId: string, now: Date): Promise<void> {
+    await this.setStatusIf(tenantId, broadcastId, ['accepted', 'queued'], 'running', {
+      startedAt: now.toISOString(),
+    });
+  }
+
+  async finalizeIfDone(broadcast: Broadcast, now: Date): Promise<string | undefined> {
+    const { counts } = await this.getCounts(broadcast);
+    const final = finalBroadcastStatus(counts, { retryPending: false });
+    if (!final) return undefined;
+    // A late provider outcome (undelivered after sent) may turn `completed` into `partial`: the
+    // status follows the counts among the final ones, but nothing leaves `cancelled`.
+    await this.setStatusIf(
+      broadcast.tenantId,
+      broadcast.broadcastId,
+      ['accepted', 'queued', 'running', 'completed', 'partial', 'failed'].filter((s) => s !== final),
+      final,
+      { completedAt: now.toISOString() },
+    );
+    return final;
+  }
+
+  /** One recipient status move and its counter change, atomically, conditioned on the move's start. */
+  private async move(
+    key: RecipientKey,
+    step: { from: RecipientStatus; to: RecipientStatus; attempt: number },
+    set: Record<string, unknown>,
+    remove: string[] = [],
+    errorCode?: number,
+  ): Promise<MoveResult> {
+    const names: Record<string, string> = { '#status': 'status' };
+    const values: Record<string, unknown> = { ':from': step.from, ':to': step.to, ':attempt': step.attempt };
+    const assignments = ['#status = :to'];
+    Object.entries(set).forEach(([field, value], n) => {
+      names[`#f${n}`] = field;
+      values[`:v${n}`] = value;
+      assignments.push(`#f${n} = :v${n}`);
+    });
+    const counterNames: Record<string, string> = { '#from': `c_${step.from}`, '#to': `c_${step.to}` };
+    const counterValues: Record<string, unknown> = { ':minus': -1, ':plus': 1 };
+    let counterUpdate = 'ADD #from :minus, #to :plus';
+    if (errorCode !== undefined) {
+      counterNames['#err'] = `e_${errorCode}`;
+      counterUpdate += ', #err :plus';
+    }
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.table,
+                Key: recipientKey(key.broadcastId, key.index),
+                UpdateExpression: `SET ${assignments.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
+                ConditionExpression: '#status = :from AND attempts = :attempt',
+                ExpressionAttributeNames: names,
+                ExpressionAttributeValues: values,
+              },
+            },
+            {
+              Update: {
+                TableName: this.table,
+                Key: countsKey(key.broadcastId, shardOf(key.index)),
+                UpdateExpression: counterUpdate,
+                ExpressionAttributeNames: counterNames,
+                ExpressionAttributeValues: counterValues,
+              },
+            },
+          ],
+        }),
+      );
+      return { moved: true };
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) return { moved: false };
+      throw error;
+    }
+  }
+
+  private async setStatusIf(
+    tenantId: string,
+    broadcastId: string,
+    from: string[],
+    to: string,
+    set: Record<string, string>,
+  ): Promise<boolean> {
+    const values: Record<string, unknown> = { ':to': to };
+    from.forEach((s, n) => {
+      values[`:from${n}`] = s;
+    });
+    const names: Record<string, string> = { '#status': 'status' };
+    const assignments = ['#status = :to'];
+    Object.entries(set).forEach(([field, value], n) => {
+      names[`#f${n}`] = field;
+      values[`:v${n}`] = value;
+      assignments.push(`#f${n} = :v${n}`);
+    });
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: broadcastKey(tenantId, broadcastId),
+          UpdateExpression: `SET ${assignments.join(', ')}`,
+          ConditionExpression: `#status IN (${from.map((_, n) => `:from${n}`).join(', ')})`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  private async batchPut(items: Record<string, unknown>[]): Promise<void> {
+    for (let start = 0; start < items.length; start += 25) {
+      let pending = items.slice(start, start + 25).map((Item) => ({ PutRequest: { Item } }));
+      for (let tries = 0; pending.length > 0; tries++) {
+        if (tries > 8) throw new Error('DynamoDB kept throttling a batch write');
+        const result = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: pending } }));
+        pending = (result.UnprocessedItems?.[this.table] ?? []) as typeof pending;
+        if (pending.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** tries));
+      }
+    }
+  }
+
+  private async batchGet(keys: Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+    const found: Record<string, unknown>[] = [];
+    let pending = keys;
+    for (let tries = 0; pending.length > 0; tries++) {
+      if (tries > 8) throw new Error('DynamoDB kept throttling a batch read');
+      const result = await this.db.send(
+        new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      found.push(...(result.Responses?.[this.table] ?? []));
+      pending = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
+      if (pending.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** tries));
+    }
+    return found;
+  }
+}
+
+/** The send tasks for recipients handed back by expandChunk. */
+export function sendTasksFor(recipients: readonly Recipient[]): SendTask[] {
+  return recipients.map((r) => ({
+    tenantId: r.tenantId,
+    broadcastId: r.broadcastId,
+    index: r.index,
+    attempt: r.attempts,
+  }));
+}
+
+function newRecipient(broadcast: Broadcast, entry: ChunkEntry, now: string): Recipient {
+  return {
+    tenantId: broadcast.tenantId,
+    broadcastId: broadcast.broadcastId,
+    index: entry.index,
+    phone: entry.phone,
+    contentVariables: entry.contentVariables,
+    status: 'queued',
+    attempts: 1,
+    queuedAt: now,
+    updatedAt: now,
+  };
+}
+
+function isConditionFailure(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+function strip(item: Record<string, unknown>): Record<string, unknown> {
+  const { pk: _pk, sk: _sk, ...rest } = item;
+  return rest;
+}
+
+function toBroadcast(item: Record<string, unknown>): Broadcast {
+  return strip(item) as unknown as Broadcast;
+}
+
+function toRecipient(item: Record<string, unknown>): Recipient {
+  return strip(item) as unknown as Recipient;
+}
+
+function encodeCursor(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): Record<string, unknown> {
+  try {
+    return JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw Object.assign(new Error('The cursor is not one this API gave out'), { name: 'InvalidCursor' });
+  }
+}

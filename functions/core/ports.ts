@@ -1,0 +1,208 @@
+/**
+ * The small interfaces the domain talks through. Adapters (functions/adapters/) implement
+ * them over DynamoDB, SQS and Twilio; handlers wire them. Nothing here knows AWS.
+ */
+import type { StatusCounts } from './counts.ts';
+import type { BroadcastStatus, RecipientStatus } from './statuses.ts';
+
+export interface TemplateSpec {
+  readonly contentSid: string;
+  /** Template variable values, possibly with `{{key}}` placeholders for per-recipient values. */
+  readonly variables?: Readonly<Record<string, string>>;
+}
+
+export interface FollowUpSpec {
+  readonly body: string;
+  readonly confirmPayload?: string;
+}
+
+export interface Broadcast {
+  readonly tenantId: string;
+  readonly broadcastId: string;
+  readonly name: string;
+  readonly status: BroadcastStatus;
+  readonly createdAt: string;
+  readonly scheduledAt?: string;
+  readonly startedAt?: string;
+  readonly completedAt?: string;
+  readonly cancelledAt?: string;
+  readonly template: TemplateSpec;
+  readonly followUp?: FollowUpSpec;
+  readonly totalRecipients: number;
+  /** Recipient lists are stored in chunks after the 202 and expanded by the fan-out step. */
+  readonly chunkCount: number;
+  readonly chunksExpanded: number;
+  /** Identifies an identical request (10-minute window without an Idempotency-Key). */
+  readonly fingerprint: string;
+  /** The whole body's fingerprint: the same Idempotency-Key with another body is a conflict. */
+  readonly bodyFingerprint: string;
+  /** What the 202 said, kept so an idempotent repeat can say it again. */
+  readonly invalidRecipientsCount: number;
+  readonly invalidRecipients: readonly {
+    readonly input: string;
+    readonly reason: string;
+    readonly index?: number;
+  }[];
+  readonly duplicateRecipientsCount: number;
+}
+
+/** One recipient of one broadcast: also its send ledger entry (claim, attempt, SID). */
+export interface Recipient {
+  readonly tenantId: string;
+  readonly broadcastId: string;
+  /** Position in the accepted list; stable, and with the broadcast id it addresses the recipient. */
+  readonly index: number;
+  readonly phone: string;
+  /** Content variables rendered for this recipient (JSON-encodable). */
+  readonly contentVariables: Readonly<Record<string, string>>;
+  readonly status: RecipientStatus;
+  /** 1 for the first send; the retry job increments it. */
+  readonly attempts: number;
+  readonly messageSid?: string;
+  readonly errorCode?: number;
+  readonly errorMessage?: string;
+  readonly queuedAt?: string;
+  readonly claimedAt?: string;
+  readonly leaseUntil?: string;
+  readonly sentAt?: string;
+  readonly deliveredAt?: string;
+  readonly readAt?: string;
+  readonly nextRetryAt?: string;
+  readonly updatedAt: string;
+}
+
+/** What one SQS message on the send queue names. */
+export interface SendTask {
+  readonly tenantId: string;
+  readonly broadcastId: string;
+  readonly index: number;
+  readonly attempt: number;
+}
+
+/** What one SQS message on the fan-out queue names: a stored chunk of the recipient list. */
+export interface FanOutTask {
+  readonly tenantId: string;
+  readonly broadcastId: string;
+  readonly chunk: number;
+}
+
+export interface RecipientKey {
+  readonly tenantId: string;
+  readonly broadcastId: string;
+  readonly index: number;
+}
+
+/** The provider's answer to one send, as the send consumer sees it. */
+export type ProviderSendResult =
+  | { readonly kind: 'accepted'; readonly sid: string }
+  | {
+      readonly kind: 'http-error';
+      readonly status: number;
+      readonly code?: number;
+      readonly message?: string;
+    }
+  | { readonly kind: 'network-error' | 'timeout'; readonly message: string };
+
+export interface OutboundTemplate {
+  readonly to: string;
+  readonly contentSid: string;
+  readonly contentVariables: Readonly<Record<string, string>>;
+  /** Per-message callback URL; its query names the recipient and attempt (covered by the signature). */
+  readonly statusCallback: string;
+}
+
+export interface Messenger {
+  /** One provider call, no retries: the retry layer is ours. */
+  sendTemplate(message: OutboundTemplate): Promise<ProviderSendResult>;
+  /** Whether credentials and a sender are configured (the create route's pre-flight). */
+  readonly configured: boolean;
+}
+
+/** Why a conditional move did not happen; the caller decides whether that is fine. */
+export type MoveResult = { readonly moved: true } | { readonly moved: false; readonly current?: Recipient };
+
+/**
+ * Persistence of broadcasts and their recipients. Every status move is conditional on
+ * the recipient's current state and updates the broadcast's counters in the same atomic
+ * write, so duplicates, reordering and crashes can never make the counts drift.
+ */
+export interface BroadcastStore {
+  /** Stores the broadcast (status `accepted`) and its recipient list in chunks; nothing when it throws. */
+  createBroadcast(
+    broadcast: Broadcast,
+    chunks: readonly (readonly ChunkEntry[])[],
+    idempotency: { readonly key?: string; readonly fingerprintExpiresAt: number },
+  ): Promise<
+    { created: true } | { created: false; existingBroadcastId: string; fingerprintMatches: boolean }
+  >;
+  findByIdempotencyKey(
+    tenantId: string,
+    key: string,
+  ): Promise<{ broadcastId: string; fingerprint: string } | undefined>;
+  findByFingerprint(tenantId: string, fingerprint: string, now: Date): Promise<string | undefined>;
+  getBroadcast(tenantId: string, broadcastId: string): Promise<Broadcast | undefined>;
+  listBroadcasts(
+    tenantId: string,
+    page: { limit: number; cursor?: string; status?: string },
+  ): Promise<{ items: Broadcast[]; nextCursor?: string }>;
+  /** Counts per status (pending included) and error counts by code, summed over the counter shards. */
+  getCounts(broadcast: Broadcast): Promise<{ counts: StatusCounts; errors: Record<string, number> }>;
+  listRecipients(
+    broadcast: Broadcast,
+    page: { limit: number; cursor?: string; status?: string },
+  ): Promise<{ items: Recipient[]; nextCursor?: string }>;
+
+  /** Fan-out: the stored chunk, and writing its recipients as `queued` (idempotent). */
+  readChunk(tenantId: string, broadcastId: string, chunk: number): Promise<readonly ChunkEntry[]>;
+  /** Writes the chunk's recipients as queued (those already written are left alone); returns them. */
+  expandChunk(broadcast: Broadcast, chunk: number, entries: readonly ChunkEntry[]): Promise<Recipient[]>;
+  /** A scheduled broadcast whose time has come: scheduled → accepted (false when it was not scheduled). */
+  startScheduled(tenantId: string, broadcastId: string): Promise<boolean>;
+  /** Counts the chunk as expanded; moves the broadcast accepted → queued when it was the last one. */
+  markChunkExpanded(broadcast: Broadcast, chunk: number): Promise<void>;
+
+  getRecipient(key: RecipientKey): Promise<Recipient | undefined>;
+  /** queued → sending for this attempt, with a lease; false when it was not queued at that attempt. */
+  claim(key: RecipientKey, attempt: number, now: Date, leaseSeconds: number): Promise<MoveResult>;
+  /** Records the provider's SID for this attempt (and indexes SID → recipient). */
+  recordSid(key: RecipientKey, attempt: number, sid: string): Promise<void>;
+  /** sending → queued, same attempt (rate limited: it will be delivered again). */
+  releaseClaim(key: RecipientKey, attempt: number, now: Date): Promise<MoveResult>;
+  /**
+   * Moves a recipient forward (never backwards) to a status reported by the provider or
+   * decided by us, with its timestamp and error; no-op when it would not advance.
+   */
+  advance(
+    key: RecipientKey,
+    to: Exclude<RecipientStatus, 'pending' | 'queued'>,
+    details: { at: Date; errorCode?: number; errorMessage?: string; messageSid?: string; attempt?: number },
+  ): Promise<MoveResult>;
+  findRecipientBySid(sid: string): Promise<RecipientKey | undefined>;
+  /** Marks the broadcast running (first claim) when it was accepted or queued. */
+  markRunning(tenantId: string, broadcastId: string, now: Date): Promise<void>;
+  /** Sets the final status when no recipient is in flight; returns it, or undefined when not final yet. */
+  finalizeIfDone(broadcast: Broadcast, now: Date): Promise<string | undefined>;
+}
+
+/** One accepted recipient as stored in a chunk of the list before fan-out. */
+export interface ChunkEntry {
+  readonly index: number;
+  readonly phone: string;
+  readonly contentVariables: Readonly<Record<string, string>>;
+}
+
+export interface SendQueue {
+  enqueueSends(tasks: readonly SendTask[]): Promise<void>;
+}
+
+export interface FanOutQueue {
+  enqueueFanOut(tasks: readonly FanOutTask[]): Promise<void>;
+}
+
+/** Tenant API keys, stored hashed. */
+export interface ApiKeyStore {
+  /** The tenant a key hash belongs to, unless unknown or revoked. */
+  tenantOf(keyHash: string): Promise<string | undefined>;
+  putKey(tenantId: string, keyHash: string, now: Date): Promise<void>;
+  revokeKey(keyHash: string, now: Date): Promise<boolean>;
+}
