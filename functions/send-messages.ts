@@ -1,18 +1,310 @@
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { z } from 'zod';
+import { changeVisibility, queueUrlFromArn } from './adapters/sqs-queues.ts';
+import { intEnv, optionalEnv, publicBaseUrl } from './commons/config.ts';
+import { logger as defaultLogger, type HandlerLogger, redactPhones } from './commons/powertools.ts';
+import { broadcastStore, sqs, twilioMessenger } from './commons/wiring.ts';
+import { maskPhone } from './core/phones.ts';
+import type { Broadcast, BroadcastStore, Messenger, RecipientKey, SendTask } from './core/ports.ts';
+import { CONFIGURATION_CODES, classifySendOutcome } from './core/send-outcome.ts';
 
 /**
- * Send queue consumer. The broadcast domain (claim, send, record SID) arrives with the
- * core pipeline; until then it sends nothing and reports every record as failed, so a
- * message that reaches it stays visible (and ends in the dead-letter queue) instead of
- * being silently dropped.
+ * The send queue's consumer: one WhatsApp template per SendTask, at most once per attempt
+ * (DESIGN.md "Send ledger"). Per record:
+ *
+ *   parse → recipient → broadcast (cancelled? → cancel the recipient, send nothing)
+ *   → claim queued→sending for this attempt (not moved: duplicate or stale delivery, send nothing)
+ *   → one Twilio create with a per-message StatusCallback naming (broadcast, index, attempt, tenant)
+ *   → accepted: record the SID · 429/20429/63018: release the claim, make the message visible again
+ *     after the delay and report it as a batch item failure · other 4xx: `failed` with the code ·
+ *     5xx/timeout/socket error: stay `sending` (the callback adopts the SID; the sweeper reconciles).
+ *
+ * A record that throws is reported alone (ReportBatchItemFailures); the others carry on.
  */
-export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  console.error(
-    JSON.stringify({
-      level: 'ERROR',
-      message: 'send consumer not implemented yet',
-      records: event.Records.length,
-    }),
-  );
-  return { batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })) };
+export interface SendConsumerDeps {
+  readonly store: BroadcastStore;
+  readonly messenger: () => Promise<Messenger>;
+  /** Makes the record's message visible again after `delaySeconds` (ChangeMessageVisibility). */
+  readonly requeue: (record: SQSRecord, delaySeconds: number) => Promise<void>;
+  readonly publicBaseUrl: () => string;
+  /** How long a claim holds before the sweeper may look at it; default 300 s. */
+  readonly leaseSeconds?: number;
+  /** Records in flight at once within one invocation; default 10. */
+  readonly concurrency?: number;
+  /** Below this much Lambda time left, a record is put back unclaimed; default 15 s. */
+  readonly minRemainingMs?: number;
+  readonly now?: () => Date;
+  readonly random?: () => number;
+  readonly logger?: HandlerLogger;
+}
+
+const sendTaskSchema = z.object({
+  tenantId: z.string().min(1),
+  broadcastId: z.string().min(1),
+  index: z.number().int().nonnegative(),
+  attempt: z.number().int().positive(),
+});
+
+/** Thrown for a record that was deliberately put back on the queue: a batch item failure, not an error. */
+export class RequeuedError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'RequeuedError';
+  }
+}
+
+/** Seconds a configuration failure (bad credentials, no WhatsApp sender) waits before the next try. */
+const CONFIGURATION_RETRY_SECONDS = 60;
+
+export const STATUS_WEBHOOK_PATH = '/webhooks/twilio/status';
+
+/** The per-message StatusCallback: the query names the send, and Twilio's signature covers it. */
+export function statusCallbackUrl(base: string, task: SendTask): string {
+  const query = new URLSearchParams({
+    b: task.broadcastId,
+    i: String(task.index),
+    a: String(task.attempt),
+    t: task.tenantId,
+  });
+  return `${base.replace(/\/+$/, '')}${STATUS_WEBHOOK_PATH}?${query.toString()}`;
+}
+
+export function parseSendTask(body: string): SendTask | undefined {
+  try {
+    const parsed = sendTaskSchema.safeParse(JSON.parse(body));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A tiny semaphore: at most `limit` callers inside at once. */
+function limiter(limit: number) {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+export function createSendHandler(deps: SendConsumerDeps) {
+  const log = deps.logger ?? defaultLogger;
+  const now = deps.now ?? (() => new Date());
+  const leaseSeconds = deps.leaseSeconds ?? 300;
+  const concurrency = Math.max(1, deps.concurrency ?? 10);
+  const minRemainingMs = deps.minRemainingMs ?? 15_000;
+
+  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+    // Per invocation: a broadcast is read once, and marked running once.
+    const broadcasts = new Map<string, Promise<Broadcast | undefined>>();
+    const markedRunning = new Set<string>();
+    const slot = limiter(concurrency);
+    const broadcastOf = (tenantId: string, broadcastId: string) => {
+      const id = `${tenantId}/${broadcastId}`;
+      let found = broadcasts.get(id);
+      if (!found) {
+        found = deps.store.getBroadcast(tenantId, broadcastId);
+        found.catch(() => broadcasts.delete(id));
+        broadcasts.set(id, found);
+      }
+      return found;
+    };
+
+    const processRecord = async (record: SQSRecord): Promise<void> => {
+      const task = parseSendTask(record.body);
+      if (!task) {
+        // Dropped: a body that does not parse will never parse; redelivering it only poisons the queue.
+        log.error('send task body is not a SendTask; dropped', { messageId: record.messageId });
+        return;
+      }
+      const key: RecipientKey = { tenantId: task.tenantId, broadcastId: task.broadcastId, index: task.index };
+      const fields = {
+        tenantId: task.tenantId,
+        broadcastId: task.broadcastId,
+        index: task.index,
+        attempt: task.attempt,
+      };
+
+      const [recipient, broadcast] = await Promise.all([
+        deps.store.getRecipient(key),
+        broadcastOf(task.tenantId, task.broadcastId),
+      ]);
+      if (!recipient || !broadcast) {
+        log.warn('send task names an unknown recipient or broadcast; dropped', fields);
+        return;
+      }
+      if (broadcast.status === 'cancelled') {
+        if (recipient.status === 'queued') {
+          const moved = await deps.store.advance(key, 'cancelled', { at: now(), attempt: task.attempt });
+          log.info('broadcast cancelled; recipient not sent', { ...fields, cancelled: moved.moved });
+        }
+        return;
+      }
+      // Cheap early exit for duplicates and stale attempts; the claim below is what decides.
+      if (recipient.status !== 'queued' || recipient.attempts !== task.attempt) {
+        log.debug('duplicate or stale send task; nothing sent', {
+          ...fields,
+          status: recipient.status,
+          currentAttempt: recipient.attempts,
+        });
+        return;
+      }
+
+      const messenger = await deps.messenger();
+      if (!messenger.configured) {
+        // Nothing claimed: the message comes back and, if Twilio stays unconfigured, ends in the DLQ.
+        log.error('Twilio is not configured (account SID, auth token, sender); send task put back', fields);
+        await deps.requeue(record, CONFIGURATION_RETRY_SECONDS);
+        throw new RequeuedError('provider not configured');
+      }
+      if (context && context.getRemainingTimeInMillis() < minRemainingMs) {
+        await deps.requeue(record, 0);
+        throw new RequeuedError('not enough time left in this invocation');
+      }
+
+      const claimedAt = now();
+      const claim = await deps.store.claim(key, task.attempt, claimedAt, leaseSeconds);
+      if (!claim.moved) {
+        log.debug('claim lost: duplicate or stale delivery; nothing sent', fields);
+        return;
+      }
+      // From here on nothing may throw before the provider call: a claimed recipient whose message is
+      // redelivered is skipped, so a throw would leave it to the sweeper.
+      if (
+        !markedRunning.has(broadcast.broadcastId) &&
+        (broadcast.status === 'accepted' || broadcast.status === 'queued')
+      ) {
+        markedRunning.add(broadcast.broadcastId);
+        await deps.store
+          .markRunning(task.tenantId, task.broadcastId, claimedAt)
+          .catch((error: unknown) =>
+            log.warn('could not mark the broadcast running', { ...fields, error: String(error) }),
+          );
+      }
+
+      const to = maskPhone(recipient.phone);
+      const result = await messenger.sendTemplate({
+        to: recipient.phone,
+        contentSid: broadcast.template.contentSid,
+        contentVariables: recipient.contentVariables,
+        statusCallback: statusCallbackUrl(deps.publicBaseUrl(), task),
+      });
+      const outcome = classifySendOutcome(result, deps.random ? { random: deps.random } : {});
+
+      switch (outcome.action) {
+        case 'record-sid': {
+          try {
+            await deps.store.recordSid(key, task.attempt, outcome.sid);
+            log.info('message accepted by Twilio', { ...fields, to, messageSid: outcome.sid });
+          } catch (error) {
+            // Sent: never report this record as failed. The first status callback adopts the SID.
+            log.error('message sent but its SID was not recorded; the status callback will adopt it', {
+              ...fields,
+              to,
+              messageSid: outcome.sid,
+              error: String(error),
+            });
+          }
+          return;
+        }
+        case 'requeue-rate-limited': {
+          const released = await deps.store.releaseClaim(key, task.attempt, now());
+          await deps.requeue(record, outcome.delaySeconds);
+          log.info('rate limited by Twilio; send task put back', {
+            ...fields,
+            to,
+            code: outcome.code,
+            delaySeconds: outcome.delaySeconds,
+            released: released.moved,
+          });
+          throw new RequeuedError(`rate limited (${outcome.code})`);
+        }
+        case 'fail-permanent': {
+          if (CONFIGURATION_CODES.has(outcome.code)) {
+            // The account or sender is wrong, not the recipient: do not fail everyone one by one.
+            await deps.store.releaseClaim(key, task.attempt, now());
+            await deps.requeue(record, CONFIGURATION_RETRY_SECONDS);
+            log.error('Twilio refused the sender or credentials; send task put back', {
+              ...fields,
+              to,
+              errorCode: outcome.code,
+              errorMessage: redactPhones(outcome.message),
+            });
+            throw new RequeuedError(`configuration error (${outcome.code})`);
+          }
+          const at = now();
+          await deps.store.advance(key, 'failed', {
+            at,
+            errorCode: outcome.code,
+            errorMessage: outcome.message,
+            attempt: task.attempt,
+          });
+          log.warn('Twilio refused the message; recipient failed', {
+            ...fields,
+            to,
+            errorCode: outcome.code,
+            errorMessage: redactPhones(outcome.message),
+          });
+          await deps.store.finalizeIfDone(broadcast, at);
+          return;
+        }
+        case 'ambiguous': {
+          // Maybe sent: no resend. The callback's query lets it adopt the SID; the sweeper reconciles.
+          log.warn('ambiguous answer from Twilio; recipient left sending, not resent', {
+            ...fields,
+            to,
+            reason: redactPhones(outcome.reason),
+          });
+          return;
+        }
+      }
+    };
+
+    const processor = new BatchProcessor(EventType.SQS);
+    return processPartialResponse(
+      event,
+      async (record: SQSRecord) => {
+        try {
+          await slot(() => processRecord(record));
+        } catch (error) {
+          if (!(error instanceof RequeuedError))
+            log.error('send task failed; reported as a batch item failure', {
+              messageId: record.messageId,
+              error: error as Error,
+            });
+          throw error;
+        }
+      },
+      processor,
+      { ...(context ? { context } : {}), throwOnFullBatchFailure: false },
+    );
+  };
+}
+
+let live: ReturnType<typeof createSendHandler> | undefined;
+
+export const handler = async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+  live ??= createSendHandler({
+    store: broadcastStore(),
+    messenger: () => twilioMessenger(),
+    publicBaseUrl: () => publicBaseUrl(),
+    leaseSeconds: intEnv('SEND_LEASE_SECONDS', 300),
+    concurrency: intEnv('SEND_CONCURRENCY', 10),
+    requeue: (record, delaySeconds) =>
+      changeVisibility(
+        sqs(),
+        queueUrlFromArn(record.eventSourceARN, optionalEnv('SEND_QUEUE_URL')),
+        record.receiptHandle,
+        delaySeconds,
+      ),
+  });
+  return live(event, context);
 };

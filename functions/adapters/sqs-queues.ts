@@ -1,0 +1,209 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ChangeMessageVisibilityCommand,
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { FanOutQueue, FanOutTask, SendQueue, SendTask } from '../core/ports.ts';
+
+/** SQS's limits: 10 entries per SendMessageBatch, 12 h of visibility. */
+const BATCH_LIMIT = 10;
+export const MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
+
+export interface BatchSendOptions {
+  /** Rounds of re-sending the entries SQS refused (throttling, internal errors); default 3. */
+  readonly maxRetries?: number;
+  /** Chunks of 10 in flight at once; default 8. */
+  readonly concurrency?: number;
+  /** Base backoff between rounds; default 100 ms (doubled each round, with jitter). */
+  readonly backoffMs?: number;
+}
+
+export interface QueueFailure {
+  readonly id: string;
+  readonly code?: string;
+  readonly message?: string;
+}
+
+export class QueueSendError extends Error {
+  readonly failed: readonly QueueFailure[];
+  constructor(queueUrl: string, failed: readonly QueueFailure[]) {
+    super(
+      `SQS refused ${failed.length} message(s) on ${queueUrl}: ${failed
+        .slice(0, 3)
+        .map((f) => f.code ?? f.message ?? 'unknown')
+        .join(', ')}`,
+    );
+    this.name = 'QueueSendError';
+    this.failed = failed;
+  }
+}
+
+/**
+ * Sends JSON bodies in SendMessageBatch calls of 10, several at once; entries SQS refuses are
+ * sent again (only those) a few times with backoff. Throws QueueSendError when some never got in:
+ * the caller's own retry (or the sweeper) covers them, and every consumer is idempotent anyway.
+ */
+export async function sendJsonBatch(
+  sqs: SQSClient,
+  queueUrl: string,
+  bodies: readonly unknown[],
+  options: BatchSendOptions = {},
+): Promise<void> {
+  if (bodies.length === 0) return;
+  const maxRetries = options.maxRetries ?? 3;
+  const concurrency = Math.max(1, options.concurrency ?? 8);
+  const backoffMs = options.backoffMs ?? 100;
+
+  let pending: SendMessageBatchRequestEntry[] = bodies.map((body, i) => ({
+    Id: String(i),
+    MessageBody: JSON.stringify(body),
+  }));
+  // Entries SQS refused as the sender's fault (too big, malformed) fail the same way again: not retried.
+  const rejected: QueueFailure[] = [];
+  let lastFailures: QueueFailure[] = [];
+  for (let round = 0; pending.length > 0; round++) {
+    if (round > maxRetries) break;
+    if (round > 0) await sleep(backoffMs * 2 ** (round - 1) * (0.5 + Math.random()));
+    const byId = new Map(pending.map((e) => [e.Id, e]));
+    const chunks: SendMessageBatchRequestEntry[][] = [];
+    for (let i = 0; i < pending.length; i += BATCH_LIMIT) chunks.push(pending.slice(i, i + BATCH_LIMIT));
+    const retry: SendMessageBatchRequestEntry[] = [];
+    lastFailures = [];
+    await mapLimit(chunks, concurrency, async (entries) => {
+      try {
+        const out = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+        for (const f of out.Failed ?? []) {
+          const failure: QueueFailure = {
+            id: f.Id ?? '?',
+            ...(f.Code ? { code: f.Code } : {}),
+            ...(f.Message ? { message: f.Message } : {}),
+          };
+          const entry = f.Id ? byId.get(f.Id) : undefined;
+          if (f.SenderFault || !entry) rejected.push(failure);
+          else {
+            lastFailures.push(failure);
+            retry.push(entry);
+          }
+        }
+      } catch (error) {
+        // The whole call failed (throttled, network): the whole chunk goes again.
+        const message = error instanceof Error ? error.message : String(error);
+        for (const e of entries) {
+          lastFailures.push({ id: e.Id ?? '?', message });
+          retry.push(e);
+        }
+      }
+    });
+    pending = retry;
+  }
+  const failed = [...rejected, ...(pending.length > 0 ? lastFailures : [])];
+  if (failed.length > 0) throw new QueueSendError(queueUrl, failed);
+}
+
+/** SendQueue over SQS: one message per SendTask, body = the task as JSON. */
+export class SqsSendQueue implements SendQueue {
+  readonly #sqs: SQSClient;
+  readonly #queueUrl: string;
+  readonly #options: BatchSendOptions;
+
+  constructor(sqs: SQSClient, queueUrl: string, options: BatchSendOptions = {}) {
+    this.#sqs = sqs;
+    this.#queueUrl = queueUrl;
+    this.#options = options;
+  }
+
+  enqueueSends(tasks: readonly SendTask[]): Promise<void> {
+    return sendJsonBatch(
+      this.#sqs,
+      this.#queueUrl,
+      tasks.map((t) => ({
+        tenantId: t.tenantId,
+        broadcastId: t.broadcastId,
+        index: t.index,
+        attempt: t.attempt,
+      })),
+      this.#options,
+    );
+  }
+}
+
+/** FanOutQueue over SQS: one message per stored chunk of a recipient list. */
+export class SqsFanOutQueue implements FanOutQueue {
+  readonly #sqs: SQSClient;
+  readonly #queueUrl: string;
+  readonly #options: BatchSendOptions;
+
+  constructor(sqs: SQSClient, queueUrl: string, options: BatchSendOptions = {}) {
+    this.#sqs = sqs;
+    this.#queueUrl = queueUrl;
+    this.#options = options;
+  }
+
+  enqueueFanOut(tasks: readonly FanOutTask[]): Promise<void> {
+    return sendJsonBatch(
+      this.#sqs,
+      this.#queueUrl,
+      tasks.map((t) => ({ tenantId: t.tenantId, broadcastId: t.broadcastId, chunk: t.chunk })),
+      this.#options,
+    );
+  }
+}
+
+/**
+ * Makes a received message visible again after `seconds` (0..12 h): the rate-limited requeue.
+ * Reporting the record as a batch item failure afterwards leaves the message on the queue with this
+ * visibility instead of the queue's default.
+ */
+export async function changeVisibility(
+  sqs: SQSClient,
+  queueUrl: string,
+  receiptHandle: string,
+  seconds: number,
+): Promise<void> {
+  const VisibilityTimeout = Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(seconds)));
+  await sqs.send(
+    new ChangeMessageVisibilityCommand({
+      QueueUrl: queueUrl,
+      ReceiptHandle: receiptHandle,
+      VisibilityTimeout,
+    }),
+  );
+}
+
+/**
+ * An SQS event record carries its queue's ARN, not its URL; the URL is
+ * https://sqs.<region>.amazonaws.com/<account>/<name> on AWS. Locally (and whenever the URL is known),
+ * pass the configured URL instead: prefer `knownUrl` when its name matches the ARN's.
+ */
+export function queueUrlFromArn(arn: string, knownUrl?: string): string {
+  const [, , , region, account, name] = arn.split(':');
+  if (knownUrl && name && knownUrl.replace(/\/+$/, '').endsWith(`/${name}`)) return knownUrl;
+  if (!region || !account || !name) throw new Error(`Not an SQS queue ARN: ${arn}`);
+  return `https://sqs.${region}.amazonaws.com/${account}/${name}`;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first error after all settle. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let firstError: { error: unknown } | undefined;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i] as T, i);
+      } catch (error) {
+        firstError ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+  if (firstError) throw firstError.error;
+  return results;
+}

@@ -1,0 +1,33 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { errorBody, statusOf } from '../core/errors.ts';
+
+/** Answers in API.md's shapes: JSON bodies, one error shape with a stable code. */
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+export function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {
+  return { statusCode, headers: { 'content-type': JSON_TYPE }, body: JSON.stringify(body) };
+}
+
+/** Any thrown value as API.md's error shape: an ApiError with its code, anything else as INTERNAL. */
+export function errorResponse(error: unknown): APIGatewayProxyStructuredResultV2 {
+  return json(statusOf(error), errorBody(error));
+}
+
+/** The empty TwiML answer Twilio webhooks expect. */
+export function emptyTwiml(): APIGatewayProxyStructuredResultV2 {
+  return { statusCode: 200, headers: { 'content-type': 'text/xml' }, body: '<Response/>' };
+}
+
+/** The request body as text, decoding API Gateway's base64 when it did so. */
+export function bodyText(event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded'>): string {
+  if (!event.body) return '';
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+}
+
+/** A header by name, case-insensitively (payload 2.0 lower-cases them, but be liberal). */
+export function header(event: Pick<APIGatewayProxyEventV2, 'headers'>, name: string): string | undefined {
+  const headers = event.headers ?? {};
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === wanted) return value;
+  return undefined;
+}

@@ -1,0 +1,48 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoBroadcastStore } from '../adapters/dynamo-broadcast-store.ts';
+import { TwilioMessenger } from '../adapters/twilio-messenger.ts';
+import type { BroadcastStore, Messenger } from '../core/ports.ts';
+import { requiredEnv, twilioSettings } from './config.ts';
+
+/**
+ * SDK clients and adapters, created once per process (cold start) and shared by the handlers.
+ * Endpoints come from the SDK's own AWS_ENDPOINT_URL_* variables (the local twin sets them).
+ */
+let documentClient: DynamoDBDocumentClient | undefined;
+let sqsClient: SQSClient | undefined;
+let store: BroadcastStore | undefined;
+
+export function dynamoDocumentClient(): DynamoDBDocumentClient {
+  documentClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  return documentClient;
+}
+
+export function sqs(): SQSClient {
+  sqsClient ??= new SQSClient({});
+  return sqsClient;
+}
+
+export function broadcastStore(): BroadcastStore {
+  store ??= new DynamoBroadcastStore(dynamoDocumentClient(), requiredEnv('TABLE_NAME'));
+  return store;
+}
+
+/** Twilio's REST timeout for one send: short enough that a batch of 50 at 10 in flight fits the Lambda. */
+const SEND_TIMEOUT_MS = 10_000;
+
+let messenger: Promise<Messenger> | undefined;
+
+/** The messenger, built once the token is known (Secrets Manager on AWS); rebuilt after a failure. */
+export function twilioMessenger(): Promise<Messenger> {
+  messenger ??= twilioSettings()
+    .then((s) => new TwilioMessenger({ ...s, timeoutMs: SEND_TIMEOUT_MS }))
+    .catch((error: unknown) => {
+      messenger = undefined;
+      throw error;
+    });
+  return messenger;
+}
