@@ -2,7 +2,7 @@
  * `npm start`: the whole system on this machine, no AWS or Twilio account needed.
  * Settings come from the environment (README, "Configuration").
  */
-import { ConfigError, localConfigFromEnv } from '../lib/local/config.ts';
+import { ConfigError, type LocalConfig, localConfigFromEnv } from '../lib/local/config.ts';
 import { JavaMissingError } from '../lib/local/dynamodb-local.ts';
 import { type LocalTwin, startLocalTwin } from '../lib/local/twin.ts';
 import { topology } from '../lib/topology.ts';
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   );
   const started = Date.now();
   const twin = await startLocalTwin(config);
-  printBanner(twin, config.dataDir, Date.now() - started);
+  printBanner(twin, config, Date.now() - started);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
-function printBanner(twin: LocalTwin, dataDir: string, ms: number): void {
+function printBanner(twin: LocalTwin, config: LocalConfig, ms: number): void {
   const sim = twin.simulator;
   const lines = [
     '',
@@ -60,7 +60,14 @@ function printBanner(twin: LocalTwin, dataDir: string, ms: number): void {
     `  SQS (fauxqs)      ${twin.sqsEndpoint}   queues: ${Object.values(twin.queues)
       .flatMap((q) => [q.main.name, q.deadLetter.name])
       .join(', ')}`,
-    `  Data              ${dataDir}`,
+    ...(config.devKeyGenerated
+      ? [
+          `  API key           ${config.apiKeys[0]?.key}   (tenant 'dev'; set LOCAL_API_KEYS=tenant:key,… to choose your own)`,
+        ]
+      : [
+          `  API keys          tenants ${config.apiKeys.map((k) => k.tenantId).join(', ')} (from LOCAL_API_KEYS)`,
+        ]),
+    `  Data              ${config.dataDir}`,
     '',
     'Press Ctrl-C to stop.',
     '',

@@ -1,9 +1,16 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import {
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  SecretValue,
+  Stack,
+  type StackProps,
+  Validations,
+} from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -15,12 +22,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { SECRET_NOT_SET } from '../functions/commons/config.ts';
 import { ServiceFunction } from './function-defaults.ts';
 import {
   topology as declaredTopology,
   type QueueAccess,
   type ResourceLocator,
-  type RouteSpec,
   resourceEnvironment,
   type Topology,
   validateTopology,
@@ -28,9 +35,6 @@ import {
 
 /** The repository root: function entries in the topology are relative to it. */
 const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-
-/** The function that authorizes `auth: 'admin'` routes, when the topology declares one. */
-export const ADMIN_AUTHORIZER_FUNCTION = 'authorizer';
 
 /** Paths Twilio is configured to call; printed as outputs to paste into the Twilio console. */
 export const WEBHOOK_PATHS = {
@@ -147,10 +151,13 @@ export class BroadcastStack extends Stack {
     });
 
     this.secrets = mapValues(topo.secrets, (spec, secretId) => {
-      // Created with a random placeholder; the operator puts the real value in after deploy
-      // (see the output), so no credential ever appears in the template.
+      // The operator puts the real value in after deploy (see the output), so no credential
+      // ever appears in the template.
       const secret = new secretsmanager.Secret(this, `${pascal(secretId)}Secret`, {
         description: spec.description,
+        // A marker, not a credential: handlers read it as "not set", so the create route answers
+        // 503 PROVIDER_NOT_CONFIGURED until the operator stores the real token.
+        secretStringValue: SecretValue.unsafePlainText(SECRET_NOT_SET),
       });
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
@@ -280,7 +287,6 @@ export class BroadcastStack extends Stack {
       });
     }
 
-    const adminAuthorizer = this.adminAuthorizer(topo.routes, lambdaOf);
     const integrations = new Map<string, HttpLambdaIntegration>();
     for (const route of topo.routes) {
       let integration = integrations.get(route.function);
@@ -295,13 +301,19 @@ export class BroadcastStack extends Stack {
         path: route.path,
         methods: [apigw.HttpMethod[route.method]],
         integration,
-        authorizer: route.auth === 'admin' ? adminAuthorizer : undefined,
       });
-      if (route.auth === 'public')
-        for (const r of created)
-          Validations.of(r).acknowledge({ id: 'AwsSolutions-APIG4', reason: PUBLIC_ROUTE_REASON });
+      for (const r of created)
+        Validations.of(r).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason: route.auth === 'admin' ? ADMIN_ROUTE_REASON : PUBLIC_ROUTE_REASON,
+        });
     }
 
+    for (const [tableId, table] of Object.entries(this.tables))
+      new CfnOutput(this, `${pascal(tableId)}TableName`, {
+        value: table.tableName,
+        description: 'For the operator CLI (npm run cli -- … --table <this name>)',
+      });
     new CfnOutput(this, 'ApiUrl', { value: `${this.apiUrl}/`, description: 'Base URL of the HTTP API' });
     if (props.publicBaseUrl)
       new CfnOutput(this, 'PublicBaseUrl', {
@@ -317,29 +329,10 @@ export class BroadcastStack extends Stack {
       description: "Paste into Twilio as the WhatsApp sender's incoming message webhook",
     });
   }
-
-  /** The Lambda authorizer for `admin` routes, or a synth-time error when none is declared. */
-  private adminAuthorizer(
-    routes: readonly RouteSpec[],
-    lambdaOf: (fnId: string) => ServiceFunction['function'],
-  ): HttpLambdaAuthorizer | undefined {
-    const adminRoutes = routes.filter((r) => r.auth === 'admin');
-    if (adminRoutes.length === 0) return undefined;
-    if (!(ADMIN_AUTHORIZER_FUNCTION in this.functions)) {
-      const keys = adminRoutes.map((r) => `${r.method} ${r.path}`).join(', ');
-      throw new Error(
-        `Routes with auth 'admin' (${keys}) need an authorizer, but the topology declares no '${ADMIN_AUTHORIZER_FUNCTION}' function; refusing to deploy them unauthenticated`,
-      );
-    }
-    return new HttpLambdaAuthorizer('AdminAuthorizer', lambdaOf(ADMIN_AUTHORIZER_FUNCTION), {
-      responseTypes: [HttpLambdaResponseType.SIMPLE],
-      identitySource: ['$request.header.Authorization'],
-      // A revoked key must stop working at once, so answers are not cached.
-      resultsCacheTtl: Duration.seconds(0),
-    });
-  }
 }
 
+const ADMIN_ROUTE_REASON =
+  "Authenticated in the handler by the tenant's API key (functions/commons/admin-route.ts): API.md's 401 error shape cannot come from an HTTP API authorizer";
 const PUBLIC_ROUTE_REASON =
   'Public by design: Twilio webhooks are authenticated by X-Twilio-Signature in the handler; /healthz and /openapi.json are public';
 

@@ -72,8 +72,10 @@ export interface RouteSpec {
   readonly path: string;
   readonly function: string;
   /**
-   * `public`: no authorizer (health, OpenAPI, and Twilio webhooks, which check
-   * X-Twilio-Signature themselves). `admin`: a tenant API key is required.
+   * `public`: anyone may call it (health, OpenAPI, and Twilio webhooks, which check
+   * X-Twilio-Signature themselves). `admin`: the handler requires a tenant API key
+   * (functions/commons/admin-route.ts), so a bad key gets API.md's 401 error shape, which an
+   * HTTP API authorizer cannot produce.
    */
   readonly auth: 'public' | 'admin';
 }
@@ -110,6 +112,9 @@ export interface Topology {
 }
 
 const SEND_TIMEOUT_SECONDS = 60;
+const FAN_OUT_TIMEOUT_SECONDS = 120;
+/** Admin handlers read tenant API keys and broadcasts; the create route also enqueues the fan-out. */
+const ADMIN_READS = { tables: { main: 'readwrite' } } as const;
 
 export const topology = {
   tables: {
@@ -128,6 +133,12 @@ export const topology = {
       retentionDays: 4,
       deadLetter: { maxReceiveCount: 5, envVar: 'SEND_DLQ_URL', retentionDays: 14 },
     },
+    fanOut: {
+      envVar: 'FAN_OUT_QUEUE_URL',
+      visibilityTimeoutSeconds: FAN_OUT_TIMEOUT_SECONDS * 6,
+      retentionDays: 4,
+      deadLetter: { maxReceiveCount: 5, envVar: 'FAN_OUT_DLQ_URL', retentionDays: 14 },
+    },
   },
   secrets: {
     twilioAuthToken: {
@@ -142,6 +153,42 @@ export const topology = {
       memoryMb: 256,
       timeoutSeconds: 5,
       uses: {},
+    },
+    createBroadcast: {
+      entry: 'functions/create-broadcast.ts',
+      description: 'POST /v1/broadcasts: validates, stores the list in chunks, and hands it to the fan-out',
+      memoryMb: 1024,
+      // API Gateway gives up at 29 s; the handler only validates and stores a few chunk items.
+      timeoutSeconds: 29,
+      uses: { ...ADMIN_READS, queues: { fanOut: 'send' }, secrets: ['twilioAuthToken'] },
+    },
+    queryBroadcasts: {
+      entry: 'functions/query-broadcasts.ts',
+      description: 'GET routes of /v1/broadcasts: one broadcast, the list, progress and recipients',
+      memoryMb: 512,
+      timeoutSeconds: 15,
+      uses: ADMIN_READS,
+    },
+    apiDocs: {
+      entry: 'functions/openapi.ts',
+      description: 'GET /openapi.json, generated from the same schemas that validate requests',
+      memoryMb: 256,
+      timeoutSeconds: 5,
+      uses: {},
+    },
+    fanOut: {
+      entry: 'functions/fan-out.ts',
+      description: 'Expands a stored chunk of a broadcast into recipients and their send tasks',
+      memoryMb: 512,
+      timeoutSeconds: FAN_OUT_TIMEOUT_SECONDS,
+      uses: { tables: { main: 'readwrite' }, queues: { fanOut: 'send+consume', send: 'send' } },
+    },
+    twilioStatusWebhook: {
+      entry: 'functions/twilio-status-webhook.ts',
+      description: "Twilio's status callbacks: signature checked, status moved forward only",
+      memoryMb: 512,
+      timeoutSeconds: 10,
+      uses: { tables: { main: 'readwrite' }, secrets: ['twilioAuthToken'] },
     },
     sendMessages: {
       entry: 'functions/send-messages.ts',
@@ -158,8 +205,26 @@ export const topology = {
       uses: { tables: { main: 'readwrite' }, queues: { send: 'send' }, secrets: ['twilioAuthToken'] },
     },
   },
-  routes: [{ method: 'GET', path: '/healthz', function: 'healthz', auth: 'public' }],
+  routes: [
+    { method: 'GET', path: '/healthz', function: 'healthz', auth: 'public' },
+    { method: 'GET', path: '/openapi.json', function: 'apiDocs', auth: 'public' },
+    { method: 'POST', path: '/v1/broadcasts', function: 'createBroadcast', auth: 'admin' },
+    { method: 'GET', path: '/v1/broadcasts', function: 'queryBroadcasts', auth: 'admin' },
+    { method: 'GET', path: '/v1/broadcasts/{id}', function: 'queryBroadcasts', auth: 'admin' },
+    { method: 'GET', path: '/v1/broadcasts/{id}/progress', function: 'queryBroadcasts', auth: 'admin' },
+    { method: 'GET', path: '/v1/broadcasts/{id}/recipients', function: 'queryBroadcasts', auth: 'admin' },
+    { method: 'POST', path: '/webhooks/twilio/status', function: 'twilioStatusWebhook', auth: 'public' },
+  ],
   consumers: [
+    {
+      queue: 'fanOut',
+      function: 'fanOut',
+      // One chunk (up to 1,000 recipients) per invocation keeps each well inside its timeout.
+      batchSize: 1,
+      maxBatchingWindowSeconds: 0,
+      maxConcurrency: 4,
+      reportBatchItemFailures: true,
+    },
     {
       queue: 'send',
       function: 'sendMessages',

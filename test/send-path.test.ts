@@ -24,7 +24,7 @@ import {
   SqsSendQueue,
 } from '../functions/adapters/sqs-queues.ts';
 import { TwilioMessenger, toProviderFailure } from '../functions/adapters/twilio-messenger.ts';
-import { secretToToken } from '../functions/commons/config.ts';
+import { SECRET_NOT_SET, secretToToken } from '../functions/commons/config.ts';
 import { isValidTwilioSignature, parseForm } from '../functions/commons/twilio-signature.ts';
 import type {
   Broadcast,
@@ -604,10 +604,12 @@ describe('helpers', () => {
     expect(callbackRefOf(new URLSearchParams('b=x&i=1&a=0&t=y'))).toBeUndefined();
   });
 
-  it('reads the auth token from a bare or JSON secret', () => {
+  it('reads the auth token from a bare or JSON secret, and a freshly deployed one as not set', () => {
     expect(secretToToken(' abc ')).toBe('abc');
     expect(secretToToken('{"authToken":"xyz"}')).toBe('xyz');
     expect(secretToToken('')).toBeUndefined();
+    // Until the operator stores the token, Twilio is "not configured" (503 at create), not failing per send.
+    expect(secretToToken(SECRET_NOT_SET)).toBeUndefined();
   });
 
   it('maps SDK failures to provider results without retrying', async () => {

@@ -63,9 +63,12 @@ export async function twilioAuthToken(env: Env = process.env): Promise<string | 
   return secretToToken(text);
 }
 
+/** What a freshly deployed secret holds until the operator stores the real token. */
+export const SECRET_NOT_SET = 'NOT_SET: put the Twilio auth token here';
+
 export function secretToToken(text: string): string | undefined {
   const trimmed = text.trim();
-  if (!trimmed) return undefined;
+  if (!trimmed || trimmed === SECRET_NOT_SET) return undefined;
   if (trimmed.startsWith('{')) {
     try {
       const parsed = JSON.parse(trimmed) as Record<string, unknown>;

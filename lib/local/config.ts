@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { newApiKey, parseApiKeyList } from '../../functions/core/api-keys.ts';
 
 /** How the local twin reaches Twilio: the built-in simulator, or a real account. */
 export type TwilioMode =
@@ -31,6 +32,10 @@ export interface LocalConfig {
   readonly scheduleIntervals: Readonly<Record<string, number>>;
   readonly dynamodbPort: number;
   readonly sqsPort: number;
+  /** Tenant API keys seeded at start (LOCAL_API_KEYS, or one generated dev key). */
+  readonly apiKeys: readonly { readonly tenantId: string; readonly key: string }[];
+  /** True when the key was generated here (so it is printed: nobody else knows it). */
+  readonly devKeyGenerated: boolean;
 }
 
 export const SIMULATOR_DEFAULT_FROM = 'whatsapp:+14155238886';
@@ -82,8 +87,18 @@ export function localConfigFromEnv(
       latencyMs: integer(env, 'SIM_LATENCY_MS', 20, { min: 0, max: 60_000 }),
     };
   }
+  let apiKeys: { tenantId: string; key: string }[];
+  try {
+    apiKeys = env.LOCAL_API_KEYS ? parseApiKeyList(env.LOCAL_API_KEYS) : [];
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const devKeyGenerated = apiKeys.length === 0;
+  if (devKeyGenerated) apiKeys = [{ tenantId: 'dev', key: persistedSecret(dataDir, 'devApiKey', newApiKey) }];
   return {
     port,
+    apiKeys,
+    devKeyGenerated,
     ...(env.PUBLIC_BASE_URL ? { publicBaseUrl: url(env.PUBLIC_BASE_URL, 'PUBLIC_BASE_URL') } : {}),
     dataDir,
     twilio,
@@ -122,12 +137,16 @@ function url(raw: string, name: string): string {
  * across restarts (clients and in-flight callbacks keep working) yet is never a default
  * shared by every installation.
  */
-export function persistedSecret(dataDir: string, name: string): string {
+export function persistedSecret(
+  dataDir: string,
+  name: string,
+  generate: () => string = () => randomBytes(16).toString('hex'),
+): string {
   const file = path.join(dataDir, 'local-secrets.json');
   const secrets: Record<string, string> = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
   const existing = secrets[name];
   if (existing) return existing;
-  const fresh = randomBytes(16).toString('hex');
+  const fresh = generate();
   secrets[name] = fresh;
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });

@@ -3,7 +3,11 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ScheduledEvent } from 'aws-lambda';
+import { DynamoApiKeys } from '../../functions/adapters/dynamo-api-keys.ts';
+import { hashApiKey } from '../../functions/core/api-keys.ts';
 import {
   topology as defaultTopology,
   resourceEnvironment,
@@ -104,6 +108,7 @@ export async function startLocalTwin(
 
     const tableNames = Object.fromEntries(Object.keys(topo.tables).map((id) => [id, localName(id)]));
     await ensureTables(dynamodb.endpoint, topo.tables, localName);
+    await seedApiKeys(dynamodb.endpoint, tableNames.main, config.apiKeys);
     const queues = await ensureQueues(sqsServer, topo.queues, localName);
 
     Object.assign(
@@ -175,6 +180,8 @@ export async function startLocalTwin(
     stack.push(async () => {
       for (const t of timers) clearInterval(t);
     });
+    // Stop taking requests before anything behind them goes away (runs first: steps run in reverse).
+    stack.push(() => closeServer(httpServer));
 
     return {
       apiUrl,
@@ -243,6 +250,22 @@ function handlerEnvironment(
     if (twilio.messagingServiceSid) env.TWILIO_MESSAGING_SERVICE_SID = twilio.messagingServiceSid;
   }
   return env;
+}
+
+/** Puts the configured tenant keys (hashed) in the table, as the operator CLI does on AWS. */
+async function seedApiKeys(
+  endpoint: string,
+  tableName: string | undefined,
+  keys: LocalConfig['apiKeys'],
+): Promise<void> {
+  if (!tableName || keys.length === 0) return;
+  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  try {
+    const store = new DynamoApiKeys(DynamoDBDocumentClient.from(client), tableName);
+    for (const { tenantId, key } of keys) await store.putKey(tenantId, hashApiKey(key), new Date());
+  } finally {
+    client.destroy();
+  }
 }
 
 function missing(kind: string, id: string): never {

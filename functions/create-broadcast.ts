@@ -1,0 +1,157 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { SqsFanOutQueue } from './adapters/sqs-queues.ts';
+import { adminRoute } from './commons/admin-route.ts';
+import { intEnv, requiredEnv } from './commons/config.ts';
+import { bodyText, header, json } from './commons/http.ts';
+import { logger } from './commons/powertools.ts';
+import { broadcastStore, sqs, twilioMessenger } from './commons/wiring.ts';
+import { parseCreateBroadcast, parseIdempotencyKey } from './core/broadcast-request.ts';
+import { ApiError } from './core/errors.ts';
+import {
+  bodyFingerprint,
+  explicitIdempotencyKey,
+  idempotencyExpiresAt,
+  requestFingerprint,
+} from './core/idempotency.ts';
+import { newBroadcastId } from './core/ids.ts';
+import { type InvalidRecipient, normalizeRecipients } from './core/phones.ts';
+import type { Broadcast, BroadcastStore, ChunkEntry } from './core/ports.ts';
+import { renderTemplateVariables } from './core/templates.ts';
+
+/** Recipients per stored chunk: one fan-out task each, and well under DynamoDB's 400 KB item limit. */
+export const CHUNK_SIZE = 1000;
+/** The 202 lists at most this many accepted recipients, and this many invalid ones. */
+const ITEMS_SHOWN = 100;
+
+/**
+ * POST /v1/broadcasts. Validates and normalizes everything before writing anything, stores the
+ * broadcast and its list in chunks (a few writes, whatever the size), and hands the chunks to the
+ * fan-out queue; recipients and send tasks are written after the 202 (functions/fan-out.ts).
+ */
+export const handler = adminRoute(async (event, tenantId) => {
+  const now = new Date();
+  const input = parseCreateBroadcast(parseJson(event), {
+    maxRecipients: intEnv('MAX_RECIPIENTS_PER_REQUEST', 100_000),
+  });
+  const idempotencyHeader = parseIdempotencyKey(header(event, 'idempotency-key'));
+  const store = broadcastStore();
+  const fingerprint = requestFingerprint(tenantId, input);
+  const wholeBody = bodyFingerprint(tenantId, input);
+  const idempotencyKey = idempotencyHeader ? explicitIdempotencyKey(tenantId, idempotencyHeader) : undefined;
+
+  // A repeat answers with the first broadcast before anything else is checked or written.
+  if (idempotencyKey) {
+    const earlier = await store.findByIdempotencyKey(tenantId, idempotencyKey);
+    if (earlier) return repeatOf(store, tenantId, earlier.broadcastId, earlier.fingerprint === wholeBody);
+  } else {
+    const earlier = await store.findByFingerprint(tenantId, fingerprint, now);
+    if (earlier) return repeatOf(store, tenantId, earlier, true);
+  }
+
+  const { accepted, invalid, duplicateCount } = normalizeRecipients(input.recipients, input.defaultCountry);
+  const entries: ChunkEntry[] = [];
+  for (const recipient of accepted) {
+    const rendered = renderTemplateVariables(input.template.variables, recipient.variables);
+    if (rendered.ok)
+      entries.push({ index: entries.length, phone: recipient.phone, contentVariables: rendered.variables });
+    else
+      invalid.push({
+        input: recipient.phone,
+        reason: 'missing_variables',
+        index: input.recipients.findIndex((r) => (typeof r === 'string' ? r : r.phone) === recipient.phone),
+      } satisfies InvalidRecipient);
+  }
+  if (entries.length === 0)
+    throw new ApiError('NO_VALID_RECIPIENTS', 'None of the recipients is a valid WhatsApp number.', {
+      invalidRecipientsCount: invalid.length,
+      invalidRecipients: invalid.slice(0, ITEMS_SHOWN),
+    });
+
+  const messenger = await twilioMessenger();
+  if (!messenger.configured)
+    throw new ApiError(
+      'PROVIDER_NOT_CONFIGURED',
+      'Twilio is not configured: set the account SID, the auth token and a sender (TWILIO_FROM or a messaging service).',
+    );
+
+  const chunks: ChunkEntry[][] = [];
+  for (let start = 0; start < entries.length; start += CHUNK_SIZE)
+    chunks.push(entries.slice(start, start + CHUNK_SIZE));
+  const broadcast: Broadcast = {
+    tenantId,
+    broadcastId: newBroadcastId(now.getTime()),
+    name: input.name ?? `Broadcast of ${now.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    status: input.scheduledAt ? 'scheduled' : 'accepted',
+    createdAt: now.toISOString(),
+    ...(input.scheduledAt ? { scheduledAt: input.scheduledAt } : {}),
+    template: input.template,
+    ...(input.followUp ? { followUp: input.followUp } : {}),
+    totalRecipients: entries.length,
+    chunkCount: chunks.length,
+    chunksExpanded: 0,
+    fingerprint,
+    bodyFingerprint: wholeBody,
+    invalidRecipientsCount: invalid.length,
+    invalidRecipients: invalid.slice(0, ITEMS_SHOWN),
+    duplicateRecipientsCount: duplicateCount,
+  };
+  const created = await store.createBroadcast(broadcast, chunks, {
+    ...(idempotencyKey ? { key: idempotencyKey } : {}),
+    fingerprintExpiresAt: idempotencyExpiresAt(now),
+  });
+  if (!created.created)
+    return repeatOf(store, tenantId, created.existingBroadcastId, created.fingerprintMatches);
+
+  const fanOut = new SqsFanOutQueue(sqs(), requiredEnv('FAN_OUT_QUEUE_URL'));
+  await fanOut.enqueueFanOut(
+    chunks.map((_, chunk) => ({ tenantId, broadcastId: broadcast.broadcastId, chunk })),
+  );
+  logger.info('broadcast accepted', {
+    broadcastId: broadcast.broadcastId,
+    totalRecipients: entries.length,
+    invalid: invalid.length,
+    duplicates: duplicateCount,
+    chunks: chunks.length,
+  });
+  return json(202, proofOf(broadcast, entries, false));
+});
+
+function parseJson(event: APIGatewayProxyEventV2): unknown {
+  const text = bodyText(event);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError('VALIDATION_FAILED', 'The request body must be JSON.', [
+      { path: '', message: text ? 'not valid JSON' : 'empty body' },
+    ]);
+  }
+}
+
+/** The 202 proof: what was accepted, what was not and why. */
+function proofOf(broadcast: Broadcast, firstEntries: readonly ChunkEntry[], idempotent: boolean) {
+  return {
+    broadcastId: broadcast.broadcastId,
+    status: broadcast.status,
+    idempotent,
+    totalRecipients: broadcast.totalRecipients,
+    queuedCount: broadcast.totalRecipients,
+    invalidRecipientsCount: broadcast.invalidRecipientsCount,
+    invalidRecipients: broadcast.invalidRecipients,
+    duplicateRecipientsCount: broadcast.duplicateRecipientsCount,
+    items: firstEntries.slice(0, ITEMS_SHOWN).map((e) => ({ phone: e.phone, status: 'queued' })),
+  };
+}
+
+/** A repeat of an earlier request: the same answer (idempotent), or a conflict for another body. */
+async function repeatOf(store: BroadcastStore, tenantId: string, broadcastId: string, sameBody: boolean) {
+  if (!sameBody)
+    throw new ApiError(
+      'IDEMPOTENCY_CONFLICT',
+      'This Idempotency-Key was already used with a different request body; use a new key for a new broadcast.',
+      { broadcastId },
+    );
+  const broadcast = await store.getBroadcast(tenantId, broadcastId);
+  if (!broadcast) throw new Error(`Idempotency record names missing broadcast ${broadcastId}`);
+  const first = await store.readChunk(tenantId, broadcastId, 0);
+  return json(202, proofOf(broadcast, first, true));
+}

@@ -1,0 +1,154 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { adminRoute } from './commons/admin-route.ts';
+import { json } from './commons/http.ts';
+import { broadcastStore } from './commons/wiring.ts';
+import { BroadcastListQuery, parseListQuery, RecipientListQuery } from './core/broadcast-request.ts';
+import { progressOf, type StatusCounts } from './core/counts.ts';
+import { ApiError } from './core/errors.ts';
+import { isBroadcastId } from './core/ids.ts';
+import type { Broadcast, BroadcastStore, Recipient } from './core/ports.ts';
+import { errorMessageFor } from './core/send-outcome.ts';
+import { finalBroadcastStatus } from './core/statuses.ts';
+
+/**
+ * The GET routes under /v1/broadcasts. Another tenant's broadcast, and an id that is not
+ * one, are the same 404: nothing says whether it exists.
+ */
+export const handler = adminRoute(async (event, tenantId) => {
+  const store = broadcastStore();
+  switch (event.routeKey) {
+    case 'GET /v1/broadcasts': {
+      const query = parseListQuery(BroadcastListQuery, event.queryStringParameters);
+      const page = await withCursor(() =>
+        store.listBroadcasts(tenantId, {
+          limit: query.limit,
+          ...(query.cursor ? { cursor: query.cursor } : {}),
+          ...(query.status ? { status: query.status } : {}),
+        }),
+      );
+      const items = await Promise.all(
+        page.items.map(async (b) => {
+          const { broadcast, counts } = await current(store, b);
+          return broadcastView(broadcast, counts);
+        }),
+      );
+      return json(200, { items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
+    }
+    case 'GET /v1/broadcasts/{id}': {
+      const { broadcast, counts } = await current(store, await owned(store, tenantId, event));
+      return json(200, broadcastView(broadcast, counts));
+    }
+    case 'GET /v1/broadcasts/{id}/progress': {
+      const { broadcast, counts, errors } = await current(store, await owned(store, tenantId, event));
+      const errorSummary = Object.entries(errors)
+        .filter(([, count]) => count > 0)
+        .map(([code, count]) => ({ code: Number(code), message: errorMessageFor(code), count }))
+        .sort((a, b) => b.count - a.count);
+      return json(200, {
+        broadcastId: broadcast.broadcastId,
+        status: broadcast.status,
+        totalRecipients: broadcast.totalRecipients,
+        counts,
+        ...progressOf(counts, broadcast.totalRecipients),
+        errorSummary,
+        updatedAt: new Date().toISOString(),
+      });
+    }
+    case 'GET /v1/broadcasts/{id}/recipients': {
+      const broadcast = await owned(store, tenantId, event);
+      const query = parseListQuery(RecipientListQuery, event.queryStringParameters);
+      const page = await withCursor(() =>
+        store.listRecipients(broadcast, {
+          limit: query.limit,
+          ...(query.cursor ? { cursor: query.cursor } : {}),
+          ...(query.status ? { status: query.status } : {}),
+        }),
+      );
+      return json(200, {
+        items: page.items.map(recipientView),
+        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+      });
+    }
+    default:
+      throw new ApiError('NOT_FOUND', `No route ${event.routeKey}`);
+  }
+});
+
+async function owned(
+  store: BroadcastStore,
+  tenantId: string,
+  event: APIGatewayProxyEventV2,
+): Promise<Broadcast> {
+  const id = event.pathParameters?.id;
+  const broadcast = isBroadcastId(id) ? await store.getBroadcast(tenantId, id) : undefined;
+  if (!broadcast) throw new ApiError('NOT_FOUND', `No broadcast ${id ?? ''} for this API key.`);
+  return broadcast;
+}
+
+/**
+ * The broadcast with its counts; when the counts show it has ended but its status does not say
+ * so yet (the last callback's own check lost a race), it is finalized here.
+ */
+async function current(store: BroadcastStore, broadcast: Broadcast) {
+  const { counts, errors } = await store.getCounts(broadcast);
+  if (
+    (broadcast.status === 'queued' || broadcast.status === 'running') &&
+    finalBroadcastStatus(counts, { retryPending: false })
+  ) {
+    await store.finalizeIfDone(broadcast, new Date());
+    const refreshed = await store.getBroadcast(broadcast.tenantId, broadcast.broadcastId);
+    if (refreshed) return { broadcast: refreshed, counts, errors };
+  }
+  return { broadcast, counts, errors };
+}
+
+async function withCursor<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof Error && error.name === 'InvalidCursor')
+      throw new ApiError('VALIDATION_FAILED', 'Invalid query parameters', [
+        { path: 'cursor', message: 'not a cursor this API gave out; start again without it' },
+      ]);
+    throw error;
+  }
+}
+
+function broadcastView(b: Broadcast, counts: StatusCounts) {
+  return {
+    broadcastId: b.broadcastId,
+    name: b.name,
+    status: b.status,
+    createdAt: b.createdAt,
+    ...optional(b, ['scheduledAt', 'startedAt', 'completedAt', 'cancelledAt', 'followUp']),
+    template: b.template,
+    totalRecipients: b.totalRecipients,
+    counts,
+    progressPct: progressOf(counts, b.totalRecipients).progressPct,
+  };
+}
+
+function recipientView(r: Recipient) {
+  return {
+    phone: r.phone,
+    status: r.status,
+    attempts: r.attempts,
+    ...optional(r, [
+      'messageSid',
+      'errorCode',
+      'errorMessage',
+      'queuedAt',
+      'sentAt',
+      'deliveredAt',
+      'readAt',
+      'nextRetryAt',
+    ]),
+    updatedAt: r.updatedAt,
+  };
+}
+
+function optional<T extends object, K extends keyof T>(value: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const picked: Partial<Pick<T, K>> = {};
+  for (const key of keys) if (value[key] !== undefined) picked[key] = value[key];
+  return picked;
+}

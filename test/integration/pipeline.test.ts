@@ -1,0 +1,302 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localConfigFromEnv } from '../../lib/local/config.ts';
+import { localSqsClient } from '../../lib/local/sqs-local.ts';
+import { type LocalTwin, startLocalTwin } from '../../lib/local/twin.ts';
+import { waitFor } from '../../lib/local/wait-for.ts';
+
+const ACME = 'key-acme-0123456789';
+const GLOBEX = 'key-globex-0123456789';
+const CONTENT_SID = `HX${'ab'.repeat(16)}`;
+
+let twin: LocalTwin;
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'pipeline-'));
+  twin = await startLocalTwin(
+    localConfigFromEnv(
+      {
+        DATA_DIR: dataDir,
+        PORT: '0',
+        TWILIO_SIMULATOR_PORT: '0',
+        LOCAL_API_KEYS: `acme:${ACME},globex:${GLOBEX}`,
+        SIM_MPS: '1000',
+        SIM_LATENCY_MS: '5',
+      },
+      [],
+    ),
+    { log: () => {} },
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await twin?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are arbitrary JSON, checked by the matchers.
+type Json = Record<string, any>;
+
+async function call(
+  method: string,
+  route: string,
+  options: { key?: string; body?: unknown; headers?: Record<string, string> } = {},
+) {
+  const res = await fetch(`${twin.apiUrl}${route}`, {
+    method,
+    headers: {
+      ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
+      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...options.headers,
+    },
+    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Json };
+}
+
+let sequence = 100 + Math.floor(Math.random() * 800);
+/** A valid Israeli mobile whose last four digits pick the simulator's behaviour ('0002' fails with 63024…). */
+const phone = (lastFour = `5${String(sequence++ % 1000).padStart(3, '0')}`) =>
+  `+97250${String(sequence++ % 1000).padStart(3, '0')}${lastFour}`;
+
+/** Waits until the broadcast is in `status` (by default any final one) and returns it. */
+function finished(id: string, status?: string, key = ACME) {
+  return waitFor(
+    async () => {
+      const { body } = await call('GET', `/v1/broadcasts/${id}`, { key });
+      const done = status ? body.status === status : ['completed', 'partial', 'failed'].includes(body.status);
+      return done ? body : undefined;
+    },
+    {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+      message: `broadcast ${id} did not reach ${status ?? 'a final status'}`,
+    },
+  );
+}
+
+function simulatorMessagesTo(phone: string) {
+  return (twin.simulator?.messages() ?? []).filter((m) => m.to === `whatsapp:${phone}`);
+}
+
+describe('core pipeline through the local twin', () => {
+  it('3 recipients, 2 succeed and 1 fails: partial, with the failure per recipient (the seeds’ acceptance case)', async () => {
+    const failing = phone('0002');
+    const phones = [phone(), phone(), failing];
+    const created = await call('POST', '/v1/broadcasts', {
+      key: ACME,
+      body: {
+        name: 'Acceptance',
+        template: { contentSid: CONTENT_SID, variables: { '1': 'May 5' } },
+        recipients: phones,
+      },
+    });
+    expect(created.status).toBe(202);
+    expect(created.body).toMatchObject({
+      totalRecipients: 3,
+      queuedCount: 3,
+      idempotent: false,
+      invalidRecipientsCount: 0,
+    });
+    expect(created.body.items).toHaveLength(3);
+
+    // `completed` may show for a moment (all sent) before the 63024 failure arrives; `partial` is where it ends.
+    const broadcast = await finished(created.body.broadcastId, 'partial');
+    expect(broadcast.counts.failed).toBe(1);
+    expect(broadcast.counts.sent + broadcast.counts.delivered + broadcast.counts.read).toBe(2);
+    expect(Object.values(broadcast.counts as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(3);
+    expect(broadcast.completedAt).toBeDefined();
+
+    const recipients = await call('GET', `/v1/broadcasts/${created.body.broadcastId}/recipients`, {
+      key: ACME,
+    });
+    const failed = recipients.body.items.find((r: Json) => r.phone === failing);
+    expect(failed).toMatchObject({ status: 'failed', errorCode: 63024 });
+    expect(failed.errorMessage).toEqual(expect.any(String)); // the provider's reason, readable
+
+    const progress = await call('GET', `/v1/broadcasts/${created.body.broadcastId}/progress`, { key: ACME });
+    expect(progress.body).toMatchObject({ processedCount: 3, pendingCount: 0, progressPct: 100 });
+    expect(progress.body.errorSummary).toEqual([{ code: 63024, message: expect.any(String), count: 1 }]);
+
+    for (const phone of phones) expect(simulatorMessagesTo(phone)).toHaveLength(1);
+  }, 90_000);
+
+  it('reports invalid and duplicate phones, and normalizes national formats', async () => {
+    const national = phone().replace('+97250', '');
+    const created = await call('POST', '/v1/broadcasts', {
+      key: ACME,
+      body: {
+        template: { contentSid: CONTENT_SID },
+        defaultCountry: 'IL',
+        recipients: [
+          `050-${national.slice(0, 3)}-${national.slice(3)}`,
+          `+972 50 ${national}`,
+          '123',
+          'abc',
+          phone(),
+        ],
+      },
+    });
+    expect(created.status).toBe(202);
+    expect(created.body).toMatchObject({
+      totalRecipients: 2,
+      duplicateRecipientsCount: 1,
+      invalidRecipientsCount: 2,
+    });
+    expect(created.body.items[0].phone).toBe(`+97250${national}`);
+    expect(created.body.invalidRecipients.map((i: Json) => i.reason).sort()).toEqual([
+      'invalid_format',
+      'too_short',
+    ]);
+  });
+
+  it('answers errors in the contract’s shape and writes nothing', async () => {
+    const noValid = await call('POST', '/v1/broadcasts', {
+      key: ACME,
+      body: { template: { contentSid: CONTENT_SID }, recipients: ['123'] },
+    });
+    expect(noValid.status).toBe(400);
+    expect(noValid.body.error.code).toBe('NO_VALID_RECIPIENTS');
+
+    const bad = await call('POST', '/v1/broadcasts', {
+      key: ACME,
+      body: { template: { contentSid: 'nope' }, recipients: [] },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('VALIDATION_FAILED');
+    expect(bad.body.error.details.map((d: Json) => d.path)).toEqual(
+      expect.arrayContaining(['template.contentSid']),
+    );
+
+    const before = await call('GET', '/v1/broadcasts?limit=500', { key: GLOBEX });
+    expect(before.body.items).toEqual([]);
+  });
+
+  it('returns the same broadcast for a repeated request, and 409 for a reused key with another body', async () => {
+    const once = phone();
+    const body = { template: { contentSid: CONTENT_SID }, recipients: [once] };
+    const first = await call('POST', '/v1/broadcasts', { key: ACME, body });
+    const again = await call('POST', '/v1/broadcasts', { key: ACME, body });
+    expect(again.status).toBe(202);
+    expect(again.body).toMatchObject({ broadcastId: first.body.broadcastId, idempotent: true });
+
+    const keyed = { 'idempotency-key': `order-${once}` };
+    const k1 = await call('POST', '/v1/broadcasts', {
+      key: ACME,
+      body: { ...body, name: 'keyed' },
+      headers: keyed,
+    });
+    const k2 = await call('POST', '/v1/broadcasts', {
+      key: ACME,
+      body: { ...body, name: 'keyed' },
+      headers: keyed,
+    });
+    expect(k2.body).toMatchObject({ broadcastId: k1.body.broadcastId, idempotent: true });
+    const conflict = await call('POST', '/v1/broadcasts', {
+      key: ACME,
+      body: { ...body, name: 'another' },
+      headers: keyed,
+    });
+    expect(conflict.status).toBe(409);
+    expect(conflict.body.error.code).toBe('IDEMPOTENCY_CONFLICT');
+    await finished(first.body.broadcastId);
+    await finished(k1.body.broadcastId);
+    // Two broadcasts (the plain one and the keyed one), each sent once despite its repeat.
+    expect(simulatorMessagesTo(once)).toHaveLength(2);
+  }, 60_000);
+
+  it('401 without a valid key; 404 for another tenant’s broadcast', async () => {
+    const created = await call('POST', '/v1/broadcasts', {
+      key: ACME,
+      body: { template: { contentSid: CONTENT_SID }, recipients: [phone()] },
+    });
+    const id = created.body.broadcastId;
+    const none = await call('GET', `/v1/broadcasts/${id}`);
+    expect(none.status).toBe(401);
+    expect(none.body.error.code).toBe('UNAUTHORIZED');
+    expect((await call('GET', `/v1/broadcasts/${id}`, { key: 'wrong-key' })).status).toBe(401);
+    const other = await call('GET', `/v1/broadcasts/${id}`, { key: GLOBEX });
+    expect(other.status).toBe(404);
+    expect(other.body.error.code).toBe('NOT_FOUND');
+    expect((await call('GET', `/v1/broadcasts/${id}/recipients`, { key: GLOBEX })).status).toBe(404);
+    expect(
+      (await call('GET', '/v1/broadcasts', { key: GLOBEX })).body.items.map((b: Json) => b.broadcastId),
+    ).not.toContain(id);
+  });
+
+  it('a forged status callback is refused with 403 and changes nothing', async () => {
+    const res = await fetch(`${twin.apiUrl}/webhooks/twilio/status`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'forged' },
+      body: 'MessageSid=SM123&MessageStatus=delivered',
+    });
+    expect(res.status).toBe(403);
+  });
+
+  it('the ambiguous 500 and a duplicated send task still make one message each', async () => {
+    const ambiguous = phone('0004');
+    const normal = phone();
+    const created = await call('POST', '/v1/broadcasts', {
+      key: ACME,
+      body: { template: { contentSid: CONTENT_SID }, recipients: [ambiguous, normal] },
+    });
+    const id = created.body.broadcastId;
+    await finished(id, 'completed');
+    // The same task again, as SQS may deliver it: the claim admits no second send.
+    const sqs = localSqsClient(twin.sqsEndpoint);
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: twin.queues.send?.main.url,
+        MessageBody: JSON.stringify({ tenantId: 'acme', broadcastId: id, index: 1, attempt: 1 }),
+      }),
+    );
+    sqs.destroy();
+    await waitFor(
+      async () =>
+        (await call('GET', `/v1/broadcasts/${id}/recipients`, { key: ACME })).body.items.every(
+          (r: Json) => r.status === 'read',
+        ),
+      {
+        timeoutMs: 30_000,
+        message: 'recipients did not reach read',
+      },
+    );
+    expect(simulatorMessagesTo(ambiguous)).toHaveLength(1);
+    expect(simulatorMessagesTo(normal)).toHaveLength(1);
+  }, 90_000);
+
+  it('accepts 10,000 recipients in one request and fans them all out', async () => {
+    const base = 972_540_000_000 + Math.floor(Math.random() * 900) * 10_000;
+    const recipients = Array.from({ length: 10_000 }, (_, i) => `+${base + i}`);
+    const created = await call('POST', '/v1/broadcasts', {
+      key: GLOBEX,
+      body: { template: { contentSid: CONTENT_SID }, recipients },
+    });
+    expect(created.status).toBe(202);
+    expect(created.body).toMatchObject({ totalRecipients: 10_000, queuedCount: 10_000 });
+    expect(created.body.items).toHaveLength(100);
+    await waitFor(
+      async () => {
+        const { body } = await call('GET', `/v1/broadcasts/${created.body.broadcastId}/progress`, {
+          key: GLOBEX,
+        });
+        return body.counts.pending === 0 ? body : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 1000, message: 'the 10,000 were not all fanned out' },
+    );
+  }, 180_000);
+
+  it('serves the OpenAPI document generated from the schemas', async () => {
+    const doc = await call('GET', '/openapi.json');
+    expect(doc.status).toBe(200);
+    expect(doc.body.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(['/v1/broadcasts', '/v1/broadcasts/{id}/progress']),
+    );
+  });
+});
