@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { SqsFanOutQueue } from './adapters/sqs-queues.ts';
+import { SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { adminRoute } from './commons/admin-route.ts';
 import { intEnv, requiredEnv } from './commons/config.ts';
 import { bodyText, header, json } from './commons/http.ts';
@@ -15,7 +15,7 @@ import {
 } from './core/idempotency.ts';
 import { newBroadcastId } from './core/ids.ts';
 import { type InvalidRecipient, normalizeRecipients } from './core/phones.ts';
-import type { Broadcast, BroadcastStore, ChunkEntry } from './core/ports.ts';
+import type { Broadcast, BroadcastStore, ChunkEntry, FanOutTask } from './core/ports.ts';
 import { renderTemplateVariables } from './core/templates.ts';
 
 /** Recipients per stored chunk: one fan-out task each, and well under DynamoDB's 400 KB item limit. */
@@ -102,10 +102,8 @@ export const handler = adminRoute(async (event, tenantId) => {
   if (!created.created)
     return repeatOf(store, tenantId, created.existingBroadcastId, created.fingerprintMatches);
 
-  const fanOut = new SqsFanOutQueue(sqs(), requiredEnv('FAN_OUT_QUEUE_URL'));
-  await fanOut.enqueueFanOut(
-    chunks.map((_, chunk) => ({ tenantId, broadcastId: broadcast.broadcastId, chunk })),
-  );
+  const fanOut = new SqsTaskQueue<FanOutTask>(sqs(), requiredEnv('FAN_OUT_QUEUE_URL'));
+  await fanOut.enqueue(chunks.map((_, chunk) => ({ tenantId, broadcastId: broadcast.broadcastId, chunk })));
   logger.info('broadcast accepted', {
     broadcastId: broadcast.broadcastId,
     totalRecipients: entries.length,

@@ -3,11 +3,11 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { sendTasksFor } from './adapters/dynamo-broadcast-store.ts';
-import { SqsSendQueue } from './adapters/sqs-queues.ts';
+import { SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { requiredEnv } from './commons/config.ts';
 import { logger as defaultLogger, type HandlerLogger } from './commons/powertools.ts';
 import { broadcastStore, sqs } from './commons/wiring.ts';
-import type { BroadcastStore, FanOutTask, SendQueue } from './core/ports.ts';
+import type { BroadcastStore, FanOutTask, SendTask, TaskQueue } from './core/ports.ts';
 
 /**
  * The fan-out queue's consumer: expands one stored chunk of a broadcast's list into recipients
@@ -17,7 +17,7 @@ import type { BroadcastStore, FanOutTask, SendQueue } from './core/ports.ts';
  */
 export interface FanOutDeps {
   readonly store: BroadcastStore;
-  readonly sendQueue: SendQueue;
+  readonly sendQueue: TaskQueue<SendTask>;
   /** Puts the task back on the fan-out queue, visible after `delaySeconds` (at most 900). */
   readonly postpone: (task: FanOutTask, delaySeconds: number) => Promise<void>;
   readonly now?: () => Date;
@@ -61,7 +61,7 @@ export function createFanOutHandler(deps: FanOutDeps) {
     }
     const entries = await deps.store.readChunk(task.tenantId, task.broadcastId, task.chunk);
     const ready = await deps.store.expandChunk(broadcast, task.chunk, entries);
-    await deps.sendQueue.enqueueSends(sendTasksFor(ready));
+    await deps.sendQueue.enqueue(sendTasksFor(ready));
     await deps.store.markChunkExpanded(broadcast, task.chunk);
     log.info('chunk fanned out', {
       broadcastId: task.broadcastId,
@@ -89,7 +89,7 @@ let wired: ReturnType<typeof createFanOutHandler> | undefined;
 export const handler = (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
   wired ??= createFanOutHandler({
     store: broadcastStore(),
-    sendQueue: new SqsSendQueue(sqs(), requiredEnv('SEND_QUEUE_URL')),
+    sendQueue: new SqsTaskQueue<SendTask>(sqs(), requiredEnv('SEND_QUEUE_URL')),
     postpone: async (task, delaySeconds) => {
       await sqs().send(
         new SendMessageCommand({

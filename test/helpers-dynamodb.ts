@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { ensureTables, startDynamoDbLocal } from '../lib/local/dynamodb-local.ts';
+import { freePort } from '../lib/local/free-port.ts';
 import { topology } from '../lib/topology.ts';
 
 /** DynamoDB Local with the topology's tables, in a temp dir; for integration tests of the store. */
@@ -16,14 +16,7 @@ export async function startTestDynamoDb(): Promise<{
   stop(): Promise<void>;
 }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'ddb-test-'));
-  const port = await new Promise<number>((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port: p } = probe.address() as { port: number };
-      probe.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   const ddb = await startDynamoDbLocal({ dataDir, port });
   const tableName = 'test-main';
   await ensureTables(ddb.endpoint, topology.tables, () => tableName);

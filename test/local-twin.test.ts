@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
@@ -9,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createTwilioClient } from '../functions/adapters/twilio-client.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { localConfigFromEnv } from '../lib/local/config.ts';
+import { freePort } from '../lib/local/free-port.ts';
 import { localSqsClient } from '../lib/local/sqs-local.ts';
 import { REPO_ROOT, startLocalTwin } from '../lib/local/twin.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
@@ -22,17 +22,6 @@ const tempDir = () => {
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** Processes (other than this test) whose command line mentions `needle`. */
 function processesMentioning(needle: string): number[] {

@@ -20,8 +20,7 @@ import {
   changeVisibility,
   mapLimit,
   queueUrlFromArn,
-  SqsFanOutQueue,
-  SqsSendQueue,
+  SqsTaskQueue,
 } from '../functions/adapters/sqs-queues.ts';
 import { TwilioMessenger, toProviderFailure } from '../functions/adapters/twilio-messenger.ts';
 import { SECRET_NOT_SET, secretToToken } from '../functions/commons/config.ts';
@@ -703,8 +702,8 @@ describe('helpers', () => {
         index,
         attempt: 1,
       }));
-      await new SqsSendQueue(client, url).enqueueSends(tasks);
-      await new SqsFanOutQueue(client, url).enqueueFanOut([{ tenantId: 't', broadcastId: 'b', chunk: 0 }]);
+      await new SqsTaskQueue(client, url).enqueue(tasks);
+      await new SqsTaskQueue(client, url).enqueue([{ tenantId: 't', broadcastId: 'b', chunk: 0 }]);
       const bodies: unknown[] = [];
       const handles: string[] = [];
       await waitFor(async () => {

@@ -5,7 +5,7 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { FanOutQueue, FanOutTask, SendQueue, SendTask } from '../core/ports.ts';
+import type { TaskQueue } from '../core/ports.ts';
 
 /** SQS's limits: 10 entries per SendMessageBatch, 12 h of visibility. */
 const BATCH_LIMIT = 10;
@@ -102,8 +102,8 @@ export async function sendJsonBatch(
   if (failed.length > 0) throw new QueueSendError(queueUrl, failed);
 }
 
-/** SendQueue over SQS: one message per SendTask, body = the task as JSON. */
-export class SqsSendQueue implements SendQueue {
+/** A TaskQueue over SQS: one message per task, its body the task as JSON. */
+export class SqsTaskQueue<T> implements TaskQueue<T> {
   readonly #sqs: SQSClient;
   readonly #queueUrl: string;
   readonly #options: BatchSendOptions;
@@ -114,40 +114,8 @@ export class SqsSendQueue implements SendQueue {
     this.#options = options;
   }
 
-  enqueueSends(tasks: readonly SendTask[]): Promise<void> {
-    return sendJsonBatch(
-      this.#sqs,
-      this.#queueUrl,
-      tasks.map((t) => ({
-        tenantId: t.tenantId,
-        broadcastId: t.broadcastId,
-        index: t.index,
-        attempt: t.attempt,
-      })),
-      this.#options,
-    );
-  }
-}
-
-/** FanOutQueue over SQS: one message per stored chunk of a recipient list. */
-export class SqsFanOutQueue implements FanOutQueue {
-  readonly #sqs: SQSClient;
-  readonly #queueUrl: string;
-  readonly #options: BatchSendOptions;
-
-  constructor(sqs: SQSClient, queueUrl: string, options: BatchSendOptions = {}) {
-    this.#sqs = sqs;
-    this.#queueUrl = queueUrl;
-    this.#options = options;
-  }
-
-  enqueueFanOut(tasks: readonly FanOutTask[]): Promise<void> {
-    return sendJsonBatch(
-      this.#sqs,
-      this.#queueUrl,
-      tasks.map((t) => ({ tenantId: t.tenantId, broadcastId: t.broadcastId, chunk: t.chunk })),
-      this.#options,
-    );
+  enqueue(tasks: readonly T[]): Promise<void> {
+    return sendJsonBatch(this.#sqs, this.#queueUrl, tasks, this.#options);
   }
 }
 

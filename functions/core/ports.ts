@@ -191,12 +191,9 @@ export interface ChunkEntry {
   readonly contentVariables: Readonly<Record<string, string>>;
 }
 
-export interface SendQueue {
-  enqueueSends(tasks: readonly SendTask[]): Promise<void>;
-}
-
-export interface FanOutQueue {
-  enqueueFanOut(tasks: readonly FanOutTask[]): Promise<void>;
+/** A work queue (send tasks, fan-out tasks); consumers are idempotent, so at-least-once is enough. */
+export interface TaskQueue<T> {
+  enqueue(tasks: readonly T[]): Promise<void>;
 }
 
 /** Tenant API keys, stored hashed. */
