@@ -1,5 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { sendTasksFor } from './adapters/dynamo-broadcast-store.ts';
@@ -86,7 +88,7 @@ function safeJson(text: string): unknown {
 
 let wired: ReturnType<typeof createFanOutHandler> | undefined;
 
-export const handler = (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+export const handler = middy((event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
   wired ??= createFanOutHandler({
     store: broadcastStore(),
     sendQueue: new SqsTaskQueue<SendTask>(sqs(), requiredEnv('SEND_QUEUE_URL')),
@@ -101,4 +103,4 @@ export const handler = (event: SQSEvent, context?: Context): Promise<SQSBatchRes
     },
   });
   return wired(event, context);
-};
+}).use(injectLambdaContext(defaultLogger, { resetKeys: true }));

@@ -1,4 +1,6 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { changeVisibility, queueUrlFromArn } from './adapters/sqs-queues.ts';
@@ -291,7 +293,8 @@ export function createSendHandler(deps: SendConsumerDeps) {
 
 let live: ReturnType<typeof createSendHandler> | undefined;
 
-export const handler = async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+/** Each invocation logs as this function (locally, every handler shares the process's Logger). */
+export const handler = middy(async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
   live ??= createSendHandler({
     store: broadcastStore(),
     messenger: () => twilioMessenger(),
@@ -307,4 +310,4 @@ export const handler = async (event: SQSEvent, context?: Context): Promise<SQSBa
       ),
   });
   return live(event, context);
-};
+}).use(injectLambdaContext(defaultLogger, { resetKeys: true }));

@@ -1,3 +1,5 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { publicBaseUrl, twilioAuthToken } from './commons/config.ts';
 import { emptyTwiml, errorResponse } from './commons/http.ts';
@@ -181,17 +183,19 @@ export function createStatusWebhookHandler(deps: StatusWebhookDeps) {
 
 let live: ReturnType<typeof createStatusWebhookHandler> | undefined;
 
-export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-  try {
-    live ??= createStatusWebhookHandler({
-      store: broadcastStore(),
-      authToken: () => twilioAuthToken(),
-      publicBaseUrl: () => publicBaseUrl(),
-    });
-    return await live(event);
-  } catch (error) {
-    defaultLogger.error('status callback failed', { error: error as Error });
-    // 500 (not 200): Twilio may retry it, and nothing was half-done that a retry would repeat badly.
-    return errorResponse(error);
-  }
-};
+export const handler = middy(
+  async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    try {
+      live ??= createStatusWebhookHandler({
+        store: broadcastStore(),
+        authToken: () => twilioAuthToken(),
+        publicBaseUrl: () => publicBaseUrl(),
+      });
+      return await live(event);
+    } catch (error) {
+      defaultLogger.error('status callback failed', { error: error as Error });
+      // 500 (not 200): Twilio may retry it, and nothing was half-done that a retry would repeat badly.
+      return errorResponse(error);
+    }
+  },
+).use(injectLambdaContext(defaultLogger, { resetKeys: true }));
