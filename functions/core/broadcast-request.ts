@@ -355,7 +355,17 @@ export const RetryResponse = z
   .register(apiSchemas, { id: 'RetryResponse' });
 
 export const MetricsView = z
-  .object({ pendingCount: count, sentLast5m: count, failedLast5m: count, activeBroadcasts: count })
+  .object({
+    pendingCount: count,
+    sentLast5m: count.meta({ description: 'Messages that reached sent (or beyond) in the last 5 minutes' }),
+    failedLast5m: count.meta({
+      description: 'Recipients that failed or were undelivered in the last 5 minutes',
+    }),
+    activeBroadcasts: count,
+    deadLetterCount: count
+      .optional()
+      .meta({ description: 'Messages in the dead-letter queues (deployment-wide, not per tenant)' }),
+  })
   .register(apiSchemas, { id: 'Metrics' });
 
 export const HealthView = z.object({ ok: z.literal(true) }).register(apiSchemas, { id: 'Health' });

@@ -119,39 +119,12 @@ export function errorMessageFor(code: number | string | undefined): string {
   return (Number.isInteger(n) ? ERROR_MESSAGES[n] : undefined) ?? `Twilio error ${code}`;
 }
 
-/** Provider codes after which the recipient's number is suppressed for the tenant (opted out, blocked). */
-export const SUPPRESSION_CODES: ReadonlySet<number> = new Set([21610, 63014]);
-
-/**
- * Codes for which the retry job may re-queue a failed/undelivered recipient (TWILIO.md's "retry"
- * column: yes, limited, or later with growing delays). Permanent codes (21211, 21610, 21656,
- * 63003, 63007, 63014, 63016, 63024, 63028, other 4xx) are never retried.
- */
-export const TRANSIENT_CODES: ReadonlySet<number> = new Set([
-  20429, 20500, 30001, 30003, 30008, 63018, 63049,
-]);
-
 /**
  * Codes that say the sender or the account is misconfigured rather than the recipient being bad:
  * every later send will fail the same way. A consumer may stop the broadcast (or mark the provider
  * not usable → 503 PROVIDER_NOT_CONFIGURED / WHATSAPP_NOT_CONNECTED) instead of failing each recipient.
  */
 export const CONFIGURATION_CODES: ReadonlySet<number> = new Set([20003, 21606, 63007]);
-
-export type RetryPolicy = 'retry' | 'no-retry' | 'suppress';
-
-/**
- * What the retry job does with a failed/undelivered recipient's code. No code (an `undelivered`
- * with no ErrorCode) and 5xx-like codes are worth a limited retry; unknown codes are not.
- */
-export function retryPolicyFor(code: number | string | undefined): RetryPolicy {
-  if (code === undefined || code === '') return 'retry';
-  const n = typeof code === 'number' ? code : Number(code);
-  if (!Number.isInteger(n)) return 'no-retry';
-  if (SUPPRESSION_CODES.has(n)) return 'suppress';
-  if (TRANSIENT_CODES.has(n) || (n >= 500 && n <= 599)) return 'retry';
-  return 'no-retry';
-}
 
 /** Twilio's ErrorCode form parameter (a string of digits) → number, or undefined. */
 export function parseProviderErrorCode(value: string | number | undefined | null): number | undefined {

@@ -4,7 +4,6 @@ import {
   errorMessageFor,
   parseProviderErrorCode,
   rateLimitDelaySeconds,
-  retryPolicyFor,
 } from '../../functions/core/send-outcome.ts';
 
 const fixed = (r: number) => () => r;
@@ -96,23 +95,6 @@ describe('errorMessageFor', () => {
 
   it('falls back to "Twilio error <code>"', () => {
     expect(errorMessageFor(12345)).toBe('Twilio error 12345');
-  });
-});
-
-describe('retryPolicyFor (the retry job)', () => {
-  it('retries the transient codes of TWILIO.md', () => {
-    for (const code of [30003, 30008, 63018, 20429, 63049]) expect(retryPolicyFor(code)).toBe('retry');
-    expect(retryPolicyFor(undefined)).toBe('retry');
-  });
-
-  it('never retries permanent codes', () => {
-    for (const code of [21211, 21656, 63003, 63007, 63016, 63024, 63028])
-      expect(retryPolicyFor(code)).toBe('no-retry');
-  });
-
-  it('suppresses opted-out and blocking numbers', () => {
-    expect(retryPolicyFor(21610)).toBe('suppress');
-    expect(retryPolicyFor('63014')).toBe('suppress');
   });
 });
 
