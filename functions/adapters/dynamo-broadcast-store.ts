@@ -64,6 +64,17 @@ const chunkKey = (broadcastId: string, chunk: number) => ({
   sk: `CHUNK#${String(chunk).padStart(5, '0')}`,
 });
 const sidKey = (sid: string) => ({ pk: `SID#${sid}`, sk: 'SID' });
+/** Per-tenant sends and failures by minute, spread over ACTIVITY_SHARDS items (for /v1/metrics). */
+const ACTIVITY_SHARDS = 4;
+const ACTIVITY_TTL_SECONDS = 3600;
+const minuteOf = (at: Date) => at.toISOString().slice(0, 16);
+const activityKey = (tenantId: string, index: number, at: Date) => ({
+  pk: `ACTIVITY#${tenantId}#${index % ACTIVITY_SHARDS}`,
+  sk: minuteOf(at),
+});
+/** Due retries are spread over this many index partitions; the retry job reads them all. */
+const RETRY_SHARDS = 4;
+const ACTIVE = 'ACTIVE';
 const idemKey = (tenantId: string, key: string) => ({ pk: `IDEM#${tenantId}#${key}`, sk: 'IDEM' });
 const fingerprintKey = (tenantId: string, fp: string) => ({ pk: `FP#${tenantId}#${fp}`, sk: 'FP' });
 
@@ -105,7 +116,11 @@ export class DynamoBroadcastStore implements BroadcastStore {
       {
         Put: {
           TableName: this.table,
-          Item: { ...broadcastKey(broadcast.tenantId, broadcast.broadcastId), ...broadcast },
+          Item: {
+            ...broadcastKey(broadcast.tenantId, broadcast.broadcastId),
+            ...broadcast,
+            ...activeFields(broadcast),
+          },
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
@@ -230,15 +245,17 @@ export class DynamoBroadcastStore implements BroadcastStore {
     const shards = await this.batchGet(keys);
     const counts: Record<string, number> = Object.fromEntries(RECIPIENT_STATUSES.map((s) => [s, 0]));
     const errors: Record<string, number> = {};
+    let retriesPending = 0;
     for (const item of shards)
       for (const [name, value] of Object.entries(item)) {
         if (name.startsWith('c_')) counts[name.slice(2)] = (counts[name.slice(2)] ?? 0) + Number(value);
         else if (name.startsWith('e_')) errors[name.slice(2)] = (errors[name.slice(2)] ?? 0) + Number(value);
+        else if (name === 'r_pending') retriesPending += Number(value);
       }
     let counted = 0;
     for (const s of RECIPIENT_STATUSES) if (s !== 'pending') counted += counts[s] ?? 0;
     counts.pending = Math.max(0, broadcast.totalRecipients - counted);
-    return { counts: toCounts(counts), errors };
+    return { counts: toCounts(counts), errors, retriesPending };
   }
 
   async listRecipients(broadcast: Broadcast, page: { limit: number; cursor?: string; status?: string }) {
@@ -298,7 +315,9 @@ export class DynamoBroadcastStore implements BroadcastStore {
     for (const [shard, group] of byShard)
       for (let start = 0; start < group.length; start += TRANSACT_LIMIT - 1) {
         const slice = group.slice(start, start + TRANSACT_LIMIT - 1);
-        const recipients = slice.map((e) => newRecipient(broadcast, e, now));
+        // A cancelled broadcast's remaining list is written as cancelled, so its counts settle.
+        const status = broadcast.status === 'cancelled' ? 'cancelled' : 'queued';
+        const recipients = slice.map((e) => newRecipient(broadcast, e, now, status));
         try {
           await this.db.send(
             new TransactWriteCommand({ TransactItems: this.expandItems(broadcast, shard, recipients) }),
@@ -314,7 +333,7 @@ export class DynamoBroadcastStore implements BroadcastStore {
               await this.db.send(
                 new TransactWriteCommand({ TransactItems: this.expandItems(broadcast, shard, [recipient]) }),
               );
-              ready.push(recipient);
+              if (recipient.status === 'queued') ready.push(recipient);
             } catch (inner) {
               if (!(inner instanceof TransactionCanceledException)) throw inner;
               const existing = await this.getRecipient(recipient);
@@ -339,8 +358,14 @@ export class DynamoBroadcastStore implements BroadcastStore {
         Update: {
           TableName: this.table,
           Key: countsKey(broadcast.broadcastId, shard),
-          UpdateExpression: 'ADD c_queued :n',
-          ExpressionAttributeValues: { ':n': recipients.length },
+          ...addExpression(
+            Object.fromEntries(
+              ['queued', 'cancelled'].map((status) => [
+                `c_${status}`,
+                recipients.filter((r) => r.status === status).length,
+              ]),
+            ),
+          ),
         },
       },
     ];
@@ -394,18 +419,26 @@ export class DynamoBroadcastStore implements BroadcastStore {
       key,
       { from: 'queued', to: 'sending', attempt },
       {
-        claimedAt: now.toISOString(),
-        leaseUntil: new Date(now.getTime() + leaseSeconds * 1000).toISOString(),
-        updatedAt: now.toISOString(),
+        set: {
+          claimedAt: now.toISOString(),
+          leaseUntil: new Date(now.getTime() + leaseSeconds * 1000).toISOString(),
+          updatedAt: now.toISOString(),
+        },
       },
     );
   }
 
   async releaseClaim(key: RecipientKey, attempt: number, now: Date): Promise<MoveResult> {
-    return this.move(key, { from: 'sending', to: 'queued', attempt }, { updatedAt: now.toISOString() }, [
-      'claimedAt',
-      'leaseUntil',
-    ]);
+    return this.move(
+      key,
+      { from: 'sending', to: 'queued', attempt },
+      {
+        set: { updatedAt: now.toISOString() },
+        remove: ['claimedAt', 'leaseUntil'],
+        // Once a SID is known (a callback adopted it), Twilio has the message: never send it again.
+        condition: 'attribute_not_exists(messageSid)',
+      },
+    );
   }
 
   async recordSid(key: RecipientKey, attempt: number, sid: string): Promise<void> {
@@ -440,7 +473,14 @@ export class DynamoBroadcastStore implements BroadcastStore {
   async advance(
     key: RecipientKey,
     to: Exclude<RecipientStatus, 'pending' | 'queued'>,
-    details: { at: Date; errorCode?: number; errorMessage?: string; messageSid?: string; attempt?: number },
+    details: {
+      at: Date;
+      errorCode?: number;
+      errorMessage?: string;
+      messageSid?: string;
+      attempt?: number;
+      retryAt?: Date;
+    },
   ): Promise<MoveResult> {
     // Optimistic: read, decide with the domain rule, write conditioned on what was read.
     for (let tries = 0; tries < 5; tries++) {
@@ -459,12 +499,31 @@ export class DynamoBroadcastStore implements BroadcastStore {
       if (details.errorCode !== undefined) set.errorCode = details.errorCode;
       if (details.errorMessage !== undefined) set.errorMessage = details.errorMessage;
       if (details.messageSid && !current.messageSid) set.messageSid = details.messageSid;
+      const counters: Record<string, number> = {};
+      if (details.errorCode !== undefined) counters[`e_${details.errorCode}`] = 1;
+      const remove: string[] = [];
+      const failing = to === 'failed' || to === 'undelivered';
+      if (failing && details.retryAt) {
+        // Indexed as a due retry; counted so the broadcast is not final while it waits.
+        set.nextRetryAt = details.retryAt.toISOString();
+        set.retryShard = `RETRY#${key.index % RETRY_SHARDS}`;
+        counters.r_pending = 1;
+      } else if (current.nextRetryAt) {
+        // A better outcome after all (delivered after undelivered): the scheduled retry is moot.
+        remove.push('nextRetryAt', 'retryShard');
+        counters.r_pending = -1;
+      }
+      const wasSuccess =
+        current.status === 'sent' || current.status === 'delivered' || current.status === 'read';
+      const activity = failing
+        ? 'failed'
+        : to === 'sent' || (!wasSuccess && (to === 'delivered' || to === 'read'))
+          ? 'sent'
+          : undefined;
       const result = await this.move(
         key,
         { from: current.status, to, attempt: current.attempts },
-        set,
-        [],
-        details.errorCode,
+        { set, remove, counters, ...(activity ? { activity, at: details.at } : {}) },
       );
       if (result.moved) return result;
     }
@@ -485,44 +544,97 @@ export class DynamoBroadcastStore implements BroadcastStore {
   }
 
   async finalizeIfDone(broadcast: Broadcast, now: Date): Promise<string | undefined> {
-    const { counts } = await this.getCounts(broadcast);
-    const final = finalBroadcastStatus(counts, { retryPending: false });
-    if (!final) return undefined;
+    const { counts, retriesPending } = await this.getCounts(broadcast);
+    const final = finalBroadcastStatus(counts, { retryPending: retriesPending > 0 });
+    const { tenantId, broadcastId } = broadcast;
+    if (counts.pending + counts.queued + counts.sending === 0)
+      // A cancelled broadcast whose last recipients have settled leaves the active index.
+      await this.setStatusIf(tenantId, broadcastId, ['cancelled'], 'cancelled', {}, ['active', 'activeKey']);
+    if (!final) {
+      // A retry was scheduled (or re-queued) after the broadcast looked final: it runs again.
+      await this.setStatusIf(
+        tenantId,
+        broadcastId,
+        ['completed', 'partial', 'failed'],
+        'running',
+        activeFields(broadcast),
+        ['completedAt'],
+      );
+      return undefined;
+    }
     // A late provider outcome (undelivered after sent) may turn `completed` into `partial`: the
     // status follows the counts among the final ones, but nothing leaves `cancelled`.
     await this.setStatusIf(
-      broadcast.tenantId,
-      broadcast.broadcastId,
+      tenantId,
+      broadcastId,
       ['accepted', 'queued', 'running', 'completed', 'partial', 'failed'].filter((s) => s !== final),
       final,
       { completedAt: now.toISOString() },
+      ['active', 'activeKey'],
     );
     return final;
   }
 
-  /** One recipient status move and its counter change, atomically, conditioned on the move's start. */
-  private async move(
-    key: RecipientKey,
-    step: { from: RecipientStatus; to: RecipientStatus; attempt: number },
-    set: Record<string, unknown>,
-    remove: string[] = [],
-    errorCode?: number,
-  ): Promise<MoveResult> {
-    const names: Record<string, string> = { '#status': 'status' };
-    const values: Record<string, unknown> = { ':from': step.from, ':to': step.to, ':attempt': step.attempt };
-    const assignments = ['#status = :to'];
-    Object.entries(set).forEach(([field, value], n) => {
-      names[`#f${n}`] = field;
-      values[`:v${n}`] = value;
-      assignments.push(`#f${n} = :v${n}`);
-    });
-    const counterNames: Record<string, string> = { '#from': `c_${step.from}`, '#to': `c_${step.to}` };
-    const counterValues: Record<string, unknown> = { ':minus': -1, ':plus': 1 };
-    let counterUpdate = 'ADD #from :minus, #to :plus';
-    if (errorCode !== undefined) {
-      counterNames['#err'] = `e_${errorCode}`;
-      counterUpdate += ', #err :plus';
+  async dueRetries(now: Date, limit: number): Promise<(RecipientKey & { attempt: number })[]> {
+    const due: (RecipientKey & { attempt: number })[] = [];
+    for (let shard = 0; shard < RETRY_SHARDS && due.length < limit; shard++) {
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const result = await this.db.send(
+          new QueryCommand({
+            TableName: this.table,
+            IndexName: 'dueRetries',
+            KeyConditionExpression: 'retryShard = :shard AND nextRetryAt <= :now',
+            ExpressionAttributeValues: { ':shard': `RETRY#${shard}`, ':now': now.toISOString() },
+            Limit: limit - due.length,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of result.Items ?? [])
+          due.push({
+            tenantId: String(item.tenantId),
+            broadcastId: String(item.broadcastId),
+            index: Number(item.index),
+            attempt: Number(item.attempts),
+          });
+        startKey = result.LastEvaluatedKey;
+      } while (startKey && due.length < limit);
     }
+    return due;
+  }
+
+  async requeueForRetry(key: RecipientKey, attempt: number, now: Date): Promise<MoveResult> {
+    const current = await this.getRecipient(key);
+    if (
+      !current ||
+      current.attempts !== attempt ||
+      (current.status !== 'failed' && current.status !== 'undelivered')
+    )
+      return current ? { moved: false, current } : { moved: false };
+    // The new attempt starts clean: its SID, timestamps and outcome are its own.
+    return this.move(
+      key,
+      { from: current.status, to: 'queued', attempt },
+      {
+        set: { attempts: attempt + 1, queuedAt: now.toISOString(), updatedAt: now.toISOString() },
+        remove: [
+          'nextRetryAt',
+          'retryShard',
+          'messageSid',
+          'claimedAt',
+          'leaseUntil',
+          'sentAt',
+          'deliveredAt',
+          'readAt',
+          'errorCode',
+          'errorMessage',
+        ],
+        counters: current.nextRetryAt ? { r_pending: -1 } : {},
+      },
+    );
+  }
+
+  async dropRetry(key: RecipientKey, attempt: number): Promise<void> {
     try {
       await this.db.send(
         new TransactWriteCommand({
@@ -531,24 +643,205 @@ export class DynamoBroadcastStore implements BroadcastStore {
               Update: {
                 TableName: this.table,
                 Key: recipientKey(key.broadcastId, key.index),
-                UpdateExpression: `SET ${assignments.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
-                ConditionExpression: '#status = :from AND attempts = :attempt',
-                ExpressionAttributeNames: names,
-                ExpressionAttributeValues: values,
+                UpdateExpression: 'REMOVE nextRetryAt, retryShard',
+                ConditionExpression: 'attempts = :a AND attribute_exists(nextRetryAt)',
+                ExpressionAttributeValues: { ':a': attempt },
               },
             },
             {
               Update: {
                 TableName: this.table,
                 Key: countsKey(key.broadcastId, shardOf(key.index)),
-                UpdateExpression: counterUpdate,
-                ExpressionAttributeNames: counterNames,
-                ExpressionAttributeValues: counterValues,
+                ...addExpression({ r_pending: -1 }),
               },
             },
           ],
         }),
       );
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+    }
+  }
+
+  cancelBroadcast(tenantId: string, broadcastId: string, now: Date): Promise<boolean> {
+    return this.setStatusIf(
+      tenantId,
+      broadcastId,
+      ['scheduled', 'accepted', 'queued', 'running'],
+      'cancelled',
+      // It stays in the active index until its last recipients settle (the sweeper watches it).
+      { cancelledAt: now.toISOString(), completedAt: now.toISOString() },
+    );
+  }
+
+  async activeBroadcasts(tenantId?: string): Promise<Broadcast[]> {
+    const found: Broadcast[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const result = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: 'activeBroadcasts',
+          KeyConditionExpression: tenantId
+            ? 'active = :active AND begins_with(activeKey, :tenant)'
+            : 'active = :active',
+          ExpressionAttributeValues: {
+            ':active': ACTIVE,
+            ...(tenantId ? { ':tenant': `${tenantId}#` } : {}),
+          },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of result.Items ?? []) found.push(toBroadcast(item));
+      startKey = result.LastEvaluatedKey;
+    } while (startKey);
+    return found;
+  }
+
+  async unexpandedChunks(broadcast: Broadcast): Promise<number[]> {
+    const chunks: number[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const result = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': `BROADCAST#${broadcast.broadcastId}`, ':prefix': 'CHUNK#' },
+          ProjectionExpression: 'sk, expanded',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of result.Items ?? [])
+        if (!item.expanded) chunks.push(Number(String(item.sk).slice('CHUNK#'.length)));
+      startKey = result.LastEvaluatedKey;
+    } while (startKey);
+    return chunks;
+  }
+
+  async recipientsIn(broadcast: Broadcast, statuses: readonly RecipientStatus[]): Promise<Recipient[]> {
+    const found: Recipient[] = [];
+    const values = Object.fromEntries(statuses.map((status, n) => [`:s${n}`, status]));
+    for (let shard = 0; shard < SHARDS; shard++) {
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const result = await this.db.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            FilterExpression: `#status IN (${Object.keys(values).join(', ')})`,
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: {
+              ':pk': shardPk(broadcast.broadcastId, shard),
+              ':prefix': 'R#',
+              ...values,
+            },
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of result.Items ?? []) found.push(toRecipient(item));
+        startKey = result.LastEvaluatedKey;
+      } while (startKey);
+    }
+    return found;
+  }
+
+  async noteSweep(broadcast: Broadcast, countsSignature: string): Promise<boolean> {
+    const { Attributes } = await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: broadcastKey(broadcast.tenantId, broadcast.broadcastId),
+        UpdateExpression: 'SET sweepSignature = :sig',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':sig': countsSignature },
+        ReturnValues: 'UPDATED_OLD',
+      }),
+    );
+    return Attributes?.sweepSignature === countsSignature;
+  }
+
+  async recentActivity(
+    tenantId: string,
+    now: Date,
+    minutes: number,
+  ): Promise<{ sent: number; failed: number }> {
+    const keys: Record<string, unknown>[] = [];
+    for (let m = 0; m < minutes; m++) {
+      const minute = new Date(now.getTime() - m * 60_000);
+      for (let shard = 0; shard < ACTIVITY_SHARDS; shard++) keys.push(activityKey(tenantId, shard, minute));
+    }
+    const items = await this.batchGet(keys);
+    let sent = 0;
+    let failed = 0;
+    for (const item of items) {
+      sent += Number(item.sent ?? 0);
+      failed += Number(item.failed ?? 0);
+    }
+    return { sent, failed };
+  }
+
+  /**
+   * One recipient status move and its counter changes, atomically, conditioned on where the move
+   * starts (status and attempt). `counters` adds to the recipient's counter shard besides the
+   * status move itself (error codes, pending retries); `activity` counts sends and failures for
+   * the tenant's metrics in the same transaction.
+   */
+  private async move(
+    key: RecipientKey,
+    step: { from: RecipientStatus; to: RecipientStatus; attempt: number },
+    change: {
+      set?: Record<string, unknown>;
+      remove?: readonly string[];
+      counters?: Record<string, number>;
+      activity?: 'sent' | 'failed';
+      at?: Date;
+      /** A further condition on the recipient, ANDed with the move's start. */
+      condition?: string;
+    } = {},
+  ): Promise<MoveResult> {
+    const update = updateExpression({ status: step.to, ...change.set }, change.remove ?? []);
+    const counters: Record<string, number> = {
+      [`c_${step.from}`]: -1,
+      [`c_${step.to}`]: 1,
+      ...change.counters,
+    };
+    const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+      {
+        Update: {
+          TableName: this.table,
+          Key: recipientKey(key.broadcastId, key.index),
+          UpdateExpression: update.expression,
+          ConditionExpression: `#cond_status = :cond_from AND attempts = :cond_attempt${change.condition ? ` AND ${change.condition}` : ''}`,
+          ExpressionAttributeNames: { ...update.names, '#cond_status': 'status' },
+          ExpressionAttributeValues: {
+            ...update.values,
+            ':cond_from': step.from,
+            ':cond_attempt': step.attempt,
+          },
+        },
+      },
+      {
+        Update: {
+          TableName: this.table,
+          Key: countsKey(key.broadcastId, shardOf(key.index)),
+          ...addExpression(counters),
+        },
+      },
+    ];
+    if (change.activity) {
+      const at = change.at ?? new Date();
+      items.push({
+        Update: {
+          TableName: this.table,
+          Key: activityKey(key.tenantId, key.index, at),
+          ...addExpression(
+            { [change.activity]: 1 },
+            { expiresAt: Math.floor(at.getTime() / 1000) + ACTIVITY_TTL_SECONDS },
+          ),
+        },
+      });
+    }
+    try {
+      await this.db.send(new TransactWriteCommand({ TransactItems: items }));
       return { moved: true };
     } catch (error) {
       if (error instanceof TransactionCanceledException) return { moved: false };
@@ -556,33 +849,27 @@ export class DynamoBroadcastStore implements BroadcastStore {
     }
   }
 
+  /** Broadcast status `from` one of those given → `to`, with fields set and removed; false when not in `from`. */
   private async setStatusIf(
     tenantId: string,
     broadcastId: string,
-    from: string[],
+    from: readonly string[],
     to: string,
-    set: Record<string, string>,
+    set: Record<string, unknown>,
+    remove: readonly string[] = [],
   ): Promise<boolean> {
-    const values: Record<string, unknown> = { ':to': to };
-    from.forEach((s, n) => {
-      values[`:from${n}`] = s;
-    });
-    const names: Record<string, string> = { '#status': 'status' };
-    const assignments = ['#status = :to'];
-    Object.entries(set).forEach(([field, value], n) => {
-      names[`#f${n}`] = field;
-      values[`:v${n}`] = value;
-      assignments.push(`#f${n} = :v${n}`);
-    });
+    if (from.length === 0) return false;
+    const update = updateExpression({ status: to, ...set }, remove);
+    const fromValues = Object.fromEntries(from.map((status, n) => [`:from${n}`, status]));
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.table,
           Key: broadcastKey(tenantId, broadcastId),
-          UpdateExpression: `SET ${assignments.join(', ')}`,
-          ConditionExpression: `#status IN (${from.map((_, n) => `:from${n}`).join(', ')})`,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
+          UpdateExpression: update.expression,
+          ConditionExpression: `#cond_status IN (${Object.keys(fromValues).join(', ')})`,
+          ExpressionAttributeNames: { ...update.names, '#cond_status': 'status' },
+          ExpressionAttributeValues: { ...update.values, ...fromValues },
         }),
       );
       return true;
@@ -630,18 +917,71 @@ export function sendTasksFor(recipients: readonly Recipient[]): SendTask[] {
   }));
 }
 
-function newRecipient(broadcast: Broadcast, entry: ChunkEntry, now: string): Recipient {
+function newRecipient(
+  broadcast: Broadcast,
+  entry: ChunkEntry,
+  now: string,
+  status: 'queued' | 'cancelled',
+): Recipient {
   return {
     tenantId: broadcast.tenantId,
     broadcastId: broadcast.broadcastId,
     index: entry.index,
     phone: entry.phone,
     contentVariables: entry.contentVariables,
-    status: 'queued',
+    status,
     attempts: 1,
-    queuedAt: now,
+    ...(status === 'queued' ? { queuedAt: now } : {}),
     updatedAt: now,
   };
+}
+
+/** `SET a = :v0, b = :v1 REMOVE c, d` with placeholders for every name. */
+function updateExpression(set: Record<string, unknown>, remove: readonly string[]) {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const sets: string[] = [];
+  Object.entries(set).forEach(([field, value], n) => {
+    names[`#s${n}`] = field;
+    values[`:s${n}`] = value;
+    sets.push(`#s${n} = :s${n}`);
+  });
+  const removes = remove.map((field, n) => {
+    names[`#r${n}`] = field;
+    return `#r${n}`;
+  });
+  const expression = `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`;
+  return { expression, names, values };
+}
+
+/** `ADD a :a0, b :a1` (and `SET` for plain fields, e.g. a TTL) as an update's expression parts. */
+function addExpression(adds: Record<string, number>, set: Record<string, unknown> = {}) {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const parts = Object.entries(adds)
+    .filter(([, delta]) => delta !== 0)
+    .map(([field, delta], n) => {
+      names[`#a${n}`] = field;
+      values[`:a${n}`] = delta;
+      return `#a${n} :a${n}`;
+    });
+  const sets = Object.entries(set).map(([field, value], n) => {
+    names[`#t${n}`] = field;
+    values[`:t${n}`] = value;
+    return `#t${n} = :t${n}`;
+  });
+  const expression = [
+    sets.length > 0 ? `SET ${sets.join(', ')}` : '',
+    parts.length > 0 ? `ADD ${parts.join(', ')}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  return { UpdateExpression: expression, ExpressionAttributeNames: names, ExpressionAttributeValues: values };
+}
+
+/** The attributes that put a broadcast in the activeBroadcasts index while it is not final. */
+function activeFields(broadcast: Pick<Broadcast, 'tenantId' | 'broadcastId'>) {
+  return { active: ACTIVE, activeKey: `${broadcast.tenantId}#${broadcast.broadcastId}` };
 }
 
 function isConditionFailure(error: unknown): boolean {

@@ -111,9 +111,22 @@ export interface OutboundTemplate {
   readonly statusCallback: string;
 }
 
+/** A message as the provider reports it (reconciliation of ambiguous sends and lost callbacks). */
+export interface ProviderMessage {
+  readonly sid: string;
+  readonly to: string;
+  readonly status: string;
+  readonly errorCode?: number;
+  readonly dateCreated: Date;
+}
+
 export interface Messenger {
   /** One provider call, no retries: the retry layer is ours. */
   sendTemplate(message: OutboundTemplate): Promise<ProviderSendResult>;
+  /** The message with this SID, or undefined when the provider has none. */
+  fetchMessage(sid: string): Promise<ProviderMessage | undefined>;
+  /** Messages from our sender to `to` created since `since` (Twilio's list by To/From/DateSent). */
+  findMessages(to: string, since: Date): Promise<ProviderMessage[]>;
   /** Whether credentials and a sender are configured (the create route's pre-flight). */
   readonly configured: boolean;
 }
@@ -146,7 +159,9 @@ export interface BroadcastStore {
     page: { limit: number; cursor?: string; status?: string },
   ): Promise<{ items: Broadcast[]; nextCursor?: string }>;
   /** Counts per status (pending included) and error counts by code, summed over the counter shards. */
-  getCounts(broadcast: Broadcast): Promise<{ counts: StatusCounts; errors: Record<string, number> }>;
+  getCounts(
+    broadcast: Broadcast,
+  ): Promise<{ counts: StatusCounts; errors: Record<string, number>; retriesPending: number }>;
   listRecipients(
     broadcast: Broadcast,
     page: { limit: number; cursor?: string; status?: string },
@@ -175,13 +190,44 @@ export interface BroadcastStore {
   advance(
     key: RecipientKey,
     to: Exclude<RecipientStatus, 'pending' | 'queued'>,
-    details: { at: Date; errorCode?: number; errorMessage?: string; messageSid?: string; attempt?: number },
+    details: {
+      at: Date;
+      errorCode?: number;
+      errorMessage?: string;
+      messageSid?: string;
+      attempt?: number;
+      /** With `failed`/`undelivered`: when the retry job may try again (indexed as a due retry). */
+      retryAt?: Date;
+    },
   ): Promise<MoveResult>;
   findRecipientBySid(sid: string): Promise<RecipientKey | undefined>;
   /** Marks the broadcast running (first claim) when it was accepted or queued. */
   markRunning(tenantId: string, broadcastId: string, now: Date): Promise<void>;
   /** Sets the final status when no recipient is in flight; returns it, or undefined when not final yet. */
   finalizeIfDone(broadcast: Broadcast, now: Date): Promise<string | undefined>;
+
+  // Retries, cancel and recovery.
+  /** Recipients whose retry is due (from the due-retry index; never a table scan). */
+  dueRetries(now: Date, limit: number): Promise<(RecipientKey & { attempt: number })[]>;
+  /**
+   * failed/undelivered at `attempt` → queued at `attempt + 1`, its retry (if scheduled) consumed;
+   * false when it is not in that state any more.
+   */
+  requeueForRetry(key: RecipientKey, attempt: number, now: Date): Promise<MoveResult>;
+  /** Forgets a scheduled retry (a cancelled broadcast): the recipient stays failed for good. */
+  dropRetry(key: RecipientKey, attempt: number): Promise<void>;
+  /** Not-yet-final → cancelled; false when it was final already. */
+  cancelBroadcast(tenantId: string, broadcastId: string, now: Date): Promise<boolean>;
+  /** Broadcasts not final yet, across tenants (sweeper) or for one tenant (metrics). */
+  activeBroadcasts(tenantId?: string): Promise<Broadcast[]>;
+  /** Chunks of the list not expanded yet (the sweeper re-enqueues their fan-out). */
+  unexpandedChunks(broadcast: Broadcast): Promise<number[]>;
+  /** Recipients of a broadcast in the given statuses (reads its recipients: for stalled broadcasts only). */
+  recipientsIn(broadcast: Broadcast, statuses: readonly RecipientStatus[]): Promise<Recipient[]>;
+  /** Remembers the counts the sweeper saw; returns whether they were the same as last time (stalled). */
+  noteSweep(broadcast: Broadcast, countsSignature: string): Promise<boolean>;
+  /** Sent and failed moves per minute for a tenant, for /v1/metrics (sentLast5m, failedLast5m). */
+  recentActivity(tenantId: string, now: Date, minutes: number): Promise<{ sent: number; failed: number }>;
 }
 
 /** One accepted recipient as stored in a chunk of the list before fan-out. */
