@@ -52,7 +52,7 @@ export function createFanOutHandler(deps: FanOutDeps) {
       log.error('fan-out task names an unknown broadcast', { broadcastId: task.broadcastId });
       return;
     }
-    if (broadcast.status === 'cancelled') return;
+    // A cancelled broadcast's chunk is still expanded (as cancelled recipients) so its counts add up.
     if (broadcast.status === 'scheduled') {
       const waitSeconds = Math.ceil((Date.parse(broadcast.scheduledAt ?? '') - now().getTime()) / 1000);
       if (waitSeconds > 0) {

@@ -1,19 +1,15 @@
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { adminRoute } from './commons/admin-route.ts';
+import { ownedBroadcast } from './commons/broadcasts.ts';
 import { json } from './commons/http.ts';
 import { broadcastStore } from './commons/wiring.ts';
 import { BroadcastListQuery, parseListQuery, RecipientListQuery } from './core/broadcast-request.ts';
 import { progressOf, type StatusCounts } from './core/counts.ts';
 import { ApiError } from './core/errors.ts';
-import { isBroadcastId } from './core/ids.ts';
 import type { Broadcast, BroadcastStore, Recipient } from './core/ports.ts';
 import { errorMessageFor } from './core/send-outcome.ts';
 import { finalBroadcastStatus } from './core/statuses.ts';
 
-/**
- * The GET routes under /v1/broadcasts. Another tenant's broadcast, and an id that is not
- * one, are the same 404: nothing says whether it exists.
- */
+/** The GET routes under /v1/broadcasts, scoped to the caller's tenant. */
 export const handler = adminRoute(async (event, tenantId) => {
   const store = broadcastStore();
   switch (event.routeKey) {
@@ -35,11 +31,14 @@ export const handler = adminRoute(async (event, tenantId) => {
       return json(200, { items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
     }
     case 'GET /v1/broadcasts/{id}': {
-      const { broadcast, counts } = await current(store, await owned(store, tenantId, event));
+      const { broadcast, counts } = await current(store, await ownedBroadcast(store, tenantId, event));
       return json(200, broadcastView(broadcast, counts));
     }
     case 'GET /v1/broadcasts/{id}/progress': {
-      const { broadcast, counts, errors } = await current(store, await owned(store, tenantId, event));
+      const { broadcast, counts, errors } = await current(
+        store,
+        await ownedBroadcast(store, tenantId, event),
+      );
       const errorSummary = Object.entries(errors)
         .filter(([, count]) => count > 0)
         .map(([code, count]) => ({ code: Number(code), message: errorMessageFor(code), count }))
@@ -55,7 +54,7 @@ export const handler = adminRoute(async (event, tenantId) => {
       });
     }
     case 'GET /v1/broadcasts/{id}/recipients': {
-      const broadcast = await owned(store, tenantId, event);
+      const broadcast = await ownedBroadcast(store, tenantId, event);
       const query = parseListQuery(RecipientListQuery, event.queryStringParameters);
       const page = await withCursor(() =>
         store.listRecipients(broadcast, {
@@ -73,17 +72,6 @@ export const handler = adminRoute(async (event, tenantId) => {
       throw new ApiError('NOT_FOUND', `No route ${event.routeKey}`);
   }
 });
-
-async function owned(
-  store: BroadcastStore,
-  tenantId: string,
-  event: APIGatewayProxyEventV2,
-): Promise<Broadcast> {
-  const id = event.pathParameters?.id;
-  const broadcast = isBroadcastId(id) ? await store.getBroadcast(tenantId, id) : undefined;
-  if (!broadcast) throw new ApiError('NOT_FOUND', `No broadcast ${id ?? ''} for this API key.`);
-  return broadcast;
-}
 
 /**
  * The broadcast with its counts; when the counts show it has ended but its status does not say

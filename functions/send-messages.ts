@@ -4,11 +4,12 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { changeVisibility, queueUrlFromArn } from './adapters/sqs-queues.ts';
-import { intEnv, optionalEnv, publicBaseUrl } from './commons/config.ts';
+import { intEnv, optionalEnv, publicBaseUrl, retryBackoffSeconds } from './commons/config.ts';
 import { logger as defaultLogger, type HandlerLogger, redactPhones } from './commons/powertools.ts';
 import { broadcastStore, sqs, twilioMessenger } from './commons/wiring.ts';
 import { maskPhone } from './core/phones.ts';
 import type { Broadcast, BroadcastStore, Messenger, RecipientKey, SendTask } from './core/ports.ts';
+import { retryDecision } from './core/retry-policy.ts';
 import { CONFIGURATION_CODES, classifySendOutcome } from './core/send-outcome.ts';
 
 /**
@@ -30,6 +31,8 @@ export interface SendConsumerDeps {
   /** Makes the record's message visible again after `delaySeconds` (ChangeMessageVisibility). */
   readonly requeue: (record: SQSRecord, delaySeconds: number) => Promise<void>;
   readonly publicBaseUrl: () => string;
+  /** Retry windows for transient failures (RETRY_BACKOFF_SECONDS). */
+  readonly backoffSeconds?: readonly number[];
   /** How long a claim holds before the sweeper may look at it; default 300 s. */
   readonly leaseSeconds?: number;
   /** Records in flight at once within one invocation; default 10. */
@@ -243,11 +246,19 @@ export function createSendHandler(deps: SendConsumerDeps) {
             throw new RequeuedError(`configuration error (${outcome.code})`);
           }
           const at = now();
+          // Refused now, yet maybe not for good (an unknown code is transient): the retry job decides when.
+          const decision = retryDecision(
+            outcome.code,
+            task.attempt,
+            deps.backoffSeconds ?? retryBackoffSeconds(),
+            at,
+          );
           await deps.store.advance(key, 'failed', {
             at,
             errorCode: outcome.code,
             errorMessage: outcome.message,
             attempt: task.attempt,
+            ...(decision.retry ? { retryAt: decision.at } : {}),
           });
           log.warn('Twilio refused the message; recipient failed', {
             ...fields,

@@ -1,7 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { publicBaseUrl, twilioAuthToken } from './commons/config.ts';
+import { publicBaseUrl, retryBackoffSeconds, twilioAuthToken } from './commons/config.ts';
 import { emptyTwiml, errorResponse } from './commons/http.ts';
 import { logger as defaultLogger, type HandlerLogger } from './commons/powertools.ts';
 import { isValidTwilioSignature, twilioWebhookRequest } from './commons/twilio-signature.ts';
@@ -9,6 +9,7 @@ import { broadcastStore } from './commons/wiring.ts';
 import { ApiError } from './core/errors.ts';
 import { maskPhone, stripWhatsAppPrefix } from './core/phones.ts';
 import type { BroadcastStore, RecipientKey } from './core/ports.ts';
+import { retryDecision } from './core/retry-policy.ts';
 import {
   canAdvance,
   isProcessed,
@@ -32,6 +33,8 @@ export interface StatusWebhookDeps {
   readonly store: BroadcastStore;
   readonly authToken: () => Promise<string | undefined>;
   readonly publicBaseUrl: () => string;
+  /** Retry windows for transient failures (RETRY_BACKOFF_SECONDS). */
+  readonly backoffSeconds?: readonly number[];
   readonly now?: () => Date;
   readonly logger?: HandlerLogger;
 }
@@ -119,12 +122,18 @@ export function createStatusWebhookHandler(deps: StatusWebhookDeps) {
     const errorCode = Number(params.ErrorCode) || undefined;
     const errorMessage = params.ErrorMessage || params.ChannelStatusMessage || undefined;
     const at = now();
+    // A transient failure is scheduled for the retry job in the same write (one retry layer).
+    const decision =
+      to === 'failed' || to === 'undelivered'
+        ? retryDecision(errorCode, before.attempts, deps.backoffSeconds ?? retryBackoffSeconds(), at)
+        : undefined;
     const result = await deps.store.advance(key, to, {
       at,
       messageSid: sid,
       attempt: attempt ?? before.attempts,
       ...(errorCode !== undefined ? { errorCode } : {}),
       ...(errorMessage ? { errorMessage } : {}),
+      ...(decision?.retry ? { retryAt: decision.at } : {}),
     });
     log.info(result.moved ? 'recipient status advanced' : 'status callback changed nothing (lost a race)', {
       ...fields,

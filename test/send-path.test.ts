@@ -92,6 +92,8 @@ beforeAll(async () => {
     store,
     authToken: async () => AUTH_TOKEN,
     publicBaseUrl: () => publicBase,
+    // No retry windows here: retries are test/integration/retries.test.ts's subject.
+    backoffSeconds: [],
     logger,
   });
   // The real payload-2.0 gateway in front of the webhook, so the simulator's signed callbacks arrive
@@ -117,6 +119,7 @@ beforeAll(async () => {
     store,
     messenger: async () => messenger,
     publicBaseUrl: () => publicBase,
+    backoffSeconds: [],
     requeue: async (record, delaySeconds) => {
       requeues.push({ messageId: record.messageId, delaySeconds });
     },

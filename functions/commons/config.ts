@@ -1,4 +1,5 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { parseBackoffSeconds } from '../core/retry-policy.ts';
 
 /**
  * Settings handlers read from their environment. Resource names come from the topology
@@ -30,6 +31,11 @@ export function intEnv(name: string, fallback: number, env: Env = process.env): 
   if (!Number.isInteger(value))
     throw new Error(`Environment variable ${name} must be an integer, got '${raw}'`);
   return value;
+}
+
+/** The retry windows (RETRY_BACKOFF_SECONDS, default 300,900,3600): one per retry. */
+export function retryBackoffSeconds(env: Env = process.env): number[] {
+  return parseBackoffSeconds(env.RETRY_BACKOFF_SECONDS);
 }
 
 /** The URL Twilio calls us at (no trailing slash): callbacks are built on it and signatures checked against it. */

@@ -1,0 +1,182 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localConfigFromEnv } from '../../lib/local/config.ts';
+import { type LocalTwin, startLocalTwin } from '../../lib/local/twin.ts';
+import { waitFor } from '../../lib/local/wait-for.ts';
+
+const KEY = 'key-retries-0123456789';
+const CONTENT_SID = `HX${'cd'.repeat(16)}`;
+
+let twin: LocalTwin;
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'retries-'));
+  twin = await startLocalTwin(
+    localConfigFromEnv({
+      DATA_DIR: dataDir,
+      PORT: '0',
+      TWILIO_SIMULATOR_PORT: '0',
+      LOCAL_API_KEYS: `acme:${KEY}`,
+      SIM_MPS: '1000',
+      SIM_LATENCY_MS: '5',
+      RETRY_BACKOFF_SECONDS: '1,1,1',
+      RETRY_SCHEDULE_SECONDS: '1',
+    }),
+    { log: () => {} },
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await twin?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are arbitrary JSON, checked by the matchers.
+type Json = Record<string, any>;
+
+async function call(method: string, route: string, body?: unknown) {
+  const res = await fetch(`${twin.apiUrl}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Json };
+}
+
+let sequence = 100 + Math.floor(Math.random() * 800);
+const phone = (lastFour = `5${String(sequence++ % 1000).padStart(3, '0')}`) =>
+  `+97250${String(sequence++ % 1000).padStart(3, '0')}${lastFour}`;
+
+const sentTo = (to: string) =>
+  (twin.simulator?.messages() ?? []).filter((m) => m.to === `whatsapp:${to}`).length;
+
+async function create(recipients: string[]) {
+  const created = await call('POST', '/v1/broadcasts', { template: { contentSid: CONTENT_SID }, recipients });
+  expect(created.status).toBe(202);
+  return created.body.broadcastId as string;
+}
+
+function until(id: string, check: (b: Json) => boolean, message: string, timeoutMs = 60_000) {
+  return waitFor(
+    async () => {
+      const { body } = await call('GET', `/v1/broadcasts/${id}`);
+      return check(body) ? body : undefined;
+    },
+    { timeoutMs, intervalMs: 250, message },
+  );
+}
+
+async function recipient(id: string, to: string) {
+  const { body } = await call('GET', `/v1/broadcasts/${id}/recipients?limit=500`);
+  return body.items.find((r: Json) => r.phone === to) as Json;
+}
+
+describe('retries through backoff windows (RETRY_BACKOFF_SECONDS=1,1,1)', () => {
+  it('retries a transient failure up to 1 + windows attempts, never a permanent one, and sends the rest once', async () => {
+    const unreachable = phone('0001'); // undelivered 30003: transient
+    const notOnWhatsApp = phone('0002'); // failed 63024: permanent
+    const rateLimited = phone('0005'); // 429 first, accepted after
+    const ambiguous = phone('0004'); // 500 after Twilio created it
+    const id = await create([unreachable, notOnWhatsApp, rateLimited, ambiguous]);
+
+    const done = await until(
+      id,
+      (b) => ['completed', 'partial', 'failed'].includes(b.status),
+      'did not finish',
+      90_000,
+    );
+    expect(done.status).toBe('partial');
+    const r = await recipient(id, unreachable);
+    expect(r).toMatchObject({ status: 'undelivered', attempts: 4, errorCode: 30003 });
+    expect(r.nextRetryAt).toBeUndefined();
+    expect(sentTo(unreachable)).toBe(4);
+    expect(sentTo(notOnWhatsApp)).toBe(1);
+    expect((await recipient(id, notOnWhatsApp)).attempts).toBe(1);
+    expect(sentTo(rateLimited)).toBe(1);
+    expect(sentTo(ambiguous)).toBe(1);
+    expect((await recipient(id, ambiguous)).status).toMatch(/delivered|read/);
+    expect(Object.values(done.counts as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(4);
+  }, 120_000);
+
+  it('shows nextRetryAt while a retry waits, and the broadcast is not final meanwhile', async () => {
+    const unreachable = phone('0001');
+    const id = await create([unreachable]);
+    const waiting = await waitFor(
+      async () => {
+        const r = await recipient(id, unreachable);
+        return r?.nextRetryAt ? r : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 50, message: 'no nextRetryAt was shown' },
+    );
+    expect(waiting.status).toBe('undelivered');
+    const { body } = await call('GET', `/v1/broadcasts/${id}`);
+    expect(['queued', 'running']).toContain(body.status);
+    await until(id, (b) => b.status === 'failed', 'did not end failed', 90_000);
+  }, 120_000);
+
+  it('a manual retry re-queues only retryable failures', async () => {
+    const unreachable = phone('0001');
+    const notOnWhatsApp = phone('0002');
+    const invalidTo = phone('0003'); // 400 21211 at create: permanent
+    const id = await create([unreachable, notOnWhatsApp, invalidTo]);
+    await until(id, (b) => b.status === 'failed', 'did not end failed', 90_000);
+    expect(sentTo(unreachable)).toBe(4);
+
+    const retried = await call('POST', `/v1/broadcasts/${id}/retry`);
+    expect(retried.status).toBe(202);
+    expect(retried.body).toEqual({ broadcastId: id, retriedCount: 1 });
+    await waitFor(() => sentTo(unreachable) === 5, {
+      timeoutMs: 30_000,
+      message: 'the manual retry sent nothing',
+    });
+    expect(sentTo(notOnWhatsApp)).toBe(1);
+    expect(sentTo(invalidTo)).toBe(0);
+    await until(id, (b) => b.status === 'failed', 'did not end failed again', 90_000);
+  }, 180_000);
+});
+
+describe('cancel', () => {
+  it('stops sending within seconds, keeps the counts adding up, and refuses a second cancel', async () => {
+    const recipients = Array.from({ length: 400 }, () => phone());
+    const id = await create(recipients);
+    await waitFor(() => recipients.some((to) => sentTo(to) > 0), {
+      timeoutMs: 30_000,
+      message: 'nothing was sent',
+    });
+
+    const cancelled = await call('POST', `/v1/broadcasts/${id}/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ broadcastId: id, status: 'cancelled' });
+    expect(cancelled.body.cancelledCount).toBeGreaterThan(0);
+
+    // Sends in flight at the moment of the cancel may still land; after a few seconds nothing more does.
+    const total = () => recipients.reduce((n, to) => n + sentTo(to), 0);
+    await waitFor(
+      async () => {
+        const before = total();
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        return total() === before;
+      },
+      { timeoutMs: 15_000, message: 'sends went on after the cancel' },
+    );
+    const settled = await until(
+      id,
+      (b) => b.counts.pending + b.counts.queued + b.counts.sending === 0,
+      'the counts did not settle',
+    );
+    expect(settled.status).toBe('cancelled');
+    expect(settled.cancelledAt).toBeDefined();
+    expect(settled.counts.cancelled).toBeGreaterThan(0);
+    expect(Object.values(settled.counts as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(400);
+    expect(recipients.filter((to) => sentTo(to) > 0).length).toBe(400 - settled.counts.cancelled);
+    expect(recipients.every((to) => sentTo(to) <= 1)).toBe(true);
+
+    const again = await call('POST', `/v1/broadcasts/${id}/cancel`);
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('INVALID_STATE');
+  }, 120_000);
+});
