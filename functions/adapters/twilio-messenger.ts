@@ -1,6 +1,7 @@
 import twilio from 'twilio';
-import { toWhatsAppAddress } from '../core/phones.ts';
-import type { Messenger, OutboundTemplate, ProviderSendResult } from '../core/ports.ts';
+import type { MessageInstance } from 'twilio/lib/rest/api/v2010/account/message.js';
+import { stripWhatsAppPrefix, toWhatsAppAddress } from '../core/phones.ts';
+import type { Messenger, OutboundTemplate, ProviderMessage, ProviderSendResult } from '../core/ports.ts';
 import { createTwilioClient } from './twilio-client.ts';
 
 export interface TwilioMessengerOptions {
@@ -80,6 +81,75 @@ export class TwilioMessenger implements Messenger {
       return toProviderFailure(error);
     }
   }
+
+  /** The message with this SID; undefined when Twilio has none (404 / 20404). Other failures throw. */
+  async fetchMessage(sid: string): Promise<ProviderMessage | undefined> {
+    const client = this.#requireClient();
+    try {
+      return toProviderMessage(await client.messages(sid).fetch());
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Our messages to `to` created since `since`, oldest first (reconciliation of an ambiguous send).
+   * Two lists, merged by SID: one by `DateSent>` (what DESIGN.md names), and the newest page by To/From
+   * without a date filter, because Twilio leaves `date_sent` empty while a message waits in its queue
+   * (rate limits can hold it for hours), and a date filter would miss exactly the message we look for.
+   * With a Messaging Service there is no From to filter on: To and the dates only.
+   */
+  async findMessages(to: string, since: Date): Promise<ProviderMessage[]> {
+    const client = this.#requireClient();
+    const base = {
+      to: toWhatsAppAddress(to),
+      ...(this.#from && !this.#messagingServiceSid ? { from: this.#from } : {}),
+    };
+    const [bySent, newest] = await Promise.all([
+      client.messages.list({ ...base, dateSentAfter: since, limit: FIND_LIMIT }),
+      client.messages.list({ ...base, limit: RECENT_LIMIT, pageSize: RECENT_LIMIT }),
+    ]);
+    const found = new Map<string, ProviderMessage>();
+    for (const instance of [...bySent, ...newest]) {
+      const message = toProviderMessage(instance);
+      // Twilio's DateSent filter is coarse (whole seconds, or whole days): the exact bound is ours.
+      if (message.dateCreated.getTime() < since.getTime()) continue;
+      if (message.to !== stripWhatsAppPrefix(base.to)) continue;
+      found.set(message.sid, message);
+    }
+    return [...found.values()].sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime());
+  }
+
+  #requireClient(): twilio.Twilio {
+    if (!this.#client) throw new Error('Twilio is not configured (account SID and auth token)');
+    return this.#client;
+  }
+}
+
+/** At most this many messages per reconciliation list (one recipient's messages from us since a claim). */
+const FIND_LIMIT = 100;
+const RECENT_LIMIT = 20;
+
+/** Twilio's Message resource → the port's ProviderMessage (`to` as bare E.164). */
+export function toProviderMessage(instance: MessageInstance): ProviderMessage {
+  const errorCode =
+    instance.errorCode === null || instance.errorCode === undefined ? NaN : Number(instance.errorCode);
+  const created =
+    instance.dateCreated instanceof Date ? instance.dateCreated : new Date(String(instance.dateCreated));
+  return {
+    sid: instance.sid,
+    to: stripWhatsAppPrefix(instance.to ?? ''),
+    status: String(instance.status ?? ''),
+    ...(Number.isFinite(errorCode) && errorCode !== 0 ? { errorCode } : {}),
+    dateCreated: created,
+  };
+}
+
+function isNotFound(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as { status?: unknown; code?: unknown };
+  return e.status === 404 || e.code === 20404;
 }
 
 /** Maps whatever the SDK threw to a ProviderSendResult; exported for tests. */
