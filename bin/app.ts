@@ -25,6 +25,7 @@ new BroadcastStack(app, context('stackName') ?? 'WhatsAppBroadcast', {
     messagingServiceSid: context('twilioMessagingServiceSid'),
   },
   publicBaseUrl: context('publicBaseUrl'),
+  retryBackoffSeconds: context('retryBackoffSeconds'),
 });
 
 // cdk-nag 3 is a CDK policy-validation plugin (it replaced v2's Aspect): any unacknowledged

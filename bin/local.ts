@@ -5,13 +5,9 @@
 import { ConfigError, type LocalConfig, localConfigFromEnv } from '../lib/local/config.ts';
 import { JavaMissingError } from '../lib/local/dynamodb-local.ts';
 import { type LocalTwin, startLocalTwin } from '../lib/local/twin.ts';
-import { topology } from '../lib/topology.ts';
 
 async function main(): Promise<void> {
-  const config = localConfigFromEnv(
-    process.env,
-    topology.schedules.map((s) => ({ envVar: s.localIntervalEnvVar, defaultSeconds: s.everyMinutes * 60 })),
-  );
+  const config = localConfigFromEnv(process.env);
   const started = Date.now();
   const twin = await startLocalTwin(config);
   printBanner(twin, config, Date.now() - started);

@@ -23,6 +23,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { SECRET_NOT_SET } from '../functions/commons/config.ts';
+import { parseBackoffSeconds } from '../functions/core/retry-policy.ts';
 import { ServiceFunction } from './function-defaults.ts';
 import {
   topology as declaredTopology,
@@ -68,6 +69,11 @@ export interface BroadcastStackProps extends StackProps {
   readonly apiThrottle?: { readonly rateLimit: number; readonly burstLimit: number };
   /** @default 'whatsapp-broadcast' */
   readonly serviceName?: string;
+  /**
+   * Retry windows in seconds, one per retry (the functions' RETRY_BACKOFF_SECONDS).
+   * @default '300,900,3600'
+   */
+  readonly retryBackoffSeconds?: string;
 }
 
 interface QueuePair {
@@ -147,6 +153,14 @@ export class BroadcastStack extends Stack {
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
+      new CfnOutput(this, `${pascal(queueId)}QueueUrl`, {
+        value: queue.queueUrl,
+        description: `For npm run cli -- dlq redrive --queue ${queueId} --queue-url <this>`,
+      });
+      new CfnOutput(this, `${pascal(queueId)}DeadLetterQueueUrl`, {
+        value: deadLetterQueue.queueUrl,
+        description: `For npm run cli -- dlq … --queue ${queueId} --dlq-url <this>`,
+      });
       return { queue, deadLetterQueue };
     });
 
@@ -206,6 +220,8 @@ export class BroadcastStack extends Stack {
       TWILIO_ACCOUNT_SID: twilio.accountSid ?? '',
       TWILIO_FROM: twilio.from ?? '',
       TWILIO_MESSAGING_SERVICE_SID: twilio.messagingServiceSid ?? '',
+      // Validated here so a typo fails the synth, not the first failed send.
+      RETRY_BACKOFF_SECONDS: parseBackoffSeconds(props.retryBackoffSeconds).join(','),
     };
 
     this.functions = mapValues(topo.functions, (spec, fnId) => {
@@ -364,6 +380,9 @@ function grantQueue(queue: sqs.IQueue, access: QueueAccess, grantee: iam.IGranta
     case 'send+consume':
       queue.grantSendMessages(grantee);
       queue.grantConsumeMessages(grantee);
+      return;
+    case 'depth':
+      queue.grant(grantee, 'sqs:GetQueueAttributes');
       return;
   }
 }

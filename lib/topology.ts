@@ -47,7 +47,8 @@ export interface SecretSpec {
 }
 
 export type TableAccess = 'read' | 'readwrite';
-export type QueueAccess = 'send' | 'consume' | 'send+consume';
+/** `depth`: read the queue's attributes only (message counts), for metrics. */
+export type QueueAccess = 'send' | 'consume' | 'send+consume' | 'depth';
 
 export interface FunctionSpec {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -123,7 +124,13 @@ export const topology = {
       partitionKey: 'pk',
       sortKey: 'sk',
       timeToLiveAttribute: 'expiresAt',
-      globalIndexes: [],
+      // Sparse indexes: an item is in one only while it has the key attributes.
+      globalIndexes: [
+        // Failed recipients waiting for a retry window, by when: the retry job never scans the table.
+        { name: 'dueRetries', partitionKey: 'retryShard', sortKey: 'nextRetryAt' },
+        // Broadcasts not final yet, by tenant: the sweeper's and /v1/metrics' starting point.
+        { name: 'activeBroadcasts', partitionKey: 'active', sortKey: 'activeKey' },
+      ],
     },
   },
   queues: {
@@ -169,6 +176,21 @@ export const topology = {
       timeoutSeconds: 15,
       uses: ADMIN_READS,
     },
+    manageBroadcasts: {
+      entry: 'functions/manage-broadcasts.ts',
+      description: 'POST /v1/broadcasts/{id}/cancel and /retry',
+      memoryMb: 512,
+      timeoutSeconds: 29,
+      uses: { ...ADMIN_READS, queues: { send: 'send' } },
+    },
+    metrics: {
+      entry: 'functions/metrics.ts',
+      description:
+        "GET /v1/metrics: the tenant's pending, recent sends and failures, active broadcasts, dead letters",
+      memoryMb: 256,
+      timeoutSeconds: 10,
+      uses: { ...ADMIN_READS, deadLetterQueues: { send: 'depth', fanOut: 'depth' } },
+    },
     apiDocs: {
       entry: 'functions/openapi.ts',
       description: 'GET /openapi.json, generated from the same schemas that validate requests',
@@ -202,7 +224,19 @@ export const topology = {
       description: 'Every few minutes: re-queues transient failures whose backoff window has passed',
       memoryMb: 512,
       timeoutSeconds: 120,
-      uses: { tables: { main: 'readwrite' }, queues: { send: 'send' }, secrets: ['twilioAuthToken'] },
+      uses: { tables: { main: 'readwrite' }, queues: { send: 'send' } },
+    },
+    sweepStuck: {
+      entry: 'functions/sweep-stuck.ts',
+      description:
+        'Every few minutes: puts recipients stuck by a lost message or a crashed send back on the path',
+      memoryMb: 512,
+      timeoutSeconds: 240,
+      uses: {
+        tables: { main: 'readwrite' },
+        queues: { send: 'send', fanOut: 'send' },
+        secrets: ['twilioAuthToken'],
+      },
     },
   },
   routes: [
@@ -213,6 +247,9 @@ export const topology = {
     { method: 'GET', path: '/v1/broadcasts/{id}', function: 'queryBroadcasts', auth: 'admin' },
     { method: 'GET', path: '/v1/broadcasts/{id}/progress', function: 'queryBroadcasts', auth: 'admin' },
     { method: 'GET', path: '/v1/broadcasts/{id}/recipients', function: 'queryBroadcasts', auth: 'admin' },
+    { method: 'POST', path: '/v1/broadcasts/{id}/cancel', function: 'manageBroadcasts', auth: 'admin' },
+    { method: 'POST', path: '/v1/broadcasts/{id}/retry', function: 'manageBroadcasts', auth: 'admin' },
+    { method: 'GET', path: '/v1/metrics', function: 'metrics', auth: 'admin' },
     { method: 'POST', path: '/webhooks/twilio/status', function: 'twilioStatusWebhook', auth: 'public' },
   ],
   consumers: [
@@ -241,6 +278,13 @@ export const topology = {
       description: 'Drives retries through their backoff windows',
       everyMinutes: 5,
       localIntervalEnvVar: 'RETRY_SCHEDULE_SECONDS',
+    },
+    {
+      id: 'sweep',
+      function: 'sweepStuck',
+      description: 'Recovers recipients stuck by a lost queue message or a crashed send',
+      everyMinutes: 5,
+      localIntervalEnvVar: 'SWEEP_SCHEDULE_SECONDS',
     },
   ],
 } as const satisfies Topology;

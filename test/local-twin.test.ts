@@ -98,7 +98,7 @@ describe('npm start (bin/local.ts)', () => {
 describe('local twin state', () => {
   it('keeps tables, queued messages and the simulator log across a restart with the same DATA_DIR', async () => {
     const dataDir = tempDir();
-    const config = localConfigFromEnv({ DATA_DIR: dataDir, PORT: '0', TWILIO_SIMULATOR_PORT: '0' }, []);
+    const config = localConfigFromEnv({ DATA_DIR: dataDir, PORT: '0', TWILIO_SIMULATOR_PORT: '0' });
     const quiet = () => {};
 
     const first = await startLocalTwin(config, { log: quiet });

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { newApiKey, parseApiKeyList } from '../../functions/core/api-keys.ts';
+import { parseBackoffSeconds } from '../../functions/core/retry-policy.ts';
+import { topology } from '../topology.ts';
 
 /** How the local twin reaches Twilio: the built-in simulator, or a real account. */
 export type TwilioMode =
@@ -36,7 +38,19 @@ export interface LocalConfig {
   readonly apiKeys: readonly { readonly tenantId: string; readonly key: string }[];
   /** True when the key was generated here (so it is printed: nobody else knows it). */
   readonly devKeyGenerated: boolean;
+  /** Handler settings passed through as they are (validated here, so a typo stops the start). */
+  readonly handlerSettings: Readonly<Record<string, string>>;
 }
+
+/** Handler settings `npm start` passes to the functions when set (README, "Configuration"). */
+const HANDLER_SETTINGS = [
+  'RETRY_BACKOFF_SECONDS',
+  'SWEEP_STALE_SECONDS',
+  'SEND_LEASE_SECONDS',
+  'SEND_CONCURRENCY',
+  'MAX_RECIPIENTS_PER_REQUEST',
+  'POWERTOOLS_LOG_LEVEL',
+] as const;
 
 export const SIMULATOR_DEFAULT_FROM = 'whatsapp:+14155238886';
 
@@ -53,7 +67,10 @@ export class ConfigError extends Error {
  */
 export function localConfigFromEnv(
   env: NodeJS.ProcessEnv,
-  scheduleVars: readonly { envVar: string; defaultSeconds: number }[],
+  scheduleVars: readonly { envVar: string; defaultSeconds: number }[] = topology.schedules.map((s) => ({
+    envVar: s.localIntervalEnvVar,
+    defaultSeconds: s.everyMinutes * 60,
+  })),
 ): LocalConfig {
   const port = integer(env, 'PORT', 3000, { min: 0, max: 65535 });
   const dataDir = path.resolve(env.DATA_DIR || '.local');
@@ -93,12 +110,27 @@ export function localConfigFromEnv(
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
+  try {
+    parseBackoffSeconds(env.RETRY_BACKOFF_SECONDS);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  for (const name of [
+    'SWEEP_STALE_SECONDS',
+    'SEND_LEASE_SECONDS',
+    'SEND_CONCURRENCY',
+    'MAX_RECIPIENTS_PER_REQUEST',
+  ])
+    integer(env, name, 1, { min: 1, max: 10_000_000 });
+  const handlerSettings: Record<string, string> = {};
+  for (const name of HANDLER_SETTINGS) if (env[name]) handlerSettings[name] = env[name] as string;
   const devKeyGenerated = apiKeys.length === 0;
   if (devKeyGenerated) apiKeys = [{ tenantId: 'dev', key: persistedSecret(dataDir, 'devApiKey', newApiKey) }];
   return {
     port,
     apiKeys,
     devKeyGenerated,
+    handlerSettings,
     ...(env.PUBLIC_BASE_URL ? { publicBaseUrl: url(env.PUBLIC_BASE_URL, 'PUBLIC_BASE_URL') } : {}),
     dataDir,
     twilio,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,6 +111,7 @@ export async function startLocalTwin(
     await ensureTables(dynamodb.endpoint, topo.tables, localName);
     await seedApiKeys(dynamodb.endpoint, tableNames.main, config.apiKeys);
     const queues = await ensureQueues(sqsServer, topo.queues, localName);
+    writeEndpoints(config.dataDir, sqsServer.address, dynamodb.endpoint, queues);
 
     Object.assign(
       process.env,
@@ -229,6 +231,7 @@ function handlerEnvironment(
     AWS_ENDPOINT_URL_SQS: where.sqsEndpoint,
     PUBLIC_BASE_URL: where.publicBaseUrl,
     POWERTOOLS_SERVICE_NAME: 'whatsapp-broadcast',
+    ...config.handlerSettings,
   };
   for (const fn of Object.values(topo.functions)) {
     // Secrets are read from the environment locally (TWILIO_AUTH_TOKEN below), from Secrets Manager on AWS.
@@ -250,6 +253,25 @@ function handlerEnvironment(
     if (twilio.messagingServiceSid) env.TWILIO_MESSAGING_SERVICE_SID = twilio.messagingServiceSid;
   }
   return env;
+}
+
+/**
+ * Where this run's emulators and queues are, for operator commands (`npm run cli -- dlq … --local`):
+ * their ports are picked at start.
+ */
+function writeEndpoints(
+  dataDir: string,
+  sqsEndpoint: string,
+  dynamodbEndpoint: string,
+  queues: LocalQueues['queues'],
+): void {
+  const byId = Object.fromEntries(
+    Object.entries(queues).map(([id, q]) => [id, { url: q.main.url, deadLetterUrl: q.deadLetter.url }]),
+  );
+  writeFileSync(
+    path.join(dataDir, 'endpoints.json'),
+    `${JSON.stringify({ sqsEndpoint, dynamodbEndpoint, queues: byId }, null, 2)}\n`,
+  );
 }
 
 /** Puts the configured tenant keys (hashed) in the table, as the operator CLI does on AWS. */

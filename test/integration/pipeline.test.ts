@@ -18,17 +18,14 @@ let dataDir: string;
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'pipeline-'));
   twin = await startLocalTwin(
-    localConfigFromEnv(
-      {
-        DATA_DIR: dataDir,
-        PORT: '0',
-        TWILIO_SIMULATOR_PORT: '0',
-        LOCAL_API_KEYS: `acme:${ACME},globex:${GLOBEX}`,
-        SIM_MPS: '1000',
-        SIM_LATENCY_MS: '5',
-      },
-      [],
-    ),
+    localConfigFromEnv({
+      DATA_DIR: dataDir,
+      PORT: '0',
+      TWILIO_SIMULATOR_PORT: '0',
+      LOCAL_API_KEYS: `acme:${ACME},globex:${GLOBEX}`,
+      SIM_MPS: '1000',
+      SIM_LATENCY_MS: '5',
+    }),
     { log: () => {} },
   );
 }, 60_000);

@@ -1,0 +1,106 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { deadLetterDepth } from './adapters/dead-letters.ts';
+import { mapLimit } from './adapters/sqs-queues.ts';
+import { adminRoute } from './commons/admin-route.ts';
+import { optionalEnv } from './commons/config.ts';
+import { json } from './commons/http.ts';
+import { logger } from './commons/powertools.ts';
+import { broadcastStore, sqs } from './commons/wiring.ts';
+import { ApiError } from './core/errors.ts';
+import type { BroadcastStore } from './core/ports.ts';
+import { finalBroadcastStatus, IN_FLIGHT } from './core/statuses.ts';
+
+/** The window of `sentLast5m` and `failedLast5m`. */
+const RECENT_MINUTES = 5;
+/** getCounts calls in flight at once (each sums the broadcast's counter shards). */
+const COUNTS_CONCURRENCY = 8;
+/** The dead-letter queues of the send and fan-out queues (lib/topology.ts: `deadLetterQueues`). */
+const DEAD_LETTER_ENV_VARS = ['SEND_DLQ_URL', 'FAN_OUT_DLQ_URL'] as const;
+
+export interface Metrics {
+  /** Recipients of the tenant's active broadcasts still pending, queued or sending. */
+  pendingCount: number;
+  /** Recipients of the tenant that moved to `sent` in the last 5 minutes. */
+  sentLast5m: number;
+  /** Recipients of the tenant that moved to `failed` in the last 5 minutes. */
+  failedLast5m: number;
+  /** The tenant's broadcasts that are not final yet. */
+  activeBroadcasts: number;
+  /**
+   * Extension: messages waiting in the send and fan-out dead-letter queues. Deployment-wide,
+   * NOT per tenant (the queues are shared by every tenant); absent when this function is not
+   * given the dead-letter queue URLs, or when SQS could not be asked.
+   */
+  deadLetterCount?: number;
+}
+
+/**
+ * GET /v1/metrics: the caller's tenant at a glance. Reads the tenant's active broadcasts (an index
+ * query), their counters and the per-minute activity counters: never the recipients themselves.
+ */
+export const handler = adminRoute(async (event, tenantId) => {
+  if (event.routeKey !== 'GET /v1/metrics') throw new ApiError('NOT_FOUND', `No route ${event.routeKey}`);
+  const metrics = await tenantMetrics(broadcastStore(), tenantId, new Date(), {
+    sqs,
+    deadLetterUrls: deadLetterUrlsFromEnv(),
+  });
+  return json(200, metrics);
+});
+
+export function deadLetterUrlsFromEnv(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string[] {
+  return DEAD_LETTER_ENV_VARS.map((name) => optionalEnv(name, env)).filter((url): url is string => !!url);
+}
+
+export async function tenantMetrics(
+  store: BroadcastStore,
+  tenantId: string,
+  now: Date,
+  deadLetters: { sqs: () => SQSClient; deadLetterUrls: readonly string[] },
+): Promise<Metrics> {
+  const [inFlight, recent, deadLetterCount] = await Promise.all([
+    activeWork(store, tenantId),
+    store.recentActivity(tenantId, now, RECENT_MINUTES),
+    deadLetterTotal(deadLetters.sqs, deadLetters.deadLetterUrls),
+  ]);
+  return {
+    pendingCount: inFlight.pendingCount,
+    sentLast5m: recent.sent,
+    failedLast5m: recent.failed,
+    activeBroadcasts: inFlight.activeBroadcasts,
+    ...(deadLetterCount !== undefined ? { deadLetterCount } : {}),
+  };
+}
+
+async function activeWork(store: BroadcastStore, tenantId: string) {
+  const broadcasts = await store.activeBroadcasts(tenantId);
+  const perBroadcast = await mapLimit(broadcasts, COUNTS_CONCURRENCY, async (broadcast) => {
+    const { counts, retriesPending } = await store.getCounts(broadcast);
+    const pending = IN_FLIGHT.reduce((sum, status) => sum + (counts[status] ?? 0), 0);
+    // Its counts say it has ended but the status write has not landed yet (the finalizing check
+    // lost a race): not active any more, as the broadcast's own GET would show it.
+    const ended =
+      (broadcast.status === 'queued' || broadcast.status === 'running') &&
+      finalBroadcastStatus(counts, { retryPending: retriesPending > 0 }) !== undefined;
+    return { pending, active: !ended };
+  });
+  return {
+    pendingCount: perBroadcast.reduce((sum, b) => sum + b.pending, 0),
+    activeBroadcasts: perBroadcast.filter((b) => b.active).length,
+  };
+}
+
+/** The dead letters, or undefined without URLs or when SQS fails (the tenant's numbers still answer). */
+async function deadLetterTotal(
+  client: () => SQSClient,
+  urls: readonly string[],
+): Promise<number | undefined> {
+  if (urls.length === 0) return undefined;
+  try {
+    return await deadLetterDepth(client(), urls);
+  } catch (error) {
+    logger.error('dead-letter queue depth unavailable', { error: error as Error });
+    return undefined;
+  }
+}
