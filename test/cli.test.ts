@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoApiKeys } from '../functions/adapters/dynamo-api-keys.ts';
 import { hashApiKey } from '../functions/core/api-keys.ts';
 import { REPO_ROOT } from '../lib/local/twin.ts';
-import { startTestDynamoDb } from './helpers-dynamodb.ts';
+import { startTestDynamoDb } from './support/dynamodb.ts';
 
 let db: Awaited<ReturnType<typeof startTestDynamoDb>>;
 beforeAll(async () => {

@@ -1,6 +1,4 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -11,10 +9,10 @@ import { deadLetterDepth, queueDepth, redriveDeadLetters } from '../functions/ad
 import { DynamoBroadcastStore } from '../functions/adapters/dynamo-broadcast-store.ts';
 import type { SendTask } from '../functions/core/ports.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
-import { localConfigFromEnv } from '../lib/local/config.ts';
 import { localSqsClient } from '../lib/local/sqs-local.ts';
-import { type LocalTwin, REPO_ROOT, startLocalTwin } from '../lib/local/twin.ts';
+import { type LocalTwin, REPO_ROOT } from '../lib/local/twin.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
+import { type ApiTwin, type Json, startApiTwin } from './support/api-twin.ts';
 
 const ACME = 'key-acme-metrics-0123456789';
 const GLOBEX = 'key-globex-metrics-0123456789';
@@ -22,44 +20,25 @@ const INITECH = 'key-initech-metrics-0123456789';
 const HOOLI = 'key-hooli-metrics-0123456789';
 const CONTENT_SID = `HX${'cd'.repeat(16)}`;
 
+let api: ApiTwin;
 let twin: LocalTwin;
 let dataDir: string;
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'metrics-dlq-'));
-  twin = await startLocalTwin(
-    localConfigFromEnv({
-      DATA_DIR: dataDir,
-      PORT: '0',
-      TWILIO_SIMULATOR_PORT: '0',
-      LOCAL_API_KEYS: `acme:${ACME},globex:${GLOBEX},initech:${INITECH},hooli:${HOOLI}`,
-      SIM_MPS: '1000',
-      SIM_LATENCY_MS: '5',
-    }),
-    { log: () => {} },
-  );
+  api = await startApiTwin({
+    LOCAL_API_KEYS: `acme:${ACME},globex:${GLOBEX},initech:${INITECH},hooli:${HOOLI}`,
+    SIM_MPS: '1000',
+  });
+  twin = api.twin;
+  dataDir = api.dataDir;
 }, 60_000);
 
 afterAll(async () => {
-  await twin?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await api?.stop();
 });
 
-// biome-ignore lint/suspicious/noExplicitAny: response bodies are arbitrary JSON, checked by the matchers.
-type Json = Record<string, any>;
-
-async function call(method: string, route: string, options: { key?: string; body?: unknown } = {}) {
-  const res = await fetch(`${twin.apiUrl}${route}`, {
-    method,
-    headers: {
-      ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
-      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Json };
-}
+const call = (method: string, route: string, options: { key?: string; body?: unknown } = {}) =>
+  api.call(method, route, options);
 
 const metrics = async (key: string) => {
   const res = await call('GET', '/v1/metrics', { key });

@@ -38,7 +38,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { createHttpGateway } from '../lib/local/http-gateway.ts';
 import { startTwilioSimulator, type TwilioSimulator } from '../lib/local/twilio-simulator.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
-import { startTestDynamoDb } from './helpers-dynamodb.ts';
+import { startTestDynamoDb } from './support/dynamodb.ts';
 
 const ACCOUNT_SID = `AC${'0'.repeat(32)}`;
 const AUTH_TOKEN = 'send-path-test-token';

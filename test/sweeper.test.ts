@@ -26,7 +26,7 @@ import { countsSignature, createSweeper, type SweepDeps } from '../functions/swe
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { startTwilioSimulator, type TwilioSimulator } from '../lib/local/twilio-simulator.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
-import { startTestDynamoDb } from './helpers-dynamodb.ts';
+import { startTestDynamoDb } from './support/dynamodb.ts';
 
 const ACCOUNT_SID = `AC${'0'.repeat(32)}`;
 const AUTH_TOKEN = 'sweeper-test-token';

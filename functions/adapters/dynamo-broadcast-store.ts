@@ -6,6 +6,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  type QueryCommandInput,
   TransactWriteCommand,
   type TransactWriteCommandInput,
   UpdateCommand,
@@ -578,27 +579,21 @@ export class DynamoBroadcastStore implements BroadcastStore {
   async dueRetries(now: Date, limit: number): Promise<(RecipientKey & { attempt: number })[]> {
     const due: (RecipientKey & { attempt: number })[] = [];
     for (let shard = 0; shard < RETRY_SHARDS && due.length < limit; shard++) {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const result = await this.db.send(
-          new QueryCommand({
-            TableName: this.table,
-            IndexName: 'dueRetries',
-            KeyConditionExpression: 'retryShard = :shard AND nextRetryAt <= :now',
-            ExpressionAttributeValues: { ':shard': `RETRY#${shard}`, ':now': now.toISOString() },
-            Limit: limit - due.length,
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        for (const item of result.Items ?? [])
-          due.push({
-            tenantId: String(item.tenantId),
-            broadcastId: String(item.broadcastId),
-            index: Number(item.index),
-            attempt: Number(item.attempts),
-          });
-        startKey = result.LastEvaluatedKey;
-      } while (startKey && due.length < limit);
+      const items = await this.queryAll(
+        {
+          IndexName: 'dueRetries',
+          KeyConditionExpression: 'retryShard = :shard AND nextRetryAt <= :now',
+          ExpressionAttributeValues: { ':shard': `RETRY#${shard}`, ':now': now.toISOString() },
+        },
+        limit - due.length,
+      );
+      for (const item of items)
+        due.push({
+          tenantId: String(item.tenantId),
+          broadcastId: String(item.broadcastId),
+          index: Number(item.index),
+          attempt: Number(item.attempts),
+        });
     }
     return due;
   }
@@ -675,72 +670,42 @@ export class DynamoBroadcastStore implements BroadcastStore {
   }
 
   async activeBroadcasts(tenantId?: string): Promise<Broadcast[]> {
-    const found: Broadcast[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const result = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'activeBroadcasts',
-          KeyConditionExpression: tenantId
-            ? 'active = :active AND begins_with(activeKey, :tenant)'
-            : 'active = :active',
-          ExpressionAttributeValues: {
-            ':active': ACTIVE,
-            ...(tenantId ? { ':tenant': `${tenantId}#` } : {}),
-          },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of result.Items ?? []) found.push(toBroadcast(item));
-      startKey = result.LastEvaluatedKey;
-    } while (startKey);
-    return found;
+    const items = await this.queryAll({
+      IndexName: 'activeBroadcasts',
+      KeyConditionExpression: tenantId
+        ? 'active = :active AND begins_with(activeKey, :tenant)'
+        : 'active = :active',
+      ExpressionAttributeValues: { ':active': ACTIVE, ...(tenantId ? { ':tenant': `${tenantId}#` } : {}) },
+    });
+    return items.map(toBroadcast);
   }
 
   async unexpandedChunks(broadcast: Broadcast): Promise<number[]> {
-    const chunks: number[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const result = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': `BROADCAST#${broadcast.broadcastId}`, ':prefix': 'CHUNK#' },
-          ProjectionExpression: 'sk, expanded',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of result.Items ?? [])
-        if (!item.expanded) chunks.push(Number(String(item.sk).slice('CHUNK#'.length)));
-      startKey = result.LastEvaluatedKey;
-    } while (startKey);
-    return chunks;
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': `BROADCAST#${broadcast.broadcastId}`, ':prefix': 'CHUNK#' },
+      ProjectionExpression: 'sk, expanded',
+    });
+    return items
+      .filter((item) => !item.expanded)
+      .map((item) => Number(String(item.sk).slice('CHUNK#'.length)));
   }
 
   async recipientsIn(broadcast: Broadcast, statuses: readonly RecipientStatus[]): Promise<Recipient[]> {
-    const found: Recipient[] = [];
     const values = Object.fromEntries(statuses.map((status, n) => [`:s${n}`, status]));
+    const found: Recipient[] = [];
     for (let shard = 0; shard < SHARDS; shard++) {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const result = await this.db.send(
-          new QueryCommand({
-            TableName: this.table,
-            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-            FilterExpression: `#status IN (${Object.keys(values).join(', ')})`,
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: {
-              ':pk': shardPk(broadcast.broadcastId, shard),
-              ':prefix': 'R#',
-              ...values,
-            },
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        for (const item of result.Items ?? []) found.push(toRecipient(item));
-        startKey = result.LastEvaluatedKey;
-      } while (startKey);
+      const items = await this.queryAll({
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        FilterExpression: `#status IN (${Object.keys(values).join(', ')})`,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':pk': shardPk(broadcast.broadcastId, shard),
+          ':prefix': 'R#',
+          ...values,
+        },
+      });
+      found.push(...items.map(toRecipient));
     }
     return found;
   }
@@ -877,6 +842,28 @@ export class DynamoBroadcastStore implements BroadcastStore {
       if (isConditionFailure(error)) return false;
       throw error;
     }
+  }
+
+  /** Every item a query finds (following its pages), or the first `limit` of them. */
+  private async queryAll(
+    input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey' | 'Limit'>,
+    limit = Number.POSITIVE_INFINITY,
+  ): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const result = await this.db.send(
+        new QueryCommand({
+          ...input,
+          TableName: this.table,
+          ExclusiveStartKey: startKey,
+          ...(Number.isFinite(limit) ? { Limit: limit - items.length } : {}),
+        }),
+      );
+      items.push(...(result.Items ?? []));
+      startKey = result.LastEvaluatedKey;
+    } while (startKey && items.length < limit);
+    return items;
   }
 
   private async batchPut(items: Record<string, unknown>[]): Promise<void> {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoBroadcastStore, SHARDS } from '../../functions/adapters/dynamo-broadcast-store.ts';
 import type { Broadcast, ChunkEntry } from '../../functions/core/ports.ts';
-import { startTestDynamoDb } from '../helpers-dynamodb.ts';
+import { startTestDynamoDb } from '../support/dynamodb.ts';
 
 let db: Awaited<ReturnType<typeof startTestDynamoDb>>;
 let store: DynamoBroadcastStore;

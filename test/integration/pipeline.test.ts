@@ -1,65 +1,25 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localConfigFromEnv } from '../../lib/local/config.ts';
 import { localSqsClient } from '../../lib/local/sqs-local.ts';
-import { type LocalTwin, startLocalTwin } from '../../lib/local/twin.ts';
 import { waitFor } from '../../lib/local/wait-for.ts';
+import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api-twin.ts';
 
 const ACME = 'key-acme-0123456789';
 const GLOBEX = 'key-globex-0123456789';
 const CONTENT_SID = `HX${'ab'.repeat(16)}`;
 
-let twin: LocalTwin;
-let dataDir: string;
+let api: ApiTwin;
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'pipeline-'));
-  twin = await startLocalTwin(
-    localConfigFromEnv({
-      DATA_DIR: dataDir,
-      PORT: '0',
-      TWILIO_SIMULATOR_PORT: '0',
-      LOCAL_API_KEYS: `acme:${ACME},globex:${GLOBEX}`,
-      SIM_MPS: '1000',
-      SIM_LATENCY_MS: '5',
-    }),
-    { log: () => {} },
-  );
+  api = await startApiTwin({ LOCAL_API_KEYS: `acme:${ACME},globex:${GLOBEX}`, SIM_MPS: '1000' });
 }, 60_000);
 
 afterAll(async () => {
-  await twin?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await api?.stop();
 });
 
-// biome-ignore lint/suspicious/noExplicitAny: response bodies are arbitrary JSON, checked by the matchers.
-type Json = Record<string, any>;
-
-async function call(
-  method: string,
-  route: string,
-  options: { key?: string; body?: unknown; headers?: Record<string, string> } = {},
-) {
-  const res = await fetch(`${twin.apiUrl}${route}`, {
-    method,
-    headers: {
-      ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
-      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...options.headers,
-    },
-    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Json };
-}
-
-let sequence = 100 + Math.floor(Math.random() * 800);
-/** A valid Israeli mobile whose last four digits pick the simulator's behaviour ('0002' fails with 63024…). */
-const phone = (lastFour = `5${String(sequence++ % 1000).padStart(3, '0')}`) =>
-  `+97250${String(sequence++ % 1000).padStart(3, '0')}${lastFour}`;
+const call: ApiTwin['call'] = (...args) => api.call(...args);
+const phone = testPhone;
 
 /** Waits until the broadcast is in `status` (by default any final one) and returns it. */
 function finished(id: string, status?: string, key = ACME) {
@@ -75,10 +35,6 @@ function finished(id: string, status?: string, key = ACME) {
       message: `broadcast ${id} did not reach ${status ?? 'a final status'}`,
     },
   );
-}
-
-function simulatorMessagesTo(phone: string) {
-  return (twin.simulator?.messages() ?? []).filter((m) => m.to === `whatsapp:${phone}`);
 }
 
 describe('core pipeline through the local twin', () => {
@@ -120,7 +76,7 @@ describe('core pipeline through the local twin', () => {
     expect(progress.body).toMatchObject({ processedCount: 3, pendingCount: 0, progressPct: 100 });
     expect(progress.body.errorSummary).toEqual([{ code: 63024, message: expect.any(String), count: 1 }]);
 
-    for (const phone of phones) expect(simulatorMessagesTo(phone)).toHaveLength(1);
+    for (const phone of phones) expect(api.messagesTo(phone)).toBe(1);
   }, 90_000);
 
   it('reports invalid and duplicate phones, and normalizes national formats', async () => {
@@ -204,7 +160,7 @@ describe('core pipeline through the local twin', () => {
     await finished(first.body.broadcastId);
     await finished(k1.body.broadcastId);
     // Two broadcasts (the plain one and the keyed one), each sent once despite its repeat.
-    expect(simulatorMessagesTo(once)).toHaveLength(2);
+    expect(api.messagesTo(once)).toBe(2);
   }, 60_000);
 
   it('401 without a valid key; 404 for another tenant’s broadcast', async () => {
@@ -227,7 +183,7 @@ describe('core pipeline through the local twin', () => {
   });
 
   it('a forged status callback is refused with 403 and changes nothing', async () => {
-    const res = await fetch(`${twin.apiUrl}/webhooks/twilio/status`, {
+    const res = await fetch(`${api.twin.apiUrl}/webhooks/twilio/status`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'forged' },
       body: 'MessageSid=SM123&MessageStatus=delivered',
@@ -245,10 +201,10 @@ describe('core pipeline through the local twin', () => {
     const id = created.body.broadcastId;
     await finished(id, 'completed');
     // The same task again, as SQS may deliver it: the claim admits no second send.
-    const sqs = localSqsClient(twin.sqsEndpoint);
+    const sqs = localSqsClient(api.twin.sqsEndpoint);
     await sqs.send(
       new SendMessageCommand({
-        QueueUrl: twin.queues.send?.main.url,
+        QueueUrl: api.twin.queues.send?.main.url,
         MessageBody: JSON.stringify({ tenantId: 'acme', broadcastId: id, index: 1, attempt: 1 }),
       }),
     );
@@ -263,8 +219,8 @@ describe('core pipeline through the local twin', () => {
         message: 'recipients did not reach read',
       },
     );
-    expect(simulatorMessagesTo(ambiguous)).toHaveLength(1);
-    expect(simulatorMessagesTo(normal)).toHaveLength(1);
+    expect(api.messagesTo(ambiguous)).toBe(1);
+    expect(api.messagesTo(normal)).toBe(1);
   }, 90_000);
 
   it('accepts 10,000 recipients in one request and fans them all out', async () => {

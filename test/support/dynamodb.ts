@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
-import { ensureTables, startDynamoDbLocal } from '../lib/local/dynamodb-local.ts';
-import { freePort } from '../lib/local/free-port.ts';
-import { topology } from '../lib/topology.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local.ts';
+import { ensureTables, startDynamoDbLocal } from '../../lib/local/dynamodb-local.ts';
+import { freePort } from '../../lib/local/free-port.ts';
+import { topology } from '../../lib/topology.ts';
 
 /** DynamoDB Local with the topology's tables, in a temp dir; for integration tests of the store. */
 export async function startTestDynamoDb(): Promise<{

@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { localConfigFromEnv } from '../../lib/local/config.ts';
+import { type LocalTwin, startLocalTwin } from '../../lib/local/twin.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are arbitrary JSON, checked by the matchers.
+export type Json = Record<string, any>;
+
+export interface ApiTwin {
+  readonly twin: LocalTwin;
+  readonly dataDir: string;
+  /** One HTTP call to the twin's API; the body parsed as JSON. */
+  call(
+    method: string,
+    route: string,
+    options?: { key?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: Json }>;
+  /** How many messages the Twilio simulator accepted for this E.164 number. */
+  messagesTo(phone: string): number;
+  stop(): Promise<void>;
+}
+
+/** An in-process local twin on free ports in a temp DATA_DIR, for tests that go through the HTTP API. */
+export async function startApiTwin(env: Record<string, string>): Promise<ApiTwin> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'api-twin-'));
+  const twin = await startLocalTwin(
+    localConfigFromEnv({
+      DATA_DIR: dataDir,
+      PORT: '0',
+      TWILIO_SIMULATOR_PORT: '0',
+      SIM_LATENCY_MS: '5',
+      ...env,
+    }),
+    { log: () => {} },
+  );
+  return {
+    twin,
+    dataDir,
+    async call(method, route, options = {}) {
+      const res = await fetch(`${twin.apiUrl}${route}`, {
+        method,
+        headers: {
+          ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
+          ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...options.headers,
+        },
+        ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+      });
+      const text = await res.text();
+      return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Json };
+    },
+    messagesTo: (phone) =>
+      (twin.simulator?.messages() ?? []).filter((m) => m.to === `whatsapp:${phone}`).length,
+    async stop() {
+      await twin.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+let sequence = 100 + Math.floor(Math.random() * 800);
+
+/**
+ * A valid Israeli mobile, distinct within a test run, whose last four digits pick the simulator's
+ * behaviour ('0002' fails with 63024, API.md); by default an ordinary number (never 000x).
+ */
+export function testPhone(lastFour = `5${String(sequence++ % 1000).padStart(3, '0')}`): string {
+  return `+97250${String(sequence++ % 1000).padStart(3, '0')}${lastFour}`;
+}
