@@ -8,17 +8,22 @@ import { type LocalTwin, startLocalTwin } from '../lib/local/twin.ts';
 
 async function main(): Promise<void> {
   const config = localConfigFromEnv(process.env);
-  const started = Date.now();
-  const twin = await startLocalTwin(config);
-  printBanner(twin, config, Date.now() - started);
+  let twin: LocalTwin | undefined;
+  let stopSignal: string | undefined;
+  let signals = 0;
 
-  let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) {
+    signals += 1;
+    if (signals > 1) {
       process.stderr.write(`${signal} again: exiting now.\n`);
       process.exit(130);
     }
-    stopping = true;
+    if (!twin) {
+      // Handled from the start: a Ctrl-C while DynamoDB Local boots must not orphan its Java process.
+      stopSignal = signal;
+      process.stdout.write(`\n${signal}: stopping as soon as the start finishes…\n`);
+      return;
+    }
     process.stdout.write(`\n${signal}: stopping the local twin…\n`);
     try {
       await twin.stop();
@@ -33,6 +38,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  const started = Date.now();
+  twin = await startLocalTwin(config);
+  if (stopSignal) {
+    signals = 0;
+    return stop(stopSignal);
+  }
+  printBanner(twin, config, Date.now() - started);
 }
 
 function printBanner(twin: LocalTwin, config: LocalConfig, ms: number): void {

@@ -79,6 +79,31 @@ describe('npm start (bin/local.ts)', () => {
     expect(processesMentioning(dataDir)).toEqual([]);
   }, 60_000);
 
+  it('Ctrl-C while it is still starting stops cleanly too, leaving no Java process behind', async () => {
+    const dataDir = tempDir();
+    const [port, simPort] = await Promise.all([freePort(), freePort()]);
+    const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/node'), ['bin/local.ts'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, PORT: String(port), TWILIO_SIMULATOR_PORT: String(simPort), DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const collect = (c: Buffer) => {
+      output += c.toString();
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // The simulator is up before DynamoDB Local has booted: the start is under way.
+    await waitFor(() => output.includes('listening on'), {
+      timeoutMs: 30_000,
+      message: 'the start did not begin',
+    });
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(processesMentioning(dataDir)).toEqual([]);
+  }, 60_000);
+
   it('refuses a bad setting with a message naming it', async () => {
     const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/node'), ['bin/local.ts'], {
       cwd: REPO_ROOT,
