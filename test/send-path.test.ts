@@ -38,6 +38,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { createHttpGateway } from '../lib/local/http-gateway.ts';
 import { startTwilioSimulator, type TwilioSimulator } from '../lib/local/twilio-simulator.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
+import { capturingLogger, storeBroadcast } from './support/broadcasts.ts';
 import { startTestDynamoDb } from './support/dynamodb.ts';
 
 const ACCOUNT_SID = `AC${'0'.repeat(32)}`;
@@ -46,21 +47,7 @@ const FROM = 'whatsapp:+14155238886';
 const CONTENT_SID = `HX${'a'.repeat(32)}`;
 const TENANT = 'tenant-send';
 
-interface LogEntry {
-  level: string;
-  message: string;
-  fields?: unknown;
-}
-const logs: LogEntry[] = [];
-const capture = (level: string) => (message: string, fields?: unknown) => {
-  logs.push({ level, message, fields });
-};
-const logger = {
-  info: capture('info'),
-  warn: capture('warn'),
-  error: capture('error'),
-  debug: capture('debug'),
-};
+const { logger, logs } = capturingLogger();
 
 let db: Awaited<ReturnType<typeof startTestDynamoDb>>;
 let store: DynamoBroadcastStore;
@@ -137,39 +124,13 @@ afterAll(async () => {
 /** A stored, fanned-out broadcast whose recipients end in the given last-four digits. */
 async function queuedBroadcast(lastFours: string[]): Promise<{ broadcast: Broadcast; keys: RecipientKey[] }> {
   sequence += 1;
-  const broadcastId = `brd_SEND${String(sequence).padStart(4, '0')}${Date.now()}`;
   const entries: ChunkEntry[] = lastFours.map((last4, index) => ({
     index,
     // Unique per broadcast so the simulator's one-time 0005 rejection applies to each test afresh.
     phone: `+9725${String(sequence).padStart(3, '0')}${String(index).padStart(2, '0')}${last4}`,
     contentVariables: { '1': `name ${index}` },
   }));
-  const broadcast: Broadcast = {
-    tenantId: TENANT,
-    broadcastId,
-    name: 'send path',
-    status: 'accepted',
-    createdAt: new Date().toISOString(),
-    template: { contentSid: CONTENT_SID, variables: { '1': '{{name}}' } },
-    totalRecipients: entries.length,
-    chunkCount: 1,
-    chunksExpanded: 0,
-    fingerprint: `fp-${broadcastId}`,
-    bodyFingerprint: `body-${broadcastId}`,
-    invalidRecipientsCount: 0,
-    invalidRecipients: [],
-    duplicateRecipientsCount: 0,
-  };
-  const created = await store.createBroadcast(broadcast, [entries], {
-    fingerprintExpiresAt: Math.floor(Date.now() / 1000) + 600,
-  });
-  expect(created.created).toBe(true);
-  const chunk = await store.readChunk(TENANT, broadcastId, 0);
-  await store.expandChunk(broadcast, 0, chunk);
-  await store.markChunkExpanded(broadcast, 0);
-  const stored = await store.getBroadcast(TENANT, broadcastId);
-  if (!stored) throw new Error('broadcast not stored');
-  return { broadcast: stored, keys: entries.map((e) => ({ tenantId: TENANT, broadcastId, index: e.index })) };
+  return storeBroadcast(store, { tenantId: TENANT, entries, contentSid: CONTENT_SID, expand: true });
 }
 
 function taskOf(key: RecipientKey, attempt = 1): SendTask {

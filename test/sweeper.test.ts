@@ -26,6 +26,7 @@ import { countsSignature, createSweeper, type SweepDeps } from '../functions/swe
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { startTwilioSimulator, type TwilioSimulator } from '../lib/local/twilio-simulator.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
+import { capturingLogger, storeBroadcast } from './support/broadcasts.ts';
 import { startTestDynamoDb } from './support/dynamodb.ts';
 
 const ACCOUNT_SID = `AC${'0'.repeat(32)}`;
@@ -35,16 +36,7 @@ const CONTENT_SID = `HX${'b'.repeat(32)}`;
 const TENANT = 'tenant-sweep';
 const MINUTE = 60_000;
 
-const logs: { level: string; message: string; fields?: unknown }[] = [];
-const capture = (level: string) => (message: string, fields?: unknown) => {
-  logs.push({ level, message, fields });
-};
-const logger = {
-  info: capture('info'),
-  warn: capture('warn'),
-  error: capture('error'),
-  debug: capture('debug'),
-};
+const { logger, logs } = capturingLogger();
 
 let db: Awaited<ReturnType<typeof startTestDynamoDb>>;
 let store: DynamoBroadcastStore;
@@ -161,44 +153,20 @@ async function storedBroadcast(
   options: { expand?: boolean; createdAt?: Date; scheduledAt?: Date } = {},
 ): Promise<{ broadcast: Broadcast; keys: RecipientKey[]; phones: string[] }> {
   sequence += 1;
-  const broadcastId = `brd_SWEEP${String(sequence).padStart(4, '0')}${Date.now()}`;
   const entries: ChunkEntry[] = lastFours.map((last4, index) => ({
     index,
     phone: phoneOf(index, last4),
     contentVariables: { '1': `name ${index}` },
   }));
-  const broadcast: Broadcast = {
+  const stored = await storeBroadcast(store, {
     tenantId: TENANT,
-    broadcastId,
-    name: 'sweeper',
-    status: options.scheduledAt ? 'scheduled' : 'accepted',
-    ...(options.scheduledAt ? { scheduledAt: options.scheduledAt.toISOString() } : {}),
-    createdAt: (options.createdAt ?? new Date()).toISOString(),
-    template: { contentSid: CONTENT_SID, variables: { '1': '{{name}}' } },
-    totalRecipients: entries.length,
-    chunkCount: 1,
-    chunksExpanded: 0,
-    fingerprint: `fp-${broadcastId}`,
-    bodyFingerprint: `body-${broadcastId}`,
-    invalidRecipientsCount: 0,
-    invalidRecipients: [],
-    duplicateRecipientsCount: 0,
-  };
-  const created = await store.createBroadcast(broadcast, [entries], {
-    fingerprintExpiresAt: Math.floor(Date.now() / 1000) + 600,
+    entries,
+    contentSid: CONTENT_SID,
+    expand: options.expand !== false,
+    ...(options.createdAt ? { createdAt: options.createdAt } : {}),
+    ...(options.scheduledAt ? { scheduledAt: options.scheduledAt } : {}),
   });
-  expect(created.created).toBe(true);
-  if (options.expand !== false) {
-    await store.expandChunk(broadcast, 0, await store.readChunk(TENANT, broadcastId, 0));
-    await store.markChunkExpanded(broadcast, 0);
-  }
-  const stored = await store.getBroadcast(TENANT, broadcastId);
-  if (!stored) throw new Error('broadcast not stored');
-  return {
-    broadcast: stored,
-    keys: entries.map((e) => ({ tenantId: TENANT, broadcastId, index: e.index })),
-    phones: entries.map((e) => e.phone),
-  };
+  return { ...stored, phones: entries.map((e) => e.phone) };
 }
 
 async function recipient(key: RecipientKey): Promise<Recipient> {

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoBroadcastStore, SHARDS } from '../../functions/adapters/dynamo-broadcast-store.ts';
 import type { Broadcast, ChunkEntry } from '../../functions/core/ports.ts';
+import { expandAll as expandAllChunks, storeBroadcast } from '../support/broadcasts.ts';
 import { startTestDynamoDb } from '../support/dynamodb.ts';
 
 let db: Awaited<ReturnType<typeof startTestDynamoDb>>;
 let store: DynamoBroadcastStore;
-let sequence = 0;
+const _sequence = 0;
 
 beforeAll(async () => {
   db = await startTestDynamoDb();
@@ -24,39 +25,10 @@ function entries(n: number): ChunkEntry[] {
 }
 
 async function storedBroadcast(list: ChunkEntry[], chunkSize = 1000): Promise<Broadcast> {
-  sequence += 1;
-  const chunks: ChunkEntry[][] = [];
-  for (let i = 0; i < list.length; i += chunkSize) chunks.push(list.slice(i, i + chunkSize));
-  const broadcast: Broadcast = {
-    tenantId: 'tenant-a',
-    broadcastId: `brd_TEST${sequence}`,
-    name: `test ${sequence}`,
-    status: 'accepted',
-    createdAt: new Date().toISOString(),
-    template: { contentSid: `HX${'0'.repeat(32)}` },
-    totalRecipients: list.length,
-    chunkCount: chunks.length,
-    chunksExpanded: 0,
-    fingerprint: `fp-${sequence}`,
-    bodyFingerprint: `body-${sequence}`,
-    invalidRecipientsCount: 0,
-    invalidRecipients: [],
-    duplicateRecipientsCount: 0,
-  };
-  const result = await store.createBroadcast(broadcast, chunks, {
-    fingerprintExpiresAt: Math.floor(Date.now() / 1000) + 600,
-  });
-  expect(result.created).toBe(true);
-  return broadcast;
+  return (await storeBroadcast(store, { tenantId: 'tenant-a', entries: list, chunkSize })).broadcast;
 }
 
-async function expandAll(broadcast: Broadcast) {
-  for (let chunk = 0; chunk < broadcast.chunkCount; chunk++) {
-    const list = await store.readChunk(broadcast.tenantId, broadcast.broadcastId, chunk);
-    await store.expandChunk(broadcast, chunk, list);
-    await store.markChunkExpanded(broadcast, chunk);
-  }
-}
+const expandAll = (broadcast: Broadcast) => expandAllChunks(store, broadcast);
 
 describe('DynamoBroadcastStore', () => {
   it('counts every recipient as pending until fan-out, then queued, and moves the broadcast to queued', async () => {
