@@ -14,7 +14,7 @@ import {
   requestFingerprint,
 } from './core/idempotency.ts';
 import { newBroadcastId } from './core/ids.ts';
-import { type InvalidRecipient, normalizeRecipients } from './core/phones.ts';
+import { normalizeRecipients } from './core/phones.ts';
 import type { Broadcast, BroadcastStore, ChunkEntry, FanOutTask } from './core/ports.ts';
 import { renderTemplateVariables } from './core/templates.ts';
 
@@ -54,12 +54,7 @@ export const handler = adminRoute(async (event, tenantId) => {
     const rendered = renderTemplateVariables(input.template.variables, recipient.variables);
     if (rendered.ok)
       entries.push({ index: entries.length, phone: recipient.phone, contentVariables: rendered.variables });
-    else
-      invalid.push({
-        input: recipient.phone,
-        reason: 'missing_variables',
-        index: input.recipients.findIndex((r) => (typeof r === 'string' ? r : r.phone) === recipient.phone),
-      } satisfies InvalidRecipient);
+    else invalid.push({ input: recipient.phone, reason: 'missing_variables', index: recipient.index });
   }
   if (entries.length === 0)
     throw new ApiError('NO_VALID_RECIPIENTS', 'None of the recipients is a valid WhatsApp number.', {

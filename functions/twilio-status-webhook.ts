@@ -134,6 +134,7 @@ export function createStatusWebhookHandler(deps: StatusWebhookDeps) {
       ...(errorCode !== undefined ? { errorCode } : {}),
       ...(errorMessage ? { errorMessage } : {}),
       ...(decision?.retry ? { retryAt: decision.at } : {}),
+      current: before,
     });
     log.info(result.moved ? 'recipient status advanced' : 'status callback changed nothing (lost a race)', {
       ...fields,

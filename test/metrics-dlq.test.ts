@@ -12,7 +12,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { localSqsClient } from '../lib/local/sqs-local.ts';
 import { type LocalTwin, REPO_ROOT } from '../lib/local/twin.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
-import { type ApiTwin, type Json, startApiTwin } from './support/api-twin.ts';
+import { type ApiTwin, type Json, startApiTwin, testPhone } from './support/api-twin.ts';
 
 const ACME = 'key-acme-metrics-0123456789';
 const GLOBEX = 'key-globex-metrics-0123456789';
@@ -46,25 +46,8 @@ const metrics = async (key: string) => {
   return res.body;
 };
 
-let sequence = 100 + Math.floor(Math.random() * 800);
-/** A valid Israeli mobile whose last four digits pick the simulator's behaviour. */
-const phone = (lastFour = `5${String(sequence++ % 1000).padStart(3, '0')}`) =>
-  `+97250${String(sequence++ % 1000).padStart(3, '0')}${lastFour}`;
-
-function finished(id: string, key: string, status?: string) {
-  return waitFor(
-    async () => {
-      const { body } = await call('GET', `/v1/broadcasts/${id}`, { key });
-      const done = status ? body.status === status : ['completed', 'partial', 'failed'].includes(body.status);
-      return done ? body : undefined;
-    },
-    {
-      timeoutMs: 60_000,
-      intervalMs: 250,
-      message: `broadcast ${id} did not reach ${status ?? 'a final status'}`,
-    },
-  );
-}
+const phone = testPhone;
+const finished = (id: string, key: string, status?: string) => api.untilBroadcast(id, key, status);
 
 /** The operator CLI as a child process (asynchronous: the twin it talks to runs in this process). */
 async function cli(...args: string[]) {

@@ -481,11 +481,12 @@ export class DynamoBroadcastStore implements BroadcastStore {
       messageSid?: string;
       attempt?: number;
       retryAt?: Date;
+      current?: Recipient;
     },
   ): Promise<MoveResult> {
     // Optimistic: read, decide with the domain rule, write conditioned on what was read.
     for (let tries = 0; tries < 5; tries++) {
-      const current = await this.getRecipient(key);
+      const current = tries === 0 && details.current ? details.current : await this.getRecipient(key);
       if (!current) return { moved: false };
       if (details.attempt !== undefined && current.attempts !== details.attempt)
         return { moved: false, current };

@@ -35,6 +35,8 @@ export interface AcceptedRecipient {
   /** E.164, e.g. `+972501234568`. */
   phone: string;
   variables: Record<string, string>;
+  /** Position in the request's `recipients` array. */
+  index: number;
 }
 
 export interface InvalidRecipient {
@@ -172,7 +174,7 @@ export function normalizeRecipients(
     }
     seen.add(outcome.phone);
     const variables = typeof input === 'string' ? {} : { ...(input.variables ?? {}) };
-    accepted.push({ phone: outcome.phone, variables });
+    accepted.push({ phone: outcome.phone, variables, index });
   }
   return { accepted, invalid, duplicateCount };
 }

@@ -198,6 +198,8 @@ export interface BroadcastStore {
       attempt?: number;
       /** With `failed`/`undelivered`: when the retry job may try again (indexed as a due retry). */
       retryAt?: Date;
+      /** The recipient as the caller just read it: spares the first read (re-read only on a lost race). */
+      current?: Recipient;
     },
   ): Promise<MoveResult>;
   findRecipientBySid(sid: string): Promise<RecipientKey | undefined>;

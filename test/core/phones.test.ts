@@ -106,8 +106,8 @@ describe('normalizeRecipients', () => {
       'IL',
     );
     expect(out.accepted).toEqual([
-      { phone: '+972501234567', variables: {} },
-      { phone: '+972501234568', variables: { name: 'Dana' } },
+      { phone: '+972501234567', variables: {}, index: 0 },
+      { phone: '+972501234568', variables: { name: 'Dana' }, index: 1 },
     ]);
     expect(out.invalid).toEqual([
       { input: '123', reason: 'too_short', index: 2 },
@@ -127,9 +127,10 @@ describe('normalizeRecipients', () => {
       ],
       'IL',
     );
+    // Each keeps its place in the request, so later checks can point at it.
     expect(out.accepted).toEqual([
-      { phone: '+972501234568', variables: { name: 'Dana' } },
-      { phone: '+972501234567', variables: {} },
+      { phone: '+972501234568', variables: { name: 'Dana' }, index: 0 },
+      { phone: '+972501234567', variables: {}, index: 1 },
     ]);
     expect(out.duplicateCount).toBe(3);
   });

@@ -20,22 +20,7 @@ afterAll(async () => {
 
 const call: ApiTwin['call'] = (...args) => api.call(...args);
 const phone = testPhone;
-
-/** Waits until the broadcast is in `status` (by default any final one) and returns it. */
-function finished(id: string, status?: string, key = ACME) {
-  return waitFor(
-    async () => {
-      const { body } = await call('GET', `/v1/broadcasts/${id}`, { key });
-      const done = status ? body.status === status : ['completed', 'partial', 'failed'].includes(body.status);
-      return done ? body : undefined;
-    },
-    {
-      timeoutMs: 60_000,
-      intervalMs: 250,
-      message: `broadcast ${id} did not reach ${status ?? 'a final status'}`,
-    },
-  );
-}
+const finished = (id: string, status?: string, key = ACME) => api.untilBroadcast(id, key, status);
 
 describe('core pipeline through the local twin', () => {
   it('3 recipients, 2 succeed and 1 fails: partial, with the failure per recipient (the seeds’ acceptance case)', async () => {
@@ -105,6 +90,24 @@ describe('core pipeline through the local twin', () => {
     expect(created.body.invalidRecipients.map((i: Json) => i.reason).sort()).toEqual([
       'invalid_format',
       'too_short',
+    ]);
+  });
+
+  it('reports a recipient whose template variable has no value, at its place in the request', async () => {
+    const named = phone().replace('+97250', '');
+    const unnamed = phone().replace('+97250', '');
+    const created = await call('POST', '/v1/broadcasts', {
+      key: ACME,
+      body: {
+        template: { contentSid: CONTENT_SID, variables: { '1': 'Hello {{name}}' } },
+        defaultCountry: 'IL',
+        recipients: [{ phone: `050-${named}`, variables: { name: 'Dana' } }, { phone: `050-${unnamed}` }],
+      },
+    });
+    expect(created.status).toBe(202);
+    expect(created.body.totalRecipients).toBe(1);
+    expect(created.body.invalidRecipients).toEqual([
+      { input: `+97250${unnamed}`, reason: 'missing_variables', index: 1 },
     ]);
   });
 

@@ -24,21 +24,13 @@ const call = (method: string, route: string, body?: unknown) =>
   api.call(method, route, { key: KEY, ...(body ? { body } : {}) });
 const phone = testPhone;
 const sentTo = (to: string) => api.messagesTo(to);
+const until = (id: string, check: (b: Json) => boolean, message: string, timeoutMs = 60_000) =>
+  api.untilBroadcast(id, KEY, check, { timeoutMs, message });
 
 async function create(recipients: string[]) {
   const created = await call('POST', '/v1/broadcasts', { template: { contentSid: CONTENT_SID }, recipients });
   expect(created.status).toBe(202);
   return created.body.broadcastId as string;
-}
-
-function until(id: string, check: (b: Json) => boolean, message: string, timeoutMs = 60_000) {
-  return waitFor(
-    async () => {
-      const { body } = await call('GET', `/v1/broadcasts/${id}`);
-      return check(body) ? body : undefined;
-    },
-    { timeoutMs, intervalMs: 250, message },
-  );
 }
 
 async function recipient(id: string, to: string) {

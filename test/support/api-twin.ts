@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { localConfigFromEnv } from '../../lib/local/config.ts';
 import { type LocalTwin, startLocalTwin } from '../../lib/local/twin.ts';
+import { waitFor } from '../../lib/local/wait-for.ts';
+
+const FINAL = ['completed', 'partial', 'failed'];
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are arbitrary JSON, checked by the matchers.
 export type Json = Record<string, any>;
@@ -18,6 +21,16 @@ export interface ApiTwin {
   ): Promise<{ status: number; body: Json }>;
   /** How many messages the Twilio simulator accepted for this E.164 number. */
   messagesTo(phone: string): number;
+  /**
+   * Polls GET /v1/broadcasts/{id} until it is in `until` (a status, or a test of the body; by default
+   * any final status) and returns the body; fails with a message after the deadline.
+   */
+  untilBroadcast(
+    id: string,
+    key: string,
+    until?: string | ((body: Json) => boolean),
+    options?: { timeoutMs?: number; message?: string },
+  ): Promise<Json>;
   stop(): Promise<void>;
 }
 
@@ -34,21 +47,39 @@ export async function startApiTwin(env: Record<string, string>): Promise<ApiTwin
     }),
     { log: () => {} },
   );
+  const call: ApiTwin['call'] = async (method, route, options = {}) => {
+    const res = await fetch(`${twin.apiUrl}${route}`, {
+      method,
+      headers: {
+        ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
+        ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...options.headers,
+      },
+      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Json };
+  };
   return {
     twin,
     dataDir,
-    async call(method, route, options = {}) {
-      const res = await fetch(`${twin.apiUrl}${route}`, {
-        method,
-        headers: {
-          ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
-          ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...options.headers,
+    call,
+    untilBroadcast(id, key, until, options = {}) {
+      const done =
+        typeof until === 'function'
+          ? until
+          : (body: Json) => (until ? body.status === until : FINAL.includes(body.status));
+      return waitFor(
+        async () => {
+          const { body } = await call('GET', `/v1/broadcasts/${id}`, { key });
+          return done(body) ? body : undefined;
         },
-        ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-      });
-      const text = await res.text();
-      return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Json };
+        {
+          timeoutMs: options.timeoutMs ?? 60_000,
+          intervalMs: 250,
+          message: options.message ?? `broadcast ${id} did not reach ${until ?? 'a final status'}`,
+        },
+      );
     },
     messagesTo: (phone) =>
       (twin.simulator?.messages() ?? []).filter((m) => m.to === `whatsapp:${phone}`).length,
