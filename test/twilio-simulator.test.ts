@@ -16,6 +16,8 @@ import { waitFor } from '../lib/local/wait-for.ts';
 const ACCOUNT_SID = `AC${'0'.repeat(32)}`;
 const AUTH_TOKEN = 'simulator-test-token';
 const FROM = 'whatsapp:+14155238886';
+// Templates (ContentSid) follow the last-four-digit table at any time; free-form Body only inside the
+// contact's 24-hour window (see the inbound tests at the end).
 const CONTENT_SID = 'HX0123456789abcdef0123456789abcdef';
 
 interface ReceivedCallback {
@@ -208,13 +210,13 @@ describe('twilio simulator through the real twilio SDK', () => {
     const undelivered = await client.messages.create({
       to: phone('0001'),
       from: FROM,
-      body: 'x',
+      contentSid: CONTENT_SID,
       statusCallback: statusCallback(),
     });
     const failed = await client.messages.create({
       to: phone('0002'),
       from: FROM,
-      body: 'x',
+      contentSid: CONTENT_SID,
       statusCallback: statusCallback(),
     });
     await waitFor(() => statusesFor(undelivered.sid).length >= 2 && statusesFor(failed.sid).length >= 2);
@@ -236,7 +238,7 @@ describe('twilio simulator through the real twilio SDK', () => {
   it('0003 answers 400/21211 and creates nothing', async () => {
     const { sim, client } = await start();
     const to = phone('0003');
-    expect(await restError(client.messages.create({ to, from: FROM, body: 'x' }))).toEqual({
+    expect(await restError(client.messages.create({ to, from: FROM, contentSid: CONTENT_SID }))).toEqual({
       status: 400,
       code: 21211,
     });
@@ -249,7 +251,7 @@ describe('twilio simulator through the real twilio SDK', () => {
     const to = phone('0004');
     expect(
       await restError(
-        client.messages.create({ to, from: FROM, body: 'x', statusCallback: statusCallback() }),
+        client.messages.create({ to, from: FROM, contentSid: CONTENT_SID, statusCallback: statusCallback() }),
       ),
     ).toEqual({ status: 500, code: 20500 });
     const found = await client.messages.list({ to, dateSentAfter: new Date(Date.now() - 60_000) });
@@ -262,12 +264,12 @@ describe('twilio simulator through the real twilio SDK', () => {
   it('0005 answers 429/20429 on the first try only', async () => {
     const { client } = await start();
     const to = phone('0005');
-    expect(await restError(client.messages.create({ to, from: FROM, body: 'x' }))).toEqual({
+    expect(await restError(client.messages.create({ to, from: FROM, contentSid: CONTENT_SID }))).toEqual({
       status: 429,
       code: 20429,
     });
     expect(await client.messages.list({ to })).toHaveLength(0);
-    const retried = await client.messages.create({ to, from: FROM, body: 'x' });
+    const retried = await client.messages.create({ to, from: FROM, contentSid: CONTENT_SID });
     expect(retried.status).toBe('queued');
     expect(await client.messages.list({ to })).toHaveLength(1);
   });
@@ -277,13 +279,13 @@ describe('twilio simulator through the real twilio SDK', () => {
     const stuck = await client.messages.create({
       to: phone('0009'),
       from: FROM,
-      body: 'x',
+      contentSid: CONTENT_SID,
       statusCallback: statusCallback(),
     });
     const normal = await client.messages.create({
       to: phone('7777'),
       from: FROM,
-      body: 'x',
+      contentSid: CONTENT_SID,
       statusCallback: statusCallback(),
     });
     // By the time a message created after it has been read, the 0009 one has long finished its lifecycle.
@@ -311,7 +313,9 @@ describe('twilio simulator through the real twilio SDK', () => {
   it('rejects wrong credentials with 401/20003 and missing parameters with 400', async () => {
     const { sim } = await start();
     const wrong = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: 'wrong', apiBaseUrl: sim.url });
-    expect(await restError(wrong.messages.create({ to: phone('1111'), from: FROM, body: 'x' }))).toEqual({
+    expect(
+      await restError(wrong.messages.create({ to: phone('1111'), from: FROM, contentSid: CONTENT_SID })),
+    ).toEqual({
       status: 401,
       code: 20003,
     });
@@ -347,7 +351,7 @@ describe('twilio simulator through the real twilio SDK', () => {
     const { sim, client } = await start({ mps: 5 });
     const results = await Promise.allSettled(
       Array.from({ length: 12 }, (_, i) =>
-        client.messages.create({ to: phone(String(5000 + i)), from: FROM, body: 'x' }),
+        client.messages.create({ to: phone(String(5000 + i)), from: FROM, contentSid: CONTENT_SID }),
       ),
     );
     const accepted = results.filter((r) => r.status === 'fulfilled');
@@ -363,7 +367,7 @@ describe('twilio simulator through the real twilio SDK', () => {
     const other = await client.messages.create({
       to: phone('6000'),
       from: 'whatsapp:+14155550000',
-      body: 'x',
+      contentSid: CONTENT_SID,
     });
     expect(other.status).toBe('queued');
   });
@@ -375,12 +379,13 @@ describe('twilio simulator through the real twilio SDK', () => {
     const { sid } = await first.client.messages.create({
       to,
       from: FROM,
-      body: 'x',
+      contentSid: CONTENT_SID,
       statusCallback: statusCallback(),
     });
     const retryLater = phone('0005');
     expect(
-      (await restError(first.client.messages.create({ to: retryLater, from: FROM, body: 'x' }))).status,
+      (await restError(first.client.messages.create({ to: retryLater, from: FROM, contentSid: CONTENT_SID })))
+        .status,
     ).toBe(429);
     await first.sim.stop();
     expect(statusesFor(sid)).toEqual([]);
@@ -390,9 +395,9 @@ describe('twilio simulator through the real twilio SDK', () => {
     expect((await second.client.messages(sid).fetch()).to).toBe(to);
     await waitFor(() => statusesFor(sid).length >= 3, { message: 'resumed callbacks' });
     expect(statusesFor(sid)).toEqual(['sent', 'delivered', 'read']);
-    expect((await second.client.messages.create({ to: retryLater, from: FROM, body: 'x' })).status).toBe(
-      'queued',
-    );
+    expect(
+      (await second.client.messages.create({ to: retryLater, from: FROM, contentSid: CONTENT_SID })).status,
+    ).toBe('queued');
     await second.sim.stop();
 
     const third = await start({ dataDir: first.dataDir });
@@ -407,7 +412,7 @@ describe('twilio simulator through the real twilio SDK', () => {
     const flaky = await client.messages.create({
       to: phone('1357'),
       from: FROM,
-      body: 'x',
+      contentSid: CONTENT_SID,
       statusCallback: `${receiverBase}/webhooks/twilio/status?flaky=1`,
     });
     await waitFor(() => statusesFor(flaky.sid).length >= 3, { message: 'retried callbacks' });
@@ -418,7 +423,7 @@ describe('twilio simulator through the real twilio SDK', () => {
     const lost = await client.messages.create({
       to: phone('0009'),
       from: FROM,
-      body: 'x',
+      contentSid: CONTENT_SID,
       statusCallback: 'http://127.0.0.1:9/status',
     });
     await waitFor(() => logLines.some((line) => line.includes(`gave up on sent callback for ${lost.sid}`)), {
@@ -429,8 +434,8 @@ describe('twilio simulator through the real twilio SDK', () => {
   it('serves a debug surface without auth, and never logs full phone numbers', async () => {
     const { sim, client } = await start();
     const to = phone('0003');
-    await restError(client.messages.create({ to, from: FROM, body: 'x' }));
-    const created = await client.messages.create({ to: phone('8888'), from: FROM, body: 'x' });
+    await restError(client.messages.create({ to, from: FROM, contentSid: CONTENT_SID }));
+    const created = await client.messages.create({ to: phone('8888'), from: FROM, contentSid: CONTENT_SID });
     const health = await fetch(`${sim.url}/_simulator/health`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ ok: true, messages: 1 });
@@ -440,5 +445,274 @@ describe('twilio simulator through the real twilio SDK', () => {
     const digits = to.replace(/\D/g, '');
     expect(logLines.some((line) => line.includes(`*${digits.slice(-4)}`))).toBe(true);
     expect(logLines.filter((line) => line.includes(digits))).toEqual([]);
+  });
+});
+
+const inboundUrl = () => `${receiverBase}/webhooks/twilio/inbound?tenant=t1`;
+const inboundPosts = (messageSid: unknown) =>
+  received.filter((c) => c.url === inboundUrl() && c.params.MessageSid === messageSid);
+/** The contact's number as a developer would type it (no `whatsapp:` prefix). */
+const bare = (to: string) => to.slice('whatsapp:'.length);
+
+/** A control route call: plain JSON, no auth. */
+async function control(sim: TwilioSimulator, path: string, body?: unknown) {
+  const res = await fetch(`${sim.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** A free-form message with its status callbacks; resolves once its lifecycle has reached a final status. */
+async function sendFreeForm(
+  client: ReturnType<typeof createTwilioClient>,
+  to: string,
+  extra: { from?: string; messagingServiceSid?: string } = { from: FROM },
+) {
+  const message = await client.messages.create({
+    to,
+    body: 'Here is the full text',
+    statusCallback: statusCallback(),
+    ...extra,
+  });
+  expect(message.status).toBe(extra.messagingServiceSid ? 'accepted' : 'queued');
+  await waitFor(() => statusesFor(message.sid).some((s) => s === 'read' || s === 'failed'), {
+    message: `final callback for ${message.sid}`,
+  });
+  return { sid: message.sid, statuses: statusesFor(message.sid), last: callbacksFor(message.sid).at(-1) };
+}
+
+describe('inbound messages and the 24-hour window', () => {
+  it('a tap posts a signed quick-reply form to the exact inboundUrl', async () => {
+    const { sim, client } = await start({ inboundUrl: inboundUrl() });
+    const to = phone('4242');
+    const sent = await client.messages.create({ to, from: FROM, contentSid: CONTENT_SID });
+
+    const tap = await control(sim, `/_simulator/messages/${sent.sid}/tap`);
+    expect(tap).toEqual({
+      status: 200,
+      body: {
+        messageSid: expect.stringMatching(/^SM[0-9a-f]{32}$/),
+        webhookStatus: 200,
+        webhookBody: '<Response/>',
+      },
+    });
+    // The control answers after the POST completed: the webhook already has it.
+    const posts = inboundPosts(tap.body.messageSid);
+    expect(posts).toHaveLength(1);
+    const post = posts[0] as ReceivedCallback;
+    expect(post.url).toBe(inboundUrl());
+    expect(twilio.validateRequest(AUTH_TOKEN, post.signature, post.url, post.params)).toBe(true);
+    expect(
+      twilio.validateRequest(AUTH_TOKEN, post.signature, post.url, { ...post.params, ButtonPayload: 'x' }),
+    ).toBe(false);
+    const messageSid = tap.body.messageSid as string;
+    expect(post.params).toMatchObject({
+      MessageSid: messageSid,
+      SmsMessageSid: messageSid,
+      SmsSid: messageSid,
+      AccountSid: ACCOUNT_SID,
+      From: to,
+      To: FROM,
+      Body: 'Read more',
+      ButtonText: 'Read more',
+      ButtonPayload: 'read_broadcast',
+      OriginalRepliedMessageSid: sent.sid,
+      MessageType: 'button',
+      WaId: to.replace(/\D/g, ''),
+      ProfileName: 'Simulated contact',
+      NumMedia: '0',
+      NumSegments: '1',
+      ApiVersion: '2010-04-01',
+    });
+    expect(post.params.MessagingServiceSid).toBeUndefined();
+
+    // Own payload and text; a Messaging Service message carries its MessagingServiceSid, from the default sender.
+    const viaService = await client.messages.create({
+      to,
+      messagingServiceSid: `MG${'2'.repeat(32)}`,
+      contentSid: CONTENT_SID,
+    });
+    const custom = await control(sim, `/_simulator/messages/${viaService.sid}/tap`, {
+      payload: 'stop_broadcasts',
+      text: 'Stop',
+    });
+    expect(custom.status).toBe(200);
+    expect(inboundPosts(custom.body.messageSid)[0]?.params).toMatchObject({
+      From: to,
+      To: FROM,
+      Body: 'Stop',
+      ButtonText: 'Stop',
+      ButtonPayload: 'stop_broadcasts',
+      OriginalRepliedMessageSid: viaService.sid,
+      MessagingServiceSid: `MG${'2'.repeat(32)}`,
+    });
+
+    const listed = (await (await fetch(`${sim.url}/_simulator/inbound`)).json()) as { messageSid: string }[];
+    expect(listed.map((i) => i.messageSid)).toEqual([messageSid, custom.body.messageSid]);
+    expect(sim.inbound()).toMatchObject([
+      {
+        messageSid,
+        from: to,
+        to: FROM,
+        type: 'button',
+        buttonPayload: 'read_broadcast',
+        repliedTo: sent.sid,
+      },
+      { messageSid: custom.body.messageSid, buttonPayload: 'stop_broadcasts', repliedTo: viaService.sid },
+    ]);
+    const digits = to.replace(/\D/g, '');
+    expect(logLines.some((line) => line.includes(`inbound button ${messageSid}`))).toBe(true);
+    expect(logLines.filter((line) => line.includes(digits))).toEqual([]);
+  });
+
+  it('a repeated messageSid redelivers the same webhook', async () => {
+    const { sim, client } = await start({ inboundUrl: inboundUrl() });
+    const sent = await client.messages.create({ to: phone('4343'), from: FROM, contentSid: CONTENT_SID });
+    const messageSid = `SM${'ab'.repeat(16)}`;
+    const first = await control(sim, `/_simulator/messages/${sent.sid}/tap`, { messageSid });
+    const again = await control(sim, `/_simulator/messages/${sent.sid}/tap`, { messageSid });
+    expect(first.body).toMatchObject({ messageSid, webhookStatus: 200 });
+    expect(again.body).toMatchObject({ messageSid, webhookStatus: 200, redelivered: true });
+    const posts = inboundPosts(messageSid);
+    expect(posts).toHaveLength(2);
+    expect(posts[1]?.params).toEqual(posts[0]?.params);
+    expect(posts[1]?.signature).toBe(posts[0]?.signature);
+    expect(sim.inbound()).toHaveLength(1);
+  });
+
+  it('answers 404 for an unknown sid, 400 for bad input, 409 without inboundUrl, 502 when unreachable', async () => {
+    const { sim } = await start({ inboundUrl: inboundUrl() });
+    const unknown = await control(sim, `/_simulator/messages/SM${'f'.repeat(32)}/tap`, {});
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error).toEqual(expect.stringContaining(`SM${'f'.repeat(32)}`));
+
+    const noFrom = await control(sim, '/_simulator/inbound', { body: 'STOP' });
+    expect(noFrom.status).toBe(400);
+    expect(noFrom.body.error).toEqual(expect.stringContaining('"from" is required'));
+    const badFrom = await control(sim, '/_simulator/inbound', { from: 'dana', body: 'STOP' });
+    expect(badFrom.status).toBe(400);
+    expect(badFrom.body.error).toEqual(expect.stringContaining('phone number'));
+    expect((await control(sim, '/_simulator/inbound', { from: '+972501234567' })).status).toBe(400);
+    const notJson = await fetch(`${sim.url}/_simulator/inbound`, { method: 'POST', body: '{' });
+    expect(notJson.status).toBe(400);
+    expect(sim.inbound()).toHaveLength(0);
+
+    const bare409 = await start();
+    const sent = await bare409.client.messages.create({
+      to: phone('4444'),
+      from: FROM,
+      contentSid: CONTENT_SID,
+    });
+    for (const answer of [
+      await control(bare409.sim, `/_simulator/messages/${sent.sid}/tap`),
+      await control(bare409.sim, '/_simulator/inbound', { from: '+972501234567', body: 'hi' }),
+    ]) {
+      expect(answer.status).toBe(409);
+      expect(answer.body.error).toEqual(expect.stringContaining('inboundUrl'));
+    }
+
+    // Nothing listens on port 9: one attempt, no retry, 502 with the reason.
+    const down = await start({ inboundUrl: 'http://127.0.0.1:9/webhooks/twilio/inbound' });
+    const unreachable = await control(down.sim, '/_simulator/inbound', { from: '+972501234567', body: 'hi' });
+    expect(unreachable.status).toBe(502);
+    expect(unreachable.body.error).toEqual(expect.stringContaining('unreachable'));
+  });
+
+  it('a free-form inbound text posts MessageType text', async () => {
+    const { sim } = await start({ inboundUrl: inboundUrl() });
+    const answer = await control(sim, '/_simulator/inbound', { from: '+972501234567', body: 'STOP' });
+    expect(answer.status).toBe(200);
+    const post = inboundPosts(answer.body.messageSid)[0] as ReceivedCallback;
+    expect(twilio.validateRequest(AUTH_TOKEN, post.signature, post.url, post.params)).toBe(true);
+    expect(post.params).toMatchObject({
+      From: 'whatsapp:+972501234567',
+      To: FROM,
+      Body: 'STOP',
+      MessageType: 'text',
+      WaId: '972501234567',
+    });
+    expect(post.params.ButtonPayload).toBeUndefined();
+    expect(post.params.OriginalRepliedMessageSid).toBeUndefined();
+  });
+
+  it('free-form Body fails with 63016 unless the contact wrote within 24 hours', async () => {
+    let clock = Date.parse('2026-05-05T09:00:00Z');
+    const { sim, client } = await start({ inboundUrl: inboundUrl(), now: () => new Date(clock) });
+    const to = phone('5151');
+
+    const cold = await sendFreeForm(client, to);
+    expect(cold.statuses).toEqual(['failed']);
+    expect(cold.last?.params).toMatchObject({ MessageStatus: 'failed', ErrorCode: '63016' });
+    expect(
+      twilio.validateRequest(
+        AUTH_TOKEN,
+        cold.last?.signature ?? '',
+        cold.last?.url ?? '',
+        cold.last?.params ?? {},
+      ),
+    ).toBe(true);
+    expect(await client.messages(cold.sid).fetch()).toMatchObject({ status: 'failed', errorCode: 63016 });
+    // Templates are not held to the window.
+    const template = await client.messages.create({
+      to,
+      from: FROM,
+      contentSid: CONTENT_SID,
+      statusCallback: statusCallback(),
+    });
+    await waitFor(() => statusesFor(template.sid).includes('read'));
+
+    expect((await control(sim, '/_simulator/inbound', { from: bare(to), body: 'hi' })).status).toBe(200);
+    expect((await sendFreeForm(client, to)).statuses).toEqual(['sent', 'delivered', 'read']);
+    // Through a Messaging Service the sender is the default one, to which the contact wrote.
+    expect((await sendFreeForm(client, to, { messagingServiceSid: `MG${'3'.repeat(32)}` })).statuses).toEqual(
+      ['queued', 'sent', 'delivered', 'read'],
+    );
+    // The window is per sender.
+    expect((await sendFreeForm(client, to, { from: 'whatsapp:+14155550000' })).statuses).toEqual(['failed']);
+
+    clock += 24 * 3600_000 - 1000;
+    expect((await sendFreeForm(client, to)).statuses).toEqual(['sent', 'delivered', 'read']);
+    clock += 2000; // 24 h + 1 s after the contact wrote
+    const closed = await sendFreeForm(client, to);
+    expect(closed.statuses).toEqual(['failed']);
+    expect(closed.last?.params.ErrorCode).toBe('63016');
+
+    // A tap opens it again.
+    const sent = await client.messages.create({ to, from: FROM, contentSid: CONTENT_SID });
+    expect((await control(sim, `/_simulator/messages/${sent.sid}/tap`)).status).toBe(200);
+    expect((await sendFreeForm(client, to)).statuses).toEqual(['sent', 'delivered', 'read']);
+    expect(logLines.some((line) => line.includes('outside the 24-hour window'))).toBe(true);
+  });
+
+  it('keeps inbound messages, and so the window, across a restart', async () => {
+    const first = await start({ inboundUrl: inboundUrl() });
+    const to = phone('6161');
+    const wrote = await control(first.sim, '/_simulator/inbound', { from: to, body: 'hello' });
+    expect(wrote.status).toBe(200);
+    await first.sim.stop();
+
+    const second = await start({ inboundUrl: inboundUrl(), dataDir: first.dataDir });
+    const listed = (await (await fetch(`${second.sim.url}/_simulator/inbound`)).json()) as Record<
+      string,
+      unknown
+    >[];
+    expect(listed).toMatchObject([
+      { messageSid: wrote.body.messageSid, from: to, to: FROM, body: 'hello', type: 'text' },
+    ]);
+    expect(second.sim.inbound()).toEqual(listed);
+    expect((await sendFreeForm(second.client, to)).statuses).toEqual(['sent', 'delivered', 'read']);
+    // Redelivery still works after the restart (same form).
+    const again = await control(second.sim, '/_simulator/inbound', {
+      from: to,
+      body: 'hello',
+      messageSid: wrote.body.messageSid,
+    });
+    expect(again.body).toMatchObject({ messageSid: wrote.body.messageSid, redelivered: true });
+    expect(inboundPosts(wrote.body.messageSid).map((p) => p.params)).toEqual([
+      listed[0]?.params,
+      listed[0]?.params,
+    ]);
   });
 });

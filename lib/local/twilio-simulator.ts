@@ -1,11 +1,14 @@
 // A local stand-in for Twilio's Messages API, so the product runs with no Twilio account. It speaks
 // Twilio's REST shapes (the real twilio SDK works against it through createTwilioClient({ apiBaseUrl })),
 // checks Basic auth, rate-limits per sender, posts signed status callbacks, and behaves by the last four
-// digits of the destination (see scenario.ts and API.md "Local run contract").
+// digits of the destination (see scenario.ts and API.md "Local run contract"). Control routes under
+// /_simulator/ play the contact: tap a quick-reply button or write, posted signed to `inboundUrl`, which
+// opens the 24-hour window that free-form (Body, no ContentSid) messages need (see inbound.ts).
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { InboundControl } from './twilio-simulator/inbound.ts';
 import { Lifecycle } from './twilio-simulator/lifecycle.ts';
 import { SlidingWindowLimiter } from './twilio-simulator/rate-limit.ts';
 import {
@@ -14,13 +17,14 @@ import {
   listPage,
   newMessageSid,
   parseListQuery,
+  type SimulatedInbound,
   type SimulatedMessage,
   toMessageResource,
 } from './twilio-simulator/resources.ts';
 import { ERRORS, maskPhone, planOutcome, type RestError } from './twilio-simulator/scenario.ts';
 import { LOG_FILE, MessageStore } from './twilio-simulator/store.ts';
 
-export type { SimulatedMessage } from './twilio-simulator/resources.ts';
+export type { SimulatedInbound, SimulatedMessage } from './twilio-simulator/resources.ts';
 export { lastFourDigits, maskPhone, planOutcome } from './twilio-simulator/scenario.ts';
 
 export interface TwilioSimulatorOptions {
@@ -40,10 +44,23 @@ export interface TwilioSimulatorOptions {
   callbackDelayMs?: number;
   /** Delays before the retries of a failed status callback POST; default [250, 1000] (two retries). */
   callbackRetryDelaysMs?: number[];
-  /** When set, the message log is kept in `dataDir/twilio-simulator.jsonl` and survives a restart. */
+  /**
+   * When set, the message log (and the inbound messages, so the 24-hour windows) is kept in
+   * `dataDir/twilio-simulator.jsonl` and survives a restart.
+   */
   dataDir?: string;
-  /** The sender used for messages sent through a Messaging Service; default whatsapp:+14155238886. */
+  /**
+   * The sender used for messages sent through a Messaging Service, and the one a simulated contact
+   * writes to by default; default whatsapp:+14155238886.
+   */
   defaultFrom?: string;
+  /**
+   * Where inbound WhatsApp messages are posted (signed, form-encoded), as Twilio does to the sender's
+   * webhook; the product's `/webhooks/twilio/inbound`. Without it the inbound controls answer 409.
+   */
+  inboundUrl?: string;
+  /** The simulator's clock (message dates, the 24-hour window); default the real one. */
+  now?: () => Date;
   log?: (line: string) => void;
 }
 
@@ -54,6 +71,8 @@ export interface TwilioSimulator {
   authToken: string;
   /** Everything accepted so far, oldest first (copies). */
   messages(): SimulatedMessage[];
+  /** The inbound messages (taps and texts) posted so far, oldest first (copies). */
+  inbound(): SimulatedInbound[];
   /** Closes the server, cancels steps not yet due (a restart resumes them) and waits for callbacks in flight. */
   stop(): Promise<void>;
 }
@@ -61,6 +80,7 @@ export interface TwilioSimulator {
 const MAX_BODY_BYTES = 1024 * 1024;
 const MESSAGES_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
 const MESSAGE_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\/([^/]+)\.json$/;
+const TAP_PATH = /^\/_simulator\/messages\/([^/]+)\/tap$/;
 
 class HttpError extends Error {
   readonly error: RestError;
@@ -76,13 +96,24 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
   const log = options.log ?? ((line: string) => console.log(`[twilio-simulator] ${line}`));
   const latencyMs = options.latencyMs ?? 20;
   const defaultFrom = options.defaultFrom ?? 'whatsapp:+14155238886';
+  const now = options.now ?? (() => new Date());
   const limiter = new SlidingWindowLimiter(options.mps ?? 80);
   const store = await MessageStore.open(options.dataDir, log);
   const lifecycle = new Lifecycle({
     authToken,
     stepDelayMs: options.callbackDelayMs ?? 150,
     ...(options.callbackRetryDelaysMs ? { retryDelaysMs: options.callbackRetryDelaysMs } : {}),
+    now,
     onChange: (m) => store.updated(m),
+    log,
+  });
+  const inbound = new InboundControl({
+    accountSid,
+    authToken,
+    inboundUrl: options.inboundUrl,
+    defaultFrom,
+    now,
+    store,
     log,
   });
   const expectedAuth = Buffer.from(`Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`);
@@ -128,9 +159,13 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       log(`429 for sender ${maskPhone(sender)}: over ${options.mps ?? 80} messages per second`);
       throw new HttpError(ERRORS.tooManyRequests());
     }
+    // WhatsApp allows free-form messages only within 24 hours of the contact's last message to the sender.
+    const outsideWindow =
+      contentSid === undefined && to.startsWith('whatsapp:') && !inbound.windowOpen(to, from ?? defaultFrom);
     const outcome = planOutcome(to, {
       firstTryDone: store.hadFirstTry(to),
       viaMessagingService: messagingServiceSid !== undefined,
+      outsideWindow,
     });
     if (outcome.kind === 'reject') {
       if (outcome.rememberFirstTry) store.rememberFirstTry(to);
@@ -140,7 +175,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       throw new HttpError(outcome.error);
     }
 
-    const now = new Date().toISOString();
+    const at = now().toISOString();
     const message: SimulatedMessage = {
       sid: newMessageSid(),
       accountSid,
@@ -155,14 +190,19 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       status: outcome.initialStatus,
       errorCode: null,
       errorMessage: null,
-      dateCreated: now,
-      dateUpdated: now,
+      dateCreated: at,
+      dateUpdated: at,
       // Set at acceptance (not at `sent`) so a list by DateSent right after an ambiguous answer finds it.
-      dateSent: now,
-      history: [{ status: outcome.initialStatus, at: now }],
+      dateSent: at,
+      history: [{ status: outcome.initialStatus, at }],
       pendingSteps: outcome.steps,
     };
     store.add(message);
+    if (outsideWindow) {
+      log(
+        `create ${message.sid} to ${maskPhone(to)}: free-form outside the 24-hour window, it will fail with 63016`,
+      );
+    }
     // Steps start once the answer is out, so the product knows the SID before its first callback.
     const after = () => lifecycle.resume(message);
     if (outcome.error) {
@@ -181,6 +221,17 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       return { status: 200, body: { ok: true, messages: store.size, pendingSteps: lifecycle.pending } };
     }
     if (url.pathname === '/_simulator/messages') return { status: 200, body: store.all() };
+    const controlNotAllowed = { status: 405, body: { error: `${method} is not allowed on ${url.pathname}` } };
+    if (url.pathname === '/_simulator/inbound') {
+      if (method === 'GET') return inbound.list();
+      if (method === 'POST') return inbound.inbound(await readText(req));
+      return controlNotAllowed;
+    }
+    const tap = TAP_PATH.exec(url.pathname);
+    if (tap) {
+      if (method !== 'POST') return controlNotAllowed;
+      return inbound.tap(tap[1] ?? '', await readText(req));
+    }
     const notFound = () =>
       new HttpError({
         httpStatus: 404,
@@ -262,7 +313,10 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     }
   }
   const where = options.dataDir ? `, log ${options.dataDir}/${LOG_FILE}` : '';
-  log(`listening on ${url} (${store.size} message(s) loaded, ${resumed} resumed${where})`);
+  const inboundTo = options.inboundUrl ? `inbound messages go to ${options.inboundUrl}` : 'no inboundUrl';
+  log(
+    `listening on ${url} (${store.size} message(s) and ${store.inbound().length} inbound loaded, ${resumed} resumed${where}; ${inboundTo})`,
+  );
 
   let stopped: Promise<void> | undefined;
   return {
@@ -271,6 +325,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     accountSid,
     authToken,
     messages: () => structuredClone([...store.all()]),
+    inbound: () => structuredClone([...store.inbound()]),
     stop: () => {
       stopped ??= (async () => {
         await new Promise<void>((resolve) => {
@@ -295,6 +350,10 @@ function isJsonObject(text: string): boolean {
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  return new URLSearchParams(await readText(req));
+}
+
+async function readText(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -303,5 +362,5 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
       throw new HttpError({ httpStatus: 413, code: 20001, message: 'Request too large' });
     chunks.push(chunk);
   }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  return Buffer.concat(chunks).toString('utf8');
 }

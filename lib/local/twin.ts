@@ -99,6 +99,7 @@ export async function startLocalTwin(
             latencyMs: config.twilio.latencyMs,
             defaultFrom: config.twilio.from,
             dataDir: config.dataDir,
+            inboundUrl: `${publicBaseUrl.replace(/\/+$/, '')}/webhooks/twilio/inbound`,
             log: (line) => log({ level: 'INFO', source: 'twilio-simulator', message: line }),
           }).then((s) => {
             stack.push(() => s.stop());

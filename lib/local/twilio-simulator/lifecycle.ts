@@ -1,8 +1,8 @@
 // Walks accepted messages through their planned statuses, one step at a time and in order, and posts a
 // signed status callback for each step, as Twilio does (form-encoded, X-Twilio-Signature over the exact URL).
-import twilio from 'twilio';
 import { API_VERSION, type SimulatedMessage } from './resources.ts';
 import { maskPhone, type PlannedStep } from './scenario.ts';
+import { postSigned, problemText } from './webhook.ts';
 
 export interface LifecycleOptions {
   authToken: string;
@@ -12,6 +12,8 @@ export interface LifecycleOptions {
   retryDelaysMs?: number[];
   /** Per-attempt timeout of a callback POST. */
   callbackTimeoutMs?: number;
+  /** The simulator's clock; default the real one. */
+  now?: () => Date;
   /** Called after each status change (to persist it). */
   onChange: (m: SimulatedMessage) => void;
   log: (line: string) => void;
@@ -50,7 +52,12 @@ export class Lifecycle {
   readonly #options: Required<LifecycleOptions>;
 
   constructor(options: LifecycleOptions) {
-    this.#options = { retryDelaysMs: [250, 1000], callbackTimeoutMs: 5000, ...options };
+    this.#options = {
+      retryDelaysMs: [250, 1000],
+      callbackTimeoutMs: 5000,
+      now: () => new Date(),
+      ...options,
+    };
   }
 
   /** Timers waiting plus callbacks being posted. */
@@ -98,7 +105,7 @@ export class Lifecycle {
   }
 
   #apply(m: SimulatedMessage, step: PlannedStep): void {
-    const now = new Date().toISOString();
+    const now = this.#options.now().toISOString();
     m.status = step.status;
     m.errorCode = step.errorCode ?? null;
     m.errorMessage = step.errorMessage ?? null;
@@ -114,31 +121,20 @@ export class Lifecycle {
 
   async #post(url: string, m: SimulatedMessage): Promise<void> {
     const params = callbackParams(m);
-    const signature = twilio.getExpectedTwilioSignature(this.#options.authToken, url, params);
     const what = `${m.status} callback for ${m.sid} (to ${maskPhone(m.to)})`;
     const delays = this.#options.retryDelaysMs;
     for (let attempt = 0; ; attempt++) {
       let problem: string;
       try {
-        const response = await fetch(url, {
-          method: 'POST',
-          headers: {
-            'Content-Type': 'application/x-www-form-urlencoded',
-            'User-Agent': 'TwilioProxy/1.1',
-            'X-Twilio-Signature': signature,
-            'I-Twilio-Idempotency-Token': `${m.sid}-${m.status}`,
-          },
-          body: new URLSearchParams(params),
-          signal: AbortSignal.timeout(this.#options.callbackTimeoutMs),
+        const answer = await postSigned(url, params, {
+          authToken: this.#options.authToken,
+          timeoutMs: this.#options.callbackTimeoutMs,
+          idempotencyToken: `${m.sid}-${m.status}`,
         });
-        await response.body?.cancel();
-        if (response.ok) return;
-        problem = `HTTP ${response.status}`;
+        if (answer.ok) return;
+        problem = `HTTP ${answer.status}`;
       } catch (error) {
-        problem =
-          error instanceof Error
-            ? ((error.cause as Error | undefined)?.message ?? error.message)
-            : String(error);
+        problem = problemText(error);
       }
       const delay = delays[attempt];
       if (delay === undefined || this.#stopping.signal.aborted) {

@@ -30,6 +30,25 @@ export interface SimulatedMessage {
   pendingSteps: PlannedStep[];
 }
 
+/** A message a contact sent to one of our senders (a quick-reply tap or free text), as the simulator got it. */
+export interface SimulatedInbound {
+  messageSid: string;
+  /** The contact, `whatsapp:+…`. */
+  from: string;
+  /** The sender it wrote to, `whatsapp:+…`. */
+  to: string;
+  body: string;
+  type: 'button' | 'text';
+  buttonPayload: string | null;
+  /** OriginalRepliedMessageSid: the outbound message it answers, if any. */
+  repliedTo: string | null;
+  messagingServiceSid: string | null;
+  /** ISO-8601, by the simulator's clock; opens the 24-hour window for (from, to). */
+  receivedAt: string;
+  /** The form posted to the inbound webhook (re-posted verbatim when the same MessageSid is redelivered). */
+  params: Record<string, string>;
+}
+
 export function newMessageSid(): string {
   return `SM${randomBytes(16).toString('hex')}`;
 }

@@ -1,5 +1,6 @@
 // The simulator's behaviour table (docs: API.md "Local run contract"), as a pure function of the
-// destination number. The HTTP layer asks it what to do; nothing here touches I/O or clocks.
+// destination number (and of whether a free-form message is outside the 24-hour window). The HTTP layer
+// asks it what to do; nothing here touches I/O or clocks.
 
 export type MessageStatus =
   | 'accepted'
@@ -39,6 +40,12 @@ export interface ScenarioContext {
   firstTryDone: boolean;
   /** Sent through a Messaging Service: starts `accepted`, then `queued` once a sender is picked. */
   viaMessagingService?: boolean;
+  /**
+   * A free-form message (no ContentSid) to a WhatsApp contact who has not written to this sender in the
+   * last 24 hours: accepted, then `failed` with 63016, whatever the last four digits (bar the REST-level
+   * answers: 0003 and the first 0005 are still rejected, 0004 still answers 500).
+   */
+  outsideWindow?: boolean;
 }
 
 export const ERRORS = {
@@ -56,6 +63,12 @@ const UNREACHABLE: PlannedStep = {
   errorCode: 30003,
   errorMessage: 'Unreachable destination handset',
 };
+const OUTSIDE_WINDOW: PlannedStep = {
+  status: 'failed',
+  errorCode: 63016,
+  errorMessage:
+    'Failed to send freeform message because you are outside the allowed window. If you are using WhatsApp, please use a Message Template.',
+};
 const NOT_ON_WHATSAPP: PlannedStep = {
   status: 'failed',
   errorCode: 63024,
@@ -68,12 +81,15 @@ export function lastFourDigits(to: string): string {
 }
 
 export function planOutcome(to: string, context: ScenarioContext): PlannedOutcome {
-  const accept = (steps: PlannedStep[], error?: RestError): PlannedOutcome => ({
-    kind: 'accept',
-    initialStatus: context.viaMessagingService ? 'accepted' : 'queued',
-    steps: context.viaMessagingService ? [{ status: 'queued' }, ...steps] : steps,
-    ...(error ? { error } : {}),
-  });
+  const accept = (planned: PlannedStep[], error?: RestError): PlannedOutcome => {
+    const steps = context.outsideWindow ? [OUTSIDE_WINDOW] : planned;
+    return {
+      kind: 'accept',
+      initialStatus: context.viaMessagingService ? 'accepted' : 'queued',
+      steps: context.viaMessagingService ? [{ status: 'queued' }, ...steps] : steps,
+      ...(error ? { error } : {}),
+    };
+  };
   const delivered: PlannedStep[] = [{ status: 'sent' }, { status: 'delivered' }, { status: 'read' }];
   switch (lastFourDigits(to)) {
     case '0001':

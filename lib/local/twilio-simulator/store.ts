@@ -1,9 +1,11 @@
-// The simulator's memory: messages by SID, newest-first iteration, the `0005` first-try set, and an
-// optional append-only JSONL log under dataDir (compacted on every start) so all of it survives a restart.
+// The simulator's memory: messages by SID, newest-first iteration, the `0005` first-try set, the inbound
+// messages (and so each contact's 24-hour window), and an optional append-only JSONL log under dataDir
+// (compacted on every start) so all of it survives a restart. Logs written before inbound messages existed
+// load as they are (they just have no `i` lines).
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SimulatedMessage } from './resources.ts';
+import type { SimulatedInbound, SimulatedMessage } from './resources.ts';
 
 export const LOG_FILE = 'twilio-simulator.jsonl';
 
@@ -13,7 +15,13 @@ type Line =
       SimulatedMessage,
       'status' | 'errorCode' | 'errorMessage' | 'dateUpdated' | 'dateSent' | 'pendingSteps'
     > & { h: SimulatedMessage['history'][number] | null })
-  | { t: 'f'; to: string };
+  | { t: 'f'; to: string }
+  | ({ t: 'i' } & SimulatedInbound);
+
+/** The 24-hour window is per (contact, sender); numbers compared by digits, whatever their prefix. */
+function windowKey(contact: string, sender: string): string {
+  return `${contact.replace(/\D/g, '')}>${sender.replace(/\D/g, '')}`;
+}
 
 export class MessageStore {
   readonly #bySid = new Map<string, SimulatedMessage>();
@@ -21,6 +29,10 @@ export class MessageStore {
   readonly #ordered: SimulatedMessage[] = [];
   readonly #byTo = new Map<string, SimulatedMessage[]>();
   readonly #firstTries = new Set<string>();
+  readonly #inbound: SimulatedInbound[] = [];
+  readonly #inboundBySid = new Map<string, SimulatedInbound>();
+  /** windowKey → epoch ms of the contact's latest message to that sender. */
+  readonly #lastInbound = new Map<string, number>();
   #stream: WriteStream | undefined;
   #streamError: Error | undefined;
 
@@ -47,6 +59,7 @@ export class MessageStore {
     const snapshot = [
       ...store.#ordered.map((m) => JSON.stringify({ t: 'm', ...m })),
       ...[...store.#firstTries].map((to) => JSON.stringify({ t: 'f', to })),
+      ...store.#inbound.map((i) => JSON.stringify({ t: 'i', ...i })),
     ];
     const tmp = `${file}.${process.pid}.tmp`;
     await writeFile(tmp, snapshot.length ? `${snapshot.join('\n')}\n` : '');
@@ -98,6 +111,25 @@ export class MessageStore {
     this.#append({ t: 'f', to });
   }
 
+  /** Inbound messages, oldest first. */
+  inbound(): readonly SimulatedInbound[] {
+    return this.#inbound;
+  }
+
+  getInbound(messageSid: string): SimulatedInbound | undefined {
+    return this.#inboundBySid.get(messageSid);
+  }
+
+  addInbound(i: SimulatedInbound): void {
+    this.#indexInbound(i);
+    this.#append({ t: 'i', ...i });
+  }
+
+  /** When `contact` last wrote to `sender` (epoch ms), if ever. */
+  lastInboundAt(contact: string, sender: string): number | undefined {
+    return this.#lastInbound.get(windowKey(contact, sender));
+  }
+
   async close(): Promise<void> {
     const stream = this.#stream;
     this.#stream = undefined;
@@ -111,6 +143,15 @@ export class MessageStore {
     const forTo = this.#byTo.get(m.to);
     if (forTo) forTo.push(m);
     else this.#byTo.set(m.to, [m]);
+  }
+
+  #indexInbound(i: SimulatedInbound): void {
+    if (this.#inboundBySid.has(i.messageSid)) return;
+    this.#inboundBySid.set(i.messageSid, i);
+    this.#inbound.push(i);
+    const key = windowKey(i.from, i.to);
+    const at = Date.parse(i.receivedAt);
+    if (Number.isFinite(at) && at > (this.#lastInbound.get(key) ?? -Infinity)) this.#lastInbound.set(key, at);
   }
 
   #replay(line: Line): void {
@@ -131,6 +172,9 @@ export class MessageStore {
       if (line.h) m.history.push(line.h);
     } else if (line.t === 'f') {
       this.#firstTries.add(line.to);
+    } else if (line.t === 'i') {
+      const { t: _t, ...i } = line;
+      this.#indexInbound(i);
     }
   }
 
