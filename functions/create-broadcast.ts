@@ -4,7 +4,7 @@ import { adminRoute } from './commons/admin-route.ts';
 import { intEnv, requiredEnv } from './commons/config.ts';
 import { bodyText, header, json } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
-import { broadcastStore, sqs, twilioMessenger } from './commons/wiring.ts';
+import { broadcastStore, contactStore, sqs, twilioMessenger } from './commons/wiring.ts';
 import { parseCreateBroadcast, parseIdempotencyKey } from './core/broadcast-request.ts';
 import { ApiError } from './core/errors.ts';
 import {
@@ -49,11 +49,24 @@ export const handler = adminRoute(async (event, tenantId) => {
   }
 
   const { accepted, invalid, duplicateCount } = normalizeRecipients(input.recipients, input.defaultCountry);
+  const suppressed =
+    accepted.length > 0
+      ? await contactStore().suppressedAmong(
+          tenantId,
+          accepted.map((r) => r.phone),
+        )
+      : new Set<string>();
   const entries: ChunkEntry[] = [];
   for (const recipient of accepted) {
     const rendered = renderTemplateVariables(input.template.variables, recipient.variables);
     if (rendered.ok)
-      entries.push({ index: entries.length, phone: recipient.phone, contentVariables: rendered.variables });
+      entries.push({
+        index: entries.length,
+        phone: recipient.phone,
+        contentVariables: rendered.variables,
+        // Valid, so counted, but never sent: it ends `skipped` (API.md), and the send path re-checks.
+        ...(suppressed.has(recipient.phone) ? { skipped: true } : {}),
+      });
     else invalid.push({ input: recipient.phone, reason: 'missing_variables', index: recipient.index });
   }
   if (entries.length === 0)
@@ -82,6 +95,7 @@ export const handler = adminRoute(async (event, tenantId) => {
     template: input.template,
     ...(input.followUp ? { followUp: input.followUp } : {}),
     totalRecipients: entries.length,
+    skippedCount: entries.filter((e) => e.skipped).length,
     chunkCount: chunks.length,
     chunksExpanded: 0,
     fingerprint,
@@ -102,6 +116,7 @@ export const handler = adminRoute(async (event, tenantId) => {
   logger.info('broadcast accepted', {
     broadcastId: broadcast.broadcastId,
     totalRecipients: entries.length,
+    skipped: broadcast.skippedCount,
     invalid: invalid.length,
     duplicates: duplicateCount,
     chunks: chunks.length,
@@ -127,11 +142,14 @@ function proofOf(broadcast: Broadcast, firstEntries: readonly ChunkEntry[], idem
     status: broadcast.status,
     idempotent,
     totalRecipients: broadcast.totalRecipients,
-    queuedCount: broadcast.totalRecipients,
+    queuedCount: broadcast.totalRecipients - (broadcast.skippedCount ?? 0),
+    skippedCount: broadcast.skippedCount ?? 0,
     invalidRecipientsCount: broadcast.invalidRecipientsCount,
     invalidRecipients: broadcast.invalidRecipients,
     duplicateRecipientsCount: broadcast.duplicateRecipientsCount,
-    items: firstEntries.slice(0, ITEMS_SHOWN).map((e) => ({ phone: e.phone, status: 'queued' })),
+    items: firstEntries
+      .slice(0, ITEMS_SHOWN)
+      .map((e) => ({ phone: e.phone, status: e.skipped ? 'skipped' : 'queued' })),
   };
 }
 

@@ -65,6 +65,9 @@ export function createFanOutHandler(deps: FanOutDeps) {
     const ready = await deps.store.expandChunk(broadcast, task.chunk, entries);
     await deps.sendQueue.enqueue(sendTasksFor(ready));
     await deps.store.markChunkExpanded(broadcast, task.chunk);
+    // No send will finish this chunk (all skipped or cancelled): if it was the last work, the
+    // broadcast is final now, not at the next sweep.
+    if (ready.length === 0) await deps.store.finalizeIfDone(broadcast, now());
     log.info('chunk fanned out', {
       broadcastId: task.broadcastId,
       chunk: task.chunk,

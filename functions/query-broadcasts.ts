@@ -35,7 +35,7 @@ export const handler = adminRoute(async (event, tenantId) => {
       return json(200, broadcastView(broadcast, counts));
     }
     case 'GET /v1/broadcasts/{id}/progress': {
-      const { broadcast, counts, errors } = await current(
+      const { broadcast, counts, errors, followUps } = await current(
         store,
         await ownedBroadcast(store, tenantId, event),
       );
@@ -50,6 +50,7 @@ export const handler = adminRoute(async (event, tenantId) => {
         counts,
         ...progressOf(counts, broadcast.totalRecipients),
         errorSummary,
+        ...(followUps ? { followUp: followUps } : {}),
         updatedAt: new Date().toISOString(),
       });
     }
@@ -78,16 +79,16 @@ export const handler = adminRoute(async (event, tenantId) => {
  * so yet (the last callback's own check lost a race), it is finalized here.
  */
 async function current(store: BroadcastStore, broadcast: Broadcast) {
-  const { counts, errors } = await store.getCounts(broadcast);
+  const { counts, errors, followUps } = await store.getCounts(broadcast);
   if (
     (broadcast.status === 'queued' || broadcast.status === 'running') &&
     finalBroadcastStatus(counts, { retryPending: false })
   ) {
     await store.finalizeIfDone(broadcast, new Date());
     const refreshed = await store.getBroadcast(broadcast.tenantId, broadcast.broadcastId);
-    if (refreshed) return { broadcast: refreshed, counts, errors };
+    if (refreshed) return { broadcast: refreshed, counts, errors, followUps };
   }
-  return { broadcast, counts, errors };
+  return { broadcast, counts, errors, followUps };
 }
 
 async function withCursor<T>(read: () => Promise<T>): Promise<T> {
@@ -129,8 +130,24 @@ function recipientView(r: Recipient) {
       'sentAt',
       'deliveredAt',
       'readAt',
+      'confirmedAt',
       'nextRetryAt',
     ]),
+    ...(r.followUp
+      ? {
+          followUp: {
+            status: r.followUp.status,
+            ...optional(r.followUp, [
+              'messageSid',
+              'errorCode',
+              'errorMessage',
+              'sentAt',
+              'deliveredAt',
+              'readAt',
+            ]),
+          },
+        }
+      : {}),
     updatedAt: r.updatedAt,
   };
 }

@@ -6,18 +6,30 @@ import { z } from 'zod';
 import { changeVisibility, queueUrlFromArn } from './adapters/sqs-queues.ts';
 import { intEnv, optionalEnv, publicBaseUrl, retryBackoffSeconds } from './commons/config.ts';
 import { logger as defaultLogger, type HandlerLogger, redactPhones } from './commons/powertools.ts';
-import { broadcastStore, sqs, twilioMessenger } from './commons/wiring.ts';
+import { broadcastStore, contactStore, sqs, twilioMessenger } from './commons/wiring.ts';
+import { providerSuppression, sentMessageEntry, skippedMessage } from './core/contacts.ts';
 import { maskPhone } from './core/phones.ts';
-import type { Broadcast, BroadcastStore, Messenger, RecipientKey, SendTask } from './core/ports.ts';
+import type {
+  Broadcast,
+  BroadcastStore,
+  ContactStore,
+  Messenger,
+  MoveResult,
+  ProviderSendResult,
+  Recipient,
+  RecipientKey,
+  SendTask,
+} from './core/ports.ts';
 import { retryDecision } from './core/retry-policy.ts';
 import { CONFIGURATION_CODES, classifySendOutcome } from './core/send-outcome.ts';
 
 /**
- * The send queue's consumer: one WhatsApp template per SendTask, at most once per attempt
- * (DESIGN.md "Send ledger"). Per record:
+ * The send queue's consumer: one WhatsApp message per SendTask (the broadcast's template, or the
+ * free-form follow-up after a confirmation tap), at most once (DESIGN.md "Send ledger"). Per record:
  *
  *   parse → recipient → broadcast (cancelled? → cancel the recipient, send nothing)
- *   → claim queued→sending for this attempt (not moved: duplicate or stale delivery, send nothing)
+ *   → claim queued→sending for this attempt (not moved: duplicate or stale delivery, send nothing),
+ *     reading the suppression list alongside (on it → `skipped`, send nothing)
  *   → one Twilio create with a per-message StatusCallback naming (broadcast, index, attempt, tenant)
  *   → accepted: record the SID · 429/20429/63018: release the claim, make the message visible again
  *     after the delay and report it as a batch item failure · other 4xx: `failed` with the code ·
@@ -27,6 +39,8 @@ import { CONFIGURATION_CODES, classifySendOutcome } from './core/send-outcome.ts
  */
 export interface SendConsumerDeps {
   readonly store: BroadcastStore;
+  /** The suppression list, read right before each send, and the contact history each send is added to. */
+  readonly contacts: ContactStore;
   readonly messenger: () => Promise<Messenger>;
   /** Makes the record's message visible again after `delaySeconds` (ChangeMessageVisibility). */
   readonly requeue: (record: SQSRecord, delaySeconds: number) => Promise<void>;
@@ -49,6 +63,7 @@ const sendTaskSchema = z.object({
   broadcastId: z.string().min(1),
   index: z.number().int().nonnegative(),
   attempt: z.number().int().positive(),
+  kind: z.enum(['template', 'followUp']).optional(),
 });
 
 /** Thrown for a record that was deliberately put back on the queue: a batch item failure, not an error. */
@@ -71,6 +86,7 @@ export function statusCallbackUrl(base: string, task: SendTask): string {
     i: String(task.index),
     a: String(task.attempt),
     t: task.tenantId,
+    ...(task.kind === 'followUp' ? { k: 'f' } : {}),
   });
   return `${base.replace(/\/+$/, '')}${STATUS_WEBHOOK_PATH}?${query.toString()}`;
 }
@@ -83,6 +99,28 @@ export function parseSendTask(body: string): SendTask | undefined {
     return undefined;
   }
 }
+
+/**
+ * One ledger a send task moves through: the template's (status, attempts) or the follow-up's
+ * (`recipient.followUp`). The send flow is the same for both: claim, check, one call, record.
+ */
+interface SendTrack {
+  /** Still waiting to be sent by this task (not a duplicate or a stale attempt). */
+  waiting(): boolean;
+  cancel(at: Date): Promise<MoveResult>;
+  claim(at: Date): Promise<MoveResult>;
+  skip(at: Date, why: string): Promise<void>;
+  send(messenger: Messenger, statusCallback: string): Promise<ProviderSendResult>;
+  recordSid(sid: string): Promise<void>;
+  release(at: Date): Promise<MoveResult>;
+  fail(at: Date, code: number, message: string): Promise<void>;
+}
+
+const recipientKeyOf = (r: Recipient): RecipientKey => ({
+  tenantId: r.tenantId,
+  broadcastId: r.broadcastId,
+  index: r.index,
+});
 
 /** A tiny semaphore: at most `limit` callers inside at once. */
 function limiter(limit: number) {
@@ -131,35 +169,33 @@ export function createSendHandler(deps: SendConsumerDeps) {
         return;
       }
       const key: RecipientKey = { tenantId: task.tenantId, broadcastId: task.broadcastId, index: task.index };
+      const kind = task.kind ?? 'template';
       const fields = {
         tenantId: task.tenantId,
         broadcastId: task.broadcastId,
         index: task.index,
         attempt: task.attempt,
+        kind,
       };
 
       const [recipient, broadcast] = await Promise.all([
         deps.store.getRecipient(key),
         broadcastOf(task.tenantId, task.broadcastId),
       ]);
-      if (!recipient || !broadcast) {
-        log.warn('send task names an unknown recipient or broadcast; dropped', fields);
+      if (!recipient || !broadcast || (kind === 'followUp' && !broadcast.followUp)) {
+        log.warn('send task names an unknown recipient, broadcast or follow-up; dropped', fields);
+        return;
+      }
+      const track =
+        kind === 'followUp' ? followUpTrack(recipient, broadcast) : templateTrack(recipient, broadcast, task);
+      if (!track.waiting()) {
+        // Cheap early exit for duplicates and stale attempts; the claim below is what decides.
+        log.debug('duplicate or stale send task; nothing sent', { ...fields, status: recipient.status });
         return;
       }
       if (broadcast.status === 'cancelled') {
-        if (recipient.status === 'queued') {
-          const moved = await deps.store.advance(key, 'cancelled', { at: now(), attempt: task.attempt });
-          log.info('broadcast cancelled; recipient not sent', { ...fields, cancelled: moved.moved });
-        }
-        return;
-      }
-      // Cheap early exit for duplicates and stale attempts; the claim below is what decides.
-      if (recipient.status !== 'queued' || recipient.attempts !== task.attempt) {
-        log.debug('duplicate or stale send task; nothing sent', {
-          ...fields,
-          status: recipient.status,
-          currentAttempt: recipient.attempts,
-        });
+        const moved = await track.cancel(now());
+        log.info('broadcast cancelled; nothing sent', { ...fields, cancelled: moved.moved });
         return;
       }
 
@@ -176,14 +212,30 @@ export function createSendHandler(deps: SendConsumerDeps) {
       }
 
       const claimedAt = now();
-      const claim = await deps.store.claim(key, task.attempt, claimedAt, leaseSeconds);
+      // The suppression list is read alongside the claim: as fresh as it can be before the call.
+      const [claim, suppression] = await Promise.all([
+        track.claim(claimedAt),
+        deps.contacts.suppression(task.tenantId, recipient.phone),
+      ]);
       if (!claim.moved) {
         log.debug('claim lost: duplicate or stale delivery; nothing sent', fields);
+        return;
+      }
+      const to = maskPhone(recipient.phone);
+      if (suppression) {
+        await track.skip(claimedAt, skippedMessage(suppression));
+        log.info('recipient is on the suppression list; not sent', {
+          ...fields,
+          to,
+          reason: suppression.reason,
+        });
+        if (kind === 'template') await deps.store.finalizeIfDone(broadcast, claimedAt);
         return;
       }
       // From here on nothing may throw before the provider call: a claimed recipient whose message is
       // redelivered is skipped, so a throw would leave it to the sweeper.
       if (
+        kind === 'template' &&
         !markedRunning.has(broadcast.broadcastId) &&
         (broadcast.status === 'accepted' || broadcast.status === 'queued')
       ) {
@@ -195,19 +247,14 @@ export function createSendHandler(deps: SendConsumerDeps) {
           );
       }
 
-      const to = maskPhone(recipient.phone);
-      const result = await messenger.sendTemplate({
-        to: recipient.phone,
-        contentSid: broadcast.template.contentSid,
-        contentVariables: recipient.contentVariables,
-        statusCallback: statusCallbackUrl(deps.publicBaseUrl(), task),
-      });
+      const statusCallback = statusCallbackUrl(deps.publicBaseUrl(), task);
+      const result = await track.send(messenger, statusCallback);
       const outcome = classifySendOutcome(result, deps.random ? { random: deps.random } : {});
 
       switch (outcome.action) {
         case 'record-sid': {
           try {
-            await deps.store.recordSid(key, task.attempt, outcome.sid);
+            await track.recordSid(outcome.sid);
             log.info('message accepted by Twilio', { ...fields, to, messageSid: outcome.sid });
           } catch (error) {
             // Sent: never report this record as failed. The first status callback adopts the SID.
@@ -217,11 +264,22 @@ export function createSendHandler(deps: SendConsumerDeps) {
               messageSid: outcome.sid,
               error: String(error),
             });
+            return;
           }
+          const claimed = { ...recipient, claimedAt: claimedAt.toISOString() };
+          const sent =
+            kind === 'followUp'
+              ? { ...claimed, followUp: { status: 'sending' as const, claimedAt: claimedAt.toISOString() } }
+              : claimed;
+          await deps.contacts
+            .recordMessage(sentMessageEntry(sent, kind, outcome.sid))
+            .catch((error: unknown) =>
+              log.warn('sent, but not recorded in the contact history', { ...fields, error: String(error) }),
+            );
           return;
         }
         case 'requeue-rate-limited': {
-          const released = await deps.store.releaseClaim(key, task.attempt, now());
+          const released = await track.release(now());
           await deps.requeue(record, outcome.delaySeconds);
           log.info('rate limited by Twilio; send task put back', {
             ...fields,
@@ -235,7 +293,7 @@ export function createSendHandler(deps: SendConsumerDeps) {
         case 'fail-permanent': {
           if (CONFIGURATION_CODES.has(outcome.code)) {
             // The account or sender is wrong, not the recipient: do not fail everyone one by one.
-            await deps.store.releaseClaim(key, task.attempt, now());
+            await track.release(now());
             await deps.requeue(record, CONFIGURATION_RETRY_SECONDS);
             log.error('Twilio refused the sender or credentials; send task put back', {
               ...fields,
@@ -246,32 +304,21 @@ export function createSendHandler(deps: SendConsumerDeps) {
             throw new RequeuedError(`configuration error (${outcome.code})`);
           }
           const at = now();
-          // Refused now, yet maybe not for good (an unknown code is transient): the retry job decides when.
-          const decision = retryDecision(
-            outcome.code,
-            task.attempt,
-            deps.backoffSeconds ?? retryBackoffSeconds(),
-            at,
-          );
-          await deps.store.advance(key, 'failed', {
-            at,
-            errorCode: outcome.code,
-            errorMessage: outcome.message,
-            attempt: task.attempt,
-            ...(decision.retry ? { retryAt: decision.at } : {}),
-          });
-          log.warn('Twilio refused the message; recipient failed', {
+          await track.fail(at, outcome.code, outcome.message);
+          log.warn('Twilio refused the message', {
             ...fields,
             to,
             errorCode: outcome.code,
             errorMessage: redactPhones(outcome.message),
           });
-          await deps.store.finalizeIfDone(broadcast, at);
+          const suppress = providerSuppression(recipient, outcome.code, at);
+          if (suppress) await deps.contacts.suppress(suppress);
+          if (kind === 'template') await deps.store.finalizeIfDone(broadcast, at);
           return;
         }
         case 'ambiguous': {
           // Maybe sent: no resend. The callback's query lets it adopt the SID; the sweeper reconciles.
-          log.warn('ambiguous answer from Twilio; recipient left sending, not resent', {
+          log.warn('ambiguous answer from Twilio; left sending, not resent', {
             ...fields,
             to,
             reason: redactPhones(outcome.reason),
@@ -279,6 +326,60 @@ export function createSendHandler(deps: SendConsumerDeps) {
           return;
         }
       }
+    };
+
+    /** The template's ledger: status and attempts on the recipient; failures may be retried. */
+    const templateTrack = (recipient: Recipient, broadcast: Broadcast, task: SendTask): SendTrack => {
+      const key = recipientKeyOf(recipient);
+      const attempt = task.attempt;
+      return {
+        waiting: () => recipient.status === 'queued' && recipient.attempts === attempt,
+        cancel: (at) => deps.store.advance(key, 'cancelled', { at, attempt }),
+        claim: (at) => deps.store.claim(key, attempt, at, leaseSeconds),
+        skip: async (at, why) => {
+          await deps.store.advance(key, 'skipped', { at, attempt, errorMessage: why });
+        },
+        send: (messenger, statusCallback) =>
+          messenger.sendTemplate({
+            to: recipient.phone,
+            contentSid: broadcast.template.contentSid,
+            contentVariables: recipient.contentVariables,
+            statusCallback,
+          }),
+        recordSid: (sid) => deps.store.recordSid(key, attempt, sid),
+        release: (at) => deps.store.releaseClaim(key, attempt, at),
+        fail: async (at, code, message) => {
+          // Refused now, yet maybe not for good (an unknown code is transient): the retry job decides when.
+          const decision = retryDecision(code, attempt, deps.backoffSeconds ?? retryBackoffSeconds(), at);
+          await deps.store.advance(key, 'failed', {
+            at,
+            errorCode: code,
+            errorMessage: message,
+            attempt,
+            ...(decision.retry ? { retryAt: decision.at } : {}),
+          });
+        },
+      };
+    };
+
+    /** The follow-up's ledger (`recipient.followUp`): sent once, never retried (its window closes). */
+    const followUpTrack = (recipient: Recipient, broadcast: Broadcast): SendTrack => {
+      const key = recipientKeyOf(recipient);
+      return {
+        waiting: () => recipient.followUp?.status === 'queued',
+        cancel: (at) => deps.store.advanceFollowUp(key, 'cancelled', { at }),
+        claim: (at) => deps.store.claimFollowUp(key, at, leaseSeconds),
+        skip: async (at, why) => {
+          await deps.store.advanceFollowUp(key, 'skipped', { at, errorMessage: why });
+        },
+        send: (messenger, statusCallback) =>
+          messenger.sendText({ to: recipient.phone, body: broadcast.followUp?.body ?? '', statusCallback }),
+        recordSid: (sid) => deps.store.recordFollowUpSid(key, sid),
+        release: (at) => deps.store.releaseFollowUpClaim(key, at),
+        fail: async (at, code, message) => {
+          await deps.store.advanceFollowUp(key, 'failed', { at, errorCode: code, errorMessage: message });
+        },
+      };
     };
 
     const processor = new BatchProcessor(EventType.SQS);
@@ -308,6 +409,7 @@ let live: ReturnType<typeof createSendHandler> | undefined;
 export const handler = middy(async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
   live ??= createSendHandler({
     store: broadcastStore(),
+    contacts: contactStore(),
     messenger: () => twilioMessenger(),
     publicBaseUrl: () => publicBaseUrl(),
     leaseSeconds: intEnv('SEND_LEASE_SECONDS', 300),

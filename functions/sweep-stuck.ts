@@ -4,11 +4,13 @@ import type { Context } from 'aws-lambda';
 import { mapLimit, SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { intEnv, requiredEnv, retryBackoffSeconds } from './commons/config.ts';
 import { logger as defaultLogger, type HandlerLogger } from './commons/powertools.ts';
-import { broadcastStore, sqs, twilioMessenger } from './commons/wiring.ts';
+import { broadcastStore, contactStore, sqs, twilioMessenger } from './commons/wiring.ts';
+import { sentMessageEntry } from './core/contacts.ts';
 import { maskPhone } from './core/phones.ts';
 import type {
   Broadcast,
   BroadcastStore,
+  ContactStore,
   FanOutTask,
   Messenger,
   ProviderMessage,
@@ -39,6 +41,8 @@ import { IN_FLIGHT, providerStatusToRecipient } from './core/statuses.ts';
  */
 export interface SweepDeps {
   readonly store: BroadcastStore;
+  /** Where an adopted send is added to the contact's history. */
+  readonly contacts: ContactStore;
   readonly messenger: () => Promise<Messenger>;
   readonly sendQueue: TaskQueue<SendTask>;
   readonly fanOutQueue: TaskQueue<FanOutTask>;
@@ -290,6 +294,7 @@ export function createSweeper(deps: SweepDeps) {
     const match = await firstUnclaimed(candidates, key);
     if (match) {
       await deps.store.recordSid(key, recipient.attempts, match.sid);
+      await deps.contacts.recordMessage(sentMessageEntry(recipient, 'template', match.sid));
       const applied = await applyProviderStatus(key, recipient, match);
       log.warn('ambiguous send reconciled: the message was found at Twilio and adopted', {
         ...fields,
@@ -314,9 +319,11 @@ export function createSweeper(deps: SweepDeps) {
     const ordered = [...candidates].sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime());
     for (const candidate of ordered) {
       const owner = await deps.store.findRecipientBySid(candidate.sid);
+      // A follow-up to the same phone is another message, even from the same recipient.
       if (
         !owner ||
-        (owner.tenantId === key.tenantId &&
+        (owner.kind === 'template' &&
+          owner.tenantId === key.tenantId &&
           owner.broadcastId === key.broadcastId &&
           owner.index === key.index)
       )
@@ -380,6 +387,7 @@ let live: ReturnType<typeof createSweeper> | undefined;
 export const handler = middy(async (_event: unknown, context?: Context): Promise<SweepSummary> => {
   live ??= createSweeper({
     store: broadcastStore(),
+    contacts: contactStore(),
     messenger: () => twilioMessenger(),
     sendQueue: new SqsTaskQueue<SendTask>(sqs(), requiredEnv('SEND_QUEUE_URL')),
     fanOutQueue: new SqsTaskQueue<FanOutTask>(sqs(), requiredEnv('FAN_OUT_QUEUE_URL')),

@@ -5,10 +5,11 @@ import { publicBaseUrl, retryBackoffSeconds, twilioAuthToken } from './commons/c
 import { emptyTwiml, errorResponse } from './commons/http.ts';
 import { logger as defaultLogger, type HandlerLogger } from './commons/powertools.ts';
 import { isValidTwilioSignature, twilioWebhookRequest } from './commons/twilio-signature.ts';
-import { broadcastStore } from './commons/wiring.ts';
+import { broadcastStore, contactStore } from './commons/wiring.ts';
+import { providerSuppression, sentMessageEntry } from './core/contacts.ts';
 import { ApiError } from './core/errors.ts';
 import { maskPhone, stripWhatsAppPrefix } from './core/phones.ts';
-import type { BroadcastStore, RecipientKey } from './core/ports.ts';
+import type { BroadcastStore, ContactStore, MessageRef, RecipientKey } from './core/ports.ts';
 import { retryDecision } from './core/retry-policy.ts';
 import {
   canAdvance,
@@ -31,6 +32,8 @@ import {
  */
 export interface StatusWebhookDeps {
   readonly store: BroadcastStore;
+  /** Suppressions from opt-out codes (21610, 63014) and the history of adopted sends. */
+  readonly contacts: ContactStore;
   readonly authToken: () => Promise<string | undefined>;
   readonly publicBaseUrl: () => string;
   /** Retry windows for transient failures (RETRY_BACKOFF_SECONDS). */
@@ -40,7 +43,7 @@ export interface StatusWebhookDeps {
 }
 
 /** The send's identity as carried in the StatusCallback query (built by send-messages). */
-export interface CallbackRef extends RecipientKey {
+export interface CallbackRef extends MessageRef {
   readonly attempt: number;
 }
 
@@ -52,7 +55,7 @@ export function callbackRefOf(query: URLSearchParams): CallbackRef | undefined {
   if (!tenantId || !broadcastId) return undefined;
   if (!Number.isSafeInteger(index) || index < 0 || query.get('i') === '') return undefined;
   if (!Number.isSafeInteger(attempt) || attempt < 1) return undefined;
-  return { tenantId, broadcastId, index, attempt };
+  return { tenantId, broadcastId, index, attempt, kind: query.get('k') === 'f' ? 'followUp' : 'template' };
 }
 
 const sameRecipient = (a: RecipientKey, b: RecipientKey) =>
@@ -100,6 +103,25 @@ export function createStatusWebhookHandler(deps: StatusWebhookDeps) {
       log.debug('status callback moves nothing', context);
       return emptyTwiml();
     }
+    const errorCode = Number(params.ErrorCode) || undefined;
+    const errorMessage = params.ErrorMessage || params.ChannelStatusMessage || undefined;
+    if (key.kind === 'followUp') {
+      // The follow-up's own ledger: forward only, never retried, never the broadcast's outcome.
+      const at = now();
+      const result = await deps.store.advanceFollowUp(key, to, {
+        at,
+        messageSid: sid,
+        ...(errorCode !== undefined ? { errorCode } : {}),
+        ...(errorMessage ? { errorMessage } : {}),
+      });
+      log.info(result.moved ? 'follow-up status advanced' : 'follow-up callback changed nothing', {
+        ...context,
+        index: key.index,
+        status: to,
+      });
+      if (result.moved) await suppressOnOptOutCode(key, errorCode, at);
+      return emptyTwiml();
+    }
     // One consistent read of the ledger entry: it tells whether this move can take the recipient out
     // of flight (only then can the broadcast become final, so only then are its counters summed), and
     // spares the write of a duplicate or reordered callback.
@@ -119,8 +141,6 @@ export function createStatusWebhookHandler(deps: StatusWebhookDeps) {
       log.info('status callback changed nothing (duplicate, reordered or stale)', fields);
       return emptyTwiml();
     }
-    const errorCode = Number(params.ErrorCode) || undefined;
-    const errorMessage = params.ErrorMessage || params.ChannelStatusMessage || undefined;
     const at = now();
     // A transient failure is scheduled for the retry job in the same write (one retry layer).
     const decision =
@@ -140,6 +160,7 @@ export function createStatusWebhookHandler(deps: StatusWebhookDeps) {
       ...fields,
       ...(errorCode !== undefined ? { errorCode } : {}),
     });
+    if (result.moved) await suppressOnOptOutCode(key, errorCode, at);
     if (result.moved && changesOutcome(before.status, to)) {
       const broadcast = await deps.store.getBroadcast(key.tenantId, key.broadcastId);
       if (broadcast && broadcast.status !== 'cancelled') {
@@ -160,12 +181,26 @@ export function createStatusWebhookHandler(deps: StatusWebhookDeps) {
     return !isProcessed(from) || (SUCCEEDED.includes(from) && NOT_SUCCEEDED.includes(to));
   }
 
-  /** Adopts an unrecorded SID for the attempt the signed query names; the recipient key, or undefined. */
+  /** 21610 (opted out) and 63014 (blocked us): the number goes on the tenant's suppression list. */
+  async function suppressOnOptOutCode(key: RecipientKey, errorCode: number | undefined, at: Date) {
+    if (errorCode === undefined) return;
+    const recipient = await deps.store.getRecipient(key);
+    const suppression = recipient && providerSuppression(recipient, errorCode, at);
+    if (!suppression) return;
+    await deps.contacts.suppress(suppression);
+    log.info('number suppressed after a provider opt-out code', {
+      tenantId: key.tenantId,
+      to: maskPhone(suppression.phone),
+      errorCode,
+    });
+  }
+
+  /** Adopts an unrecorded SID for the send the signed query names; its owner, or undefined. */
   async function adopt(
     ref: CallbackRef,
     sid: string,
     to: string | undefined,
-  ): Promise<RecipientKey | undefined> {
+  ): Promise<MessageRef | undefined> {
     const recipient = await deps.store.getRecipient(ref);
     if (!recipient || recipient.attempts !== ref.attempt) return undefined;
     if (to && stripWhatsAppPrefix(to) !== recipient.phone) {
@@ -177,17 +212,22 @@ export function createStatusWebhookHandler(deps: StatusWebhookDeps) {
       });
       return undefined;
     }
-    if (recipient.messageSid && recipient.messageSid !== sid) return undefined;
-    if (!recipient.messageSid) {
-      await deps.store.recordSid(ref, ref.attempt, sid);
+    const known = ref.kind === 'followUp' ? recipient.followUp?.messageSid : recipient.messageSid;
+    if (ref.kind === 'followUp' && !recipient.followUp) return undefined;
+    if (known && known !== sid) return undefined;
+    if (!known) {
+      if (ref.kind === 'followUp') await deps.store.recordFollowUpSid(ref, sid);
+      else await deps.store.recordSid(ref, ref.attempt, sid);
+      await deps.contacts.recordMessage(sentMessageEntry(recipient, ref.kind, sid));
       log.info('adopted an unrecorded MessageSid from its status callback', {
         tenantId: ref.tenantId,
         broadcastId: ref.broadcastId,
         index: ref.index,
+        kind: ref.kind,
         messageSid: sid,
       });
     }
-    return { tenantId: ref.tenantId, broadcastId: ref.broadcastId, index: ref.index };
+    return { tenantId: ref.tenantId, broadcastId: ref.broadcastId, index: ref.index, kind: ref.kind };
   }
 }
 
@@ -198,6 +238,7 @@ export const handler = middy(
     try {
       live ??= createStatusWebhookHandler({
         store: broadcastStore(),
+        contacts: contactStore(),
         authToken: () => twilioAuthToken(),
         publicBaseUrl: () => publicBaseUrl(),
       });

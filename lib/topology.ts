@@ -191,6 +191,13 @@ export const topology = {
       timeoutSeconds: 10,
       uses: { ...ADMIN_READS, deadLetterQueues: { send: 'depth', fanOut: 'depth' } },
     },
+    contacts: {
+      entry: 'functions/contacts.ts',
+      description: "Suppression lists (GET, POST, DELETE /v1/suppressions) and a contact's message history",
+      memoryMb: 512,
+      timeoutSeconds: 15,
+      uses: ADMIN_READS,
+    },
     apiDocs: {
       entry: 'functions/openapi.ts',
       description: 'GET /openapi.json, generated from the same schemas that validate requests',
@@ -211,6 +218,14 @@ export const topology = {
       memoryMb: 512,
       timeoutSeconds: 10,
       uses: { tables: { main: 'readwrite' }, secrets: ['twilioAuthToken'] },
+    },
+    twilioInboundWebhook: {
+      entry: 'functions/twilio-inbound-webhook.ts',
+      description:
+        'Incoming WhatsApp messages: signature checked; confirmation taps, opt-out and opt-in words, history',
+      memoryMb: 512,
+      timeoutSeconds: 10,
+      uses: { tables: { main: 'readwrite' }, queues: { send: 'send' }, secrets: ['twilioAuthToken'] },
     },
     sendMessages: {
       entry: 'functions/send-messages.ts',
@@ -250,7 +265,12 @@ export const topology = {
     { method: 'POST', path: '/v1/broadcasts/{id}/cancel', function: 'manageBroadcasts', auth: 'admin' },
     { method: 'POST', path: '/v1/broadcasts/{id}/retry', function: 'manageBroadcasts', auth: 'admin' },
     { method: 'GET', path: '/v1/metrics', function: 'metrics', auth: 'admin' },
+    { method: 'GET', path: '/v1/suppressions', function: 'contacts', auth: 'admin' },
+    { method: 'POST', path: '/v1/suppressions', function: 'contacts', auth: 'admin' },
+    { method: 'DELETE', path: '/v1/suppressions/{phone}', function: 'contacts', auth: 'admin' },
+    { method: 'GET', path: '/v1/contacts/{phone}/messages', function: 'contacts', auth: 'admin' },
     { method: 'POST', path: '/webhooks/twilio/status', function: 'twilioStatusWebhook', auth: 'public' },
+    { method: 'POST', path: '/webhooks/twilio/inbound', function: 'twilioInboundWebhook', auth: 'public' },
   ],
   consumers: [
     {

@@ -16,6 +16,7 @@ import { startFauxqs } from 'fauxqs';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoBroadcastStore } from '../functions/adapters/dynamo-broadcast-store.ts';
+import { DynamoContactStore } from '../functions/adapters/dynamo-contact-store.ts';
 import {
   changeVisibility,
   mapLimit,
@@ -50,6 +51,7 @@ const TENANT = 'tenant-send';
 const { logger, logs } = capturingLogger();
 
 let db: Awaited<ReturnType<typeof startTestDynamoDb>>;
+let contacts: DynamoContactStore;
 let store: DynamoBroadcastStore;
 let simulator: TwilioSimulator;
 let gateway: Server;
@@ -75,8 +77,10 @@ beforeAll(async () => {
     }),
   ]);
   store = new DynamoBroadcastStore(db.doc, db.tableName);
+  contacts = new DynamoContactStore(db.doc, db.tableName);
   webhook = createStatusWebhookHandler({
     store,
+    contacts,
     authToken: async () => AUTH_TOKEN,
     publicBaseUrl: () => publicBase,
     // No retry windows here: retries are test/integration/retries.test.ts's subject.
@@ -104,6 +108,7 @@ beforeAll(async () => {
   });
   send = createSendHandler({
     store,
+    contacts,
     messenger: async () => messenger,
     publicBaseUrl: () => publicBase,
     backoffSeconds: [],
@@ -318,7 +323,7 @@ describe('send consumer against the Twilio simulator and DynamoDB Local', { time
     // The simulator's first callback names the send in its (signed) query: the SID is adopted.
     const adopted = await waitForStatus(key, 'read');
     expect(adopted.messageSid).toBe(created[0]?.sid);
-    expect(await store.findRecipientBySid(created[0]?.sid ?? '')).toEqual(key);
+    expect(await store.findRecipientBySid(created[0]?.sid ?? '')).toEqual({ ...key, kind: 'template' });
     expect(sentTo(right.phone)).toHaveLength(1);
     expect((await store.getBroadcast(TENANT, broadcast.broadcastId))?.status).toBe('completed');
   });
@@ -338,6 +343,30 @@ describe('send consumer against the Twilio simulator and DynamoDB Local', { time
     );
   }, 15_000);
 
+  it('a number that opts out after it was queued is skipped at the send, and sent nothing', async () => {
+    const { broadcast, keys } = await queuedBroadcast(['5151', '5252']);
+    const [optedOut, stays] = keys as [RecipientKey, RecipientKey];
+    const phone = (await recipient(optedOut)).phone;
+    await contacts.suppress({
+      tenantId: TENANT,
+      phone,
+      reason: 'opt_out_keyword',
+      detail: 'stop',
+      createdAt: new Date().toISOString(),
+    });
+    const result = await deliver([taskOf(optedOut), taskOf(stays)]);
+    expect(result.batchItemFailures).toEqual([]);
+    const skipped = await recipient(optedOut);
+    expect(skipped.status).toBe('skipped');
+    expect(skipped.errorMessage).toContain('opt_out_keyword');
+    expect(sentTo(phone)).toHaveLength(0);
+    expect(sentTo((await recipient(stays)).phone)).toHaveLength(1);
+    const { counts } = await store.getCounts(broadcast);
+    expect(counts.skipped).toBe(1);
+    // Another tenant's list does not stop this tenant's sends, and the other way round.
+    expect(await contacts.suppression('another-tenant', phone)).toBeUndefined();
+  });
+
   it('a cancelled broadcast: the recipient is cancelled and nothing is sent', async () => {
     const { broadcast, keys } = await queuedBroadcast(['5555']);
     const key = keys[0] as RecipientKey;
@@ -346,6 +375,7 @@ describe('send consumer against the Twilio simulator and DynamoDB Local', { time
     });
     const consumer = createSendHandler({
       store: cancelledStore,
+      contacts,
       messenger: async () => {
         throw new Error('must not be asked for');
       },
@@ -373,6 +403,7 @@ describe('send consumer against the Twilio simulator and DynamoDB Local', { time
     });
     const consumer = createSendHandler({
       store: flaky,
+      contacts,
       messenger: async () =>
         new TwilioMessenger({
           accountSid: ACCOUNT_SID,
@@ -402,6 +433,7 @@ describe('send consumer against the Twilio simulator and DynamoDB Local', { time
     const back: number[] = [];
     const consumer = createSendHandler({
       store,
+      contacts,
       messenger: async () => new TwilioMessenger({ accountSid: ACCOUNT_SID }),
       publicBaseUrl: () => publicBase,
       requeue: async (_r, delay) => {
@@ -562,7 +594,17 @@ describe('helpers', () => {
       broadcastId: 'brd_1',
       index: 4,
       attempt: 2,
+      kind: 'template',
     });
+    const followUp = statusCallbackUrl('https://x.example', {
+      tenantId: 't',
+      broadcastId: 'brd_1',
+      index: 4,
+      attempt: 1,
+      kind: 'followUp',
+    });
+    expect(followUp).toBe('https://x.example/webhooks/twilio/status?b=brd_1&i=4&a=1&t=t&k=f');
+    expect(callbackRefOf(new URL(followUp).searchParams)).toMatchObject({ index: 4, kind: 'followUp' });
     expect(callbackRefOf(new URLSearchParams('b=x&i=&a=1&t=y'))).toBeUndefined();
     expect(callbackRefOf(new URLSearchParams('b=x&i=1&a=0&t=y'))).toBeUndefined();
   });

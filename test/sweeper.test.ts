@@ -11,6 +11,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoBroadcastStore } from '../functions/adapters/dynamo-broadcast-store.ts';
+import { DynamoContactStore } from '../functions/adapters/dynamo-contact-store.ts';
 import { SqsTaskQueue } from '../functions/adapters/sqs-queues.ts';
 import { TwilioMessenger } from '../functions/adapters/twilio-messenger.ts';
 import type {
@@ -39,6 +40,7 @@ const MINUTE = 60_000;
 const { logger, logs } = capturingLogger();
 
 let db: Awaited<ReturnType<typeof startTestDynamoDb>>;
+let contacts: DynamoContactStore;
 let store: DynamoBroadcastStore;
 let simulator: TwilioSimulator;
 let fauxqs: Awaited<ReturnType<typeof startFauxqs>>;
@@ -67,6 +69,7 @@ beforeAll(async () => {
     startFauxqs({ port: 0, logger: false }),
   ]);
   store = new DynamoBroadcastStore(db.doc, db.tableName);
+  contacts = new DynamoContactStore(db.doc, db.tableName);
   sqsClient = new SQSClient({
     endpoint: fauxqs.address,
     region: LOCAL_REGION,
@@ -90,6 +93,7 @@ beforeAll(async () => {
   });
   send = createSendHandler({
     store,
+    contacts,
     messenger: async () => messenger,
     publicBaseUrl: () => sinkUrl,
     requeue: async () => {},
@@ -109,6 +113,7 @@ afterAll(async () => {
 function sweeper(options: Partial<SweepDeps> = {}) {
   return createSweeper({
     store,
+    contacts,
     messenger: async () => messenger,
     sendQueue: new SqsTaskQueue<SendTask>(sqsClient, sendQueueUrl),
     fanOutQueue: new SqsTaskQueue<FanOutTask>(sqsClient, fanOutQueueUrl),
@@ -300,7 +305,7 @@ describe('sweeper against DynamoDB Local, fauxqs and the Twilio simulator', { ti
     expect(adopted.messageSid).toBe(sid);
     expect(adopted.status).toBe('read');
     expect(adopted.readAt).toBeTruthy();
-    expect(await store.findRecipientBySid(sid)).toEqual(key);
+    expect(await store.findRecipientBySid(sid)).toEqual({ ...key, kind: 'template' });
     expect(await sendTasksFor(broadcast.broadcastId)).toEqual([]);
     expect(sentTo(phone)).toHaveLength(1);
     expect((await store.getBroadcast(TENANT, broadcast.broadcastId))?.status).toBe('completed');

@@ -12,11 +12,14 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { toCounts } from '../core/counts.ts';
+import { canAdvanceFollowUp, followUpCountsOf } from '../core/follow-up.ts';
 import { EXPLICIT_IDEMPOTENCY_WINDOW_SECONDS } from '../core/idempotency.ts';
 import type {
   Broadcast,
   BroadcastStore,
   ChunkEntry,
+  FollowUpStatus,
+  MessageRef,
   MoveResult,
   Recipient,
   RecipientKey,
@@ -34,9 +37,11 @@ import {
  *
  *   TENANT#<t>                BROADCAST#<id>   the broadcast (newest first: ids are ULIDs)
  *   BROADCAST#<id>            CHUNK#<n>        a stored chunk of the accepted list, expanded after the 202
- *   BROADCAST#<id>#S<shard>   COUNTS           counter shard: c_<status> and e_<error code>
- *   BROADCAST#<id>#S<shard>   R#<index>        a recipient, which is also its send ledger entry
- *   SID#<sid>                 SID              provider message SID → recipient
+ *   BROADCAST#<id>#S<shard>   COUNTS           counter shard: c_<status>, e_<error code>, r_pending,
+ *                                              f_<follow-up status> and f_confirmed
+ *   BROADCAST#<id>#S<shard>   R#<index>        a recipient, which is also its send ledger entry (and,
+ *                                              in `followUp`, its follow-up's)
+ *   SID#<sid>                 SID              provider message SID → recipient (kind: template or follow-up)
  *   IDEM#<t>#<key>            IDEM             Idempotency-Key header → broadcast
  *   FP#<t>#<fingerprint>      FP               identical-request fingerprint → broadcast (10 minutes)
  *
@@ -85,6 +90,8 @@ const TIMESTAMP_OF: Partial<Record<RecipientStatus, 'sentAt' | 'deliveredAt' | '
   read: 'readAt',
 };
 const DAY = 86_400;
+/** What a recipient skipped at creation says about why. */
+const SUPPRESSED_MESSAGE = "On the tenant's suppression list when the broadcast was created";
 /** Chunks are only needed until fan-out; they expire on their own after a week. */
 const CHUNK_TTL_SECONDS = 7 * DAY;
 
@@ -109,7 +116,12 @@ export class DynamoBroadcastStore implements BroadcastStore {
     await this.batchPut(
       chunks.map((entries, n) => ({
         ...chunkKey(broadcast.broadcastId, n),
-        entries: entries.map((e) => ({ i: e.index, p: e.phone, v: e.contentVariables })),
+        entries: entries.map((e) => ({
+          i: e.index,
+          p: e.phone,
+          v: e.contentVariables,
+          ...(e.skipped ? { s: 1 } : {}),
+        })),
         expiresAt: nowSeconds + CHUNK_TTL_SECONDS,
       })),
     );
@@ -246,17 +258,28 @@ export class DynamoBroadcastStore implements BroadcastStore {
     const shards = await this.batchGet(keys);
     const counts: Record<string, number> = Object.fromEntries(RECIPIENT_STATUSES.map((s) => [s, 0]));
     const errors: Record<string, number> = {};
+    const followUp: Record<string, number> = {};
     let retriesPending = 0;
+    const add = (into: Record<string, number>, name: string, value: unknown) => {
+      into[name] = (into[name] ?? 0) + Number(value);
+    };
     for (const item of shards)
       for (const [name, value] of Object.entries(item)) {
-        if (name.startsWith('c_')) counts[name.slice(2)] = (counts[name.slice(2)] ?? 0) + Number(value);
-        else if (name.startsWith('e_')) errors[name.slice(2)] = (errors[name.slice(2)] ?? 0) + Number(value);
+        if (name.startsWith('c_')) add(counts, name.slice(2), value);
+        else if (name.startsWith('e_')) add(errors, name.slice(2), value);
+        else if (name.startsWith('f_')) add(followUp, name.slice(2), value);
         else if (name === 'r_pending') retriesPending += Number(value);
       }
     let counted = 0;
     for (const s of RECIPIENT_STATUSES) if (s !== 'pending') counted += counts[s] ?? 0;
     counts.pending = Math.max(0, broadcast.totalRecipients - counted);
-    return { counts: toCounts(counts), errors, retriesPending };
+    const succeeded = (counts.sent ?? 0) + (counts.delivered ?? 0) + (counts.read ?? 0);
+    return {
+      counts: toCounts(counts),
+      errors,
+      retriesPending,
+      ...(broadcast.followUp ? { followUps: followUpCountsOf(followUp, succeeded) } : {}),
+    };
   }
 
   async listRecipients(broadcast: Broadcast, page: { limit: number; cursor?: string; status?: string }) {
@@ -297,10 +320,11 @@ export class DynamoBroadcastStore implements BroadcastStore {
       new GetCommand({ TableName: this.table, Key: chunkKey(broadcastId, chunk), ConsistentRead: true }),
     );
     if (!Item) throw new Error(`Chunk ${chunk} of ${broadcastId} is missing`);
-    return (Item.entries as { i: number; p: string; v: Record<string, string> }[]).map((e) => ({
+    return (Item.entries as { i: number; p: string; v: Record<string, string>; s?: number }[]).map((e) => ({
       index: e.i,
       phone: e.p,
       contentVariables: e.v,
+      ...(e.s ? { skipped: true } : {}),
     }));
   }
 
@@ -316,9 +340,16 @@ export class DynamoBroadcastStore implements BroadcastStore {
     for (const [shard, group] of byShard)
       for (let start = 0; start < group.length; start += TRANSACT_LIMIT - 1) {
         const slice = group.slice(start, start + TRANSACT_LIMIT - 1);
-        // A cancelled broadcast's remaining list is written as cancelled, so its counts settle.
-        const status = broadcast.status === 'cancelled' ? 'cancelled' : 'queued';
-        const recipients = slice.map((e) => newRecipient(broadcast, e, now, status));
+        // A number suppressed when the broadcast was created is written as skipped; a cancelled
+        // broadcast's remaining list as cancelled, so its counts settle.
+        const recipients = slice.map((e) =>
+          newRecipient(
+            broadcast,
+            e,
+            now,
+            e.skipped ? 'skipped' : broadcast.status === 'cancelled' ? 'cancelled' : 'queued',
+          ),
+        );
         try {
           await this.db.send(
             new TransactWriteCommand({ TransactItems: this.expandItems(broadcast, shard, recipients) }),
@@ -361,7 +392,7 @@ export class DynamoBroadcastStore implements BroadcastStore {
           Key: countsKey(broadcast.broadcastId, shard),
           ...addExpression(
             Object.fromEntries(
-              ['queued', 'cancelled'].map((status) => [
+              ['queued', 'cancelled', 'skipped'].map((status) => [
                 `c_${status}`,
                 recipients.filter((r) => r.status === status).length,
               ]),
@@ -444,18 +475,7 @@ export class DynamoBroadcastStore implements BroadcastStore {
 
   async recordSid(key: RecipientKey, attempt: number, sid: string): Promise<void> {
     // The index first: if we crash before the recipient write, a callback still finds the recipient.
-    await this.db.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: {
-          ...sidKey(sid),
-          tenantId: key.tenantId,
-          broadcastId: key.broadcastId,
-          index: key.index,
-          attempt,
-        },
-      }),
-    );
+    await this.indexSid(key, sid, { attempt });
     try {
       await this.db.send(
         new UpdateCommand({
@@ -532,11 +552,174 @@ export class DynamoBroadcastStore implements BroadcastStore {
     return { moved: false, current: await this.getRecipient(key) };
   }
 
-  async findRecipientBySid(sid: string): Promise<RecipientKey | undefined> {
+  async findRecipientBySid(sid: string): Promise<MessageRef | undefined> {
     const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: sidKey(sid) }));
     return Item
-      ? { tenantId: String(Item.tenantId), broadcastId: String(Item.broadcastId), index: Number(Item.index) }
+      ? {
+          tenantId: String(Item.tenantId),
+          broadcastId: String(Item.broadcastId),
+          index: Number(Item.index),
+          kind: Item.kind === 'followUp' ? 'followUp' : 'template',
+        }
       : undefined;
+  }
+
+  private async indexSid(key: RecipientKey, sid: string, fields: Record<string, unknown>): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: {
+          ...sidKey(sid),
+          tenantId: key.tenantId,
+          broadcastId: key.broadcastId,
+          index: key.index,
+          ...fields,
+        },
+      }),
+    );
+  }
+
+  async confirm(key: RecipientKey, at: Date, followUp: 'queued' | 'expired'): Promise<MoveResult> {
+    const stamp = at.toISOString();
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.table,
+                Key: recipientKey(key.broadcastId, key.index),
+                UpdateExpression: 'SET confirmedAt = :at, followUp = :followUp, updatedAt = :at',
+                // Once: a second tap, or Twilio delivering the same tap again, confirms nothing more.
+                ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(confirmedAt)',
+                ExpressionAttributeValues: {
+                  ':at': stamp,
+                  ':followUp': { status: followUp, updatedAt: stamp },
+                },
+              },
+            },
+            {
+              Update: {
+                TableName: this.table,
+                Key: countsKey(key.broadcastId, shardOf(key.index)),
+                ...addExpression({ f_confirmed: 1, [`f_${followUp}`]: 1 }),
+              },
+            },
+          ],
+        }),
+      );
+      return { moved: true };
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) return { moved: false };
+      throw error;
+    }
+  }
+
+  claimFollowUp(key: RecipientKey, now: Date, leaseSeconds: number): Promise<MoveResult> {
+    return this.moveFollowUp(key, 'queued', 'sending', {
+      claimedAt: now.toISOString(),
+      leaseUntil: new Date(now.getTime() + leaseSeconds * 1000).toISOString(),
+      updatedAt: now.toISOString(),
+    });
+  }
+
+  releaseFollowUpClaim(key: RecipientKey, now: Date): Promise<MoveResult> {
+    return this.moveFollowUp(
+      key,
+      'sending',
+      'queued',
+      { updatedAt: now.toISOString() },
+      // Once a SID is known, Twilio has the message: never send it again.
+      'attribute_not_exists(followUp.messageSid)',
+    );
+  }
+
+  async recordFollowUpSid(key: RecipientKey, sid: string): Promise<void> {
+    await this.indexSid(key, sid, { kind: 'followUp' });
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: recipientKey(key.broadcastId, key.index),
+          UpdateExpression: 'SET followUp.messageSid = :sid',
+          ConditionExpression: 'attribute_exists(followUp) AND attribute_not_exists(followUp.messageSid)',
+          ExpressionAttributeValues: { ':sid': sid },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  async advanceFollowUp(
+    key: RecipientKey,
+    to: FollowUpStatus,
+    details: {
+      at: Date;
+      errorCode?: number;
+      errorMessage?: string;
+      messageSid?: string;
+      current?: Recipient;
+    },
+  ): Promise<MoveResult> {
+    for (let tries = 0; tries < 5; tries++) {
+      const current = tries === 0 && details.current ? details.current : await this.getRecipient(key);
+      const from = current?.followUp?.status;
+      if (!current || !from || !canAdvanceFollowUp(from, to))
+        return current ? { moved: false, current } : { moved: false };
+      const at = details.at.toISOString();
+      const set: Record<string, unknown> = { updatedAt: at };
+      const stamp = TIMESTAMP_OF[to as RecipientStatus];
+      if (stamp) set[stamp] = at;
+      if ((to === 'delivered' || to === 'read') && !current.followUp?.sentAt) set.sentAt = at;
+      if (to === 'read' && !current.followUp?.deliveredAt) set.deliveredAt = at;
+      if (details.errorCode !== undefined) set.errorCode = details.errorCode;
+      if (details.errorMessage !== undefined) set.errorMessage = details.errorMessage;
+      if (details.messageSid && !current.followUp?.messageSid) set.messageSid = details.messageSid;
+      const result = await this.moveFollowUp(key, from, to, set);
+      if (result.moved) return result;
+    }
+    return { moved: false };
+  }
+
+  /** The follow-up's status `from` → `to` with its counter shard, atomically (like `move`). */
+  private async moveFollowUp(
+    key: RecipientKey,
+    from: FollowUpStatus,
+    to: FollowUpStatus,
+    set: Record<string, unknown>,
+    condition?: string,
+  ): Promise<MoveResult> {
+    const update = updateExpression({ status: to, ...set }, [], 'followUp');
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.table,
+                Key: recipientKey(key.broadcastId, key.index),
+                UpdateExpression: update.expression,
+                ConditionExpression: `#p.#cond_status = :cond_from${condition ? ` AND ${condition}` : ''}`,
+                ExpressionAttributeNames: { ...update.names, '#cond_status': 'status' },
+                ExpressionAttributeValues: { ...update.values, ':cond_from': from },
+              },
+            },
+            {
+              Update: {
+                TableName: this.table,
+                Key: countsKey(key.broadcastId, shardOf(key.index)),
+                ...addExpression({ [`f_${from}`]: -1, [`f_${to}`]: 1 }),
+              },
+            },
+          ],
+        }),
+      );
+      return { moved: true };
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) return { moved: false };
+      throw error;
+    }
   }
 
   async markRunning(tenantId: string, broadcastId: string, now: Date): Promise<void> {
@@ -909,7 +1092,7 @@ function newRecipient(
   broadcast: Broadcast,
   entry: ChunkEntry,
   now: string,
-  status: 'queued' | 'cancelled',
+  status: 'queued' | 'cancelled' | 'skipped',
 ): Recipient {
   return {
     tenantId: broadcast.tenantId,
@@ -920,23 +1103,28 @@ function newRecipient(
     status,
     attempts: 1,
     ...(status === 'queued' ? { queuedAt: now } : {}),
+    ...(status === 'skipped' ? { errorMessage: SUPPRESSED_MESSAGE } : {}),
     updatedAt: now,
   };
 }
 
-/** `SET a = :v0, b = :v1 REMOVE c, d` with placeholders for every name. */
-function updateExpression(set: Record<string, unknown>, remove: readonly string[]) {
-  const names: Record<string, string> = {};
+/**
+ * `SET a = :v0, b = :v1 REMOVE c, d` with placeholders for every name; with `within`, the fields
+ * are those of that map attribute (`#p.a`), named `#p`.
+ */
+function updateExpression(set: Record<string, unknown>, remove: readonly string[], within?: string) {
+  const names: Record<string, string> = within ? { '#p': within } : {};
   const values: Record<string, unknown> = {};
   const sets: string[] = [];
+  const path = within ? '#p.' : '';
   Object.entries(set).forEach(([field, value], n) => {
     names[`#s${n}`] = field;
     values[`:s${n}`] = value;
-    sets.push(`#s${n} = :s${n}`);
+    sets.push(`${path}#s${n} = :s${n}`);
   });
   const removes = remove.map((field, n) => {
     names[`#r${n}`] = field;
-    return `#r${n}`;
+    return `${path}#r${n}`;
   });
   const expression = `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`;
   return { expression, names, values };

@@ -1,7 +1,13 @@
 import twilio from 'twilio';
 import type { MessageInstance } from 'twilio/lib/rest/api/v2010/account/message.js';
 import { stripWhatsAppPrefix, toWhatsAppAddress } from '../core/phones.ts';
-import type { Messenger, OutboundTemplate, ProviderMessage, ProviderSendResult } from '../core/ports.ts';
+import type {
+  Messenger,
+  OutboundTemplate,
+  OutboundText,
+  ProviderMessage,
+  ProviderSendResult,
+} from '../core/ports.ts';
 import { createTwilioClient } from './twilio-client.ts';
 
 export interface TwilioMessengerOptions {
@@ -59,7 +65,22 @@ export class TwilioMessenger implements Messenger {
         : undefined;
   }
 
-  async sendTemplate(message: OutboundTemplate): Promise<ProviderSendResult> {
+  sendTemplate(message: OutboundTemplate): Promise<ProviderSendResult> {
+    return this.#create(message.to, message.statusCallback, {
+      contentSid: message.contentSid,
+      contentVariables: JSON.stringify(message.contentVariables),
+    });
+  }
+
+  sendText(message: OutboundText): Promise<ProviderSendResult> {
+    return this.#create(message.to, message.statusCallback, { body: message.body });
+  }
+
+  async #create(
+    to: string,
+    statusCallback: string,
+    content: { contentSid: string; contentVariables: string } | { body: string },
+  ): Promise<ProviderSendResult> {
     const client = this.#client;
     if (!client || !this.configured) {
       // Nothing was sent: a configuration problem, answered like Twilio's own 401 so it is permanent
@@ -68,12 +89,11 @@ export class TwilioMessenger implements Messenger {
     }
     try {
       const created = await client.messages.create({
-        to: toWhatsAppAddress(message.to),
+        to: toWhatsAppAddress(to),
         ...(this.#messagingServiceSid ? { messagingServiceSid: this.#messagingServiceSid } : {}),
         ...(this.#from ? { from: this.#from } : {}),
-        contentSid: message.contentSid,
-        contentVariables: JSON.stringify(message.contentVariables),
-        statusCallback: message.statusCallback,
+        ...content,
+        statusCallback,
       });
       if (!created?.sid) return { kind: 'network-error', message: 'Twilio answered without a message SID' };
       return { kind: 'accepted', sid: created.sid };

@@ -2,8 +2,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoBroadcastStore } from '../adapters/dynamo-broadcast-store.ts';
+import { DynamoContactStore } from '../adapters/dynamo-contact-store.ts';
 import { TwilioMessenger } from '../adapters/twilio-messenger.ts';
-import type { BroadcastStore, Messenger } from '../core/ports.ts';
+import type { BroadcastStore, ContactStore, Messenger } from '../core/ports.ts';
 import { requiredEnv, twilioSettings } from './config.ts';
 
 /**
@@ -13,6 +14,7 @@ import { requiredEnv, twilioSettings } from './config.ts';
 let documentClient: DynamoDBDocumentClient | undefined;
 let sqsClient: SQSClient | undefined;
 let store: BroadcastStore | undefined;
+let contacts: ContactStore | undefined;
 
 export function dynamoDocumentClient(): DynamoDBDocumentClient {
   documentClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
@@ -29,6 +31,12 @@ export function sqs(): SQSClient {
 export function broadcastStore(): BroadcastStore {
   store ??= new DynamoBroadcastStore(dynamoDocumentClient(), requiredEnv('TABLE_NAME'));
   return store;
+}
+
+/** Suppression lists and contact history, on the same main table. */
+export function contactStore(): ContactStore {
+  contacts ??= new DynamoContactStore(dynamoDocumentClient(), requiredEnv('TABLE_NAME'));
+  return contacts;
 }
 
 /** Twilio's REST timeout for one send: short enough that a batch of 50 at 10 in flight fits the Lambda. */

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ApiError, ERROR_CODES, type ErrorCode, fromZodError } from './errors.ts';
+import { FOLLOW_UP_STATUSES } from './follow-up.ts';
 import { INVALID_REASONS, isValidCountryCode } from './phones.ts';
+import type { SuppressionReason } from './ports.ts';
 import { BROADCAST_STATUSES, RECIPIENT_STATUSES } from './statuses.ts';
 
 /**
@@ -205,11 +207,14 @@ export const RecipientListQuery = z.object({
 });
 export type RecipientListQueryInput = z.output<typeof RecipientListQuery>;
 
+/** ?limit= and ?cursor= only: the suppression list and a contact's history. */
+export const PageQuery = z.object({ limit: limitSchema, cursor: cursorSchema });
+export type PageQueryInput = z.output<typeof PageQuery>;
+
 /** Parses a route's query string parameters (unknown ones are ignored); throws VALIDATION_FAILED. */
-export function parseListQuery<S extends typeof BroadcastListQuery | typeof RecipientListQuery>(
-  schema: S,
-  query: Record<string, string | undefined> | undefined | null,
-): z.output<S> {
+export function parseListQuery<
+  S extends typeof BroadcastListQuery | typeof RecipientListQuery | typeof PageQuery,
+>(schema: S, query: Record<string, string | undefined> | undefined | null): z.output<S> {
   const result = schema.safeParse(query ?? {});
   if (!result.success) throw fromZodError(result.error, 'Invalid query parameters');
   return result.data as z.output<S>;
@@ -265,6 +270,9 @@ export const CreateBroadcastResponse = z
     idempotent: z.boolean(),
     totalRecipients: count,
     queuedCount: count,
+    skippedCount: count.optional().meta({
+      description: "Recipients on the tenant's suppression list: counted, never sent (status skipped)",
+    }),
     invalidRecipientsCount: count,
     invalidRecipients: z.array(InvalidRecipientView),
     duplicateRecipientsCount: count,
@@ -297,6 +305,19 @@ export const ErrorSummaryItem = z
   .object({ code: providerErrorCode, message: z.string(), count })
   .register(apiSchemas, { id: 'ErrorSummaryItem' });
 
+export const FollowUpStatusSchema = z
+  .enum(FOLLOW_UP_STATUSES)
+  .meta({ description: 'A follow-up status; `expired`: the tap came after the 24-hour window' });
+
+export const FollowUpCountsView = z
+  .object({
+    awaitingConfirmation: count.meta({ description: 'Template sent (or beyond), not tapped yet' }),
+    confirmed: count,
+    ...Object.fromEntries(FOLLOW_UP_STATUSES.map((status) => [status, count])),
+  })
+  .meta({ description: 'Confirmations, and follow-ups per status' })
+  .register(apiSchemas, { id: 'FollowUpCounts' });
+
 export const ProgressView = z
   .object({
     broadcastId: BroadcastId,
@@ -307,6 +328,9 @@ export const ProgressView = z
     pendingCount: count,
     progressPct: z.number().int().min(0).max(100),
     errorSummary: z.array(ErrorSummaryItem),
+    followUp: FollowUpCountsView.optional().meta({
+      description: 'Only for a broadcast with a followUp: the two-step flow',
+    }),
     updatedAt: timestamp,
   })
   .register(apiSchemas, { id: 'Progress' });
@@ -327,9 +351,13 @@ export const RecipientView = z
     confirmedAt: timestamp.optional(),
     followUp: z
       .object({
-        status: RecipientStatusSchema,
+        status: FollowUpStatusSchema,
         messageSid: z.string().optional(),
         errorCode: providerErrorCode.optional(),
+        errorMessage: z.string().optional(),
+        sentAt: timestamp.optional(),
+        deliveredAt: timestamp.optional(),
+        readAt: timestamp.optional(),
       })
       .optional(),
     nextRetryAt: timestamp.optional(),
@@ -379,3 +407,94 @@ export const ErrorBody = z
     }),
   })
   .register(apiSchemas, { id: 'Error' });
+
+// ---------------------------------------------------------------------------------------------
+// Suppressions and contact history: /v1/suppressions, /v1/contacts/{phone}/messages
+// ---------------------------------------------------------------------------------------------
+
+export const MAX_SUPPRESSION_NOTE_LENGTH = 500;
+export const SUPPRESSION_REASONS = [
+  'opt_out_keyword',
+  'opt_out_button',
+  'provider_error',
+  'admin',
+] as const satisfies readonly SuppressionReason[];
+
+export const SuppressionRequest = z
+  .strictObject({
+    phone: z.string().min(1).max(100).meta({
+      description: 'E.164, or a national format read with defaultCountry',
+      example: '+972501234567',
+    }),
+    defaultCountry: CountryCode.optional(),
+    note: z
+      .string()
+      .max(MAX_SUPPRESSION_NOTE_LENGTH)
+      .optional()
+      .meta({ description: 'Why the number is suppressed; kept as the suppression detail' }),
+  })
+  .register(apiSchemas, { id: 'SuppressionRequest' });
+export type SuppressionRequestInput = z.output<typeof SuppressionRequest>;
+
+export const SuppressionView = z
+  .object({
+    phone: z.string().meta({ description: 'E.164', example: '+972501234567' }),
+    reason: z.enum(SUPPRESSION_REASONS).meta({
+      description:
+        'opt_out_keyword (STOP and the like), opt_out_button (an opt-out button), provider_error (the number cannot receive), admin (added through this API)',
+    }),
+    detail: z
+      .string()
+      .optional()
+      .meta({ description: "The keyword or button payload, the provider's error code, or the admin's note" }),
+    createdAt: timestamp,
+  })
+  .register(apiSchemas, { id: 'Suppression' });
+export type SuppressionViewShape = z.infer<typeof SuppressionView>;
+
+export const SuppressionPage = Page(SuppressionView).register(apiSchemas, { id: 'SuppressionPage' });
+
+export const UnsuppressResponse = z
+  .object({ phone: z.string(), removed: z.literal(true) })
+  .register(apiSchemas, { id: 'UnsuppressResponse' });
+
+/** What a history entry's status can be: the recipient's, the follow-up's, or `received` (inbound). */
+export const CONTACT_MESSAGE_STATUSES = [
+  ...RECIPIENT_STATUSES,
+  'expired',
+  'received',
+  'retried',
+  'unknown',
+] as const;
+
+export const ContactMessageView = z
+  .object({
+    direction: z.enum(['outbound', 'inbound']),
+    type: z.enum(['broadcast', 'follow_up', 'inbound']),
+    status: z.enum(CONTACT_MESSAGE_STATUSES).meta({
+      description:
+        "Outbound: the live status from the recipient's ledger (follow_up: the follow-up's; expired: the tap came after the 24-hour window); inbound: received; retried: an earlier attempt that failed and was sent again; unknown: the ledger entry is gone",
+    }),
+    at: timestamp.meta({ description: 'When it was sent (claimed for sending) or received' }),
+    messageSid: z.string(),
+    broadcastId: BroadcastId.optional(),
+    broadcastName: z.string().optional(),
+    body: z
+      .string()
+      .optional()
+      .meta({ description: "Inbound: the text (a tap's button text); follow_up: the follow-up text" }),
+    buttonPayload: z.string().optional().meta({ description: "Inbound: the tapped button's id" }),
+    repliedToSid: z.string().optional().meta({ description: 'Inbound: the SID of our message it answers' }),
+    errorCode: providerErrorCode.optional(),
+    errorMessage: z.string().optional(),
+  })
+  .register(apiSchemas, { id: 'ContactMessage' });
+export type ContactMessageViewShape = z.infer<typeof ContactMessageView>;
+
+export const ContactMessagePage = z
+  .object({
+    phone: z.string().meta({ description: 'The contact, E.164' }),
+    items: z.array(ContactMessageView).meta({ description: 'Newest first' }),
+    nextCursor: z.string().optional(),
+  })
+  .register(apiSchemas, { id: 'ContactMessagePage' });

@@ -45,7 +45,14 @@ const idParam: Json = {
   description: 'Broadcast id (brd_…)',
   schema: { type: 'string' },
 };
-const pageParams = (statusSchema: string): Json[] => [
+const phoneParam: Json = {
+  name: 'phone',
+  in: 'path',
+  required: true,
+  description: 'The contact, E.164 URL-encoded (%2B972501234567); the digits without + are accepted too',
+  schema: { type: 'string' },
+};
+const limitCursorParams: Json[] = [
   {
     name: 'limit',
     in: 'query',
@@ -59,6 +66,9 @@ const pageParams = (statusSchema: string): Json[] => [
     description: 'nextCursor of the previous page',
     schema: { type: 'string' },
   },
+];
+const pageParams = (statusSchema: string): Json[] => [
+  ...limitCursorParams,
   { name: 'status', in: 'query', required: false, schema: ref(statusSchema) },
 ];
 
@@ -233,6 +243,58 @@ function build(serverUrl?: string): Json {
           operationId: 'getMetrics',
           security: bearer,
           responses: { '200': json(ref('Metrics'), "The caller's tenant's metrics"), ...errors(401, 500) },
+        },
+      },
+      '/v1/suppressions': {
+        get: {
+          operationId: 'listSuppressions',
+          summary: "The tenant's suppression list, in phone order",
+          security: bearer,
+          parameters: limitCursorParams,
+          responses: {
+            '200': json(ref('SuppressionPage'), 'A page of suppressed numbers'),
+            ...errors(400, 401, 500),
+          },
+        },
+        post: {
+          operationId: 'addSuppression',
+          summary: 'Suppress a number: no broadcast or follow-up is sent to it any more',
+          security: bearer,
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: ref('SuppressionRequest') } },
+          },
+          responses: {
+            '201': json(
+              ref('Suppression'),
+              'Suppressed (reason admin); a number already suppressed is replaced',
+            ),
+            ...errors(400, 401, 500),
+          },
+        },
+      },
+      '/v1/suppressions/{phone}': {
+        delete: {
+          operationId: 'removeSuppression',
+          summary: 'Allow a suppressed number again',
+          security: bearer,
+          parameters: [phoneParam],
+          responses: {
+            '200': json(ref('UnsuppressResponse'), 'Removed from the list'),
+            ...errors(400, 401, 404, 500),
+          },
+        },
+      },
+      '/v1/contacts/{phone}/messages': {
+        get: {
+          operationId: 'listContactMessages',
+          summary: "A contact's messages with this tenant, newest first, with live statuses",
+          security: bearer,
+          parameters: [phoneParam, ...limitCursorParams],
+          responses: {
+            '200': json(ref('ContactMessagePage'), 'A page of the history (empty when there is none)'),
+            ...errors(400, 401, 500),
+          },
         },
       },
       '/healthz': {

@@ -3,6 +3,7 @@
  * them over DynamoDB, SQS and Twilio; handlers wire them. Nothing here knows AWS.
  */
 import type { StatusCounts } from './counts.ts';
+import type { FollowUpCounts } from './follow-up.ts';
 import type { BroadcastStatus, RecipientStatus } from './statuses.ts';
 
 export interface TemplateSpec {
@@ -29,6 +30,8 @@ export interface Broadcast {
   readonly template: TemplateSpec;
   readonly followUp?: FollowUpSpec;
   readonly totalRecipients: number;
+  /** Of those, the ones on the tenant's suppression list at creation (written as `skipped`). */
+  readonly skippedCount?: number;
   /** Recipient lists are stored in chunks after the 202 and expanded by the fan-out step. */
   readonly chunkCount: number;
   readonly chunksExpanded: number;
@@ -68,8 +71,33 @@ export interface Recipient {
   readonly deliveredAt?: string;
   readonly readAt?: string;
   readonly nextRetryAt?: string;
+  /** When the recipient tapped the confirmation button (two-step broadcasts). */
+  readonly confirmedAt?: string;
+  /** The free-form follow-up sent after the confirmation tap, tracked like the template. */
+  readonly followUp?: FollowUpDelivery;
   readonly updatedAt: string;
 }
+
+/** The follow-up's own send ledger on the recipient (statuses: core/follow-up.ts). */
+export interface FollowUpDelivery {
+  readonly status: FollowUpStatus;
+  readonly messageSid?: string;
+  readonly errorCode?: number;
+  readonly errorMessage?: string;
+  readonly claimedAt?: string;
+  readonly leaseUntil?: string;
+  readonly sentAt?: string;
+  readonly deliveredAt?: string;
+  readonly readAt?: string;
+  readonly updatedAt?: string;
+}
+
+/**
+ * A follow-up moves queued → sending → sent → delivered → read, or ends failed/undelivered,
+ * `skipped` (the number opted out), `cancelled` (the broadcast was) or `expired` (the tap came
+ * after the 24-hour window, so free-form text may not be sent).
+ */
+export type FollowUpStatus = Exclude<RecipientStatus, 'pending'> | 'expired';
 
 /** What one SQS message on the send queue names. */
 export interface SendTask {
@@ -77,6 +105,8 @@ export interface SendTask {
   readonly broadcastId: string;
   readonly index: number;
   readonly attempt: number;
+  /** What to send: the broadcast's template (the default) or its free-form follow-up. */
+  readonly kind?: 'template' | 'followUp';
 }
 
 /** What one SQS message on the fan-out queue names: a stored chunk of the recipient list. */
@@ -90,6 +120,11 @@ export interface RecipientKey {
   readonly tenantId: string;
   readonly broadcastId: string;
   readonly index: number;
+}
+
+/** A provider message SID's owner: the recipient, and which of its messages it is. */
+export interface MessageRef extends RecipientKey {
+  readonly kind: 'template' | 'followUp';
 }
 
 /** The provider's answer to one send, as the send consumer sees it. */
@@ -111,6 +146,13 @@ export interface OutboundTemplate {
   readonly statusCallback: string;
 }
 
+/** A free-form text (the follow-up), allowed only inside the 24-hour window the recipient opened. */
+export interface OutboundText {
+  readonly to: string;
+  readonly body: string;
+  readonly statusCallback: string;
+}
+
 /** A message as the provider reports it (reconciliation of ambiguous sends and lost callbacks). */
 export interface ProviderMessage {
   readonly sid: string;
@@ -123,6 +165,8 @@ export interface ProviderMessage {
 export interface Messenger {
   /** One provider call, no retries: the retry layer is ours. */
   sendTemplate(message: OutboundTemplate): Promise<ProviderSendResult>;
+  /** One free-form text, no retries. */
+  sendText(message: OutboundText): Promise<ProviderSendResult>;
   /** The message with this SID, or undefined when the provider has none. */
   fetchMessage(sid: string): Promise<ProviderMessage | undefined>;
   /** Messages from our sender to `to` created since `since` (Twilio's list by To/From/DateSent). */
@@ -159,9 +203,13 @@ export interface BroadcastStore {
     page: { limit: number; cursor?: string; status?: string },
   ): Promise<{ items: Broadcast[]; nextCursor?: string }>;
   /** Counts per status (pending included) and error counts by code, summed over the counter shards. */
-  getCounts(
-    broadcast: Broadcast,
-  ): Promise<{ counts: StatusCounts; errors: Record<string, number>; retriesPending: number }>;
+  getCounts(broadcast: Broadcast): Promise<{
+    counts: StatusCounts;
+    errors: Record<string, number>;
+    retriesPending: number;
+    /** With a follow-up: the two-step flow's counts. */
+    followUps?: FollowUpCounts;
+  }>;
   listRecipients(
     broadcast: Broadcast,
     page: { limit: number; cursor?: string; status?: string },
@@ -202,7 +250,29 @@ export interface BroadcastStore {
       current?: Recipient;
     },
   ): Promise<MoveResult>;
-  findRecipientBySid(sid: string): Promise<RecipientKey | undefined>;
+  findRecipientBySid(sid: string): Promise<MessageRef | undefined>;
+
+  // The two-step flow: the confirmation tap, and the follow-up's own ledger (like the template's).
+  /** Sets confirmedAt and the follow-up's first status, once; false when confirmed before. */
+  confirm(key: RecipientKey, at: Date, followUp: 'queued' | 'expired'): Promise<MoveResult>;
+  /** Follow-up queued → sending with a lease; false when it was not queued. */
+  claimFollowUp(key: RecipientKey, now: Date, leaseSeconds: number): Promise<MoveResult>;
+  /** Follow-up sending → queued (rate limited), unless a SID is known. */
+  releaseFollowUpClaim(key: RecipientKey, now: Date): Promise<MoveResult>;
+  /** Records the follow-up's SID (and indexes SID → recipient as a follow-up). */
+  recordFollowUpSid(key: RecipientKey, sid: string): Promise<void>;
+  /** Moves the follow-up forward only (canAdvanceFollowUp); no-op otherwise. */
+  advanceFollowUp(
+    key: RecipientKey,
+    to: FollowUpStatus,
+    details: {
+      at: Date;
+      errorCode?: number;
+      errorMessage?: string;
+      messageSid?: string;
+      current?: Recipient;
+    },
+  ): Promise<MoveResult>;
   /** Marks the broadcast running (first claim) when it was accepted or queued. */
   markRunning(tenantId: string, broadcastId: string, now: Date): Promise<void>;
   /** Sets the final status when no recipient is in flight; returns it, or undefined when not final yet. */
@@ -237,6 +307,8 @@ export interface ChunkEntry {
   readonly index: number;
   readonly phone: string;
   readonly contentVariables: Readonly<Record<string, string>>;
+  /** On the tenant's suppression list at creation: written as `skipped`, never sent. */
+  readonly skipped?: boolean;
 }
 
 /** A work queue (send tasks, fan-out tasks); consumers are idempotent, so at-least-once is enough. */
@@ -250,4 +322,78 @@ export interface ApiKeyStore {
   tenantOf(keyHash: string): Promise<string | undefined>;
   putKey(tenantId: string, keyHash: string, now: Date): Promise<void>;
   revokeKey(keyHash: string, now: Date): Promise<boolean>;
+}
+
+/** Why a number is on a tenant's suppression list. */
+export type SuppressionReason = 'opt_out_keyword' | 'opt_out_button' | 'provider_error' | 'admin';
+
+/** A number the tenant must not message (opted out, blocked us, or added by an admin). */
+export interface Suppression {
+  readonly tenantId: string;
+  /** E.164. */
+  readonly phone: string;
+  readonly reason: SuppressionReason;
+  /** What it rests on: the keyword or button payload, the provider's error code, an admin's note. */
+  readonly detail?: string;
+  readonly createdAt: string;
+}
+
+export type MessageDirection = 'outbound' | 'inbound';
+export type MessageType = 'broadcast' | 'follow_up' | 'inbound';
+
+/**
+ * One message the product sent to or received from a contact: the contact's history. Outbound
+ * entries name their recipient (broadcast + index), whose ledger holds the live status.
+ */
+export interface ContactMessage {
+  readonly tenantId: string;
+  /** The contact, E.164. */
+  readonly phone: string;
+  /** When it was sent (the claim) or received. */
+  readonly at: string;
+  readonly direction: MessageDirection;
+  readonly type: MessageType;
+  readonly messageSid: string;
+  readonly broadcastId?: string;
+  readonly index?: number;
+  /** Inbound: the text (a tap's button text). */
+  readonly body?: string;
+  /** Inbound: the tapped button's id. */
+  readonly buttonPayload?: string;
+  /** Inbound: the SID of our message it answers (OriginalRepliedMessageSid). */
+  readonly repliedToSid?: string;
+}
+
+/** Per-tenant suppression lists and per-contact message history. */
+export interface ContactStore {
+  /** Adds (or replaces) the number's suppression. */
+  suppress(suppression: Suppression): Promise<void>;
+  /** Removes it; false when the number was not suppressed. */
+  unsuppress(tenantId: string, phone: string): Promise<boolean>;
+  /** A strongly consistent read: the send path asks right before each send. */
+  suppression(tenantId: string, phone: string): Promise<Suppression | undefined>;
+  /** Which of these numbers the tenant has suppressed (the create route marks them skipped). */
+  suppressedAmong(tenantId: string, phones: readonly string[]): Promise<Set<string>>;
+  listSuppressions(
+    tenantId: string,
+    page: { limit: number; cursor?: string },
+  ): Promise<{ items: Suppression[]; nextCursor?: string }>;
+
+  /** Records an outbound message (idempotent: the same message recorded twice is one entry). */
+  recordMessage(message: ContactMessage): Promise<void>;
+  /**
+   * Records one inbound message (one entry per tenant it concerns) and marks its MessageSid as
+   * handled, atomically; false when that MessageSid was handled before (a Twilio retry).
+   */
+  recordInbound(messageSid: string, entries: readonly ContactMessage[]): Promise<boolean>;
+  /** Whether an inbound MessageSid was handled already. */
+  inboundHandled(messageSid: string): Promise<boolean>;
+  /** The contact's history for one tenant, newest first. */
+  listMessages(
+    tenantId: string,
+    phone: string,
+    page: { limit: number; cursor?: string },
+  ): Promise<{ items: ContactMessage[]; nextCursor?: string }>;
+  /** Tenants that have messaged this contact, each with its latest message time (inbound routing). */
+  tenantsOfContact(phone: string): Promise<{ tenantId: string; lastAt: string }[]>;
 }

@@ -123,7 +123,7 @@ describe('DynamoBroadcastStore', () => {
     await store.recordSid(key, 1, 'SMgood');
     await store.recordSid(key, 1, 'SMsecond');
     expect((await store.getRecipient(key))?.messageSid).toBe('SMgood');
-    expect(await store.findRecipientBySid('SMgood')).toEqual(key);
+    expect(await store.findRecipientBySid('SMgood')).toEqual({ ...key, kind: 'template' });
   });
 
   it('pages recipients across shards without losing or repeating one', async () => {

@@ -1,6 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { queueDepth } from '../../functions/adapters/dead-letters.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local.ts';
 import { localConfigFromEnv } from '../../lib/local/config.ts';
 import { type LocalTwin, startLocalTwin } from '../../lib/local/twin.ts';
 import { waitFor } from '../../lib/local/wait-for.ts';
@@ -21,6 +24,13 @@ export interface ApiTwin {
   ): Promise<{ status: number; body: Json }>;
   /** How many messages the Twilio simulator accepted for this E.164 number. */
   messagesTo(phone: string): number;
+  /** A Twilio simulator control (`/_simulator/…`, JSON in and out): the contact taps or writes. */
+  simulator(route: string, body?: unknown): Promise<{ status: number; body: Json }>;
+  /**
+   * Waits until a queue has nothing visible, delayed or in flight: every task enqueued before the
+   * call has been handled (a send task's provider call happens before its message is deleted).
+   */
+  untilQueueDrained(queue?: string): Promise<void>;
   /**
    * Polls GET /v1/broadcasts/{id} until it is in `until` (a status, or a test of the body; by default
    * any final status) and returns the body; fails with a message after the deadline.
@@ -47,6 +57,11 @@ export async function startApiTwin(env: Record<string, string>): Promise<ApiTwin
     }),
     { log: () => {} },
   );
+  const sqs = new SQSClient({
+    endpoint: twin.sqsEndpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
   const call: ApiTwin['call'] = async (method, route, options = {}) => {
     const res = await fetch(`${twin.apiUrl}${route}`, {
       method,
@@ -81,9 +96,28 @@ export async function startApiTwin(env: Record<string, string>): Promise<ApiTwin
         },
       );
     },
+    async simulator(route, body) {
+      const res = await fetch(`${twin.simulator?.url}${route}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body ?? {}),
+      });
+      return { status: res.status, body: (await res.json()) as Json };
+    },
+    async untilQueueDrained(queue = 'send') {
+      const url = twin.queues[queue]?.main.url ?? '';
+      await waitFor(
+        async () => {
+          const depth = await queueDepth(sqs, url);
+          return depth.visible + depth.inFlight + depth.delayed === 0 ? true : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 100, message: `the ${queue} queue did not drain` },
+      );
+    },
     messagesTo: (phone) =>
       (twin.simulator?.messages() ?? []).filter((m) => m.to === `whatsapp:${phone}`).length,
     async stop() {
+      sqs.destroy();
       await twin.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -1,0 +1,367 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { ContactMessage, ContactStore, Suppression } from '../core/ports.ts';
+
+/**
+ * Suppression lists and contact history, on the same main table as the broadcasts (pk / sk):
+ *
+ *   SUPPRESS#<t>       <phone>                      a suppression: { tenantId, phone, reason, detail?, createdAt }
+ *   CONTACT#<phone>    MSG#<t>#<at ISO>#<sid>       one message of the contact's history with tenant t
+ *   INBOUND#<sid>      INBOUND                      an inbound MessageSid handled (expiresAt: 7 days)
+ *
+ * A tenant's suppression list is one item collection, ordered by phone: the send path's check is
+ * one strongly consistent GetItem, and the create route reads the whole list once (keys only)
+ * rather than one read per recipient. The list is paged in phone order (no newest-first: that would
+ * need an index for an admin convenience).
+ *
+ * A contact's history is one item collection per phone, grouped by tenant and ordered by time
+ * within it: one Query (begins_with `MSG#<t>#`, newest first) pages one tenant's history, and the
+ * trailing `#` keeps tenant `a` from reading tenant `ab`. Tenant ids are `[A-Za-z0-9_-]`, all above
+ * `#` in byte order, so each tenant's entries are one contiguous run of sort keys; the tenants of a
+ * contact are found with a descending skip-scan (one Limit-1 Query per tenant, which lands on that
+ * tenant's newest entry), never by reading the history. Each contact is its own partition, so a
+ * 100,000-recipient broadcast writes 100,000 partitions, not one.
+ *
+ * Cursors are opaque base64url JSON naming only the sort key to start after; the partition is
+ * always the caller's own, so a cursor cannot reach another tenant's or contact's items.
+ */
+const suppressionPk = (tenantId: string) => `SUPPRESS#${tenantId}`;
+const contactPk = (phone: string) => `CONTACT#${phone}`;
+/** With its trailing `#`: tenant `a`'s prefix is not a prefix of tenant `ab`'s keys. */
+const historyPrefix = (tenantId: string) => `MSG#${tenantId}#`;
+const messageSk = (m: Pick<ContactMessage, 'tenantId' | 'at' | 'messageSid'>) =>
+  `${historyPrefix(m.tenantId)}${isoOf(m.at)}#${m.messageSid}`;
+const inboundKey = (sid: string) => ({ pk: `INBOUND#${sid}`, sk: 'INBOUND' });
+/** Above every character of a tenant id, a timestamp or a SID (all ASCII). */
+const HIGHEST = '\uffff';
+
+const DAY = 86_400;
+/** Twilio retries a webhook within minutes; a week covers any redelivery with room to spare. */
+const INBOUND_MARKER_TTL_SECONDS = 7 * DAY;
+/** One TransactWriteItems holds at most 100 items: the marker and 99 entries. */
+const TRANSACT_LIMIT = 100;
+
+export interface ContactStoreOptions {
+  /**
+   * Items per Query page when reading a whole suppression list (DynamoDB's own 1 MB page,
+   * about 10,000 suppressions, when unset). Tests set it low to exercise paging.
+   */
+  readonly listPageSize?: number;
+}
+
+export class DynamoContactStore implements ContactStore {
+  private readonly db: DynamoDBDocumentClient;
+  private readonly table: string;
+  private readonly listPageSize: number | undefined;
+
+  constructor(db: DynamoDBDocumentClient, table: string, options: ContactStoreOptions = {}) {
+    this.db = db;
+    this.table = table;
+    this.listPageSize = options.listPageSize;
+  }
+
+  // -- Suppressions ------------------------------------------------------------------------------
+
+  /** A plain Put: adding a number again replaces its reason, detail and createdAt (the latest add wins). */
+  async suppress(s: Suppression): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: {
+          pk: suppressionPk(s.tenantId),
+          sk: s.phone,
+          tenantId: s.tenantId,
+          phone: s.phone,
+          reason: s.reason,
+          ...(s.detail !== undefined ? { detail: s.detail } : {}),
+          createdAt: s.createdAt,
+        },
+      }),
+    );
+  }
+
+  async unsuppress(tenantId: string, phone: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: { pk: suppressionPk(tenantId), sk: phone },
+          ConditionExpression: 'attribute_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async suppression(tenantId: string, phone: string): Promise<Suppression | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: suppressionPk(tenantId), sk: phone },
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? toSuppression(Item) : undefined;
+  }
+
+  /**
+   * Reads the tenant's whole list (sort keys only) and intersects it in memory: the cost follows
+   * the list's size, not the broadcast's (one Query page holds ~10,000 suppressions).
+   */
+  async suppressedAmong(tenantId: string, phones: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    if (phones.length === 0) return found;
+    const wanted = new Set(phones);
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const result = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': suppressionPk(tenantId) },
+          ProjectionExpression: '#sk',
+          ExpressionAttributeNames: { '#sk': 'sk' },
+          ...(this.listPageSize ? { Limit: this.listPageSize } : {}),
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of result.Items ?? []) {
+        const phone = String(item.sk);
+        if (wanted.has(phone)) found.add(phone);
+      }
+      startKey = result.LastEvaluatedKey;
+    } while (startKey);
+    return found;
+  }
+
+  /** In phone order. */
+  async listSuppressions(tenantId: string, page: { limit: number; cursor?: string }) {
+    const { items, nextCursor } = await this.queryPage({
+      pk: suppressionPk(tenantId),
+      prefix: '',
+      limit: page.limit,
+      newestFirst: false,
+      ...(page.cursor ? { cursor: page.cursor } : {}),
+    });
+    return { items: items.map(toSuppression), ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  // -- History -----------------------------------------------------------------------------------
+
+  /** A plain Put keyed by tenant, time and SID: recording the same message again rewrites the same item. */
+  async recordMessage(message: ContactMessage): Promise<void> {
+    await this.db.send(new PutCommand({ TableName: this.table, Item: messageItem(message) }));
+  }
+
+  /**
+   * One transaction: the handled-marker (conditional: not handled before, or its marker expired)
+   * and every entry. A Twilio retry of a handled message cancels it on the marker: false.
+   */
+  async recordInbound(messageSid: string, entries: readonly ContactMessage[]): Promise<boolean> {
+    const unique = new Map<string, Record<string, unknown>>();
+    for (const entry of entries) {
+      const item = messageItem(entry);
+      unique.set(`${item.pk}|${item.sk}`, item);
+    }
+    if (unique.size > TRANSACT_LIMIT - 1)
+      throw new Error(
+        `recordInbound: at most ${TRANSACT_LIMIT - 1} entries per message (got ${unique.size})`,
+      );
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.table,
+                Item: {
+                  ...inboundKey(messageSid),
+                  handledAt: new Date().toISOString(),
+                  expiresAt: nowSeconds + INBOUND_MARKER_TTL_SECONDS,
+                },
+                // TTL deletes lazily: an expired marker may still be there, and no longer counts.
+                ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
+                ExpressionAttributeValues: { ':now': nowSeconds },
+              },
+            },
+            ...[...unique.values()].map((Item) => ({ Put: { TableName: this.table, Item } })),
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isCancelledByFirstCondition(error)) return false;
+      throw error;
+    }
+  }
+
+  async inboundHandled(messageSid: string): Promise<boolean> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: inboundKey(messageSid), ConsistentRead: true }),
+    );
+    return Item !== undefined && Number(Item.expiresAt) >= Math.floor(Date.now() / 1000);
+  }
+
+  async listMessages(tenantId: string, phone: string, page: { limit: number; cursor?: string }) {
+    const { items, nextCursor } = await this.queryPage({
+      pk: contactPk(phone),
+      prefix: historyPrefix(tenantId),
+      limit: page.limit,
+      newestFirst: true,
+      ...(page.cursor ? { cursor: page.cursor } : {}),
+    });
+    return { items: items.map(toContactMessage), ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /**
+   * A descending skip-scan: the greatest history key below the current bound is the newest entry
+   * of the next tenant down; the bound then drops to that tenant's prefix. One Limit-1 Query per
+   * tenant plus a last empty one, whatever the length of the history.
+   */
+  async tenantsOfContact(phone: string): Promise<{ tenantId: string; lastAt: string }[]> {
+    const tenants: { tenantId: string; lastAt: string }[] = [];
+    let upper = `MSG#${HIGHEST}`;
+    for (;;) {
+      const result = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          // BETWEEN is inclusive; neither bound is ever an entry's key (entries continue past them).
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lower AND :upper',
+          ExpressionAttributeValues: { ':pk': contactPk(phone), ':lower': 'MSG#', ':upper': upper },
+          ProjectionExpression: '#sk, #tenantId, #at',
+          ExpressionAttributeNames: { '#sk': 'sk', '#tenantId': 'tenantId', '#at': 'at' },
+          ScanIndexForward: false,
+          Limit: 1,
+          // Inbound routing reads this right after an outbound entry may have been written.
+          ConsistentRead: true,
+        }),
+      );
+      const item = result.Items?.[0];
+      if (!item) break;
+      const tenantId = String(item.tenantId);
+      tenants.push({ tenantId, lastAt: String(item.at) });
+      upper = historyPrefix(tenantId);
+    }
+    return tenants;
+  }
+
+  // -- Helpers -----------------------------------------------------------------------------------
+
+  /**
+   * One page of an item collection (optionally under a sort-key prefix). Reads one item more than
+   * the page so that `nextCursor` is given only when another item exists: the last page has none.
+   */
+  private async queryPage(options: {
+    pk: string;
+    prefix: string;
+    limit: number;
+    newestFirst: boolean;
+    cursor?: string;
+  }): Promise<{ items: Record<string, unknown>[]; nextCursor?: string }> {
+    const afterSk = options.cursor !== undefined ? decodeCursor(options.cursor, options.prefix) : undefined;
+    let startKey: Record<string, unknown> | undefined =
+      afterSk !== undefined ? { pk: options.pk, sk: afterSk } : undefined;
+    const items: Record<string, unknown>[] = [];
+    do {
+      const result = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: options.prefix ? 'pk = :pk AND begins_with(sk, :prefix)' : 'pk = :pk',
+          ExpressionAttributeValues: {
+            ':pk': options.pk,
+            ...(options.prefix ? { ':prefix': options.prefix } : {}),
+          },
+          ScanIndexForward: !options.newestFirst,
+          Limit: options.limit + 1 - items.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(result.Items ?? []));
+      startKey = result.LastEvaluatedKey;
+    } while (startKey && items.length <= options.limit);
+    if (items.length <= options.limit) return { items };
+    const page = items.slice(0, options.limit);
+    const last = page[page.length - 1] as Record<string, unknown>;
+    return { items: page, nextCursor: encodeCursor(String(last.sk)) };
+  }
+}
+
+function messageItem(m: ContactMessage): Record<string, unknown> {
+  return {
+    pk: contactPk(m.phone),
+    sk: messageSk(m),
+    tenantId: m.tenantId,
+    phone: m.phone,
+    at: isoOf(m.at),
+    direction: m.direction,
+    type: m.type,
+    messageSid: m.messageSid,
+    ...(m.broadcastId !== undefined ? { broadcastId: m.broadcastId } : {}),
+    ...(m.index !== undefined ? { index: m.index } : {}),
+    ...(m.body !== undefined ? { body: m.body } : {}),
+    ...(m.buttonPayload !== undefined ? { buttonPayload: m.buttonPayload } : {}),
+    ...(m.repliedToSid !== undefined ? { repliedToSid: m.repliedToSid } : {}),
+  };
+}
+
+/** The sort key's time must sort as text: always the UTC `…Z` form with milliseconds. */
+function isoOf(at: string): string {
+  const ms = Date.parse(at);
+  return Number.isNaN(ms) ? at : new Date(ms).toISOString();
+}
+
+function strip(item: Record<string, unknown>): Record<string, unknown> {
+  const { pk: _pk, sk: _sk, ...rest } = item;
+  return rest;
+}
+
+function toSuppression(item: Record<string, unknown>): Suppression {
+  return strip(item) as unknown as Suppression;
+}
+
+function toContactMessage(item: Record<string, unknown>): ContactMessage {
+  return strip(item) as unknown as ContactMessage;
+}
+
+function isConditionFailure(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+/** A transaction cancelled because its first item's condition failed (the others may say None). */
+function isCancelledByFirstCondition(error: unknown): boolean {
+  if (
+    !(error instanceof TransactionCanceledException) &&
+    (error as Error)?.name !== 'TransactionCanceledException'
+  )
+    return false;
+  const reasons = (error as TransactionCanceledException).CancellationReasons;
+  return reasons?.[0]?.Code === 'ConditionalCheckFailed';
+}
+
+function encodeCursor(sk: string): string {
+  return Buffer.from(JSON.stringify({ sk })).toString('base64url');
+}
+
+/** The sort key a cursor names; InvalidCursor when it is not one this store gave out for this list. */
+function decodeCursor(cursor: string, prefix: string): string {
+  let sk: unknown;
+  try {
+    sk = (JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { sk?: unknown })?.sk;
+  } catch {
+    sk = undefined;
+  }
+  if (typeof sk !== 'string' || sk.length === 0 || sk.length > 1024 || !sk.startsWith(prefix))
+    throw Object.assign(new Error('The cursor is not one this API gave out'), { name: 'InvalidCursor' });
+  return sk;
+}

@@ -1,0 +1,235 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { mapLimit } from './adapters/sqs-queues.ts';
+import { adminRoute } from './commons/admin-route.ts';
+import { bodyText, json } from './commons/http.ts';
+import { logger } from './commons/powertools.ts';
+import { broadcastStore, contactStore } from './commons/wiring.ts';
+import {
+  type ContactMessageViewShape,
+  PageQuery,
+  parseListQuery,
+  SuppressionRequest,
+  type SuppressionViewShape,
+} from './core/broadcast-request.ts';
+import { ApiError, fromZodError } from './core/errors.ts';
+import { type InvalidReason, maskPhone, normalizePhone } from './core/phones.ts';
+import type { Broadcast, ContactMessage, Recipient, Suppression } from './core/ports.ts';
+
+/** Reads of broadcasts and recipients in flight at once while a history page is shaped. */
+const READ_CONCURRENCY = 16;
+
+/**
+ * The tenant's suppression list (GET, POST, DELETE /v1/suppressions) and a contact's message
+ * history (GET /v1/contacts/{phone}/messages), everything scoped to the caller's tenant: another
+ * tenant's suppressions and history are never read, so they can neither be seen nor changed.
+ *
+ * Adding a number that is already suppressed replaces its suppression (reason `admin`, the new
+ * note, a new createdAt) and answers 201 like the first add: the list says who suppressed it last,
+ * and why.
+ */
+export const handler = adminRoute(async (event, tenantId) => {
+  const contacts = contactStore();
+  switch (event.routeKey) {
+    case 'GET /v1/suppressions': {
+      const query = parseListQuery(PageQuery, event.queryStringParameters);
+      const page = await withCursor(() =>
+        contacts.listSuppressions(tenantId, {
+          limit: query.limit,
+          ...(query.cursor ? { cursor: query.cursor } : {}),
+        }),
+      );
+      return json(200, {
+        items: page.items.map(suppressionView),
+        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+      });
+    }
+    case 'POST /v1/suppressions': {
+      const parsed = SuppressionRequest.safeParse(parseJson(event));
+      if (!parsed.success) throw fromZodError(parsed.error);
+      const request = parsed.data;
+      const outcome = normalizePhone(request.phone, request.defaultCountry);
+      if (!outcome.ok) throw invalidPhone('phone', outcome.reason);
+      const note = request.note?.trim() ? request.note : undefined;
+      const suppression: Suppression = {
+        tenantId,
+        phone: outcome.phone,
+        reason: 'admin',
+        ...(note !== undefined ? { detail: note } : {}),
+        createdAt: new Date().toISOString(),
+      };
+      await contacts.suppress(suppression);
+      logger.info('number suppressed', {
+        phone: maskPhone(suppression.phone),
+        reason: 'admin',
+        note: !!note,
+      });
+      return json(201, suppressionView(suppression));
+    }
+    case 'DELETE /v1/suppressions/{phone}': {
+      const phone = pathPhone(event);
+      if (!(await contacts.unsuppress(tenantId, phone)))
+        throw new ApiError('NOT_FOUND', `${phone} is not on this tenant's suppression list.`);
+      logger.info('number unsuppressed', { phone: maskPhone(phone) });
+      return json(200, { phone, removed: true });
+    }
+    case 'GET /v1/contacts/{phone}/messages': {
+      const phone = pathPhone(event);
+      const query = parseListQuery(PageQuery, event.queryStringParameters);
+      const page = await withCursor(() =>
+        contacts.listMessages(tenantId, phone, {
+          limit: query.limit,
+          ...(query.cursor ? { cursor: query.cursor } : {}),
+        }),
+      );
+      return json(200, {
+        phone,
+        items: await historyView(tenantId, page.items),
+        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+      });
+    }
+    default:
+      throw new ApiError('NOT_FOUND', `No route ${event.routeKey}`);
+  }
+});
+
+function suppressionView(s: Suppression): SuppressionViewShape {
+  return {
+    phone: s.phone,
+    reason: s.reason,
+    ...(s.detail !== undefined ? { detail: s.detail } : {}),
+    createdAt: s.createdAt,
+  };
+}
+
+/**
+ * History entries with their live status: an outbound entry's status is its recipient's (the
+ * template) or its recipient's follow-up's, read from the broadcast's ledger; each distinct
+ * recipient and broadcast on the page is read once, a bounded number at a time.
+ */
+async function historyView(
+  tenantId: string,
+  entries: readonly ContactMessage[],
+): Promise<ContactMessageViewShape[]> {
+  const store = broadcastStore();
+  const broadcastIds = new Set<string>();
+  const recipientKeys = new Map<string, { broadcastId: string; index: number }>();
+  for (const e of entries) {
+    if (e.broadcastId === undefined) continue;
+    broadcastIds.add(e.broadcastId);
+    if (e.direction === 'outbound' && e.index !== undefined)
+      recipientKeys.set(recipientId(e.broadcastId, e.index), { broadcastId: e.broadcastId, index: e.index });
+  }
+  const broadcasts = new Map<string, Broadcast>();
+  const recipients = new Map<string, Recipient>();
+  const reads: (() => Promise<void>)[] = [
+    ...[...broadcastIds].map((id) => async () => {
+      const b = await store.getBroadcast(tenantId, id);
+      if (b) broadcasts.set(id, b);
+    }),
+    ...[...recipientKeys].map(([id, key]) => async () => {
+      const r = await store.getRecipient({ tenantId, ...key });
+      if (r) recipients.set(id, r);
+    }),
+  ];
+  await mapLimit(reads, READ_CONCURRENCY, (read) => read());
+
+  return entries.map((e) => {
+    const broadcast = e.broadcastId !== undefined ? broadcasts.get(e.broadcastId) : undefined;
+    const common = {
+      direction: e.direction,
+      type: e.type,
+      at: e.at,
+      messageSid: e.messageSid,
+      ...(e.broadcastId !== undefined ? { broadcastId: e.broadcastId } : {}),
+      ...(broadcast ? { broadcastName: broadcast.name } : {}),
+    };
+    if (e.direction === 'inbound')
+      return {
+        ...common,
+        status: 'received' as const,
+        ...(e.body !== undefined ? { body: e.body } : {}),
+        ...(e.buttonPayload !== undefined ? { buttonPayload: e.buttonPayload } : {}),
+        ...(e.repliedToSid !== undefined ? { repliedToSid: e.repliedToSid } : {}),
+      };
+    const recipient =
+      e.broadcastId !== undefined && e.index !== undefined
+        ? recipients.get(recipientId(e.broadcastId, e.index))
+        : undefined;
+    const ledger = e.type === 'follow_up' ? recipient?.followUp : recipient;
+    const body = e.type === 'follow_up' ? broadcast?.followUp?.body : undefined;
+    // The ledger keeps the latest attempt: an earlier attempt's message failed and was sent again.
+    if (ledger?.messageSid && ledger.messageSid !== e.messageSid)
+      return { ...common, status: 'retried', ...(body !== undefined ? { body } : {}) };
+    return {
+      ...common,
+      status: ledger?.status ?? 'unknown',
+      ...(body !== undefined ? { body } : {}),
+      ...(ledger?.errorCode !== undefined ? { errorCode: ledger.errorCode } : {}),
+      ...(ledger?.errorMessage !== undefined ? { errorMessage: ledger.errorMessage } : {}),
+    };
+  });
+}
+
+const recipientId = (broadcastId: string, index: number) => `${broadcastId}#${index}`;
+
+/** Strictly E.164: a number on a list or in a history that libphonenumber would no longer accept. */
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+/**
+ * The route's `{phone}`: E.164, URL-encoded (`%2B972501234567`) or not, or its digits without the
+ * `+`. It is normalized as the add route does; a strict E.164 number that the normalization
+ * refuses (a fixed line, say) is still taken as it is, so whatever is on the list can be removed.
+ */
+function pathPhone(event: APIGatewayProxyEventV2): string {
+  let text = event.pathParameters?.phone ?? '';
+  if (text.includes('%'))
+    try {
+      text = decodeURIComponent(text);
+    } catch {
+      // Not valid percent-encoding: judged as it is.
+    }
+  text = text.trim();
+  const international = text.startsWith('+') || text.startsWith('00') ? text : `+${text}`;
+  const outcome = normalizePhone(international);
+  if (outcome.ok) return outcome.phone;
+  if (E164.test(international)) return international;
+  throw invalidPhone('phone', outcome.reason, 'Invalid path parameter');
+}
+
+const REASON_TEXT: Record<InvalidReason, string> = {
+  too_short: 'too short to be a phone number',
+  too_long: 'too long to be a phone number',
+  invalid_format: 'not a phone number',
+  invalid_country: 'a national number needs defaultCountry (or write it in E.164, e.g. +972501234567)',
+  not_mobile: 'not a mobile number (WhatsApp needs one)',
+  missing_variables: 'missing template variables',
+};
+
+function invalidPhone(path: string, reason: InvalidReason, message = 'The request body is invalid') {
+  return new ApiError('VALIDATION_FAILED', `${message}: ${path}: ${REASON_TEXT[reason]}`, [
+    { path, message: REASON_TEXT[reason], reason },
+  ]);
+}
+
+function parseJson(event: APIGatewayProxyEventV2): unknown {
+  const text = bodyText(event);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError('VALIDATION_FAILED', 'The request body must be JSON.', [
+      { path: '', message: text ? 'not valid JSON' : 'empty body' },
+    ]);
+  }
+}
+
+async function withCursor<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof Error && error.name === 'InvalidCursor')
+      throw new ApiError('VALIDATION_FAILED', 'Invalid query parameters', [
+        { path: 'cursor', message: 'not a cursor this API gave out; start again without it' },
+      ]);
+    throw error;
+  }
+}

@@ -1,0 +1,234 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { SqsTaskQueue } from './adapters/sqs-queues.ts';
+import { publicBaseUrl, requiredEnv, twilioAuthToken } from './commons/config.ts';
+import { emptyTwiml, errorResponse } from './commons/http.ts';
+import { logger as defaultLogger, type HandlerLogger } from './commons/powertools.ts';
+import { isValidTwilioSignature, twilioWebhookRequest } from './commons/twilio-signature.ts';
+import { broadcastStore, contactStore, sqs } from './commons/wiring.ts';
+import { ApiError } from './core/errors.ts';
+import { decideTap } from './core/follow-up.ts';
+import { type ContactIntent, contactIntent } from './core/opt-out.ts';
+import { maskPhone, stripWhatsAppPrefix } from './core/phones.ts';
+import type {
+  BroadcastStore,
+  ContactMessage,
+  ContactStore,
+  MessageRef,
+  Recipient,
+  SendTask,
+  TaskQueue,
+} from './core/ports.ts';
+
+/**
+ * POST /webhooks/twilio/inbound: WhatsApp messages people send us (API.md "Twilio webhooks").
+ *
+ * 1. X-Twilio-Signature over PUBLIC_BASE_URL + path + query and the form: missing or wrong → 403,
+ *    nothing changes.
+ * 2. A MessageSid handled before (Twilio retries a webhook it got no answer to) → 200, nothing more.
+ * 3. Whose is it: `OriginalRepliedMessageSid` names our message, hence the tenant, broadcast and
+ *    recipient (its phone must be the sender's); without it, the tenants that have messaged this
+ *    contact (they all send from the number the person wrote to).
+ * 4. What it asks:
+ *    - an opt-out word or button: the number goes on the suppression list of every tenant that
+ *      messages it (the person wrote to the number, not to a tenant); START takes it off again;
+ *    - a tap on a two-step broadcast's confirmation button: confirmedAt once, and the follow-up
+ *      enqueued on the send queue (the same claimed, once-only send path as the template);
+ *    - anything else is only recorded.
+ * 5. The message enters each concerned tenant's contact history, and its MessageSid is marked
+ *    handled, in one write: a crash before it makes Twilio's retry redo only idempotent steps.
+ */
+export interface InboundWebhookDeps {
+  readonly store: BroadcastStore;
+  readonly contacts: ContactStore;
+  readonly sendQueue: TaskQueue<SendTask>;
+  readonly authToken: () => Promise<string | undefined>;
+  readonly publicBaseUrl: () => string;
+  readonly now?: () => Date;
+  readonly logger?: HandlerLogger;
+}
+
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
+  const log = deps.logger ?? defaultLogger;
+  const now = deps.now ?? (() => new Date());
+
+  return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    const request = twilioWebhookRequest(event, deps.publicBaseUrl());
+    const token = await deps.authToken();
+    if (!isValidTwilioSignature(token, request)) {
+      log.warn('inbound message refused: missing or invalid X-Twilio-Signature', {
+        path: event.rawPath,
+        hasSignature: Boolean(request.signature),
+        tokenConfigured: Boolean(token),
+      });
+      return errorResponse(new ApiError('FORBIDDEN', 'Missing or invalid X-Twilio-Signature'));
+    }
+
+    const { params } = request;
+    const messageSid = params.MessageSid ?? params.SmsMessageSid ?? params.SmsSid;
+    const phone = stripWhatsAppPrefix(params.From ?? '');
+    if (!messageSid || !E164.test(phone)) {
+      log.warn('inbound message without a MessageSid or a phone sender ignored');
+      return emptyTwiml();
+    }
+    const context = { messageSid, from: maskPhone(phone) };
+    if (await deps.contacts.inboundHandled(messageSid)) {
+      log.info('inbound message handled before (a Twilio retry); nothing more', context);
+      return emptyTwiml();
+    }
+
+    const at = now();
+    const repliedToSid = params.OriginalRepliedMessageSid || undefined;
+    const replied = repliedToSid ? await repliedMessage(repliedToSid, phone) : undefined;
+    const intent = contactIntent({
+      ...(params.Body !== undefined ? { body: params.Body } : {}),
+      ...(params.ButtonPayload ? { buttonPayload: params.ButtonPayload } : {}),
+      ...(params.ButtonText ? { buttonText: params.ButtonText } : {}),
+    });
+    // An opt-out or opt-in concerns every tenant messaging this number; anything else, the tenant whose
+    // message it answers, or else the one that wrote to the person last.
+    let tenants: string[];
+    if (intent) {
+      const known = (await deps.contacts.tenantsOfContact(phone)).map((t) => t.tenantId);
+      tenants = [...new Set([...(replied ? [replied.ref.tenantId] : []), ...known])];
+    } else if (replied) tenants = [replied.ref.tenantId];
+    else {
+      const known = await deps.contacts.tenantsOfContact(phone);
+      const latest = known.toSorted((a, b) => b.lastAt.localeCompare(a.lastAt))[0];
+      tenants = latest ? [latest.tenantId] : [];
+    }
+    if (tenants.length === 0) {
+      log.info('inbound message from a contact no tenant has messaged; not recorded', context);
+      return emptyTwiml();
+    }
+
+    if (intent) await applyIntent(intent, tenants, phone, at, context);
+    else if (replied?.ref.kind === 'template')
+      await confirmIfTap(replied.recipient, params.ButtonPayload, at);
+
+    const entries: ContactMessage[] = tenants.map((tenantId) => ({
+      tenantId,
+      phone,
+      at: at.toISOString(),
+      direction: 'inbound',
+      type: 'inbound',
+      messageSid,
+      ...(params.Body ? { body: params.Body } : {}),
+      ...(params.ButtonPayload ? { buttonPayload: params.ButtonPayload } : {}),
+      ...(repliedToSid ? { repliedToSid } : {}),
+      ...(replied && replied.ref.tenantId === tenantId ? { broadcastId: replied.ref.broadcastId } : {}),
+    }));
+    const first = await deps.contacts.recordInbound(messageSid, entries);
+    log.info(first ? 'inbound message recorded' : 'inbound message recorded by a concurrent delivery', {
+      ...context,
+      tenants: tenants.length,
+      intent: intent?.kind ?? (params.ButtonPayload ? 'tap' : 'message'),
+      ...(replied ? { broadcastId: replied.ref.broadcastId, index: replied.ref.index } : {}),
+    });
+    return emptyTwiml();
+  };
+
+  /** Our message the person answered, when its SID is ours and it went to this very phone. */
+  async function repliedMessage(
+    sid: string,
+    phone: string,
+  ): Promise<{ ref: MessageRef; recipient: Recipient } | undefined> {
+    const ref = await deps.store.findRecipientBySid(sid);
+    if (!ref) return undefined;
+    const recipient = await deps.store.getRecipient(ref);
+    if (!recipient || recipient.phone !== phone) {
+      log.warn('inbound reply names a message sent to another number; treated as unaddressed', {
+        repliedToSid: sid,
+        from: maskPhone(phone),
+      });
+      return undefined;
+    }
+    return { ref, recipient };
+  }
+
+  async function applyIntent(
+    intent: ContactIntent,
+    tenants: readonly string[],
+    phone: string,
+    at: Date,
+    context: Record<string, unknown>,
+  ): Promise<void> {
+    for (const tenantId of tenants) {
+      if (intent.kind === 'opt_out')
+        await deps.contacts.suppress({
+          tenantId,
+          phone,
+          reason: intent.via === 'button' ? 'opt_out_button' : 'opt_out_keyword',
+          detail: intent.keyword,
+          createdAt: at.toISOString(),
+        });
+      else await deps.contacts.unsuppress(tenantId, phone);
+    }
+    log.info(intent.kind === 'opt_out' ? 'contact opted out' : 'contact opted back in', {
+      ...context,
+      keyword: intent.keyword,
+      tenants: tenants.length,
+    });
+  }
+
+  /**
+   * A tap on a two-step broadcast's template: confirm once, and hand the follow-up to the send
+   * queue. When the confirmation is already there but its follow-up still waits in `queued` (an
+   * earlier delivery of this webhook crashed before enqueueing), enqueue it again: the send claim
+   * admits one send, so a duplicate task is harmless.
+   */
+  async function confirmIfTap(recipient: Recipient, buttonPayload: string | undefined, at: Date) {
+    const broadcast = await deps.store.getBroadcast(recipient.tenantId, recipient.broadcastId);
+    const decision = decideTap({
+      followUp: broadcast?.followUp,
+      buttonPayload,
+      templateSentAt: recipient.sentAt ?? recipient.claimedAt,
+      now: at,
+    });
+    const fields = {
+      tenantId: recipient.tenantId,
+      broadcastId: recipient.broadcastId,
+      index: recipient.index,
+    };
+    if (!decision.confirm) {
+      log.info('inbound tap confirms nothing', { ...fields, reason: decision.reason });
+      return;
+    }
+    const confirmed = await deps.store.confirm(recipient, at, decision.followUp);
+    const followUp = confirmed.moved ? decision.followUp : recipient.followUp?.status;
+    if (followUp === 'queued')
+      await deps.sendQueue.enqueue([{ ...fields, attempt: recipient.attempts, kind: 'followUp' }]);
+    log.info(
+      confirmed.moved
+        ? decision.followUp === 'queued'
+          ? 'recipient confirmed; follow-up enqueued'
+          : 'recipient confirmed after the 24-hour window; follow-up not sent'
+        : 'recipient had confirmed before; nothing more sent',
+      { ...fields, followUp },
+    );
+  }
+}
+
+let live: ReturnType<typeof createInboundWebhookHandler> | undefined;
+
+export const handler = middy(
+  async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    try {
+      live ??= createInboundWebhookHandler({
+        store: broadcastStore(),
+        contacts: contactStore(),
+        sendQueue: new SqsTaskQueue<SendTask>(sqs(), requiredEnv('SEND_QUEUE_URL')),
+        authToken: () => twilioAuthToken(),
+        publicBaseUrl: () => publicBaseUrl(),
+      });
+      return await live(event);
+    } catch (error) {
+      defaultLogger.error('inbound message failed', { error: error as Error });
+      // 500: Twilio retries, and every step before the handled-marker is safe to repeat.
+      return errorResponse(error);
+    }
+  },
+).use(injectLambdaContext(defaultLogger, { resetKeys: true }));
