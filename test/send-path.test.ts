@@ -528,6 +528,19 @@ describe('status webhook', () => {
     expect(r.errorCode).toBe(30003);
   });
 
+  it('a failure with 21610 (opted out at Twilio) puts the number on the suppression list, not retried', async () => {
+    const { key, sid, url } = await recipientWithSid('9005');
+    const params = { MessageSid: sid, MessageStatus: 'failed', ErrorCode: '21610' };
+    expect(statusOf(await webhook(callbackEvent(url, params)))).toBe(200);
+    const r = await recipient(key);
+    expect(r).toMatchObject({ status: 'failed', errorCode: 21610 });
+    expect(r.nextRetryAt).toBeUndefined();
+    expect(await contacts.suppression(TENANT, r.phone)).toMatchObject({
+      reason: 'provider_error',
+      detail: '21610',
+    });
+  });
+
   it('an unknown MessageSid is answered 200 and changes nothing; so is one whose query names another attempt', async () => {
     const { key, url } = await recipientWithSid('9004');
     const unknown = `SM${'f'.repeat(32)}`;
