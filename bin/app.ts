@@ -26,6 +26,7 @@ new BroadcastStack(app, context('stackName') ?? 'WhatsAppBroadcast', {
   },
   publicBaseUrl: context('publicBaseUrl'),
   retryBackoffSeconds: context('retryBackoffSeconds'),
+  ...(context('senderMps') ? { senderMps: Number(context('senderMps')) } : {}),
 });
 
 // cdk-nag 3 is a CDK policy-validation plugin (it replaced v2's Aspect): any unacknowledged

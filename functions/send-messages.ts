@@ -3,11 +3,19 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
+import { DynamoSenderSchedule } from './adapters/dynamo-sender-schedule.ts';
 import { changeVisibility, queueUrlFromArn } from './adapters/sqs-queues.ts';
-import { intEnv, optionalEnv, publicBaseUrl, retryBackoffSeconds } from './commons/config.ts';
+import { intEnv, optionalEnv, publicBaseUrl, requiredEnv, retryBackoffSeconds } from './commons/config.ts';
 import { logger as defaultLogger, type HandlerLogger, redactPhones } from './commons/powertools.ts';
-import { broadcastStore, contactStore, sqs, twilioMessenger } from './commons/wiring.ts';
+import {
+  broadcastStore,
+  contactStore,
+  dynamoDocumentClient,
+  sqs,
+  twilioMessenger,
+} from './commons/wiring.ts';
 import { providerSuppression, sentMessageEntry, skippedMessage } from './core/contacts.ts';
+import { DEFAULT_SENDER_MPS, type Pace, SenderPacer, waitUntil } from './core/pacing.ts';
 import { maskPhone } from './core/phones.ts';
 import type {
   Broadcast,
@@ -30,6 +38,8 @@ import { CONFIGURATION_CODES, classifySendOutcome } from './core/send-outcome.ts
  *   parse → recipient → broadcast (cancelled? → cancel the recipient, send nothing)
  *   → claim queued→sending for this attempt (not moved: duplicate or stale delivery, send nothing),
  *     reading the suppression list alongside (on it → `skipped`, send nothing)
+ *   → book this send's slot in the sender's schedule and wait for it (core/pacing.ts: all consumers
+ *     together stay at the sender's messages per second)
  *   → one Twilio create with a per-message StatusCallback naming (broadcast, index, attempt, tenant)
  *   → accepted: record the SID · 429/20429/63018: release the claim, make the message visible again
  *     after the delay and report it as a batch item failure · other 4xx: `failed` with the code ·
@@ -45,6 +55,8 @@ export interface SendConsumerDeps {
   /** Makes the record's message visible again after `delaySeconds` (ChangeMessageVisibility). */
   readonly requeue: (record: SQSRecord, delaySeconds: number) => Promise<void>;
   readonly publicBaseUrl: () => string;
+  /** Paces sends per sender across every consumer (core/pacing.ts); without it, sends are not paced. */
+  readonly pacer?: SenderPacer;
   /** Retry windows for transient failures (RETRY_BACKOFF_SECONDS). */
   readonly backoffSeconds?: readonly number[];
   /** How long a claim holds before the sweeper may look at it; default 300 s. */
@@ -71,6 +83,25 @@ export class RequeuedError extends Error {
   constructor(reason: string) {
     super(reason);
     this.name = 'RequeuedError';
+  }
+}
+
+/** The longest a send task waits in the Lambda for its slot before it goes back to the queue instead. */
+const MAX_PACING_WAIT_MS = 10_000;
+/**
+ * A send this late for its slot (a stalled event loop) books a new one instead: sent late, it would
+ * crowd the next second's sends past the provider's limit. Kept under the headroom's 30 ms a second.
+ */
+const SLOT_LATE_TOLERANCE_MS = 20;
+const MAX_SLOT_TRIES = 3;
+
+/** Books a slot and waits for it; a slot missed by more than the tolerance is booked again (a few times). */
+async function pacedSlot(pacer: SenderPacer, sender: string, horizonMs: number): Promise<Pace> {
+  for (let tries = 1; ; tries++) {
+    const pace = await pacer.acquire(sender, horizonMs);
+    if (!pace.ok) return pace;
+    await waitUntil(pace.at);
+    if (Date.now() - pace.at <= SLOT_LATE_TOLERANCE_MS || tries >= MAX_SLOT_TRIES) return pace;
   }
 }
 
@@ -210,7 +241,6 @@ export function createSendHandler(deps: SendConsumerDeps) {
         await deps.requeue(record, 0);
         throw new RequeuedError('not enough time left in this invocation');
       }
-
       const claimedAt = now();
       // The suppression list is read alongside the claim: as fresh as it can be before the call.
       const [claim, suppression] = await Promise.all([
@@ -247,6 +277,26 @@ export function createSendHandler(deps: SendConsumerDeps) {
           );
       }
 
+      if (deps.pacer) {
+        // The send's slot in the sender's schedule, booked right before the call so that the spacing
+        // the provider sees is the schedule's. No slot within this invocation's time (or the schedule
+        // failing): the claim is released and the task goes back to the queue, delayed, never failed.
+        const horizonMs = Math.min(
+          MAX_PACING_WAIT_MS,
+          (context?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY) - minRemainingMs,
+        );
+        const pace = await pacedSlot(deps.pacer, messenger.sender, Math.max(0, horizonMs)).catch(
+          async (error: unknown) => {
+            await track.release(now());
+            throw error;
+          },
+        );
+        if (!pace.ok) {
+          await track.release(now());
+          await deps.requeue(record, Math.ceil(pace.retryAfterMs / 1000));
+          throw new RequeuedError('the sender is booked beyond this invocation');
+        }
+      }
       const statusCallback = statusCallbackUrl(deps.publicBaseUrl(), task);
       const result = await track.send(messenger, statusCallback);
       const outcome = classifySendOutcome(result, deps.random ? { random: deps.random } : {});
@@ -279,6 +329,10 @@ export function createSendHandler(deps: SendConsumerDeps) {
           return;
         }
         case 'requeue-rate-limited': {
+          // The provider says we are over its rate: every consumer of this sender slows down.
+          await deps.pacer
+            ?.slowDown(messenger.sender)
+            .catch((error: unknown) => log.warn('could not record the rate cut', { error: String(error) }));
           const released = await track.release(now());
           await deps.requeue(record, outcome.delaySeconds);
           log.info('rate limited by Twilio; send task put back', {
@@ -412,6 +466,9 @@ export const handler = middy(async (event: SQSEvent, context?: Context): Promise
     contacts: contactStore(),
     messenger: () => twilioMessenger(),
     publicBaseUrl: () => publicBaseUrl(),
+    pacer: new SenderPacer(new DynamoSenderSchedule(dynamoDocumentClient(), requiredEnv('TABLE_NAME')), {
+      configuredMps: intEnv('SENDER_MPS', DEFAULT_SENDER_MPS),
+    }),
     leaseSeconds: intEnv('SEND_LEASE_SECONDS', 300),
     concurrency: intEnv('SEND_CONCURRENCY', 10),
     requeue: (record, delaySeconds) =>

@@ -23,6 +23,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { SECRET_NOT_SET } from '../functions/commons/config.ts';
+import { DEFAULT_SENDER_MPS } from '../functions/core/pacing.ts';
 import { parseBackoffSeconds } from '../functions/core/retry-policy.ts';
 import { ServiceFunction } from './function-defaults.ts';
 import {
@@ -74,6 +75,12 @@ export interface BroadcastStackProps extends StackProps {
    * @default '300,900,3600'
    */
   readonly retryBackoffSeconds?: string;
+  /**
+   * The WhatsApp sender's messages per second at Twilio/Meta (80 by default; 400–1,000 on request):
+   * every send consumer together paces to it (the functions' SENDER_MPS).
+   * @default 80
+   */
+  readonly senderMps?: number;
 }
 
 interface QueuePair {
@@ -222,6 +229,7 @@ export class BroadcastStack extends Stack {
       TWILIO_MESSAGING_SERVICE_SID: twilio.messagingServiceSid ?? '',
       // Validated here so a typo fails the synth, not the first failed send.
       RETRY_BACKOFF_SECONDS: parseBackoffSeconds(props.retryBackoffSeconds).join(','),
+      SENDER_MPS: String(validSenderMps(props.senderMps)),
     };
 
     this.functions = mapValues(topo.functions, (spec, fnId) => {
@@ -438,4 +446,12 @@ function mustGet<T>(record: Readonly<Record<string, T>>, id: string, kind: strin
   const value = record[id];
   if (!value) throw new Error(`Unknown ${kind} '${id}' in topology`);
   return value;
+}
+
+/** 1–1,000 messages per second (Meta's ceiling for one sender); a typo fails the synth. */
+function validSenderMps(mps: number | undefined): number {
+  if (mps === undefined) return DEFAULT_SENDER_MPS;
+  if (!Number.isInteger(mps) || mps < 1 || mps > 1000)
+    throw new Error(`senderMps must be a whole number of messages per second from 1 to 1000; got ${mps}`);
+  return mps;
 }

@@ -44,6 +44,7 @@ const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT', 'ECONNABORTED', '
  */
 export class TwilioMessenger implements Messenger {
   readonly configured: boolean;
+  readonly sender: string;
   readonly #client: twilio.Twilio | undefined;
   readonly #from: string | undefined;
   readonly #messagingServiceSid: string | undefined;
@@ -51,6 +52,7 @@ export class TwilioMessenger implements Messenger {
   constructor(options: TwilioMessengerOptions) {
     this.#from = options.from ? toWhatsAppAddress(options.from) : undefined;
     this.#messagingServiceSid = options.messagingServiceSid || undefined;
+    this.sender = this.#messagingServiceSid ?? this.#from ?? '';
     this.configured = Boolean(
       options.accountSid && options.authToken && (this.#from || this.#messagingServiceSid),
     );
@@ -63,6 +65,9 @@ export class TwilioMessenger implements Messenger {
             ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
           })
         : undefined;
+    // twilio-node loads its REST modules on first use: load them now, at cold start, rather than in
+    // the first paced send, where tens of milliseconds would bunch it with the next one.
+    this.#client?.messages.get;
   }
 
   sendTemplate(message: OutboundTemplate): Promise<ProviderSendResult> {

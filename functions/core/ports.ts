@@ -173,6 +173,8 @@ export interface Messenger {
   findMessages(to: string, since: Date): Promise<ProviderMessage[]>;
   /** Whether credentials and a sender are configured (the create route's pre-flight). */
   readonly configured: boolean;
+  /** The sender messages go out from (its From address or Messaging Service): the unit of rate limits. */
+  readonly sender: string;
 }
 
 /** Why a conditional move did not happen; the caller decides whether that is fine. */
@@ -396,4 +398,28 @@ export interface ContactStore {
   ): Promise<{ items: ContactMessage[]; nextCursor?: string }>;
   /** Tenants that have messaged this contact, each with its latest message time (inbound routing). */
   tenantsOfContact(phone: string): Promise<{ tenantId: string; lastAt: string }[]>;
+}
+
+/** A sender's rate cut, shared through its schedule (core/pacing.ts). */
+export interface PaceState {
+  /** The rate a provider rate-limit signal cut it to, and when (epoch ms). */
+  readonly cutMps?: number;
+  readonly cutAt?: number;
+}
+
+/** One schedule of send slots per sender, shared by every send consumer (core/pacing.ts). */
+export interface SenderSchedule {
+  /**
+   * Books `count` slots `intervalMs` apart from the sender's next free time (now, when idle),
+   * unless the last would lie beyond `nowMs + horizonMs`: then nothing is booked.
+   */
+  book(
+    sender: string,
+    request: { count: number; intervalMs: number; nowMs: number; horizonMs: number },
+  ): Promise<
+    | { readonly booked: true; readonly firstSlotAt: number; readonly state: PaceState }
+    | { readonly booked: false; readonly nextFreeAt: number; readonly state: PaceState }
+  >;
+  /** Records a rate cut for everyone (ignored when another landed less than `debounceMs` ago). */
+  cut(sender: string, cutMps: number, nowMs: number, debounceMs: number): Promise<void>;
 }

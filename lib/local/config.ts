@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { newApiKey, parseApiKeyList } from '../../functions/core/api-keys.ts';
+import { DEFAULT_SENDER_MPS } from '../../functions/core/pacing.ts';
 import { parseBackoffSeconds } from '../../functions/core/retry-policy.ts';
 import { topology } from '../topology.ts';
 
@@ -48,6 +49,7 @@ const HANDLER_SETTINGS = [
   'SWEEP_STALE_SECONDS',
   'SEND_LEASE_SECONDS',
   'SEND_CONCURRENCY',
+  'SENDER_MPS',
   'MAX_RECIPIENTS_PER_REQUEST',
   'POWERTOOLS_LOG_LEVEL',
 ] as const;
@@ -122,6 +124,7 @@ export function localConfigFromEnv(
     'MAX_RECIPIENTS_PER_REQUEST',
   ])
     integer(env, name, 1, { min: 1, max: 10_000_000 });
+  integer(env, 'SENDER_MPS', DEFAULT_SENDER_MPS, { min: 1, max: 1000 });
   const handlerSettings: Record<string, string> = {};
   for (const name of HANDLER_SETTINGS) if (env[name]) handlerSettings[name] = env[name] as string;
   const devKeyGenerated = apiKeys.length === 0;

@@ -1,0 +1,123 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { PaceState, SenderSchedule } from '../core/ports.ts';
+
+/**
+ * The per-sender send schedule on the main table: `PACE#<sender>` / `PACE`, with `nextSlotAt`
+ * (epoch ms, the sender's next free send time) and the last rate cut (`cutMps`, `cutAt`).
+ *
+ * Booking is one conditional UpdateItem in the busy case (`nextSlotAt += count × interval`, only
+ * while it is not in the past and the block ends within the horizon) and one more when the sender
+ * was idle (`nextSlotAt = now + count × interval`). One item per sender takes one write per block
+ * of up to 10 sends: at 1,000 messages/s about 100–1,000 writes/s, within one partition's 1,000 WCU.
+ */
+const MAX_TRIES = 5;
+/** A sender idle for a day forgets its schedule. */
+const IDLE_TTL_SECONDS = 86_400;
+
+const key = (sender: string) => ({ pk: `PACE#${sender}`, sk: 'PACE' });
+
+export class DynamoSenderSchedule implements SenderSchedule {
+  readonly #db: DynamoDBDocumentClient;
+  readonly #table: string;
+
+  constructor(db: DynamoDBDocumentClient, table: string) {
+    this.#db = db;
+    this.#table = table;
+  }
+
+  async book(
+    sender: string,
+    request: { count: number; intervalMs: number; nowMs: number; horizonMs: number },
+  ): ReturnType<SenderSchedule['book']> {
+    const { count, intervalMs, nowMs, horizonMs } = request;
+    const span = count * intervalMs;
+    const expiresAt = Math.floor(nowMs / 1000) + IDLE_TTL_SECONDS;
+    for (let tries = 0; tries < MAX_TRIES; tries++) {
+      // Busy sender: the block goes after the last one booked.
+      const busy = await this.#update(sender, {
+        UpdateExpression: 'SET expiresAt = :ttl ADD nextSlotAt :span',
+        ConditionExpression: 'nextSlotAt >= :now AND nextSlotAt <= :latestStart',
+        ExpressionAttributeValues: {
+          ':span': span,
+          ':now': nowMs,
+          ':latestStart': nowMs + horizonMs - span,
+          ':ttl': expiresAt,
+        },
+      });
+      if (busy.updated)
+        return { booked: true, firstSlotAt: Number(busy.item.nextSlotAt) - span, state: stateOf(busy.item) };
+      const next = Number(busy.item?.nextSlotAt);
+      if (next > nowMs + horizonMs - span)
+        // Booked beyond the horizon: come back when there is room.
+        return { booked: false, nextFreeAt: next, state: stateOf(busy.item ?? {}) };
+      // Booked within the horizon after all (the item changed since): the busy case again.
+      if (next >= nowMs) continue;
+      // Idle sender (or a new one): the block starts now.
+      const idle = await this.#update(sender, {
+        UpdateExpression: 'SET nextSlotAt = :end, expiresAt = :ttl',
+        ConditionExpression: 'attribute_not_exists(nextSlotAt) OR nextSlotAt < :now',
+        ExpressionAttributeValues: { ':end': nowMs + span, ':now': nowMs, ':ttl': expiresAt },
+      });
+      if (idle.updated) return { booked: true, firstSlotAt: nowMs, state: stateOf(idle.item) };
+      // Another consumer booked in between: try the busy case again.
+    }
+    throw new Error(`Could not book a send slot for sender ${sender} after ${MAX_TRIES} tries`);
+  }
+
+  async cut(sender: string, cutMps: number, nowMs: number, debounceMs: number): Promise<void> {
+    await this.#update(sender, {
+      UpdateExpression: 'SET cutMps = :mps, cutAt = :now',
+      ConditionExpression: 'attribute_not_exists(cutAt) OR cutAt < :debounced',
+      ExpressionAttributeValues: { ':mps': cutMps, ':now': nowMs, ':debounced': nowMs - debounceMs },
+    });
+  }
+
+  /** A conditional update; on a failed condition, the item as it is (no second read when DynamoDB returns it). */
+  async #update(
+    sender: string,
+    expression: {
+      UpdateExpression: string;
+      ConditionExpression: string;
+      ExpressionAttributeValues: Record<string, unknown>;
+    },
+  ): Promise<
+    { updated: true; item: Record<string, unknown> } | { updated: false; item?: Record<string, unknown> }
+  > {
+    try {
+      const { Attributes } = await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: key(sender),
+          ...expression,
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { updated: true, item: Attributes ?? {} };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (error.Item) return { updated: false, item: unmarshallNumbers(error.Item) };
+      const { Item } = await this.#db.send(
+        new GetCommand({ TableName: this.#table, Key: key(sender), ConsistentRead: true }),
+      );
+      return Item ? { updated: false, item: Item } : { updated: false };
+    }
+  }
+}
+
+function stateOf(item: Record<string, unknown>): PaceState {
+  return item.cutAt !== undefined && item.cutMps !== undefined
+    ? { cutMps: Number(item.cutMps), cutAt: Number(item.cutAt) }
+    : {};
+}
+
+/** The exception carries the raw (marshalled) item: only its number attributes are read here. */
+function unmarshallNumbers(item: Record<string, unknown>): Record<string, unknown> {
+  const plain: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(item)) {
+    const n = (value as { N?: string } | undefined)?.N;
+    if (n !== undefined) plain[name] = Number(n);
+  }
+  return plain;
+}

@@ -1,0 +1,150 @@
+/**
+ * Per-sender rate control (DESIGN.md "Rate per sender"). A WhatsApp sender may send so many
+ * messages per second (80 by default at Twilio/Meta); every concurrent send Lambda books its sends
+ * from one shared schedule per sender, so together they go out at that rate: no faster (429 and
+ * 63018 storms, messages failing in Twilio's queue) and no slower (idle capacity).
+ *
+ * The schedule is a virtual clock (GCRA): `nextSlotAt` is the earliest free send time. Booking k
+ * sends moves it k intervals on and hands back the k slot times, so sends are spaced evenly across
+ * all consumers, with one write per block of sends rather than one per message. On a provider
+ * rate-limit signal the rate is cut by 30 % and climbs back linearly over 15 s (multiplicative
+ * decrease, linear recovery), so the sender finds its real limit again without a storm.
+ */
+import type { PaceState, SenderSchedule } from './ports.ts';
+
+export const DEFAULT_SENDER_MPS = 80;
+/** Aim this far under the limit: our clock and the provider's one-second windows disagree by milliseconds. */
+export const RATE_HEADROOM = 0.96;
+/** After a cut, the rate is back to the configured one this long later. */
+export const RECOVERY_MS = 15_000;
+/** Cuts closer together than this are one signal (a batch's worth of 429s arrives at once). */
+export const CUT_DEBOUNCE_MS = 1_000;
+const MIN_MPS = 1;
+/**
+ * Slots are booked at least this far ahead: the booking's own round trip (and the claim before it)
+ * must not make the first slot of an idle sender late, or it would land next to the second.
+ */
+export const BOOKING_LEAD_MS = 50;
+
+/** The rate to pace at now: the configured one, or on its way back to it after a cut. */
+export function effectiveMps(configuredMps: number, state: PaceState, nowMs: number): number {
+  if (state.cutMps === undefined || state.cutAt === undefined) return configuredMps;
+  const elapsed = nowMs - state.cutAt;
+  if (elapsed >= RECOVERY_MS || elapsed < 0) return configuredMps;
+  const cut = Math.min(state.cutMps, configuredMps);
+  return cut + (configuredMps - cut) * (elapsed / RECOVERY_MS);
+}
+
+/**
+ * The rate after a provider rate-limit signal at `mps`: down by 30 %. One 429 from a jittery
+ * moment costs little; a real limit lower than configured is found in a few cuts.
+ */
+export function slowedMps(mps: number): number {
+  return Math.max(MIN_MPS, mps * 0.7);
+}
+
+/** Milliseconds between two sends of one sender at `mps`, headroom included. */
+export function slotIntervalMs(mps: number): number {
+  return 1000 / (Math.max(MIN_MPS, mps) * RATE_HEADROOM);
+}
+
+/** A booked send slot (epoch ms), or how long until the sender has room again. */
+export type Pace =
+  | { readonly ok: true; readonly at: number }
+  | { readonly ok: false; readonly retryAfterMs: number };
+
+/** Resolves at `at` (epoch ms): the send goes out at its slot, not before. */
+export function waitUntil(at: number, now: () => number = Date.now): Promise<void> {
+  const wait = at - now();
+  return wait > 0 ? new Promise((resolve) => setTimeout(resolve, wait)) : Promise.resolve();
+}
+
+interface Lane {
+  readonly waiters: ((pace: Pace | Error) => void)[];
+  booking: boolean;
+  state: PaceState;
+}
+
+/**
+ * The per-container side: concurrent callers of one sender are coalesced into blocks booked with
+ * one schedule write, and each gets its own slot time to send at. A caller whose slot would lie
+ * beyond the horizon gets `ok: false` (the send task goes back to the queue for that long).
+ */
+export class SenderPacer {
+  readonly #schedule: SenderSchedule;
+  readonly #configuredMps: number;
+  readonly #blockSize: number;
+  readonly #now: () => number;
+  readonly #lanes = new Map<string, Lane>();
+
+  constructor(
+    schedule: SenderSchedule,
+    options: { configuredMps: number; blockSize?: number; now?: () => number },
+  ) {
+    this.#schedule = schedule;
+    this.#configuredMps = options.configuredMps;
+    this.#blockSize = Math.max(1, options.blockSize ?? 10);
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Books this caller's send slot, or says the sender is booked past `horizonMs`. */
+  async acquire(sender: string, horizonMs: number): Promise<Pace> {
+    const lane = this.#lane(sender);
+    const pace = await new Promise<Pace | Error>((resolve) => {
+      lane.waiters.push(resolve);
+      this.#pump(sender, lane, horizonMs);
+    });
+    if (pace instanceof Error) throw pace;
+    return pace;
+  }
+
+  /** A 429/20429/63018 from the provider: cut the sender's rate for everyone, once per burst. */
+  async slowDown(sender: string): Promise<void> {
+    const lane = this.#lane(sender);
+    const now = this.#now();
+    if (lane.state.cutAt !== undefined && now - lane.state.cutAt < CUT_DEBOUNCE_MS) return;
+    const cutMps = slowedMps(effectiveMps(this.#configuredMps, lane.state, now));
+    lane.state = { ...lane.state, cutMps, cutAt: now };
+    await this.#schedule.cut(sender, cutMps, now, CUT_DEBOUNCE_MS);
+  }
+
+  #lane(sender: string): Lane {
+    let lane = this.#lanes.get(sender);
+    if (!lane) {
+      lane = { waiters: [], booking: false, state: {} };
+      this.#lanes.set(sender, lane);
+    }
+    return lane;
+  }
+
+  #pump(sender: string, lane: Lane, horizonMs: number): void {
+    if (lane.booking || lane.waiters.length === 0) return;
+    lane.booking = true;
+    const count = Math.min(this.#blockSize, lane.waiters.length);
+    const now = this.#now();
+    const intervalMs = slotIntervalMs(effectiveMps(this.#configuredMps, lane.state, now));
+    this.#schedule
+      .book(sender, { count, intervalMs, nowMs: now + BOOKING_LEAD_MS, horizonMs })
+      .then(
+        (result) => {
+          lane.state = result.state;
+          const waiters = lane.waiters.splice(0, count);
+          waiters.forEach((resolve, i) => {
+            resolve(
+              result.booked
+                ? { ok: true, at: result.firstSlotAt + i * intervalMs }
+                : { ok: false, retryAfterMs: Math.max(0, result.nextFreeAt - now) },
+            );
+          });
+        },
+        (error: unknown) => {
+          for (const resolve of lane.waiters.splice(0, count))
+            resolve(error instanceof Error ? error : new Error(String(error)));
+        },
+      )
+      .finally(() => {
+        lane.booking = false;
+        this.#pump(sender, lane, horizonMs);
+      });
+  }
+}

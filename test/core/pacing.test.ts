@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BOOKING_LEAD_MS,
+  effectiveMps,
+  RATE_HEADROOM,
+  RECOVERY_MS,
+  SenderPacer,
+  slotIntervalMs,
+  slowedMps,
+} from '../../functions/core/pacing.ts';
+import type { PaceState, SenderSchedule } from '../../functions/core/ports.ts';
+
+/** The schedule's contract, in memory: a virtual clock per sender (the DynamoDB one is tested against DynamoDB Local). */
+class MemorySchedule implements SenderSchedule {
+  next = new Map<string, number>();
+  state: PaceState = {};
+  bookings: number[] = [];
+  async book(sender: string, r: { count: number; intervalMs: number; nowMs: number; horizonMs: number }) {
+    this.bookings.push(r.count);
+    const start = Math.max(this.next.get(sender) ?? 0, r.nowMs);
+    if (start + r.count * r.intervalMs > r.nowMs + r.horizonMs && start > r.nowMs)
+      return { booked: false as const, nextFreeAt: start, state: this.state };
+    this.next.set(sender, start + r.count * r.intervalMs);
+    return { booked: true as const, firstSlotAt: start, state: this.state };
+  }
+  async cut(_sender: string, cutMps: number, nowMs: number) {
+    this.state = { cutMps, cutAt: nowMs };
+  }
+}
+
+describe('pacing arithmetic', () => {
+  it('paces a little under the limit', () => {
+    expect(slotIntervalMs(50)).toBeCloseTo(1000 / (50 * RATE_HEADROOM));
+    expect(1000 / slotIntervalMs(80)).toBeLessThan(80);
+    expect(1000 / slotIntervalMs(80)).toBeGreaterThanOrEqual(76);
+  });
+
+  it('slows down on a rate-limit signal and climbs back linearly to the configured rate', () => {
+    expect(slowedMps(80)).toBeCloseTo(56);
+    expect(slowedMps(1)).toBe(1);
+    const cut = { cutMps: 40, cutAt: 1_000 }; // as slowedMps(80) would be, rounded
+    expect(effectiveMps(80, {}, 5_000)).toBe(80);
+    expect(effectiveMps(80, cut, 1_000)).toBe(40);
+    expect(effectiveMps(80, cut, 1_000 + RECOVERY_MS / 2)).toBeCloseTo(60);
+    expect(effectiveMps(80, cut, 1_000 + RECOVERY_MS)).toBe(80);
+  });
+});
+
+describe('SenderPacer', () => {
+  it('coalesces concurrent callers into blocks and gives each its own evenly spaced slot', async () => {
+    const schedule = new MemorySchedule();
+    const pacer = new SenderPacer(schedule, { configuredMps: 50, blockSize: 10, now: () => 10_000 });
+    const paces = await Promise.all(Array.from({ length: 25 }, () => pacer.acquire('whatsapp:+1', 60_000)));
+    const slots = paces.map((p) => (p.ok ? p.at : Number.NaN)).sort((a, b) => a - b);
+    expect(slots).toHaveLength(25);
+    for (let i = 1; i < slots.length; i++)
+      expect((slots[i] as number) - (slots[i - 1] as number)).toBeCloseTo(slotIntervalMs(50));
+    // 25 callers: one block for the first (alone), then blocks of at most 10.
+    expect(schedule.bookings.every((n) => n <= 10)).toBe(true);
+    expect(schedule.bookings.reduce((a, b) => a + b, 0)).toBe(25);
+    expect(schedule.bookings.length).toBeLessThan(25);
+  });
+
+  it('says when the sender is booked beyond the horizon instead of booking', async () => {
+    const schedule = new MemorySchedule();
+    const pacer = new SenderPacer(schedule, { configuredMps: 1, blockSize: 1, now: () => 0 });
+    expect(await pacer.acquire('s', 5_000)).toMatchObject({ ok: true, at: BOOKING_LEAD_MS });
+    for (let i = 0; i < 4; i++) await pacer.acquire('s', 5_000);
+    const refused = await pacer.acquire('s', 5_000);
+    expect(refused.ok).toBe(false);
+    expect(refused.ok ? 0 : refused.retryAfterMs).toBeGreaterThan(4_000);
+  });
+
+  it('a slow-down cuts the rate for the next bookings, once per burst of 429s', async () => {
+    const schedule = new MemorySchedule();
+    let now = 0;
+    const pacer = new SenderPacer(schedule, { configuredMps: 40, blockSize: 1, now: () => now });
+    await Promise.all([pacer.slowDown('s'), pacer.slowDown('s'), pacer.slowDown('s')]);
+    expect(schedule.state).toEqual({ cutMps: 28, cutAt: 0 });
+    const a = await pacer.acquire('s', 60_000);
+    const b = await pacer.acquire('s', 60_000);
+    expect(a.ok && b.ok && b.at - a.at).toBeCloseTo(slotIntervalMs(28));
+    now = RECOVERY_MS;
+    await pacer.slowDown('s');
+    expect(schedule.state).toEqual({ cutMps: 28, cutAt: RECOVERY_MS });
+  });
+});
