@@ -259,7 +259,7 @@ export function createSendHandler(deps: SendConsumerDeps) {
           to,
           reason: suppression.reason,
         });
-        if (kind === 'template') await deps.store.finalizeIfDone(broadcast, claimedAt);
+        if (kind === 'template') await deps.store.finalizeIfDone(broadcast, claimedAt, key);
         return;
       }
       // From here on nothing may throw before the provider call: a claimed recipient whose message is
@@ -367,7 +367,7 @@ export function createSendHandler(deps: SendConsumerDeps) {
           });
           const suppress = providerSuppression(recipient, outcome.code, at);
           if (suppress) await deps.contacts.suppress(suppress);
-          if (kind === 'template') await deps.store.finalizeIfDone(broadcast, at);
+          if (kind === 'template') await deps.store.finalizeIfDone(broadcast, at, key);
           return;
         }
         case 'ambiguous': {

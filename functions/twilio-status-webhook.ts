@@ -164,7 +164,7 @@ export function createStatusWebhookHandler(deps: StatusWebhookDeps) {
     if (result.moved && changesOutcome(before.status, to)) {
       const broadcast = await deps.store.getBroadcast(key.tenantId, key.broadcastId);
       if (broadcast && broadcast.status !== 'cancelled') {
-        const final = await deps.store.finalizeIfDone(broadcast, at);
+        const final = await deps.store.finalizeIfDone(broadcast, at, key);
         if (final) log.info('broadcast finished', { ...context, broadcastId: key.broadcastId, final });
       }
     }

@@ -728,7 +728,23 @@ export class DynamoBroadcastStore implements BroadcastStore {
     });
   }
 
-  async finalizeIfDone(broadcast: Broadcast, now: Date): Promise<string | undefined> {
+  async finalizeIfDone(
+    broadcast: Broadcast,
+    now: Date,
+    movedOutOfFlight?: RecipientKey,
+  ): Promise<string | undefined> {
+    if (movedOutOfFlight) {
+      // Read after the caller's own move committed: the last recipient of a shard to leave flight
+      // always sees zero here, so no final state is missed.
+      const { Item } = await this.db.send(
+        new GetCommand({
+          TableName: this.table,
+          Key: countsKey(broadcast.broadcastId, shardOf(movedOutOfFlight.index)),
+          ConsistentRead: true,
+        }),
+      );
+      if (Number(Item?.c_queued ?? 0) + Number(Item?.c_sending ?? 0) > 0) return undefined;
+    }
     const { counts, retriesPending } = await this.getCounts(broadcast);
     const final = finalBroadcastStatus(counts, { retryPending: retriesPending > 0 });
     const { tenantId, broadcastId } = broadcast;

@@ -278,7 +278,16 @@ export interface BroadcastStore {
   /** Marks the broadcast running (first claim) when it was accepted or queued. */
   markRunning(tenantId: string, broadcastId: string, now: Date): Promise<void>;
   /** Sets the final status when no recipient is in flight; returns it, or undefined when not final yet. */
-  finalizeIfDone(broadcast: Broadcast, now: Date): Promise<string | undefined>;
+  /**
+   * With `movedOutOfFlight`, the recipient whose move prompted the check: while its counter shard
+   * still has recipients in flight the broadcast cannot be final, and one read says so (instead of
+   * summing every shard on every status callback).
+   */
+  finalizeIfDone(
+    broadcast: Broadcast,
+    now: Date,
+    movedOutOfFlight?: RecipientKey,
+  ): Promise<string | undefined>;
 
   // Retries, cancel and recovery.
   /** Recipients whose retry is due (from the due-retry index; never a table scan). */
