@@ -5,10 +5,9 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { sendTasksFor } from './adapters/dynamo-broadcast-store.ts';
-import { SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { requiredEnv } from './commons/config.ts';
 import { logger as defaultLogger, type HandlerLogger } from './commons/powertools.ts';
-import { broadcastStore, sqs } from './commons/wiring.ts';
+import { broadcastStore, sendTaskQueue, sqs } from './commons/wiring.ts';
 import type { BroadcastStore, FanOutTask, SendTask, TaskQueue } from './core/ports.ts';
 
 /**
@@ -94,7 +93,7 @@ let wired: ReturnType<typeof createFanOutHandler> | undefined;
 export const handler = middy((event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
   wired ??= createFanOutHandler({
     store: broadcastStore(),
-    sendQueue: new SqsTaskQueue<SendTask>(sqs(), requiredEnv('SEND_QUEUE_URL')),
+    sendQueue: sendTaskQueue(),
     postpone: async (task, delaySeconds) => {
       await sqs().send(
         new SendMessageCommand({

@@ -1,10 +1,8 @@
-import { SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { adminRoute } from './commons/admin-route.ts';
 import { ownedBroadcast } from './commons/broadcasts.ts';
-import { requiredEnv } from './commons/config.ts';
 import { json } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
-import { broadcastStore, sqs } from './commons/wiring.ts';
+import { broadcastStore, sendTaskQueue } from './commons/wiring.ts';
 import { ApiError } from './core/errors.ts';
 import type { SendTask } from './core/ports.ts';
 import { isRetryable } from './core/retry-policy.ts';
@@ -51,7 +49,7 @@ export const handler = adminRoute(async (event, tenantId) => {
         if ((await store.requeueForRetry(key, recipient.attempts, now)).moved)
           tasks.push({ ...key, attempt: recipient.attempts + 1 });
       }
-      await new SqsTaskQueue<SendTask>(sqs(), requiredEnv('SEND_QUEUE_URL')).enqueue(tasks);
+      await sendTaskQueue().enqueue(tasks);
       // A final broadcast with recipients queued again is running again.
       if (tasks.length > 0) await store.finalizeIfDone(broadcast, now);
       logger.info('broadcast retried', { broadcastId: broadcast.broadcastId, retriedCount: tasks.length });

@@ -1,10 +1,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { SqsTaskQueue } from './adapters/sqs-queues.ts';
-import { requiredEnv } from './commons/config.ts';
 import { logger as defaultLogger, type HandlerLogger } from './commons/powertools.ts';
-import { broadcastStore, sqs } from './commons/wiring.ts';
+import { broadcastStore, sendTaskQueue } from './commons/wiring.ts';
 import type { Broadcast, BroadcastStore, SendTask, TaskQueue } from './core/ports.ts';
 
 /**
@@ -78,7 +76,7 @@ let live: ReturnType<typeof createRetryJob> | undefined;
 export const handler = middy(async (_event: unknown, context?: Context): Promise<RetryRunSummary> => {
   live ??= createRetryJob({
     store: broadcastStore(),
-    sendQueue: new SqsTaskQueue<SendTask>(sqs(), requiredEnv('SEND_QUEUE_URL')),
+    sendQueue: sendTaskQueue(),
   });
   return live(context);
 }).use(injectLambdaContext(defaultLogger, { resetKeys: true }));

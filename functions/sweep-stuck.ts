@@ -4,7 +4,7 @@ import type { Context } from 'aws-lambda';
 import { mapLimit, SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { intEnv, requiredEnv, retryBackoffSeconds } from './commons/config.ts';
 import { logger as defaultLogger, type HandlerLogger } from './commons/powertools.ts';
-import { broadcastStore, contactStore, sqs, twilioMessenger } from './commons/wiring.ts';
+import { broadcastStore, contactStore, sendTaskQueue, sqs, twilioMessenger } from './commons/wiring.ts';
 import { sentMessageEntry } from './core/contacts.ts';
 import { maskPhone } from './core/phones.ts';
 import type {
@@ -389,7 +389,7 @@ export const handler = middy(async (_event: unknown, context?: Context): Promise
     store: broadcastStore(),
     contacts: contactStore(),
     messenger: () => twilioMessenger(),
-    sendQueue: new SqsTaskQueue<SendTask>(sqs(), requiredEnv('SEND_QUEUE_URL')),
+    sendQueue: sendTaskQueue(),
     fanOutQueue: new SqsTaskQueue<FanOutTask>(sqs(), requiredEnv('FAN_OUT_QUEUE_URL')),
     staleSeconds: intEnv('SWEEP_STALE_SECONDS', 900),
   });

@@ -1,12 +1,11 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { SqsTaskQueue } from './adapters/sqs-queues.ts';
-import { publicBaseUrl, requiredEnv, twilioAuthToken } from './commons/config.ts';
+import { publicBaseUrl, twilioAuthToken } from './commons/config.ts';
 import { emptyTwiml, errorResponse } from './commons/http.ts';
 import { logger as defaultLogger, type HandlerLogger } from './commons/powertools.ts';
 import { isValidTwilioSignature, twilioWebhookRequest } from './commons/twilio-signature.ts';
-import { broadcastStore, contactStore, sqs } from './commons/wiring.ts';
+import { broadcastStore, contactStore, sendTaskQueue } from './commons/wiring.ts';
 import { ApiError } from './core/errors.ts';
 import { decideTap } from './core/follow-up.ts';
 import { type ContactIntent, contactIntent } from './core/opt-out.ts';
@@ -220,7 +219,7 @@ export const handler = middy(
       live ??= createInboundWebhookHandler({
         store: broadcastStore(),
         contacts: contactStore(),
-        sendQueue: new SqsTaskQueue<SendTask>(sqs(), requiredEnv('SEND_QUEUE_URL')),
+        sendQueue: sendTaskQueue(),
         authToken: () => twilioAuthToken(),
         publicBaseUrl: () => publicBaseUrl(),
       });

@@ -18,6 +18,12 @@ export interface BatchSendOptions {
   readonly concurrency?: number;
   /** Base backoff between rounds; default 100 ms (doubled each round, with jitter). */
   readonly backoffMs?: number;
+  /**
+   * The message group of a body. On a standard queue this makes SQS a fair queue (2025): a group
+   * with a large backlog does not hold back the others' messages (a big broadcast cannot starve a
+   * small one behind it). Order and exactly-once are not implied; consumers stay idempotent.
+   */
+  readonly groupOf?: (body: never) => string;
 }
 
 export interface QueueFailure {
@@ -59,6 +65,7 @@ export async function sendJsonBatch(
   let pending: SendMessageBatchRequestEntry[] = bodies.map((body, i) => ({
     Id: String(i),
     MessageBody: JSON.stringify(body),
+    ...(options.groupOf ? { MessageGroupId: options.groupOf(body as never) } : {}),
   }));
   // Entries SQS refused as the sender's fault (too big, malformed) fail the same way again: not retried.
   const rejected: QueueFailure[] = [];

@@ -3,8 +3,9 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoBroadcastStore } from '../adapters/dynamo-broadcast-store.ts';
 import { DynamoContactStore } from '../adapters/dynamo-contact-store.ts';
+import { SqsTaskQueue } from '../adapters/sqs-queues.ts';
 import { TwilioMessenger } from '../adapters/twilio-messenger.ts';
-import type { BroadcastStore, ContactStore, Messenger } from '../core/ports.ts';
+import type { BroadcastStore, ContactStore, Messenger, SendTask, TaskQueue } from '../core/ports.ts';
 import { requiredEnv, twilioSettings } from './config.ts';
 
 /**
@@ -26,6 +27,13 @@ export function dynamoDocumentClient(): DynamoDBDocumentClient {
 export function sqs(): SQSClient {
   sqsClient ??= new SQSClient({});
   return sqsClient;
+}
+
+/** The send queue, one message group per broadcast (fair between broadcasts; see sqs-queues.ts). */
+export function sendTaskQueue(): TaskQueue<SendTask> {
+  return new SqsTaskQueue<SendTask>(sqs(), requiredEnv('SEND_QUEUE_URL'), {
+    groupOf: (task: SendTask) => task.broadcastId,
+  });
 }
 
 export function broadcastStore(): BroadcastStore {
