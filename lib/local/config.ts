@@ -16,6 +16,8 @@ export type TwilioMode =
       readonly from: string;
       readonly mps: number;
       readonly latencyMs: number;
+      /** Base delay between a message's status callbacks (SIM_CALLBACK_DELAY_MS). */
+      readonly callbackDelayMs: number;
     }
   | {
       readonly kind: 'real';
@@ -104,6 +106,7 @@ export function localConfigFromEnv(
       from: SIMULATOR_DEFAULT_FROM,
       mps: integer(env, 'SIM_MPS', 80, { min: 1, max: 100_000 }),
       latencyMs: integer(env, 'SIM_LATENCY_MS', 20, { min: 0, max: 60_000 }),
+      callbackDelayMs: integer(env, 'SIM_CALLBACK_DELAY_MS', 150, { min: 0, max: 3_600_000 }),
     };
   }
   let apiKeys: { tenantId: string; key: string }[];

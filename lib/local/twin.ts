@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ScheduledEvent } from 'aws-lambda';
 import { DynamoApiKeys } from '../../functions/adapters/dynamo-api-keys.ts';
@@ -48,6 +49,18 @@ export interface LocalTwin {
 type Log = (entry: Record<string, unknown>) => void;
 
 /**
+ * Optional observers for measuring the twin (npm run bench); nothing in the product uses them.
+ * On AWS the event source mapping's receives and deletes and every invocation are billed, so a
+ * cost count needs to see them.
+ */
+export interface TwinInstrumentation {
+  /** Sees the SQS client the event-source pollers use (e.g. to add request-counting middleware). */
+  readonly pollerSqsClient?: (client: SQSClient) => void;
+  /** Wraps each function's invoker (e.g. to count and time invocations). */
+  readonly wrapInvoke?: (functionName: string, invoke: Invoke) => Invoke;
+}
+
+/**
  * The whole system on one machine: DynamoDB Local, the fauxqs SQS emulator, the Twilio
  * simulator, an HTTP server speaking API Gateway's payload 2.0, one event-source poller
  * per consumer and one timer per schedule, all built from the same topology as the
@@ -58,7 +71,7 @@ type Log = (entry: Record<string, unknown>) => void;
  */
 export async function startLocalTwin(
   config: LocalConfig,
-  options: { topology?: Topology; log?: Log; rootDir?: string } = {},
+  options: { topology?: Topology; log?: Log; rootDir?: string; instrument?: TwinInstrumentation } = {},
 ): Promise<LocalTwin> {
   const topo = options.topology ?? defaultTopology;
   validateTopology(topo);
@@ -97,6 +110,7 @@ export async function startLocalTwin(
             authToken: config.twilio.authToken,
             mps: config.twilio.mps,
             latencyMs: config.twilio.latencyMs,
+            callbackDelayMs: config.twilio.callbackDelayMs,
             defaultFrom: config.twilio.from,
             dataDir: config.dataDir,
             inboundUrl: `${publicBaseUrl.replace(/\/+$/, '')}/webhooks/twilio/inbound`,
@@ -127,8 +141,9 @@ export async function startLocalTwin(
     );
 
     const invokers: Record<string, Invoke> = {};
+    const wrapInvoke = options.instrument?.wrapInvoke ?? ((_name: string, invoke: Invoke) => invoke);
     for (const [name, spec] of Object.entries(topo.functions))
-      invokers[name] = await loadFunction(name, spec, rootDir);
+      invokers[name] = wrapInvoke(name, await loadFunction(name, spec, rootDir));
     const invokerOf = (name: string): Invoke => {
       const invoke = invokers[name];
       if (!invoke) throw new Error(`No function ${name}`);
@@ -143,6 +158,7 @@ export async function startLocalTwin(
     httpServer.on('request', createHttpGateway({ routes, log }));
 
     const sqs = localSqsClient(sqsServer.address);
+    options.instrument?.pollerSqsClient?.(sqs);
     stack.push(async () => sqs.destroy());
     const sources: SqsEventSource[] = topo.consumers.map((consumer) => {
       const queue = queues[consumer.queue];

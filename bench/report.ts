@@ -1,0 +1,252 @@
+/**
+ * The bench's figures (named as the README and the JSON line name them) and the human report.
+ */
+import os from 'node:os';
+import { PRICES } from './prices.ts';
+import type {
+  AcceptResult,
+  CallbacksResult,
+  CostResult,
+  Load,
+  NaiveResult,
+  SendRateResult,
+} from './scenarios.ts';
+
+export interface ScenarioResults {
+  sendRate?: SendRateResult;
+  naive?: NaiveResult;
+  accept10k?: AcceptResult;
+  accept100k?: AcceptResult;
+  cost?: CostResult;
+  callbacks?: CallbacksResult;
+}
+
+/** The headline figures; null when their scenario failed or did not run. */
+export interface Figures {
+  readonly sendRateRatio: number | null;
+  readonly sendRateMps: number | null;
+  readonly configuredMps: number | null;
+  readonly provider429: number | null;
+  readonly duplicates: number | null;
+  readonly naiveSpeedup: number | null;
+  readonly naiveMs: number | null;
+  readonly oursMs: number | null;
+  readonly accept10kMs: number | null;
+  readonly accept100kMs: number | null;
+  readonly fullyQueued100kMs: number | null;
+  readonly awsRequestsPerRecipient: number | null;
+  readonly costPerMillionUsd: number | null;
+  readonly callbacksPerSecond: number | null;
+}
+
+export function figuresOf(r: ScenarioResults): Figures {
+  return {
+    sendRateRatio: r.sendRate?.sendRateRatio ?? null,
+    sendRateMps: r.sendRate?.sendRateMps ?? null,
+    configuredMps: r.sendRate?.configuredMps ?? null,
+    provider429: r.sendRate?.provider429 ?? null,
+    duplicates: r.sendRate?.duplicates ?? null,
+    naiveSpeedup: r.naive?.naiveSpeedup ?? null,
+    naiveMs: r.naive?.naiveMs ?? null,
+    oursMs: r.naive?.oursMs ?? null,
+    accept10kMs: r.accept10k?.acceptMs ?? null,
+    accept100kMs: r.accept100k?.acceptMs ?? null,
+    fullyQueued100kMs: r.accept100k?.fullyQueuedMs ?? null,
+    awsRequestsPerRecipient: r.cost?.requestsPerRecipient.total ?? null,
+    costPerMillionUsd: r.cost?.costPerMillionUsd.total ?? null,
+    callbacksPerSecond: r.callbacks?.callbacksPerSecond ?? null,
+  };
+}
+
+/** Numbers to 2 decimals, or 3 significant digits below 1 (whole ones left whole): stable and short. */
+export function roundDeep<T>(value: T): T {
+  if (typeof value === 'number')
+    return (
+      Number.isInteger(value)
+        ? value
+        : Math.abs(value) >= 1
+          ? Number(value.toFixed(2))
+          : Number(value.toPrecision(3))
+    ) as T;
+  if (Array.isArray(value)) return value.map((v) => roundDeep(v)) as T;
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, roundDeep(v)])) as T;
+  return value;
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const fixed = (n: number, digits: number) => n.toFixed(digits);
+const usd = (n: number) => `$${n.toFixed(n < 0.1 ? 4 : 2)}`;
+const per = (n: number) => (n >= 0.01 ? n.toFixed(2) : n.toPrecision(2));
+/** What the box was busy with: the evidence for what bounded a rate. */
+function loadText(load: Load | null): string {
+  if (!load) return 'load not sampled';
+  const java = load.dynamodbLocalCores === null ? 'unknown' : fixed(load.dynamodbLocalCores, 2);
+  return `meanwhile DynamoDB Local served ${int(load.dynamodbCallsPerSecond)} calls/s on ${java} cores, Node (handlers, SQS emulator, simulator) used ${fixed(load.nodeCores, 2)} cores`;
+}
+
+const costLine = (label: string, detail: string, amount: number) =>
+  `  ${label.padEnd(17)}${detail.padEnd(50)}${usd(amount).padStart(9)}`;
+const listOf = (record: Record<string, number>, format: (n: number) => string = per) =>
+  Object.entries(record)
+    .filter(([, n]) => n > 0)
+    .sort(([, a], [, b]) => b - a)
+    .map(([key, n]) => `${key} ${format(n)}`)
+    .join(' · ');
+
+export function humanReport(
+  figures: Figures,
+  r: ScenarioResults,
+  elapsed: { elapsedS: Record<string, number>; totalS: number },
+): string {
+  const cpus = os.cpus();
+  const rows: [string, string, string][] = [];
+  const row = (name: string, value: string | null, note: string) => rows.push([name, value ?? 'n/a', note]);
+  const s = r.sendRate;
+  row(
+    'sendRateRatio',
+    figures.sendRateRatio === null ? null : fixed(figures.sendRateRatio, 3),
+    s
+      ? `${fixed(s.sendRateMps, 1)}/s of ${s.configuredMps}/s configured over the middle 80 % of acceptances (10th to 90th percentile, ${fixed(s.steadyFromS, 0)}-${fixed(s.steadyToS, 0)} s), median ${s.medianPerSecond}/s; ${loadText(s.load)}${s.completed ? '' : ` · INCOMPLETE: ${s.accepted} of ${s.recipients} sent`}`
+      : '',
+  );
+  row(
+    'provider429',
+    s ? int(s.provider429) : null,
+    s ? `429 answers from the simulator (SIM_MPS ${s.simulatorMps})` : '',
+  );
+  row(
+    'duplicates',
+    s ? int(s.duplicates) : null,
+    'recipients of the broadcast that got more than one message',
+  );
+  const n = r.naive;
+  row(
+    'naiveSpeedup',
+    n ? `${fixed(n.naiveSpeedup, 1)}×` : null,
+    n
+      ? `naive loop ${fixed(n.naiveMs / 1000, 1)} s vs ours ${fixed(n.oursMs / 1000, 1)} s (${int(n.recipients)} recipients, ${n.simulatorLatencyMs} ms per create, until all sent); ours ran at ${fixed(n.recipients / (n.oursMs / 1000), 1)} recipients/s: ${loadText(n.oursLoad)}`
+      : '',
+  );
+  const a10 = r.accept10k;
+  const a100 = r.accept100k;
+  row(
+    'accept10kMs',
+    a10 ? int(a10.acceptMs) : null,
+    a10 ? `time to the 202 (${fixed(a10.requestBytes / 1e6, 2)} MB body)` : '',
+  );
+  row(
+    'accept100kMs',
+    a100 ? int(a100.acceptMs) : null,
+    a100 ? `time to the 202 (${fixed(a100.requestBytes / 1e6, 2)} MB body)` : '',
+  );
+  row(
+    'fullyQueued100kMs',
+    a100?.fullyQueuedMs != null ? int(a100.fullyQueuedMs) : null,
+    a100
+      ? `POST until all ${a100.chunks} chunks were expanded and enqueued; ${int(a100.sentDuringFanOut)} messages were sent meanwhile (the send consumer shares DynamoDB Local)${a100.leftAcceptedMs != null ? `; status left 'accepted' at ${int(a100.leftAcceptedMs)} ms (first send)` : ''}`
+      : '',
+  );
+  const c = r.cost;
+  row(
+    'awsRequestsPerRecipient',
+    c ? fixed(c.requestsPerRecipient.total, 2) : null,
+    c
+      ? `DynamoDB ${per(c.requestsPerRecipient.dynamodb)} · SQS ${per(c.requestsPerRecipient.sqs)} · Lambda ${per(c.requestsPerRecipient.lambda)} · API Gateway ${per(c.requestsPerRecipient.apiGateway)} · EventBridge ${per(c.requestsPerRecipient.eventBridge)}`
+      : '',
+  );
+  row(
+    'costPerMillionUsd',
+    c ? usd(c.costPerMillionUsd.total) : null,
+    'AWS only, us-east-1 on-demand list prices; Twilio and Meta fees not included',
+  );
+  const cb = r.callbacks;
+  row(
+    'callbacksPerSecond',
+    cb ? int(cb.callbacksPerSecond) : null,
+    cb
+      ? `${cb.method}; ${cb.non200} not 200${cb.allMoved ? '' : '; NOT every recipient moved'}; ${loadText(cb.load)}`
+      : '',
+  );
+
+  const widths = [0, 1].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const lines = [
+    `WhatsApp broadcast bench · ${new Date().toISOString().slice(0, 10)} · ${cpus[0]?.model ?? 'cpu'} × ${cpus.length} · node ${process.version} · DATA_DIR on ${s?.storage ?? 'tmpfs'}`,
+    '',
+    ...rows.map(
+      ([name, value, note]) => `${name.padEnd(widths[0] ?? 0)}  ${value.padStart(widths[1] ?? 0)}  ${note}`,
+    ),
+  ];
+  if (c) {
+    const u = c.usage;
+    const cost = c.costPerMillionUsd;
+    const p = PRICES;
+    lines.push(
+      '',
+      `Requests per recipient (${c.recipients} recipients, each sent, delivered and read: 3 status callbacks; the bench's own progress polling, ${c.excludedQueryInvocations} queryBroadcasts calls, left out)`,
+      `  DynamoDB calls  ${listOf(u.dynamodbCalls)}`,
+      `  DynamoDB units  ${listOf(u.dynamodbUnits)}  (write ${per(u.writeUnits)} WRU, read ${per(u.readUnits)} RRU; transactions ×2)`,
+      `  SQS (billed)    ${listOf(u.sqsRequests)}  (${int(c.emptyReceives)} empty receives while polling left out)`,
+      `  Lambda          ${listOf(u.lambdaInvocations)}`,
+      `  API Gateway     ${per(u.apiGatewayRequests)}   EventBridge rule firings ${per(u.eventBridgeFirings)} (2 rules every 5 min, at ${c.configuredMps}/s)`,
+      '',
+      `Cost per million recipients (${p.region} on-demand list prices checked ${p.checkedOn}, bench/prices.ts)`,
+      costLine(
+        'DynamoDB writes',
+        `${per(u.writeUnits)} WRU × $${p.dynamodb.perMillionWriteUnits}/M`,
+        cost.dynamodbWrites,
+      ),
+      costLine(
+        'DynamoDB reads',
+        `${per(u.readUnits)} RRU × $${p.dynamodb.perMillionReadUnits}/M`,
+        cost.dynamodbReads,
+      ),
+      costLine(
+        'SQS',
+        `${per(c.requestsPerRecipient.sqs)} requests × $${p.sqs.perMillionRequests}/M`,
+        cost.sqs,
+      ),
+      costLine(
+        'Lambda requests',
+        `${per(c.requestsPerRecipient.lambda)} × $${p.lambda.perMillionRequests}/M`,
+        cost.lambdaRequests,
+      ),
+      costLine(
+        'Lambda compute',
+        `${per(u.lambdaGbSeconds)} GB-s × $${p.lambda.perGbSecondArm64}/GB-s (arm64)`,
+        cost.lambdaCompute,
+      ),
+      costLine(
+        'API Gateway',
+        `${per(u.apiGatewayRequests)} requests × $${p.apiGatewayHttp.perMillionRequests}/M`,
+        cost.apiGateway,
+      ),
+      costLine(
+        'EventBridge',
+        `${per(u.eventBridgeFirings)} scheduled-rule firings (not charged)`,
+        cost.eventBridge,
+      ),
+      costLine(
+        'CloudWatch Logs',
+        `${int(u.logBytes)} bytes × $${p.cloudWatchLogs.perGbIngested}/GB`,
+        cost.cloudWatchLogs,
+      ),
+      costLine('total', '', cost.total),
+      '',
+      `Measured at SENDER_MPS ${c.configuredMps} so that this box is not saturated (queueing would inflate every duration, so the GB-s); sendMessages' billed time is mostly its pacing wait, about maxConcurrency / SENDER_MPS seconds per recipient.`,
+      `Lambda durations measured here (they set the GB-s; sharing 2 cores with DynamoDB Local makes them longer than on AWS): ${Object.entries(
+        c.functionMs,
+      )
+        .filter(([fn]) => !c.excludedCallers.includes(fn))
+        .map(([fn, f]) => `${fn} ${f.invocations}× ${int(f.meanMs)} ms @${f.memoryMb} MB`)
+        .join(' · ')}`,
+    );
+  }
+  lines.push(
+    '',
+    `Elapsed: ${Object.entries(elapsed.elapsedS)
+      .map(([name, seconds]) => `${name} ${seconds} s`)
+      .join(' · ')} · total ${elapsed.totalS} s`,
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,523 @@
+/**
+ * The bench's scenarios. Each starts its own twin (fresh state, its own simulator settings), runs
+ * one measurement through the product's public surfaces (the HTTP API, the Twilio simulator, signed
+ * webhooks) and answers plain JSON. bench/worker.ts runs one per process.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import twilio from 'twilio';
+import { DynamoBroadcastStore } from '../functions/adapters/dynamo-broadcast-store.ts';
+import { createTwilioClient } from '../functions/adapters/twilio-client.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
+import { SIMULATOR_DEFAULT_FROM } from '../lib/local/config.ts';
+import { callbackParams } from '../lib/local/twilio-simulator/lifecycle.ts';
+import type { SimulatedMessage } from '../lib/local/twilio-simulator.ts';
+import { waitFor } from '../lib/local/wait-for.ts';
+import { topology } from '../lib/topology.ts';
+import { allProcessed, CONTENT_SID, type Json, startBenchTwin, TENANT } from './bench-twin.ts';
+import { type CostReport, costReport } from './cost.ts';
+import { AwsRequestCounter } from './counting.ts';
+import { type CpuSample, type CpuShare, cpuShare, sampleCpu } from './cpu.ts';
+import { DEFAULT_SEND_RATE_MPS, SEND_RATE_MPS_VARIABLE } from './options.ts';
+import { ordinaryPhones, phonesEndingIn } from './phones.ts';
+import { PRICES } from './prices.ts';
+import { perSecondCounts, steadyRate } from './steady-rate.ts';
+
+export type Say = (text: string) => void;
+
+/** The bench's own progress polling: an admin's reads, not part of sending to a recipient. */
+const BENCH_POLLING = ['queryBroadcasts'];
+/** Lambda's START, END and REPORT lines per invocation, roughly (REPORT is the long one). */
+const PLATFORM_LOG_BYTES_PER_INVOCATION = 330;
+
+/** Messages of one broadcast (its StatusCallback names it). */
+function messagesOf(messages: readonly SimulatedMessage[], broadcastId: string): SimulatedMessage[] {
+  return messages.filter((m) => m.statusCallback?.includes(`b=${encodeURIComponent(broadcastId)}`));
+}
+
+/** Recipients that got more than one message. */
+function duplicatesAmong(messages: readonly SimulatedMessage[]): number {
+  const perRecipient = new Map<string, number>();
+  for (const m of messages) perRecipient.set(m.to, (perRecipient.get(m.to) ?? 0) + 1);
+  return [...perRecipient.values()].filter((count) => count > 1).length;
+}
+
+// ── 1. Send rate at the provider's limit ───────────────────────────────────────────────────────
+
+export interface SendRateResult {
+  /** DynamoDB calls per second and busy cores over the steady window: what bounded the rate. */
+  readonly load: Load | null;
+  readonly recipients: number;
+  readonly configuredMps: number;
+  readonly simulatorMps: number;
+  readonly simulatorLatencyMs: number;
+  readonly sendRateMps: number;
+  readonly sendRateRatio: number;
+  readonly medianPerSecond: number;
+  readonly method: string;
+  readonly steadyFromS: number;
+  readonly steadyToS: number;
+  readonly provider429: number;
+  readonly duplicates: number;
+  /** Every recipient reached sent or beyond before the deadline. */
+  readonly completed: boolean;
+  readonly accepted: number;
+  readonly sendWindowS: number;
+  readonly wallS: number;
+  readonly acceptedPerSecond: number[];
+  readonly rejectedPerSecond: number[];
+  readonly twinProblems: Record<string, number>;
+  readonly storage: string;
+}
+
+/** Longer than a 2,000-recipient send at 50/s takes: no callback lands inside the send window. */
+const CALLBACKS_AFTER_SEND_WINDOW_MS = 120_000;
+
+export async function sendRate(say: Say): Promise<SendRateResult> {
+  const recipients = 2000;
+  const configuredMps = Number(process.env[SEND_RATE_MPS_VARIABLE] || DEFAULT_SEND_RATE_MPS);
+  const simulatorLatencyMs = 30;
+  // Calls only: what the emulator did each second tells whether it was the bound.
+  const counter = new AwsRequestCounter({ consumedCapacity: false });
+  const bench = await startBenchTwin(
+    {
+      SENDER_MPS: String(configuredMps),
+      SIM_MPS: String(configuredMps),
+      SIM_LATENCY_MS: String(simulatorLatencyMs),
+      // The status callbacks (3 per message) come after the send window: this figure is the send
+      // path's pacing. With them live, this 2-core machine (not the design) is the bound: DynamoDB
+      // Local cannot serve the ~18 calls per recipient at 50/s; callbacksPerSecond measures that path.
+      SIM_CALLBACK_DELAY_MS: String(CALLBACKS_AFTER_SEND_WINDOW_MS),
+    },
+    { counter },
+  );
+  const samples: Sample[] = [];
+  const sampler = setInterval(() => samples.push(sampleLoad(counter)), 1000);
+  try {
+    samples.push(sampleLoad(counter));
+    const started = Date.now();
+    const { broadcastId } = await bench.createBroadcast(ordinaryPhones(recipients), 'bench send rate');
+    say(
+      `broadcast of ${recipients} accepted; sending at ${configuredMps}/s takes ${recipients / configuredMps} s at best`,
+    );
+    let completed = true;
+    try {
+      // Sent = accepted by the simulator (its callbacks come later, see above).
+      await waitFor(
+        () => (messagesOf(bench.simulator.messages(), broadcastId).length >= recipients ? true : undefined),
+        { timeoutMs: 180_000, intervalMs: 500, message: 'not every recipient was sent within 3 minutes' },
+      );
+    } catch (error) {
+      completed = false;
+      say(`${(error as Error).message}; measuring what was sent`);
+    }
+    const wallS = (Date.now() - started) / 1000;
+    const messages = messagesOf(bench.simulator.messages(), broadcastId);
+    const acceptedAt = messages.map((m) => Date.parse(m.dateCreated)).sort((a, b) => a - b);
+    const origin = acceptedAt[0] ?? started;
+    const steady = steadyRate(acceptedAt);
+    const acceptedPerSecond = perSecondCounts(acceptedAt, origin);
+    const rejectedPerSecond = perSecondCounts(
+      bench.overLimitAnswers.filter((t) => t >= origin),
+      origin,
+      acceptedPerSecond.length,
+    );
+    samples.push(sampleLoad(counter));
+    return {
+      load: loadBetween(samples, origin + steady.fromMs, origin + steady.toMs),
+      recipients,
+      configuredMps,
+      simulatorMps: configuredMps,
+      simulatorLatencyMs,
+      sendRateMps: steady.ratePerSecond,
+      sendRateRatio: steady.ratePerSecond / configuredMps,
+      medianPerSecond: steady.medianPerSecond,
+      method: steady.method,
+      steadyFromS: steady.fromMs / 1000,
+      steadyToS: steady.toMs / 1000,
+      provider429: bench.overLimitAnswers.length,
+      duplicates: duplicatesAmong(messages),
+      completed,
+      accepted: messages.length,
+      sendWindowS: ((acceptedAt.at(-1) ?? origin) - origin) / 1000,
+      wallS,
+      acceptedPerSecond,
+      rejectedPerSecond,
+      twinProblems: bench.twinProblems,
+      storage: bench.storage,
+    };
+  } finally {
+    clearInterval(sampler);
+    await bench.stop();
+  }
+}
+
+interface Sample {
+  readonly at: number;
+  readonly dynamoCalls: number;
+  readonly cpu: CpuSample;
+}
+
+const sampleLoad = (counter: AwsRequestCounter): Sample => ({
+  at: Date.now(),
+  dynamoCalls: counter.dynamoCalls(),
+  cpu: sampleCpu(),
+});
+
+/** What the box was doing over a window: DynamoDB calls per second and busy cores. */
+export interface Load extends CpuShare {
+  readonly dynamodbCallsPerSecond: number;
+}
+
+function loadBetween(samples: readonly Sample[], fromMs: number, toMs: number): Load | null {
+  const first = samples.findLast((s) => s.at <= fromMs) ?? samples[0];
+  const last = samples.find((s) => s.at >= toMs) ?? samples.at(-1);
+  if (!first || !last || last.at <= first.at) return null;
+  return {
+    dynamodbCallsPerSecond: (last.dynamoCalls - first.dynamoCalls) / ((last.at - first.at) / 1000),
+    ...cpuShare(first.cpu, last.cpu),
+  };
+}
+
+// ── 2. Against a naive loop ────────────────────────────────────────────────────────────────────
+
+export interface NaiveResult {
+  /** The box while ours ran: at SENDER_MPS 1000 this is the send path's ceiling here. */
+  readonly oursLoad: Load | null;
+  readonly recipients: number;
+  readonly simulatorLatencyMs: number;
+  readonly naiveMs: number;
+  readonly oursMs: number;
+  readonly naiveSpeedup: number;
+  readonly duplicates: number;
+}
+
+export async function naive(say: Say): Promise<NaiveResult> {
+  const recipients = 1000;
+  const simulatorLatencyMs = 100;
+  const counter = new AwsRequestCounter({ consumedCapacity: false });
+  const bench = await startBenchTwin(
+    { SENDER_MPS: '1000', SIM_MPS: '1000', SIM_LATENCY_MS: String(simulatorLatencyMs) },
+    { counter },
+  );
+  try {
+    const phones = ordinaryPhones(recipients);
+    const { simulator } = bench;
+    const client = createTwilioClient({
+      accountSid: simulator.accountSid,
+      authToken: simulator.authToken,
+      apiBaseUrl: simulator.url,
+    });
+    say(`naive: ${recipients} sequential messages.create calls (${simulatorLatencyMs} ms each at least)`);
+    const naiveStarted = performance.now();
+    for (const phone of phones)
+      await client.messages.create({
+        to: `whatsapp:${phone}`,
+        from: SIMULATOR_DEFAULT_FROM,
+        contentSid: CONTENT_SID,
+        contentVariables: JSON.stringify({ 1: 'naive' }),
+      });
+    const naiveMs = performance.now() - naiveStarted;
+
+    say(`ours: POST /v1/broadcasts with the same ${recipients} recipients`);
+    const before = sampleLoad(counter);
+    const oursStarted = performance.now();
+    const { broadcastId } = await bench.createBroadcast(phones, 'bench naive comparison');
+    await bench.untilProgress(broadcastId, allProcessed(recipients), {
+      timeoutMs: 120_000,
+      intervalMs: 100,
+      message: 'our broadcast did not reach sent for everyone within 2 minutes',
+    });
+    const oursMs = performance.now() - oursStarted;
+    const after = sampleLoad(counter);
+    return {
+      oursLoad: loadBetween([before, after], before.at, after.at),
+      recipients,
+      simulatorLatencyMs,
+      naiveMs,
+      oursMs,
+      naiveSpeedup: naiveMs / oursMs,
+      duplicates: duplicatesAmong(messagesOf(simulator.messages(), broadcastId)),
+    };
+  } finally {
+    await bench.stop();
+  }
+}
+
+// ── 3. Accepting big lists ─────────────────────────────────────────────────────────────────────
+
+export interface AcceptResult {
+  readonly recipients: number;
+  readonly requestBytes: number;
+  readonly acceptMs: number;
+  /** Until every chunk was expanded and its send tasks enqueued (the broadcast's chunk counter). */
+  readonly fullyQueuedMs: number | null;
+  /** Until GET /v1/broadcasts/{id} stopped saying `accepted` (the first send marks it running). */
+  readonly leftAcceptedMs: number | null;
+  readonly chunks: number;
+  /** Messages already sent when fan-out finished: the send consumer competed for DynamoDB Local. */
+  readonly sentDuringFanOut: number;
+}
+
+/**
+ * `fanOutDeadlineMs` 0: measure the 202 only and stop (the 10k list: its fan-out would only cost
+ * the run's time budget; the 100k one shows the fan-out).
+ */
+export function accept(recipients: number, fanOutDeadlineMs: number) {
+  return async (say: Say): Promise<AcceptResult> => {
+    // The product's defaults: the send consumer runs alongside the fan-out, as it would.
+    const bench = await startBenchTwin({});
+    const db = new DynamoDBClient({
+      endpoint: bench.twin.dynamodbEndpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    try {
+      const store = new DynamoBroadcastStore(
+        DynamoDBDocumentClient.from(db),
+        bench.twin.tableNames.main ?? '',
+      );
+      const phones = ordinaryPhones(recipients);
+      const posted = performance.now();
+      const {
+        broadcastId,
+        ms: acceptMs,
+        bodyBytes,
+      } = await bench.createBroadcast(phones, `bench accept ${recipients}`);
+      say(`${recipients} recipients: 202 after ${Math.round(acceptMs)} ms`);
+      let leftAcceptedMs: number | null = null;
+      let fullyQueuedMs: number | null = null;
+      let chunks = 0;
+      if (fanOutDeadlineMs > 0)
+        try {
+          await waitFor(
+            async () => {
+              const broadcast = await store.getBroadcast(TENANT, broadcastId);
+              if (!broadcast) return false;
+              chunks = broadcast.chunkCount;
+              const elapsed = performance.now() - posted;
+              if (leftAcceptedMs === null && broadcast.status !== 'accepted') leftAcceptedMs = elapsed;
+              if (broadcast.chunksExpanded < broadcast.chunkCount) return false;
+              fullyQueuedMs = elapsed;
+              return true;
+            },
+            {
+              timeoutMs: fanOutDeadlineMs,
+              intervalMs: 200,
+              message: `fan-out of ${recipients} did not finish in time`,
+            },
+          );
+        } catch (error) {
+          say((error as Error).message);
+        }
+      const sentDuringFanOut = bench.simulator.messages().length;
+      return {
+        recipients,
+        requestBytes: bodyBytes,
+        acceptMs,
+        fullyQueuedMs,
+        leftAcceptedMs,
+        chunks,
+        sentDuringFanOut,
+      };
+    } finally {
+      db.destroy();
+      await bench.stop();
+    }
+  };
+}
+
+// ── 4 and 5. Requests and dollars per recipient ────────────────────────────────────────────────
+
+export interface CostResult extends CostReport {
+  readonly recipients: number;
+  readonly configuredMps: number;
+  readonly simulatorLatencyMs: number;
+  readonly firingsPerRecipientPerRule: number;
+  readonly functionMs: Record<string, { invocations: number; meanMs: number; memoryMb: number }>;
+  readonly excludedCallers: readonly string[];
+  readonly excludedQueryInvocations: number;
+  readonly wallS: number;
+}
+
+export async function cost(say: Say): Promise<CostResult> {
+  const recipients = 500;
+  // Slow enough that this 2-core box is not saturated (it absorbs ~150 callbacks/s; at 80/s the
+  // simulator would post 240/s and queueing would inflate every measured duration, so the GB-s).
+  const configuredMps = 25;
+  // Twilio's create answers in a few hundred ms: the send Lambda's billed time includes that wait.
+  const simulatorLatencyMs = 200;
+  const counter = new AwsRequestCounter();
+  counter.countLogs(process.stdout);
+  counter.countLogs(process.stderr);
+  const bench = await startBenchTwin(
+    {
+      SENDER_MPS: String(configuredMps),
+      SIM_MPS: String(configuredMps),
+      SIM_LATENCY_MS: String(simulatorLatencyMs),
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+    },
+    { counter },
+  );
+  try {
+    counter.reset();
+    const started = Date.now();
+    const { broadcastId, bodyBytes } = await bench.createBroadcast(ordinaryPhones(recipients), 'bench cost');
+    say(`${recipients} recipients accepted; waiting until every one is read (3 status callbacks each)`);
+    await bench.untilProgress(broadcastId, (p) => p.counts?.read === recipients && p.status === 'completed', {
+      timeoutMs: 180_000,
+      intervalMs: 500,
+      message: `not every recipient was read within 3 minutes`,
+    });
+    const wallS = (Date.now() - started) / 1000;
+    const send = counter.snapshot();
+
+    // One firing of each scheduled rule, measured on its own.
+    counter.reset();
+    for (const schedule of topology.schedules) await bench.twin.runSchedule(schedule.id);
+    const firings = counter.snapshot();
+
+    const rules = topology.schedules.length;
+    const everySeconds = Math.min(...topology.schedules.map((s) => s.everyMinutes * 60));
+    // A sender at its limit gets through configuredMps × interval recipients between two firings.
+    const firingsPerRecipientPerRule = 1 / (configuredMps * everySeconds);
+    const memoryMb = Object.fromEntries(
+      Object.entries(topology.functions).map(([id, fn]) => [id, fn.memoryMb]),
+    );
+    const httpFunctions = [...new Set(topology.routes.map((r) => r.function as string))];
+    const report = costReport({
+      recipients,
+      send,
+      firings,
+      firingsPerRecipientPerRule,
+      rules,
+      excludedCallers: BENCH_POLLING,
+      memoryMb,
+      httpFunctions,
+      extraApiRequests: Math.ceil(bodyBytes / PRICES.apiGatewayHttp.incrementBytes) - 1,
+      platformLogBytesPerInvocation: PLATFORM_LOG_BYTES_PER_INVOCATION,
+      prices: PRICES,
+    });
+    const functionMs: CostResult['functionMs'] = {};
+    for (const snapshot of [send, firings])
+      for (const [fn, count] of Object.entries(snapshot.functions))
+        functionMs[fn] = {
+          invocations: count.invocations,
+          meanMs: count.totalMs / Math.max(1, count.invocations),
+          memoryMb: memoryMb[fn] ?? 0,
+        };
+    return {
+      ...report,
+      recipients,
+      configuredMps,
+      simulatorLatencyMs,
+      firingsPerRecipientPerRule,
+      functionMs,
+      excludedCallers: BENCH_POLLING,
+      excludedQueryInvocations: send.functions.queryBroadcasts?.invocations ?? 0,
+      wallS,
+    };
+  } finally {
+    await bench.stop();
+  }
+}
+
+// ── 6. Status callbacks absorbed ───────────────────────────────────────────────────────────────
+
+export interface CallbacksResult {
+  readonly callbacks: number;
+  readonly concurrency: number;
+  readonly wallMs: number;
+  readonly callbacksPerSecond: number;
+  readonly method: string;
+  readonly non200: number;
+  /** Every callback moved its recipient (delivered, then read): checked afterwards. */
+  readonly allMoved: boolean;
+  readonly load: Load | null;
+}
+
+export async function callbacks(say: Say): Promise<CallbacksResult> {
+  const recipients = 1500;
+  const concurrency = 16;
+  const counter = new AwsRequestCounter({ consumedCapacity: false });
+  const bench = await startBenchTwin(
+    { SENDER_MPS: '1000', SIM_MPS: '1000', SIM_LATENCY_MS: '20' },
+    { counter },
+  );
+  try {
+    // Numbers ending in 0009 are sent and then left alone by the simulator: their delivered and
+    // read callbacks are ours to post, each one a real status move.
+    const { broadcastId } = await bench.createBroadcast(
+      phonesEndingIn('0009', recipients),
+      'bench callbacks',
+    );
+    say(`sending ${recipients} messages the simulator will never report delivered`);
+    await bench.untilProgress(broadcastId, (p) => p.counts?.sent === recipients, {
+      timeoutMs: 180_000,
+      intervalMs: 500,
+      message: 'not every recipient reached sent within 3 minutes',
+    });
+    const messages = messagesOf(bench.simulator.messages(), broadcastId);
+    const token = bench.simulator.authToken;
+    let non200 = 0;
+    const post = async (message: SimulatedMessage, status: 'delivered' | 'read') => {
+      const url = message.statusCallback ?? '';
+      const params = callbackParams({ ...message, status });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-twilio-signature': twilio.getExpectedTwilioSignature(token, url, params),
+        },
+        body: new URLSearchParams(params),
+      });
+      await res.arrayBuffer();
+      if (res.status !== 200) non200++;
+    };
+    say(`posting ${messages.length * 2} signed callbacks, ${concurrency} at a time`);
+    const before = sampleLoad(counter);
+    const started = performance.now();
+    // All delivered first, then all read: each callback is a move, none a no-op duplicate.
+    for (const status of ['delivered', 'read'] as const)
+      await inParallel(messages, concurrency, (m) => post(m, status));
+    const wallMs = performance.now() - started;
+    const after = sampleLoad(counter);
+    const progress: Json = (await bench.api('GET', `/v1/broadcasts/${broadcastId}/progress`)).body;
+    return {
+      callbacks: messages.length * 2,
+      concurrency,
+      wallMs,
+      callbacksPerSecond: (messages.length * 2) / (wallMs / 1000),
+      method: `signed delivered then read callbacks for ${messages.length} sent recipients, POSTed through the twin's HTTP gateway, ${concurrency} in flight`,
+      non200,
+      allMoved: progress.counts?.read === recipients,
+      load: loadBetween([before, after], before.at, after.at),
+    };
+  } finally {
+    await bench.stop();
+  }
+}
+
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await work(items[next++] as T);
+    }),
+  );
+}
+
+export const SCENARIOS = {
+  sendRate,
+  naive,
+  accept10k: accept(10_000, 0),
+  accept100k: accept(100_000, 360_000),
+  cost,
+  callbacks,
+} as const satisfies Record<string, (say: Say) => Promise<unknown>>;
+
+export type ScenarioName = keyof typeof SCENARIOS;
