@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mapLimit } from './adapters/sqs-queues.ts';
 import { adminRoute } from './commons/admin-route.ts';
-import { bodyText, json } from './commons/http.ts';
+import { json, parseJson, withCursor } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
 import { broadcastStore, contactStore } from './commons/wiring.ts';
 import {
@@ -209,27 +209,4 @@ function invalidPhone(path: string, reason: InvalidReason, message = 'The reques
   return new ApiError('VALIDATION_FAILED', `${message}: ${path}: ${REASON_TEXT[reason]}`, [
     { path, message: REASON_TEXT[reason], reason },
   ]);
-}
-
-function parseJson(event: APIGatewayProxyEventV2): unknown {
-  const text = bodyText(event);
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ApiError('VALIDATION_FAILED', 'The request body must be JSON.', [
-      { path: '', message: text ? 'not valid JSON' : 'empty body' },
-    ]);
-  }
-}
-
-async function withCursor<T>(read: () => Promise<T>): Promise<T> {
-  try {
-    return await read();
-  } catch (error) {
-    if (error instanceof Error && error.name === 'InvalidCursor')
-      throw new ApiError('VALIDATION_FAILED', 'Invalid query parameters', [
-        { path: 'cursor', message: 'not a cursor this API gave out; start again without it' },
-      ]);
-    throw error;
-  }
 }

@@ -1,8 +1,7 @@
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { adminRoute } from './commons/admin-route.ts';
 import { intEnv, requiredEnv } from './commons/config.ts';
-import { bodyText, header, json } from './commons/http.ts';
+import { header, json, parseJson } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
 import { broadcastStore, contactStore, sqs, twilioMessenger } from './commons/wiring.ts';
 import { parseCreateBroadcast, parseIdempotencyKey } from './core/broadcast-request.ts';
@@ -123,17 +122,6 @@ export const handler = adminRoute(async (event, tenantId) => {
   });
   return json(202, proofOf(broadcast, entries, false));
 });
-
-function parseJson(event: APIGatewayProxyEventV2): unknown {
-  const text = bodyText(event);
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ApiError('VALIDATION_FAILED', 'The request body must be JSON.', [
-      { path: '', message: text ? 'not valid JSON' : 'empty body' },
-    ]);
-  }
-}
 
 /** The 202 proof: what was accepted, what was not and why. */
 function proofOf(broadcast: Broadcast, firstEntries: readonly ChunkEntry[], idempotent: boolean) {

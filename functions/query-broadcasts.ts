@@ -1,6 +1,6 @@
 import { adminRoute } from './commons/admin-route.ts';
 import { ownedBroadcast } from './commons/broadcasts.ts';
-import { json } from './commons/http.ts';
+import { json, withCursor } from './commons/http.ts';
 import { broadcastStore } from './commons/wiring.ts';
 import { BroadcastListQuery, parseListQuery, RecipientListQuery } from './core/broadcast-request.ts';
 import { progressOf, type StatusCounts } from './core/counts.ts';
@@ -89,18 +89,6 @@ async function current(store: BroadcastStore, broadcast: Broadcast) {
     if (refreshed) return { broadcast: refreshed, counts, errors, followUps };
   }
   return { broadcast, counts, errors, followUps };
-}
-
-async function withCursor<T>(read: () => Promise<T>): Promise<T> {
-  try {
-    return await read();
-  } catch (error) {
-    if (error instanceof Error && error.name === 'InvalidCursor')
-      throw new ApiError('VALIDATION_FAILED', 'Invalid query parameters', [
-        { path: 'cursor', message: 'not a cursor this API gave out; start again without it' },
-      ]);
-    throw error;
-  }
 }
 
 function broadcastView(b: Broadcast, counts: StatusCounts) {

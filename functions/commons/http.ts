@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { errorBody, statusOf } from '../core/errors.ts';
+import { ApiError, errorBody, statusOf } from '../core/errors.ts';
 
 /** Answers in API.md's shapes: JSON bodies, one error shape with a stable code. */
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -30,4 +30,29 @@ export function header(event: Pick<APIGatewayProxyEventV2, 'headers'>, name: str
   const wanted = name.toLowerCase();
   for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === wanted) return value;
   return undefined;
+}
+
+/** The request body as JSON; anything else is a 400 VALIDATION_FAILED. */
+export function parseJson(event: APIGatewayProxyEventV2): unknown {
+  const text = bodyText(event);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError('VALIDATION_FAILED', 'The request body must be JSON.', [
+      { path: '', message: text ? 'not valid JSON' : 'empty body' },
+    ]);
+  }
+}
+
+/** A paged read whose cursor the store could not decode: a 400 naming `cursor`, not a 500. */
+export async function withCursor<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof Error && error.name === 'InvalidCursor')
+      throw new ApiError('VALIDATION_FAILED', 'Invalid query parameters', [
+        { path: 'cursor', message: 'not a cursor this API gave out; start again without it' },
+      ]);
+    throw error;
+  }
 }
