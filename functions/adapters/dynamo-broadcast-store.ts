@@ -511,16 +511,7 @@ export class DynamoBroadcastStore implements BroadcastStore {
       if (details.attempt !== undefined && current.attempts !== details.attempt)
         return { moved: false, current };
       if (!canAdvance(current.status, to)) return { moved: false, current };
-      const at = details.at.toISOString();
-      const set: Record<string, unknown> = { updatedAt: at };
-      const stamp = TIMESTAMP_OF[to];
-      if (stamp) set[stamp] = at;
-      // A skipped step (a lost `sent` callback) still gets its timestamp.
-      if ((to === 'delivered' || to === 'read') && !current.sentAt) set.sentAt = at;
-      if (to === 'read' && !current.deliveredAt) set.deliveredAt = at;
-      if (details.errorCode !== undefined) set.errorCode = details.errorCode;
-      if (details.errorMessage !== undefined) set.errorMessage = details.errorMessage;
-      if (details.messageSid && !current.messageSid) set.messageSid = details.messageSid;
+      const set = forwardFields(to, details, current);
       const counters: Record<string, number> = {};
       if (details.errorCode !== undefined) counters[`e_${details.errorCode}`] = 1;
       const remove: string[] = [];
@@ -667,16 +658,7 @@ export class DynamoBroadcastStore implements BroadcastStore {
       const from = current?.followUp?.status;
       if (!current || !from || !canAdvanceFollowUp(from, to))
         return current ? { moved: false, current } : { moved: false };
-      const at = details.at.toISOString();
-      const set: Record<string, unknown> = { updatedAt: at };
-      const stamp = TIMESTAMP_OF[to as RecipientStatus];
-      if (stamp) set[stamp] = at;
-      if ((to === 'delivered' || to === 'read') && !current.followUp?.sentAt) set.sentAt = at;
-      if (to === 'read' && !current.followUp?.deliveredAt) set.deliveredAt = at;
-      if (details.errorCode !== undefined) set.errorCode = details.errorCode;
-      if (details.errorMessage !== undefined) set.errorMessage = details.errorMessage;
-      if (details.messageSid && !current.followUp?.messageSid) set.messageSid = details.messageSid;
-      const result = await this.moveFollowUp(key, from, to, set);
+      const result = await this.moveFollowUp(key, from, to, forwardFields(to, details, current.followUp));
       if (result.moved) return result;
     }
     return { moved: false };
@@ -1122,6 +1104,27 @@ function newRecipient(
     ...(status === 'skipped' ? { errorMessage: SUPPRESSED_MESSAGE } : {}),
     updatedAt: now,
   };
+}
+
+/**
+ * The fields a forward move sets on a ledger (the recipient's, or its follow-up's): the status's
+ * timestamp, those of steps it skipped (a lost `sent` callback), the error, and the SID if unknown.
+ */
+function forwardFields(
+  to: FollowUpStatus,
+  details: { at: Date; errorCode?: number; errorMessage?: string; messageSid?: string },
+  ledger: { sentAt?: string; deliveredAt?: string; messageSid?: string } | undefined,
+): Record<string, unknown> {
+  const at = details.at.toISOString();
+  const set: Record<string, unknown> = { updatedAt: at };
+  const stamp = TIMESTAMP_OF[to as RecipientStatus];
+  if (stamp) set[stamp] = at;
+  if ((to === 'delivered' || to === 'read') && !ledger?.sentAt) set.sentAt = at;
+  if (to === 'read' && !ledger?.deliveredAt) set.deliveredAt = at;
+  if (details.errorCode !== undefined) set.errorCode = details.errorCode;
+  if (details.errorMessage !== undefined) set.errorMessage = details.errorMessage;
+  if (details.messageSid && !ledger?.messageSid) set.messageSid = details.messageSid;
+  return set;
 }
 
 /**
