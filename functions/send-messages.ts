@@ -86,6 +86,8 @@ export class RequeuedError extends Error {
   }
 }
 
+/** How old an invocation's read of a broadcast may be when a send checks it was not cancelled. */
+const BROADCAST_FRESH_MS = 1_000;
 /** The longest a send task waits in the Lambda for its slot before it goes back to the queue instead. */
 const MAX_PACING_WAIT_MS = 10_000;
 /**
@@ -177,19 +179,21 @@ export function createSendHandler(deps: SendConsumerDeps) {
   const minRemainingMs = deps.minRemainingMs ?? 15_000;
 
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
-    // Per invocation: a broadcast is read once, and marked running once.
-    const broadcasts = new Map<string, Promise<Broadcast | undefined>>();
+    // Per invocation: a broadcast is read at most once a second (a cancel reaches records waiting
+    // for their send slots within that), and marked running once.
+    const broadcasts = new Map<string, { read: Promise<Broadcast | undefined>; at: number }>();
     const markedRunning = new Set<string>();
     const slot = limiter(concurrency);
     const broadcastOf = (tenantId: string, broadcastId: string) => {
       const id = `${tenantId}/${broadcastId}`;
       let found = broadcasts.get(id);
-      if (!found) {
-        found = deps.store.getBroadcast(tenantId, broadcastId);
-        found.catch(() => broadcasts.delete(id));
+      if (!found || Date.now() - found.at > BROADCAST_FRESH_MS) {
+        const read = deps.store.getBroadcast(tenantId, broadcastId);
+        read.catch(() => broadcasts.delete(id));
+        found = { read, at: Date.now() };
         broadcasts.set(id, found);
       }
-      return found;
+      return found.read;
     };
 
     const processRecord = async (record: SQSRecord): Promise<void> => {
@@ -295,6 +299,13 @@ export function createSendHandler(deps: SendConsumerDeps) {
           await track.release(now());
           await deps.requeue(record, Math.ceil(pace.retryAfterMs / 1000));
           throw new RequeuedError('the sender is booked beyond this invocation');
+        }
+        // The wait may have been long enough for a cancel to land: nothing is sent after one.
+        if ((await broadcastOf(task.tenantId, task.broadcastId))?.status === 'cancelled') {
+          await track.release(now());
+          await track.cancel(now());
+          log.info('broadcast cancelled while this send waited for its slot; nothing sent', fields);
+          return;
         }
       }
       const statusCallback = statusCallbackUrl(deps.publicBaseUrl(), task);
