@@ -31,6 +31,7 @@ import {
   RECIPIENT_STATUSES,
   type RecipientStatus,
 } from '../core/statuses.ts';
+import { isConditionFailure, strip } from './dynamo-items.ts';
 
 /**
  * The single-table layout (pk / sk):
@@ -1177,15 +1178,6 @@ function addExpression(adds: Record<string, number>, set: Record<string, unknown
 /** The attributes that put a broadcast in the activeBroadcasts index while it is not final. */
 function activeFields(broadcast: Pick<Broadcast, 'tenantId' | 'broadcastId'>) {
   return { active: ACTIVE, activeKey: `${broadcast.tenantId}#${broadcast.broadcastId}` };
-}
-
-function isConditionFailure(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
-}
-
-function strip(item: Record<string, unknown>): Record<string, unknown> {
-  const { pk: _pk, sk: _sk, ...rest } = item;
-  return rest;
 }
 
 function toBroadcast(item: Record<string, unknown>): Broadcast {

@@ -8,6 +8,7 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ContactMessage, ContactStore, Suppression } from '../core/ports.ts';
+import { isConditionFailure, strip } from './dynamo-items.ts';
 
 /**
  * Suppression lists and contact history, on the same main table as the broadcasts (pk / sk):
@@ -321,21 +322,12 @@ function isoOf(at: string): string {
   return Number.isNaN(ms) ? at : new Date(ms).toISOString();
 }
 
-function strip(item: Record<string, unknown>): Record<string, unknown> {
-  const { pk: _pk, sk: _sk, ...rest } = item;
-  return rest;
-}
-
 function toSuppression(item: Record<string, unknown>): Suppression {
   return strip(item) as unknown as Suppression;
 }
 
 function toContactMessage(item: Record<string, unknown>): ContactMessage {
   return strip(item) as unknown as ContactMessage;
-}
-
-function isConditionFailure(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
 }
 
 /** A transaction cancelled because its first item's condition failed (the others may say None). */
