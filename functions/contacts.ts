@@ -3,7 +3,7 @@ import { mapLimit } from './adapters/sqs-queues.ts';
 import { adminRoute } from './commons/admin-route.ts';
 import { json, parseJson, withCursor } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
-import { broadcastStore, contactStore } from './commons/wiring.ts';
+import { broadcasts as broadcastRepository, contactStore, sendLedger } from './commons/wiring.ts';
 import {
   type ContactMessageViewShape,
   PageQuery,
@@ -110,7 +110,8 @@ async function historyView(
   tenantId: string,
   entries: readonly ContactMessage[],
 ): Promise<ContactMessageViewShape[]> {
-  const store = broadcastStore();
+  const store = broadcastRepository();
+  const ledger = sendLedger();
   const broadcastIds = new Set<string>();
   const recipientKeys = new Map<string, { broadcastId: string; index: number }>();
   for (const e of entries) {
@@ -123,11 +124,11 @@ async function historyView(
   const recipients = new Map<string, Recipient>();
   const reads: (() => Promise<void>)[] = [
     ...[...broadcastIds].map((id) => async () => {
-      const b = await store.getBroadcast(tenantId, id);
+      const b = await store.get(tenantId, id);
       if (b) broadcasts.set(id, b);
     }),
     ...[...recipientKeys].map(([id, key]) => async () => {
-      const r = await store.getRecipient({ tenantId, ...key });
+      const r = await ledger.get({ tenantId, ...key });
       if (r) recipients.set(id, r);
     }),
   ];

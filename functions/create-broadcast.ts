@@ -1,10 +1,11 @@
 import { SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { adminRoute } from './commons/admin-route.ts';
-import { intEnv, requiredEnv } from './commons/config.ts';
+import { intEnv, requiredEnv, twilioConfigured } from './commons/config.ts';
 import { header, json, parseJson } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
-import { broadcastStore, contactStore, sqs, twilioMessenger } from './commons/wiring.ts';
+import { broadcasts, contactStore, sqs } from './commons/wiring.ts';
 import { parseCreateBroadcast, parseIdempotencyKey } from './core/broadcast-request.ts';
+import { chunkEntries } from './core/chunks.ts';
 import { ApiError } from './core/errors.ts';
 import {
   bodyFingerprint,
@@ -14,11 +15,9 @@ import {
 } from './core/idempotency.ts';
 import { newBroadcastId } from './core/ids.ts';
 import { normalizeRecipients } from './core/phones.ts';
-import type { Broadcast, BroadcastStore, ChunkEntry, FanOutTask } from './core/ports.ts';
+import type { Broadcast, Broadcasts, ChunkEntry, FanOutTask } from './core/ports.ts';
 import { renderTemplateVariables } from './core/templates.ts';
 
-/** Recipients per stored chunk: one fan-out task each, and well under DynamoDB's 400 KB item limit. */
-export const CHUNK_SIZE = 1000;
 /** The 202 lists at most this many accepted recipients, and this many invalid ones. */
 const ITEMS_SHOWN = 100;
 
@@ -33,18 +32,22 @@ export const handler = adminRoute(async (event, tenantId) => {
     maxRecipients: intEnv('MAX_RECIPIENTS_PER_REQUEST', 100_000),
   });
   const idempotencyHeader = parseIdempotencyKey(header(event, 'idempotency-key'));
-  const store = broadcastStore();
+  const store = broadcasts();
   const fingerprint = requestFingerprint(tenantId, input);
   const wholeBody = bodyFingerprint(tenantId, input);
   const idempotencyKey = idempotencyHeader ? explicitIdempotencyKey(tenantId, idempotencyHeader) : undefined;
 
-  // A repeat answers with the first broadcast before anything else is checked or written.
+  // A repeat answers with the first broadcast before anything else is checked or written. A key never
+  // makes a duplicate more likely than no key: a keyed request identical to a keyless one sent within
+  // the window is that broadcast too (and the key is remembered for it).
   if (idempotencyKey) {
     const earlier = await store.findByIdempotencyKey(tenantId, idempotencyKey);
     if (earlier) return repeatOf(store, tenantId, earlier.broadcastId, earlier.fingerprint === wholeBody);
-  } else {
-    const earlier = await store.findByFingerprint(tenantId, fingerprint, now);
-    if (earlier) return repeatOf(store, tenantId, earlier, true);
+  }
+  const identical = await store.findByFingerprint(tenantId, fingerprint, now);
+  if (identical) {
+    if (idempotencyKey) await store.rememberKey(tenantId, idempotencyKey, identical, wholeBody);
+    return repeatOf(store, tenantId, identical, true);
   }
 
   const { accepted, invalid, duplicateCount } = normalizeRecipients(input.recipients, input.defaultCountry);
@@ -74,16 +77,13 @@ export const handler = adminRoute(async (event, tenantId) => {
       invalidRecipients: invalid.slice(0, ITEMS_SHOWN),
     });
 
-  const messenger = await twilioMessenger();
-  if (!messenger.configured)
+  if (!(await twilioConfigured()))
     throw new ApiError(
       'PROVIDER_NOT_CONFIGURED',
       'Twilio is not configured: set the account SID, the auth token and a sender (TWILIO_FROM or a messaging service).',
     );
 
-  const chunks: ChunkEntry[][] = [];
-  for (let start = 0; start < entries.length; start += CHUNK_SIZE)
-    chunks.push(entries.slice(start, start + CHUNK_SIZE));
+  const chunks = chunkEntries(entries);
   const broadcast: Broadcast = {
     tenantId,
     broadcastId: newBroadcastId(now.getTime()),
@@ -96,14 +96,13 @@ export const handler = adminRoute(async (event, tenantId) => {
     totalRecipients: entries.length,
     skippedCount: entries.filter((e) => e.skipped).length,
     chunkCount: chunks.length,
-    chunksExpanded: 0,
     fingerprint,
     bodyFingerprint: wholeBody,
     invalidRecipientsCount: invalid.length,
     invalidRecipients: invalid.slice(0, ITEMS_SHOWN),
     duplicateRecipientsCount: duplicateCount,
   };
-  const created = await store.createBroadcast(broadcast, chunks, {
+  const created = await store.create(broadcast, chunks, {
     ...(idempotencyKey ? { key: idempotencyKey } : {}),
     fingerprintExpiresAt: idempotencyExpiresAt(now),
   });
@@ -142,15 +141,15 @@ function proofOf(broadcast: Broadcast, firstEntries: readonly ChunkEntry[], idem
 }
 
 /** A repeat of an earlier request: the same answer (idempotent), or a conflict for another body. */
-async function repeatOf(store: BroadcastStore, tenantId: string, broadcastId: string, sameBody: boolean) {
+async function repeatOf(store: Broadcasts, tenantId: string, broadcastId: string, sameBody: boolean) {
   if (!sameBody)
     throw new ApiError(
       'IDEMPOTENCY_CONFLICT',
       'This Idempotency-Key was already used with a different request body; use a new key for a new broadcast.',
       { broadcastId },
     );
-  const broadcast = await store.getBroadcast(tenantId, broadcastId);
+  const broadcast = await store.get(tenantId, broadcastId);
   if (!broadcast) throw new Error(`Idempotency record names missing broadcast ${broadcastId}`);
-  const first = await store.readChunk(tenantId, broadcastId, 0);
-  return json(202, proofOf(broadcast, first, true));
+  const first = await store.readChunk(broadcastId, 0);
+  return json(202, proofOf(broadcast, first.entries, true));
 }

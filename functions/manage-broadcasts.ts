@@ -1,61 +1,114 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { adminRoute } from './commons/admin-route.ts';
 import { ownedBroadcast } from './commons/broadcasts.ts';
+import { retryBackoffSeconds } from './commons/config.ts';
 import { json } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
-import { broadcastStore, sendTaskQueue } from './commons/wiring.ts';
+import { broadcasts, counters, sendLedger, sendTaskQueue } from './commons/wiring.ts';
 import { ApiError } from './core/errors.ts';
-import type { SendTask } from './core/ports.ts';
+import type { Broadcast, Recipient } from './core/ports.ts';
 import { isRetryable } from './core/retry-policy.ts';
 import { isFinalBroadcastStatus } from './core/statuses.ts';
+import { type BroadcastState, settle, stateOf } from './use-cases/settle-broadcast.ts';
+import { sendTasksFor } from './use-cases/tasks-for-recipients.ts';
+
+/** How long the cancel route waits for sends already under way to settle, so its count is the final one. */
+const CANCEL_SETTLE_MS = 8_000;
+/** Counts unchanged for this long, with nothing sending: nothing more will move. */
+const CANCEL_STABLE_MS = 1_500;
 
 /**
  * POST /v1/broadcasts/{id}/cancel and /retry.
  *
- * Cancel is one conditional write: the broadcast becomes `cancelled` at once, and its
- * recipients not yet sent follow as the queue drains (the send consumer cancels each queued
- * one instead of sending it, the fan-out writes any list not expanded yet as cancelled, the
- * retry job drops scheduled retries), so a cancel of 100,000 answers in milliseconds and the
- * counts still add up. Retry re-queues failed/undelivered recipients now, except those whose
- * reason no retry can fix (permanent or suppressing codes).
+ * Cancel is one conditional write: the broadcast becomes `cancelled` at once; no send starts after
+ * it (each send checks the broadcast with a read newer than its claim), and its recipients not yet
+ * sent end `cancelled` without a write each (the counts show them so). The answer waits, a few
+ * seconds at most, for the sends already under way to settle, so `cancelledCount` is the count the
+ * broadcast ends with.
+ *
+ * Retry re-queues failed/undelivered recipients now, within the same attempt budget as the retry job
+ * (1 + RETRY_BACKOFF_SECONDS windows), except those whose reason no retry can fix; a recipient
+ * already re-queued is not re-queued again.
  */
 export const handler = adminRoute(async (event, tenantId) => {
-  const store = broadcastStore();
-  const broadcast = await ownedBroadcast(store, tenantId, event);
+  const deps = { broadcasts: broadcasts(), counters: counters() };
+  const broadcast = await ownedBroadcast(deps.broadcasts, tenantId, event);
   const now = new Date();
   switch (event.routeKey) {
     case 'POST /v1/broadcasts/{id}/cancel': {
-      const refuse = () =>
-        new ApiError('INVALID_STATE', `Broadcast ${broadcast.broadcastId} is already ${broadcast.status}.`, {
-          status: broadcast.status,
-        });
-      if (isFinalBroadcastStatus(broadcast.status)) throw refuse();
-      const { counts } = await store.getCounts(broadcast);
-      if (!(await store.cancelBroadcast(tenantId, broadcast.broadcastId, now))) throw refuse();
-      const cancelledCount = counts.pending + counts.queued;
-      logger.info('broadcast cancelled', { broadcastId: broadcast.broadcastId, cancelledCount });
-      return json(200, { broadcastId: broadcast.broadcastId, status: 'cancelled', cancelledCount });
+      const refuse = (status: string) =>
+        new ApiError('INVALID_STATE', `Broadcast ${broadcast.broadcastId} is already ${status}.`, [
+          { path: 'status', message: `already ${status}`, status },
+        ]);
+      if (isFinalBroadcastStatus(broadcast.status)) throw refuse(broadcast.status);
+      if (!(await deps.broadcasts.cancel(tenantId, broadcast.broadcastId, now))) {
+        const current = await deps.broadcasts.get(tenantId, broadcast.broadcastId);
+        throw refuse(current?.status ?? broadcast.status);
+      }
+      const cancelled: Broadcast = { ...broadcast, status: 'cancelled', cancelledAt: now.toISOString() };
+      const state = await settled(deps, cancelled);
+      logger.info('broadcast cancelled', {
+        broadcastId: broadcast.broadcastId,
+        cancelledCount: state.counts.cancelled,
+      });
+      return json(200, {
+        broadcastId: broadcast.broadcastId,
+        status: 'cancelled',
+        cancelledCount: state.counts.cancelled,
+      });
     }
     case 'POST /v1/broadcasts/{id}/retry': {
       if (broadcast.status === 'cancelled')
         throw new ApiError(
           'INVALID_STATE',
           `Broadcast ${broadcast.broadcastId} was cancelled; nothing is retried.`,
+          [{ path: 'status', message: 'cancelled', status: 'cancelled' }],
         );
-      const failed = await store.recipientsIn(broadcast, ['failed', 'undelivered']);
-      const tasks: SendTask[] = [];
-      for (const recipient of failed) {
-        if (!isRetryable(recipient.errorCode)) continue;
-        const key = { tenantId, broadcastId: broadcast.broadcastId, index: recipient.index };
-        if ((await store.requeueForRetry(key, recipient.attempts, now)).moved)
-          tasks.push({ ...key, attempt: recipient.attempts + 1 });
+      const ledger = sendLedger();
+      const maxAttempts = 1 + retryBackoffSeconds().length;
+      const again: Recipient[] = [];
+      let permanent = 0;
+      let exhausted = 0;
+      for (const recipient of await ledger.inStatuses(broadcast, ['failed', 'undelivered'])) {
+        if (!isRetryable(recipient.errorCode)) permanent += 1;
+        else if (recipient.attempts >= maxAttempts) exhausted += 1;
+        else {
+          const requeued = await ledger.requeueForRetry(recipient, recipient.attempts, now);
+          if (requeued) again.push(requeued);
+        }
       }
-      await sendTaskQueue().enqueue(tasks);
+      await sendTaskQueue().enqueue(await sendTasksFor(deps.broadcasts, again, now));
       // A final broadcast with recipients queued again is running again.
-      if (tasks.length > 0) await store.finalizeIfDone(broadcast, now);
-      logger.info('broadcast retried', { broadcastId: broadcast.broadcastId, retriedCount: tasks.length });
-      return json(202, { broadcastId: broadcast.broadcastId, retriedCount: tasks.length });
+      if (again.length > 0) await settle(deps, broadcast, now);
+      logger.info('broadcast retried', {
+        broadcastId: broadcast.broadcastId,
+        retriedCount: again.length,
+        permanent,
+        exhausted,
+      });
+      return json(202, {
+        broadcastId: broadcast.broadcastId,
+        retriedCount: again.length,
+        notRetried: { permanent, attemptsExhausted: exhausted },
+      });
     }
     default:
       throw new ApiError('NOT_FOUND', `No route ${event.routeKey}`);
   }
 });
+
+/** The cancelled broadcast once nothing is sending and its counts stood still a moment (bounded wait). */
+async function settled(deps: Parameters<typeof stateOf>[0], broadcast: Broadcast): Promise<BroadcastState> {
+  const deadline = Date.now() + CANCEL_SETTLE_MS;
+  let state = await stateOf(deps, broadcast);
+  let stableSince = Date.now();
+  while (Date.now() < deadline) {
+    await sleep(250);
+    const next = await stateOf(deps, broadcast);
+    if (JSON.stringify(next.counts) !== JSON.stringify(state.counts) || next.counts.sending > 0)
+      stableSince = Date.now();
+    state = next;
+    if (state.counts.sending === 0 && Date.now() - stableSince >= CANCEL_STABLE_MS) break;
+  }
+  return settle(deps, broadcast, new Date());
+}

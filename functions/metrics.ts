@@ -5,10 +5,11 @@ import { adminRoute } from './commons/admin-route.ts';
 import { optionalEnv } from './commons/config.ts';
 import { json } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
-import { broadcastStore, sqs } from './commons/wiring.ts';
+import { broadcasts, counters, sqs } from './commons/wiring.ts';
 import { ApiError } from './core/errors.ts';
-import type { BroadcastStore } from './core/ports.ts';
-import { finalBroadcastStatus, IN_FLIGHT } from './core/statuses.ts';
+import type { BroadcastCounters, Broadcasts } from './core/ports.ts';
+import { IN_FLIGHT } from './core/statuses.ts';
+import { stateOf } from './use-cases/settle-broadcast.ts';
 
 /** The window of `sentLast5m` and `failedLast5m`. */
 const RECENT_MINUTES = 5;
@@ -24,7 +25,7 @@ export interface Metrics {
   sentLast5m: number;
   /** Recipients of the tenant that moved to `failed` in the last 5 minutes. */
   failedLast5m: number;
-  /** The tenant's broadcasts that are not final yet. */
+  /** The tenant's broadcasts that are not final yet (a cancelled one is final, even while its last sends settle). */
   activeBroadcasts: number;
   /**
    * Extension: messages waiting in the send and fan-out dead-letter queues. Deployment-wide,
@@ -40,10 +41,15 @@ export interface Metrics {
  */
 export const handler = adminRoute(async (event, tenantId) => {
   if (event.routeKey !== 'GET /v1/metrics') throw new ApiError('NOT_FOUND', `No route ${event.routeKey}`);
-  const metrics = await tenantMetrics(broadcastStore(), tenantId, new Date(), {
-    sqs,
-    deadLetterUrls: deadLetterUrlsFromEnv(),
-  });
+  const metrics = await tenantMetrics(
+    { broadcasts: broadcasts(), counters: counters() },
+    tenantId,
+    new Date(),
+    {
+      sqs,
+      deadLetterUrls: deadLetterUrlsFromEnv(),
+    },
+  );
   return json(200, metrics);
 });
 
@@ -54,14 +60,14 @@ export function deadLetterUrlsFromEnv(
 }
 
 export async function tenantMetrics(
-  store: BroadcastStore,
+  store: { broadcasts: Broadcasts; counters: BroadcastCounters },
   tenantId: string,
   now: Date,
   deadLetters: { sqs: () => SQSClient; deadLetterUrls: readonly string[] },
 ): Promise<Metrics> {
   const [inFlight, recent, deadLetterCount] = await Promise.all([
     activeWork(store, tenantId),
-    store.recentActivity(tenantId, now, RECENT_MINUTES),
+    store.counters.recentActivity(tenantId, now, RECENT_MINUTES),
     deadLetterTotal(deadLetters.sqs, deadLetters.deadLetterUrls),
   ]);
   return {
@@ -73,17 +79,14 @@ export async function tenantMetrics(
   };
 }
 
-async function activeWork(store: BroadcastStore, tenantId: string) {
-  const broadcasts = await store.activeBroadcasts(tenantId);
-  const perBroadcast = await mapLimit(broadcasts, COUNTS_CONCURRENCY, async (broadcast) => {
-    const { counts, retriesPending } = await store.getCounts(broadcast);
+async function activeWork(store: { broadcasts: Broadcasts; counters: BroadcastCounters }, tenantId: string) {
+  const active = (await store.broadcasts.active(tenantId)).filter((b) => b.status !== 'cancelled');
+  const perBroadcast = await mapLimit(active, COUNTS_CONCURRENCY, async (broadcast) => {
+    const { counts, totals } = await stateOf(store, broadcast);
     const pending = IN_FLIGHT.reduce((sum, status) => sum + (counts[status] ?? 0), 0);
-    // Its counts say it has ended but the status write has not landed yet (the finalizing check
-    // lost a race): not active any more, as the broadcast's own GET would show it.
-    const ended =
-      (broadcast.status === 'queued' || broadcast.status === 'running') &&
-      finalBroadcastStatus(counts, { retryPending: retriesPending > 0 }) !== undefined;
-    return { pending, active: !ended };
+    // Its counts say it has ended but the status write has not landed yet: not active any more, as
+    // the broadcast's own GET would show it.
+    return { pending, active: pending > 0 || totals.retriesPending > 0 || broadcast.status === 'scheduled' };
   });
   return {
     pendingCount: perBroadcast.reduce((sum, b) => sum + b.pending, 0),

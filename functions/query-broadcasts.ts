@@ -1,22 +1,24 @@
 import { adminRoute } from './commons/admin-route.ts';
 import { ownedBroadcast } from './commons/broadcasts.ts';
 import { json, withCursor } from './commons/http.ts';
-import { broadcastStore } from './commons/wiring.ts';
+import { broadcasts, counters, sendLedger } from './commons/wiring.ts';
 import { BroadcastListQuery, parseListQuery, RecipientListQuery } from './core/broadcast-request.ts';
 import { progressOf, type StatusCounts } from './core/counts.ts';
 import { ApiError } from './core/errors.ts';
-import type { Broadcast, BroadcastStore, Recipient } from './core/ports.ts';
+import { followUpCountsOf } from './core/follow-up.ts';
+import type { Broadcast, Recipient } from './core/ports.ts';
 import { errorMessageFor } from './core/send-outcome.ts';
-import { finalBroadcastStatus } from './core/statuses.ts';
+import { SUCCEEDED } from './core/statuses.ts';
+import { settle } from './use-cases/settle-broadcast.ts';
 
 /** The GET routes under /v1/broadcasts, scoped to the caller's tenant. */
 export const handler = adminRoute(async (event, tenantId) => {
-  const store = broadcastStore();
+  const deps = { broadcasts: broadcasts(), counters: counters() };
   switch (event.routeKey) {
     case 'GET /v1/broadcasts': {
       const query = parseListQuery(BroadcastListQuery, event.queryStringParameters);
       const page = await withCursor(() =>
-        store.listBroadcasts(tenantId, {
+        deps.broadcasts.page(tenantId, {
           limit: query.limit,
           ...(query.cursor ? { cursor: query.cursor } : {}),
           ...(query.status ? { status: query.status } : {}),
@@ -24,25 +26,31 @@ export const handler = adminRoute(async (event, tenantId) => {
       );
       const items = await Promise.all(
         page.items.map(async (b) => {
-          const { broadcast, counts } = await current(store, b);
+          const { broadcast, counts } = await current(deps, b);
           return broadcastView(broadcast, counts);
         }),
       );
       return json(200, { items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
     }
     case 'GET /v1/broadcasts/{id}': {
-      const { broadcast, counts } = await current(store, await ownedBroadcast(store, tenantId, event));
+      const { broadcast, counts } = await current(
+        deps,
+        await ownedBroadcast(deps.broadcasts, tenantId, event),
+      );
       return json(200, broadcastView(broadcast, counts));
     }
     case 'GET /v1/broadcasts/{id}/progress': {
-      const { broadcast, counts, errors, followUps } = await current(
-        store,
-        await ownedBroadcast(store, tenantId, event),
-      );
-      const errorSummary = Object.entries(errors)
+      const owned = await ownedBroadcast(deps.broadcasts, tenantId, event);
+      const [{ broadcast, counts, totals }, next] = await Promise.all([
+        current(deps, owned),
+        sendLedger().scheduledRetries(owned.broadcastId, undefined, 1),
+      ]);
+      // Recipients, not attempts: each failed or undelivered recipient once, under its current code.
+      const errorSummary = Object.entries(totals.errors)
         .filter(([, count]) => count > 0)
-        .map(([code, count]) => ({ code: Number(code), message: errorMessageFor(code), count }))
+        .map(([code, count]) => ({ code: Number(code) || code, message: errorMessageFor(code), count }))
         .sort((a, b) => b.count - a.count);
+      const succeeded = SUCCEEDED.reduce((sum, s) => sum + counts[s], 0);
       return json(200, {
         broadcastId: broadcast.broadcastId,
         status: broadcast.status,
@@ -50,22 +58,26 @@ export const handler = adminRoute(async (event, tenantId) => {
         counts,
         ...progressOf(counts, broadcast.totalRecipients),
         errorSummary,
-        ...(followUps ? { followUp: followUps } : {}),
+        retries: {
+          pending: totals.retriesPending,
+          ...(next[0] && totals.retriesPending > 0 ? { nextAt: next[0].nextRetryAt } : {}),
+        },
+        ...(broadcast.followUp ? { followUp: followUpCountsOf(totals.followUp, succeeded) } : {}),
         updatedAt: new Date().toISOString(),
       });
     }
     case 'GET /v1/broadcasts/{id}/recipients': {
-      const broadcast = await ownedBroadcast(store, tenantId, event);
+      const broadcast = await ownedBroadcast(deps.broadcasts, tenantId, event);
       const query = parseListQuery(RecipientListQuery, event.queryStringParameters);
       const page = await withCursor(() =>
-        store.listRecipients(broadcast, {
+        sendLedger().page(broadcast, {
           limit: query.limit,
           ...(query.cursor ? { cursor: query.cursor } : {}),
           ...(query.status ? { status: query.status } : {}),
         }),
       );
       return json(200, {
-        items: page.items.map(recipientView),
+        items: page.items.map((r) => recipientView(r, broadcast)),
         ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
       });
     }
@@ -75,20 +87,11 @@ export const handler = adminRoute(async (event, tenantId) => {
 });
 
 /**
- * The broadcast with its counts; when the counts show it has ended but its status does not say
- * so yet (the last callback's own check lost a race), it is finalized here.
+ * The broadcast with its counts; a status behind its counts (the aggregator's settle not landed yet)
+ * is brought in line here, so what the API shows is always consistent.
  */
-async function current(store: BroadcastStore, broadcast: Broadcast) {
-  const { counts, errors, followUps } = await store.getCounts(broadcast);
-  if (
-    (broadcast.status === 'queued' || broadcast.status === 'running') &&
-    finalBroadcastStatus(counts, { retryPending: false })
-  ) {
-    await store.finalizeIfDone(broadcast, new Date());
-    const refreshed = await store.getBroadcast(broadcast.tenantId, broadcast.broadcastId);
-    if (refreshed) return { broadcast: refreshed, counts, errors, followUps };
-  }
-  return { broadcast, counts, errors, followUps };
+function current(deps: Parameters<typeof settle>[0], broadcast: Broadcast) {
+  return settle(deps, broadcast, new Date());
 }
 
 function broadcastView(b: Broadcast, counts: StatusCounts) {
@@ -105,10 +108,12 @@ function broadcastView(b: Broadcast, counts: StatusCounts) {
   };
 }
 
-function recipientView(r: Recipient) {
+function recipientView(r: Recipient, broadcast: Broadcast) {
+  // A recipient of a cancelled broadcast still waiting in the ledger is never sent: it is cancelled.
+  const status = broadcast.status === 'cancelled' && r.status === 'queued' ? 'cancelled' : r.status;
   return {
     phone: r.phone,
-    status: r.status,
+    status,
     attempts: r.attempts,
     ...optional(r, [
       'messageSid',

@@ -5,17 +5,27 @@ import { publicBaseUrl, twilioAuthToken } from './commons/config.ts';
 import { emptyTwiml, errorResponse } from './commons/http.ts';
 import { logger as defaultLogger, type HandlerLogger } from './commons/powertools.ts';
 import { isValidTwilioSignature, twilioWebhookRequest } from './commons/twilio-signature.ts';
-import { broadcastStore, contactStore, sendTaskQueue } from './commons/wiring.ts';
+import {
+  broadcasts,
+  contactStore,
+  followUpLedger,
+  messageIndex,
+  sendLedger,
+  sendTaskQueue,
+} from './commons/wiring.ts';
 import { ApiError } from './core/errors.ts';
 import { decideTap } from './core/follow-up.ts';
 import { type ContactIntent, contactIntent } from './core/opt-out.ts';
 import { maskPhone, stripWhatsAppPrefix } from './core/phones.ts';
 import type {
-  BroadcastStore,
+  Broadcasts,
   ContactMessage,
   ContactStore,
+  FollowUpLedger,
+  MessageIndex,
   MessageRef,
   Recipient,
+  SendLedger,
   SendTask,
   TaskQueue,
 } from './core/ports.ts';
@@ -39,7 +49,10 @@ import type {
  *    handled, in one write: a crash before it makes Twilio's retry redo only idempotent steps.
  */
 export interface InboundWebhookDeps {
-  readonly store: BroadcastStore;
+  readonly broadcasts: Broadcasts;
+  readonly ledger: SendLedger;
+  readonly followUps: FollowUpLedger;
+  readonly messageIndex: MessageIndex;
   readonly contacts: ContactStore;
   readonly sendQueue: TaskQueue<SendTask>;
   readonly authToken: () => Promise<string | undefined>;
@@ -135,9 +148,9 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
     sid: string,
     phone: string,
   ): Promise<{ ref: MessageRef; recipient: Recipient } | undefined> {
-    const ref = await deps.store.findRecipientBySid(sid);
+    const ref = await deps.messageIndex.find(sid);
     if (!ref) return undefined;
-    const recipient = await deps.store.getRecipient(ref);
+    const recipient = await deps.ledger.get(ref);
     if (!recipient || recipient.phone !== phone) {
       log.warn('inbound reply names a message sent to another number; treated as unaddressed', {
         repliedToSid: sid,
@@ -180,7 +193,7 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
    * admits one send, so a duplicate task is harmless.
    */
   async function confirmIfTap(recipient: Recipient, buttonPayload: string | undefined, at: Date) {
-    const broadcast = await deps.store.getBroadcast(recipient.tenantId, recipient.broadcastId);
+    const broadcast = await deps.broadcasts.get(recipient.tenantId, recipient.broadcastId);
     const decision = decideTap({
       followUp: broadcast?.followUp,
       buttonPayload,
@@ -196,12 +209,14 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
       log.info('inbound tap confirms nothing', { ...fields, reason: decision.reason });
       return;
     }
-    const confirmed = await deps.store.confirm(recipient, at, decision.followUp);
-    const followUp = confirmed.moved ? decision.followUp : recipient.followUp?.status;
+    const confirmed = await deps.followUps.confirm(recipient, at, decision.followUp);
+    const followUp = confirmed ? decision.followUp : recipient.followUp?.status;
     if (followUp === 'queued')
-      await deps.sendQueue.enqueue([{ ...fields, attempt: recipient.attempts, kind: 'followUp' }]);
+      await deps.sendQueue.enqueue([
+        { ...fields, attempt: recipient.attempts, kind: 'followUp', phone: recipient.phone },
+      ]);
     log.info(
-      confirmed.moved
+      confirmed
         ? decision.followUp === 'queued'
           ? 'recipient confirmed; follow-up enqueued'
           : 'recipient confirmed after the 24-hour window; follow-up not sent'
@@ -217,7 +232,10 @@ export const handler = middy(
   async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     try {
       live ??= createInboundWebhookHandler({
-        store: broadcastStore(),
+        broadcasts: broadcasts(),
+        ledger: sendLedger(),
+        followUps: followUpLedger(),
+        messageIndex: messageIndex(),
         contacts: contactStore(),
         sendQueue: sendTaskQueue(),
         authToken: () => twilioAuthToken(),

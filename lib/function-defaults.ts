@@ -24,12 +24,16 @@ export interface ServiceFunctionProps {
   readonly environment: Record<string, string>;
   /** @default one month */
   readonly logRetention?: logs.RetentionDays;
+  /** Application and system log level: at WARN, Lambda writes no START/END/REPORT lines. */
+  readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** X-Ray active tracing. */
+  readonly tracing: boolean;
 }
 
 /**
  * One Lambda function with the defaults every function of the service shares: Node.js 24
- * on arm64, an ESM bundle built by the local esbuild (never Docker), source maps, X-Ray,
- * its own log group with a retention, and its own role that starts empty: the only
+ * on arm64, an ESM bundle built by the local esbuild (never Docker), source maps, JSON logs at
+ * a chosen level, X-Ray only when asked for, its own log group with a retention, and its own role that starts empty: the only
  * permissions it gets are writing to its log group plus what the caller grants.
  */
 export class ServiceFunction extends Construct {
@@ -70,7 +74,12 @@ export class ServiceFunction extends Construct {
       description: props.description,
       role: this.role,
       logGroup: this.logGroup,
-      tracing: lambda.Tracing.ACTIVE,
+      tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
+      // JSON logs (Powertools writes JSON anyway), filtered by Lambda at the level set: CloudWatch
+      // Logs bills every GB ingested, and START/END/REPORT lines are three per invocation.
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel[props.logLevel],
+      systemLogLevelV2: props.logLevel === 'DEBUG' ? lambda.SystemLogLevel.DEBUG : lambda.SystemLogLevel.WARN,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       bundling: {
         forceDockerBundling: false,

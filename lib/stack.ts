@@ -17,16 +17,18 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as iam from 'aws-cdk-lib/aws-iam';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { SECRET_NOT_SET } from '../functions/commons/config.ts';
-import { DEFAULT_SENDER_MPS } from '../functions/core/pacing.ts';
+import { DEFAULT_SENDER_MPS, sendConcurrencyFor } from '../functions/core/pacing.ts';
 import { parseBackoffSeconds } from '../functions/core/retry-policy.ts';
 import { ServiceFunction } from './function-defaults.ts';
 import {
+  type ConsumerSpec,
   topology as declaredTopology,
   type QueueAccess,
   type ResourceLocator,
@@ -81,6 +83,17 @@ export interface BroadcastStackProps extends StackProps {
    * @default 80
    */
   readonly senderMps?: number;
+  /**
+   * The functions' log level (application and system logs). WARN keeps CloudWatch Logs, which AWS
+   * bills per GB ingested, near nothing per message; INFO logs every send.
+   * @default 'WARN'
+   */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
+   * X-Ray active tracing on every function ($5 per million traces recorded). Off by default.
+   * @default false
+   */
+  readonly tracing?: boolean;
 }
 
 interface QueuePair {
@@ -114,6 +127,8 @@ export class BroadcastStack extends Stack {
     validateTopology(topo);
     checkConsumersCanConsume(topo);
     const twilio = checkTwilioSettings(props.twilio ?? {});
+    const senderMps = validSenderMps(props.senderMps);
+    const logLevel = props.logLevel ?? 'WARN';
     this.topology = topo;
 
     this.tables = mapValues(topo.tables, (spec, tableId) => {
@@ -125,6 +140,7 @@ export class BroadcastStack extends Stack {
         encryption: dynamodb.TableEncryption.AWS_MANAGED,
         timeToLiveAttribute: spec.timeToLiveAttribute,
         removalPolicy: RemovalPolicy.RETAIN,
+        ...(spec.stream ? { stream: dynamodb.StreamViewType[spec.stream] } : {}),
       });
       for (const index of spec.globalIndexes) {
         table.addGlobalSecondaryIndex({
@@ -215,7 +231,15 @@ export class BroadcastStack extends Stack {
     this.apiUrl = `https://${this.api.apiId}.execute-api.${this.region}.${this.urlSuffix}`;
     this.publicBaseUrl = checkPublicBaseUrl(props.publicBaseUrl) ?? this.apiUrl;
 
+    // Function URLs are known only once their functions exist: functions that use one get it after.
+    const functionUrls: Record<string, string> = {};
+    const pendingUrlEnv: { fnId: string; envVar: string; urlId: string }[] = [];
     const locator: ResourceLocator = {
+      functionUrl: (urlId) => {
+        const url = functionUrls[urlId];
+        if (url) return url;
+        throw new Error(`function URL ${urlId} is not created yet`);
+      },
       tableName: (tableId) => mustGet(this.tables, tableId, 'table').tableName,
       queueUrl: (queueId) => mustGet(this.queues, queueId, 'queue').queue.queueUrl,
       deadLetterQueueUrl: (queueId) => mustGet(this.queues, queueId, 'queue').deadLetterQueue.queueUrl,
@@ -229,11 +253,19 @@ export class BroadcastStack extends Stack {
       TWILIO_MESSAGING_SERVICE_SID: twilio.messagingServiceSid ?? '',
       // Validated here so a typo fails the synth, not the first failed send.
       RETRY_BACKOFF_SECONDS: parseBackoffSeconds(props.retryBackoffSeconds).join(','),
-      SENDER_MPS: String(validSenderMps(props.senderMps)),
+      SENDER_MPS: String(senderMps),
+      POWERTOOLS_LOG_LEVEL: logLevel,
     };
 
     this.functions = mapValues(topo.functions, (spec, fnId) => {
-      const resourceEnv = resourceEnvironment(topo, spec, locator, { includeSecrets: true });
+      for (const urlId of spec.uses.functionUrls ?? [])
+        pendingUrlEnv.push({ fnId, urlId, envVar: mustGet(topo.functionUrls, urlId, 'function URL').envVar });
+      const resourceEnv = resourceEnvironment(
+        topo,
+        { ...spec, uses: { ...spec.uses, functionUrls: [] } },
+        locator,
+        { includeSecrets: true },
+      );
       const declared = spec.environment ?? {};
       for (const key of Object.keys(declared))
         if (key in resourceEnv || key in platformEnvironment || key === 'NODE_OPTIONS')
@@ -247,6 +279,8 @@ export class BroadcastStack extends Stack {
         memoryMb: spec.memoryMb,
         timeoutSeconds: spec.timeoutSeconds,
         environment: { ...declared, ...resourceEnv, ...platformEnvironment },
+        logLevel,
+        tracing: props.tracing ?? false,
       });
       const grantee = service.function;
       const indexArns: string[] = [];
@@ -268,11 +302,15 @@ export class BroadcastStack extends Stack {
 
       // cdk-nag findings on this role, each acknowledged on its own.
       Validations.of(service.role).acknowledge(
-        {
-          id: 'AwsSolutions-IAM5[Resource::*]',
-          reason:
-            'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions, so active tracing needs Resource *',
-        },
+        ...(props.tracing
+          ? [
+              {
+                id: 'AwsSolutions-IAM5[Resource::*]',
+                reason:
+                  'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions, so active tracing needs Resource *',
+              },
+            ]
+          : []),
         ...indexArns.map((finding) => ({
           id: `AwsSolutions-IAM5[${finding}]`,
           reason:
@@ -283,6 +321,43 @@ export class BroadcastStack extends Stack {
     });
     const lambdaOf = (fnId: string) => mustGet(this.functions, fnId, 'function').function;
 
+    for (const [urlId, spec] of Object.entries(topo.functionUrls)) {
+      // Public by design: the function checks X-Twilio-Signature over the URL it was called at.
+      const url = lambdaOf(spec.function).addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+      functionUrls[urlId] = url.url;
+      new CfnOutput(this, `${pascal(urlId)}FunctionUrl`, {
+        value: url.url,
+        description: `The ${urlId} function's URL (status callbacks name it per message; nothing to paste)`,
+      });
+    }
+    for (const { fnId, envVar, urlId } of pendingUrlEnv)
+      lambdaOf(fnId).addEnvironment(envVar, locator.functionUrl(urlId));
+
+    for (const consumer of topo.streamConsumers) {
+      const table = mustGet(this.tables, consumer.table, 'table');
+      lambdaOf(consumer.function).addEventSource(
+        new DynamoEventSource(table, {
+          startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+          batchSize: consumer.batchSize,
+          maxBatchingWindow: Duration.seconds(consumer.maxBatchingWindowSeconds),
+          bisectBatchOnError: true,
+          retryAttempts: consumer.retryAttempts,
+          parallelizationFactor: 1,
+          onFailure: new SqsDlq(mustGet(this.queues, consumer.onFailureQueue, 'queue').queue),
+          filters: [
+            lambda.FilterCriteria.filter({
+              dynamodb: { Keys: { sk: { S: lambda.FilterRule.beginsWith(consumer.sortKeyPrefix) } } },
+            }),
+          ],
+        }),
+      );
+      Validations.of(mustGet(this.functions, consumer.function, 'function').role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          "The DynamoDB event source needs dynamodb:ListStreams, which supports no resource-level permission; the stream's own reads are limited to this table's stream",
+      });
+    }
+
     for (const consumer of topo.consumers) {
       lambdaOf(consumer.function).addEventSource(
         new SqsEventSource(mustGet(this.queues, consumer.queue, 'queue').queue, {
@@ -291,7 +366,9 @@ export class BroadcastStack extends Stack {
             consumer.maxBatchingWindowSeconds > 0
               ? Duration.seconds(consumer.maxBatchingWindowSeconds)
               : undefined,
-          maxConcurrency: consumer.maxConcurrency,
+          maxConcurrency: (consumer as ConsumerSpec).scaleWithSenderRate
+            ? Math.max(consumer.maxConcurrency, sendConcurrencyFor(senderMps))
+            : consumer.maxConcurrency,
           reportBatchItemFailures: consumer.reportBatchItemFailures,
         }),
       );

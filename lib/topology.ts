@@ -1,3 +1,5 @@
+import { visibilityTimeoutFor } from '../functions/core/recovery.ts';
+
 /**
  * The one declaration of the system's topology: functions, HTTP routes, queues and
  * their consumers, scheduled rules, tables and secrets.
@@ -20,6 +22,8 @@ export interface TableSpec {
   readonly sortKey: string;
   /** Items with this epoch-seconds attribute expire (idempotency records, rate windows). */
   readonly timeToLiveAttribute?: string;
+  /** The table's change stream (DynamoDB Streams), read by the stream consumers below. */
+  readonly stream?: 'NEW_AND_OLD_IMAGES' | 'NEW_IMAGE' | 'KEYS_ONLY';
   readonly globalIndexes: readonly {
     readonly name: string;
     readonly partitionKey: string;
@@ -38,6 +42,17 @@ export interface QueueSpec {
     readonly envVar: string;
     readonly retentionDays: number;
   };
+}
+
+/**
+ * A function's own HTTPS endpoint (a Lambda Function URL on AWS: no API Gateway request per call),
+ * for callers that are not admins: Twilio's per-message status callbacks. Public; the function
+ * checks the caller itself (X-Twilio-Signature).
+ */
+export interface FunctionUrlSpec {
+  readonly function: string;
+  /** Environment variable that carries the URL to the functions that use it (`uses.functionUrls`). */
+  readonly envVar: string;
 }
 
 export interface SecretSpec {
@@ -64,6 +79,8 @@ export interface FunctionSpec {
     /** Also reads the queue's dead-letter queue (depth, redrive). */
     readonly deadLetterQueues?: Readonly<Record<string, QueueAccess>>;
     readonly secrets?: readonly string[];
+    /** Function URLs it needs to know (to hand them to Twilio, say). */
+    readonly functionUrls?: readonly string[];
   };
 }
 
@@ -90,6 +107,24 @@ export interface ConsumerSpec {
   /** The event source mapping's ScalingConfig.MaximumConcurrency (2..1000). */
   readonly maxConcurrency: number;
   readonly reportBatchItemFailures: boolean;
+  /**
+   * Raise maxConcurrency to what the WhatsApp sender's rate needs in flight (core/pacing.ts
+   * sendConcurrencyFor), so a 400 or 1,000 messages/s sender is not capped by it.
+   */
+  readonly scaleWithSenderRate?: boolean;
+}
+
+/** A consumer of a table's stream (a DynamoDB event source mapping): ordered per item collection. */
+export interface StreamConsumerSpec {
+  readonly table: string;
+  readonly function: string;
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+  /** Only records whose sort key starts with this reach the function (the mapping's filter criteria). */
+  readonly sortKeyPrefix: string;
+  /** A failing batch is retried (bisected) this many times, then sent to the queue named here. */
+  readonly retryAttempts: number;
+  readonly onFailureQueue: string;
 }
 
 export interface ScheduleSpec {
@@ -107,13 +142,20 @@ export interface Topology {
   readonly queues: Readonly<Record<string, QueueSpec>>;
   readonly secrets: Readonly<Record<string, SecretSpec>>;
   readonly functions: Readonly<Record<string, FunctionSpec>>;
+  readonly functionUrls: Readonly<Record<string, FunctionUrlSpec>>;
   readonly routes: readonly RouteSpec[];
   readonly consumers: readonly ConsumerSpec[];
+  readonly streamConsumers: readonly StreamConsumerSpec[];
   readonly schedules: readonly ScheduleSpec[];
 }
 
-const SEND_TIMEOUT_SECONDS = 60;
-const FAN_OUT_TIMEOUT_SECONDS = 120;
+/**
+ * The send and fan-out functions' timeouts: short, because they bound recovery (core/recovery.ts): a
+ * task whose invocation died comes back after its queue's visibility timeout, twice this.
+ */
+const SEND_TIMEOUT_SECONDS = 30;
+const FAN_OUT_TIMEOUT_SECONDS = 30;
+const CALLBACK_RETRY_TIMEOUT_SECONDS = 30;
 /** Admin handlers read tenant API keys and broadcasts; the create route also enqueues the fan-out. */
 const ADMIN_READS = { tables: { main: 'readwrite' } } as const;
 
@@ -124,10 +166,12 @@ export const topology = {
       partitionKey: 'pk',
       sortKey: 'sk',
       timeToLiveAttribute: 'expiresAt',
+      // The recipients' changes, for the counters (functions/aggregate-counts.ts).
+      stream: 'NEW_AND_OLD_IMAGES',
       // Sparse indexes: an item is in one only while it has the key attributes.
       globalIndexes: [
-        // Failed recipients waiting for a retry window, by when: the retry job never scans the table.
-        { name: 'dueRetries', partitionKey: 'retryShard', sortKey: 'nextRetryAt' },
+        // A broadcast's recipients waiting for a retry window, by when: the retry job never scans the table.
+        { name: 'retriesByBroadcast', partitionKey: 'retryKey', sortKey: 'nextRetryAt' },
         // Broadcasts not final yet, by tenant: the sweeper's and /v1/metrics' starting point.
         { name: 'activeBroadcasts', partitionKey: 'active', sortKey: 'activeKey' },
       ],
@@ -136,15 +180,30 @@ export const topology = {
   queues: {
     send: {
       envVar: 'SEND_QUEUE_URL',
-      visibilityTimeoutSeconds: SEND_TIMEOUT_SECONDS * 6,
+      visibilityTimeoutSeconds: visibilityTimeoutFor(SEND_TIMEOUT_SECONDS),
       retentionDays: 4,
       deadLetter: { maxReceiveCount: 5, envVar: 'SEND_DLQ_URL', retentionDays: 14 },
     },
     fanOut: {
       envVar: 'FAN_OUT_QUEUE_URL',
-      visibilityTimeoutSeconds: FAN_OUT_TIMEOUT_SECONDS * 6,
+      visibilityTimeoutSeconds: visibilityTimeoutFor(FAN_OUT_TIMEOUT_SECONDS),
       retentionDays: 4,
       deadLetter: { maxReceiveCount: 5, envVar: 'FAN_OUT_DLQ_URL', retentionDays: 14 },
+    },
+    // Status callbacks the ledger could not take when they came (DynamoDB throttled or failing).
+    callbackRetries: {
+      envVar: 'CALLBACK_RETRY_QUEUE_URL',
+      visibilityTimeoutSeconds: visibilityTimeoutFor(CALLBACK_RETRY_TIMEOUT_SECONDS),
+      retentionDays: 4,
+      deadLetter: { maxReceiveCount: 8, envVar: 'CALLBACK_RETRY_DLQ_URL', retentionDays: 14 },
+    },
+    // Stream batches the counters could not take after their retries (the event source's on-failure
+    // destination): a record of what to recount, never silently dropped.
+    countFailures: {
+      envVar: 'COUNT_FAILURES_QUEUE_URL',
+      visibilityTimeoutSeconds: 60,
+      retentionDays: 14,
+      deadLetter: { maxReceiveCount: 5, envVar: 'COUNT_FAILURES_DLQ_URL', retentionDays: 14 },
     },
   },
   secrets: {
@@ -207,17 +266,36 @@ export const topology = {
     },
     fanOut: {
       entry: 'functions/fan-out.ts',
-      description: 'Expands a stored chunk of a broadcast into recipients and their send tasks',
-      memoryMb: 512,
+      description: "Hands a stored chunk of a broadcast's list to the send queue, one task per recipient",
+      memoryMb: 256,
       timeoutSeconds: FAN_OUT_TIMEOUT_SECONDS,
       uses: { tables: { main: 'readwrite' }, queues: { fanOut: 'send+consume', send: 'send' } },
     },
     twilioStatusWebhook: {
       entry: 'functions/twilio-status-webhook.ts',
-      description: "Twilio's status callbacks: signature checked, status moved forward only",
-      memoryMb: 512,
+      description: "Twilio's status callbacks: signature checked, one conditional update of the recipient",
+      // Small and fast: three calls per message sent, each one signature check and one write.
+      memoryMb: 256,
       timeoutSeconds: 10,
-      uses: { tables: { main: 'readwrite' }, secrets: ['twilioAuthToken'] },
+      uses: {
+        tables: { main: 'readwrite' },
+        queues: { callbackRetries: 'send' },
+        secrets: ['twilioAuthToken'],
+      },
+    },
+    retryStatusCallbacks: {
+      entry: 'functions/retry-status-callbacks.ts',
+      description: 'Applies status callbacks again whose ledger write failed when they arrived',
+      memoryMb: 256,
+      timeoutSeconds: CALLBACK_RETRY_TIMEOUT_SECONDS,
+      uses: { tables: { main: 'readwrite' }, queues: { callbackRetries: 'consume' } },
+    },
+    aggregateCounts: {
+      entry: 'functions/aggregate-counts.ts',
+      description: "Counts recipients' changes from the table's stream, exactly once, and settles broadcasts",
+      memoryMb: 256,
+      timeoutSeconds: 60,
+      uses: { tables: { main: 'readwrite' } },
     },
     twilioInboundWebhook: {
       entry: 'functions/twilio-inbound-webhook.ts',
@@ -232,11 +310,16 @@ export const topology = {
       description: 'Consumes the send queue and sends each recipient its WhatsApp template, once',
       memoryMb: 512,
       timeoutSeconds: SEND_TIMEOUT_SECONDS,
-      uses: { tables: { main: 'readwrite' }, queues: { send: 'send+consume' }, secrets: ['twilioAuthToken'] },
+      uses: {
+        tables: { main: 'readwrite' },
+        queues: { send: 'send+consume' },
+        secrets: ['twilioAuthToken'],
+        functionUrls: ['statusCallback'],
+      },
     },
     retryFailed: {
       entry: 'functions/retry-failed.ts',
-      description: 'Every few minutes: re-queues transient failures whose backoff window has passed',
+      description: 'Every minute: re-queues transient failures whose backoff window has passed',
       memoryMb: 512,
       timeoutSeconds: 120,
       uses: { tables: { main: 'readwrite' }, queues: { send: 'send' } },
@@ -244,7 +327,7 @@ export const topology = {
     sweepStuck: {
       entry: 'functions/sweep-stuck.ts',
       description:
-        'Every few minutes: puts recipients stuck by a lost message or a crashed send back on the path',
+        'Every minute: settles broadcasts and puts recipients stuck by a lost message back on the path',
       memoryMb: 512,
       timeoutSeconds: 240,
       uses: {
@@ -253,6 +336,9 @@ export const topology = {
         secrets: ['twilioAuthToken'],
       },
     },
+  },
+  functionUrls: {
+    statusCallback: { function: 'twilioStatusWebhook', envVar: 'STATUS_CALLBACK_URL' },
   },
   routes: [
     { method: 'GET', path: '/healthz', function: 'healthz', auth: 'public' },
@@ -289,6 +375,27 @@ export const topology = {
       maxBatchingWindowSeconds: 1,
       maxConcurrency: 5,
       reportBatchItemFailures: true,
+      scaleWithSenderRate: true,
+    },
+    {
+      queue: 'callbackRetries',
+      function: 'retryStatusCallbacks',
+      batchSize: 10,
+      maxBatchingWindowSeconds: 0,
+      maxConcurrency: 2,
+      reportBatchItemFailures: true,
+    },
+  ],
+  streamConsumers: [
+    {
+      table: 'main',
+      function: 'aggregateCounts',
+      // Large batches: one counter write per broadcast shard per batch, whatever its size.
+      batchSize: 1000,
+      maxBatchingWindowSeconds: 1,
+      sortKeyPrefix: 'R#',
+      retryAttempts: 10,
+      onFailureQueue: 'countFailures',
     },
   ],
   schedules: [
@@ -296,14 +403,14 @@ export const topology = {
       id: 'retryDue',
       function: 'retryFailed',
       description: 'Drives retries through their backoff windows',
-      everyMinutes: 5,
+      everyMinutes: 1,
       localIntervalEnvVar: 'RETRY_SCHEDULE_SECONDS',
     },
     {
       id: 'sweep',
       function: 'sweepStuck',
-      description: 'Recovers recipients stuck by a lost queue message or a crashed send',
-      everyMinutes: 5,
+      description: 'Settles broadcasts; recovers recipients stuck by a lost queue message or lost callbacks',
+      everyMinutes: 1,
       localIntervalEnvVar: 'SWEEP_SCHEDULE_SECONDS',
     },
   ],
@@ -322,6 +429,7 @@ export interface ResourceLocator {
   queueUrl(id: string): string;
   deadLetterQueueUrl(id: string): string;
   secretArn(id: string): string;
+  functionUrl(id: string): string;
 }
 
 export function resourceEnvironment(
@@ -340,6 +448,8 @@ export function resourceEnvironment(
   if (options.includeSecrets)
     for (const id of fn.uses.secrets ?? [])
       env[mustGet(topo.secrets, id, 'secret').envVar] = locate.secretArn(id);
+  for (const id of fn.uses.functionUrls ?? [])
+    env[mustGet(topo.functionUrls, id, 'function URL').envVar] = locate.functionUrl(id);
   return env;
 }
 
@@ -354,6 +464,17 @@ export function validateTopology(topo: Topology): void {
       if (!topo.queues[q]) problems.push(`${id} uses unknown queue ${q}`);
     for (const s of fn.uses.secrets ?? [])
       if (!topo.secrets[s]) problems.push(`${id} uses unknown secret ${s}`);
+    for (const u of fn.uses.functionUrls ?? [])
+      if (!topo.functionUrls[u]) problems.push(`${id} uses unknown function URL ${u}`);
+  }
+  for (const [id, url] of Object.entries(topo.functionUrls))
+    if (!fnIds.has(url.function)) problems.push(`function URL ${id} names unknown function ${url.function}`);
+  for (const c of topo.streamConsumers) {
+    if (!fnIds.has(c.function)) problems.push(`stream consumer names unknown function ${c.function}`);
+    if (!topo.tables[c.table]?.stream)
+      problems.push(`stream consumer ${c.function} reads table ${c.table}, which has no stream`);
+    if (!topo.queues[c.onFailureQueue])
+      problems.push(`stream consumer ${c.function}: unknown on-failure queue ${c.onFailureQueue}`);
   }
   const routeKeys = new Set<string>();
   for (const r of topo.routes) {

@@ -8,7 +8,7 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ContactMessage, ContactStore, Suppression } from '../core/ports.ts';
-import { isConditionFailure, strip } from './dynamo-items.ts';
+import { isConditionFailure, queryAll, strip } from './dynamo-items.ts';
 
 /**
  * Suppression lists and contact history, on the same main table as the broadcasts (pk / sk):
@@ -223,6 +223,36 @@ export class DynamoContactStore implements ContactStore {
       ...(page.cursor ? { cursor: page.cursor } : {}),
     });
     return { items: items.map(toContactMessage), ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /** The SID of the message sent to `phone` by the claim made `at` (its history entry), if recorded. */
+  async sentMessageSid(tenantId: string, phone: string, at: string): Promise<string | undefined> {
+    const { Items } = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: {
+          ':pk': contactPk(phone),
+          ':prefix': `${historyPrefix(tenantId)}${isoOf(at)}#`,
+        },
+        ConsistentRead: true,
+        Limit: 1,
+      }),
+    );
+    const sid = Items?.[0]?.messageSid;
+    return typeof sid === 'string' ? sid : undefined;
+  }
+
+  /** Which recorded message of this contact's history (any tenant) has this SID, if any. */
+  async messageWithSid(phone: string, sid: string): Promise<ContactMessage | undefined> {
+    const items = await queryAll(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      FilterExpression: 'messageSid = :sid',
+      ExpressionAttributeValues: { ':pk': contactPk(phone), ':prefix': 'MSG#', ':sid': sid },
+      ConsistentRead: true,
+    });
+    return items[0] ? toContactMessage(items[0]) : undefined;
   }
 
   /**

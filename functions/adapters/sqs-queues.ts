@@ -1,15 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  ChangeMessageVisibilityCommand,
   SendMessageBatchCommand,
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { TaskQueue } from '../core/ports.ts';
 
-/** SQS's limits: 10 entries per SendMessageBatch, 12 h of visibility. */
+/** SQS's limit: 10 entries per SendMessageBatch. */
 const BATCH_LIMIT = 10;
-export const MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
 
 export interface BatchSendOptions {
   /** Rounds of re-sending the entries SQS refused (throttling, internal errors); default 3. */
@@ -24,6 +22,8 @@ export interface BatchSendOptions {
    * small one behind it). Order and exactly-once are not implied; consumers stay idempotent.
    */
   readonly groupOf?: (body: never) => string;
+  /** Every message visible only after this many seconds (0–900, SQS's DelaySeconds). */
+  readonly delaySeconds?: number;
 }
 
 export interface QueueFailure {
@@ -66,6 +66,9 @@ export async function sendJsonBatch(
     Id: String(i),
     MessageBody: JSON.stringify(body),
     ...(options.groupOf ? { MessageGroupId: options.groupOf(body as never) } : {}),
+    ...(options.delaySeconds
+      ? { DelaySeconds: Math.min(900, Math.max(0, Math.ceil(options.delaySeconds))) }
+      : {}),
   }));
   // Entries SQS refused as the sender's fault (too big, malformed) fail the same way again: not retried.
   const rejected: QueueFailure[] = [];
@@ -121,42 +124,9 @@ export class SqsTaskQueue<T> implements TaskQueue<T> {
     this.#options = options;
   }
 
-  enqueue(tasks: readonly T[]): Promise<void> {
-    return sendJsonBatch(this.#sqs, this.#queueUrl, tasks, this.#options);
+  enqueue(tasks: readonly T[], options: { delaySeconds?: number } = {}): Promise<void> {
+    return sendJsonBatch(this.#sqs, this.#queueUrl, tasks, { ...this.#options, ...options });
   }
-}
-
-/**
- * Makes a received message visible again after `seconds` (0..12 h): the rate-limited requeue.
- * Reporting the record as a batch item failure afterwards leaves the message on the queue with this
- * visibility instead of the queue's default.
- */
-export async function changeVisibility(
-  sqs: SQSClient,
-  queueUrl: string,
-  receiptHandle: string,
-  seconds: number,
-): Promise<void> {
-  const VisibilityTimeout = Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(seconds)));
-  await sqs.send(
-    new ChangeMessageVisibilityCommand({
-      QueueUrl: queueUrl,
-      ReceiptHandle: receiptHandle,
-      VisibilityTimeout,
-    }),
-  );
-}
-
-/**
- * An SQS event record carries its queue's ARN, not its URL; the URL is
- * https://sqs.<region>.amazonaws.com/<account>/<name> on AWS. Locally (and whenever the URL is known),
- * pass the configured URL instead: prefer `knownUrl` when its name matches the ARN's.
- */
-export function queueUrlFromArn(arn: string, knownUrl?: string): string {
-  const [, , , region, account, name] = arn.split(':');
-  if (knownUrl && name && knownUrl.replace(/\/+$/, '').endsWith(`/${name}`)) return knownUrl;
-  if (!region || !account || !name) throw new Error(`Not an SQS queue ARN: ${arn}`);
-  return `https://sqs.${region}.amazonaws.com/${account}/${name}`;
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; rejects with the first error after all settle. */

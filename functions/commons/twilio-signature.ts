@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import twilio from 'twilio';
+import { validateRequest } from 'twilio/lib/webhooks/webhooks.js';
 import { bodyText, header } from './http.ts';
 
 /**
@@ -60,7 +60,7 @@ export function isValidTwilioSignature(
 ): boolean {
   if (!authToken || !request.signature) return false;
   try {
-    return twilio.validateRequest(authToken, request.signature, request.url, request.signedParams);
+    return validateRequest(authToken, request.signature, request.url, request.signedParams);
   } catch {
     // new URL() inside validateRequest throws on a URL it cannot parse: not a valid request.
     return false;

@@ -1,21 +1,37 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoBroadcastStore } from '../adapters/dynamo-broadcast-store.ts';
+import { DynamoBroadcasts } from '../adapters/dynamo-broadcasts.ts';
 import { DynamoContactStore } from '../adapters/dynamo-contact-store.ts';
+import { DynamoCounters } from '../adapters/dynamo-counters.ts';
+import { DynamoMessageIndex } from '../adapters/dynamo-message-index.ts';
+import { DynamoFollowUpLedger, DynamoSendLedger } from '../adapters/dynamo-send-ledger.ts';
 import { SqsTaskQueue } from '../adapters/sqs-queues.ts';
-import { TwilioMessenger } from '../adapters/twilio-messenger.ts';
-import type { BroadcastStore, ContactStore, Messenger, SendTask, TaskQueue } from '../core/ports.ts';
-import { requiredEnv, twilioSettings } from './config.ts';
+import type {
+  BroadcastCounters,
+  Broadcasts,
+  ContactStore,
+  FollowUpLedger,
+  MessageIndex,
+  SendLedger,
+  SendTask,
+  TaskQueue,
+} from '../core/ports.ts';
+import { requiredEnv } from './config.ts';
 
 /**
  * SDK clients and adapters, created once per process (cold start) and shared by the handlers.
  * Endpoints come from the SDK's own AWS_ENDPOINT_URL_* variables (the local twin sets them).
+ * The Twilio client lives in twilio-wiring.ts, so functions that never call Twilio do not bundle it.
  */
 let documentClient: DynamoDBDocumentClient | undefined;
 let sqsClient: SQSClient | undefined;
-let store: BroadcastStore | undefined;
-let contacts: ContactStore | undefined;
+const adapters = new Map<string, unknown>();
+const once = <T>(name: string, make: () => T): T => {
+  if (!adapters.has(name)) adapters.set(name, make());
+  return adapters.get(name) as T;
+};
+const table = () => requiredEnv('TABLE_NAME');
 
 export function dynamoDocumentClient(): DynamoDBDocumentClient {
   documentClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
@@ -31,34 +47,27 @@ export function sqs(): SQSClient {
 
 /** The send queue, one message group per broadcast (fair between broadcasts; see sqs-queues.ts). */
 export function sendTaskQueue(): TaskQueue<SendTask> {
-  return new SqsTaskQueue<SendTask>(sqs(), requiredEnv('SEND_QUEUE_URL'), {
-    groupOf: (task: SendTask) => task.broadcastId,
-  });
+  return once(
+    'sendQueue',
+    () =>
+      new SqsTaskQueue<SendTask>(sqs(), requiredEnv('SEND_QUEUE_URL'), {
+        groupOf: (task: SendTask) => task.broadcastId,
+      }),
+  );
 }
 
-export function broadcastStore(): BroadcastStore {
-  store ??= new DynamoBroadcastStore(dynamoDocumentClient(), requiredEnv('TABLE_NAME'));
-  return store;
-}
-
+export const broadcasts = (): Broadcasts =>
+  once('broadcasts', () => new DynamoBroadcasts(dynamoDocumentClient(), table()));
+export const sendLedger = (): DynamoSendLedger =>
+  once('ledger', () => new DynamoSendLedger(dynamoDocumentClient(), table()));
+export const followUpLedger = (): FollowUpLedger =>
+  once('followUps', () => new DynamoFollowUpLedger(sendLedger()));
+export const counters = (): BroadcastCounters =>
+  once('counters', () => new DynamoCounters(dynamoDocumentClient(), table()));
+export const messageIndex = (): MessageIndex =>
+  once('messageIndex', () => new DynamoMessageIndex(dynamoDocumentClient(), table()));
 /** Suppression lists and contact history, on the same main table. */
-export function contactStore(): ContactStore {
-  contacts ??= new DynamoContactStore(dynamoDocumentClient(), requiredEnv('TABLE_NAME'));
-  return contacts;
-}
+export const contactStore = (): ContactStore =>
+  once('contacts', () => new DynamoContactStore(dynamoDocumentClient(), table()));
 
-/** Twilio's REST timeout for one send: short enough that a batch of 50 at 10 in flight fits the Lambda. */
-const SEND_TIMEOUT_MS = 10_000;
-
-let messenger: Promise<Messenger> | undefined;
-
-/** The messenger, built once the token is known (Secrets Manager on AWS); rebuilt after a failure. */
-export function twilioMessenger(): Promise<Messenger> {
-  messenger ??= twilioSettings()
-    .then((s) => new TwilioMessenger({ ...s, timeoutMs: SEND_TIMEOUT_MS }))
-    .catch((error: unknown) => {
-      messenger = undefined;
-      throw error;
-    });
-  return messenger;
-}
+export type { SendLedger };

@@ -71,3 +71,29 @@ export function progressOf(counts: Partial<StatusCounts>, total: number): Progre
     progressPct: Math.min(100, Math.max(0, pct)),
   };
 }
+
+/**
+ * A broadcast's counts as the API shows them, from its counter totals (core/count-deltas.ts):
+ * `pending` is what no counter holds yet (chunks not handed to the send queue), so the counts always
+ * add up to `totalRecipients`. A cancelled broadcast's recipients that were never sent (pending, and
+ * queued ones whose tasks the send consumer drops) are shown as what they are: `cancelled`.
+ */
+export function displayCounts(
+  broadcast: { readonly totalRecipients: number; readonly status: string },
+  statuses: Partial<Record<RecipientStatus, number>>,
+): StatusCounts {
+  const counts = emptyCounts();
+  let counted = 0;
+  for (const s of RECIPIENT_STATUSES) {
+    if (s === 'pending') continue;
+    counts[s] = Math.max(0, statuses[s] ?? 0);
+    counted += counts[s];
+  }
+  counts.pending = Math.max(0, broadcast.totalRecipients - counted);
+  if (broadcast.status === 'cancelled') {
+    counts.cancelled += counts.pending + counts.queued;
+    counts.pending = 0;
+    counts.queued = 0;
+  }
+  return counts;
+}

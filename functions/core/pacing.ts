@@ -148,3 +148,18 @@ export class SenderPacer {
       });
   }
 }
+
+/**
+ * Twilio's answer to a create takes about 150–300 ms (TWILIO.md "Throughput"); at the sender's rate
+ * that many sends are in flight at once.
+ */
+export const PROVIDER_LATENCY_SECONDS = 0.3;
+
+/**
+ * Send invocations needed at once for a sender's rate: messages in flight (rate × provider latency)
+ * over the sends each invocation runs at once, plus one spare; never below `floor`. 80/s → 4,
+ * 400/s → 13, 1,000/s → 31 (at 10 per invocation).
+ */
+export function sendConcurrencyFor(mps: number, perInvocation = 10, floor = 2): number {
+  return Math.max(floor, Math.ceil((mps * PROVIDER_LATENCY_SECONDS) / perInvocation) + 1);
+}

@@ -2,8 +2,7 @@
  * The small interfaces the domain talks through. Adapters (functions/adapters/) implement
  * them over DynamoDB, SQS and Twilio; handlers wire them. Nothing here knows AWS.
  */
-import type { StatusCounts } from './counts.ts';
-import type { FollowUpCounts } from './follow-up.ts';
+import type { CounterDeltas, CounterTotals } from './count-deltas.ts';
 import type { BroadcastStatus, RecipientStatus } from './statuses.ts';
 
 export interface TemplateSpec {
@@ -32,9 +31,8 @@ export interface Broadcast {
   readonly totalRecipients: number;
   /** Of those, the ones on the tenant's suppression list at creation (written as `skipped`). */
   readonly skippedCount?: number;
-  /** Recipient lists are stored in chunks after the 202 and expanded by the fan-out step. */
+  /** Recipient lists are stored in chunks at create and handed to the send queue by the fan-out step. */
   readonly chunkCount: number;
-  readonly chunksExpanded: number;
   /** Identifies an identical request (10-minute window without an Idempotency-Key). */
   readonly fingerprint: string;
   /** The whole body's fingerprint: the same Idempotency-Key with another body is a conflict. */
@@ -55,9 +53,9 @@ export interface Recipient {
   readonly broadcastId: string;
   /** Position in the accepted list; stable, and with the broadcast id it addresses the recipient. */
   readonly index: number;
+  /** The stored chunk the recipient's entry (and its rendered template variables) is in. */
+  readonly chunk?: number;
   readonly phone: string;
-  /** Content variables rendered for this recipient (JSON-encodable). */
-  readonly contentVariables: Readonly<Record<string, string>>;
   readonly status: RecipientStatus;
   /** 1 for the first send; the retry job increments it. */
   readonly attempts: number;
@@ -99,7 +97,10 @@ export interface FollowUpDelivery {
  */
 export type FollowUpStatus = Exclude<RecipientStatus, 'pending'> | 'expired';
 
-/** What one SQS message on the send queue names. */
+/**
+ * What one SQS message on the send queue carries: the recipient it is for, the attempt, and what to
+ * send, so a send needs no read of the list (the template's values stay off the ledger entry).
+ */
 export interface SendTask {
   readonly tenantId: string;
   readonly broadcastId: string;
@@ -107,6 +108,14 @@ export interface SendTask {
   readonly attempt: number;
   /** What to send: the broadcast's template (the default) or its free-form follow-up. */
   readonly kind?: 'template' | 'followUp';
+  /** E.164. */
+  readonly phone: string;
+  /** The template's variables rendered for this recipient (template sends). */
+  readonly variables?: Readonly<Record<string, string>>;
+  /** The stored chunk the recipient is in (its entry holds the variables again for retries). */
+  readonly chunk?: number;
+  /** When the recipient was handed to the send queue. */
+  readonly queuedAt?: string;
 }
 
 /** What one SQS message on the fan-out queue names: a stored chunk of the recipient list. */
@@ -177,17 +186,39 @@ export interface Messenger {
   readonly sender: string;
 }
 
-/** Why a conditional move did not happen; the caller decides whether that is fine. */
-export type MoveResult = { readonly moved: true } | { readonly moved: false; readonly current?: Recipient };
+/** A claim's answer: the recipient as claimed, or (not claimed) the ledger entry as it is. */
+export type ClaimResult =
+  | { readonly claimed: true; readonly recipient: Recipient }
+  | { readonly claimed: false; readonly current?: Recipient };
+
+/** A provider report (a status callback, a reconciliation) or a decision of ours about one send. */
+export interface OutcomeReport {
+  readonly to: Exclude<RecipientStatus, 'pending' | 'queued' | 'sending' | 'cancelled' | 'skipped'>;
+  readonly at: Date;
+  /** The attempt it speaks for: it never moves another attempt. */
+  readonly attempt: number;
+  /** The provider's SID of the message it reports: it never moves a recipient whose SID is another. */
+  readonly messageSid?: string;
+  /** Only when the recipient's recorded SID is `messageSid` (a report that named no attempt of its own). */
+  readonly requireRecordedSid?: boolean;
+  readonly errorCode?: number;
+  readonly errorMessage?: string;
+  /** With `failed`/`undelivered`: when the retry job may try again (indexed as a due retry). */
+  readonly retryAt?: Date;
+}
+
+/** A report on a follow-up: like OutcomeReport, without attempts or retries (a follow-up is sent once). */
+export type FollowUpReport = Omit<OutcomeReport, 'to' | 'attempt' | 'retryAt'> & {
+  readonly to: FollowUpStatus;
+};
 
 /**
- * Persistence of broadcasts and their recipients. Every status move is conditional on
- * the recipient's current state and updates the broadcast's counters in the same atomic
- * write, so duplicates, reordering and crashes can never make the counts drift.
+ * Broadcasts and their stored lists: the broadcast items (status, the active index), the chunks of
+ * the accepted list and how far the fan-out has got with them.
  */
-export interface BroadcastStore {
-  /** Stores the broadcast (status `accepted`) and its recipient list in chunks; nothing when it throws. */
-  createBroadcast(
+export interface Broadcasts {
+  /** Stores the broadcast (status `accepted` or `scheduled`) and its list in chunks; nothing when it throws. */
+  create(
     broadcast: Broadcast,
     chunks: readonly (readonly ChunkEntry[])[],
     idempotency: { readonly key?: string; readonly fingerprintExpiresAt: number },
@@ -199,118 +230,137 @@ export interface BroadcastStore {
     key: string,
   ): Promise<{ broadcastId: string; fingerprint: string } | undefined>;
   findByFingerprint(tenantId: string, fingerprint: string, now: Date): Promise<string | undefined>;
-  getBroadcast(tenantId: string, broadcastId: string): Promise<Broadcast | undefined>;
-  listBroadcasts(
+  /** Points an Idempotency-Key at an existing broadcast (a keyed repeat of a keyless request). */
+  rememberKey(tenantId: string, key: string, broadcastId: string, bodyFingerprint: string): Promise<void>;
+  get(tenantId: string, broadcastId: string): Promise<Broadcast | undefined>;
+  page(
     tenantId: string,
     page: { limit: number; cursor?: string; status?: string },
   ): Promise<{ items: Broadcast[]; nextCursor?: string }>;
-  /** Counts per status (pending included) and error counts by code, summed over the counter shards. */
-  getCounts(broadcast: Broadcast): Promise<{
-    counts: StatusCounts;
-    errors: Record<string, number>;
-    retriesPending: number;
-    /** With a follow-up: the two-step flow's counts. */
-    followUps?: FollowUpCounts;
-  }>;
-  listRecipients(
+  /** Broadcasts not final yet, across tenants (sweeper, retry job) or for one tenant (metrics). */
+  active(tenantId?: string): Promise<Broadcast[]>;
+
+  readChunk(broadcastId: string, chunk: number): Promise<StoredChunk>;
+  /**
+   * Counts the chunk's recipients as queued (once: false when it was counted before). Happens before
+   * their send tasks are enqueued, so the counts never miss a recipient that is being sent.
+   */
+  countChunk(broadcast: Broadcast, chunk: number, size: number): Promise<boolean>;
+  /** Marks the chunk's send tasks enqueued; the broadcast goes accepted → queued with its last chunk. */
+  chunkEnqueued(broadcast: Broadcast, chunk: number): Promise<void>;
+  /** Chunks whose send tasks are not all enqueued yet (the sweeper re-fans them). */
+  unfinishedChunks(broadcast: Broadcast): Promise<number[]>;
+
+  /** scheduled → accepted, when its time has come; false when it was not scheduled. */
+  startScheduled(tenantId: string, broadcastId: string): Promise<boolean>;
+  /** accepted/queued → running (its first claim). */
+  markRunning(tenantId: string, broadcastId: string, at: Date): Promise<void>;
+  /** Not final → cancelled; false when it was final already. */
+  cancel(tenantId: string, broadcastId: string, at: Date): Promise<boolean>;
+  /** Sets a final outcome (or moves a final one to another: a late failure) and leaves the active index. */
+  finish(broadcast: Broadcast, status: 'completed' | 'partial' | 'failed', at: Date): Promise<boolean>;
+  /** A cancelled broadcast whose last sends settled leaves the active index. */
+  settleCancelled(broadcast: Broadcast): Promise<void>;
+  /** A final broadcast with work again (a retry was scheduled after it ended) runs again. */
+  reopen(broadcast: Broadcast): Promise<boolean>;
+  /** Remembers the counts the sweeper saw; returns since when they have been the same (stalled since). */
+  noteSweep(broadcast: Broadcast, countsSignature: string, at: Date): Promise<Date>;
+}
+
+/** A stored chunk of a broadcast's accepted list. */
+export interface StoredChunk {
+  readonly entries: readonly ChunkEntry[];
+  /** `counted`: its recipients are counted queued; `enqueued`: their send tasks are on the queue too. */
+  readonly state?: 'counted' | 'enqueued';
+}
+
+/**
+ * The send ledger: one entry per recipient (its claim, attempt, status, SID, retry, and its
+ * follow-up's own ledger). Every write is one conditional update of that entry; the counters
+ * follow from the entries' changes (core/count-deltas.ts).
+ */
+export interface SendLedger {
+  get(key: RecipientKey): Promise<Recipient | undefined>;
+  page(
     broadcast: Broadcast,
     page: { limit: number; cursor?: string; status?: string },
   ): Promise<{ items: Recipient[]; nextCursor?: string }>;
-
-  /** Fan-out: the stored chunk, and writing its recipients as `queued` (idempotent). */
-  readChunk(tenantId: string, broadcastId: string, chunk: number): Promise<readonly ChunkEntry[]>;
-  /** Writes the chunk's recipients as queued (those already written are left alone); returns them. */
-  expandChunk(broadcast: Broadcast, chunk: number, entries: readonly ChunkEntry[]): Promise<Recipient[]>;
-  /** A scheduled broadcast whose time has come: scheduled → accepted (false when it was not scheduled). */
-  startScheduled(tenantId: string, broadcastId: string): Promise<boolean>;
-  /** Counts the chunk as expanded; moves the broadcast accepted → queued when it was the last one. */
-  markChunkExpanded(broadcast: Broadcast, chunk: number): Promise<void>;
-
-  getRecipient(key: RecipientKey): Promise<Recipient | undefined>;
-  /** queued → sending for this attempt, with a lease; false when it was not queued at that attempt. */
-  claim(key: RecipientKey, attempt: number, now: Date, leaseSeconds: number): Promise<MoveResult>;
-  /** Records the provider's SID for this attempt (and indexes SID → recipient). */
-  recordSid(key: RecipientKey, attempt: number, sid: string): Promise<void>;
-  /** sending → queued, same attempt (rate limited: it will be delivered again). */
-  releaseClaim(key: RecipientKey, attempt: number, now: Date): Promise<MoveResult>;
+  /** Recipients of a broadcast in these statuses (reads the broadcast's recipients). */
+  inStatuses(broadcast: Broadcast, statuses: readonly RecipientStatus[]): Promise<Recipient[]>;
   /**
-   * Moves a recipient forward (never backwards) to a status reported by the provider or
-   * decided by us, with its timestamp and error; no-op when it would not advance.
+   * Queued (or never written) → sending for the task's attempt, with a lease; the entry is created by
+   * the first claim. Not claimed: the entry as it is (a duplicate, a stale attempt, or a claim held).
    */
-  advance(
-    key: RecipientKey,
-    to: Exclude<RecipientStatus, 'pending' | 'queued'>,
-    details: {
-      at: Date;
-      errorCode?: number;
-      errorMessage?: string;
-      messageSid?: string;
-      attempt?: number;
-      /** With `failed`/`undelivered`: when the retry job may try again (indexed as a due retry). */
-      retryAt?: Date;
-      /** The recipient as the caller just read it: spares the first read (re-read only on a lost race). */
-      current?: Recipient;
-    },
-  ): Promise<MoveResult>;
-  findRecipientBySid(sid: string): Promise<MessageRef | undefined>;
-
-  // The two-step flow: the confirmation tap, and the follow-up's own ledger (like the template's).
-  /** Sets confirmedAt and the follow-up's first status, once; false when confirmed before. */
-  confirm(key: RecipientKey, at: Date, followUp: 'queued' | 'expired'): Promise<MoveResult>;
-  /** Follow-up queued → sending with a lease; false when it was not queued. */
-  claimFollowUp(key: RecipientKey, now: Date, leaseSeconds: number): Promise<MoveResult>;
-  /** Follow-up sending → queued (rate limited), unless a SID is known. */
-  releaseFollowUpClaim(key: RecipientKey, now: Date): Promise<MoveResult>;
-  /** Records the follow-up's SID (and indexes SID → recipient as a follow-up). */
-  recordFollowUpSid(key: RecipientKey, sid: string): Promise<void>;
-  /** Moves the follow-up forward only (canAdvanceFollowUp); no-op otherwise. */
-  advanceFollowUp(
-    key: RecipientKey,
-    to: FollowUpStatus,
-    details: {
-      at: Date;
-      errorCode?: number;
-      errorMessage?: string;
-      messageSid?: string;
-      current?: Recipient;
-    },
-  ): Promise<MoveResult>;
-  /** Marks the broadcast running (first claim) when it was accepted or queued. */
-  markRunning(tenantId: string, broadcastId: string, now: Date): Promise<void>;
-  /** Sets the final status when no recipient is in flight; returns it, or undefined when not final yet. */
-  /**
-   * With `movedOutOfFlight`, the recipient whose move prompted the check: while its counter shard
-   * still has recipients in flight the broadcast cannot be final, and one read says so (instead of
-   * summing every shard on every status callback).
-   */
-  finalizeIfDone(
-    broadcast: Broadcast,
-    now: Date,
-    movedOutOfFlight?: RecipientKey,
-  ): Promise<string | undefined>;
-
-  // Retries, cancel and recovery.
-  /** Recipients whose retry is due (from the due-retry index; never a table scan). */
-  dueRetries(now: Date, limit: number): Promise<(RecipientKey & { attempt: number })[]>;
-  /**
-   * failed/undelivered at `attempt` → queued at `attempt + 1`, its retry (if scheduled) consumed;
-   * false when it is not in that state any more.
-   */
-  requeueForRetry(key: RecipientKey, attempt: number, now: Date): Promise<MoveResult>;
+  claim(task: SendTask, at: Date, leaseUntil: Date): Promise<ClaimResult>;
+  /** A claim whose lease expired (its invocation died) → claimed again, same attempt; false if it moved. */
+  takeOver(recipient: Recipient, at: Date, leaseUntil: Date): Promise<boolean>;
+  /** Writes a recipient never to be sent as `skipped` (suppressed at create); false when it was written before. */
+  markSkipped(task: SendTask, at: Date, why: string): Promise<boolean>;
+  /** sending → queued, same attempt, while no SID is known (the provider never got it). */
+  release(key: RecipientKey, attempt: number, at: Date): Promise<boolean>;
+  /** queued → cancelled (an entry released or re-queued earlier; a never-written one needs nothing). */
+  cancel(key: RecipientKey, attempt: number, at: Date): Promise<boolean>;
+  /** sending → skipped before any provider call (the number is suppressed). */
+  skip(key: RecipientKey, attempt: number, at: Date, why: string): Promise<boolean>;
+  /** Moves the recipient forward to what the report says, only from where that is a forward move. */
+  report(key: RecipientKey, report: OutcomeReport): Promise<boolean>;
+  /** failed/undelivered at `attempt` → queued at `attempt + 1`; the entry as re-queued, or undefined. */
+  requeueForRetry(key: RecipientKey, attempt: number, at: Date): Promise<Recipient | undefined>;
   /** Forgets a scheduled retry (a cancelled broadcast): the recipient stays failed for good. */
   dropRetry(key: RecipientKey, attempt: number): Promise<void>;
-  /** Not-yet-final → cancelled; false when it was final already. */
-  cancelBroadcast(tenantId: string, broadcastId: string, now: Date): Promise<boolean>;
-  /** Broadcasts not final yet, across tenants (sweeper) or for one tenant (metrics). */
-  activeBroadcasts(tenantId?: string): Promise<Broadcast[]>;
-  /** Chunks of the list not expanded yet (the sweeper re-enqueues their fan-out). */
-  unexpandedChunks(broadcast: Broadcast): Promise<number[]>;
-  /** Recipients of a broadcast in the given statuses (reads its recipients: for stalled broadcasts only). */
-  recipientsIn(broadcast: Broadcast, statuses: readonly RecipientStatus[]): Promise<Recipient[]>;
-  /** Remembers the counts the sweeper saw; returns whether they were the same as last time (stalled). */
-  noteSweep(broadcast: Broadcast, countsSignature: string): Promise<boolean>;
-  /** Sent and failed moves per minute for a tenant, for /v1/metrics (sentLast5m, failedLast5m). */
+  /** Retries scheduled for a broadcast, due by `until` (all of them without it), earliest first. */
+  scheduledRetries(
+    broadcastId: string,
+    until?: Date,
+    limit?: number,
+  ): Promise<(RecipientKey & { attempt: number; nextRetryAt: string })[]>;
+}
+
+/** The two-step flow's ledger on the recipient (`confirmedAt`, `followUp`). */
+export interface FollowUpLedger {
+  /** Sets confirmedAt and the follow-up's first status, once; false when confirmed before. */
+  confirm(key: RecipientKey, at: Date, followUp: 'queued' | 'expired'): Promise<boolean>;
+  /** Follow-up queued → sending with a lease; not claimed: the entry as it is. */
+  claim(key: RecipientKey, at: Date, leaseUntil: Date): Promise<ClaimResult>;
+  /** A follow-up claim whose lease expired → claimed again. */
+  takeOver(recipient: Recipient, at: Date, leaseUntil: Date): Promise<boolean>;
+  /** Follow-up sending → queued (rate limited), unless a SID is known. */
+  release(key: RecipientKey, at: Date): Promise<boolean>;
+  /** Moves the follow-up forward only (canAdvanceFollowUp). */
+  report(key: RecipientKey, report: FollowUpReport): Promise<boolean>;
+}
+
+/** The counts the stream aggregator keeps, and the tenant's recent activity. */
+export interface BroadcastCounters {
+  /** Every counter of the broadcast, summed (core/count-deltas.ts totalsOf). */
+  totals(broadcastId: string): Promise<CounterTotals>;
+  /** Sent and failed recipients per minute for a tenant, for /v1/metrics. */
   recentActivity(tenantId: string, now: Date, minutes: number): Promise<{ sent: number; failed: number }>;
+  /**
+   * Applies one shard's stream changes of one broadcast, exactly once: changes at or below the
+   * shard's watermark (a retried batch) are left out. Returns the deltas actually applied.
+   */
+  apply(update: CounterUpdate): Promise<CounterDeltas>;
+}
+
+/** The changes of one broadcast shard's recipients in one stream batch, in stream order. */
+export interface CounterUpdate {
+  readonly tenantId: string;
+  readonly broadcastId: string;
+  /** The recipients' shard (`S05`): one counter item, one writer. */
+  readonly shard: string;
+  readonly changes: readonly {
+    /** The stream record's sequence number (digits; ordered within the item collection). */
+    readonly sequence: string;
+    readonly deltas: CounterDeltas;
+    readonly activity?: { readonly kind: 'sent' | 'failed'; readonly minute: string };
+  }[];
+}
+
+/** Provider SID → recipient, kept where a reply must find its message (two-step broadcasts). */
+export interface MessageIndex {
+  index(sid: string, ref: MessageRef): Promise<void>;
+  find(sid: string): Promise<MessageRef | undefined>;
 }
 
 /** One accepted recipient as stored in a chunk of the list before fan-out. */
@@ -324,7 +374,8 @@ export interface ChunkEntry {
 
 /** A work queue (send tasks, fan-out tasks); consumers are idempotent, so at-least-once is enough. */
 export interface TaskQueue<T> {
-  enqueue(tasks: readonly T[]): Promise<void>;
+  /** Enqueues the tasks, each visible after `delaySeconds` (0–900; default 0). */
+  enqueue(tasks: readonly T[], options?: { delaySeconds?: number }): Promise<void>;
 }
 
 /** Tenant API keys, stored hashed. */
@@ -399,6 +450,10 @@ export interface ContactStore {
   recordInbound(messageSid: string, entries: readonly ContactMessage[]): Promise<boolean>;
   /** Whether an inbound MessageSid was handled already. */
   inboundHandled(messageSid: string): Promise<boolean>;
+  /** The SID of the message sent to `phone` by the claim made `at` (its history entry), if recorded. */
+  sentMessageSid(tenantId: string, phone: string, at: string): Promise<string | undefined>;
+  /** Which recorded message of this contact's history (any tenant) has this SID, if any. */
+  messageWithSid(phone: string, sid: string): Promise<ContactMessage | undefined>;
   /** The contact's history for one tenant, newest first. */
   listMessages(
     tenantId: string,

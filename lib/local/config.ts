@@ -49,7 +49,6 @@ export interface LocalConfig {
 const HANDLER_SETTINGS = [
   'RETRY_BACKOFF_SECONDS',
   'SWEEP_STALE_SECONDS',
-  'SEND_LEASE_SECONDS',
   'SEND_CONCURRENCY',
   'SENDER_MPS',
   'MAX_RECIPIENTS_PER_REQUEST',
@@ -120,12 +119,7 @@ export function localConfigFromEnv(
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
-  for (const name of [
-    'SWEEP_STALE_SECONDS',
-    'SEND_LEASE_SECONDS',
-    'SEND_CONCURRENCY',
-    'MAX_RECIPIENTS_PER_REQUEST',
-  ])
+  for (const name of ['SWEEP_STALE_SECONDS', 'SEND_CONCURRENCY', 'MAX_RECIPIENTS_PER_REQUEST'])
     integer(env, name, 1, { min: 1, max: 10_000_000 });
   integer(env, 'SENDER_MPS', DEFAULT_SENDER_MPS, { min: 1, max: 1000 });
   const handlerSettings: Record<string, string> = {};

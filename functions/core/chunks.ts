@@ -1,0 +1,46 @@
+/**
+ * How a broadcast's accepted list is cut into stored chunks (one DynamoDB item and one fan-out task
+ * each). By count and by size: DynamoDB refuses an item over 400 KB, attribute names and values
+ * included (DynamoDB developer guide, "Service, account, and table quotas"), and recipients' template
+ * values can be long (1,024 characters each), so 1,000 recipients do not always fit.
+ */
+import type { ChunkEntry } from './ports.ts';
+
+export const MAX_CHUNK_ENTRIES = 1000;
+/** Well under 400 KB: room for the item's keys, state and TTL, and for DynamoDB's per-value overhead. */
+export const MAX_CHUNK_BYTES = 350_000;
+
+/**
+ * An entry's size as stored, rounded up: its values in UTF-8 plus the short attribute names of the
+ * stored form (`i`, `p`, `v`, `s`) and a few bytes of overhead per value.
+ */
+export function storedSize(entry: ChunkEntry): number {
+  let size = 16 + Buffer.byteLength(entry.phone);
+  for (const [name, value] of Object.entries(entry.contentVariables))
+    size += 4 + Buffer.byteLength(name) + Buffer.byteLength(value);
+  return size;
+}
+
+/** The entries in order, cut wherever the next one would pass either limit. */
+export function chunkEntries(
+  entries: readonly ChunkEntry[],
+  limits: { maxEntries?: number; maxBytes?: number } = {},
+): ChunkEntry[][] {
+  const maxEntries = limits.maxEntries ?? MAX_CHUNK_ENTRIES;
+  const maxBytes = limits.maxBytes ?? MAX_CHUNK_BYTES;
+  const chunks: ChunkEntry[][] = [];
+  let current: ChunkEntry[] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    const size = storedSize(entry);
+    if (current.length > 0 && (current.length >= maxEntries || bytes + size > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(entry);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}

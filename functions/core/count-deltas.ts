@@ -1,0 +1,131 @@
+/**
+ * What one recipient's change adds to its broadcast's counters (DESIGN.md "Counters").
+ *
+ * Counts are not written with each status move. Every recipient write is a single conditional
+ * update of the recipient's ledger item; a DynamoDB Streams aggregator (functions/aggregate-counts.ts)
+ * turns each change (the item before and after) into counter deltas and applies a whole batch of them
+ * at once. The rule is one function: a recipient *contributes* to the counters by what it is now
+ * (its status, its current error code, a pending retry, its follow-up's status, its confirmation), and
+ * a change adds `contribution(after) − contribution(before)`. Summed over every change of every
+ * recipient, the counters are exactly the contributions of the recipients as they are: duplicates,
+ * reordering and crashes cannot make them drift, because only changes that really happened reach the
+ * stream.
+ *
+ * A recipient item is first written when it is claimed for sending (or when the fan-out writes it as
+ * `skipped`): until then it is counted `queued` by the fan-out (its chunk's entries were added to
+ * `c_queued` when the chunk was handed to the send queue). So an item that appears for the first time
+ * arrives from `queued`. An item that disappears (TTL expiry of old data) changes no count: retention
+ * does not rewrite history.
+ */
+import { RECIPIENT_STATUSES, type RecipientStatus, SUCCEEDED } from './statuses.ts';
+
+/** The counter fields: `c_<status>`, `e_<error code>`, `r_pending`, `f_<follow-up status>`, `f_confirmed`. */
+export type CounterDeltas = Record<string, number>;
+
+/** The part of a recipient item the counters read (a DynamoDB stream image, unmarshalled). */
+export interface CountedImage {
+  readonly status?: string;
+  readonly errorCode?: number | string;
+  readonly nextRetryAt?: string;
+  readonly confirmedAt?: string;
+  readonly followUp?: { readonly status?: string };
+}
+
+/** What the stream says happened to one recipient item. */
+export interface RecipientChange {
+  readonly eventName: 'INSERT' | 'MODIFY' | 'REMOVE';
+  readonly oldImage?: CountedImage;
+  readonly newImage?: CountedImage;
+}
+
+/** The statuses whose recipients carry their error code in `e_<code>`. */
+const FAILING: readonly string[] = ['failed', 'undelivered'];
+
+/** Before its first write, a recipient is counted by the fan-out as queued. */
+const NOT_WRITTEN_YET: CountedImage = { status: 'queued' };
+
+/** The counters one recipient contributes as it is. */
+export function contribution(image: CountedImage): CounterDeltas {
+  const fields: CounterDeltas = {};
+  const status = image.status;
+  if (status && (RECIPIENT_STATUSES as readonly string[]).includes(status)) fields[`c_${status}`] = 1;
+  if (status && FAILING.includes(status) && image.errorCode !== undefined && image.errorCode !== '')
+    fields[`e_${image.errorCode}`] = 1;
+  if (image.nextRetryAt) fields.r_pending = 1;
+  if (image.confirmedAt) fields.f_confirmed = 1;
+  if (image.followUp?.status) fields[`f_${image.followUp.status}`] = 1;
+  return fields;
+}
+
+/** `contribution(after) − contribution(before)`, zero entries left out. */
+export function deltasOf(change: RecipientChange): CounterDeltas {
+  if (change.eventName === 'REMOVE' || !change.newImage) return {};
+  const before = contribution(change.eventName === 'INSERT' ? NOT_WRITTEN_YET : (change.oldImage ?? {}));
+  const after = contribution(change.newImage);
+  const deltas: CounterDeltas = {};
+  for (const [field, value] of Object.entries(after)) deltas[field] = value - (before[field] ?? 0);
+  for (const [field, value] of Object.entries(before)) if (!(field in after)) deltas[field] = -value;
+  for (const field of Object.keys(deltas)) if (deltas[field] === 0) delete deltas[field];
+  return deltas;
+}
+
+/** Adds `more` into `into` (mutating it); zero entries removed. */
+export function addDeltas(into: CounterDeltas, more: CounterDeltas): CounterDeltas {
+  for (const [field, value] of Object.entries(more)) {
+    const sum = (into[field] ?? 0) + value;
+    if (sum === 0) delete into[field];
+    else into[field] = sum;
+  }
+  return into;
+}
+
+/**
+ * The tenant activity a change is (for `/v1/metrics`'s sentLast5m and failedLast5m): `sent` when a
+ * recipient reaches sent or beyond for the first time in an attempt, `failed` when it becomes failed
+ * or undelivered.
+ */
+export function activityOf(change: RecipientChange): 'sent' | 'failed' | undefined {
+  if (change.eventName === 'REMOVE' || !change.newImage) return undefined;
+  const before = (change.eventName === 'INSERT' ? NOT_WRITTEN_YET : change.oldImage)?.status;
+  const after = change.newImage.status;
+  if (!after || after === before) return undefined;
+  const succeeded = (s: string | undefined) => SUCCEEDED.includes(s as RecipientStatus);
+  if (succeeded(after) && !succeeded(before)) return 'sent';
+  if (FAILING.includes(after) && !FAILING.includes(before ?? '')) return 'failed';
+  return undefined;
+}
+
+/** Summed counter fields, split by kind (the read side of the counters). */
+export interface CounterTotals {
+  /** Recipients per status, `pending` not included (it is derived from the total). */
+  readonly statuses: Partial<Record<RecipientStatus, number>>;
+  /** Recipients currently failed or undelivered, per provider error code. */
+  readonly errors: Record<string, number>;
+  readonly retriesPending: number;
+  /** `f_<status>` and `f_confirmed` without their prefix. */
+  readonly followUp: Record<string, number>;
+  /** Chunks of the list whose send tasks are all on the send queue. */
+  readonly chunksEnqueued: number;
+}
+
+/** Sums counter items (any number, any fields) into totals by kind. */
+export function totalsOf(items: Iterable<Record<string, unknown>>): CounterTotals {
+  const statuses: Record<string, number> = {};
+  const errors: Record<string, number> = {};
+  const followUp: Record<string, number> = {};
+  let retriesPending = 0;
+  let chunksEnqueued = 0;
+  const add = (into: Record<string, number>, name: string, value: unknown) => {
+    const n = Number(value);
+    if (Number.isFinite(n)) into[name] = (into[name] ?? 0) + n;
+  };
+  for (const item of items)
+    for (const [name, value] of Object.entries(item)) {
+      if (name.startsWith('c_')) add(statuses, name.slice(2), value);
+      else if (name.startsWith('e_')) add(errors, name.slice(2), value);
+      else if (name.startsWith('f_')) add(followUp, name.slice(2), value);
+      else if (name === 'r_pending') retriesPending += Number(value) || 0;
+      else if (name === 'chunksEnqueued') chunksEnqueued += Number(value) || 0;
+    }
+  return { statuses, errors, retriesPending, followUp, chunksEnqueued };
+}

@@ -1,0 +1,77 @@
+import type { HandlerLogger } from '../commons/powertools.ts';
+import type { Broadcasts, FanOutTask, SendLedger, SendTask, TaskQueue } from '../core/ports.ts';
+
+/**
+ * One stored chunk of a broadcast's list handed to the send queue (DESIGN.md "Big lists"):
+ *
+ * 1. its recipients are counted `queued` (once: the chunk's state says whether it was);
+ * 2. a send task per recipient is enqueued, carrying what to send (phone, rendered variables); the
+ *    recipients are not written here: each is written by its first claim (one write less per
+ *    recipient), and those suppressed at create are written now, as `skipped`;
+ * 3. the chunk is marked enqueued (with the last chunk, the broadcast goes accepted → queued).
+ *
+ * Safe to repeat at any point: a redelivered task skips what is counted, enqueues again what may not
+ * have been (the claim admits one send per attempt, so a duplicate task is harmless), and marks once.
+ * A cancelled broadcast's chunk is counted (the counts show it as cancelled) and nothing is enqueued.
+ */
+export interface FanOutDeps {
+  readonly broadcasts: Broadcasts;
+  readonly ledger: SendLedger;
+  readonly sendQueue: TaskQueue<SendTask>;
+  /** Puts the fan-out task back, visible after `delaySeconds` (at most 900): a scheduled broadcast's wait. */
+  readonly postpone: (task: FanOutTask, delaySeconds: number) => Promise<void>;
+  readonly now?: () => Date;
+  readonly logger: HandlerLogger;
+}
+
+/** SQS's longest message delay. */
+const MAX_DELAY_SECONDS = 900;
+/** What a recipient skipped at creation says about why. */
+const SUPPRESSED_AT_CREATE = 'On the suppression list when the broadcast was created';
+
+export function createFanOut(deps: FanOutDeps) {
+  const now = deps.now ?? (() => new Date());
+  return async (task: FanOutTask): Promise<void> => {
+    const broadcast = await deps.broadcasts.get(task.tenantId, task.broadcastId);
+    if (!broadcast) {
+      deps.logger.error('fan-out task names an unknown broadcast', { broadcastId: task.broadcastId });
+      return;
+    }
+    if (broadcast.status === 'scheduled') {
+      const waitSeconds = Math.ceil((Date.parse(broadcast.scheduledAt ?? '') - now().getTime()) / 1000);
+      if (waitSeconds > 0) {
+        await deps.postpone(task, Math.min(MAX_DELAY_SECONDS, waitSeconds));
+        return;
+      }
+      await deps.broadcasts.startScheduled(task.tenantId, task.broadcastId);
+    }
+    const chunk = await deps.broadcasts.readChunk(task.broadcastId, task.chunk);
+    if (chunk.state === 'enqueued') return;
+    if (!chunk.state) await deps.broadcasts.countChunk(broadcast, task.chunk, chunk.entries.length);
+    const queuedAt = now().toISOString();
+    const cancelled = broadcast.status === 'cancelled';
+    const tasks: SendTask[] = [];
+    for (const entry of chunk.entries) {
+      const sendTask: SendTask = {
+        tenantId: broadcast.tenantId,
+        broadcastId: broadcast.broadcastId,
+        index: entry.index,
+        attempt: 1,
+        phone: entry.phone,
+        variables: entry.contentVariables,
+        chunk: task.chunk,
+        queuedAt,
+      };
+      if (entry.skipped) await deps.ledger.markSkipped(sendTask, now(), SUPPRESSED_AT_CREATE);
+      else if (!cancelled) tasks.push(sendTask);
+    }
+    await deps.sendQueue.enqueue(tasks);
+    await deps.broadcasts.chunkEnqueued(broadcast, task.chunk);
+    deps.logger.info('chunk fanned out', {
+      broadcastId: task.broadcastId,
+      chunk: task.chunk,
+      recipients: chunk.entries.length,
+      enqueued: tasks.length,
+    });
+  };
+}

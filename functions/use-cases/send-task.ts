@@ -1,0 +1,496 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { z } from 'zod';
+import type { HandlerLogger } from '../commons/powertools.ts';
+import { redactPhones } from '../commons/powertools.ts';
+import { providerSuppression, sentMessageEntry, skippedMessage } from '../core/contacts.ts';
+import { type Pace, type SenderPacer, waitUntil } from '../core/pacing.ts';
+import { maskPhone } from '../core/phones.ts';
+import type {
+  Broadcast,
+  Broadcasts,
+  ClaimResult,
+  MessageIndex,
+  Messenger,
+  ProviderSendResult,
+  Recipient,
+  RecipientKey,
+  SendTask,
+} from '../core/ports.ts';
+import { claimLeaseUntil } from '../core/recovery.ts';
+import { retryDecision } from '../core/retry-policy.ts';
+import { CONFIGURATION_CODES, classifySendOutcome } from '../core/send-outcome.ts';
+import { adoptMessage, findClaimedMessage, type ReconcileDeps, type SendKind } from './reconcile-send.ts';
+
+/**
+ * The send queue's consumer: one WhatsApp message per SendTask (the broadcast's template, or the
+ * free-form follow-up after a confirmation tap), at most once (DESIGN.md "Send ledger"). Per record:
+ *
+ *   parse → broadcast (cancelled: nothing sent, nothing written) → a slot in the sender's schedule
+ *   (core/pacing.ts; none within this invocation: the task goes back on the queue, unclaimed)
+ *   → claim queued→sending for the task's attempt (the first claim creates the ledger entry), reading
+ *     the suppression list alongside (suppressed: `skipped`, nothing sent)
+ *   → wait for the slot → check the broadcast again with a read newer than the claim (a cancel landed
+ *     meanwhile: the claim is released, nothing sent) → one Twilio create with a per-message
+ *     StatusCallback naming (broadcast, index, attempt, tenant)
+ *   → accepted: the history entry records the SID (and, for a two-step template, the SID index) ·
+ *     429/20429/63018: claim released, the task back on the queue after a delay · another 4xx:
+ *     `failed` with the code (and a retry when the code allows one) · 5xx/timeout/socket error: left
+ *     `sending`, and the task back on the queue for when the claim's lease has run out.
+ *
+ * Nothing waits on the queue by failing: a task put back is a fresh message (its receive count starts
+ * again), so only a task that keeps throwing (poison, or an outage) reaches the dead-letter queue.
+ *
+ * Recovery: a claim's lease ends after the invocation that made it (core/recovery.ts). A task that
+ * finds its recipient `sending` for its attempt with the lease run out (the invocation died before it
+ * deleted the task, or the answer was ambiguous) asks the provider first (reconcile-send.ts): the
+ * message is adopted when it exists, and sent only when it does not.
+ */
+export interface SendConsumerDeps extends ReconcileDeps {
+  readonly broadcasts: Broadcasts;
+  readonly messageIndex: MessageIndex;
+  readonly messenger: () => Promise<Messenger>;
+  /** Puts the task back on the send queue as a new message, visible after `delaySeconds` (0–900). */
+  readonly requeue: (task: SendTask, delaySeconds: number) => Promise<void>;
+  /** Where Twilio posts this message's status callbacks (the status webhook, no trailing slash). */
+  readonly statusCallbackBase: () => string;
+  /** Paces sends per sender across every consumer; without it, sends are not paced. */
+  readonly pacer?: SenderPacer;
+  /** Records in flight at once within one invocation; default 10. */
+  readonly concurrency?: number;
+  /** Below this much Lambda time left, a task is put back unclaimed; default 10 s. */
+  readonly minRemainingMs?: number;
+  readonly now?: () => Date;
+  readonly random?: () => number;
+  readonly logger: HandlerLogger;
+}
+
+const sendTaskSchema = z.object({
+  tenantId: z.string().min(1),
+  broadcastId: z.string().min(1),
+  index: z.number().int().nonnegative(),
+  attempt: z.number().int().positive(),
+  kind: z.enum(['template', 'followUp']).optional(),
+  phone: z.string().min(2),
+  variables: z.record(z.string(), z.string()).optional(),
+  chunk: z.number().int().nonnegative().optional(),
+  queuedAt: z.string().optional(),
+});
+
+export function parseSendTask(body: string): SendTask | undefined {
+  try {
+    const parsed = sendTaskSchema.safeParse(JSON.parse(body));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export const STATUS_WEBHOOK_PATH = '/webhooks/twilio/status';
+
+/** The per-message StatusCallback: the query names the send, and Twilio's signature covers it. */
+export function statusCallbackUrl(
+  base: string,
+  task: Pick<SendTask, 'tenantId' | 'broadcastId' | 'index' | 'attempt' | 'kind'>,
+): string {
+  const query = new URLSearchParams({
+    b: task.broadcastId,
+    i: String(task.index),
+    a: String(task.attempt),
+    t: task.tenantId,
+    ...(task.kind === 'followUp' ? { k: 'f' } : {}),
+  });
+  return `${base.replace(/\/+$/, '')}${STATUS_WEBHOOK_PATH}?${query.toString()}`;
+}
+
+/** How old an invocation's read of a broadcast may be when a task starts. */
+const BROADCAST_FRESH_MS = 1_000;
+/** The longest a task waits in the Lambda for its slot before it goes back to the queue instead. */
+const MAX_PACING_WAIT_MS = 10_000;
+/** A send this late for its slot (a stalled event loop) books a new one rather than crowd the next. */
+const SLOT_LATE_TOLERANCE_MS = 20;
+const MAX_SLOT_TRIES = 3;
+/** Seconds before a task refused for the sender's configuration (bad credentials, no sender) tries again. */
+const CONFIGURATION_RETRY_SECONDS = 60;
+/** SQS's longest message delay. */
+const MAX_DELAY_SECONDS = 900;
+
+/** A tiny semaphore: at most `limit` callers inside at once. */
+function limiter(limit: number) {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+export function createSendConsumer(deps: SendConsumerDeps) {
+  const log = deps.logger;
+  const now = deps.now ?? (() => new Date());
+  const concurrency = Math.max(1, deps.concurrency ?? 10);
+  const minRemainingMs = deps.minRemainingMs ?? 10_000;
+
+  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+    const invokedAt = Date.now();
+    const deadline = invokedAt + (context?.getRemainingTimeInMillis() ?? 30_000);
+    const leaseUntil = () => claimLeaseUntil(new Date(deadline));
+    const remainingMs = () => deadline - Date.now();
+    // Per invocation: a broadcast is read at most once a second, or anew when a send needs a read
+    // newer than its claim; and marked running once.
+    const reads = new Map<string, { read: Promise<Broadcast | undefined>; startedAt: number }>();
+    const markedRunning = new Set<string>();
+    const slot = limiter(concurrency);
+    const broadcastOf = (task: SendTask, newerThan = Date.now() - BROADCAST_FRESH_MS) => {
+      const id = `${task.tenantId}/${task.broadcastId}`;
+      let found = reads.get(id);
+      if (!found || found.startedAt < newerThan) {
+        const read = deps.broadcasts.get(task.tenantId, task.broadcastId);
+        read.catch(() => reads.delete(id));
+        found = { read, startedAt: Date.now() };
+        reads.set(id, found);
+      }
+      return found.read;
+    };
+    const requeue = (task: SendTask, delaySeconds: number) =>
+      deps.requeue(task, Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil(delaySeconds))));
+
+    const processTask = async (task: SendTask): Promise<void> => {
+      const kind: SendKind = task.kind ?? 'template';
+      const key: RecipientKey = { tenantId: task.tenantId, broadcastId: task.broadcastId, index: task.index };
+      const fields = {
+        tenantId: task.tenantId,
+        broadcastId: task.broadcastId,
+        index: task.index,
+        attempt: task.attempt,
+        kind,
+      };
+      const broadcast = await broadcastOf(task);
+      if (!broadcast || (kind === 'followUp' && !broadcast.followUp)) {
+        log.warn('send task names an unknown broadcast or follow-up; dropped', fields);
+        return;
+      }
+      if (broadcast.status === 'cancelled') {
+        // Nothing is written for a recipient never sent: the counts show a cancelled broadcast's queued
+        // recipients as cancelled. A follow-up has its own ledger and ends `cancelled` in it.
+        if (kind === 'followUp') await deps.followUps.report(key, { to: 'cancelled', at: now() });
+        log.debug('broadcast cancelled; nothing sent', fields);
+        return;
+      }
+      const messenger = await deps.messenger();
+      if (!messenger.configured) {
+        // Not the recipient's fault, nor poison: it waits for the operator, on the queue.
+        log.error('Twilio is not configured (account SID, auth token, sender); send task put back', fields);
+        await requeue(task, CONFIGURATION_RETRY_SECONDS);
+        return;
+      }
+      if (remainingMs() < minRemainingMs) {
+        await requeue(task, 0);
+        return;
+      }
+
+      // The slot comes first: no slot within this invocation's time, and the task goes back unclaimed.
+      let pace: Pace | undefined;
+      if (deps.pacer) {
+        pace = await deps.pacer.acquire(
+          messenger.sender,
+          Math.max(0, Math.min(MAX_PACING_WAIT_MS, remainingMs() - minRemainingMs)),
+        );
+        if (!pace.ok) {
+          await requeue(task, pace.retryAfterMs / 1000);
+          return;
+        }
+      }
+
+      const claimedAt = now();
+      const [claim, suppression] = await Promise.all([
+        kind === 'followUp'
+          ? deps.followUps.claim(key, claimedAt, leaseUntil())
+          : deps.ledger.claim(task, claimedAt, leaseUntil()),
+        deps.contacts.suppression(task.tenantId, task.phone),
+      ]);
+      const claimTime = Date.now();
+      let recipient: Recipient;
+      if (claim.claimed) recipient = claim.recipient;
+      else {
+        const recovered = await recoverAbandonedClaim(task, kind, claim, messenger, fields);
+        if (!recovered) return;
+        recipient = recovered;
+      }
+      const to = maskPhone(task.phone);
+      if (suppression) {
+        if (kind === 'followUp')
+          await deps.followUps.report(key, {
+            to: 'skipped',
+            at: claimedAt,
+            errorMessage: skippedMessage(suppression),
+          });
+        else await deps.ledger.skip(key, task.attempt, claimedAt, skippedMessage(suppression));
+        log.info('recipient is on the suppression list; not sent', {
+          ...fields,
+          to,
+          reason: suppression.reason,
+        });
+        return;
+      }
+      if (
+        kind === 'template' &&
+        !markedRunning.has(task.broadcastId) &&
+        (broadcast.status === 'accepted' || broadcast.status === 'queued')
+      ) {
+        markedRunning.add(task.broadcastId);
+        await deps.broadcasts
+          .markRunning(task.tenantId, task.broadcastId, claimedAt)
+          .catch((error: unknown) =>
+            log.warn('could not mark the broadcast running', { ...fields, error: String(error) }),
+          );
+      }
+
+      if (pace?.ok) pace = await waitForSlot(pace, messenger.sender);
+      if (pace && !pace.ok) {
+        // Late for its slot and no other within this invocation: back on the queue, unsent.
+        if (kind === 'followUp') await deps.followUps.release(key, now());
+        else await deps.ledger.release(key, task.attempt, now());
+        await requeue(task, pace.retryAfterMs / 1000);
+        return;
+      }
+      // A cancel that landed after the claim must stop the send: decide on a read begun after it.
+      if ((await broadcastOf(task, claimTime))?.status === 'cancelled') {
+        const released =
+          kind === 'followUp'
+            ? await deps.followUps.release(key, now())
+            : await deps.ledger.release(key, task.attempt, now());
+        if (kind === 'followUp' && released) await deps.followUps.report(key, { to: 'cancelled', at: now() });
+        log.info('broadcast cancelled while this send waited for its slot; nothing sent', fields);
+        return;
+      }
+      const statusCallback = statusCallbackUrl(deps.statusCallbackBase(), task);
+      const result: ProviderSendResult =
+        kind === 'followUp'
+          ? await messenger.sendText({ to: task.phone, body: broadcast.followUp?.body ?? '', statusCallback })
+          : await messenger.sendTemplate({
+              to: task.phone,
+              contentSid: broadcast.template.contentSid,
+              contentVariables: task.variables ?? {},
+              statusCallback,
+            });
+      const outcome = classifySendOutcome(result, deps.random ? { random: deps.random } : {});
+      switch (outcome.action) {
+        case 'record-sid': {
+          log.info('message accepted by Twilio', { ...fields, to, messageSid: outcome.sid });
+          await recordSent(recipient, kind, outcome.sid, broadcast, fields);
+          return;
+        }
+        case 'requeue-rate-limited': {
+          // The provider says we are over its rate: every consumer of this sender slows down.
+          await deps.pacer
+            ?.slowDown(messenger.sender)
+            .catch((error: unknown) => log.warn('could not record the rate cut', { error: String(error) }));
+          const released =
+            kind === 'followUp'
+              ? await deps.followUps.release(key, now())
+              : await deps.ledger.release(key, task.attempt, now());
+          await requeue(task, outcome.delaySeconds);
+          log.info('rate limited by Twilio; send task put back', {
+            ...fields,
+            to,
+            code: outcome.code,
+            delaySeconds: outcome.delaySeconds,
+            released,
+          });
+          return;
+        }
+        case 'fail-permanent': {
+          if (CONFIGURATION_CODES.has(outcome.code)) {
+            // The account or sender is wrong, not the recipient: do not fail everyone one by one.
+            if (kind === 'followUp') await deps.followUps.release(key, now());
+            else await deps.ledger.release(key, task.attempt, now());
+            await requeue(task, CONFIGURATION_RETRY_SECONDS);
+            log.error('Twilio refused the sender or credentials; send task put back', {
+              ...fields,
+              to,
+              errorCode: outcome.code,
+              errorMessage: redactPhones(outcome.message),
+            });
+            return;
+          }
+          const at = now();
+          if (kind === 'followUp')
+            await deps.followUps.report(key, {
+              to: 'failed',
+              at,
+              errorCode: outcome.code,
+              errorMessage: outcome.message,
+            });
+          else {
+            // Refused now, yet maybe not for good (an unknown code is transient): the retry job decides when.
+            const decision = retryDecision(outcome.code, task.attempt, deps.backoffSeconds, at);
+            await deps.ledger.report(key, {
+              to: 'failed',
+              at,
+              attempt: task.attempt,
+              errorCode: outcome.code,
+              errorMessage: outcome.message,
+              ...(decision.retry ? { retryAt: decision.at } : {}),
+            });
+          }
+          log.warn('Twilio refused the message', {
+            ...fields,
+            to,
+            errorCode: outcome.code,
+            errorMessage: redactPhones(outcome.message),
+          });
+          const suppress = providerSuppression(
+            { tenantId: task.tenantId, phone: task.phone },
+            outcome.code,
+            at,
+          );
+          if (suppress) await deps.contacts.suppress(suppress);
+          return;
+        }
+        case 'ambiguous': {
+          // Maybe sent: never resent blindly. The first callback adopts the SID through its query; if
+          // none comes, this task comes back when the lease has run out and asks Twilio first.
+          await requeue(task, (Date.parse(recipientLease(recipient, kind) ?? '') - Date.now()) / 1000 + 1);
+          log.warn('ambiguous answer from Twilio; left sending, reconciled after the lease', {
+            ...fields,
+            to,
+            reason: redactPhones(outcome.reason),
+          });
+          return;
+        }
+      }
+    };
+
+    /**
+     * The claim was refused. A duplicate or stale task: nothing to do. A claim held by a live invocation
+     * (lease running): the task comes back when the lease ends, so it is not lost if that invocation
+     * dies. A claim whose lease ran out: the provider is asked; the message is adopted when it exists,
+     * otherwise the claim is taken over and the send goes on (the recipient as claimed is returned).
+     */
+    const recoverAbandonedClaim = async (
+      task: SendTask,
+      kind: SendKind,
+      claim: Extract<ClaimResult, { claimed: false }>,
+      messenger: Messenger,
+      fields: Record<string, unknown>,
+    ): Promise<Recipient | undefined> => {
+      const current = claim.current;
+      const status = kind === 'followUp' ? current?.followUp?.status : current?.status;
+      if (!current || status !== 'sending' || (kind === 'template' && current.attempts !== task.attempt)) {
+        log.debug('duplicate or stale send task; nothing sent', { ...fields, status });
+        return undefined;
+      }
+      const lease = Date.parse(recipientLease(current, kind) ?? '');
+      if (lease > Date.now()) {
+        await requeue(task, (lease - Date.now()) / 1000 + 1);
+        log.debug('another invocation holds the claim; checked again when its lease ends', fields);
+        return undefined;
+      }
+      const found = await findClaimedMessage(deps, messenger, current, kind);
+      if (found) {
+        const moved = await adoptMessage(deps, current, kind, found, now());
+        log.warn('abandoned claim: the message was found at Twilio and adopted', {
+          ...fields,
+          messageSid: found.sid,
+          providerStatus: found.status,
+          moved,
+        });
+        return undefined;
+      }
+      const at = now();
+      const taken =
+        kind === 'followUp'
+          ? await deps.followUps.takeOver(current, at, leaseUntil())
+          : await deps.ledger.takeOver(current, at, leaseUntil());
+      if (!taken) return undefined;
+      log.warn('abandoned claim with no message at Twilio: sending now', fields);
+      const claimedAt = at.toISOString();
+      return kind === 'followUp'
+        ? { ...current, followUp: { ...(current.followUp ?? { status: 'sending' }), claimedAt } }
+        : { ...current, claimedAt };
+    };
+
+    /** The send's history entry (which records its SID) and, where taps must find it, the SID index. */
+    const recordSent = async (
+      recipient: Recipient,
+      kind: SendKind,
+      sid: string,
+      broadcast: Broadcast,
+      fields: Record<string, unknown>,
+    ) => {
+      try {
+        await Promise.all([
+          deps.contacts.recordMessage(sentMessageEntry(recipient, kind, sid)),
+          kind === 'template' && broadcast.followUp
+            ? deps.messageIndex.index(sid, {
+                tenantId: recipient.tenantId,
+                broadcastId: recipient.broadcastId,
+                index: recipient.index,
+                kind,
+              })
+            : undefined,
+        ]);
+      } catch (error) {
+        // Sent: never report this record as failed. The first status callback records the SID.
+        log.error('sent, but the history entry or SID index was not written', {
+          ...fields,
+          messageSid: sid,
+          error: String(error),
+        });
+      }
+    };
+
+    /** Waits for the booked slot; a slot missed by more than the tolerance is booked again (a few times). */
+    const waitForSlot = async (booked: Pace & { ok: true }, sender: string): Promise<Pace> => {
+      let pace: Pace = booked;
+      for (let tries = 1; pace.ok; tries++) {
+        await waitUntil(pace.at);
+        if (Date.now() - pace.at <= SLOT_LATE_TOLERANCE_MS || tries >= MAX_SLOT_TRIES || !deps.pacer)
+          return pace;
+        pace = await deps.pacer.acquire(
+          sender,
+          Math.max(0, Math.min(MAX_PACING_WAIT_MS, remainingMs() - minRemainingMs)),
+        );
+      }
+      return pace;
+    };
+
+    const processor = new BatchProcessor(EventType.SQS);
+    return processPartialResponse(
+      event,
+      async (record: SQSRecord) => {
+        const task = parseSendTask(record.body);
+        if (!task) {
+          // A body that does not parse never will: redelivering it only poisons the queue.
+          log.error('send task body is not a SendTask; dropped', { messageId: record.messageId });
+          return;
+        }
+        try {
+          await slot(() => processTask(task));
+        } catch (error) {
+          log.error('send task failed; reported as a batch item failure', {
+            messageId: record.messageId,
+            tenantId: task.tenantId,
+            broadcastId: task.broadcastId,
+            index: task.index,
+            error: error as Error,
+          });
+          throw error;
+        }
+      },
+      processor,
+      { ...(context ? { context } : {}), throwOnFullBatchFailure: false },
+    );
+  };
+}
+
+function recipientLease(recipient: Recipient, kind: SendKind): string | undefined {
+  return kind === 'followUp' ? recipient.followUp?.leaseUntil : recipient.leaseUntil;
+}

@@ -1,0 +1,186 @@
+import { mapLimit } from '../adapters/sqs-queues.ts';
+import type { HandlerLogger } from '../commons/powertools.ts';
+import { maskPhone } from '../core/phones.ts';
+import type {
+  Broadcast,
+  Broadcasts,
+  FanOutTask,
+  Messenger,
+  Recipient,
+  SendTask,
+  TaskQueue,
+} from '../core/ports.ts';
+import { RECIPIENT_STATUSES } from '../core/statuses.ts';
+import { adoptMessage, findClaimedMessage, type ReconcileDeps } from './reconcile-send.ts';
+import { type SettleDeps, settle } from './settle-broadcast.ts';
+import { sendTasksFor } from './tasks-for-recipients.ts';
+
+/**
+ * The sweeper (EventBridge, every minute; locally SWEEP_SCHEDULE_SECONDS). Crashes are recovered on
+ * the fast path, by the queues themselves (core/recovery.ts); the sweeper covers what no queue
+ * brings back, without ever risking a second message:
+ *
+ * - every active broadcast is settled (final, reopened, or a cancelled one leaving the index), so an
+ *   outcome never waits for a stream batch that will not come;
+ * - chunks of a list still not handed to the send queue `fanOutStaleSeconds` after the broadcast was
+ *   created (or became due): their fan-out task again (its message was lost);
+ * - a broadcast whose counts have not moved for `staleSeconds` while recipients are still in flight
+ *   (a send task lost for good, callbacks that never came): its in-flight recipients are read and
+ *   - `sending` past its lease → the provider is asked (reconcile-send.ts): adopted when it has the
+ *     message, otherwise released and sent again;
+ *   - `queued`, or never written although its chunk was handed over → its send task again (the claim
+ *     admits one send per attempt).
+ */
+export interface SweepDeps extends SettleDeps, ReconcileDeps {
+  readonly broadcasts: Broadcasts;
+  readonly messenger: () => Promise<Messenger>;
+  readonly sendQueue: TaskQueue<SendTask>;
+  readonly fanOutQueue: TaskQueue<FanOutTask>;
+  /** How long a broadcast's counts may stand still with recipients in flight before they are looked at; default 900. */
+  readonly staleSeconds?: number;
+  /** How long a chunk may stay unhanded before its fan-out task is presumed lost; default 180. */
+  readonly fanOutStaleSeconds?: number;
+  readonly now?: () => Date;
+  readonly logger: HandlerLogger;
+}
+
+export interface SweepSummary {
+  readonly broadcasts: number;
+  readonly stalled: number;
+  readonly refannedChunks: number;
+  /** Send tasks enqueued again (queued or never-written recipients, and released claims). */
+  readonly requeued: number;
+  /** Abandoned claims whose message was found at the provider and adopted. */
+  readonly adopted: number;
+  /** Broadcasts whose status changed in this run. */
+  readonly settled: number;
+  readonly errors: number;
+}
+
+/** The counts as a stable string: the same counts always give the same signature. */
+export function countsSignature(counts: Readonly<Record<string, number>>): string {
+  return JSON.stringify(
+    Object.fromEntries(
+      Object.keys(counts)
+        .sort()
+        .map((k) => [k, counts[k] ?? 0]),
+    ),
+  );
+}
+
+const ms = (iso: string | undefined): number => (iso ? Date.parse(iso) : Number.NaN);
+
+export function createSweeper(deps: SweepDeps) {
+  const log = deps.logger;
+  const staleMs = (deps.staleSeconds ?? 900) * 1000;
+  const fanOutStaleMs = (deps.fanOutStaleSeconds ?? 180) * 1000;
+  const clock = deps.now ?? (() => new Date());
+
+  return async (remainingMs: () => number = () => Number.POSITIVE_INFINITY): Promise<SweepSummary> => {
+    const tally = {
+      broadcasts: 0,
+      stalled: 0,
+      refannedChunks: 0,
+      requeued: 0,
+      adopted: 0,
+      settled: 0,
+      errors: 0,
+    };
+    for (const broadcast of await deps.broadcasts.active()) {
+      if (remainingMs() < 30_000) {
+        log.warn('sweep stopped early: little time left; the next run carries on');
+        break;
+      }
+      const now = clock();
+      if (broadcast.status === 'scheduled' && !(ms(broadcast.scheduledAt) <= now.getTime())) continue;
+      tally.broadcasts += 1;
+      try {
+        await sweepBroadcast(broadcast, now, tally);
+      } catch (error) {
+        tally.errors += 1;
+        log.error('sweep of a broadcast failed; the next run tries again', {
+          tenantId: broadcast.tenantId,
+          broadcastId: broadcast.broadcastId,
+          error: error as Error,
+        });
+      }
+    }
+    const worked = tally.refannedChunks + tally.requeued + tally.adopted + tally.settled + tally.errors > 0;
+    (worked ? log.info : log.debug).call(log, 'sweep run', { ...tally });
+    return tally;
+  };
+
+  async function sweepBroadcast(
+    broadcast: Broadcast,
+    now: Date,
+    tally: { -readonly [K in keyof SweepSummary]: number },
+  ) {
+    const ids = { tenantId: broadcast.tenantId, broadcastId: broadcast.broadcastId };
+    const state = await settle(deps, broadcast, now);
+    if (state.broadcast.status !== broadcast.status) tally.settled += 1;
+    const { counts, totals } = state;
+
+    const since = Math.max(ms(broadcast.createdAt), ms(broadcast.scheduledAt) || 0);
+    if (totals.chunksEnqueued < broadcast.chunkCount && now.getTime() - since > fanOutStaleMs) {
+      const chunks = await deps.broadcasts.unfinishedChunks(broadcast);
+      if (chunks.length > 0) {
+        await deps.fanOutQueue.enqueue(chunks.map((chunk) => ({ ...ids, chunk })));
+        tally.refannedChunks += chunks.length;
+        log.warn('chunks not handed to the send queue in time: fanned out again', { ...ids, chunks });
+      }
+    }
+
+    if (broadcast.status === 'cancelled' || counts.queued + counts.sending === 0) return;
+    const stalledSince = await deps.broadcasts.noteSweep(broadcast, countsSignature(counts), now);
+    if (now.getTime() - stalledSince.getTime() < staleMs) return;
+    tally.stalled += 1;
+
+    const written = await deps.ledger.inStatuses(broadcast, RECIPIENT_STATUSES);
+    const again: Recipient[] = written.filter((r) => r.status === 'queued');
+    const messenger = await deps.messenger();
+    await mapLimit(
+      written.filter((r) => r.status === 'sending' && ms(r.leaseUntil) < now.getTime()),
+      8,
+      async (recipient) => {
+        const found = await findClaimedMessage(deps, messenger, recipient, 'template');
+        if (found) {
+          await adoptMessage(deps, recipient, 'template', found, clock());
+          tally.adopted += 1;
+          log.warn('stalled claim: the message was found at Twilio and adopted', {
+            ...ids,
+            index: recipient.index,
+            to: maskPhone(recipient.phone),
+            messageSid: found.sid,
+          });
+        } else if (await deps.ledger.release(recipient, recipient.attempts, clock()))
+          again.push({ ...recipient, status: 'queued' });
+      },
+    );
+    const tasks = await sendTasksFor(deps.broadcasts, again, now);
+    // Recipients whose chunk was handed over but who were never written: their task was lost.
+    const seen = new Set(written.map((r) => r.index));
+    if (counts.queued > again.length)
+      for (const chunk of await handedChunks(broadcast))
+        for (const entry of (await deps.broadcasts.readChunk(broadcast.broadcastId, chunk)).entries)
+          if (!seen.has(entry.index) && !entry.skipped)
+            tasks.push({
+              ...ids,
+              index: entry.index,
+              attempt: 1,
+              phone: entry.phone,
+              variables: entry.contentVariables,
+              chunk,
+              queuedAt: now.toISOString(),
+            });
+    await deps.sendQueue.enqueue(tasks);
+    tally.requeued += tasks.length;
+    if (tasks.length > 0)
+      log.warn('stalled broadcast: send tasks enqueued again', { ...ids, enqueued: tasks.length });
+  }
+
+  /** The chunks whose recipients were handed to the send queue (all but the unfinished ones). */
+  async function handedChunks(broadcast: Broadcast): Promise<number[]> {
+    const unfinished = new Set(await deps.broadcasts.unfinishedChunks(broadcast));
+    return Array.from({ length: broadcast.chunkCount }, (_, n) => n).filter((n) => !unfinished.has(n));
+  }
+}

@@ -1,0 +1,272 @@
+/**
+ * The local stand-in for Lambda's DynamoDB Streams event source mapping: reads a table's stream
+ * (DynamoDB Local implements the Streams API), hands batches of records to a function, in order, one
+ * batch at a time per shard, and moves on only when the function succeeded.
+ *
+ * What it reproduces, as AWS documents the mapping:
+ * - batches of up to `batchSize` records, gathered for at most `maxBatchingWindowSeconds`;
+ * - filter criteria on the record's keys (here: a sort key prefix), applied before the function sees
+ *   a record; filtered records are consumed without an invocation;
+ * - a batch that fails (throws, times out) is retried; with BisectBatchOnFunctionError it is split in
+ *   two and each half retried, up to `retryAttempts` times, after which a record of the failed batch
+ *   (its shard and sequence range, not its data) goes to the on-failure destination and the shard
+ *   moves on;
+ * - shards are read parent before child, records of one shard in order.
+ *
+ * The checkpoint (the last sequence number done per shard) is kept under DATA_DIR, as the mapping
+ * keeps its own: a restart resumes after it, and re-reading a record is harmless (consumers are
+ * exactly-once by their own watermarks).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type _Record,
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  ExpiredIteratorException,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type Shard,
+  TrimmedDataAccessException,
+} from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import type { StreamConsumerSpec } from '../topology.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local.ts';
+import type { Invoke } from './lambda-runtime.ts';
+
+export interface StreamSourceOptions {
+  readonly endpoint: string;
+  readonly streamArn: string;
+  readonly consumer: Pick<
+    StreamConsumerSpec,
+    'batchSize' | 'maxBatchingWindowSeconds' | 'sortKeyPrefix' | 'retryAttempts'
+  >;
+  readonly invoke: Invoke;
+  /** Where a batch that kept failing is reported (the on-failure destination). */
+  readonly onFailure: (failure: Record<string, unknown>) => Promise<void>;
+  /** A JSON file for the checkpoints. */
+  readonly checkpointFile: string;
+  readonly log: (entry: Record<string, unknown>) => void;
+  /** Pause between reads of an idle shard (Lambda polls each shard about four times a second). */
+  readonly idlePollMs?: number;
+}
+
+export interface StreamSource {
+  stop(): Promise<void>;
+  /** Records handed to the function, and invocations (for tests and the benchmark). */
+  readonly stats: {
+    readonly records: number;
+    readonly invocations: number;
+    readonly failedInvocations: number;
+  };
+}
+
+export function startStreamSource(options: StreamSourceOptions): StreamSource {
+  const client = new DynamoDBStreamsClient({
+    endpoint: options.endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const stats = { records: 0, invocations: 0, failedInvocations: 0 };
+  const checkpoints: Record<string, string> = existsSync(options.checkpointFile)
+    ? (JSON.parse(readFileSync(options.checkpointFile, 'utf8')) as Record<string, string>)
+    : {};
+  const saveCheckpoints = () =>
+    writeFileSync(options.checkpointFile, `${JSON.stringify(checkpoints)}\n`, { mode: 0o600 });
+  const idlePollMs = options.idlePollMs ?? 250;
+  const windowMs = options.consumer.maxBatchingWindowSeconds * 1000;
+  const finished = new Set<string>();
+  const reading = new Map<string, Promise<void>>();
+  let stopping = false;
+  let wake: (() => void) | undefined;
+
+  const keep = (record: _Record) => {
+    const sk = record.dynamodb?.Keys?.sk?.S;
+    return sk?.startsWith(options.consumer.sortKeyPrefix) ?? false;
+  };
+
+  /** Invokes with retries and bisection; resolves once the records are done (or given up on). */
+  async function deliver(shardId: string, records: _Record[], attemptsLeft: number): Promise<void> {
+    const event: DynamoDBStreamEvent = { Records: records.map((r) => toLambdaRecord(r, options.streamArn)) };
+    stats.invocations += 1;
+    try {
+      await options.invoke(event);
+      stats.records += records.length;
+      return;
+    } catch (error) {
+      stats.failedInvocations += 1;
+      options.log({
+        level: 'WARN',
+        message: 'stream batch failed; retried',
+        shardId,
+        records: records.length,
+        attemptsLeft,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+    if (attemptsLeft <= 0 || stopping) {
+      if (stopping) throw new Error('stopping');
+      await options.onFailure({
+        requestContext: {
+          condition: 'RetryAttemptsExhausted',
+          approximateInvokeCount: options.consumer.retryAttempts + 1,
+        },
+        DDBStreamBatchInfo: {
+          shardId,
+          startSequenceNumber: records[0]?.dynamodb?.SequenceNumber,
+          endSequenceNumber: records.at(-1)?.dynamodb?.SequenceNumber,
+          batchSize: records.length,
+          streamArn: options.streamArn,
+        },
+      });
+      return;
+    }
+    await sleep(Math.min(1000, 100 * 2 ** Math.max(0, options.consumer.retryAttempts - attemptsLeft)));
+    if (records.length > 1) {
+      const half = Math.ceil(records.length / 2);
+      await deliver(shardId, records.slice(0, half), attemptsLeft - 1);
+      await deliver(shardId, records.slice(half), attemptsLeft - 1);
+    } else await deliver(shardId, records, attemptsLeft - 1);
+  }
+
+  async function readShard(shard: Shard): Promise<void> {
+    const shardId = shard.ShardId as string;
+    const iteratorFor = async () => {
+      const after = checkpoints[shardId];
+      const { ShardIterator } = await client.send(
+        new GetShardIteratorCommand({
+          StreamArn: options.streamArn,
+          ShardId: shardId,
+          ...(after
+            ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after }
+            : { ShardIteratorType: 'TRIM_HORIZON' }),
+        }),
+      );
+      return ShardIterator;
+    };
+    let iterator = await iteratorFor();
+    const pending: _Record[] = [];
+    let windowStarted = 0;
+    while (!stopping && iterator) {
+      let output: Awaited<ReturnType<typeof getRecords>>;
+      try {
+        output = await getRecords(iterator);
+      } catch (error) {
+        if (error instanceof ExpiredIteratorException || error instanceof TrimmedDataAccessException) {
+          iterator = await iteratorFor();
+          continue;
+        }
+        throw error;
+      }
+      const fresh = output.Records ?? [];
+      iterator = output.NextShardIterator;
+      if (pending.length === 0 && fresh.length > 0) windowStarted = Date.now();
+      pending.push(...fresh);
+      const full = pending.length >= options.consumer.batchSize;
+      const windowOver = pending.length > 0 && Date.now() - windowStarted >= windowMs;
+      if (full || windowOver || (pending.length > 0 && !iterator)) {
+        while (pending.length > 0 && !stopping) {
+          const batch = pending.splice(0, options.consumer.batchSize);
+          const kept = batch.filter(keep);
+          if (kept.length > 0) await deliver(shardId, kept, options.consumer.retryAttempts);
+          const last = batch.at(-1)?.dynamodb?.SequenceNumber;
+          if (last) {
+            checkpoints[shardId] = last;
+            saveCheckpoints();
+          }
+          if (pending.length < options.consumer.batchSize && iterator) break;
+        }
+        if (pending.length > 0) windowStarted = Date.now();
+      }
+      if (fresh.length === 0) await pause(pending.length > 0 ? Math.min(idlePollMs, windowMs) : idlePollMs);
+    }
+    if (!stopping) finished.add(shardId); // a closed shard, read to its end
+  }
+
+  const getRecords = (iterator: string) =>
+    client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
+
+  function pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** Finds shards, starting a reader for each whose parent is done; a child waits for its parent. */
+  async function discover(): Promise<void> {
+    while (!stopping) {
+      try {
+        const { StreamDescription } = await client.send(
+          new DescribeStreamCommand({ StreamArn: options.streamArn }),
+        );
+        const shards = StreamDescription?.Shards ?? [];
+        const known = new Set(shards.map((s) => s.ShardId));
+        for (const shard of shards) {
+          const id = shard.ShardId as string;
+          if (reading.has(id) || finished.has(id)) continue;
+          const parent = shard.ParentShardId;
+          if (parent && known.has(parent) && !finished.has(parent)) continue;
+          const run = readShard(shard)
+            .catch((error: unknown) => {
+              if (!stopping)
+                options.log({
+                  level: 'ERROR',
+                  message: 'stream shard reader failed; restarting',
+                  shardId: id,
+                  error: String(error),
+                });
+            })
+            .finally(() => reading.delete(id));
+          reading.set(id, run);
+        }
+      } catch (error) {
+        if (!stopping)
+          options.log({ level: 'WARN', message: 'stream describe failed', error: String(error) });
+      }
+      await sleep(2000);
+    }
+  }
+
+  const discovering = discover();
+  return {
+    stats,
+    async stop() {
+      stopping = true;
+      wake?.();
+      await Promise.allSettled([discovering, ...reading.values()]);
+      client.destroy();
+    },
+  };
+}
+
+/** A Streams API record as Lambda hands it to the function (the event's shape). */
+function toLambdaRecord(record: _Record, streamArn: string): DynamoDBRecord {
+  const data = record.dynamodb;
+  return {
+    eventID: record.eventID,
+    eventName: record.eventName as DynamoDBRecord['eventName'],
+    eventVersion: record.eventVersion,
+    eventSource: 'aws:dynamodb',
+    awsRegion: LOCAL_REGION,
+    eventSourceARN: streamArn,
+    dynamodb: {
+      ...(data?.ApproximateCreationDateTime
+        ? {
+            ApproximateCreationDateTime: Math.floor(
+              new Date(data.ApproximateCreationDateTime).getTime() / 1000,
+            ),
+          }
+        : {}),
+      Keys: data?.Keys as never,
+      ...(data?.NewImage ? { NewImage: data.NewImage as never } : {}),
+      ...(data?.OldImage ? { OldImage: data.OldImage as never } : {}),
+      SequenceNumber: data?.SequenceNumber,
+      SizeBytes: data?.SizeBytes,
+      StreamViewType: data?.StreamViewType as never,
+    },
+  } as DynamoDBRecord;
+}
