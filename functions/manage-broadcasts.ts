@@ -25,9 +25,12 @@ export const handler = adminRoute(async (event, tenantId) => {
   switch (event.routeKey) {
     case 'POST /v1/broadcasts/{id}/cancel': {
       const refuse = () =>
-        new ApiError('INVALID_STATE', `Broadcast ${broadcast.broadcastId} is already ${broadcast.status}.`, {
-          status: broadcast.status,
-        });
+        new ApiError('INVALID_STATE', `Broadcast ${broadcast.broadcastId} is already ${broadcast.status}.`, [
+          {
+            message: 'only a broadcast that is not final yet can be cancelled',
+            status: broadcast.status,
+          },
+        ]);
       if (isFinalBroadcastStatus(broadcast.status)) throw refuse();
       const { counts } = await store.getCounts(broadcast);
       if (!(await store.cancelBroadcast(tenantId, broadcast.broadcastId, now))) throw refuse();

@@ -1,6 +1,6 @@
 import { adminRoute } from './commons/admin-route.ts';
 import { ownedBroadcast } from './commons/broadcasts.ts';
-import { json, withCursor } from './commons/http.ts';
+import { json } from './commons/http.ts';
 import { broadcastStore } from './commons/wiring.ts';
 import { BroadcastListQuery, parseListQuery, RecipientListQuery } from './core/broadcast-request.ts';
 import { progressOf, type StatusCounts } from './core/counts.ts';
@@ -15,13 +15,11 @@ export const handler = adminRoute(async (event, tenantId) => {
   switch (event.routeKey) {
     case 'GET /v1/broadcasts': {
       const query = parseListQuery(BroadcastListQuery, event.queryStringParameters);
-      const page = await withCursor(() =>
-        store.listBroadcasts(tenantId, {
-          limit: query.limit,
-          ...(query.cursor ? { cursor: query.cursor } : {}),
-          ...(query.status ? { status: query.status } : {}),
-        }),
-      );
+      const page = await store.listBroadcasts(tenantId, {
+        limit: query.limit,
+        ...(query.cursor ? { cursor: query.cursor } : {}),
+        ...(query.status ? { status: query.status } : {}),
+      });
       const items = await Promise.all(
         page.items.map(async (b) => {
           const { broadcast, counts } = await current(store, b);
@@ -57,13 +55,11 @@ export const handler = adminRoute(async (event, tenantId) => {
     case 'GET /v1/broadcasts/{id}/recipients': {
       const broadcast = await ownedBroadcast(store, tenantId, event);
       const query = parseListQuery(RecipientListQuery, event.queryStringParameters);
-      const page = await withCursor(() =>
-        store.listRecipients(broadcast, {
-          limit: query.limit,
-          ...(query.cursor ? { cursor: query.cursor } : {}),
-          ...(query.status ? { status: query.status } : {}),
-        }),
-      );
+      const page = await store.listRecipients(broadcast, {
+        limit: query.limit,
+        ...(query.cursor ? { cursor: query.cursor } : {}),
+        ...(query.status ? { status: query.status } : {}),
+      });
       return json(200, {
         items: page.items.map(recipientView),
         ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),

@@ -12,6 +12,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { toCounts } from '../core/counts.ts';
+import { decodeItemCursor, decodeShardCursor, encodeItemCursor, encodeShardCursor } from '../core/cursor.ts';
 import { canAdvanceFollowUp, followUpCountsOf } from '../core/follow-up.ts';
 import { EXPLICIT_IDEMPOTENCY_WINDOW_SECONDS } from '../core/idempotency.ts';
 import type {
@@ -71,6 +72,9 @@ const chunkKey = (broadcastId: string, chunk: number) => ({
   sk: `CHUNK#${String(chunk).padStart(5, '0')}`,
 });
 const sidKey = (sid: string) => ({ pk: `SID#${sid}`, sk: 'SID' });
+/** The sort keys a list cursor may name (functions/core/cursor.ts checks them). */
+const BROADCAST_SK = /^BROADCAST#brd_[0-9A-Z]{1,32}$/;
+const RECIPIENT_SK = /^R#[0-9]{7}$/;
 /** Per-tenant sends and failures by minute, spread over ACTIVITY_SHARDS items (for /v1/metrics). */
 const ACTIVITY_SHARDS = 4;
 const ACTIVITY_TTL_SECONDS = 3600;
@@ -93,8 +97,10 @@ const TIMESTAMP_OF: Partial<Record<RecipientStatus, 'sentAt' | 'deliveredAt' | '
 const DAY = 86_400;
 /** What a recipient skipped at creation says about why. */
 const SUPPRESSED_MESSAGE = "On the tenant's suppression list when the broadcast was created";
-/** Chunks are only needed until fan-out; they expire on their own after a week. */
+/** Chunks are only needed until fan-out; they expire on their own a week after the broadcast starts. */
 const CHUNK_TTL_SECONDS = 7 * DAY;
+/** Epoch seconds of an ISO time; 0 when there is none. */
+const secondsOf = (iso: string | undefined) => Math.ceil(Date.parse(iso ?? '') / 1000) || 0;
 
 export class DynamoBroadcastStore implements BroadcastStore {
   private readonly db: DynamoDBDocumentClient;
@@ -123,7 +129,8 @@ export class DynamoBroadcastStore implements BroadcastStore {
           v: e.contentVariables,
           ...(e.skipped ? { s: 1 } : {}),
         })),
-        expiresAt: nowSeconds + CHUNK_TTL_SECONDS,
+        // A scheduled broadcast's list must outlive its wait: the week counts from its start.
+        expiresAt: Math.max(nowSeconds, secondsOf(broadcast.scheduledAt)) + CHUNK_TTL_SECONDS,
       })),
     );
     const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [
@@ -228,8 +235,11 @@ export class DynamoBroadcastStore implements BroadcastStore {
 
   async listBroadcasts(tenantId: string, page: { limit: number; cursor?: string; status?: string }) {
     const items: Broadcast[] = [];
-    let startKey = page.cursor ? decodeCursor(page.cursor) : undefined;
-    // A status filter is applied after the read, so keep reading until the page is full.
+    let startKey: Record<string, unknown> | undefined = page.cursor
+      ? { ...decodeItemCursor('broadcasts', page.cursor, { pk: `TENANT#${tenantId}`, sk: BROADCAST_SK }) }
+      : undefined;
+    // A status filter is applied after the read, so keep reading until the page is full. One item
+    // more than the page tells whether there is a next page: the last page has no cursor.
     do {
       const result = await this.db.send(
         new QueryCommand({
@@ -244,14 +254,20 @@ export class DynamoBroadcastStore implements BroadcastStore {
             ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }
             : {}),
           ScanIndexForward: false,
-          Limit: page.limit - items.length,
+          Limit: page.limit + 1 - items.length,
           ExclusiveStartKey: startKey,
         }),
       );
       for (const item of result.Items ?? []) items.push(toBroadcast(item));
       startKey = result.LastEvaluatedKey;
-    } while (startKey && items.length < page.limit);
-    return { items, ...(startKey ? { nextCursor: encodeCursor(startKey) } : {}) };
+    } while (startKey && items.length <= page.limit);
+    const last = items.length > page.limit ? items[page.limit - 1] : undefined;
+    return {
+      items: items.slice(0, page.limit),
+      ...(last
+        ? { nextCursor: encodeItemCursor('broadcasts', broadcastKey(tenantId, last.broadcastId)) }
+        : {}),
+    };
   }
 
   async getCounts(broadcast: Broadcast) {
@@ -285,9 +301,16 @@ export class DynamoBroadcastStore implements BroadcastStore {
 
   async listRecipients(broadcast: Broadcast, page: { limit: number; cursor?: string; status?: string }) {
     // Shards are read in order; the cursor names the shard and the position within it.
-    let { shard, key } = page.cursor
-      ? (decodeCursor(page.cursor) as { shard: number; key?: Record<string, unknown> })
-      : { shard: 0, key: undefined as Record<string, unknown> | undefined };
+    const from = page.cursor
+      ? decodeShardCursor('recipients', page.cursor, {
+          owner: broadcast.broadcastId,
+          shards: SHARDS,
+          sk: RECIPIENT_SK,
+        })
+      : { shard: 0 };
+    let shard = from.shard;
+    let key: Record<string, unknown> | undefined =
+      from.sk !== undefined ? { pk: shardPk(broadcast.broadcastId, shard), sk: from.sk } : undefined;
     const items: Recipient[] = [];
     while (shard < SHARDS && items.length < page.limit) {
       const result = await this.db.send(
@@ -313,7 +336,13 @@ export class DynamoBroadcastStore implements BroadcastStore {
         key = undefined;
       }
     }
-    return { items, ...(shard < SHARDS ? { nextCursor: encodeCursor({ shard, key }) } : {}) };
+    const position = { shard, ...(key ? { sk: String(key.sk) } : {}) };
+    return {
+      items,
+      ...(shard < SHARDS
+        ? { nextCursor: encodeShardCursor('recipients', broadcast.broadcastId, position) }
+        : {}),
+    };
   }
 
   async readChunk(_tenantId: string, broadcastId: string, chunk: number): Promise<readonly ChunkEntry[]> {
@@ -1186,16 +1215,4 @@ function toBroadcast(item: Record<string, unknown>): Broadcast {
 
 function toRecipient(item: Record<string, unknown>): Recipient {
   return strip(item) as unknown as Recipient;
-}
-
-function encodeCursor(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url');
-}
-
-function decodeCursor(cursor: string): Record<string, unknown> {
-  try {
-    return JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw Object.assign(new Error('The cursor is not one this API gave out'), { name: 'InvalidCursor' });
-  }
 }
