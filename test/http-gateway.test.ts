@@ -144,11 +144,14 @@ describe('local HTTP gateway (API Gateway HTTP API, payload 2.0)', () => {
   });
 
   it('measures the 6 MB limit on the Lambda event, as Lambda does: escaped JSON and base64 count', async () => {
-    const tooLarge = async (res: Response) => {
+    const tooLarge = async (
+      res: Response,
+      limit: Record<string, number> = { maxEventBytes: 6 * 1024 * 1024 },
+    ) => {
       expect(res.status).toBe(413);
-      const body = (await res.json()) as { error: { code: string; details: { maxEventBytes: number }[] } };
+      const body = (await res.json()) as { error: { code: string; details: Record<string, unknown>[] } };
       expect(body.error.code).toBe('PAYLOAD_TOO_LARGE');
-      expect(body.error.details[0]?.maxEventBytes).toBe(6 * 1024 * 1024);
+      expect(body.error.details[0]).toMatchObject(limit);
     };
     const post = (body: string, contentType: string) =>
       fetch(`${base}/webhooks/twilio/status`, {
@@ -164,8 +167,8 @@ describe('local HTTP gateway (API Gateway HTTP API, payload 2.0)', () => {
     await tooLarge(await post('"'.repeat(3.2 * MB), 'application/json'));
     // A 4.8 MB form body is base64 in the event: 6.4 MB.
     await tooLarge(await post('a'.repeat(4.8 * MB), 'application/x-www-form-urlencoded'));
-    // Over HTTP API's own 10 MB.
-    await tooLarge(await post('x'.repeat(10 * MB + 1), 'application/json'));
+    // Over HTTP API's own 10 MB: read to its end and answered (not a connection reset).
+    await tooLarge(await post('x'.repeat(12 * MB), 'application/json'), { maxBodyBytes: 10 * MB });
 
     // 4.5 MB of plain JSON text makes an event under 6 MB: it reaches the handler.
     const fits = await post('x'.repeat(4.5 * MB), 'application/json');

@@ -52,7 +52,12 @@ export function createHttpGateway(options: {
 
     const body = await readBody(req, HTTP_API_MAX_BODY_BYTES);
     if (body === 'too-large')
-      return sendError(res, payloadTooLarge(`the body is over ${HTTP_API_MAX_BODY_BYTES} bytes`));
+      return sendError(
+        res,
+        payloadTooLarge(`the body is over ${HTTP_API_MAX_BODY_BYTES} bytes`, {
+          maxBodyBytes: HTTP_API_MAX_BODY_BYTES,
+        }),
+      );
 
     const routeKey = match ? `${match.route.method} ${match.route.path}` : '$default';
     const event = toEvent(req, url, method, routeKey, pathParameters, body);
@@ -62,6 +67,7 @@ export function createHttpGateway(options: {
         res,
         payloadTooLarge(
           `the request makes a ${eventBytes}-byte Lambda event (at most ${LAMBDA_MAX_EVENT_BYTES})`,
+          { eventBytes, maxEventBytes: LAMBDA_MAX_EVENT_BYTES },
         ),
       );
 
@@ -108,23 +114,27 @@ function decodeParameters(raw: Readonly<Record<string, string>>): Record<string,
   return decoded;
 }
 
-function payloadTooLarge(why: string): ApiError {
+function payloadTooLarge(why: string, limit: Record<string, number>): ApiError {
   return new ApiError(
     'PAYLOAD_TOO_LARGE',
-    `The request is too large: ${why}. Send fewer recipients per request (several broadcasts), or upload the list.`,
-    [{ message: why, maxEventBytes: LAMBDA_MAX_EVENT_BYTES }],
+    `The request is too large: ${why}. Send a smaller body (for POST /v1/broadcasts: fewer recipients per request, in several broadcasts).`,
+    [{ message: why, ...limit }],
   );
 }
 
+/**
+ * The body, or 'too-large' past `limit`. An oversized body is still read to its end (and dropped):
+ * leaving the loop would destroy the socket, and the client would see a reset instead of the 413.
+ */
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) return 'too-large';
-    chunks.push(chunk as Buffer);
+    if (size <= limit) chunks.push(chunk as Buffer);
+    else chunks.length = 0;
   }
-  return Buffer.concat(chunks);
+  return size > limit ? 'too-large' : Buffer.concat(chunks);
 }
 
 /** HTTP APIs pass text bodies as is and base64-encode the rest (Twilio's form posts included). */
