@@ -98,7 +98,8 @@ describe('openApiDocument', () => {
     // Every admin route may refuse a query parameter it does not take.
     for (const [path, item] of Object.entries(doc.paths as Json))
       if (path.startsWith('/v1/'))
-        for (const op of Object.values(item as Json) as Json[]) expect(op.responses['400'], path).toBeDefined();
+        for (const op of Object.values(item as Json) as Json[])
+          expect(op.responses['400'], path).toBeDefined();
     expect(doc.components.schemas.CreateBroadcastRequest.properties.scheduledAt.description).toContain(
       '365 days',
     );
