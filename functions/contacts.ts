@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mapLimit } from './adapters/sqs-queues.ts';
 import { adminRoute } from './commons/admin-route.ts';
-import { json, parseJson, withCursor } from './commons/http.ts';
+import { json, parseJson } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
 import { broadcasts as broadcastRepository, contactStore, sendLedger } from './commons/wiring.ts';
 import {
@@ -12,7 +12,7 @@ import {
   type SuppressionViewShape,
 } from './core/broadcast-request.ts';
 import { ApiError, fromZodError } from './core/errors.ts';
-import { type InvalidReason, maskPhone, normalizePhone } from './core/phones.ts';
+import { INVALID_REASON_TEXT, type InvalidReason, maskPhone, normalizePhone } from './core/phones.ts';
 import type { Broadcast, ContactMessage, Recipient, Suppression } from './core/ports.ts';
 
 /** Reads of broadcasts and recipients in flight at once while a history page is shaped. */
@@ -32,12 +32,10 @@ export const handler = adminRoute(async (event, tenantId) => {
   switch (event.routeKey) {
     case 'GET /v1/suppressions': {
       const query = parseListQuery(PageQuery, event.queryStringParameters);
-      const page = await withCursor(() =>
-        contacts.listSuppressions(tenantId, {
-          limit: query.limit,
-          ...(query.cursor ? { cursor: query.cursor } : {}),
-        }),
-      );
+      const page = await contacts.listSuppressions(tenantId, {
+        limit: query.limit,
+        ...(query.cursor ? { cursor: query.cursor } : {}),
+      });
       return json(200, {
         items: page.items.map(suppressionView),
         ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
@@ -75,12 +73,10 @@ export const handler = adminRoute(async (event, tenantId) => {
     case 'GET /v1/contacts/{phone}/messages': {
       const phone = pathPhone(event);
       const query = parseListQuery(PageQuery, event.queryStringParameters);
-      const page = await withCursor(() =>
-        contacts.listMessages(tenantId, phone, {
-          limit: query.limit,
-          ...(query.cursor ? { cursor: query.cursor } : {}),
-        }),
-      );
+      const page = await contacts.listMessages(tenantId, phone, {
+        limit: query.limit,
+        ...(query.cursor ? { cursor: query.cursor } : {}),
+      });
       return json(200, {
         phone,
         items: await historyView(tenantId, page.items),
@@ -197,17 +193,8 @@ function pathPhone(event: APIGatewayProxyEventV2): string {
   throw invalidPhone('phone', outcome.reason, 'Invalid path parameter');
 }
 
-const REASON_TEXT: Record<InvalidReason, string> = {
-  too_short: 'too short to be a phone number',
-  too_long: 'too long to be a phone number',
-  invalid_format: 'not a phone number',
-  invalid_country: 'a national number needs defaultCountry (or write it in E.164, e.g. +972501234567)',
-  not_mobile: 'not a mobile number (WhatsApp needs one)',
-  missing_variables: 'missing template variables',
-};
-
 function invalidPhone(path: string, reason: InvalidReason, message = 'The request body is invalid') {
-  return new ApiError('VALIDATION_FAILED', `${message}: ${path}: ${REASON_TEXT[reason]}`, [
-    { path, message: REASON_TEXT[reason], reason },
+  return new ApiError('VALIDATION_FAILED', `${message}: ${path}: ${INVALID_REASON_TEXT[reason]}`, [
+    { path, message: INVALID_REASON_TEXT[reason], reason },
   ]);
 }

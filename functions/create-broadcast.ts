@@ -14,7 +14,7 @@ import {
   requestFingerprint,
 } from './core/idempotency.ts';
 import { newBroadcastId } from './core/ids.ts';
-import { normalizeRecipients } from './core/phones.ts';
+import { INVALID_REASON_TEXT, normalizeRecipients } from './core/phones.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, FanOutTask } from './core/ports.ts';
 import { renderTemplateVariables } from './core/templates.ts';
 
@@ -72,10 +72,17 @@ export const handler = adminRoute(async (event, tenantId) => {
     else invalid.push({ input: recipient.phone, reason: 'missing_variables', index: recipient.index });
   }
   if (entries.length === 0)
-    throw new ApiError('NO_VALID_RECIPIENTS', 'None of the recipients is a valid WhatsApp number.', {
-      invalidRecipientsCount: invalid.length,
-      invalidRecipients: invalid.slice(0, ITEMS_SHOWN),
-    });
+    throw new ApiError(
+      'NO_VALID_RECIPIENTS',
+      `None of the recipients is a valid WhatsApp number (${invalid.length} invalid${invalid.length > ITEMS_SHOWN ? `, the first ${ITEMS_SHOWN} listed` : ''}).`,
+      invalid.slice(0, ITEMS_SHOWN).map((r) => ({
+        path: `recipients.${r.index}`,
+        message: INVALID_REASON_TEXT[r.reason],
+        input: r.input,
+        reason: r.reason,
+        index: r.index,
+      })),
+    );
 
   if (!(await twilioConfigured()))
     throw new ApiError(
@@ -146,7 +153,13 @@ async function repeatOf(store: Broadcasts, tenantId: string, broadcastId: string
     throw new ApiError(
       'IDEMPOTENCY_CONFLICT',
       'This Idempotency-Key was already used with a different request body; use a new key for a new broadcast.',
-      { broadcastId },
+      [
+        {
+          path: 'Idempotency-Key',
+          message: `already used for broadcast ${broadcastId}, with another body`,
+          broadcastId,
+        },
+      ],
     );
   const broadcast = await store.get(tenantId, broadcastId);
   if (!broadcast) throw new Error(`Idempotency record names missing broadcast ${broadcastId}`);

@@ -1,6 +1,6 @@
 import { adminRoute } from './commons/admin-route.ts';
 import { ownedBroadcast } from './commons/broadcasts.ts';
-import { json, withCursor } from './commons/http.ts';
+import { json } from './commons/http.ts';
 import { broadcasts, counters, sendLedger } from './commons/wiring.ts';
 import { BroadcastListQuery, parseListQuery, RecipientListQuery } from './core/broadcast-request.ts';
 import { progressOf, type StatusCounts } from './core/counts.ts';
@@ -17,13 +17,11 @@ export const handler = adminRoute(async (event, tenantId) => {
   switch (event.routeKey) {
     case 'GET /v1/broadcasts': {
       const query = parseListQuery(BroadcastListQuery, event.queryStringParameters);
-      const page = await withCursor(() =>
-        deps.broadcasts.page(tenantId, {
-          limit: query.limit,
-          ...(query.cursor ? { cursor: query.cursor } : {}),
-          ...(query.status ? { status: query.status } : {}),
-        }),
-      );
+      const page = await deps.broadcasts.page(tenantId, {
+        limit: query.limit,
+        ...(query.cursor ? { cursor: query.cursor } : {}),
+        ...(query.status ? { status: query.status } : {}),
+      });
       const items = await Promise.all(
         page.items.map(async (b) => {
           const { broadcast, counts } = await current(deps, b);
@@ -69,13 +67,11 @@ export const handler = adminRoute(async (event, tenantId) => {
     case 'GET /v1/broadcasts/{id}/recipients': {
       const broadcast = await ownedBroadcast(deps.broadcasts, tenantId, event);
       const query = parseListQuery(RecipientListQuery, event.queryStringParameters);
-      const page = await withCursor(() =>
-        sendLedger().page(broadcast, {
-          limit: query.limit,
-          ...(query.cursor ? { cursor: query.cursor } : {}),
-          ...(query.status ? { status: query.status } : {}),
-        }),
-      );
+      const page = await sendLedger().page(broadcast, {
+        limit: query.limit,
+        ...(query.cursor ? { cursor: query.cursor } : {}),
+        ...(query.status ? { status: query.status } : {}),
+      });
       return json(200, {
         items: page.items.map((r) => recipientView(r, broadcast)),
         ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),

@@ -410,6 +410,17 @@ export class BroadcastStack extends Stack {
         });
     }
 
+    if (topo.defaultRoute) {
+      const fnId = topo.defaultRoute.function;
+      const defaultRoute = new apigw.HttpRoute(this, 'DefaultRoute', {
+        httpApi: this.api,
+        routeKey: apigw.HttpRouteKey.DEFAULT,
+        integration:
+          integrations.get(fnId) ?? new HttpLambdaIntegration(`${pascal(fnId)}Integration`, lambdaOf(fnId)),
+      });
+      Validations.of(defaultRoute).acknowledge({ id: 'AwsSolutions-APIG4', reason: DEFAULT_ROUTE_REASON });
+    }
+
     for (const [tableId, table] of Object.entries(this.tables))
       new CfnOutput(this, `${pascal(tableId)}TableName`, {
         value: table.tableName,
@@ -434,6 +445,8 @@ export class BroadcastStack extends Stack {
 
 const ADMIN_ROUTE_REASON =
   "Authenticated in the handler by the tenant's API key (functions/commons/admin-route.ts): API.md's 401 error shape cannot come from an HTTP API authorizer";
+const DEFAULT_ROUTE_REASON =
+  'The $default route only answers 404/405 in the API error shape for requests no route takes; it reads and changes nothing';
 const PUBLIC_ROUTE_REASON =
   'Public by design: Twilio webhooks are authenticated by X-Twilio-Signature in the handler; /healthz and /openapi.json are public';
 

@@ -137,6 +137,14 @@ export interface ScheduleSpec {
   readonly localIntervalEnvVar: string;
 }
 
+/**
+ * The HTTP API's `$default` route: the function that answers every request no route takes (an
+ * unknown path, or a known path with another method), so those answers too are in API.md's shape.
+ */
+export interface DefaultRouteSpec {
+  readonly function: string;
+}
+
 export interface Topology {
   readonly tables: Readonly<Record<string, TableSpec>>;
   readonly queues: Readonly<Record<string, QueueSpec>>;
@@ -144,6 +152,7 @@ export interface Topology {
   readonly functions: Readonly<Record<string, FunctionSpec>>;
   readonly functionUrls: Readonly<Record<string, FunctionUrlSpec>>;
   readonly routes: readonly RouteSpec[];
+  readonly defaultRoute?: DefaultRouteSpec;
   readonly consumers: readonly ConsumerSpec[];
   readonly streamConsumers: readonly StreamConsumerSpec[];
   readonly schedules: readonly ScheduleSpec[];
@@ -257,6 +266,13 @@ export const topology = {
       timeoutSeconds: 15,
       uses: ADMIN_READS,
     },
+    routeNotFound: {
+      entry: 'functions/route-not-found.ts',
+      description: 'The $default route: 404 or 405 in the API error shape for requests no route takes',
+      memoryMb: 256,
+      timeoutSeconds: 5,
+      uses: {},
+    },
     apiDocs: {
       entry: 'functions/openapi.ts',
       description: 'GET /openapi.json, generated from the same schemas that validate requests',
@@ -358,6 +374,7 @@ export const topology = {
     { method: 'POST', path: '/webhooks/twilio/status', function: 'twilioStatusWebhook', auth: 'public' },
     { method: 'POST', path: '/webhooks/twilio/inbound', function: 'twilioInboundWebhook', auth: 'public' },
   ],
+  defaultRoute: { function: 'routeNotFound' },
   consumers: [
     {
       queue: 'fanOut',
@@ -484,6 +501,8 @@ export function validateTopology(topo: Topology): void {
     if (routeKeys.has(key)) problems.push(`route ${key} declared twice`);
     routeKeys.add(key);
   }
+  if (topo.defaultRoute && !fnIds.has(topo.defaultRoute.function))
+    problems.push(`the default route names unknown function ${topo.defaultRoute.function}`);
   for (const c of topo.consumers) {
     if (!fnIds.has(c.function)) problems.push(`consumer of ${c.queue} names unknown function ${c.function}`);
     if (!topo.queues[c.queue]) problems.push(`consumer ${c.function} reads unknown queue ${c.queue}`);

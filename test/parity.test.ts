@@ -78,8 +78,11 @@ afterAll(async () => {
 describe('parity: the CDK stack and the local twin wire the same topology', () => {
   const cdk = templateWiring();
 
-  it('every route, with the function serving it', () => {
-    const expected = topology.routes.map((r) => `${r.method} ${r.path} -> ${r.function}`).sort();
+  it('every route, with the function serving it, and the $default route', () => {
+    const expected = [
+      ...topology.routes.map((r) => `${r.method} ${r.path} -> ${r.function}`),
+      `$default -> ${topology.defaultRoute.function}`,
+    ].sort();
     expect(cdk.routes.sort()).toEqual(expected);
     expect([...twin.wired.routes].sort()).toEqual(expected);
   });

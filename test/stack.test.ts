@@ -188,7 +188,7 @@ describe('BroadcastStack built from the topology', () => {
   });
 
   it('routes each topology route to its function through the HTTP API', () => {
-    template.resourceCountIs('AWS::ApiGatewayV2::Route', topology.routes.length);
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', topology.routes.length + 1); // + $default
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Json[];
     const integrations = template.findResources('AWS::ApiGatewayV2::Integration');
     for (const r of topology.routes) {
@@ -208,6 +208,36 @@ describe('BroadcastStack built from the topology', () => {
         IntegrationUri: { 'Fn::GetAtt': [logicalId(stack, fnOf(stack, r.function).function), 'Arn'] },
       });
     }
+  });
+
+  it("sends what no route takes to the $default route's function, which answers 404/405 in the error shape", () => {
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Json[];
+    const fallback = must(
+      routes.find((x) => (x.Properties as Json).RouteKey === '$default'),
+      'the $default route',
+    );
+    const props = fallback.Properties as {
+      Target: { 'Fn::Join': [string, unknown[]] };
+      AuthorizationType: string;
+    };
+    expect(props.AuthorizationType).toBe('NONE');
+    const [, ref] = props.Target['Fn::Join'][1] as [string, { Ref: string }];
+    const integration = template.findResources('AWS::ApiGatewayV2::Integration')[ref.Ref] as Json;
+    expect(topology.defaultRoute.function).toBe('routeNotFound');
+    expect(integration.Properties).toMatchObject({
+      IntegrationType: 'AWS_PROXY',
+      PayloadFormatVersion: '2.0',
+      IntegrationUri: { 'Fn::GetAtt': [logicalId(stack, fnOf(stack, 'routeNotFound').function), 'Arn'] },
+    });
+    // It reads and changes nothing: its role has no data-plane grant.
+    const actions = roleStatements(template, stack, 'routeNotFound').flatMap((st) => st.actions);
+    expect(actions.filter((a) => /^(dynamodb|sqs|secretsmanager):/.test(a))).toEqual([]);
+  });
+
+  it('has no $default route when the topology declares none', () => {
+    const { defaultRoute: _none, ...withoutDefault } = topology;
+    const bare = synth({ topology: withoutDefault }).template;
+    bare.resourceCountIs('AWS::ApiGatewayV2::Route', topology.routes.length);
   });
 
   it('logs and throttles the API stage', () => {

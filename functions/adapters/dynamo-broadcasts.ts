@@ -5,9 +5,9 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { decodeItemCursor, encodeItemCursor } from '../core/cursor.ts';
 import { EXPLICIT_IDEMPOTENCY_WINDOW_SECONDS } from '../core/idempotency.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, StoredChunk } from '../core/ports.ts';
-import { decodeCursor, encodeCursor } from './cursors.ts';
 import {
   addExpression,
   batchPut,
@@ -37,6 +37,10 @@ const DAY = 86_400;
  */
 const CHUNK_TTL_SECONDS = 30 * DAY;
 const NOT_FINAL = ['scheduled', 'accepted', 'queued', 'running'];
+/** The sort keys a list cursor may name (core/cursor.ts checks them). */
+const BROADCAST_SK = /^BROADCAST#brd_[0-9A-Z]{1,32}$/;
+/** Epoch seconds of an ISO time; 0 when there is none. */
+const secondsOf = (iso: string | undefined) => Math.ceil(Date.parse(iso ?? '') / 1000) || 0;
 
 /** Broadcast items, their stored chunks and the fan-out's progress, on the single table (table-layout.ts). */
 export class DynamoBroadcasts implements Broadcasts {
@@ -66,7 +70,8 @@ export class DynamoBroadcasts implements Broadcasts {
           v: e.contentVariables,
           ...(e.skipped ? { s: 1 } : {}),
         })),
-        expiresAt: nowSeconds + CHUNK_TTL_SECONDS,
+        // A scheduled broadcast's list must outlive its wait: the month counts from its start.
+        expiresAt: Math.max(nowSeconds, secondsOf(broadcast.scheduledAt)) + CHUNK_TTL_SECONDS,
       })),
     );
     const items: TransactItems = [
@@ -196,7 +201,7 @@ export class DynamoBroadcasts implements Broadcasts {
     const items: Broadcast[] = [];
     const partition = `TENANT#${tenantId}`;
     let startKey: Item | undefined = page.cursor
-      ? decodeCursor(page.cursor, { pk: partition, skPrefix: 'BROADCAST#' })
+      ? { ...decodeItemCursor('broadcasts', page.cursor, { pk: partition, sk: BROADCAST_SK }) }
       : undefined;
     // A status filter is applied after the read, so keep reading until the page is full; one item
     // more than the page is asked for, so the last page hands out no cursor.
@@ -228,7 +233,7 @@ export class DynamoBroadcasts implements Broadcasts {
     return {
       items: shown,
       ...((more || (startKey && shown.length === page.limit)) && last
-        ? { nextCursor: encodeCursor(broadcastKey(tenantId, last.broadcastId)) }
+        ? { nextCursor: encodeItemCursor('broadcasts', broadcastKey(tenantId, last.broadcastId)) }
         : {}),
     };
   }

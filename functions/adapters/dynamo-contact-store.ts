@@ -7,6 +7,7 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { type CursorKind, decodeItemCursor, encodeItemCursor, literal } from '../core/cursor.ts';
 import type { ContactMessage, ContactStore, Suppression } from '../core/ports.ts';
 import { isConditionFailure, queryAll, strip } from './dynamo-items.ts';
 
@@ -30,8 +31,10 @@ import { isConditionFailure, queryAll, strip } from './dynamo-items.ts';
  * tenant's newest entry), never by reading the history. Each contact is its own partition, so a
  * 100,000-recipient broadcast writes 100,000 partitions, not one.
  *
- * Cursors are opaque base64url JSON naming only the sort key to start after; the partition is
- * always the caller's own, so a cursor cannot reach another tenant's or contact's items.
+ * Cursors (functions/core/cursor.ts) name the key of a page's last item; one is honoured only when
+ * its partition is the one being read (this tenant's list, this contact's history) and its sort key
+ * is a key of that list (the history's within this tenant's prefix), so another tenant's or
+ * contact's cursor is refused, never used as a position.
  */
 const suppressionPk = (tenantId: string) => `SUPPRESS#${tenantId}`;
 const contactPk = (phone: string) => `CONTACT#${phone}`;
@@ -40,6 +43,11 @@ const historyPrefix = (tenantId: string) => `MSG#${tenantId}#`;
 const messageSk = (m: Pick<ContactMessage, 'tenantId' | 'at' | 'messageSid'>) =>
   `${historyPrefix(m.tenantId)}${isoOf(m.at)}#${m.messageSid}`;
 const inboundKey = (sid: string) => ({ pk: `INBOUND#${sid}`, sk: 'INBOUND' });
+/** A suppression's sort key: an E.164 number (or one that was, as stored). */
+const SUPPRESSION_SK = /^\+[0-9]{1,20}$/;
+/** A history entry's sort key within one tenant's prefix: `MSG#<t>#<time>#<sid>`. */
+const historySk = (tenantId: string) =>
+  new RegExp(`^${literal(historyPrefix(tenantId))}[^#]{1,64}#[^#]{1,64}$`);
 /** Above every character of a tenant id, a timestamp or a SID (all ASCII). */
 const HIGHEST = '\uffff';
 
@@ -148,8 +156,10 @@ export class DynamoContactStore implements ContactStore {
   /** In phone order. */
   async listSuppressions(tenantId: string, page: { limit: number; cursor?: string }) {
     const { items, nextCursor } = await this.queryPage({
+      kind: 'suppressions',
       pk: suppressionPk(tenantId),
       prefix: '',
+      sk: SUPPRESSION_SK,
       limit: page.limit,
       newestFirst: false,
       ...(page.cursor ? { cursor: page.cursor } : {}),
@@ -216,8 +226,10 @@ export class DynamoContactStore implements ContactStore {
 
   async listMessages(tenantId: string, phone: string, page: { limit: number; cursor?: string }) {
     const { items, nextCursor } = await this.queryPage({
+      kind: 'history',
       pk: contactPk(phone),
       prefix: historyPrefix(tenantId),
+      sk: historySk(tenantId),
       limit: page.limit,
       newestFirst: true,
       ...(page.cursor ? { cursor: page.cursor } : {}),
@@ -292,17 +304,22 @@ export class DynamoContactStore implements ContactStore {
   /**
    * One page of an item collection (optionally under a sort-key prefix). Reads one item more than
    * the page so that `nextCursor` is given only when another item exists: the last page has none.
+   * The cursor is checked against the partition and the list's sort keys before any read.
    */
   private async queryPage(options: {
+    kind: CursorKind;
     pk: string;
     prefix: string;
+    /** The sort keys of this list: a cursor naming any other is refused. */
+    sk: RegExp;
     limit: number;
     newestFirst: boolean;
     cursor?: string;
   }): Promise<{ items: Record<string, unknown>[]; nextCursor?: string }> {
-    const afterSk = options.cursor !== undefined ? decodeCursor(options.cursor, options.prefix) : undefined;
     let startKey: Record<string, unknown> | undefined =
-      afterSk !== undefined ? { pk: options.pk, sk: afterSk } : undefined;
+      options.cursor !== undefined
+        ? { ...decodeItemCursor(options.kind, options.cursor, { pk: options.pk, sk: options.sk }) }
+        : undefined;
     const items: Record<string, unknown>[] = [];
     do {
       const result = await this.db.send(
@@ -324,7 +341,10 @@ export class DynamoContactStore implements ContactStore {
     if (items.length <= options.limit) return { items };
     const page = items.slice(0, options.limit);
     const last = page[page.length - 1] as Record<string, unknown>;
-    return { items: page, nextCursor: encodeCursor(String(last.sk)) };
+    return {
+      items: page,
+      nextCursor: encodeItemCursor(options.kind, { pk: options.pk, sk: String(last.sk) }),
+    };
   }
 }
 
@@ -369,21 +389,4 @@ function isCancelledByFirstCondition(error: unknown): boolean {
     return false;
   const reasons = (error as TransactionCanceledException).CancellationReasons;
   return reasons?.[0]?.Code === 'ConditionalCheckFailed';
-}
-
-function encodeCursor(sk: string): string {
-  return Buffer.from(JSON.stringify({ sk })).toString('base64url');
-}
-
-/** The sort key a cursor names; InvalidCursor when it is not one this store gave out for this list. */
-function decodeCursor(cursor: string, prefix: string): string {
-  let sk: unknown;
-  try {
-    sk = (JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { sk?: unknown })?.sk;
-  } catch {
-    sk = undefined;
-  }
-  if (typeof sk !== 'string' || sk.length === 0 || sk.length > 1024 || !sk.startsWith(prefix))
-    throw Object.assign(new Error('The cursor is not one this API gave out'), { name: 'InvalidCursor' });
-  return sk;
 }

@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { decodeShardCursor, encodeShardCursor } from '../core/cursor.ts';
 import { canAdvanceFollowUp, FOLLOW_UP_STATUSES } from '../core/follow-up.ts';
 import type {
   Broadcast,
@@ -13,9 +14,11 @@ import type {
   SendTask,
 } from '../core/ports.ts';
 import { canAdvance, type RecipientStatus } from '../core/statuses.ts';
-import { decodeShardedCursor, encodeCursor } from './cursors.ts';
 import { type Item, inList, isConditionFailure, queryAll, strip, updateExpression } from './dynamo-items.ts';
 import { recipientKey, recipientPartition, SHARDS } from './table-layout.ts';
+
+/** The sort keys a recipients cursor may name (core/cursor.ts checks them). */
+const RECIPIENT_SK = /^R#[0-9]{7}$/;
 
 /** The sparse index of scheduled retries: `retryKey` (the broadcast) → `nextRetryAt`. */
 export const RETRY_INDEX = 'retriesByBroadcast';
@@ -62,12 +65,13 @@ export class DynamoSendLedger implements SendLedger {
     let shard = 0;
     let key: Item | undefined;
     if (page.cursor) {
-      const decoded = decodeShardedCursor(page.cursor, SHARDS, (s) => ({
-        pk: recipientPartition(broadcast.broadcastId, s),
-        skPrefix: 'R#',
-      }));
-      shard = decoded.shard;
-      key = decoded.key;
+      const from = decodeShardCursor('recipients', page.cursor, {
+        owner: broadcast.broadcastId,
+        shards: SHARDS,
+        sk: RECIPIENT_SK,
+      });
+      shard = from.shard;
+      if (from.sk !== undefined) key = { pk: recipientPartition(broadcast.broadcastId, shard), sk: from.sk };
     }
     const items: Recipient[] = [];
     let last: Item | undefined;
@@ -105,7 +109,10 @@ export class DynamoSendLedger implements SendLedger {
     const lastShard = Number(/#S(\d{2})$/.exec(String(last.pk))?.[1] ?? 0);
     return {
       items: shown,
-      nextCursor: encodeCursor({ shard: lastShard, key: { pk: last.pk, sk: last.sk } }),
+      nextCursor: encodeShardCursor('recipients', broadcast.broadcastId, {
+        shard: lastShard,
+        sk: String(last.sk),
+      }),
     };
   }
 

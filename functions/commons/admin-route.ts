@@ -3,6 +3,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { DynamoApiKeys } from '../adapters/dynamo-api-keys.ts';
 import { bearerKey, hashApiKey } from '../core/api-keys.ts';
+import { checkRouteQuery } from '../core/broadcast-request.ts';
 import { ApiError, statusOf } from '../core/errors.ts';
 import { requiredEnv } from './config.ts';
 import { errorResponse } from './http.ts';
@@ -38,14 +39,16 @@ export async function authenticate(event: APIGatewayProxyEventV2, now = Date.now
 }
 
 /**
- * An admin route: authenticates the tenant, runs the handler with it, and answers every
- * error in API.md's shape (an unexpected one as INTERNAL, logged, never with its stack).
+ * An admin route: authenticates the tenant, refuses query parameters the route does not take
+ * (ROUTE_QUERIES), runs the handler with the tenant, and answers every error in API.md's shape
+ * (an unexpected one as INTERNAL, logged, never with its stack).
  */
 export function adminRoute(handler: AdminHandler) {
   return middy(async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     try {
       const tenantId = await authenticate(event);
       logger.appendKeys({ tenantId });
+      checkRouteQuery(event.routeKey, event.queryStringParameters);
       return await handler(event, tenantId);
     } catch (error) {
       const status = statusOf(error);

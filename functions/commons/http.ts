@@ -1,16 +1,21 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { ApiError, errorBody, statusOf } from '../core/errors.ts';
+import { ApiError, errorBody, headersOf, statusOf } from '../core/errors.ts';
+import { jsonContentTypeProblem } from '../core/media-type.ts';
 
 /** Answers in API.md's shapes: JSON bodies, one error shape with a stable code. */
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-export function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {
-  return { statusCode, headers: { 'content-type': JSON_TYPE }, body: JSON.stringify(body) };
+export function json(
+  statusCode: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): APIGatewayProxyStructuredResultV2 {
+  return { statusCode, headers: { ...headers, 'content-type': JSON_TYPE }, body: JSON.stringify(body) };
 }
 
-/** Any thrown value as API.md's error shape: an ApiError with its code, anything else as INTERNAL. */
+/** Any thrown value as API.md's error shape: an ApiError with its code (and headers), anything else as INTERNAL. */
 export function errorResponse(error: unknown): APIGatewayProxyStructuredResultV2 {
-  return json(statusOf(error), errorBody(error));
+  return json(statusOf(error), errorBody(error), headersOf(error));
 }
 
 /** The empty TwiML answer Twilio webhooks expect. */
@@ -32,8 +37,20 @@ export function header(event: Pick<APIGatewayProxyEventV2, 'headers'>, name: str
   return undefined;
 }
 
-/** The request body as JSON; anything else is a 400 VALIDATION_FAILED. */
+/**
+ * The request body of a JSON route. A body sent as anything but `application/json` (no content
+ * type, `text/plain`, a form) is refused before it is read: 415 UNSUPPORTED_MEDIA_TYPE. A JSON
+ * body that does not parse is a 400 VALIDATION_FAILED.
+ */
 export function parseJson(event: APIGatewayProxyEventV2): unknown {
+  const contentType = header(event, 'content-type');
+  const problem = jsonContentTypeProblem(contentType);
+  if (problem)
+    throw new ApiError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Send the body as JSON with Content-Type: application/json (${problem}).`,
+      [{ path: 'Content-Type', message: problem, expected: 'application/json' }],
+    );
   const text = bodyText(event);
   try {
     return JSON.parse(text);
@@ -41,18 +58,5 @@ export function parseJson(event: APIGatewayProxyEventV2): unknown {
     throw new ApiError('VALIDATION_FAILED', 'The request body must be JSON.', [
       { path: '', message: text ? 'not valid JSON' : 'empty body' },
     ]);
-  }
-}
-
-/** A paged read whose cursor the store could not decode: a 400 naming `cursor`, not a 500. */
-export async function withCursor<T>(read: () => Promise<T>): Promise<T> {
-  try {
-    return await read();
-  } catch (error) {
-    if (error instanceof Error && error.name === 'InvalidCursor')
-      throw new ApiError('VALIDATION_FAILED', 'Invalid query parameters', [
-        { path: 'cursor', message: 'not a cursor this API gave out; start again without it' },
-      ]);
-    throw error;
   }
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ApiError, ERROR_CODES, type ErrorCode, fromZodError } from './errors.ts';
+import { MAX_CURSOR_LENGTH } from './cursor.ts';
+import { ApiError, ERROR_CODES, type ErrorCode, fromZodError, UNKNOWN_FIELD } from './errors.ts';
 import { FOLLOW_UP_STATUSES } from './follow-up.ts';
 import { INVALID_REASONS, isValidCountryCode } from './phones.ts';
 import type { SuppressionReason } from './ports.ts';
@@ -86,7 +87,18 @@ export const IsoDateTime = z.iso.datetime({ offset: true }).overwrite((s) => {
 });
 
 /**
- * The request schema with an injectable clock for the "scheduledAt is in the future" rule.
+ * How far ahead a broadcast may be scheduled. EventBridge Scheduler's one-time `at()` schedules
+ * document no horizon (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html),
+ * so the bound is the product's: a broadcast waits with its list stored (the stored chunks expire a
+ * week after the scheduled time) and its template must still be approved when it starts; a year
+ * covers annual reminders and keeps a typo such as 9999-12-31 from parking a broadcast forever.
+ */
+export const MAX_SCHEDULE_AHEAD_DAYS = 365;
+const DAY_MS = 86_400_000;
+
+/**
+ * The request schema with an injectable clock for the "scheduledAt is in the future" rule (and at
+ * most MAX_SCHEDULE_AHEAD_DAYS ahead).
  * Unknown keys are rejected at every level (a typo such as `templates` or `contentSID` is an
  * error, not silently ignored). The recipients maximum is not here: `parseCreateBroadcast` checks
  * it first, so an oversized list gets 413 TOO_MANY_RECIPIENTS without being validated item by item.
@@ -102,8 +114,14 @@ export function createBroadcastRequestSchema(now: () => Date = () => new Date())
       const ms = Date.parse(s);
       return Number.isNaN(ms) || ms > now().getTime();
     }, 'must be in the future')
+      .refine((s) => {
+        const ms = Date.parse(s);
+        return Number.isNaN(ms) || ms <= now().getTime() + MAX_SCHEDULE_AHEAD_DAYS * DAY_MS;
+      }, `must be at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead`)
       .optional()
-      .meta({ description: 'Future ISO-8601 time; the broadcast waits in scheduled' }),
+      .meta({
+        description: `Future ISO-8601 time, at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead; the broadcast waits in scheduled`,
+      }),
   });
 }
 
@@ -190,17 +208,25 @@ export const BroadcastStatusSchema = z
   .enum(BROADCAST_STATUSES)
   .register(apiSchemas, { id: 'BroadcastStatus' });
 
-const limitSchema = z.coerce.number().int().min(1).max(MAX_PAGE_LIMIT).default(DEFAULT_PAGE_LIMIT);
-const cursorSchema = z.string().min(1).max(2048).optional();
+const LIMIT_MESSAGE = `must be a whole number from 1 to ${MAX_PAGE_LIMIT}, in decimal digits`;
+/** Decimal digits only: `0x10`, `1e2`, ` 16` and `16.0` are mistakes to report, not numbers to guess. */
+const limitSchema = z
+  .string()
+  .regex(/^[0-9]{1,3}$/, LIMIT_MESSAGE)
+  .transform(Number)
+  .pipe(z.number().int().min(1, LIMIT_MESSAGE).max(MAX_PAGE_LIMIT, LIMIT_MESSAGE))
+  .default(DEFAULT_PAGE_LIMIT);
+/** The codec (cursor.ts) checks what a cursor names; here only its size. */
+const cursorSchema = z.string().min(1).max(MAX_CURSOR_LENGTH).optional();
 
-export const BroadcastListQuery = z.object({
+export const BroadcastListQuery = z.strictObject({
   limit: limitSchema,
   cursor: cursorSchema,
   status: BroadcastStatusSchema.optional(),
 });
 export type BroadcastListQueryInput = z.output<typeof BroadcastListQuery>;
 
-export const RecipientListQuery = z.object({
+export const RecipientListQuery = z.strictObject({
   limit: limitSchema,
   cursor: cursorSchema,
   status: RecipientStatusSchema.optional(),
@@ -208,16 +234,56 @@ export const RecipientListQuery = z.object({
 export type RecipientListQueryInput = z.output<typeof RecipientListQuery>;
 
 /** ?limit= and ?cursor= only: the suppression list and a contact's history. */
-export const PageQuery = z.object({ limit: limitSchema, cursor: cursorSchema });
+export const PageQuery = z.strictObject({ limit: limitSchema, cursor: cursorSchema });
 export type PageQueryInput = z.output<typeof PageQuery>;
 
-/** Parses a route's query string parameters (unknown ones are ignored); throws VALIDATION_FAILED. */
-export function parseListQuery<
-  S extends typeof BroadcastListQuery | typeof RecipientListQuery | typeof PageQuery,
->(schema: S, query: Record<string, string | undefined> | undefined | null): z.output<S> {
+/** Routes that take no query parameter at all. */
+export const NoQuery = z.strictObject({});
+
+type QuerySchema = typeof BroadcastListQuery | typeof RecipientListQuery | typeof PageQuery | typeof NoQuery;
+
+/**
+ * The query parameters each admin route takes (by API Gateway route key); every other admin route
+ * takes none. Unknown parameters are refused like unknown body fields: a typo (`?limt=10`,
+ * `?stauts=failed`) is an error, not a silently unfiltered answer.
+ */
+export const ROUTE_QUERIES: Readonly<Record<string, QuerySchema>> = {
+  'GET /v1/broadcasts': BroadcastListQuery,
+  'GET /v1/broadcasts/{id}/recipients': RecipientListQuery,
+  'GET /v1/suppressions': PageQuery,
+  'GET /v1/contacts/{phone}/messages': PageQuery,
+};
+
+/**
+ * Parses a route's query string parameters; throws VALIDATION_FAILED naming each parameter, unknown
+ * ones included (`details: [{ path: 'limt', message: 'unknown query parameter; …' }]`).
+ */
+export function parseListQuery<S extends QuerySchema>(
+  schema: S,
+  query: Record<string, string | undefined> | undefined | null,
+): z.output<S> {
   const result = schema.safeParse(query ?? {});
-  if (!result.success) throw fromZodError(result.error, 'Invalid query parameters');
-  return result.data as z.output<S>;
+  if (result.success) return result.data as z.output<S>;
+  const accepted = Object.keys(schema.shape);
+  const unknown = `unknown query parameter; ${accepted.length > 0 ? `this route takes ${accepted.join(', ')}` : 'this route takes none'}`;
+  const error = fromZodError(result.error, 'Invalid query parameters');
+  const details = (error.details ?? []).map((d) =>
+    d.message === UNKNOWN_FIELD ? { ...d, message: unknown } : d,
+  );
+  const first = details[0];
+  throw new ApiError(
+    'VALIDATION_FAILED',
+    first ? `Invalid query parameters: ${first.path}: ${first.message}` : error.message,
+    details,
+  );
+}
+
+/** The query parameters of any admin route, checked by `adminRoute` before its handler runs. */
+export function checkRouteQuery(
+  routeKey: string,
+  query: Record<string, string | undefined> | undefined | null,
+): void {
+  parseListQuery(ROUTE_QUERIES[routeKey] ?? NoQuery, query);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -398,12 +464,25 @@ export const MetricsView = z
 
 export const HealthView = z.object({ ok: z.literal(true) }).register(apiSchemas, { id: 'Health' });
 
+export const ErrorDetailSchema = z
+  .looseObject({
+    message: z.string().meta({ description: 'What is wrong, in words a person can act on' }),
+    path: z.string().optional().meta({
+      description:
+        "What it is about: a body field ('template.contentSid', 'recipients.3'; '' for the body), a query parameter ('limit', 'cursor') or a header ('Content-Type', 'Idempotency-Key')",
+    }),
+  })
+  .meta({
+    description: 'One problem; further fields carry data (reason, input, index, broadcastId, status, …)',
+  })
+  .register(apiSchemas, { id: 'ErrorDetail' });
+
 export const ErrorBody = z
   .object({
     error: z.object({
       code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]),
       message: z.string(),
-      details: z.unknown().optional(),
+      details: z.array(ErrorDetailSchema).optional().meta({ description: 'Always an array when present' }),
     }),
   })
   .register(apiSchemas, { id: 'Error' });

@@ -5,7 +5,12 @@ export const ERROR_CODES = {
   UNAUTHORIZED: 401,
   /** A Twilio webhook without a valid X-Twilio-Signature. */
   FORBIDDEN: 403,
+  /** No route has this path (with any method). */
   NOT_FOUND: 404,
+  /** A route has this path, but not with this method: the answer carries an `Allow` header. */
+  METHOD_NOT_ALLOWED: 405,
+  /** A JSON route's body sent without `Content-Type: application/json`. */
+  UNSUPPORTED_MEDIA_TYPE: 415,
   VALIDATION_FAILED: 400,
   NO_VALID_RECIPIENTS: 400,
   TOO_MANY_RECIPIENTS: 413,
@@ -23,33 +28,54 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
 }
 
+/**
+ * One item of an error's `details`, whatever the code: at least a `message` a person can act on;
+ * `path` names what it is about when that is a field (`template.contentSid`, `recipients.3`), a
+ * query parameter (`limit`, `cursor`) or a header (`Content-Type`, `Idempotency-Key`); further
+ * fields carry data a program can use (`reason`, `broadcastId`, `maxRecipients`, …).
+ */
+export interface ErrorDetail {
+  readonly message: string;
+  readonly path?: string;
+  readonly [extra: string]: unknown;
+}
+
 /** One field problem, in `details` of VALIDATION_FAILED. */
-export interface FieldProblem {
+export interface FieldProblem extends ErrorDetail {
   /** Dotted path into the request body: `template.contentSid`, `recipients.3.phone`; `''` for the body itself. */
-  path: string;
-  message: string;
+  readonly path: string;
+  readonly message: string;
 }
 
 /**
- * An error the API answers with its code's HTTP status and the one error shape. Anything else that
- * reaches a handler's edge is answered as INTERNAL, without its message or stack.
+ * An error the API answers with its code's HTTP status and the one error shape. `details` is
+ * always an array of objects when present (API.md), so a client reads every error the same way.
+ * `headers` go on the answer (`Allow` with a 405). Anything else that reaches a handler's edge is
+ * answered as INTERNAL, without its message or stack.
  */
 export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
-  readonly details?: unknown;
+  readonly details?: readonly ErrorDetail[];
+  readonly headers?: Readonly<Record<string, string>>;
 
-  constructor(code: ErrorCode, message: string, details?: unknown) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details?: readonly ErrorDetail[],
+    headers?: Readonly<Record<string, string>>,
+  ) {
     super(message);
     this.name = 'ApiError';
     this.code = code;
     this.status = ERROR_CODES[code];
     if (details !== undefined) this.details = details;
+    if (headers !== undefined) this.headers = headers;
   }
 }
 
 export interface ErrorBodyShape {
-  error: { code: ErrorCode; message: string; details?: unknown };
+  error: { code: ErrorCode; message: string; details?: readonly ErrorDetail[] };
 }
 
 const INTERNAL_MESSAGE = 'Internal error';
@@ -69,12 +95,24 @@ export function statusOf(err: unknown): number {
   return err instanceof ApiError ? err.status : ERROR_CODES.INTERNAL;
 }
 
-/** `ApiError` → `{ statusCode, body }` ready for a handler: both computed the same way. */
-export function errorResponse(err: unknown): { statusCode: number; body: ErrorBodyShape } {
-  return { statusCode: statusOf(err), body: errorBody(err) };
+/** Headers the answer to any thrown value carries (an ApiError's own, e.g. `Allow`). */
+export function headersOf(err: unknown): Readonly<Record<string, string>> {
+  return err instanceof ApiError && err.headers ? err.headers : {};
+}
+
+/** `ApiError` → `{ statusCode, headers, body }` ready for a handler: all computed the same way. */
+export function errorResponse(err: unknown): {
+  statusCode: number;
+  headers: Readonly<Record<string, string>>;
+  body: ErrorBodyShape;
+} {
+  return { statusCode: statusOf(err), headers: headersOf(err), body: errorBody(err) };
 }
 
 type Issue = z.core.$ZodIssue;
+
+/** The message of a key the schema does not know (a typo such as `templates`). */
+export const UNKNOWN_FIELD = 'Unknown field';
 
 function joinPath(path: readonly PropertyKey[]): string {
   return path.map((p) => String(p)).join('.');
@@ -84,7 +122,7 @@ function problemsOf(issue: Issue, prefix: readonly PropertyKey[], out: FieldProb
   const path = [...prefix, ...issue.path];
   switch (issue.code) {
     case 'unrecognized_keys':
-      for (const key of issue.keys) out.push({ path: joinPath([...path, key]), message: 'Unknown field' });
+      for (const key of issue.keys) out.push({ path: joinPath([...path, key]), message: UNKNOWN_FIELD });
       return;
     case 'invalid_union': {
       // A union fails with one issue list per branch. Report the branch that got furthest (the one

@@ -5,7 +5,9 @@ import {
   MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_PAGE_LIMIT,
 } from './broadcast-request.ts';
+import { MAX_CURSOR_LENGTH } from './cursor.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
+import { LAMBDA_MAX_EVENT_BYTES } from './request-limits.ts';
 
 /**
  * The OpenAPI 3.1 document of the API (served at GET /openapi.json), generated from the same zod
@@ -32,6 +34,12 @@ function errorResponses(): Record<string, Json> {
   for (const [status, codes] of byStatus) {
     responses[`Error${status}`] = json(ref('Error'), `Error: ${codes.join(', ')}`);
   }
+  responses.Error405 = {
+    ...responses.Error405,
+    headers: {
+      Allow: { description: 'The methods this path takes, e.g. GET, POST', schema: { type: 'string' } },
+    },
+  };
   return responses;
 }
 
@@ -57,14 +65,16 @@ const limitCursorParams: Json[] = [
     name: 'limit',
     in: 'query',
     required: false,
+    description: 'Items per page, in decimal digits (0x10, 1e2, 16.0 or a padded value are refused: 400)',
     schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_PAGE_LIMIT },
   },
   {
     name: 'cursor',
     in: 'query',
     required: false,
-    description: 'nextCursor of the previous page',
-    schema: { type: 'string' },
+    description:
+      "nextCursor of the previous page, as it is. Opaque; one this API did not give out for this list and this API key's tenant is refused (400 VALIDATION_FAILED, path cursor)",
+    schema: { type: 'string', maxLength: MAX_CURSOR_LENGTH },
   },
 ];
 const pageParams = (statusSchema: string): Json[] => [
@@ -146,7 +156,11 @@ function build(serverUrl?: string): Json {
       version: '1.0.0',
       description:
         'Send approved WhatsApp templates to many recipients through Twilio, follow their progress, cancel and retry. ' +
-        'Errors always have the shape { error: { code, message, details? } }.',
+        'Errors always have the shape { error: { code, message, details? } }, details an array of objects with at least a message. ' +
+        'A path no route has answers 404 NOT_FOUND; a path with another method answers 405 METHOD_NOT_ALLOWED with an Allow header. ' +
+        'Request bodies are JSON: without Content-Type: application/json (charset utf-8 or none) the answer is 415 UNSUPPORTED_MEDIA_TYPE. ' +
+        'A query parameter a route does not take is refused (400 VALIDATION_FAILED naming it), like an unknown body field. ' +
+        `A request whose Lambda event would exceed ${LAMBDA_MAX_EVENT_BYTES} bytes answers 413 PAYLOAD_TOO_LARGE (on AWS, API Gateway's own 413).`,
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     security: bearer,
@@ -175,7 +189,7 @@ function build(serverUrl?: string): Json {
               ref('CreateBroadcastResponse'),
               'Accepted (or the existing broadcast, idempotent: true)',
             ),
-            ...errors(400, 401, 409, 413, 429, 500, 503),
+            ...errors(400, 401, 409, 413, 415, 429, 500, 503),
           },
         },
         get: {
@@ -191,7 +205,7 @@ function build(serverUrl?: string): Json {
           operationId: 'getBroadcast',
           security: bearer,
           parameters: [idParam],
-          responses: { '200': json(ref('Broadcast'), 'The broadcast'), ...errors(401, 404, 500) },
+          responses: { '200': json(ref('Broadcast'), 'The broadcast'), ...errors(400, 401, 404, 500) },
         },
       },
       '/v1/broadcasts/{id}/progress': {
@@ -199,7 +213,10 @@ function build(serverUrl?: string): Json {
           operationId: 'getBroadcastProgress',
           security: bearer,
           parameters: [idParam],
-          responses: { '200': json(ref('Progress'), 'Progress and error summary'), ...errors(401, 404, 500) },
+          responses: {
+            '200': json(ref('Progress'), 'Progress and error summary'),
+            ...errors(400, 401, 404, 500),
+          },
         },
       },
       '/v1/broadcasts/{id}/recipients': {
@@ -220,7 +237,7 @@ function build(serverUrl?: string): Json {
           parameters: [idParam],
           responses: {
             '200': json(ref('CancelResponse'), 'Cancelled; recipients not yet sent will not be sent'),
-            ...errors(401, 404, 409, 500),
+            ...errors(400, 401, 404, 409, 500),
           },
         },
       },
@@ -234,7 +251,7 @@ function build(serverUrl?: string): Json {
               ref('RetryResponse'),
               'Failed and undelivered recipients re-queued (except permanent reasons)',
             ),
-            ...errors(401, 404, 409, 500),
+            ...errors(400, 401, 404, 409, 500),
           },
         },
       },
@@ -242,7 +259,10 @@ function build(serverUrl?: string): Json {
         get: {
           operationId: 'getMetrics',
           security: bearer,
-          responses: { '200': json(ref('Metrics'), "The caller's tenant's metrics"), ...errors(401, 500) },
+          responses: {
+            '200': json(ref('Metrics'), "The caller's tenant's metrics"),
+            ...errors(400, 401, 500),
+          },
         },
       },
       '/v1/suppressions': {
@@ -269,7 +289,7 @@ function build(serverUrl?: string): Json {
               ref('Suppression'),
               'Suppressed (reason admin); a number already suppressed is replaced',
             ),
-            ...errors(400, 401, 500),
+            ...errors(400, 401, 413, 415, 500),
           },
         },
       },

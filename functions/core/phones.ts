@@ -31,6 +31,16 @@ export const INVALID_REASONS = [
 ] as const;
 export type InvalidReason = (typeof INVALID_REASONS)[number];
 
+/** Each reason in words, for an error's details. */
+export const INVALID_REASON_TEXT: Readonly<Record<InvalidReason, string>> = {
+  too_short: 'too short to be a phone number',
+  too_long: 'too long to be a phone number',
+  invalid_format: 'not a phone number',
+  invalid_country: 'a national number needs defaultCountry (or write it in E.164, e.g. +972501234567)',
+  not_mobile: 'not a mobile number (WhatsApp needs one)',
+  missing_variables: 'missing template variables',
+};
+
 export interface AcceptedRecipient {
   /** E.164, e.g. `+972501234568`. */
   phone: string;

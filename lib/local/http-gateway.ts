@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { ApiError, errorBody, headersOf, statusOf } from '../../functions/core/errors.ts';
+import { HTTP_API_MAX_BODY_BYTES, LAMBDA_MAX_EVENT_BYTES } from '../../functions/core/request-limits.ts';
+import { type CompiledRoute, compileRoutes, matchRoute, noRouteError } from '../../functions/core/routes.ts';
 import type { HttpMethod } from '../topology.ts';
 import type { Invoke } from './lambda-runtime.ts';
 
@@ -11,50 +14,75 @@ export interface GatewayRoute {
   readonly invoke: Invoke;
 }
 
-/** Lambda's synchronous invocation payload limit; API Gateway answers 413 above it. */
-const MAX_EVENT_BYTES = 6 * 1024 * 1024;
-
 /**
  * Turns HTTP requests into API Gateway HTTP API (payload format 2.0) events for the same
- * handlers that run on AWS, and their results back into HTTP responses, with API
- * Gateway's own answers where it would answer itself (unknown route, handler error,
- * oversized payload).
+ * handlers that run on AWS, and their results back into HTTP responses. A request no route
+ * takes goes to the `$default` route's function when there is one (as on AWS); every answer
+ * the gateway gives itself (no route, an oversized request, a malformed path, a failed
+ * handler) is in API.md's error shape, where API Gateway on AWS answers with its own
+ * `{"message": …}` (the departures docs-notes/contract.md lists).
  */
 export function createHttpGateway(options: {
   routes: readonly GatewayRoute[];
+  /** The `$default` route's function: it answers whatever no route takes. */
+  defaultRoute?: Invoke;
   log: (entry: Record<string, unknown>) => void;
 }): (req: IncomingMessage, res: ServerResponse) => void {
   const table = compileRoutes(options.routes);
   return (req, res) => {
     handle(table, req, res).catch((error: unknown) => {
       options.log({ level: 'ERROR', message: 'gateway failure', error: String(error) });
-      if (!res.headersSent) sendJson(res, 500, { message: 'Internal Server Error' });
+      if (!res.headersSent) sendError(res, error);
       else res.end();
     });
   };
 
-  async function handle(routes: CompiledRoute[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(
+    routes: CompiledRoute<GatewayRoute>[],
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
     const started = Date.now();
     const url = new URL(req.url ?? '/', 'http://local');
     const method = (req.method ?? 'GET').toUpperCase();
     const match = matchRoute(routes, method, url.pathname);
-    if (!match) return sendJson(res, 404, { message: 'Not Found' });
+    if (!match && !options.defaultRoute) return sendError(res, noRouteError(routes, method, url.pathname));
+    const pathParameters = match ? decodeParameters(match.rawParameters) : {};
+    if (pathParameters instanceof ApiError) return sendError(res, pathParameters);
 
-    const body = await readBody(req, MAX_EVENT_BYTES);
-    if (body === 'too-large') return sendJson(res, 413, { message: 'Request Entity Too Large' });
+    const body = await readBody(req, HTTP_API_MAX_BODY_BYTES);
+    if (body === 'too-large')
+      return sendError(
+        res,
+        payloadTooLarge(`the body is over ${HTTP_API_MAX_BODY_BYTES} bytes`, {
+          maxBodyBytes: HTTP_API_MAX_BODY_BYTES,
+        }),
+      );
 
-    const event = toEvent(req, url, method, match, body);
+    const routeKey = match ? `${match.route.method} ${match.route.path}` : '$default';
+    const event = toEvent(req, url, method, routeKey, pathParameters, body);
+    const eventBytes = Buffer.byteLength(JSON.stringify(event), 'utf8');
+    if (eventBytes > LAMBDA_MAX_EVENT_BYTES)
+      return sendError(
+        res,
+        payloadTooLarge(
+          `the request makes a ${eventBytes}-byte Lambda event (at most ${LAMBDA_MAX_EVENT_BYTES})`,
+          { eventBytes, maxEventBytes: LAMBDA_MAX_EVENT_BYTES },
+        ),
+      );
+
+    const invoke = match ? match.route.invoke : (options.defaultRoute as Invoke);
     let result: unknown;
     try {
-      result = await match.route.invoke(event);
+      result = await invoke(event);
     } catch (error) {
       options.log({
         level: 'ERROR',
         message: 'handler failed',
-        routeKey: event.routeKey,
+        routeKey,
         error: error instanceof Error ? error.message : String(error),
       });
-      return sendJson(res, 500, { message: 'Internal Server Error' });
+      return sendError(res, error);
     }
     const response = fromResult(result);
     res.writeHead(response.statusCode, response.headers);
@@ -62,72 +90,51 @@ export function createHttpGateway(options: {
     options.log({
       level: 'INFO',
       message: 'request',
-      routeKey: event.routeKey,
+      routeKey,
       status: response.statusCode,
       ms: Date.now() - started,
     });
   }
 }
 
-interface CompiledRoute {
-  readonly route: GatewayRoute;
-  readonly pattern: RegExp;
-  readonly paramNames: string[];
-  /** Literal characters: API Gateway prefers the most specific route. */
-  readonly specificity: number;
-}
-
-interface RouteMatch {
-  readonly route: GatewayRoute;
-  readonly pathParameters: Record<string, string>;
-}
-
-function compileRoutes(routes: readonly GatewayRoute[]): CompiledRoute[] {
-  return routes
-    .map((route) => {
-      const paramNames: string[] = [];
-      const source = route.path
-        .split('/')
-        .map((segment) => {
-          const param = /^\{([A-Za-z0-9_]+)(\+?)\}$/.exec(segment);
-          if (!param) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-          paramNames.push(param[1] as string);
-          return param[2] ? '(.+)' : '([^/]+)';
-        })
-        .join('/');
-      return {
-        route,
-        pattern: new RegExp(`^${source}$`),
-        paramNames,
-        specificity: route.path.replace(/\{[^}]+\}/g, '').length,
-      };
-    })
-    .sort((a, b) => b.specificity - a.specificity);
-}
-
-function matchRoute(routes: CompiledRoute[], method: string, pathname: string): RouteMatch | undefined {
-  for (const compiled of routes) {
-    if (compiled.route.method !== method) continue;
-    const m = compiled.pattern.exec(pathname);
-    if (!m) continue;
-    const pathParameters: Record<string, string> = {};
-    compiled.paramNames.forEach((name, i) => {
-      pathParameters[name] = decodeURIComponent(m[i + 1] as string);
-    });
-    return { route: compiled.route, pathParameters };
+/** Path parameters decoded as API Gateway passes them; malformed percent-encoding is a 400. */
+function decodeParameters(raw: Readonly<Record<string, string>>): Record<string, string> | ApiError {
+  const decoded: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    try {
+      decoded[name] = decodeURIComponent(value);
+    } catch {
+      return new ApiError(
+        'VALIDATION_FAILED',
+        `Invalid path parameter: ${name}: malformed percent-encoding`,
+        [{ path: name, message: 'malformed percent-encoding (each % must start a UTF-8 byte as %XX)' }],
+      );
+    }
   }
-  return undefined;
+  return decoded;
 }
 
+function payloadTooLarge(why: string, limit: Record<string, number>): ApiError {
+  return new ApiError(
+    'PAYLOAD_TOO_LARGE',
+    `The request is too large: ${why}. Send a smaller body (for POST /v1/broadcasts: fewer recipients per request, in several broadcasts).`,
+    [{ message: why, ...limit }],
+  );
+}
+
+/**
+ * The body, or 'too-large' past `limit`. An oversized body is still read to its end (and dropped):
+ * leaving the loop would destroy the socket, and the client would see a reset instead of the 413.
+ */
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) return 'too-large';
-    chunks.push(chunk as Buffer);
+    if (size <= limit) chunks.push(chunk as Buffer);
+    else chunks.length = 0;
   }
-  return Buffer.concat(chunks);
+  return size > limit ? 'too-large' : Buffer.concat(chunks);
 }
 
 /** HTTP APIs pass text bodies as is and base64-encode the rest (Twilio's form posts included). */
@@ -140,7 +147,8 @@ function toEvent(
   req: IncomingMessage,
   url: URL,
   method: string,
-  match: RouteMatch,
+  routeKey: string,
+  pathParameters: Record<string, string>,
   body: Buffer,
 ): APIGatewayProxyEventV2 {
   const headers: Record<string, string> = {};
@@ -156,7 +164,6 @@ function toEvent(
   const query: Record<string, string> = {};
   for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;
   const now = new Date();
-  const routeKey = `${match.route.method} ${match.route.path}`;
   const text = isTextContent(req.headers['content-type']);
   return {
     version: '2.0',
@@ -166,7 +173,7 @@ function toEvent(
     ...(cookies && cookies.length > 0 ? { cookies } : {}),
     headers,
     ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
-    ...(Object.keys(match.pathParameters).length > 0 ? { pathParameters: match.pathParameters } : {}),
+    ...(Object.keys(pathParameters).length > 0 ? { pathParameters } : {}),
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',
@@ -215,7 +222,8 @@ function fromResult(result: unknown): {
   return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(body) };
 }
 
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(value));
+/** Any error in API.md's shape: an ApiError with its code and headers, anything else as INTERNAL. */
+function sendError(res: ServerResponse, error: unknown): void {
+  res.writeHead(statusOf(error), { ...headersOf(error), 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(errorBody(error)));
 }

@@ -198,7 +198,16 @@ export async function startLocalTwin(
       wired.routes.push(`${r.method} ${r.path} -> ${r.function}`);
       return { method: r.method, path: r.path, invoke: invokerOf(r.function) };
     });
-    httpServer.on('request', createHttpGateway({ routes, log }));
+    const defaultRoute = topo.defaultRoute;
+    if (defaultRoute) wired.routes.push(`$default -> ${defaultRoute.function}`);
+    httpServer.on(
+      'request',
+      createHttpGateway({
+        routes,
+        ...(defaultRoute ? { defaultRoute: invokerOf(defaultRoute.function) } : {}),
+        log,
+      }),
+    );
 
     const sqs = localSqsClient(sqsServer.address);
     options.instrument?.pollerSqsClient?.(sqs);

@@ -3,7 +3,11 @@ import {
   BroadcastListQuery,
   BroadcastView,
   CreateBroadcastResponse,
+  checkRouteQuery,
   ErrorBody,
+  MAX_SCHEDULE_AHEAD_DAYS,
+  NoQuery,
+  PageQuery,
   ProgressView,
   parseCreateBroadcast,
   parseIdempotencyKey,
@@ -135,6 +139,20 @@ describe('parseCreateBroadcast', () => {
     expect(paths({ ...example, name: 'n'.repeat(201) })).toEqual(['name']);
   });
 
+  it(`scheduledAt is at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead`, () => {
+    const ahead = `must be at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead`;
+    expect(validationDetails({ ...example, scheduledAt: '9999-12-31T23:59:59Z' })).toEqual([
+      { path: 'scheduledAt', message: ahead },
+    ]);
+    // NOW is 2026-06-01T12:00Z: a year later is the last moment accepted.
+    expect(parseCreateBroadcast({ ...example, scheduledAt: '2027-06-01T12:00:00Z' }, opts).scheduledAt).toBe(
+      '2027-06-01T12:00:00.000Z',
+    );
+    expect(validationDetails({ ...example, scheduledAt: '2027-06-01T12:00:01Z' })).toEqual([
+      { path: 'scheduledAt', message: ahead },
+    ]);
+  });
+
   it('scheduledAt must be an ISO date-time in the future', () => {
     expect(validationDetails({ ...example, scheduledAt: '2026-06-01T11:59:59Z' })).toEqual([
       { path: 'scheduledAt', message: 'must be in the future' },
@@ -188,6 +206,50 @@ describe('parseIdempotencyKey', () => {
 });
 
 describe('parseListQuery', () => {
+  const refusal = (schema: Parameters<typeof parseListQuery>[0], query: Record<string, string>) => {
+    try {
+      parseListQuery(schema, query);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ApiError);
+      expect((err as ApiError).code).toBe('VALIDATION_FAILED');
+      return { message: (err as ApiError).message, details: (err as ApiError).details };
+    }
+    throw new Error(`expected ${JSON.stringify(query)} to be refused`);
+  };
+
+  it('reads limit as decimal digits only', () => {
+    expect(parseListQuery(PageQuery, { limit: '16' })).toEqual({ limit: 16 });
+    for (const limit of ['0x10', '1e2', ' 16', '16 ', '16.0', '+16', '-1', '', '1,2', '0', '501', '5000'])
+      expect(refusal(PageQuery, { limit }).details, limit).toEqual([
+        { path: 'limit', message: 'must be a whole number from 1 to 500, in decimal digits' },
+      ]);
+  });
+
+  it('refuses an unknown parameter by name, saying which the route takes', () => {
+    expect(refusal(BroadcastListQuery, { limt: '10' })).toEqual({
+      message:
+        'Invalid query parameters: limt: unknown query parameter; this route takes limit, cursor, status',
+      details: [{ path: 'limt', message: 'unknown query parameter; this route takes limit, cursor, status' }],
+    });
+    expect(refusal(PageQuery, { status: 'failed' }).details).toEqual([
+      { path: 'status', message: 'unknown query parameter; this route takes limit, cursor' },
+    ]);
+  });
+
+  it('refuses any parameter on a route that takes none (checkRouteQuery, run by every admin route)', () => {
+    expect(() => checkRouteQuery('GET /v1/metrics', undefined)).not.toThrow();
+    expect(() => checkRouteQuery('GET /v1/broadcasts/{id}/recipients', { status: 'failed' })).not.toThrow();
+    for (const routeKey of ['GET /v1/metrics', 'GET /v1/broadcasts/{id}', 'POST /v1/broadcasts'])
+      expect(() => checkRouteQuery(routeKey, { verbose: '1' }), routeKey).toThrow(
+        'verbose: unknown query parameter; this route takes none',
+      );
+    expect(() => checkRouteQuery('GET /v1/broadcasts', { limit: '0x10' })).toThrow(ApiError);
+    expect(refusal(NoQuery, { a: '1', b: '2' }).details).toEqual([
+      { path: 'a', message: 'unknown query parameter; this route takes none' },
+      { path: 'b', message: 'unknown query parameter; this route takes none' },
+    ]);
+  });
+
   it('defaults the limit to 50 and caps it at 500', () => {
     expect(parseListQuery(BroadcastListQuery, undefined)).toEqual({ limit: 50 });
     expect(parseListQuery(BroadcastListQuery, { limit: '500', status: 'running', cursor: 'abc' })).toEqual({
@@ -267,6 +329,12 @@ describe('response schemas', () => {
       }).success,
     ).toBe(true);
     expect(ErrorBody.safeParse({ error: { code: 'NOT_FOUND', message: 'x' } }).success).toBe(true);
+    // details is always an array of objects with at least a message.
+    const withDetails = (details: unknown) =>
+      ErrorBody.safeParse({ error: { code: 'VALIDATION_FAILED', message: 'x', details } }).success;
+    expect(withDetails([{ path: 'limit', message: 'm', extra: 1 }])).toBe(true);
+    expect(withDetails({ broadcastId: 'brd_1' })).toBe(false);
+    expect(withDetails([{ path: 'limit' }])).toBe(false);
     expect(ErrorBody.safeParse({ error: { code: 'NOPE', message: 'x' } }).success).toBe(false);
   });
 });

@@ -15,6 +15,8 @@ describe('ERROR_CODES', () => {
       UNAUTHORIZED: 401,
       FORBIDDEN: 403,
       NOT_FOUND: 404,
+      METHOD_NOT_ALLOWED: 405,
+      UNSUPPORTED_MEDIA_TYPE: 415,
       VALIDATION_FAILED: 400,
       NO_VALID_RECIPIENTS: 400,
       TOO_MANY_RECIPIENTS: 413,
@@ -32,7 +34,7 @@ describe('ERROR_CODES', () => {
 describe('ApiError and errorBody', () => {
   it('carries code, status and details in the one error shape', () => {
     const err = new ApiError('NO_VALID_RECIPIENTS', 'No valid recipient', [
-      { input: 'abc', reason: 'invalid_format' },
+      { path: 'recipients.0', message: 'not a phone number', input: 'abc', reason: 'invalid_format' },
     ]);
     expect(err).toBeInstanceOf(Error);
     expect(err.status).toBe(400);
@@ -40,9 +42,20 @@ describe('ApiError and errorBody', () => {
       error: {
         code: 'NO_VALID_RECIPIENTS',
         message: 'No valid recipient',
-        details: [{ input: 'abc', reason: 'invalid_format' }],
+        details: [
+          { path: 'recipients.0', message: 'not a phone number', input: 'abc', reason: 'invalid_format' },
+        ],
       },
     });
+  });
+
+  it('carries headers to the answer (Allow with a 405); other errors have none', () => {
+    const err = new ApiError('METHOD_NOT_ALLOWED', 'DELETE is not allowed', [{ message: 'use GET' }], {
+      allow: 'GET',
+    });
+    expect(errorResponse(err)).toMatchObject({ statusCode: 405, headers: { allow: 'GET' } });
+    expect(errorResponse(new ApiError('NOT_FOUND', 'x')).headers).toEqual({});
+    expect(errorResponse(new Error('boom')).headers).toEqual({});
   });
 
   it('leaves details out when there are none', () => {

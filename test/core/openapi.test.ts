@@ -71,6 +71,40 @@ describe('openApiDocument', () => {
     expect(doc.components.schemas.Error.properties.error.properties.code.enum).toContain('VALIDATION_FAILED');
   });
 
+  it('describes 405 (with Allow), 415, and details as an array of objects with a message', () => {
+    expect(doc.components.responses.Error405.description).toContain('METHOD_NOT_ALLOWED');
+    expect(doc.components.responses.Error405.headers.Allow.schema).toEqual({ type: 'string' });
+    expect(doc.components.responses.Error415.description).toContain('UNSUPPORTED_MEDIA_TYPE');
+    expect(doc.components.responses.Error413.description).toContain('PAYLOAD_TOO_LARGE');
+    for (const [path, method] of [
+      ['/v1/broadcasts', 'post'],
+      ['/v1/suppressions', 'post'],
+    ] as const)
+      expect(doc.paths[path][method].responses['415'], path).toEqual({
+        $ref: '#/components/responses/Error415',
+      });
+    const codes = doc.components.schemas.Error.properties.error.properties.code.enum;
+    expect(codes).toEqual(expect.arrayContaining(['METHOD_NOT_ALLOWED', 'UNSUPPORTED_MEDIA_TYPE']));
+    const details = doc.components.schemas.Error.properties.error.properties.details;
+    expect(details).toMatchObject({ type: 'array', items: { $ref: '#/components/schemas/ErrorDetail' } });
+    expect(doc.components.schemas.ErrorDetail).toMatchObject({ type: 'object', required: ['message'] });
+  });
+
+  it('describes the stricter query parameters and the scheduling horizon', () => {
+    const params = doc.paths['/v1/broadcasts'].get.parameters as Json[];
+    expect(params.find((p) => p.name === 'limit')?.description).toContain('decimal digits');
+    expect(params.find((p) => p.name === 'cursor')?.schema.maxLength).toBeGreaterThan(0);
+    expect(doc.info.description).toContain('query parameter a route does not take is refused');
+    // Every admin route may refuse a query parameter it does not take.
+    for (const [path, item] of Object.entries(doc.paths as Json))
+      if (path.startsWith('/v1/'))
+        for (const op of Object.values(item as Json) as Json[])
+          expect(op.responses['400'], path).toBeDefined();
+    expect(doc.components.schemas.CreateBroadcastRequest.properties.scheduledAt.description).toContain(
+      '365 days',
+    );
+  });
+
   it('lists every recipient status in the counts schema', () => {
     expect(doc.components.schemas.Counts.required).toEqual([
       'pending',

@@ -1,3 +1,4 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoBroadcastStore, SHARDS } from '../../functions/adapters/dynamo-broadcast-store.ts';
 import type { Broadcast, ChunkEntry } from '../../functions/core/ports.ts';
@@ -146,5 +147,53 @@ describe('DynamoBroadcastStore', () => {
     expect(page.items.map((b) => b.broadcastId)).toEqual([b2.broadcastId, b1.broadcastId].sort().reverse());
     expect((await store.listBroadcasts('tenant-b', { limit: 10 })).items).toEqual([]);
     expect(await store.getBroadcast('tenant-b', b1.broadcastId)).toBeUndefined();
+  });
+
+  it('gives no cursor on a last page that is exactly full, and refuses another tenant’s cursor', async () => {
+    const tenantId = `tenant-pages-${Date.now()}`;
+    for (let i = 0; i < 4; i++) await storeBroadcast(store, { tenantId, entries: entries(1) });
+    const first = await store.listBroadcasts(tenantId, { limit: 2 });
+    expect(first.items).toHaveLength(2);
+    const last = await store.listBroadcasts(tenantId, { limit: 2, cursor: first.nextCursor as string });
+    expect(last.items).toHaveLength(2);
+    expect(last.nextCursor).toBeUndefined();
+    expect((await store.listBroadcasts(tenantId, { limit: 4 })).nextCursor).toBeUndefined();
+
+    await expect(
+      store.listBroadcasts('tenant-a', { limit: 2, cursor: first.nextCursor as string }),
+    ).rejects.toMatchObject({ name: 'InvalidCursor', code: 'VALIDATION_FAILED' });
+  });
+
+  it('refuses a recipients cursor of another broadcast, and a shard out of range, before any read', async () => {
+    const one = await storedBroadcast(entries(20));
+    const other = await storedBroadcast(entries(20));
+    await expandAll(one);
+    const page = await store.listRecipients(one, { limit: 3 });
+    expect(page.nextCursor).toBeDefined();
+    for (const cursor of [
+      page.nextCursor as string,
+      Buffer.from('{"shard":-5000}').toString('base64url'),
+      Buffer.from(JSON.stringify({ k: 'r', o: other.broadcastId, shard: -5000 })).toString('base64url'),
+    ])
+      await expect(store.listRecipients(other, { limit: 3, cursor })).rejects.toMatchObject({
+        name: 'InvalidCursor',
+      });
+  });
+
+  it('keeps a scheduled broadcast’s stored list a week past its start, not its creation', async () => {
+    const scheduledAt = new Date(Date.now() + 200 * 86_400_000);
+    const { broadcast } = await storeBroadcast(store, {
+      tenantId: 'tenant-a',
+      entries: entries(3),
+      scheduledAt,
+    });
+    const { Item } = await db.doc.send(
+      new GetCommand({
+        TableName: db.tableName,
+        Key: { pk: `BROADCAST#${broadcast.broadcastId}`, sk: 'CHUNK#00000' },
+      }),
+    );
+    const week = 7 * 86_400;
+    expect(Number(Item?.expiresAt)).toBeGreaterThanOrEqual(Math.floor(scheduledAt.getTime() / 1000) + week);
   });
 });
