@@ -203,6 +203,7 @@ const REASON_TEXT: Record<InvalidReason, string> = {
   invalid_country: 'a national number needs defaultCountry (or write it in E.164, e.g. +972501234567)',
   not_mobile: 'not a mobile number (WhatsApp needs one)',
   missing_variables: 'missing template variables',
+  invalid_variable: 'a template variable WhatsApp would refuse',
 };
 
 function invalidPhone(path: string, reason: InvalidReason, message = 'The request body is invalid') {

@@ -15,7 +15,7 @@ import {
 import { newBroadcastId } from './core/ids.ts';
 import { normalizeRecipients } from './core/phones.ts';
 import type { Broadcast, BroadcastStore, ChunkEntry, FanOutTask } from './core/ports.ts';
-import { renderTemplateVariables } from './core/templates.ts';
+import { renderForRecipient } from './core/templates.ts';
 
 /** Recipients per stored chunk: one fan-out task each, and well under DynamoDB's 400 KB item limit. */
 export const CHUNK_SIZE = 1000;
@@ -57,7 +57,7 @@ export const handler = adminRoute(async (event, tenantId) => {
       : new Set<string>();
   const entries: ChunkEntry[] = [];
   for (const recipient of accepted) {
-    const rendered = renderTemplateVariables(input.template.variables, recipient.variables);
+    const rendered = renderForRecipient(input.template.variables, recipient);
     if (rendered.ok)
       entries.push({
         index: entries.length,
@@ -66,7 +66,7 @@ export const handler = adminRoute(async (event, tenantId) => {
         // Valid, so counted, but never sent: it ends `skipped` (API.md), and the send path re-checks.
         ...(suppressed.has(recipient.phone) ? { skipped: true } : {}),
       });
-    else invalid.push({ input: recipient.phone, reason: 'missing_variables', index: recipient.index });
+    else invalid.push(rendered.invalid);
   }
   if (entries.length === 0)
     throw new ApiError('NO_VALID_RECIPIENTS', 'None of the recipients is a valid WhatsApp number.', {

@@ -28,6 +28,7 @@ export const INVALID_REASONS = [
   'not_mobile',
   /** Not produced here: for callers that check a recipient's template variables (see templates.ts). */
   'missing_variables',
+  'invalid_variable',
 ] as const;
 export type InvalidReason = (typeof INVALID_REASONS)[number];
 
@@ -45,6 +46,10 @@ export interface InvalidRecipient {
   reason: InvalidReason;
   /** Position in the request's `recipients` array. */
   index: number;
+  /** `invalid_variable` only: the template variable (ContentVariables key) whose value WhatsApp would refuse. */
+  variable?: string;
+  /** `invalid_variable` only: why, e.g. `contains a newline`. */
+  message?: string;
 }
 
 export interface NormalizedRecipients {
