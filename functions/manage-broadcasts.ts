@@ -44,7 +44,7 @@ export const handler = adminRoute(async (event, tenantId) => {
       const failed = await store.recipientsIn(broadcast, ['failed', 'undelivered']);
       const tasks: SendTask[] = [];
       for (const recipient of failed) {
-        if (!isRetryable(recipient.errorCode)) continue;
+        if (!isRetryable(recipient.errorCode, recipient.phone)) continue;
         const key = { tenantId, broadcastId: broadcast.broadcastId, index: recipient.index };
         if ((await store.requeueForRetry(key, recipient.attempts, now)).moved)
           tasks.push({ ...key, attempt: recipient.attempts + 1 });

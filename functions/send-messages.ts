@@ -415,7 +415,13 @@ export function createSendHandler(deps: SendConsumerDeps) {
         release: (at) => deps.store.releaseClaim(key, attempt, at),
         fail: async (at, code, message) => {
           // Refused now, yet maybe not for good (an unknown code is transient): the retry job decides when.
-          const decision = retryDecision(code, attempt, deps.backoffSeconds ?? retryBackoffSeconds(), at);
+          const decision = retryDecision(
+            code,
+            recipient.phone,
+            attempt,
+            deps.backoffSeconds ?? retryBackoffSeconds(),
+            at,
+          );
           await deps.store.advance(key, 'failed', {
             at,
             errorCode: code,

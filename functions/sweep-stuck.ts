@@ -346,6 +346,7 @@ export function createSweeper(deps: SweepDeps) {
       to === 'failed' || to === 'undelivered'
         ? retryDecision(
             message.errorCode,
+            recipient.phone,
             recipient.attempts,
             deps.backoffSeconds ?? retryBackoffSeconds(),
             at,

@@ -145,7 +145,13 @@ export function createStatusWebhookHandler(deps: StatusWebhookDeps) {
     // A transient failure is scheduled for the retry job in the same write (one retry layer).
     const decision =
       to === 'failed' || to === 'undelivered'
-        ? retryDecision(errorCode, before.attempts, deps.backoffSeconds ?? retryBackoffSeconds(), at)
+        ? retryDecision(
+            errorCode,
+            before.phone,
+            before.attempts,
+            deps.backoffSeconds ?? retryBackoffSeconds(),
+            at,
+          )
         : undefined;
     const result = await deps.store.advance(key, to, {
       at,
