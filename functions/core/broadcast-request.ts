@@ -62,7 +62,11 @@ export const TemplateVariables = z
     `must have at most ${MAX_CONTENT_VARIABLES} variables (Twilio Content API)`,
   )
   .superRefine((variables, ctx) => {
-    for (const { variable, message } of templateVariableProblems(variables))
+    // A value over the maximum already has its issue (zod runs this refinement anyway).
+    const checkable = Object.entries(variables).filter(
+      ([, value]) => value.length <= MAX_VARIABLE_VALUE_LENGTH,
+    );
+    for (const { variable, message } of templateVariableProblems(Object.fromEntries(checkable)))
       ctx.addIssue({ code: 'custom', path: [variable], message });
   });
 

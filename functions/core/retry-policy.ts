@@ -138,6 +138,8 @@ export const ERROR_RULES: readonly ErrorRule[] = [
     class: 'permanent',
     source: `${TWILIO_ERRORS}/63049`,
   },
+  // Twilio gives no number for "later"; a resend within 24 h is reported to fail again (issue 10),
+  // so a day is the first wait, doubling after.
   {
     code: 63049,
     meaning:

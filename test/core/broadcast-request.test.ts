@@ -124,6 +124,10 @@ describe('parseCreateBroadcast', () => {
     expect(
       validationDetails({ ...example, template: { contentSid: SID, variables: { '1': '{{name|}}' } } }),
     ).toEqual([{ path: 'template.variables.1', message: 'the fallback of {{name}} is empty' }]);
+    // Over 1,024 characters: one problem, not two.
+    expect(
+      paths({ ...example, template: { contentSid: SID, variables: { '1': 'x'.repeat(1025) } } }),
+    ).toEqual(['template.variables.1']);
   });
 
   it("checks template variable keys as Twilio's Content API names them", () => {
