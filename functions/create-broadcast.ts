@@ -16,7 +16,7 @@ import {
 import { newBroadcastId } from './core/ids.ts';
 import { INVALID_REASON_TEXT, normalizeRecipients } from './core/phones.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, FanOutTask } from './core/ports.ts';
-import { renderTemplateVariables } from './core/templates.ts';
+import { renderForRecipient } from './core/templates.ts';
 
 /** The 202 lists at most this many accepted recipients, and this many invalid ones. */
 const ITEMS_SHOWN = 100;
@@ -60,7 +60,7 @@ export const handler = adminRoute(async (event, tenantId) => {
       : new Set<string>();
   const entries: ChunkEntry[] = [];
   for (const recipient of accepted) {
-    const rendered = renderTemplateVariables(input.template.variables, recipient.variables);
+    const rendered = renderForRecipient(input.template.variables, recipient);
     if (rendered.ok)
       entries.push({
         index: entries.length,
@@ -69,12 +69,12 @@ export const handler = adminRoute(async (event, tenantId) => {
         // Valid, so counted, but never sent: it ends `skipped` (API.md), and the send path re-checks.
         ...(suppressed.has(recipient.phone) ? { skipped: true } : {}),
       });
-    else invalid.push({ input: recipient.phone, reason: 'missing_variables', index: recipient.index });
+    else invalid.push(rendered.invalid);
   }
   if (entries.length === 0)
     throw new ApiError(
       'NO_VALID_RECIPIENTS',
-      `None of the recipients is a valid WhatsApp number (${invalid.length} invalid${invalid.length > ITEMS_SHOWN ? `, the first ${ITEMS_SHOWN} listed` : ''}).`,
+      `No recipient can be sent this broadcast (${invalid.length} invalid${invalid.length > ITEMS_SHOWN ? `, the first ${ITEMS_SHOWN} listed` : ''}): see each one's reason.`,
       invalid.slice(0, ITEMS_SHOWN).map((r) => ({
         path: `recipients.${r.index}`,
         message: INVALID_REASON_TEXT[r.reason],

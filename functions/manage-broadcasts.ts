@@ -70,7 +70,7 @@ export const handler = adminRoute(async (event, tenantId) => {
       let permanent = 0;
       let exhausted = 0;
       for (const recipient of await ledger.inStatuses(broadcast, ['failed', 'undelivered'])) {
-        if (!isRetryable(recipient.errorCode)) permanent += 1;
+        if (!isRetryable(recipient.errorCode, recipient.phone)) permanent += 1;
         else if (recipient.attempts >= maxAttempts) exhausted += 1;
         else {
           const requeued = await ledger.requeueForRetry(recipient, recipient.attempts, now);

@@ -274,6 +274,49 @@ describe('twilio simulator through the real twilio SDK', () => {
     expect(await client.messages.list({ to })).toHaveLength(1);
   });
 
+  it("answers Twilio's 400/21656 to ContentVariables WhatsApp refuses, and creates nothing", async () => {
+    const { sim, client } = await start();
+    const send = (variables: Record<string, unknown>) =>
+      client.messages.create({
+        to: phone('2121'),
+        from: FROM,
+        contentSid: CONTENT_SID,
+        contentVariables: JSON.stringify(variables),
+      });
+    for (const refused of ['first line\nsecond line', 'a\tb', 'wide     gap', '', null])
+      expect(await restError(send({ 1: 'Dana', 2: refused }))).toEqual({ status: 400, code: 21656 });
+    expect(sim.messages()).toHaveLength(0);
+    expect(logLines.some((line) => line.includes('ContentVariables "2" contains a tab'))).toBe(true);
+
+    expect((await send({ 1: 'Dana', 2: 'wide    gap' })).status).toBe('queued');
+    expect(sim.messages()).toHaveLength(1);
+  });
+
+  it('accepts a parameter over 1,024 characters, then fails it with 63021 as WhatsApp does', async () => {
+    const { client } = await start();
+    const long = await client.messages.create({
+      to: phone('2122'),
+      from: FROM,
+      contentSid: CONTENT_SID,
+      contentVariables: JSON.stringify({ 1: 'x'.repeat(1025) }),
+      statusCallback: statusCallback(),
+    });
+    expect(long.status).toBe('queued');
+    await waitFor(() => statusesFor(long.sid).length >= 1, { message: 'the failed callback' });
+    expect(statusesFor(long.sid)).toEqual(['failed']);
+    expect(callbacksFor(long.sid)[0]?.params.ErrorCode).toBe('63021');
+    expect(await client.messages(long.sid).fetch()).toMatchObject({ status: 'failed', errorCode: 63021 });
+
+    const atLimit = await client.messages.create({
+      to: phone('2123'),
+      from: FROM,
+      contentSid: CONTENT_SID,
+      contentVariables: JSON.stringify({ 1: 'x'.repeat(1024) }),
+      statusCallback: statusCallback(),
+    });
+    await waitFor(() => statusesFor(atLimit.sid).includes('read'), { message: 'the 1,024 one read' });
+  });
+
   it('0009 is sent and never delivered', async () => {
     const { sim, client } = await start();
     const stuck = await client.messages.create({

@@ -5,6 +5,8 @@ import { FOLLOW_UP_STATUSES } from './follow-up.ts';
 import { INVALID_REASONS, isValidCountryCode } from './phones.ts';
 import type { SuppressionReason } from './ports.ts';
 import { BROADCAST_STATUSES, RECIPIENT_STATUSES } from './statuses.ts';
+import { MAX_CONTENT_VARIABLE_KEY_LENGTH, MAX_CONTENT_VARIABLES } from './template-parameters.ts';
+import { templateVariableProblems } from './templates.ts';
 
 /**
  * The API's shapes as zod schemas (API.md): the request is validated with them at the edge, and the
@@ -40,12 +42,41 @@ export const VariableMap = z.record(
   z.string().max(MAX_VARIABLE_VALUE_LENGTH),
 );
 
+/**
+ * `template.variables`: Twilio's ContentVariables, keyed as the Content API allows (no spaces, at
+ * most 16 characters, at most 100 variables), each value a WhatsApp parameter or a text with
+ * `{{key}}` / `{{key|fallback}}` placeholders; a problem no recipient can fix (a literal value or a
+ * fallback with a newline, a tab, more than 4 spaces in a row, empty, too long) is reported at
+ * `template.variables.<key>` (template-parameters.ts has the rules and their sources).
+ */
+export const TemplateVariables = z
+  .record(
+    z
+      .string()
+      .min(1)
+      .max(MAX_CONTENT_VARIABLE_KEY_LENGTH)
+      .regex(/^\S+$/, 'must not contain spaces (Twilio Content API variable names)'),
+    z.string().max(MAX_VARIABLE_VALUE_LENGTH),
+  )
+  .refine(
+    (variables) => Object.keys(variables).length <= MAX_CONTENT_VARIABLES,
+    `must have at most ${MAX_CONTENT_VARIABLES} variables (Twilio Content API)`,
+  )
+  .superRefine((variables, ctx) => {
+    // A value over the maximum already has its issue (zod runs this refinement anyway).
+    const checkable = Object.entries(variables).filter(
+      ([, value]) => value.length <= MAX_VARIABLE_VALUE_LENGTH,
+    );
+    for (const { variable, message } of templateVariableProblems(Object.fromEntries(checkable)))
+      ctx.addIssue({ code: 'custom', path: [variable], message });
+  });
+
 export const TemplateRef = z
   .strictObject({
     contentSid: ContentSid,
-    variables: VariableMap.optional().meta({
+    variables: TemplateVariables.optional().meta({
       description:
-        'Twilio ContentVariables. Values may reference the recipient\'s variables as {{key}}, e.g. { "1": "{{name}}" }.',
+        'Twilio ContentVariables. Values may reference the recipient\'s variables as {{key}}, or {{key|fallback}} with a value for recipients without one, e.g. { "1": "{{name|Farmer}}" }. Each rendered value must be a WhatsApp parameter: not empty, no newline or tab, at most 4 spaces in a row, at most 1,024 characters.',
     }),
   })
   .register(apiSchemas, { id: 'TemplateRef' });
@@ -326,6 +357,14 @@ export const InvalidRecipientView = z
       .min(0)
       .optional()
       .meta({ description: 'Position in the request recipients array' }),
+    variable: z.string().optional().meta({
+      description: 'invalid_variable: the template variable whose value WhatsApp would refuse',
+      example: '1',
+    }),
+    message: z
+      .string()
+      .optional()
+      .meta({ description: 'invalid_variable: why', example: 'contains a newline' }),
   })
   .register(apiSchemas, { id: 'InvalidRecipient' });
 

@@ -28,6 +28,7 @@ export const INVALID_REASONS = [
   'not_mobile',
   /** Not produced here: for callers that check a recipient's template variables (see templates.ts). */
   'missing_variables',
+  'invalid_variable',
 ] as const;
 export type InvalidReason = (typeof INVALID_REASONS)[number];
 
@@ -39,6 +40,7 @@ export const INVALID_REASON_TEXT: Readonly<Record<InvalidReason, string>> = {
   invalid_country: 'a national number needs defaultCountry (or write it in E.164, e.g. +972501234567)',
   not_mobile: 'not a mobile number (WhatsApp needs one)',
   missing_variables: 'missing template variables',
+  invalid_variable: 'a template variable WhatsApp would refuse',
 };
 
 export interface AcceptedRecipient {
@@ -55,6 +57,10 @@ export interface InvalidRecipient {
   reason: InvalidReason;
   /** Position in the request's `recipients` array. */
   index: number;
+  /** `invalid_variable` only: the template variable (ContentVariables key) whose value WhatsApp would refuse. */
+  variable?: string;
+  /** `invalid_variable` only: why, e.g. `contains a newline`. */
+  message?: string;
 }
 
 export interface NormalizedRecipients {

@@ -107,7 +107,7 @@ export async function adoptMessage(
     });
   const decision =
     to === 'failed' || to === 'undelivered'
-      ? retryDecision(errorCode, recipient.attempts, deps.backoffSeconds, at)
+      ? retryDecision(errorCode, recipient.phone, recipient.attempts, deps.backoffSeconds, at)
       : undefined;
   return deps.ledger.report(key, {
     to,

@@ -330,7 +330,7 @@ export function createSendConsumer(deps: SendConsumerDeps) {
             });
           else {
             // Refused now, yet maybe not for good (an unknown code is transient): the retry job decides when.
-            const decision = retryDecision(outcome.code, task.attempt, deps.backoffSeconds, at);
+            const decision = retryDecision(outcome.code, task.phone, task.attempt, deps.backoffSeconds, at);
             await deps.ledger.report(key, {
               to: 'failed',
               at,

@@ -95,7 +95,7 @@ export async function applyStatusCallback(
     // A transient failure is scheduled for the retry job in the same write (one retry layer).
     const decision =
       to === 'failed' || to === 'undelivered'
-        ? retryDecision(errorCode, ref.attempt, deps.backoffSeconds, at)
+        ? retryDecision(errorCode, phone, ref.attempt, deps.backoffSeconds, at)
         : undefined;
     moved = await deps.ledger.report(ref, {
       ...common,

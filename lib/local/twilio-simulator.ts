@@ -1,13 +1,15 @@
 // A local stand-in for Twilio's Messages API, so the product runs with no Twilio account. It speaks
 // Twilio's REST shapes (the real twilio SDK works against it through createTwilioClient({ apiBaseUrl })),
 // checks Basic auth, rate-limits per sender, posts signed status callbacks, and behaves by the last four
-// digits of the destination (see scenario.ts and API.md "Local run contract"). Control routes under
+// digits of the destination (see scenario.ts and API.md "Local run contract"); template parameters
+// WhatsApp refuses get Twilio's answer (functions/core/template-parameters.ts). Control routes under
 // /_simulator/ play the contact: tap a quick-reply button or write, posted signed to `inboundUrl`, which
 // opens the 24-hour window that free-form (Body, no ContentSid) messages need (see inbound.ts).
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { contentVariablesViolation, TWILIO_ANSWERS } from '../../functions/core/template-parameters.ts';
 import { InboundControl } from './twilio-simulator/inbound.ts';
 import { Lifecycle } from './twilio-simulator/lifecycle.ts';
 import { SlidingWindowLimiter } from './twilio-simulator/rate-limit.ts';
@@ -144,6 +146,18 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     if (contentVariables !== undefined && !isJsonObject(contentVariables)) {
       throw invalid(21656, 'The ContentVariables Parameter is invalid.');
     }
+    // WhatsApp's parameter rules, the product's own (functions/core/template-parameters.ts), answered as Twilio does.
+    const parameterProblem =
+      contentSid && contentVariables !== undefined
+        ? contentVariablesViolation(contentVariableValues(contentVariables))
+        : undefined;
+    const twilioAnswer = parameterProblem && TWILIO_ANSWERS[parameterProblem.violation.rule];
+    if (parameterProblem && twilioAnswer?.at === 'create') {
+      log(
+        `create to ${maskPhone(to)}: ContentVariables "${parameterProblem.variable}" ${parameterProblem.violation.message}, answered 400 (${twilioAnswer.code})`,
+      );
+      throw invalid(twilioAnswer.code, twilioAnswer.message);
+    }
     if (statusCallback !== undefined && !/^https?:\/\/[^/?#]+/i.test(statusCallback)) {
       throw invalid(21609, 'Invalid StatusCallback URL.');
     }
@@ -166,6 +180,15 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       firstTryDone: store.hadFirstTry(to),
       viaMessagingService: messagingServiceSid !== undefined,
       outsideWindow,
+      ...(twilioAnswer?.at === 'delivery'
+        ? {
+            contentRefused: {
+              status: 'failed',
+              errorCode: twilioAnswer.code,
+              errorMessage: twilioAnswer.message,
+            },
+          }
+        : {}),
     });
     if (outcome.kind === 'reject') {
       if (outcome.rememberFirstTry) store.rememberFirstTry(to);
@@ -198,6 +221,11 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       pendingSteps: outcome.steps,
     };
     store.add(message);
+    if (parameterProblem && twilioAnswer?.at === 'delivery') {
+      log(
+        `create ${message.sid} to ${maskPhone(to)}: ContentVariables "${parameterProblem.variable}" ${parameterProblem.violation.message}, it will fail with ${twilioAnswer.code}`,
+      );
+    }
     if (outsideWindow) {
       log(
         `create ${message.sid} to ${maskPhone(to)}: free-form outside the 24-hour window, it will fail with 63016`,
@@ -338,6 +366,21 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       return stopped;
     },
   };
+}
+
+/** A ContentVariables JSON object's values as text; `null`, objects and arrays count as no value. */
+function contentVariableValues(text: string): Record<string, string | null> {
+  const parsed = JSON.parse(text) as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.entries(parsed).map(([key, value]) => [
+      key,
+      typeof value === 'string'
+        ? value
+        : typeof value === 'number' || typeof value === 'boolean'
+          ? String(value)
+          : null,
+    ]),
+  );
 }
 
 function isJsonObject(text: string): boolean {

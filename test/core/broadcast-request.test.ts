@@ -119,6 +119,38 @@ describe('parseCreateBroadcast', () => {
     ]);
   });
 
+  it('refuses template values WhatsApp would refuse for every recipient, at template.variables.<key>', () => {
+    const details = validationDetails({
+      ...example,
+      template: { contentSid: SID, variables: { '1': '{{name|Farmer}}', '2': 'first line\nsecond line' } },
+    });
+    expect(details).toEqual([{ path: 'template.variables.2', message: 'contains a newline' }]);
+    expect(
+      validationDetails({ ...example, template: { contentSid: SID, variables: { '1': '{{name|}}' } } }),
+    ).toEqual([{ path: 'template.variables.1', message: 'the fallback of {{name}} is empty' }]);
+    // Over 1,024 characters: one problem, not two.
+    expect(
+      paths({ ...example, template: { contentSid: SID, variables: { '1': 'x'.repeat(1025) } } }),
+    ).toEqual(['template.variables.1']);
+  });
+
+  it("checks template variable keys as Twilio's Content API names them", () => {
+    expect(paths({ ...example, template: { contentSid: SID, variables: { 'first name': 'x' } } })).toEqual([
+      'template.variables.first name',
+    ]);
+    expect(
+      paths({ ...example, template: { contentSid: SID, variables: { ['k'.repeat(17)]: 'x' } } }),
+    ).toEqual([`template.variables.${'k'.repeat(17)}`]);
+    const many = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [String(i + 1), 'x']));
+    expect(paths({ ...example, template: { contentSid: SID, variables: many } })).toEqual([
+      'template.variables',
+    ]);
+    const hundred = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [String(i + 1), 'x']));
+    expect(
+      parseCreateBroadcast({ ...example, template: { contentSid: SID, variables: hundred } }, opts),
+    ).toBeDefined();
+  });
+
   it('checks the default country', () => {
     expect(paths({ ...example, defaultCountry: 'XX' })).toEqual(['defaultCountry']);
     expect(paths({ ...example, defaultCountry: 'ISR' })).toEqual(['defaultCountry']);

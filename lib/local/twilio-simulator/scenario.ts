@@ -1,5 +1,6 @@
 // The simulator's behaviour table (docs: API.md "Local run contract"), as a pure function of the
-// destination number (and of whether a free-form message is outside the 24-hour window). The HTTP layer
+// destination number (and of whether a free-form message is outside the 24-hour window, or its
+// content refused by WhatsApp). The HTTP layer
 // asks it what to do; nothing here touches I/O or clocks.
 
 export type MessageStatus =
@@ -46,6 +47,12 @@ export interface ScenarioContext {
    * answers: 0003 and the first 0005 are still rejected, 0004 still answers 500).
    */
   outsideWindow?: boolean;
+  /**
+   * WhatsApp refuses the content although the create was accepted (a template parameter over its
+   * length, Twilio 63021): accepted, then `failed` with this step, whatever the last four digits
+   * (bar the REST-level answers, as for `outsideWindow`).
+   */
+  contentRefused?: PlannedStep;
 }
 
 export const ERRORS = {
@@ -82,7 +89,11 @@ export function lastFourDigits(to: string): string {
 
 export function planOutcome(to: string, context: ScenarioContext): PlannedOutcome {
   const accept = (planned: PlannedStep[], error?: RestError): PlannedOutcome => {
-    const steps = context.outsideWindow ? [OUTSIDE_WINDOW] : planned;
+    const steps = context.outsideWindow
+      ? [OUTSIDE_WINDOW]
+      : context.contentRefused
+        ? [context.contentRefused]
+        : planned;
     return {
       kind: 'accept',
       initialStatus: context.viaMessagingService ? 'accepted' : 'queued',
