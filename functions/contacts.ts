@@ -202,6 +202,8 @@ const REASON_TEXT: Record<InvalidReason, string> = {
   invalid_format: 'not a phone number',
   invalid_country: 'a national number needs defaultCountry (or write it in E.164, e.g. +972501234567)',
   not_mobile: 'not a mobile number (WhatsApp needs one)',
+  scientific_notation:
+    'a spreadsheet turned it into a number in scientific notation (9.72537E+11) and its last digits are lost: format the column as text and export again',
   missing_variables: 'missing template variables',
 };
 
