@@ -24,8 +24,9 @@ const ARABIC_FOLDS: Readonly<Record<string, string>> = {
  * without the marks that writers may or may not type (Latin accents, Hebrew niqqud, Arabic harakat
  * and the hamza/madda of أ إ آ; Devanagari and other Indic vowel signs are letters and stay), Arabic
  * letter variants folded, tatweel and invisible format characters (RLM, ZWJ…) removed, runs of
- * whitespace, dashes and underscores made one space, and anything that is not a letter or digit
- * (punctuation, emoji, WhatsApp's *bold* and ~strike~ marks, spaces) trimmed from both ends.
+ * whitespace, dashes and underscores made one space, and anything that is not a letter, digit or
+ * mark (punctuation, emoji, WhatsApp's *bold* and ~strike~ marks, spaces) trimmed from both ends: a
+ * Devanagari word may end with a vowel sign (करो).
  */
 export function normalizeKeyword(text: string): string {
   return text
@@ -39,8 +40,6 @@ export function normalizeKeyword(text: string): string {
     .replace(/[\s\p{Pd}_]+/gu, ' ')
     .replace(/^[^\p{L}\p{N}\p{M}]+|[^\p{L}\p{N}\p{M}]+$/gu, '');
 }
-
-// Marks count as word characters in the trim: a Devanagari word may end with a vowel sign (करो).
 
 /** Combining marks that are optional in writing: the shared (Inherited), Hebrew and Arabic ones. */
 const OPTIONAL_MARKS = /[\p{M}&&[\p{sc=Inherited}\p{sc=Hebrew}\p{sc=Arabic}]]/gv;
