@@ -8,7 +8,7 @@ import { isValidTwilioSignature, twilioWebhookRequest } from './commons/twilio-s
 import { broadcastStore, contactStore } from './commons/wiring.ts';
 import { providerSuppression, sentMessageEntry } from './core/contacts.ts';
 import { ApiError } from './core/errors.ts';
-import { maskPhone, stripWhatsAppPrefix } from './core/phones.ts';
+import { maskPhone, sameWhatsAppIdentity, stripWhatsAppPrefix } from './core/phones.ts';
 import type { BroadcastStore, ContactStore, MessageRef, RecipientKey } from './core/ports.ts';
 import { retryDecision } from './core/retry-policy.ts';
 import {
@@ -203,7 +203,7 @@ export function createStatusWebhookHandler(deps: StatusWebhookDeps) {
   ): Promise<MessageRef | undefined> {
     const recipient = await deps.store.getRecipient(ref);
     if (!recipient || recipient.attempts !== ref.attempt) return undefined;
-    if (to && stripWhatsAppPrefix(to) !== recipient.phone) {
+    if (to && !sameWhatsAppIdentity(to, recipient.phone)) {
       log.warn('status callback names a recipient whose phone does not match; not adopted', {
         tenantId: ref.tenantId,
         broadcastId: ref.broadcastId,
