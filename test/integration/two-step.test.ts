@@ -230,14 +230,15 @@ describe('opt-out', () => {
     const first = await broadcastTo([phone]);
     await untilDelivered(first.broadcastId, phone);
 
-    await write(phone, ' Stop! ');
+    const stop = await write(phone, ' Stop! ');
+    expect(stop.webhookBody).toBe('<Response/>'); // no confirmation text unless OPT_OUT_CONFIRMATION_TEXT is set
     const list = await api.call('GET', '/v1/suppressions', { key: KEY });
     expect(list.body.items).toContainEqual(
-      expect.objectContaining({ phone, reason: 'opt_out_keyword', detail: 'stop' }),
+      expect.objectContaining({ phone, reason: 'opt_out_keyword', detail: 'stop', scope: 'sender' }),
     );
-    // Suppressions are the tenant's own.
+    // The person opted out of the sender both tenants send from: the other tenant's list shows it too.
     const theirs = await api.call('GET', '/v1/suppressions?limit=500', { key: OTHER_KEY });
-    expect((theirs.body.items as Json[]).map((s) => s.phone)).not.toContain(phone);
+    expect(theirs.body.items).toContainEqual(expect.objectContaining({ phone, scope: 'sender' }));
 
     const other = testPhone();
     const second = await broadcastTo([phone, other]);
@@ -250,8 +251,10 @@ describe('opt-out', () => {
     expect(api.messagesTo(phone)).toBe(1);
 
     await write(phone, 'START');
-    const after = await api.call('GET', '/v1/suppressions?limit=500', { key: KEY });
-    expect((after.body.items as Json[]).map((s) => s.phone)).not.toContain(phone);
+    for (const key of [KEY, OTHER_KEY]) {
+      const after = await api.call('GET', '/v1/suppressions?limit=500', { key });
+      expect((after.body.items as Json[]).map((s) => s.phone)).not.toContain(phone);
+    }
     // Another template: the same request again would be the first broadcast (idempotent) again.
     const third = await broadcastTo([phone], { template: { contentSid: `HX${'d'.repeat(32)}` } });
     expect(third).toMatchObject({ idempotent: false, queuedCount: 1, skippedCount: 0 });
@@ -282,13 +285,15 @@ describe('opt-out', () => {
     );
   }, 60_000);
 
-  it('a message from a number no tenant has messaged is answered and stored nowhere', async () => {
+  it('a message from a number no tenant has messaged is answered and stored nowhere (an opt-out is kept: opt-out-identity.test.ts)', async () => {
     const stranger = testPhone();
-    const answer = await write(stranger, 'STOP');
-    expect(answer.webhookBody).toContain('<Response/>');
+    const answer = await write(stranger, 'Hello, who is this?');
+    expect(answer.webhookBody).toBe('<Response/>');
     for (const key of [KEY, OTHER_KEY]) {
       const list = await api.call('GET', '/v1/suppressions?limit=500', { key });
       expect((list.body.items as Json[]).map((s) => s.phone)).not.toContain(stranger);
+      const history = await api.call('GET', `/v1/contacts/${encodeURIComponent(stranger)}/messages`, { key });
+      expect(history.body.items).toEqual([]);
     }
   }, 60_000);
 });
