@@ -142,7 +142,7 @@ export const OPT_OUT_LISTS: readonly KeywordList[] = [
     name: 'Turkish (Turkey)',
     words: ['ret', 'iptal'],
     source:
-      'RET is the refusal keyword of İYS, the Ministry of Trade\'s message management system ("RET <brand>" to 3338, in every Turkish commercial SMS footer); IPTAL was the keyword before İYS',
+      'RET is the refusal keyword of İYS, the Ministry of Trade\'s message management system ("RET <brand>" to 3338, as Turkish commercial SMS footers say); IPTAL, the keyword many senders took before İYS',
   },
   {
     language: 'de',
