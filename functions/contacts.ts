@@ -26,6 +26,10 @@ const READ_CONCURRENCY = 16;
  * Adding a number that is already suppressed replaces its suppression (reason `admin`, the new
  * note, a new createdAt) and answers 201 like the first add: the list says who suppressed it last,
  * and why.
+ *
+ * The list also shows the people who opted out of the deployment's sender (`scope: "sender"`: STOP or
+ * an opt-out button, whichever tenant they answered, or none): those bind every tenant, and an admin
+ * cannot remove them (409 INVALID_STATE); the person lifts them by writing START.
  */
 export const handler = adminRoute(async (event, tenantId) => {
   const contacts = contactStore();
@@ -65,6 +69,11 @@ export const handler = adminRoute(async (event, tenantId) => {
     }
     case 'DELETE /v1/suppressions/{phone}': {
       const phone = pathPhone(event);
+      if ((await contacts.suppression(tenantId, phone))?.scope === 'sender')
+        throw new ApiError(
+          'INVALID_STATE',
+          `${phone} opted out by writing to this sender (STOP or an opt-out button), for every tenant: only the person can lift it, by writing START.`,
+        );
       if (!(await contacts.unsuppress(tenantId, phone)))
         throw new ApiError('NOT_FOUND', `${phone} is not on this tenant's suppression list.`);
       logger.info('number unsuppressed', { phone: maskPhone(phone) });
@@ -94,6 +103,7 @@ function suppressionView(s: Suppression): SuppressionViewShape {
     reason: s.reason,
     ...(s.detail !== undefined ? { detail: s.detail } : {}),
     createdAt: s.createdAt,
+    scope: s.scope ?? 'tenant',
   };
 }
 

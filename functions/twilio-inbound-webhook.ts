@@ -1,8 +1,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { publicBaseUrl, twilioAuthToken } from './commons/config.ts';
-import { emptyTwiml, errorResponse } from './commons/http.ts';
+import { optOutConfirmationText, publicBaseUrl, twilioAuthToken } from './commons/config.ts';
+import { emptyTwiml, errorResponse, twimlMessage } from './commons/http.ts';
 import { logger as defaultLogger, type HandlerLogger } from './commons/powertools.ts';
 import { isValidTwilioSignature, twilioWebhookRequest } from './commons/twilio-signature.ts';
 import {
@@ -16,7 +16,7 @@ import {
 import { ApiError } from './core/errors.ts';
 import { decideTap } from './core/follow-up.ts';
 import { type ContactIntent, contactIntent } from './core/opt-out.ts';
-import { maskPhone, stripWhatsAppPrefix } from './core/phones.ts';
+import { maskPhone, sameWhatsAppIdentity, whatsAppIdentity } from './core/phones.ts';
 import type {
   Broadcasts,
   ContactMessage,
@@ -36,16 +36,24 @@ import type {
  * 1. X-Twilio-Signature over PUBLIC_BASE_URL + path + query and the form: missing or wrong → 403,
  *    nothing changes.
  * 2. A MessageSid handled before (Twilio retries a webhook it got no answer to) → 200, nothing more.
- * 3. Whose is it: `OriginalRepliedMessageSid` names our message, hence the tenant, broadcast and
- *    recipient (its phone must be the sender's); without it, the tenants that have messaged this
- *    contact (they all send from the number the person wrote to).
- * 4. What it asks:
- *    - an opt-out word or button: the number goes on the suppression list of every tenant that
- *      messages it (the person wrote to the number, not to a tenant); START takes it off again;
+ * 3. Who wrote: the person's WhatsApp identity (phones.ts whatsAppIdentity), so `From=whatsapp:+521…`
+ *    is the Mexican number we sent to as `+52…`, and a Brazilian account older than the ninth digit
+ *    (`+55 41 8…`, 12 digits) the number we sent to with it.
+ * 4. Whose is it: `OriginalRepliedMessageSid` names our message, hence the tenant, broadcast and
+ *    recipient (its phone must be the same person's); without it, the tenants that have messaged
+ *    this contact (they all send from the number the person wrote to).
+ * 5. What it asks:
+ *    - an opt-out word or button: the person is suppressed sender-wide, once, for every tenant of
+ *      this deployment, those that never messaged them and those created later included (they all
+ *      send from the number the person wrote to), and on the list of each tenant that messages them;
+ *      START lifts the sender-wide opt-out and takes the number off those tenants' lists. An opt-out
+ *      from someone no tenant ever messaged counts too: WhatsApp's policy is that every opt-out is
+ *      honoured. With OPT_OUT_CONFIRMATION_TEXT set, the answer's TwiML carries one <Message> with
+ *      that text, which Twilio sends as a reply inside the 24-hour window the person just opened;
  *    - a tap on a two-step broadcast's confirmation button: confirmedAt once, and the follow-up
  *      enqueued on the send queue (the same claimed, once-only send path as the template);
  *    - anything else is only recorded.
- * 5. The message enters each concerned tenant's contact history, and its MessageSid is marked
+ * 6. The message enters each concerned tenant's contact history, and its MessageSid is marked
  *    handled, in one write: a crash before it makes Twilio's retry redo only idempotent steps.
  */
 export interface InboundWebhookDeps {
@@ -57,6 +65,8 @@ export interface InboundWebhookDeps {
   readonly sendQueue: TaskQueue<SendTask>;
   readonly authToken: () => Promise<string | undefined>;
   readonly publicBaseUrl: () => string;
+  /** The reply to an opt-out (OPT_OUT_CONFIRMATION_TEXT); undefined: no reply. */
+  readonly optOutConfirmationText?: () => string | undefined;
   readonly now?: () => Date;
   readonly logger?: HandlerLogger;
 }
@@ -81,7 +91,7 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
 
     const { params } = request;
     const messageSid = params.MessageSid ?? params.SmsMessageSid ?? params.SmsSid;
-    const phone = stripWhatsAppPrefix(params.From ?? '');
+    const phone = whatsAppIdentity(params.From ?? '');
     if (!messageSid || !E164.test(phone)) {
       log.warn('inbound message without a MessageSid or a phone sender ignored');
       return emptyTwiml();
@@ -100,8 +110,9 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
       ...(params.ButtonPayload ? { buttonPayload: params.ButtonPayload } : {}),
       ...(params.ButtonText ? { buttonText: params.ButtonText } : {}),
     });
-    // An opt-out or opt-in concerns every tenant messaging this number; anything else, the tenant whose
-    // message it answers, or else the one that wrote to the person last.
+    // An opt-out or opt-in is recorded sender-wide and on the list of every tenant messaging this
+    // number, even when none has (then only its MessageSid is marked handled); anything else concerns
+    // the tenant whose message it answers, or else the one that wrote to the person last.
     let tenants: string[];
     if (intent) {
       const known = (await deps.contacts.tenantsOfContact(phone)).map((t) => t.tenantId);
@@ -112,7 +123,7 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
       const latest = known.toSorted((a, b) => b.lastAt.localeCompare(a.lastAt))[0];
       tenants = latest ? [latest.tenantId] : [];
     }
-    if (tenants.length === 0) {
+    if (tenants.length === 0 && !intent) {
       log.info('inbound message from a contact no tenant has messaged; not recorded', context);
       return emptyTwiml();
     }
@@ -140,7 +151,8 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
       intent: intent?.kind ?? (params.ButtonPayload ? 'tap' : 'message'),
       ...(replied ? { broadcastId: replied.ref.broadcastId, index: replied.ref.index } : {}),
     });
-    return emptyTwiml();
+    const confirmation = intent?.kind === 'opt_out' ? deps.optOutConfirmationText?.() : undefined;
+    return confirmation ? twimlMessage(confirmation) : emptyTwiml();
   };
 
   /** Our message the person answered, when its SID is ours and it went to this very phone. */
@@ -151,7 +163,7 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
     const ref = await deps.messageIndex.find(sid);
     if (!ref) return undefined;
     const recipient = await deps.ledger.get(ref);
-    if (!recipient || recipient.phone !== phone) {
+    if (!recipient || !sameWhatsAppIdentity(recipient.phone, phone)) {
       log.warn('inbound reply names a message sent to another number; treated as unaddressed', {
         repliedToSid: sid,
         from: maskPhone(phone),
@@ -168,22 +180,33 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
     at: Date,
     context: Record<string, unknown>,
   ): Promise<void> {
+    const reason =
+      intent.kind === 'opt_out' && intent.via === 'button' ? 'opt_out_button' : 'opt_out_keyword';
+    if (intent.kind === 'opt_out')
+      await deps.contacts.suppressForSender({
+        phone,
+        reason,
+        detail: intent.keyword,
+        createdAt: at.toISOString(),
+      });
+    else await deps.contacts.unsuppressForSender(phone);
     for (const tenantId of tenants) {
       if (intent.kind === 'opt_out')
         await deps.contacts.suppress({
           tenantId,
           phone,
-          reason: intent.via === 'button' ? 'opt_out_button' : 'opt_out_keyword',
+          reason,
           detail: intent.keyword,
           createdAt: at.toISOString(),
         });
       else await deps.contacts.unsuppress(tenantId, phone);
     }
-    log.info(intent.kind === 'opt_out' ? 'contact opted out' : 'contact opted back in', {
-      ...context,
-      keyword: intent.keyword,
-      tenants: tenants.length,
-    });
+    log.info(
+      intent.kind === 'opt_out'
+        ? 'contact opted out, for every tenant of the sender'
+        : 'contact opted back in, for every tenant of the sender',
+      { ...context, keyword: intent.keyword, tenantLists: tenants.length },
+    );
   }
 
   /**
@@ -240,6 +263,7 @@ export const handler = middy(
         sendQueue: sendTaskQueue(),
         authToken: () => twilioAuthToken(),
         publicBaseUrl: () => publicBaseUrl(),
+        optOutConfirmationText: () => optOutConfirmationText(),
       });
       return await live(event);
     } catch (error) {

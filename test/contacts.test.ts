@@ -80,12 +80,18 @@ describe('suppressions through the API', () => {
       reason: 'admin',
       detail: 'asked by phone to stop',
       createdAt: expect.any(String),
+      scope: 'tenant',
     });
     expect(Date.parse(added.body.createdAt)).not.toBeNaN();
 
     const plain = await call('POST', '/v1/suppressions', { key: ACME, body: { phone: second } });
     expect(plain.status).toBe(201);
-    expect(plain.body).toEqual({ phone: second, reason: 'admin', createdAt: expect.any(String) });
+    expect(plain.body).toEqual({
+      phone: second,
+      reason: 'admin',
+      createdAt: expect.any(String),
+      scope: 'tenant',
+    });
 
     // Adding it again replaces it: still one entry, with the latest note.
     const again = await call('POST', '/v1/suppressions', {

@@ -625,6 +625,45 @@ describe('inbound messages and the 24-hour window', () => {
     expect(sim.inbound()).toHaveLength(1);
   });
 
+  it('taps and writes from another form of the same WhatsApp user (+52 1 for +52), as Twilio reports it', async () => {
+    const { sim, client } = await start({ inboundUrl: inboundUrl() });
+    const sent = await client.messages.create({
+      to: 'whatsapp:+525512344545',
+      from: FROM,
+      contentSid: CONTENT_SID,
+    });
+    const tap = await control(sim, `/_simulator/messages/${sent.sid}/tap`, { from: '+5215512344545' });
+    expect(tap.status).toBe(200);
+    expect(inboundPosts(tap.body.messageSid)[0]?.params).toMatchObject({
+      From: 'whatsapp:+5215512344545',
+      WaId: '5215512344545',
+      OriginalRepliedMessageSid: sent.sid,
+    });
+    const reply = await control(sim, '/_simulator/inbound', {
+      from: '+5215512344545',
+      body: 'STOP',
+      repliedTo: sent.sid,
+    });
+    expect(reply.status).toBe(200);
+    // The tap opened the 24-hour window for the number we send to (WhatsApp keeps it per user).
+    expect((await sendFreeForm(client, 'whatsapp:+525512344545')).statuses).toEqual([
+      'sent',
+      'delivered',
+      'read',
+    ]);
+
+    // Another person is refused.
+    const stranger = await control(sim, `/_simulator/messages/${sent.sid}/tap`, { from: '+5215512344546' });
+    expect(stranger.status).toBe(400);
+    expect(stranger.body.error).toEqual(expect.stringContaining('"from"'));
+    const otherReply = await control(sim, '/_simulator/inbound', {
+      from: '+525512344546',
+      body: 'hi',
+      repliedTo: sent.sid,
+    });
+    expect(otherReply.status).toBe(400);
+  });
+
   it('answers 404 for an unknown sid, 400 for bad input, 409 without inboundUrl, 502 when unreachable', async () => {
     const { sim } = await start({ inboundUrl: inboundUrl() });
     const unknown = await control(sim, `/_simulator/messages/SM${'f'.repeat(32)}/tap`, {});

@@ -8,6 +8,7 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type CursorKind, decodeItemCursor, encodeItemCursor, literal } from '../core/cursor.ts';
+import { whatsAppIdentity } from '../core/phones.ts';
 import type { ContactMessage, ContactStore, Suppression } from '../core/ports.ts';
 import { isConditionFailure, queryAll, strip } from './dynamo-items.ts';
 
@@ -15,6 +16,7 @@ import { isConditionFailure, queryAll, strip } from './dynamo-items.ts';
  * Suppression lists and contact history, on the same main table as the broadcasts (pk / sk):
  *
  *   SUPPRESS#<t>       <phone>                      a suppression: { tenantId, phone, reason, detail?, createdAt }
+ *   SUPPRESS#*         <phone>                      a person's sender-wide opt-out: { scope: 'sender', phone, reason, detail?, createdAt }
  *   CONTACT#<phone>    MSG#<t>#<at ISO>#<sid>       one message of the contact's history with tenant t
  *   INBOUND#<sid>      INBOUND                      an inbound MessageSid handled (expiresAt: 7 days)
  *
@@ -22,6 +24,16 @@ import { isConditionFailure, queryAll, strip } from './dynamo-items.ts';
  * one strongly consistent GetItem, and the create route reads the whole list once (keys only)
  * rather than one read per recipient. The list is paged in phone order (no newest-first: that would
  * need an index for an admin convenience).
+ *
+ * The sender-wide list holds the opt-outs people sent (STOP, an opt-out button): every tenant of this
+ * deployment sends from its one sender, so the person refused all of them, including tenants created
+ * later. `*` is not a tenant-id character, so no tenant's list can be this one. Every read of a
+ * tenant's list reads it too: the send path's check is two GetItems in parallel, the create route's
+ * two Queries. All tenants' sends read this one partition: at the sender's ceiling of 1,000 messages/s
+ * (Meta's highest rate), 1,000 read units/s, a third of a partition's 3,000.
+ *
+ * Every phone is keyed by its WhatsApp identity (phones.ts whatsAppIdentity), so `+52 1 55…` and
+ * `+52 55…`, or a Brazilian number with and without its ninth digit, are one item.
  *
  * A contact's history is one item collection per phone, grouped by tenant and ordered by time
  * within it: one Query (begins_with `MSG#<t>#`, newest first) pages one tenant's history, and the
@@ -37,7 +49,8 @@ import { isConditionFailure, queryAll, strip } from './dynamo-items.ts';
  * contact's cursor is refused, never used as a position.
  */
 const suppressionPk = (tenantId: string) => `SUPPRESS#${tenantId}`;
-const contactPk = (phone: string) => `CONTACT#${phone}`;
+const SENDER_SUPPRESSION_PK = 'SUPPRESS#*';
+const contactPk = (phone: string) => `CONTACT#${whatsAppIdentity(phone)}`;
 /** With its trailing `#`: tenant `a`'s prefix is not a prefix of tenant `ab`'s keys. */
 const historyPrefix = (tenantId: string) => `MSG#${tenantId}#`;
 const messageSk = (m: Pick<ContactMessage, 'tenantId' | 'at' | 'messageSid'>) =>
@@ -80,14 +93,15 @@ export class DynamoContactStore implements ContactStore {
 
   /** A plain Put: adding a number again replaces its reason, detail and createdAt (the latest add wins). */
   async suppress(s: Suppression): Promise<void> {
+    const phone = whatsAppIdentity(s.phone);
     await this.db.send(
       new PutCommand({
         TableName: this.table,
         Item: {
           pk: suppressionPk(s.tenantId),
-          sk: s.phone,
+          sk: phone,
           tenantId: s.tenantId,
-          phone: s.phone,
+          phone,
           reason: s.reason,
           ...(s.detail !== undefined ? { detail: s.detail } : {}),
           createdAt: s.createdAt,
@@ -97,74 +111,90 @@ export class DynamoContactStore implements ContactStore {
   }
 
   async unsuppress(tenantId: string, phone: string): Promise<boolean> {
-    try {
-      await this.db.send(
-        new DeleteCommand({
-          TableName: this.table,
-          Key: { pk: suppressionPk(tenantId), sk: phone },
-          ConditionExpression: 'attribute_exists(pk)',
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+    return this.deleteIfThere(suppressionPk(tenantId), phone);
+  }
+
+  /** A plain Put, like suppress: a second opt-out replaces the first (its keyword, its time). */
+  async suppressForSender(s: Omit<Suppression, 'tenantId' | 'scope'>): Promise<void> {
+    const phone = whatsAppIdentity(s.phone);
+    await this.db.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: {
+          pk: SENDER_SUPPRESSION_PK,
+          sk: phone,
+          scope: 'sender',
+          phone,
+          reason: s.reason,
+          ...(s.detail !== undefined ? { detail: s.detail } : {}),
+          createdAt: s.createdAt,
+        },
+      }),
+    );
+  }
+
+  async unsuppressForSender(phone: string): Promise<boolean> {
+    return this.deleteIfThere(SENDER_SUPPRESSION_PK, phone);
   }
 
   async suppression(tenantId: string, phone: string): Promise<Suppression | undefined> {
-    const { Item } = await this.db.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: { pk: suppressionPk(tenantId), sk: phone },
-        ConsistentRead: true,
-      }),
-    );
-    return Item ? toSuppression(Item) : undefined;
+    const read = (pk: string) =>
+      this.db.send(
+        new GetCommand({
+          TableName: this.table,
+          Key: { pk, sk: whatsAppIdentity(phone) },
+          ConsistentRead: true,
+        }),
+      );
+    const [sender, own] = await Promise.all([read(SENDER_SUPPRESSION_PK), read(suppressionPk(tenantId))]);
+    if (sender.Item) return toSuppression(sender.Item, tenantId);
+    return own.Item ? toSuppression(own.Item, tenantId) : undefined;
   }
 
   /**
-   * Reads the tenant's whole list (sort keys only) and intersects it in memory: the cost follows
-   * the list's size, not the broadcast's (one Query page holds ~10,000 suppressions).
+   * Reads the tenant's whole list and the sender-wide one (sort keys only) and intersects them in
+   * memory: the cost follows the lists' size, not the broadcast's (one Query page holds ~10,000
+   * suppressions). Answers with the phones as the caller wrote them.
    */
   async suppressedAmong(tenantId: string, phones: readonly string[]): Promise<Set<string>> {
     const found = new Set<string>();
     if (phones.length === 0) return found;
-    const wanted = new Set(phones);
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const result = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': suppressionPk(tenantId) },
-          ProjectionExpression: '#sk',
-          ExpressionAttributeNames: { '#sk': 'sk' },
-          ...(this.listPageSize ? { Limit: this.listPageSize } : {}),
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of result.Items ?? []) {
-        const phone = String(item.sk);
-        if (wanted.has(phone)) found.add(phone);
-      }
-      startKey = result.LastEvaluatedKey;
-    } while (startKey);
+    const wanted = new Map<string, string[]>();
+    for (const phone of phones) {
+      const key = whatsAppIdentity(phone);
+      wanted.set(key, [...(wanted.get(key) ?? []), phone]);
+    }
+    await Promise.all(
+      [suppressionPk(tenantId), SENDER_SUPPRESSION_PK].map(async (pk) => {
+        for await (const sk of this.sortKeys(pk)) for (const phone of wanted.get(sk) ?? []) found.add(phone);
+      }),
+    );
     return found;
   }
 
-  /** In phone order. */
+  /**
+   * In phone order, the tenant's list and the sender-wide one merged; a phone on both is listed once,
+   * as its sender-wide opt-out (the one that binds). Each list is read from the cursor for one item
+   * more than the page: whatever the merge's first `limit + 1` phones are, they are among those.
+   */
   async listSuppressions(tenantId: string, page: { limit: number; cursor?: string }) {
-    const { items, nextCursor } = await this.queryPage({
-      kind: 'suppressions',
-      pk: suppressionPk(tenantId),
-      prefix: '',
-      sk: SUPPRESSION_SK,
-      limit: page.limit,
-      newestFirst: false,
-      ...(page.cursor ? { cursor: page.cursor } : {}),
-    });
-    return { items: items.map(toSuppression), ...(nextCursor ? { nextCursor } : {}) };
+    const after =
+      page.cursor !== undefined
+        ? decodeItemCursor('suppressions', page.cursor, { pk: suppressionPk(tenantId), sk: SUPPRESSION_SK })
+            .sk
+        : undefined;
+    const [own, sender] = await Promise.all([
+      this.readAfter(suppressionPk(tenantId), after, page.limit + 1),
+      this.readAfter(SENDER_SUPPRESSION_PK, after, page.limit + 1),
+    ]);
+    const byPhone = new Map<string, Record<string, unknown>>();
+    for (const item of own) byPhone.set(String(item.sk), item);
+    for (const item of sender) byPhone.set(String(item.sk), item);
+    const merged = [...byPhone.keys()].sort().map((sk) => byPhone.get(sk) as Record<string, unknown>);
+    const items = merged.slice(0, page.limit).map((item) => toSuppression(item, tenantId));
+    if (merged.length <= page.limit) return { items };
+    const last = String(merged[page.limit - 1]?.sk);
+    return { items, nextCursor: encodeItemCursor('suppressions', { pk: suppressionPk(tenantId), sk: last }) };
   }
 
   // -- History -----------------------------------------------------------------------------------
@@ -301,6 +331,64 @@ export class DynamoContactStore implements ContactStore {
 
   // -- Helpers -----------------------------------------------------------------------------------
 
+  /** Deletes a suppression item; false when there was none. */
+  private async deleteIfThere(pk: string, phone: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: { pk, sk: whatsAppIdentity(phone) },
+          ConditionExpression: 'attribute_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Every sort key of an item collection, page by page. */
+  private async *sortKeys(pk: string): AsyncGenerator<string> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const result = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pk },
+          ProjectionExpression: '#sk',
+          ExpressionAttributeNames: { '#sk': 'sk' },
+          ...(this.listPageSize ? { Limit: this.listPageSize } : {}),
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of result.Items ?? []) yield String(item.sk);
+      startKey = result.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  /** Up to `count` items of an item collection, in sort-key order, after `afterSk` when given. */
+  private async readAfter(pk: string, afterSk: string | undefined, count: number) {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined =
+      afterSk !== undefined ? { pk, sk: afterSk } : undefined;
+    do {
+      const result = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pk },
+          Limit: count - items.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(result.Items ?? []));
+      startKey = result.LastEvaluatedKey;
+    } while (startKey && items.length < count);
+    return items;
+  }
+
   /**
    * One page of an item collection (optionally under a sort-key prefix). Reads one item more than
    * the page so that `nextCursor` is given only when another item exists: the last page has none.
@@ -353,7 +441,7 @@ function messageItem(m: ContactMessage): Record<string, unknown> {
     pk: contactPk(m.phone),
     sk: messageSk(m),
     tenantId: m.tenantId,
-    phone: m.phone,
+    phone: whatsAppIdentity(m.phone),
     at: isoOf(m.at),
     direction: m.direction,
     type: m.type,
@@ -372,8 +460,9 @@ function isoOf(at: string): string {
   return Number.isNaN(ms) ? at : new Date(ms).toISOString();
 }
 
-function toSuppression(item: Record<string, unknown>): Suppression {
-  return strip(item) as unknown as Suppression;
+/** A stored suppression as the tenant that asked sees it (a sender-wide one names that tenant). */
+function toSuppression(item: Record<string, unknown>, tenantId: string): Suppression {
+  return { ...(strip(item) as unknown as Suppression), tenantId };
 }
 
 function toContactMessage(item: Record<string, unknown>): ContactMessage {

@@ -1,6 +1,6 @@
 import twilio from 'twilio';
 import type { MessageInstance } from 'twilio/lib/rest/api/v2010/account/message.js';
-import { stripWhatsAppPrefix, toWhatsAppAddress } from '../core/phones.ts';
+import { sameWhatsAppIdentity, stripWhatsAppPrefix, toWhatsAppAddress } from '../core/phones.ts';
 import type {
   Messenger,
   OutboundTemplate,
@@ -140,7 +140,7 @@ export class TwilioMessenger implements Messenger {
       const message = toProviderMessage(instance);
       // Twilio's DateSent filter is coarse (whole seconds, or whole days): the exact bound is ours.
       if (message.dateCreated.getTime() < since.getTime()) continue;
-      if (message.to !== stripWhatsAppPrefix(base.to)) continue;
+      if (!sameWhatsAppIdentity(message.to, to)) continue;
       found.set(message.sid, message);
     }
     return [...found.values()].sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime());

@@ -38,6 +38,15 @@ export function retryBackoffSeconds(env: Env = process.env): number[] {
   return parseBackoffSeconds(env.RETRY_BACKOFF_SECONDS);
 }
 
+/**
+ * The reply sent to a person who opts out (OPT_OUT_CONFIRMATION_TEXT), inside the 24-hour window their
+ * message opened; unset or blank: no reply (the default). Up to 1,600 characters, Twilio's Body limit.
+ */
+export function optOutConfirmationText(env: Env = process.env): string | undefined {
+  const text = env.OPT_OUT_CONFIRMATION_TEXT?.trim();
+  return text ? text : undefined;
+}
+
 /** The URL Twilio calls us at (no trailing slash): callbacks are built on it and signatures checked against it. */
 export function publicBaseUrl(env: Env = process.env): string {
   return requiredEnv('PUBLIC_BASE_URL', env).replace(/\/+$/, '');

@@ -23,6 +23,30 @@ export function emptyTwiml(): APIGatewayProxyStructuredResultV2 {
   return { statusCode: 200, headers: { 'content-type': 'text/xml' }, body: '<Response/>' };
 }
 
+/**
+ * TwiML that answers an inbound message with one message back (Twilio's Messaging TwiML <Message>:
+ * sent to the sender of the inbound message, from the number it wrote to).
+ */
+export function twimlMessage(text: string): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: 200,
+    headers: { 'content-type': 'text/xml' },
+    body: `<?xml version="1.0" encoding="UTF-8"?><Response><Message>${escapeXml(text)}</Message></Response>`,
+  };
+}
+
+const XML_ENTITIES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+};
+
+function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => XML_ENTITIES[c] ?? c);
+}
+
 /** The request body as text, decoding API Gateway's base64 when it did so. */
 export function bodyText(event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded'>): string {
   if (!event.body) return '';

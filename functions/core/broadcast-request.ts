@@ -538,6 +538,8 @@ export const SUPPRESSION_REASONS = [
   'admin',
 ] as const satisfies readonly SuppressionReason[];
 
+export const SUPPRESSION_SCOPES = ['tenant', 'sender'] as const;
+
 export const SuppressionRequest = z
   .strictObject({
     phone: z.string().min(1).max(100).meta({
@@ -566,6 +568,10 @@ export const SuppressionView = z
       .optional()
       .meta({ description: "The keyword or button payload, the provider's error code, or the admin's note" }),
     createdAt: timestamp,
+    scope: z.enum(SUPPRESSION_SCOPES).meta({
+      description:
+        "tenant: on this tenant's list (an admin, a provider error, or an opt-out answering this tenant); sender: the person opted out of the sender every tenant of this deployment sends from (STOP or an opt-out button). Only the person lifts a sender opt-out, by writing START: DELETE answers 409 INVALID_STATE",
+    }),
   })
   .register(apiSchemas, { id: 'Suppression' });
 export type SuppressionViewShape = z.infer<typeof SuppressionView>;

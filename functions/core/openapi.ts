@@ -268,7 +268,8 @@ function build(serverUrl?: string): Json {
       '/v1/suppressions': {
         get: {
           operationId: 'listSuppressions',
-          summary: "The tenant's suppression list, in phone order",
+          summary:
+            "The tenant's suppression list and the sender-wide opt-outs (scope sender), in phone order",
           security: bearer,
           parameters: limitCursorParams,
           responses: {
@@ -301,7 +302,7 @@ function build(serverUrl?: string): Json {
           parameters: [phoneParam],
           responses: {
             '200': json(ref('UnsuppressResponse'), 'Removed from the list'),
-            ...errors(400, 401, 404, 500),
+            ...errors(400, 401, 404, 409, 500),
           },
         },
       },

@@ -398,6 +398,11 @@ export interface Suppression {
   /** What it rests on: the keyword or button payload, the provider's error code, an admin's note. */
   readonly detail?: string;
   readonly createdAt: string;
+  /**
+   * `sender`: the person opted out of the deployment's sender, so of every tenant (tenantId is then the
+   * tenant that asked); only the person lifts it, by writing START. Absent: the tenant's own.
+   */
+  readonly scope?: 'sender';
 }
 
 export type MessageDirection = 'outbound' | 'inbound';
@@ -432,10 +437,18 @@ export interface ContactStore {
   suppress(suppression: Suppression): Promise<void>;
   /** Removes it; false when the number was not suppressed. */
   unsuppress(tenantId: string, phone: string): Promise<boolean>;
-  /** A strongly consistent read: the send path asks right before each send. */
+  /** Suppresses the number for every tenant, now and later: the person's own opt-out (scope `sender`). */
+  suppressForSender(suppression: Omit<Suppression, 'tenantId' | 'scope'>): Promise<void>;
+  /** Lifts the person's sender-wide opt-out; false when there was none. */
+  unsuppressForSender(phone: string): Promise<boolean>;
+  /**
+   * A strongly consistent read: the send path asks right before each send. The sender-wide opt-out
+   * when there is one (it binds whatever the tenant's list says), else the tenant's own.
+   */
   suppression(tenantId: string, phone: string): Promise<Suppression | undefined>;
-  /** Which of these numbers the tenant has suppressed (the create route marks them skipped). */
+  /** Which of these numbers the tenant may not message, by its list or the sender-wide one (the create route marks them skipped). */
   suppressedAmong(tenantId: string, phones: readonly string[]): Promise<Set<string>>;
+  /** The tenant's list and the sender-wide opt-outs, merged in phone order (one entry per phone). */
   listSuppressions(
     tenantId: string,
     page: { limit: number; cursor?: string },

@@ -53,9 +53,12 @@ const HANDLER_SETTINGS = [
   'SENDER_MPS',
   'MAX_RECIPIENTS_PER_REQUEST',
   'POWERTOOLS_LOG_LEVEL',
+  'OPT_OUT_CONFIRMATION_TEXT',
 ] as const;
 
 export const SIMULATOR_DEFAULT_FROM = 'whatsapp:+14155238886';
+/** Twilio's limit on a message's Body (Messages API, `Body`: up to 1,600 characters). */
+const MAX_BODY_LENGTH = 1600;
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -122,6 +125,10 @@ export function localConfigFromEnv(
   for (const name of ['SWEEP_STALE_SECONDS', 'SEND_CONCURRENCY', 'MAX_RECIPIENTS_PER_REQUEST'])
     integer(env, name, 1, { min: 1, max: 10_000_000 });
   integer(env, 'SENDER_MPS', DEFAULT_SENDER_MPS, { min: 1, max: 1000 });
+  if ((env.OPT_OUT_CONFIRMATION_TEXT?.length ?? 0) > MAX_BODY_LENGTH)
+    throw new ConfigError(
+      `OPT_OUT_CONFIRMATION_TEXT must be at most ${MAX_BODY_LENGTH} characters (Twilio's Body limit), got ${env.OPT_OUT_CONFIRMATION_TEXT?.length}.`,
+    );
   const handlerSettings: Record<string, string> = {};
   for (const name of HANDLER_SETTINGS) if (env[name]) handlerSettings[name] = env[name] as string;
   const devKeyGenerated = apiKeys.length === 0;

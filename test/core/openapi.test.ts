@@ -120,6 +120,24 @@ describe('openApiDocument', () => {
     ]);
   });
 
+  it("names every invalid-recipient reason, scientific_notation included, and the suppressions' scope", () => {
+    expect(doc.components.schemas.InvalidRecipient.properties.reason.enum).toEqual([
+      'too_short',
+      'too_long',
+      'invalid_format',
+      'invalid_country',
+      'not_mobile',
+      'scientific_notation',
+      'missing_variables',
+      'invalid_variable',
+    ]);
+    expect(doc.components.schemas.Suppression.properties.scope.enum).toEqual(['tenant', 'sender']);
+    expect(doc.components.schemas.Suppression.required).toContain('scope');
+    expect(doc.paths['/v1/suppressions/{phone}'].delete.responses['409']).toEqual({
+      $ref: '#/components/responses/Error409',
+    });
+  });
+
   it('every $ref resolves inside the document', () => {
     const refs: string[] = [];
     const walk = (v: unknown) => {

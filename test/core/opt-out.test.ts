@@ -3,7 +3,9 @@ import {
   contactIntent,
   normalizeKeyword,
   OPT_IN_KEYWORDS,
+  OPT_IN_LISTS,
   OPT_OUT_KEYWORDS,
+  OPT_OUT_LISTS,
 } from '../../functions/core/opt-out.ts';
 
 const typed = (body: string) => contactIntent({ body });
@@ -104,6 +106,88 @@ describe('typed opt-out keywords, per language', () => {
   ])('%j opts out (%s)', (body, keyword) => {
     expect(typed(body)).toEqual({ kind: 'opt_out', via: 'keyword', keyword });
   });
+
+  it.each([
+    // Hindi, Devanagari (vowel signs are letters: they stay) and romanized
+    ['बंद', 'बंद'],
+    ['बंद करो', 'बंद करो'],
+    ['बंद करें।', 'बंद करें'],
+    ['रोको', 'रोको'],
+    ['रोकें', 'रोकें'],
+    ['Band karo', 'band karo'],
+    ['BANDH KARO!', 'bandh karo'],
+    ['band karein', 'band karein'],
+    // Urdu (Persian yeh and keheh fold like Arabic's)
+    ['بند', 'بند'],
+    ['بند کریں', 'بند كريں'],
+    ['روکیں', 'روكيں'],
+    // Indonesian
+    ['BERHENTI', 'berhenti'],
+    ['Unreg', 'unreg'],
+    // Portuguese (Brazil)
+    ['PARE', 'pare'],
+    ['Descadastrar', 'descadastrar'],
+    // Spanish (Mexico)
+    ['Detener', 'detener'],
+    ['dar de baja', 'dar de baja'],
+    ['Darme de baja.', 'darme de baja'],
+    ['DESUSCRIBIRME', 'desuscribirme'],
+    // Turkish (İYS)
+    ['RET', 'ret'],
+    ['İPTAL', 'iptal'],
+    ['iptal', 'iptal'],
+    // German
+    ['STOPP', 'stopp'],
+    ['Abmelden', 'abmelden'],
+    ['abbestellen', 'abbestellen'],
+    // Italian
+    ['Disiscrivimi', 'disiscrivimi'],
+    ['CANCELLAMI', 'cancellami'],
+    // French
+    ['ARRÊT', 'arret'],
+    ['Arrête', 'arrete'],
+    ['ARRETT', 'arrett'],
+    ['Désabonner', 'desabonner'],
+    // Swahili
+    ['SITISHA', 'sitisha'],
+    ['Ondoa', 'ondoa'],
+  ])('%j opts out (%s)', (body, keyword) => {
+    expect(typed(body)).toEqual({ kind: 'opt_out', via: 'keyword', keyword });
+  });
+
+  it.each([
+    ['*STOP*', 'WhatsApp bold'],
+    ['_stop_', 'WhatsApp italic'],
+    ['~STOP~', 'WhatsApp strikethrough'],
+    ['```STOP```', 'WhatsApp monospace'],
+    ['"STOP"', 'quoted'],
+    ['/stop', 'a bot command'],
+    ['𝐒𝐓𝐎𝐏', 'mathematical bold letters'],
+    ['ＳＴＯＰ', 'full-width letters'],
+    ['\u200FSTOP\u200E', 'direction marks'],
+    ['\u00A0STOP\u00A0\n', 'no-break spaces and a line break'],
+    ['StOp 🛑', 'mixed case and an emoji'],
+  ])('%j opts out: %s', (body) => {
+    expect(typed(body)).toEqual({ kind: 'opt_out', via: 'keyword', keyword: 'stop' });
+  });
+
+  it('every word of every list opts out, in upper case with punctuation around it', () => {
+    for (const list of OPT_OUT_LISTS)
+      for (const word of list.words)
+        expect(typed(` ${word.toUpperCase()}! `), `${list.language}: ${word}`).toMatchObject({
+          kind: 'opt_out',
+        });
+  });
+
+  it("names a source for every list, and covers the languages of WhatsApp's largest markets", () => {
+    for (const list of [...OPT_OUT_LISTS, ...OPT_IN_LISTS]) {
+      expect(list.source.length, list.language).toBeGreaterThan(20);
+      expect(list.words.length, list.language).toBeGreaterThan(0);
+    }
+    expect(OPT_OUT_LISTS.map((l) => l.language).sort()).toEqual(
+      ['ar', 'de', 'en', 'es', 'fr', 'he', 'hi', 'id', 'it', 'pt', 'ru', 'sw', 'tr', 'ur'].sort(),
+    );
+  });
 });
 
 describe('typed opt-in keywords', () => {
@@ -118,12 +202,24 @@ describe('typed opt-in keywords', () => {
     expect(typed(body)).toEqual({ kind: 'opt_in', keyword });
   });
 
-  it.each(['YES', 'yes', 'Yes!', 'sí', 'כן', 'نعم', 'да', 'sim', 'alta'])(
-    '%j is an ordinary reply, not an opt-in',
-    (body) => {
-      expect(typed(body)).toBeUndefined();
-    },
-  );
+  it.each([
+    'YES',
+    'yes',
+    'Yes!',
+    'sí',
+    'כן',
+    'نعم',
+    'да',
+    'sim',
+    'alta',
+    'mulai',
+    'haan',
+    'evet',
+    'ja',
+    'oui',
+  ])('%j is an ordinary reply, not an opt-in', (body) => {
+    expect(typed(body)).toBeUndefined();
+  });
 });
 
 describe('sentences and other text are not keywords', () => {
@@ -147,6 +243,19 @@ describe('sentences and other text are not keywords', () => {
     'لا تتوقف',
     'أريد إلغاء الطلب',
     'hello',
+    // Everyday replies that look like opt-out words in another language (see opt-out.ts).
+    'acha',
+    'achha',
+    'Accha',
+    'td',
+    'alto',
+    'basta',
+    'dur',
+    'band',
+    'ok',
+    'बद',
+    'stop karo mat',
+    'RET ediyorum',
     '👍',
     '',
     '   ',

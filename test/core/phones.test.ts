@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
+  foldPhoneText,
   isValidCountryCode,
   maskPhone,
   normalizePhone,
   normalizeRecipients,
+  sameWhatsAppIdentity,
   stripWhatsAppPrefix,
   toWhatsAppAddress,
+  whatsAppIdentity,
 } from '../../functions/core/phones.ts';
 
 const one = (input: string, cc?: string) => normalizePhone(input, cc);
@@ -96,6 +99,195 @@ describe('normalizePhone: reasons', () => {
     expect(one('03-123-4567', 'IL')).toEqual({ ok: false, reason: 'not_mobile' });
     expect(one('+44 20 7946 0958')).toEqual({ ok: false, reason: 'not_mobile' });
     expect(one('+1 800 555 0100')).toEqual({ ok: false, reason: 'not_mobile' });
+  });
+});
+
+describe('normalizePhone: what copy-paste and spreadsheets carry (issue 10)', () => {
+  // An Israeli mobile in Hot Mobile's 053 range.
+  const IL = '+972531234567';
+
+  it.each([
+    ['\u202A+972 53-123-4567\u202C', 'LRE … PDF around it (phone contacts apps)'],
+    ['\u200E+972531234567', 'a left-to-right mark before it (PDFs, chat apps)'],
+    ['+972531234567\u200B', 'a zero-width space after it'],
+    ['\u2066+972 53 123 4567\u2069', 'LRI … PDI isolates'],
+    ['\u200F\u061C+972531234567', 'a right-to-left mark and an Arabic letter mark'],
+    ['\uFEFF+972531234567', 'a BOM (the first cell of a UTF-8 CSV)'],
+    ['+972\u00AD53\u2060123\u200D4567', 'a soft hyphen, word joiner and zero-width joiner inside'],
+  ])('%j is one valid number: %s', (input) => {
+    expect(one(input)).toEqual({ ok: true, phone: IL });
+  });
+
+  it.each([
+    ['+972\u00A053\u00A0123\u00A04567', 'no-break spaces'],
+    ['+972\u202F53\u202F123\u202F4567', 'narrow no-break spaces (French formatting)'],
+    ['+972\u200953\u2007123\u20034567', 'thin, figure and em spaces'],
+    ['+972\u300053\u3000123\u30004567', 'ideographic spaces'],
+    ['+972\t53\n123\r\n4567', 'tabs and line breaks'],
+    ['+972\u201053\u2011123\u20124567', 'hyphen, non-breaking hyphen, figure dash'],
+    ['+972\u201353\u2014123\u22124567', 'en dash, em dash, minus sign'],
+    ['+972\uFE6353\uFF0D123\u2E3A4567', 'small and full-width hyphen-minus, two-em dash'],
+    ['＋９７２－５３－１２３－４５６７', 'full-width plus, digits and hyphens (East Asian keyboards)'],
+    ['（＋９７２）５３　１２３　４５６７', 'full-width parentheses and ideographic spaces'],
+    ['\uFE62972531234567', 'a small plus sign'],
+    ['➕972531234567', 'a heavy plus sign (emoji keyboard)'],
+    ['+९७२५३१२३४५६७', 'Devanagari digits'],
+    ['+৯৭২৫৩১২৩৪৫৬৭', 'Bengali digits'],
+    ['+٩٧٢٥٣١٢٣٤٥٦٧', 'Arabic-Indic digits'],
+    ['+۹۷۲۵۳۱۲۳۴۵۶۷', 'Extended Arabic-Indic (Persian, Urdu) digits'],
+    ['+𝟗𝟕𝟐𝟓𝟑𝟏𝟐𝟑𝟒𝟓𝟔𝟕', 'mathematical bold digits (styled text generators)'],
+    ["'+972531234567", "Excel's leading apostrophe (stored as text)"],
+    ['="+972531234567"', 'a text formula (CSV exports that keep the +)'],
+    ['tel:+972-53-123-4567', 'a tel: link (RFC 3966, vCards)'],
+    ['(+972) 53 123 4567', 'the country code in parentheses'],
+    ['972531234567.0', 'a float printed in full (pandas, numeric CSV columns), with IL'],
+  ])('%j is one valid number: %s', (input) => {
+    expect(one(input, 'IL')).toEqual({ ok: true, phone: IL });
+  });
+
+  it('folds to plain ASCII, leaving the separators for the parser', () => {
+    expect(foldPhoneText('\u202A＋９７２\u00A053–123\u200B4567\u202C')).toBe('+972 53-1234567');
+    expect(foldPhoneText('whatsapp:+972531234567')).toBe('+972531234567');
+  });
+
+  it.each([
+    '9.72537E+11',
+    '9,72537E+11',
+    '9.72537e11',
+    '9.72537E11',
+    '9.72537 E+11',
+    '+9.72537E+11',
+    '９．７２５３７Ｅ＋１１',
+  ])('a spreadsheet float %j is scientific_notation (its digits are gone)', (input) => {
+    expect(one(input, 'IL')).toEqual({ ok: false, reason: 'scientific_notation' });
+    expect(one(input)).toEqual({ ok: false, reason: 'scientific_notation' });
+  });
+
+  it('reports scientific_notation in the recipients list, with its position', () => {
+    const out = normalizeRecipients(['+972531234567', '9.72537E+11'], 'IL');
+    expect(out.invalid).toEqual([{ input: '9.72537E+11', reason: 'scientific_notation', index: 1 }]);
+  });
+
+  it('still refuses letters hidden among the marks, and inputs far too long', () => {
+    expect(one('\u200E+972 53 ABC 4567')).toEqual({ ok: false, reason: 'invalid_format' });
+    expect(one(`+972531234567${'\u200B'.repeat(2000)}`)).toEqual({ ok: false, reason: 'too_long' });
+  });
+});
+
+describe('normalizePhone: national mobile prefixes (Mexico, Argentina, Brazil)', () => {
+  // Mexico City (55) mobile, Buenos Aires (11) and Rosario (341) mobiles, Curitiba (41) mobile.
+  const MX = '+525512345678';
+  const AR = '+5491123456789';
+  const BR = '+5541987654321';
+
+  it.each([
+    ['+52 1 55 1234 5678'],
+    ['+5215512345678'],
+    ['whatsapp:+5215512345678'],
+    ['+52 55 1234 5678'],
+    ['0052 1 55 1234 5678'],
+  ])('Mexico %j → +52 55 1234 5678 (the 1 dropped since 2019)', (input) => {
+    expect(one(input)).toEqual({ ok: true, phone: MX });
+  });
+
+  it.each([
+    ['1 55 1234 5678'],
+    ['044 55 1234 5678'],
+    ['045 55 1234 5678'],
+    ['01 55 1234 5678'],
+    ['55 1234 5678'],
+  ])('Mexico national %j with MX → +52 55 1234 5678', (input) => {
+    expect(one(input, 'MX')).toEqual({ ok: true, phone: MX });
+  });
+
+  it('a Mexican number of the wrong length is still refused', () => {
+    expect(one('+52 1 55 1234 56789')).toEqual({ ok: false, reason: 'too_long' });
+    expect(one('+52 55 1234 567')).toEqual({ ok: false, reason: 'too_short' });
+  });
+
+  it.each([
+    ['+54 9 11 2345 6789', AR],
+    ['+54 11 2345 6789', AR], // without the mobile 9 WhatsApp needs
+    ['+54 11 15 2345 6789', AR], // the national 15 kept in an international number
+    ['+54 9 11 15 2345 6789', AR], // both
+    ['+54 341 15 523 4567', '+5493415234567'],
+    ['+54 9 341 15 523 4567', '+5493415234567'],
+  ])('Argentina %j → %s', (input, expected) => {
+    expect(one(input)).toEqual({ ok: true, phone: expected });
+  });
+
+  it.each([['011 15 2345 6789'], ['11 15 2345 6789'], ['011 2345 6789'], ['9 11 2345 6789']])(
+    'Argentina national %j with AR → +54 9 11 2345 6789',
+    (input) => {
+      expect(one(input, 'AR')).toEqual({ ok: true, phone: AR });
+    },
+  );
+
+  it('an Argentine toll-free number is still not_mobile', () => {
+    expect(one('+54 800 123 4567')).toEqual({ ok: false, reason: 'not_mobile' });
+  });
+
+  it.each([
+    ['+55 41 9 8765 4321', BR],
+    ['+55 41 8765 4321', BR], // 12 digits: before the ninth digit
+    ['+55 11 7123 4567', '+5511971234567'],
+    ['+55 21 6123 4567', '+5521961234567'],
+  ])('Brazil %j → %s (with the ninth digit)', (input, expected) => {
+    expect(one(input)).toEqual({ ok: true, phone: expected });
+  });
+
+  it.each([['(41) 98765-4321'], ['(41) 8765-4321'], ['041 98765-4321'], ['0 21 41 98765 4321']])(
+    'Brazil national %j with BR → +55 41 9 8765 4321',
+    (input) => {
+      expect(one(input, 'BR')).toEqual({ ok: true, phone: BR });
+    },
+  );
+
+  it('a Brazilian fixed line keeps its 8 digits and stays not_mobile', () => {
+    expect(one('+55 41 3333 4444')).toEqual({ ok: false, reason: 'not_mobile' });
+    expect(whatsAppIdentity('+554133334444')).toBe('+554133334444');
+  });
+
+  it('every form of one person is one recipient (duplicates)', () => {
+    const out = normalizeRecipients(['+52 55 1234 5678', '+52 1 55 1234 5678', '1 55 1234 5678'], 'MX');
+    expect(out.accepted.map((r) => r.phone)).toEqual([MX]);
+    expect(out.duplicateCount).toBe(2);
+  });
+});
+
+describe('whatsAppIdentity: one form for sending and comparing', () => {
+  it.each([
+    ['+5215512345678', '+525512345678'],
+    ['whatsapp:+5215512345678', '+525512345678'],
+    ['+525512345678', '+525512345678'],
+    ['+541123456789', '+5491123456789'],
+    ['+5491123456789', '+5491123456789'],
+    ['+548001234567', '+548001234567'], // toll-free: not a mobile form
+    ['+554187654321', '+5541987654321'],
+    ['whatsapp:+554187654321', '+5541987654321'],
+    ['+5541987654321', '+5541987654321'],
+    ['+554133334444', '+554133334444'], // fixed line
+    ['+972531234567', '+972531234567'],
+    ['+14155238886', '+14155238886'],
+    ['not a phone', 'not a phone'],
+  ])('%j → %j', (input, expected) => {
+    expect(whatsAppIdentity(input)).toBe(expected);
+  });
+
+  it('is what normalizePhone produces: applying it again changes nothing', () => {
+    for (const input of ['+52 1 55 1234 5678', '+54 11 2345 6789', '+55 41 8765 4321', '+972531234567']) {
+      const out = one(input);
+      if (!out.ok) throw new Error(input);
+      expect(whatsAppIdentity(out.phone)).toBe(out.phone);
+    }
+  });
+
+  it('compares a Twilio From with the number we sent to', () => {
+    expect(sameWhatsAppIdentity('whatsapp:+5215512345678', '+525512345678')).toBe(true);
+    expect(sameWhatsAppIdentity('whatsapp:+554187654321', '+5541987654321')).toBe(true);
+    expect(sameWhatsAppIdentity('whatsapp:+5491123456789', '+541123456789')).toBe(true);
+    expect(sameWhatsAppIdentity('whatsapp:+5215512345679', '+525512345678')).toBe(false);
+    expect(sameWhatsAppIdentity('+554133334444', '+5541933334444')).toBe(false);
   });
 });
 

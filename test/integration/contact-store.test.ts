@@ -106,7 +106,8 @@ describe('DynamoContactStore: suppressions', () => {
 
     sent = [];
     const found = await store.suppressedAmong(t, asked);
-    expect(sent).toEqual(Array(5).fill('QueryCommand')); // 30 keys in pages of 7: 5 Queries, no per-number read
+    // 30 keys in pages of 7: 5 Queries, plus 1 for the (empty) sender-wide list; no per-number read.
+    expect(sent).toEqual(Array(6).fill('QueryCommand'));
     expect([...found].sort()).toEqual([listed[0], listed[13], listed[29]].sort());
     expect(await store.suppressedAmong(t, [])).toEqual(new Set());
     expect(await store.suppressedAmong(tenant(), asked)).toEqual(new Set());
@@ -286,5 +287,93 @@ describe('DynamoContactStore: inbound', () => {
   it('rethrows failures that are not a repeat', async () => {
     const broken = new DynamoContactStore(db.doc, 'no-such-table');
     await expect(broken.recordInbound(`SMbroken${sequence++}`, [])).rejects.toThrow();
+  });
+});
+
+describe('DynamoContactStore: sender-wide opt-outs', () => {
+  /** A Mexico City mobile, fresh per call, in the form we send to (+52 + 10 digits). */
+  const mexican = () => `+5255${String(10_000_000 + sequence++).slice(-8)}`;
+
+  it('binds every tenant, including one that never had the number, in whatever form the phone comes', async () => {
+    const p = mexican();
+    const withOne = `+521${p.slice(3)}`; // the same person as WhatsApp reports them
+    const t = tenant();
+    expect(await store.suppression(t, p)).toBeUndefined();
+
+    await store.suppressForSender({
+      phone: withOne,
+      reason: 'opt_out_keyword',
+      detail: 'stop',
+      createdAt: '2026-03-01T00:00:00.000Z',
+    });
+    for (const asker of [t, tenant('later')])
+      for (const form of [p, withOne, `whatsapp:${withOne}`])
+        expect(await store.suppression(asker, form)).toEqual({
+          tenantId: asker,
+          phone: p,
+          reason: 'opt_out_keyword',
+          detail: 'stop',
+          createdAt: '2026-03-01T00:00:00.000Z',
+          scope: 'sender',
+        });
+    // The create route asks with the phones as it holds them, and gets them back as asked.
+    const clean = mexican();
+    expect(await store.suppressedAmong(tenant(), [clean, p, withOne])).toEqual(new Set([p, withOne]));
+
+    // A tenant's own record of the same number is shadowed by the sender-wide one while it lasts.
+    await store.suppress({ tenantId: t, phone: p, reason: 'admin', createdAt: '2026-03-02T00:00:00.000Z' });
+    expect(await store.suppression(t, p)).toMatchObject({ scope: 'sender', reason: 'opt_out_keyword' });
+
+    expect(await store.unsuppressForSender(withOne)).toBe(true);
+    expect(await store.unsuppressForSender(p)).toBe(false);
+    expect(await store.suppression(tenant(), p)).toBeUndefined();
+    expect(await store.suppression(t, p)).toEqual({
+      tenantId: t,
+      phone: p,
+      reason: 'admin',
+      createdAt: '2026-03-02T00:00:00.000Z',
+    });
+  });
+
+  it("lists a tenant's own and the sender-wide opt-outs merged in phone order, once per phone, page by page", async () => {
+    const t = tenant();
+    const phones = Array.from({ length: 7 }, mexican); // ascending
+    const [a, b, c, d, e, f, g] = phones as [string, string, string, string, string, string, string];
+    for (const own of [a, c, d, g])
+      await store.suppress({ tenantId: t, phone: own, reason: 'admin', createdAt: new Date().toISOString() });
+    for (const optedOut of [b, d, e, f])
+      await store.suppressForSender({
+        phone: optedOut,
+        reason: 'opt_out_button',
+        createdAt: new Date().toISOString(),
+      });
+    try {
+      const seen: { phone: string; scope?: string }[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.listSuppressions(t, { limit: 2, ...(cursor ? { cursor } : {}) });
+        expect(page.items.length).toBeLessThanOrEqual(2);
+        seen.push(...page.items.map((s) => ({ phone: s.phone, ...(s.scope ? { scope: s.scope } : {}) })));
+        cursor = page.nextCursor;
+        pages++;
+      } while (cursor);
+      const mine = seen.filter((s) => phones.includes(s.phone));
+      expect(mine).toEqual([
+        { phone: a },
+        { phone: b, scope: 'sender' },
+        { phone: c },
+        { phone: d, scope: 'sender' }, // on both lists: listed once, as the opt-out that binds
+        { phone: e, scope: 'sender' },
+        { phone: f, scope: 'sender' },
+        { phone: g },
+      ]);
+      expect(pages).toBe(Math.ceil(seen.length / 2));
+      // Another tenant sees the sender-wide ones only.
+      const theirs = await store.listSuppressions(tenant(), { limit: 100 });
+      expect(theirs.items.filter((s) => phones.includes(s.phone)).map((s) => s.phone)).toEqual([b, d, e, f]);
+    } finally {
+      for (const optedOut of [b, d, e, f]) await store.unsuppressForSender(optedOut);
+    }
   });
 });

@@ -32,6 +32,11 @@ export interface ApiTwin {
    */
   untilQueueDrained(queue?: string): Promise<void>;
   /**
+   * GET /v1/broadcasts/{id}/progress's body. Counts follow the recipients' changes through the stream
+   * aggregator, about a second behind: assert on them with `expect.poll(() => api.progress(…))`.
+   */
+  progress(id: string, key: string): Promise<Json>;
+  /**
    * Polls GET /v1/broadcasts/{id} until it is in `until` (a status, or a test of the body; by default
    * any final status) and returns the body; fails with a message after the deadline.
    */
@@ -79,6 +84,7 @@ export async function startApiTwin(env: Record<string, string>): Promise<ApiTwin
     twin,
     dataDir,
     call,
+    progress: async (id, key) => (await call('GET', `/v1/broadcasts/${id}/progress`, { key })).body,
     untilBroadcast(id, key, until, options = {}) {
       const done =
         typeof until === 'function'

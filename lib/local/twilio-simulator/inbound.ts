@@ -2,6 +2,7 @@
 // button on one of our messages, or write free text), the signed form Twilio would post to the sender's
 // inbound webhook, and the 24-hour window those messages open (docs: TWILIO.md "Inbound messages and
 // quick-reply buttons", "The 24-hour window").
+import { sameWhatsAppIdentity } from '../../../functions/core/phones.ts';
 import { API_VERSION, newMessageSid, type SimulatedInbound } from './resources.ts';
 import { maskPhone } from './scenario.ts';
 import type { MessageStore } from './store.ts';
@@ -133,17 +134,23 @@ export class InboundControl {
     return { status: 200, body: this.#o.store.inbound() };
   }
 
-  /** POST /_simulator/messages/{sid}/tap: the recipient of {sid} taps a quick-reply button on it. */
+  /**
+   * POST /_simulator/messages/{sid}/tap: the recipient of {sid} taps a quick-reply button on it.
+   * `from` names the form of their number WhatsApp reports, when it is not the one we sent to: a
+   * Mexican account as `+521…`, a Brazilian one older than the ninth digit in 12 digits.
+   */
   async tap(sid: string, text: string): Promise<ControlAnswer> {
     const input = parseObject(text);
     if (isAnswer(input)) return input;
-    const fields = optionalStrings(input, ['payload', 'text', 'messageSid'] as const);
+    const fields = optionalStrings(input, ['payload', 'text', 'messageSid', 'from'] as const);
     if (isAnswer(fields)) return fields;
     const message = this.#o.store.get(sid);
     if (!message) return fail(404, `No message ${sid} in the simulator.`);
     const to = toWhatsAppAddress(message.from);
-    const from = toWhatsAppAddress(message.to);
+    const from = toWhatsAppAddress(fields.from ?? message.to);
     if (!to || !from) return fail(400, `Message ${sid} is not between two phone numbers.`);
+    if (!sameWhatsAppIdentity(from, message.to))
+      return fail(400, `"from" must be a form of the number message ${sid} was sent to.`);
     return this.#receive(fields.messageSid, {
       from,
       to,
@@ -183,7 +190,8 @@ export class InboundControl {
     if (fields.repliedTo !== undefined && !replied) {
       return fail(404, `No message ${fields.repliedTo} in the simulator ("repliedTo").`);
     }
-    if (replied && replied.to.replace(/\D/g, '') !== from.replace(/\D/g, '')) {
+    // The same person, in whatever form WhatsApp reports them (`+521…` for `+52…`, …).
+    if (replied && !sameWhatsAppIdentity(replied.to, from)) {
       return fail(400, `Message ${replied.sid} was sent to another contact than "from".`);
     }
     const to = toWhatsAppAddress(fields.to ?? replied?.from ?? this.#o.defaultFrom);

@@ -5,6 +5,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { whatsAppIdentity } from '../../../functions/core/phones.ts';
 import type { SimulatedInbound, SimulatedMessage } from './resources.ts';
 
 export const LOG_FILE = 'twilio-simulator.jsonl';
@@ -18,9 +19,13 @@ type Line =
   | { t: 'f'; to: string }
   | ({ t: 'i' } & SimulatedInbound);
 
-/** The 24-hour window is per (contact, sender); numbers compared by digits, whatever their prefix. */
+/**
+ * The 24-hour window is per (contact, sender), as WhatsApp keeps it per account: numbers compared by
+ * digits whatever their prefix, and a contact by their WhatsApp identity (a reply from `+521…` opens
+ * the window for messages to `+52…`).
+ */
 function windowKey(contact: string, sender: string): string {
-  return `${contact.replace(/\D/g, '')}>${sender.replace(/\D/g, '')}`;
+  return `${whatsAppIdentity(`+${contact.replace(/\D/g, '')}`)}>${sender.replace(/\D/g, '')}`;
 }
 
 export class MessageStore {

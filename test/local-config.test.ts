@@ -1,0 +1,34 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, localConfigFromEnv } from '../lib/local/config.ts';
+
+const dataDir = mkdtempSync(path.join(tmpdir(), 'local-config-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+const env = (extra: Record<string, string>) => ({
+  DATA_DIR: dataDir,
+  LOCAL_API_KEYS: 'acme:key-acme',
+  TWILIO_SIMULATOR_AUTH_TOKEN: 'token',
+  ...extra,
+});
+
+describe('OPT_OUT_CONFIRMATION_TEXT', () => {
+  it('is off unless set, and passed to the handlers as it is when set', () => {
+    expect(localConfigFromEnv(env({})).handlerSettings).not.toHaveProperty('OPT_OUT_CONFIRMATION_TEXT');
+    const text = 'You will get no more messages. Write START to receive them again.';
+    expect(localConfigFromEnv(env({ OPT_OUT_CONFIRMATION_TEXT: text })).handlerSettings).toMatchObject({
+      OPT_OUT_CONFIRMATION_TEXT: text,
+    });
+  });
+
+  it("stops the start when it is longer than Twilio's 1,600-character Body", () => {
+    expect(() => localConfigFromEnv(env({ OPT_OUT_CONFIRMATION_TEXT: 'x'.repeat(1601) }))).toThrow(
+      ConfigError,
+    );
+    expect(() => localConfigFromEnv(env({ OPT_OUT_CONFIRMATION_TEXT: 'x'.repeat(1601) }))).toThrow(
+      /OPT_OUT_CONFIRMATION_TEXT must be at most 1600 characters/,
+    );
+  });
+});
