@@ -1,8 +1,36 @@
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
+import { queueProbe, tableProbe } from './adapters/health-probes.ts';
+import { requiredEnv } from './commons/config.ts';
+import { errorResponse, json } from './commons/http.ts';
+import { logger } from './commons/powertools.ts';
+import { dynamoDocumentClient, sqs } from './commons/wiring.ts';
+import { ApiError } from './core/errors.ts';
+import { checkDependencies } from './core/health.ts';
 
-/** GET /healthz: answers without touching any dependency, so it proves routing only. */
-export const handler = async (): Promise<APIGatewayProxyResultV2> => ({
-  statusCode: 200,
-  headers: { 'content-type': 'application/json; charset=utf-8' },
-  body: JSON.stringify({ ok: true }),
-});
+/**
+ * How long each dependency has to answer. Well inside the function's 5 s timeout (lib/topology.ts),
+ * and long enough for a cold container's first TLS handshake to AWS.
+ */
+const PROBE_TIMEOUT_MS = 2000;
+
+/**
+ * GET /healthz: `200 { ok: true, checks: { dynamodb: 'ok', sqs: 'ok' } }` when the main table and the
+ * send queue answer a read within 2 s each, else `503 DEPENDENCY_UNAVAILABLE` naming each one that
+ * did not (the errors themselves are logged, not answered: the route is public).
+ */
+export const handler = async (): Promise<APIGatewayProxyResultV2> => {
+  try {
+    const report = await checkDependencies(
+      {
+        dynamodb: tableProbe(dynamoDocumentClient(), requiredEnv('TABLE_NAME')),
+        sqs: queueProbe(sqs(), requiredEnv('SEND_QUEUE_URL')),
+      },
+      PROBE_TIMEOUT_MS,
+      (dependency, error) => logger.warn('health check failed', { dependency, error: error as Error }),
+    );
+    return json(200, report);
+  } catch (error) {
+    if (!(error instanceof ApiError)) logger.error('health check could not run', { error: error as Error });
+    return errorResponse(error);
+  }
+};

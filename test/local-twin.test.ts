@@ -64,7 +64,7 @@ describe('npm start (bin/local.ts)', () => {
       });
       const health = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(health.status).toBe(200);
-      expect(await health.json()).toEqual({ ok: true });
+      expect(await health.json()).toEqual({ ok: true, checks: { dynamodb: 'ok', sqs: 'ok' } });
 
       expect(stdout).toContain(`http://127.0.0.1:${port}`);
       expect(stdout).toContain(`http://127.0.0.1:${simPort}`);

@@ -282,8 +282,25 @@ describe('BroadcastStack built from the topology', () => {
         Object.values(spec.uses.queues ?? {}).some((a) => a.includes('consume')),
       );
     }
-    const healthz = roleStatements(template, stack, 'healthz').flatMap((s) => s.actions);
-    expect(healthz.filter((a) => /^(dynamodb|sqs|secretsmanager):/.test(a))).toEqual([]);
+  });
+
+  it("lets /healthz read the main table and the send queue's attributes, and nothing else", () => {
+    const tableArn = JSON.stringify({
+      'Fn::GetAtt': [logicalId(stack, must(stack.tables.main, 'main table')), 'Arn'],
+    });
+    const sendQueueArn = JSON.stringify({
+      'Fn::GetAtt': [logicalId(stack, queuesOf(stack, 'send').queue), 'Arn'],
+    });
+    const statements = roleStatements(template, stack, 'healthz').filter((s) =>
+      s.actions.some((a) => /^(dynamodb|sqs|secretsmanager):/.test(a)),
+    );
+    const dynamo = statements.filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')));
+    expect(dynamo.flatMap((s) => s.actions)).toContain('dynamodb:GetItem');
+    expect(dynamo.flatMap((s) => s.actions).filter((a) => /Put|Update|Delete|Write/.test(a))).toEqual([]);
+    for (const s of dynamo) expect(s.resources).toContain(tableArn);
+    const sqs = statements.filter((s) => s.actions.some((a) => a.startsWith('sqs:')));
+    expect(sqs).toEqual([{ actions: ['sqs:GetQueueAttributes'], resources: sendQueueArn }]);
+    expect(statements.flatMap((s) => s.actions).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
   });
 
   it('prints the API URL, the two Twilio webhook URLs and the secret to fill in', () => {
