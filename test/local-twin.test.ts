@@ -514,7 +514,7 @@ describe('DATA_DIR/twin.lock', () => {
     const stale = {
       pid,
       startedAt: new Date().toISOString(),
-      hostname: (await import('node:os')).hostname(),
+      hostname: hostname(),
     };
     writeFileSync(path.join(dataDir, 'twin.lock'), JSON.stringify(stale));
     const lock = await acquireTwinLock(dataDir);
