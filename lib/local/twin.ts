@@ -70,8 +70,9 @@ export interface LocalTwinOptions {
   /** Aborted when a stop is asked for during the start (Ctrl-C): the API answers 503 STOPPING from then on. */
   stopRequested?: AbortSignal;
   /**
-   * Test hook: awaited when everything is up, just before the API stops answering 503 STARTING,
-   * so a test can hold the start there (test/local-twin.test.ts). Nothing in the product sets it.
+   * Test hook: awaited when the emulators are up and the handlers loaded, before the queue consumers
+   * and schedules start and the API stops answering 503 STARTING, so a test can hold the start there
+   * (test/local-twin.test.ts). Nothing in the product sets it.
    */
   beforeReady?: () => Promise<void>;
 }
@@ -129,6 +130,10 @@ export async function startLocalTwin(
     options.stopRequested?.addEventListener('abort', () => void door.stopping(), { once: true });
     const apiUrl = `http://127.0.0.1:${door.port}`;
     const publicBaseUrl = config.publicBaseUrl ?? apiUrl;
+    let markReady: () => void = () => {};
+    const ready = new Promise<void>((resolve) => {
+      markReady = resolve;
+    });
 
     const [dynamodb, sqsServer, simulator] = await Promise.all([
       startDynamoDbLocal({ dataDir: config.dataDir, port: dynamodbPort, killOrphan: lock.tookOver }).then(
@@ -167,6 +172,8 @@ export async function startLocalTwin(
             defaultFrom: config.twilio.from,
             dataDir: config.dataDir,
             inboundUrl: `${publicBaseUrl.replace(/\/+$/, '')}/webhooks/twilio/inbound`,
+            // Callbacks a previous run left unfinished would meet 503 STARTING before that.
+            resumeWhen: ready,
             log: (line) => log({ level: 'INFO', source: 'twilio-simulator', message: line }),
           }).then((s) => {
             stack.push(() => s.stop());
@@ -211,6 +218,7 @@ export async function startLocalTwin(
       return { method: r.method, path: r.path, invoke: invokerOf(r.function) };
     });
     const gateway = createHttpGateway({ routes, log });
+    await options.beforeReady?.();
 
     const sqs = localSqsClient(sqsServer.address);
     options.instrument?.pollerSqsClient?.(sqs);
@@ -260,8 +268,8 @@ export async function startLocalTwin(
       stopping = true;
       await door.stopping();
     });
-    await options.beforeReady?.();
     door.ready(gateway);
+    markReady();
 
     return {
       apiUrl,
@@ -279,6 +287,7 @@ export async function startLocalTwin(
       },
     };
   } catch (error) {
+    stopping = true;
     await stack.run();
     throw error;
   }
