@@ -1,12 +1,6 @@
 /**
- * Operator commands for a deployed stack (AWS credentials and region from the usual AWS
- * environment), e.g.
- *   npm run cli -- api-key create --tenant acme --table <MainTableName output>
- *   npm run cli -- api-key revoke --key wbk_… --table <MainTableName output>
- *   npm run cli -- dlq status --queue send --queue-url <queue URL> --dlq-url <dead-letter queue URL>
- *   npm run cli -- dlq redrive --queue send --local
- * Locally, LOCAL_API_KEYS seeds keys instead (README, "Configuration"), and `--local` finds the
- * queues in DATA_DIR/endpoints.json, which `npm start` writes.
+ * Operator commands: tenant API keys and dead-letter queues, on a deployed stack or on the running
+ * local twin (`--local`). `npm run cli -- --help` prints the usage below.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,19 +12,32 @@ import { queueDepth, redriveDeadLetters } from '../functions/adapters/dead-lette
 import { DynamoApiKeys } from '../functions/adapters/dynamo-api-keys.ts';
 import { hashApiKey, newApiKey } from '../functions/core/api-keys.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
+import { runningTwin } from '../lib/local/twin-lock.ts';
 
 const QUEUES = ['send', 'fanOut'] as const;
 type QueueName = (typeof QUEUES)[number];
 
-const USAGE = `Usage:
-  npm run cli -- api-key create --tenant <tenant id> --table <table name>
-  npm run cli -- api-key revoke --key <api key> --table <table name>
-  npm run cli -- dlq status  --queue send|fanOut (--queue-url <url> --dlq-url <url> | --local) [--json]
-  npm run cli -- dlq redrive --queue send|fanOut (--queue-url <url> --dlq-url <url> | --local) [--max <n>]
-The table name is the stack's MainTableName output (or set TABLE_NAME). On AWS the queue URLs are the
-stack's outputs for the queue and its dead-letter queue; with --local they are read from
-$DATA_DIR/endpoints.json (DATA_DIR defaults to .local), written by \`npm start\`.
-\`dlq status --local\` without --queue shows every queue.`;
+const COMMAND_USAGE = {
+  'api-key': `  npm run cli -- api-key create --tenant <tenant id> (--table <table name> [--region <region>] | --local)
+  npm run cli -- api-key revoke --key <api key>      (--table <table name> [--region <region>] | --local)`,
+  dlq: `  npm run cli -- dlq status  [--queue send|fanOut] (--queue-url <url> --dlq-url <url> [--region <region>] | --local) [--json]
+  npm run cli -- dlq redrive --queue send|fanOut   (--queue-url <url> --dlq-url <url> [--region <region>] | --local) [--max <n>]`,
+} as const;
+type Command = keyof typeof COMMAND_USAGE;
+
+const NOTES = `On AWS: --table is the stack's MainTableName output (or set TABLE_NAME); --queue-url and --dlq-url
+are its SendQueueUrl and SendDeadLetterQueueUrl outputs (FanOutQueueUrl, FanOutDeadLetterQueueUrl for
+--queue fanOut). Credentials come from the usual AWS chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, aws sso
+login, ...); the region from --region, else AWS_REGION, AWS_DEFAULT_REGION, or your AWS profile's region
+(~/.aws/config): the region the stack was deployed to.
+With --local the command talks to the running \`npm start\` (DynamoDB Local, the SQS emulator), found in
+$DATA_DIR/endpoints.json; DATA_DIR defaults to .local, set it as you did for npm start.
+\`dlq status\` without --queue shows every queue.`;
+
+function usage(command?: Command): string {
+  const lines = command ? COMMAND_USAGE[command] : Object.values(COMMAND_USAGE).join('\n');
+  return `Usage:\n${lines}\n  npm run cli -- help | --help | <command> --help\n\n${NOTES}`;
+}
 
 const OPTIONS = {
   tenant: { type: 'string' },
@@ -39,50 +46,152 @@ const OPTIONS = {
   queue: { type: 'string' },
   'queue-url': { type: 'string' },
   'dlq-url': { type: 'string' },
+  region: { type: 'string' },
   local: { type: 'boolean' },
   max: { type: 'string' },
   json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
+/** A mistake in the command line: exit code 2, with the usage. */
+class UsageError extends Error {
+  readonly command: Command | undefined;
+  constructor(message: string, command?: Command) {
+    super(message);
+    this.name = 'UsageError';
+    this.command = command;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
-  const [noun, verb] = positionals;
-  if (noun === 'dlq') return dlq(verb, values);
-  const table = values.table ?? process.env.TABLE_NAME;
-  if (noun !== 'api-key' || !table)
-    return fail(table ? `Unknown command: ${positionals.join(' ')}` : 'Missing --table');
-  const client = new DynamoDBClient({});
+  let parsed: { positionals: string[]; values: Values };
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  } catch (error) {
+    return fail(new UsageError((error as Error).message));
+  }
+  const { positionals, values } = parsed;
+  const [noun, verb, ...rest] = positionals;
+  const command = noun === 'api-key' || noun === 'dlq' ? noun : undefined;
+  if (noun === 'help' || (values.help && (noun === undefined || command))) {
+    process.stdout.write(`${usage(command)}\n`);
+    return 0;
+  }
+  try {
+    if (noun === undefined) throw new UsageError('Give a command.');
+    if (!command) throw new UsageError(`Unknown command: ${noun}`);
+    if (rest.length > 0) throw new UsageError(`Unexpected argument: ${rest.join(' ')}`, command);
+    return command === 'dlq' ? await dlq(verb, values) : await apiKey(verb, values);
+  } catch (error) {
+    return fail(error);
+  }
+}
+
+async function apiKey(verb: string | undefined, values: Values): Promise<number> {
+  if (verb !== 'create' && verb !== 'revoke')
+    throw new UsageError(`Unknown command: api-key ${verb ?? ''}`.trim(), 'api-key');
+  // Checked before anything is contacted: a rejected command writes nothing.
+  if (verb === 'create' && (!values.tenant || !/^[A-Za-z0-9_-]{1,64}$/.test(values.tenant)))
+    throw new UsageError('--tenant must be 1-64 letters, digits, - or _', 'api-key');
+  if (verb === 'revoke' && !values.key) throw new UsageError('Missing --key', 'api-key');
+
+  let client: DynamoDBClient;
+  let table: string;
+  if (values.local) {
+    if (values.table || values.region)
+      throw new UsageError('Use either --local or --table/--region', 'api-key');
+    const local = localEndpoints();
+    table = local.tables.main ?? '';
+    if (!table || !local.dynamodbEndpoint)
+      throw new Error(
+        `${local.file} does not say where DynamoDB Local and the main table are: restart npm start`,
+      );
+    client = new DynamoDBClient({
+      endpoint: local.dynamodbEndpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+  } else {
+    table = values.table ?? process.env.TABLE_NAME ?? '';
+    if (!table)
+      throw new UsageError(
+        "Missing --table (the stack's MainTableName output; or set TABLE_NAME), or --local for the local twin",
+        'api-key',
+      );
+    client = new DynamoDBClient({ region: await awsRegion(values.region) });
+  }
+
   const keys = new DynamoApiKeys(DynamoDBDocumentClient.from(client), table);
   try {
     if (verb === 'create') {
-      if (!values.tenant || !/^[A-Za-z0-9_-]{1,64}$/.test(values.tenant))
-        return fail('--tenant must be 1-64 letters, digits, - or _');
+      const tenant = values.tenant as string;
       const key = newApiKey();
-      await keys.putKey(values.tenant, hashApiKey(key), new Date());
-      process.stdout.write(
-        `API key for tenant '${values.tenant}' (shown once; only its hash is stored):\n${key}\n`,
-      );
+      await keys.putKey(tenant, hashApiKey(key), new Date());
+      process.stdout.write(`API key for tenant '${tenant}' (shown once; only its hash is stored):\n${key}\n`);
       return 0;
     }
-    if (verb === 'revoke') {
-      if (!values.key) return fail('Missing --key');
-      const revoked = await keys.revokeKey(hashApiKey(values.key), new Date());
-      process.stdout.write(
-        revoked ? 'Revoked (warm Lambdas may honour it for up to 60 s).\n' : 'No such key.\n',
-      );
-      return revoked ? 0 : 1;
-    }
-    return fail(`Unknown command: ${positionals.join(' ')}`);
+    const revoked = await keys.revokeKey(hashApiKey(values.key as string), new Date());
+    process.stdout.write(
+      revoked
+        ? `Revoked (${values.local ? 'the local twin caches keys' : 'warm Lambdas may honour it'} for up to 60 s).\n`
+        : 'No such key.\n',
+    );
+    return revoked ? 0 : 1;
+  } catch (error) {
+    throw explainAwsError(error, { table, local: values.local === true });
   } finally {
     client.destroy();
   }
 }
 
+/**
+ * The region for AWS calls: --region, else AWS_REGION, AWS_DEFAULT_REGION (the AWS CLI's, which the
+ * JavaScript SDK does not read), else what the SDK finds in the shared config for AWS_PROFILE, else
+ * `fallback` (a queue URL names its region).
+ */
+async function awsRegion(flag: string | undefined, fallback?: string): Promise<string> {
+  const direct = flag || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION;
+  if (direct) return direct;
+  const probe = new DynamoDBClient({});
+  try {
+    return await probe.config.region();
+  } catch {
+    if (fallback) return fallback;
+    throw new UsageError(
+      'No AWS region found. Give --region <region> (the one the stack was deployed to, e.g. --region eu-west-1), ' +
+        'or set AWS_REGION (or AWS_DEFAULT_REGION), or set one in your AWS profile: aws configure set region <region>. ' +
+        'For the local twin, use --local.',
+    );
+  } finally {
+    probe.destroy();
+  }
+}
+
+/** Errors an operator can act on, in words; anything else as it is. */
+function explainAwsError(error: unknown, where: { table?: string; local: boolean }): unknown {
+  const name = error instanceof Error ? error.name : '';
+  const code = (error as { code?: string } | null)?.code;
+  if (where.local && (code === 'ECONNREFUSED' || name === 'TimeoutError'))
+    return new Error('The local twin did not answer: is npm start still running on this DATA_DIR?');
+  if (name === 'ResourceNotFoundException' && where.table)
+    return new Error(
+      `Table ${where.table} was not found: check --table (the stack's MainTableName output) and the region (--region).`,
+    );
+  if (name === 'CredentialsProviderError')
+    return new Error(
+      'No usable AWS credentials: set AWS_PROFILE to a profile that has them (aws configure, aws sso login), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.',
+    );
+  return error;
+}
+
 /** What `npm start` writes to DATA_DIR/endpoints.json (the parts this CLI reads). */
 interface LocalEndpoints {
+  readonly file: string;
   readonly sqsEndpoint: string;
+  readonly dynamodbEndpoint: string;
+  readonly tables: Readonly<Record<string, string>>;
   readonly queues: Readonly<Record<string, { readonly url: string; readonly deadLetterUrl: string }>>;
 }
 
@@ -93,28 +202,28 @@ interface Target {
 }
 
 async function dlq(verb: string | undefined, values: Values): Promise<number> {
-  if (verb !== 'status' && verb !== 'redrive') return fail(`Unknown command: dlq ${verb ?? ''}`.trim());
+  if (verb !== 'status' && verb !== 'redrive')
+    throw new UsageError(`Unknown command: dlq ${verb ?? ''}`.trim(), 'dlq');
   if (values.queue !== undefined && !QUEUES.includes(values.queue as QueueName))
-    return fail(`--queue must be one of ${QUEUES.join(', ')}`);
+    throw new UsageError(`--queue must be one of ${QUEUES.join(', ')}`, 'dlq');
   let max: number | undefined;
   if (values.max !== undefined) {
     max = Number(values.max);
-    if (!Number.isInteger(max) || max < 1) return fail('--max must be a whole number >= 1');
+    if (!Number.isInteger(max) || max < 1) throw new UsageError('--max must be a whole number >= 1', 'dlq');
   }
 
   let client: SQSClient;
   let targets: Target[];
   if (values.local) {
-    if (values['queue-url'] || values['dlq-url']) return fail('Use either --local or --queue-url/--dlq-url');
-    const file = path.resolve(process.env.DATA_DIR || '.local', 'endpoints.json');
-    const endpoints = readLocalEndpoints(file);
-    if (typeof endpoints === 'string') return fail(endpoints);
+    if (values['queue-url'] || values['dlq-url'] || values.region)
+      throw new UsageError('Use either --local or --queue-url/--dlq-url/--region', 'dlq');
+    const endpoints = localEndpoints();
     const names = values.queue ? [values.queue] : verb === 'status' ? Object.keys(endpoints.queues) : [];
-    if (names.length === 0) return fail('Missing --queue');
+    if (names.length === 0) throw new UsageError('Missing --queue', 'dlq');
     targets = [];
     for (const queue of names) {
       const q = endpoints.queues[queue];
-      if (!q?.url || !q.deadLetterUrl) return fail(`${file} has no URLs for queue ${queue}`);
+      if (!q?.url || !q.deadLetterUrl) throw new Error(`${endpoints.file} has no URLs for queue ${queue}`);
       targets.push({ queue, url: q.url, deadLetterUrl: q.deadLetterUrl });
     }
     client = new SQSClient({
@@ -125,10 +234,13 @@ async function dlq(verb: string | undefined, values: Values): Promise<number> {
   } else {
     const url = values['queue-url'];
     const deadLetterUrl = values['dlq-url'];
-    if (!url || !deadLetterUrl) return fail('Give --queue-url and --dlq-url (the stack outputs), or --local');
-    if (!values.queue) return fail('Missing --queue');
+    if (!url || !deadLetterUrl)
+      throw new UsageError('Give --queue-url and --dlq-url (the stack outputs), or --local', 'dlq');
+    if (!values.queue) throw new UsageError('Missing --queue', 'dlq');
     targets = [{ queue: values.queue, url, deadLetterUrl }];
-    client = new SQSClient({});
+    // https://sqs.<region>.amazonaws.com/<account>/<name>: the URL names the queue's region.
+    const urlRegion = /^https:\/\/sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\//.exec(url)?.[1];
+    client = new SQSClient({ region: await awsRegion(values.region, urlRegion) });
   }
 
   try {
@@ -172,36 +284,49 @@ async function dlq(verb: string | undefined, values: Values): Promise<number> {
           '(they are in both; the consumers are idempotent).\n',
       );
     return result.failed > 0 || result.notDeleted > 0 ? 1 : 0;
+  } catch (error) {
+    throw explainAwsError(error, { local: values.local === true });
   } finally {
     client.destroy();
   }
 }
 
-function readLocalEndpoints(file: string): LocalEndpoints | string {
+/** The running twin's endpoints; an error saying what to do when no twin runs on DATA_DIR. */
+function localEndpoints(): LocalEndpoints {
+  const dataDir = path.resolve(process.env.DATA_DIR || '.local');
+  if (!runningTwin(dataDir))
+    throw new Error(
+      `No local twin is running on DATA_DIR ${dataDir}: start it (npm start, with the same DATA_DIR) and try again.`,
+    );
+  const file = path.join(dataDir, 'endpoints.json');
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return code === 'ENOENT'
-      ? `No ${file}: is the local twin running (npm start)? Set DATA_DIR if it uses another directory.`
-      : `Cannot read ${file}: ${(error as Error).message}`;
+    throw new Error(
+      code === 'ENOENT'
+        ? `No ${file} yet: the local twin is still starting; try again in a few seconds.`
+        : `Cannot read ${file}: ${(error as Error).message}`,
+    );
   }
   const e = parsed as Partial<LocalEndpoints> | null;
   if (!e || typeof e.sqsEndpoint !== 'string' || typeof e.queues !== 'object' || !e.queues)
-    return `${file} does not say where SQS and the queues are (sqsEndpoint, queues)`;
-  return e as LocalEndpoints;
+    throw new Error(`${file} does not say where SQS and the queues are (sqsEndpoint, queues)`);
+  return { tables: {}, dynamodbEndpoint: '', ...e, file } as LocalEndpoints;
 }
 
-function fail(message: string): number {
-  process.stderr.write(`${message}\n\n${USAGE}\n`);
-  return 2;
+/** Usage mistakes: the message and the usage on stderr, exit code 2. Anything else: `Failed: …`, 1. */
+function fail(error: unknown): number {
+  if (error instanceof UsageError) {
+    process.stderr.write(`${error.message}\n\n${usage(error.command)}\n`);
+    return 2;
+  }
+  process.stderr.write(`Failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  return 1;
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`Failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
+  (error: unknown) => process.exit(fail(error)),
 );

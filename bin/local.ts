@@ -5,9 +5,13 @@
 import { ConfigError, type LocalConfig, localConfigFromEnv } from '../lib/local/config.ts';
 import { JavaMissingError } from '../lib/local/dynamodb-local.ts';
 import { type LocalTwin, startLocalTwin } from '../lib/local/twin.ts';
+import { TwinLockedError } from '../lib/local/twin-lock.ts';
 
 async function main(): Promise<void> {
+  // Whatever the twin and its emulators write under DATA_DIR (secrets, every phone number) is the user's only.
+  process.umask(0o077);
   const config = localConfigFromEnv(process.env);
+  const stopRequested = new AbortController();
   let twin: LocalTwin | undefined;
   let stopSignal: string | undefined;
   let signals = 0;
@@ -21,6 +25,7 @@ async function main(): Promise<void> {
     if (!twin) {
       // Handled from the start: a Ctrl-C while DynamoDB Local boots must not orphan its Java process.
       stopSignal = signal;
+      stopRequested.abort();
       process.stdout.write(`\n${signal}: stopping as soon as the start finishes…\n`);
       return;
     }
@@ -40,7 +45,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
   const started = Date.now();
-  twin = await startLocalTwin(config);
+  twin = await startLocalTwin(config, { stopRequested: stopRequested.signal });
   if (stopSignal) {
     signals = 0;
     return stop(stopSignal);
@@ -96,7 +101,8 @@ function webhookLines(twin: LocalTwin): string[] {
 }
 
 main().catch((error: unknown) => {
-  const known = error instanceof ConfigError || error instanceof JavaMissingError;
+  const known =
+    error instanceof ConfigError || error instanceof JavaMissingError || error instanceof TwinLockedError;
   process.stderr.write(
     `Could not start the local twin: ${known || !(error instanceof Error) ? String(error instanceof Error ? error.message : error) : error.stack}\n`,
   );

@@ -224,10 +224,11 @@ export const topology = {
   functions: {
     healthz: {
       entry: 'functions/healthz.ts',
-      description: 'Liveness: proves the path from HTTP to a handler',
+      description: 'Health: the main table and the send queue answer a read',
       memoryMb: 256,
       timeoutSeconds: 5,
-      uses: {},
+      // Exactly the reads its checks make: GetItem on the table, GetQueueAttributes on the queue.
+      uses: { tables: { main: 'read' }, queues: { send: 'depth' } },
     },
     createBroadcast: {
       entry: 'functions/create-broadcast.ts',

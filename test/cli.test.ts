@@ -1,48 +1,182 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoApiKeys } from '../functions/adapters/dynamo-api-keys.ts';
 import { hashApiKey } from '../functions/core/api-keys.ts';
-import { REPO_ROOT } from '../lib/local/twin.ts';
-import { startTestDynamoDb } from './support/dynamodb.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
+import { localConfigFromEnv } from '../lib/local/config.ts';
+import { type LocalTwin, REPO_ROOT, startLocalTwin } from '../lib/local/twin.ts';
 
-let db: Awaited<ReturnType<typeof startTestDynamoDb>>;
+let dataDir: string;
+let twin: LocalTwin;
+let keys: DynamoApiKeys;
+let client: DynamoDBClient;
 beforeAll(async () => {
-  db = await startTestDynamoDb();
+  dataDir = mkdtempSync(path.join(tmpdir(), 'cli-test-'));
+  twin = await startLocalTwin(
+    localConfigFromEnv({ DATA_DIR: dataDir, PORT: '0', TWILIO_SIMULATOR_PORT: '0' }),
+    {
+      log: () => {},
+    },
+  );
+  client = new DynamoDBClient({
+    endpoint: twin.dynamodbEndpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  keys = new DynamoApiKeys(DynamoDBDocumentClient.from(client), twin.tableNames.main as string);
 }, 60_000);
 afterAll(async () => {
-  await db?.stop();
+  client?.destroy();
+  await twin?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
-function cli(...args: string[]) {
+/** No AWS setting from the machine running the tests: each test gives the ones it means. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env))
+    if (!/^AWS_/.test(name) && name !== 'TABLE_NAME' && name !== 'DATA_DIR') env[name] = value;
+  const nowhere = path.join(dataDir, 'no-such-file');
+  return { ...env, AWS_CONFIG_FILE: nowhere, AWS_SHARED_CREDENTIALS_FILE: nowhere };
+}
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   return spawnSync(path.join(REPO_ROOT, 'node_modules/.bin/node'), ['bin/cli.ts', ...args], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
-    env: {
-      ...process.env,
-      AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-    },
+    env: { ...cleanEnv(), ...env },
   });
 }
 
-describe('operator CLI', () => {
-  it('creates a tenant API key that authenticates, stores only its hash, and revokes it', async () => {
-    const created = cli('api-key', 'create', '--tenant', 'acme', '--table', db.tableName);
-    expect(created.status).toBe(0);
+/** Talks to the twin's DynamoDB Local the way the CLI talks to AWS: endpoint, credentials, region from the environment. */
+const awsLike = {
+  AWS_ENDPOINT_URL_DYNAMODB: '',
+  AWS_ACCESS_KEY_ID: 'local',
+  AWS_SECRET_ACCESS_KEY: 'local',
+};
+
+describe('operator CLI: help', () => {
+  it('npm run cli -- --help prints the usage and exits 0', () => {
+    const help = spawnSync('npm', ['run', '--silent', 'cli', '--', '--help'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('Usage:');
+    expect(help.stdout).toContain('api-key create --tenant <tenant id>');
+    expect(help.stdout).toContain('dlq redrive');
+  });
+
+  it('<command> --help and help print usage and exit 0', () => {
+    const apiKey = cli(['api-key', '--help']);
+    expect(apiKey.status).toBe(0);
+    expect(apiKey.stdout).toContain('api-key revoke --key <api key>');
+    expect(apiKey.stdout).not.toContain('dlq redrive');
+    const dlq = cli(['dlq', 'status', '-h']);
+    expect(dlq.status).toBe(0);
+    expect(dlq.stdout).toContain('dlq status');
+    expect(cli(['help']).stdout).toContain('Usage:');
+  });
+
+  it('an unknown command, an unknown option or no command prints the usage and exits 2', () => {
+    for (const args of [
+      ['keys', 'create'],
+      ['api-key', 'rotate'],
+      ['api-key', 'create', '--tenant', 'x', '--nope'],
+      [],
+    ]) {
+      const run = cli(args);
+      expect(run.status, args.join(' ')).toBe(2);
+      expect(run.stderr, args.join(' ')).toContain('Usage:');
+      expect(run.stdout).toBe('');
+    }
+  });
+});
+
+describe('operator CLI: api-key --local (the running twin)', () => {
+  it("creates a key in the twin's DynamoDB Local that authenticates on its API, and revokes it", async () => {
+    const created = cli(['api-key', 'create', '--tenant', 'acme', '--local'], { DATA_DIR: dataDir });
+    expect(created.status, created.stderr).toBe(0);
     const key = created.stdout.trim().split('\n').at(-1) ?? '';
     expect(key).toMatch(/^wbk_[A-Za-z0-9_-]{43}$/);
-    const keys = new DynamoApiKeys(db.doc, db.tableName);
     expect(await keys.tenantOf(hashApiKey(key))).toBe('acme');
+    const res = await fetch(`${twin.apiUrl}/v1/broadcasts`, { headers: { authorization: `Bearer ${key}` } });
+    expect(res.status).toBe(200);
 
-    expect(cli('api-key', 'revoke', '--key', key, '--table', db.tableName).status).toBe(0);
+    const revoked = cli(['api-key', 'revoke', '--key', key, '--local'], { DATA_DIR: dataDir });
+    expect(revoked.status, revoked.stderr).toBe(0);
     expect(await keys.tenantOf(hashApiKey(key))).toBeUndefined();
   });
 
+  it('says so when no twin runs on DATA_DIR', () => {
+    const other = mkdtempSync(path.join(tmpdir(), 'cli-no-twin-'));
+    try {
+      const run = cli(['api-key', 'create', '--tenant', 'acme', '--local'], { DATA_DIR: other });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain(`No local twin is running on DATA_DIR ${other}`);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('operator CLI: api-key on AWS', () => {
+  const table = () => twin.tableNames.main as string;
+  const endpoint = () => ({ ...awsLike, AWS_ENDPOINT_URL_DYNAMODB: twin.dynamodbEndpoint });
+
+  it('creates a key that authenticates (stored hashed) and revokes it, the region from --region', async () => {
+    const created = cli(
+      ['api-key', 'create', '--tenant', 'acme', '--table', table(), '--region', 'us-east-1'],
+      endpoint(),
+    );
+    expect(created.status, created.stderr).toBe(0);
+    const key = created.stdout.trim().split('\n').at(-1) ?? '';
+    expect(await keys.tenantOf(hashApiKey(key))).toBe('acme');
+    const revoked = cli(
+      ['api-key', 'revoke', '--key', key, '--table', table(), '--region', 'us-east-1'],
+      endpoint(),
+    );
+    expect(revoked.status, revoked.stderr).toBe(0);
+    expect(await keys.tenantOf(hashApiKey(key))).toBeUndefined();
+  });
+
+  it("takes the region from AWS_DEFAULT_REGION (the AWS CLI's) or the AWS profile's config", async () => {
+    const fromDefault = cli(['api-key', 'create', '--tenant', 'acme', '--table', table()], {
+      ...endpoint(),
+      AWS_DEFAULT_REGION: 'us-east-1',
+    });
+    expect(fromDefault.status, fromDefault.stderr).toBe(0);
+
+    const config = path.join(dataDir, 'aws-config');
+    writeFileSync(
+      config,
+      '[profile ops]\nregion = us-east-1\naws_access_key_id = local\naws_secret_access_key = local\n',
+    );
+    const fromProfile = cli(['api-key', 'create', '--tenant', 'acme', '--table', table()], {
+      AWS_ENDPOINT_URL_DYNAMODB: twin.dynamodbEndpoint,
+      AWS_CONFIG_FILE: config,
+      AWS_PROFILE: 'ops',
+    });
+    expect(fromProfile.status, fromProfile.stderr).toBe(0);
+  });
+
+  it('without any region, says which settings give one (never "Region is missing")', () => {
+    const run = cli(['api-key', 'create', '--tenant', 'acme', '--table', table()], endpoint());
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('No AWS region found. Give --region <region>');
+    expect(run.stderr).toContain('AWS_REGION (or AWS_DEFAULT_REGION)');
+    expect(run.stderr).toContain('aws configure set region');
+    expect(run.stderr).not.toContain('Region is missing');
+    expect(run.stdout).toBe('');
+  });
+
   it('refuses a bad tenant id and explains the usage', () => {
-    const bad = cli('api-key', 'create', '--tenant', 'no spaces', '--table', db.tableName);
+    const bad = cli(['api-key', 'create', '--tenant', 'no spaces', '--table', table()], endpoint());
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--tenant must be');
     expect(bad.stderr).toContain('Usage:');

@@ -19,7 +19,13 @@ function logicalIdOf(value: unknown): string | undefined {
 }
 
 /** What the CDK template wires, in the same words as the twin's `wired`. */
-function templateWiring(): { routes: string[]; consumers: string[]; schedules: string[] } {
+function templateWiring(): {
+  routes: string[];
+  consumers: string[];
+  schedules: string[];
+  streams: string[];
+  functionUrls: string[];
+} {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new BroadcastStack(app, 'Parity');
   const resources = Template.fromStack(stack).toJSON().Resources as Resources;
@@ -48,15 +54,37 @@ function templateWiring(): { routes: string[]; consumers: string[]; schedules: s
     const [, parts] = (r.Properties.Target as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
     return `${r.Properties.RouteKey} -> ${integrationTarget.get(logicalIdOf(parts[1]) ?? '')}`;
   });
-  const consumers = byType('AWS::Lambda::EventSourceMapping').map(
-    ([, r]) =>
-      `${queueByLogicalId.get(logicalIdOf(r.Properties.EventSourceArn) ?? '')} -> ${fnByLogicalId.get(logicalIdOf(r.Properties.FunctionName) ?? '')}`,
+  const tableByLogicalId = new Map(
+    Object.entries(stack.tables).map(([id, t]) => [
+      Stack.of(stack).getLogicalId(t.node.defaultChild as never),
+      id,
+    ]),
   );
+  const mappings = byType('AWS::Lambda::EventSourceMapping');
+  const fnOf = (r: { Properties: Record<string, unknown> }) =>
+    fnByLogicalId.get(logicalIdOf(r.Properties.FunctionName) ?? '');
+  // A queue's ARN is `Fn::GetAtt [queue, Arn]`; a table stream's is `Fn::GetAtt [table, StreamArn]`.
+  const isStream = (r: { Properties: Record<string, unknown> }) =>
+    (r.Properties.EventSourceArn as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt']?.[1] === 'StreamArn';
+  const consumers = mappings
+    .filter(([, r]) => !isStream(r))
+    .map(([, r]) => `${queueByLogicalId.get(logicalIdOf(r.Properties.EventSourceArn) ?? '')} -> ${fnOf(r)}`);
+  const streams = mappings
+    .filter(([, r]) => isStream(r))
+    .map(
+      ([, r]) =>
+        `${tableByLogicalId.get(logicalIdOf(r.Properties.EventSourceArn) ?? '')} stream -> ${fnOf(r)}`,
+    );
+  const functionUrls = byType('AWS::Lambda::Url').map(([, r]) => {
+    const fn = fnByLogicalId.get(logicalIdOf(r.Properties.TargetFunctionArn) ?? '');
+    const id = Object.entries(topology.functionUrls).find(([, u]) => u.function === fn)?.[0];
+    return `${id} -> ${fn}`;
+  });
   const schedules = byType('AWS::Events::Rule').map(([, r]) => {
     const targets = r.Properties.Targets as { Arn: unknown }[];
     return `${r.Properties.ScheduleExpression} -> ${targets.map((t) => fnByLogicalId.get(logicalIdOf(t.Arn) ?? '')).join(',')}`;
   });
-  return { routes, consumers, schedules };
+  return { routes, consumers, schedules, streams, functionUrls };
 }
 
 let twin: LocalTwin;
@@ -93,9 +121,22 @@ describe('parity: the CDK stack and the local twin wire the same topology', () =
     expect([...twin.wired.consumers].sort()).toEqual(expected);
   });
 
+  it('every stream consumer and function URL', () => {
+    const streams = topology.streamConsumers.map((c) => `${c.table} stream -> ${c.function}`).sort();
+    expect(cdk.streams.sort()).toEqual(streams);
+    expect([...twin.wired.streams].sort()).toEqual(streams);
+    const urls = Object.entries(topology.functionUrls)
+      .map(([id, u]) => `${id} -> ${u.function}`)
+      .sort();
+    expect(cdk.functionUrls.sort()).toEqual(urls);
+    expect([...twin.wired.functionUrls].sort()).toEqual(urls);
+  });
+
   it('every schedule', () => {
     expect(cdk.schedules.sort()).toEqual(
-      topology.schedules.map((s) => `rate(${s.everyMinutes} minutes) -> ${s.function}`).sort(),
+      topology.schedules
+        .map((s) => `rate(${s.everyMinutes} minute${s.everyMinutes === 1 ? '' : 's'}) -> ${s.function}`)
+        .sort(),
     );
     expect([...twin.wired.schedules].sort()).toEqual(
       topology.schedules.map((s) => `${s.id} -> ${s.function}`).sort(),

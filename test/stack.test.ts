@@ -6,6 +6,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SECRET_NOT_SET } from '../functions/commons/config.ts';
+import { sendConcurrencyFor } from '../functions/core/pacing.ts';
 import { BroadcastStack, type BroadcastStackProps } from '../lib/stack.ts';
 import { type FunctionSpec, type Topology, topology } from '../lib/topology.ts';
 
@@ -73,9 +74,16 @@ describe('BroadcastStack built from the topology', () => {
         MemorySize: spec.memoryMb,
         Timeout: spec.timeoutSeconds,
         Description: spec.description,
-        TracingConfig: { Mode: 'Active' },
-        LoggingConfig: { LogGroup: { Ref: logicalId(stack, fnOf(stack, fnId).logGroup) } },
+        // JSON logs at WARN: no START/END/REPORT lines, nothing per message unless something is wrong.
+        LoggingConfig: {
+          LogGroup: { Ref: logicalId(stack, fnOf(stack, fnId).logGroup) },
+          LogFormat: 'JSON',
+          ApplicationLogLevel: 'WARN',
+          SystemLogLevel: 'WARN',
+        },
       });
+      // X-Ray ($5 per million traces) only when asked for.
+      expect(fn.Properties.TracingConfig).toBeUndefined();
       const env = fn.Properties.Environment.Variables as Json;
       expect(env).toMatchObject({
         NODE_OPTIONS: '--enable-source-maps',
@@ -154,7 +162,10 @@ describe('BroadcastStack built from the topology', () => {
   });
 
   it('maps each consumer to an event source mapping with its batching, concurrency and partial failures', () => {
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', topology.consumers.length);
+    template.resourceCountIs(
+      'AWS::Lambda::EventSourceMapping',
+      topology.consumers.length + topology.streamConsumers.length,
+    );
     for (const c of topology.consumers)
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
         EventSourceArn: { 'Fn::GetAtt': [logicalId(stack, queuesOf(stack, c.queue).queue), 'Arn'] },
@@ -162,7 +173,12 @@ describe('BroadcastStack built from the topology', () => {
         BatchSize: c.batchSize,
         // Zero is Lambda's default, and the stack leaves it out.
         MaximumBatchingWindowInSeconds: c.maxBatchingWindowSeconds || Match.absent(),
-        ScalingConfig: { MaximumConcurrency: c.maxConcurrency },
+        ScalingConfig: {
+          MaximumConcurrency:
+            'scaleWithSenderRate' in c
+              ? Math.max(c.maxConcurrency, sendConcurrencyFor(80))
+              : c.maxConcurrency,
+        },
         FunctionResponseTypes: c.reportBatchItemFailures ? ['ReportBatchItemFailures'] : Match.absent(),
       });
     expect(topology.consumers).toContainEqual(
@@ -170,12 +186,63 @@ describe('BroadcastStack built from the topology', () => {
     );
   });
 
+  it('reads the table stream with the aggregator: recipient items only, bisected retries, failures kept', () => {
+    for (const c of topology.streamConsumers)
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: {
+          'Fn::GetAtt': [logicalId(stack, must(stack.tables[c.table], c.table)), 'StreamArn'],
+        },
+        FunctionName: { Ref: logicalId(stack, fnOf(stack, c.function).function) },
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: c.batchSize,
+        MaximumBatchingWindowInSeconds: c.maxBatchingWindowSeconds,
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: c.retryAttempts,
+        ParallelizationFactor: 1,
+        FilterCriteria: {
+          Filters: [
+            { Pattern: JSON.stringify({ dynamodb: { Keys: { sk: { S: [{ prefix: c.sortKeyPrefix }] } } } }) },
+          ],
+        },
+        DestinationConfig: {
+          OnFailure: {
+            Destination: { 'Fn::GetAtt': [logicalId(stack, queuesOf(stack, c.onFailureQueue).queue), 'Arn'] },
+          },
+        },
+      });
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+    });
+  });
+
+  it('gives the status callback function its own URL (no API Gateway request per callback), and the send function knows it', () => {
+    template.resourceCountIs('AWS::Lambda::Url', Object.keys(topology.functionUrls).length);
+    const webhook = logicalId(stack, fnOf(stack, 'twilioStatusWebhook').function);
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'NONE',
+      TargetFunctionArn: { 'Fn::GetAtt': [webhook, 'Arn'] },
+    });
+    const send = template.toJSON().Resources[logicalId(stack, fnOf(stack, 'sendMessages').function)];
+    expect(send.Properties.Environment.Variables.STATUS_CALLBACK_URL).toMatchObject({
+      'Fn::GetAtt': [expect.stringContaining('FunctionUrl'), 'FunctionUrl'],
+    });
+  });
+
+  it("scales the send consumer's concurrency with the sender's rate", () => {
+    const fast = synth({ senderMps: 1000 });
+    fast.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId(fast.stack, fnOf(fast.stack, 'sendMessages').function) },
+      ScalingConfig: { MaximumConcurrency: sendConcurrencyFor(1000) },
+    });
+    expect(sendConcurrencyFor(1000)).toBe(31);
+  });
+
   it('runs each schedule as an EventBridge rate rule targeting its function', () => {
     template.resourceCountIs('AWS::Events::Rule', topology.schedules.length);
     for (const s of topology.schedules) {
       const fnId = logicalId(stack, fnOf(stack, s.function).function);
       template.hasResourceProperties('AWS::Events::Rule', {
-        ScheduleExpression: `rate(${s.everyMinutes} minutes)`,
+        ScheduleExpression: `rate(${s.everyMinutes} minute${s.everyMinutes === 1 ? '' : 's'})`,
         State: 'ENABLED',
         Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId, 'Arn'] } })],
       });
@@ -184,7 +251,7 @@ describe('BroadcastStack built from the topology', () => {
         Principal: 'events.amazonaws.com',
       });
     }
-    expect(topology.schedules[0]).toMatchObject({ function: 'retryFailed', everyMinutes: 5 });
+    expect(topology.schedules[0]).toMatchObject({ function: 'retryFailed', everyMinutes: 1 });
   });
 
   it('routes each topology route to its function through the HTTP API', () => {
@@ -294,9 +361,12 @@ describe('BroadcastStack built from the topology', () => {
     for (const [fnId, spec] of functionEntries) {
       const actions = roleStatements(template, stack, fnId).flatMap((s) => s.actions);
       const services = new Set(actions.map((a) => a.split(':')[0]));
-      const expected = new Set(['logs', 'xray']);
+      const expected = new Set(['logs']);
+      const streamConsumer = topology.streamConsumers.some((c) => c.function === fnId);
       if (Object.keys(spec.uses.tables ?? {}).length > 0) expected.add('dynamodb');
-      if (Object.keys({ ...spec.uses.queues, ...spec.uses.deadLetterQueues }).length > 0) expected.add('sqs');
+      // A stream consumer's on-failure destination is a queue the event source writes to.
+      if (Object.keys({ ...spec.uses.queues, ...spec.uses.deadLetterQueues }).length > 0 || streamConsumer)
+        expected.add('sqs');
       if ((spec.uses.secrets ?? []).length > 0) expected.add('secretsmanager');
       expect([...services].sort(), fnId).toEqual([...expected].sort());
       expect(
@@ -306,14 +376,31 @@ describe('BroadcastStack built from the topology', () => {
       const writesTable = actions.includes('dynamodb:PutItem');
       expect(writesTable).toBe(Object.values(spec.uses.tables ?? {}).includes('readwrite'));
       expect(actions.includes('sqs:SendMessage')).toBe(
-        Object.values(spec.uses.queues ?? {}).some((a) => a.includes('send')),
+        Object.values(spec.uses.queues ?? {}).some((a) => a.includes('send')) || streamConsumer,
       );
       expect(actions.includes('sqs:DeleteMessage')).toBe(
         Object.values(spec.uses.queues ?? {}).some((a) => a.includes('consume')),
       );
     }
-    const healthz = roleStatements(template, stack, 'healthz').flatMap((s) => s.actions);
-    expect(healthz.filter((a) => /^(dynamodb|sqs|secretsmanager):/.test(a))).toEqual([]);
+  });
+
+  it("lets /healthz read the main table and the send queue's attributes, and nothing else", () => {
+    const tableArn = JSON.stringify({
+      'Fn::GetAtt': [logicalId(stack, must(stack.tables.main, 'main table')), 'Arn'],
+    });
+    const sendQueueArn = JSON.stringify({
+      'Fn::GetAtt': [logicalId(stack, queuesOf(stack, 'send').queue), 'Arn'],
+    });
+    const statements = roleStatements(template, stack, 'healthz').filter((s) =>
+      s.actions.some((a) => /^(dynamodb|sqs|secretsmanager):/.test(a)),
+    );
+    const dynamo = statements.filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')));
+    expect(dynamo.flatMap((s) => s.actions)).toContain('dynamodb:GetItem');
+    expect(dynamo.flatMap((s) => s.actions).filter((a) => /Put|Update|Delete|Write/.test(a))).toEqual([]);
+    for (const s of dynamo) expect(s.resources).toContain(tableArn);
+    const sqs = statements.filter((s) => s.actions.some((a) => a.startsWith('sqs:')));
+    expect(sqs).toEqual([{ actions: ['sqs:GetQueueAttributes'], resources: sendQueueArn }]);
+    expect(statements.flatMap((s) => s.actions).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
   });
 
   it('prints the API URL, the two Twilio webhook URLs and the secret to fill in', () => {

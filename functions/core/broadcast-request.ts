@@ -501,7 +501,14 @@ export const MetricsView = z
   })
   .register(apiSchemas, { id: 'Metrics' });
 
-export const HealthView = z.object({ ok: z.literal(true) }).register(apiSchemas, { id: 'Health' });
+export const HealthView = z
+  .object({
+    ok: z.literal(true),
+    checks: z
+      .object({ dynamodb: z.literal('ok'), sqs: z.literal('ok') })
+      .meta({ description: 'Each dependency that answered a read: the main table, the send queue' }),
+  })
+  .register(apiSchemas, { id: 'Health' });
 
 export const ErrorDetailSchema = z
   .looseObject({

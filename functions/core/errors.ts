@@ -21,6 +21,12 @@ export const ERROR_CODES = {
   PROVIDER_NOT_CONFIGURED: 503,
   RATE_LIMITED: 429,
   INTERNAL: 500,
+  /** GET /healthz: a dependency (DynamoDB, SQS) did not answer in time; `details` names each. */
+  DEPENDENCY_UNAVAILABLE: 503,
+  /** The local twin is still starting (answered by its gateway with `Retry-After: 1`). */
+  STARTING: 503,
+  /** The local twin is stopping (Ctrl-C): nothing new is taken. */
+  STOPPING: 503,
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

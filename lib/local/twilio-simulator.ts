@@ -63,6 +63,12 @@ export interface TwilioSimulatorOptions {
   inboundUrl?: string;
   /** The simulator's clock (message dates, the 24-hour window); default the real one. */
   now?: () => Date;
+  /**
+   * The status callbacks a previous run left unfinished resume once this resolves; default at once.
+   * The local twin passes its readiness: until then its API answers 503 STARTING, and a callback
+   * refused three times is given up.
+   */
+  resumeWhen?: Promise<unknown>;
   log?: (line: string) => void;
 }
 
@@ -333,13 +339,13 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `http://${publicHost}:${port}`;
 
-  let resumed = 0;
-  for (const m of store.all()) {
-    if (m.pendingSteps.length) {
-      lifecycle.resume(m);
-      resumed++;
-    }
-  }
+  const unfinished = store.all().filter((m) => m.pendingSteps.length > 0);
+  const resume = () => {
+    for (const m of unfinished) lifecycle.resume(m);
+  };
+  if (options.resumeWhen) void options.resumeWhen.then(resume, () => {});
+  else resume();
+  const resumed = unfinished.length;
   const where = options.dataDir ? `, log ${options.dataDir}/${LOG_FILE}` : '';
   const inboundTo = options.inboundUrl ? `inbound messages go to ${options.inboundUrl}` : 'no inboundUrl';
   log(

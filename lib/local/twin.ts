@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -19,14 +18,17 @@ import {
 } from '../topology.ts';
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local.ts';
 import type { LocalConfig } from './config.ts';
+import { ensurePrivateDataDir, PRIVATE_FILE_MODE, restrictTwinFiles } from './data-dir.ts';
 import { type DynamoDbLocal, ensureTables, startDynamoDbLocal, streamArnOf } from './dynamodb-local.ts';
 import { type StreamSource, startStreamSource } from './dynamodb-stream-source.ts';
 import { freePort } from './free-port.ts';
+import { type FrontDoor, openFrontDoor } from './front-door.ts';
 import { createHttpGateway } from './http-gateway.ts';
 import { type Invoke, loadFunction } from './lambda-runtime.ts';
 import { type SqsEventSource, startSqsEventSource } from './sqs-event-source.ts';
 import { ensureQueues, type LocalQueues, localSqsClient, startSqsLocal } from './sqs-local.ts';
 import { startTwilioSimulator, type TwilioSimulator } from './twilio-simulator.ts';
+import { acquireTwinLock } from './twin-lock.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -74,45 +76,101 @@ export interface TwinInstrumentation {
   readonly wrapInvoke?: (functionName: string, invoke: Invoke) => Invoke;
 }
 
+export interface LocalTwinOptions {
+  topology?: Topology;
+  log?: Log;
+  rootDir?: string;
+  instrument?: TwinInstrumentation;
+  /** Aborted when a stop is asked for during the start (Ctrl-C): the API answers 503 STOPPING from then on. */
+  stopRequested?: AbortSignal;
+  /**
+   * Test hook: awaited when the emulators are up and the handlers loaded, before the queue consumers
+   * and schedules start and the API stops answering 503 STARTING, so a test can hold the start there
+   * (test/local-twin.test.ts). Nothing in the product sets it.
+   */
+  beforeReady?: () => Promise<void>;
+}
+
 /**
  * The whole system on one machine: DynamoDB Local, the fauxqs SQS emulator, the Twilio
  * simulator, an HTTP server speaking API Gateway's payload 2.0, one event-source poller
  * per consumer and one timer per schedule, all built from the same topology as the
- * CDK stack and running the same handler modules.
+ * CDK stack and running the same handler modules. Everything listens on 127.0.0.1 only.
+ *
+ * DATA_DIR is the user's only (0700, files 0600) and owned by one twin at a time: a start finds
+ * DATA_DIR/twin.lock held by a running twin and throws TwinLockedError before it touches anything
+ * (ports, processes, files); a lock left by a crash is taken over, and only then is a DynamoDB
+ * Local that crash left behind killed. The API port is bound first and answers 503 STARTING
+ * until the twin is ready, 503 STOPPING once stop() began (lib/local/front-door.ts).
  *
  * Handlers find their resources through environment variables, as on Lambda; the twin
  * sets them on this process (restored by stop()), so run one twin per process.
  */
 export async function startLocalTwin(
   config: LocalConfig,
-  options: { topology?: Topology; log?: Log; rootDir?: string; instrument?: TwinInstrumentation } = {},
+  options: LocalTwinOptions = {},
 ): Promise<LocalTwin> {
   const topo = options.topology ?? defaultTopology;
   validateTopology(topo);
   const log: Log = options.log ?? ((entry) => process.stderr.write(`${JSON.stringify(entry)}\n`));
   const rootDir = options.rootDir ?? REPO_ROOT;
+  ensurePrivateDataDir(config.dataDir, (message) => log({ level: 'WARN', source: 'twin', message }));
+  const lock = await acquireTwinLock(config.dataDir);
+  if (lock.tookOver)
+    log({
+      level: 'WARN',
+      source: 'twin',
+      message: `took over ${lock.file}${lock.previousOwner ? ` from PID ${lock.previousOwner.pid} (started ${lock.previousOwner.startedAt})` : ''}: that twin is not running any more`,
+    });
   const stack = new Cleanup();
+  stack.push(async () => lock.release());
+  // Written once this run's emulators are up; until then (and after the stop) nobody may use an old one.
+  const endpointsFile = path.join(config.dataDir, 'endpoints.json');
+  rmSync(endpointsFile, { force: true });
+  stack.push(async () => rmSync(endpointsFile, { force: true }));
   const savedEnv = { ...process.env };
   stack.push(async () => {
     for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
     Object.assign(process.env, savedEnv);
   });
+  let stopping = false;
 
   try {
-    const [dynamodbPort, httpServer] = await Promise.all([
+    const [dynamodbPort, door] = await Promise.all([
       config.dynamodbPort || freePort(),
-      listen(createServer(), config.port),
+      openFrontDoor(config.port),
     ]);
-    stack.push(() => closeServer(httpServer));
-    const apiPort = (httpServer.address() as { port: number }).port;
-    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    stack.push(() => door.close());
+    options.stopRequested?.addEventListener('abort', () => void door.stopping(), { once: true });
+    const apiUrl = `http://127.0.0.1:${door.port}`;
     const publicBaseUrl = config.publicBaseUrl ?? apiUrl;
+    let markReady: () => void = () => {};
+    const ready = new Promise<void>((resolve) => {
+      markReady = resolve;
+    });
 
     const [dynamodb, sqsServer, simulator] = await Promise.all([
-      startDynamoDbLocal({ dataDir: config.dataDir, port: dynamodbPort }).then((d: DynamoDbLocal) => {
-        stack.push(() => d.stop());
-        return d;
-      }),
+      startDynamoDbLocal({ dataDir: config.dataDir, port: dynamodbPort, killOrphan: lock.tookOver }).then(
+        (d: DynamoDbLocal) => {
+          stack.push(() => d.stop());
+          void d.exited.then((code) => {
+            if (!stopping)
+              log({
+                level: 'ERROR',
+                source: 'dynamodb-local',
+                message: `DynamoDB Local (PID ${d.pid}) exited with code ${code}: API calls fail until the twin is restarted`,
+              });
+          });
+          if (!d.loopbackOnly)
+            log({
+              level: 'WARN',
+              source: 'dynamodb-local',
+              message:
+                'DynamoDB Local listens on every interface, not only 127.0.0.1: its loopback runner needs a Java with a compiler (the jdk.compiler module; any JDK 17+) and a writable ~/.cache',
+            });
+          return d;
+        },
+      ),
       startSqsLocal({ dataDir: config.dataDir, port: config.sqsPort }).then((s) => {
         stack.push(() => s.stop());
         return s;
@@ -128,6 +186,8 @@ export async function startLocalTwin(
             defaultFrom: config.twilio.from,
             dataDir: config.dataDir,
             inboundUrl: `${publicBaseUrl.replace(/\/+$/, '')}/webhooks/twilio/inbound`,
+            // Callbacks a previous run left unfinished would meet 503 STARTING before that.
+            resumeWhen: ready,
             log: (line) => log({ level: 'INFO', source: 'twilio-simulator', message: line }),
           }).then((s) => {
             stack.push(() => s.stop());
@@ -140,19 +200,20 @@ export async function startLocalTwin(
     await ensureTables(dynamodb.endpoint, topo.tables, localName);
     // Each function URL is a server of its own (on AWS, a URL of its own): its address goes to the
     // functions that use it, so it is bound before they are loaded.
-    const urlServers: Record<string, Server> = {};
+    const urlServers: Record<string, FrontDoor> = {};
     const functionUrls: Record<string, string> = {};
     for (const id of Object.keys(topo.functionUrls)) {
-      const server = await listen(createServer(), 0);
-      stack.push(() => closeServer(server));
+      const server = await openFrontDoor(0);
+      stack.push(() => server.close());
       urlServers[id] = server;
       // With an explicit PUBLIC_BASE_URL (a tunnel for real Twilio), callbacks go through the API's route.
-      functionUrls[id] =
-        config.publicBaseUrl ?? `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      functionUrls[id] = config.publicBaseUrl ?? `http://127.0.0.1:${server.port}`;
     }
     await seedApiKeys(dynamodb.endpoint, tableNames.main, config.apiKeys);
     const queues = await ensureQueues(sqsServer, topo.queues, localName);
-    writeEndpoints(config.dataDir, sqsServer.address, dynamodb.endpoint, queues);
+    writeEndpoints(config.dataDir, sqsServer.address, dynamodb.endpoint, queues, tableNames);
+    // What the emulators created themselves, and what an earlier version left readable to others.
+    restrictTwinFiles(config.dataDir);
 
     Object.assign(
       process.env,
@@ -186,8 +247,7 @@ export async function startLocalTwin(
     };
     for (const [id, spec] of Object.entries(topo.functionUrls)) {
       wired.functionUrls.push(`${id} -> ${spec.function}`);
-      urlServers[id]?.on(
-        'request',
+      urlServers[id]?.ready(
         createHttpGateway({
           routes: [{ method: 'POST', path: '/{proxy+}', invoke: invokerOf(spec.function) }],
           log,
@@ -200,14 +260,12 @@ export async function startLocalTwin(
     });
     const defaultRoute = topo.defaultRoute;
     if (defaultRoute) wired.routes.push(`$default -> ${defaultRoute.function}`);
-    httpServer.on(
-      'request',
-      createHttpGateway({
-        routes,
-        ...(defaultRoute ? { defaultRoute: invokerOf(defaultRoute.function) } : {}),
-        log,
-      }),
-    );
+    const gateway = createHttpGateway({
+      routes,
+      ...(defaultRoute ? { defaultRoute: invokerOf(defaultRoute.function) } : {}),
+      log,
+    });
+    await options.beforeReady?.();
 
     const sqs = localSqsClient(sqsServer.address);
     options.instrument?.pollerSqsClient?.(sqs);
@@ -281,8 +339,14 @@ export async function startLocalTwin(
     stack.push(async () => {
       for (const t of timers) clearInterval(t);
     });
-    // Stop taking requests before anything behind them goes away (runs first: steps run in reverse).
-    stack.push(() => closeServer(httpServer));
+    // Stop taking requests before anything behind them goes away (runs first: steps run in reverse);
+    // the requests already taken are answered first.
+    stack.push(async () => {
+      stopping = true;
+      await door.stopping();
+    });
+    door.ready(gateway);
+    markReady();
 
     return {
       apiUrl,
@@ -295,9 +359,13 @@ export async function startLocalTwin(
       functionUrls,
       wired,
       runSchedule,
-      stop: () => stack.run(),
+      stop: () => {
+        stopping = true;
+        return stack.run();
+      },
     };
   } catch (error) {
+    stopping = true;
     await stack.run();
     throw error;
   }
@@ -358,21 +426,23 @@ function handlerEnvironment(
 }
 
 /**
- * Where this run's emulators and queues are, for operator commands (`npm run cli -- dlq … --local`):
- * their ports are picked at start.
+ * Where this run's emulators, queues and tables are, for operator commands
+ * (`npm run cli -- dlq … --local`, `api-key … --local`): their ports are picked at start.
  */
 function writeEndpoints(
   dataDir: string,
   sqsEndpoint: string,
   dynamodbEndpoint: string,
   queues: LocalQueues['queues'],
+  tables: Record<string, string>,
 ): void {
   const byId = Object.fromEntries(
     Object.entries(queues).map(([id, q]) => [id, { url: q.main.url, deadLetterUrl: q.deadLetter.url }]),
   );
   writeFileSync(
     path.join(dataDir, 'endpoints.json'),
-    `${JSON.stringify({ sqsEndpoint, dynamodbEndpoint, queues: byId }, null, 2)}\n`,
+    `${JSON.stringify({ sqsEndpoint, dynamodbEndpoint, tables, queues: byId }, null, 2)}\n`,
+    { mode: PRIVATE_FILE_MODE },
   );
 }
 
@@ -431,26 +501,4 @@ class Cleanup {
     })();
     return this.running;
   }
-}
-
-async function listen(server: Server, port: number): Promise<Server> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new Error(`Port ${port} is already in use: stop what is using it, or set PORT to another port.`)
-          : error,
-      ),
-    );
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  return server;
-}
-
-function closeServer(server: Server): Promise<void> {
-  if (!server.listening) return Promise.resolve();
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
 }

@@ -10,7 +10,7 @@ import {
 } from '../../functions/core/errors.ts';
 
 describe('ERROR_CODES', () => {
-  it('maps each API.md code (and FORBIDDEN, for unsigned webhooks) to its HTTP status', () => {
+  it('maps each API.md code (and FORBIDDEN for unsigned webhooks, DEPENDENCY_UNAVAILABLE for /healthz, STARTING and STOPPING for the local twin) to its HTTP status', () => {
     expect(ERROR_CODES).toEqual({
       UNAUTHORIZED: 401,
       FORBIDDEN: 403,
@@ -27,6 +27,9 @@ describe('ERROR_CODES', () => {
       PROVIDER_NOT_CONFIGURED: 503,
       RATE_LIMITED: 429,
       INTERNAL: 500,
+      DEPENDENCY_UNAVAILABLE: 503,
+      STARTING: 503,
+      STOPPING: 503,
     });
   });
 });

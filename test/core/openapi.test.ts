@@ -105,6 +105,17 @@ describe('openApiDocument', () => {
     );
   });
 
+  it('describes /healthz: its checks when healthy, the error shape when a dependency is not', () => {
+    const health = doc.paths['/healthz'].get.responses;
+    expect(health['503'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Error' });
+    const schema = doc.components.schemas.Health;
+    expect(schema.required).toEqual(['ok', 'checks']);
+    expect(schema.properties.checks.required).toEqual(['dynamodb', 'sqs']);
+    expect(doc.components.schemas.Error.properties.error.properties.code.enum).toContain(
+      'DEPENDENCY_UNAVAILABLE',
+    );
+  });
+
   it('lists every recipient status in the counts schema', () => {
     expect(doc.components.schemas.Counts.required).toEqual([
       'pending',

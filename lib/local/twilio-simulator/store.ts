@@ -45,7 +45,7 @@ export class MessageStore {
   static async open(dataDir: string | undefined, log: (line: string) => void): Promise<MessageStore> {
     const store = new MessageStore();
     if (!dataDir) return store;
-    await mkdir(dataDir, { recursive: true });
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const file = join(dataDir, LOG_FILE);
     const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return '';
@@ -67,9 +67,10 @@ export class MessageStore {
       ...store.#inbound.map((i) => JSON.stringify({ t: 'i', ...i })),
     ];
     const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, snapshot.length ? `${snapshot.join('\n')}\n` : '');
+    // Every phone number the simulator saw: the user's only (0600).
+    await writeFile(tmp, snapshot.length ? `${snapshot.join('\n')}\n` : '', { mode: 0o600 });
     await rename(tmp, file);
-    store.#stream = createWriteStream(file, { flags: 'a' });
+    store.#stream = createWriteStream(file, { flags: 'a', mode: 0o600 });
     store.#stream.on('error', (error) => {
       store.#streamError = error;
       log(`cannot write ${file}: ${error.message}`);
