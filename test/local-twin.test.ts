@@ -43,7 +43,15 @@ describe('npm start (bin/local.ts)', () => {
     const [port, simPort] = await Promise.all([freePort(), freePort()]);
     const child: ChildProcess = spawn(path.join(REPO_ROOT, 'node_modules/.bin/node'), ['bin/local.ts'], {
       cwd: REPO_ROOT,
-      env: { ...process.env, PORT: String(port), TWILIO_SIMULATOR_PORT: String(simPort), DATA_DIR: dataDir },
+      env: {
+        ...process.env,
+        PORT: String(port),
+        TWILIO_SIMULATOR_PORT: String(simPort),
+        DATA_DIR: dataDir,
+        // A fault at rate 0: its proxy passes everything through, and must stop with the rest.
+        TWIN_FAULTS: 'sqs.ServiceUnavailable=0',
+        TWIN_FAULTS_SEED: '42',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -70,6 +78,7 @@ describe('npm start (bin/local.ts)', () => {
       expect(stdout).toContain(`http://127.0.0.1:${simPort}`);
       expect(stdout).toMatch(/Account SID\s+AC0{32}/);
       expect(stdout).toMatch(/Auth token\s+[0-9a-f]{32}/);
+      expect(stdout).toMatch(/Faults\s+sqs\.ServiceUnavailable 0 % \(TWIN_FAULTS_SEED=42\)/);
       expect(processesMentioning(dataDir).length).toBeGreaterThan(0); // DynamoDB Local runs
     } finally {
       child.kill('SIGINT');

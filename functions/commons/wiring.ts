@@ -6,7 +6,7 @@ import { DynamoContactStore } from '../adapters/dynamo-contact-store.ts';
 import { SqsTaskQueue } from '../adapters/sqs-queues.ts';
 import { TwilioMessenger } from '../adapters/twilio-messenger.ts';
 import type { BroadcastStore, ContactStore, Messenger, SendTask, TaskQueue } from '../core/ports.ts';
-import { requiredEnv, twilioSettings } from './config.ts';
+import { intEnv, requiredEnv, twilioSettings } from './config.ts';
 
 /**
  * SDK clients and adapters, created once per process (cold start) and shared by the handlers.
@@ -47,15 +47,20 @@ export function contactStore(): ContactStore {
   return contacts;
 }
 
-/** Twilio's REST timeout for one send: short enough that a batch of 50 at 10 in flight fits the Lambda. */
-const SEND_TIMEOUT_MS = 10_000;
+/**
+ * Twilio's REST timeout for one send (TWILIO_TIMEOUT_MS, default 10 s): short enough that a batch of 50
+ * at 10 in flight fits the Lambda. A send past it is an ambiguous outcome, reconciled, never resent blindly.
+ */
+const DEFAULT_SEND_TIMEOUT_MS = 10_000;
 
 let messenger: Promise<Messenger> | undefined;
 
 /** The messenger, built once the token is known (Secrets Manager on AWS); rebuilt after a failure. */
 export function twilioMessenger(): Promise<Messenger> {
   messenger ??= twilioSettings()
-    .then((s) => new TwilioMessenger({ ...s, timeoutMs: SEND_TIMEOUT_MS }))
+    .then(
+      (s) => new TwilioMessenger({ ...s, timeoutMs: intEnv('TWILIO_TIMEOUT_MS', DEFAULT_SEND_TIMEOUT_MS) }),
+    )
     .catch((error: unknown) => {
       messenger = undefined;
       throw error;

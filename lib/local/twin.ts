@@ -18,6 +18,8 @@ import {
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local.ts';
 import type { LocalConfig } from './config.ts';
 import { type DynamoDbLocal, ensureTables, startDynamoDbLocal } from './dynamodb-local.ts';
+import { FaultInjector } from './faults/injector.ts';
+import { startFaultProxy } from './faults/proxy.ts';
 import { freePort } from './free-port.ts';
 import { createHttpGateway } from './http-gateway.ts';
 import { type Invoke, loadFunction } from './lambda-runtime.ts';
@@ -39,6 +41,11 @@ export interface LocalTwin {
   readonly queues: LocalQueues['queues'];
   readonly tableNames: Readonly<Record<string, string>>;
   readonly simulator?: TwilioSimulator;
+  /**
+   * The injected faults (TWIN_FAULTS), when any are configured: the plan, and how many of each were
+   * injected so far, by name as written (`{ 'dynamodb.TransactionConflict': 3, … }`).
+   */
+  readonly faults?: Pick<FaultInjector, 'plan' | 'injected'>;
   /** What was actually wired (`GET /healthz -> healthz`, `send -> sendMessages`), for the parity check. */
   readonly wired: { routes: string[]; consumers: string[]; schedules: string[] };
   /** Runs a scheduled rule now, as its timer would. */
@@ -93,6 +100,13 @@ export async function startLocalTwin(
     const apiPort = (httpServer.address() as { port: number }).port;
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     const publicBaseUrl = config.publicBaseUrl ?? apiUrl;
+    // Each injected fault is logged at DEBUG: only shown with POWERTOOLS_LOG_LEVEL=DEBUG.
+    const debug = /^(debug|trace)$/i.test(config.handlerSettings.POWERTOOLS_LOG_LEVEL ?? '');
+    const faults = config.faults
+      ? new FaultInjector(config.faults, (entry) => {
+          if (debug) log({ level: 'DEBUG', source: 'faults', ...entry });
+        })
+      : undefined;
 
     const [dynamodb, sqsServer, simulator] = await Promise.all([
       startDynamoDbLocal({ dataDir: config.dataDir, port: dynamodbPort }).then((d: DynamoDbLocal) => {
@@ -114,6 +128,7 @@ export async function startLocalTwin(
             defaultFrom: config.twilio.from,
             dataDir: config.dataDir,
             inboundUrl: `${publicBaseUrl.replace(/\/+$/, '')}/webhooks/twilio/inbound`,
+            ...(faults ? { faults, timeoutHoldMs: config.twilio.timeoutHoldMs } : {}),
             log: (line) => log({ level: 'INFO', source: 'twilio-simulator', message: line }),
           }).then((s) => {
             stack.push(() => s.stop());
@@ -128,11 +143,23 @@ export async function startLocalTwin(
     const queues = await ensureQueues(sqsServer, topo.queues, localName);
     writeEndpoints(config.dataDir, sqsServer.address, dynamodb.endpoint, queues);
 
+    // With AWS faults configured, the handlers' clients reach the emulators through a fault proxy.
+    const proxy = async (service: 'dynamodb' | 'sqs', target: string): Promise<string> => {
+      if (!faults || faults.rules(service).length === 0) return target;
+      const started = await startFaultProxy({ service, target, injector: faults });
+      stack.push(() => started.stop());
+      return started.url;
+    };
+    const [handlerDynamodb, handlerSqs] = await Promise.all([
+      proxy('dynamodb', dynamodb.endpoint),
+      proxy('sqs', sqsServer.address),
+    ]);
+
     Object.assign(
       process.env,
       handlerEnvironment(topo, config, {
-        dynamodb,
-        sqsEndpoint: sqsServer.address,
+        dynamodbEndpoint: handlerDynamodb,
+        sqsEndpoint: handlerSqs,
         queues,
         tableNames,
         publicBaseUrl,
@@ -210,6 +237,7 @@ export async function startLocalTwin(
       queues,
       tableNames,
       ...(simulator ? { simulator } : {}),
+      ...(faults ? { faults } : {}),
       wired,
       runSchedule,
       stop: () => stack.run(),
@@ -225,7 +253,8 @@ function handlerEnvironment(
   topo: Topology,
   config: LocalConfig,
   where: {
-    dynamodb: DynamoDbLocal;
+    /** Where the handlers' clients send their calls: the emulators, or fault proxies in front of them. */
+    dynamodbEndpoint: string;
     sqsEndpoint: string;
     queues: LocalQueues['queues'];
     tableNames: Record<string, string>;
@@ -244,7 +273,7 @@ function handlerEnvironment(
     AWS_DEFAULT_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL_DYNAMODB: where.dynamodb.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: where.dynamodbEndpoint,
     AWS_ENDPOINT_URL_SQS: where.sqsEndpoint,
     PUBLIC_BASE_URL: where.publicBaseUrl,
     POWERTOOLS_SERVICE_NAME: 'whatsapp-broadcast',
