@@ -1,4 +1,5 @@
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTwilioClient } from '../functions/adapters/twilio-client.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
@@ -10,7 +11,7 @@ let api: ApiTwin;
 beforeAll(async () => {
   api = await startApiTwin({
     LOCAL_API_KEYS: 'acme:key-acme',
-    TWIN_FAULTS: 'dynamodb.GetItem.InternalServerError=1,sqs.ServiceUnavailable=0,twilio.503=1',
+    TWIN_FAULTS: 'dynamodb.GetItem.InternalServerError=1,sqs.SendMessage.ServiceUnavailable=1,twilio.503=1',
     TWIN_FAULTS_SEED: '5',
     POWERTOOLS_LOG_LEVEL: 'SILENT', // the 500s are expected here
   });
@@ -35,7 +36,7 @@ describe('the local twin with TWIN_FAULTS', () => {
     expect(answer.body.error.code).toBe('INTERNAL');
     expect(twin.faults?.injected()).toEqual({
       'dynamodb.GetItem.InternalServerError': attempts,
-      'sqs.ServiceUnavailable': 0,
+      'sqs.SendMessage.ServiceUnavailable': 0,
       'twilio.503': 0,
     });
 
@@ -55,6 +56,27 @@ describe('the local twin with TWIN_FAULTS', () => {
       ddb.destroy();
     }
     expect(twin.faults?.injected()['dynamodb.GetItem.InternalServerError']).toBe(attempts);
+  });
+
+  it("reaches SQS through the proxy with the handlers' own queue URLs (the SDK sends to a QueueUrl's host)", async () => {
+    // A client built as the handlers build theirs (functions/commons/wiring.ts): everything from the environment.
+    const sqs = new SQSClient({ maxAttempts: 1 });
+    const queueUrl = process.env.SEND_QUEUE_URL ?? '';
+    expect(new URL(queueUrl).origin).toBe(process.env.AWS_ENDPOINT_URL_SQS);
+    try {
+      const error = await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: '{}' })).then(
+        () => undefined,
+        (e: unknown) => e as Error & { $metadata: { httpStatusCode?: number } },
+      );
+      expect({ name: error?.name, status: error?.$metadata.httpStatusCode }).toEqual({
+        name: 'ServiceUnavailable',
+        status: 503,
+      });
+    } finally {
+      sqs.destroy();
+    }
+    expect(api.twin.faults?.injected()['sqs.SendMessage.ServiceUnavailable']).toBe(1);
+    await api.untilQueueDrained('send'); // nothing was sent
   });
 
   it('plays the twilio.* faults in its simulator, with the same counters', async () => {

@@ -24,7 +24,13 @@ import { freePort } from './free-port.ts';
 import { createHttpGateway } from './http-gateway.ts';
 import { type Invoke, loadFunction } from './lambda-runtime.ts';
 import { type SqsEventSource, startSqsEventSource } from './sqs-event-source.ts';
-import { ensureQueues, type LocalQueues, localSqsClient, startSqsLocal } from './sqs-local.ts';
+import {
+  ensureQueues,
+  type LocalQueue,
+  type LocalQueues,
+  localSqsClient,
+  startSqsLocal,
+} from './sqs-local.ts';
 import { startTwilioSimulator, type TwilioSimulator } from './twilio-simulator.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -160,7 +166,10 @@ export async function startLocalTwin(
       handlerEnvironment(topo, config, {
         dynamodbEndpoint: handlerDynamodb,
         sqsEndpoint: handlerSqs,
-        queues,
+        // The SDK sends an SQS call to its QueueUrl's host when it differs from the client's endpoint
+        // (useQueueUrlAsEndpoint): the handlers' queue URLs must name the proxy too. fauxqs finds a
+        // queue by the URL's path, whatever its host.
+        queues: handlerSqs === sqsServer.address ? queues : readdressQueues(queues, handlerSqs),
         tableNames,
         publicBaseUrl,
         simulator,
@@ -299,6 +308,17 @@ function handlerEnvironment(
     if (twilio.messagingServiceSid) env.TWILIO_MESSAGING_SERVICE_SID = twilio.messagingServiceSid;
   }
   return env;
+}
+
+/** The same queues, their URLs on another origin (`http://127.0.0.1:<port>/000000000000/<name>`). */
+function readdressQueues(queues: LocalQueues['queues'], origin: string): LocalQueues['queues'] {
+  const moved = (queue: LocalQueue): LocalQueue => ({
+    ...queue,
+    url: `${origin}${new URL(queue.url).pathname}`,
+  });
+  return Object.fromEntries(
+    Object.entries(queues).map(([id, q]) => [id, { main: moved(q.main), deadLetter: moved(q.deadLetter) }]),
+  );
 }
 
 /**
