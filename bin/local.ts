@@ -4,6 +4,7 @@
  */
 import { ConfigError, type LocalConfig, localConfigFromEnv } from '../lib/local/config.ts';
 import { JavaMissingError } from '../lib/local/dynamodb-local.ts';
+import { describeFaultPlan } from '../lib/local/faults/spec.ts';
 import { type LocalTwin, startLocalTwin } from '../lib/local/twin.ts';
 import { TwinLockedError } from '../lib/local/twin-lock.ts';
 
@@ -82,6 +83,12 @@ function printBanner(twin: LocalTwin, config: LocalConfig, ms: number): void {
           `  API keys          tenants ${config.apiKeys.map((k) => k.tenantId).join(', ')} (from LOCAL_API_KEYS)`,
         ]),
     `  Data              ${config.dataDir}`,
+    ...(config.faults
+      ? [
+          `  Faults            ${describeFaultPlan(config.faults)}`,
+          '                    (TWIN_FAULTS; POWERTOOLS_LOG_LEVEL=DEBUG logs each one)',
+        ]
+      : []),
     '',
     'Press Ctrl-C to stop.',
     '',

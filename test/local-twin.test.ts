@@ -169,6 +169,9 @@ describe('npm start (bin/local.ts)', () => {
       TWILIO_SIMULATOR_PORT: String(simPort),
       DATA_DIR: dataDir,
       LOCAL_API_KEYS: `acme:${KEY}`,
+      // A fault at rate 0: its proxy passes everything through, and must stop with the rest.
+      TWIN_FAULTS: 'sqs.ServiceUnavailable=0',
+      TWIN_FAULTS_SEED: '42',
     });
     await waitFor(() => first.out.stdout.includes('Press Ctrl-C to stop'), {
       timeoutMs: 45_000,
@@ -195,6 +198,7 @@ describe('npm start (bin/local.ts)', () => {
     expect(stdout).toContain(`http://127.0.0.1:${simPort}`);
     expect(stdout).toMatch(/Account SID\s+AC0{32}/);
     expect(stdout).toMatch(/Auth token\s+0123456789abcdef0123456789abcdef/);
+    expect(stdout).toMatch(/Faults\s+sqs\.ServiceUnavailable 0 % \(TWIN_FAULTS_SEED=42\)/);
     expect(processesMentioning(dataDir).length).toBeGreaterThan(0); // DynamoDB Local runs
   });
 

@@ -11,7 +11,7 @@ import {
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Invoke } from '../lib/local/lambda-runtime.ts';
+import { type Invoke, invokeWithTimeout } from '../lib/local/lambda-runtime.ts';
 import {
   type SqsEventSource,
   type SqsEventSourceOptions,
@@ -331,6 +331,64 @@ describe('SQS event source (against fauxqs)', () => {
         failedItems: 3,
       }),
     );
+  });
+
+  it('abandons a handler past its function timeout: its late success is ignored and the batch comes back', async () => {
+    // Visibility (2 s) outlasts the function's timeout (1 s), as AWS requires of a mapping's queue.
+    const queue = createQueue({ visibilityTimeoutSeconds: 2 });
+    let lateResults = 0;
+    const { invoke: record, deliveries } = recorder(async (event) => {
+      if (event.Records.some((r) => r.attributes.ApproximateReceiveCount === '1')) {
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        lateResults++;
+      }
+      return { batchItemFailures: [] }; // success: it would delete the whole batch if it counted
+    });
+    const invoke: Invoke = (event) =>
+      invokeWithTimeout('slowConsumer', { timeoutSeconds: 1, memoryMb: 128 }, (e) => record(e), event);
+    const { source, logs } = start(queue, invoke, { maxBatchingWindowSeconds: 0.3 });
+    await sendAll(queue.url, ['slow-1', 'slow-2']);
+
+    await waitFor(() => lateResults === 1, {
+      timeoutMs: 5000,
+      message: 'the abandoned handler never finished',
+    });
+    // It returned success after it was abandoned: nothing was deleted.
+    expect(source.stats.deleted).toBe(0);
+    await waitFor(() => source.stats.deleted === 2 && depth(queue.name) === 0, {
+      timeoutMs: 8000,
+      message: 'batch not redelivered after the timeout',
+    });
+    for (const body of ['slow-1', 'slow-2']) expect(deliveries(body)).toEqual(['1', '2']);
+    expect(source.stats.failedInvocations).toBe(1);
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        message: 'invocation failed',
+        errorType: 'LambdaTimeoutError',
+        error: 'Task timed out after 1.00 seconds (slowConsumer)',
+        failedItems: 2,
+      }),
+    );
+  });
+
+  it('counts each timed-out delivery towards maxReceiveCount: a handler that always times out lands in the DLQ', async () => {
+    const queue = createQueue({ visibilityTimeoutSeconds: 2, maxReceiveCount: 2 });
+    const { invoke: record, deliveries } = recorder(
+      () => new Promise((resolve) => setTimeout(resolve, 1200)),
+    );
+    const invoke: Invoke = (event) =>
+      invokeWithTimeout('hungConsumer', { timeoutSeconds: 1, memoryMb: 128 }, (e) => record(e), event);
+    const { source } = start(queue, invoke);
+    await sendAll(queue.url, ['hung']);
+
+    const moved = await waitFor(
+      async () => (await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.dlqUrl }))).Messages?.[0],
+      { timeoutMs: 10_000, message: 'the timed-out message never reached the DLQ' },
+    );
+    expect(moved.Body).toBe('hung');
+    expect(deliveries('hung')).toEqual(['1', '2']);
+    expect(source.stats).toMatchObject({ failedInvocations: 2, deleted: 0 });
   });
 
   it('fails the whole batch when the response names a record not in it', async () => {

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import twilio from 'twilio';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTwilioClient } from '../functions/adapters/twilio-client.ts';
+import { FaultInjector } from '../lib/local/faults/injector.ts';
+import { parseFaultPlan } from '../lib/local/faults/spec.ts';
 import {
   startTwilioSimulator,
   type TwilioSimulator,
@@ -488,6 +490,140 @@ describe('twilio simulator through the real twilio SDK', () => {
     const digits = to.replace(/\D/g, '');
     expect(logLines.some((line) => line.includes(`*${digits.slice(-4)}`))).toBe(true);
     expect(logLines.filter((line) => line.includes(digits))).toEqual([]);
+  });
+});
+
+/** A FaultInjector for a TWIN_FAULTS spec, as the twin builds it. */
+const faultsFor = (spec: string) => new FaultInjector(parseFaultPlan(spec, '11'));
+
+/** A create as any HTTP client makes it, with no timeout: how long the answer took, and what it was. */
+async function rawCreate(sim: TwilioSimulator, to: string) {
+  const started = Date.now();
+  const res = await fetch(`${sim.url}/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({
+      To: to,
+      From: FROM,
+      ContentSid: CONTENT_SID,
+      StatusCallback: statusCallback(),
+    }),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as Record<string, unknown>,
+    ms: Date.now() - started,
+  };
+}
+
+describe('TWIN_FAULTS in the simulator (twilio.*)', () => {
+  it('twilio.timeout creates the message, starts its callbacks, and answers only after the hold', async () => {
+    const faults = faultsFor('twilio.timeout=1');
+    const { sim } = await start({ faults, timeoutHoldMs: 1500 });
+    const to = phone('2468');
+    const answer = await rawCreate(sim, to);
+    expect(answer.status).toBe(201);
+    expect(answer.ms).toBeGreaterThanOrEqual(1500);
+    const sid = answer.body.sid as string;
+    // The message lived on while its answer was held: its callbacks had started before the answer came.
+    expect(statusesFor(sid)).toContain('sent');
+    await waitFor(() => statusesFor(sid).length >= 3, { message: 'callbacks of the held message' });
+    expect(statusesFor(sid)).toEqual(['sent', 'delivered', 'read']);
+
+    // A client with a shorter timeout than the hold gives up: an ambiguous outcome, the message exists.
+    const impatient = createTwilioClient({
+      accountSid: ACCOUNT_SID,
+      authToken: AUTH_TOKEN,
+      apiBaseUrl: sim.url,
+      timeoutMs: 300,
+    });
+    const other = phone('1357');
+    const error = await impatient.messages.create({ to: other, from: FROM, contentSid: CONTENT_SID }).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; status?: number },
+    );
+    expect(error?.status).toBeUndefined();
+    expect(error?.code).toBe('ECONNABORTED');
+    expect(sim.messages().filter((m) => m.to === other)).toHaveLength(1);
+    expect(faults.injected()).toEqual({ 'twilio.timeout': 2 });
+  });
+
+  it('twilio.429 and twilio.503 refuse the create and create nothing; twilio.500 answers 500 although created', async () => {
+    for (const [spec, status, code] of [
+      ['twilio.429=1', 429, 20429],
+      ['twilio.503=1', 503, 20503],
+    ] as const) {
+      const { sim, client } = await start({ faults: faultsFor(spec) });
+      const to = phone('1111');
+      expect(await restError(client.messages.create({ to, from: FROM, contentSid: CONTENT_SID }))).toEqual({
+        status,
+        code,
+      });
+      expect(sim.messages()).toHaveLength(0);
+    }
+    const faults = faultsFor('twilio.500=1');
+    const { sim } = await start({ faults });
+    const to = phone('2222');
+    const answer = await rawCreate(sim, to);
+    expect(answer).toMatchObject({
+      status: 500,
+      body: { code: 20500, status: 500, more_info: 'https://www.twilio.com/docs/errors/20500' },
+    });
+    const sid = sim.messages().find((m) => m.to === to)?.sid ?? 'none';
+    expect(sid).toMatch(/^SM/);
+    await waitFor(() => statusesFor(sid).length >= 3, { message: 'callbacks after the 500' });
+    expect(faults.injected()).toEqual({ 'twilio.500': 1 });
+  });
+
+  it('twilio.callbackDrop never posts a status callback; the status changes all the same', async () => {
+    const faults = faultsFor('twilio.callbackDrop=1');
+    const { sim, client } = await start({ faults });
+    const { sid } = await client.messages.create({
+      to: phone('3333'),
+      from: FROM,
+      contentSid: CONTENT_SID,
+      statusCallback: statusCallback(),
+    });
+    await waitFor(
+      async () =>
+        ((await (await fetch(`${sim.url}/_simulator/health`)).json()) as { pendingSteps: number })
+          .pendingSteps === 0,
+      {
+        message: 'lifecycle not finished',
+      },
+    );
+    expect((await client.messages(sid).fetch()).status).toBe('read');
+    expect(callbacksFor(sid)).toEqual([]);
+    expect(faults.injected()).toEqual({ 'twilio.callbackDrop': 3 });
+  });
+
+  it('twilio.callbackDuplicate posts each status callback twice, identical and signed', async () => {
+    const { client } = await start({ faults: faultsFor('twilio.callbackDuplicate=1') });
+    const { sid } = await client.messages.create({
+      to: phone('4444'),
+      from: FROM,
+      contentSid: CONTENT_SID,
+      statusCallback: statusCallback(),
+    });
+    await waitFor(() => statusesFor(sid).length >= 6, { message: 'six callbacks' });
+    expect(statusesFor(sid)).toEqual(['sent', 'sent', 'delivered', 'delivered', 'read', 'read']);
+    const [first, second] = callbacksFor(sid);
+    expect(second).toEqual(first);
+    for (const c of callbacksFor(sid))
+      expect(twilio.validateRequest(AUTH_TOKEN, c.signature, c.url, c.params)).toBe(true);
+  });
+
+  it('stop() answers a held create at once instead of waiting out the hold', async () => {
+    const { sim } = await start({ faults: faultsFor('twilio.timeout=1'), timeoutHoldMs: 60_000 });
+    const pending = rawCreate(sim, phone('5555'));
+    await waitFor(() => sim.messages().length === 1, { message: 'message not created' });
+    const started = Date.now();
+    await stopAll();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect((await pending).status).toBe(201);
   });
 });
 

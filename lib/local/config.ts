@@ -5,6 +5,8 @@ import { newApiKey, parseApiKeyList } from '../../functions/core/api-keys.ts';
 import { DEFAULT_SENDER_MPS } from '../../functions/core/pacing.ts';
 import { parseBackoffSeconds } from '../../functions/core/retry-policy.ts';
 import { topology } from '../topology.ts';
+import { type FaultPlan, FaultSpecError, parseFaultPlan } from './faults/spec.ts';
+import { DEFAULT_TIMEOUT_HOLD_MS } from './twilio-simulator/faults.ts';
 
 /** How the local twin reaches Twilio: the built-in simulator, or a real account. */
 export type TwilioMode =
@@ -18,6 +20,8 @@ export type TwilioMode =
       readonly latencyMs: number;
       /** Base delay between a message's status callbacks (SIM_CALLBACK_DELAY_MS). */
       readonly callbackDelayMs: number;
+      /** How long twilio.timeout holds a create's answer (SIM_TIMEOUT_HOLD_MS). */
+      readonly timeoutHoldMs: number;
     }
   | {
       readonly kind: 'real';
@@ -43,6 +47,8 @@ export interface LocalConfig {
   readonly devKeyGenerated: boolean;
   /** Handler settings passed through as they are (validated here, so a typo stops the start). */
   readonly handlerSettings: Readonly<Record<string, string>>;
+  /** Injected faults (TWIN_FAULTS, TWIN_FAULTS_SEED); absent when none are named. */
+  readonly faults?: FaultPlan;
 }
 
 /** Handler settings `npm start` passes to the functions when set (README, "Configuration"). */
@@ -52,6 +58,7 @@ const HANDLER_SETTINGS = [
   'SEND_CONCURRENCY',
   'SENDER_MPS',
   'MAX_RECIPIENTS_PER_REQUEST',
+  'TWILIO_TIMEOUT_MS',
   'POWERTOOLS_LOG_LEVEL',
   'OPT_OUT_CONFIRMATION_TEXT',
 ] as const;
@@ -109,8 +116,10 @@ export function localConfigFromEnv(
       mps: integer(env, 'SIM_MPS', 80, { min: 1, max: 100_000 }),
       latencyMs: integer(env, 'SIM_LATENCY_MS', 20, { min: 0, max: 60_000 }),
       callbackDelayMs: integer(env, 'SIM_CALLBACK_DELAY_MS', 150, { min: 0, max: 3_600_000 }),
+      timeoutHoldMs: integer(env, 'SIM_TIMEOUT_HOLD_MS', DEFAULT_TIMEOUT_HOLD_MS, { min: 0, max: 600_000 }),
     };
   }
+  const faults = faultPlan(env, twilio);
   let apiKeys: { tenantId: string; key: string }[];
   try {
     apiKeys = env.LOCAL_API_KEYS ? parseApiKeyList(env.LOCAL_API_KEYS) : [];
@@ -129,6 +138,7 @@ export function localConfigFromEnv(
     throw new ConfigError(
       `OPT_OUT_CONFIRMATION_TEXT must be at most ${MAX_BODY_LENGTH} characters (Twilio's Body limit), got ${env.OPT_OUT_CONFIRMATION_TEXT?.length}.`,
     );
+  integer(env, 'TWILIO_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 });
   const handlerSettings: Record<string, string> = {};
   for (const name of HANDLER_SETTINGS) if (env[name]) handlerSettings[name] = env[name] as string;
   const devKeyGenerated = apiKeys.length === 0;
@@ -144,7 +154,26 @@ export function localConfigFromEnv(
     scheduleIntervals,
     dynamodbPort: integer(env, 'DYNAMODB_LOCAL_PORT', 0, { min: 0, max: 65535 }),
     sqsPort: integer(env, 'SQS_LOCAL_PORT', 0, { min: 0, max: 65535 }),
+    ...(faults ? { faults } : {}),
   };
+}
+
+/** TWIN_FAULTS and TWIN_FAULTS_SEED; twilio.* faults are played by the simulator, so they need it. */
+function faultPlan(env: NodeJS.ProcessEnv, twilio: TwilioMode): FaultPlan | undefined {
+  let plan: FaultPlan;
+  try {
+    plan = parseFaultPlan(env.TWIN_FAULTS, env.TWIN_FAULTS_SEED);
+  } catch (error) {
+    if (error instanceof FaultSpecError) throw new ConfigError(error.message);
+    throw error;
+  }
+  const twilioFaults = plan.rules.filter((r) => r.service === 'twilio');
+  if (twilio.kind === 'real' && twilioFaults.length > 0)
+    throw new ConfigError(
+      `TWIN_FAULTS names ${twilioFaults.map((r) => r.name).join(', ')}, but TWILIO_ACCOUNT_SID is set: ` +
+        'twilio.* faults are played by the Twilio simulator, not by real Twilio. Remove them, or unset TWILIO_ACCOUNT_SID.',
+    );
+  return plan.rules.length > 0 ? plan : undefined;
 }
 
 function integer(

@@ -10,9 +10,10 @@ export type LambdaHandler = (event: unknown, context: Context) => Promise<unknow
 /** What the local twin calls in place of Lambda's Invoke API. */
 export type Invoke = (event: unknown) => Promise<unknown>;
 
+/** Lambda's own words when it abandons an invocation ("Task timed out after 3.00 seconds"). */
 export class LambdaTimeoutError extends Error {
   constructor(functionName: string, timeoutSeconds: number) {
-    super(`Task timed out after ${timeoutSeconds}.00 seconds (${functionName})`);
+    super(`Task timed out after ${timeoutSeconds.toFixed(2)} seconds (${functionName})`);
     this.name = 'LambdaTimeoutError';
   }
 }
@@ -31,6 +32,13 @@ export async function loadFunction(name: string, spec: FunctionSpec, rootDir: st
   return (event) => invokeWithTimeout(name, spec, handler, event);
 }
 
+/**
+ * Invokes `handler` as Lambda would, within the function's timeout. Past it the invocation is
+ * abandoned, as Lambda does: the call rejects with LambdaTimeoutError and whatever the handler returns
+ * or throws later is discarded (an SQS batch is then failed whole and comes back after its visibility
+ * timeout). Lambda also stops the handler's code; in one process the twin cannot, so an abandoned
+ * handler runs on, and its later writes land like those of a slow duplicate.
+ */
 export async function invokeWithTimeout(
   name: string,
   spec: Pick<FunctionSpec, 'timeoutSeconds' | 'memoryMb'>,

@@ -10,6 +10,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { contentVariablesViolation, TWILIO_ANSWERS } from '../../functions/core/template-parameters.ts';
+import type { FaultInjector } from './faults/injector.ts';
+import { SimulatorFaults } from './twilio-simulator/faults.ts';
 import { InboundControl } from './twilio-simulator/inbound.ts';
 import { Lifecycle } from './twilio-simulator/lifecycle.ts';
 import { SlidingWindowLimiter } from './twilio-simulator/rate-limit.ts';
@@ -69,6 +71,10 @@ export interface TwilioSimulatorOptions {
    * refused three times is given up.
    */
   resumeWhen?: Promise<unknown>;
+  /** TWIN_FAULTS: the twilio.* rules are played here (twilio-simulator/faults.ts). */
+  faults?: FaultInjector;
+  /** How long twilio.timeout holds a create's answer (SIM_TIMEOUT_HOLD_MS); default 12,000 ms. */
+  timeoutHoldMs?: number;
   log?: (line: string) => void;
 }
 
@@ -107,12 +113,16 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
   const now = options.now ?? (() => new Date());
   const limiter = new SlidingWindowLimiter(options.mps ?? 80);
   const store = await MessageStore.open(options.dataDir, log);
+  const faults = options.faults
+    ? new SimulatorFaults(options.faults, { timeoutHoldMs: options.timeoutHoldMs })
+    : undefined;
   const lifecycle = new Lifecycle({
     authToken,
     stepDelayMs: options.callbackDelayMs ?? 150,
     ...(options.callbackRetryDelaysMs ? { retryDelaysMs: options.callbackRetryDelaysMs } : {}),
     now,
     onChange: (m) => store.updated(m),
+    ...(faults ? { callbackFate: (m: SimulatedMessage) => faults.callbackFate(m) } : {}),
     log,
   });
   const inbound = new InboundControl({
@@ -281,9 +291,12 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     if ((list?.[1] ?? one?.[1]) !== accountSid) throw notFound();
     const notAllowed = () => new HttpError({ httpStatus: 405, code: 20004, message: 'Method not allowed' });
     if (list && method === 'POST') {
-      const answer = await create(await readForm(req));
+      const form = await readForm(req);
+      const refused = faults?.refuseCreate();
+      if (refused) throw new HttpError(refused);
+      const answer = await create(form);
       await sleep(latencyMs);
-      return answer;
+      return faults ? faults.answerCreated(answer) : answer;
     }
     if (list && method === 'GET') {
       const query = parseListQuery(url.searchParams);
@@ -316,10 +329,13 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       'Content-Length': Buffer.byteLength(payload),
       'Twilio-Request-Id': `RQ${randomBytes(16).toString('hex')}`,
       ...(answer.status === 401 ? { 'WWW-Authenticate': 'Basic realm="Twilio API"' } : {}),
+      // An answer held until stop() (twilio.timeout) must not leave its connection open behind it.
+      ...(stopped ? { Connection: 'close' } : {}),
     });
     res.end(payload, answer.after);
   }
 
+  let stopped: Promise<void> | undefined;
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       log(`request failed: ${String(error)}`);
@@ -352,7 +368,6 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     `listening on ${url} (${store.size} message(s) and ${store.inbound().length} inbound loaded, ${resumed} resumed${where}; ${inboundTo})`,
   );
 
-  let stopped: Promise<void> | undefined;
   return {
     url,
     port,
@@ -362,6 +377,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     inbound: () => structuredClone([...store.inbound()]),
     stop: () => {
       stopped ??= (async () => {
+        faults?.release();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

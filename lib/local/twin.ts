@@ -21,12 +21,20 @@ import type { LocalConfig } from './config.ts';
 import { ensurePrivateDataDir, PRIVATE_FILE_MODE, restrictTwinFiles } from './data-dir.ts';
 import { type DynamoDbLocal, ensureTables, startDynamoDbLocal, streamArnOf } from './dynamodb-local.ts';
 import { type StreamSource, startStreamSource } from './dynamodb-stream-source.ts';
+import { FaultInjector } from './faults/injector.ts';
+import { startFaultProxy } from './faults/proxy.ts';
 import { freePort } from './free-port.ts';
 import { type FrontDoor, openFrontDoor } from './front-door.ts';
 import { createHttpGateway } from './http-gateway.ts';
 import { type Invoke, loadFunction } from './lambda-runtime.ts';
 import { type SqsEventSource, startSqsEventSource } from './sqs-event-source.ts';
-import { ensureQueues, type LocalQueues, localSqsClient, startSqsLocal } from './sqs-local.ts';
+import {
+  ensureQueues,
+  type LocalQueue,
+  type LocalQueues,
+  localSqsClient,
+  startSqsLocal,
+} from './sqs-local.ts';
 import { startTwilioSimulator, type TwilioSimulator } from './twilio-simulator.ts';
 import { acquireTwinLock } from './twin-lock.ts';
 
@@ -46,6 +54,11 @@ export interface LocalTwin {
   readonly simulator?: TwilioSimulator;
   /** Function URLs by id (Lambda Function URLs on AWS; a local server each here). */
   readonly functionUrls: Readonly<Record<string, string>>;
+  /**
+   * The injected faults (TWIN_FAULTS), when any are configured: the plan, and how many of each were
+   * injected so far, by name as written (`{ 'dynamodb.TransactionConflict': 3, … }`).
+   */
+  readonly faults?: Pick<FaultInjector, 'plan' | 'injected'>;
   /**
    * What was actually wired (`GET /healthz -> healthz`, `send -> sendMessages`, `main stream -> …`,
    * `statusCallback url -> …`), for the parity check.
@@ -148,6 +161,13 @@ export async function startLocalTwin(
     const ready = new Promise<void>((resolve) => {
       markReady = resolve;
     });
+    // Each injected fault is logged at DEBUG: only shown with POWERTOOLS_LOG_LEVEL=DEBUG.
+    const debug = /^(debug|trace)$/i.test(config.handlerSettings.POWERTOOLS_LOG_LEVEL ?? '');
+    const faults = config.faults
+      ? new FaultInjector(config.faults, (entry) => {
+          if (debug) log({ level: 'DEBUG', source: 'faults', ...entry });
+        })
+      : undefined;
 
     const [dynamodb, sqsServer, simulator] = await Promise.all([
       startDynamoDbLocal({ dataDir: config.dataDir, port: dynamodbPort, killOrphan: lock.tookOver }).then(
@@ -188,6 +208,7 @@ export async function startLocalTwin(
             inboundUrl: `${publicBaseUrl.replace(/\/+$/, '')}/webhooks/twilio/inbound`,
             // Callbacks a previous run left unfinished would meet 503 STARTING before that.
             resumeWhen: ready,
+            ...(faults ? { faults, timeoutHoldMs: config.twilio.timeoutHoldMs } : {}),
             log: (line) => log({ level: 'INFO', source: 'twilio-simulator', message: line }),
           }).then((s) => {
             stack.push(() => s.stop());
@@ -215,12 +236,27 @@ export async function startLocalTwin(
     // What the emulators created themselves, and what an earlier version left readable to others.
     restrictTwinFiles(config.dataDir);
 
+    // With AWS faults configured, the handlers' clients reach the emulators through a fault proxy.
+    const proxy = async (service: 'dynamodb' | 'sqs', target: string): Promise<string> => {
+      if (!faults || faults.rules(service).length === 0) return target;
+      const started = await startFaultProxy({ service, target, injector: faults });
+      stack.push(() => started.stop());
+      return started.url;
+    };
+    const [handlerDynamodb, handlerSqs] = await Promise.all([
+      proxy('dynamodb', dynamodb.endpoint),
+      proxy('sqs', sqsServer.address),
+    ]);
+
     Object.assign(
       process.env,
       handlerEnvironment(topo, config, {
-        dynamodb,
-        sqsEndpoint: sqsServer.address,
-        queues,
+        dynamodbEndpoint: handlerDynamodb,
+        sqsEndpoint: handlerSqs,
+        // The SDK sends an SQS call to its QueueUrl's host when it differs from the client's endpoint
+        // (useQueueUrlAsEndpoint): the handlers' queue URLs must name the proxy too. fauxqs finds a
+        // queue by the URL's path, whatever its host.
+        queues: handlerSqs === sqsServer.address ? queues : readdressQueues(queues, handlerSqs),
         tableNames,
         publicBaseUrl,
         simulator,
@@ -357,6 +393,7 @@ export async function startLocalTwin(
       tableNames,
       ...(simulator ? { simulator } : {}),
       functionUrls,
+      ...(faults ? { faults } : {}),
       wired,
       runSchedule,
       stop: () => {
@@ -376,7 +413,8 @@ function handlerEnvironment(
   topo: Topology,
   config: LocalConfig,
   where: {
-    dynamodb: DynamoDbLocal;
+    /** Where the handlers' clients send their calls: the emulators, or fault proxies in front of them. */
+    dynamodbEndpoint: string;
     sqsEndpoint: string;
     queues: LocalQueues['queues'];
     tableNames: Record<string, string>;
@@ -397,7 +435,7 @@ function handlerEnvironment(
     AWS_DEFAULT_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL_DYNAMODB: where.dynamodb.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: where.dynamodbEndpoint,
     AWS_ENDPOINT_URL_SQS: where.sqsEndpoint,
     PUBLIC_BASE_URL: where.publicBaseUrl,
     POWERTOOLS_SERVICE_NAME: 'whatsapp-broadcast',
@@ -423,6 +461,17 @@ function handlerEnvironment(
     if (twilio.messagingServiceSid) env.TWILIO_MESSAGING_SERVICE_SID = twilio.messagingServiceSid;
   }
   return env;
+}
+
+/** The same queues, their URLs on another origin (`http://127.0.0.1:<port>/000000000000/<name>`). */
+function readdressQueues(queues: LocalQueues['queues'], origin: string): LocalQueues['queues'] {
+  const moved = (queue: LocalQueue): LocalQueue => ({
+    ...queue,
+    url: `${origin}${new URL(queue.url).pathname}`,
+  });
+  return Object.fromEntries(
+    Object.entries(queues).map(([id, q]) => [id, { main: moved(q.main), deadLetter: moved(q.deadLetter) }]),
+  );
 }
 
 /**

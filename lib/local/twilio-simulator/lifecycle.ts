@@ -16,6 +16,8 @@ export interface LifecycleOptions {
   now?: () => Date;
   /** Called after each status change (to persist it). */
   onChange: (m: SimulatedMessage) => void;
+  /** Whether a status callback is posted, dropped or posted twice (TWIN_FAULTS); default posted. */
+  callbackFate?: (m: SimulatedMessage) => CallbackFate;
   log: (line: string) => void;
 }
 
@@ -45,6 +47,8 @@ export function callbackParams(m: SimulatedMessage): Record<string, string> {
   return params;
 }
 
+export type CallbackFate = 'send' | 'drop' | 'duplicate';
+
 export class Lifecycle {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #inFlight = new Set<Promise<void>>();
@@ -56,6 +60,7 @@ export class Lifecycle {
       retryDelaysMs: [250, 1000],
       callbackTimeoutMs: 5000,
       now: () => new Date(),
+      callbackFate: () => 'send',
       ...options,
     };
   }
@@ -100,7 +105,11 @@ export class Lifecycle {
     const step = m.pendingSteps[0];
     if (!step) return;
     this.#apply(m, step);
-    if (m.statusCallback) await this.#post(m.statusCallback, m);
+    const fate = m.statusCallback ? this.#options.callbackFate(m) : 'drop';
+    if (m.statusCallback && fate !== 'drop') {
+      await this.#post(m.statusCallback, m);
+      if (fate === 'duplicate') await this.#post(m.statusCallback, m);
+    }
     this.resume(m);
   }
 
