@@ -3,7 +3,7 @@
  * paging, batch calls, and reading why AWS refused a write.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   BatchWriteCommand,
@@ -16,6 +16,30 @@ import {
 
 export type Item = Record<string, unknown>;
 export type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
+
+/**
+ * Makes the SDK retry a single write that met a transaction on its item. DynamoDB answers it with
+ * TransactionConflictException (HTTP 400), which the SDK's standard retry strategy leaves to the caller
+ * as a client error; AWS's guidance is to retry it with backoff like throttling (DynamoDB developer
+ * guide, "Transaction conflict handling"). Marked retryable below the retry middleware, it is retried
+ * with the SDK's own backoff and attempt budget, and surfaces only if every attempt meets a conflict.
+ */
+export function retryTransactionConflicts(client: {
+  middlewareStack: DynamoDBClient['middlewareStack'];
+}): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        if (error instanceof Error && error.name === 'TransactionConflictException')
+          Object.assign(error, { $retryable: { throttling: false } });
+        throw error;
+      }
+    },
+    { step: 'deserialize', priority: 'high', name: 'retryTransactionConflicts', override: true },
+  );
+}
 
 /** An item without its table keys: what the domain sees. */
 export function strip(item: Item): Item {

@@ -4,6 +4,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoBroadcasts } from '../adapters/dynamo-broadcasts.ts';
 import { DynamoContactStore } from '../adapters/dynamo-contact-store.ts';
 import { DynamoCounters } from '../adapters/dynamo-counters.ts';
+import { retryTransactionConflicts } from '../adapters/dynamo-items.ts';
 import { DynamoMessageIndex } from '../adapters/dynamo-message-index.ts';
 import { DynamoFollowUpLedger, DynamoSendLedger } from '../adapters/dynamo-send-ledger.ts';
 import { SqsTaskQueue } from '../adapters/sqs-queues.ts';
@@ -34,9 +35,13 @@ const once = <T>(name: string, make: () => T): T => {
 const table = () => requiredEnv('TABLE_NAME');
 
 export function dynamoDocumentClient(): DynamoDBDocumentClient {
-  documentClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  if (!documentClient) {
+    const client = new DynamoDBClient({});
+    retryTransactionConflicts(client);
+    documentClient = DynamoDBDocumentClient.from(client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+  }
   return documentClient;
 }
 

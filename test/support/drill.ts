@@ -1,0 +1,61 @@
+import { expect } from 'vitest';
+import { RECIPIENT_STATUSES } from '../../functions/core/statuses.ts';
+import { waitFor } from '../../lib/local/wait-for.ts';
+import type { ApiTwin, Json } from './api-twin.ts';
+
+const FINAL = ['completed', 'partial', 'failed', 'cancelled'];
+
+/**
+ * The promises a chaos drill checks for one broadcast, once it is final: every recipient reached an
+ * outcome, none was messaged twice (and each that was sent was messaged once), the counts add up to
+ * the total and agree with the ledger recipient by recipient.
+ */
+export async function expectKeptPromises(
+  api: ApiTwin,
+  key: string,
+  broadcastId: string,
+  phones: readonly string[],
+  options: { timeoutMs: number },
+): Promise<Json> {
+  const done = await api.untilBroadcast(broadcastId, key, (b) => FINAL.includes(b.status), {
+    timeoutMs: options.timeoutMs,
+    message: `broadcast ${broadcastId} did not end under faults`,
+  });
+  const recipients: Json[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await api.call(
+      'GET',
+      `/v1/broadcasts/${broadcastId}/recipients?limit=500${cursor ? `&cursor=${cursor}` : ''}`,
+      { key },
+    );
+    expect(page.status).toBe(200);
+    recipients.push(...(page.body.items as Json[]));
+    cursor = page.body.nextCursor;
+  } while (cursor);
+  expect(recipients.map((r) => r.phone).sort()).toEqual([...phones].sort());
+  for (const r of recipients) expect(['queued', 'sending', 'pending'], r.phone).not.toContain(r.status);
+  const messaged = phones.map((phone) => api.messagesTo(phone));
+  expect(
+    messaged.filter((n) => n > 1),
+    'recipients messaged twice',
+  ).toEqual([]);
+  for (const r of recipients)
+    if (['sent', 'delivered', 'read'].includes(r.status)) expect(api.messagesTo(r.phone), r.phone).toBe(1);
+  // The counts follow the ledger through the stream aggregator: they settle on exactly its statuses.
+  const byStatus = Object.fromEntries(RECIPIENT_STATUSES.map((s) => [s, 0]));
+  for (const r of recipients) byStatus[r.status] += 1;
+  await waitFor(
+    async () => {
+      const now = await api.call('GET', `/v1/broadcasts/${broadcastId}`, { key });
+      return JSON.stringify(now.body.counts) === JSON.stringify(byStatus) ? true : undefined;
+    },
+    {
+      timeoutMs: 15_000,
+      intervalMs: 250,
+      message: `the counts of ${broadcastId} do not match its recipients`,
+    },
+  );
+  expect(Object.values(byStatus).reduce((a, b) => a + b, 0)).toBe(done.totalRecipients);
+  return done;
+}
