@@ -7,7 +7,7 @@
  */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { BroadcastStack } from '../lib/stack.ts';
+import { BroadcastStack, type BroadcastStackProps } from '../lib/stack.ts';
 
 const app = new App();
 
@@ -27,6 +27,9 @@ new BroadcastStack(app, context('stackName') ?? 'WhatsAppBroadcast', {
   publicBaseUrl: context('publicBaseUrl'),
   retryBackoffSeconds: context('retryBackoffSeconds'),
   ...(context('senderMps') ? { senderMps: Number(context('senderMps')) } : {}),
+  optOutConfirmationText: context('optOutConfirmationText'),
+  ...(context('logLevel') ? { logLevel: context('logLevel') as BroadcastStackProps['logLevel'] } : {}),
+  tracing: context('tracing') === 'true',
 });
 
 // cdk-nag 3 is a CDK policy-validation plugin (it replaced v2's Aspect): any unacknowledged

@@ -90,6 +90,12 @@ export interface BroadcastStackProps extends StackProps {
    */
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /**
+   * One free-form reply confirming an opt-out to the person (OPT_OUT_CONFIRMATION_TEXT), sent inside
+   * the 24-hour window their STOP opened; at most 1,600 characters (Twilio's Body limit).
+   * @default none: no reply
+   */
+  readonly optOutConfirmationText?: string;
+  /**
    * X-Ray active tracing on every function ($5 per million traces recorded). Off by default.
    * @default false
    */
@@ -129,6 +135,8 @@ export class BroadcastStack extends Stack {
     const twilio = checkTwilioSettings(props.twilio ?? {});
     const senderMps = validSenderMps(props.senderMps);
     const logLevel = props.logLevel ?? 'WARN';
+    if (!['DEBUG', 'INFO', 'WARN', 'ERROR'].includes(logLevel))
+      throw new Error(`logLevel must be DEBUG, INFO, WARN or ERROR; got '${logLevel}'`);
     this.topology = topo;
 
     this.tables = mapValues(topo.tables, (spec, tableId) => {
@@ -255,6 +263,7 @@ export class BroadcastStack extends Stack {
       RETRY_BACKOFF_SECONDS: parseBackoffSeconds(props.retryBackoffSeconds).join(','),
       SENDER_MPS: String(senderMps),
       POWERTOOLS_LOG_LEVEL: logLevel,
+      OPT_OUT_CONFIRMATION_TEXT: validOptOutText(props.optOutConfirmationText),
     };
 
     this.functions = mapValues(topo.functions, (spec, fnId) => {
@@ -536,6 +545,14 @@ function mustGet<T>(record: Readonly<Record<string, T>>, id: string, kind: strin
   const value = record[id];
   if (!value) throw new Error(`Unknown ${kind} '${id}' in topology`);
   return value;
+}
+
+/** At most Twilio's 1,600-character Body; a typo fails the synth. */
+function validOptOutText(text: string | undefined): string {
+  const trimmed = text?.trim() ?? '';
+  if (trimmed.length > 1600)
+    throw new Error(`optOutConfirmationText must be at most 1,600 characters; got ${trimmed.length}`);
+  return trimmed;
 }
 
 /** 1–1,000 messages per second (Meta's ceiling for one sender); a typo fails the synth. */

@@ -1,16 +1,14 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
-  TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type CursorKind, decodeItemCursor, encodeItemCursor, literal } from '../core/cursor.ts';
 import { whatsAppIdentity } from '../core/phones.ts';
 import type { ContactMessage, ContactStore, Suppression } from '../core/ports.ts';
-import { isConditionFailure, queryAll, strip } from './dynamo-items.ts';
+import { isConditionFailure, queryAll, strip, transactWrite } from './dynamo-items.ts';
 
 /**
  * Suppression lists and contact history, on the same main table as the broadcasts (pk / sk):
@@ -219,32 +217,24 @@ export class DynamoContactStore implements ContactStore {
         `recordInbound: at most ${TRANSACT_LIMIT - 1} entries per message (got ${unique.size})`,
       );
     const nowSeconds = Math.floor(Date.now() / 1000);
-    try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.table,
-                Item: {
-                  ...inboundKey(messageSid),
-                  handledAt: new Date().toISOString(),
-                  expiresAt: nowSeconds + INBOUND_MARKER_TTL_SECONDS,
-                },
-                // TTL deletes lazily: an expired marker may still be there, and no longer counts.
-                ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
-                ExpressionAttributeValues: { ':now': nowSeconds },
-              },
-            },
-            ...[...unique.values()].map((Item) => ({ Put: { TableName: this.table, Item } })),
-          ],
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isCancelledByFirstCondition(error)) return false;
-      throw error;
-    }
+    // Conflicts and throttling are retried; only the marker's condition means "handled before".
+    const result = await transactWrite(this.db, [
+      {
+        Put: {
+          TableName: this.table,
+          Item: {
+            ...inboundKey(messageSid),
+            handledAt: new Date().toISOString(),
+            expiresAt: nowSeconds + INBOUND_MARKER_TTL_SECONDS,
+          },
+          // TTL deletes lazily: an expired marker may still be there, and no longer counts.
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
+          ExpressionAttributeValues: { ':now': nowSeconds },
+        },
+      },
+      ...[...unique.values()].map((Item) => ({ Put: { TableName: this.table, Item } })),
+    ]);
+    return result.written;
   }
 
   async inboundHandled(messageSid: string): Promise<boolean> {
@@ -467,15 +457,4 @@ function toSuppression(item: Record<string, unknown>, tenantId: string): Suppres
 
 function toContactMessage(item: Record<string, unknown>): ContactMessage {
   return strip(item) as unknown as ContactMessage;
-}
-
-/** A transaction cancelled because its first item's condition failed (the others may say None). */
-function isCancelledByFirstCondition(error: unknown): boolean {
-  if (
-    !(error instanceof TransactionCanceledException) &&
-    (error as Error)?.name !== 'TransactionCanceledException'
-  )
-    return false;
-  const reasons = (error as TransactionCanceledException).CancellationReasons;
-  return reasons?.[0]?.Code === 'ConditionalCheckFailed';
 }

@@ -2,7 +2,7 @@
 // messages (and so each contact's 24-hour window), and an optional append-only JSONL log under dataDir
 // (compacted on every start) so all of it survives a restart. Logs written before inbound messages existed
 // load as they are (they just have no `i` lines).
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { whatsAppIdentity } from '../../../functions/core/phones.ts';
@@ -38,8 +38,9 @@ export class MessageStore {
   readonly #inboundBySid = new Map<string, SimulatedInbound>();
   /** windowKey → epoch ms of the contact's latest message to that sender. */
   readonly #lastInbound = new Map<string, number>();
-  #stream: WriteStream | undefined;
-  #streamError: Error | undefined;
+  /** The log's file descriptor (append mode); undefined without a dataDir, or after a write failed. */
+  #fd: number | undefined;
+  #log: (line: string) => void = () => {};
 
   /** Loads `dataDir/twilio-simulator.jsonl` if there is one, compacts it, and keeps appending to it. */
   static async open(dataDir: string | undefined, log: (line: string) => void): Promise<MessageStore> {
@@ -70,11 +71,8 @@ export class MessageStore {
     // Every phone number the simulator saw: the user's only (0600).
     await writeFile(tmp, snapshot.length ? `${snapshot.join('\n')}\n` : '', { mode: 0o600 });
     await rename(tmp, file);
-    store.#stream = createWriteStream(file, { flags: 'a', mode: 0o600 });
-    store.#stream.on('error', (error) => {
-      store.#streamError = error;
-      log(`cannot write ${file}: ${error.message}`);
-    });
+    store.#fd = openSync(file, 'a', 0o600);
+    store.#log = (line) => log(line.replace('%FILE%', file));
     return store;
   }
 
@@ -137,10 +135,9 @@ export class MessageStore {
   }
 
   async close(): Promise<void> {
-    const stream = this.#stream;
-    this.#stream = undefined;
-    if (!stream || this.#streamError) return;
-    await new Promise<void>((resolve) => stream.end(resolve));
+    const fd = this.#fd;
+    this.#fd = undefined;
+    if (fd !== undefined) closeSync(fd);
   }
 
   #index(m: SimulatedMessage): void {
@@ -185,7 +182,14 @@ export class MessageStore {
   }
 
   #append(line: Line): void {
-    // Buffered by the stream: cheap per message, flushed in the background and on close().
-    if (this.#stream && !this.#streamError) this.#stream.write(`${JSON.stringify(line)}\n`);
+    // Written through at once, before the answer that reports it leaves (as Twilio's own store is
+    // durable): a kill -9 of npm start loses no message the simulator accepted.
+    if (this.#fd === undefined) return;
+    try {
+      writeSync(this.#fd, `${JSON.stringify(line)}\n`);
+    } catch (error) {
+      this.#fd = undefined;
+      this.#log(`cannot write %FILE%: ${(error as Error).message}`);
+    }
   }
 }
