@@ -40,6 +40,8 @@ export interface SendRig {
   readonly simulator: TwilioSimulator;
   readonly messenger: TwilioMessenger;
   readonly countsStream: CountsStream;
+  /** The status webhook (functions/twilio-status-webhook.ts) that the simulator's callbacks reach. */
+  readonly webhook: ReturnType<typeof createStatusWebhookHandler>;
   /** Where messages name their StatusCallback (the webhook, no trailing slash). */
   readonly callbackBase: string;
   readonly authToken: string;
@@ -150,6 +152,7 @@ export async function startSendRig(options: {
     simulator,
     messenger,
     countsStream,
+    webhook,
     callbackBase,
     authToken,
     loseCallbacksOf: (broadcastId) => lost.add(broadcastId),
