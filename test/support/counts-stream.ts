@@ -17,6 +17,10 @@ export interface CountsStream {
   readonly source: StreamSource;
   /** Batches the stream source gave up on (its on-failure destination): always empty in a good run. */
   readonly failures: Record<string, unknown>[];
+  /** Holds new batches back and resolves once none is being handled: the counts stand still. */
+  pause(): Promise<void>;
+  /** Lets the held batches through. */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -34,9 +38,25 @@ export async function startCountsStream(
   if (!spec) throw new Error('the topology declares no stream consumer');
   const aggregator = createAggregator({ ...deps, logger: silentLogger });
   const aggregate = (records: DynamoDBRecord[]) => aggregator(records);
-  const invoke: Invoke =
+  const handler: Invoke =
     options.wrap?.(aggregate) ??
     ((event) => aggregate((event as DynamoDBStreamEvent).Records ?? []).then(() => undefined));
+  let held: { gate: Promise<void>; open: () => void } | undefined;
+  const resume = () => {
+    const opening = held;
+    held = undefined;
+    opening?.open();
+  };
+  let inFlight = 0;
+  const invoke: Invoke = async (event) => {
+    while (held) await held.gate;
+    inFlight += 1;
+    try {
+      return await handler(event);
+    } finally {
+      inFlight -= 1;
+    }
+  };
   const dir = mkdtempSync(path.join(tmpdir(), 'counts-stream-'));
   const failures: Record<string, unknown>[] = [];
   const source = startStreamSource({
@@ -55,7 +75,19 @@ export async function startCountsStream(
   return {
     source,
     failures,
+    async pause() {
+      if (!held) {
+        let open = () => {};
+        const gate = new Promise<void>((resolve) => {
+          open = resolve;
+        });
+        held = { gate, open };
+      }
+      await waitFor(() => inFlight === 0, { timeoutMs: 10_000, message: 'a stream batch never finished' });
+    },
+    resume,
     async stop() {
+      resume();
       await source.stop();
       rmSync(dir, { recursive: true, force: true });
     },
