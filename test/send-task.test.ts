@@ -286,6 +286,27 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     expect((await rig.untilStatus(key, 'read')).messageSid).toBe(rig.sentTo(phone)[0]?.sid);
   });
 
+  it('a taken-over claim whose send is ambiguous again waits for its NEW lease, and is adopted, never resent', async () => {
+    const { broadcast, keys, phones, tasks } = await rig.store(['0004']);
+    const [key, phone, task] = [at(keys, 0), at(phones, 0), at(tasks, 0)];
+    rig.loseCallbacksOf(broadcast.broadcastId);
+    await rig.ledger.claim(task, new Date(Date.now() - 120_000), new Date(Date.now() - 60_000));
+    expect((await deliver([task])).batchItemFailures).toEqual([]);
+    expect(rig.sentTo(phone)).toHaveLength(1); // taken over and sent; Twilio answers 500 after creating it
+    const taken = await rig.recipient(key);
+    expect(taken.status).toBe('sending');
+    const leaseLeft = (Date.parse(taken.leaseUntil ?? '') - Date.now()) / 1000;
+    expect(leaseLeft).toBeGreaterThan(30);
+    // Put back for when the lease it now holds has run out, not at once.
+    expect(at(requeuedFor(key), 0).delaySeconds).toBeGreaterThanOrEqual(Math.floor(leaseLeft));
+
+    await waitFor(() => rig.sentTo(phone)[0]?.status === 'read', { message: 'Twilio never read it' });
+    await leaseRunsOut(key);
+    await deliver([task]);
+    expect(await rig.recipient(key)).toMatchObject({ status: 'read', messageSid: rig.sentTo(phone)[0]?.sid });
+    expect(rig.sentTo(phone)).toHaveLength(1);
+  });
+
   it('a duplicated task sends once (twice in one batch, and again later)', async () => {
     const { keys, phones, tasks } = await rig.store(['2222']);
     const [key, phone, task] = [at(keys, 0), at(phones, 0), at(tasks, 0)];
