@@ -195,6 +195,16 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(digits.length);
   });
 
+  it('a broadcast whose only recipient Twilio refuses (0003) ends failed, with nothing sent', async () => {
+    const { broadcast, keys, phones, tasks } = await rig.store(['0003']);
+    expect((await deliver(tasks)).batchItemFailures).toEqual([]);
+    const failed = await rig.recipient(at(keys, 0));
+    expect(failed).toMatchObject({ status: 'failed', errorCode: 21211 });
+    expect(failed.messageSid).toBeUndefined();
+    expect(rig.sentTo(at(phones, 0))).toHaveLength(0);
+    await rig.untilBroadcast(broadcast, 'failed');
+  });
+
   it('a 429 puts the task back as a FRESH message: however often it waits, it never reaches the DLQ', async () => {
     const queue = await queues.queue('send-waiting', { maxReceiveCount: 2 });
     const sendQueue = new SqsTaskQueue<SendTask>(queues.client, queue.main.url);
