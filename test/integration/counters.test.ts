@@ -194,8 +194,10 @@ describe('the aggregator on the table stream (the twin’s DynamoDB Streams even
       errors: { '63024': n / 4 },
       retriesPending: 0,
     });
-    const settled = await broadcasts.get(TENANT, broadcast.broadcastId);
-    expect(settled?.status).toBe('partial');
+    // Settled right after the counts of each batch are written.
+    await expect
+      .poll(async () => (await broadcasts.get(TENANT, broadcast.broadcastId))?.status, { timeout: 10_000 })
+      .toBe('partial');
     expect(stream.failures).toEqual([]);
   });
 

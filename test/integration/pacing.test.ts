@@ -180,8 +180,11 @@ describe('per-sender pacing across consumers', () => {
 
   it("a slow-down in one container slows the sender's pace in the others", async () => {
     const sender = `whatsapp:+1666${Date.now()}`;
-    const a = new SenderPacer(schedule, { configuredMps: 50, blockSize: 1 });
-    const b = new SenderPacer(schedule, { configuredMps: 50, blockSize: 1 });
+    // One instant for both containers: the cut's recovery (back to 50/s over 15 s) and an idle
+    // schedule's fresh start do not move with how long this machine takes between the calls.
+    const instant = Date.now();
+    const a = new SenderPacer(schedule, { configuredMps: 50, blockSize: 1, now: () => instant });
+    const b = new SenderPacer(schedule, { configuredMps: 50, blockSize: 1, now: () => instant });
     await a.slowDown(sender);
     await b.acquire(sender, 60_000); // learns the cut from the schedule
     const first = await b.acquire(sender, 60_000);
