@@ -6,7 +6,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import twilio from 'twilio';
-import { DynamoBroadcastStore } from '../functions/adapters/dynamo-broadcast-store.ts';
+import { DynamoBroadcasts } from '../functions/adapters/dynamo-broadcasts.ts';
+import { DynamoCounters } from '../functions/adapters/dynamo-counters.ts';
 import { createTwilioClient } from '../functions/adapters/twilio-client.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { SIMULATOR_DEFAULT_FROM } from '../lib/local/config.ts';
@@ -273,10 +274,9 @@ export function accept(recipients: number, fanOutDeadlineMs: number) {
       credentials: LOCAL_CREDENTIALS,
     });
     try {
-      const store = new DynamoBroadcastStore(
-        DynamoDBDocumentClient.from(db),
-        bench.twin.tableNames.main ?? '',
-      );
+      const doc = DynamoDBDocumentClient.from(db);
+      const store = new DynamoBroadcasts(doc, bench.twin.tableNames.main ?? '');
+      const counters = new DynamoCounters(doc, bench.twin.tableNames.main ?? '');
       const phones = ordinaryPhones(recipients);
       const posted = performance.now();
       const {
@@ -292,12 +292,12 @@ export function accept(recipients: number, fanOutDeadlineMs: number) {
         try {
           await waitFor(
             async () => {
-              const broadcast = await store.getBroadcast(TENANT, broadcastId);
+              const broadcast = await store.get(TENANT, broadcastId);
               if (!broadcast) return false;
               chunks = broadcast.chunkCount;
               const elapsed = performance.now() - posted;
               if (leftAcceptedMs === null && broadcast.status !== 'accepted') leftAcceptedMs = elapsed;
-              if (broadcast.chunksExpanded < broadcast.chunkCount) return false;
+              if ((await counters.totals(broadcastId)).chunksEnqueued < broadcast.chunkCount) return false;
               fullyQueuedMs = elapsed;
               return true;
             },

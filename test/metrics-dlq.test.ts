@@ -6,7 +6,7 @@ import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterDepth, queueDepth, redriveDeadLetters } from '../functions/adapters/dead-letters.ts';
-import { DynamoBroadcastStore } from '../functions/adapters/dynamo-broadcast-store.ts';
+import { DynamoSendLedger } from '../functions/adapters/dynamo-send-ledger.ts';
 import type { SendTask } from '../functions/core/ports.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { localSqsClient } from '../lib/local/sqs-local.ts';
@@ -199,10 +199,13 @@ describe('dead letters', () => {
     });
     const sqs = localSqsClient(twin.sqsEndpoint);
     try {
-      const store = new DynamoBroadcastStore(DynamoDBDocumentClient.from(db), twin.tableNames.main as string);
+      const ledger = new DynamoSendLedger(DynamoDBDocumentClient.from(db), twin.tableNames.main as string);
       const key = { tenantId: 'initech', broadcastId, index: 0 };
-      expect(await store.requeueForRetry(key, 1, new Date())).toEqual({ moved: true });
-      const task: SendTask = { ...key, attempt: 2 };
+      expect(await ledger.requeueForRetry(key, 1, new Date())).toMatchObject({
+        status: 'queued',
+        attempts: 2,
+      });
+      const task: SendTask = { ...key, attempt: 2, phone: target, variables: {} };
       const send = twin.queues.send;
       if (!send) throw new Error('no send queue');
       await sqs.send(

@@ -1,123 +1,80 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import {
-  CreateQueueCommand,
-  DeleteMessageBatchCommand,
-  type Message,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
-import type { SQSEvent } from 'aws-lambda';
-import { startFauxqs } from 'fauxqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoBroadcastStore } from '../functions/adapters/dynamo-broadcast-store.ts';
-import { DynamoContactStore } from '../functions/adapters/dynamo-contact-store.ts';
+import type { Message } from '@aws-sdk/client-sqs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SqsTaskQueue } from '../functions/adapters/sqs-queues.ts';
 import { TwilioMessenger } from '../functions/adapters/twilio-messenger.ts';
-import type {
-  Broadcast,
-  ChunkEntry,
-  FanOutTask,
-  Recipient,
-  RecipientKey,
-  SendTask,
-} from '../functions/core/ports.ts';
-import { createSendHandler } from '../functions/send-messages.ts';
-import { countsSignature, createSweeper, type SweepDeps } from '../functions/sweep-stuck.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
-import { startTwilioSimulator, type TwilioSimulator } from '../lib/local/twilio-simulator.ts';
+import type { Broadcast, FanOutTask, RecipientKey, SendTask } from '../functions/core/ports.ts';
+import { createSendConsumer, statusCallbackUrl } from '../functions/use-cases/send-task.ts';
+import { countsSignature, createSweeper, type SweepDeps } from '../functions/use-cases/sweep.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
 import { capturingLogger, storeBroadcast } from './support/broadcasts.ts';
-import { startTestDynamoDb } from './support/dynamodb.ts';
+import { untilCountsMatchLedger } from './support/counts-stream.ts';
+import { ACCOUNT_SID, type SendRig, startSendRig } from './support/send-rig.ts';
+import { sqsEvent, startTestQueues, type TestQueues } from './support/sqs.ts';
 
-const ACCOUNT_SID = `AC${'0'.repeat(32)}`;
-const AUTH_TOKEN = 'sweeper-test-token';
-const FROM = 'whatsapp:+14155238886';
-const CONTENT_SID = `HX${'b'.repeat(32)}`;
+/**
+ * The sweeper (functions/use-cases/sweep.ts) with the real adapters, fauxqs queues, the simulator and
+ * the counts aggregator: it brings back what no queue brings back (a send task lost for good, a claim
+ * whose invocation died, callbacks that never came, a chunk never fanned out) without ever sending a
+ * second message. Only its clock runs ahead.
+ */
 const TENANT = 'tenant-sweep';
+const CONTENT_SID = `HX${'b'.repeat(32)}`;
 const MINUTE = 60_000;
+const STALE_SECONDS = 30;
 
 const { logger, logs } = capturingLogger();
-
-let db: Awaited<ReturnType<typeof startTestDynamoDb>>;
-let contacts: DynamoContactStore;
-let store: DynamoBroadcastStore;
-let simulator: TwilioSimulator;
-let fauxqs: Awaited<ReturnType<typeof startFauxqs>>;
-let sqsClient: SQSClient;
+let rig: SendRig;
+let queues: TestQueues;
 let sendQueueUrl = '';
 let fanOutQueueUrl = '';
-/** Where the simulator posts its status callbacks: it answers 200 and drops them (callbacks "lost"). */
-let sink: Server;
-let sinkUrl = '';
-let messenger: TwilioMessenger;
-let send: ReturnType<typeof createSendHandler>;
-let sequence = 0;
+let send: ReturnType<typeof createSendConsumer>;
+/** Broadcasts of the running test: cancelled after it, so the next test's sweeps leave them alone. */
+const made: Broadcast[] = [];
 
 beforeAll(async () => {
-  [db, simulator, fauxqs] = await Promise.all([
-    startTestDynamoDb(),
-    startTwilioSimulator({
-      port: 0,
-      accountSid: ACCOUNT_SID,
-      authToken: AUTH_TOKEN,
-      latencyMs: 2,
-      callbackDelayMs: 20,
-      callbackRetryDelaysMs: [],
-      log: () => {},
-    }),
-    startFauxqs({ port: 0, logger: false }),
+  [rig, queues] = await Promise.all([
+    startSendRig({ tenantId: TENANT, contentSid: CONTENT_SID, logger, backoffSeconds: [300] }),
+    startTestQueues(),
   ]);
-  store = new DynamoBroadcastStore(db.doc, db.tableName);
-  contacts = new DynamoContactStore(db.doc, db.tableName);
-  sqsClient = new SQSClient({
-    endpoint: fauxqs.address,
-    region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
-  });
-  const queue = async (name: string) =>
-    (await sqsClient.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl ?? '';
-  [sendQueueUrl, fanOutQueueUrl] = await Promise.all([queue('sweep-send'), queue('sweep-fan-out')]);
-  sink = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(200).end());
-  });
-  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
-  sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
-  messenger = new TwilioMessenger({
-    accountSid: ACCOUNT_SID,
-    authToken: AUTH_TOKEN,
-    from: FROM,
-    apiBaseUrl: simulator.url,
-    timeoutMs: 5000,
-  });
-  send = createSendHandler({
-    store,
-    contacts,
-    messenger: async () => messenger,
-    publicBaseUrl: () => sinkUrl,
+  [sendQueueUrl, fanOutQueueUrl] = await Promise.all([
+    queues.queue('sweep-send').then((q) => q.main.url),
+    queues.queue('sweep-fan-out').then((q) => q.main.url),
+  ]);
+  send = createSendConsumer({
+    broadcasts: rig.broadcasts,
+    ledger: rig.ledger,
+    followUps: rig.followUps,
+    contacts: rig.contacts,
+    messageIndex: rig.messageIndex,
+    messenger: async () => rig.messenger,
     requeue: async () => {},
+    statusCallbackBase: () => rig.callbackBase,
+    backoffSeconds: [300],
     logger,
   });
 }, 90_000);
 
-afterAll(async () => {
-  sqsClient?.destroy();
-  await simulator?.stop();
-  await fauxqs?.stop();
-  await new Promise<void>((resolve) => (sink ? sink.close(() => resolve()) : resolve()));
-  await db?.stop();
+afterEach(async () => {
+  for (const b of made.splice(0)) await rig.broadcasts.cancel(b.tenantId, b.broadcastId, new Date());
 });
 
-/** The real sweeper over the real store, simulator and fauxqs queues; only the clock and durations vary. */
+afterAll(async () => {
+  await queues?.stop();
+  await rig?.stop();
+});
+
+/** The real sweeper; only its clock and durations vary. */
 function sweeper(options: Partial<SweepDeps> = {}) {
   return createSweeper({
-    store,
-    contacts,
-    messenger: async () => messenger,
-    sendQueue: new SqsTaskQueue<SendTask>(sqsClient, sendQueueUrl),
-    fanOutQueue: new SqsTaskQueue<FanOutTask>(sqsClient, fanOutQueueUrl),
-    staleSeconds: 30,
+    broadcasts: rig.broadcasts,
+    counters: rig.counters,
+    ledger: rig.ledger,
+    followUps: rig.followUps,
+    contacts: rig.contacts,
+    messenger: async () => rig.messenger,
+    sendQueue: new SqsTaskQueue<SendTask>(queues.client, sendQueueUrl),
+    fanOutQueue: new SqsTaskQueue<FanOutTask>(queues.client, fanOutQueueUrl),
+    staleSeconds: STALE_SECONDS,
     backoffSeconds: [300],
     logger,
     ...options,
@@ -126,306 +83,284 @@ function sweeper(options: Partial<SweepDeps> = {}) {
 
 /** A clock `offsetMs` ahead of the real one. */
 const ahead = (offsetMs: number) => () => new Date(Date.now() + offsetMs);
-
-/** Messages now on a queue (received and deleted), as { body, message }. */
-async function drain<T>(queueUrl: string): Promise<{ body: T; message: Message }[]> {
-  const out: { body: T; message: Message }[] = [];
-  for (;;) {
-    const { Messages = [] } = await sqsClient.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-    );
-    if (Messages.length === 0) return out;
-    for (const message of Messages) out.push({ body: JSON.parse(message.Body ?? 'null') as T, message });
-    await sqsClient.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: Messages.map((m, n) => ({ Id: String(n), ReceiptHandle: m.ReceiptHandle ?? '' })),
-      }),
-    );
-  }
+/** Sweeps twice: the first notes the counts, the second (its clock past the stall time) acts. */
+async function sweepStalled(offsetMs = (STALE_SECONDS + 1) * 1000) {
+  await sweeper()();
+  return sweeper({ now: ahead(offsetMs) })();
 }
 
-const sendTasksFor = async (broadcastId: string) =>
-  (await drain<SendTask>(sendQueueUrl)).filter((t) => t.body.broadcastId === broadcastId);
-
-function phoneOf(index: number, last4: string): string {
-  return `+9725${String(sequence).padStart(3, '0')}${String(index).padStart(2, '0')}${last4}`;
+async function stored(lastFours: string[], options: Parameters<SendRig['store']>[1] = {}) {
+  const result = await rig.store(lastFours, options);
+  made.push(result.broadcast);
+  return result;
 }
 
-/** A stored broadcast; fanned out (recipients `queued`, no send task on any queue) unless `expand` is false. */
-async function storedBroadcast(
-  lastFours: string[],
-  options: { expand?: boolean; createdAt?: Date; scheduledAt?: Date } = {},
-): Promise<{ broadcast: Broadcast; keys: RecipientKey[]; phones: string[] }> {
-  sequence += 1;
-  const entries: ChunkEntry[] = lastFours.map((last4, index) => ({
-    index,
-    phone: phoneOf(index, last4),
-    contentVariables: { '1': `name ${index}` },
-  }));
-  const stored = await storeBroadcast(store, {
-    tenantId: TENANT,
-    entries,
+/** The send tasks on the queue for this broadcast (received and deleted; others' are dropped). */
+async function tasksOn(broadcast: Broadcast): Promise<{ task: SendTask; message: Message }[]> {
+  return (await queues.drain(sendQueueUrl))
+    .map((message) => ({ task: JSON.parse(message.Body ?? 'null') as SendTask, message }))
+    .filter(({ task }) => task.broadcastId === broadcast.broadcastId);
+}
+
+const deliver = (messages: readonly Message[]) => send(sqsEvent(messages));
+
+/** A claim made `minutesAgo` whose lease ran out a minute later: its send invocation died. */
+async function crashedClaim(task: SendTask, minutesAgo = 10) {
+  const at = new Date(Date.now() - minutesAgo * MINUTE);
+  expect((await rig.ledger.claim(task, at, new Date(at.getTime() + MINUTE))).claimed).toBe(true);
+}
+
+/** The dead invocation's call to Twilio (through the real SDK); waits until the message is `status`. */
+async function sentByTheDead(task: SendTask, status: string): Promise<string> {
+  const result = await rig.messenger.sendTemplate({
+    to: task.phone,
     contentSid: CONTENT_SID,
-    expand: options.expand !== false,
-    ...(options.createdAt ? { createdAt: options.createdAt } : {}),
-    ...(options.scheduledAt ? { scheduledAt: options.scheduledAt } : {}),
-  });
-  return { ...stored, phones: entries.map((e) => e.phone) };
-}
-
-async function recipient(key: RecipientKey): Promise<Recipient> {
-  const r = await store.getRecipient(key);
-  if (!r) throw new Error(`no recipient ${key.index}`);
-  return r;
-}
-
-const sentTo = (phone: string) => simulator.messages().filter((m) => m.to === `whatsapp:${phone}`);
-
-/** A claim made `minutesAgo` whose lease (60 s) ran out long ago: a send Lambda that crashed. */
-async function crashedClaim(key: RecipientKey, minutesAgo = 10): Promise<void> {
-  const claimed = await store.claim(key, 1, new Date(Date.now() - minutesAgo * MINUTE), 60);
-  expect(claimed.moved).toBe(true);
-}
-
-/** Sends through the real SDK (as the crashed sender did) and waits until the simulator reports `status`. */
-async function sendViaSdk(key: RecipientKey, phone: string, status: string): Promise<string> {
-  const result = await messenger.sendTemplate({
-    to: phone,
-    contentSid: CONTENT_SID,
-    contentVariables: { '1': 'x' },
-    statusCallback: `${sinkUrl}/webhooks/twilio/status?b=${key.broadcastId}&i=${key.index}&a=1&t=${TENANT}`,
+    contentVariables: task.variables ?? {},
+    statusCallback: statusCallbackUrl(rig.callbackBase, task),
   });
   if (result.kind !== 'accepted') throw new Error(`send failed: ${JSON.stringify(result)}`);
-  await waitFor(() => sentTo(phone).some((m) => m.sid === result.sid && m.status === status), {
-    timeoutMs: 5000,
-    message: `simulator message never reached ${status}`,
+  await waitFor(() => rig.sentTo(task.phone).some((m) => m.sid === result.sid && m.status === status), {
+    message: `the simulator's message never reached ${status}`,
   });
   return result.sid;
 }
 
-/** Hands SQS messages to the real send consumer, as the event source mapping would. */
-function deliver(messages: Message[]) {
-  const event: SQSEvent = {
-    Records: messages.map((m) => ({
-      messageId: m.MessageId ?? '',
-      receiptHandle: m.ReceiptHandle ?? '',
-      body: m.Body ?? '',
-      attributes: {
-        ApproximateReceiveCount: '1',
-        SentTimestamp: String(Date.now()),
-        SenderId: 'local',
-        ApproximateFirstReceiveTimestamp: String(Date.now()),
-      },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: `arn:aws:sqs:${LOCAL_REGION}:000000000000:sweep-send`,
-      awsRegion: LOCAL_REGION,
-    })),
-  };
-  return send(event);
-}
+const first = <T>(list: readonly T[]): T => {
+  if (list[0] === undefined) throw new Error('empty');
+  return list[0];
+};
 
 describe('sweeper against DynamoDB Local, fauxqs and the Twilio simulator', { timeout: 30_000 }, () => {
-  it('re-enqueues a queued recipient whose SQS message was lost, only once it is stale and stalled; the redelivery sends once', async () => {
-    const { broadcast, keys, phones } = await storedBroadcast(['1234']);
-    const key = keys[0] as RecipientKey;
-    const phone = phones[0] as string;
-    // The fan-out wrote the recipient as queued but its send task never reached the queue.
-    const fresh = sweeper();
-    await fresh(); // first look: remembers the counts
-    await fresh(); // stalled, but the recipient is not stale yet
-    expect(await sendTasksFor(broadcast.broadcastId)).toEqual([]);
+  it('a send task lost for good (its recipient never written): sent again once the broadcast stalls, once', async () => {
+    const { broadcast, keys, phones, tasks } = await stored(['1234']); // its task never reached a queue
+    const [key, phone, task] = [first(keys), first(phones), first(tasks)];
+    await sweeper()();
+    await sweeper()(); // counts unchanged, but not for long enough yet
+    expect(await tasksOn(broadcast)).toEqual([]);
 
-    const later = sweeper({ now: ahead(31_000) });
-    const summary = await later();
-    expect(summary.requeued).toBeGreaterThanOrEqual(1);
-    const tasks = await sendTasksFor(broadcast.broadcastId);
-    expect(tasks.map((t) => t.body)).toEqual([{ ...key, attempt: 1 }]);
-    expect((await recipient(key)).status).toBe('queued');
+    const stale = sweeper({ now: ahead((STALE_SECONDS + 1) * 1000) });
+    expect((await stale()).requeued).toBe(1);
+    expect((await stale()).requeued).toBe(1); // still stalled: enqueued again, harmlessly
+    const again = await tasksOn(broadcast);
+    // The task as the fan-out made it: what to send comes from the stored chunk.
+    expect(again.map((t) => t.task)).toEqual([
+      { ...task, queuedAt: expect.any(String) },
+      { ...task, queuedAt: expect.any(String) },
+    ]);
+    expect(await rig.ledger.get(key)).toBeUndefined();
 
-    // The re-enqueued task goes through the real consumer: one message.
-    const result = await deliver(tasks.map((t) => t.message));
-    expect(result.batchItemFailures).toEqual([]);
-    expect(sentTo(phone)).toHaveLength(1);
-    expect((await recipient(key)).messageSid).toBe(sentTo(phone)[0]?.sid);
+    expect((await deliver(again.map((t) => t.message))).batchItemFailures).toEqual([]);
+    expect(rig.sentTo(phone)).toHaveLength(1);
+    await rig.untilBroadcast(broadcast, 'completed');
+    expect(rig.sentTo(phone)).toHaveLength(1);
   });
 
-  it('a crashed claim with no message at Twilio is released and resent: exactly one message', async () => {
-    const { broadcast, keys, phones } = await storedBroadcast(['2345']);
-    const key = keys[0] as RecipientKey;
-    const phone = phones[0] as string;
-    await crashedClaim(key);
-    const sweep = sweeper();
-    await sweep(); // remembers the counts
-    expect((await recipient(key)).status).toBe('sending');
-    const summary = await sweep(); // stalled: reconcile
-    expect(summary.resent).toBeGreaterThanOrEqual(1);
+  it('a claim past its lease with no message at Twilio: released and sent once; its lost callbacks are made up from Twilio', async () => {
+    const { broadcast, keys, phones, tasks } = await stored(['2345']);
+    const [key, phone, task] = [first(keys), first(phones), first(tasks)];
+    rig.loseCallbacksOf(broadcast.broadcastId);
+    await crashedClaim(task);
+    await untilCountsMatchLedger(rig, broadcast);
+    expect((await sweepStalled()).requeued).toBe(1);
 
-    const released = await recipient(key);
-    expect(released.status).toBe('queued');
-    expect(released.attempts).toBe(1);
+    const released = await rig.recipient(key);
+    expect(released).toMatchObject({ status: 'queued', attempts: 1 });
     expect(released.claimedAt).toBeUndefined();
-    const tasks = await sendTasksFor(broadcast.broadcastId);
-    expect(tasks.map((t) => t.body)).toEqual([{ ...key, attempt: 1 }]);
-    expect(sentTo(phone)).toHaveLength(0);
+    const again = await tasksOn(broadcast);
+    expect(again.map((t) => t.task)).toEqual([{ ...task, queuedAt: expect.any(String) }]);
+    expect(rig.sentTo(phone)).toHaveLength(0);
 
     // Delivered twice (at least once): one message.
-    await deliver(tasks.map((t) => t.message));
-    await deliver(tasks.map((t) => t.message));
-    expect(sentTo(phone)).toHaveLength(1);
-    const sent = await recipient(key);
-    expect(sent.status).toBe('sending');
-    expect(sent.messageSid).toBe(sentTo(phone)[0]?.sid);
-    // Its callbacks go to the sink (lost): the sweeper, with the lease over, takes the status from Twilio.
-    await waitFor(() => sentTo(phone)[0]?.status === 'read', { timeoutMs: 5000 });
-    const afterLease = sweeper({ now: ahead(10 * MINUTE) });
-    await afterLease();
-    await afterLease();
-    expect((await recipient(key)).status).toBe('read');
-    expect(sentTo(phone)).toHaveLength(1);
-    expect(await sendTasksFor(broadcast.broadcastId)).toEqual([]);
-    expect((await store.getBroadcast(TENANT, broadcast.broadcastId))?.status).toBe('completed');
+    await deliver(again.map((t) => t.message));
+    await deliver(again.map((t) => t.message));
+    expect(rig.sentTo(phone)).toHaveLength(1);
+    expect((await rig.recipient(key)).status).toBe('sending');
+    // No callback comes; Twilio's message is read. With the new lease over, the sweeper asks Twilio.
+    await waitFor(() => rig.sentTo(phone)[0]?.status === 'read', { message: 'Twilio never read it' });
+    await untilCountsMatchLedger(rig, broadcast);
+    const summary = await sweepStalled(10 * MINUTE);
+    expect(summary.adopted).toBe(1);
+    expect(await rig.recipient(key)).toMatchObject({ status: 'read', messageSid: rig.sentTo(phone)[0]?.sid });
+    expect(rig.sentTo(phone)).toHaveLength(1);
+    expect(await tasksOn(broadcast)).toEqual([]);
+    await rig.untilBroadcast(broadcast, 'completed');
   });
 
-  it('a crashed claim whose message Twilio did take: the SID is adopted, nothing is sent again', async () => {
-    const { broadcast, keys, phones } = await storedBroadcast(['3456']);
-    const key = keys[0] as RecipientKey;
-    const phone = phones[0] as string;
-    await crashedClaim(key, 3);
-    // The sender made the call and crashed before recording the SID; the callbacks were lost.
-    const sid = await sendViaSdk(key, phone, 'read');
-    const sweep = sweeper();
-    await sweep();
-    const summary = await sweep();
-    expect(summary.adopted).toBeGreaterThanOrEqual(1);
+  it('a claim past its lease whose message Twilio did take: adopted, nothing sent again', async () => {
+    const { broadcast, keys, phones, tasks } = await stored(['3456']);
+    const [key, phone, task] = [first(keys), first(phones), first(tasks)];
+    rig.loseCallbacksOf(broadcast.broadcastId);
+    await crashedClaim(task, 3);
+    // The invocation made the call and died before anything recorded the SID; the callbacks were lost.
+    const sid = await sentByTheDead(task, 'read');
+    await untilCountsMatchLedger(rig, broadcast);
+    expect((await sweepStalled()).adopted).toBe(1);
 
-    const adopted = await recipient(key);
-    expect(adopted.messageSid).toBe(sid);
-    expect(adopted.status).toBe('read');
+    const adopted = await rig.recipient(key);
+    expect(adopted).toMatchObject({ status: 'read', messageSid: sid, attempts: 1 });
     expect(adopted.readAt).toBeTruthy();
-    expect(await store.findRecipientBySid(sid)).toEqual({ ...key, kind: 'template' });
-    expect(await sendTasksFor(broadcast.broadcastId)).toEqual([]);
-    expect(sentTo(phone)).toHaveLength(1);
-    expect((await store.getBroadcast(TENANT, broadcast.broadcastId))?.status).toBe('completed');
+    const claimedAt = (await rig.recipient(key)).claimedAt ?? '';
+    expect(await rig.contacts.sentMessageSid(TENANT, phone, claimedAt)).toBe(sid);
+    expect(await tasksOn(broadcast)).toEqual([]);
+    await rig.untilBroadcast(broadcast, 'completed');
     // Again: nothing more happens.
-    await sweep();
-    await sweep();
-    expect(sentTo(phone)).toHaveLength(1);
+    await sweepStalled();
+    expect(rig.sentTo(phone)).toHaveLength(1);
+    expect(await tasksOn(broadcast)).toEqual([]);
   });
 
-  it('does not adopt a message to the same phone that belongs to another recipient', async () => {
-    const { broadcast, keys, phones } = await storedBroadcast(['4567']);
-    const key = keys[0] as RecipientKey;
-    const phone = phones[0] as string;
-    await crashedClaim(key, 3);
-    // Another broadcast's recipient with the same phone got a message after our claim: not ours.
-    const other = await storedBroadcast(['0000']);
-    const otherKey = other.keys[0] as RecipientKey;
-    await store.claim(otherKey, 1, new Date(), 300);
-    const otherSid = await sendViaSdk(otherKey, phone, 'queued');
-    await store.recordSid(otherKey, 1, otherSid);
+  it('does not adopt a message to the same phone that another recipient sent', async () => {
+    const { broadcast, keys, phones, tasks } = await stored(['4567']);
+    const [key, phone, task] = [first(keys), first(phones), first(tasks)];
+    await crashedClaim(task, 3);
+    // Another broadcast to the same number sent after our claim (its history entry names it).
+    const other = await storeBroadcast(
+      { broadcasts: rig.broadcasts, ledger: rig.ledger },
+      {
+        tenantId: TENANT,
+        entries: [{ index: 0, phone, contentVariables: {} }],
+        contentSid: CONTENT_SID,
+        fanOut: true,
+      },
+    );
+    made.push(other.broadcast);
+    await send(sqsEvent([JSON.stringify(first(other.tasks))]));
+    expect(rig.sentTo(phone)).toHaveLength(1);
 
-    const sweep = sweeper();
-    await sweep();
-    await sweep();
-    const r = await recipient(key);
+    await untilCountsMatchLedger(rig, broadcast);
+    expect((await sweepStalled()).adopted).toBe(0);
+    const r = await rig.recipient(key);
     expect(r.status).toBe('queued');
     expect(r.messageSid).toBeUndefined();
-    expect((await sendTasksFor(broadcast.broadcastId)).map((t) => t.body)).toEqual([{ ...key, attempt: 1 }]);
+    expect((await tasksOn(broadcast)).map((t) => t.task.index)).toEqual([0]);
   });
 
-  it('lost callbacks of a recorded SID: the status comes from fetch (read; failed with its code)', async () => {
-    const { broadcast, keys, phones } = await storedBroadcast(['5678', '0002', '0001']);
-    const sids: string[] = [];
-    for (const [n, status] of ['read', 'failed', 'undelivered'].entries()) {
-      const key = keys[n] as RecipientKey;
-      await crashedClaim(key, 3);
-      const sid = await sendViaSdk(key, phones[n] as string, status);
-      await store.recordSid(key, 1, sid);
-      sids.push(sid);
-    }
-    const sweep = sweeper();
-    await sweep();
-    const summary = await sweep();
-    expect(summary.reconciled).toBeGreaterThanOrEqual(3);
-    const [read, failed, undelivered] = await Promise.all(keys.map(recipient));
-    expect(read).toMatchObject({ status: 'read', messageSid: sids[0] });
-    expect(failed).toMatchObject({ status: 'failed', errorCode: 63024, messageSid: sids[1] });
+  it('lost callbacks of sent messages: the outcome comes from Twilio (read; failed 63024 for good; undelivered 30003 retried)', async () => {
+    const { broadcast, keys, phones, tasks } = await stored(['5678', '0002', '0001']);
+    rig.loseCallbacksOf(broadcast.broadcastId);
+    expect((await send(sqsEvent(tasks.map((t) => JSON.stringify(t))))).batchItemFailures).toEqual([]);
+    for (const [n, status] of ['read', 'failed', 'undelivered'].entries())
+      await waitFor(() => rig.sentTo(phones[n] as string)[0]?.status === status);
+    await untilCountsMatchLedger(rig, broadcast);
+    expect((await sweepStalled(10 * MINUTE)).adopted).toBe(3);
+
+    const [read, failed, undelivered] = await Promise.all(keys.map((k) => rig.recipient(k)));
+    expect(read).toMatchObject({ status: 'read', messageSid: rig.sentTo(first(phones))[0]?.sid });
+    expect(failed).toMatchObject({ status: 'failed', errorCode: 63024 });
     expect(failed?.nextRetryAt).toBeUndefined(); // permanent: no retry
     expect(undelivered).toMatchObject({ status: 'undelivered', errorCode: 30003 });
     expect(undelivered?.nextRetryAt).toBeTruthy(); // transient: the retry job takes it from here
-    for (const phone of phones) expect(sentTo(phone)).toHaveLength(1);
-    expect(await sendTasksFor(broadcast.broadcastId)).toEqual([]);
+    for (const phone of phones) expect(rig.sentTo(phone)).toHaveLength(1);
+    expect(await tasksOn(broadcast)).toEqual([]);
     // A retry is pending: not final yet.
-    expect((await store.getBroadcast(TENANT, broadcast.broadcastId))?.status).not.toBe('partial');
+    await untilCountsMatchLedger(rig, broadcast);
+    expect((await rig.broadcasts.get(TENANT, broadcast.broadcastId))?.status).not.toBe('partial');
   });
 
-  it('leaves a claim alone while its lease holds, and a queued recipient while its counts move', async () => {
-    const { broadcast, keys } = await storedBroadcast(['6789', '6790']);
-    const [a, b] = keys as [RecipientKey, RecipientKey];
-    await store.claim(a, 1, new Date(), 300);
-    const sweep = sweeper({ now: ahead(60_000) }); // recipient b is stale, a's lease still holds
-    await sweep();
-    // Progress between the two sweeps: nothing is inspected.
-    await store.advance(a, 'sent', { at: new Date(), attempt: 1 });
-    await sweep();
-    expect(await sendTasksFor(broadcast.broadcastId)).toEqual([]);
-    expect((await recipient(a)).status).toBe('sent');
-    // No progress: now b is re-enqueued.
-    await sweep();
-    expect((await sendTasksFor(broadcast.broadcastId)).map((t) => t.body)).toEqual([{ ...b, attempt: 1 }]);
+  it('leaves a claim alone while its lease holds, and everything while the counts move', async () => {
+    const { broadcast, keys, tasks } = await stored(['6789', '6790', '6791']);
+    const [moving, lost, held] = keys as [RecipientKey, RecipientKey, RecipientKey];
+    await rig.ledger.claim(tasks[0] as SendTask, new Date(), new Date(Date.now() + 5 * MINUTE));
+    const heldClaim = await rig.ledger.claim(
+      tasks[2] as SendTask,
+      new Date(),
+      new Date(Date.now() + 60 * MINUTE),
+    );
+    await untilCountsMatchLedger(rig, broadcast);
+    await sweeper({ now: ahead(MINUTE) })();
+    // Progress between two sweeps: nothing is inspected.
+    await rig.ledger.report(moving, { to: 'sent', at: new Date(), attempt: 1 });
+    await untilCountsMatchLedger(rig, broadcast);
+    await sweeper({ now: ahead(MINUTE) })();
+    expect(await tasksOn(broadcast)).toEqual([]);
+
+    // Then no progress for long enough: the lost task is enqueued again; the held claim is left alone.
+    const summary = await sweeper({ now: ahead(MINUTE + (STALE_SECONDS + 1) * 1000) })();
+    expect(summary.stalled).toBeGreaterThanOrEqual(1);
+    expect((await tasksOn(broadcast)).map((t) => t.task.index)).toEqual([lost.index]);
+    expect(await rig.recipient(held)).toMatchObject({
+      status: 'sending',
+      claimedAt: heldClaim.claimed ? heldClaim.recipient.claimedAt : 'not claimed',
+    });
   });
 
-  it('re-enqueues the fan-out of a chunk never expanded, once stale; skips a scheduled broadcast not due', async () => {
-    const { broadcast } = await storedBroadcast(['7890'], {
-      expand: false,
+  it('fans out again a chunk never enqueued, once stale; leaves a scheduled broadcast alone until it is due', async () => {
+    const { broadcast } = await stored(['7890'], {
+      fanOut: false,
       createdAt: new Date(Date.now() - 10 * MINUTE),
     });
-    const young = await storedBroadcast(['7891'], { expand: false });
-    const notDue = await storedBroadcast(['7892'], {
-      expand: false,
+    const young = await stored(['7891'], { fanOut: false });
+    const notDue = await stored(['7892'], {
+      fanOut: false,
       createdAt: new Date(Date.now() - 10 * MINUTE),
       scheduledAt: new Date(Date.now() + 60 * MINUTE),
     });
-    const summary = await sweeper()();
-    expect(summary.refannedChunks).toBeGreaterThanOrEqual(1);
-    const tasks = (await drain<FanOutTask>(fanOutQueueUrl)).map((t) => t.body);
+    expect((await sweeper()()).refannedChunks).toBeGreaterThanOrEqual(1);
+    const tasks = (await queues.drain(fanOutQueueUrl)).map((m) => JSON.parse(m.Body ?? 'null') as FanOutTask);
     expect(tasks).toContainEqual({ tenantId: TENANT, broadcastId: broadcast.broadcastId, chunk: 0 });
     expect(tasks.some((t) => t.broadcastId === young.broadcast.broadcastId)).toBe(false);
     expect(tasks.some((t) => t.broadcastId === notDue.broadcast.broadcastId)).toBe(false);
-    // Once due (and stale since it became due), its lost fan-out is re-enqueued too.
-    await sweeper({ now: ahead(61 * MINUTE) })();
-    const due = (await drain<FanOutTask>(fanOutQueueUrl)).map((t) => t.body);
+    // Once due, and its fan-out overdue (3 minutes by default), its lost fan-out is enqueued again too.
+    await sweeper({ now: ahead(64 * MINUTE) })();
+    const due = (await queues.drain(fanOutQueueUrl)).map((m) => JSON.parse(m.Body ?? 'null') as FanOutTask);
     expect(due).toContainEqual({ tenantId: TENANT, broadcastId: notDue.broadcast.broadcastId, chunk: 0 });
   });
 
-  it('fetchMessage: unknown SID → undefined; findMessages filters by To and time, also through a Messaging Service', async () => {
-    expect(await messenger.fetchMessage(`SM${'e'.repeat(32)}`)).toBeUndefined();
-    sequence += 1;
-    const phone = phoneOf(0, '8901');
-    const before = new Date(Date.now() - 1000);
-    const sid = await sendViaSdk({ tenantId: TENANT, broadcastId: 'brd_x', index: 0 }, phone, 'read');
-    const fetched = await messenger.fetchMessage(sid);
-    expect(fetched).toMatchObject({ sid, to: phone, status: 'read' });
-    expect(fetched?.dateCreated).toBeInstanceOf(Date);
-    expect((await messenger.findMessages(phone, before)).map((m) => m.sid)).toEqual([sid]);
-    expect(await messenger.findMessages(phone, new Date(Date.now() + MINUTE))).toEqual([]);
-    expect(await messenger.findMessages(phoneOf(1, '8901'), before)).toEqual([]);
-    const viaService = new TwilioMessenger({
-      accountSid: ACCOUNT_SID,
-      authToken: AUTH_TOKEN,
-      messagingServiceSid: `MG${'0'.repeat(32)}`,
-      apiBaseUrl: simulator.url,
-    });
-    expect((await viaService.findMessages(phone, before)).map((m) => m.sid)).toEqual([sid]);
+  it('settles: a broadcast whose status is behind its counts becomes final; a cancelled one with nothing sending leaves the active list', async () => {
+    const done = await stored(['8765']);
+    await send(sqsEvent([JSON.stringify(first(done.tasks))]));
+    await rig.untilStatus(first(done.keys), 'read');
+    await untilCountsMatchLedger(rig, done.broadcast);
+    // Its status behind its counts (say the stream batch of its last change was given up on after its
+    // retries, or its settle failed): nothing but the sweeper will settle it now.
+    await rig.countsStream.pause();
+    expect(await rig.broadcasts.reopen(done.broadcast)).toBe(true);
+    // Cancelled with nothing written: no stream record will ever settle it.
+    const cancelled = await stored(['8766']);
+    await rig.broadcasts.cancel(TENANT, cancelled.broadcast.broadcastId, new Date());
+    const active = async () => (await rig.broadcasts.active(TENANT)).map((b) => b.broadcastId);
+    expect(await active()).toEqual(
+      expect.arrayContaining([done.broadcast.broadcastId, cancelled.broadcast.broadcastId]),
+    );
+
+    try {
+      expect((await sweeper()()).settled).toBeGreaterThanOrEqual(1);
+    } finally {
+      rig.countsStream.resume();
+    }
+    expect((await rig.broadcasts.get(TENANT, done.broadcast.broadcastId))?.status).toBe('completed');
+    expect(await active()).not.toContain(done.broadcast.broadcastId);
+    expect(await active()).not.toContain(cancelled.broadcast.broadcastId);
+    expect((await rig.broadcasts.get(TENANT, cancelled.broadcast.broadcastId))?.status).toBe('cancelled');
   });
 
-  it('signatures are stable; logs mask phones', () => {
+  it('the messenger finds messages for reconciliation: unknown SID → undefined; by To and time, also through a Messaging Service', async () => {
+    const messenger = rig.messenger;
+    expect(await messenger.fetchMessage(`SM${'e'.repeat(32)}`)).toBeUndefined();
+    const { broadcast, phones, tasks } = await stored(['8901', '8902']);
+    rig.loseCallbacksOf(broadcast.broadcastId);
+    const before = new Date(Date.now() - 1000);
+    const sid = await sentByTheDead(first(tasks), 'read');
+    const fetched = await messenger.fetchMessage(sid);
+    expect(fetched).toMatchObject({ sid, to: first(phones), status: 'read' });
+    expect(fetched?.dateCreated).toBeInstanceOf(Date);
+    expect((await messenger.findMessages(first(phones), before)).map((m) => m.sid)).toEqual([sid]);
+    expect(await messenger.findMessages(first(phones), new Date(Date.now() + MINUTE))).toEqual([]);
+    expect(await messenger.findMessages(phones[1] as string, before)).toEqual([]);
+    const viaService = new TwilioMessenger({
+      accountSid: ACCOUNT_SID,
+      authToken: rig.authToken,
+      messagingServiceSid: `MG${'0'.repeat(32)}`,
+      apiBaseUrl: rig.simulator.url,
+    });
+    expect((await viaService.findMessages(first(phones), before)).map((m) => m.sid)).toEqual([sid]);
+  });
+
+  it('signatures are stable; logs mask phones and carry no auth token', () => {
     expect(countsSignature({ b: 1, a: 2 })).toBe(countsSignature({ a: 2, b: 1 }));
+    expect(countsSignature({ a: 1 })).not.toBe(countsSignature({ a: 2 }));
     const text = JSON.stringify(logs);
-    expect(text).not.toMatch(/\+9725\d{9}/);
-    expect(text).not.toContain(AUTH_TOKEN);
+    expect(text).not.toMatch(/\+9725\d{8}/);
+    expect(text).not.toContain(rig.authToken);
   });
 });

@@ -405,16 +405,18 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         return undefined;
       }
       const at = now();
+      const newLease = leaseUntil();
       const taken =
         kind === 'followUp'
-          ? await deps.followUps.takeOver(current, at, leaseUntil())
-          : await deps.ledger.takeOver(current, at, leaseUntil());
+          ? await deps.followUps.takeOver(current, at, newLease)
+          : await deps.ledger.takeOver(current, at, newLease);
       if (!taken) return undefined;
       log.warn('abandoned claim with no message at Twilio: sending now', fields);
-      const claimedAt = at.toISOString();
+      // The claim as taken over: its new lease too (an ambiguous answer waits for that one, not the old).
+      const claimed = { claimedAt: at.toISOString(), leaseUntil: newLease.toISOString() };
       return kind === 'followUp'
-        ? { ...current, followUp: { ...(current.followUp ?? { status: 'sending' }), claimedAt } }
-        : { ...current, claimedAt };
+        ? { ...current, followUp: { ...(current.followUp ?? { status: 'sending' }), ...claimed } }
+        : { ...current, ...claimed };
     };
 
     /** The send's history entry (which records its SID) and, where taps must find it, the SID index. */

@@ -77,7 +77,6 @@ describe('contact rules', () => {
     broadcastId: 'brd_1',
     index: 7,
     phone: '+972501234567',
-    contentVariables: {},
     status: 'sending',
     attempts: 1,
     claimedAt: '2026-11-23T10:00:00.000Z',

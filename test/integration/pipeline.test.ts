@@ -247,7 +247,92 @@ describe('core pipeline through the local twin', () => {
       },
       { timeoutMs: 120_000, intervalMs: 1000, message: 'the 10,000 were not all fanned out' },
     );
+    // Sending them all is not this test's point: a cancel frees the machine for the others.
+    expect(
+      (await call('POST', `/v1/broadcasts/${created.body.broadcastId}/cancel`, { key: GLOBEX })).status,
+    ).toBe(200);
   }, 180_000);
+
+  it('stores a list by size as well as count: 1,000 recipients with 380-character values are accepted and sent', async () => {
+    // 1,000 × 380 characters is ~400 KB: more than one DynamoDB item can hold (API.md allows 1,024 per value).
+    const long = 'x'.repeat(380);
+    const base = 972_541_000_000 + Math.floor(Math.random() * 900) * 10_000;
+    const recipients = Array.from({ length: 1_000 }, (_, i) => ({
+      phone: `+${base + i}`,
+      variables: { a: long },
+    }));
+    const created = await call('POST', '/v1/broadcasts', {
+      key: ACME,
+      body: { template: { contentSid: CONTENT_SID, variables: { '1': '{{a}}' } }, recipients },
+    });
+    expect(created.status, JSON.stringify(created.body).slice(0, 300)).toBe(202);
+    expect(created.body.totalRecipients).toBe(1_000);
+    await waitFor(
+      async () => (await api.progress(created.body.broadcastId, ACME)).counts.pending === 0 || undefined,
+      { timeoutMs: 60_000, intervalMs: 500, message: 'the list was not handed to the send queue' },
+    );
+    await waitFor(() => api.messagesTo(recipients[0]?.phone ?? '') === 1, {
+      timeoutMs: 60_000,
+      message: 'the first recipient got nothing',
+    });
+    const sent = (api.twin.simulator?.messages() ?? []).find(
+      (m) => m.to === `whatsapp:${recipients[0]?.phone}`,
+    );
+    expect(JSON.parse(String(sent?.contentVariables))).toEqual({ '1': long });
+    await call('POST', `/v1/broadcasts/${created.body.broadcastId}/cancel`, { key: ACME });
+  }, 120_000);
+
+  it('says a retry is pending, and when, while a broadcast waits for it (progress at 100 % is not the end)', async () => {
+    const created = await call('POST', '/v1/broadcasts', {
+      key: ACME,
+      body: { template: { contentSid: CONTENT_SID }, recipients: [phone(), phone('0001')] },
+    });
+    const id = created.body.broadcastId;
+    const before = Date.now();
+    const waiting = await waitFor(
+      async () => {
+        const progress = await api.progress(id, ACME);
+        return progress.retries?.pending === 1 && progress.counts.undelivered === 1 ? progress : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, message: 'no pending retry was shown' },
+    );
+    expect(waiting.progressPct).toBe(100);
+    expect(waiting.status).toBe('running');
+    // The default first window is 5 minutes (RETRY_BACKOFF_SECONDS=300,900,3600).
+    const nextAt = Date.parse(waiting.retries.nextAt);
+    expect(nextAt).toBeGreaterThan(before + 290_000);
+    expect(nextAt).toBeLessThan(Date.now() + 310_000);
+    await call('POST', `/v1/broadcasts/${id}/cancel`, { key: ACME });
+  }, 60_000);
+
+  it('a cancelled scheduled broadcast shows its recipient cancelled, not pending, and is no longer active', async () => {
+    const created = await call('POST', '/v1/broadcasts', {
+      key: ACME,
+      body: {
+        template: { contentSid: CONTENT_SID },
+        recipients: [phone()],
+        scheduledAt: new Date(Date.now() + 3_600_000).toISOString(),
+      },
+    });
+    expect(created.body.status).toBe('scheduled');
+    const cancelled = await call('POST', `/v1/broadcasts/${created.body.broadcastId}/cancel`, { key: ACME });
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', cancelledCount: 1 });
+    const { body } = await call('GET', `/v1/broadcasts/${created.body.broadcastId}`, { key: ACME });
+    expect(body.counts).toMatchObject({ pending: 0, cancelled: 1 });
+    const active = await api.call('GET', '/v1/broadcasts?status=cancelled', { key: ACME });
+    expect(active.body.items.map((b: Json) => b.broadcastId)).toContain(created.body.broadcastId);
+    await waitFor(
+      async () => {
+        const metrics = await call('GET', '/v1/metrics', { key: ACME });
+        const list = await call('GET', '/v1/broadcasts?limit=500', { key: ACME });
+        const notFinal = (list.body.items as Json[]).filter((b) =>
+          ['scheduled', 'accepted', 'queued', 'running'].includes(b.status),
+        ).length;
+        return metrics.body.activeBroadcasts === notFinal ? true : undefined;
+      },
+      { timeoutMs: 20_000, message: '/v1/metrics counts a broadcast that is no longer active' },
+    );
+  });
 
   it('serves the OpenAPI document generated from the schemas', async () => {
     const doc = await call('GET', '/openapi.json');

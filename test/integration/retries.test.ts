@@ -87,7 +87,7 @@ describe('retries through backoff windows (RETRY_BACKOFF_SECONDS=1,1,1)', () => 
     await until(id, (b) => b.status === 'failed', 'did not end failed', 90_000);
   }, 120_000);
 
-  it('a manual retry re-queues only retryable failures', async () => {
+  it('a manual retry re-queues only retryable failures, within the same attempt budget as the retry job', async () => {
     const unreachable = phone('0001');
     const notOnWhatsApp = phone('0002');
     const invalidTo = phone('0003'); // 400 21211 at create: permanent
@@ -95,16 +95,35 @@ describe('retries through backoff windows (RETRY_BACKOFF_SECONDS=1,1,1)', () => 
     await until(id, (b) => b.status === 'failed', 'did not end failed', 90_000);
     expect(sentTo(unreachable)).toBe(4);
 
+    // Its four attempts (1 + three windows) are spent: a manual retry may not add a fifth.
     const retried = await call('POST', `/v1/broadcasts/${id}/retry`);
     expect(retried.status).toBe(202);
-    expect(retried.body).toEqual({ broadcastId: id, retriedCount: 1 });
-    await waitFor(() => sentTo(unreachable) === 5, {
-      timeoutMs: 30_000,
-      message: 'the manual retry sent nothing',
+    expect(retried.body).toEqual({
+      broadcastId: id,
+      retriedCount: 0,
+      notRetried: { permanent: 2, attemptsExhausted: 1 },
     });
+    await api.untilQueueDrained('send');
+    expect(sentTo(unreachable)).toBe(4);
     expect(sentTo(notOnWhatsApp)).toBe(1);
     expect(sentTo(invalidTo)).toBe(0);
-    await until(id, (b) => b.status === 'failed', 'did not end failed again', 90_000);
+  }, 180_000);
+
+  it('ten clicks on retry send no more than the attempt budget, and a recipient already re-queued is not re-queued again', async () => {
+    const unreachable = phone('0001');
+    const id = await create([unreachable]);
+    await waitFor(() => sentTo(unreachable) >= 1, { timeoutMs: 30_000, message: 'nothing was sent' });
+    const answers = [];
+    for (let click = 0; click < 10; click++) answers.push(await call('POST', `/v1/broadcasts/${id}/retry`));
+    expect(answers.every((a) => a.status === 202)).toBe(true);
+    await until(id, (b) => b.status === 'failed', 'did not end failed', 90_000);
+    await api.untilQueueDrained('send');
+    expect(sentTo(unreachable)).toBe(4);
+    const [recipient] = (await call('GET', `/v1/broadcasts/${id}/recipients`)).body.items;
+    expect(recipient).toMatchObject({ status: 'undelivered', attempts: 4, errorCode: 30003 });
+    // One recipient undelivered four times is one recipient in the error summary.
+    const progress = await api.progress(id, KEY);
+    expect(progress.errorSummary).toEqual([{ code: 30003, message: expect.any(String), count: 1 }]);
   }, 180_000);
 });
 
@@ -140,6 +159,8 @@ describe('cancel', () => {
     expect(settled.status).toBe('cancelled');
     expect(settled.cancelledAt).toBeDefined();
     expect(settled.counts.cancelled).toBeGreaterThan(0);
+    // The cancel's answer waited for the sends under way: its count is the one the broadcast ends with.
+    expect(cancelled.body.cancelledCount).toBe(settled.counts.cancelled);
     expect(Object.values(settled.counts as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(400);
     expect(recipients.filter((to) => sentTo(to) > 0).length).toBe(400 - settled.counts.cancelled);
     expect(recipients.every((to) => sentTo(to) <= 1)).toBe(true);

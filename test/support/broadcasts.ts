@@ -1,24 +1,51 @@
 import type { HandlerLogger } from '../../functions/commons/powertools.ts';
-import type { Broadcast, BroadcastStore, ChunkEntry, RecipientKey } from '../../functions/core/ports.ts';
+import type {
+  Broadcast,
+  Broadcasts,
+  ChunkEntry,
+  FollowUpSpec,
+  RecipientKey,
+  SendLedger,
+  SendTask,
+  TaskQueue,
+} from '../../functions/core/ports.ts';
+import { createFanOut } from '../../functions/use-cases/fan-out-chunk.ts';
 
 let sequence = 0;
 
+/** A TaskQueue that keeps what it is given (with the delay asked for), for tests of one stage on its own. */
+export function collectingQueue<T>(): TaskQueue<T> & { tasks: T[]; delays: number[] } {
+  const tasks: T[] = [];
+  const delays: number[] = [];
+  return {
+    tasks,
+    delays,
+    async enqueue(more, options = {}) {
+      tasks.push(...more);
+      delays.push(...more.map(() => options.delaySeconds ?? 0));
+    },
+  };
+}
+
 /**
- * A broadcast stored as the create route stores it (the list in chunks), optionally fanned out as
- * the fan-out consumer would: the starting point of tests that exercise one stage on its own.
+ * A broadcast stored as the create route stores it (the list in chunks), and with `fanOut` handed to
+ * the send queue by the real fan-out use case: its chunks counted `queued`, a send task per
+ * recipient (returned, not enqueued anywhere: the test decides what becomes of them), suppressed
+ * entries written `skipped`. The starting point of tests that exercise one stage on its own.
  */
 export async function storeBroadcast(
-  store: BroadcastStore,
+  deps: { broadcasts: Broadcasts; ledger: SendLedger },
   options: {
     tenantId: string;
     entries: ChunkEntry[];
     contentSid?: string;
     chunkSize?: number;
-    expand?: boolean;
+    fanOut?: boolean;
     createdAt?: Date;
     scheduledAt?: Date;
+    followUp?: FollowUpSpec;
   },
-): Promise<{ broadcast: Broadcast; keys: RecipientKey[] }> {
+): Promise<{ broadcast: Broadcast; keys: RecipientKey[]; tasks: SendTask[] }> {
   sequence += 1;
   const broadcastId = `brd_TEST${String(sequence).padStart(4, '0')}${Date.now()}`;
   const chunkSize = options.chunkSize ?? 1000;
@@ -33,35 +60,48 @@ export async function storeBroadcast(
     ...(options.scheduledAt ? { scheduledAt: options.scheduledAt.toISOString() } : {}),
     createdAt: (options.createdAt ?? new Date()).toISOString(),
     template: { contentSid: options.contentSid ?? `HX${'0'.repeat(32)}`, variables: { '1': '{{name}}' } },
+    ...(options.followUp ? { followUp: options.followUp } : {}),
     totalRecipients: options.entries.length,
+    skippedCount: options.entries.filter((e) => e.skipped).length,
     chunkCount: chunks.length,
-    chunksExpanded: 0,
     fingerprint: `fp-${broadcastId}`,
     bodyFingerprint: `body-${broadcastId}`,
     invalidRecipientsCount: 0,
     invalidRecipients: [],
     duplicateRecipientsCount: 0,
   };
-  const created = await store.createBroadcast(broadcast, chunks, {
+  const created = await deps.broadcasts.create(broadcast, chunks, {
     fingerprintExpiresAt: Math.floor(Date.now() / 1000) + 600,
   });
   if (!created.created) throw new Error('the test broadcast was not created');
-  if (options.expand) await expandAll(store, broadcast);
-  const stored = await store.getBroadcast(options.tenantId, broadcastId);
+  const tasks = options.fanOut ? await fanOutAll(deps, broadcast) : [];
+  const stored = await deps.broadcasts.get(options.tenantId, broadcastId);
   if (!stored) throw new Error('the test broadcast was not stored');
   return {
     broadcast: stored,
     keys: options.entries.map((e) => ({ tenantId: options.tenantId, broadcastId, index: e.index })),
+    tasks,
   };
 }
 
-/** Expands every chunk as the fan-out consumer does (without enqueueing send tasks). */
-export async function expandAll(store: BroadcastStore, broadcast: Broadcast): Promise<void> {
-  for (let chunk = 0; chunk < broadcast.chunkCount; chunk++) {
-    const entries = await store.readChunk(broadcast.tenantId, broadcast.broadcastId, chunk);
-    await store.expandChunk(broadcast, chunk, entries);
-    await store.markChunkExpanded(broadcast, chunk);
-  }
+/** Fans out every chunk with the real fan-out use case; returns the send tasks it enqueued. */
+export async function fanOutAll(
+  deps: { broadcasts: Broadcasts; ledger: SendLedger },
+  broadcast: Broadcast,
+): Promise<SendTask[]> {
+  const sendQueue = collectingQueue<SendTask>();
+  const fanOut = createFanOut({
+    broadcasts: deps.broadcasts,
+    ledger: deps.ledger,
+    sendQueue,
+    postpone: async () => {
+      throw new Error('a test fan-out is never postponed');
+    },
+    logger: silentLogger,
+  });
+  for (let chunk = 0; chunk < broadcast.chunkCount; chunk++)
+    await fanOut({ tenantId: broadcast.tenantId, broadcastId: broadcast.broadcastId, chunk });
+  return sendQueue.tasks;
 }
 
 export interface LogEntry {
@@ -86,3 +126,5 @@ export function capturingLogger(): { logger: HandlerLogger; logs: LogEntry[] } {
     },
   };
 }
+
+export const silentLogger: HandlerLogger = { info() {}, warn() {}, error() {}, debug() {} };

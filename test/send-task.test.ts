@@ -1,0 +1,453 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queueDepth } from '../functions/adapters/dead-letters.ts';
+import { SqsTaskQueue } from '../functions/adapters/sqs-queues.ts';
+import { recipientKey } from '../functions/adapters/table-layout.ts';
+import { TwilioMessenger } from '../functions/adapters/twilio-messenger.ts';
+import type { RecipientKey, SendLedger, SendTask } from '../functions/core/ports.ts';
+import {
+  createSendConsumer,
+  type SendConsumerDeps,
+  statusCallbackUrl,
+} from '../functions/use-cases/send-task.ts';
+import { FaultInjector } from '../lib/local/faults/injector.ts';
+import type { FaultRule } from '../lib/local/faults/spec.ts';
+import { waitFor } from '../lib/local/wait-for.ts';
+import { capturingLogger } from './support/broadcasts.ts';
+import { untilCountsMatchLedger } from './support/counts-stream.ts';
+import { ACCOUNT_SID, type SendRig, startSendRig } from './support/send-rig.ts';
+import { sqsEvent, startTestQueues, type TestQueues } from './support/sqs.ts';
+
+/**
+ * The send consumer (functions/use-cases/send-task.ts) with the real adapters on DynamoDB Local, the
+ * Twilio simulator through the real SDK, the real status webhook and the counts aggregator on the
+ * stream: each recipient's message is sent at most once whatever SQS and Twilio do.
+ */
+const TENANT = 'tenant-send';
+const CONTENT_SID = `HX${'a'.repeat(32)}`;
+
+/** TWIN_FAULTS' twilio.429, off until a test turns it on: every create refused with 429/20429. */
+const twilio429: { -readonly [K in keyof FaultRule]: FaultRule[K] } = {
+  name: 'twilio.429',
+  service: 'twilio',
+  fault: '429',
+  rate: 0,
+};
+
+const { logger, logs } = capturingLogger();
+let rig: SendRig;
+let queues: TestQueues;
+/** Every task the consumer put back on the queue, with the delay it asked for. */
+const requeued: { task: SendTask; delaySeconds: number }[] = [];
+let send: ReturnType<typeof createSendConsumer>;
+
+beforeAll(async () => {
+  [rig, queues] = await Promise.all([
+    startSendRig({
+      tenantId: TENANT,
+      contentSid: CONTENT_SID,
+      logger,
+      faults: new FaultInjector({ rules: [twilio429], seed: 1 }),
+    }),
+    startTestQueues(),
+  ]);
+  send = consumer();
+}, 90_000);
+
+afterAll(async () => {
+  await queues?.stop();
+  await rig?.stop();
+});
+
+function consumer(overrides: Partial<SendConsumerDeps> = {}) {
+  return createSendConsumer({
+    broadcasts: rig.broadcasts,
+    ledger: rig.ledger,
+    followUps: rig.followUps,
+    contacts: rig.contacts,
+    messageIndex: rig.messageIndex,
+    messenger: async () => rig.messenger,
+    // The delay is SQS's business: recorded here, the test hands the task back itself.
+    requeue: async (task, delaySeconds) => {
+      requeued.push({ task, delaySeconds });
+    },
+    statusCallbackBase: () => rig.callbackBase,
+    backoffSeconds: [],
+    random: () => 0,
+    logger,
+    ...overrides,
+  });
+}
+
+const deliver = (tasks: readonly SendTask[], using = send, context?: Context) =>
+  using(sqsEvent(tasks.map((t) => JSON.stringify(t))), context);
+
+const requeuedFor = (key: RecipientKey) =>
+  requeued.filter((r) => r.task.broadcastId === key.broadcastId && r.task.index === key.index);
+
+/** Our own port with some methods replaced (a fault or a race placed exactly where a test needs it). */
+function around<T extends object>(target: T, overrides: Partial<T>): T {
+  return new Proxy(target, {
+    get(object, property) {
+      if (property in overrides) return overrides[property as keyof T];
+      const value = Reflect.get(object, property, object);
+      return typeof value === 'function' ? value.bind(object) : value;
+    },
+  });
+}
+
+/**
+ * Time passes until the claim's lease has run out (core/recovery.ts: the invocation's deadline +
+ * 10 s, about 40 s here): what a redelivery after the queue's visibility timeout finds.
+ */
+async function leaseRunsOut(key: RecipientKey) {
+  await rig.db.doc.send(
+    new UpdateCommand({
+      TableName: rig.db.tableName,
+      Key: recipientKey(key.broadcastId, key.index),
+      UpdateExpression: 'SET leaseUntil = :past',
+      ExpressionAttributeValues: { ':past': new Date(Date.now() - 1000).toISOString() },
+    }),
+  );
+}
+
+const at = <T>(list: readonly T[], n: number): T => {
+  const item = list[n];
+  if (item === undefined) throw new Error(`no item ${n}`);
+  return item;
+};
+
+describe('the send consumer against DynamoDB Local and the Twilio simulator', { timeout: 30_000 }, () => {
+  it('an ordinary number: one message with the template, its variables and a callback naming the send; read; the broadcast completes', async () => {
+    const { broadcast, keys, phones, tasks } = await rig.store(['1234']);
+    const [key, phone, task] = [at(keys, 0), at(phones, 0), at(tasks, 0)];
+    expect((await deliver([task])).batchItemFailures).toEqual([]);
+
+    const messages = rig.sentTo(phone);
+    expect(messages).toHaveLength(1);
+    const message = at(messages, 0);
+    expect(message.contentSid).toBe(CONTENT_SID);
+    expect(JSON.parse(message.contentVariables ?? '{}')).toEqual({ '1': 'name 0' });
+    expect(message.statusCallback).toBe(statusCallbackUrl(rig.callbackBase, task));
+    // The send's history entry records the SID at once, keyed by its claim.
+    const claimed = await rig.recipient(key);
+    expect(await rig.contacts.sentMessageSid(TENANT, phone, claimed.claimedAt ?? '')).toBe(message.sid);
+
+    const read = await rig.untilStatus(key, 'read');
+    expect(read.messageSid).toBe(message.sid);
+    expect(read.sentAt && read.deliveredAt && read.readAt).toBeTruthy();
+    await rig.untilBroadcast(broadcast, 'completed');
+    await untilCountsMatchLedger(rig, broadcast);
+    expect(await rig.counts(broadcast)).toMatchObject({ read: 1, queued: 0, sending: 0, pending: 0 });
+  });
+
+  it('every last-four-digit outcome of API.md, each recipient at its own status, and counts that add up', async () => {
+    const digits = ['0001', '0002', '0003', '0004', '0005', '0009', '1234'];
+    const { broadcast, keys, phones, tasks } = await rig.store(digits);
+    const byDigits = (d: string) => {
+      const n = digits.indexOf(d);
+      return { key: at(keys, n), phone: at(phones, n), task: at(tasks, n) };
+    };
+    expect((await deliver(tasks)).batchItemFailures).toEqual([]);
+
+    // 0003: create refused (400, 21211): failed for good, nothing at Twilio.
+    const invalid = byDigits('0003');
+    expect(await rig.recipient(invalid.key)).toMatchObject({ status: 'failed', errorCode: 21211 });
+    expect(rig.sentTo(invalid.phone)).toHaveLength(0);
+
+    // 0005: 429 on the first try: the claim is released and the task put back 2 s later (no jitter here).
+    const limited = byDigits('0005');
+    const released = await rig.recipient(limited.key);
+    expect(released).toMatchObject({ status: 'queued', attempts: 1 });
+    expect(released.errorCode).toBeUndefined();
+    expect(released.claimedAt).toBeUndefined();
+    expect(rig.sentTo(limited.phone)).toHaveLength(0);
+    expect(requeuedFor(limited.key)).toEqual([{ task: limited.task, delaySeconds: 2 }]);
+
+    // 0004: 500 after Twilio created the message: never resent, the task put back for after the lease
+    // (the next test follows that case when no callback comes).
+    const ambiguous = byDigits('0004');
+    expect(rig.sentTo(ambiguous.phone)).toHaveLength(1);
+    expect(requeuedFor(ambiguous.key)).toHaveLength(1);
+    expect(at(requeuedFor(ambiguous.key), 0).delaySeconds).toBeGreaterThan(30);
+
+    // The 0005 task comes back: accepted this time.
+    expect((await deliver([limited.task])).batchItemFailures).toEqual([]);
+    expect(rig.sentTo(limited.phone)).toHaveLength(1);
+
+    // The callbacks tell the rest; the 0004 one names the send in its signed query and adopts the SID.
+    expect(await rig.untilStatus(byDigits('0001').key, 'undelivered')).toMatchObject({ errorCode: 30003 });
+    expect(await rig.untilStatus(byDigits('0002').key, 'failed')).toMatchObject({ errorCode: 63024 });
+    expect((await rig.untilStatus(ambiguous.key, 'read')).messageSid).toBe(
+      rig.sentTo(ambiguous.phone)[0]?.sid,
+    );
+    await rig.untilStatus(limited.key, 'read');
+    await rig.untilStatus(byDigits('1234').key, 'read');
+    await rig.untilStatus(byDigits('0009').key, 'sent');
+    for (const phone of phones) expect(rig.sentTo(phone).length).toBeLessThanOrEqual(1);
+
+    await rig.untilBroadcast(broadcast, 'partial');
+    const totals = await untilCountsMatchLedger(rig, broadcast);
+    expect(totals.errors).toEqual({ '21211': 1, '30003': 1, '63024': 1 });
+    const counts = await rig.counts(broadcast);
+    expect(counts).toMatchObject({ read: 3, sent: 1, undelivered: 1, failed: 2, queued: 0, sending: 0 });
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(digits.length);
+  });
+
+  it('a broadcast whose only recipient Twilio refuses (0003) ends failed, with nothing sent', async () => {
+    const { broadcast, keys, phones, tasks } = await rig.store(['0003']);
+    expect((await deliver(tasks)).batchItemFailures).toEqual([]);
+    const failed = await rig.recipient(at(keys, 0));
+    expect(failed).toMatchObject({ status: 'failed', errorCode: 21211 });
+    expect(failed.messageSid).toBeUndefined();
+    expect(rig.sentTo(at(phones, 0))).toHaveLength(0);
+    await rig.untilBroadcast(broadcast, 'failed');
+  });
+
+  it('a 429 puts the task back as a FRESH message: however often it waits, it never reaches the DLQ', async () => {
+    const queue = await queues.queue('send-waiting', { maxReceiveCount: 2 });
+    const sendQueue = new SqsTaskQueue<SendTask>(queues.client, queue.main.url);
+    const delays: number[] = [];
+    // As functions/send-messages.ts wires it: back on the send queue as a new message.
+    const viaQueue = consumer({
+      requeue: async (task, delaySeconds) => {
+        delays.push(delaySeconds);
+        await sendQueue.enqueue([task]); // the delay itself is SQS's: not waited for here
+      },
+    });
+    const { keys, phones, tasks } = await rig.store(['2345']);
+    const [key, phone] = [at(keys, 0), at(phones, 0)];
+    await sendQueue.enqueue(tasks);
+    const receiveCounts: (string | undefined)[] = [];
+    const round = async () => {
+      const { received, response } = await waitFor(
+        async () => {
+          const pumped = await queues.pump(queue.main.url, viaQueue);
+          return pumped.received.length > 0 ? pumped : undefined;
+        },
+        { timeoutMs: 5000, message: 'the send task did not come back' },
+      );
+      receiveCounts.push(...received.map((m) => m.Attributes?.ApproximateReceiveCount));
+      expect(response.batchItemFailures).toEqual([]);
+    };
+
+    twilio429.rate = 1;
+    try {
+      // Five times its maxReceiveCount of 2: Twilio says "too many requests" every time.
+      for (let n = 0; n < 5; n++) {
+        await round();
+        expect(await rig.recipient(key)).toMatchObject({ status: 'queued', attempts: 1 });
+      }
+    } finally {
+      twilio429.rate = 0;
+    }
+    await round();
+
+    expect(receiveCounts).toEqual(['1', '1', '1', '1', '1', '1']);
+    expect(delays).toHaveLength(5);
+    for (const delay of delays) expect(delay).toBeGreaterThanOrEqual(2);
+    expect(rig.sentTo(phone)).toHaveLength(1);
+    expect(await queueDepth(queues.client, queue.deadLetter.url)).toMatchObject({ visible: 0 });
+    expect(await queueDepth(queues.client, queue.main.url)).toMatchObject({ visible: 0, inFlight: 0 });
+    await rig.untilStatus(key, 'read');
+  });
+
+  it('an ambiguous 500: left sending; the task comes back after the lease and adopts the message Twilio has', async () => {
+    const { broadcast, keys, phones, tasks } = await rig.store(['0004']);
+    const [key, phone, task] = [at(keys, 0), at(phones, 0), at(tasks, 0)];
+    rig.loseCallbacksOf(broadcast.broadcastId); // no callback will tell us
+    expect((await deliver([task])).batchItemFailures).toEqual([]);
+    const left = await rig.recipient(key);
+    expect(left.status).toBe('sending');
+    expect(left.messageSid).toBeUndefined();
+    expect(rig.sentTo(phone)).toHaveLength(1);
+    expect(requeuedFor(key)).toHaveLength(1);
+
+    // Delivered again while the lease holds (SQS at least once): nothing sent, back for later again.
+    await deliver([task]);
+    expect(rig.sentTo(phone)).toHaveLength(1);
+    expect(requeuedFor(key)).toHaveLength(2);
+    expect((await rig.recipient(key)).status).toBe('sending');
+
+    const sid = at(rig.sentTo(phone), 0).sid;
+    await waitFor(() => rig.sentTo(phone)[0]?.status === 'read', { message: 'Twilio never read it' });
+    await leaseRunsOut(key);
+    expect((await deliver([task])).batchItemFailures).toEqual([]);
+    const adopted = await rig.recipient(key);
+    expect(adopted).toMatchObject({ status: 'read', messageSid: sid, attempts: 1 });
+    expect(await rig.contacts.sentMessageSid(TENANT, phone, left.claimedAt ?? '')).toBe(sid);
+    expect(rig.sentTo(phone)).toHaveLength(1);
+    await rig.untilBroadcast(broadcast, 'completed');
+  });
+
+  it('a claim whose invocation died before calling Twilio: the redelivered task finds no message and sends exactly once', async () => {
+    const { keys, phones, tasks } = await rig.store(['2468']);
+    const [key, phone, task] = [at(keys, 0), at(phones, 0), at(tasks, 0)];
+    // The dead invocation's claim, its lease long over.
+    const dead = await rig.ledger.claim(task, new Date(Date.now() - 120_000), new Date(Date.now() - 60_000));
+    expect(dead.claimed).toBe(true);
+    expect(rig.sentTo(phone)).toHaveLength(0);
+
+    expect((await deliver([task])).batchItemFailures).toEqual([]);
+    expect(rig.sentTo(phone)).toHaveLength(1);
+    await deliver([task]);
+    expect(rig.sentTo(phone)).toHaveLength(1);
+    expect((await rig.untilStatus(key, 'read')).messageSid).toBe(rig.sentTo(phone)[0]?.sid);
+  });
+
+  it('a taken-over claim whose send is ambiguous again waits for its NEW lease, and is adopted, never resent', async () => {
+    const { broadcast, keys, phones, tasks } = await rig.store(['0004']);
+    const [key, phone, task] = [at(keys, 0), at(phones, 0), at(tasks, 0)];
+    rig.loseCallbacksOf(broadcast.broadcastId);
+    await rig.ledger.claim(task, new Date(Date.now() - 120_000), new Date(Date.now() - 60_000));
+    expect((await deliver([task])).batchItemFailures).toEqual([]);
+    expect(rig.sentTo(phone)).toHaveLength(1); // taken over and sent; Twilio answers 500 after creating it
+    const taken = await rig.recipient(key);
+    expect(taken.status).toBe('sending');
+    const leaseLeft = (Date.parse(taken.leaseUntil ?? '') - Date.now()) / 1000;
+    expect(leaseLeft).toBeGreaterThan(30);
+    // Put back for when the lease it now holds has run out, not at once.
+    expect(at(requeuedFor(key), 0).delaySeconds).toBeGreaterThanOrEqual(Math.floor(leaseLeft));
+
+    await waitFor(() => rig.sentTo(phone)[0]?.status === 'read', { message: 'Twilio never read it' });
+    await leaseRunsOut(key);
+    await deliver([task]);
+    expect(await rig.recipient(key)).toMatchObject({ status: 'read', messageSid: rig.sentTo(phone)[0]?.sid });
+    expect(rig.sentTo(phone)).toHaveLength(1);
+  });
+
+  it('a duplicated task sends once (twice in one batch, and again later)', async () => {
+    const { keys, phones, tasks } = await rig.store(['2222']);
+    const [key, phone, task] = [at(keys, 0), at(phones, 0), at(tasks, 0)];
+    expect((await deliver([task, task])).batchItemFailures).toEqual([]);
+    expect((await deliver([task])).batchItemFailures).toEqual([]);
+    expect(rig.sentTo(phone)).toHaveLength(1);
+    await rig.untilStatus(key, 'read');
+    await deliver([task]);
+    expect(rig.sentTo(phone)).toHaveLength(1);
+  });
+
+  it('a stale attempt sends nothing; the current attempt sends', async () => {
+    const { keys, phones, tasks } = await rig.store(['3579']);
+    const [key, phone, task] = [at(keys, 0), at(phones, 0), at(tasks, 0)];
+    // Attempt 1 failed transiently and the retry job re-queued the recipient as attempt 2.
+    await rig.ledger.claim(task, new Date(), new Date(Date.now() + 60_000));
+    await rig.ledger.report(key, { to: 'failed', at: new Date(), attempt: 1, errorCode: 30008 });
+    expect(await rig.ledger.requeueForRetry(key, 1, new Date())).toMatchObject({ attempts: 2 });
+
+    await deliver([task]); // attempt 1's task, delivered late
+    expect(await rig.recipient(key)).toMatchObject({ status: 'queued', attempts: 2 });
+    expect(rig.sentTo(phone)).toHaveLength(0);
+
+    await deliver([{ ...task, attempt: 2 }]);
+    expect(rig.sentTo(phone)).toHaveLength(1);
+    expect(await rig.untilStatus(key, 'read')).toMatchObject({ attempts: 2 });
+  });
+
+  it('a cancel that lands between the claim and the call sends nothing; the counts show the recipient cancelled', async () => {
+    const { broadcast, keys, phones, tasks } = await rig.store(['4680']);
+    const [key, phone, task] = [at(keys, 0), at(phones, 0), at(tasks, 0)];
+    const racing = consumer({
+      ledger: around<SendLedger>(rig.ledger, {
+        claim: async (...args) => {
+          const claim = await rig.ledger.claim(...args);
+          await rig.broadcasts.cancel(TENANT, broadcast.broadcastId, new Date()); // the admin, just then
+          return claim;
+        },
+      }),
+    });
+    expect((await deliver([task], racing)).batchItemFailures).toEqual([]);
+    expect(rig.sentTo(phone)).toHaveLength(0);
+    const released = await rig.recipient(key);
+    expect(released).toMatchObject({ status: 'queued', attempts: 1 });
+    expect(released.claimedAt).toBeUndefined();
+    // Delivered again: the broadcast is cancelled, nothing is sent.
+    await deliver([task]);
+    expect(rig.sentTo(phone)).toHaveLength(0);
+    await expect
+      .poll(() => rig.counts(broadcast), { timeout: 10_000 })
+      .toMatchObject({
+        cancelled: 1,
+        queued: 0,
+        sending: 0,
+      });
+  });
+
+  it('a cancelled broadcast: nothing written, nothing sent, Twilio never asked; its counts show the recipient cancelled', async () => {
+    const { broadcast, keys, phones, tasks } = await rig.store(['5555']);
+    await rig.broadcasts.cancel(TENANT, broadcast.broadcastId, new Date());
+    const noTwilio = consumer({
+      messenger: async () => {
+        throw new Error('Twilio must not be asked for a cancelled broadcast');
+      },
+    });
+    expect((await deliver(tasks, noTwilio)).batchItemFailures).toEqual([]);
+    expect(await rig.ledger.get(at(keys, 0))).toBeUndefined();
+    expect(rig.sentTo(at(phones, 0))).toHaveLength(0);
+    expect(await rig.counts(broadcast)).toMatchObject({ cancelled: 1, queued: 0, pending: 0 });
+  });
+
+  it("a suppressed number is skipped and sent nothing; another tenant's list does not stop this tenant", async () => {
+    const { broadcast, keys, phones, tasks } = await rig.store(['5151', '5252']);
+    const [optedOut, othersList] = [at(phones, 0), at(phones, 1)];
+    const suppression = {
+      reason: 'opt_out_keyword' as const,
+      detail: 'stop',
+      createdAt: new Date().toISOString(),
+    };
+    await rig.contacts.suppress({ tenantId: TENANT, phone: optedOut, ...suppression });
+    await rig.contacts.suppress({ tenantId: 'another-tenant', phone: othersList, ...suppression });
+    expect((await deliver(tasks)).batchItemFailures).toEqual([]);
+    const skipped = await rig.recipient(at(keys, 0));
+    expect(skipped.status).toBe('skipped');
+    expect(skipped.errorMessage).toContain('opt_out_keyword');
+    expect(rig.sentTo(optedOut)).toHaveLength(0);
+    expect(rig.sentTo(othersList)).toHaveLength(1);
+    await rig.untilStatus(at(keys, 1), 'read');
+    await rig.untilBroadcast(broadcast, 'completed');
+    await untilCountsMatchLedger(rig, broadcast);
+    expect(await rig.counts(broadcast)).toMatchObject({ skipped: 1, read: 1 });
+  });
+
+  it('a body that is not a task is dropped without poisoning the batch; a record that throws fails alone', async () => {
+    const { keys, phones, tasks } = await rig.store(['6666', '7777']);
+    const [good, bad] = [at(tasks, 0), at(tasks, 1)];
+    const flaky = consumer({
+      ledger: around<SendLedger>(rig.ledger, {
+        claim: async (task, ...rest) => {
+          if (task.index === bad.index) throw new Error('DynamoDB is having a moment');
+          return rig.ledger.claim(task, ...rest);
+        },
+      }),
+    });
+    const event: SQSEvent = sqsEvent([
+      'not json',
+      JSON.stringify({ tenantId: 'x' }),
+      JSON.stringify(good),
+      JSON.stringify(bad),
+    ]);
+    const result = await flaky(event);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: event.Records[3]?.messageId }]);
+    expect(rig.sentTo(at(phones, 0))).toHaveLength(1);
+    expect(rig.sentTo(at(phones, 1))).toHaveLength(0);
+    expect(await rig.ledger.get(at(keys, 1))).toBeUndefined();
+  });
+
+  it('with Twilio not configured, nothing is claimed and the task waits on the queue for a minute', async () => {
+    const { keys, tasks } = await rig.store(['8888']);
+    const unconfigured = consumer({
+      messenger: async () => new TwilioMessenger({ accountSid: ACCOUNT_SID }),
+    });
+    expect((await deliver(tasks, unconfigured)).batchItemFailures).toEqual([]);
+    expect(requeuedFor(at(keys, 0)).map((r) => r.delaySeconds)).toEqual([60]);
+    expect(await rig.ledger.get(at(keys, 0))).toBeUndefined();
+  });
+
+  it('logs mask phones and never carry the auth token', () => {
+    const text = JSON.stringify(logs);
+    expect(text).not.toContain(rig.authToken);
+    expect(text).not.toMatch(/\+9725\d{8}/);
+    expect(text).toMatch(/\+\*+\d{4}/);
+  });
+});
