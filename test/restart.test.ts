@@ -128,7 +128,8 @@ async function scenario(options: {
     async () => {
       const body = await broadcast(id);
       return Object.values(body.counts).reduce((a, b) => a + b, 0) === options.recipients.length &&
-        body.counts.sent + body.counts.delivered + body.counts.read === options.recipients.length
+        (body.counts.sent ?? 0) + (body.counts.delivered ?? 0) + (body.counts.read ?? 0) ===
+          options.recipients.length
         ? body.counts
         : undefined;
     },
@@ -154,7 +155,7 @@ describe('kill -9 of npm start, then a start on the same DATA_DIR', () => {
       recipients,
       env: { SIM_MPS: '1000', SIM_LATENCY_MS: '5', SENDER_MPS: '200' },
       // Right after the 202: the list is being handed to the send queue.
-      killWhen: async (ctx) => (await ctx.broadcast()).counts.pending > 0,
+      killWhen: async (ctx) => ((await ctx.broadcast()).counts.pending ?? 0) > 0,
     });
     expect(result.done.status).toBe('completed');
     expect(recipients.filter((to) => result.perRecipient.get(`whatsapp:${to}`) !== 1)).toEqual([]);

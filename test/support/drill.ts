@@ -43,8 +43,8 @@ export async function expectKeptPromises(
   for (const r of recipients)
     if (['sent', 'delivered', 'read'].includes(r.status)) expect(api.messagesTo(r.phone), r.phone).toBe(1);
   // The counts follow the ledger through the stream aggregator: they settle on exactly its statuses.
-  const byStatus = Object.fromEntries(RECIPIENT_STATUSES.map((s) => [s, 0]));
-  for (const r of recipients) byStatus[r.status] += 1;
+  const byStatus: Record<string, number> = Object.fromEntries(RECIPIENT_STATUSES.map((s) => [s, 0]));
+  for (const r of recipients) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
   await waitFor(
     async () => {
       const now = await api.call('GET', `/v1/broadcasts/${broadcastId}`, { key });
