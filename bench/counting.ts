@@ -84,6 +84,8 @@ export interface FunctionCount {
 
 export interface CallerCounts {
   dynamodb: Record<string, DynamoOpCount>;
+  /** DynamoDB calls (and those refused) by operation and item kind: `UpdateItem senderSchedule`. */
+  callsByTarget: Record<string, { calls: number; failed: number }>;
   /** The DynamoDB units, by the kind of item they were spent on (itemKind below). */
   byItemKind: Record<string, ItemKindUnits>;
   sqs: Record<string, SqsOpCount>;
@@ -278,6 +280,7 @@ export class AwsRequestCounter {
         const caller = this.#currentCaller();
         const input = args.input as Json;
         const items = dynamoItems(op, input);
+        const target = `${op} ${targetOf(op, input)}`;
         const metered = meter && DATA_OPS.has(op) ? meter.prepare(op, input) : undefined;
         const asked = metered
           ? { ...args, input: { ...metered.input, ReturnConsumedCapacity: 'INDEXES' } }
@@ -289,6 +292,7 @@ export class AwsRequestCounter {
           count.calls++;
           count.items += items;
           count.retries += Math.max(0, (output.$metadata?.attempts ?? 1) - 1);
+          this.#target(caller, target).calls++;
           if (metered && meter) {
             count.reportedUnits += reportedUnits(output.ConsumedCapacity);
             const units = await meter.succeeded(op, input, output, metered, (readUnits) => {
@@ -309,6 +313,9 @@ export class AwsRequestCounter {
           count.failed++;
           count.items += items;
           count.failedItems += items;
+          const t = this.#target(caller, target);
+          t.calls++;
+          t.failed++;
           if (metered && meter) {
             const units = meter.failed(op, input, error, metered);
             count.writeUnits += units.writeUnits;
@@ -378,7 +385,14 @@ export class AwsRequestCounter {
   }
 
   #callerCounts(caller: string): CallerCounts {
-    this.#counts.byCaller[caller] ??= { dynamodb: {}, byItemKind: {}, sqs: {}, logBytes: 0, logLines: 0 };
+    this.#counts.byCaller[caller] ??= {
+      dynamodb: {},
+      callsByTarget: {},
+      byItemKind: {},
+      sqs: {},
+      logBytes: 0,
+      logLines: 0,
+    };
     return this.#counts.byCaller[caller];
   }
 
@@ -396,6 +410,12 @@ export class AwsRequestCounter {
       retries: 0,
     };
     return counts[op];
+  }
+
+  #target(caller: string, target: string): { calls: number; failed: number } {
+    const targets = this.#callerCounts(caller).callsByTarget;
+    targets[target] ??= { calls: 0, failed: 0 };
+    return targets[target];
   }
 
   #sqsOp(caller: string, op: string): SqsOpCount {
@@ -767,6 +787,18 @@ function add(units: Units, more: Units): void {
   units.writeUnits += more.writeUnits;
   units.indexWriteUnits += more.indexWriteUnits;
   units.readUnits += more.readUnits;
+}
+
+/** What a request is about, by item kind (single-item requests and queries; `several` otherwise). */
+function targetOf(op: string, input: Json): string {
+  const key = (input.Key ?? input.Item) as Json | undefined;
+  if (key) return itemKind(key.pk, key.sk);
+  if (op === 'Query') {
+    if (input.IndexName) return `index ${String(input.IndexName)}`;
+    const values = (input.ExpressionAttributeValues ?? {}) as Json;
+    return values[':pk'] === undefined ? 'table' : itemKind(values[':pk'], values[':prefix'] ?? '');
+  }
+  return 'several';
 }
 
 /** Items a DynamoDB request names: several for a transaction or a batch. */

@@ -110,6 +110,14 @@ function loadText(load: Load | null): string {
   return `meanwhile DynamoDB Local served ${int(load.dynamodbCallsPerSecond)} calls/s on ${java} cores, Node (handlers, SQS emulator, simulator) used ${fixed(load.nodeCores, 2)} cores, ${fixed(load.callbacksPerSecond, 1)} status callbacks/s, send invocations running ${fixed(load.sendInvocationsRunning.mean, 1)} on average (at most ${load.sendInvocationsRunning.max})`;
 }
 
+/** The heaviest DynamoDB targets per recipient, with their refusals: `UpdateItem recipient 4.0`. */
+function callsText(byTarget: Record<string, { calls: number; failed: number }>): string {
+  return Object.entries(byTarget)
+    .filter(([, c]) => c.calls >= 0.01)
+    .map(([target, c]) => `${target} ${per(c.calls)}${c.failed >= 0.01 ? ` (${per(c.failed)} refused)` : ''}`)
+    .join(' · ');
+}
+
 const costLine = (label: string, detail: string, amount: number) =>
   `  ${label.padEnd(17)}${detail.padEnd(50)}${usd(amount).padStart(9)}`;
 const listOf = (record: Record<string, number>, format: (n: number) => string = per) =>
@@ -223,6 +231,17 @@ export function humanReport(
       ([name, value, note]) => `${name.padEnd(widths[0] ?? 0)}  ${value.padStart(widths[1] ?? 0)}  ${note}`,
     ),
   ];
+  if (s || n)
+    lines.push(
+      '',
+      'DynamoDB calls per recipient on the twin (what DynamoDB Local must serve; every caller but the bench)',
+      ...(s
+        ? [`  sendRate  ${fixed(s.dynamodbCallsPerRecipient, 2)}: ${callsText(s.dynamodbCallsByTarget)}`]
+        : []),
+      ...(n
+        ? [`  naive     ${fixed(n.dynamodbCallsPerRecipient, 2)}: ${callsText(n.dynamodbCallsByTarget)}`]
+        : []),
+    );
   if (c) {
     const u = c.usage;
     const cost = c.costPerMillionUsd;

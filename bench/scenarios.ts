@@ -44,6 +44,23 @@ function duplicatesAmong(messages: readonly SimulatedMessage[]): number {
   return [...perRecipient.values()].filter((count) => count > 1).length;
 }
 
+/** DynamoDB calls (and refusals) per recipient by operation and item, every caller but the bench's polling. */
+async function callsPerRecipient(
+  counter: AwsRequestCounter,
+  recipients: number,
+): Promise<Record<string, { calls: number; failed: number }>> {
+  const out: Record<string, { calls: number; failed: number }> = {};
+  for (const [caller, counts] of Object.entries((await counter.snapshot()).byCaller)) {
+    if (BENCH_POLLING.includes(caller)) continue;
+    for (const [target, c] of Object.entries(counts.callsByTarget)) {
+      out[target] ??= { calls: 0, failed: 0 };
+      out[target].calls += c.calls / recipients;
+      out[target].failed += c.failed / recipients;
+    }
+  }
+  return Object.fromEntries(Object.entries(out).sort(([, a], [, b]) => b.calls - a.calls));
+}
+
 // ── Load: what the box was doing ──────────────────────────────────────────────────────────────
 
 interface Sample {
@@ -122,6 +139,8 @@ export interface SendRateResult {
   readonly wallS: number;
   /** DynamoDB calls per recipient over the run (every caller), the send path's load on the emulator. */
   readonly dynamodbCallsPerRecipient: number;
+  /** The same by operation and item (`UpdateItem recipient`), with the refused ones. */
+  readonly dynamodbCallsByTarget: Record<string, { calls: number; failed: number }>;
   readonly acceptedPerSecond: number[];
   readonly rejectedPerSecond: number[];
   readonly callbacksPerSecondSeries: number[];
@@ -214,6 +233,7 @@ export async function sendRate(say: Say): Promise<SendRateResult> {
       sendWindowS: ((acceptedAt.at(-1) ?? origin) - origin) / 1000,
       wallS,
       dynamodbCallsPerRecipient: counter.dynamoCalls() / recipients,
+      dynamodbCallsByTarget: await callsPerRecipient(counter, recipients),
       acceptedPerSecond,
       rejectedPerSecond,
       callbacksPerSecondSeries,
@@ -248,6 +268,8 @@ export interface NaiveResult {
   readonly duplicates: number;
   /** DynamoDB calls per recipient while ours ran (every caller: sends, callbacks, aggregator). */
   readonly dynamodbCallsPerRecipient: number;
+  /** The same by operation and item (`UpdateItem recipient`), with the refused ones. */
+  readonly dynamodbCallsByTarget: Record<string, { calls: number; failed: number }>;
 }
 
 export async function naive(say: Say): Promise<NaiveResult> {
@@ -312,6 +334,7 @@ export async function naive(say: Say): Promise<NaiveResult> {
       naiveSpeedup: naiveMs / oursMs,
       duplicates: duplicatesAmong(messagesOf(simulator.messages(), broadcastId)),
       dynamodbCallsPerRecipient: (last.dynamoCalls - first.dynamoCalls) / recipients,
+      dynamodbCallsByTarget: await callsPerRecipient(counter, recipients),
     };
   } finally {
     await bench.stop();

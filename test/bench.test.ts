@@ -59,6 +59,7 @@ describe('steady send rate', () => {
 
 const caller = (counts: Partial<CallerCounts>): CallerCounts => ({
   dynamodb: {},
+  callsByTarget: {},
   byItemKind: {},
   sqs: {},
   logBytes: 0,
