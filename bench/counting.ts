@@ -667,9 +667,12 @@ export class DynamoMeter {
     // The item as it is, when DynamoDB returned it with the refusal (it is in its typed form).
     const returned = (error as { Item?: Record<string, unknown> }).Item;
     if (returned) this.#items.set(key, unmarshall(returned as never));
-    const current = itemBytes(this.#items.get(key));
-    const attempted = op === 'PutItem' ? itemBytes(input.Item as Item) : 0;
-    const u = writeUnits(Math.max(current, attempted));
+    // AWS: on an existing item, the units of the item the write would have made; on a new one, 1.
+    // An update's would-be item is not known here: the item as it is stands for it.
+    const current = this.#items.get(key);
+    const u = !current
+      ? 1
+      : writeUnits(op === 'PutItem' ? itemBytes(input.Item as Item) : itemBytes(current));
     this.#onKind(this.#kindOfKey(table, keyItem), { writeUnits: u });
     return { ...NO_UNITS, writeUnits: u };
   }

@@ -20,10 +20,12 @@
  *   https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html: two
  *   underlying writes (or reads) of every item, prepare and commit, consumed even when the transaction
  *   does not succeed.
- * - Failed conditions: "Working with items", conditional writes,
- *   https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/WorkingWithItems.html: a
- *   condition that evaluates to false still consumes write capacity, on the larger of the existing
- *   item and the one the write tried to make.
+ * - Failed conditions: "Managing throughput settings on provisioned tables", capacity unit
+ *   consumption for writes, https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ProvisionedThroughput.html:
+ *   a condition that evaluates to false still consumes write units: for an existing item, those of
+ *   the item the write would have made; for a new item, one. The same page: a read of an item that
+ *   does not exist costs 1 unit strongly consistent, 0.5 eventually; BatchGetItem rounds each item
+ *   up to 4 KB on its own; a projection does not reduce the units.
  * - Global secondary indexes: "Using Global Secondary Indexes", provisioned throughput, writes,
  *   https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html: an item entering the
  *   index is one write, leaving it one, an index key change two (delete + put), a change of projected
