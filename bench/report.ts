@@ -130,7 +130,12 @@ const listOf = (record: Record<string, number>, format: (n: number) => string = 
 export function humanReport(
   figures: Figures,
   r: ScenarioResults,
-  elapsed: { elapsedS: Record<string, number>; totalS: number },
+  elapsed: {
+    elapsedS: Record<string, number>;
+    totalS: number;
+    /** os.loadavg() (1, 5, 15 minutes) when the run began and ended. */
+    loadAverage?: { start: number[]; end: number[] };
+  },
 ): string {
   const cpus = os.cpus();
   const rows: [string, string, string][] = [];
@@ -320,7 +325,11 @@ export function humanReport(
     '',
     `Elapsed: ${Object.entries(elapsed.elapsedS)
       .map(([name, seconds]) => `${name} ${seconds} s`)
-      .join(' · ')} · total ${elapsed.totalS} s`,
+      .join(' · ')} · total ${elapsed.totalS} s${
+      elapsed.loadAverage
+        ? ` · load average (1/5/15 min) ${elapsed.loadAverage.start.map((x) => x.toFixed(2)).join('/')} at the start, ${elapsed.loadAverage.end.map((x) => x.toFixed(2)).join('/')} at the end`
+        : ''
+    }`,
   );
   return lines.join('\n');
 }

@@ -54,6 +54,8 @@ export async function runBench(options: BenchOptions): Promise<number> {
   const errors: Record<string, string> = {};
   const elapsedS: Record<string, number> = {};
   const started = Date.now();
+  // The box is shared (2 cores, other developers' tests): its load says how far to trust a figure.
+  const loadAtStart = os.loadavg();
   for (const step of plan) {
     if (interrupted) break;
     say(`▶ ${step.name}: ${step.title}`);
@@ -77,15 +79,18 @@ export async function runBench(options: BenchOptions): Promise<number> {
   const totalS = Math.round((Date.now() - started) / 100) / 10;
   const date = new Date().toISOString();
   const figures: Figures = figuresOf(results);
+  const loadAverage = { start: loadAtStart, end: os.loadavg() };
   const line = roundDeep({
     bench: 'whatsapp-broadcast',
     date,
+    loadAverage,
     ...figures,
     elapsedS: { ...elapsedS, total: totalS },
     ...(Object.keys(errors).length > 0 ? { errors } : {}),
     details: detailsForLine(results),
   });
-  if (!options.json) process.stdout.write(`${humanReport(figures, results, { elapsedS, totalS })}\n`);
+  if (!options.json)
+    process.stdout.write(`${humanReport(figures, results, { elapsedS, totalS, loadAverage })}\n`);
   process.stdout.write(`${JSON.stringify(line)}\n`);
   // A partial run is not "the last result".
   if (!options.only && !interrupted) saveResults(line, results, date);
