@@ -11,11 +11,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { dynamoDocumentClient, sqs } from '../functions/commons/wiring.ts';
 import { newApiKey } from '../functions/core/api-keys.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { localConfigFromEnv } from '../lib/local/config.ts';
 import type { TwilioSimulator } from '../lib/local/twilio-simulator.ts';
 import { type LocalTwin, startLocalTwin } from '../lib/local/twin.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
-import { type AwsRequestCounter, EVENT_SOURCE_MAPPING } from './counting.ts';
+import { topology } from '../lib/topology.ts';
+import { type AwsRequestCounter, EVENT_SOURCE_MAPPING, type MeteredTable } from './counting.ts';
 import { PRICES } from './prices.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: API answers are arbitrary JSON.
@@ -115,8 +117,20 @@ export async function startBenchTwin(
   if (counter) {
     // The handlers' shared clients, created now (the twin has set their endpoints) and before any
     // handler runs, so every request they make is counted.
-    counter.countDynamo(dynamoDocumentClient());
+    try {
+      await counter.countDynamo(dynamoDocumentClient(), {
+        endpoint: twin.dynamodbEndpoint,
+        region: LOCAL_REGION,
+        credentials: LOCAL_CREDENTIALS,
+        tables: meteredTables(twin.tableNames),
+      });
+    } catch (error) {
+      await twin.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+      throw error;
+    }
     counter.countSqs(sqs(), { chunkBytes: PRICES.sqs.chunkBytes });
+    counter.setFunctionUrlHosts(Object.values(twin.functionUrls).map((url) => new URL(url).host));
   }
   const simulator = twin.simulator;
   if (!simulator) throw new Error('the bench needs the Twilio simulator');
@@ -179,6 +193,20 @@ export async function startBenchTwin(
   };
   running.add(bench);
   return bench;
+}
+
+/** The topology's tables under their local names, as the meter needs them. */
+function meteredTables(names: Readonly<Record<string, string>>): MeteredTable[] {
+  return Object.entries(topology.tables).map(([id, spec]) => ({
+    name: names[id] ?? id,
+    partitionKey: spec.partitionKey,
+    sortKey: spec.sortKey,
+    indexes: spec.globalIndexes.map((index) => ({
+      name: index.name,
+      partitionKey: index.partitionKey,
+      ...(index.sortKey ? { sortKey: index.sortKey } : {}),
+    })),
+  }));
 }
 
 /** Recipients no longer pending, queued or sending: sent or beyond, or finally failed. */

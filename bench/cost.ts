@@ -1,65 +1,73 @@
 /**
  * From counted requests to requests and dollars per recipient. Pure arithmetic: the counting is
- * bench/counting.ts, the prices bench/prices.ts.
+ * bench/counting.ts (DynamoDB units as AWS bills them: bench/dynamo-units.ts), the prices
+ * bench/prices.ts. What each unit is, and why:
  *
- * Units:
- * - DynamoDB: the capacity units DynamoDB Local reported per call (item sizes, 4 KB reads, 1 KB
- *   writes, eventually consistent reads at half, index writes included), doubled for transactions
- *   (AWS bills 2 units per item in TransactWriteItems/TransactGetItems; DynamoDB Local reports 1).
- *   A failed call (condition not met) reports nothing, yet AWS bills it: 1 unit per item named.
- *   Queries are billed per 4 KB read in total, which is what DynamoDB Local reports for them.
- * - SQS: requests in 64 KB payload chunks; empty receives are a cost of polling over time, not of
- *   recipients (and the local pollers wait 1 s per receive where AWS's wait 20 s), so left out.
- * - Lambda: invocations, and GB-seconds from the measured durations × each function's memory.
- * - API Gateway: one request per invocation of a function behind a route.
- * - EventBridge: scheduled rules fire per schedule, not per recipient: one measured firing of each
- *   rule, amortized over the recipients a sender gets through between two firings.
- * - CloudWatch Logs: the bytes the handlers logged, plus Lambda's own START/END/REPORT lines.
+ * - DynamoDB: the write and read units the meter computed from the items themselves (1 KB writes, the
+ *   larger of before and after; ×2 per transactional item; failed conditions and cancelled
+ *   transactions included; every global secondary index write; 4 KB reads, halved when eventually
+ *   consistent; a Query on everything it read). The stream the aggregator reads is free (a Lambda
+ *   event source); the aggregator's own invocations and writes are counted like any function's.
+ * - SQS: requests in 64 KB payload chunks (sends, the event source's receives and deletes, re-queues).
+ *   Empty receives are a cost of polling over time (a few pollers per queue, whether or not anything
+ *   is sent; here they wait 1 s where Lambda's wait 20 s), not of recipients: shown, not priced.
+ * - Lambda: invocations, and GB-seconds from the measured durations × each function's memory (arm64).
+ *   Durations measured on a shared 2-core box are longer than on Lambda: an upper bound.
+ * - API Gateway: the invocations that came through the HTTP API; Function URL invocations (the status
+ *   callbacks) cost nothing beyond Lambda's own price.
+ * - EventBridge: scheduled rules fire per minute, not per recipient: one measured firing of each rule
+ *   while a broadcast is in flight, amortized over the recipients a sender gets through in a minute.
+ * - CloudWatch Logs: the bytes the handlers log at the deployed level (WARN: lib/stack.ts logLevel);
+ *   at system log level WARN Lambda writes no START/END/REPORT lines, so none are added.
+ * - X-Ray: active tracing is off by default (lib/stack.ts `tracing`): no traces, $0.
  */
-import {
-  type CountSnapshot,
-  type DynamoOpCount,
-  isDynamoRead,
-  isDynamoTransaction,
-  type SqsOpCount,
-} from './counting.ts';
+import { type CountSnapshot, isDynamoRead, type SqsOpCount } from './counting.ts';
 import type { PriceList } from './prices.ts';
 
 export interface CostInputs {
   readonly recipients: number;
-  /** Counted from the POST to the last status callback. */
-  readonly send: CountSnapshot;
-  /** Counted over one firing of each scheduled rule. */
-  readonly firings: CountSnapshot;
-  /** Firings of each rule per recipient on AWS. */
+  /** Counted from the POST to the last status callback, with at least one firing of each rule. */
+  readonly counts: CountSnapshot;
+  /**
+   * The functions scheduled rules invoke (one rule each): their counts are per firing, whatever the
+   * run's recipients, and are amortized by `firingsPerRecipientPerRule`.
+   */
+  readonly scheduledFunctions: readonly string[];
+  /** Firings of each rule per recipient on AWS (a sender at its limit, between two firings). */
   readonly firingsPerRecipientPerRule: number;
-  readonly rules: number;
-  /** Callers left out of both snapshots (the bench's own progress polling). */
+  /** Callers left out (the bench's own progress polling). */
   readonly excludedCallers: readonly string[];
   readonly memoryMb: Readonly<Record<string, number>>;
-  /** Functions behind HTTP routes: each invocation is one API Gateway request. */
-  readonly httpFunctions: readonly string[];
   /** API Gateway requests beyond one per call (bodies over 512 KB are metered per 512 KB). */
   readonly extraApiRequests: number;
-  /** Lambda's own log lines per invocation (START, END, REPORT). */
+  /** Lambda's own log lines per invocation (START, END, REPORT): 0 at system log level WARN. */
   readonly platformLogBytesPerInvocation: number;
+  /** X-Ray traces per invocation: 0 with tracing off (the default). */
+  readonly tracesPerInvocation: number;
   readonly prices: PriceList;
 }
 
 /** Everything per recipient. */
 export interface UsagePerRecipient {
   readonly dynamodbCalls: Record<string, number>;
-  /** Billed units by operation (transactions doubled, failed calls included). */
-  readonly dynamodbUnits: Record<string, number>;
-  readonly readUnits: number;
+  /** Write units on the table (transactions ×2, failed conditions included). */
   readonly writeUnits: number;
+  /** Write units on global secondary indexes. */
+  readonly indexWriteUnits: number;
+  readonly readUnits: number;
+  /** What DynamoDB Local reported in ConsumedCapacity, for comparison (reads and writes together). */
+  readonly reportedUnits: number;
+  /** Units by the kind of item they went to (recipient, history, counter, …). */
+  readonly unitsByItemKind: Record<string, { write: number; read: number }>;
   /** Billed SQS requests by operation, empty receives left out. */
   readonly sqsRequests: Record<string, number>;
   readonly lambdaInvocations: Record<string, number>;
-  readonly lambdaGbSeconds: number;
+  readonly lambdaGbSeconds: Record<string, number>;
   readonly apiGatewayRequests: number;
+  readonly functionUrlRequests: number;
   readonly eventBridgeFirings: number;
   readonly logBytes: number;
+  readonly xrayTraces: number;
 }
 
 export interface CostBreakdown {
@@ -71,17 +79,18 @@ export interface CostBreakdown {
   readonly apiGateway: number;
   readonly eventBridge: number;
   readonly cloudWatchLogs: number;
+  readonly xray: number;
   readonly total: number;
 }
 
 export interface CostReport {
   readonly usage: UsagePerRecipient;
+  /** Requests per recipient by service (Lambda: invocations; SQS: billed requests). */
   readonly requestsPerRecipient: {
     readonly dynamodb: number;
     readonly sqs: number;
     readonly lambda: number;
     readonly apiGateway: number;
-    readonly eventBridge: number;
     readonly total: number;
   };
   readonly costPerMillionUsd: CostBreakdown;
@@ -94,12 +103,18 @@ const GB = 1024 ** 3;
 
 export function costReport(inputs: CostInputs): CostReport {
   if (!(inputs.recipients > 0)) throw new Error('costReport needs at least one recipient');
-  const perRecipient = 1 / inputs.recipients;
-  const firingShare = inputs.firingsPerRecipientPerRule;
+  const scheduled = new Set(inputs.scheduledFunctions);
+  for (const fn of scheduled)
+    if (!(inputs.counts.functions[fn]?.invocations ?? 0))
+      throw new Error(`costReport needs at least one firing of ${fn}'s rule in the counts`);
+  const { recipients: sending, firings } = splitScheduled(inputs.counts, scheduled);
+  // Each scheduled function's counts are those of its firings: per firing, then per recipient.
+  const perFiring = (caller: string) =>
+    inputs.firingsPerRecipientPerRule / (inputs.counts.functions[caller]?.invocations ?? 1);
   const usage = addUsage(
-    usageOf(inputs.send, perRecipient, inputs, inputs.extraApiRequests),
-    usageOf(inputs.firings, firingShare, inputs, 0),
-    inputs.rules * firingShare,
+    usageOf(sending, () => 1 / inputs.recipients, inputs, inputs.extraApiRequests / inputs.recipients),
+    usageOf(firings, perFiring, inputs, 0),
+    scheduled.size * inputs.firingsPerRecipientPerRule,
   );
   const p = inputs.prices;
   const sum = (record: Record<string, number>) => Object.values(record).reduce((a, b) => a + b, 0);
@@ -108,21 +123,24 @@ export function costReport(inputs: CostInputs): CostReport {
     sqs: sum(usage.sqsRequests),
     lambda: sum(usage.lambdaInvocations),
     apiGateway: usage.apiGatewayRequests,
-    eventBridge: usage.eventBridgeFirings,
   };
   const costs = {
-    dynamodbWrites: usage.writeUnits * p.dynamodb.perMillionWriteUnits,
+    dynamodbWrites: (usage.writeUnits + usage.indexWriteUnits) * p.dynamodb.perMillionWriteUnits,
     dynamodbReads: usage.readUnits * p.dynamodb.perMillionReadUnits,
     sqs: requestsPerRecipient.sqs * p.sqs.perMillionRequests,
-    lambdaRequests: requestsPerRecipient.lambda * p.lambda.perMillionRequests,
-    lambdaCompute: usage.lambdaGbSeconds * MILLION * p.lambda.perGbSecondArm64,
+    lambdaRequests:
+      requestsPerRecipient.lambda * p.lambda.perMillionRequests +
+      usage.functionUrlRequests * p.lambda.perMillionFunctionUrlRequests,
+    lambdaCompute: sum(usage.lambdaGbSeconds) * MILLION * p.lambda.perGbSecondArm64,
     apiGateway: usage.apiGatewayRequests * p.apiGatewayHttp.perMillionRequests,
     eventBridge: usage.eventBridgeFirings * p.eventBridge.perMillionScheduledRuleFirings,
     cloudWatchLogs: ((usage.logBytes * MILLION) / GB) * p.cloudWatchLogs.perGbIngested,
+    xray: usage.xrayTraces * p.xray.perMillionTracesRecorded,
   };
-  const emptyReceives = [inputs.send, inputs.firings]
-    .flatMap((s) => Object.values(s.byCaller))
-    .reduce((total, caller) => total + (caller.sqs.ReceiveMessage?.emptyReceives ?? 0), 0);
+  const emptyReceives = Object.values(inputs.counts.byCaller).reduce(
+    (total, caller) => total + (caller.sqs.ReceiveMessage?.emptyReceives ?? 0),
+    0,
+  );
   return {
     usage,
     requestsPerRecipient: { ...requestsPerRecipient, total: sum(requestsPerRecipient) },
@@ -131,63 +149,90 @@ export function costReport(inputs: CostInputs): CostReport {
   };
 }
 
-/** Billed DynamoDB units of one operation's counts. */
-export function billedUnits(op: string, count: DynamoOpCount): number {
-  return (count.units + count.failedItems) * (isDynamoTransaction(op) ? 2 : 1);
-}
-
 /** Billed SQS requests, empty receives left out. */
 export function billedSqsRequests(op: string, count: SqsOpCount): number {
   return count.billedRequests - (op === 'ReceiveMessage' ? count.emptyReceives : 0);
 }
 
+/** The counts of the scheduled functions apart from the rest. */
+export function splitScheduled(
+  counts: CountSnapshot,
+  scheduled: ReadonlySet<string>,
+): { recipients: CountSnapshot; firings: CountSnapshot } {
+  const pick = (keep: (name: string) => boolean): CountSnapshot => ({
+    byCaller: Object.fromEntries(Object.entries(counts.byCaller).filter(([name]) => keep(name))),
+    functions: Object.fromEntries(Object.entries(counts.functions).filter(([name]) => keep(name))),
+  });
+  return { recipients: pick((name) => !scheduled.has(name)), firings: pick((name) => scheduled.has(name)) };
+}
+
+/** Usage of a snapshot, each caller's counts scaled by `factorOf(caller)` (to per recipient). */
 function usageOf(
   snapshot: CountSnapshot,
-  factor: number,
+  factorOf: (caller: string) => number,
   inputs: CostInputs,
   extraApiRequests: number,
 ): Omit<UsagePerRecipient, 'eventBridgeFirings'> {
   const dynamodbCalls: Record<string, number> = {};
-  const dynamodbUnits: Record<string, number> = {};
   const sqsRequests: Record<string, number> = {};
   const lambdaInvocations: Record<string, number> = {};
-  let readUnits = 0;
+  const lambdaGbSeconds: Record<string, number> = {};
+  const unitsByItemKind: Record<string, { write: number; read: number }> = {};
   let writeUnits = 0;
+  let indexWriteUnits = 0;
+  let readUnits = 0;
+  let reportedUnits = 0;
   let logBytes = 0;
-  let lambdaGbSeconds = 0;
   let apiGatewayRequests = 0;
+  let functionUrlRequests = 0;
+  let xrayTraces = 0;
   const excluded = new Set(inputs.excludedCallers);
   for (const [caller, counts] of Object.entries(snapshot.byCaller)) {
     if (excluded.has(caller)) continue;
+    const factor = factorOf(caller);
     for (const [op, count] of Object.entries(counts.dynamodb)) {
-      const units = billedUnits(op, count) * factor;
       add(dynamodbCalls, op, (count.calls + count.retries) * factor);
-      add(dynamodbUnits, op, units);
-      if (isDynamoRead(op)) readUnits += units;
-      else writeUnits += units;
+      writeUnits += count.writeUnits * factor;
+      indexWriteUnits += count.indexWriteUnits * factor;
+      readUnits += count.readUnits * factor;
+      reportedUnits += count.reportedUnits * factor;
+      if (isDynamoRead(op) && count.writeUnits > 0)
+        throw new Error(`a read (${op}) was counted write units: the meter is wrong`);
     }
     for (const [op, count] of Object.entries(counts.sqs))
       add(sqsRequests, op, (billedSqsRequests(op, count) + count.retries) * factor);
+    for (const [kind, units] of Object.entries(counts.byItemKind)) {
+      unitsByItemKind[kind] ??= { write: 0, read: 0 };
+      unitsByItemKind[kind].write += (units.writeUnits + units.indexWriteUnits) * factor;
+      unitsByItemKind[kind].read += units.readUnits * factor;
+    }
     logBytes += counts.logBytes * factor;
   }
   for (const [fn, count] of Object.entries(snapshot.functions)) {
     if (excluded.has(fn)) continue;
+    const factor = factorOf(fn);
     add(lambdaInvocations, fn, count.invocations * factor);
-    lambdaGbSeconds += (count.billedMs / 1000) * ((inputs.memoryMb[fn] ?? 128) / 1024) * factor;
+    add(lambdaGbSeconds, fn, (count.billedMs / 1000) * ((inputs.memoryMb[fn] ?? 128) / 1024) * factor);
     logBytes += count.invocations * inputs.platformLogBytesPerInvocation * factor;
-    if (inputs.httpFunctions.includes(fn)) apiGatewayRequests += count.invocations * factor;
+    xrayTraces += count.invocations * inputs.tracesPerInvocation * factor;
+    apiGatewayRequests += (count.bySource.httpApi ?? 0) * factor;
+    functionUrlRequests += (count.bySource.functionUrl ?? 0) * factor;
   }
-  apiGatewayRequests += extraApiRequests * factor;
+  apiGatewayRequests += extraApiRequests;
   return {
     dynamodbCalls,
-    dynamodbUnits,
-    readUnits,
     writeUnits,
+    indexWriteUnits,
+    readUnits,
+    reportedUnits,
+    unitsByItemKind,
     sqsRequests,
     lambdaInvocations,
     lambdaGbSeconds,
     apiGatewayRequests,
+    functionUrlRequests,
     logBytes,
+    xrayTraces,
   };
 }
 
@@ -201,17 +246,28 @@ function addUsage(
     for (const [key, value] of Object.entries(y)) add(out, key, value);
     return out;
   };
+  const kinds: Record<string, { write: number; read: number }> = {};
+  for (const source of [a.unitsByItemKind, b.unitsByItemKind])
+    for (const [kind, units] of Object.entries(source)) {
+      kinds[kind] ??= { write: 0, read: 0 };
+      kinds[kind].write += units.write;
+      kinds[kind].read += units.read;
+    }
   return {
     dynamodbCalls: merge(a.dynamodbCalls, b.dynamodbCalls),
-    dynamodbUnits: merge(a.dynamodbUnits, b.dynamodbUnits),
-    readUnits: a.readUnits + b.readUnits,
     writeUnits: a.writeUnits + b.writeUnits,
+    indexWriteUnits: a.indexWriteUnits + b.indexWriteUnits,
+    readUnits: a.readUnits + b.readUnits,
+    reportedUnits: a.reportedUnits + b.reportedUnits,
+    unitsByItemKind: kinds,
     sqsRequests: merge(a.sqsRequests, b.sqsRequests),
     lambdaInvocations: merge(a.lambdaInvocations, b.lambdaInvocations),
-    lambdaGbSeconds: a.lambdaGbSeconds + b.lambdaGbSeconds,
+    lambdaGbSeconds: merge(a.lambdaGbSeconds, b.lambdaGbSeconds),
     apiGatewayRequests: a.apiGatewayRequests + b.apiGatewayRequests,
+    functionUrlRequests: a.functionUrlRequests + b.functionUrlRequests,
     eventBridgeFirings,
     logBytes: a.logBytes + b.logBytes,
+    xrayTraces: a.xrayTraces + b.xrayTraces,
   };
 }
 

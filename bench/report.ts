@@ -26,7 +26,10 @@ export interface Figures {
   readonly sendRateRatio: number | null;
   readonly sendRateMps: number | null;
   readonly configuredMps: number | null;
+  /** The simulator's status callbacks reached the ledger during the send-rate window. */
+  readonly callbacksLive: boolean | null;
   readonly provider429: number | null;
+  /** Recipients that got more than one message, in the send-rate and naive-comparison broadcasts. */
   readonly duplicates: number | null;
   readonly naiveSpeedup: number | null;
   readonly naiveMs: number | null;
@@ -34,26 +37,48 @@ export interface Figures {
   readonly accept10kMs: number | null;
   readonly accept100kMs: number | null;
   readonly fullyQueued100kMs: number | null;
-  readonly awsRequestsPerRecipient: number | null;
   readonly costPerMillionUsd: number | null;
+  /** Table and index write units, as AWS bills them. */
+  readonly dynamodbWriteUnitsPerRecipient: number | null;
+  readonly dynamodbReadUnitsPerRecipient: number | null;
+  readonly awsRequestsPerRecipient: number | null;
+  readonly awsRequestsPerRecipientByService: {
+    readonly dynamodb: number;
+    readonly sqs: number;
+    readonly lambda: number;
+    readonly apiGateway: number;
+  } | null;
   readonly callbacksPerSecond: number | null;
 }
 
 export function figuresOf(r: ScenarioResults): Figures {
+  const c = r.cost;
+  const duplicates = [r.sendRate?.duplicates, r.naive?.duplicates].filter((d) => d !== undefined);
   return {
     sendRateRatio: r.sendRate?.sendRateRatio ?? null,
     sendRateMps: r.sendRate?.sendRateMps ?? null,
     configuredMps: r.sendRate?.configuredMps ?? null,
+    callbacksLive: r.sendRate?.callbacksLive ?? null,
     provider429: r.sendRate?.provider429 ?? null,
-    duplicates: r.sendRate?.duplicates ?? null,
+    duplicates: duplicates.length > 0 ? duplicates.reduce((a, b) => a + b, 0) : null,
     naiveSpeedup: r.naive?.naiveSpeedup ?? null,
     naiveMs: r.naive?.naiveMs ?? null,
     oursMs: r.naive?.oursMs ?? null,
     accept10kMs: r.accept10k?.acceptMs ?? null,
     accept100kMs: r.accept100k?.acceptMs ?? null,
     fullyQueued100kMs: r.accept100k?.fullyQueuedMs ?? null,
-    awsRequestsPerRecipient: r.cost?.requestsPerRecipient.total ?? null,
-    costPerMillionUsd: r.cost?.costPerMillionUsd.total ?? null,
+    costPerMillionUsd: c?.costPerMillionUsd.total ?? null,
+    dynamodbWriteUnitsPerRecipient: c ? c.usage.writeUnits + c.usage.indexWriteUnits : null,
+    dynamodbReadUnitsPerRecipient: c?.usage.readUnits ?? null,
+    awsRequestsPerRecipient: c?.requestsPerRecipient.total ?? null,
+    awsRequestsPerRecipientByService: c
+      ? {
+          dynamodb: c.requestsPerRecipient.dynamodb,
+          sqs: c.requestsPerRecipient.sqs,
+          lambda: c.requestsPerRecipient.lambda,
+          apiGateway: c.requestsPerRecipient.apiGateway,
+        }
+      : null,
     callbacksPerSecond: r.callbacks?.callbacksPerSecond ?? null,
   };
 }
@@ -82,7 +107,15 @@ const per = (n: number) => (n >= 0.01 ? n.toFixed(2) : n.toPrecision(2));
 function loadText(load: Load | null): string {
   if (!load) return 'load not sampled';
   const java = load.dynamodbLocalCores === null ? 'unknown' : fixed(load.dynamodbLocalCores, 2);
-  return `meanwhile DynamoDB Local served ${int(load.dynamodbCallsPerSecond)} calls/s on ${java} cores, Node (handlers, SQS emulator, simulator) used ${fixed(load.nodeCores, 2)} cores`;
+  return `meanwhile DynamoDB Local served ${int(load.dynamodbCallsPerSecond)} calls/s on ${java} cores, Node (handlers, SQS emulator, simulator) used ${fixed(load.nodeCores, 2)} cores, ${fixed(load.callbacksPerSecond, 1)} status callbacks/s, send invocations running ${fixed(load.sendInvocationsRunning.mean, 1)} on average (at most ${load.sendInvocationsRunning.max})`;
+}
+
+/** The heaviest DynamoDB targets per recipient, with their refusals: `UpdateItem recipient 4.0`. */
+function callsText(byTarget: Record<string, { calls: number; failed: number }>): string {
+  return Object.entries(byTarget)
+    .filter(([, c]) => c.calls >= 0.01)
+    .map(([target, c]) => `${target} ${per(c.calls)}${c.failed >= 0.01 ? ` (${per(c.failed)} refused)` : ''}`)
+    .join(' · ');
 }
 
 const costLine = (label: string, detail: string, amount: number) =>
@@ -97,7 +130,12 @@ const listOf = (record: Record<string, number>, format: (n: number) => string = 
 export function humanReport(
   figures: Figures,
   r: ScenarioResults,
-  elapsed: { elapsedS: Record<string, number>; totalS: number },
+  elapsed: {
+    elapsedS: Record<string, number>;
+    totalS: number;
+    /** os.loadavg() (1, 5, 15 minutes) when the run began and ended. */
+    loadAverage?: { start: number[]; end: number[] };
+  },
 ): string {
   const cpus = os.cpus();
   const rows: [string, string, string][] = [];
@@ -107,7 +145,14 @@ export function humanReport(
     'sendRateRatio',
     figures.sendRateRatio === null ? null : fixed(figures.sendRateRatio, 3),
     s
-      ? `${fixed(s.sendRateMps, 1)}/s of ${s.configuredMps}/s configured over the middle 80 % of acceptances (10th to 90th percentile, ${fixed(s.steadyFromS, 0)}-${fixed(s.steadyToS, 0)} s), median ${s.medianPerSecond}/s; ${loadText(s.load)}${s.completed ? '' : ` · INCOMPLETE: ${s.accepted} of ${s.recipients} sent`}`
+      ? `${fixed(s.sendRateMps, 1)}/s of ${s.configuredMps}/s configured over the middle 80 % of acceptances (10th to 90th percentile, ${fixed(s.steadyFromS, 0)}-${fixed(s.steadyToS, 0)} s), median ${s.medianPerSecond}/s; ${int(s.recipients)} recipients, send consumer max concurrency ${s.sendMaxConcurrency}; ${loadText(s.load)}${s.completed ? '' : ` · INCOMPLETE: ${s.accepted} of ${s.recipients} sent`}`
+      : '',
+  );
+  row(
+    'callbacksLive',
+    s ? String(s.callbacksLive) : null,
+    s
+      ? `the simulator posted sent, delivered and read ${s.simulatorCallbackDelayMs} ms apart during the send: ${fixed(s.load?.callbacksPerSecond ?? 0, 1)} callbacks/s applied over the steady window`
       : '',
   );
   row(
@@ -117,15 +162,15 @@ export function humanReport(
   );
   row(
     'duplicates',
-    s ? int(s.duplicates) : null,
-    'recipients of the broadcast that got more than one message',
+    figures.duplicates === null ? null : int(figures.duplicates),
+    'recipients that got more than one message (the send-rate and the naive-comparison broadcasts)',
   );
   const n = r.naive;
   row(
     'naiveSpeedup',
     n ? `${fixed(n.naiveSpeedup, 1)}×` : null,
     n
-      ? `naive loop ${fixed(n.naiveMs / 1000, 1)} s vs ours ${fixed(n.oursMs / 1000, 1)} s (${int(n.recipients)} recipients, ${n.simulatorLatencyMs} ms per create, until all sent); ours ran at ${fixed(n.recipients / (n.oursMs / 1000), 1)} recipients/s: ${loadText(n.oursLoad)}`
+      ? `naive loop ${fixed(n.naiveMs / 1000, 1)} s vs ours ${fixed(n.oursMs / 1000, 1)} s (${int(n.recipients)} recipients, ${n.simulatorLatencyMs} ms per create, until the progress counts every one sent${n.oursAcceptedMs != null ? `; Twilio had accepted every message at ${fixed(n.oursAcceptedMs / 1000, 1)} s, ${fixed(n.naiveMs / n.oursAcceptedMs, 1)}×` : ''}; ours at SENDER_MPS ${n.configuredMps}, send consumer max concurrency ${n.sendMaxConcurrency}) = ${fixed(n.recipients / (n.oursMs / 1000), 1)} recipients/s, ${fixed(n.dynamodbCallsPerRecipient, 1)} DynamoDB calls per recipient; ${loadText(n.oursLoad)}`
       : '',
   );
   const a10 = r.accept10k;
@@ -149,16 +194,30 @@ export function humanReport(
   );
   const c = r.cost;
   row(
-    'awsRequestsPerRecipient',
-    c ? fixed(c.requestsPerRecipient.total, 2) : null,
+    'costPerMillionUsd',
+    c ? usd(c.costPerMillionUsd.total) : null,
     c
-      ? `DynamoDB ${per(c.requestsPerRecipient.dynamodb)} · SQS ${per(c.requestsPerRecipient.sqs)} · Lambda ${per(c.requestsPerRecipient.lambda)} · API Gateway ${per(c.requestsPerRecipient.apiGateway)} · EventBridge ${per(c.requestsPerRecipient.eventBridge)}`
+      ? `AWS only, counted as AWS bills (below), us-east-1 on-demand list prices; ${int(c.recipients)} recipients at SENDER_MPS ${c.configuredMps}, each sent, delivered and read; Twilio and Meta fees not included`
       : '',
   );
   row(
-    'costPerMillionUsd',
-    c ? usd(c.costPerMillionUsd.total) : null,
-    'AWS only, us-east-1 on-demand list prices; Twilio and Meta fees not included',
+    'dynamodbWriteUnitsPerRecipient',
+    figures.dynamodbWriteUnitsPerRecipient === null ? null : fixed(figures.dynamodbWriteUnitsPerRecipient, 2),
+    c ? `table ${per(c.usage.writeUnits)} + global secondary indexes ${per(c.usage.indexWriteUnits)}` : '',
+  );
+  row(
+    'dynamodbReadUnitsPerRecipient',
+    figures.dynamodbReadUnitsPerRecipient === null ? null : fixed(figures.dynamodbReadUnitsPerRecipient, 2),
+    c
+      ? `DynamoDB Local reported ${per(c.usage.reportedUnits)} units (reads and writes) for the same requests`
+      : '',
+  );
+  row(
+    'awsRequestsPerRecipient',
+    c ? fixed(c.requestsPerRecipient.total, 2) : null,
+    c
+      ? `DynamoDB ${per(c.requestsPerRecipient.dynamodb)} · SQS ${per(c.requestsPerRecipient.sqs)} · Lambda ${per(c.requestsPerRecipient.lambda)} (of which ${per(c.usage.functionUrlRequests)} through the status callback's Function URL) · API Gateway ${per(c.requestsPerRecipient.apiGateway)}`
+      : '',
   );
   const cb = r.callbacks;
   row(
@@ -177,28 +236,45 @@ export function humanReport(
       ([name, value, note]) => `${name.padEnd(widths[0] ?? 0)}  ${value.padStart(widths[1] ?? 0)}  ${note}`,
     ),
   ];
+  if (s || n)
+    lines.push(
+      '',
+      'DynamoDB calls per recipient on the twin (what DynamoDB Local must serve; every caller but the bench)',
+      ...(s
+        ? [`  sendRate  ${fixed(s.dynamodbCallsPerRecipient, 2)}: ${callsText(s.dynamodbCallsByTarget)}`]
+        : []),
+      ...(n
+        ? [`  naive     ${fixed(n.dynamodbCallsPerRecipient, 2)}: ${callsText(n.dynamodbCallsByTarget)}`]
+        : []),
+    );
   if (c) {
     const u = c.usage;
     const cost = c.costPerMillionUsd;
     const p = PRICES;
+    const gbSeconds = Object.values(u.lambdaGbSeconds).reduce((a, b) => a + b, 0);
     lines.push(
       '',
-      `Requests per recipient (${c.recipients} recipients, each sent, delivered and read: 3 status callbacks; the bench's own progress polling, ${c.excludedQueryInvocations} queryBroadcasts calls, left out)`,
-      `  DynamoDB calls  ${listOf(u.dynamodbCalls)}`,
-      `  DynamoDB units  ${listOf(u.dynamodbUnits)}  (write ${per(u.writeUnits)} WRU, read ${per(u.readUnits)} RRU; transactions ×2)`,
-      `  SQS (billed)    ${listOf(u.sqsRequests)}  (${int(c.emptyReceives)} empty receives while polling left out)`,
-      `  Lambda          ${listOf(u.lambdaInvocations)}`,
-      `  API Gateway     ${per(u.apiGatewayRequests)}   EventBridge rule firings ${per(u.eventBridgeFirings)} (2 rules every 5 min, at ${c.configuredMps}/s)`,
+      `Per recipient (${c.recipients} recipients, each sent, delivered and read: 3 status callbacks; the bench's own progress polling, ${c.excludedQueryInvocations} queryBroadcasts calls, left out; the scheduled rules' firings amortized at ${c.configuredMps}/s)`,
+      `  DynamoDB calls     ${listOf(u.dynamodbCalls)}`,
+      `  DynamoDB units     by item: ${Object.entries(u.unitsByItemKind)
+        .filter(([, k]) => k.write + k.read > 0)
+        .sort(([, a], [, b]) => b.write + b.read - (a.write + a.read))
+        .map(([kind, k]) => `${kind} ${per(k.write)} W / ${per(k.read)} R`)
+        .join(' · ')}`,
+      `  SQS (billed)       ${listOf(u.sqsRequests)}  (${int(c.emptyReceives)} empty receives while polling: a cost per queue and hour, not per recipient)`,
+      `  Lambda             ${listOf(u.lambdaInvocations)}`,
+      `  Lambda GB-s        ${listOf(u.lambdaGbSeconds, (x) => x.toPrecision(2))}`,
+      `  API Gateway        ${per(u.apiGatewayRequests)}   Function URL ${per(u.functionUrlRequests)}   EventBridge rule firings ${per(u.eventBridgeFirings)}`,
       '',
       `Cost per million recipients (${p.region} on-demand list prices checked ${p.checkedOn}, bench/prices.ts)`,
       costLine(
         'DynamoDB writes',
-        `${per(u.writeUnits)} WRU × $${p.dynamodb.perMillionWriteUnits}/M`,
+        `${per(u.writeUnits + u.indexWriteUnits)} WRU × $${p.dynamodb.perMillionWriteUnits}/M`,
         cost.dynamodbWrites,
       ),
       costLine(
         'DynamoDB reads',
-        `${per(u.readUnits)} RRU × $${p.dynamodb.perMillionReadUnits}/M`,
+        `${per(u.readUnits)} RRU × $${p.dynamodb.perMillionReadUnits}/M (stream reads by Lambda: free)`,
         cost.dynamodbReads,
       ),
       costLine(
@@ -213,12 +289,12 @@ export function humanReport(
       ),
       costLine(
         'Lambda compute',
-        `${per(u.lambdaGbSeconds)} GB-s × $${p.lambda.perGbSecondArm64}/GB-s (arm64)`,
+        `${per(gbSeconds)} GB-s × $${p.lambda.perGbSecondArm64}/GB-s (arm64)`,
         cost.lambdaCompute,
       ),
       costLine(
         'API Gateway',
-        `${per(u.apiGatewayRequests)} requests × $${p.apiGatewayHttp.perMillionRequests}/M`,
+        `${per(u.apiGatewayRequests)} requests × $${p.apiGatewayHttp.perMillionRequests}/M (callbacks: Function URL)`,
         cost.apiGateway,
       ),
       costLine(
@@ -228,17 +304,20 @@ export function humanReport(
       ),
       costLine(
         'CloudWatch Logs',
-        `${int(u.logBytes)} bytes × $${p.cloudWatchLogs.perGbIngested}/GB`,
+        `${int(u.logBytes)} bytes at ${c.logLevel} × $${p.cloudWatchLogs.perGbIngested}/GB`,
         cost.cloudWatchLogs,
       ),
+      costLine('X-Ray', `${per(u.xrayTraces)} traces (tracing off by default)`, cost.xray),
       costLine('total', '', cost.total),
       '',
-      `Measured at SENDER_MPS ${c.configuredMps} so that this box is not saturated (queueing would inflate every duration, so the GB-s); sendMessages' billed time is mostly its pacing wait, about maxConcurrency / SENDER_MPS seconds per recipient.`,
       `Lambda durations measured here (they set the GB-s; sharing 2 cores with DynamoDB Local makes them longer than on AWS): ${Object.entries(
         c.functionMs,
       )
         .filter(([fn]) => !c.excludedCallers.includes(fn))
-        .map(([fn, f]) => `${fn} ${f.invocations}× ${int(f.meanMs)} ms @${f.memoryMb} MB`)
+        .map(
+          ([fn, f]) =>
+            `${fn} ${f.invocations}× ${int(f.meanMs)} ms @${f.memoryMb} MB (≤${f.peakConcurrency} at once)`,
+        )
         .join(' · ')}`,
     );
   }
@@ -246,7 +325,11 @@ export function humanReport(
     '',
     `Elapsed: ${Object.entries(elapsed.elapsedS)
       .map(([name, seconds]) => `${name} ${seconds} s`)
-      .join(' · ')} · total ${elapsed.totalS} s`,
+      .join(' · ')} · total ${elapsed.totalS} s${
+      elapsed.loadAverage
+        ? ` · load average (1/5/15 min) ${elapsed.loadAverage.start.map((x) => x.toFixed(2)).join('/')} at the start, ${elapsed.loadAverage.end.map((x) => x.toFixed(2)).join('/')} at the end`
+        : ''
+    }`,
   );
   return lines.join('\n');
 }

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: throughput, cost and capacity figures measured on the local twin (README,
  * "Benchmark"). `--json` prints only the JSON line; `--only=sendRate,cost` runs some scenarios
- * (and saves nothing); `--send-rate-mps=20` sets the send-rate scenario's limit (default 50).
+ * (and saves nothing); `--send-rate-mps=20` sets the send-rate scenario's limit (default 80).
  */
 import { SEND_RATE_MPS_VARIABLE } from '../bench/options.ts';
 import { PLAN, runBench } from '../bench/run.ts';
@@ -10,8 +10,8 @@ import type { ScenarioName } from '../bench/scenarios.ts';
 const args = process.argv.slice(2);
 const known = new Set(PLAN.map((p) => p.name as string));
 const onlyArg = args.find((a) => a.startsWith('--only='));
-// The send-rate scenario's limit (default 50): below what this machine's send path can carry, the
-// ratio measures the pacing alone. Passed to the scenario's process through its environment.
+// The send-rate scenario's limit (default 80, the product's default sender limit). Passed to the
+// scenario's process through its environment.
 const mpsArg = args.find((a) => a.startsWith('--send-rate-mps='));
 if (mpsArg) process.env[SEND_RATE_MPS_VARIABLE] = mpsArg.slice('--send-rate-mps='.length);
 const only = onlyArg

@@ -1,9 +1,27 @@
 // The bench's pure parts (npm run bench itself is not part of npm test): the steady-rate maths,
-// the cost arithmetic from counted requests, the request-counting helpers, the chart and the numbers.
+// DynamoDB's billing arithmetic (with AWS's own worked examples), the meter, the cost arithmetic from
+// counted requests, the request-counting helpers, the chart and the numbers.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { sendRateSvg } from '../bench/chart.ts';
-import { billedUnits, costReport } from '../bench/cost.ts';
-import { type CallerCounts, type CountSnapshot, consumedUnits, dynamoItems } from '../bench/counting.ts';
+import { costReport } from '../bench/cost.ts';
+import {
+  type CallerCounts,
+  type CountSnapshot,
+  DynamoMeter,
+  dynamoItems,
+  type FunctionCount,
+  itemKind,
+  reportedUnits,
+} from '../bench/counting.ts';
+import {
+  indexWriteUnits,
+  itemBytes,
+  numberBytes,
+  readUnits,
+  valueBytes,
+  writeUnits,
+} from '../bench/dynamo-units.ts';
 import { ordinaryPhones, phonesEndingIn } from '../bench/phones.ts';
 import { PRICES } from '../bench/prices.ts';
 import { roundDeep } from '../bench/report.ts';
@@ -41,18 +59,22 @@ describe('steady send rate', () => {
 
 const caller = (counts: Partial<CallerCounts>): CallerCounts => ({
   dynamodb: {},
+  callsByTarget: {},
+  byItemKind: {},
   sqs: {},
   logBytes: 0,
   logLines: 0,
   ...counts,
 });
-const dynamo = (calls: number, units: number, extra: { items?: number; failedItems?: number } = {}) => ({
+const dynamo = (calls: number, units: { write?: number; index?: number; read?: number } = {}) => ({
   calls,
-  failed: extra.failedItems ? 1 : 0,
-  items: extra.items ?? calls,
-  failedItems: extra.failedItems ?? 0,
-  units,
-  gsiUnits: 0,
+  failed: 0,
+  items: calls,
+  failedItems: 0,
+  writeUnits: units.write ?? 0,
+  indexWriteUnits: units.index ?? 0,
+  readUnits: units.read ?? 0,
+  reportedUnits: 0,
   retries: 0,
 });
 const sqs = (billedRequests: number, emptyReceives = 0) => ({
@@ -63,105 +85,282 @@ const sqs = (billedRequests: number, emptyReceives = 0) => ({
   emptyReceives,
   retries: 0,
 });
-const fn = (invocations: number, billedMs: number) => ({
+const fn = (invocations: number, billedMs: number, bySource: FunctionCount['bySource'] = {}) => ({
   invocations,
+  bySource,
   errors: 0,
   totalMs: billedMs,
   billedMs,
+  peakConcurrency: 1,
+});
+
+describe('DynamoDB item sizes (AWS "Item sizes and formats")', () => {
+  it('adds attribute names and values: strings by UTF-8 bytes, numbers by significant digits', () => {
+    // "name" (4) + "Ann" (3); "attempts" (8) + 12345 (5 digits: 3 bytes + 1).
+    expect(itemBytes({ name: 'Ann' })).toBe(7);
+    expect(itemBytes({ attempts: 12345 })).toBe(12);
+    // Leading and trailing zeros are trimmed: 1000 is one significant digit, 0.001 too.
+    expect(numberBytes(1000)).toBe(2);
+    expect(numberBytes(0.001)).toBe(2);
+    expect(numberBytes(-1.25)).toBe(3);
+    expect(numberBytes('1700000000001')).toBe(8);
+    // UTF-8: "é" is two bytes.
+    expect(itemBytes({ s: 'é' })).toBe(3);
+  });
+
+  it('counts 1 byte for null and booleans, 3 for a List or Map and 1 per element', () => {
+    expect(itemBytes({ ok: true, no: null })).toBe(2 + 1 + 2 + 1);
+    // "m" + 3 + (1 + "a" + "xy"): 1 + 3 + 4.
+    expect(itemBytes({ m: { a: 'xy' } })).toBe(8);
+    // "l" + 3 + (1 + "x") + (1 + 7 as 2 bytes).
+    expect(itemBytes({ l: ['x', 7] })).toBe(1 + 3 + 2 + 3);
+    expect(itemBytes({ e: [] })).toBe(4);
+    expect(valueBytes(new Set(['ab', 'c']))).toBe(3);
+    expect(itemBytes(undefined)).toBe(0);
+  });
+});
+
+describe('DynamoDB units (AWS "read and write operations", transactions, GSIs)', () => {
+  it('bills writes per 1 KB, at least 1, and twice inside a transaction', () => {
+    expect(writeUnits(500)).toBe(1);
+    expect(writeUnits(1024)).toBe(1);
+    // A 1.5 KB item: 2 write units, 4 in a transaction.
+    expect(writeUnits(1536)).toBe(2);
+    expect(writeUnits(1536, { transactional: true })).toBe(4);
+    // AWS's example: a transaction writing three 500-byte items needs 6 WCUs.
+    expect(3 * writeUnits(500, { transactional: true })).toBe(6);
+    expect(writeUnits(0)).toBe(1);
+  });
+
+  it('bills reads per 4 KB: a 3,500-byte item costs one unit, half eventually consistent', () => {
+    expect(readUnits(3500, 'strong')).toBe(1);
+    expect(readUnits(3500, 'eventual')).toBe(0.5);
+    expect(readUnits(3500, 'transactional')).toBe(2);
+    expect(readUnits(4097, 'strong')).toBe(2);
+    // Nothing found still costs the minimum.
+    expect(readUnits(0, 'strong')).toBe(1);
+  });
+
+  it('writes a global secondary index when the item enters, leaves, changes key or changes in it', () => {
+    const index = [{ name: 'retries', partitionKey: 'retryKey', sortKey: 'nextRetryAt' }];
+    const base = { pk: 'p', sk: 's', status: 'failed' };
+    const inIt = { ...base, retryKey: 'b', nextRetryAt: '2026-11-30T10:00' };
+    expect(indexWriteUnits(undefined, base, index)).toEqual({});
+    expect(indexWriteUnits(base, inIt, index)).toEqual({ retries: 1 });
+    expect(indexWriteUnits(inIt, base, index)).toEqual({ retries: 1 });
+    // An index key change is a delete and a put.
+    expect(indexWriteUnits(inIt, { ...inIt, nextRetryAt: '2026-11-30T11:00' }, index)).toEqual({
+      retries: 2,
+    });
+    // Projection ALL: another attribute changing rewrites the entry once; nothing changing, nothing.
+    expect(indexWriteUnits(inIt, { ...inIt, status: 'undelivered' }, index)).toEqual({ retries: 1 });
+    expect(indexWriteUnits(inIt, { ...inIt }, index)).toEqual({});
+    // A large entry costs its KBs.
+    expect(indexWriteUnits(undefined, { ...inIt, blob: 'x'.repeat(3000) }, index)).toEqual({ retries: 3 });
+  });
+});
+
+describe('the DynamoDB meter', () => {
+  const table = {
+    name: 't',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    indexes: [{ name: 'active', partitionKey: 'active' }],
+  };
+  // The paths below never call the client (no seed, no read back): it points nowhere.
+  const meter = () =>
+    new DynamoMeter(
+      new DynamoDBClient({
+        region: 'us-east-1',
+        endpoint: 'http://127.0.0.1:9',
+        credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+      }),
+      [table],
+    );
+  const prepared = { input: {}, stripAttributes: false, stripErrorItem: false };
+
+  it('asks an UpdateItem for its new item (and the old one when refused), and says to hide them', () => {
+    const m = meter();
+    const asked = m.prepare('UpdateItem', { TableName: 't', Key: { pk: 'a', sk: 'b' } });
+    expect(asked.input).toMatchObject({
+      ReturnValues: 'ALL_NEW',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+    expect(asked).toMatchObject({ stripAttributes: true, stripErrorItem: true });
+    const own = m.prepare('UpdateItem', { TableName: 't', Key: {}, ReturnValues: 'ALL_NEW' });
+    expect(own).toMatchObject({ stripAttributes: false, stripErrorItem: true });
+    expect(m.prepare('PutItem', { TableName: 't' }).input).toEqual({ TableName: 't' });
+  });
+
+  it('bills a write on the larger of the item before and after, and its index entry', async () => {
+    const m = meter();
+    const big = { pk: 'a', sk: 'b', blob: 'x'.repeat(1500) };
+    expect(await m.succeeded('PutItem', { TableName: 't', Item: big }, {}, prepared)).toEqual({
+      writeUnits: 2,
+      indexWriteUnits: 0,
+      readUnits: 0,
+    });
+    // Shrinking it still costs the larger (before) size; entering the index costs the new entry.
+    const small = { pk: 'a', sk: 'b', active: 'ACTIVE' };
+    const update = { TableName: 't', Key: { pk: 'a', sk: 'b' } };
+    const askedNew = { ...prepared, input: { ...update, ReturnValues: 'ALL_NEW' } };
+    expect(await m.succeeded('UpdateItem', update, { Attributes: small }, askedNew)).toEqual({
+      writeUnits: 2,
+      indexWriteUnits: 1,
+      readUnits: 0,
+    });
+    // A strongly consistent read of the (now small) item: 1 unit; eventually consistent: half.
+    const get = { TableName: 't', Key: { pk: 'a', sk: 'b' } };
+    expect(
+      (await m.succeeded('GetItem', { ...get, ConsistentRead: true }, { Item: small }, prepared)).readUnits,
+    ).toBe(1);
+    expect((await m.succeeded('GetItem', get, {}, prepared)).readUnits).toBe(0.5);
+  });
+
+  it('bills a transaction twice per item, and a refused one too', async () => {
+    const m = meter();
+    const item = (n: number) => ({ pk: `p${n}`, sk: 's', blob: 'x'.repeat(1400) });
+    const input = {
+      TransactItems: [{ Put: { TableName: 't', Item: item(1) } }, { Put: { TableName: 't', Item: item(2) } }],
+    };
+    // Two 1.4 KB items: 2 units each, doubled.
+    expect((await m.succeeded('TransactWriteItems', input, {}, prepared)).writeUnits).toBe(8);
+    const cancelled = Object.assign(new Error('cancelled'), { name: 'TransactionCanceledException' });
+    expect(m.failed('TransactWriteItems', input, cancelled, prepared).writeUnits).toBe(8);
+  });
+
+  it('bills a failed conditional write on the item as it is (returned with the refusal)', () => {
+    const m = meter();
+    const refused = Object.assign(new Error('no'), {
+      name: 'ConditionalCheckFailedException',
+      Item: { pk: { S: 'a' }, sk: { S: 'b' }, blob: { S: 'x'.repeat(2100) } },
+    });
+    expect(
+      m.failed('UpdateItem', { TableName: 't', Key: { pk: 'a', sk: 'b' } }, refused, prepared).writeUnits,
+    ).toBe(3);
+    // Nothing there, nothing returned: the minimum.
+    const bare = Object.assign(new Error('no'), { name: 'ConditionalCheckFailedException' });
+    expect(
+      m.failed('UpdateItem', { TableName: 't', Key: { pk: 'z', sk: 'z' } }, bare, prepared).writeUnits,
+    ).toBe(1);
+    // Other errors (throttling, validation) write nothing.
+    expect(m.failed('UpdateItem', { TableName: 't', Key: {} }, new Error('x'), prepared).writeUnits).toBe(0);
+  });
+
+  it('bills a Query on the total it read, rounded up to 4 KB once', async () => {
+    const m = meter();
+    const items = Array.from({ length: 3 }, (_, n) => ({ pk: 'q', sk: String(n), blob: 'x'.repeat(1500) }));
+    const units = await m.succeeded(
+      'Query',
+      { TableName: 't', ConsistentRead: true },
+      { Items: items },
+      prepared,
+    );
+    expect(units.readUnits).toBe(2); // ~4.5 KB
+    expect((await m.succeeded('Query', { TableName: 't' }, { Items: [] }, prepared)).readUnits).toBe(0.5);
+  });
+
+  it('names what items are, for the units-by-item breakdown', () => {
+    expect(itemKind('BROADCAST#brd_1#S03', 'R#0000001')).toBe('recipient');
+    expect(itemKind('BROADCAST#brd_1', 'COUNTS#S03')).toBe('counter');
+    expect(itemKind('BROADCAST#brd_1', 'CHUNK#00000')).toBe('chunk');
+    expect(itemKind('TENANT#t', 'BROADCAST#brd_1')).toBe('broadcast');
+    expect(itemKind('CONTACT#+972501234567', 'MSG#t#…')).toBe('history');
+    expect(itemKind('PACE#whatsapp:+1', 'PACE')).toBe('senderSchedule');
+  });
 });
 
 describe('cost from counted requests', () => {
-  const send: CountSnapshot = {
+  const counts: CountSnapshot = {
     byCaller: {
       sendMessages: caller({
         dynamodb: {
-          TransactWriteItems: dynamo(10, 20, { items: 20, failedItems: 2 }),
-          GetItem: dynamo(20, 20),
+          UpdateItem: dynamo(10, { write: 12 }),
+          GetItem: dynamo(20, { read: 20 }),
+          TransactWriteItems: dynamo(1, { write: 4, index: 2 }),
         },
         sqs: { SendMessageBatch: sqs(1) },
         logBytes: 1000,
       }),
       eventSourceMapping: caller({ sqs: { ReceiveMessage: sqs(5, 4), DeleteMessageBatch: sqs(1) } }),
-      queryBroadcasts: caller({ dynamodb: { GetItem: dynamo(100, 100) } }),
+      queryBroadcasts: caller({ dynamodb: { GetItem: dynamo(100, { read: 100 }) } }),
+      // Two firings of the sweeper: its counts are per firing, then amortized.
+      sweepStuck: caller({ dynamodb: { Query: dynamo(4, { read: 2000 }) } }),
     },
     functions: {
-      sendMessages: fn(1, 2000),
-      twilioStatusWebhook: fn(30, 600),
-      queryBroadcasts: fn(50, 5000),
+      sendMessages: fn(1, 2000, { eventSource: 1 }),
+      twilioStatusWebhook: fn(30, 600, { functionUrl: 29, httpApi: 1 }),
+      queryBroadcasts: fn(50, 5000, { httpApi: 50 }),
+      sweepStuck: fn(2, 200, { eventSource: 2 }),
     },
   };
-  const firings: CountSnapshot = {
-    byCaller: { retryFailed: caller({ dynamodb: { Query: dynamo(4, 2) } }) },
-    functions: { retryFailed: fn(1, 100) },
-  };
-  const report = costReport({
+  const inputs = {
     recipients: 10,
-    send,
-    firings,
+    counts,
+    scheduledFunctions: ['sweepStuck'],
     firingsPerRecipientPerRule: 0.001,
-    rules: 2,
     excludedCallers: ['queryBroadcasts'],
-    memoryMb: { sendMessages: 512, twilioStatusWebhook: 512, retryFailed: 512, queryBroadcasts: 512 },
-    httpFunctions: ['twilioStatusWebhook', 'queryBroadcasts'],
+    memoryMb: { sendMessages: 512, twilioStatusWebhook: 256, sweepStuck: 512, queryBroadcasts: 512 },
     extraApiRequests: 0,
-    platformLogBytesPerInvocation: 100,
+    platformLogBytesPerInvocation: 0,
+    tracesPerInvocation: 0,
     prices: PRICES,
+  };
+  const report = costReport(inputs);
+
+  it('takes the units as counted, leaves out the bench polling, and amortizes scheduled firings', () => {
+    expect(report.usage.writeUnits).toBeCloseTo(1.6); // 16 / 10
+    expect(report.usage.indexWriteUnits).toBeCloseTo(0.2);
+    // 20 / 10, plus the sweeper's 2,000 over 2 firings, at 0.001 firing per recipient.
+    expect(report.usage.readUnits).toBeCloseTo(2 + 1);
+    expect(report.usage.dynamodbCalls).toEqual({
+      UpdateItem: 1,
+      GetItem: 2,
+      TransactWriteItems: 0.1,
+      Query: 0.002,
+    });
+    expect(report.usage.eventBridgeFirings).toBeCloseTo(0.001);
   });
 
-  it('bills transactions double, failed calls too, and leaves out the bench polling', () => {
-    expect(report.usage.writeUnits).toBeCloseTo(4.4); // (20 reported + 2 failed items) × 2 / 10
-    expect(report.usage.readUnits).toBeCloseTo(2.002); // 20 / 10, plus the Query of the firings
-    expect(report.usage.dynamodbCalls).toEqual({ TransactWriteItems: 1, GetItem: 2, Query: 0.004 });
-  });
-
-  it('counts SQS requests without empty receives, and API Gateway requests per routed invocation', () => {
-    expect(report.usage.sqsRequests.ReceiveMessage).toBeCloseTo(0.1);
-    expect(report.requestsPerRecipient.sqs).toBeCloseTo(0.3);
-    expect(report.emptyReceives).toBe(4);
-    expect(report.usage.apiGatewayRequests).toBeCloseTo(3);
+  it('counts API Gateway only for requests through it: Function URL callbacks are Lambda alone', () => {
+    expect(report.usage.apiGatewayRequests).toBeCloseTo(0.1);
+    expect(report.usage.functionUrlRequests).toBeCloseTo(2.9);
     expect(report.usage.lambdaInvocations).toEqual({
       sendMessages: 0.1,
       twilioStatusWebhook: 3,
-      retryFailed: 0.001,
+      sweepStuck: 0.001,
     });
-    expect(report.usage.eventBridgeFirings).toBeCloseTo(0.002);
+    expect(report.usage.sqsRequests.ReceiveMessage).toBeCloseTo(0.1);
+    expect(report.requestsPerRecipient.sqs).toBeCloseTo(0.3);
+    expect(report.emptyReceives).toBe(4);
   });
 
-  it('prices the units: dollars per million recipients', () => {
+  it('prices the units: dollars per million recipients, logs at WARN and X-Ray off', () => {
     const cost = report.costPerMillionUsd;
-    expect(cost.dynamodbWrites).toBeCloseTo(4.4 * 0.625);
-    expect(cost.dynamodbReads).toBeCloseTo(2.002 * 0.125);
+    expect(cost.dynamodbWrites).toBeCloseTo(1.8 * 0.625);
+    expect(cost.dynamodbReads).toBeCloseTo(3 * 0.125);
     expect(cost.sqs).toBeCloseTo(0.3 * 0.4);
     expect(cost.lambdaRequests).toBeCloseTo(3.101 * 0.2);
-    // 2 s and 30 × 20 ms at 512 MB over 10 recipients, plus a thousandth of the firing.
-    expect(cost.lambdaCompute).toBeCloseTo(0.13005 * 1e6 * PRICES.lambda.perGbSecondArm64, 4);
-    expect(cost.apiGateway).toBeCloseTo(3);
+    // 2 s at 512 MB and 30 × 20 ms at 256 MB over 10 recipients, plus a firing's 0.1 s at 512 MB × 0.001.
+    expect(cost.lambdaCompute).toBeCloseTo((0.1 + 0.015 + 0.00005) * 1e6 * PRICES.lambda.perGbSecondArm64, 4);
+    expect(cost.apiGateway).toBeCloseTo(0.1);
+    expect(cost.cloudWatchLogs).toBeCloseTo(((100 * 1e6) / 1024 ** 3) * 0.5, 5);
+    expect(cost.xray).toBe(0);
     expect(cost.eventBridge).toBe(0);
-    expect(cost.cloudWatchLogs).toBeCloseTo(((410.1 * 1e6) / 1024 ** 3) * 0.5, 5);
     const parts = Object.entries(cost).filter(([key]) => key !== 'total');
     expect(cost.total).toBeCloseTo(parts.reduce((sum, [, value]) => sum + value, 0));
-    expect(report.requestsPerRecipient.total).toBeCloseTo(3.004 + 0.3 + 3.101 + 3 + 0.002);
   });
 
-  it('refuses a run without recipients', () => {
-    expect(() => costReport({ ...baseInputs(), recipients: 0 })).toThrow();
+  it("adds Lambda's own log lines and traces when the stack would write them", () => {
+    const verbose = costReport({ ...inputs, platformLogBytesPerInvocation: 300, tracesPerInvocation: 1 });
+    expect(verbose.usage.logBytes).toBeCloseTo(100 + 3.101 * 300);
+    expect(verbose.costPerMillionUsd.xray).toBeCloseTo(3.101 * 5);
   });
 
-  function baseInputs() {
-    return {
-      recipients: 1,
-      send,
-      firings,
-      firingsPerRecipientPerRule: 0,
-      rules: 0,
-      excludedCallers: [],
-      memoryMb: {},
-      httpFunctions: [],
-      extraApiRequests: 0,
-      platformLogBytesPerInvocation: 0,
-      prices: PRICES,
-    };
-  }
+  it('refuses a run without recipients, or without a firing of each scheduled rule', () => {
+    expect(() => costReport({ ...inputs, recipients: 0 })).toThrow();
+    expect(() => costReport({ ...inputs, scheduledFunctions: ['retryFailed'] })).toThrow(/retryFailed/);
+  });
 });
 
 describe('request counting helpers', () => {
@@ -172,18 +371,10 @@ describe('request counting helpers', () => {
     expect(dynamoItems('GetItem', {})).toBe(1);
   });
 
-  it('sums consumed capacity, one entry or one per table, with index units apart', () => {
-    expect(consumedUnits({ CapacityUnits: 2, GlobalSecondaryIndexes: { a: { CapacityUnits: 1 } } })).toEqual({
-      units: 2,
-      gsiUnits: 1,
-    });
-    expect(consumedUnits([{ CapacityUnits: 1 }, { CapacityUnits: 0.5 }])).toEqual({
-      units: 1.5,
-      gsiUnits: 0,
-    });
-    expect(consumedUnits(undefined)).toEqual({ units: 0, gsiUnits: 0 });
-    expect(billedUnits('UpdateItem', dynamo(1, 3))).toBe(3);
-    expect(billedUnits('TransactWriteItems', dynamo(1, 2, { failedItems: 2 }))).toBe(8);
+  it('sums what DynamoDB Local reported, one entry or one per table', () => {
+    expect(reportedUnits({ CapacityUnits: 2 })).toBe(2);
+    expect(reportedUnits([{ CapacityUnits: 1 }, { CapacityUnits: 0.5 }])).toBe(1.5);
+    expect(reportedUnits(undefined)).toBe(0);
   });
 });
 
