@@ -134,6 +134,7 @@ export function itemKind(pk: unknown, sk: unknown): string {
   if (p.startsWith('TENANT#') && s.startsWith('BROADCAST#')) return 'broadcast';
   if (/^BROADCAST#[^#]+#S\d{2}$/.test(p)) return 'recipient';
   if (p.startsWith('BROADCAST#') && s.startsWith('CHUNK#')) return 'chunk';
+  if (p.startsWith('BROADCAST#') && s.startsWith('FANOUT#')) return 'fanOutState';
   if (p.startsWith('BROADCAST#') && s.startsWith('COUNTS#')) return 'counter';
   if (p.startsWith('CONTACT#')) return 'history';
   if (p.startsWith('SUPPRESS#')) return 'suppression';

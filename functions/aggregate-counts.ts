@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { log, logger } from './commons/powertools.ts';
-import { broadcasts, counters } from './commons/wiring.ts';
+import { broadcasts, contactStore, counters } from './commons/wiring.ts';
 import { type AggregateSummary, createAggregator } from './use-cases/aggregate-counts.ts';
 
 let aggregate: ReturnType<typeof createAggregator> | undefined;
@@ -13,7 +13,12 @@ let aggregate: ReturnType<typeof createAggregator> | undefined;
  * batch (bisected); the counters' watermarks make a retried batch count once.
  */
 export const handler = middy(async (event: DynamoDBStreamEvent): Promise<AggregateSummary> => {
-  aggregate ??= createAggregator({ broadcasts: broadcasts(), counters: counters(), logger: log });
+  aggregate ??= createAggregator({
+    broadcasts: broadcasts(),
+    counters: counters(),
+    contacts: contactStore(),
+    logger: log,
+  });
   const summary = await aggregate(event.Records ?? []);
   logger.debug('stream batch counted', { records: summary.records, broadcasts: summary.broadcasts });
   return summary;

@@ -130,11 +130,13 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     expect(message.contentSid).toBe(CONTENT_SID);
     expect(JSON.parse(message.contentVariables ?? '{}')).toEqual({ '1': 'name 0' });
     expect(message.statusCallback).toBe(statusCallbackUrl(rig.callbackBase, task));
-    // The send's history entry records the SID at once, keyed by its claim.
-    const claimed = await rig.recipient(key);
-    expect(await rig.contacts.sentMessageSid(TENANT, phone, claimed.claimedAt ?? '')).toBe(message.sid);
-
     const read = await rig.untilStatus(key, 'read');
+    // The SID reached the ledger with the first callback; the history entry follows from the stream.
+    await expect
+      .poll(async () => (await rig.contacts.listMessages(TENANT, phone, { limit: 5 })).items, {
+        timeout: 10_000,
+      })
+      .toEqual([expect.objectContaining({ messageSid: message.sid, at: read.claimedAt, type: 'broadcast' })]);
     expect(read.messageSid).toBe(message.sid);
     expect(read.sentAt && read.deliveredAt && read.readAt).toBeTruthy();
     await rig.untilBroadcast(broadcast, 'completed');
@@ -276,7 +278,11 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     expect((await deliver([task])).batchItemFailures).toEqual([]);
     const adopted = await rig.recipient(key);
     expect(adopted).toMatchObject({ status: 'read', messageSid: sid, attempts: 1 });
-    expect(await rig.contacts.sentMessageSid(TENANT, phone, left.claimedAt ?? '')).toBe(sid);
+    await expect
+      .poll(async () => (await rig.contacts.listMessages(TENANT, phone, { limit: 5 })).items, {
+        timeout: 10_000,
+      })
+      .toEqual([expect.objectContaining({ messageSid: sid, at: left.claimedAt })]);
     expect(rig.sentTo(phone)).toHaveLength(1);
     await rig.untilBroadcast(broadcast, 'completed');
   });

@@ -200,7 +200,11 @@ describe('sweeper against DynamoDB Local, fauxqs and the Twilio simulator', { ti
     expect(adopted).toMatchObject({ status: 'read', messageSid: sid, attempts: 1 });
     expect(adopted.readAt).toBeTruthy();
     const claimedAt = (await rig.recipient(key)).claimedAt ?? '';
-    expect(await rig.contacts.sentMessageSid(TENANT, phone, claimedAt)).toBe(sid);
+    await expect
+      .poll(async () => (await rig.contacts.listMessages(TENANT, phone, { limit: 5 })).items, {
+        timeout: 10_000,
+      })
+      .toEqual([expect.objectContaining({ messageSid: sid, at: claimedAt })]);
     expect(await tasksOn(broadcast)).toEqual([]);
     await rig.untilBroadcast(broadcast, 'completed');
     // Again: nothing more happens.

@@ -10,6 +10,7 @@ import { EXPLICIT_IDEMPOTENCY_WINDOW_SECONDS } from '../core/idempotency.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, StoredChunk } from '../core/ports.ts';
 import {
   addExpression,
+  batchGet,
   batchPut,
   type Item,
   isConditionFailure,
@@ -25,7 +26,9 @@ import {
   broadcastKey,
   broadcastPartition,
   chunkKey,
+  FANOUT_PREFIX,
   fanOutCountsKey,
+  fanOutStateKey,
   fingerprintKey,
   idemKey,
 } from './table-layout.ts';
@@ -251,11 +254,14 @@ export class DynamoBroadcasts implements Broadcasts {
   }
 
   async readChunk(broadcastId: string, chunk: number): Promise<StoredChunk> {
-    const { Item } = await this.#db.send(
-      new GetCommand({ TableName: this.#table, Key: chunkKey(broadcastId, chunk), ConsistentRead: true }),
-    );
-    if (!Item) throw new Error(`Chunk ${chunk} of ${broadcastId} is missing`);
-    const entries = (Item.entries as { i: number; p: string; v: Record<string, string>; s?: number }[]).map(
+    const items = await batchGet(this.#db, this.#table, [
+      chunkKey(broadcastId, chunk),
+      fanOutStateKey(broadcastId, chunk),
+    ]);
+    const stored = items.find((item) => String(item.sk).startsWith('CHUNK#'));
+    const progress = items.find((item) => String(item.sk).startsWith(FANOUT_PREFIX));
+    if (!stored) throw new Error(`Chunk ${chunk} of ${broadcastId} is missing`);
+    const entries = (stored.entries as { i: number; p: string; v: Record<string, string>; s?: number }[]).map(
       (e) => ({
         index: e.i,
         phone: e.p,
@@ -263,20 +269,22 @@ export class DynamoBroadcasts implements Broadcasts {
         ...(e.s ? { skipped: true } : {}),
       }),
     );
-    const state = Item.state === 'counted' || Item.state === 'enqueued' ? Item.state : undefined;
+    const state =
+      progress?.state === 'counted' || progress?.state === 'enqueued' ? progress.state : undefined;
     return { entries, ...(state ? { state } : {}) };
   }
 
   async countChunk(broadcast: Broadcast, chunk: number, size: number): Promise<boolean> {
     const result = await transactWrite(this.#db, [
       {
-        Update: {
+        Put: {
           TableName: this.#table,
-          Key: chunkKey(broadcast.broadcastId, chunk),
-          UpdateExpression: 'SET #state = :counted',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#state)',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':counted': 'counted' },
+          Item: {
+            ...fanOutStateKey(broadcast.broadcastId, chunk),
+            state: 'counted',
+            expiresAt: Math.floor(Date.now() / 1000) + CHUNK_TTL_SECONDS,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
       {
@@ -295,7 +303,7 @@ export class DynamoBroadcasts implements Broadcasts {
       await this.#db.send(
         new UpdateCommand({
           TableName: this.#table,
-          Key: chunkKey(broadcast.broadcastId, chunk),
+          Key: fanOutStateKey(broadcast.broadcastId, chunk),
           UpdateExpression: 'SET #state = :enqueued',
           ConditionExpression: '#state = :counted',
           ExpressionAttributeNames: { '#state': 'state' },
@@ -323,13 +331,18 @@ export class DynamoBroadcasts implements Broadcasts {
     const items = await queryAll(this.#db, {
       TableName: this.#table,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': broadcastPartition(broadcast.broadcastId), ':prefix': 'CHUNK#' },
-      ProjectionExpression: 'sk, #state',
-      ExpressionAttributeNames: { '#state': 'state' },
+      ExpressionAttributeValues: {
+        ':pk': broadcastPartition(broadcast.broadcastId),
+        ':prefix': FANOUT_PREFIX,
+      },
+      ConsistentRead: true,
     });
-    return items
-      .filter((item) => item.state !== 'enqueued')
-      .map((item) => Number(String(item.sk).slice('CHUNK#'.length)));
+    const enqueued = new Set(
+      items
+        .filter((item) => item.state === 'enqueued')
+        .map((item) => Number(String(item.sk).slice(FANOUT_PREFIX.length))),
+    );
+    return Array.from({ length: broadcast.chunkCount }, (_, n) => n).filter((n) => !enqueued.has(n));
   }
 
   startScheduled(tenantId: string, broadcastId: string): Promise<boolean> {

@@ -8,7 +8,7 @@ import {
 import { type CursorKind, decodeItemCursor, encodeItemCursor, literal } from '../core/cursor.ts';
 import { whatsAppIdentity } from '../core/phones.ts';
 import type { ContactMessage, ContactStore, Suppression } from '../core/ports.ts';
-import { batchGet, isConditionFailure, queryAll, strip, transactWrite } from './dynamo-items.ts';
+import { batchGet, batchPut, isConditionFailure, queryAll, strip, transactWrite } from './dynamo-items.ts';
 
 /**
  * Suppression lists and contact history, on the same main table as the broadcasts (pk / sk):
@@ -202,6 +202,12 @@ export class DynamoContactStore implements ContactStore {
     await this.db.send(new PutCommand({ TableName: this.table, Item: messageItem(message) }));
   }
 
+  /** BatchWriteItem puts (25 a call): the same items as recordMessage, in a few calls. */
+  async recordMessages(messages: readonly ContactMessage[]): Promise<void> {
+    const unique = new Map(messages.map((m) => [`${m.phone}|${messageSk(m)}`, messageItem(m)]));
+    await batchPut(this.db, this.table, [...unique.values()]);
+  }
+
   /**
    * One transaction: the handled-marker (conditional: not handled before, or its marker expired)
    * and every entry. A Twilio retry of a handled message cancels it on the marker: false.
@@ -255,24 +261,6 @@ export class DynamoContactStore implements ContactStore {
       ...(page.cursor ? { cursor: page.cursor } : {}),
     });
     return { items: items.map(toContactMessage), ...(nextCursor ? { nextCursor } : {}) };
-  }
-
-  /** The SID of the message sent to `phone` by the claim made `at` (its history entry), if recorded. */
-  async sentMessageSid(tenantId: string, phone: string, at: string): Promise<string | undefined> {
-    const { Items } = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: {
-          ':pk': contactPk(phone),
-          ':prefix': `${historyPrefix(tenantId)}${isoOf(at)}#`,
-        },
-        ConsistentRead: true,
-        Limit: 1,
-      }),
-    );
-    const sid = Items?.[0]?.messageSid;
-    return typeof sid === 'string' ? sid : undefined;
   }
 
   /** Which recorded message of this contact's history (any tenant) has this SID, if any. */

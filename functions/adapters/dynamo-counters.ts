@@ -1,14 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { addDeltas, type CounterDeltas, type CounterTotals, totalsOf } from '../core/count-deltas.ts';
 import type { BroadcastCounters, CounterUpdate } from '../core/ports.ts';
-import {
-  addExpression,
-  batchGet,
-  isConditionFailure,
-  queryAll,
-  type TransactItems,
-  transactWrite,
-} from './dynamo-items.ts';
+import { addExpression, batchGet, isConditionFailure, queryAll } from './dynamo-items.ts';
 import { activityKey, broadcastPartition, COUNTS_PREFIX, shardCountsKey } from './table-layout.ts';
 
 /** Activity items are read for the last few minutes only (/v1/metrics); an hour is plenty. */
@@ -57,49 +50,27 @@ export class DynamoCounters implements BroadcastCounters {
     return { sent, failed };
   }
 
-  async apply(update: CounterUpdate): Promise<CounterDeltas> {
+  async apply(update: CounterUpdate): Promise<{ deltas: CounterDeltas; applied: number }> {
     let watermark: string | undefined;
     for (let round = 0; round < 5; round++) {
       const applicable = update.changes.filter(
         (c) => watermark === undefined || padded(c.sequence) > watermark,
       );
-      if (applicable.length === 0) return {};
+      if (applicable.length === 0) return { deltas: {}, applied: 0 };
       const deltas: CounterDeltas = {};
-      const activity = new Map<string, { sent: number; failed: number }>();
-      for (const change of applicable) {
-        addDeltas(deltas, change.deltas);
-        if (change.activity) {
-          const minute = activity.get(change.activity.minute) ?? { sent: 0, failed: 0 };
-          minute[change.activity.kind] += 1;
-          activity.set(change.activity.minute, minute);
-        }
-      }
+      for (const change of applicable) addDeltas(deltas, change.deltas);
       const first = padded((applicable[0] as { sequence: string }).sequence);
       const last = padded((applicable.at(-1) as { sequence: string }).sequence);
-      const counter = {
+      // One conditional write of a small item (1 WCU), whatever the number of changes.
+      const written = await this.#update({
         TableName: this.#table,
         Key: shardCountsKey(update.broadcastId, update.shard),
         ...merge(addExpression(deltas, { seq: last, tenantId: update.tenantId }), {
           ConditionExpression: 'attribute_not_exists(seq) OR seq < :first',
           ExpressionAttributeValues: { ':first': first },
         }),
-      };
-      let written: boolean;
-      if (activity.size === 0) written = await this.#update(counter);
-      else {
-        const items: TransactItems = [
-          { Update: counter },
-          ...[...activity].map(([minute, counts]) => ({
-            Update: {
-              TableName: this.#table,
-              Key: activityKey(update.tenantId, minute),
-              ...addExpression(counts, { expiresAt: Math.floor(Date.now() / 1000) + ACTIVITY_TTL_SECONDS }),
-            },
-          })),
-        ];
-        written = (await transactWrite(this.#db, items)).written;
-      }
-      if (written) return deltas;
+      });
+      if (written) return { deltas, applied: applicable.length };
       // Some of these changes were applied before (a retried batch): start after what was.
       const { Item } = await this.#db.send(
         new GetCommand({
@@ -113,6 +84,21 @@ export class DynamoCounters implements BroadcastCounters {
       if (watermark === undefined) throw new Error('Counter item refused the write but has no watermark');
     }
     throw new Error(`Counters of ${update.broadcastId}/${update.shard} kept moving under the aggregator`);
+  }
+
+  async addActivity(
+    tenantId: string,
+    minute: string,
+    counts: { sent: number; failed: number },
+  ): Promise<void> {
+    if (counts.sent === 0 && counts.failed === 0) return;
+    await this.#db.send(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: activityKey(tenantId, minute),
+        ...addExpression(counts, { expiresAt: Math.floor(Date.now() / 1000) + ACTIVITY_TTL_SECONDS }),
+      }),
+    );
   }
 
   async #update(input: ConstructorParameters<typeof UpdateCommand>[0]): Promise<boolean> {

@@ -4,7 +4,9 @@
  * schedules in dynamo-sender-schedule.ts.
  *
  *   TENANT#<t>                BROADCAST#<id>   the broadcast (newest first: ids are ULIDs)
- *   BROADCAST#<id>            CHUNK#<n>        a stored chunk of the accepted list (entries, fan-out state)
+ *   BROADCAST#<id>            CHUNK#<n>        a stored chunk of the accepted list (its entries)
+ *   BROADCAST#<id>            FANOUT#<n>       how far the fan-out got with chunk n (counted, enqueued): a
+ *                                              small item of its own, so marking it never rewrites the chunk
  *   BROADCAST#<id>            COUNTS#fanout    recipients handed to the send queue (c_queued), chunks counted
  *   BROADCAST#<id>            COUNTS#S<nn>     the stream aggregator's counters for recipients of shard nn,
  *                                              with `seq`, the last stream record applied (exactly once)
@@ -37,6 +39,11 @@ export const recipientKey = (broadcastId: string, index: number) => ({
 export const chunkKey = (broadcastId: string, chunk: number) => ({
   pk: broadcastPartition(broadcastId),
   sk: `CHUNK#${String(chunk).padStart(5, '0')}`,
+});
+export const FANOUT_PREFIX = 'FANOUT#';
+export const fanOutStateKey = (broadcastId: string, chunk: number) => ({
+  pk: broadcastPartition(broadcastId),
+  sk: `${FANOUT_PREFIX}${String(chunk).padStart(5, '0')}`,
 });
 export const COUNTS_PREFIX = 'COUNTS#';
 export const fanOutCountsKey = (broadcastId: string) => ({

@@ -5,28 +5,53 @@
 import type { ContactMessage, Recipient, Suppression } from './ports.ts';
 import { errorClassOf } from './retry-policy.ts';
 
+/** The part of a recipient item its history entries are made from (a stream image, unmarshalled). */
+export interface SentImage {
+  readonly tenantId?: string;
+  readonly broadcastId?: string;
+  readonly index?: number;
+  readonly phone?: string;
+  readonly claimedAt?: string;
+  readonly updatedAt?: string;
+  readonly messageSid?: string;
+  readonly followUp?: { readonly messageSid?: string; readonly claimedAt?: string };
+}
+
 /**
- * The history entry of a message we sent a recipient. Its time is the claim's, which every path
- * that learns the SID (the send's answer, a callback adopting it, the sweeper) reads from the same
- * ledger entry, so recording it twice writes the same entry.
+ * The history entries a recipient's change calls for: one for each SID it carries that it did not
+ * carry before (the template's, the follow-up's). A SID reaches the ledger with the first report of
+ * its message (a status callback, or a reconciliation that found it at Twilio), so every message
+ * Twilio took gets its entry, once, however the SID was learned.
  */
-export function sentMessageEntry(
-  recipient: Recipient,
-  kind: 'template' | 'followUp',
-  messageSid: string,
-): ContactMessage {
-  const at =
-    (kind === 'followUp' ? recipient.followUp?.claimedAt : recipient.claimedAt) ?? recipient.updatedAt;
-  return {
-    tenantId: recipient.tenantId,
-    phone: recipient.phone,
-    at,
-    direction: 'outbound',
-    type: kind === 'followUp' ? 'follow_up' : 'broadcast',
-    messageSid,
-    broadcastId: recipient.broadcastId,
-    index: recipient.index,
+export function historyEntriesOf(
+  before: SentImage | undefined,
+  after: SentImage | undefined,
+): ContactMessage[] {
+  if (!after?.tenantId || !after.broadcastId || after.index === undefined || !after.phone) return [];
+  const entries: ContactMessage[] = [];
+  const base = {
+    tenantId: after.tenantId,
+    phone: after.phone,
+    direction: 'outbound' as const,
+    broadcastId: after.broadcastId,
+    index: after.index,
   };
+  if (after.messageSid && after.messageSid !== before?.messageSid)
+    entries.push({
+      ...base,
+      at: after.claimedAt ?? after.updatedAt ?? '',
+      type: 'broadcast',
+      messageSid: after.messageSid,
+    });
+  const followUpSid = after.followUp?.messageSid;
+  if (followUpSid && followUpSid !== before?.followUp?.messageSid)
+    entries.push({
+      ...base,
+      at: after.followUp?.claimedAt ?? after.updatedAt ?? '',
+      type: 'follow_up',
+      messageSid: followUpSid,
+    });
+  return entries;
 }
 
 /** A provider error that means the person opted out or blocked us (21610, 63014) suppresses them. */

@@ -338,9 +338,11 @@ export interface BroadcastCounters {
   recentActivity(tenantId: string, now: Date, minutes: number): Promise<{ sent: number; failed: number }>;
   /**
    * Applies one shard's stream changes of one broadcast, exactly once: changes at or below the
-   * shard's watermark (a retried batch) are left out. Returns the deltas actually applied.
+   * shard's watermark (a retried batch) are left out. Returns the deltas and changes actually applied.
    */
-  apply(update: CounterUpdate): Promise<CounterDeltas>;
+  apply(update: CounterUpdate): Promise<{ deltas: CounterDeltas; applied: number }>;
+  /** Adds sent and failed recipients to a tenant's minute (one write per tenant and minute per batch). */
+  addActivity(tenantId: string, minute: string, counts: { sent: number; failed: number }): Promise<void>;
 }
 
 /** The changes of one broadcast shard's recipients in one stream batch, in stream order. */
@@ -353,7 +355,6 @@ export interface CounterUpdate {
     /** The stream record's sequence number (digits; ordered within the item collection). */
     readonly sequence: string;
     readonly deltas: CounterDeltas;
-    readonly activity?: { readonly kind: 'sent' | 'failed'; readonly minute: string };
   }[];
 }
 
@@ -456,6 +457,8 @@ export interface ContactStore {
 
   /** Records an outbound message (idempotent: the same message recorded twice is one entry). */
   recordMessage(message: ContactMessage): Promise<void>;
+  /** Records many outbound messages at once (BatchWriteItem; idempotent like recordMessage). */
+  recordMessages(messages: readonly ContactMessage[]): Promise<void>;
   /**
    * Records one inbound message (one entry per tenant it concerns) and marks its MessageSid as
    * handled, atomically; false when that MessageSid was handled before (a Twilio retry).
@@ -463,8 +466,6 @@ export interface ContactStore {
   recordInbound(messageSid: string, entries: readonly ContactMessage[]): Promise<boolean>;
   /** Whether an inbound MessageSid was handled already. */
   inboundHandled(messageSid: string): Promise<boolean>;
-  /** The SID of the message sent to `phone` by the claim made `at` (its history entry), if recorded. */
-  sentMessageSid(tenantId: string, phone: string, at: string): Promise<string | undefined>;
   /** Which recorded message of this contact's history (any tenant) has this SID, if any. */
   messageWithSid(phone: string, sid: string): Promise<ContactMessage | undefined>;
   /** The contact's history for one tenant, newest first. */

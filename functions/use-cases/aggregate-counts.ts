@@ -3,6 +3,7 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { mapLimit } from '../adapters/sqs-queues.ts';
 import { parseRecipientPartition } from '../adapters/table-layout.ts';
 import type { HandlerLogger } from '../commons/powertools.ts';
+import { historyEntriesOf, type SentImage } from '../core/contacts.ts';
 import {
   activityOf,
   addDeltas,
@@ -10,7 +11,7 @@ import {
   type CounterDeltas,
   deltasOf,
 } from '../core/count-deltas.ts';
-import type { CounterUpdate } from '../core/ports.ts';
+import type { ContactMessage, ContactStore } from '../core/ports.ts';
 import { type SettleDeps, settle } from './settle-broadcast.ts';
 
 /**
@@ -25,6 +26,8 @@ import { type SettleDeps, settle } from './settle-broadcast.ts';
  * Lambda; what was applied before is skipped by the watermark, so nothing counts twice.
  */
 export interface AggregatorDeps extends SettleDeps {
+  /** Where the history entries of sent messages go (each SID once it reaches the ledger). */
+  readonly contacts: Pick<ContactStore, 'recordMessages'>;
   readonly logger: HandlerLogger;
   readonly now?: () => Date;
 }
@@ -44,8 +47,15 @@ export function createAggregator(deps: AggregatorDeps) {
   return async (records: readonly DynamoDBRecord[]): Promise<AggregateSummary> => {
     const groups = new Map<
       string,
-      { tenantId: string; broadcastId: string; shard: string; changes: CounterUpdate['changes'][number][] }
+      {
+        tenantId: string;
+        broadcastId: string;
+        shard: string;
+        changes: { sequence: string; deltas: CounterDeltas }[];
+        activity: ({ kind: 'sent' | 'failed'; minute: string } | undefined)[];
+      }
     >();
+    const history: ContactMessage[] = [];
     for (const record of records) {
       const data = record.dynamodb;
       const pk = data?.Keys?.pk?.S;
@@ -53,10 +63,10 @@ export function createAggregator(deps: AggregatorDeps) {
       const where = pk ? parseRecipientPartition(pk) : undefined;
       if (!data || !where || !sk?.startsWith('R#') || !data.SequenceNumber) continue;
       const newImage = data.NewImage
-        ? (unmarshall(data.NewImage as never) as CountedImage & { tenantId?: string })
+        ? (unmarshall(data.NewImage as never) as CountedImage & SentImage)
         : undefined;
       const oldImage = data.OldImage
-        ? (unmarshall(data.OldImage as never) as CountedImage & { tenantId?: string })
+        ? (unmarshall(data.OldImage as never) as CountedImage & SentImage)
         : undefined;
       const tenantId = newImage?.tenantId ?? oldImage?.tenantId;
       if (!tenantId) continue;
@@ -76,18 +86,38 @@ export function createAggregator(deps: AggregatorDeps) {
         broadcastId: where.broadcastId,
         shard: where.shard,
         changes: [],
+        activity: [],
       };
-      group.changes.push({
-        sequence: data.SequenceNumber,
-        deltas,
-        ...(activity ? { activity: { kind: activity, minute: at.toISOString().slice(0, 16) } } : {}),
-      });
+      group.changes.push({ sequence: data.SequenceNumber, deltas });
+      group.activity.push(activity ? { kind: activity, minute: at.toISOString().slice(0, 16) } : undefined);
       groups.set(id, group);
+      if (record.eventName !== 'REMOVE') history.push(...historyEntriesOf(oldImage, newImage));
     }
+    // History first: idempotent (keyed by claim and SID), so a batch retried after it wrote them is harmless.
+    if (history.length > 0) await deps.contacts.recordMessages(history);
     const applied: CounterDeltas = {};
+    const activity = new Map<string, { tenantId: string; minute: string; sent: number; failed: number }>();
     await mapLimit([...groups.values()], APPLY_CONCURRENCY, async (group) => {
-      addDeltas(applied, await deps.counters.apply(group));
+      const result = await deps.counters.apply(group);
+      addDeltas(applied, result.deltas);
+      // Only the changes counted now (a retried batch's earlier ones were counted with their batch).
+      for (const change of group.activity.slice(group.activity.length - result.applied)) {
+        if (!change) continue;
+        const key = `${group.tenantId}/${change.minute}`;
+        const minute = activity.get(key) ?? {
+          tenantId: group.tenantId,
+          minute: change.minute,
+          sent: 0,
+          failed: 0,
+        };
+        minute[change.kind] += 1;
+        activity.set(key, minute);
+      }
     });
+    // At most once: a failure after the counters took these changes leaves their minute short, never doubled.
+    await mapLimit([...activity.values()], APPLY_CONCURRENCY, (m) =>
+      deps.counters.addActivity(m.tenantId, m.minute, { sent: m.sent, failed: m.failed }),
+    );
     // Every broadcast the batch touched may have ended (or come back to life).
     const touched = new Map<string, string>();
     for (const group of groups.values()) touched.set(group.broadcastId, group.tenantId);

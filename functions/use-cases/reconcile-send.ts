@@ -1,4 +1,3 @@
-import { sentMessageEntry } from '../core/contacts.ts';
 import type {
   ContactStore,
   FollowUpLedger,
@@ -46,9 +45,7 @@ export async function findClaimedMessage(
   kind: SendKind,
 ): Promise<ProviderMessage | undefined> {
   const claimedAt = claimOf(recipient, kind) ?? recipient.updatedAt;
-  const known =
-    sidOf(recipient, kind) ??
-    (await deps.contacts.sentMessageSid(recipient.tenantId, recipient.phone, claimedAt));
+  const known = sidOf(recipient, kind);
   if (known)
     return (
       (await provider.fetchMessage(known)) ?? {
@@ -78,9 +75,10 @@ export async function findClaimedMessage(
 }
 
 /**
- * Makes a found message the claim's own: its history entry (keyed by the claim, so every path writes
- * the same one) and the status the provider reports for it (forward only; a transient failure is
- * scheduled for the retry job as a callback would). Returns whether the recipient moved.
+ * Makes a found message the claim's own: the status the provider reports for it, with its SID
+ * (forward only; a transient failure is scheduled for the retry job as a callback would). The SID
+ * reaching the ledger gives the message its history entry (the stream aggregator writes it).
+ * Returns whether the recipient moved; a message still queued at the provider moves nothing yet.
  */
 export async function adoptMessage(
   deps: ReconcileDeps,
@@ -89,7 +87,6 @@ export async function adoptMessage(
   message: ProviderMessage,
   at: Date,
 ): Promise<boolean> {
-  await deps.contacts.recordMessage(sentMessageEntry(recipient, kind, message.sid));
   const to = providerStatusToRecipient(message.status);
   const key: RecipientKey = {
     tenantId: recipient.tenantId,

@@ -3,7 +3,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { z } from 'zod';
 import type { HandlerLogger } from '../commons/powertools.ts';
 import { redactPhones } from '../commons/powertools.ts';
-import { providerSuppression, sentMessageEntry, skippedMessage } from '../core/contacts.ts';
+import { providerSuppression, skippedMessage } from '../core/contacts.ts';
 import { type Pace, type SenderPacer, waitUntil } from '../core/pacing.ts';
 import { maskPhone } from '../core/phones.ts';
 import type {
@@ -419,7 +419,10 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         : { ...current, ...claimed };
     };
 
-    /** The send's history entry (which records its SID) and, where taps must find it, the SID index. */
+    /**
+     * Where a reply must find this message by SID alone (a two-step template's tap), the SID index. The
+     * ledger learns the SID from the message's first callback, and its history entry follows from there.
+     */
     const recordSent = async (
       recipient: Recipient,
       kind: SendKind,
@@ -427,21 +430,17 @@ export function createSendConsumer(deps: SendConsumerDeps) {
       broadcast: Broadcast,
       fields: Record<string, unknown>,
     ) => {
+      if (kind !== 'template' || !broadcast.followUp) return;
       try {
-        await Promise.all([
-          deps.contacts.recordMessage(sentMessageEntry(recipient, kind, sid)),
-          kind === 'template' && broadcast.followUp
-            ? deps.messageIndex.index(sid, {
-                tenantId: recipient.tenantId,
-                broadcastId: recipient.broadcastId,
-                index: recipient.index,
-                kind,
-              })
-            : undefined,
-        ]);
+        await deps.messageIndex.index(sid, {
+          tenantId: recipient.tenantId,
+          broadcastId: recipient.broadcastId,
+          index: recipient.index,
+          kind,
+        });
       } catch (error) {
-        // Sent: never report this record as failed. The first status callback records the SID.
-        log.error('sent, but the history entry or SID index was not written', {
+        // Sent: never report this record as failed. A tap then finds nothing, which is logged where it happens.
+        log.error('sent, but the SID index was not written', {
           ...fields,
           messageSid: sid,
           error: String(error),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { providerSuppression, sentMessageEntry, skippedMessage } from '../../functions/core/contacts.ts';
+import { historyEntriesOf, providerSuppression, skippedMessage } from '../../functions/core/contacts.ts';
 import { canAdvanceFollowUp, decideTap, followUpCountsOf } from '../../functions/core/follow-up.ts';
 import type { Recipient } from '../../functions/core/ports.ts';
 
@@ -84,8 +84,11 @@ describe('contact rules', () => {
     updatedAt: '2026-11-23T11:00:00.000Z',
   };
 
-  it('a sent message enters the history at its claim time, whichever path learns its SID', () => {
-    expect(sentMessageEntry(recipient, 'template', 'SM1')).toEqual({
+  it('a SID new to the ledger enters the history once, at its claim time, whichever path learned it', () => {
+    const before = { ...recipient, followUp: { ...recipient.followUp } };
+    const after = { ...recipient, messageSid: 'SM1', followUp: { ...recipient.followUp, messageSid: 'SM2' } };
+    const [template, followUp] = historyEntriesOf(before, after);
+    expect(template).toEqual({
       tenantId: 't',
       phone: '+972501234567',
       at: '2026-11-23T10:00:00.000Z',
@@ -95,10 +98,9 @@ describe('contact rules', () => {
       broadcastId: 'brd_1',
       index: 7,
     });
-    expect(sentMessageEntry(recipient, 'followUp', 'SM2')).toMatchObject({
-      at: '2026-11-23T11:00:00.000Z',
-      type: 'follow_up',
-    });
+    expect(followUp).toMatchObject({ at: '2026-11-23T11:00:00.000Z', type: 'follow_up', messageSid: 'SM2' });
+    // A later change (delivered, read) of the same SIDs adds nothing.
+    expect(historyEntriesOf(after, { ...after, updatedAt: '2026-11-23T12:00:00.000Z' })).toEqual([]);
   });
 
   it('21610 and 63014 suppress the number; other codes do not', () => {

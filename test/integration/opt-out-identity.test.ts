@@ -69,11 +69,17 @@ async function recipientOf(key: string, broadcastId: string, phone: string): Pro
   return found;
 }
 
+/**
+ * Waits until the template reached the handset and is on file in the contact's history (the stream
+ * files it a moment after its first callback): a person's reply is filed with the tenant it answers.
+ */
 function untilDelivered(key: string, broadcastId: string, phone: string): Promise<Json> {
   return waitFor(
     async () => {
       const r = await recipientOf(key, broadcastId, phone);
-      return r.messageSid && ['delivered', 'read'].includes(r.status) ? r : undefined;
+      if (!r.messageSid || !['delivered', 'read'].includes(r.status)) return undefined;
+      const history = await api.call('GET', `/v1/contacts/${encodeURIComponent(phone)}/messages`, { key });
+      return (history.body.items as Json[]).some((m) => m.messageSid === r.messageSid) ? r : undefined;
     },
     { timeoutMs: 30_000, intervalMs: 150, message: `the template to ${phone} was not delivered` },
   );

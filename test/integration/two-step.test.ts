@@ -47,12 +47,19 @@ async function recipientOf(broadcastId: string, phone: string): Promise<Json> {
   return found;
 }
 
-/** Waits until the recipient's template reached the handset, and returns it (with its SID). */
+/**
+ * Waits until the recipient's template reached the handset and is on file in the contact's history
+ * (the stream files it a moment after its first callback), and returns it (with its SID).
+ */
 function untilDelivered(broadcastId: string, phone: string): Promise<Json> {
   return waitFor(
     async () => {
       const r = await recipientOf(broadcastId, phone);
-      return r.messageSid && ['delivered', 'read'].includes(r.status) ? r : undefined;
+      if (!r.messageSid || !['delivered', 'read'].includes(r.status)) return undefined;
+      const history = await api.call('GET', `/v1/contacts/${encodeURIComponent(phone)}/messages`, {
+        key: KEY,
+      });
+      return (history.body.items as Json[]).some((m) => m.messageSid === r.messageSid) ? r : undefined;
     },
     { timeoutMs: 30_000, intervalMs: 150, message: `the template to ${phone} was not delivered` },
   );
@@ -113,8 +120,15 @@ describe('two-step broadcasts', () => {
     await expect
       .poll(async () => (await api.progress(created.broadcastId, KEY)).followUp, { timeout: 10_000 })
       .toMatchObject({ awaitingConfirmation: 0, confirmed: 1, queued: 0, sending: 0 });
-    const followUpCounts = await api.progress(created.broadcastId, KEY);
-    expect(followUpCounts.followUp.delivered + followUpCounts.followUp.read).toBe(1);
+    await expect
+      .poll(
+        async () => {
+          const { followUp } = await api.progress(created.broadcastId, KEY);
+          return followUp.delivered + followUp.read;
+        },
+        { timeout: 10_000 },
+      )
+      .toBe(1);
 
     // The contact's history: the template, the taps (the redelivery is not a new one), the follow-up.
     const history = await api.call('GET', `/v1/contacts/${encodeURIComponent(phone)}/messages`, { key: KEY });
@@ -233,6 +247,15 @@ describe('opt-out', () => {
     const phone = testPhone();
     const first = await broadcastTo([phone]);
     await untilDelivered(first.broadcastId, phone);
+    // The person's reply is filed with the tenant that messaged them: that message is in their history.
+    await expect
+      .poll(
+        async () =>
+          (await api.call('GET', `/v1/contacts/${encodeURIComponent(phone)}/messages`, { key: KEY })).body
+            .items.length,
+        { timeout: 10_000 },
+      )
+      .toBe(1);
 
     const stop = await write(phone, ' Stop! ');
     expect(stop.webhookBody).toBe('<Response/>'); // no confirmation text unless OPT_OUT_CONFIRMATION_TEXT is set

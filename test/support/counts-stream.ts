@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import type { CounterTotals } from '../../functions/core/count-deltas.ts';
-import type { Broadcast, BroadcastCounters, Broadcasts, SendLedger } from '../../functions/core/ports.ts';
+import type {
+  Broadcast,
+  BroadcastCounters,
+  Broadcasts,
+  ContactStore,
+  SendLedger,
+} from '../../functions/core/ports.ts';
 import { RECIPIENT_STATUSES } from '../../functions/core/statuses.ts';
 import { createAggregator } from '../../functions/use-cases/aggregate-counts.ts';
 import { streamArnOf } from '../../lib/local/dynamodb-local.ts';
@@ -31,7 +37,11 @@ export interface CountsStream {
  */
 export async function startCountsStream(
   db: { endpoint: string; tableName: string },
-  deps: { broadcasts: Broadcasts; counters: BroadcastCounters },
+  deps: {
+    broadcasts: Broadcasts;
+    counters: BroadcastCounters;
+    contacts: Pick<ContactStore, 'recordMessages'>;
+  },
   options: { wrap?: (aggregate: (records: DynamoDBRecord[]) => Promise<unknown>) => Invoke } = {},
 ): Promise<CountsStream> {
   const spec = topology.streamConsumers[0];

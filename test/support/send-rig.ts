@@ -125,7 +125,7 @@ export async function startSendRig(options: {
   );
   await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
   callbackBase = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
-  const countsStream = await startCountsStream(db, { broadcasts, counters });
+  const countsStream = await startCountsStream(db, { broadcasts, counters, contacts });
   const messenger = new TwilioMessenger({
     accountSid: ACCOUNT_SID,
     authToken,
