@@ -250,7 +250,7 @@ export async function sendRate(say: Say): Promise<SendRateResult> {
 /** The send consumer's max concurrency at a sender rate, as lib/stack.ts and the twin set it. */
 function sendMaxConcurrency(mps: number): number {
   const consumer = topology.consumers.find((c) => c.function === SEND_CONSUMER);
-  return Math.max(consumer?.maxConcurrency ?? 0, sendConcurrencyFor(mps));
+  return sendConcurrencyFor(mps, undefined, consumer?.maxConcurrency ?? 2);
 }
 
 // ── 2. Against a naive loop ────────────────────────────────────────────────────────────────────

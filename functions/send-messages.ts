@@ -14,7 +14,7 @@ import {
   sendLedger,
   sendTaskQueue,
 } from './commons/wiring.ts';
-import { DEFAULT_SENDER_MPS, SenderPacer } from './core/pacing.ts';
+import { DEFAULT_SENDER_MPS, SENDS_PER_INVOCATION, SenderPacer } from './core/pacing.ts';
 import { createSendConsumer } from './use-cases/send-task.ts';
 
 let consume: ReturnType<typeof createSendConsumer> | undefined;
@@ -36,7 +36,7 @@ export const handler = middy(async (event: SQSEvent, context?: Context): Promise
       configuredMps: intEnv('SENDER_MPS', DEFAULT_SENDER_MPS),
     }),
     backoffSeconds: retryBackoffSeconds(),
-    concurrency: intEnv('SEND_CONCURRENCY', 10),
+    concurrency: intEnv('SEND_CONCURRENCY', SENDS_PER_INVOCATION),
     logger: log,
   });
   return consume(event, context);

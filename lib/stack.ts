@@ -24,7 +24,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { SECRET_NOT_SET } from '../functions/commons/config.ts';
-import { DEFAULT_SENDER_MPS, sendConcurrencyFor } from '../functions/core/pacing.ts';
+import { DEFAULT_SENDER_MPS, SENDS_PER_INVOCATION, sendConcurrencyFor } from '../functions/core/pacing.ts';
 import { parseBackoffSeconds } from '../functions/core/retry-policy.ts';
 import { ServiceFunction } from './function-defaults.ts';
 import {
@@ -376,7 +376,7 @@ export class BroadcastStack extends Stack {
               ? Duration.seconds(consumer.maxBatchingWindowSeconds)
               : undefined,
           maxConcurrency: (consumer as ConsumerSpec).scaleWithSenderRate
-            ? Math.max(consumer.maxConcurrency, sendConcurrencyFor(senderMps))
+            ? sendConcurrencyFor(senderMps, SENDS_PER_INVOCATION, consumer.maxConcurrency)
             : consumer.maxConcurrency,
           reportBatchItemFailures: consumer.reportBatchItemFailures,
         }),

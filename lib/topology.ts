@@ -392,7 +392,8 @@ export const topology = {
       function: 'sendMessages',
       batchSize: 50,
       maxBatchingWindowSeconds: 1,
-      maxConcurrency: 5,
+      // The floor; the sender's rate raises it (scaleWithSenderRate).
+      maxConcurrency: 2,
       reportBatchItemFailures: true,
       scaleWithSenderRate: true,
     },

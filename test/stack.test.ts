@@ -176,7 +176,7 @@ describe('BroadcastStack built from the topology', () => {
         ScalingConfig: {
           MaximumConcurrency:
             'scaleWithSenderRate' in c
-              ? Math.max(c.maxConcurrency, sendConcurrencyFor(80))
+              ? sendConcurrencyFor(80, undefined, c.maxConcurrency)
               : c.maxConcurrency,
         },
         FunctionResponseTypes: c.reportBatchItemFailures ? ['ReportBatchItemFailures'] : Match.absent(),
@@ -234,7 +234,7 @@ describe('BroadcastStack built from the topology', () => {
       FunctionName: { Ref: logicalId(fast.stack, fnOf(fast.stack, 'sendMessages').function) },
       ScalingConfig: { MaximumConcurrency: sendConcurrencyFor(1000) },
     });
-    expect(sendConcurrencyFor(1000)).toBe(31);
+    expect(sendConcurrencyFor(1000)).toBe(13);
   });
 
   it('runs each schedule as an EventBridge rate rule targeting its function', () => {

@@ -33,7 +33,21 @@ export class DynamoSenderSchedule implements SenderSchedule {
     const { count, intervalMs, nowMs, horizonMs } = request;
     const span = count * intervalMs;
     const expiresAt = Math.floor(nowMs / 1000) + IDLE_TTL_SECONDS;
+    const idleWrite = () =>
+      this.#update(sender, {
+        UpdateExpression: 'SET nextSlotAt = :end, expiresAt = :ttl',
+        ConditionExpression: 'attribute_not_exists(nextSlotAt) OR nextSlotAt < :now',
+        ExpressionAttributeValues: { ':end': nowMs + span, ':now': nowMs, ':ttl': expiresAt },
+      });
     for (let tries = 0; tries < MAX_TRIES; tries++) {
+      // Last seen idle (a sender well under its rate): the idle write first, not a refused busy one
+      // (a refused conditional write is billed like any other).
+      const lastSeen = this.#lastNextSlot.get(sender);
+      if (tries === 0 && lastSeen !== undefined && lastSeen < nowMs) {
+        const idle = await idleWrite();
+        this.#remember(sender, idle.item);
+        if (idle.updated) return { booked: true, firstSlotAt: nowMs, state: stateOf(idle.item) };
+      }
       // Busy sender: the block goes after the last one booked.
       const busy = await this.#update(sender, {
         UpdateExpression: 'SET expiresAt = :ttl ADD nextSlotAt :span',
@@ -45,6 +59,7 @@ export class DynamoSenderSchedule implements SenderSchedule {
           ':ttl': expiresAt,
         },
       });
+      this.#remember(sender, busy.item);
       if (busy.updated)
         return { booked: true, firstSlotAt: Number(busy.item.nextSlotAt) - span, state: stateOf(busy.item) };
       const next = Number(busy.item?.nextSlotAt);
@@ -54,15 +69,19 @@ export class DynamoSenderSchedule implements SenderSchedule {
       // Booked within the horizon after all (the item changed since): the busy case again.
       if (next >= nowMs) continue;
       // Idle sender (or a new one): the block starts now.
-      const idle = await this.#update(sender, {
-        UpdateExpression: 'SET nextSlotAt = :end, expiresAt = :ttl',
-        ConditionExpression: 'attribute_not_exists(nextSlotAt) OR nextSlotAt < :now',
-        ExpressionAttributeValues: { ':end': nowMs + span, ':now': nowMs, ':ttl': expiresAt },
-      });
+      const idle = await idleWrite();
+      this.#remember(sender, idle.item);
       if (idle.updated) return { booked: true, firstSlotAt: nowMs, state: stateOf(idle.item) };
       // Another consumer booked in between: try the busy case again.
     }
     throw new Error(`Could not book a send slot for sender ${sender} after ${MAX_TRIES} tries`);
+  }
+
+  /** The sender's next free time as last seen here: which write to try first next time. */
+  readonly #lastNextSlot = new Map<string, number>();
+  #remember(sender: string, item: Record<string, unknown> | undefined): void {
+    const next = Number(item?.nextSlotAt);
+    if (Number.isFinite(next)) this.#lastNextSlot.set(sender, next);
   }
 
   async cut(sender: string, cutMps: number, nowMs: number, debounceMs: number): Promise<void> {

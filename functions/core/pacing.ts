@@ -156,10 +156,16 @@ export class SenderPacer {
 export const PROVIDER_LATENCY_SECONDS = 0.3;
 
 /**
- * Send invocations needed at once for a sender's rate: messages in flight (rate × provider latency)
- * over the sends each invocation runs at once, plus one spare; never below `floor`. 80/s → 4,
- * 400/s → 13, 1,000/s → 31 (at 10 per invocation).
+ * Sends one send invocation runs at once (SEND_CONCURRENCY). Its time is billed while it waits on
+ * Twilio and on the sender's slots, so fewer, busier invocations cost less than many idle ones.
  */
-export function sendConcurrencyFor(mps: number, perInvocation = 10, floor = 2): number {
+export const SENDS_PER_INVOCATION = 25;
+
+/**
+ * Send invocations needed at once for a sender's rate: messages in flight (rate × provider latency)
+ * over the sends each invocation runs at once, plus one spare; never below `floor`. 80/s → 2,
+ * 400/s → 6, 1,000/s → 13 (at 25 per invocation).
+ */
+export function sendConcurrencyFor(mps: number, perInvocation = SENDS_PER_INVOCATION, floor = 2): number {
   return Math.max(floor, Math.ceil((mps * PROVIDER_LATENCY_SECONDS) / perInvocation) + 1);
 }

@@ -8,7 +8,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ScheduledEvent } from 'aws-lambda';
 import { DynamoApiKeys } from '../../functions/adapters/dynamo-api-keys.ts';
 import { hashApiKey } from '../../functions/core/api-keys.ts';
-import { DEFAULT_SENDER_MPS, sendConcurrencyFor } from '../../functions/core/pacing.ts';
+import { DEFAULT_SENDER_MPS, SENDS_PER_INVOCATION, sendConcurrencyFor } from '../../functions/core/pacing.ts';
 import {
   type ConsumerSpec,
   topology as defaultTopology,
@@ -310,7 +310,10 @@ export async function startLocalTwin(
     const sources: SqsEventSource[] = topo.consumers.map((declared: ConsumerSpec) => {
       // As on AWS: the send consumer's concurrency follows the sender's rate.
       const consumer = declared.scaleWithSenderRate
-        ? { ...declared, maxConcurrency: Math.max(declared.maxConcurrency, sendConcurrencyFor(senderMps)) }
+        ? {
+            ...declared,
+            maxConcurrency: sendConcurrencyFor(senderMps, SENDS_PER_INVOCATION, declared.maxConcurrency),
+          }
         : declared;
       const queue = queues[consumer.queue];
       if (!queue) throw new Error(`No queue ${consumer.queue}`);
