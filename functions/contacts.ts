@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { mapLimit } from './adapters/sqs-queues.ts';
+import pLimit from 'p-limit';
 import { adminRoute } from './commons/admin-route.ts';
 import { json, parseJson } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
@@ -138,7 +138,7 @@ async function historyView(
       if (r) recipients.set(id, r);
     }),
   ];
-  await mapLimit(reads, READ_CONCURRENCY, (read) => read());
+  await pLimit(READ_CONCURRENCY).map(reads, (read) => read());
 
   return entries.map((e) => {
     const broadcast = e.broadcastId !== undefined ? broadcasts.get(e.broadcastId) : undefined;

@@ -1,6 +1,6 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import pLimit from 'p-limit';
 import { deadLetterDepth } from './adapters/dead-letters.ts';
-import { mapLimit } from './adapters/sqs-queues.ts';
 import { adminRoute } from './commons/admin-route.ts';
 import { optionalEnv } from './commons/config.ts';
 import { json } from './commons/http.ts';
@@ -81,7 +81,7 @@ export async function tenantMetrics(
 
 async function activeWork(store: { broadcasts: Broadcasts; counters: BroadcastCounters }, tenantId: string) {
   const active = (await store.broadcasts.active(tenantId)).filter((b) => b.status !== 'cancelled');
-  const perBroadcast = await mapLimit(active, COUNTS_CONCURRENCY, async (broadcast) => {
+  const perBroadcast = await pLimit(COUNTS_CONCURRENCY).map(active, async (broadcast) => {
     const { counts, totals } = await stateOf(store, broadcast);
     const pending = IN_FLIGHT.reduce((sum, status) => sum + (counts[status] ?? 0), 0);
     // Its counts say it has ended but the status write has not landed yet: not active any more, as

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mapLimit, SqsTaskQueue } from '../functions/adapters/sqs-queues.ts';
+import { SqsTaskQueue } from '../functions/adapters/sqs-queues.ts';
 import { TwilioMessenger, toProviderFailure } from '../functions/adapters/twilio-messenger.ts';
 import { SECRET_NOT_SET, secretToToken } from '../functions/commons/config.ts';
 import { isValidTwilioSignature, parseForm } from '../functions/commons/twilio-signature.ts';
@@ -157,20 +157,6 @@ describe('the send path at its edges', () => {
     });
     expect(answer.kind).toBe('network-error');
     expect(new TwilioMessenger({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN }).configured).toBe(false);
-  });
-
-  it('limits concurrency', async () => {
-    let active = 0;
-    let peak = 0;
-    const out = await mapLimit([1, 2, 3, 4, 5, 6, 7], 3, async (n) => {
-      active++;
-      peak = Math.max(peak, active);
-      await new Promise((r) => setTimeout(r, 5));
-      active--;
-      return n * 2;
-    });
-    expect(out).toEqual([2, 4, 6, 8, 10, 12, 14]);
-    expect(peak).toBe(3);
   });
 
   it('enqueues 25 tasks through fauxqs (SendMessageBatch takes 10), each once; a delayed task stays hidden for its delay', async () => {

@@ -4,6 +4,7 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import pLimit from 'p-limit';
 import type { TaskQueue } from '../core/ports.ts';
 
 /** SQS's limit: 10 entries per SendMessageBatch. */
@@ -81,7 +82,7 @@ export async function sendJsonBatch(
     for (let i = 0; i < pending.length; i += BATCH_LIMIT) chunks.push(pending.slice(i, i + BATCH_LIMIT));
     const retry: SendMessageBatchRequestEntry[] = [];
     lastFailures = [];
-    await mapLimit(chunks, concurrency, async (entries) => {
+    await pLimit(concurrency).map(chunks, async (entries) => {
       try {
         const out = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
         for (const f of out.Failed ?? []) {
@@ -127,28 +128,4 @@ export class SqsTaskQueue<T> implements TaskQueue<T> {
   enqueue(tasks: readonly T[], options: { delaySeconds?: number } = {}): Promise<void> {
     return sendJsonBatch(this.#sqs, this.#queueUrl, tasks, { ...this.#options, ...options });
   }
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first error after all settle. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  let firstError: { error: unknown } | undefined;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i] as T, i);
-      } catch (error) {
-        firstError ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
-  if (firstError) throw firstError.error;
-  return results;
 }

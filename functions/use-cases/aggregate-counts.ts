@@ -1,6 +1,6 @@
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { mapLimit } from '../adapters/sqs-queues.ts';
+import pLimit from 'p-limit';
 import { parseRecipientPartition } from '../adapters/table-layout.ts';
 import type { HandlerLogger } from '../commons/powertools.ts';
 import { historyEntriesOf, type SentImage } from '../core/contacts.ts';
@@ -97,7 +97,7 @@ export function createAggregator(deps: AggregatorDeps) {
     if (history.length > 0) await deps.contacts.recordMessages(history);
     const applied: CounterDeltas = {};
     const activity = new Map<string, { tenantId: string; minute: string; sent: number; failed: number }>();
-    await mapLimit([...groups.values()], APPLY_CONCURRENCY, async (group) => {
+    await pLimit(APPLY_CONCURRENCY).map([...groups.values()], async (group) => {
       const result = await deps.counters.apply(group);
       addDeltas(applied, result.deltas);
       // Only the changes counted now (a retried batch's earlier ones were counted with their batch).
@@ -115,13 +115,13 @@ export function createAggregator(deps: AggregatorDeps) {
       }
     });
     // At most once: a failure after the counters took these changes leaves their minute short, never doubled.
-    await mapLimit([...activity.values()], APPLY_CONCURRENCY, (m) =>
+    await pLimit(APPLY_CONCURRENCY).map([...activity.values()], (m) =>
       deps.counters.addActivity(m.tenantId, m.minute, { sent: m.sent, failed: m.failed }),
     );
     // Every broadcast the batch touched may have ended (or come back to life).
     const touched = new Map<string, string>();
     for (const group of groups.values()) touched.set(group.broadcastId, group.tenantId);
-    await mapLimit([...touched], APPLY_CONCURRENCY, async ([broadcastId, tenantId]) => {
+    await pLimit(APPLY_CONCURRENCY).map([...touched], async ([broadcastId, tenantId]) => {
       const broadcast = await deps.broadcasts.get(tenantId, broadcastId);
       if (!broadcast) return;
       const { broadcast: after } = await settle(deps, broadcast, now());

@@ -1,5 +1,6 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import pLimit from 'p-limit';
 import { z } from 'zod';
 import type { HandlerLogger } from '../commons/powertools.ts';
 import { redactPhones } from '../commons/powertools.ts';
@@ -115,22 +116,6 @@ const CONFIGURATION_RETRY_SECONDS = 60;
 /** SQS's longest message delay. */
 const MAX_DELAY_SECONDS = 900;
 
-/** A tiny semaphore: at most `limit` callers inside at once. */
-function limiter(limit: number) {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
-}
-
 export function createSendConsumer(deps: SendConsumerDeps) {
   const log = deps.logger;
   const now = deps.now ?? (() => new Date());
@@ -146,7 +131,7 @@ export function createSendConsumer(deps: SendConsumerDeps) {
     // newer than its claim; and marked running once.
     const reads = new Map<string, { read: Promise<Broadcast | undefined>; startedAt: number }>();
     const markedRunning = new Set<string>();
-    const slot = limiter(concurrency);
+    const slot = pLimit(concurrency);
     const broadcastOf = (task: SendTask, newerThan = Date.now() - BROADCAST_FRESH_MS) => {
       const id = `${task.tenantId}/${task.broadcastId}`;
       let found = reads.get(id);

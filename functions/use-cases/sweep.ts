@@ -1,4 +1,4 @@
-import { mapLimit } from '../adapters/sqs-queues.ts';
+import pLimit from 'p-limit';
 import type { HandlerLogger } from '../commons/powertools.ts';
 import { maskPhone } from '../core/phones.ts';
 import type {
@@ -138,9 +138,8 @@ export function createSweeper(deps: SweepDeps) {
     const written = await deps.ledger.inStatuses(broadcast, RECIPIENT_STATUSES);
     const again: Recipient[] = written.filter((r) => r.status === 'queued');
     const messenger = await deps.messenger();
-    await mapLimit(
+    await pLimit(8).map(
       written.filter((r) => r.status === 'sending' && ms(r.leaseUntil) < now.getTime()),
-      8,
       async (recipient) => {
         const found = await findClaimedMessage(deps, messenger, recipient, 'template');
         if (found) {

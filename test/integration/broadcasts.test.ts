@@ -6,7 +6,7 @@ import { DynamoSendLedger } from '../../functions/adapters/dynamo-send-ledger.ts
 import type { Broadcast, ChunkEntry, FanOutTask, SendTask } from '../../functions/core/ports.ts';
 import { createFanOut } from '../../functions/use-cases/fan-out-chunk.ts';
 import { stateOf } from '../../functions/use-cases/settle-broadcast.ts';
-import { collectingQueue, silentLogger, storeBroadcast } from '../support/broadcasts.ts';
+import { collectingQueue, numberedEntries, silentLogger, storeBroadcast } from '../support/broadcasts.ts';
 import { startTestDynamoDb } from '../support/dynamodb.ts';
 
 /**
@@ -29,13 +29,7 @@ afterAll(async () => {
   await db?.stop();
 });
 
-function entries(n: number): ChunkEntry[] {
-  return Array.from({ length: n }, (_, index) => ({
-    index,
-    phone: `+97250${String(1_000_000 + index)}`,
-    contentVariables: { '1': `name ${index}` },
-  }));
-}
+const entries = (n: number) => numberedEntries(n);
 
 const stored = async (list: ChunkEntry[], options: { chunkSize?: number; scheduledAt?: Date } = {}) =>
   (await storeBroadcast({ broadcasts, ledger }, { tenantId: TENANT, entries: list, ...options })).broadcast;

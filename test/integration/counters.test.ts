@@ -1,15 +1,15 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
+import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoBroadcasts } from '../../functions/adapters/dynamo-broadcasts.ts';
 import { DynamoContactStore } from '../../functions/adapters/dynamo-contact-store.ts';
 import { DynamoCounters } from '../../functions/adapters/dynamo-counters.ts';
 import { DynamoSendLedger } from '../../functions/adapters/dynamo-send-ledger.ts';
-import { mapLimit } from '../../functions/adapters/sqs-queues.ts';
 import { SHARDS, shardCountsKey } from '../../functions/adapters/table-layout.ts';
 import type { CounterDeltas } from '../../functions/core/count-deltas.ts';
-import type { ChunkEntry, CounterUpdate, RecipientKey, SendTask } from '../../functions/core/ports.ts';
-import { storeBroadcast } from '../support/broadcasts.ts';
+import type { CounterUpdate, RecipientKey, SendTask } from '../../functions/core/ports.ts';
+import { numberedEntries, storeBroadcast } from '../support/broadcasts.ts';
 import { type CountsStream, startCountsStream, untilCountsMatchLedger } from '../support/counts-stream.ts';
 import { startTestDynamoDb } from '../support/dynamodb.ts';
 
@@ -130,13 +130,7 @@ describe('DynamoCounters.apply: each stream change counted once', () => {
 describe('the aggregator on the table stream (the twin’s DynamoDB Streams event source)', {
   timeout: 60_000,
 }, () => {
-  function entries(n: number): ChunkEntry[] {
-    return Array.from({ length: n }, (_, index) => ({
-      index,
-      phone: `+97252${String(1_000_000 + index)}`,
-      contentVariables: {},
-    }));
-  }
+  const entries = (n: number) => numberedEntries(n, '52', false);
   const queued = (n: number, tenantId = TENANT) =>
     storeBroadcast({ broadcasts, ledger }, { tenantId, entries: entries(n), fanOut: true });
   const lease = () => new Date(Date.now() + 60_000);
@@ -144,7 +138,7 @@ describe('the aggregator on the table stream (the twin’s DynamoDB Streams even
 
   /** Many recipients at once, each through its own story, with duplicated and reordered reports. */
   async function storm(keys: RecipientKey[], tasks: SendTask[]) {
-    await mapLimit(keys, 16, async (key, n) => {
+    await pLimit(16).map(keys, async (key, n) => {
       const task = tasks[n] as SendTask;
       await ledger.claim(task, new Date(), lease());
       const report = (to: 'sent' | 'delivered' | 'read' | 'failed' | 'undelivered', more = {}) =>

@@ -4,8 +4,8 @@ import { DynamoBroadcasts } from '../../functions/adapters/dynamo-broadcasts.ts'
 import { DynamoMessageIndex } from '../../functions/adapters/dynamo-message-index.ts';
 import { DynamoSendLedger } from '../../functions/adapters/dynamo-send-ledger.ts';
 import { recipientKey, SHARDS } from '../../functions/adapters/table-layout.ts';
-import type { Broadcast, ChunkEntry, RecipientKey, SendTask } from '../../functions/core/ports.ts';
-import { storeBroadcast } from '../support/broadcasts.ts';
+import type { Broadcast, RecipientKey, SendTask } from '../../functions/core/ports.ts';
+import { numberedEntries, storeBroadcast } from '../support/broadcasts.ts';
 import { startTestDynamoDb } from '../support/dynamodb.ts';
 
 /**
@@ -29,13 +29,7 @@ afterAll(async () => {
   await db?.stop();
 });
 
-function entries(n: number): ChunkEntry[] {
-  return Array.from({ length: n }, (_, index) => ({
-    index,
-    phone: `+97250${String(1_000_000 + index)}`,
-    contentVariables: { '1': `name ${index}` },
-  }));
-}
+const entries = (n: number) => numberedEntries(n);
 
 /** A fanned-out broadcast of `n` recipients: nothing written yet, a send task each. */
 async function queued(n = 1): Promise<{ broadcast: Broadcast; keys: RecipientKey[]; tasks: SendTask[] }> {

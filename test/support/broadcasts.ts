@@ -28,6 +28,18 @@ export function collectingQueue<T>(): TaskQueue<T> & { tasks: T[]; delays: numbe
 }
 
 /**
+ * `n` list entries with distinct Israeli mobile numbers (`+972` + `prefix` + a 7-digit serial) and a
+ * name variable each: a list of any size for adapter tests.
+ */
+export function numberedEntries(n: number, prefix = '50', withName = true): ChunkEntry[] {
+  return Array.from({ length: n }, (_, index) => ({
+    index,
+    phone: `+972${prefix}${String(1_000_000 + index)}`,
+    contentVariables: withName ? { '1': `name ${index}` } : ({} as Record<string, string>),
+  }));
+}
+
+/**
  * A broadcast stored as the create route stores it (the list in chunks), and with `fanOut` handed to
  * the send queue by the real fan-out use case: its chunks counted `queued`, a send task per
  * recipient (returned, not enqueued anywhere: the test decides what becomes of them), suppressed
