@@ -1,12 +1,9 @@
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { decodeShardCursor, encodeShardCursor } from '../core/cursor.ts';
-import { canAdvanceFollowUp, FOLLOW_UP_STATUSES } from '../core/follow-up.ts';
 import type {
   Broadcast,
   ClaimResult,
-  FollowUpLedger,
-  FollowUpReport,
   OutcomeReport,
   Recipient,
   RecipientKey,
@@ -245,44 +242,28 @@ export class DynamoSendLedger implements SendLedger {
   }
 
   report(key: RecipientKey, report: OutcomeReport): Promise<boolean> {
-    const at = report.at.toISOString();
-    const failing = report.to === 'failed' || report.to === 'undelivered';
-    const set: Record<string, unknown> = { status: report.to, updatedAt: at };
-    const stamp = STAMP[report.to];
-    if (stamp) set[stamp] = at;
-    if (report.errorCode !== undefined) set.errorCode = report.errorCode;
-    if (report.errorMessage !== undefined) set.errorMessage = report.errorMessage;
+    const parts = reportParts(report, '');
     const remove = ['leaseUntil'];
-    if (failing && report.retryAt) {
-      set.nextRetryAt = report.retryAt.toISOString();
-      set.retryKey = key.broadcastId;
+    if ((report.to === 'failed' || report.to === 'undelivered') && report.retryAt) {
+      parts.set.nextRetryAt = report.retryAt.toISOString();
+      parts.set.retryKey = key.broadcastId;
     } else remove.push('nextRetryAt', 'retryKey');
-    // A lost `sent` (or `delivered`) is implied by the later report; the SID by its first report.
-    const ifAbsent: Record<string, unknown> = {};
-    if (report.to === 'delivered' || report.to === 'read') ifAbsent.sentAt = at;
-    if (report.to === 'read') ifAbsent.deliveredAt = at;
-    if (report.messageSid && !report.requireRecordedSid) ifAbsent.messageSid = report.messageSid;
-    const update = updateExpression(set, remove, { ifAbsent });
+    const update = updateExpression(parts.set, remove, { ifAbsent: parts.ifAbsent });
     const from = inList(
       '#c_status',
       'f',
       REPORTABLE_FROM.filter((s) => canAdvance(s, report.to)),
     );
-    const sidCondition = !report.messageSid
-      ? ''
-      : report.requireRecordedSid
-        ? ' AND messageSid = :c_sid'
-        : ' AND (attribute_not_exists(messageSid) OR messageSid = :c_sid)';
     return this.#conditional(key, {
       UpdateExpression: update.expression,
-      ConditionExpression: `tenantId = :c_tenant AND attempts = :c_attempt AND ${from.expression}${sidCondition}`,
+      ConditionExpression: `tenantId = :c_tenant AND attempts = :c_attempt AND ${from.expression}${parts.sidCondition}`,
       ExpressionAttributeNames: { ...update.names, '#c_status': 'status' },
       ExpressionAttributeValues: {
         ...update.values,
         ...from.values,
+        ...parts.sidValues,
         ':c_tenant': key.tenantId,
         ':c_attempt': report.attempt,
-        ...(report.messageSid ? { ':c_sid': report.messageSid } : {}),
       },
     });
   }
@@ -407,108 +388,34 @@ export class DynamoSendLedger implements SendLedger {
 }
 
 /**
- * The follow-up's ledger, a map `followUp` on the recipient item: the same claim, release and
- * forward-only moves as the template's, on its own status.
+ * What a provider report writes, shared by the template's ledger and the follow-up's: the status,
+ * its timestamp and error; the stamps a lost earlier report implies (`sent` before `delivered`);
+ * the SID by its first report; and the SID condition (`requireRecordedSid`: only the recipient
+ * whose recorded SID it is). `path` prefixes attribute names in the condition (`#p.` for a map).
  */
-export class DynamoFollowUpLedger implements FollowUpLedger {
-  readonly #writer: DynamoSendLedger['writer'];
-
-  constructor(ledger: DynamoSendLedger) {
-    this.#writer = ledger.writer;
-  }
-
-  confirm(key: RecipientKey, at: Date, followUp: 'queued' | 'expired'): Promise<boolean> {
-    const stamp = at.toISOString();
-    return this.#writer.conditional(key, {
-      UpdateExpression: 'SET confirmedAt = :at, followUp = :followUp, updatedAt = :at',
-      // Once: a second tap, or Twilio delivering the same tap again, confirms nothing more.
-      ConditionExpression: 'attribute_exists(pk) AND tenantId = :t AND attribute_not_exists(confirmedAt)',
-      ExpressionAttributeValues: {
-        ':at': stamp,
-        ':followUp': { status: followUp, updatedAt: stamp },
-        ':t': key.tenantId,
-      },
-    });
-  }
-
-  claim(key: RecipientKey, at: Date, leaseUntil: Date): Promise<ClaimResult> {
-    const stamp = at.toISOString();
-    return this.#writer.claimWith(recipientKey(key.broadcastId, key.index), {
-      UpdateExpression:
-        'SET followUp.#status = :sending, followUp.claimedAt = :at, followUp.leaseUntil = :lease, followUp.updatedAt = :at',
-      ConditionExpression: 'tenantId = :t AND followUp.#status = :queued',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: {
-        ':sending': 'sending',
-        ':queued': 'queued',
-        ':at': stamp,
-        ':lease': leaseUntil.toISOString(),
-        ':t': key.tenantId,
-      },
-    });
-  }
-
-  takeOver(recipient: Recipient, at: Date, leaseUntil: Date): Promise<boolean> {
-    return this.#writer.conditional(recipient, {
-      UpdateExpression:
-        'SET followUp.claimedAt = :at, followUp.leaseUntil = :lease, followUp.updatedAt = :at',
-      ConditionExpression:
-        'followUp.#status = :sending AND followUp.claimedAt = :previous AND attribute_not_exists(followUp.messageSid)',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: {
-        ':at': at.toISOString(),
-        ':lease': leaseUntil.toISOString(),
-        ':sending': 'sending',
-        ':previous': recipient.followUp?.claimedAt ?? '',
-      },
-    });
-  }
-
-  release(key: RecipientKey, at: Date): Promise<boolean> {
-    return this.#writer.conditional(key, {
-      UpdateExpression:
-        'SET followUp.#status = :queued, followUp.updatedAt = :at REMOVE followUp.claimedAt, followUp.leaseUntil',
-      // Once a SID is known, Twilio has the message: never send it again.
-      ConditionExpression: 'followUp.#status = :sending AND attribute_not_exists(followUp.messageSid)',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: { ':queued': 'queued', ':sending': 'sending', ':at': at.toISOString() },
-    });
-  }
-
-  report(key: RecipientKey, report: FollowUpReport): Promise<boolean> {
-    const at = report.at.toISOString();
-    const set: Record<string, unknown> = { status: report.to, updatedAt: at };
-    const stamp = STAMP[report.to];
-    if (stamp) set[stamp] = at;
-    if (report.errorCode !== undefined) set.errorCode = report.errorCode;
-    if (report.errorMessage !== undefined) set.errorMessage = report.errorMessage;
-    const ifAbsent: Record<string, unknown> = {};
-    if (report.to === 'delivered' || report.to === 'read') ifAbsent.sentAt = at;
-    if (report.to === 'read') ifAbsent.deliveredAt = at;
-    if (report.messageSid && !report.requireRecordedSid) ifAbsent.messageSid = report.messageSid;
-    const update = updateExpression(set, ['leaseUntil'], { within: 'followUp', ifAbsent });
-    const from = inList(
-      '#p.#c_status',
-      'f',
-      FOLLOW_UP_STATUSES.filter((s) => canAdvanceFollowUp(s, report.to)),
-    );
-    const sidCondition = !report.messageSid
-      ? ''
-      : report.requireRecordedSid
-        ? ' AND #p.messageSid = :c_sid'
-        : ' AND (attribute_not_exists(#p.messageSid) OR #p.messageSid = :c_sid)';
-    return this.#writer.conditional(key, {
-      UpdateExpression: update.expression,
-      ConditionExpression: `tenantId = :c_tenant AND ${from.expression}${sidCondition}`,
-      ExpressionAttributeNames: { ...update.names, '#c_status': 'status' },
-      ExpressionAttributeValues: {
-        ...update.values,
-        ...from.values,
-        ':c_tenant': key.tenantId,
-        ...(report.messageSid ? { ':c_sid': report.messageSid } : {}),
-      },
-    });
-  }
+export function reportParts(
+  report: Pick<OutcomeReport, 'at' | 'errorCode' | 'errorMessage' | 'messageSid' | 'requireRecordedSid'> & {
+    to: string;
+  },
+  path: '' | '#p.',
+) {
+  const at = report.at.toISOString();
+  const set: Record<string, unknown> = { status: report.to, updatedAt: at };
+  const stamp = STAMP[report.to];
+  if (stamp) set[stamp] = at;
+  if (report.errorCode !== undefined) set.errorCode = report.errorCode;
+  if (report.errorMessage !== undefined) set.errorMessage = report.errorMessage;
+  const ifAbsent: Record<string, unknown> = {};
+  if (report.to === 'delivered' || report.to === 'read') ifAbsent.sentAt = at;
+  if (report.to === 'read') ifAbsent.deliveredAt = at;
+  if (report.messageSid && !report.requireRecordedSid) ifAbsent.messageSid = report.messageSid;
+  const sidCondition = !report.messageSid
+    ? ''
+    : report.requireRecordedSid
+      ? ` AND ${path}messageSid = :c_sid`
+      : ` AND (attribute_not_exists(${path}messageSid) OR ${path}messageSid = :c_sid)`;
+  const sidValues: Record<string, unknown> = report.messageSid ? { ':c_sid': report.messageSid } : {};
+  return { set, ifAbsent, sidCondition, sidValues };
 }
 
 function toRecipient(item: Item): Recipient {

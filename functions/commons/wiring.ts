@@ -4,9 +4,10 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoBroadcasts } from '../adapters/dynamo-broadcasts.ts';
 import { DynamoContactStore } from '../adapters/dynamo-contact-store.ts';
 import { DynamoCounters } from '../adapters/dynamo-counters.ts';
+import { DynamoFollowUpLedger } from '../adapters/dynamo-follow-up-ledger.ts';
 import { retryTransactionConflicts } from '../adapters/dynamo-items.ts';
 import { DynamoMessageIndex } from '../adapters/dynamo-message-index.ts';
-import { DynamoFollowUpLedger, DynamoSendLedger } from '../adapters/dynamo-send-ledger.ts';
+import { DynamoSendLedger } from '../adapters/dynamo-send-ledger.ts';
 import { SqsTaskQueue } from '../adapters/sqs-queues.ts';
 import type {
   BroadcastCounters,
