@@ -59,15 +59,28 @@ export function waitUntil(at: number, now: () => number = Date.now): Promise<voi
   return wait > 0 ? new Promise((resolve) => setTimeout(resolve, wait)) : Promise.resolve();
 }
 
+/**
+ * While the sender is booked this far ahead (as last seen here), a partial block waits to fill: its
+ * sends could not go out sooner anyway, and one write then books several. Waits end this long before
+ * the last slot booked here, so the schedule never runs dry on our account.
+ */
+export const GATHER_MARGIN_MS = 150;
+/** The longest a partial block waits for more callers. */
+export const GATHER_MAX_MS = 100;
+
 interface Lane {
   readonly waiters: ((pace: Pace | Error) => void)[];
   booking: boolean;
   state: PaceState;
+  /** The end of the last block booked here (epoch ms): how far ahead the sender is booked, at least. */
+  bookedUntil: number;
+  gathering?: ReturnType<typeof setTimeout> | undefined;
 }
 
 /**
  * The per-container side: concurrent callers of one sender are coalesced into blocks booked with
- * one schedule write, and each gets its own slot time to send at. A caller whose slot would lie
+ * one schedule write (a busy sender's block waits briefly to fill), and each gets its own slot time
+ * to send at. A caller whose slot would lie
  * beyond the horizon gets `ok: false` (the send task goes back to the queue for that long).
  */
 export class SenderPacer {
@@ -111,23 +124,40 @@ export class SenderPacer {
   #lane(sender: string): Lane {
     let lane = this.#lanes.get(sender);
     if (!lane) {
-      lane = { waiters: [], booking: false, state: {} };
+      lane = { waiters: [], booking: false, state: {}, bookedUntil: 0 };
       this.#lanes.set(sender, lane);
     }
     return lane;
   }
 
+  /** Books the waiting callers' block now, or (a partial block of a sender booked well ahead) soon. */
   #pump(sender: string, lane: Lane, horizonMs: number): void {
     if (lane.booking || lane.waiters.length === 0) return;
+    const full = lane.waiters.length >= this.#blockSize;
+    const gatherMs = Math.min(GATHER_MAX_MS, lane.bookedUntil - GATHER_MARGIN_MS - this.#now());
+    if (!full && gatherMs > 0) {
+      lane.gathering ??= setTimeout(() => {
+        lane.gathering = undefined;
+        if (!lane.booking && lane.waiters.length > 0) this.#book(sender, lane, horizonMs);
+      }, gatherMs);
+      return;
+    }
+    clearTimeout(lane.gathering);
+    lane.gathering = undefined;
+    this.#book(sender, lane, horizonMs);
+  }
+
+  #book(sender: string, lane: Lane, horizonMs: number): void {
     lane.booking = true;
-    const count = Math.min(this.#blockSize, lane.waiters.length);
     const now = this.#now();
+    const count = Math.min(this.#blockSize, lane.waiters.length);
     const intervalMs = slotIntervalMs(effectiveMps(this.#configuredMps, lane.state, now));
     this.#schedule
       .book(sender, { count, intervalMs, nowMs: now + BOOKING_LEAD_MS, horizonMs })
       .then(
         (result) => {
           lane.state = result.state;
+          if (result.booked) lane.bookedUntil = result.firstSlotAt + count * intervalMs;
           const waiters = lane.waiters.splice(0, count);
           waiters.forEach((resolve, i) => {
             resolve(

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BOOKING_LEAD_MS,
   effectiveMps,
+  type Pace,
   RATE_HEADROOM,
   RECOVERY_MS,
   SenderPacer,
@@ -59,6 +60,26 @@ describe('SenderPacer', () => {
     expect(schedule.bookings.every((n) => n <= 10)).toBe(true);
     expect(schedule.bookings.reduce((a, b) => a + b, 0)).toBe(25);
     expect(schedule.bookings.length).toBeLessThan(25);
+  });
+
+  it('a sender booked well ahead lets a partial block fill before booking it: one write for callers who trickle in', async () => {
+    const schedule = new MemorySchedule();
+    const pacer = new SenderPacer(schedule, { configuredMps: 10, blockSize: 10, now: () => 0 });
+    // Ten at once: the first alone (an idle sender waits for nothing), then the nine waiting; a second ahead.
+    const first = await Promise.all(Array.from({ length: 10 }, () => pacer.acquire('s', 60_000)));
+    expect(schedule.bookings).toEqual([1, 9]);
+    // Three more, one by one: they could not go out before the first block ends anyway.
+    const later: Promise<Pace>[] = [];
+    for (let i = 0; i < 3; i++) {
+      later.push(pacer.acquire('s', 60_000));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const paces = await Promise.all(later);
+    expect(schedule.bookings).toEqual([1, 9, 3]);
+    const lastOfFirst = Math.max(...first.map((p) => (p.ok ? p.at : Number.NaN)));
+    expect(paces.map((p) => (p.ok ? Math.round(p.at - lastOfFirst) : Number.NaN))).toEqual(
+      [1, 2, 3].map((k) => Math.round(k * slotIntervalMs(10))),
+    );
   });
 
   it('says when the sender is booked beyond the horizon instead of booking', async () => {

@@ -89,6 +89,45 @@ describe('DynamoContactStore: suppressions', () => {
     expect(await store.unsuppress(t, p)).toBe(false);
   });
 
+  it('answers the checks of concurrent sends from one BatchGetItem, each with its own tenant and phone', async () => {
+    const [a, b] = [tenant(), tenant()];
+    const [listedForA, optedOut, clean] = [phone(), phone(), phone()];
+    await store.suppress({
+      tenantId: a,
+      phone: listedForA,
+      reason: 'admin',
+      createdAt: '2026-04-01T00:00:00.000Z',
+    });
+    await store.suppressForSender({
+      phone: optedOut,
+      reason: 'opt_out_button',
+      createdAt: '2026-04-02T00:00:00.000Z',
+    });
+    // 60 checks (more than one BatchGetItem's 100 keys), a phone asked twice by one tenant among them.
+    const checks: [string, string][] = [
+      [a, listedForA],
+      [b, listedForA],
+      [a, optedOut],
+      [b, optedOut],
+      [a, clean],
+      [a, clean],
+      ...Array.from({ length: 54 }, () => [b, phone()] as [string, string]),
+    ];
+    sent = [];
+    const answers = await Promise.all(checks.map(([t, p]) => store.suppression(t, p)));
+    expect(sent).toEqual(['BatchGetCommand', 'BatchGetCommand']);
+    expect(answers.slice(0, 6).map((s) => s && `${s.tenantId}:${s.reason}`)).toEqual([
+      `${a}:admin`,
+      undefined,
+      `${a}:opt_out_button`,
+      `${b}:opt_out_button`,
+      undefined,
+      undefined,
+    ]);
+    expect(answers.slice(6).every((s) => s === undefined)).toBe(true);
+    await store.unsuppressForSender(optedOut); // the sender-wide list is every test's
+  });
+
   it('finds which numbers are suppressed among many, across several Query pages of the list', async () => {
     const t = tenant();
     const other = tenant();
