@@ -40,7 +40,11 @@ import {
 /** The repository root: function entries in the topology are relative to it. */
 const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
+/** IteratorAge (ms, the age of the last record read) above this many minutes for 5 minutes alarms. */
+const STREAM_LAG_ALARM_MINUTES = 5;
+
 /** Paths Twilio is configured to call; printed as outputs to paste into the Twilio console. */
+
 export const WEBHOOK_PATHS = {
   status: 'webhooks/twilio/status',
   inbound: 'webhooks/twilio/inbound',
@@ -344,6 +348,31 @@ export class BroadcastStack extends Stack {
 
     for (const consumer of topo.streamConsumers) {
       const table = mustGet(this.tables, consumer.table, 'table');
+      const onFailure = mustGet(this.queues, consumer.onFailureQueue, 'queue').queue;
+      // Counts that fall behind or lose a batch: the sweeper's recount repairs a stalled broadcast's
+      // counters, but an operator should know the stream consumer is struggling.
+      new cloudwatch.Alarm(this, `${pascal(consumer.function)}GaveUpAlarm`, {
+        alarmDescription: `Stream batches ${consumer.function} gave up on after ${consumer.retryAttempts} retries (on the ${consumer.onFailureQueue} queue): their broadcasts' counts are repaired by the sweeper's recount once stalled`,
+        metric: onFailure.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      new cloudwatch.Alarm(this, `${pascal(consumer.function)}IteratorAgeAlarm`, {
+        alarmDescription: `${consumer.function} is more than ${STREAM_LAG_ALARM_MINUTES} minutes behind the table's stream: counts and statuses lag; records older than 24 hours leave the stream`,
+        metric: lambdaOf(consumer.function).metric('IteratorAge', {
+          period: Duration.minutes(1),
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        threshold: STREAM_LAG_ALARM_MINUTES * 60_000,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 5,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
       lambdaOf(consumer.function).addEventSource(
         new DynamoEventSource(table, {
           startingPosition: lambda.StartingPosition.TRIM_HORIZON,
@@ -352,7 +381,7 @@ export class BroadcastStack extends Stack {
           bisectBatchOnError: true,
           retryAttempts: consumer.retryAttempts,
           parallelizationFactor: 1,
-          onFailure: new SqsDlq(mustGet(this.queues, consumer.onFailureQueue, 'queue').queue),
+          onFailure: new SqsDlq(onFailure),
           filters: [
             lambda.FilterCriteria.filter({
               dynamodb: { Keys: { sk: { S: lambda.FilterRule.beginsWith(consumer.sortKeyPrefix) } } },

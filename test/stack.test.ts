@@ -161,6 +161,26 @@ describe('BroadcastStack built from the topology', () => {
       });
   });
 
+  it('alarms when the counts aggregator gives up on a stream batch, or falls minutes behind the stream', () => {
+    for (const consumer of topology.streamConsumers) {
+      const onFailure = stack.queues[consumer.onFailureQueue]?.queue;
+      if (!onFailure) throw new Error(`no queue ${consumer.onFailureQueue}`);
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Threshold: 0,
+        Dimensions: [
+          { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack, onFailure), 'QueueName'] } },
+        ],
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'IteratorAge',
+        Namespace: 'AWS/Lambda',
+        Threshold: 5 * 60_000,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+    }
+  });
+
   it('maps each consumer to an event source mapping with its batching, concurrency and partial failures', () => {
     template.resourceCountIs(
       'AWS::Lambda::EventSourceMapping',

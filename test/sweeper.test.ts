@@ -1,6 +1,8 @@
 import type { Message } from '@aws-sdk/client-sqs';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SqsTaskQueue } from '../functions/adapters/sqs-queues.ts';
+import { shardCountsKey } from '../functions/adapters/table-layout.ts';
 import { TwilioMessenger } from '../functions/adapters/twilio-messenger.ts';
 import type { Broadcast, FanOutTask, RecipientKey, SendTask } from '../functions/core/ports.ts';
 import { createSendConsumer, statusCallbackUrl } from '../functions/use-cases/send-task.ts';
@@ -308,6 +310,46 @@ describe('sweeper against DynamoDB Local, fauxqs and the Twilio simulator', { ti
     await sweeper({ now: ahead(64 * MINUTE) })();
     const due = (await queues.drain(fanOutQueueUrl)).map((m) => JSON.parse(m.Body ?? 'null') as FanOutTask);
     expect(due).toContainEqual({ tenantId: TENANT, broadcastId: notDue.broadcast.broadcastId, chunk: 0 });
+  });
+
+  it('counts that lost a stream change (a batch given up on): recounted from the ledger once quiet, and the broadcast made final', async () => {
+    const { broadcast, keys, phones, tasks } = await stored(['8801', '8802']);
+    await send(sqsEvent(tasks.map((t) => JSON.stringify(t))));
+    for (const key of keys) await rig.untilStatus(key, 'read');
+    await untilCountsMatchLedger(rig, broadcast);
+    await rig.untilBroadcast(broadcast, 'completed');
+    // What the counters hold when the changes sending → sent → delivered → read of recipient 0 never
+    // reached them: one recipient still `sending`, one fewer `read`.
+    await rig.db.doc.send(
+      new UpdateCommand({
+        TableName: rig.db.tableName,
+        Key: shardCountsKey(broadcast.broadcastId, 'S00'),
+        UpdateExpression: 'ADD c_sending :one, c_read :minus',
+        ExpressionAttributeValues: { ':one': 1, ':minus': -1 },
+      }),
+    );
+    const counts = () => rig.counts(broadcast);
+    expect(await counts()).toMatchObject({ sending: 1, read: 1 });
+    // Its counts never added up, so it never became final: still running (the stream would not
+    // settle it again, as no change of it comes any more).
+    expect(await rig.broadcasts.reopen(broadcast)).toBe(true);
+
+    // Not before the counts have stood still, and no recipient changed, for the stale time.
+    expect((await sweeper()()).recounted).toBe(0);
+    expect((await rig.broadcasts.get(TENANT, broadcast.broadcastId))?.status).toBe('running');
+    const summary = await sweeper({ now: ahead((STALE_SECONDS + 1) * 1000) })();
+    expect(summary.recounted).toBe(1);
+    expect(await counts()).toMatchObject({ sending: 0, read: 2 });
+    await rig.untilBroadcast(broadcast, 'completed');
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        message: expect.stringContaining('recounted'),
+        fields: expect.objectContaining({ shard: 'S00', correction: { c_sending: -1, c_read: 1 } }),
+      }),
+    );
+    // Nothing to repair any more; and nothing was sent again.
+    expect((await sweepStalled()).recounted).toBe(0);
+    for (const phone of phones) expect(rig.sentTo(phone)).toHaveLength(1);
   });
 
   it('settles: a broadcast whose status is behind its counts becomes final; a cancelled one with nothing sending leaves the active list', async () => {

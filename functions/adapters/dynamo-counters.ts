@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { addDeltas, type CounterDeltas, type CounterTotals, totalsOf } from '../core/count-deltas.ts';
-import type { BroadcastCounters, CounterUpdate } from '../core/ports.ts';
+import type { BroadcastCounters, CounterUpdate, ShardCounts } from '../core/ports.ts';
 import { addExpression, batchGet, isConditionFailure, queryAll } from './dynamo-items.ts';
 import { activityKey, broadcastPartition, COUNTS_PREFIX, shardCountsKey } from './table-layout.ts';
 
@@ -99,6 +99,38 @@ export class DynamoCounters implements BroadcastCounters {
         ...addExpression(counts, { expiresAt: Math.floor(Date.now() / 1000) + ACTIVITY_TTL_SECONDS }),
       }),
     );
+  }
+
+  async shardCounts(broadcastId: string): Promise<Map<string, ShardCounts>> {
+    const items = await queryAll(this.#db, {
+      TableName: this.#table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': broadcastPartition(broadcastId), ':prefix': `${COUNTS_PREFIX}S` },
+      ConsistentRead: true,
+    });
+    return new Map(
+      items.map((item) => [
+        String(item.sk).slice(COUNTS_PREFIX.length),
+        { fields: item, seq: typeof item.seq === 'string' ? item.seq : undefined },
+      ]),
+    );
+  }
+
+  correct(update: {
+    tenantId: string;
+    broadcastId: string;
+    shard: string;
+    deltas: CounterDeltas;
+    seenSeq: string | undefined;
+  }): Promise<boolean> {
+    return this.#update({
+      TableName: this.#table,
+      Key: shardCountsKey(update.broadcastId, update.shard),
+      ...merge(addExpression(update.deltas, { tenantId: update.tenantId }), {
+        ConditionExpression: update.seenSeq === undefined ? 'attribute_not_exists(seq)' : 'seq = :seen',
+        ExpressionAttributeValues: update.seenSeq === undefined ? {} : { ':seen': update.seenSeq },
+      }),
+    });
   }
 
   async #update(input: ConstructorParameters<typeof UpdateCommand>[0]): Promise<boolean> {

@@ -69,6 +69,28 @@ export function deltasOf(change: RecipientChange): CounterDeltas {
   return deltas;
 }
 
+/**
+ * What a shard's counter item must hold for these recipients as they are now: every written
+ * recipient's change from `queued` (the fan-out counted it there). The recount's reference.
+ */
+export function ledgerCounts(recipients: Iterable<CountedImage>): CounterDeltas {
+  const counts: CounterDeltas = {};
+  for (const image of recipients) addDeltas(counts, deltasOf({ eventName: 'INSERT', newImage: image }));
+  return counts;
+}
+
+/** The counter fields (`c_`, `e_`, `f_`, `r_pending`) of `held` that differ from `expected`: expected − held. */
+export function countCorrection(
+  expected: CounterDeltas,
+  held: Readonly<Record<string, unknown>>,
+): CounterDeltas {
+  const correction: CounterDeltas = { ...expected };
+  for (const [field, value] of Object.entries(held))
+    if (/^(c_|e_|f_)/.test(field) || field === 'r_pending')
+      addDeltas(correction, { [field]: -Number(value) || 0 });
+  return correction;
+}
+
 /** Adds `more` into `into` (mutating it); zero entries removed. */
 export function addDeltas(into: CounterDeltas, more: CounterDeltas): CounterDeltas {
   for (const [field, value] of Object.entries(more)) {

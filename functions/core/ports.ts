@@ -343,6 +343,25 @@ export interface BroadcastCounters {
   apply(update: CounterUpdate): Promise<{ deltas: CounterDeltas; applied: number }>;
   /** Adds sent and failed recipients to a tenant's minute (one write per tenant and minute per batch). */
   addActivity(tenantId: string, minute: string, counts: { sent: number; failed: number }): Promise<void>;
+  /** Each shard's counter item as it is (fields and watermark), by shard name (`S05`). */
+  shardCounts(broadcastId: string): Promise<Map<string, ShardCounts>>;
+  /**
+   * The recount's repair: adds `deltas` to a shard's counters only while its watermark is still
+   * `seenSeq` (the aggregator applied nothing since it was read). False when it moved.
+   */
+  correct(update: {
+    tenantId: string;
+    broadcastId: string;
+    shard: string;
+    deltas: CounterDeltas;
+    seenSeq: string | undefined;
+  }): Promise<boolean>;
+}
+
+/** One shard's counter item: its counter fields and the aggregator's watermark. */
+export interface ShardCounts {
+  readonly fields: Readonly<Record<string, unknown>>;
+  readonly seq: string | undefined;
 }
 
 /** The changes of one broadcast shard's recipients in one stream batch, in stream order. */

@@ -1,5 +1,7 @@
 import pLimit from 'p-limit';
+import { shardName, shardOf } from '../adapters/table-layout.ts';
 import type { HandlerLogger } from '../commons/powertools.ts';
+import { countCorrection, ledgerCounts } from '../core/count-deltas.ts';
 import { maskPhone } from '../core/phones.ts';
 import type {
   Broadcast,
@@ -25,7 +27,11 @@ import { sendTasksFor } from './tasks-for-recipients.ts';
  * - chunks of a list still not handed to the send queue `fanOutStaleSeconds` after the broadcast was
  *   created (or became due): their fan-out task again (its message was lost);
  * - a broadcast whose counts have not moved for `staleSeconds` while recipients are still in flight
- *   (a send task lost for good, callbacks that never came): its in-flight recipients are read and
+ *   (a send task lost for good, callbacks that never came, or counts that lost a change): its
+ *   recipients are read and
+ *   - its counters recounted from them, when no recipient changed for `staleSeconds` either (so no
+ *     change can still be on its way through the stream): a stream batch the aggregator gave up on
+ *     (the `countFailures` queue) leaves counts that never add up, and this repairs them;
  *   - `sending` past its lease → the provider is asked (reconcile-send.ts): adopted when it has the
  *     message, otherwise released and sent again;
  *   - `queued`, or never written although its chunk was handed over → its send task again (the claim
@@ -54,6 +60,8 @@ export interface SweepSummary {
   readonly adopted: number;
   /** Broadcasts whose status changed in this run. */
   readonly settled: number;
+  /** Counter shards repaired by a recount. */
+  readonly recounted: number;
   readonly errors: number;
 }
 
@@ -84,6 +92,7 @@ export function createSweeper(deps: SweepDeps) {
       requeued: 0,
       adopted: 0,
       settled: 0,
+      recounted: 0,
       errors: 0,
     };
     for (const broadcast of await deps.broadcasts.active()) {
@@ -105,7 +114,9 @@ export function createSweeper(deps: SweepDeps) {
         });
       }
     }
-    const worked = tally.refannedChunks + tally.requeued + tally.adopted + tally.settled + tally.errors > 0;
+    const worked =
+      tally.refannedChunks + tally.requeued + tally.adopted + tally.settled + tally.recounted + tally.errors >
+      0;
     (worked ? log.info : log.debug).call(log, 'sweep run', { ...tally });
     return tally;
   };
@@ -130,12 +141,20 @@ export function createSweeper(deps: SweepDeps) {
       }
     }
 
-    if (broadcast.status === 'cancelled' || counts.queued + counts.sending === 0) return;
+    // In flight, or counts no ledger can have (a lost change): either way, worth a look once stalled.
+    const impossible = Object.values(counts).some((n) => n < 0);
+    if (broadcast.status === 'cancelled' || (counts.queued <= 0 && counts.sending <= 0 && !impossible))
+      return;
     const stalledSince = await deps.broadcasts.noteSweep(broadcast, countsSignature(counts), now);
     if (now.getTime() - stalledSince.getTime() < staleMs) return;
     tally.stalled += 1;
 
+    // The counters first (with their watermarks), then the ledger: a repair is written only while no
+    // stream batch has moved a watermark since.
+    const held = await deps.counters.shardCounts(broadcast.broadcastId);
     const written = await deps.ledger.inStatuses(broadcast, RECIPIENT_STATUSES);
+    if (written.every((r) => now.getTime() - ms(r.updatedAt) >= staleMs))
+      tally.recounted += await recount(broadcast, held, written);
     const again: Recipient[] = written.filter((r) => r.status === 'queued');
     const messenger = await deps.messenger();
     await pLimit(8).map(
@@ -175,6 +194,35 @@ export function createSweeper(deps: SweepDeps) {
     tally.requeued += tasks.length;
     if (tasks.length > 0)
       log.warn('stalled broadcast: send tasks enqueued again', { ...ids, enqueued: tasks.length });
+  }
+
+  /** Repairs each shard whose counters differ from its recipients; returns how many were repaired. */
+  async function recount(
+    broadcast: Broadcast,
+    held: Awaited<ReturnType<SweepDeps['counters']['shardCounts']>>,
+    written: readonly Recipient[],
+  ): Promise<number> {
+    const byShard = new Map<string, Recipient[]>();
+    for (const r of written) {
+      const shard = shardName(shardOf(r.index));
+      byShard.set(shard, [...(byShard.get(shard) ?? []), r]);
+    }
+    let repaired = 0;
+    for (const shard of new Set([...held.keys(), ...byShard.keys()])) {
+      const item = held.get(shard);
+      const correction = countCorrection(ledgerCounts(byShard.get(shard) ?? []), item?.fields ?? {});
+      if (Object.keys(correction).length === 0) continue;
+      const ids = { tenantId: broadcast.tenantId, broadcastId: broadcast.broadcastId, shard };
+      if (await deps.counters.correct({ ...ids, deltas: correction, seenSeq: item?.seq })) {
+        repaired += 1;
+        log.warn('counts did not match the ledger (a stream change was lost): recounted', {
+          ...ids,
+          correction,
+        });
+      }
+    }
+    if (repaired > 0) await settle(deps, broadcast, clock());
+    return repaired;
   }
 
   /** The chunks whose recipients were handed to the send queue (all but the unfinished ones). */

@@ -5,7 +5,9 @@ import {
   type CountedImage,
   type CounterDeltas,
   contribution,
+  countCorrection,
   deltasOf,
+  ledgerCounts,
   type RecipientChange,
   totalsOf,
 } from '../../functions/core/count-deltas.ts';
@@ -238,5 +240,41 @@ describe('the counting rule, over any history', () => {
       }
       expect(applied, `seed ${seed}`).toEqual(expected);
     }
+  });
+});
+
+describe('ledgerCounts and countCorrection: the recount', () => {
+  it('what a shard must hold: each written recipient as a change from queued', () => {
+    const recipients: CountedImage[] = [
+      { status: 'read' },
+      { status: 'failed', errorCode: 63024 },
+      { status: 'undelivered', errorCode: 30003, nextRetryAt: '2026-11-30T06:00:00.000Z' },
+      { status: 'skipped' },
+    ];
+    expect(ledgerCounts(recipients)).toEqual({
+      c_queued: -4,
+      c_read: 1,
+      c_failed: 1,
+      e_63024: 1,
+      c_undelivered: 1,
+      e_30003: 1,
+      r_pending: 1,
+      c_skipped: 1,
+    });
+    expect(ledgerCounts([])).toEqual({});
+  });
+
+  it('the repair is what the ledger says minus what the counters hold, counter fields only', () => {
+    const held = {
+      pk: 'BROADCAST#b',
+      sk: 'COUNTS#S00',
+      seq: '00042',
+      tenantId: 't',
+      c_queued: -2,
+      c_sending: 1,
+      c_read: 1,
+    };
+    expect(countCorrection({ c_queued: -2, c_read: 2 }, held)).toEqual({ c_sending: -1, c_read: 1 });
+    expect(countCorrection({ c_queued: -2, c_sending: 1, c_read: 1 }, held)).toEqual({});
   });
 });

@@ -117,6 +117,26 @@ describe('DynamoCounters.apply: each stream change counted once', () => {
     expect(BigInt(String(Item?.seq))).toBe(101n);
   });
 
+  it('a recount repairs a shard only while no stream batch moved its watermark since it was read', async () => {
+    const id = broadcastId();
+    await counters.apply(update(id, [change(10, { c_queued: -1, c_sending: 1 })]));
+    const seen = (await counters.shardCounts(id)).get('S03');
+    expect(seen).toMatchObject({
+      fields: expect.objectContaining({ c_sending: 1 }),
+      seq: expect.any(String),
+    });
+    // A batch lands between the recount's read and its write: the repair is refused.
+    await counters.apply(update(id, [change(11, { c_sending: -1, c_sent: 1 })]));
+    const repair = { tenantId: 'tenant-a', broadcastId: id, shard: 'S03', deltas: { c_sent: 5 } };
+    expect(await counters.correct({ ...repair, seenSeq: seen?.seq })).toBe(false);
+    const now = (await counters.shardCounts(id)).get('S03');
+    expect(await counters.correct({ ...repair, seenSeq: now?.seq })).toBe(true);
+    expect(await statusesOf(id)).toEqual({ queued: -1, sending: 0, sent: 6 });
+    // A shard no batch ever reached: repaired only while it still has no watermark.
+    expect(await counters.correct({ ...repair, shard: 'S04', seenSeq: undefined })).toBe(true);
+    expect(await counters.correct({ ...repair, shard: 'S03', seenSeq: undefined })).toBe(false);
+  });
+
   it("adds a tenant's per-minute activity, per tenant", async () => {
     const tenant = `tenant-activity-${Date.now()}`;
     const minute = new Date().toISOString().slice(0, 16);
