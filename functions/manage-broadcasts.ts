@@ -5,6 +5,7 @@ import { retryBackoffSeconds } from './commons/config.ts';
 import { json } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
 import { broadcasts, counters, sendLedger, sendTaskQueue } from './commons/wiring.ts';
+import { LIST_RETENTION_DAYS, listExpiresAt } from './core/chunks.ts';
 import { ApiError } from './core/errors.ts';
 import type { Broadcast, Recipient } from './core/ports.ts';
 import { isRetryable } from './core/retry-policy.ts';
@@ -14,6 +15,8 @@ import { sendTasksFor } from './use-cases/tasks-for-recipients.ts';
 
 /** How long the cancel route waits for sends already under way to settle, so its count is the final one. */
 const CANCEL_SETTLE_MS = 8_000;
+/** A retry this close to the list's expiry could find it gone by the time its tasks are built. */
+const LIST_EXPIRY_MARGIN_SECONDS = 3600;
 /** Counts unchanged for this long, with nothing sending: nothing more will move. */
 const CANCEL_STABLE_MS = 1_500;
 
@@ -63,6 +66,19 @@ export const handler = adminRoute(async (event, tenantId) => {
           'INVALID_STATE',
           `Broadcast ${broadcast.broadcastId} was cancelled; nothing is retried.`,
           [{ path: 'status', message: 'cancelled', status: 'cancelled' }],
+        );
+      // Retried recipients are sent their template values from the stored list: none once it expired.
+      if (now.getTime() / 1000 >= listExpiresAt(broadcast) - LIST_EXPIRY_MARGIN_SECONDS)
+        throw new ApiError(
+          'INVALID_STATE',
+          `Broadcast ${broadcast.broadcastId} started more than ${LIST_RETENTION_DAYS} days ago; its recipient list is no longer kept, so nothing can be retried. Create a new broadcast for the recipients you want to reach.`,
+          [
+            {
+              path: 'createdAt',
+              message: `older than ${LIST_RETENTION_DAYS} days`,
+              createdAt: broadcast.createdAt,
+            },
+          ],
         );
       const ledger = sendLedger();
       const maxAttempts = 1 + retryBackoffSeconds().length;

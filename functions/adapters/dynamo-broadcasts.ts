@@ -5,6 +5,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { listExpiresAt } from '../core/chunks.ts';
 import { decodeItemCursor, encodeItemCursor } from '../core/cursor.ts';
 import { EXPLICIT_IDEMPOTENCY_WINDOW_SECONDS } from '../core/idempotency.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, StoredChunk } from '../core/ports.ts';
@@ -33,17 +34,9 @@ import {
   idemKey,
 } from './table-layout.ts';
 
-const DAY = 86_400;
-/**
- * Chunks hold the list's rendered variables, which retries and recovery read again long after the
- * fan-out: kept as long as a recipient can still be retried by hand (a month).
- */
-const CHUNK_TTL_SECONDS = 30 * DAY;
 const NOT_FINAL = ['scheduled', 'accepted', 'queued', 'running'];
 /** The sort keys a list cursor may name (core/cursor.ts checks them). */
 const BROADCAST_SK = /^BROADCAST#brd_[0-9A-Z]{1,32}$/;
-/** Epoch seconds of an ISO time; 0 when there is none. */
-const secondsOf = (iso: string | undefined) => Math.ceil(Date.parse(iso ?? '') / 1000) || 0;
 
 /** Broadcast items, their stored chunks and the fan-out's progress, on the single table (table-layout.ts). */
 export class DynamoBroadcasts implements Broadcasts {
@@ -74,7 +67,7 @@ export class DynamoBroadcasts implements Broadcasts {
           ...(e.skipped ? { s: 1 } : {}),
         })),
         // A scheduled broadcast's list must outlive its wait: the month counts from its start.
-        expiresAt: Math.max(nowSeconds, secondsOf(broadcast.scheduledAt)) + CHUNK_TTL_SECONDS,
+        expiresAt: listExpiresAt(broadcast),
       })),
     );
     const items: TransactItems = [
@@ -282,7 +275,7 @@ export class DynamoBroadcasts implements Broadcasts {
           Item: {
             ...fanOutStateKey(broadcast.broadcastId, chunk),
             state: 'counted',
-            expiresAt: Math.floor(Date.now() / 1000) + CHUNK_TTL_SECONDS,
+            expiresAt: listExpiresAt(broadcast),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         },

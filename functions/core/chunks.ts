@@ -4,7 +4,20 @@
  * included (DynamoDB developer guide, "Service, account, and table quotas"), and recipients' template
  * values can be long (1,024 characters each), so 1,000 recipients do not always fit.
  */
-import type { ChunkEntry } from './ports.ts';
+import type { Broadcast, ChunkEntry } from './ports.ts';
+
+/**
+ * How long a broadcast's stored list is kept, from its start: it holds the recipients' template
+ * values, which retries and recovery read again long after the fan-out. A manual retry is possible
+ * as long as that (a month).
+ */
+export const LIST_RETENTION_DAYS = 30;
+
+/** When the stored list expires (epoch seconds): a month after the broadcast's start (its schedule, if later). */
+export function listExpiresAt(broadcast: Pick<Broadcast, 'createdAt' | 'scheduledAt'>): number {
+  const start = Math.max(Date.parse(broadcast.createdAt) || 0, Date.parse(broadcast.scheduledAt ?? '') || 0);
+  return Math.ceil(start / 1000) + LIST_RETENTION_DAYS * 86_400;
+}
 
 export const MAX_CHUNK_ENTRIES = 1000;
 /** Well under 400 KB: room for the item's keys, state and TTL, and for DynamoDB's per-value overhead. */

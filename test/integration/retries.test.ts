@@ -1,4 +1,8 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { broadcastKey } from '../../functions/adapters/table-layout.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local.ts';
 import { waitFor } from '../../lib/local/wait-for.ts';
 import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api-twin.ts';
 
@@ -125,6 +129,43 @@ describe('retries through backoff windows (RETRY_BACKOFF_SECONDS=1,1,1)', () => 
     const progress = await api.progress(id, KEY);
     expect(progress.errorSummary).toEqual([{ code: 30003, message: expect.any(String), count: 1 }]);
   }, 180_000);
+});
+
+describe('a manual retry after the recipient list expired', () => {
+  it('is refused (409 INVALID_STATE, saying why and what to do), and nothing is re-queued', async () => {
+    const unreachable = phone('0001');
+    const id = await create([unreachable]);
+    await until(id, (b) => b.status === 'failed', 'did not end failed', 90_000);
+    // Started 31 days ago: its stored list (the template values a retry sends) is gone by now.
+    const client = DynamoDBDocumentClient.from(
+      new DynamoDBClient({
+        endpoint: api.twin.dynamodbEndpoint,
+        region: LOCAL_REGION,
+        credentials: LOCAL_CREDENTIALS,
+      }),
+    );
+    try {
+      await client.send(
+        new UpdateCommand({
+          TableName: api.twin.tableNames.main,
+          Key: broadcastKey('acme', id),
+          UpdateExpression: 'SET createdAt = :old',
+          ExpressionAttributeValues: { ':old': new Date(Date.now() - 31 * 86_400_000).toISOString() },
+        }),
+      );
+    } finally {
+      client.destroy();
+    }
+    const before = await recipient(id, unreachable);
+    const refused = await call('POST', `/v1/broadcasts/${id}/retry`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({
+      code: 'INVALID_STATE',
+      message: expect.stringMatching(/more than 30 days ago.*Create a new broadcast/),
+    });
+    expect(await recipient(id, unreachable)).toEqual(before);
+    expect((await call('GET', `/v1/broadcasts/${id}`)).body.status).toBe('failed');
+  }, 120_000);
 });
 
 describe('cancel', () => {
