@@ -14,20 +14,21 @@ import { hashApiKey, newApiKey } from '../functions/core/api-keys.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { runningTwin } from '../lib/local/twin-lock.ts';
 
-const QUEUES = ['send', 'fanOut'] as const;
+/** Queues whose dead letters are worth putting back (countFailures holds reports, not work: see README). */
+const QUEUES = ['send', 'fanOut', 'callbackRetries'] as const;
 type QueueName = (typeof QUEUES)[number];
 
 const COMMAND_USAGE = {
   'api-key': `  npm run cli -- api-key create --tenant <tenant id> (--table <table name> [--region <region>] | --local)
   npm run cli -- api-key revoke --key <api key>      (--table <table name> [--region <region>] | --local)`,
-  dlq: `  npm run cli -- dlq status  [--queue send|fanOut] (--queue-url <url> --dlq-url <url> [--region <region>] | --local) [--json]
-  npm run cli -- dlq redrive --queue send|fanOut   (--queue-url <url> --dlq-url <url> [--region <region>] | --local) [--max <n>]`,
+  dlq: `  npm run cli -- dlq status  [--queue send|fanOut|callbackRetries] (--queue-url <url> --dlq-url <url> [--region <region>] | --local) [--json]
+  npm run cli -- dlq redrive --queue send|fanOut|callbackRetries   (--queue-url <url> --dlq-url <url> [--region <region>] | --local) [--max <n>]`,
 } as const;
 type Command = keyof typeof COMMAND_USAGE;
 
 const NOTES = `On AWS: --table is the stack's MainTableName output (or set TABLE_NAME); --queue-url and --dlq-url
 are its SendQueueUrl and SendDeadLetterQueueUrl outputs (FanOutQueueUrl, FanOutDeadLetterQueueUrl for
---queue fanOut). Credentials come from the usual AWS chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, aws sso
+--queue fanOut; CallbackRetriesQueueUrl, CallbackRetriesDeadLetterQueueUrl for --queue callbackRetries). Credentials come from the usual AWS chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, aws sso
 login, ...); the region from --region, else AWS_REGION, AWS_DEFAULT_REGION, or your AWS profile's region
 (~/.aws/config): the region the stack was deployed to.
 With --local the command talks to the running \`npm start\` (DynamoDB Local, the SQS emulator), found in

@@ -21,9 +21,13 @@ const DEAD_LETTER_ENV_VARS = ['SEND_DLQ_URL', 'FAN_OUT_DLQ_URL'] as const;
 export interface Metrics {
   /** Recipients of the tenant's active broadcasts still pending, queued or sending. */
   pendingCount: number;
-  /** Recipients of the tenant that moved to `sent` in the last 5 minutes. */
+  /**
+   * Sends of the tenant that reached `sent` (or beyond) in the last 5 minutes: each attempt counts, so
+   * a recipient retried and sent twice counts twice. At most once per stream batch: a batch retried
+   * after its activity write may leave a minute short, never over.
+   */
   sentLast5m: number;
-  /** Recipients of the tenant that moved to `failed` in the last 5 minutes. */
+  /** Sends of the tenant that became `failed` or `undelivered` in the last 5 minutes (each attempt counts). */
   failedLast5m: number;
   /** The tenant's broadcasts that are not final yet (a cancelled one is final, even while its last sends settle). */
   activeBroadcasts: number;

@@ -80,6 +80,7 @@ describe('operator CLI: help', () => {
     const dlq = cli(['dlq', 'status', '-h']);
     expect(dlq.status).toBe(0);
     expect(dlq.stdout).toContain('dlq status');
+    expect(dlq.stdout).toContain('--queue send|fanOut|callbackRetries');
     expect(cli(['help']).stdout).toContain('Usage:');
   });
 
@@ -88,6 +89,8 @@ describe('operator CLI: help', () => {
       ['keys', 'create'],
       ['api-key', 'rotate'],
       ['api-key', 'create', '--tenant', 'x', '--nope'],
+      // Its messages are reports of stream batches given up on, not work to put back.
+      ['dlq', 'redrive', '--queue', 'countFailures', '--local'],
       [],
     ]) {
       const run = cli(args);

@@ -307,12 +307,14 @@ export async function startLocalTwin(
     options.instrument?.pollerSqsClient?.(sqs);
     stack.push(async () => sqs.destroy());
     const senderMps = Number(config.handlerSettings.SENDER_MPS ?? DEFAULT_SENDER_MPS);
+    const sendsPerInvocation = Number(config.handlerSettings.SEND_CONCURRENCY ?? SENDS_PER_INVOCATION);
     const sources: SqsEventSource[] = topo.consumers.map((declared: ConsumerSpec) => {
-      // As on AWS: the send consumer's concurrency follows the sender's rate.
+      // As on AWS: the send consumer's concurrency follows the sender's rate (and the sends each
+      // invocation runs at once: fewer per invocation, more invocations).
       const consumer = declared.scaleWithSenderRate
         ? {
             ...declared,
-            maxConcurrency: sendConcurrencyFor(senderMps, SENDS_PER_INVOCATION, declared.maxConcurrency),
+            maxConcurrency: sendConcurrencyFor(senderMps, sendsPerInvocation, declared.maxConcurrency),
           }
         : declared;
       const queue = queues[consumer.queue];
