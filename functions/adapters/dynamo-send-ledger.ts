@@ -198,45 +198,40 @@ export class DynamoSendLedger implements SendLedger {
   }
 
   release(key: RecipientKey, attempt: number, at: Date): Promise<boolean> {
-    return this.#conditional(key, {
-      UpdateExpression: 'SET #status = :queued, updatedAt = :at REMOVE claimedAt, leaseUntil',
-      // Once a SID is known (a callback adopted it), the provider has the message: never send it again.
-      ConditionExpression: '#status = :sending AND attempts = :a AND attribute_not_exists(messageSid)',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: {
-        ':queued': 'queued',
-        ':sending': 'sending',
-        ':a': attempt,
-        ':at': at.toISOString(),
-      },
+    // Once a SID is known (a callback adopted it), the provider has the message: never send it again.
+    return this.#move(key, attempt, at, {
+      from: 'sending',
+      to: 'queued',
+      remove: 'claimedAt, leaseUntil',
+      unlessSid: true,
     });
   }
 
   cancel(key: RecipientKey, attempt: number, at: Date): Promise<boolean> {
-    return this.#conditional(key, {
-      UpdateExpression: 'SET #status = :cancelled, updatedAt = :at REMOVE nextRetryAt, retryKey',
-      ConditionExpression: '#status = :queued AND attempts = :a',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: {
-        ':cancelled': 'cancelled',
-        ':queued': 'queued',
-        ':a': attempt,
-        ':at': at.toISOString(),
-      },
-    });
+    return this.#move(key, attempt, at, { from: 'queued', to: 'cancelled', remove: 'nextRetryAt, retryKey' });
   }
 
   skip(key: RecipientKey, attempt: number, at: Date, why: string): Promise<boolean> {
+    return this.#move(key, attempt, at, { from: 'sending', to: 'skipped', remove: 'leaseUntil', why });
+  }
+
+  /** One status move of one attempt: `from` → `to`, a few attributes removed, an error message set. */
+  #move(
+    key: RecipientKey,
+    attempt: number,
+    at: Date,
+    move: { from: RecipientStatus; to: RecipientStatus; remove: string; why?: string; unlessSid?: boolean },
+  ): Promise<boolean> {
     return this.#conditional(key, {
-      UpdateExpression: 'SET #status = :skipped, errorMessage = :why, updatedAt = :at REMOVE leaseUntil',
-      ConditionExpression: '#status = :sending AND attempts = :a',
+      UpdateExpression: `SET #status = :to, updatedAt = :at${move.why !== undefined ? ', errorMessage = :why' : ''} REMOVE ${move.remove}`,
+      ConditionExpression: `#status = :from AND attempts = :a${move.unlessSid ? ' AND attribute_not_exists(messageSid)' : ''}`,
       ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: {
-        ':skipped': 'skipped',
-        ':sending': 'sending',
+        ':to': move.to,
+        ':from': move.from,
         ':a': attempt,
-        ':why': why,
         ':at': at.toISOString(),
+        ...(move.why !== undefined ? { ':why': move.why } : {}),
       },
     });
   }
