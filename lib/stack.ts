@@ -380,6 +380,7 @@ export class BroadcastStack extends Stack {
           maxBatchingWindow: Duration.seconds(consumer.maxBatchingWindowSeconds),
           bisectBatchOnError: true,
           retryAttempts: consumer.retryAttempts,
+          maxRecordAge: Duration.seconds(consumer.maxRecordAgeSeconds),
           parallelizationFactor: 1,
           onFailure: new SqsDlq(onFailure),
           filters: [

@@ -1,3 +1,7 @@
+import {
+  COUNTS_BATCH_WINDOW_SECONDS,
+  STREAM_MAX_RECORD_AGE_SECONDS,
+} from '../functions/core/count-deltas.ts';
 import { visibilityTimeoutFor } from '../functions/core/recovery.ts';
 
 /**
@@ -124,6 +128,8 @@ export interface StreamConsumerSpec {
   readonly sortKeyPrefix: string;
   /** A failing batch is retried (bisected) this many times, then sent to the queue named here. */
   readonly retryAttempts: number;
+  /** Records older than this go to the on-failure queue unprocessed (the sweeper's recount relies on it). */
+  readonly maxRecordAgeSeconds: number;
   readonly onFailureQueue: string;
 }
 
@@ -413,9 +419,10 @@ export const topology = {
       // Large batches: one counter write per broadcast shard per batch, whatever its size. Waiting up
       // to 2 s for a batch halves those writes at 80 messages/s; the counts lag the ledger by that much.
       batchSize: 1000,
-      maxBatchingWindowSeconds: 2,
+      maxBatchingWindowSeconds: COUNTS_BATCH_WINDOW_SECONDS,
       sortKeyPrefix: 'R#',
       retryAttempts: 10,
+      maxRecordAgeSeconds: STREAM_MAX_RECORD_AGE_SECONDS,
       onFailureQueue: 'countFailures',
     },
   ],

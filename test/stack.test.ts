@@ -218,6 +218,7 @@ describe('BroadcastStack built from the topology', () => {
         MaximumBatchingWindowInSeconds: c.maxBatchingWindowSeconds,
         BisectBatchOnFunctionError: true,
         MaximumRetryAttempts: c.retryAttempts,
+        MaximumRecordAgeInSeconds: c.maxRecordAgeSeconds,
         ParallelizationFactor: 1,
         FilterCriteria: {
           Filters: [

@@ -19,6 +19,25 @@
  */
 import { RECIPIENT_STATUSES, type RecipientStatus, SUCCEEDED } from './statuses.ts';
 
+/**
+ * How long the stream aggregator's event source gathers a batch (its maximum batching window): the
+ * counts trail the ledger by about this much, plus a batch's own time.
+ */
+export const COUNTS_BATCH_WINDOW_SECONDS = 2;
+
+/**
+ * The oldest stream record the aggregator still takes (its event source's MaximumRecordAgeInSeconds);
+ * older ones go to the on-failure queue. So no change older than this can still reach the counters.
+ */
+export const STREAM_MAX_RECORD_AGE_SECONDS = 600;
+
+/**
+ * How long a broadcast's recipients must all have stood still before the sweeper recounts it from
+ * them: past the stream's record age, no change they made can still be on its way to the counters
+ * (a recount that raced one would count it twice).
+ */
+export const RECOUNT_QUIET_SECONDS = STREAM_MAX_RECORD_AGE_SECONDS + 300;
+
 /** The counter fields: `c_<status>`, `e_<error code>`, `r_pending`, `f_<follow-up status>`, `f_confirmed`. */
 export type CounterDeltas = Record<string, number>;
 

@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import { shardName, shardOf } from '../adapters/table-layout.ts';
 import type { HandlerLogger } from '../commons/powertools.ts';
-import { countCorrection, ledgerCounts } from '../core/count-deltas.ts';
+import { countCorrection, ledgerCounts, RECOUNT_QUIET_SECONDS } from '../core/count-deltas.ts';
 import { maskPhone } from '../core/phones.ts';
 import type {
   Broadcast,
@@ -29,9 +29,10 @@ import { sendTasksFor } from './tasks-for-recipients.ts';
  * - a broadcast whose counts have not moved for `staleSeconds` while recipients are still in flight
  *   (a send task lost for good, callbacks that never came, or counts that lost a change): its
  *   recipients are read and
- *   - its counters recounted from them, when no recipient changed for `staleSeconds` either (so no
- *     change can still be on its way through the stream): a stream batch the aggregator gave up on
- *     (the `countFailures` queue) leaves counts that never add up, and this repairs them;
+ *   - its counters recounted from them, when no recipient changed for `recountQuietSeconds` (past the
+ *     stream's record age, so no change can still be on its way to the counters): a stream batch the
+ *     aggregator gave up on (the `countFailures` queue) leaves counts that never add up, and this
+ *     repairs them;
  *   - `sending` past its lease → the provider is asked (reconcile-send.ts): adopted when it has the
  *     message, otherwise released and sent again;
  *   - `queued`, or never written although its chunk was handed over → its send task again (the claim
@@ -44,6 +45,8 @@ export interface SweepDeps extends SettleDeps, ReconcileDeps {
   readonly fanOutQueue: TaskQueue<FanOutTask>;
   /** How long a broadcast's counts may stand still with recipients in flight before they are looked at; default 900. */
   readonly staleSeconds?: number;
+  /** How long every recipient must have stood still before a recount; default RECOUNT_QUIET_SECONDS. */
+  readonly recountQuietSeconds?: number;
   /** How long a chunk may stay unhanded before its fan-out task is presumed lost; default 180. */
   readonly fanOutStaleSeconds?: number;
   readonly now?: () => Date;
@@ -82,6 +85,7 @@ export function createSweeper(deps: SweepDeps) {
   const log = deps.logger;
   const staleMs = (deps.staleSeconds ?? 900) * 1000;
   const fanOutStaleMs = (deps.fanOutStaleSeconds ?? 180) * 1000;
+  const recountQuietMs = (deps.recountQuietSeconds ?? RECOUNT_QUIET_SECONDS) * 1000;
   const clock = deps.now ?? (() => new Date());
 
   return async (remainingMs: () => number = () => Number.POSITIVE_INFINITY): Promise<SweepSummary> => {
@@ -153,7 +157,7 @@ export function createSweeper(deps: SweepDeps) {
     // stream batch has moved a watermark since.
     const held = await deps.counters.shardCounts(broadcast.broadcastId);
     const written = await deps.ledger.inStatuses(broadcast, RECIPIENT_STATUSES);
-    if (written.every((r) => now.getTime() - ms(r.updatedAt) >= staleMs))
+    if (written.every((r) => now.getTime() - ms(r.updatedAt) >= recountQuietMs))
       tally.recounted += await recount(broadcast, held, written);
     const again: Recipient[] = written.filter((r) => r.status === 'queued');
     const messenger = await deps.messenger();

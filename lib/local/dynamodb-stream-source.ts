@@ -11,6 +11,8 @@
  *   two and each half retried, up to `retryAttempts` times, after which a record of the failed batch
  *   (its shard and sequence range, not its data) goes to the on-failure destination and the shard
  *   moves on;
+ * - a record older than `maxRecordAgeSeconds` is not handed to the function: it is reported to the
+ *   on-failure destination (condition RecordAgeExceeded) like a batch given up on;
  * - shards are read parent before child, records of one shard in order.
  *
  * The checkpoint (the last sequence number done per shard) is kept under DATA_DIR, as the mapping
@@ -39,7 +41,7 @@ export interface StreamSourceOptions {
   readonly streamArn: string;
   readonly consumer: Pick<
     StreamConsumerSpec,
-    'batchSize' | 'maxBatchingWindowSeconds' | 'sortKeyPrefix' | 'retryAttempts'
+    'batchSize' | 'maxBatchingWindowSeconds' | 'sortKeyPrefix' | 'retryAttempts' | 'maxRecordAgeSeconds'
   >;
   readonly invoke: Invoke;
   /** Where a batch that kept failing is reported (the on-failure destination). */
@@ -85,8 +87,29 @@ export function startStreamSource(options: StreamSourceOptions): StreamSource {
     return sk?.startsWith(options.consumer.sortKeyPrefix) ?? false;
   };
 
+  /** What Lambda sends its on-failure destination: where the records were, never their data. */
+  function reportFailure(shardId: string, records: _Record[], condition: string, invokeCount: number) {
+    return options.onFailure({
+      requestContext: { condition, approximateInvokeCount: invokeCount },
+      DDBStreamBatchInfo: {
+        shardId,
+        startSequenceNumber: records[0]?.dynamodb?.SequenceNumber,
+        endSequenceNumber: records.at(-1)?.dynamodb?.SequenceNumber,
+        batchSize: records.length,
+        streamArn: options.streamArn,
+      },
+    });
+  }
+
   /** Invokes with retries and bisection; resolves once the records are done (or given up on). */
-  async function deliver(shardId: string, records: _Record[], attemptsLeft: number): Promise<void> {
+  async function deliver(shardId: string, batch: _Record[], attemptsLeft: number): Promise<void> {
+    const maxAgeMs = options.consumer.maxRecordAgeSeconds * 1000;
+    const tooOld = (r: _Record) =>
+      Date.now() - new Date(r.dynamodb?.ApproximateCreationDateTime ?? Date.now()).getTime() > maxAgeMs;
+    const expired = batch.filter(tooOld);
+    if (expired.length > 0) await reportFailure(shardId, expired, 'RecordAgeExceeded', 0);
+    const records = batch.filter((r) => !tooOld(r));
+    if (records.length === 0) return;
     const event: DynamoDBStreamEvent = { Records: records.map((r) => toLambdaRecord(r, options.streamArn)) };
     stats.invocations += 1;
     try {
@@ -106,19 +129,7 @@ export function startStreamSource(options: StreamSourceOptions): StreamSource {
     }
     if (attemptsLeft <= 0 || stopping) {
       if (stopping) throw new Error('stopping');
-      await options.onFailure({
-        requestContext: {
-          condition: 'RetryAttemptsExhausted',
-          approximateInvokeCount: options.consumer.retryAttempts + 1,
-        },
-        DDBStreamBatchInfo: {
-          shardId,
-          startSequenceNumber: records[0]?.dynamodb?.SequenceNumber,
-          endSequenceNumber: records.at(-1)?.dynamodb?.SequenceNumber,
-          batchSize: records.length,
-          streamArn: options.streamArn,
-        },
-      });
+      await reportFailure(shardId, records, 'RetryAttemptsExhausted', options.consumer.retryAttempts + 1);
       return;
     }
     await sleep(Math.min(1000, 100 * 2 ** Math.max(0, options.consumer.retryAttempts - attemptsLeft)));

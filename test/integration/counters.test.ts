@@ -9,6 +9,7 @@ import { DynamoSendLedger } from '../../functions/adapters/dynamo-send-ledger.ts
 import { SHARDS, shardCountsKey } from '../../functions/adapters/table-layout.ts';
 import type { CounterDeltas } from '../../functions/core/count-deltas.ts';
 import type { CounterUpdate, RecipientKey, SendTask } from '../../functions/core/ports.ts';
+import { waitFor } from '../../lib/local/wait-for.ts';
 import { numberedEntries, storeBroadcast } from '../support/broadcasts.ts';
 import { type CountsStream, startCountsStream, untilCountsMatchLedger } from '../support/counts-stream.ts';
 import { startTestDynamoDb } from '../support/dynamodb.ts';
@@ -267,5 +268,28 @@ describe('the aggregator on the table stream (the twin’s DynamoDB Streams even
     expect(totals.statuses).toMatchObject({ sent: 1, delivered: 1, failed: 1, sending: 0, queued: 0 });
     expect(totals.errors).toEqual({ '63024': 1 });
     expect(await counters.recentActivity(tenant, new Date(), 5)).toEqual({ sent: 2, failed: 1 });
+  });
+  it('a record older than the stream consumer takes goes to the on-failure destination, never to the aggregator', async () => {
+    // A second consumer of the same stream, for which every record is too old (as after a long outage).
+    let invoked = 0;
+    const stale = await startCountsStream(
+      db,
+      { broadcasts, counters, contacts: new DynamoContactStore(db.doc, db.tableName) },
+      {
+        maxRecordAgeSeconds: 0,
+        wrap: () => async () => {
+          invoked += 1;
+        },
+      },
+    );
+    try {
+      const { tasks } = await queued(2);
+      for (const task of tasks) await ledger.claim(task, new Date(), lease());
+      await waitFor(() => stale.failures.length > 0 || undefined, { message: 'no record was reported' });
+      expect(stale.failures[0]).toMatchObject({ requestContext: { condition: 'RecordAgeExceeded' } });
+      expect(invoked).toBe(0);
+    } finally {
+      await stale.stop();
+    }
   });
 });

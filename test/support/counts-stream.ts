@@ -42,7 +42,11 @@ export async function startCountsStream(
     counters: BroadcastCounters;
     contacts: Pick<ContactStore, 'recordMessages'>;
   },
-  options: { wrap?: (aggregate: (records: DynamoDBRecord[]) => Promise<unknown>) => Invoke } = {},
+  options: {
+    wrap?: (aggregate: (records: DynamoDBRecord[]) => Promise<unknown>) => Invoke;
+    /** Overrides the topology's record age limit (0: every record is too old). */
+    maxRecordAgeSeconds?: number;
+  } = {},
 ): Promise<CountsStream> {
   const spec = topology.streamConsumers[0];
   if (!spec) throw new Error('the topology declares no stream consumer');
@@ -73,7 +77,13 @@ export async function startCountsStream(
     endpoint: db.endpoint,
     streamArn: await streamArnOf(db.endpoint, db.tableName),
     // The topology's consumer, without its one-second batching window: tests wait on counts.
-    consumer: { ...spec, maxBatchingWindowSeconds: 0 },
+    consumer: {
+      ...spec,
+      maxBatchingWindowSeconds: 0,
+      ...(options.maxRecordAgeSeconds !== undefined
+        ? { maxRecordAgeSeconds: options.maxRecordAgeSeconds }
+        : {}),
+    },
     invoke,
     onFailure: async (failure) => {
       failures.push(failure);
