@@ -6,6 +6,7 @@ import { json } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
 import { broadcasts, counters, sendLedger, sendTaskQueue } from './commons/wiring.ts';
 import { LIST_RETENTION_DAYS, listExpiresAt } from './core/chunks.ts';
+import { COUNTS_BATCH_WINDOW_SECONDS } from './core/count-deltas.ts';
 import { ApiError } from './core/errors.ts';
 import type { Broadcast, Recipient } from './core/ports.ts';
 import { isRetryable } from './core/retry-policy.ts';
@@ -14,11 +15,14 @@ import { type BroadcastState, settle, stateOf } from './use-cases/settle-broadca
 import { sendTasksFor } from './use-cases/tasks-for-recipients.ts';
 
 /** How long the cancel route waits for sends already under way to settle, so its count is the final one. */
-const CANCEL_SETTLE_MS = 8_000;
+const CANCEL_SETTLE_MS = 10_000;
 /** A retry this close to the list's expiry could find it gone by the time its tasks are built. */
 const LIST_EXPIRY_MARGIN_SECONDS = 3600;
-/** Counts unchanged for this long, with nothing sending: nothing more will move. */
-const CANCEL_STABLE_MS = 1_500;
+/**
+ * Counts unchanged for this long, with nothing sending: nothing more will move. Longer than the
+ * aggregator's batching window, or a claim made before the cancel may not have reached the counts.
+ */
+const CANCEL_STABLE_MS = COUNTS_BATCH_WINDOW_SECONDS * 1000 + 1_500;
 
 /**
  * POST /v1/broadcasts/{id}/cancel and /retry.
