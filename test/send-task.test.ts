@@ -380,6 +380,29 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
       });
   });
 
+  it('an invocation past its deadline before the call (a stalled event loop; on the twin, one abandoned at its timeout) sends nothing and puts the task back', async () => {
+    const { keys, phones, tasks } = await rig.store(['4681']);
+    const [key, phone, task] = [at(keys, 0), at(phones, 0), at(tasks, 0)];
+    const slow = consumer({
+      minRemainingMs: 0,
+      ledger: around<SendLedger>(rig.ledger, {
+        claim: async (...args) => {
+          const claim = await rig.ledger.claim(...args);
+          await new Promise((resolve) => setTimeout(resolve, 300)); // the deadline passes here
+          return claim;
+        },
+      }),
+    });
+    const context = { getRemainingTimeInMillis: () => 200 } as Context;
+    expect((await deliver([task], slow, context)).batchItemFailures).toEqual([]);
+    expect(rig.sentTo(phone)).toHaveLength(0);
+    expect(await rig.recipient(key)).toMatchObject({ status: 'queued', attempts: 1 });
+    expect(requeuedFor(key)).toEqual([{ task, delaySeconds: 0 }]);
+    // Delivered again with time to spare: sent once.
+    await deliver([task]);
+    expect(rig.sentTo(phone)).toHaveLength(1);
+  });
+
   it('a cancelled broadcast: nothing written, nothing sent, Twilio never asked; its counts show the recipient cancelled', async () => {
     const { broadcast, keys, phones, tasks } = await rig.store(['5555']);
     await rig.broadcasts.cancel(TENANT, broadcast.broadcastId, new Date());

@@ -255,6 +255,15 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         log.info('broadcast cancelled while this send waited for its slot; nothing sent', fields);
         return;
       }
+      if (remainingMs() <= 0) {
+        // Past the invocation's deadline (Lambda would have stopped it): its lease ends soon and another
+        // delivery may take the claim over, so this one must not send.
+        if (kind === 'followUp') await deps.followUps.release(key, now());
+        else await deps.ledger.release(key, task.attempt, now());
+        await requeue(task, 0);
+        log.warn('past the invocation deadline before the send; put back unsent', fields);
+        return;
+      }
       const statusCallback = statusCallbackUrl(deps.statusCallbackBase(), task);
       const result: ProviderSendResult =
         kind === 'followUp'
