@@ -209,7 +209,9 @@ export function createSweeper(deps: SweepDeps) {
     const byShard = new Map<string, Recipient[]>();
     for (const r of written) {
       const shard = shardName(shardOf(r.index));
-      byShard.set(shard, [...(byShard.get(shard) ?? []), r]);
+      const list = byShard.get(shard);
+      if (list) list.push(r);
+      else byShard.set(shard, [r]);
     }
     let repaired = 0;
     for (const shard of new Set([...held.keys(), ...byShard.keys()])) {
