@@ -134,12 +134,14 @@ async function apiKey(verb: string | undefined, values: Values): Promise<number>
       return 0;
     }
     const revoked = await keys.revokeKey(hashApiKey(values.key as string), new Date());
+    if (!revoked) {
+      process.stderr.write('Failed: no such key in this table (check --key, and --table or DATA_DIR).\n');
+      return 1;
+    }
     process.stdout.write(
-      revoked
-        ? `Revoked (${values.local ? 'the local twin caches keys' : 'warm Lambdas may honour it'} for up to 60 s).\n`
-        : 'No such key.\n',
+      `Revoked (${values.local ? 'the local twin caches keys' : 'warm Lambdas may honour it'} for up to 60 s).\n`,
     );
-    return revoked ? 0 : 1;
+    return 0;
   } catch (error) {
     throw explainAwsError(error, { table, local: values.local === true });
   } finally {

@@ -5,6 +5,7 @@
 import { ConfigError, type LocalConfig, localConfigFromEnv } from '../lib/local/config.ts';
 import { JavaMissingError } from '../lib/local/dynamodb-local.ts';
 import { describeFaultPlan } from '../lib/local/faults/spec.ts';
+import { PortInUseError } from '../lib/local/free-port.ts';
 import { type LocalTwin, startLocalTwin } from '../lib/local/twin.ts';
 import { TwinLockedError } from '../lib/local/twin-lock.ts';
 
@@ -109,7 +110,10 @@ function webhookLines(twin: LocalTwin): string[] {
 
 main().catch((error: unknown) => {
   const known =
-    error instanceof ConfigError || error instanceof JavaMissingError || error instanceof TwinLockedError;
+    error instanceof ConfigError ||
+    error instanceof JavaMissingError ||
+    error instanceof TwinLockedError ||
+    error instanceof PortInUseError;
   process.stderr.write(
     `Could not start the local twin: ${known || !(error instanceof Error) ? String(error instanceof Error ? error.message : error) : error.stack}\n`,
   );

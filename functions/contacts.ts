@@ -73,6 +73,7 @@ export const handler = adminRoute(async (event, tenantId) => {
         throw new ApiError(
           'INVALID_STATE',
           `${phone} opted out by writing to this sender (STOP or an opt-out button), for every tenant: only the person can lift it, by writing START.`,
+          [{ path: 'scope', message: 'a sender-wide opt-out', scope: 'sender' }],
         );
       if (!(await contacts.unsuppress(tenantId, phone)))
         throw new ApiError('NOT_FOUND', `${phone} is not on this tenant's suppression list.`);

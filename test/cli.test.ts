@@ -114,6 +114,12 @@ describe('operator CLI: api-key --local (the running twin)', () => {
     const revoked = cli(['api-key', 'revoke', '--key', key, '--local'], { DATA_DIR: dataDir });
     expect(revoked.status, revoked.stderr).toBe(0);
     expect(await keys.tenantOf(hashApiKey(key))).toBeUndefined();
+    // A key never created: nothing to revoke, a failure like any other.
+    const again = cli(['api-key', 'revoke', '--key', `wbk_${'x'.repeat(43)}`, '--local'], {
+      DATA_DIR: dataDir,
+    });
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain('Failed: no such key');
   });
 
   it('says so when no twin runs on DATA_DIR', () => {

@@ -32,3 +32,14 @@ describe('OPT_OUT_CONFIRMATION_TEXT', () => {
     );
   });
 });
+
+describe('POWERTOOLS_LOG_LEVEL', () => {
+  it("takes Powertools' levels in any case, and stops the start on another word", () => {
+    expect(localConfigFromEnv(env({ POWERTOOLS_LOG_LEVEL: 'debug' })).handlerSettings).toMatchObject({
+      POWERTOOLS_LOG_LEVEL: 'debug',
+    });
+    expect(() => localConfigFromEnv(env({ POWERTOOLS_LOG_LEVEL: 'LOUD' }))).toThrow(
+      /POWERTOOLS_LOG_LEVEL must be one of TRACE, DEBUG, INFO, WARN, ERROR, CRITICAL, SILENT; got 'LOUD'/,
+    );
+  });
+});

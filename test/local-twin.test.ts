@@ -10,7 +10,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
@@ -298,6 +298,34 @@ describe('npm start (bin/local.ts)', () => {
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(processesMentioning(dataDir)).toEqual([]);
+  }, 60_000);
+
+  it('refuses a port someone holds, naming the setting that moves it, and leaves no Java process behind', async () => {
+    const dataDir = tempDir();
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const held = (holder.address() as AddressInfo).port;
+    try {
+      const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/node'), ['bin/local.ts'], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, PORT: '0', TWILIO_SIMULATOR_PORT: String(held), DATA_DIR: dataDir },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr?.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code).toBe(1);
+      expect(stderr).toContain(
+        `Could not start the local twin: Port ${held} is already in use: stop what is using it, or set TWILIO_SIMULATOR_PORT to another port.`,
+      );
+      expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+      // The simulator failed at once; DynamoDB Local, still booting then, was stopped all the same.
+      expect(processesMentioning(dataDir)).toEqual([]);
+    } finally {
+      holder.close();
+    }
   }, 60_000);
 
   it('refuses a bad setting with a message naming it', async () => {

@@ -195,11 +195,10 @@ export const MAX_RETRY_WAIT_SECONDS = 7 * DAY_SECONDS;
 /** `300,900,3600` → [300, 900, 3600]; throws with a message naming the setting. */
 export function parseBackoffSeconds(text: string | undefined): number[] {
   if (text === undefined || text.trim() === '') return [...DEFAULT_BACKOFF_SECONDS];
-  const windows = text.split(',').map((part) => Number(part.trim()));
-  if (
-    windows.length === 0 ||
-    windows.some((w) => !Number.isInteger(w) || w < 0 || w > MAX_RETRY_WAIT_SECONDS)
-  )
+  const parts = text.split(',').map((part) => part.trim());
+  // Number('') is 0: an empty part (`5,,5`) is a typo, not a zero-second window.
+  const windows = parts.map((part) => (/^[0-9]+$/.test(part) ? Number(part) : Number.NaN));
+  if (windows.some((w) => !Number.isInteger(w) || w > MAX_RETRY_WAIT_SECONDS))
     throw new Error(
       `RETRY_BACKOFF_SECONDS must be whole seconds separated by commas (e.g. 300,900,3600), each at most ${MAX_RETRY_WAIT_SECONDS}; got '${text}'`,
     );

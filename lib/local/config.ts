@@ -67,6 +67,9 @@ export const SIMULATOR_DEFAULT_FROM = 'whatsapp:+14155238886';
 /** Twilio's limit on a message's Body (Messages API, `Body`: up to 1,600 characters). */
 const MAX_BODY_LENGTH = 1600;
 
+/** Powertools Logger's levels (case-insensitive). */
+const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'];
+
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -139,6 +142,9 @@ export function localConfigFromEnv(
       `OPT_OUT_CONFIRMATION_TEXT must be at most ${MAX_BODY_LENGTH} characters (Twilio's Body limit), got ${env.OPT_OUT_CONFIRMATION_TEXT?.length}.`,
     );
   integer(env, 'TWILIO_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 });
+  const logLevel = env.POWERTOOLS_LOG_LEVEL;
+  if (logLevel && !LOG_LEVELS.includes(logLevel.toUpperCase()))
+    throw new ConfigError(`POWERTOOLS_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; got '${logLevel}'.`);
   const handlerSettings: Record<string, string> = {};
   for (const name of HANDLER_SETTINGS) if (env[name]) handlerSettings[name] = env[name] as string;
   const devKeyGenerated = apiKeys.length === 0;

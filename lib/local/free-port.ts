@@ -11,3 +11,16 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** A port someone else holds: says which setting moves this one elsewhere. */
+export class PortInUseError extends Error {
+  constructor(port: number, variable: string) {
+    super(`Port ${port} is already in use: stop what is using it, or set ${variable} to another port.`);
+    this.name = 'PortInUseError';
+  }
+}
+
+/** `error` as a PortInUseError when it is EADDRINUSE; otherwise unchanged. */
+export function portError(error: NodeJS.ErrnoException, port: number, variable: string): Error {
+  return error.code === 'EADDRINUSE' ? new PortInUseError(port, variable) : error;
+}

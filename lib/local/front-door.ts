@@ -6,6 +6,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { ApiError, type ErrorCode, errorBody } from '../../functions/core/errors.ts';
+import { portError } from './free-port.ts';
 
 /**
  * The local API's HTTP server over the twin's whole life. It listens on 127.0.0.1 from the first
@@ -92,13 +93,7 @@ function unavailable(
 
 async function listen(server: Server, port: number): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new Error(`Port ${port} is already in use: stop what is using it, or set PORT to another port.`)
-          : error,
-      ),
-    );
+    server.once('error', (error: NodeJS.ErrnoException) => reject(portError(error, port, 'PORT')));
     server.listen(port, '127.0.0.1', () => resolve());
   });
 }

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { contentVariablesViolation, TWILIO_ANSWERS } from '../../functions/core/template-parameters.ts';
 import type { FaultInjector } from './faults/injector.ts';
+import { portError } from './free-port.ts';
 import { SimulatorFaults } from './twilio-simulator/faults.ts';
 import { InboundControl } from './twilio-simulator/inbound.ts';
 import { Lifecycle } from './twilio-simulator/lifecycle.ts';
@@ -25,6 +26,7 @@ import {
   type SimulatedMessage,
   toMessageResource,
 } from './twilio-simulator/resources.ts';
+
 import { ERRORS, maskPhone, planOutcome, type RestError } from './twilio-simulator/scenario.ts';
 import { LOG_FILE, MessageStore } from './twilio-simulator/store.ts';
 
@@ -344,9 +346,11 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
   });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const refuse = (error: NodeJS.ErrnoException) =>
+      reject(portError(error, options.port ?? 3010, 'TWILIO_SIMULATOR_PORT'));
+    server.once('error', refuse);
     server.listen(options.port ?? 3010, host, () => {
-      server.off('error', reject);
+      server.off('error', refuse);
       resolve();
     });
   });

@@ -169,7 +169,9 @@ export async function startLocalTwin(
         })
       : undefined;
 
-    const [dynamodb, sqsServer, simulator] = await Promise.all([
+    // All settled before a failure is thrown: one failing fast (a port in use) must not leave another
+    // (DynamoDB Local's Java process) starting with nobody left to stop it.
+    const [dynamodb, sqsServer, simulator] = await allSettledOrThrow([
       startDynamoDbLocal({ dataDir: config.dataDir, port: dynamodbPort, killOrphan: lock.tookOver }).then(
         (d: DynamoDbLocal) => {
           stack.push(() => d.stop());
@@ -555,4 +557,14 @@ class Cleanup {
     })();
     return this.running;
   }
+}
+
+/** Like Promise.all, but rejects (with the first failure) only once every promise has settled. */
+async function allSettledOrThrow<T extends readonly unknown[]>(
+  promises: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }

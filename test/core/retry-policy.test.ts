@@ -126,6 +126,8 @@ describe('retry decisions through backoff windows', () => {
     expect(parseBackoffSeconds(undefined)).toEqual([300, 900, 3600]);
     expect(parseBackoffSeconds('1, 1,1')).toEqual([1, 1, 1]);
     expect(() => parseBackoffSeconds('5m,15m')).toThrow(/RETRY_BACKOFF_SECONDS/);
+    for (const typo of ['5,,5', '5,', '-5', '1.5'])
+      expect(() => parseBackoffSeconds(typo), typo).toThrow(/RETRY_BACKOFF_SECONDS/);
     expect(parseBackoffSeconds(String(MAX_RETRY_WAIT_SECONDS))).toEqual([604_800]);
     expect(() => parseBackoffSeconds(String(MAX_RETRY_WAIT_SECONDS + 1))).toThrow(/at most 604800/);
   });

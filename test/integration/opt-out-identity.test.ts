@@ -208,6 +208,9 @@ describe('an opt-out from a number nobody ever messaged', () => {
     expect(refused.status).toBe(409);
     expect(refused.body.error.code).toBe('INVALID_STATE');
     expect(refused.body.error.message).toContain('START');
+    expect(refused.body.error.details).toEqual([
+      { path: 'scope', message: 'a sender-wide opt-out', scope: 'sender' },
+    ]);
     expect(await suppressionOf(OTHER, phone)).toMatchObject({ scope: 'sender' });
 
     const started = await write(phone, 'START');
