@@ -266,6 +266,13 @@ export const topology = {
       timeoutSeconds: 10,
       uses: { ...ADMIN_READS, deadLetterQueues: { send: 'depth', fanOut: 'depth' } },
     },
+    settings: {
+      entry: 'functions/settings.ts',
+      description: "GET and PUT /v1/settings: the tenant's settings",
+      memoryMb: 256,
+      timeoutSeconds: 10,
+      uses: ADMIN_READS,
+    },
     contacts: {
       entry: 'functions/contacts.ts',
       description: "Suppression lists (GET, POST, DELETE /v1/suppressions) and a contact's message history",
@@ -375,6 +382,8 @@ export const topology = {
     { method: 'POST', path: '/v1/broadcasts/{id}/cancel', function: 'manageBroadcasts', auth: 'admin' },
     { method: 'POST', path: '/v1/broadcasts/{id}/retry', function: 'manageBroadcasts', auth: 'admin' },
     { method: 'GET', path: '/v1/metrics', function: 'metrics', auth: 'admin' },
+    { method: 'GET', path: '/v1/settings', function: 'settings', auth: 'admin' },
+    { method: 'PUT', path: '/v1/settings', function: 'settings', auth: 'admin' },
     { method: 'GET', path: '/v1/suppressions', function: 'contacts', auth: 'admin' },
     { method: 'POST', path: '/v1/suppressions', function: 'contacts', auth: 'admin' },
     { method: 'DELETE', path: '/v1/suppressions/{phone}', function: 'contacts', auth: 'admin' },

@@ -8,6 +8,7 @@ import { DynamoFollowUpLedger } from '../adapters/dynamo-follow-up-ledger.ts';
 import { retryTransactionConflicts } from '../adapters/dynamo-items.ts';
 import { DynamoMessageIndex } from '../adapters/dynamo-message-index.ts';
 import { DynamoSendLedger } from '../adapters/dynamo-send-ledger.ts';
+import { DynamoTenantSettings } from '../adapters/dynamo-tenant-settings.ts';
 import { SqsTaskQueue } from '../adapters/sqs-queues.ts';
 import type {
   BroadcastCounters,
@@ -19,6 +20,7 @@ import type {
   SendTask,
   TaskQueue,
 } from '../core/ports.ts';
+import type { TenantSettingsStore } from '../core/tenant-settings.ts';
 import { requiredEnv } from './config.ts';
 
 /**
@@ -75,5 +77,7 @@ export const messageIndex = (): MessageIndex =>
 /** Suppression lists and contact history, on the same main table. */
 export const contactStore = (): ContactStore =>
   once('contacts', () => new DynamoContactStore(dynamoDocumentClient(), table()));
+export const tenantSettings = (): TenantSettingsStore =>
+  once('tenantSettings', () => new DynamoTenantSettings(dynamoDocumentClient(), table()));
 
 export type { SendLedger };

@@ -8,6 +8,8 @@ import {
 import { MAX_CURSOR_LENGTH } from './cursor.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import { LAMBDA_MAX_EVENT_BYTES } from './request-limits.ts';
+// Registers the settings schemas in apiSchemas.
+import './tenant-settings.ts';
 
 /**
  * The OpenAPI 3.1 document of the API (served at GET /openapi.json), generated from the same zod
@@ -262,6 +264,31 @@ function build(serverUrl?: string): Json {
           responses: {
             '200': json(ref('Metrics'), "The caller's tenant's metrics"),
             ...errors(400, 401, 500),
+          },
+        },
+      },
+      '/v1/settings': {
+        get: {
+          operationId: 'getSettings',
+          security: bearer,
+          responses: {
+            '200': json(
+              ref('TenantSettings'),
+              "The caller's tenant's settings (defaults for what was never set)",
+            ),
+            ...errors(400, 401, 500),
+          },
+        },
+        put: {
+          operationId: 'updateSettings',
+          security: bearer,
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: ref('TenantSettingsUpdate') } },
+          },
+          responses: {
+            '200': json(ref('TenantSettings'), 'The settings after the change'),
+            ...errors(400, 401, 415, 500),
           },
         },
       },
