@@ -1,9 +1,10 @@
 import { SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { adminRoute } from './commons/admin-route.ts';
-import { intEnv, requiredEnv, twilioConfigured } from './commons/config.ts';
+import { maxRecipients, planFor } from './commons/broadcast-planning.ts';
+import { requiredEnv, twilioConfigured } from './commons/config.ts';
 import { header, json, parseJson } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
-import { broadcasts, contactStore, sqs } from './commons/wiring.ts';
+import { broadcasts, sqs } from './commons/wiring.ts';
 import { parseCreateBroadcast, parseIdempotencyKey } from './core/broadcast-request.ts';
 import { chunkEntries } from './core/chunks.ts';
 import { ApiError } from './core/errors.ts';
@@ -14,9 +15,8 @@ import {
   requestFingerprint,
 } from './core/idempotency.ts';
 import { newBroadcastId } from './core/ids.ts';
-import { INVALID_REASON_TEXT, normalizeRecipients } from './core/phones.ts';
+import { INVALID_REASON_TEXT } from './core/phones.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, FanOutTask } from './core/ports.ts';
-import { renderForRecipient } from './core/templates.ts';
 
 /** The 202 lists at most this many accepted recipients, and this many invalid ones. */
 const ITEMS_SHOWN = 100;
@@ -28,9 +28,7 @@ const ITEMS_SHOWN = 100;
  */
 export const handler = adminRoute(async (event, tenantId) => {
   const now = new Date();
-  const input = parseCreateBroadcast(parseJson(event), {
-    maxRecipients: intEnv('MAX_RECIPIENTS_PER_REQUEST', 100_000),
-  });
+  const input = parseCreateBroadcast(parseJson(event), { maxRecipients: maxRecipients() });
   const idempotencyHeader = parseIdempotencyKey(header(event, 'idempotency-key'));
   const store = broadcasts();
   const fingerprint = requestFingerprint(tenantId, input);
@@ -50,27 +48,7 @@ export const handler = adminRoute(async (event, tenantId) => {
     return repeatOf(store, tenantId, identical, true);
   }
 
-  const { accepted, invalid, duplicateCount } = normalizeRecipients(input.recipients, input.defaultCountry);
-  const suppressed =
-    accepted.length > 0
-      ? await contactStore().suppressedAmong(
-          tenantId,
-          accepted.map((r) => r.phone),
-        )
-      : new Set<string>();
-  const entries: ChunkEntry[] = [];
-  for (const recipient of accepted) {
-    const rendered = renderForRecipient(input.template.variables, recipient);
-    if (rendered.ok)
-      entries.push({
-        index: entries.length,
-        phone: recipient.phone,
-        contentVariables: rendered.variables,
-        // Valid, so counted, but never sent: it ends `skipped` (API.md), and the send path re-checks.
-        ...(suppressed.has(recipient.phone) ? { skipped: true } : {}),
-      });
-    else invalid.push(rendered.invalid);
-  }
+  const { entries, invalid, duplicateCount } = await planFor(tenantId, input, null);
   if (entries.length === 0)
     throw new ApiError(
       'NO_VALID_RECIPIENTS',
@@ -102,6 +80,7 @@ export const handler = adminRoute(async (event, tenantId) => {
     ...(input.followUp ? { followUp: input.followUp } : {}),
     totalRecipients: entries.length,
     skippedCount: entries.filter((e) => e.skipped).length,
+    ...(input.audience ? { audience: input.audience } : {}),
     chunkCount: chunks.length,
     fingerprint,
     bodyFingerprint: wholeBody,

@@ -266,6 +266,13 @@ export const topology = {
       timeoutSeconds: 10,
       uses: { ...ADMIN_READS, deadLetterQueues: { send: 'depth', fanOut: 'depth' } },
     },
+    previewBroadcast: {
+      entry: 'functions/preview-broadcast.ts',
+      description: 'POST /v1/broadcasts/preview: the dry run of a broadcast (reads only)',
+      memoryMb: 1024,
+      timeoutSeconds: 29,
+      uses: { tables: { main: 'read' } },
+    },
     settings: {
       entry: 'functions/settings.ts',
       description: "GET and PUT /v1/settings: the tenant's settings",
@@ -375,6 +382,7 @@ export const topology = {
     { method: 'GET', path: '/healthz', function: 'healthz', auth: 'public' },
     { method: 'GET', path: '/openapi.json', function: 'apiDocs', auth: 'public' },
     { method: 'POST', path: '/v1/broadcasts', function: 'createBroadcast', auth: 'admin' },
+    { method: 'POST', path: '/v1/broadcasts/preview', function: 'previewBroadcast', auth: 'admin' },
     { method: 'GET', path: '/v1/broadcasts', function: 'queryBroadcasts', auth: 'admin' },
     { method: 'GET', path: '/v1/broadcasts/{id}', function: 'queryBroadcasts', auth: 'admin' },
     { method: 'GET', path: '/v1/broadcasts/{id}/progress', function: 'queryBroadcasts', auth: 'admin' },

@@ -167,6 +167,22 @@ function build(serverUrl?: string): Json {
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     security: bearer,
     paths: {
+      '/v1/broadcasts/preview': {
+        post: {
+          operationId: 'previewBroadcast',
+          summary:
+            'Dry run: what a broadcast would do (recipients, skips, time, cost, samples); stores and sends nothing',
+          security: bearer,
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: ref('CreateBroadcastRequest') } },
+          },
+          responses: {
+            '200': json(ref('BroadcastPreview'), 'What POST /v1/broadcasts with this body would do now'),
+            ...errors(400, 401, 413, 415, 500, 503),
+          },
+        },
+      },
       '/v1/broadcasts': {
         post: {
           operationId: 'createBroadcast',

@@ -1,5 +1,6 @@
 import type { HandlerLogger } from '../commons/powertools.ts';
 import type { Broadcasts, FanOutTask, SendLedger, SendTask, TaskQueue } from '../core/ports.ts';
+import { SKIP_MESSAGES } from '../core/skips.ts';
 
 /**
  * One stored chunk of a broadcast's list handed to the send queue (DESIGN.md "Big lists"):
@@ -26,8 +27,6 @@ export interface FanOutDeps {
 
 /** SQS's longest message delay. */
 const MAX_DELAY_SECONDS = 900;
-/** What a recipient skipped at creation says about why. */
-const SUPPRESSED_AT_CREATE = 'On the suppression list when the broadcast was created';
 
 export function createFanOut(deps: FanOutDeps) {
   const now = deps.now ?? (() => new Date());
@@ -62,7 +61,8 @@ export function createFanOut(deps: FanOutDeps) {
         chunk: task.chunk,
         queuedAt,
       };
-      if (entry.skipped) await deps.ledger.markSkipped(sendTask, now(), SUPPRESSED_AT_CREATE);
+      if (entry.skipped)
+        await deps.ledger.markSkipped(sendTask, now(), SKIP_MESSAGES[entry.skipReason ?? 'suppressed']);
       else if (!cancelled) tasks.push(sendTask);
     }
     await deps.sendQueue.enqueue(tasks);
