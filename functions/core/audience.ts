@@ -70,6 +70,8 @@ export interface Page<T> {
 /** The tenant's contacts. Every method is scoped to the tenant: another tenant's contact is never read. */
 export interface Contacts {
   get(tenantId: string, phone: string): Promise<Contact | undefined>;
+  /** The contacts of these phones that exist (E.164, as stored), by phone. */
+  getMany(tenantId: string, phones: readonly string[]): Promise<Map<string, Contact>>;
   /** Creates or updates one contact (API PUT /v1/contacts/{phone}). */
   upsert(tenantId: string, contact: ContactUpsert, at: Date): Promise<{ contact: Contact; created: boolean }>;
   /**

@@ -1,11 +1,10 @@
-import pLimit from 'p-limit';
 import type { Contact, Contacts } from '../core/audience.ts';
 import type { PlanDeps } from './plan-broadcast.ts';
 
 /** Contacts read per page while an audience is resolved (a Query returns at most 1 MB anyway). */
-const PAGE = 500;
-/** Contact reads in flight at once when the listed phones are looked up. */
-const READS = 16;
+const PAGE = 1000;
+/** Phones looked up per getMany call (it reads them 100 keys per BatchGetItem). */
+const LOOKUP = 1000;
 
 /**
  * PlanDeps' audience reads over the Contacts port: each group's members and each tag's contacts,
@@ -30,10 +29,9 @@ export function audienceReads(contacts: Contacts): Pick<PlanDeps, 'audienceMembe
     },
     async contactsAmong(tenantId, phones) {
       const found = new Map<string, Contact>();
-      await pLimit(READS).map(phones, async (phone) => {
-        const contact = await contacts.get(tenantId, phone);
-        if (contact) found.set(phone, contact);
-      });
+      for (let i = 0; i < phones.length; i += LOOKUP)
+        for (const [phone, contact] of await contacts.getMany(tenantId, phones.slice(i, i + LOOKUP)))
+          found.set(phone, contact);
       return found;
     },
   };
