@@ -77,7 +77,8 @@ export interface ContactChange extends ContactUpsert {
 export class ContactLimitError extends ApiError {
   readonly phone: string;
   constructor(code: 'VALIDATION_FAILED' | 'PAYLOAD_TOO_LARGE', phone: string, path: string, message: string) {
-    super(code, `${phone}: ${message}`, [{ path, message, phone }]);
+    // The phone is in the details, not the message: messages may reach logs, phones must not.
+    super(code, `The contact is over a limit: ${message}`, [{ path, message, phone }]);
     this.name = 'ContactLimitError';
     this.phone = phone;
   }

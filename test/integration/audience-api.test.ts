@@ -150,6 +150,26 @@ describe('contacts through the API', { timeout: 90_000 }, () => {
     expect((await call('GET', `/v1/contacts/${at(testPhone())}`, { key: ACME })).status).toBe(404);
   });
 
+  it("keeps each tenant's contacts its own: another tenant's PUT makes its own, GET and lists never cross", async () => {
+    const phone = testPhone();
+    const acme = await call('PUT', `/v1/contacts/${at(phone)}`, {
+      key: ACME,
+      body: { name: 'Acme customer', tags: ['acme'] },
+    });
+    expect((await call('GET', `/v1/contacts/${at(phone)}`, { key: GLOBEX })).status).toBe(404);
+    const globex = await call('PUT', `/v1/contacts/${at(phone)}`, {
+      key: GLOBEX,
+      body: { name: 'Globex lead' },
+    });
+    expect(globex.status).toBe(200);
+    expect(globex.body).toMatchObject({ name: 'Globex lead', tags: [] });
+    expect((await call('GET', `/v1/contacts/${at(phone)}`, { key: ACME })).body).toEqual(acme.body);
+    const listed = await call('GET', `/v1/contacts?q=${encodeURIComponent(phone)}`, { key: GLOBEX });
+    expect(listed.body.items.map((c: Json) => c.name)).toEqual(['Globex lead']);
+    const tagged = await call('GET', '/v1/contacts?tag=acme', { key: GLOBEX });
+    expect(tagged.body.items).toEqual([]);
+  });
+
   it('refuses bad bodies with VALIDATION_FAILED naming the field, and writes nothing', async () => {
     const phone = testPhone();
     const put = (body: unknown, route = `/v1/contacts/${at(phone)}`) =>
