@@ -70,8 +70,6 @@ export interface Page<T> {
 /** The tenant's contacts. Every method is scoped to the tenant: another tenant's contact is never read. */
 export interface Contacts {
   get(tenantId: string, phone: string): Promise<Contact | undefined>;
-  /** The contacts of these phones that exist (E.164, as stored), by phone. */
-  getMany(tenantId: string, phones: readonly string[]): Promise<Map<string, Contact>>;
   /** Creates or updates one contact (API PUT /v1/contacts/{phone}). */
   upsert(tenantId: string, contact: ContactUpsert, at: Date): Promise<{ contact: Contact; created: boolean }>;
   /**
@@ -92,6 +90,11 @@ export interface Contacts {
   ): Promise<Page<Contact>>;
   /** Erases the contact and its memberships (counts moved); false when there was none. */
   erase(tenantId: string, phone: string): Promise<boolean>;
+  /**
+   * The contacts of these phones that exist (strongly consistent), by their stored phone: a
+   * broadcast to an audience fills `{{name}}` and `{{attribute}}` values from them.
+   */
+  getMany(tenantId: string, phones: readonly string[]): Promise<Map<string, Contact>>;
 }
 
 /** The tenant's groups and their memberships. */
@@ -109,6 +112,15 @@ export interface Groups {
     at: Date,
   ): Promise<{ added: number; alreadyMembers: number }>;
   removeMember(tenantId: string, groupId: string, phone: string): Promise<boolean>;
+  /**
+   * A page of the group's members' phones in phone order, without reading the contacts: how a
+   * broadcast to a group walks it (Contacts.list with `groupId` gives the contacts themselves).
+   */
+  memberPhones(
+    tenantId: string,
+    groupId: string,
+    page: { limit: number; cursor?: string },
+  ): Promise<Page<string>>;
 }
 
 /**
