@@ -163,31 +163,35 @@ const DAY_MS = 86_400_000;
  * it first, so an oversized list gets 413 TOO_MANY_RECIPIENTS without being validated item by item.
  */
 export function createBroadcastRequestSchema(now: () => Date = () => new Date()) {
-  return z
-    .strictObject({
-      name: z.string().max(MAX_NAME_LENGTH).optional(),
-      template: TemplateRef,
-      recipients: z.array(RecipientItem).min(1, 'must list at least one recipient').optional(),
-      audience: Audience.optional(),
-      defaultCountry: CountryCode.optional(),
-      followUp: FollowUp.optional(),
-      scheduledAt: IsoDateTime.refine((s) => {
-        const ms = Date.parse(s);
-        return Number.isNaN(ms) || ms > now().getTime();
-      }, 'must be in the future')
-        .refine((s) => {
+  return (
+    z
+      .strictObject({
+        name: z.string().max(MAX_NAME_LENGTH).optional(),
+        template: TemplateRef,
+        recipients: z.array(RecipientItem).min(1, 'must list at least one recipient').optional(),
+        audience: Audience.optional(),
+        defaultCountry: CountryCode.optional(),
+        followUp: FollowUp.optional(),
+        scheduledAt: IsoDateTime.refine((s) => {
           const ms = Date.parse(s);
-          return Number.isNaN(ms) || ms <= now().getTime() + MAX_SCHEDULE_AHEAD_DAYS * DAY_MS;
-        }, `must be at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead`)
-        .optional()
-        .meta({
-          description: `Future ISO-8601 time, at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead; the broadcast waits in scheduled`,
-        }),
-    })
-    .refine((body) => body.recipients !== undefined || body.audience !== undefined, {
-      path: ['recipients'],
-      message: 'give recipients, an audience, or both',
-    });
+          return Number.isNaN(ms) || ms > now().getTime();
+        }, 'must be in the future')
+          .refine((s) => {
+            const ms = Date.parse(s);
+            return Number.isNaN(ms) || ms <= now().getTime() + MAX_SCHEDULE_AHEAD_DAYS * DAY_MS;
+          }, `must be at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead`)
+          .optional()
+          .meta({
+            description: `Future ISO-8601 time, at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead; the broadcast waits in scheduled`,
+          }),
+      })
+      .refine((body) => body.recipients !== undefined || body.audience !== undefined, {
+        path: ['recipients'],
+        message: 'give recipients, an audience, or both',
+      })
+      // JSON Schema for the refinement above (zod cannot derive it from a function).
+      .meta({ anyOf: [{ required: ['recipients'] }, { required: ['audience'] }] })
+  );
 }
 
 export const CreateBroadcastRequest = createBroadcastRequestSchema().register(apiSchemas, {
@@ -237,7 +241,14 @@ export function tooManyRecipients(max: number, received: number, path: 'recipien
   return new ApiError(
     'TOO_MANY_RECIPIENTS',
     `At most ${max} recipients per broadcast (got ${received}${path === 'audience' ? ' once the audience is resolved' : ''})`,
-    [{ path, message: `must come to at most ${max} recipients`, maxRecipients: max, received }],
+    [
+      {
+        path,
+        message: `must ${path === 'audience' ? 'come to' : 'list'} at most ${max} recipients`,
+        maxRecipients: max,
+        received,
+      },
+    ],
   );
 }
 
@@ -698,12 +709,9 @@ export const BroadcastPreviewView = z
     }),
     sendCount: count.meta({ description: 'Of those, the ones that would be sent the template' }),
     skippedCount: count,
-    skippedByReason: z
-      .record(z.enum(SKIP_REASONS), count)
-      .meta({
-        description:
-          'suppressed: on a suppression list; no_consent: a marketing template, no opt-in (setting)',
-      }),
+    skippedByReason: z.record(z.enum(SKIP_REASONS), count).meta({
+      description: 'suppressed: on a suppression list; no_consent: a marketing template, no opt-in (setting)',
+    }),
     invalidRecipientsCount: count,
     invalidRecipients: z.array(InvalidRecipientView).meta({ description: 'The first 100' }),
     duplicateRecipientsCount: count,
