@@ -4,13 +4,17 @@ import type RequestClient from 'twilio/lib/base/RequestClient.js';
 export interface TwilioClientOptions {
   accountSid: string;
   authToken: string;
-  /** Send what the SDK would send to https://api.twilio.com here instead (e.g. the local simulator). */
+  /**
+   * Send what the SDK would send to https://api.twilio.com (Messages) and https://content.twilio.com
+   * (Content templates) here instead: the local simulator, which serves both.
+   */
   apiBaseUrl?: string;
   /** Per-request timeout; the SDK's default is 30 s. */
   timeoutMs?: number;
 }
 
-const TWILIO_API_ORIGIN = /^https:\/\/api(?:\.[a-z0-9-]+)*\.twilio\.com(?=\/|$)/i;
+/** The REST origins the product calls, with the SDK's edge/region forms (api.dublin.ie1.twilio.com). */
+const TWILIO_API_ORIGIN = /^https:\/\/(?:api|content)(?:\.[a-z0-9-]+)*\.twilio\.com(?=\/|$)/i;
 
 // Only the URI is rewritten, so auth headers, form encoding and response parsing stay the SDK's own.
 class RebasedRequestClient extends twilio.RequestClient {
