@@ -1,4 +1,5 @@
-import type twilio from 'twilio';
+import BaseTwilio from 'twilio/lib/base/BaseTwilio.js';
+import Content from 'twilio/lib/rest/Content.js';
 import {
   compareTemplates,
   type Template,
@@ -6,7 +7,7 @@ import {
   TemplateRegistryError,
   templateOf,
 } from '../core/content-templates.ts';
-import { createTwilioClient } from './twilio-client.ts';
+import { RebasedRequestClient } from './twilio-request-client.ts';
 
 export interface TwilioTemplatesOptions {
   readonly accountSid: string;
@@ -32,20 +33,21 @@ const PAGE_SIZE = 1000;
  * "no such template"; 401/403 and every other failure become TemplateRegistryError.
  */
 export class TwilioTemplateRegistry implements TemplateRegistry {
-  readonly #client: twilio.Twilio;
+  readonly #content: Content;
 
   constructor(options: TwilioTemplatesOptions) {
-    this.#client = createTwilioClient({
-      accountSid: options.accountSid,
-      authToken: options.authToken,
-      ...(options.apiBaseUrl ? { apiBaseUrl: options.apiBaseUrl } : {}),
-      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    // The Content domain on the SDK's base client, as `twilio()` builds it, without the other ~40
+    // domains: the bundle of a function that reads templates grows by ~0.4 MB instead of ~3.7 MB.
+    const client = new BaseTwilio.Client(options.accountSid, options.authToken, {
+      httpClient: new RebasedRequestClient(options.apiBaseUrl, options.timeoutMs),
+      autoRetry: false,
     });
+    this.#content = new Content(client);
   }
 
   async list(): Promise<readonly Template[]> {
     try {
-      const items = await this.#client.content.v1.contentAndApprovals.list({
+      const items = await this.#content.v1.contentAndApprovals.list({
         pageSize: PAGE_SIZE,
         limit: MAX_LISTED_TEMPLATES,
       });
@@ -56,7 +58,7 @@ export class TwilioTemplateRegistry implements TemplateRegistry {
   }
 
   async get(contentSid: string): Promise<Template | undefined> {
-    const content = this.#client.content.v1.contents(contentSid);
+    const content = this.#content.v1.contents(contentSid);
     try {
       const [resource, approval] = await Promise.all([
         content.fetch(),

@@ -26,6 +26,8 @@ describe('openApiDocument', () => {
       ['/v1/suppressions', 'post'],
       ['/v1/suppressions/{phone}', 'delete'],
       ['/v1/contacts/{phone}/messages', 'get'],
+      ['/v1/templates', 'get'],
+      ['/v1/templates/{contentSid}', 'get'],
       ['/healthz', 'get'],
       ['/openapi.json', 'get'],
       ['/webhooks/twilio/status', 'post'],
