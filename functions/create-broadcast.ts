@@ -53,6 +53,14 @@ export const handler = adminRoute(async (event, tenantId) => {
     return repeatOf(store, tenantId, identical, true);
   }
 
+  if (!(await twilioConfigured()))
+    throw new ApiError(
+      'PROVIDER_NOT_CONFIGURED',
+      'Twilio is not configured: set the account SID, the auth token and a sender (TWILIO_FROM or a messaging service).',
+    );
+  // The request's template first: when it cannot be sent, no recipient's problem is worth reporting.
+  const template = await checkTemplateInRegistry(await templateRegistry(), input.template);
+
   const { accepted, invalid, duplicateCount } = normalizeRecipients(input.recipients, input.defaultCountry);
   const suppressed =
     accepted.length > 0
@@ -87,12 +95,6 @@ export const handler = adminRoute(async (event, tenantId) => {
       })),
     );
 
-  if (!(await twilioConfigured()))
-    throw new ApiError(
-      'PROVIDER_NOT_CONFIGURED',
-      'Twilio is not configured: set the account SID, the auth token and a sender (TWILIO_FROM or a messaging service).',
-    );
-  const template = await checkTemplateInRegistry(await templateRegistry(), input.template);
   entries = withTemplateSkips(entries, template);
 
   const chunks = chunkEntries(entries);

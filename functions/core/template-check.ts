@@ -47,7 +47,7 @@ export function checkBroadcastTemplate(
       [{ path: SID_PATH, message: 'no Content template with this SID in the Twilio account', contentSid }],
     );
   if (template.approval !== 'approved') {
-    const why = template.rejectionReason ? ` (${template.rejectionReason})` : '';
+    const why = template.rejectionReason ? ` (${template.rejectionReason.replace(/[.\s]+$/, '')})` : '';
     throw new ApiError(
       'TEMPLATE_NOT_APPROVED',
       `Template ${contentSid} (${template.friendlyName || 'unnamed'}) is not approved for WhatsApp: its status is ${template.approval}${why}. Only approved templates can start a conversation.`,

@@ -173,7 +173,9 @@ describe('POST /v1/broadcasts checks its template', () => {
     });
     const rejected = await refused({ contentSid: flashSale.contentSid, variables: { '1': 'a' } });
     expect(rejected.code).toBe('TEMPLATE_NOT_APPROVED');
-    expect(rejected.message).toContain(`its status is rejected (${flashSale.rejectionReason})`);
+    expect(rejected.message).toContain(
+      `its status is rejected (${flashSale.rejectionReason.replace(/\.$/, '')}). Only approved`,
+    );
     expect(rejected.details[0]).toMatchObject({
       approval: 'rejected',
       rejectionReason: flashSale.rejectionReason,
@@ -201,6 +203,13 @@ describe('POST /v1/broadcasts checks its template', () => {
     expect((await refused({ contentSid: subsidyReminder.contentSid })).details).toEqual([
       { path: 'template.variables.1', variable: '1', message: 'no value for variable "1" (sample: "Dana")' },
     ]);
+
+    // The template is the request's first problem: no recipient is worth reporting before it.
+    const both = await call('POST', '/v1/broadcasts', {
+      key: REFUSED,
+      body: { template: { contentSid: unknown }, recipients: ['123'] },
+    });
+    expect(both.body.error.code).toBe('TEMPLATE_NOT_FOUND');
 
     const listed = await call('GET', '/v1/broadcasts', { key: REFUSED });
     expect(listed.body.items).toEqual([]);
