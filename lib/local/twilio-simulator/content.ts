@@ -234,7 +234,10 @@ export class ContentStore {
       ...fields,
       ...(rejectionReason && fields.approval !== 'approved' ? { rejectionReason } : {}),
       ...(buttons && buttons.length > 0 ? { buttons } : {}),
-      dateCreated: this.#now().toISOString(),
+      // Twilio's Content API writes whole seconds: 2015-07-30T19:00:00Z.
+      dateCreated: this.#now()
+        .toISOString()
+        .replace(/\.\d{3}Z$/, 'Z'),
     };
     this.#bySid.set(template.contentSid, template);
     if (this.#fd !== undefined) {
