@@ -268,7 +268,9 @@ describe('a marketing template to US numbers', () => {
     ]);
     const id = created.body.broadcastId;
     const done = await api.untilBroadcast(id, ACME, 'completed');
-    expect(done.counts).toMatchObject({ skipped: 1, read: 2 });
+    // `completed` once both are sent; delivered and read may still be on their way.
+    expect(done.counts.skipped).toBe(1);
+    expect(done.counts.sent + done.counts.delivered + done.counts.read).toBe(2);
 
     const recipients = (await call('GET', `/v1/broadcasts/${id}/recipients`, { key: ACME })).body
       .items as Json[];
