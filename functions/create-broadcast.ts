@@ -3,6 +3,7 @@ import { adminRoute } from './commons/admin-route.ts';
 import { intEnv, requiredEnv, twilioConfigured } from './commons/config.ts';
 import { header, json, parseJson } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
+import { templateRegistry } from './commons/template-wiring.ts';
 import { broadcasts, contactStore, sqs } from './commons/wiring.ts';
 import { parseCreateBroadcast, parseIdempotencyKey } from './core/broadcast-request.ts';
 import { chunkEntries } from './core/chunks.ts';
@@ -16,15 +17,17 @@ import {
 import { newBroadcastId } from './core/ids.ts';
 import { INVALID_REASON_TEXT, normalizeRecipients } from './core/phones.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, FanOutTask } from './core/ports.ts';
+import { checkTemplateInRegistry, withTemplateSkips } from './core/template-check.ts';
 import { renderForRecipient } from './core/templates.ts';
 
 /** The 202 lists at most this many accepted recipients, and this many invalid ones. */
 const ITEMS_SHOWN = 100;
 
 /**
- * POST /v1/broadcasts. Validates and normalizes everything before writing anything, stores the
- * broadcast and its list in chunks (a few writes, whatever the size), and hands the chunks to the
- * fan-out queue; recipients and send tasks are written after the 202 (functions/fan-out.ts).
+ * POST /v1/broadcasts. Validates and normalizes everything before writing anything (the template
+ * too, against Twilio's Content API: core/template-check.ts), stores the broadcast and its list in
+ * chunks (a few writes, whatever the size), and hands the chunks to the fan-out queue; recipients and
+ * send tasks are written after the 202 (functions/fan-out.ts).
  */
 export const handler = adminRoute(async (event, tenantId) => {
   const now = new Date();
@@ -50,6 +53,14 @@ export const handler = adminRoute(async (event, tenantId) => {
     return repeatOf(store, tenantId, identical, true);
   }
 
+  if (!(await twilioConfigured()))
+    throw new ApiError(
+      'PROVIDER_NOT_CONFIGURED',
+      'Twilio is not configured: set the account SID, the auth token and a sender (TWILIO_FROM or a messaging service).',
+    );
+  // The request's template first: when it cannot be sent, no recipient's problem is worth reporting.
+  const template = await checkTemplateInRegistry(await templateRegistry(), input.template);
+
   const { accepted, invalid, duplicateCount } = normalizeRecipients(input.recipients, input.defaultCountry);
   const suppressed =
     accepted.length > 0
@@ -58,7 +69,7 @@ export const handler = adminRoute(async (event, tenantId) => {
           accepted.map((r) => r.phone),
         )
       : new Set<string>();
-  const entries: ChunkEntry[] = [];
+  let entries: ChunkEntry[] = [];
   for (const recipient of accepted) {
     const rendered = renderForRecipient(input.template.variables, recipient);
     if (rendered.ok)
@@ -84,11 +95,7 @@ export const handler = adminRoute(async (event, tenantId) => {
       })),
     );
 
-  if (!(await twilioConfigured()))
-    throw new ApiError(
-      'PROVIDER_NOT_CONFIGURED',
-      'Twilio is not configured: set the account SID, the auth token and a sender (TWILIO_FROM or a messaging service).',
-    );
+  entries = withTemplateSkips(entries, template);
 
   const chunks = chunkEntries(entries);
   const broadcast: Broadcast = {
@@ -122,6 +129,7 @@ export const handler = adminRoute(async (event, tenantId) => {
     broadcastId: broadcast.broadcastId,
     totalRecipients: entries.length,
     skipped: broadcast.skippedCount,
+    category: template.category,
     invalid: invalid.length,
     duplicates: duplicateCount,
     chunks: chunks.length,
@@ -143,7 +151,11 @@ function proofOf(broadcast: Broadcast, firstEntries: readonly ChunkEntry[], idem
     duplicateRecipientsCount: broadcast.duplicateRecipientsCount,
     items: firstEntries
       .slice(0, ITEMS_SHOWN)
-      .map((e) => ({ phone: e.phone, status: e.skipped ? 'skipped' : 'queued' })),
+      .map((e) =>
+        e.skipped
+          ? { phone: e.phone, status: 'skipped', skipReason: e.skipReason ?? 'suppressed' }
+          : { phone: e.phone, status: 'queued' },
+      ),
   };
 }
 

@@ -9,6 +9,7 @@ import { listExpiresAt } from '../core/chunks.ts';
 import { decodeItemCursor, encodeItemCursor } from '../core/cursor.ts';
 import { EXPLICIT_IDEMPOTENCY_WINDOW_SECONDS } from '../core/idempotency.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, StoredChunk } from '../core/ports.ts';
+import type { SkipReason } from '../core/template-check.ts';
 import {
   addExpression,
   batchGet,
@@ -65,6 +66,7 @@ export class DynamoBroadcasts implements Broadcasts {
           p: e.phone,
           v: e.contentVariables,
           ...(e.skipped ? { s: 1 } : {}),
+          ...(e.skipped && e.skipReason ? { sr: e.skipReason } : {}),
         })),
         // A scheduled broadcast's list must outlive its wait: the month counts from its start.
         expiresAt: listExpiresAt(broadcast),
@@ -254,14 +256,15 @@ export class DynamoBroadcasts implements Broadcasts {
     const stored = items.find((item) => String(item.sk).startsWith('CHUNK#'));
     const progress = items.find((item) => String(item.sk).startsWith(FANOUT_PREFIX));
     if (!stored) throw new Error(`Chunk ${chunk} of ${broadcastId} is missing`);
-    const entries = (stored.entries as { i: number; p: string; v: Record<string, string>; s?: number }[]).map(
-      (e) => ({
-        index: e.i,
-        phone: e.p,
-        contentVariables: e.v,
-        ...(e.s ? { skipped: true } : {}),
-      }),
-    );
+    const entries = (
+      stored.entries as { i: number; p: string; v: Record<string, string>; s?: number; sr?: SkipReason }[]
+    ).map((e) => ({
+      index: e.i,
+      phone: e.p,
+      contentVariables: e.v,
+      ...(e.s ? { skipped: true } : {}),
+      ...(e.s && e.sr ? { skipReason: e.sr } : {}),
+    }));
     const state =
       progress?.state === 'counted' || progress?.state === 'enqueued' ? progress.state : undefined;
     return { entries, ...(state ? { state } : {}) };

@@ -4,6 +4,7 @@
  */
 import type { CounterDeltas, CounterTotals } from './count-deltas.ts';
 import type { BroadcastStatus, RecipientStatus } from './statuses.ts';
+import type { SkipReason } from './template-check.ts';
 
 export interface TemplateSpec {
   readonly contentSid: string;
@@ -71,6 +72,8 @@ export interface Recipient {
   readonly nextRetryAt?: string;
   /** When the recipient tapped the confirmation button (two-step broadcasts). */
   readonly confirmedAt?: string;
+  /** Why a `skipped` recipient was not sent, when written at create (absent: suppressed). */
+  readonly skipReason?: SkipReason;
   /** The free-form follow-up sent after the confirmation tap, tracked like the template. */
   readonly followUp?: FollowUpDelivery;
   readonly updatedAt: string;
@@ -294,8 +297,11 @@ export interface SendLedger {
   claim(task: SendTask, at: Date, leaseUntil: Date): Promise<ClaimResult>;
   /** A claim whose lease expired (its invocation died) → claimed again, same attempt; false if it moved. */
   takeOver(recipient: Recipient, at: Date, leaseUntil: Date): Promise<boolean>;
-  /** Writes a recipient never to be sent as `skipped` (suppressed at create); false when it was written before. */
-  markSkipped(task: SendTask, at: Date, why: string): Promise<boolean>;
+  /**
+   * Writes a recipient never to be sent as `skipped` (at create: suppressed, or `reason`) with `why`
+   * as its errorMessage; false when it was written before.
+   */
+  markSkipped(task: SendTask, at: Date, why: string, reason?: SkipReason): Promise<boolean>;
   /** sending → queued, same attempt, while no SID is known (the provider never got it). */
   release(key: RecipientKey, attempt: number, at: Date): Promise<boolean>;
   /** queued → cancelled (an entry released or re-queued earlier; a never-written one needs nothing). */
@@ -388,8 +394,10 @@ export interface ChunkEntry {
   readonly index: number;
   readonly phone: string;
   readonly contentVariables: Readonly<Record<string, string>>;
-  /** On the tenant's suppression list at creation: written as `skipped`, never sent. */
+  /** Counted but never sent (written as `skipped`): suppressed at creation, or `skipReason`. */
   readonly skipped?: boolean;
+  /** Why it is skipped, when not because it is suppressed (template-check.ts SKIP_REASONS). */
+  readonly skipReason?: SkipReason;
 }
 
 /** A work queue (send tasks, fan-out tasks); consumers are idempotent, so at-least-once is enough. */

@@ -1,5 +1,6 @@
 import type { HandlerLogger } from '../commons/powertools.ts';
 import type { Broadcasts, FanOutTask, SendLedger, SendTask, TaskQueue } from '../core/ports.ts';
+import { SKIP_REASON_TEXT } from '../core/template-check.ts';
 
 /**
  * One stored chunk of a broadcast's list handed to the send queue (DESIGN.md "Big lists"):
@@ -7,7 +8,8 @@ import type { Broadcasts, FanOutTask, SendLedger, SendTask, TaskQueue } from '..
  * 1. its recipients are counted `queued` (once: the chunk's state says whether it was);
  * 2. a send task per recipient is enqueued, carrying what to send (phone, rendered variables); the
  *    recipients are not written here: each is written by its first claim (one write less per
- *    recipient), and those suppressed at create are written now, as `skipped`;
+ *    recipient), and those skipped at create (suppressed, or a marketing template to a US number)
+ *    are written now, as `skipped` with their reason;
  * 3. the chunk is marked enqueued (with the last chunk, the broadcast goes accepted → queued).
  *
  * Safe to repeat at any point: a redelivered task skips what is counted, enqueues again what may not
@@ -26,8 +28,6 @@ export interface FanOutDeps {
 
 /** SQS's longest message delay. */
 const MAX_DELAY_SECONDS = 900;
-/** What a recipient skipped at creation says about why. */
-const SUPPRESSED_AT_CREATE = 'On the suppression list when the broadcast was created';
 
 export function createFanOut(deps: FanOutDeps) {
   const now = deps.now ?? (() => new Date());
@@ -62,7 +62,13 @@ export function createFanOut(deps: FanOutDeps) {
         chunk: task.chunk,
         queuedAt,
       };
-      if (entry.skipped) await deps.ledger.markSkipped(sendTask, now(), SUPPRESSED_AT_CREATE);
+      if (entry.skipped)
+        await deps.ledger.markSkipped(
+          sendTask,
+          now(),
+          SKIP_REASON_TEXT[entry.skipReason ?? 'suppressed'],
+          entry.skipReason,
+        );
       else if (!cancelled) tasks.push(sendTask);
     }
     await deps.sendQueue.enqueue(tasks);
