@@ -13,7 +13,7 @@ import { dynamoDocumentClient, sqs } from '../functions/commons/wiring.ts';
 import { newApiKey } from '../functions/core/api-keys.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { localConfigFromEnv } from '../lib/local/config.ts';
-import type { TwilioSimulator } from '../lib/local/twilio-simulator.ts';
+import { SAMPLE_TEMPLATES, type TwilioSimulator } from '../lib/local/twilio-simulator.ts';
 import { type LocalTwin, startLocalTwin } from '../lib/local/twin.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
 import { topology } from '../lib/topology.ts';
@@ -24,8 +24,8 @@ import { PRICES } from './prices.ts';
 export type Json = Record<string, any>;
 
 export const TENANT = 'bench';
-/** A Content API SID of the right shape; the simulator accepts any. */
-export const CONTENT_SID = `HX${'0123456789abcdef'.repeat(2)}`;
+/** A sample template of the Twilio simulator with one variable ("1"), which every bench request fills. */
+export const CONTENT_SID = SAMPLE_TEMPLATES.subsidyReminder.contentSid;
 
 export interface BenchTwin {
   readonly twin: LocalTwin;

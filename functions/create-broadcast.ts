@@ -4,6 +4,7 @@ import { maxRecipients, planFor } from './commons/broadcast-planning.ts';
 import { requiredEnv, twilioConfigured } from './commons/config.ts';
 import { header, json, parseJson } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
+import { templateRegistry } from './commons/template-wiring.ts';
 import { broadcasts, sqs } from './commons/wiring.ts';
 import {
   type CreateBroadcastInput,
@@ -21,14 +22,16 @@ import {
 import { newBroadcastId } from './core/ids.ts';
 import { INVALID_REASON_TEXT } from './core/phones.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, FanOutTask } from './core/ports.ts';
+import { checkTemplateInRegistry } from './core/template-check.ts';
 
 /** The 202 lists at most this many accepted recipients, and this many invalid ones. */
 const ITEMS_SHOWN = 100;
 
 /**
- * POST /v1/broadcasts. Validates and normalizes everything before writing anything, stores the
- * broadcast and its list in chunks (a few writes, whatever the size), and hands the chunks to the
- * fan-out queue; recipients and send tasks are written after the 202 (functions/fan-out.ts).
+ * POST /v1/broadcasts. Validates and normalizes everything before writing anything (the template
+ * too, against Twilio's Content API: core/template-check.ts), stores the broadcast and its list in
+ * chunks (a few writes, whatever the size), and hands the chunks to the fan-out queue; recipients and
+ * send tasks are written after the 202 (functions/fan-out.ts).
  */
 export const handler = adminRoute(async (event, tenantId) => {
   const now = new Date();
@@ -52,7 +55,15 @@ export const handler = adminRoute(async (event, tenantId) => {
     return repeatOf(store, tenantId, identical, true);
   }
 
-  const { entries, invalid, duplicateCount } = await planFor(tenantId, input, null);
+  if (!(await twilioConfigured()))
+    throw new ApiError(
+      'PROVIDER_NOT_CONFIGURED',
+      'Twilio is not configured: set the account SID, the auth token and a sender (TWILIO_FROM or a messaging service).',
+    );
+  // The request's template first: when it cannot be sent, no recipient's problem is worth reporting.
+  const template = await checkTemplateInRegistry(await templateRegistry(), input.template);
+
+  const { entries, invalid, duplicateCount } = await planFor(tenantId, input, template);
   if (entries.length === 0)
     throw new ApiError(
       'NO_VALID_RECIPIENTS',
@@ -64,12 +75,6 @@ export const handler = adminRoute(async (event, tenantId) => {
         reason: r.reason,
         index: r.index,
       })),
-    );
-
-  if (!(await twilioConfigured()))
-    throw new ApiError(
-      'PROVIDER_NOT_CONFIGURED',
-      'Twilio is not configured: set the account SID, the auth token and a sender (TWILIO_FROM or a messaging service).',
     );
 
   const chunks = chunkEntries(entries);
@@ -105,6 +110,7 @@ export const handler = adminRoute(async (event, tenantId) => {
     broadcastId: broadcast.broadcastId,
     totalRecipients: entries.length,
     skipped: broadcast.skippedCount,
+    category: template.category,
     invalid: invalid.length,
     duplicates: duplicateCount,
     chunks: chunks.length,
@@ -137,7 +143,11 @@ function proofOf(broadcast: Broadcast, firstEntries: readonly ChunkEntry[], idem
     duplicateRecipientsCount: broadcast.duplicateRecipientsCount,
     items: firstEntries
       .slice(0, ITEMS_SHOWN)
-      .map((e) => ({ phone: e.phone, status: e.skipped ? 'skipped' : 'queued' })),
+      .map((e) =>
+        e.skipped
+          ? { phone: e.phone, status: 'skipped', skipReason: e.skipReason ?? 'suppressed' }
+          : { phone: e.phone, status: 'queued' },
+      ),
   };
 }
 

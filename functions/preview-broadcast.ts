@@ -2,10 +2,12 @@ import { adminRoute } from './commons/admin-route.ts';
 import { maxRecipients, planFor } from './commons/broadcast-planning.ts';
 import { intEnv, optionalEnv } from './commons/config.ts';
 import { json, parseJson } from './commons/http.ts';
+import { templateRegistry } from './commons/template-wiring.ts';
 import { parseCreateBroadcast } from './core/broadcast-request.ts';
 import { DEFAULT_SENDER_MPS } from './core/pacing.ts';
 import { previewFigures } from './core/preview.ts';
 import { priceTableFrom } from './core/pricing.ts';
+import { checkTemplateInRegistry } from './core/template-check.ts';
 
 /** Invalid recipients listed in the answer (their count is always whole). */
 const INVALID_SHOWN = 100;
@@ -19,11 +21,12 @@ const INVALID_SHOWN = 100;
  */
 export const handler = adminRoute(async (event, tenantId) => {
   const input = parseCreateBroadcast(parseJson(event), { maxRecipients: maxRecipients() });
-  const category = null;
-  const plan = await planFor(tenantId, input, category);
+  // The registry's answer decides as at create: an unknown or unapproved template is refused the same way.
+  const template = await checkTemplateInRegistry(await templateRegistry(), input.template);
+  const plan = await planFor(tenantId, input, template);
   const figures = previewFigures(plan.entries, {
     senderMps: intEnv('SENDER_MPS', DEFAULT_SENDER_MPS),
-    category,
+    category: template.category,
     prices: priceTableFrom(optionalEnv('WHATSAPP_PRICES')),
   });
   return json(200, {
@@ -37,5 +40,12 @@ export const handler = adminRoute(async (event, tenantId) => {
     estimatedSeconds: figures.estimatedSeconds,
     estimatedCost: figures.estimatedCost,
     samples: figures.samples,
+    template: {
+      contentSid: template.contentSid,
+      friendlyName: template.friendlyName,
+      category: template.category,
+      approval: template.approval,
+      body: template.body,
+    },
   });
 });

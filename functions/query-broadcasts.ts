@@ -130,6 +130,8 @@ function recipientView(r: Recipient, broadcast: Broadcast): RecipientViewShape {
   return {
     phone: r.phone,
     status,
+    // Skipped at create for a reason of its own, or (at create or at send) because suppressed.
+    ...(status === 'skipped' ? { skipReason: r.skipReason ?? 'suppressed' } : {}),
     attempts: r.attempts,
     ...optional(r, [
       'messageSid',

@@ -249,7 +249,8 @@ export const topology = {
     },
     createBroadcast: {
       entry: 'functions/create-broadcast.ts',
-      description: 'POST /v1/broadcasts: validates, stores the list in chunks, and hands it to the fan-out',
+      description:
+        "POST /v1/broadcasts: validates (the template against Twilio's Content API), stores the list in chunks, and hands it to the fan-out",
       memoryMb: 1024,
       // API Gateway gives up at 29 s; the handler only validates and stores a few chunk items.
       timeoutSeconds: 29,
@@ -282,7 +283,8 @@ export const topology = {
       description: 'POST /v1/broadcasts/preview: the dry run of a broadcast (reads only)',
       memoryMb: 1024,
       timeoutSeconds: 29,
-      uses: { tables: { main: 'read' } },
+      // Reads the tenant's key, contacts, groups, suppressions and settings; asks Twilio for the template.
+      uses: { tables: { main: 'read' }, secrets: ['twilioAuthToken'] },
     },
     settings: {
       entry: 'functions/settings.ts',
@@ -320,6 +322,15 @@ export const topology = {
       memoryMb: 512,
       timeoutSeconds: GROUP_CLEANUP_TIMEOUT_SECONDS,
       uses: { tables: { main: 'readwrite' }, queues: { groupCleanup: 'send+consume' } },
+    },
+    templates: {
+      entry: 'functions/templates.ts',
+      description: "GET /v1/templates: the Twilio account's Content templates and their WhatsApp approval",
+      memoryMb: 512,
+      // A list may take a few Content API pages of 1,000 (5 s each at most).
+      timeoutSeconds: 29,
+      // Reads the API key (GetItem) and calls Twilio with the auth token; writes nothing.
+      uses: { tables: { main: 'read' }, secrets: ['twilioAuthToken'] },
     },
     routeNotFound: {
       entry: 'functions/route-not-found.ts',
@@ -441,6 +452,8 @@ export const topology = {
     { method: 'POST', path: '/v1/groups/{id}/members', function: 'groups', auth: 'admin' },
     { method: 'GET', path: '/v1/groups/{id}/members', function: 'groups', auth: 'admin' },
     { method: 'DELETE', path: '/v1/groups/{id}/members/{phone}', function: 'groups', auth: 'admin' },
+    { method: 'GET', path: '/v1/templates', function: 'templates', auth: 'admin' },
+    { method: 'GET', path: '/v1/templates/{contentSid}', function: 'templates', auth: 'admin' },
     { method: 'POST', path: '/webhooks/twilio/status', function: 'twilioStatusWebhook', auth: 'public' },
     { method: 'POST', path: '/webhooks/twilio/inbound', function: 'twilioInboundWebhook', auth: 'public' },
   ],

@@ -3,13 +3,14 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoContactStore } from '../functions/adapters/dynamo-contact-store.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
+import { SAMPLE_TEMPLATES } from '../lib/local/twilio-simulator.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
 import { type ApiTwin, type Json, startApiTwin, testPhone } from './support/api-twin.ts';
 
 const ACME = 'key-acme-contacts-0123456789';
 const GLOBEX = 'key-globex-contacts-0123456789';
 const PAGED = 'key-paged-contacts-0123456789';
-const CONTENT_SID = `HX${'cd'.repeat(16)}`;
+const CONTENT_SID = SAMPLE_TEMPLATES.coopNotice.contentSid;
 
 let api: ApiTwin;
 let dynamo: DynamoDBClient;

@@ -10,6 +10,7 @@ import { DynamoSendLedger } from '../functions/adapters/dynamo-send-ledger.ts';
 import type { SendTask } from '../functions/core/ports.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { localSqsClient } from '../lib/local/sqs-local.ts';
+import { SAMPLE_TEMPLATES } from '../lib/local/twilio-simulator.ts';
 import { type LocalTwin, REPO_ROOT } from '../lib/local/twin.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
 import { type ApiTwin, type Json, startApiTwin, testPhone } from './support/api-twin.ts';
@@ -18,7 +19,7 @@ const ACME = 'key-acme-metrics-0123456789';
 const GLOBEX = 'key-globex-metrics-0123456789';
 const INITECH = 'key-initech-metrics-0123456789';
 const HOOLI = 'key-hooli-metrics-0123456789';
-const CONTENT_SID = `HX${'cd'.repeat(16)}`;
+const CONTENT_SID = SAMPLE_TEMPLATES.coopNotice.contentSid;
 
 let api: ApiTwin;
 let twin: LocalTwin;

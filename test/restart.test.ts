@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../lib/local/free-port.ts';
+import { SAMPLE_TEMPLATES } from '../lib/local/twilio-simulator.ts';
 import { REPO_ROOT } from '../lib/local/twin.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
 
@@ -92,7 +93,7 @@ async function scenario(options: {
       method: 'POST',
       headers,
       body: JSON.stringify({
-        template: { contentSid: `HX${'ef'.repeat(16)}` },
+        template: { contentSid: SAMPLE_TEMPLATES.coopNotice.contentSid },
         recipients: options.recipients,
       }),
     })

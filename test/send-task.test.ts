@@ -13,6 +13,7 @@ import {
 } from '../functions/use-cases/send-task.ts';
 import { FaultInjector } from '../lib/local/faults/injector.ts';
 import type { FaultRule } from '../lib/local/faults/spec.ts';
+import { SAMPLE_TEMPLATES } from '../lib/local/twilio-simulator.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
 import { capturingLogger } from './support/broadcasts.ts';
 import { untilCountsMatchLedger } from './support/counts-stream.ts';
@@ -25,7 +26,8 @@ import { sqsEvent, startTestQueues, type TestQueues } from './support/sqs.ts';
  * stream: each recipient's message is sent at most once whatever SQS and Twilio do.
  */
 const TENANT = 'tenant-send';
-const CONTENT_SID = `HX${'a'.repeat(32)}`;
+// The simulator knows the templates it is sent (SAMPLE_TEMPLATES): one variable, as numberedEntries fill.
+const CONTENT_SID = SAMPLE_TEMPLATES.subsidyReminder.contentSid;
 
 /** TWIN_FAULTS' twilio.429, off until a test turns it on: every create refused with 429/20429. */
 const twilio429: { -readonly [K in keyof FaultRule]: FaultRule[K] } = {

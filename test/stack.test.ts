@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, type CfnResource, Validations } from 'aws-cdk-lib';
@@ -551,10 +551,17 @@ describe('cdk-nag AwsSolutions', () => {
   });
 });
 
+const MB = 1024 * 1024;
+/** Functions that send messages through the twilio SDK's client. */
+const WHOLE_TWILIO_SDK = new Set(['sendMessages', 'sweepStuck']);
+/** Functions that read Content templates (functions/adapters/twilio-templates.ts). */
+const TWILIO_CONTENT_ONLY = new Set(['createBroadcast', 'templates']);
+
 describe('bundling', () => {
-  it('bundles every handler with the local esbuild, as ESM with source maps (no Docker)', () => {
+  it('bundles every handler with the local esbuild, as ESM with source maps (no Docker), each no larger than what it calls needs', () => {
     const { app, stack, template } = synth({}, { bundle: true });
     const outdir = app.synth().directory;
+    const sizes: Record<string, number> = {};
     for (const fnId of Object.keys(topology.functions)) {
       const fn = template.toJSON().Resources[logicalId(stack, fnOf(stack, fnId).function)];
       const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, '');
@@ -562,6 +569,13 @@ describe('bundling', () => {
       expect(existsSync(bundle), bundle).toBe(true);
       expect(existsSync(`${bundle}.map`)).toBe(true);
       expect(readFileSync(bundle, 'utf8')).toContain('createRequire');
+      sizes[fnId] = statSync(bundle).size;
+    }
+    // The whole twilio SDK (~3.7 MB minified) only where messages are sent; the template readers
+    // bundle its Content domain alone (~0.4 MB); every other function stays under 1 MB.
+    for (const [fnId, bytes] of Object.entries(sizes)) {
+      const limit = WHOLE_TWILIO_SDK.has(fnId) ? 6 : TWILIO_CONTENT_ONLY.has(fnId) ? 1.5 : 1;
+      expect(bytes, `${fnId}: ${(bytes / MB).toFixed(2)} MB`).toBeLessThan(limit * MB);
     }
   }, 60_000);
 });

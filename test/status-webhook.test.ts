@@ -3,6 +3,7 @@ import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecipientKey, SendTask } from '../functions/core/ports.ts';
 import { statusCallbackUrl } from '../functions/use-cases/send-task.ts';
+import { SAMPLE_TEMPLATES } from '../lib/local/twilio-simulator.ts';
 import { capturingLogger } from './support/broadcasts.ts';
 import { untilCountsMatchLedger } from './support/counts-stream.ts';
 import { ACCOUNT_SID, type SendRig, startSendRig } from './support/send-rig.ts';
@@ -20,7 +21,7 @@ let sequence = 0;
 beforeAll(async () => {
   rig = await startSendRig({
     tenantId: TENANT,
-    contentSid: `HX${'c'.repeat(32)}`,
+    contentSid: SAMPLE_TEMPLATES.subsidyReminder.contentSid,
     logger,
     backoffSeconds: [300],
   });

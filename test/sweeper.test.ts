@@ -8,6 +8,7 @@ import { RECOUNT_QUIET_SECONDS } from '../functions/core/count-deltas.ts';
 import type { Broadcast, FanOutTask, RecipientKey, SendTask } from '../functions/core/ports.ts';
 import { createSendConsumer, statusCallbackUrl } from '../functions/use-cases/send-task.ts';
 import { countsSignature, createSweeper, type SweepDeps } from '../functions/use-cases/sweep.ts';
+import { SAMPLE_TEMPLATES } from '../lib/local/twilio-simulator.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
 import { capturingLogger, storeBroadcast } from './support/broadcasts.ts';
 import { untilCountsMatchLedger } from './support/counts-stream.ts';
@@ -21,7 +22,7 @@ import { sqsEvent, startTestQueues, type TestQueues } from './support/sqs.ts';
  * second message. Only its clock runs ahead.
  */
 const TENANT = 'tenant-sweep';
-const CONTENT_SID = `HX${'b'.repeat(32)}`;
+const CONTENT_SID = SAMPLE_TEMPLATES.subsidyReminder.contentSid;
 const MINUTE = 60_000;
 const STALE_SECONDS = 30;
 

@@ -9,6 +9,7 @@ import { createTwilioClient } from '../functions/adapters/twilio-client.ts';
 import { FaultInjector } from '../lib/local/faults/injector.ts';
 import { parseFaultPlan } from '../lib/local/faults/spec.ts';
 import {
+  SAMPLE_TEMPLATES,
   startTwilioSimulator,
   type TwilioSimulator,
   type TwilioSimulatorOptions,
@@ -18,9 +19,10 @@ import { waitFor } from '../lib/local/wait-for.ts';
 const ACCOUNT_SID = `AC${'0'.repeat(32)}`;
 const AUTH_TOKEN = 'simulator-test-token';
 const FROM = 'whatsapp:+14155238886';
-// Templates (ContentSid) follow the last-four-digit table at any time; free-form Body only inside the
-// contact's 24-hour window (see the inbound tests at the end).
-const CONTENT_SID = 'HX0123456789abcdef0123456789abcdef';
+// Approved templates (ContentSid) follow the last-four-digit table at any time; free-form Body only
+// inside the contact's 24-hour window (see the inbound tests at the end). A ContentSid the simulator's
+// account does not have is refused (twilio-simulator-content.test.ts): this is one of its samples.
+const CONTENT_SID = SAMPLE_TEMPLATES.coopNotice.contentSid;
 
 interface ReceivedCallback {
   url: string;

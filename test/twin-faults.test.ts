@@ -3,6 +3,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTwilioClient } from '../functions/adapters/twilio-client.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
+import { SAMPLE_TEMPLATES } from '../lib/local/twilio-simulator.ts';
 import { type ApiTwin, startApiTwin } from './support/api-twin.ts';
 
 // A twin of its own (own process): the handlers' SDK clients are created once per process.
@@ -91,7 +92,7 @@ describe('the local twin with TWIN_FAULTS', () => {
       .create({
         to: 'whatsapp:+972501234567',
         from: 'whatsapp:+14155238886',
-        contentSid: `HX${'0'.repeat(32)}`,
+        contentSid: SAMPLE_TEMPLATES.coopNotice.contentSid,
       })
       .then(
         () => undefined,

@@ -9,7 +9,7 @@ import { listExpiresAt } from '../core/chunks.ts';
 import { decodeItemCursor, encodeItemCursor } from '../core/cursor.ts';
 import { EXPLICIT_IDEMPOTENCY_WINDOW_SECONDS } from '../core/idempotency.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, StoredChunk } from '../core/ports.ts';
-import { skipReasonOf } from '../core/skips.ts';
+import type { SkipReason } from '../core/skips.ts';
 import {
   addExpression,
   batchGet,
@@ -65,8 +65,8 @@ export class DynamoBroadcasts implements Broadcasts {
           i: e.index,
           p: e.phone,
           v: e.contentVariables,
-          // `s`: 1 for a suppression (the first reason, kept as it was stored), else the reason.
-          ...(e.skipped ? { s: !e.skipReason || e.skipReason === 'suppressed' ? 1 : e.skipReason } : {}),
+          ...(e.skipped ? { s: 1 } : {}),
+          ...(e.skipped && e.skipReason ? { sr: e.skipReason } : {}),
         })),
         // A scheduled broadcast's list must outlive its wait: the month counts from its start.
         expiresAt: listExpiresAt(broadcast),
@@ -257,12 +257,13 @@ export class DynamoBroadcasts implements Broadcasts {
     const progress = items.find((item) => String(item.sk).startsWith(FANOUT_PREFIX));
     if (!stored) throw new Error(`Chunk ${chunk} of ${broadcastId} is missing`);
     const entries = (
-      stored.entries as { i: number; p: string; v: Record<string, string>; s?: number | string }[]
+      stored.entries as { i: number; p: string; v: Record<string, string>; s?: number; sr?: SkipReason }[]
     ).map((e) => ({
       index: e.i,
       phone: e.p,
       contentVariables: e.v,
-      ...(e.s ? { skipped: true, skipReason: skipReasonOf(e.s) } : {}),
+      ...(e.s ? { skipped: true } : {}),
+      ...(e.s && e.sr ? { skipReason: e.sr } : {}),
     }));
     const state =
       progress?.state === 'counted' || progress?.state === 'enqueued' ? progress.state : undefined;

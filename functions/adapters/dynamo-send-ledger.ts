@@ -10,6 +10,7 @@ import type {
   SendLedger,
   SendTask,
 } from '../core/ports.ts';
+import type { SkipReason } from '../core/skips.ts';
 import { canAdvance, type RecipientStatus } from '../core/statuses.ts';
 import { type Item, inList, isConditionFailure, queryAll, strip, updateExpression } from './dynamo-items.ts';
 import { recipientKey, recipientPartition, SHARDS } from './table-layout.ts';
@@ -176,12 +177,13 @@ export class DynamoSendLedger implements SendLedger {
     });
   }
 
-  async markSkipped(task: SendTask, at: Date, why: string): Promise<boolean> {
+  async markSkipped(task: SendTask, at: Date, why: string, reason?: SkipReason): Promise<boolean> {
     const stamp = at.toISOString();
     const update = updateExpression({
       status: 'skipped',
       attempts: task.attempt,
       errorMessage: why,
+      ...(reason ? { skipReason: reason } : {}),
       updatedAt: stamp,
       tenantId: task.tenantId,
       broadcastId: task.broadcastId,

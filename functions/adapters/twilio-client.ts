@@ -1,31 +1,16 @@
 import twilio from 'twilio';
-import type RequestClient from 'twilio/lib/base/RequestClient.js';
+import { RebasedRequestClient } from './twilio-request-client.ts';
 
 export interface TwilioClientOptions {
   accountSid: string;
   authToken: string;
-  /** Send what the SDK would send to https://api.twilio.com here instead (e.g. the local simulator). */
+  /**
+   * Send what the SDK would send to https://api.twilio.com (Messages) and https://content.twilio.com
+   * (Content templates) here instead: the local simulator, which serves both.
+   */
   apiBaseUrl?: string;
   /** Per-request timeout; the SDK's default is 30 s. */
   timeoutMs?: number;
-}
-
-const TWILIO_API_ORIGIN = /^https:\/\/api(?:\.[a-z0-9-]+)*\.twilio\.com(?=\/|$)/i;
-
-// Only the URI is rewritten, so auth headers, form encoding and response parsing stay the SDK's own.
-class RebasedRequestClient extends twilio.RequestClient {
-  readonly #baseUrl: string | undefined;
-
-  constructor(baseUrl: string | undefined, timeoutMs: number | undefined) {
-    // autoRetry off: retries (and the reconcile-before-retry rule for ambiguous outcomes) belong to the product.
-    super({ autoRetry: false, timeout: timeoutMs });
-    this.#baseUrl = baseUrl?.replace(/\/+$/, '');
-  }
-
-  override request<TData>(opts: RequestClient.RequestOptions<TData>) {
-    const uri = this.#baseUrl ? opts.uri.replace(TWILIO_API_ORIGIN, this.#baseUrl) : opts.uri;
-    return super.request<TData>({ ...opts, uri });
-  }
 }
 
 export function createTwilioClient(options: TwilioClientOptions): twilio.Twilio {

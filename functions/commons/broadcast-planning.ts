@@ -1,5 +1,5 @@
 import { type CreateBroadcastInput, tooManyRecipients } from '../core/broadcast-request.ts';
-import type { TemplateCategory } from '../core/pricing.ts';
+import type { Template } from '../core/content-templates.ts';
 import { audienceReads } from '../use-cases/audience-source.ts';
 import { type BroadcastPlan, type PlanDeps, planBroadcast } from '../use-cases/plan-broadcast.ts';
 import { intEnv } from './config.ts';
@@ -28,7 +28,7 @@ function planDeps(): PlanDeps {
 export async function planFor(
   tenantId: string,
   input: CreateBroadcastInput,
-  category: TemplateCategory | null,
+  template: Pick<Template, 'category'>,
 ): Promise<BroadcastPlan> {
   const { settings } = await tenantSettings().get(tenantId);
   const plan = await planBroadcast(
@@ -38,7 +38,7 @@ export async function planFor(
       ...(input.audience ? { audience: input.audience } : {}),
       ...(input.defaultCountry ? { defaultCountry: input.defaultCountry } : {}),
       ...(input.template.variables ? { templateVariables: input.template.variables } : {}),
-      category,
+      template,
       settings,
     },
     planDeps(),

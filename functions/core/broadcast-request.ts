@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TEMPLATE_APPROVALS, TEMPLATE_CATEGORIES } from './content-templates.ts';
 import { MAX_CURSOR_LENGTH } from './cursor.ts';
 import { ApiError, ERROR_CODES, type ErrorCode, fromZodError, UNKNOWN_FIELD } from './errors.ts';
 import { FOLLOW_UP_STATUSES } from './follow-up.ts';
@@ -321,6 +322,15 @@ export type RecipientListQueryInput = z.output<typeof RecipientListQuery>;
 export const PageQuery = z.strictObject({ limit: limitSchema, cursor: cursorSchema });
 export type PageQueryInput = z.output<typeof PageQuery>;
 
+/** GET /v1/templates: paged, filtered by WhatsApp approval and by category. */
+export const TemplateListQuery = z.strictObject({
+  limit: limitSchema,
+  cursor: cursorSchema,
+  approval: z.enum(TEMPLATE_APPROVALS).optional(),
+  category: z.enum(TEMPLATE_CATEGORIES).optional(),
+});
+export type TemplateListQueryInput = z.output<typeof TemplateListQuery>;
+
 /** Routes that take no query parameter at all. */
 export const NoQuery = z.strictObject({});
 
@@ -338,6 +348,7 @@ export const ROUTE_QUERIES: Record<string, QuerySchema> = {
   'GET /v1/broadcasts/{id}/recipients': RecipientListQuery,
   'GET /v1/suppressions': PageQuery,
   'GET /v1/contacts/{phone}/messages': PageQuery,
+  'GET /v1/templates': TemplateListQuery,
 };
 
 /** Declares the query parameters of more admin routes (a module's own, at its load). */
@@ -407,6 +418,14 @@ export const CountsView = z
   .meta({ description: 'Every recipient status; the values add up to totalRecipients' })
   .register(apiSchemas, { id: 'Counts' });
 
+export const SkipReasonSchema = z
+  .enum(SKIP_REASONS)
+  .meta({
+    description:
+      'Why a skipped recipient is not sent: suppressed (opted out or on the suppression list), marketing_not_delivered_us (Meta does not deliver marketing templates to US numbers)',
+  })
+  .register(apiSchemas, { id: 'SkipReason' });
+
 export const InvalidRecipientView = z
   .object({
     input: z.string(),
@@ -436,13 +455,20 @@ export const CreateBroadcastResponse = z
     totalRecipients: count,
     queuedCount: count,
     skippedCount: count.optional().meta({
-      description: "Recipients on the tenant's suppression list: counted, never sent (status skipped)",
+      description:
+        "Recipients counted but never sent (status skipped): on the tenant's suppression list, or a marketing template to a US number",
     }),
     invalidRecipientsCount: count,
     invalidRecipients: z.array(InvalidRecipientView),
     duplicateRecipientsCount: count,
     items: z
-      .array(z.object({ phone: z.string(), status: RecipientStatusSchema }))
+      .array(
+        z.object({
+          phone: z.string(),
+          status: RecipientStatusSchema,
+          skipReason: SkipReasonSchema.optional(),
+        }),
+      )
       .meta({ description: 'At most the first 100 accepted recipients' }),
   })
   .register(apiSchemas, { id: 'CreateBroadcastResponse' });
@@ -513,6 +539,7 @@ export const RecipientView = z
   .object({
     phone: z.string(),
     status: RecipientStatusSchema,
+    skipReason: SkipReasonSchema.optional(),
     attempts: count,
     messageSid: z.string().optional(),
     errorCode: providerErrorCode.optional(),
@@ -732,5 +759,14 @@ export const BroadcastPreviewView = z
     samples: z
       .array(z.object({ phone: z.string(), variables: z.record(z.string(), z.string()) }))
       .meta({ description: 'The first recipients that would be sent, with their rendered template values' }),
+    template: z
+      .object({
+        contentSid: z.string(),
+        friendlyName: z.string(),
+        category: z.enum(['MARKETING', 'UTILITY', 'AUTHENTICATION']).nullable(),
+        approval: z.string(),
+        body: z.string(),
+      })
+      .meta({ description: "The template as Twilio's Content API has it (checked as at create)" }),
   })
   .register(apiSchemas, { id: 'BroadcastPreview' });

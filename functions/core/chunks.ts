@@ -28,7 +28,7 @@ export const MAX_CHUNK_BYTES = 350_000;
  * stored form (`i`, `p`, `v`, `s`) and a few bytes of overhead per value.
  */
 export function storedSize(entry: ChunkEntry): number {
-  let size = 16 + Buffer.byteLength(entry.phone);
+  let size = 16 + Buffer.byteLength(entry.phone) + (entry.skipReason ? 4 + entry.skipReason.length : 0);
   for (const [name, value] of Object.entries(entry.contentVariables))
     size += 4 + Buffer.byteLength(name) + Buffer.byteLength(value);
   return size;

@@ -23,6 +23,7 @@ export const CURSOR_KINDS = {
   contactNames: 'cn',
   groups: 'g',
   members: 'm',
+  templates: 't',
 } as const;
 export type CursorKind = keyof typeof CURSOR_KINDS;
 

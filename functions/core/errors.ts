@@ -13,12 +13,20 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   VALIDATION_FAILED: 400,
   NO_VALID_RECIPIENTS: 400,
+  /** POST /v1/broadcasts: the Twilio account has no Content template with this SID. */
+  TEMPLATE_NOT_FOUND: 400,
+  /** POST /v1/broadcasts: the template is not approved for WhatsApp (pending, rejected, paused, …). */
+  TEMPLATE_NOT_APPROVED: 400,
+  /** POST /v1/broadcasts: template.variables names a variable the template lacks, or leaves one without a value. */
+  TEMPLATE_VARIABLES_MISMATCH: 400,
   TOO_MANY_RECIPIENTS: 413,
   PAYLOAD_TOO_LARGE: 413,
   INVALID_STATE: 409,
   IDEMPOTENCY_CONFLICT: 409,
   WHATSAPP_NOT_CONNECTED: 503,
   PROVIDER_NOT_CONFIGURED: 503,
+  /** Twilio did not answer (timeout, network, 5xx, 429) where the answer needs it; `Retry-After` says when to try again. */
+  PROVIDER_UNAVAILABLE: 503,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   /** GET /healthz: a dependency (DynamoDB, SQS) did not answer in time; `details` names each. */

@@ -6,12 +6,15 @@ import {
   MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_PAGE_LIMIT,
 } from './broadcast-request.ts';
+import { TEMPLATE_APPROVALS, TEMPLATE_CATEGORIES } from './content-templates.ts';
 import { MAX_CSV_BODY_BYTES, MAX_CSV_ROWS } from './csv-export.ts';
 import { MAX_CURSOR_LENGTH } from './cursor.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import { LAMBDA_MAX_EVENT_BYTES } from './request-limits.ts';
 // Registers the settings schemas in apiSchemas.
 import './tenant-settings.ts';
+// Registers the Template and TemplatePage schemas.
+import './template-views.ts';
 
 /**
  * The OpenAPI 3.1 document of the API (served at GET /openapi.json), generated from the same zod
@@ -123,6 +126,29 @@ const jsonOrCsv = (schema: Json, description: string, columns: string): Json => 
   },
 });
 const noContent = (description: string): Json => ({ description });
+const contentSidParam: Json = {
+  name: 'contentSid',
+  in: 'path',
+  required: true,
+  description: 'Twilio Content SID (HX + 32 hex); another shape is 400 VALIDATION_FAILED',
+  schema: { type: 'string', pattern: '^HX[0-9a-fA-F]{32}$' },
+};
+const templateFilterParams: Json[] = [
+  {
+    name: 'approval',
+    in: 'query',
+    required: false,
+    description: 'Only templates with this WhatsApp approval',
+    schema: { type: 'string', enum: [...TEMPLATE_APPROVALS] },
+  },
+  {
+    name: 'category',
+    in: 'query',
+    required: false,
+    description: 'Only templates of this Meta category',
+    schema: { type: 'string', enum: [...TEMPLATE_CATEGORIES] },
+  },
+];
 
 const signatureHeader: Json = {
   name: 'X-Twilio-Signature',
@@ -551,6 +577,30 @@ function build(serverUrl?: string): Json {
           security: bearer,
           parameters: [groupIdParam, phoneParam],
           responses: { '204': noContent('Removed (the contact stays)'), ...errors(400, 401, 404, 500) },
+        },
+      },
+      '/v1/templates': {
+        get: {
+          operationId: 'listTemplates',
+          summary:
+            "The Twilio account's Content templates with their WhatsApp approval, newest first (account-wide: every tenant sees the same)",
+          security: bearer,
+          parameters: [...limitCursorParams, ...templateFilterParams],
+          responses: {
+            '200': json(ref('TemplatePage'), 'A page of templates'),
+            ...errors(400, 401, 500, 503),
+          },
+        },
+      },
+      '/v1/templates/{contentSid}': {
+        get: {
+          operationId: 'getTemplate',
+          security: bearer,
+          parameters: [contentSidParam],
+          responses: {
+            '200': json(ref('Template'), 'The template'),
+            ...errors(400, 401, 404, 500, 503),
+          },
         },
       },
       '/healthz': {

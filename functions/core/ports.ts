@@ -79,6 +79,8 @@ export interface Recipient {
   readonly nextRetryAt?: string;
   /** When the recipient tapped the confirmation button (two-step broadcasts). */
   readonly confirmedAt?: string;
+  /** Why a `skipped` recipient was not sent, when written at create (absent: suppressed). */
+  readonly skipReason?: SkipReason;
   /** The free-form follow-up sent after the confirmation tap, tracked like the template. */
   readonly followUp?: FollowUpDelivery;
   readonly updatedAt: string;
@@ -302,8 +304,11 @@ export interface SendLedger {
   claim(task: SendTask, at: Date, leaseUntil: Date): Promise<ClaimResult>;
   /** A claim whose lease expired (its invocation died) → claimed again, same attempt; false if it moved. */
   takeOver(recipient: Recipient, at: Date, leaseUntil: Date): Promise<boolean>;
-  /** Writes a recipient never to be sent as `skipped` (suppressed at create); false when it was written before. */
-  markSkipped(task: SendTask, at: Date, why: string): Promise<boolean>;
+  /**
+   * Writes a recipient never to be sent as `skipped` (at create: suppressed, or `reason`) with `why`
+   * as its errorMessage; false when it was written before.
+   */
+  markSkipped(task: SendTask, at: Date, why: string, reason?: SkipReason): Promise<boolean>;
   /** sending → queued, same attempt, while no SID is known (the provider never got it). */
   release(key: RecipientKey, attempt: number, at: Date): Promise<boolean>;
   /** queued → cancelled (an entry released or re-queued earlier; a never-written one needs nothing). */
@@ -396,9 +401,9 @@ export interface ChunkEntry {
   readonly index: number;
   readonly phone: string;
   readonly contentVariables: Readonly<Record<string, string>>;
-  /** Written as `skipped` at fan-out, never sent: on the suppression list at creation, or another `skipReason`. */
+  /** Counted but never sent (written as `skipped`): suppressed at creation, or `skipReason`. */
   readonly skipped?: boolean;
-  /** Why it is skipped (absent: `suppressed`). */
+  /** Why it is skipped, when not because it is suppressed (template-check.ts SKIP_REASONS). */
   readonly skipReason?: SkipReason;
 }
 

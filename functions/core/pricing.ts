@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import type { TemplateCategory } from './content-templates.ts';
+
+export type { TemplateCategory };
 
 /**
  * What a broadcast will cost, before it is sent (the dry run, POST /v1/broadcasts/preview).
@@ -16,8 +19,6 @@ import { z } from 'zod';
  * in one way (it charges every recipient, although undelivered messages are free) and a lower bound in
  * none: say so wherever it is shown.
  */
-
-export type TemplateCategory = 'MARKETING' | 'UTILITY' | 'AUTHENTICATION';
 
 /** USD per delivered message, by category. */
 export interface CategoryRates {

@@ -1,6 +1,6 @@
 import type { HandlerLogger } from '../commons/powertools.ts';
 import type { Broadcasts, FanOutTask, SendLedger, SendTask, TaskQueue } from '../core/ports.ts';
-import { SKIP_MESSAGES } from '../core/skips.ts';
+import { SKIP_REASON_TEXT } from '../core/skips.ts';
 
 /**
  * One stored chunk of a broadcast's list handed to the send queue (DESIGN.md "Big lists"):
@@ -8,7 +8,8 @@ import { SKIP_MESSAGES } from '../core/skips.ts';
  * 1. its recipients are counted `queued` (once: the chunk's state says whether it was);
  * 2. a send task per recipient is enqueued, carrying what to send (phone, rendered variables); the
  *    recipients are not written here: each is written by its first claim (one write less per
- *    recipient), and those suppressed at create are written now, as `skipped`;
+ *    recipient), and those skipped at create (suppressed, or a marketing template to a US number)
+ *    are written now, as `skipped` with their reason;
  * 3. the chunk is marked enqueued (with the last chunk, the broadcast goes accepted → queued).
  *
  * Safe to repeat at any point: a redelivered task skips what is counted, enqueues again what may not
@@ -62,7 +63,12 @@ export function createFanOut(deps: FanOutDeps) {
         queuedAt,
       };
       if (entry.skipped)
-        await deps.ledger.markSkipped(sendTask, now(), SKIP_MESSAGES[entry.skipReason ?? 'suppressed']);
+        await deps.ledger.markSkipped(
+          sendTask,
+          now(),
+          SKIP_REASON_TEXT[entry.skipReason ?? 'suppressed'],
+          entry.skipReason,
+        );
       else if (!cancelled) tasks.push(sendTask);
     }
     await deps.sendQueue.enqueue(tasks);

@@ -1,4 +1,5 @@
 import type { Contact } from '../core/audience.ts';
+import type { Template } from '../core/content-templates.ts';
 import { ApiError } from '../core/errors.ts';
 import {
   type AcceptedRecipient,
@@ -7,8 +8,8 @@ import {
   type RecipientInput,
 } from '../core/phones.ts';
 import type { ChunkEntry } from '../core/ports.ts';
-import type { TemplateCategory } from '../core/pricing.ts';
 import type { SkipReason } from '../core/skips.ts';
+import { marketingBlockedFor } from '../core/template-check.ts';
 import { renderForRecipient } from '../core/templates.ts';
 import type { TenantSettings } from '../core/tenant-settings.ts';
 
@@ -35,8 +36,8 @@ export interface PlanRequest {
   readonly audience?: AudienceSpec;
   readonly defaultCountry?: string;
   readonly templateVariables?: Readonly<Record<string, string>>;
-  /** The template's WhatsApp category from the registry; null when it has none. */
-  readonly category: TemplateCategory | null;
+  /** The template as the registry has it (its WhatsApp category decides the marketing skips). */
+  readonly template: Pick<Template, 'category'>;
   readonly settings: TenantSettings;
 }
 
@@ -124,8 +125,9 @@ export async function planBroadcast(request: PlanRequest, deps: PlanDeps): Promi
     people.length > 0 ? deps.suppressedAmong(request.tenantId, [...seen]) : new Set<string>(),
   ]);
 
-  const needsConsent = request.category === 'MARKETING' && request.settings.requireConsentForMarketing;
-  const skipped: Record<SkipReason, number> = { suppressed: 0, no_consent: 0 };
+  const needsConsent =
+    request.template.category === 'MARKETING' && request.settings.requireConsentForMarketing;
+  const skipped: Record<SkipReason, number> = { suppressed: 0, marketing_not_delivered_us: 0, no_consent: 0 };
   const entries: ChunkEntry[] = [];
   for (const { recipient, contact: member } of people) {
     const contact = member ?? contacts.get(recipient.phone);
@@ -137,9 +139,11 @@ export async function planBroadcast(request: PlanRequest, deps: PlanDeps): Promi
     }
     const skipReason: SkipReason | undefined = suppressed.has(recipient.phone)
       ? 'suppressed'
-      : needsConsent && contact?.consent.status !== 'opted_in'
-        ? 'no_consent'
-        : undefined;
+      : marketingBlockedFor(request.template, recipient.phone)
+        ? 'marketing_not_delivered_us'
+        : needsConsent && contact?.consent.status !== 'opted_in'
+          ? 'no_consent'
+          : undefined;
     if (skipReason) skipped[skipReason]++;
     entries.push({
       index: entries.length,

@@ -59,6 +59,7 @@ const HANDLER_SETTINGS = [
   'SENDER_MPS',
   'MAX_RECIPIENTS_PER_REQUEST',
   'TWILIO_TIMEOUT_MS',
+  'TEMPLATE_CACHE_SECONDS',
   'POWERTOOLS_LOG_LEVEL',
   'OPT_OUT_CONFIRMATION_TEXT',
   'WHATSAPP_PRICES',
@@ -143,6 +144,7 @@ export function localConfigFromEnv(
       `OPT_OUT_CONFIRMATION_TEXT must be at most ${MAX_BODY_LENGTH} characters (Twilio's Body limit), got ${env.OPT_OUT_CONFIRMATION_TEXT?.length}.`,
     );
   integer(env, 'TWILIO_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 });
+  integer(env, 'TEMPLATE_CACHE_SECONDS', 60, { min: 0, max: 3600 });
   const logLevel = env.POWERTOOLS_LOG_LEVEL;
   if (logLevel && !LOG_LEVELS.includes(logLevel.toUpperCase()))
     throw new ConfigError(`POWERTOOLS_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; got '${logLevel}'.`);

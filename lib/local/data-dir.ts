@@ -16,6 +16,7 @@ export const TWIN_ENTRIES = [
   'twin.lock',
   'dynamodb.pid',
   'twilio-simulator.jsonl',
+  'twilio-simulator-content.jsonl',
   'dynamodb',
   'sqs',
 ] as const;

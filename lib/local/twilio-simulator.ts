@@ -5,13 +5,18 @@
 // WhatsApp refuses get Twilio's answer (functions/core/template-parameters.ts). Control routes under
 // /_simulator/ play the contact: tap a quick-reply button or write, posted signed to `inboundUrl`, which
 // opens the 24-hour window that free-form (Body, no ContentSid) messages need (see inbound.ts).
+// It also serves Twilio's Content API (content-api.ts) with its sample templates (content.ts), and a
+// message's ContentSid is checked against them as Twilio checks it against the account's templates.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isUsNumber } from '../../functions/core/template-check.ts';
 import { contentVariablesViolation, TWILIO_ANSWERS } from '../../functions/core/template-parameters.ts';
 import type { FaultInjector } from './faults/injector.ts';
 import { portError } from './free-port.ts';
+import { ContentStore, type SimulatedTemplate } from './twilio-simulator/content.ts';
+import { contentRequest, isContentPath } from './twilio-simulator/content-api.ts';
 import { SimulatorFaults } from './twilio-simulator/faults.ts';
 import { InboundControl } from './twilio-simulator/inbound.ts';
 import { Lifecycle } from './twilio-simulator/lifecycle.ts';
@@ -30,6 +35,8 @@ import {
 import { ERRORS, maskPhone, planOutcome, type RestError } from './twilio-simulator/scenario.ts';
 import { LOG_FILE, MessageStore } from './twilio-simulator/store.ts';
 
+export type { SimulatedTemplate } from './twilio-simulator/content.ts';
+export { SAMPLE_TEMPLATES } from './twilio-simulator/content.ts';
 export type { SimulatedInbound, SimulatedMessage } from './twilio-simulator/resources.ts';
 export { lastFourDigits, maskPhone, planOutcome } from './twilio-simulator/scenario.ts';
 
@@ -52,7 +59,8 @@ export interface TwilioSimulatorOptions {
   callbackRetryDelaysMs?: number[];
   /**
    * When set, the message log (and the inbound messages, so the 24-hour windows) is kept in
-   * `dataDir/twilio-simulator.jsonl` and survives a restart.
+   * `dataDir/twilio-simulator.jsonl`, and the templates added with POST /_simulator/templates in
+   * `dataDir/twilio-simulator-content.jsonl`: both survive a restart.
    */
   dataDir?: string;
   /**
@@ -89,6 +97,8 @@ export interface TwilioSimulator {
   messages(): SimulatedMessage[];
   /** The inbound messages (taps and texts) posted so far, oldest first (copies). */
   inbound(): SimulatedInbound[];
+  /** The account's Content templates (the samples and those added), newest first (copies). */
+  templates(): SimulatedTemplate[];
   /** Closes the server, cancels steps not yet due (a restart resumes them) and waits for callbacks in flight. */
   stop(): Promise<void>;
 }
@@ -97,6 +107,12 @@ const MAX_BODY_BYTES = 1024 * 1024;
 const MESSAGES_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
 const MESSAGE_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\/([^/]+)\.json$/;
 const TAP_PATH = /^\/_simulator\/messages\/([^/]+)\/tap$/;
+/** Twilio 63049, https://www.twilio.com/docs/api/errors/63049. */
+const MARKETING_NOT_DELIVERED = {
+  status: 'failed',
+  errorCode: 63049,
+  errorMessage: 'Meta chose not to deliver this WhatsApp marketing message',
+} as const;
 
 class HttpError extends Error {
   readonly error: RestError;
@@ -115,6 +131,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
   const now = options.now ?? (() => new Date());
   const limiter = new SlidingWindowLimiter(options.mps ?? 80);
   const store = await MessageStore.open(options.dataDir, log);
+  const contents = await ContentStore.open(options.dataDir, now, log);
   const faults = options.faults
     ? new SimulatorFaults(options.faults, { timeoutHoldMs: options.timeoutHoldMs })
     : undefined;
@@ -159,8 +176,9 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     if (!to) throw invalid(21604, "A 'To' phone number is required.");
     if (!from && !messagingServiceSid) throw invalid(21603, "A 'From' phone number is required.");
     if (!body && !contentSid && !form.get('MediaUrl')) throw invalid(21602, 'Message body is required.');
-    if (contentSid && !/^HX[0-9a-f]{32}$/i.test(contentSid))
-      throw invalid(21655, 'The ContentSid is Invalid.');
+    // Twilio 21655 (https://www.twilio.com/docs/api/errors/21655): malformed, deleted, or another account's.
+    const template = contentSid ? contents.get(contentSid) : undefined;
+    if (contentSid && !template) throw invalid(21655, 'The ContentSid is Invalid.');
     if (contentVariables !== undefined && !isJsonObject(contentVariables)) {
       throw invalid(21656, 'The ContentVariables Parameter is invalid.');
     }
@@ -191,9 +209,17 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       log(`429 for sender ${maskPhone(sender)}: over ${options.mps ?? 80} messages per second`);
       throw new HttpError(ERRORS.tooManyRequests());
     }
-    // WhatsApp allows free-form messages only within 24 hours of the contact's last message to the sender.
+    // WhatsApp allows free-form messages only within 24 hours of the contact's last message to the sender,
+    // and a template it has not approved is free-form to it (Twilio 63016).
     const outsideWindow =
-      contentSid === undefined && to.startsWith('whatsapp:') && !inbound.windowOpen(to, from ?? defaultFrom);
+      template?.approval !== 'approved' &&
+      to.startsWith('whatsapp:') &&
+      !inbound.windowOpen(to, from ?? defaultFrom);
+    // Meta does not deliver marketing templates to US numbers (Twilio 63049; functions/core/template-check.ts).
+    const marketingRefused =
+      template?.category === 'MARKETING' &&
+      to.startsWith('whatsapp:') &&
+      isUsNumber(to.slice('whatsapp:'.length));
     const outcome = planOutcome(to, {
       firstTryDone: store.hadFirstTry(to),
       viaMessagingService: messagingServiceSid !== undefined,
@@ -206,7 +232,9 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
               errorMessage: twilioAnswer.message,
             },
           }
-        : {}),
+        : marketingRefused
+          ? { contentRefused: MARKETING_NOT_DELIVERED }
+          : {}),
     });
     if (outcome.kind === 'reject') {
       if (outcome.rememberFirstTry) store.rememberFirstTry(to);
@@ -246,7 +274,11 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     }
     if (outsideWindow) {
       log(
-        `create ${message.sid} to ${maskPhone(to)}: free-form outside the 24-hour window, it will fail with 63016`,
+        `create ${message.sid} to ${maskPhone(to)}: ${template ? `template ${template.approval}, so ` : ''}free-form outside the 24-hour window, it will fail with 63016`,
+      );
+    } else if (marketingRefused) {
+      log(
+        `create ${message.sid} to ${maskPhone(to)}: a marketing template to a US number, it will fail with 63049`,
       );
     }
     // Steps start once the answer is out, so the product knows the SID before its first callback.
@@ -273,6 +305,25 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       if (method === 'POST') return inbound.inbound(await readText(req));
       return controlNotAllowed;
     }
+    if (url.pathname === '/_simulator/templates') {
+      if (method === 'GET') return { status: 200, body: contents.newestFirst() };
+      if (method === 'POST') {
+        const text = await readText(req);
+        let input: unknown;
+        try {
+          input = JSON.parse(text);
+        } catch {
+          return { status: 400, body: { error: 'The body must be JSON' } };
+        }
+        const added = contents.add(input);
+        if (added.status === 201) {
+          const t = added.body as SimulatedTemplate;
+          log(`template ${t.contentSid} (${t.friendlyName}, ${t.category}, ${t.approval}) added`);
+        }
+        return added;
+      }
+      return controlNotAllowed;
+    }
     const tap = TAP_PATH.exec(url.pathname);
     if (tap) {
       if (method !== 'POST') return controlNotAllowed;
@@ -284,9 +335,15 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
         code: 20404,
         message: `The requested resource ${url.pathname} was not found`,
       });
-    if (!url.pathname.startsWith(`/${API_VERSION}/`)) throw notFound();
+    const content = isContentPath(url.pathname);
+    if (!url.pathname.startsWith(`/${API_VERSION}/`) && !content) throw notFound();
     if (!authorized(req)) {
       throw new HttpError({ httpStatus: 401, code: 20003, message: 'Authenticate' });
+    }
+    if (content) {
+      const answer = contentRequest(contents, accountSid, method, url);
+      if ('error' in answer) throw new HttpError(answer.error);
+      return answer;
     }
     const list = MESSAGES_PATH.exec(url.pathname);
     const one = MESSAGE_PATH.exec(url.pathname);
@@ -369,7 +426,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
   const where = options.dataDir ? `, log ${options.dataDir}/${LOG_FILE}` : '';
   const inboundTo = options.inboundUrl ? `inbound messages go to ${options.inboundUrl}` : 'no inboundUrl';
   log(
-    `listening on ${url} (${store.size} message(s) and ${store.inbound().length} inbound loaded, ${resumed} resumed${where}; ${inboundTo})`,
+    `listening on ${url} (${store.size} message(s) and ${store.inbound().length} inbound loaded, ${resumed} resumed, ${contents.newestFirst().length} Content templates${where}; ${inboundTo})`,
   );
 
   return {
@@ -379,6 +436,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     authToken,
     messages: () => structuredClone([...store.all()]),
     inbound: () => structuredClone([...store.inbound()]),
+    templates: () => structuredClone(contents.newestFirst()),
     stop: () => {
       stopped ??= (async () => {
         faults?.release();
@@ -388,6 +446,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
         });
         await lifecycle.stop();
         await store.close();
+        contents.close();
       })();
       return stopped;
     },

@@ -10,7 +10,7 @@ import {
 } from '../../functions/core/errors.ts';
 
 describe('ERROR_CODES', () => {
-  it('maps each API.md code (and FORBIDDEN for unsigned webhooks, DEPENDENCY_UNAVAILABLE for /healthz, STARTING and STOPPING for the local twin) to its HTTP status', () => {
+  it('maps each API.md code (and FORBIDDEN for unsigned webhooks, DEPENDENCY_UNAVAILABLE for /healthz, PROVIDER_UNAVAILABLE for Twilio not answering, STARTING and STOPPING for the local twin) to its HTTP status', () => {
     expect(ERROR_CODES).toEqual({
       UNAUTHORIZED: 401,
       FORBIDDEN: 403,
@@ -19,12 +19,16 @@ describe('ERROR_CODES', () => {
       UNSUPPORTED_MEDIA_TYPE: 415,
       VALIDATION_FAILED: 400,
       NO_VALID_RECIPIENTS: 400,
+      TEMPLATE_NOT_FOUND: 400,
+      TEMPLATE_NOT_APPROVED: 400,
+      TEMPLATE_VARIABLES_MISMATCH: 400,
       TOO_MANY_RECIPIENTS: 413,
       PAYLOAD_TOO_LARGE: 413,
       INVALID_STATE: 409,
       IDEMPOTENCY_CONFLICT: 409,
       WHATSAPP_NOT_CONNECTED: 503,
       PROVIDER_NOT_CONFIGURED: 503,
+      PROVIDER_UNAVAILABLE: 503,
       RATE_LIMITED: 429,
       INTERNAL: 500,
       DEPENDENCY_UNAVAILABLE: 503,

@@ -37,6 +37,8 @@ describe('openApiDocument', () => {
       ['/v1/groups/{id}/members', 'post'],
       ['/v1/groups/{id}/members', 'get'],
       ['/v1/groups/{id}/members/{phone}', 'delete'],
+      ['/v1/templates', 'get'],
+      ['/v1/templates/{contentSid}', 'get'],
       ['/healthz', 'get'],
       ['/openapi.json', 'get'],
       ['/webhooks/twilio/status', 'post'],

@@ -7,12 +7,14 @@ import { DynamoContactStore } from '../../functions/adapters/dynamo-contact-stor
 import { DynamoContacts } from '../../functions/adapters/dynamo-contacts.ts';
 import { DynamoGroups } from '../../functions/adapters/dynamo-groups.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local.ts';
+import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator/content.ts';
 import { waitFor } from '../../lib/local/wait-for.ts';
 import { type ApiTwin, type Json, testPhone as simulatorPhone, startApiTwin } from '../support/api-twin.ts';
 
 const ACME = 'key-acme-audience-0123456789';
 const GLOBEX = 'key-globex-audience-0123456789';
-const CONTENT_SID = `HX${'ab'.repeat(16)}`;
+/** An approved template without variables (the simulator's sample). */
+const CONTENT_SID = SAMPLE_TEMPLATES.coopNotice.contentSid;
 
 let api: ApiTwin;
 let dynamo: DynamoDBClient;

@@ -7,6 +7,7 @@ import { DynamoGroups } from '../../functions/adapters/dynamo-groups.ts';
 import type { ContactUpsert } from '../../functions/core/audience.ts';
 import { newGroupId } from '../../functions/core/ids.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local.ts';
+import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator/content.ts';
 import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api-twin.ts';
 
 /**
@@ -18,7 +19,8 @@ import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api
 const ACME = 'key-acme-audience-0123456789';
 const GLOBEX = 'key-globex-audience-0123456789';
 const SENDER_MPS = 500;
-const CONTENT_SID = `HX${'ab'.repeat(16)}`;
+/** The simulator's approved UTILITY template with variables 1 and 2. */
+const CONTENT_SID = SAMPLE_TEMPLATES.deliveryUpdate.contentSid;
 
 let api: ApiTwin;
 let doc: DynamoDBDocumentClient;
@@ -183,6 +185,52 @@ describe('a broadcast to a group', () => {
   });
 });
 
+describe('a marketing template', () => {
+  const marketing = {
+    contentSid: SAMPLE_TEMPLATES.seasonalOffer.contentSid,
+    variables: { '1': '{{name|friend}}' },
+  };
+
+  it('skips contacts without consent when the tenant requires it, and US numbers always, never sending them', async () => {
+    const [optedIn, unknown, us] = [testPhone(), testPhone(), '+12125551234'];
+    await contacts.upsert(
+      'globex',
+      { phone: optedIn, name: 'Yes', consent: { status: 'opted_in', source: 'web_form' } },
+      new Date(),
+    );
+    await contacts.upsert('globex', { phone: unknown, name: 'Maybe' }, new Date());
+    await contacts.upsert('globex', { phone: us, name: 'Sam', consent: { status: 'opted_in' } }, new Date());
+    const body = { template: marketing, audience: { phones: [optedIn, unknown, us] } };
+
+    // Consent not required (the default): only the US number is skipped.
+    const lax = await api.call('POST', '/v1/broadcasts/preview', { key: GLOBEX, body });
+    expect(lax.body.skippedByReason).toEqual({ suppressed: 0, marketing_not_delivered_us: 1, no_consent: 0 });
+
+    expect(
+      (await api.call('PUT', '/v1/settings', { key: GLOBEX, body: { requireConsentForMarketing: true } }))
+        .status,
+    ).toBe(200);
+    const strict = await api.call('POST', '/v1/broadcasts/preview', { key: GLOBEX, body });
+    expect(strict.body).toMatchObject({
+      sendCount: 1,
+      skippedByReason: { suppressed: 0, marketing_not_delivered_us: 1, no_consent: 1 },
+    });
+
+    const created = await api.call('POST', '/v1/broadcasts', { key: GLOBEX, body });
+    expect(created.body).toMatchObject({ totalRecipients: 3, skippedCount: 2, queuedCount: 1 });
+    const id = created.body.broadcastId as string;
+    await api.untilBroadcast(id, GLOBEX);
+    const skipped = (await api.call('GET', `/v1/broadcasts/${id}/recipients?status=skipped`, { key: GLOBEX }))
+      .body.items as Json[];
+    expect(Object.fromEntries(skipped.map((r) => [r.phone, r.skipReason]))).toEqual({
+      [unknown]: 'no_consent',
+      [us]: 'marketing_not_delivered_us',
+    });
+    expect([...sentVariables([optedIn, unknown, us]).keys()]).toEqual([optedIn]);
+    await api.call('PUT', '/v1/settings', { key: GLOBEX, body: { requireConsentForMarketing: false } });
+  }, 60_000);
+});
+
 describe('the dry run', () => {
   it('answers what a send would do, with the cost and samples, and stores and sends nothing', async () => {
     const people = [testPhone(), testPhone(), testPhone()];
@@ -206,21 +254,23 @@ describe('the dry run', () => {
       totalRecipients: 4,
       sendCount: 3,
       skippedCount: 1,
-      skippedByReason: { suppressed: 1, no_consent: 0 },
+      skippedByReason: { suppressed: 1, marketing_not_delivered_us: 0, no_consent: 0 },
       invalidRecipientsCount: 1,
       invalidRecipients: [expect.objectContaining({ input: 'nope', reason: 'invalid_format' })],
       duplicateRecipientsCount: 0,
       estimatedSeconds: Math.ceil(3 / SENDER_MPS),
     });
-    // An unknown category is priced as marketing: IL 0.0353 + 0.005, US 0.025 + 0.005.
+    // A UTILITY template: IL 0.0053 + Twilio's 0.005, US 0.004 + 0.005.
     expect(preview.body.estimatedCost).toMatchObject({
       currency: 'USD',
-      amount: 0.11,
+      amount: 0.03,
+      category: 'UTILITY',
       byCountry: [
-        { country: 'IL', recipients: 2, ratePerMessage: 0.0403, amount: 0.08 },
-        { country: 'US', recipients: 1, ratePerMessage: 0.03, amount: 0.03 },
+        { country: 'IL', recipients: 2, ratePerMessage: 0.0103, amount: 0.02 },
+        { country: 'US', recipients: 1, ratePerMessage: 0.009, amount: 0.01 },
       ],
     });
+    expect(preview.body.template).toMatchObject({ contentSid: CONTENT_SID, approval: 'approved' });
     expect(preview.body.samples).toEqual([
       { phone: us, variables: { '1': 'Farmer', '2': 'NJ' } },
       { phone: people[0], variables: { '1': 'Grower 0', '2': 'P0' } },

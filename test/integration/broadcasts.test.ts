@@ -115,7 +115,7 @@ describe('DynamoBroadcasts and the fan-out', () => {
     expect(totals.chunksEnqueued).toBe(1);
   });
 
-  it('writes recipients suppressed at create as skipped, with no send task; a cancelled broadcast enqueues nothing', async () => {
+  it('writes recipients skipped at create (suppressed, or with a reason) as skipped, with no send task; a cancelled broadcast enqueues nothing', async () => {
     const list = entries(3).map((e) => (e.index === 1 ? { ...e, skipped: true } : e));
     const b = await stored(list);
     const run = fanOut();
@@ -124,6 +124,32 @@ describe('DynamoBroadcasts and the fan-out', () => {
     expect(await ledger.get({ tenantId: TENANT, broadcastId: b.broadcastId, index: 1 })).toMatchObject({
       status: 'skipped',
     });
+
+    // The chunk keeps why an entry is skipped; the fan-out writes it, and the reason's message.
+    const why = entries(3).map((e) =>
+      e.index === 0
+        ? { ...e, skipped: true, skipReason: 'marketing_not_delivered_us' as const }
+        : e.index === 2
+          ? { ...e, skipped: true }
+          : e,
+    );
+    const marketing = await stored(why);
+    expect((await broadcasts.readChunk(marketing.broadcastId, 0)).entries).toEqual(why);
+    const again = fanOut();
+    await again.chunk(marketing, 0);
+    expect(again.sent.map((t) => t.index)).toEqual([1]);
+    const recipient = (index: number) =>
+      ledger.get({ tenantId: TENANT, broadcastId: marketing.broadcastId, index });
+    expect(await recipient(0)).toMatchObject({
+      status: 'skipped',
+      skipReason: 'marketing_not_delivered_us',
+      errorMessage: expect.stringContaining('63049'),
+    });
+    expect(await recipient(2)).toMatchObject({
+      status: 'skipped',
+      errorMessage: 'On the suppression list when the broadcast was created',
+    });
+    expect((await recipient(2))?.skipReason).toBeUndefined();
 
     const cancelled = await stored(entries(4));
     expect(await broadcasts.cancel(TENANT, cancelled.broadcastId, new Date())).toBe(true);

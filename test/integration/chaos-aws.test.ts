@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator.ts';
 import { type ApiTwin, startApiTwin, testPhone } from '../support/api-twin.ts';
 import { expectKeptPromises } from '../support/drill.ts';
 
@@ -57,13 +58,13 @@ describe('chaos drill: AWS faults (TWIN_FAULTS)', () => {
       let created = await api.call('POST', '/v1/broadcasts', {
         key: KEY,
         headers: { 'idempotency-key': key },
-        body: { template: { contentSid: `HX${'cd'.repeat(16)}` }, recipients },
+        body: { template: { contentSid: SAMPLE_TEMPLATES.coopNotice.contentSid }, recipients },
       });
       for (let tries = 0; created.status >= 500 && tries < 10; tries++)
         created = await api.call('POST', '/v1/broadcasts', {
           key: KEY,
           headers: { 'idempotency-key': key },
-          body: { template: { contentSid: `HX${'cd'.repeat(16)}` }, recipients },
+          body: { template: { contentSid: SAMPLE_TEMPLATES.coopNotice.contentSid }, recipients },
         });
       expect(created.status, JSON.stringify(created.body)).toBe(202);
       ids.push(created.body.broadcastId);

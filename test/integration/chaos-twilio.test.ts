@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator.ts';
 import { type ApiTwin, startApiTwin, testPhone } from '../support/api-twin.ts';
 import { expectKeptPromises } from '../support/drill.ts';
 
@@ -45,7 +46,7 @@ describe('chaos drill: Twilio faults (TWIN_FAULTS)', () => {
     const recipients = Array.from({ length: 80 }, () => testPhone());
     const created = await api.call('POST', '/v1/broadcasts', {
       key: KEY,
-      body: { template: { contentSid: `HX${'ce'.repeat(16)}` }, recipients },
+      body: { template: { contentSid: SAMPLE_TEMPLATES.coopNotice.contentSid }, recipients },
     });
     expect(created.status).toBe(202);
     const done = await expectKeptPromises(api, KEY, created.body.broadcastId, recipients, {

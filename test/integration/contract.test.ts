@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator.ts';
 import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api-twin.ts';
 
 /**
@@ -9,7 +10,7 @@ import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api
 const ACME = 'key-acme-contract-0123456789';
 const GLOBEX = 'key-globex-contract-0123456789';
 const EMPTY = 'key-empty-contract-0123456789';
-const CONTENT_SID = `HX${'ef'.repeat(16)}`;
+const CONTENT_SID = SAMPLE_TEMPLATES.coopNotice.contentSid;
 const DAY_MS = 86_400_000;
 
 let api: ApiTwin;

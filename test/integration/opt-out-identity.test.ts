@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoApiKeys } from '../../functions/adapters/dynamo-api-keys.ts';
 import { hashApiKey } from '../../functions/core/api-keys.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local.ts';
+import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator.ts';
 import { waitFor } from '../../lib/local/wait-for.ts';
 import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api-twin.ts';
 
@@ -15,7 +16,11 @@ import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api
  */
 const ACME = 'key-acme-identity';
 const OTHER = 'key-other-identity';
-const CONTENT_SID = `HX${'e'.repeat(32)}`;
+// A sample template of the Twilio simulator (no variables); ANOTHER_TEMPLATE makes a request that is not a repeat.
+const CONTENT_SID = SAMPLE_TEMPLATES.coopNotice.contentSid;
+const ANOTHER_TEMPLATE = {
+  template: { contentSid: SAMPLE_TEMPLATES.subsidyReminder.contentSid, variables: { '1': 'Dana' } },
+};
 const FOLLOW_UP = 'The full text: the co-op office is open until May 5.';
 const CONFIRMATION = "You're unsubscribed & will get no more messages. Write START to undo.";
 const CONFIRMATION_TWIML =
@@ -126,9 +131,9 @@ describe('Mexico: STOP from the +52 1 form', () => {
     ]);
 
     // Written the old way (+52 1 …) in the next list: the same person, skipped.
-    const second = await broadcast(ACME, [mx.written], { template: { contentSid: `HX${'f'.repeat(32)}` } });
+    const second = await broadcast(ACME, [mx.written], ANOTHER_TEMPLATE);
     expect(second).toMatchObject({ totalRecipients: 1, queuedCount: 0, skippedCount: 1 });
-    expect(second.items).toEqual([{ phone: mx.sent, status: 'skipped' }]);
+    expect(second.items).toEqual([{ phone: mx.sent, status: 'skipped', skipReason: 'suppressed' }]);
     const done = await api.untilBroadcast(second.broadcastId, ACME);
     expect(done.counts).toMatchObject({ skipped: 1 });
     expect(api.messagesTo(mx.sent)).toBe(1);
@@ -174,8 +179,8 @@ describe('Brazil: a tap from the 12-digit form', () => {
 
     await write(br.reported, 'Sair');
     expect(await suppressionOf(ACME, br.sent)).toMatchObject({ reason: 'opt_out_keyword', scope: 'sender' });
-    const again = await broadcast(ACME, [br.reported], { template: { contentSid: `HX${'a'.repeat(32)}` } });
-    expect(again.items).toEqual([{ phone: br.sent, status: 'skipped' }]);
+    const again = await broadcast(ACME, [br.reported], ANOTHER_TEMPLATE);
+    expect(again.items).toEqual([{ phone: br.sent, status: 'skipped', skipReason: 'suppressed' }]);
     await api.untilBroadcast(again.broadcastId, ACME);
     expect(api.messagesTo(br.sent)).toBe(2);
     expect(api.messagesTo(br.reported)).toBe(0);
@@ -216,7 +221,7 @@ describe('an opt-out from a number nobody ever messaged', () => {
     const started = await write(phone, 'START');
     expect(started.webhookBody).toBe('<Response/>');
     for (const key of [ACME, OTHER]) expect(await suppressionOf(key, phone)).toBeUndefined();
-    const after = await broadcast(OTHER, [phone], { template: { contentSid: `HX${'b'.repeat(32)}` } });
+    const after = await broadcast(OTHER, [phone], ANOTHER_TEMPLATE);
     expect(after).toMatchObject({ queuedCount: 1, skippedCount: 0 });
     await untilDelivered(OTHER, after.broadcastId, phone);
     expect(api.messagesTo(phone)).toBe(1);
@@ -227,7 +232,7 @@ describe('an opt-out from a number nobody ever messaged', () => {
     await write(phone, 'बंद करो');
     const later = await newTenant('later');
     const created = await broadcast(later, [phone]);
-    expect(created.items).toEqual([{ phone, status: 'skipped' }]);
+    expect(created.items).toEqual([{ phone, status: 'skipped', skipReason: 'suppressed' }]);
     expect(await suppressionOf(later, phone)).toMatchObject({ detail: 'बंद करो', scope: 'sender' });
   }, 60_000);
 });

@@ -1,12 +1,15 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localSqsClient } from '../../lib/local/sqs-local.ts';
+import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator.ts';
 import { waitFor } from '../../lib/local/wait-for.ts';
 import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api-twin.ts';
 
 const ACME = 'key-acme-0123456789';
 const GLOBEX = 'key-globex-0123456789';
-const CONTENT_SID = `HX${'ab'.repeat(16)}`;
+// Sample templates of the Twilio simulator: one without variables, one with a variable "1".
+const CONTENT_SID = SAMPLE_TEMPLATES.coopNotice.contentSid;
+const ONE_VARIABLE_SID = SAMPLE_TEMPLATES.subsidyReminder.contentSid;
 
 let api: ApiTwin;
 
@@ -30,7 +33,7 @@ describe('core pipeline through the local twin', () => {
       key: ACME,
       body: {
         name: 'Acceptance',
-        template: { contentSid: CONTENT_SID, variables: { '1': 'May 5' } },
+        template: { contentSid: ONE_VARIABLE_SID, variables: { '1': 'May 5' } },
         recipients: phones,
       },
     });
@@ -99,7 +102,7 @@ describe('core pipeline through the local twin', () => {
     const created = await call('POST', '/v1/broadcasts', {
       key: ACME,
       body: {
-        template: { contentSid: CONTENT_SID, variables: { '1': 'Hello {{name}}' } },
+        template: { contentSid: ONE_VARIABLE_SID, variables: { '1': 'Hello {{name}}' } },
         defaultCountry: 'IL',
         recipients: [{ phone: `050-${named}`, variables: { name: 'Dana' } }, { phone: `050-${unnamed}` }],
       },
@@ -263,7 +266,7 @@ describe('core pipeline through the local twin', () => {
     }));
     const created = await call('POST', '/v1/broadcasts', {
       key: ACME,
-      body: { template: { contentSid: CONTENT_SID, variables: { '1': '{{a}}' } }, recipients },
+      body: { template: { contentSid: ONE_VARIABLE_SID, variables: { '1': '{{a}}' } }, recipients },
     });
     expect(created.status, JSON.stringify(created.body).slice(0, 300)).toBe(202);
     expect(created.body.totalRecipients).toBe(1_000);

@@ -3,11 +3,12 @@ import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { broadcastKey } from '../../functions/adapters/table-layout.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local.ts';
+import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator.ts';
 import { waitFor } from '../../lib/local/wait-for.ts';
 import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api-twin.ts';
 
 const KEY = 'key-retries-0123456789';
-const CONTENT_SID = `HX${'cd'.repeat(16)}`;
+const CONTENT_SID = SAMPLE_TEMPLATES.coopNotice.contentSid;
 
 let api: ApiTwin;
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator.ts';
 import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api-twin.ts';
 
 // Issue 10, item 4: template values WhatsApp refuses are caught at create, per recipient, and
@@ -7,7 +8,8 @@ import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api
 
 const ACME = 'key-acme-templates-0123456789';
 const QUIET = 'key-quiet-templates-0123456789';
-const CONTENT_SID = `HX${'cd'.repeat(16)}`;
+// Two variables, as the requests below give.
+const CONTENT_SID = SAMPLE_TEMPLATES.deliveryUpdate.contentSid;
 
 let api: ApiTwin;
 

@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local.ts';
+import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator.ts';
 import { waitFor } from '../../lib/local/wait-for.ts';
 import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api-twin.ts';
 
@@ -13,7 +14,8 @@ import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api
  */
 const KEY = 'key-acme-two-step';
 const OTHER_KEY = 'key-other-two-step';
-const CONTENT_SID = `HX${'c'.repeat(32)}`;
+// A sample template of the Twilio simulator: no variables, and a Read more button (read_broadcast).
+const CONTENT_SID = SAMPLE_TEMPLATES.coopNotice.contentSid;
 const FOLLOW_UP = 'The full text: subsidy forms are at the co-op office until May 5.';
 
 let api: ApiTwin;
@@ -270,7 +272,7 @@ describe('opt-out', () => {
     const other = testPhone();
     const second = await broadcastTo([phone, other]);
     expect(second).toMatchObject({ totalRecipients: 2, queuedCount: 1, skippedCount: 1 });
-    expect(second.items).toContainEqual({ phone, status: 'skipped' });
+    expect(second.items).toContainEqual({ phone, status: 'skipped', skipReason: 'suppressed' });
     const done = await api.untilBroadcast(second.broadcastId, KEY);
     expect(done.status).toBe('completed');
     expect(done.counts).toMatchObject({ skipped: 1 });
@@ -283,7 +285,9 @@ describe('opt-out', () => {
       expect((after.body.items as Json[]).map((s) => s.phone)).not.toContain(phone);
     }
     // Another template: the same request again would be the first broadcast (idempotent) again.
-    const third = await broadcastTo([phone], { template: { contentSid: `HX${'d'.repeat(32)}` } });
+    const third = await broadcastTo([phone], {
+      template: { contentSid: SAMPLE_TEMPLATES.subsidyReminder.contentSid, variables: { '1': 'Dana' } },
+    });
     expect(third).toMatchObject({ idempotent: false, queuedCount: 1, skippedCount: 0 });
     await untilDelivered(third.broadcastId, phone);
     expect(api.messagesTo(phone)).toBe(2);

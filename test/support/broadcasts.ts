@@ -10,6 +10,7 @@ import type {
   TaskQueue,
 } from '../../functions/core/ports.ts';
 import { createFanOut } from '../../functions/use-cases/fan-out-chunk.ts';
+import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator/content.ts';
 
 let sequence = 0;
 
@@ -71,7 +72,11 @@ export async function storeBroadcast(
     status: options.scheduledAt ? 'scheduled' : 'accepted',
     ...(options.scheduledAt ? { scheduledAt: options.scheduledAt.toISOString() } : {}),
     createdAt: (options.createdAt ?? new Date()).toISOString(),
-    template: { contentSid: options.contentSid ?? `HX${'0'.repeat(32)}`, variables: { '1': '{{name}}' } },
+    // A template the Twilio simulator has, with the one variable numberedEntries fill.
+    template: {
+      contentSid: options.contentSid ?? SAMPLE_TEMPLATES.subsidyReminder.contentSid,
+      variables: { '1': '{{name}}' },
+    },
     ...(options.followUp ? { followUp: options.followUp } : {}),
     totalRecipients: options.entries.length,
     skippedCount: options.entries.filter((e) => e.skipped).length,
