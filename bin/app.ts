@@ -28,6 +28,7 @@ new BroadcastStack(app, context('stackName') ?? 'WhatsAppBroadcast', {
   retryBackoffSeconds: context('retryBackoffSeconds'),
   ...(context('senderMps') ? { senderMps: Number(context('senderMps')) } : {}),
   optOutConfirmationText: context('optOutConfirmationText'),
+  whatsAppPrices: context('whatsAppPrices'),
   ...(context('logLevel') ? { logLevel: context('logLevel') as BroadcastStackProps['logLevel'] } : {}),
   tracing: context('tracing') === 'true',
 });

@@ -1,11 +1,16 @@
 import { SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { adminRoute } from './commons/admin-route.ts';
-import { intEnv, requiredEnv, twilioConfigured } from './commons/config.ts';
+import { maxRecipients, planFor } from './commons/broadcast-planning.ts';
+import { requiredEnv, twilioConfigured } from './commons/config.ts';
 import { header, json, parseJson } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
 import { templateRegistry } from './commons/template-wiring.ts';
-import { broadcasts, contactStore, sqs } from './commons/wiring.ts';
-import { parseCreateBroadcast, parseIdempotencyKey } from './core/broadcast-request.ts';
+import { broadcasts, sqs } from './commons/wiring.ts';
+import {
+  type CreateBroadcastInput,
+  parseCreateBroadcast,
+  parseIdempotencyKey,
+} from './core/broadcast-request.ts';
 import { chunkEntries } from './core/chunks.ts';
 import { ApiError } from './core/errors.ts';
 import {
@@ -15,10 +20,9 @@ import {
   requestFingerprint,
 } from './core/idempotency.ts';
 import { newBroadcastId } from './core/ids.ts';
-import { INVALID_REASON_TEXT, normalizeRecipients } from './core/phones.ts';
+import { INVALID_REASON_TEXT } from './core/phones.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, FanOutTask } from './core/ports.ts';
-import { checkTemplateInRegistry, withTemplateSkips } from './core/template-check.ts';
-import { renderForRecipient } from './core/templates.ts';
+import { checkTemplateInRegistry } from './core/template-check.ts';
 
 /** The 202 lists at most this many accepted recipients, and this many invalid ones. */
 const ITEMS_SHOWN = 100;
@@ -31,9 +35,7 @@ const ITEMS_SHOWN = 100;
  */
 export const handler = adminRoute(async (event, tenantId) => {
   const now = new Date();
-  const input = parseCreateBroadcast(parseJson(event), {
-    maxRecipients: intEnv('MAX_RECIPIENTS_PER_REQUEST', 100_000),
-  });
+  const input = parseCreateBroadcast(parseJson(event), { maxRecipients: maxRecipients() });
   const idempotencyHeader = parseIdempotencyKey(header(event, 'idempotency-key'));
   const store = broadcasts();
   const fingerprint = requestFingerprint(tenantId, input);
@@ -61,41 +63,19 @@ export const handler = adminRoute(async (event, tenantId) => {
   // The request's template first: when it cannot be sent, no recipient's problem is worth reporting.
   const template = await checkTemplateInRegistry(await templateRegistry(), input.template);
 
-  const { accepted, invalid, duplicateCount } = normalizeRecipients(input.recipients, input.defaultCountry);
-  const suppressed =
-    accepted.length > 0
-      ? await contactStore().suppressedAmong(
-          tenantId,
-          accepted.map((r) => r.phone),
-        )
-      : new Set<string>();
-  let entries: ChunkEntry[] = [];
-  for (const recipient of accepted) {
-    const rendered = renderForRecipient(input.template.variables, recipient);
-    if (rendered.ok)
-      entries.push({
-        index: entries.length,
-        phone: recipient.phone,
-        contentVariables: rendered.variables,
-        // Valid, so counted, but never sent: it ends `skipped` (API.md), and the send path re-checks.
-        ...(suppressed.has(recipient.phone) ? { skipped: true } : {}),
-      });
-    else invalid.push(rendered.invalid);
-  }
+  const { entries, invalid, duplicateCount } = await planFor(tenantId, input, template);
   if (entries.length === 0)
     throw new ApiError(
       'NO_VALID_RECIPIENTS',
       `No recipient can be sent this broadcast (${invalid.length} invalid${invalid.length > ITEMS_SHOWN ? `, the first ${ITEMS_SHOWN} listed` : ''}): see each one's reason.`,
       invalid.slice(0, ITEMS_SHOWN).map((r) => ({
-        path: `recipients.${r.index}`,
+        path: requestPathOf(input, r.index),
         message: INVALID_REASON_TEXT[r.reason],
         input: r.input,
         reason: r.reason,
         index: r.index,
       })),
     );
-
-  entries = withTemplateSkips(entries, template);
 
   const chunks = chunkEntries(entries);
   const broadcast: Broadcast = {
@@ -109,6 +89,7 @@ export const handler = adminRoute(async (event, tenantId) => {
     ...(input.followUp ? { followUp: input.followUp } : {}),
     totalRecipients: entries.length,
     skippedCount: entries.filter((e) => e.skipped).length,
+    ...(input.audience ? { audience: input.audience } : {}),
     chunkCount: chunks.length,
     fingerprint,
     bodyFingerprint: wholeBody,
@@ -136,6 +117,17 @@ export const handler = adminRoute(async (event, tenantId) => {
   });
   return json(202, proofOf(broadcast, entries, false));
 });
+
+/**
+ * Where an invalid recipient came from in the request: `recipients.<n>`, `audience.phones.<n>`, or
+ * `audience` for a group's or tag's member (plan-broadcast.ts numbers them in that order).
+ */
+function requestPathOf(input: CreateBroadcastInput, index: number): string {
+  const listed = input.recipients?.length ?? 0;
+  if (index < listed) return `recipients.${index}`;
+  const phones = input.audience?.phones?.length ?? 0;
+  return index < listed + phones ? `audience.phones.${index - listed}` : 'audience';
+}
 
 /** The 202 proof: what was accepted, what was not and why. */
 function proofOf(broadcast: Broadcast, firstEntries: readonly ChunkEntry[], idempotent: boolean) {

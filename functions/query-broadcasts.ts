@@ -100,6 +100,15 @@ function current(deps: Parameters<typeof settle>[0], broadcast: Broadcast) {
   return settle(deps, broadcast, new Date());
 }
 
+/** The audience as asked; its listed phones as a count (the recipients route lists everyone). */
+function audienceView(audience: NonNullable<Broadcast['audience']>) {
+  return {
+    ...(audience.groupIds ? { groupIds: [...audience.groupIds] } : {}),
+    ...(audience.tags ? { tags: [...audience.tags] } : {}),
+    ...(audience.phones ? { phonesCount: audience.phones.length } : {}),
+  };
+}
+
 function broadcastView(b: Broadcast, counts: StatusCounts) {
   return {
     broadcastId: b.broadcastId,
@@ -107,6 +116,7 @@ function broadcastView(b: Broadcast, counts: StatusCounts) {
     status: b.status,
     createdAt: b.createdAt,
     ...optional(b, ['scheduledAt', 'startedAt', 'completedAt', 'cancelledAt', 'followUp']),
+    ...(b.audience ? { audience: audienceView(b.audience) } : {}),
     template: b.template,
     totalRecipients: b.totalRecipients,
     counts,

@@ -25,6 +25,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { SECRET_NOT_SET } from '../functions/commons/config.ts';
 import { DEFAULT_SENDER_MPS, SENDS_PER_INVOCATION, sendConcurrencyFor } from '../functions/core/pacing.ts';
+import { priceTableFrom } from '../functions/core/pricing.ts';
 import { parseBackoffSeconds } from '../functions/core/retry-policy.ts';
 import { ServiceFunction } from './function-defaults.ts';
 import {
@@ -87,6 +88,12 @@ export interface BroadcastStackProps extends StackProps {
    * @default 80
    */
   readonly senderMps?: number;
+  /**
+   * Your WhatsApp prices for the dry run's cost estimate, as JSON (functions/core/pricing.ts
+   * `PriceTableInput`; the functions' WHATSAPP_PRICES). Checked at synth.
+   * @default Meta's list rates and Twilio's fee, as of functions/core/pricing.ts RATE_CARD_DATE
+   */
+  readonly whatsAppPrices?: string;
   /**
    * The functions' log level (application and system logs). WARN keeps CloudWatch Logs, which AWS
    * bills per GB ingested, near nothing per message; INFO logs every send.
@@ -266,6 +273,7 @@ export class BroadcastStack extends Stack {
       // Validated here so a typo fails the synth, not the first failed send.
       RETRY_BACKOFF_SECONDS: parseBackoffSeconds(props.retryBackoffSeconds).join(','),
       SENDER_MPS: String(senderMps),
+      ...(props.whatsAppPrices?.trim() ? { WHATSAPP_PRICES: checkPrices(props.whatsAppPrices) } : {}),
       POWERTOOLS_LOG_LEVEL: logLevel,
       OPT_OUT_CONFIRMATION_TEXT: validOptOutText(props.optOutConfirmationText),
     };
@@ -533,6 +541,12 @@ function checkConsumersCanConsume(topo: Topology): void {
         `Consumer ${c.function} of queue ${c.queue} must declare uses.queues.${c.queue} as 'consume' or 'send+consume'`,
       );
   }
+}
+
+/** The price table as the functions get it, refused at synth when it is not one (pricing.ts says why). */
+function checkPrices(json: string): string {
+  priceTableFrom(json);
+  return json;
 }
 
 function checkTwilioSettings(settings: TwilioSettings): TwilioSettings {

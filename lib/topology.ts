@@ -278,6 +278,21 @@ export const topology = {
       timeoutSeconds: 10,
       uses: { ...ADMIN_READS, deadLetterQueues: { send: 'depth', fanOut: 'depth' } },
     },
+    previewBroadcast: {
+      entry: 'functions/preview-broadcast.ts',
+      description: 'POST /v1/broadcasts/preview: the dry run of a broadcast (reads only)',
+      memoryMb: 1024,
+      timeoutSeconds: 29,
+      // Reads the tenant's key, contacts, groups, suppressions and settings; asks Twilio for the template.
+      uses: { tables: { main: 'read' }, secrets: ['twilioAuthToken'] },
+    },
+    settings: {
+      entry: 'functions/settings.ts',
+      description: "GET and PUT /v1/settings: the tenant's settings",
+      memoryMb: 256,
+      timeoutSeconds: 10,
+      uses: ADMIN_READS,
+    },
     suppressions: {
       entry: 'functions/suppressions.ts',
       description: "Suppression lists (GET, POST, DELETE /v1/suppressions) and a contact's message history",
@@ -412,6 +427,7 @@ export const topology = {
     { method: 'GET', path: '/healthz', function: 'healthz', auth: 'public' },
     { method: 'GET', path: '/openapi.json', function: 'apiDocs', auth: 'public' },
     { method: 'POST', path: '/v1/broadcasts', function: 'createBroadcast', auth: 'admin' },
+    { method: 'POST', path: '/v1/broadcasts/preview', function: 'previewBroadcast', auth: 'admin' },
     { method: 'GET', path: '/v1/broadcasts', function: 'queryBroadcasts', auth: 'admin' },
     { method: 'GET', path: '/v1/broadcasts/{id}', function: 'queryBroadcasts', auth: 'admin' },
     { method: 'GET', path: '/v1/broadcasts/{id}/progress', function: 'queryBroadcasts', auth: 'admin' },
@@ -419,6 +435,8 @@ export const topology = {
     { method: 'POST', path: '/v1/broadcasts/{id}/cancel', function: 'manageBroadcasts', auth: 'admin' },
     { method: 'POST', path: '/v1/broadcasts/{id}/retry', function: 'manageBroadcasts', auth: 'admin' },
     { method: 'GET', path: '/v1/metrics', function: 'metrics', auth: 'admin' },
+    { method: 'GET', path: '/v1/settings', function: 'settings', auth: 'admin' },
+    { method: 'PUT', path: '/v1/settings', function: 'settings', auth: 'admin' },
     { method: 'GET', path: '/v1/suppressions', function: 'suppressions', auth: 'admin' },
     { method: 'POST', path: '/v1/suppressions', function: 'suppressions', auth: 'admin' },
     { method: 'DELETE', path: '/v1/suppressions/{phone}', function: 'suppressions', auth: 'admin' },

@@ -555,7 +555,7 @@ const MB = 1024 * 1024;
 /** Functions that send messages through the twilio SDK's client. */
 const WHOLE_TWILIO_SDK = new Set(['sendMessages', 'sweepStuck']);
 /** Functions that read Content templates (functions/adapters/twilio-templates.ts). */
-const TWILIO_CONTENT_ONLY = new Set(['createBroadcast', 'templates']);
+const TWILIO_CONTENT_ONLY = new Set(['createBroadcast', 'previewBroadcast', 'templates']);
 
 describe('bundling', () => {
   it('bundles every handler with the local esbuild, as ESM with source maps (no Docker), each no larger than what it calls needs', () => {

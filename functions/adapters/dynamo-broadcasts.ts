@@ -9,7 +9,7 @@ import { listExpiresAt } from '../core/chunks.ts';
 import { decodeItemCursor, encodeItemCursor } from '../core/cursor.ts';
 import { EXPLICIT_IDEMPOTENCY_WINDOW_SECONDS } from '../core/idempotency.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, StoredChunk } from '../core/ports.ts';
-import type { SkipReason } from '../core/template-check.ts';
+import type { SkipReason } from '../core/skips.ts';
 import {
   addExpression,
   batchGet,

@@ -10,8 +10,8 @@ import type {
   SendLedger,
   SendTask,
 } from '../core/ports.ts';
+import type { SkipReason } from '../core/skips.ts';
 import { canAdvance, type RecipientStatus } from '../core/statuses.ts';
-import type { SkipReason } from '../core/template-check.ts';
 import { type Item, inList, isConditionFailure, queryAll, strip, updateExpression } from './dynamo-items.ts';
 import { recipientKey, recipientPartition, SHARDS } from './table-layout.ts';
 

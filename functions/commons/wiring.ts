@@ -10,6 +10,7 @@ import { DynamoGroups } from '../adapters/dynamo-groups.ts';
 import { retryTransactionConflicts } from '../adapters/dynamo-items.ts';
 import { DynamoMessageIndex } from '../adapters/dynamo-message-index.ts';
 import { DynamoSendLedger } from '../adapters/dynamo-send-ledger.ts';
+import { DynamoTenantSettings } from '../adapters/dynamo-tenant-settings.ts';
 import { SqsTaskQueue } from '../adapters/sqs-queues.ts';
 import type {
   BroadcastCounters,
@@ -21,6 +22,7 @@ import type {
   SendTask,
   TaskQueue,
 } from '../core/ports.ts';
+import type { TenantSettingsStore } from '../core/tenant-settings.ts';
 import { requiredEnv } from './config.ts';
 
 /**
@@ -77,6 +79,8 @@ export const messageIndex = (): MessageIndex =>
 /** Suppression lists and contact history, on the same main table. */
 export const contactStore = (): ContactStore =>
   once('contacts', () => new DynamoContactStore(dynamoDocumentClient(), table()));
+export const tenantSettings = (): TenantSettingsStore =>
+  once('tenantSettings', () => new DynamoTenantSettings(dynamoDocumentClient(), table()));
 
 /** The tenants' address books: contacts (core/audience.ts Contacts) and their groups (Groups). */
 export const contacts = (): DynamoContacts =>

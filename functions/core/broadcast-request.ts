@@ -5,8 +5,8 @@ import { ApiError, ERROR_CODES, type ErrorCode, fromZodError, UNKNOWN_FIELD } fr
 import { FOLLOW_UP_STATUSES } from './follow-up.ts';
 import { INVALID_REASONS, isValidCountryCode } from './phones.ts';
 import type { SuppressionReason } from './ports.ts';
+import { SKIP_REASONS } from './skips.ts';
 import { BROADCAST_STATUSES, RECIPIENT_STATUSES } from './statuses.ts';
-import { SKIP_REASONS } from './template-check.ts';
 import { MAX_CONTENT_VARIABLE_KEY_LENGTH, MAX_CONTENT_VARIABLES } from './template-parameters.ts';
 import { templateVariableProblems } from './templates.ts';
 
@@ -94,6 +94,33 @@ export const RecipientItem = z
   })
   .register(apiSchemas, { id: 'RecipientInput' });
 
+/** Most groups or tags one broadcast may name: a broadcast to more is a mistake more often than a plan. */
+export const MAX_AUDIENCE_GROUPS = 20;
+export const MAX_AUDIENCE_TAGS = 20;
+export const GROUP_ID_PATTERN = /^grp_[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** `audience`: the union of groups' members, tagged contacts and phones, each person once. */
+export const Audience = z
+  .strictObject({
+    groupIds: z
+      .array(z.string().regex(GROUP_ID_PATTERN, 'must be a group id (grp_…)'))
+      .min(1)
+      .max(MAX_AUDIENCE_GROUPS)
+      .optional()
+      .meta({ description: 'Groups whose members, at create, receive the broadcast' }),
+    tags: z
+      .array(z.string().min(1).max(64))
+      .min(1)
+      .max(MAX_AUDIENCE_TAGS)
+      .optional()
+      .meta({ description: 'Contacts with any of these tags receive it' }),
+    phones: z.array(z.string()).min(1).optional().meta({
+      description: 'Phones (E.164, or national with defaultCountry); known contacts fill {{…}} values',
+    }),
+  })
+  .refine((a) => a.groupIds || a.tags || a.phones, 'name at least one of groupIds, tags, phones')
+  .register(apiSchemas, { id: 'Audience' });
+
 export const FollowUp = z
   .strictObject({
     body: z.string().min(1).max(MAX_FOLLOW_UP_BODY_LENGTH),
@@ -137,25 +164,35 @@ const DAY_MS = 86_400_000;
  * it first, so an oversized list gets 413 TOO_MANY_RECIPIENTS without being validated item by item.
  */
 export function createBroadcastRequestSchema(now: () => Date = () => new Date()) {
-  return z.strictObject({
-    name: z.string().max(MAX_NAME_LENGTH).optional(),
-    template: TemplateRef,
-    recipients: z.array(RecipientItem).min(1, 'must list at least one recipient'),
-    defaultCountry: CountryCode.optional(),
-    followUp: FollowUp.optional(),
-    scheduledAt: IsoDateTime.refine((s) => {
-      const ms = Date.parse(s);
-      return Number.isNaN(ms) || ms > now().getTime();
-    }, 'must be in the future')
-      .refine((s) => {
-        const ms = Date.parse(s);
-        return Number.isNaN(ms) || ms <= now().getTime() + MAX_SCHEDULE_AHEAD_DAYS * DAY_MS;
-      }, `must be at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead`)
-      .optional()
-      .meta({
-        description: `Future ISO-8601 time, at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead; the broadcast waits in scheduled`,
-      }),
-  });
+  return (
+    z
+      .strictObject({
+        name: z.string().max(MAX_NAME_LENGTH).optional(),
+        template: TemplateRef,
+        recipients: z.array(RecipientItem).min(1, 'must list at least one recipient').optional(),
+        audience: Audience.optional(),
+        defaultCountry: CountryCode.optional(),
+        followUp: FollowUp.optional(),
+        scheduledAt: IsoDateTime.refine((s) => {
+          const ms = Date.parse(s);
+          return Number.isNaN(ms) || ms > now().getTime();
+        }, 'must be in the future')
+          .refine((s) => {
+            const ms = Date.parse(s);
+            return Number.isNaN(ms) || ms <= now().getTime() + MAX_SCHEDULE_AHEAD_DAYS * DAY_MS;
+          }, `must be at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead`)
+          .optional()
+          .meta({
+            description: `Future ISO-8601 time, at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead; the broadcast waits in scheduled`,
+          }),
+      })
+      .refine((body) => body.recipients !== undefined || body.audience !== undefined, {
+        path: ['recipients'],
+        message: 'give recipients, an audience, or both',
+      })
+      // JSON Schema for the refinement above (zod cannot derive it from a function).
+      .meta({ anyOf: [{ required: ['recipients'] }, { required: ['audience'] }] })
+  );
 }
 
 export const CreateBroadcastRequest = createBroadcastRequestSchema().register(apiSchemas, {
@@ -186,25 +223,34 @@ export function parseCreateBroadcast(
       { path: '', message: 'Expected a JSON object' },
     ]);
   }
-  const recipients = body.recipients;
-  if (Array.isArray(recipients) && recipients.length > options.maxRecipients) {
-    throw new ApiError(
-      'TOO_MANY_RECIPIENTS',
-      `At most ${options.maxRecipients} recipients per request (got ${recipients.length})`,
-      [
-        {
-          path: 'recipients',
-          message: `must list at most ${options.maxRecipients} recipients`,
-          maxRecipients: options.maxRecipients,
-          received: recipients.length,
-        },
-      ],
-    );
-  }
+  const listed = (value: unknown) => (Array.isArray(value) ? value.length : 0);
+  const audience = isPlainObject(body.audience) ? body.audience : {};
+  const received = listed(body.recipients) + listed(audience.phones);
+  if (received > options.maxRecipients)
+    throw tooManyRecipients(options.maxRecipients, received, 'recipients');
   const schema = options.now ? createBroadcastRequestSchema(options.now) : CreateBroadcastRequest;
   const result = schema.safeParse(body);
   if (!result.success) throw fromZodError(result.error);
   return result.data;
+}
+
+/**
+ * 413 TOO_MANY_RECIPIENTS: more than `max` phones listed (recipients and audience.phones together), or
+ * more than `max` people once an audience is resolved (`path` audience).
+ */
+export function tooManyRecipients(max: number, received: number, path: 'recipients' | 'audience'): ApiError {
+  return new ApiError(
+    'TOO_MANY_RECIPIENTS',
+    `At most ${max} recipients per broadcast (got ${received}${path === 'audience' ? ' once the audience is resolved' : ''})`,
+    [
+      {
+        path,
+        message: `must ${path === 'audience' ? 'come to' : 'list'} at most ${max} recipients`,
+        maxRecipients: max,
+        received,
+      },
+    ],
+  );
 }
 
 const PRINTABLE = /^[\x21-\x7E](?:[\x20-\x7E]*[\x21-\x7E])?$/;
@@ -439,6 +485,14 @@ export const BroadcastView = z
     cancelledAt: timestamp.optional(),
     template: TemplateRef,
     followUp: FollowUp.optional(),
+    audience: z
+      .object({
+        groupIds: z.array(z.string()).optional(),
+        tags: z.array(z.string()).optional(),
+        phonesCount: count.optional().meta({ description: 'How many phones audience.phones listed' }),
+      })
+      .optional()
+      .meta({ description: 'The audience it was sent to, as asked; its members were read once, at create' }),
     totalRecipients: count,
     counts: CountsView,
     progressPct: z.number().int().min(0).max(100),
@@ -670,3 +724,49 @@ export const ContactMessagePage = z
     nextCursor: z.string().optional(),
   })
   .register(apiSchemas, { id: 'ContactMessagePage' });
+
+// ---------------------------------------------------------------------------------------------
+// Response: POST /v1/broadcasts/preview (the dry run)
+// ---------------------------------------------------------------------------------------------
+
+export const BroadcastPreviewView = z
+  .object({
+    totalRecipients: count.meta({
+      description: 'Unique valid recipients, skipped ones included (as a send would count them)',
+    }),
+    sendCount: count.meta({ description: 'Of those, the ones that would be sent the template' }),
+    skippedCount: count,
+    skippedByReason: z.record(z.enum(SKIP_REASONS), count).meta({
+      description: 'suppressed: on a suppression list; no_consent: a marketing template, no opt-in (setting)',
+    }),
+    invalidRecipientsCount: count,
+    invalidRecipients: z.array(InvalidRecipientView).meta({ description: 'The first 100' }),
+    duplicateRecipientsCount: count,
+    estimatedSeconds: count.meta({
+      description: "From the first send to the last at the sender's rate (SENDER_MPS)",
+    }),
+    estimatedCost: z.object({
+      currency: z.literal('USD'),
+      amount: z
+        .number()
+        .meta({ description: 'Every send delivered (undelivered messages are free, so an upper bound)' }),
+      category: z.enum(['MARKETING', 'UTILITY', 'AUTHENTICATION']).nullable(),
+      byCountry: z.array(
+        z.object({ country: z.string(), recipients: count, ratePerMessage: z.number(), amount: z.number() }),
+      ),
+      source: z.string().meta({ description: 'Where the rates come from (WHATSAPP_PRICES replaces them)' }),
+    }),
+    samples: z
+      .array(z.object({ phone: z.string(), variables: z.record(z.string(), z.string()) }))
+      .meta({ description: 'The first recipients that would be sent, with their rendered template values' }),
+    template: z
+      .object({
+        contentSid: z.string(),
+        friendlyName: z.string(),
+        category: z.enum(['MARKETING', 'UTILITY', 'AUTHENTICATION']).nullable(),
+        approval: z.string(),
+        body: z.string(),
+      })
+      .meta({ description: "The template as Twilio's Content API has it (checked as at create)" }),
+  })
+  .register(apiSchemas, { id: 'BroadcastPreview' });

@@ -35,12 +35,17 @@ function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-type FingerprintInput = Pick<CreateBroadcastInput, 'template' | 'recipients'> &
-  Partial<Pick<CreateBroadcastInput, 'followUp' | 'scheduledAt' | 'defaultCountry' | 'name'>>;
+type FingerprintInput = Pick<CreateBroadcastInput, 'template'> &
+  Partial<
+    Pick<
+      CreateBroadcastInput,
+      'recipients' | 'audience' | 'followUp' | 'scheduledAt' | 'defaultCountry' | 'name'
+    >
+  >;
 
 /**
  * sha256 hex of what makes two requests "identical" per API.md: tenant, template (SID and
- * variables), recipients as given (order and spelling included), followUp; plus the two fields
+ * variables), recipients and audience as given (order and spelling included), followUp; plus the two fields
  * that change what the same recipients list means or when it goes out: defaultCountry (national
  * phones read differently) and scheduledAt (two schedules of one message are two broadcasts).
  * `name` is excluded: a retried request that renamed the broadcast is still the same send.
@@ -52,6 +57,7 @@ export function requestFingerprint(tenantId: string, input: FingerprintInput): s
       tenantId,
       template: input.template,
       recipients: input.recipients,
+      audience: input.audience,
       followUp: input.followUp,
       defaultCountry: input.defaultCountry,
       scheduledAt: input.scheduledAt,

@@ -11,6 +11,8 @@ import { MAX_CSV_BODY_BYTES, MAX_CSV_ROWS } from './csv-export.ts';
 import { MAX_CURSOR_LENGTH } from './cursor.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import { LAMBDA_MAX_EVENT_BYTES } from './request-limits.ts';
+// Registers the settings schemas in apiSchemas.
+import './tenant-settings.ts';
 // Registers the Template and TemplatePage schemas.
 import './template-views.ts';
 
@@ -231,6 +233,22 @@ function build(serverUrl?: string): Json {
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     security: bearer,
     paths: {
+      '/v1/broadcasts/preview': {
+        post: {
+          operationId: 'previewBroadcast',
+          summary:
+            'Dry run: what a broadcast would do (recipients, skips, time, cost, samples); stores and sends nothing',
+          security: bearer,
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: ref('CreateBroadcastRequest') } },
+          },
+          responses: {
+            '200': json(ref('BroadcastPreview'), 'What POST /v1/broadcasts with this body would do now'),
+            ...errors(400, 401, 413, 415, 500, 503),
+          },
+        },
+      },
       '/v1/broadcasts': {
         post: {
           operationId: 'createBroadcast',
@@ -332,6 +350,31 @@ function build(serverUrl?: string): Json {
           responses: {
             '200': json(ref('Metrics'), "The caller's tenant's metrics"),
             ...errors(400, 401, 500),
+          },
+        },
+      },
+      '/v1/settings': {
+        get: {
+          operationId: 'getSettings',
+          security: bearer,
+          responses: {
+            '200': json(
+              ref('TenantSettings'),
+              "The caller's tenant's settings (defaults for what was never set)",
+            ),
+            ...errors(400, 401, 500),
+          },
+        },
+        put: {
+          operationId: 'updateSettings',
+          security: bearer,
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: ref('TenantSettingsUpdate') } },
+          },
+          responses: {
+            '200': json(ref('TenantSettings'), 'The settings after the change'),
+            ...errors(400, 401, 415, 500),
           },
         },
       },

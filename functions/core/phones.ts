@@ -380,3 +380,16 @@ export function stripWhatsAppPrefix(address: string): string {
 export function toWhatsAppAddress(e164: string): string {
   return WHATSAPP_PREFIX.test(e164) ? e164 : `whatsapp:${e164}`;
 }
+
+/**
+ * The ISO 3166-1 alpha-2 country of an E.164 number (`+972501234567` → `IL`), or `ZZ` when its
+ * calling code is shared and the number does not say which country (libphonenumber's metadata).
+ * WhatsApp prices by the calling code's country (core/pricing.ts).
+ */
+export function countryOfPhone(e164: string): string {
+  try {
+    return parsePhoneNumberWithError(e164).country ?? 'ZZ';
+  } catch {
+    return 'ZZ';
+  }
+}

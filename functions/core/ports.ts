@@ -2,9 +2,10 @@
  * The small interfaces the domain talks through. Adapters (functions/adapters/) implement
  * them over DynamoDB, SQS and Twilio; handlers wire them. Nothing here knows AWS.
  */
+
 import type { CounterDeltas, CounterTotals } from './count-deltas.ts';
+import type { SkipReason } from './skips.ts';
 import type { BroadcastStatus, RecipientStatus } from './statuses.ts';
-import type { SkipReason } from './template-check.ts';
 
 export interface TemplateSpec {
   readonly contentSid: string;
@@ -29,8 +30,14 @@ export interface Broadcast {
   readonly cancelledAt?: string;
   readonly template: TemplateSpec;
   readonly followUp?: FollowUpSpec;
+  /** The audience it was sent to, as asked (its members were read once, at create). */
+  readonly audience?: {
+    readonly groupIds?: readonly string[];
+    readonly tags?: readonly string[];
+    readonly phones?: readonly string[];
+  };
   readonly totalRecipients: number;
-  /** Of those, the ones on the tenant's suppression list at creation (written as `skipped`). */
+  /** Of those, the ones skipped at creation (suppressed, or another skip reason: written as `skipped`). */
   readonly skippedCount?: number;
   /** Recipient lists are stored in chunks at create and handed to the send queue by the fan-out step. */
   readonly chunkCount: number;

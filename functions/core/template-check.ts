@@ -1,7 +1,7 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { type Template, type TemplateRegistry, TemplateRegistryError } from './content-templates.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
-import type { ChunkEntry, TemplateSpec } from './ports.ts';
+import type { TemplateSpec } from './ports.ts';
 
 /**
  * What POST /v1/broadcasts checks of its template against the registry (API.md "Templates"), and
@@ -103,22 +103,6 @@ export function variableMismatch(
 }
 
 /**
- * Why a valid recipient is counted but never sent (its `skipReason`, and the errorMessage its
- * ledger entry gets):
- * - `suppressed`: on the tenant's or the sender's suppression list;
- * - `marketing_not_delivered_us`: a MARKETING template to a US number, which Meta does not deliver.
- */
-export const SKIP_REASONS = ['suppressed', 'marketing_not_delivered_us'] as const;
-export type SkipReason = (typeof SKIP_REASONS)[number];
-
-/** The errorMessage of a recipient skipped at create, by reason. */
-export const SKIP_REASON_TEXT: Readonly<Record<SkipReason, string>> = {
-  suppressed: 'On the suppression list when the broadcast was created',
-  marketing_not_delivered_us:
-    'Not sent: Meta does not deliver WhatsApp marketing templates to US phone numbers (Twilio error 63049)',
-};
-
-/**
  * Whether Meta refuses this template to this number: a MARKETING template to a US number.
  *
  * Source: Twilio error 63049, https://www.twilio.com/docs/api/errors/63049 ("Starting April 1, 2025,
@@ -130,22 +114,6 @@ export const SKIP_REASON_TEXT: Readonly<Record<SkipReason, string>> = {
  */
 export function marketingBlockedFor(template: Pick<Template, 'category'>, phone: string): boolean {
   return template.category === 'MARKETING' && isUsNumber(phone);
-}
-
-/**
- * The list's entries with those Meta would refuse this template marked skipped
- * (`marketing_not_delivered_us`): counted, never sent. Entries already skipped keep their reason.
- */
-export function withTemplateSkips(
-  entries: readonly ChunkEntry[],
-  template: Pick<Template, 'category'>,
-): ChunkEntry[] {
-  if (template.category !== 'MARKETING') return [...entries];
-  return entries.map((entry) =>
-    !entry.skipped && marketingBlockedFor(template, entry.phone)
-      ? { ...entry, skipped: true, skipReason: 'marketing_not_delivered_us' }
-      : entry,
-  );
 }
 
 export function isUsNumber(e164: string): boolean {

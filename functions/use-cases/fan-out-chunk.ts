@@ -1,6 +1,6 @@
 import type { HandlerLogger } from '../commons/powertools.ts';
 import type { Broadcasts, FanOutTask, SendLedger, SendTask, TaskQueue } from '../core/ports.ts';
-import { SKIP_REASON_TEXT } from '../core/template-check.ts';
+import { SKIP_REASON_TEXT } from '../core/skips.ts';
 
 /**
  * One stored chunk of a broadcast's list handed to the send queue (DESIGN.md "Big lists"):

@@ -60,11 +60,13 @@ describe('openApiDocument', () => {
     }
   });
 
-  it('the request schema requires template and template.contentSid, and rejects unknown fields', () => {
+  it('the request schema requires template and template.contentSid, recipients or an audience, and rejects unknown fields', () => {
     const body = doc.paths['/v1/broadcasts'].post.requestBody.content['application/json'].schema;
     expect(body).toEqual({ $ref: '#/components/schemas/CreateBroadcastRequest' });
     const request = doc.components.schemas.CreateBroadcastRequest;
-    expect(request.required).toEqual(expect.arrayContaining(['template', 'recipients']));
+    expect(request.required).toEqual(['template']);
+    expect(request.anyOf).toEqual([{ required: ['recipients'] }, { required: ['audience'] }]);
+    expect(request.properties.audience).toEqual({ $ref: '#/components/schemas/Audience' });
     expect(request.additionalProperties).toBe(false);
     expect(request.properties.template).toEqual({ $ref: '#/components/schemas/TemplateRef' });
     const template = doc.components.schemas.TemplateRef;

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type Template, TemplateRegistryError } from '../../functions/core/content-templates.ts';
 import { ApiError, errorResponse } from '../../functions/core/errors.ts';
-import type { ChunkEntry } from '../../functions/core/ports.ts';
 import {
   checkBroadcastTemplate,
   checkTemplateInRegistry,
@@ -9,7 +8,6 @@ import {
   marketingBlockedFor,
   registryFailure,
   variableMismatch,
-  withTemplateSkips,
 } from '../../functions/core/template-check.ts';
 
 const SID = 'HX880b0d228b6b512bae0f14a67c858ce4';
@@ -211,19 +209,5 @@ describe('marketing templates to US numbers', () => {
     for (const category of ['UTILITY', 'AUTHENTICATION', null] as const)
       expect(marketingBlockedFor({ category }, '+12125551234')).toBe(false);
     expect(isUsNumber('+442071234567')).toBe(false);
-  });
-
-  it('withTemplateSkips marks US entries of a MARKETING template skipped with their reason; suppressed entries keep theirs', () => {
-    const entries: ChunkEntry[] = [
-      { index: 0, phone: '+12125551234', contentVariables: { '1': 'a' } },
-      { index: 1, phone: '+972501234567', contentVariables: { '1': 'b' } },
-      { index: 2, phone: '+12125550000', contentVariables: { '1': 'c' }, skipped: true },
-    ];
-    expect(withTemplateSkips(entries, { category: 'MARKETING' })).toEqual([
-      { ...entries[0], skipped: true, skipReason: 'marketing_not_delivered_us' },
-      entries[1],
-      entries[2],
-    ]);
-    expect(withTemplateSkips(entries, { category: 'UTILITY' })).toEqual(entries);
   });
 });
