@@ -195,6 +195,8 @@ export interface CsvRecord {
   readonly row: number;
   /** The file line the record starts on (1 = the header). */
   readonly line: number;
+  /** The file line the next record starts on. */
+  readonly nextLine: number;
   /** Byte offset in the file just after this record (its line break included). */
   readonly endOffset: number;
 }
@@ -235,8 +237,9 @@ export async function* readRecords(
       info: { bytes: number };
     }>) {
       row++;
-      yield { fields: record, row, line, endOffset: at.offset + info.bytes };
-      line += 1 + record.reduce((n, field) => n + lineBreaksIn(field), 0);
+      const nextLine = line + 1 + record.reduce((n, field) => n + lineBreaksIn(field), 0);
+      yield { fields: record, row, line, nextLine, endOffset: at.offset + info.bytes };
+      line = nextLine;
     }
   } catch (error) {
     throw fileErrorOf(error, line, at.line - 1);

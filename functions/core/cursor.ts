@@ -19,6 +19,7 @@ export const CURSOR_KINDS = {
   recipients: 'r',
   suppressions: 's',
   history: 'h',
+  imports: 'i',
 } as const;
 export type CursorKind = keyof typeof CURSOR_KINDS;
 
