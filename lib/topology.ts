@@ -189,6 +189,8 @@ export const topology = {
         { name: 'retriesByBroadcast', partitionKey: 'retryKey', sortKey: 'nextRetryAt' },
         // Broadcasts not final yet, by tenant: the sweeper's and /v1/metrics' starting point.
         { name: 'activeBroadcasts', partitionKey: 'active', sortKey: 'activeKey' },
+        // A tenant's named contacts by folded name: the contacts list's name-prefix search.
+        { name: 'contactsByName', partitionKey: 'namePk', sortKey: 'nameSk' },
       ],
     },
   },

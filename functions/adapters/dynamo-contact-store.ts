@@ -4,8 +4,10 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import DataLoader from 'dataloader';
+import pLimit from 'p-limit';
 import { type CursorKind, decodeItemCursor, encodeItemCursor, literal } from '../core/cursor.ts';
 import { whatsAppIdentity } from '../core/phones.ts';
 import type { ContactMessage, ContactStore, Suppression } from '../core/ports.ts';
@@ -76,6 +78,9 @@ export interface ContactStoreOptions {
    */
   readonly listPageSize?: number;
 }
+
+/** History entries updated at once by an erasure. */
+const ERASE_CONCURRENCY = 16;
 
 /** BatchGetItem reads at most 100 keys (AWS DynamoDB API reference, BatchGetItem): 50 checks of 2 keys. */
 const CHECKS_PER_BATCH = 50;
@@ -330,6 +335,35 @@ export class DynamoContactStore implements ContactStore {
       upper = historyPrefix(tenantId);
     }
     return tenants;
+  }
+
+  /**
+   * Erasure of what the contact wrote to this tenant: every history entry of the tenant's prefix
+   * that carries text loses `body` and `buttonPayload` and gets `erasedAt`; the entries stay (time,
+   * direction, SIDs, broadcast), so delivery records and counts keep adding up. Idempotent (a
+   * second run finds no text). Answers how many entries lost text.
+   */
+  async eraseHistoryText(tenantId: string, phone: string, at: Date): Promise<number> {
+    const entries = await queryAll(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      FilterExpression: 'attribute_exists(body) OR attribute_exists(buttonPayload)',
+      ExpressionAttributeValues: { ':pk': contactPk(phone), ':prefix': historyPrefix(tenantId) },
+      ProjectionExpression: 'pk, sk',
+      ConsistentRead: true,
+    });
+    await pLimit(ERASE_CONCURRENCY).map(entries, (entry) =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: entry.pk, sk: entry.sk },
+          UpdateExpression: 'REMOVE body, buttonPayload SET erasedAt = :at',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':at': at.toISOString() },
+        }),
+      ),
+    );
+    return entries.length;
   }
 
   // -- Helpers -----------------------------------------------------------------------------------

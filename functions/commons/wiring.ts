@@ -3,8 +3,10 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoBroadcasts } from '../adapters/dynamo-broadcasts.ts';
 import { DynamoContactStore } from '../adapters/dynamo-contact-store.ts';
+import { DynamoContacts } from '../adapters/dynamo-contacts.ts';
 import { DynamoCounters } from '../adapters/dynamo-counters.ts';
 import { DynamoFollowUpLedger } from '../adapters/dynamo-follow-up-ledger.ts';
+import { DynamoGroups } from '../adapters/dynamo-groups.ts';
 import { retryTransactionConflicts } from '../adapters/dynamo-items.ts';
 import { DynamoMessageIndex } from '../adapters/dynamo-message-index.ts';
 import { DynamoSendLedger } from '../adapters/dynamo-send-ledger.ts';
@@ -75,5 +77,11 @@ export const messageIndex = (): MessageIndex =>
 /** Suppression lists and contact history, on the same main table. */
 export const contactStore = (): ContactStore =>
   once('contacts', () => new DynamoContactStore(dynamoDocumentClient(), table()));
+
+/** The tenants' address books: contacts (core/audience.ts Contacts) and their groups (Groups). */
+export const contacts = (): DynamoContacts =>
+  once('addressBook', () => new DynamoContacts(dynamoDocumentClient(), table()));
+export const groups = (): DynamoGroups =>
+  once('groups', () => new DynamoGroups(dynamoDocumentClient(), table(), contacts()));
 
 export type { SendLedger };

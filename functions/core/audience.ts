@@ -108,3 +108,17 @@ export interface Groups {
   ): Promise<{ added: number; alreadyMembers: number }>;
   removeMember(tenantId: string, groupId: string, phone: string): Promise<boolean>;
 }
+
+/**
+ * A write named a group that does not exist for this tenant, or is being deleted (`upsertMany`,
+ * `addMembers`). Checked before anything is written, so nothing of the call was; a group deleted
+ * while a call is being written stops it at that transaction (those before it stay, each whole).
+ */
+export class GroupNotFoundError extends Error {
+  readonly groupId: string;
+  constructor(groupId: string) {
+    super(`Group ${groupId} does not exist`);
+    this.name = 'GroupNotFoundError';
+    this.groupId = groupId;
+  }
+}

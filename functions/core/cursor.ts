@@ -19,6 +19,10 @@ export const CURSOR_KINDS = {
   recipients: 'r',
   suppressions: 's',
   history: 'h',
+  contacts: 'c',
+  contactNames: 'cn',
+  groups: 'g',
+  members: 'm',
   imports: 'i',
 } as const;
 export type CursorKind = keyof typeof CURSOR_KINDS;

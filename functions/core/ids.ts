@@ -25,3 +25,16 @@ export function broadcastIdTime(id: string): number {
   if (!isBroadcastId(id)) throw new Error(`not a broadcast id: ${id}`);
   return decodeTime(id.slice(BROADCAST_ID_PREFIX.length));
 }
+
+export const GROUP_ID_PREFIX = 'grp_';
+const GROUP_ID = new RegExp(`^${GROUP_ID_PREFIX}${ULID_PATTERN}$`);
+
+/** `grp_01JD…` (API.md Groups). */
+export function newGroupId(now?: number): string {
+  return `${GROUP_ID_PREFIX}${ulid(now)}`;
+}
+
+/** Whether `s` is a well-formed group id (a route answers 404 for anything else without a lookup). */
+export function isGroupId(s: unknown): s is string {
+  return typeof s === 'string' && GROUP_ID.test(s);
+}

@@ -495,6 +495,11 @@ export interface ContactStore {
   ): Promise<{ items: ContactMessage[]; nextCursor?: string }>;
   /** Tenants that have messaged this contact, each with its latest message time (inbound routing). */
   tenantsOfContact(phone: string): Promise<{ tenantId: string; lastAt: string }[]>;
+  /**
+   * Erasure: the text of the contact's history with this tenant (`body`, `buttonPayload`) is
+   * removed, the entries' metadata stays; idempotent. How many entries lost text.
+   */
+  eraseHistoryText(tenantId: string, phone: string, at: Date): Promise<number>;
 }
 
 /** A sender's rate cut, shared through its schedule (core/pacing.ts). */
