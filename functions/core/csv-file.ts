@@ -44,7 +44,7 @@ export const FILE_PROBLEMS = [
   'no_phone_column',
   'duplicate_column',
   'too_many_columns',
-  'column_name_too_long',
+  'invalid_column_name',
   'file_changed',
 ] as const;
 export type FileProblem = (typeof FILE_PROBLEMS)[number];

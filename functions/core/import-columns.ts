@@ -1,3 +1,4 @@
+import { ATTRIBUTE_KEY_PATTERN, RESERVED_ATTRIBUTE_KEYS } from './contact-rules.ts';
 import { ImportFileError } from './csv-file.ts';
 
 /**
@@ -12,7 +13,7 @@ import { ImportFileError } from './csv-file.ts';
  *   `נייד`, `טלפון נייד`, `celular`, `móvil`, `movil`, `جوال`, `موبايل`), `phone` (`phone number`,
  *   `phone 1 value` (Google Contacts' `Phone 1 - Value`), `telephone`, `tel`, `msisdn`, `טלפון`,
  *   `מספר טלפון`, `teléfono`, `telefono`, `telefone`, `هاتف`), `number`. A file may have several:
- *   each row takes its phone from the first of them that is not empty;
+ *   each row takes its phone from the first of them that is not empty (the others are not kept);
  * - the name: `name` (`full name`, `contact name`, `display name`, `שם`, `שם מלא`, `nombre`, `nome`,
  *   `الاسم`); without one, `first name` (`given name`) and `last name` (`family name`, `surname`)
  *   joined with a space;
@@ -22,15 +23,16 @@ import { ImportFileError } from './csv-file.ts';
  * - `timezone` (`time zone`, `tz`): an IANA zone (`Asia/Jerusalem`);
  * - `consent` (`opt in`, `opted in`, `whatsapp opt in`): whether the person agreed to be messaged.
  *
- * Every other column is an attribute, keyed by its header as written (spaces at either end removed,
- * inner runs of spaces made one), so `{{City}}` in a template reads the `City` column. The phone
- * columns not used for a row and the first/last name columns are attributes too: nothing in the file
- * is dropped. A column with an empty header is ignored (a trailing delimiter in the header line).
+ * Every other column is an attribute (the first and last name columns too), keyed by its header
+ * as written with spaces, `-` and `.` between words made `_` (`First Name` → `First_Name`,
+ * `E-mail Address` → `E_mail_Address`), so `{{City}}` in a template reads the `City` column. The key
+ * must be one a template placeholder can name (contact-rules.ts ATTRIBUTE_KEY_PATTERN: a letter
+ * first, then letters, digits or `_`, at most 64): a header that cannot become one refuses the file,
+ * naming it, rather than drop or rename a column silently. A column with an empty header is
+ * ignored (a trailing delimiter in the header line).
  */
 
 export const MAX_COLUMNS = 100;
-/** An attribute key's longest length (a recipient variable's, so it can fill a template). */
-export const MAX_COLUMN_NAME_LENGTH = 64;
 
 type Role =
   | 'whatsapp'
@@ -106,13 +108,13 @@ export function headerKey(name: string): string {
     .trim();
 }
 
-/** An attribute's key: the header as written, trimmed, inner whitespace runs made one space. */
+/** An attribute's key: the header as written, trimmed, runs of spaces, `-` and `.` made one `_`. */
 export function attributeKey(name: string): string {
   return name
     .normalize('NFC')
     .replace(/[\p{Cf}]/gu, '')
-    .replace(/\s+/gu, ' ')
-    .trim();
+    .trim()
+    .replace(/[\s.-]+/gu, '_');
 }
 
 export interface AttributeColumn {
@@ -131,7 +133,7 @@ export interface ColumnPlan {
   readonly language?: number;
   readonly timeZone?: number;
   readonly consent?: number;
-  /** Every column that is not one of the above, plus phone columns, which are attributes too. */
+  /** Every column that is not one of the above (first and last names included). */
   readonly attributes: readonly AttributeColumn[];
   /** The header as written, for messages. */
   readonly header: readonly string[];
@@ -140,7 +142,7 @@ export interface ColumnPlan {
 /**
  * The plan for a header. Throws ImportFileError when no column is a phone column, when two columns
  * have the same name (their values would overwrite each other), when there are more than
- * MAX_COLUMNS columns, or when a column name is longer than MAX_COLUMN_NAME_LENGTH.
+ * MAX_COLUMNS columns, or when an attribute column's name cannot be an attribute key.
  */
 export function planColumns(header: readonly string[]): ColumnPlan {
   const used = header.map((h, index) => ({ index, written: h, key: attributeKey(h), match: headerKey(h) }));
@@ -153,12 +155,6 @@ export function planColumns(header: readonly string[]): ColumnPlan {
     );
   const seen = new Map<string, string>();
   for (const c of named) {
-    if (c.key.length > MAX_COLUMN_NAME_LENGTH)
-      throw new ImportFileError(
-        'column_name_too_long',
-        `The column name '${c.key.slice(0, 80)}…' is longer than ${MAX_COLUMN_NAME_LENGTH} characters: shorten it.`,
-        1,
-      );
     const other = seen.get(c.match);
     if (other !== undefined)
       throw new ImportFileError(
@@ -188,7 +184,18 @@ export function planColumns(header: readonly string[]): ColumnPlan {
       byRole.has(r) ? [byRole.get(r) as number] : [],
     ),
   );
-  const attributes = named.filter((c) => !special.has(c.index)).map((c) => ({ index: c.index, key: c.key }));
+  const attributes = named
+    .filter((c) => !special.has(c.index) && !phones.includes(c.index))
+    .map((c) => ({ index: c.index, key: c.key }));
+  const bad = attributes.find(
+    (a) => !ATTRIBUTE_KEY_PATTERN.test(a.key) || RESERVED_ATTRIBUTE_KEYS.has(a.key),
+  );
+  if (bad)
+    throw new ImportFileError(
+      'invalid_column_name',
+      `The column '${(header[bad.index] ?? '').trim().slice(0, 80)}' cannot be an attribute: a column name starts with a letter and has only letters, digits, spaces or _ (at most 64), so that a template can use it as {{name}}. Rename it.`,
+      1,
+    );
   const at = (role: Role) => (byRole.has(role) ? { [role]: byRole.get(role) as number } : {});
   return {
     width: header.length,
@@ -200,7 +207,7 @@ export function planColumns(header: readonly string[]): ColumnPlan {
     ...at('language'),
     ...at('timeZone'),
     ...at('consent'),
-    attributes: attributes.filter((a) => !phones.includes(a.index) || phones.length > 1),
+    attributes,
     header,
   };
 }

@@ -1,4 +1,10 @@
 import type { AttributeValue, Consent, ContactUpsert } from './audience.ts';
+import {
+  MAX_ATTRIBUTE_VALUE_LENGTH,
+  MAX_CONTACT_NAME_LENGTH,
+  MAX_TAG_LENGTH,
+  MAX_TAGS,
+} from './contact-rules.ts';
 import type { ColumnPlan } from './import-columns.ts';
 import { INVALID_REASON_TEXT, type InvalidReason, normalizePhone } from './phones.ts';
 
@@ -16,10 +22,6 @@ import { INVALID_REASON_TEXT, type InvalidReason, normalizePhone } from './phone
  * - everything else is text, trimmed.
  */
 
-export const MAX_NAME_LENGTH = 200;
-export const MAX_VALUE_LENGTH = 1024;
-export const MAX_TAGS = 20;
-export const MAX_TAG_LENGTH = 64;
 /** Echoed inputs are cut to this many characters. */
 export const MAX_INPUT_ECHO = 100;
 
@@ -38,6 +40,7 @@ export const ROW_REASONS = [
   'invalid_language',
   'invalid_time_zone',
   'invalid_consent',
+  'contact_limit',
 ] as const;
 export type RowReason = (typeof ROW_REASONS)[number];
 /** What normalizePhone answers (it never answers the template reasons). */
@@ -54,11 +57,13 @@ export const ROW_REASON_TEXT: Readonly<Record<RowReason, string>> = {
   missing_phone: 'no phone number in this row',
   column_count:
     'this row has a different number of fields than the header (a missing quote, or a separator inside an unquoted field?)',
-  value_too_long: `a value longer than ${MAX_VALUE_LENGTH} characters (a name: ${MAX_NAME_LENGTH})`,
+  value_too_long: `a value longer than ${MAX_ATTRIBUTE_VALUE_LENGTH} characters (a name: ${MAX_CONTACT_NAME_LENGTH})`,
   invalid_tags: `more than ${MAX_TAGS} tags, or a tag longer than ${MAX_TAG_LENGTH} characters`,
   invalid_language: 'not a language tag (BCP 47: he, en, es-MX)',
   invalid_time_zone: 'not an IANA time zone (Asia/Jerusalem, America/Mexico_City)',
   invalid_consent: 'consent must be yes or no (also true/false, 1/0, opted_in)',
+  contact_limit:
+    "with what the contact already holds, this row goes over a contact's limits (100 attributes, 50 tags, 64 KB)",
 };
 
 /** A refused row, as GET /v1/contacts/imports/{id} lists it. */
@@ -127,20 +132,21 @@ export function rowToContact(fields: readonly string[], plan: ColumnPlan, contex
   let name = cell(plan.name);
   if (name === '' && plan.name === undefined)
     name = [cell(plan.firstName), cell(plan.lastName)].filter((s) => s !== '').join(' ');
-  if (name.length > MAX_NAME_LENGTH) return refuse('value_too_long', name, plan.name ?? plan.firstName);
+  if (name.length > MAX_CONTACT_NAME_LENGTH)
+    return refuse('value_too_long', name, plan.name ?? plan.firstName);
 
   const attributes: Record<string, AttributeValue> = {};
   for (const { index, key } of plan.attributes) {
-    if (index === phoneColumn) continue;
     const value = cell(index);
     if (value === '') continue;
-    if (value.length > MAX_VALUE_LENGTH) return refuse('value_too_long', value, index);
+    if (value.length > MAX_ATTRIBUTE_VALUE_LENGTH) return refuse('value_too_long', value, index);
     attributes[key] = typedValue(value);
   }
 
   const tags = splitTags(cell(plan.tags));
-  if (tags === undefined) return refuse('invalid_tags', cell(plan.tags), plan.tags);
-  const allTags = [...new Set([...tags, ...context.tags])];
+  const allTags = [...new Set([...(tags ?? []), ...context.tags])];
+  if (tags === undefined || allTags.length > MAX_TAGS)
+    return refuse('invalid_tags', cell(plan.tags), plan.tags);
 
   const languageText = cell(plan.language);
   const language = languageText === '' ? undefined : canonicalLanguage(languageText);
@@ -185,14 +191,17 @@ export function typedValue(text: string): AttributeValue {
   return text;
 }
 
-/** A tags cell → its tags (trimmed, distinct, in order); undefined when over the limits. */
+/**
+ * A tags cell → its tags (trimmed, distinct, in order), split on `,`, `;` and `|`; undefined when
+ * over the limits (contact-rules.ts: 50 tags of at most 64 characters).
+ */
 export function splitTags(text: string): string[] | undefined {
   if (text === '') return [];
   const tags = [
     ...new Set(
       text
         .split(/[,;|]/)
-        .map((t) => t.replace(/\s+/g, ' ').trim())
+        .map((t) => t.replace(/[\s\p{Cc}]+/gu, ' ').trim())
         .filter((t) => t !== ''),
     ),
   ];

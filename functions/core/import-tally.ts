@@ -2,7 +2,13 @@ import type { ContactUpsert } from './audience.ts';
 import type { CsvRecord } from './csv-file.ts';
 import { isBlankRecord } from './csv-file.ts';
 import type { ColumnPlan } from './import-columns.ts';
-import { type RowContext, type RowError, rowToContact } from './import-rows.ts';
+import {
+  MAX_INPUT_ECHO,
+  type RowContext,
+  type RowError,
+  type RowReason,
+  rowToContact,
+} from './import-rows.ts';
 
 /**
  * What an import has done with the rows it has read so far: which phones it has seen (a later row
@@ -10,7 +16,8 @@ import { type RowContext, type RowError, rowToContact } from './import-rows.ts';
  * and the first row errors. Pure; the import worker feeds it records in file order.
  *
  * Every data row ends in exactly one count: `createdCount + updatedCount + duplicateCount +
- * invalidCount = processedRows`, and at the end `= totalRows`. Blank rows are in none.
+ * invalidCount = processedRows` once its batch is written, and at the end `= totalRows`. Blank rows
+ * are in none.
  */
 
 /** How many row errors an import keeps (API.md: the first 100). */
@@ -87,6 +94,21 @@ export class ImportTally {
     if (isBlankRecord(record.fields)) return;
     const outcome = rowToContact(record.fields, this.plan, this.context);
     if (outcome.ok) this.seen.add(outcome.contact.phone);
+  }
+
+  /**
+   * A row `take` returned as a contact that the store then refused (contact_limit: merged with what
+   * the contact already holds, it goes over a contact's limits): counted invalid instead, and listed.
+   */
+  refuse(record: Pick<CsvRecord, 'row' | 'line'>, input: string, reason: RowReason): void {
+    this.add({ invalidCount: 1 });
+    if (this.errorList.length < MAX_ROW_ERRORS)
+      this.errorList.push({
+        row: record.row,
+        line: record.line,
+        input: input.slice(0, MAX_INPUT_ECHO),
+        reason,
+      });
   }
 
   /** The store's answer for a batch of contacts this tally returned. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Contacts, ContactUpsert, Groups } from '../core/audience.ts';
+import { type Contacts, type ContactUpsert, GroupNotFoundError, type Groups } from '../core/audience.ts';
+import { ContactLimitError } from '../core/contact-rules.ts';
 import {
   type CsvRecord,
   HEADER_PROBE_BYTES,
@@ -60,6 +61,7 @@ export const HANDOVER_MARGIN_MS = 60_000;
 export interface ImportWorkerDeps {
   readonly store: ImportStore;
   readonly files: ImportFiles;
+  /** Throws GroupNotFoundError or ContactLimitError before writing anything of a batch (dynamo-contact-writes.ts). */
   readonly contacts: Pick<Contacts, 'upsertMany'>;
   readonly groups: Pick<Groups, 'get'>;
   readonly queue: ImportQueue;
@@ -213,22 +215,28 @@ async function importRows(
     { counts: job.counts, errors: job.errors },
   );
   const margin = deps.handoverMarginMs ?? HANDOVER_MARGIN_MS;
-  let batch: ContactUpsert[] = [];
+  let batch: { contact: ContactUpsert; record: CsvRecord }[] = [];
   let last: CsvRecord | undefined;
   let checkpointed: CsvRecord | undefined;
   let rowsSinceCheckpoint = 0;
   let errorsSaved = tally.errors.length;
 
   const flush = async () => {
-    if (batch.length > 0) {
+    while (batch.length > 0) {
       try {
-        tally.written(await deps.contacts.upsertMany(job.tenantId, batch, deps.now()));
+        const contacts = batch.map((b) => b.contact);
+        tally.written(await deps.contacts.upsertMany(job.tenantId, contacts, deps.now()));
+        batch = [];
       } catch (error) {
-        const groupId = job.options.groupId;
-        if (groupId && !(await deps.groups.get(job.tenantId, groupId))) throw new GroupDeletedError();
-        throw error;
+        if (error instanceof GroupNotFoundError) throw new GroupDeletedError();
+        // Refused before anything of the batch was written (contact-rules.ts): that row is an
+        // error, and the rest of the batch is written without it.
+        const phone = error instanceof ContactLimitError ? error.phone : undefined;
+        const refused = phone !== undefined ? batch.find((b) => b.contact.phone === phone) : undefined;
+        if (!refused) throw error;
+        tally.refuse(refused.record, refused.contact.phone, 'contact_limit');
+        batch = batch.filter((b) => b !== refused);
       }
-      batch = [];
     }
     if (!last || last === checkpointed) return;
     const checkpoint: ImportCheckpoint = { offset: last.endOffset, row: last.row, line: last.nextLine };
@@ -262,7 +270,7 @@ async function importRows(
     const taken = tally.take(record);
     last = record;
     rowsSinceCheckpoint++;
-    if (taken.contact) batch.push(taken.contact);
+    if (taken.contact) batch.push({ contact: taken.contact, record });
     if (batch.length < BATCH_SIZE && rowsSinceCheckpoint < CHECKPOINT_ROWS) continue;
     await flush();
     if (deps.remainingMs() < margin) {

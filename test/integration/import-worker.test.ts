@@ -1,9 +1,15 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoContacts } from '../../functions/adapters/dynamo-contacts.ts';
+import { DynamoGroups } from '../../functions/adapters/dynamo-groups.ts';
 import { DynamoImports } from '../../functions/adapters/dynamo-imports.ts';
+import { retryTransactionConflicts } from '../../functions/adapters/dynamo-items.ts';
 import { S3Files } from '../../functions/adapters/s3-files.ts';
-import type { Contacts, ContactUpsert, Groups } from '../../functions/core/audience.ts';
+import type { Contacts } from '../../functions/core/audience.ts';
+import { newGroupId } from '../../functions/core/ids.ts';
 import { ZERO_COUNTS } from '../../functions/core/import-tally.ts';
 import { type ImportJob, type ImportOptions, importKey, newImportId } from '../../functions/core/imports.ts';
 import { type ImportWorkerDeps, runImport } from '../../functions/use-cases/import-contacts.ts';
@@ -11,19 +17,20 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local.ts';
 import { startTestDynamoDb } from '../support/dynamodb.ts';
 
 /**
- * The import worker against the real emulators (DynamoDB Local for the import's record and lease,
- * fauxqs for the file in S3), with the contacts store as an in-memory double that keeps the port's
- * promises (idempotent upserts, exact group counts): what an import writes, in what batches, how it
- * resumes, and how it fails.
+ * The import worker against the real stores and emulators: DynamoDB Local for the import's record
+ * and lease and for the contacts and groups (the contacts store's transactions), fauxqs for the file
+ * in S3. What an import writes, in what batches, how it resumes, and how it fails.
  */
 
 let db: Awaited<ReturnType<typeof startTestDynamoDb>>;
 let fauxqs: FauxqsServer;
 let s3: S3Client;
+let client: DynamoDBClient;
 let store: DynamoImports;
 let files: S3Files;
+let contacts: DynamoContacts;
+let groups: DynamoGroups;
 const BUCKET = 'imports-test';
-const GROUP = 'grp_01JD7X1B2C3D4E5F6G7H8J9K0M';
 
 beforeAll(async () => {
   [db, fauxqs] = await Promise.all([startTestDynamoDb(), startFauxqs({ port: 0, logger: false })]);
@@ -36,54 +43,44 @@ beforeAll(async () => {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
-  store = new DynamoImports(db.doc, db.tableName);
+  // As the handlers' client is (functions/commons/wiring.ts).
+  client = new DynamoDBClient({
+    endpoint: db.endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  retryTransactionConflicts(client);
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  store = new DynamoImports(doc, db.tableName);
   files = new S3Files(s3, BUCKET);
+  contacts = new DynamoContacts(doc, db.tableName);
+  groups = new DynamoGroups(doc, db.tableName, contacts);
 }, 60_000);
 
 afterAll(async () => {
   s3?.destroy();
+  client?.destroy();
   await Promise.all([db?.stop(), fauxqs?.stop()]);
 });
 
-/** The contacts store's promises, in memory: one contact per phone, exact group member counts. */
-class MemoryAudience {
-  readonly contacts = new Map<string, ContactUpsert & { groupIds: string[] }>();
-  readonly members = new Map<string, Set<string>>();
-  readonly batches: number[] = [];
-  groupExists = true;
-  /** Throw after writing the n-th batch (1-based): a crash between the write and the checkpoint. */
-  crashAfterBatch?: number;
-
-  readonly port: Pick<Contacts, 'upsertMany'> & Pick<Groups, 'get'> = {
-    upsertMany: async (_tenantId, batch) => {
-      if (batch.length > 100 || new Set(batch.map((c) => c.phone)).size !== batch.length)
-        throw new Error('upsertMany takes up to 100 distinct phones');
-      let created = 0;
-      for (const c of batch) {
-        const before = this.contacts.get(c.phone);
-        if (!before) created++;
-        const groupIds = [...new Set([...(before?.groupIds ?? []), ...(c.groupIds ?? [])])];
-        this.contacts.set(c.phone, { ...before, ...c, groupIds });
-        for (const g of c.groupIds ?? []) {
-          if (!this.groupExists) throw new Error('group does not exist');
-          const set = this.members.get(g) ?? new Set();
-          set.add(c.phone);
-          this.members.set(g, set);
-        }
-      }
-      this.batches.push(batch.length);
-      if (this.crashAfterBatch === this.batches.length) throw new Error('crash after the write');
-      return { created, updated: batch.length - created };
-    },
-    get: async (tenantId, groupId) =>
-      this.groupExists ? { tenantId, groupId, name: 'g', memberCount: 0, createdAt: '' } : undefined,
-  };
-}
-
 let tenantSeq = 0;
 
-async function newImport(csv: string | Buffer, options: Partial<ImportOptions> = {}): Promise<ImportJob> {
+async function newTenant() {
   const tenantId = `t${tenantSeq++}`;
+  const group = await groups.create({
+    tenantId,
+    groupId: newGroupId(),
+    name: 'Farmers',
+    createdAt: new Date().toISOString(),
+  });
+  return { tenantId, groupId: group.groupId };
+}
+
+async function newImport(
+  tenantId: string,
+  csv: string | Buffer,
+  options: Partial<ImportOptions> = {},
+): Promise<ImportJob> {
   const at = new Date().toISOString();
   const job: ImportJob = {
     tenantId,
@@ -103,13 +100,27 @@ async function newImport(csv: string | Buffer, options: Partial<ImportOptions> =
   return job;
 }
 
-function worker(audience: MemoryAudience, over: Partial<ImportWorkerDeps> = {}) {
+/** The real contacts store, watched: the size of every batch written, and an optional fault. */
+function watchedContacts(fault?: (call: number) => 'crash-after' | undefined) {
+  const batches: number[] = [];
+  const port: Pick<Contacts, 'upsertMany'> = {
+    upsertMany: async (tenantId, batch, at) => {
+      const result = await contacts.upsertMany(tenantId, batch, at);
+      batches.push(batch.length);
+      if (fault?.(batches.length) === 'crash-after') throw new Error('crash after the write');
+      return result;
+    },
+  };
+  return { port, batches };
+}
+
+function worker(over: Partial<ImportWorkerDeps> = {}) {
   const continuations: string[] = [];
   const deps: ImportWorkerDeps = {
     store,
     files,
-    contacts: audience.port,
-    groups: audience.port,
+    contacts,
+    groups,
     queue: {
       continueImport: async (_t, id) => {
         continuations.push(id);
@@ -132,6 +143,18 @@ async function runToEnd(job: ImportJob, deps: ImportWorkerDeps, limit = 100) {
     if (outcome !== 'handed_over') break;
   }
   return { outcomes, job: await store.get(job.tenantId, job.importId) };
+}
+
+/** Every contact of the tenant, in phone order. */
+async function allContacts(tenantId: string) {
+  const all = [];
+  let cursor: string | undefined;
+  do {
+    const page = await contacts.list(tenantId, {}, { limit: 500, ...(cursor ? { cursor } : {}) });
+    all.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return all;
 }
 
 const phoneOf = (i: number) => `+9725${String(20_000_000 + i).padStart(8, '0')}`;
@@ -165,10 +188,10 @@ function expectedOf(n: number) {
 
 describe('the import worker', () => {
   it('imports a file in one pass: batches of 100, exact counts, the group, the errors', async () => {
-    const audience = new MemoryAudience();
-    const job = await newImport(csvOf(1000), { groupId: GROUP, tags: ['expo'] });
-    const { deps } = worker(audience);
-    const { outcomes, job: done } = await runToEnd(job, deps);
+    const { tenantId, groupId } = await newTenant();
+    const job = await newImport(tenantId, csvOf(1000), { groupId, tags: ['expo'] });
+    const watched = watchedContacts();
+    const { outcomes, job: done } = await runToEnd(job, worker({ contacts: watched.port }).deps);
     expect(outcomes).toEqual(['completed']);
     const { created, duplicates, invalid } = expectedOf(1000);
     expect(done).toMatchObject({
@@ -185,69 +208,78 @@ describe('the import worker', () => {
     });
     expect(done?.errors).toHaveLength(invalid);
     expect(done?.errors[0]).toEqual({ row: 11, line: 12, input: 'not-a-phone-11', reason: 'invalid_format' });
-    expect(Math.max(...audience.batches)).toBe(100);
-    expect(audience.members.get(GROUP)?.size).toBe(created);
-    expect(audience.contacts.get('+972520000001')).toMatchObject({
+    expect(Math.max(...watched.batches)).toBe(100);
+    expect((await groups.get(tenantId, groupId))?.memberCount).toBe(created);
+    // The first occurrence wins: row 7 repeats row 1's phone.
+    expect(await contacts.get(tenantId, phoneOf(1))).toMatchObject({
       name: 'Row 1',
       attributes: { city: 'Town, 1' },
       tags: ['expo'],
-      groupIds: [GROUP],
+      groupIds: [groupId],
     });
-    // The first occurrence wins: row 7 repeats row 1's phone.
-    expect(audience.contacts.get('+972520000001')?.name).toBe('Row 1');
-  });
+  }, 60_000);
+
+  it('the same file again updates the same contacts: no new members, nothing created', async () => {
+    const { tenantId, groupId } = await newTenant();
+    await runToEnd(await newImport(tenantId, csvOf(300), { groupId }), worker().deps);
+    const again = await runToEnd(await newImport(tenantId, csvOf(300), { groupId }), worker().deps);
+    const { created } = expectedOf(300);
+    expect(again.job?.counts).toMatchObject({ createdCount: 0, updatedCount: created });
+    expect((await groups.get(tenantId, groupId))?.memberCount).toBe(created);
+  }, 60_000);
 
   it('hands over before the deadline and resumes at the checkpoint: the same result as one pass', async () => {
-    const once = new MemoryAudience();
-    const oneJob = await newImport(csvOf(2000));
-    const one = await runToEnd(oneJob, worker(once).deps);
+    const one = await newTenant();
+    const oneRun = await runToEnd(await newImport(one.tenantId, csvOf(1000)), worker().deps);
 
-    const split = new MemoryAudience();
-    const splitJob = await newImport(csvOf(2000));
-    // Time runs out after every third batch (a batch is followed by a look at the clock).
+    const split = await newTenant();
+    // Time runs out after every second batch (the clock is read at the claim and after each checkpoint).
     let checks = 0;
-    const { deps, continuations } = worker(split, {
-      remainingMs: () => (++checks % 4 === 0 ? 1_000 : 900_000),
-    });
-    const many = await runToEnd(splitJob, deps);
+    const { deps, continuations } = worker({ remainingMs: () => (++checks % 3 === 0 ? 1_000 : 900_000) });
+    const many = await runToEnd(await newImport(split.tenantId, csvOf(1000)), deps);
     expect(many.outcomes.at(-1)).toBe('completed');
     expect(many.outcomes.filter((o) => o === 'handed_over').length).toBeGreaterThan(3);
     expect(continuations).toHaveLength(many.outcomes.length - 1);
     expect(many.job?.invocations).toBe(many.outcomes.length);
-    expect(many.job?.counts).toEqual(one.job?.counts);
-    expect(many.job?.errors).toEqual(one.job?.errors);
-    expect([...split.contacts.values()]).toEqual([...once.contacts.values()]);
+    expect(many.job?.counts).toEqual(oneRun.job?.counts);
+    expect(many.job?.errors).toEqual(oneRun.job?.errors);
     // Duplicates whose first occurrence was in an earlier invocation are still duplicates.
     expect(many.job?.counts.updatedCount).toBe(0);
-  });
+    const view = (c: { phone: string; name?: string; attributes: object }) => [c.phone, c.name, c.attributes];
+    expect((await allContacts(split.tenantId)).map(view)).toEqual(
+      (await allContacts(one.tenantId)).map(view),
+    );
+  }, 120_000);
 
   it('a crash after a batch is written re-applies that batch only: contacts and group counts stay exact', async () => {
-    const audience = new MemoryAudience();
-    audience.crashAfterBatch = 3;
-    const job = await newImport(csvOf(1000), { groupId: GROUP });
-    const { deps } = worker(audience);
+    const { tenantId, groupId } = await newTenant();
+    const watched = watchedContacts((call) => (call === 3 ? 'crash-after' : undefined));
+    const job = await newImport(tenantId, csvOf(1000), { groupId });
+    const { deps } = worker({ contacts: watched.port });
     await expect(runImport(deps, job.tenantId, job.importId)).rejects.toThrow('crash after the write');
-    // The queue delivers the start event again (its lease was given up on the error).
+    // The queue delivers the start event again (the lease was given up on the error).
     const { outcomes, job: done } = await runToEnd(job, deps);
     expect(outcomes).toEqual(['completed']);
-    expect(audience.members.get(GROUP)?.size).toBe(audience.contacts.size);
+    const stored = await allContacts(tenantId);
+    expect((await groups.get(tenantId, groupId))?.memberCount).toBe(stored.length);
+    expect(stored).toHaveLength(expectedOf(1000).created);
     const c = done?.counts;
     expect(c?.processedRows).toBe(1000);
     // The replayed batch's rows were created by the first attempt: the store counts them updated.
-    expect(c?.updatedCount).toBe(audience.batches[2]);
-    expect((c?.createdCount ?? 0) + (c?.updatedCount ?? 0)).toBe(audience.contacts.size);
+    expect(c?.updatedCount).toBe(watched.batches[2]);
+    expect((c?.createdCount ?? 0) + (c?.updatedCount ?? 0)).toBe(stored.length);
     expect(done?.invocations).toBe(2);
-  });
+  }, 60_000);
 
   it('a second delivery of the start event while the import runs claims nothing', async () => {
-    const audience = new MemoryAudience();
-    const job = await newImport(csvOf(300));
+    const { tenantId } = await newTenant();
+    const job = await newImport(tenantId, csvOf(300));
     let second: Promise<string> | undefined;
-    const { deps } = worker(audience, {
+    const { deps } = worker({
       contacts: {
         upsertMany: async (t, batch, at) => {
-          second ??= runImport(worker(audience).deps, t, job.importId);
-          return audience.port.upsertMany(t, batch, at);
+          second ??= runImport(worker().deps, t, job.importId);
+          return contacts.upsertMany(t, batch, at);
         },
       },
     });
@@ -255,27 +287,31 @@ describe('the import worker', () => {
     expect(await second).toBe('not_claimed');
     // And once it is completed, a late one finds nothing to do.
     expect(await runImport(deps, job.tenantId, job.importId)).toBe('not_claimed');
-    expect(audience.batches.reduce((a, b) => a + b, 0)).toBe(audience.contacts.size);
-  });
+    expect((await store.get(tenantId, job.importId))?.invocations).toBe(1);
+  }, 60_000);
 
   it('a file that is not CSV fails before any row is written, with its reason and line', async () => {
-    const audience = new MemoryAudience();
-    const job = await newImport('phone,name\n+972501110001,Dana\n+972501110002,"Omer\n+972501110003,Noa\n');
-    const { outcomes, job: done } = await runToEnd(job, worker(audience).deps);
+    const { tenantId } = await newTenant();
+    const job = await newImport(
+      tenantId,
+      'phone,name\n+972501110001,Dana\n+972501110002,"Omer\n+972501110003,Noa\n',
+    );
+    const { outcomes, job: done } = await runToEnd(job, worker().deps);
     expect(outcomes).toEqual(['failed']);
     expect(done).toMatchObject({ status: 'failed', failure: { code: 'malformed_csv' } });
     expect(done?.failure?.message).toMatch(/never closed/);
-    expect(audience.contacts.size).toBe(0);
-  });
+    expect(await allContacts(tenantId)).toEqual([]);
+  }, 60_000);
 
-  it('a deleted group fails the import; the batches before it stay whole', async () => {
-    const audience = new MemoryAudience();
-    const job = await newImport(csvOf(500), { groupId: GROUP });
-    const { deps } = worker(audience, {
+  it('a group deleted during the import fails it; the batches before stay whole, the counts exact', async () => {
+    const { tenantId, groupId } = await newTenant();
+    const job = await newImport(tenantId, csvOf(500), { groupId });
+    const watched = watchedContacts();
+    const { deps } = worker({
       contacts: {
         upsertMany: async (t, batch, at) => {
-          if (audience.batches.length === 2) audience.groupExists = false;
-          return audience.port.upsertMany(t, batch, at);
+          if (watched.batches.length === 2) await groups.delete(t, groupId);
+          return watched.port.upsertMany(t, batch, at);
         },
       },
     });
@@ -283,11 +319,27 @@ describe('the import worker', () => {
     expect(outcomes).toEqual(['failed']);
     expect(done?.failure).toMatchObject({ code: 'group_deleted' });
     expect(done?.counts.createdCount).toBe(200);
-  });
+    expect(await allContacts(tenantId)).toHaveLength(200);
+  }, 60_000);
+
+  it('a row that would take a contact over its limits is a row error; the rest of its batch is written', async () => {
+    const { tenantId } = await newTenant();
+    const many = Object.fromEntries(Array.from({ length: 99 }, (_, i) => [`a${i}`, i]));
+    await contacts.upsert(tenantId, { phone: phoneOf(2), attributes: many }, new Date());
+    const job = await newImport(
+      tenantId,
+      `phone,x1,x2\n${phoneOf(1)},1,2\n${phoneOf(2)},1,2\n${phoneOf(3)},1,2\n`,
+    );
+    const { job: done } = await runToEnd(job, worker().deps);
+    expect(done?.counts).toMatchObject({ processedRows: 3, createdCount: 2, invalidCount: 1 });
+    expect(done?.errors).toEqual([{ row: 2, line: 3, input: phoneOf(2), reason: 'contact_limit' }]);
+    expect((await allContacts(tenantId)).map((c) => c.phone)).toEqual([phoneOf(1), phoneOf(2), phoneOf(3)]);
+  }, 60_000);
 
   it('on its last delivery an unexpected error fails the import instead of leaving it running', async () => {
-    const job = await newImport(csvOf(50));
-    const { deps } = worker(new MemoryAudience(), {
+    const { tenantId } = await newTenant();
+    const job = await newImport(tenantId, csvOf(50));
+    const { deps } = worker({
       contacts: {
         upsertMany: async () => {
           throw new Error('DynamoDB is down');
@@ -297,13 +349,13 @@ describe('the import worker', () => {
     await expect(runImport(deps, job.tenantId, job.importId)).rejects.toThrow('DynamoDB is down');
     expect(await runImport(deps, job.tenantId, job.importId, { lastAttempt: true })).toBe('failed');
     expect((await store.get(job.tenantId, job.importId))?.failure).toMatchObject({ code: 'internal' });
-  });
+  }, 60_000);
 
   it('a file that changes between invocations fails the import (reads are pinned to its ETag)', async () => {
-    const audience = new MemoryAudience();
-    const job = await newImport(csvOf(400));
+    const { tenantId } = await newTenant();
+    const job = await newImport(tenantId, csvOf(400));
     let checks = 0;
-    const { deps } = worker(audience, { remainingMs: () => (++checks === 2 ? 1_000 : 900_000) });
+    const { deps } = worker({ remainingMs: () => (++checks === 2 ? 1_000 : 900_000) });
     expect(await runImport(deps, job.tenantId, job.importId)).toBe('handed_over');
     await files.put(
       importKey(job.tenantId, job.importId),
@@ -311,12 +363,12 @@ describe('the import worker', () => {
     );
     expect(await runImport(deps, job.tenantId, job.importId)).toBe('failed');
     expect((await store.get(job.tenantId, job.importId))?.failure).toMatchObject({ code: 'file_changed' });
-  });
+  }, 60_000);
 
   it('a file with a header and no rows completes with nothing imported', async () => {
-    const job = await newImport('phone,name\n');
-    const { outcomes, job: done } = await runToEnd(job, worker(new MemoryAudience()).deps);
+    const { tenantId } = await newTenant();
+    const { outcomes, job: done } = await runToEnd(await newImport(tenantId, 'phone,name\n'), worker().deps);
     expect(outcomes).toEqual(['completed']);
     expect(done).toMatchObject({ status: 'completed', totalRows: 0, counts: ZERO_COUNTS });
-  });
+  }, 60_000);
 });
