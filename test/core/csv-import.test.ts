@@ -266,13 +266,13 @@ describe('the delimiter of a header line', () => {
 });
 
 describe('planning columns', () => {
-  it("takes each row's phone from the first non-empty phone column, and keeps the others as attributes", async () => {
+  it("takes each row's phone from the first non-empty phone column (whatsapp before phone)", async () => {
     const { contacts, errors } = await read(
       Buffer.from('Phone,WhatsApp,Name\n+972501110001,,Dana\n+972501110002,+972501110003,Omer\n,,Noa\n'),
     );
     expect(contacts).toEqual([
       { phone: '+972501110001', name: 'Dana' },
-      { phone: '+972501110003', name: 'Omer', attributes: { Phone: '+972501110002' } },
+      { phone: '+972501110003', name: 'Omer' },
     ]);
     expect(errors).toEqual([{ row: 3, line: 4, input: '', reason: 'missing_phone' }]);
   });
@@ -282,8 +282,14 @@ describe('planning columns', () => {
     expect(contacts[0]).toEqual({
       phone: '+972501110001',
       name: 'Dana Cohen',
-      attributes: { 'First Name': 'Dana', 'Last Name': 'Cohen' },
+      attributes: { First_Name: 'Dana', Last_Name: 'Cohen' },
     });
+  });
+
+  it('refuses a column whose name cannot be a template placeholder, naming it', async () => {
+    const error = await fileError(Buffer.from('phone,#id\n+972501110001,7\n'));
+    expect(error).toMatchObject({ code: 'invalid_column_name' });
+    expect(error.message).toMatch(/'#id'/);
   });
 
   it("adds the import's tags and group to every contact", async () => {
