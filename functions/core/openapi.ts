@@ -7,6 +7,7 @@ import {
 } from './broadcast-request.ts';
 import { MAX_CURSOR_LENGTH } from './cursor.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
+import { importPaths } from './openapi-imports.ts';
 import { LAMBDA_MAX_EVENT_BYTES } from './request-limits.ts';
 
 /**
@@ -318,6 +319,7 @@ function build(serverUrl?: string): Json {
           },
         },
       },
+      ...importPaths(),
       '/healthz': {
         get: {
           operationId: 'health',

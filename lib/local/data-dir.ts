@@ -18,6 +18,8 @@ export const TWIN_ENTRIES = [
   'twilio-simulator.jsonl',
   'dynamodb',
   'sqs',
+  's3',
+  's3-notified.json',
 ] as const;
 
 /**
