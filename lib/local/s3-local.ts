@@ -106,7 +106,7 @@ export async function applyExpirations(
 export const SPY_BUFFER = 1000;
 
 export interface BucketNotifier {
-  /** `bucket prefix -> queue`, as wired. */
+  /** `bucketId prefix -> queue`, as wired (the topology's ids). */
   readonly wired: readonly string[];
   stop(): Promise<void>;
 }
@@ -127,6 +127,7 @@ export async function startBucketNotifier(options: {
   const { server, s3, sqs, buckets, log } = options;
   const targets = buckets.flatMap((b) =>
     b.spec.notifications.map((n) => ({
+      id: b.id,
       bucket: b.name,
       prefix: n.prefix,
       queueUrl: options.queueUrl(n.queue),
@@ -202,7 +203,7 @@ export async function startBucketNotifier(options: {
     }
   })();
   return {
-    wired: targets.map((t) => `${t.bucket} ${t.prefix} -> ${t.queue}`),
+    wired: targets.map((t) => `${t.id} ${t.prefix} -> ${t.queue}`),
     async stop() {
       stopped = true;
       server.spy.clear();
