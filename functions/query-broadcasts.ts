@@ -1,9 +1,16 @@
 import { adminRoute } from './commons/admin-route.ts';
+import { recipientsCsv } from './commons/audience-exports.ts';
 import { ownedBroadcast } from './commons/broadcasts.ts';
-import { json } from './commons/http.ts';
+import { header, json } from './commons/http.ts';
 import { broadcasts, counters, sendLedger } from './commons/wiring.ts';
-import { BroadcastListQuery, parseListQuery, RecipientListQuery } from './core/broadcast-request.ts';
+import {
+  BroadcastListQuery,
+  parseListQuery,
+  RecipientListQuery,
+  type RecipientViewShape,
+} from './core/broadcast-request.ts';
 import { progressOf, type StatusCounts } from './core/counts.ts';
+import { wantsCsv } from './core/csv-export.ts';
 import { ApiError } from './core/errors.ts';
 import { followUpCountsOf } from './core/follow-up.ts';
 import type { Broadcast, Recipient } from './core/ports.ts';
@@ -67,6 +74,9 @@ export const handler = adminRoute(async (event, tenantId) => {
     case 'GET /v1/broadcasts/{id}/recipients': {
       const broadcast = await ownedBroadcast(deps.broadcasts, tenantId, event);
       const query = parseListQuery(RecipientListQuery, event.queryStringParameters);
+      // Export: the same list as a CSV file (commons/audience-exports.ts).
+      if (wantsCsv(query.format, header(event, 'accept')))
+        return recipientsCsv(event, broadcast, query, recipientView);
       const page = await sendLedger().page(broadcast, {
         limit: query.limit,
         ...(query.cursor ? { cursor: query.cursor } : {}),
@@ -104,7 +114,7 @@ function broadcastView(b: Broadcast, counts: StatusCounts) {
   };
 }
 
-function recipientView(r: Recipient, broadcast: Broadcast) {
+function recipientView(r: Recipient, broadcast: Broadcast): RecipientViewShape {
   // A recipient of a cancelled broadcast still waiting in the ledger is never sent: it is cancelled.
   const status = broadcast.status === 'cancelled' && r.status === 'queued' ? 'cancelled' : r.status;
   return {

@@ -209,6 +209,8 @@ const CALLBACK_RETRY_TIMEOUT_SECONDS = 30;
  * queue's visibility timeout, twice this.
  */
 const IMPORT_TIMEOUT_SECONDS = 900;
+/** A deleted group's cleanup runs up to 5 minutes per invocation (~100,000 memberships), then hands over. */
+const GROUP_CLEANUP_TIMEOUT_SECONDS = 300;
 /** Admin handlers read tenant API keys and broadcasts; the create route also enqueues the fan-out. */
 const ADMIN_READS = { tables: { main: 'readwrite' } } as const;
 
@@ -251,6 +253,13 @@ export const topology = {
       visibilityTimeoutSeconds: visibilityTimeoutFor(CALLBACK_RETRY_TIMEOUT_SECONDS),
       retentionDays: 4,
       deadLetter: { maxReceiveCount: 8, envVar: 'CALLBACK_RETRY_DLQ_URL', retentionDays: 14 },
+    },
+    // Groups being deleted whose memberships are still being removed (functions/group-cleanup.ts).
+    groupCleanup: {
+      envVar: 'GROUP_CLEANUP_QUEUE_URL',
+      visibilityTimeoutSeconds: visibilityTimeoutFor(GROUP_CLEANUP_TIMEOUT_SECONDS),
+      retentionDays: 4,
+      deadLetter: { maxReceiveCount: 5, envVar: 'GROUP_CLEANUP_DLQ_URL', retentionDays: 14 },
     },
     // Stream batches the counters could not take after their retries (the event source's on-failure
     // destination): a record of what to recount, never silently dropped.
@@ -329,12 +338,35 @@ export const topology = {
       timeoutSeconds: 10,
       uses: { ...ADMIN_READS, deadLetterQueues: { send: 'depth', fanOut: 'depth' } },
     },
-    contacts: {
-      entry: 'functions/contacts.ts',
+    suppressions: {
+      entry: 'functions/suppressions.ts',
       description: "Suppression lists (GET, POST, DELETE /v1/suppressions) and a contact's message history",
       memoryMb: 512,
       timeoutSeconds: 15,
       uses: ADMIN_READS,
+    },
+    addressBook: {
+      entry: 'functions/address-book.ts',
+      description: 'Contacts: PUT, GET, DELETE /v1/contacts/{phone} (an erasure) and the filtered list',
+      memoryMb: 512,
+      // An erasure removes the contact's memberships and its history's text in one request.
+      timeoutSeconds: 29,
+      uses: ADMIN_READS,
+    },
+    groups: {
+      entry: 'functions/groups.ts',
+      description: 'Groups and their members (/v1/groups…), member lists as CSV exports',
+      // A CSV part is gathered in memory: up to 10,000 contacts, 5 MB of body.
+      memoryMb: 1024,
+      timeoutSeconds: 29,
+      uses: { ...ADMIN_READS, queues: { groupCleanup: 'send' } },
+    },
+    groupCleanup: {
+      entry: 'functions/group-cleanup.ts',
+      description: "Removes a deleted group's memberships page by page, then the group",
+      memoryMb: 512,
+      timeoutSeconds: GROUP_CLEANUP_TIMEOUT_SECONDS,
+      uses: { tables: { main: 'readwrite' }, queues: { groupCleanup: 'send+consume' } },
     },
     routeNotFound: {
       entry: 'functions/route-not-found.ts',
@@ -467,10 +499,21 @@ export const topology = {
     { method: 'POST', path: '/v1/broadcasts/{id}/cancel', function: 'manageBroadcasts', auth: 'admin' },
     { method: 'POST', path: '/v1/broadcasts/{id}/retry', function: 'manageBroadcasts', auth: 'admin' },
     { method: 'GET', path: '/v1/metrics', function: 'metrics', auth: 'admin' },
-    { method: 'GET', path: '/v1/suppressions', function: 'contacts', auth: 'admin' },
-    { method: 'POST', path: '/v1/suppressions', function: 'contacts', auth: 'admin' },
-    { method: 'DELETE', path: '/v1/suppressions/{phone}', function: 'contacts', auth: 'admin' },
-    { method: 'GET', path: '/v1/contacts/{phone}/messages', function: 'contacts', auth: 'admin' },
+    { method: 'GET', path: '/v1/suppressions', function: 'suppressions', auth: 'admin' },
+    { method: 'POST', path: '/v1/suppressions', function: 'suppressions', auth: 'admin' },
+    { method: 'DELETE', path: '/v1/suppressions/{phone}', function: 'suppressions', auth: 'admin' },
+    { method: 'GET', path: '/v1/contacts/{phone}/messages', function: 'suppressions', auth: 'admin' },
+    { method: 'GET', path: '/v1/contacts', function: 'addressBook', auth: 'admin' },
+    { method: 'PUT', path: '/v1/contacts/{phone}', function: 'addressBook', auth: 'admin' },
+    { method: 'GET', path: '/v1/contacts/{phone}', function: 'addressBook', auth: 'admin' },
+    { method: 'DELETE', path: '/v1/contacts/{phone}', function: 'addressBook', auth: 'admin' },
+    { method: 'POST', path: '/v1/groups', function: 'groups', auth: 'admin' },
+    { method: 'GET', path: '/v1/groups', function: 'groups', auth: 'admin' },
+    { method: 'GET', path: '/v1/groups/{id}', function: 'groups', auth: 'admin' },
+    { method: 'DELETE', path: '/v1/groups/{id}', function: 'groups', auth: 'admin' },
+    { method: 'POST', path: '/v1/groups/{id}/members', function: 'groups', auth: 'admin' },
+    { method: 'GET', path: '/v1/groups/{id}/members', function: 'groups', auth: 'admin' },
+    { method: 'DELETE', path: '/v1/groups/{id}/members/{phone}', function: 'groups', auth: 'admin' },
     { method: 'POST', path: '/v1/uploads', function: 'contactImports', auth: 'admin' },
     { method: 'POST', path: '/v1/contacts/imports', function: 'contactImports', auth: 'admin' },
     { method: 'GET', path: '/v1/contacts/imports', function: 'contactImports', auth: 'admin' },
@@ -498,6 +541,15 @@ export const topology = {
       maxConcurrency: 2,
       reportBatchItemFailures: true,
       scaleWithSenderRate: true,
+    },
+    {
+      queue: 'groupCleanup',
+      function: 'groupCleanup',
+      // One group per invocation, which works until its deadline and hands the rest on.
+      batchSize: 1,
+      maxBatchingWindowSeconds: 0,
+      maxConcurrency: 2,
+      reportBatchItemFailures: true,
     },
     {
       queue: 'callbackRetries',

@@ -130,7 +130,8 @@ export class DynamoContacts implements Contacts {
             index: CONTACT_NAME_INDEX,
             keys: { pk: 'namePk', sk: 'nameSk' },
             partition: contactNamePk(tenantId),
-            prefix: namePrefix,
+            // A q of marks only folds to nothing: every named contact.
+            ...(namePrefix !== '' ? { prefix: namePrefix } : {}),
             sk: nameSkWithin(namePrefix),
             startKey: (position) => ({
               namePk: position.pk,

@@ -90,6 +90,11 @@ export interface Contacts {
   ): Promise<Page<Contact>>;
   /** Erases the contact and its memberships (counts moved); false when there was none. */
   erase(tenantId: string, phone: string): Promise<boolean>;
+  /**
+   * The contacts of these phones that exist (strongly consistent), by their stored phone: a
+   * broadcast to an audience fills `{{name}}` and `{{attribute}}` values from them.
+   */
+  getMany(tenantId: string, phones: readonly string[]): Promise<Map<string, Contact>>;
 }
 
 /** The tenant's groups and their memberships. */
@@ -107,6 +112,15 @@ export interface Groups {
     at: Date,
   ): Promise<{ added: number; alreadyMembers: number }>;
   removeMember(tenantId: string, groupId: string, phone: string): Promise<boolean>;
+  /**
+   * A page of the group's members' phones in phone order, without reading the contacts: how a
+   * broadcast to a group walks it (Contacts.list with `groupId` gives the contacts themselves).
+   */
+  memberPhones(
+    tenantId: string,
+    groupId: string,
+    page: { limit: number; cursor?: string },
+  ): Promise<Page<string>>;
 }
 
 /**

@@ -257,10 +257,16 @@ export const BroadcastListQuery = z.strictObject({
 });
 export type BroadcastListQueryInput = z.output<typeof BroadcastListQuery>;
 
+/** `?format=csv` (or `Accept: text/csv`): a list route that exports answers in CSV (csv-export.ts). */
+export const ListFormat = z
+  .enum(['json', 'csv'])
+  .meta({ description: 'csv: the list as a CSV file (same as Accept: text/csv); json by default' });
+
 export const RecipientListQuery = z.strictObject({
   limit: limitSchema,
   cursor: cursorSchema,
   status: RecipientStatusSchema.optional(),
+  format: ListFormat.optional(),
 });
 export type RecipientListQueryInput = z.output<typeof RecipientListQuery>;
 
@@ -271,19 +277,26 @@ export type PageQueryInput = z.output<typeof PageQuery>;
 /** Routes that take no query parameter at all. */
 export const NoQuery = z.strictObject({});
 
-type QuerySchema = typeof BroadcastListQuery | typeof RecipientListQuery | typeof PageQuery | typeof NoQuery;
+/** A route's query schema: a strict object of string parameters. */
+export type QuerySchema = z.ZodObject<z.ZodRawShape, z.core.$strict>;
 
 /**
  * The query parameters each admin route takes (by API Gateway route key); every other admin route
  * takes none. Unknown parameters are refused like unknown body fields: a typo (`?limt=10`,
- * `?stauts=failed`) is an error, not a silently unfiltered answer.
+ * `?stauts=failed`) is an error, not a silently unfiltered answer. Other request modules add their
+ * routes' with registerRouteQueries (audience-request.ts), so that this module need not import them.
  */
-export const ROUTE_QUERIES: Readonly<Record<string, QuerySchema>> = {
+export const ROUTE_QUERIES: Record<string, QuerySchema> = {
   'GET /v1/broadcasts': BroadcastListQuery,
   'GET /v1/broadcasts/{id}/recipients': RecipientListQuery,
   'GET /v1/suppressions': PageQuery,
   'GET /v1/contacts/{phone}/messages': PageQuery,
 };
+
+/** Declares the query parameters of more admin routes (a module's own, at its load). */
+export function registerRouteQueries(queries: Readonly<Record<string, QuerySchema>>): void {
+  Object.assign(ROUTE_QUERIES, queries);
+}
 
 /**
  * Parses a route's query string parameters; throws VALIDATION_FAILED naming each parameter, unknown

@@ -21,8 +21,33 @@ import { defaultTimeZone } from './time-zones.ts';
  * No spaces, braces or `|` (the placeholder syntax, core/templates.ts), and never `__proto__`.
  */
 export const ATTRIBUTE_KEY_PATTERN = /^\p{L}[\p{L}\p{M}\p{N}_]{0,63}$/u;
-/** Keys a placeholder already resolves to a contact field (`{{name}}` is the contact's name). */
-export const RESERVED_ATTRIBUTE_KEYS: ReadonlySet<string> = new Set(['name', 'phone']);
+/**
+ * Keys (compared case-insensitively) that name a contact's own field: a placeholder `{{name}}` is
+ * the contact's name, and a CSV export's column of that name reads back as that field (or, for
+ * `mobile`, `whatsapp` and `number`, as the phone) when the file is imported again.
+ */
+export const RESERVED_ATTRIBUTE_KEYS: ReadonlySet<string> = new Set([
+  'phone',
+  'mobile',
+  'whatsapp',
+  'number',
+  'name',
+  'tags',
+  'language',
+  'timezone',
+  'consent',
+  'consentsource',
+  'consentat',
+  'suppressed',
+  'groupids',
+  'createdat',
+  'updatedat',
+]);
+
+/** Whether `key` may be an attribute's key (pattern, not reserved). */
+export function isAttributeKey(key: string): boolean {
+  return ATTRIBUTE_KEY_PATTERN.test(key) && !RESERVED_ATTRIBUTE_KEYS.has(key.toLowerCase());
+}
 export const MAX_ATTRIBUTES = 100;
 /** Characters of a string attribute value: a WhatsApp template parameter holds at most 1,024. */
 export const MAX_ATTRIBUTE_VALUE_LENGTH = 1024;
@@ -52,7 +77,8 @@ export interface ContactChange extends ContactUpsert {
 export class ContactLimitError extends ApiError {
   readonly phone: string;
   constructor(code: 'VALIDATION_FAILED' | 'PAYLOAD_TOO_LARGE', phone: string, path: string, message: string) {
-    super(code, `${phone}: ${message}`, [{ path, message, phone }]);
+    // The phone is in the details, not the message: messages may reach logs, phones must not.
+    super(code, `The contact is over a limit: ${message}`, [{ path, message, phone }]);
     this.name = 'ContactLimitError';
     this.phone = phone;
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { apiSchemas, CountryCode, PageQuery, ROUTE_QUERIES } from './broadcast-request.ts';
+import { apiSchemas, CountryCode, PageQuery, registerRouteQueries } from './broadcast-request.ts';
 import { MAX_TAG_LENGTH, MAX_TAGS, TAG_PATTERN } from './contact-rules.ts';
 import { FILE_PROBLEMS, MAX_IMPORT_FILE_BYTES } from './csv-file.ts';
 import { ROW_REASONS } from './import-rows.ts';
@@ -63,7 +63,7 @@ export const ImportQuery = z.strictObject({
 export type ImportQueryInput = z.output<typeof ImportQuery>;
 
 // Route query parameters are checked by adminRoute before the handler (broadcast-request.ts).
-Object.assign(ROUTE_QUERIES as Record<string, unknown>, {
+registerRouteQueries({
   'POST /v1/contacts/imports': ImportQuery,
   'GET /v1/contacts/imports': PageQuery,
 });

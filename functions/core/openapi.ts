@@ -1,10 +1,12 @@
 import { z } from 'zod';
+import { MAX_MEMBERS_PER_REQUEST } from './audience-request.ts';
 import {
   apiSchemas,
   DEFAULT_PAGE_LIMIT,
   MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_PAGE_LIMIT,
 } from './broadcast-request.ts';
+import { MAX_CSV_BODY_BYTES, MAX_CSV_ROWS } from './csv-export.ts';
 import { MAX_CURSOR_LENGTH } from './cursor.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import { importPaths } from './openapi-imports.ts';
@@ -82,6 +84,44 @@ const pageParams = (statusSchema: string): Json[] => [
   ...limitCursorParams,
   { name: 'status', in: 'query', required: false, schema: ref(statusSchema) },
 ];
+
+const groupIdParam: Json = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'Group id (grp_…)',
+  schema: { type: 'string' },
+};
+const formatParam: Json = {
+  name: 'format',
+  in: 'query',
+  required: false,
+  description: 'csv: the list as a CSV file (the same as Accept: text/csv); json by default',
+  schema: { type: 'string', enum: ['json', 'csv'] },
+};
+/** A list that also answers as a CSV export (core/csv-export.ts). */
+const jsonOrCsv = (schema: Json, description: string, columns: string): Json => ({
+  description: `${description}. As CSV (format=csv or Accept: text/csv): UTF-8 with a BOM, a header row, RFC 4180 quoting, CRLF; ${columns}; cells a spreadsheet would run as a formula (starting with = + - @, a tab or a CR, E.164 phones included) start with '. One part holds at most ${MAX_CSV_ROWS} rows and ${MAX_CSV_BODY_BYTES} bytes; when more remain, the Link header (rel="next") and X-Next-Cursor name the next part`,
+  headers: {
+    Link: {
+      description: 'CSV only, when more rows remain: <path?…&cursor=…>; rel="next"',
+      schema: { type: 'string' },
+    },
+    'X-Next-Cursor': {
+      description: "CSV only, when more rows remain: the next part's cursor",
+      schema: { type: 'string' },
+    },
+    'Content-Disposition': {
+      description: 'CSV only: attachment; filename="…csv"',
+      schema: { type: 'string' },
+    },
+  },
+  content: {
+    'application/json': { schema },
+    'text/csv': { schema: { type: 'string' } },
+  },
+});
+const noContent = (description: string): Json => ({ description });
 
 const signatureHeader: Json = {
   name: 'X-Twilio-Signature',
@@ -224,9 +264,13 @@ function build(serverUrl?: string): Json {
         get: {
           operationId: 'listBroadcastRecipients',
           security: bearer,
-          parameters: [idParam, ...pageParams('RecipientStatus')],
+          parameters: [idParam, ...pageParams('RecipientStatus'), formatParam],
           responses: {
-            '200': json(ref('RecipientPage'), 'A page of recipients'),
+            '200': jsonOrCsv(
+              ref('RecipientPage'),
+              'A page of recipients',
+              'columns phone, status, attempts, messageSid, errorCode, errorMessage, queuedAt, sentAt, deliveredAt, readAt, confirmedAt, followUpStatus, followUpMessageSid, followUpErrorCode, followUpErrorMessage, nextRetryAt, updatedAt',
+            ),
             ...errors(400, 401, 404, 500),
           },
         },
@@ -320,6 +364,154 @@ function build(serverUrl?: string): Json {
         },
       },
       ...importPaths(),
+      '/v1/contacts': {
+        get: {
+          operationId: 'listContacts',
+          summary: "The tenant's contacts in phone order, optionally narrowed",
+          security: bearer,
+          parameters: [
+            ...limitCursorParams,
+            {
+              name: 'tag',
+              in: 'query',
+              required: false,
+              description: 'Contacts with this tag',
+              schema: { type: 'string' },
+            },
+            {
+              name: 'groupId',
+              in: 'query',
+              required: false,
+              description: "This group's members (404 if there is no such group)",
+              schema: { type: 'string' },
+            },
+            {
+              name: 'q',
+              in: 'query',
+              required: false,
+              description:
+                'A phone prefix (+97250, 97250) or a name prefix (case and accents aside; a name just set may take a moment to be found)',
+              schema: { type: 'string', maxLength: 100 },
+            },
+          ],
+          responses: {
+            '200': json(
+              ref('ContactPage'),
+              'A page of contacts. With tag (or q as a name within a group), a page may hold fewer than limit, even none, and still have a nextCursor: follow it until it is absent',
+            ),
+            ...errors(400, 401, 404, 500),
+          },
+        },
+      },
+      '/v1/contacts/{phone}': {
+        put: {
+          operationId: 'upsertContact',
+          summary: 'Create or update a contact: given fields replace, attributes merge, tags add',
+          security: bearer,
+          parameters: [phoneParam],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('ContactRequest') } } },
+          responses: {
+            '200': json(ref('Contact'), 'The contact as stored'),
+            ...errors(400, 401, 413, 415, 500),
+          },
+        },
+        get: {
+          operationId: 'getContact',
+          security: bearer,
+          parameters: [phoneParam],
+          responses: { '200': json(ref('Contact'), 'The contact'), ...errors(400, 401, 404, 500) },
+        },
+        delete: {
+          operationId: 'eraseContact',
+          summary:
+            'Erase a contact: the contact, its group memberships (counts moved) and the text of its messages to this tenant; a suppression of the number stays',
+          security: bearer,
+          parameters: [phoneParam],
+          responses: { '204': noContent('Erased'), ...errors(400, 401, 404, 500) },
+        },
+      },
+      '/v1/groups': {
+        post: {
+          operationId: 'createGroup',
+          security: bearer,
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              description:
+                'The same key within 24 hours returns the same group (Idempotent-Replayed: true); with another body, 409 IDEMPOTENCY_CONFLICT',
+              schema: { type: 'string', maxLength: MAX_IDEMPOTENCY_KEY_LENGTH },
+            },
+          ],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('GroupRequest') } } },
+          responses: { '201': json(ref('Group'), 'Created'), ...errors(400, 401, 409, 413, 415, 500) },
+        },
+        get: {
+          operationId: 'listGroups',
+          summary: "The tenant's groups, newest first",
+          security: bearer,
+          parameters: limitCursorParams,
+          responses: { '200': json(ref('GroupPage'), 'A page of groups'), ...errors(400, 401, 500) },
+        },
+      },
+      '/v1/groups/{id}': {
+        get: {
+          operationId: 'getGroup',
+          security: bearer,
+          parameters: [groupIdParam],
+          responses: { '200': json(ref('Group'), 'The group'), ...errors(400, 401, 404, 500) },
+        },
+        delete: {
+          operationId: 'deleteGroup',
+          summary:
+            'Delete a group (its contacts stay). It is gone for the API at once; the memberships of a large group are removed in the background',
+          security: bearer,
+          parameters: [groupIdParam],
+          responses: { '204': noContent('Deleted'), ...errors(400, 401, 404, 500) },
+        },
+      },
+      '/v1/groups/{id}/members': {
+        post: {
+          operationId: 'addGroupMembers',
+          summary: `Add up to ${MAX_MEMBERS_PER_REQUEST} phones (unknown ones become contacts); each counted once`,
+          security: bearer,
+          parameters: [groupIdParam],
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: ref('AddMembersRequest') } },
+          },
+          responses: {
+            '200': json(
+              ref('AddMembersResponse'),
+              'Added, already members, and the phones that are not valid',
+            ),
+            ...errors(400, 401, 404, 413, 415, 500),
+          },
+        },
+        get: {
+          operationId: 'listGroupMembers',
+          summary: "The group's members (contacts) in phone order, as JSON or a CSV export",
+          security: bearer,
+          parameters: [groupIdParam, ...limitCursorParams, formatParam],
+          responses: {
+            '200': jsonOrCsv(
+              ref('ContactPage'),
+              'A page of members',
+              'columns phone, name, tags (", " between them), language, timeZone, consent, consentSource, consentAt, suppressed, createdAt, updatedAt, then one per attribute key; the CSV import reads this file back',
+            ),
+            ...errors(400, 401, 404, 500),
+          },
+        },
+      },
+      '/v1/groups/{id}/members/{phone}': {
+        delete: {
+          operationId: 'removeGroupMember',
+          security: bearer,
+          parameters: [groupIdParam, phoneParam],
+          responses: { '204': noContent('Removed (the contact stays)'), ...errors(400, 401, 404, 500) },
+        },
+      },
       '/healthz': {
         get: {
           operationId: 'health',

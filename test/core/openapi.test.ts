@@ -26,6 +26,17 @@ describe('openApiDocument', () => {
       ['/v1/suppressions', 'post'],
       ['/v1/suppressions/{phone}', 'delete'],
       ['/v1/contacts/{phone}/messages', 'get'],
+      ['/v1/contacts', 'get'],
+      ['/v1/contacts/{phone}', 'put'],
+      ['/v1/contacts/{phone}', 'get'],
+      ['/v1/contacts/{phone}', 'delete'],
+      ['/v1/groups', 'post'],
+      ['/v1/groups', 'get'],
+      ['/v1/groups/{id}', 'get'],
+      ['/v1/groups/{id}', 'delete'],
+      ['/v1/groups/{id}/members', 'post'],
+      ['/v1/groups/{id}/members', 'get'],
+      ['/v1/groups/{id}/members/{phone}', 'delete'],
       ['/healthz', 'get'],
       ['/openapi.json', 'get'],
       ['/webhooks/twilio/status', 'post'],
@@ -170,6 +181,44 @@ describe('openApiDocument', () => {
         .reduce<Json | undefined>((node, key) => node?.[key], doc);
       expect(target, ref).toBeDefined();
     }
+  });
+
+  it('describes the audience: contact and group shapes, CSV exports with their next-part headers', () => {
+    const contact = doc.components.schemas.ContactRequest;
+    expect(contact.additionalProperties).toBe(false);
+    expect(Object.keys(contact.properties)).toEqual(
+      expect.arrayContaining(['name', 'attributes', 'tags', 'language', 'timeZone', 'consent']),
+    );
+    expect(doc.components.schemas.Contact.required).toEqual(
+      expect.arrayContaining([
+        'phone',
+        'attributes',
+        'tags',
+        'timeZone',
+        'consent',
+        'groupIds',
+        'suppressed',
+      ]),
+    );
+    expect(doc.components.schemas.Group.required).toEqual(
+      expect.arrayContaining(['groupId', 'name', 'memberCount', 'createdAt']),
+    );
+    for (const path of ['/v1/groups/{id}/members', '/v1/broadcasts/{id}/recipients']) {
+      const ok = doc.paths[path].get.responses['200'];
+      expect(ok.content['text/csv'], path).toBeDefined();
+      expect(ok.headers.Link, path).toBeDefined();
+      expect(
+        doc.paths[path].get.parameters.map((p: Json) => p.name),
+        path,
+      ).toContain('format');
+    }
+    for (const [path, method] of [
+      ['/v1/contacts/{phone}', 'put'],
+      ['/v1/groups', 'post'],
+      ['/v1/groups/{id}/members', 'post'],
+    ] as const)
+      expect(doc.paths[path][method].responses['415'], path).toBeDefined();
+    expect(doc.paths['/v1/contacts/{phone}'].delete.responses['204']).toBeDefined();
   });
 
   it('adds a server when asked', () => {

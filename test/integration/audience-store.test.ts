@@ -57,7 +57,7 @@ const partition = async (pk: string) =>
     )
   ).Items ?? [];
 
-describe('DynamoContacts: upsert and merge rules', () => {
+describe('DynamoContacts: upsert and merge rules', { timeout: 60_000 }, () => {
   it('creates with defaults (time zone from the country, consent unknown), then merges', async () => {
     const t = tenant();
     const p = phone();
@@ -140,7 +140,7 @@ describe('DynamoContacts: upsert and merge rules', () => {
   });
 });
 
-describe('DynamoContacts.upsertMany and group counts', () => {
+describe('DynamoContacts.upsertMany and group counts', { timeout: 60_000 }, () => {
   it('imports 100 contacts into a group with an exact count, and the same batch again changes no count', async () => {
     const t = tenant();
     const g = await group(t);
@@ -167,6 +167,30 @@ describe('DynamoContacts.upsertMany and group counts', () => {
     }
     expect(await contacts.get(t, p)).toBeUndefined();
     expect((await groups.get(other.tenantId, other.groupId))?.memberCount).toBe(0);
+  });
+
+  it('leaves whole transactions only when an import dies mid-batch, and the retry completes it exactly', async () => {
+    const t = tenant();
+    const g = await group(t);
+    const batch = Array.from({ length: 100 }, () => ({ phone: phone(), groupIds: [g.groupId] }));
+    // A process that dies at its second transaction (a timeout, a crash): the first one stays whole.
+    let transactions = 0;
+    const dying = {
+      send: (command: { constructor: { name: string } }) => {
+        if (command.constructor.name === 'TransactWriteCommand' && ++transactions === 2)
+          return Promise.reject(new Error('the Lambda died'));
+        return doc.send(command as never);
+      },
+    } as unknown as DynamoDBDocumentClient;
+    await expect(new DynamoContacts(dying, db.tableName).upsertMany(t, batch, at())).rejects.toThrow('died');
+    const written = await partition(`GROUP#${t}#${g.groupId}`);
+    expect(written).toHaveLength(49);
+    expect((await groups.get(t, g.groupId))?.memberCount).toBe(49);
+    expect(await partition(`CONTACTS#${t}`)).toHaveLength(49);
+    // The import's retry of the same batch: the rest is written, nothing counted twice.
+    expect(await contacts.upsertMany(t, batch, at(1))).toEqual({ created: 51, updated: 49 });
+    expect((await groups.get(t, g.groupId))?.memberCount).toBe(100);
+    expect(await partition(`GROUP#${t}#${g.groupId}`)).toHaveLength(100);
   });
 
   it('counts each membership once under concurrent adds of the same phones', async () => {
@@ -221,7 +245,7 @@ describe('DynamoContacts.upsertMany and group counts', () => {
   });
 });
 
-describe('DynamoGroups: delete', () => {
+describe('DynamoGroups: delete', { timeout: 60_000 }, () => {
   it('deletes a group of 250: memberships and the contacts’ groupIds go, the contacts and other groups stay', async () => {
     const t = tenant();
     const [doomed, kept] = [await group(t, 'doomed'), await group(t, 'kept')];
@@ -250,7 +274,7 @@ describe('DynamoGroups: delete', () => {
   });
 });
 
-describe('DynamoContacts.list', () => {
+describe('DynamoContacts.list', { timeout: 60_000 }, () => {
   const t = tenant('list');
   let g: Awaited<ReturnType<typeof group>>;
   const rows = [
@@ -304,6 +328,25 @@ describe('DynamoContacts.list', () => {
     expect(await phonesOf({ tag: 'nobody' })).toEqual([]);
   });
 
+  it('walks a group by phones only (memberPhones) and reads contacts in bulk (getMany)', async () => {
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await groups.memberPhones(t, g.groupId, { limit: 2, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(['+14155550004', '+972501110001', '+972521110003']);
+    const found = await contacts.getMany(t, [...seen, '+972509999999']);
+    expect([...found.keys()].sort()).toEqual(seen);
+    expect(found.get('+972521110003')).toMatchObject({
+      name: 'Omer',
+      tags: ['north', 'vip'],
+      groupIds: [g.groupId],
+    });
+    expect((await contacts.getMany('other-tenant', seen)).size).toBe(0);
+  });
+
   it('refuses a tampered cursor, another list’s and another tenant’s', async () => {
     const page = await contacts.list(t, {}, { limit: 1 });
     const cursor = page.nextCursor as string;
@@ -339,7 +382,7 @@ describe('DynamoContacts.list', () => {
   });
 });
 
-describe('DynamoContactStore.eraseHistoryText', () => {
+describe('DynamoContactStore.eraseHistoryText', { timeout: 60_000 }, () => {
   it("removes the text of the tenant's entries only, keeping their metadata", async () => {
     const p = phone();
     const [mine, theirs] = [tenant('a'), tenant('b')];

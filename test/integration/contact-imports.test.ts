@@ -159,7 +159,8 @@ describe('POST /v1/contacts/imports with a CSV body', () => {
       createdAt: new Date().toISOString(),
     });
     const query = `defaultCountry=IL&groupId=${group.groupId}&tags=expo-2026,%20north`;
-    const csv = 'phone,name\n050-111-0401,Dana\n+972501110401,Dana again\n050-111-0402,Omer\n050-111-0403,Noa\n';
+    const csv =
+      'phone,name\n050-111-0401,Dana\n+972501110401,Dana again\n050-111-0402,Omer\n050-111-0403,Noa\n';
     const post = async () => untilDone((await postCsv(csv, { query })).body.importId);
     const first = await post();
     expect(first).toMatchObject({ groupId: group.groupId, tags: ['expo-2026', 'north'], createdCount: 3 });

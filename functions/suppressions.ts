@@ -1,7 +1,7 @@
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import pLimit from 'p-limit';
 import { adminRoute } from './commons/admin-route.ts';
 import { json, parseJson } from './commons/http.ts';
+import { invalidPhone, pathPhone } from './commons/phone-path.ts';
 import { logger } from './commons/powertools.ts';
 import { broadcasts as broadcastRepository, contactStore, sendLedger } from './commons/wiring.ts';
 import {
@@ -12,7 +12,7 @@ import {
   type SuppressionViewShape,
 } from './core/broadcast-request.ts';
 import { ApiError, fromZodError } from './core/errors.ts';
-import { INVALID_REASON_TEXT, type InvalidReason, maskPhone, normalizePhone } from './core/phones.ts';
+import { maskPhone, normalizePhone } from './core/phones.ts';
 import type { Broadcast, ContactMessage, Recipient, Suppression } from './core/ports.ts';
 
 /** Reads of broadcasts and recipients in flight at once while a history page is shaped. */
@@ -179,33 +179,3 @@ async function historyView(
 }
 
 const recipientId = (broadcastId: string, index: number) => `${broadcastId}#${index}`;
-
-/** Strictly E.164: a number on a list or in a history that libphonenumber would no longer accept. */
-const E164 = /^\+[1-9]\d{6,14}$/;
-
-/**
- * The route's `{phone}`: E.164, URL-encoded (`%2B972501234567`) or not, or its digits without the
- * `+`. It is normalized as the add route does; a strict E.164 number that the normalization
- * refuses (a fixed line, say) is still taken as it is, so whatever is on the list can be removed.
- */
-function pathPhone(event: APIGatewayProxyEventV2): string {
-  let text = event.pathParameters?.phone ?? '';
-  if (text.includes('%'))
-    try {
-      text = decodeURIComponent(text);
-    } catch {
-      // Not valid percent-encoding: judged as it is.
-    }
-  text = text.trim();
-  const international = text.startsWith('+') || text.startsWith('00') ? text : `+${text}`;
-  const outcome = normalizePhone(international);
-  if (outcome.ok) return outcome.phone;
-  if (E164.test(international)) return international;
-  throw invalidPhone('phone', outcome.reason, 'Invalid path parameter');
-}
-
-function invalidPhone(path: string, reason: InvalidReason, message = 'The request body is invalid') {
-  return new ApiError('VALIDATION_FAILED', `${message}: ${path}: ${INVALID_REASON_TEXT[reason]}`, [
-    { path, message: INVALID_REASON_TEXT[reason], reason },
-  ]);
-}
