@@ -63,17 +63,16 @@ export class ImportTally {
   }
 
   /**
-   * Takes the next row: blank rows are skipped, refused rows counted and (the first 100) listed,
-   * duplicates counted, and a row with a new phone returned as the contact to write (its
-   * created/updated count is the store's answer: `written`).
+   * Takes the next row: blank rows are skipped, refused rows counted and listed, duplicates
+   * counted, and a row with a new phone returned as the contact to write. Whether it was created
+   * or updated is the store's answer, counted by whoever writes it (import-batches.ts).
    */
   take(record: CsvRecord): { kind: RowKind; contact?: ContactUpsert } {
     if (isBlankRecord(record.fields)) return { kind: 'blank' };
     const outcome = rowToContact(record.fields, this.plan, this.context);
     if (!outcome.ok) {
       this.add({ processedRows: 1, invalidCount: 1 });
-      if (this.errorList.length < MAX_ROW_ERRORS)
-        this.errorList.push({ row: record.row, line: record.line, ...outcome.error });
+      this.addError({ row: record.row, line: record.line, ...outcome.error });
       return { kind: 'invalid' };
     }
     if (this.seen.has(outcome.contact.phone)) {
@@ -97,25 +96,22 @@ export class ImportTally {
   }
 
   /**
-   * A row `take` returned as a contact that the store then refused (contact_limit: merged with what
-   * the contact already holds, it goes over a contact's limits): counted invalid instead, and listed.
+   * Lists a row error: the list keeps the MAX_ROW_ERRORS lowest rows, in row order, whatever the
+   * order errors come in (a store's refusal comes when its batch is written, after later rows).
    */
-  refuse(record: Pick<CsvRecord, 'row' | 'line'>, input: string, reason: RowReason): void {
-    this.add({ invalidCount: 1 });
-    if (this.errorList.length < MAX_ROW_ERRORS)
-      this.errorList.push({
-        row: record.row,
-        line: record.line,
-        input: input.slice(0, MAX_INPUT_ECHO),
-        reason,
-      });
+  addError(error: RowError): void {
+    const at = this.errorList.findIndex((e) => e.row > error.row);
+    if (at === -1) this.errorList.push(error);
+    else this.errorList.splice(at, 0, error);
+    if (this.errorList.length > MAX_ROW_ERRORS) this.errorList.length = MAX_ROW_ERRORS;
   }
 
-  /** The store's answer for a batch of contacts this tally returned. */
-  written(result: { created: number; updated: number }): void {
-    this.add({ createdCount: result.created, updatedCount: result.updated });
+  /** The listed errors of rows up to `row` (what a checkpoint after that row holds). */
+  errorsThrough(row: number): RowError[] {
+    return this.errorList.filter((e) => e.row <= row);
   }
 
+  /** Rows taken so far: processed, duplicates, invalid (created and updated are as they started). */
   get snapshot(): ImportCounts {
     return this.counts;
   }
@@ -127,11 +123,15 @@ export class ImportTally {
   private add(delta: Partial<ImportCounts>): void {
     const c = this.counts;
     this.counts = {
+      ...c,
       processedRows: c.processedRows + (delta.processedRows ?? 0),
-      createdCount: c.createdCount + (delta.createdCount ?? 0),
-      updatedCount: c.updatedCount + (delta.updatedCount ?? 0),
       duplicateCount: c.duplicateCount + (delta.duplicateCount ?? 0),
       invalidCount: c.invalidCount + (delta.invalidCount ?? 0),
     };
   }
+}
+
+/** A row the store refused when its batch was written (contact_limit), as a row error. */
+export function refusal(record: Pick<CsvRecord, 'row' | 'line'>, input: string, reason: RowReason): RowError {
+  return { row: record.row, line: record.line, input: input.slice(0, MAX_INPUT_ECHO), reason };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Contacts, type ContactUpsert, GroupNotFoundError, type Groups } from '../core/audience.ts';
+import { type Contacts, GroupNotFoundError, type Groups } from '../core/audience.ts';
 import { ContactLimitError } from '../core/contact-rules.ts';
 import {
   type CsvRecord,
@@ -12,7 +12,8 @@ import {
   readRecords,
 } from '../core/csv-file.ts';
 import { planColumns } from '../core/import-columns.ts';
-import { BATCH_SIZE, ImportTally } from '../core/import-tally.ts';
+import type { RowError } from '../core/import-rows.ts';
+import { BATCH_SIZE, ImportTally, refusal } from '../core/import-tally.ts';
 import {
   FileChangedError,
   type ImportCheckpoint,
@@ -27,6 +28,12 @@ import {
   importKey,
 } from '../core/imports.ts';
 import { LEASE_MARGIN_MS } from '../core/recovery.ts';
+import {
+  type BatchOutcome,
+  BatchWriter,
+  IMPORT_WRITE_CONCURRENCY,
+  type SealedBatch,
+} from './import-batches.ts';
 
 /**
  * The import worker: one invocation's share of one import. Started by the S3 event of the import's
@@ -39,8 +46,9 @@ import { LEASE_MARGIN_MS } from '../core/recovery.ts';
  * 2. Check the whole file before writing anything (phase `checking`): encoding, CSV structure, the
  *    header, the row count. A file that fails is `failed` with nothing imported.
  * 3. Import in batches of up to 100 distinct phones (Contacts.upsertMany, idempotent, group counts
- *    in its own transactions), each followed by a checkpoint: the byte offset after the batch's last
- *    record, its row, the counts. A crash re-applies at most the batch in flight.
+ *    in its own transactions), a few at once, each followed, in file order, by a checkpoint: the byte
+ *    offset after the batch's last record, its row, the counts (import-batches.ts). A crash
+ *    re-applies at most the batches in flight.
  * 4. Before the invocation's deadline (Lambda stops it at its timeout, at most 15 minutes: Lambda
  *    developer guide, "Configure Lambda function timeout"), give the lease up and leave a
  *    continuation on the queue; the next invocation reads the file again from its first data row:
@@ -71,6 +79,8 @@ export interface ImportWorkerDeps {
   readonly log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
   /** Hand over when fewer milliseconds than this are left (default HANDOVER_MARGIN_MS). */
   readonly handoverMarginMs?: number;
+  /** Batches written at once (default IMPORT_WRITE_CONCURRENCY). */
+  readonly writeConcurrency?: number;
 }
 
 export type ImportRunOutcome = 'completed' | 'failed' | 'handed_over' | 'not_claimed';
@@ -215,78 +225,106 @@ async function importRows(
     { counts: job.counts, errors: job.errors },
   );
   const margin = deps.handoverMarginMs ?? HANDOVER_MARGIN_MS;
-  let batch: { contact: ContactUpsert; record: CsvRecord }[] = [];
-  let last: CsvRecord | undefined;
-  let checkpointed: CsvRecord | undefined;
-  let rowsSinceCheckpoint = 0;
-  let errorsSaved = tally.errors.length;
+  let committed = job.counts;
+  let errorsSaved = job.errors;
+  const writer = new BatchWriter({
+    concurrency: deps.writeConcurrency ?? IMPORT_WRITE_CONCURRENCY,
+    start: job.counts,
+    write: (batch) => writeBatch(deps, job, batch),
+    commit: async ({ last, counts }, refused) => {
+      for (const error of refused) tally.addError(error);
+      const errors = tally.errorsThrough(last.row);
+      const changed = errors.length !== errorsSaved.length || errors.some((e, i) => e !== errorsSaved[i]);
+      const checkpoint: ImportCheckpoint = { offset: last.endOffset, row: last.row, line: last.nextLine };
+      await deps.store.checkpoint(
+        job,
+        lease,
+        { checkpoint, counts, ...(changed ? { errors } : {}) },
+        deps.now(),
+      );
+      committed = counts;
+      errorsSaved = errors;
+    },
+  });
 
-  const flush = async () => {
-    while (batch.length > 0) {
-      try {
-        const contacts = batch.map((b) => b.contact);
-        tally.written(await deps.contacts.upsertMany(job.tenantId, contacts, deps.now()));
-        batch = [];
-      } catch (error) {
-        if (error instanceof GroupNotFoundError) throw new GroupDeletedError();
-        // Refused before anything of the batch was written (contact-rules.ts): that row is an
-        // error, and the rest of the batch is written without it.
-        const phone = error instanceof ContactLimitError ? error.phone : undefined;
-        const refused = phone !== undefined ? batch.find((b) => b.contact.phone === phone) : undefined;
-        if (!refused) throw error;
-        tally.refuse(refused.record, refused.contact.phone, 'contact_limit');
-        batch = batch.filter((b) => b !== refused);
-      }
-    }
-    if (!last || last === checkpointed) return;
-    const checkpoint: ImportCheckpoint = { offset: last.endOffset, row: last.row, line: last.nextLine };
-    const errors = tally.errors.length > errorsSaved ? tally.errors : undefined;
-    await deps.store.checkpoint(
-      job,
-      lease,
-      { checkpoint, counts: tally.snapshot, ...(errors ? { errors } : {}) },
-      deps.now(),
-    );
-    errorsSaved = tally.errors.length;
-    rowsSinceCheckpoint = 0;
-    checkpointed = last;
+  let batch: SealedBatch['items'][number][] = [];
+  let rowsInBatch = 0;
+  const seal = async (last: CsvRecord) => {
+    const sealed: SealedBatch = { items: batch, last, taken: tally.snapshot };
+    batch = [];
+    rowsInBatch = 0;
+    await writer.add(sealed);
   };
 
-  const stream = await deps.files.read(importKey(job.tenantId, job.importId), {
-    start: file.dataOffset,
-    etag: file.etag,
-  });
-  for await (const record of readRecords(stream, file.delimiter, {
-    offset: file.dataOffset,
-    row: 0,
-    line: file.dataLine,
-  })) {
-    if (record.row <= start.row) {
-      tally.replay(record);
-      if (record.row === start.row && record.endOffset !== start.offset)
-        throw new FileChangedError(importKey(job.tenantId, job.importId));
-      continue;
+  let last: CsvRecord | undefined;
+  try {
+    const stream = await deps.files.read(importKey(job.tenantId, job.importId), {
+      start: file.dataOffset,
+      etag: file.etag,
+    });
+    for await (const record of readRecords(stream, file.delimiter, {
+      offset: file.dataOffset,
+      row: 0,
+      line: file.dataLine,
+    })) {
+      if (record.row <= start.row) {
+        tally.replay(record);
+        if (record.row === start.row && record.endOffset !== start.offset)
+          throw new FileChangedError(importKey(job.tenantId, job.importId));
+        continue;
+      }
+      const taken = tally.take(record);
+      last = record;
+      rowsInBatch++;
+      if (taken.contact) batch.push({ contact: taken.contact, record });
+      if (batch.length < BATCH_SIZE && rowsInBatch < CHECKPOINT_ROWS) continue;
+      await seal(record);
+      if (deps.remainingMs() < margin) {
+        await writer.drain();
+        await deps.store.release(job, lease);
+        await deps.queue.continueImport(job.tenantId, job.importId);
+        deps.log('info', 'import handed over to a new invocation', { importId: job.importId, ...committed });
+        return 'handed_over';
+      }
     }
-    const taken = tally.take(record);
-    last = record;
-    rowsSinceCheckpoint++;
-    if (taken.contact) batch.push({ contact: taken.contact, record });
-    if (batch.length < BATCH_SIZE && rowsSinceCheckpoint < CHECKPOINT_ROWS) continue;
-    await flush();
-    if (deps.remainingMs() < margin) {
-      await deps.store.release(job, lease);
-      await deps.queue.continueImport(job.tenantId, job.importId);
-      deps.log('info', 'import handed over to a new invocation', {
-        importId: job.importId,
-        ...tally.snapshot,
-      });
-      return 'handed_over';
+    if (last && rowsInBatch > 0) await seal(last);
+  } catch (error) {
+    // Whatever is in flight lands and is committed in order before the error goes up.
+    await writer.drain().catch(() => {});
+    throw error;
+  }
+  await writer.drain();
+  await deps.store.finish(job, lease, { status: 'completed' }, deps.now());
+  deps.log('info', 'import completed', { importId: job.importId, ...committed });
+  return 'completed';
+}
+
+/**
+ * Writes one batch: the store refuses a contact that would go over its limits (ContactLimitError)
+ * before it writes anything of the batch, so that row becomes an error and the rest is written
+ * without it; a group deleted meanwhile (GroupNotFoundError) ends the import.
+ */
+async function writeBatch(deps: ImportWorkerDeps, job: ImportJob, batch: SealedBatch): Promise<BatchOutcome> {
+  let items = [...batch.items];
+  const refused: RowError[] = [];
+  while (items.length > 0) {
+    try {
+      const written = await deps.contacts.upsertMany(
+        job.tenantId,
+        items.map((i) => i.contact),
+        deps.now(),
+      );
+      return { ...written, refused };
+    } catch (error) {
+      if (error instanceof GroupNotFoundError) throw new GroupDeletedError();
+      const phone = error instanceof ContactLimitError ? error.phone : undefined;
+      const over = phone !== undefined ? items.find((i) => i.contact.phone === phone) : undefined;
+      if (!over) throw error;
+      refused.push(refusal(over.record, over.contact.phone, 'contact_limit'));
+      items = items.filter((i) => i !== over);
     }
   }
-  await flush();
-  await deps.store.finish(job, lease, { status: 'completed' }, deps.now());
-  deps.log('info', 'import completed', { importId: job.importId, ...tally.snapshot });
-  return 'completed';
+  return { created: 0, updated: 0, refused };
 }
 
 async function collect(stream: AsyncIterable<Uint8Array>): Promise<Uint8Array> {

@@ -255,7 +255,8 @@ describe('the import worker', () => {
     const { tenantId, groupId } = await newTenant();
     const watched = watchedContacts((call) => (call === 3 ? 'crash-after' : undefined));
     const job = await newImport(tenantId, csvOf(1000), { groupId });
-    const { deps } = worker({ contacts: watched.port });
+    // One batch at a time, so exactly one is in flight when it crashes.
+    const { deps } = worker({ contacts: watched.port, writeConcurrency: 1 });
     await expect(runImport(deps, job.tenantId, job.importId)).rejects.toThrow('crash after the write');
     // The queue delivers the start event again (the lease was given up on the error).
     const { outcomes, job: done } = await runToEnd(job, deps);
@@ -270,6 +271,27 @@ describe('the import worker', () => {
     expect((c?.createdCount ?? 0) + (c?.updatedCount ?? 0)).toBe(stored.length);
     expect(done?.invocations).toBe(2);
   }, 60_000);
+
+  it('with batches written four at once, a crash re-applies at most those in flight; the file order holds', async () => {
+    const { tenantId, groupId } = await newTenant();
+    const watched = watchedContacts((call) => (call === 5 ? 'crash-after' : undefined));
+    const job = await newImport(tenantId, csvOf(1500), { groupId });
+    const { deps } = worker({ contacts: watched.port });
+    await expect(runImport(deps, job.tenantId, job.importId)).rejects.toThrow('crash after the write');
+    const afterCrash = await store.get(tenantId, job.importId);
+    // The checkpoint is behind the failed batch: batches 1–4 at most, whatever finished first.
+    expect(afterCrash?.counts.createdCount).toBeLessThanOrEqual(400);
+    const { job: done } = await runToEnd(job, deps);
+    const stored = await allContacts(tenantId);
+    expect(stored).toHaveLength(expectedOf(1500).created);
+    expect((await groups.get(tenantId, groupId))?.memberCount).toBe(stored.length);
+    expect(done?.counts.processedRows).toBe(1500);
+    expect(done?.counts.updatedCount).toBeLessThanOrEqual(4 * 100);
+    expect((done?.counts.createdCount ?? 0) + (done?.counts.updatedCount ?? 0)).toBe(stored.length);
+    expect(done?.errors).toEqual(
+      (await runToEnd(await newImport((await newTenant()).tenantId, csvOf(1500)), worker().deps)).job?.errors,
+    );
+  }, 120_000);
 
   it('a second delivery of the start event while the import runs claims nothing', async () => {
     const { tenantId } = await newTenant();
@@ -308,6 +330,7 @@ describe('the import worker', () => {
     const job = await newImport(tenantId, csvOf(500), { groupId });
     const watched = watchedContacts();
     const { deps } = worker({
+      writeConcurrency: 1,
       contacts: {
         upsertMany: async (t, batch, at) => {
           if (watched.batches.length === 2) await groups.delete(t, groupId);
