@@ -193,7 +193,21 @@ export function importView(job: ImportJob): ImportViewShape {
     ...(job.startedAt ? { startedAt: job.startedAt } : {}),
     updatedAt: job.updatedAt,
     ...(job.completedAt ? { completedAt: job.completedAt } : {}),
-    ...(job.failure ? { failure: job.failure } : {}),
-    errors: job.errors.map((e) => ({ ...e })),
+    ...(job.failure
+      ? {
+          failure: {
+            code: job.failure.code,
+            message: job.failure.message,
+            ...(job.failure.line !== undefined ? { line: job.failure.line } : {}),
+          },
+        }
+      : {}),
+    errors: job.errors.map((e) => ({
+      row: e.row,
+      line: e.line,
+      input: e.input,
+      reason: e.reason,
+      ...(e.column !== undefined ? { column: e.column } : {}),
+    })),
   };
 }

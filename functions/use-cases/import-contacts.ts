@@ -55,10 +55,10 @@ import {
  *    the rows before the checkpoint only rebuild the set of phones seen (a later duplicate is
  *    still one), the rest are imported. Its result is the one pass's.
  *
- * Resuming re-reads the part already done, instead of keeping the phones seen somewhere: at about
- * 100,000 rows/s of parsing and phone normalization (measured: normalizePhone takes ~7 µs), the
- * largest file (MAX_IMPORT_ROWS) replays in seconds, far inside an invocation, and the checkpoint
- * stays three numbers and the counts.
+ * Resuming re-reads the part already done, instead of keeping the phones seen somewhere: parsing and
+ * phone normalization run at about 58,000 rows/s (measured: 100,000 rows in 1.7 s), so the largest
+ * file (MAX_IMPORT_ROWS) replays in under 20 s, far inside an invocation, and the checkpoint stays
+ * three numbers and the counts.
  */
 
 /** Rows handled without a checkpoint at most, even when they hold no contact to write. */
