@@ -9,9 +9,18 @@ import { DynamoImports } from '../../functions/adapters/dynamo-imports.ts';
 import { retryTransactionConflicts } from '../../functions/adapters/dynamo-items.ts';
 import { S3Files } from '../../functions/adapters/s3-files.ts';
 import type { Contacts } from '../../functions/core/audience.ts';
+import { explicitIdempotencyKey } from '../../functions/core/idempotency.ts';
 import { newGroupId } from '../../functions/core/ids.ts';
 import { ZERO_COUNTS } from '../../functions/core/import-tally.ts';
-import { type ImportJob, type ImportOptions, importKey, newImportId } from '../../functions/core/imports.ts';
+import {
+  type ImportJob,
+  type ImportOptions,
+  importKey,
+  newImportId,
+  newUploadId,
+  uploadKey,
+} from '../../functions/core/imports.ts';
+import { createImport } from '../../functions/use-cases/create-import.ts';
 import { type ImportWorkerDeps, runImport } from '../../functions/use-cases/import-contacts.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local.ts';
 import { startTestDynamoDb } from '../support/dynamodb.ts';
@@ -386,6 +395,61 @@ describe('the import worker', () => {
     );
     expect(await runImport(deps, job.tenantId, job.importId)).toBe('failed');
     expect((await store.get(job.tenantId, job.importId))?.failure).toMatchObject({ code: 'file_changed' });
+  }, 60_000);
+
+  it('a holder that died without a word is taken over once its lease has run out, not before', async () => {
+    const { tenantId } = await newTenant();
+    const job = await newImport(tenantId, csvOf(120));
+    // An invocation claimed it and died (no release): its lease holds until its deadline + margin.
+    const now = Date.now();
+    expect(
+      await store.claim(tenantId, job.importId, { token: 'dead', until: new Date(now + 400) }, new Date(now)),
+    ).toBeDefined();
+    expect(await runImport(worker().deps, tenantId, job.importId)).toBe('not_claimed');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await runImport(worker().deps, tenantId, job.importId)).toBe('completed');
+    expect((await store.get(tenantId, job.importId))?.invocations).toBe(2);
+  }, 60_000);
+
+  it('create-import: a file that cannot be stored leaves nothing behind (record, key, upload mark)', async () => {
+    const { tenantId } = await newTenant();
+    const uploadId = newUploadId();
+    await store.createUpload({
+      tenantId,
+      uploadId,
+      createdAt: new Date().toISOString(),
+      expiresAt: new Date().toISOString(),
+    });
+    await files.put(uploadKey(tenantId, uploadId), Buffer.from('phone\n+972501110001\n'));
+    const failing = {
+      head: (key: string) => files.head(key),
+      readStart: (key: string, bytes: number) => files.readStart(key, bytes),
+      put: async () => {},
+      copy: async () => {
+        throw new Error('S3 is down');
+      },
+      delete: async () => {},
+    };
+    const deps = { store, files: failing, groups, now: () => new Date(), log: () => {} };
+    await expect(
+      createImport(deps, tenantId, { kind: 'upload', uploadId }, { tags: [] }, 'key-1'),
+    ).rejects.toThrow('S3 is down');
+    expect((await store.list(tenantId, { limit: 10 })).items).toEqual([]);
+    expect((await store.getUpload(tenantId, uploadId))?.importId).toBeUndefined();
+    expect(
+      await store.idempotency(tenantId, explicitIdempotencyKey(tenantId, 'key-1'), new Date()),
+    ).toBeUndefined();
+    // And once S3 answers again, the same request (same key) goes through.
+    const ok = { ...failing, copy: (from: string, to: string) => files.copy(from, to) };
+    const { job, idempotent } = await createImport(
+      { ...deps, files: ok },
+      tenantId,
+      { kind: 'upload', uploadId },
+      { tags: [] },
+      'key-1',
+    );
+    expect(idempotent).toBe(false);
+    expect((await store.getUpload(tenantId, uploadId))?.importId).toBe(job.importId);
   }, 60_000);
 
   it('a file with a header and no rows completes with nothing imported', async () => {
