@@ -31,6 +31,10 @@ new BroadcastStack(app, context('stackName') ?? 'WhatsAppBroadcast', {
   whatsAppPrices: context('whatsAppPrices'),
   ...(context('logLevel') ? { logLevel: context('logLevel') as BroadcastStackProps['logLevel'] } : {}),
   tracing: context('tracing') === 'true',
+  // Comma-separated origins that may PUT uploads from a browser, e.g. the console's.
+  ...(context('uploadCorsOrigins')
+    ? { uploadCorsOrigins: (context('uploadCorsOrigins') ?? '').split(',').filter((o) => o.trim()) }
+    : {}),
 });
 
 // cdk-nag 3 is a CDK policy-validation plugin (it replaced v2's Aspect): any unacknowledged

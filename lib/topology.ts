@@ -2,6 +2,13 @@ import {
   COUNTS_BATCH_WINDOW_SECONDS,
   STREAM_MAX_RECORD_AGE_SECONDS,
 } from '../functions/core/count-deltas.ts';
+import {
+  IMPORT_FILE_RETENTION_DAYS,
+  IMPORT_QUEUE_MAX_RECEIVES,
+  IMPORTS_PREFIX,
+  UPLOAD_RETENTION_DAYS,
+  UPLOADS_PREFIX,
+} from '../functions/core/imports.ts';
 import { visibilityTimeoutFor } from '../functions/core/recovery.ts';
 
 /**
@@ -59,6 +66,29 @@ export interface FunctionUrlSpec {
   readonly envVar: string;
 }
 
+/**
+ * An S3 bucket (private, encrypted, TLS only). Its objects live under key prefixes, each with its own
+ * expiry (a lifecycle rule), and S3 announces the objects created under a notified prefix on a queue,
+ * with its own event JSON (on AWS the bucket's notification configuration; the twin emulates it).
+ */
+export interface BucketSpec {
+  /** Environment variable that carries the bucket name to functions that use it. */
+  readonly envVar: string;
+  /** Objects under `prefix` are deleted `days` after they were written. */
+  readonly expirations: readonly { readonly prefix: string; readonly days: number }[];
+  /** ObjectCreated events of objects under `prefix` go to `queue`. */
+  readonly notifications: readonly { readonly prefix: string; readonly queue: string }[];
+  /** Browsers may PUT to presigned URLs (CORS), from the origin the stack is given. */
+  readonly browserUploads?: boolean;
+}
+
+/** What a function may do with a bucket's objects, by key prefix (`uploads/`). */
+export interface BucketAccess {
+  readonly read?: readonly string[];
+  readonly write?: readonly string[];
+  readonly delete?: readonly string[];
+}
+
 export interface SecretSpec {
   /** Environment variable that carries the secret's ARN on AWS. */
   readonly envVar: string;
@@ -85,6 +115,7 @@ export interface FunctionSpec {
     readonly secrets?: readonly string[];
     /** Function URLs it needs to know (to hand them to Twilio, say). */
     readonly functionUrls?: readonly string[];
+    readonly buckets?: Readonly<Record<string, BucketAccess>>;
   };
 }
 
@@ -154,6 +185,7 @@ export interface DefaultRouteSpec {
 export interface Topology {
   readonly tables: Readonly<Record<string, TableSpec>>;
   readonly queues: Readonly<Record<string, QueueSpec>>;
+  readonly buckets: Readonly<Record<string, BucketSpec>>;
   readonly secrets: Readonly<Record<string, SecretSpec>>;
   readonly functions: Readonly<Record<string, FunctionSpec>>;
   readonly functionUrls: Readonly<Record<string, FunctionUrlSpec>>;
@@ -171,6 +203,12 @@ export interface Topology {
 const SEND_TIMEOUT_SECONDS = 30;
 const FAN_OUT_TIMEOUT_SECONDS = 30;
 const CALLBACK_RETRY_TIMEOUT_SECONDS = 30;
+/**
+ * The import worker runs up to Lambda's ceiling, 15 minutes, and hands over to a new invocation
+ * before it (use-cases/import-contacts.ts). A crashed invocation's message comes back after the
+ * queue's visibility timeout, twice this.
+ */
+const IMPORT_TIMEOUT_SECONDS = 900;
 /** A deleted group's cleanup runs up to 5 minutes per invocation (~100,000 memberships), then hands over. */
 const GROUP_CLEANUP_TIMEOUT_SECONDS = 300;
 /** Admin handlers read tenant API keys and broadcasts; the create route also enqueues the fan-out. */
@@ -230,6 +268,29 @@ export const topology = {
       visibilityTimeoutSeconds: 60,
       retentionDays: 14,
       deadLetter: { maxReceiveCount: 5, envVar: 'COUNT_FAILURES_DLQ_URL', retentionDays: 14 },
+    },
+    // Contact imports: the uploads bucket's S3 events for new import files, and continuations.
+    imports: {
+      envVar: 'IMPORTS_QUEUE_URL',
+      visibilityTimeoutSeconds: visibilityTimeoutFor(IMPORT_TIMEOUT_SECONDS),
+      retentionDays: 4,
+      deadLetter: {
+        maxReceiveCount: IMPORT_QUEUE_MAX_RECEIVES,
+        envVar: 'IMPORTS_DLQ_URL',
+        retentionDays: 14,
+      },
+    },
+  },
+  buckets: {
+    // Files too big for a request (POST /v1/uploads) and the files of contact imports.
+    uploads: {
+      envVar: 'UPLOADS_BUCKET',
+      expirations: [
+        { prefix: UPLOADS_PREFIX, days: UPLOAD_RETENTION_DAYS },
+        { prefix: IMPORTS_PREFIX, days: IMPORT_FILE_RETENTION_DAYS },
+      ],
+      notifications: [{ prefix: IMPORTS_PREFIX, queue: 'imports' }],
+      browserUploads: true,
     },
   },
   secrets: {
@@ -407,6 +468,35 @@ export const topology = {
       timeoutSeconds: 120,
       uses: { tables: { main: 'readwrite' }, queues: { send: 'send' } },
     },
+    contactImports: {
+      entry: 'functions/contact-imports.ts',
+      description:
+        'POST /v1/uploads and /v1/contacts/imports, GET /v1/contacts/imports[/{importId}]: presigned uploads, starting imports, their progress',
+      // A CSV body of up to ~6 MB is checked and stored within the request.
+      memoryMb: 1024,
+      timeoutSeconds: 29,
+      uses: {
+        tables: { main: 'readwrite' },
+        buckets: {
+          uploads: {
+            read: [UPLOADS_PREFIX],
+            write: [UPLOADS_PREFIX, IMPORTS_PREFIX],
+            delete: [UPLOADS_PREFIX],
+          },
+        },
+      },
+    },
+    importContacts: {
+      entry: 'functions/import-contacts.ts',
+      description: 'Imports a contacts CSV from the uploads bucket: checked whole, then written in batches',
+      memoryMb: 1024,
+      timeoutSeconds: IMPORT_TIMEOUT_SECONDS,
+      uses: {
+        tables: { main: 'readwrite' },
+        queues: { imports: 'send+consume' },
+        buckets: { uploads: { read: [IMPORTS_PREFIX] } },
+      },
+    },
     sweepStuck: {
       entry: 'functions/sweep-stuck.ts',
       description:
@@ -454,6 +544,10 @@ export const topology = {
     { method: 'DELETE', path: '/v1/groups/{id}/members/{phone}', function: 'groups', auth: 'admin' },
     { method: 'GET', path: '/v1/templates', function: 'templates', auth: 'admin' },
     { method: 'GET', path: '/v1/templates/{contentSid}', function: 'templates', auth: 'admin' },
+    { method: 'POST', path: '/v1/uploads', function: 'contactImports', auth: 'admin' },
+    { method: 'POST', path: '/v1/contacts/imports', function: 'contactImports', auth: 'admin' },
+    { method: 'GET', path: '/v1/contacts/imports', function: 'contactImports', auth: 'admin' },
+    { method: 'GET', path: '/v1/contacts/imports/{importId}', function: 'contactImports', auth: 'admin' },
     { method: 'POST', path: '/webhooks/twilio/status', function: 'twilioStatusWebhook', auth: 'public' },
     { method: 'POST', path: '/webhooks/twilio/inbound', function: 'twilioInboundWebhook', auth: 'public' },
   ],
@@ -495,6 +589,16 @@ export const topology = {
       maxConcurrency: 2,
       reportBatchItemFailures: true,
     },
+    {
+      queue: 'imports',
+      function: 'importContacts',
+      // One import per invocation: it uses the invocation's whole time, and hands over before the end.
+      batchSize: 1,
+      maxBatchingWindowSeconds: 0,
+      // Imports of several tenants at once, without crowding the table's write capacity.
+      maxConcurrency: 4,
+      reportBatchItemFailures: true,
+    },
   ],
   streamConsumers: [
     {
@@ -531,6 +635,7 @@ export const topology = {
 export type FunctionId = keyof typeof topology.functions;
 export type QueueId = keyof typeof topology.queues;
 export type TableId = keyof typeof topology.tables;
+export type BucketId = keyof typeof topology.buckets;
 
 /**
  * The environment variables a function receives for the resources it uses, resolved
@@ -542,6 +647,7 @@ export interface ResourceLocator {
   deadLetterQueueUrl(id: string): string;
   secretArn(id: string): string;
   functionUrl(id: string): string;
+  bucketName(id: string): string;
 }
 
 export function resourceEnvironment(
@@ -562,6 +668,8 @@ export function resourceEnvironment(
       env[mustGet(topo.secrets, id, 'secret').envVar] = locate.secretArn(id);
   for (const id of fn.uses.functionUrls ?? [])
     env[mustGet(topo.functionUrls, id, 'function URL').envVar] = locate.functionUrl(id);
+  for (const id of Object.keys(fn.uses.buckets ?? {}))
+    env[mustGet(topo.buckets, id, 'bucket').envVar] = locate.bucketName(id);
   return env;
 }
 
@@ -578,7 +686,12 @@ export function validateTopology(topo: Topology): void {
       if (!topo.secrets[s]) problems.push(`${id} uses unknown secret ${s}`);
     for (const u of fn.uses.functionUrls ?? [])
       if (!topo.functionUrls[u]) problems.push(`${id} uses unknown function URL ${u}`);
+    for (const b of Object.keys(fn.uses.buckets ?? {}))
+      if (!topo.buckets[b]) problems.push(`${id} uses unknown bucket ${b}`);
   }
+  for (const [id, bucket] of Object.entries(topo.buckets))
+    for (const n of bucket.notifications)
+      if (!topo.queues[n.queue]) problems.push(`bucket ${id} notifies unknown queue ${n.queue}`);
   for (const [id, url] of Object.entries(topo.functionUrls))
     if (!fnIds.has(url.function)) problems.push(`function URL ${id} names unknown function ${url.function}`);
   for (const c of topo.streamConsumers) {

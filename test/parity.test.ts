@@ -25,6 +25,7 @@ function templateWiring(): {
   schedules: string[];
   streams: string[];
   functionUrls: string[];
+  notifications: string[];
 } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new BroadcastStack(app, 'Parity');
@@ -84,7 +85,21 @@ function templateWiring(): {
     const targets = r.Properties.Targets as { Arn: unknown }[];
     return `${r.Properties.ScheduleExpression} -> ${targets.map((t) => fnByLogicalId.get(logicalIdOf(t.Arn) ?? '')).join(',')}`;
   });
-  return { routes, consumers, schedules, streams, functionUrls };
+  const bucketByLogicalId = new Map(
+    Object.entries(stack.buckets).map(([id, b]) => [
+      Stack.of(stack).getLogicalId(b.node.defaultChild as never),
+      id,
+    ]),
+  );
+  const notifications = byType('AWS::S3::Bucket').flatMap(([id, r]) => {
+    const configs = ((r.Properties.NotificationConfiguration as Record<string, unknown> | undefined)
+      ?.QueueConfigurations ?? []) as { Queue: unknown; Filter: { S3Key: { Rules: { Value: string }[] } } }[];
+    return configs.map(
+      (c) =>
+        `${bucketByLogicalId.get(id)} ${c.Filter.S3Key.Rules[0]?.Value} -> ${queueByLogicalId.get(logicalIdOf(c.Queue) ?? '')}`,
+    );
+  });
+  return { routes, consumers, schedules, streams, functionUrls, notifications };
 }
 
 let twin: LocalTwin;
@@ -141,6 +156,15 @@ describe('parity: the CDK stack and the local twin wire the same topology', () =
     expect([...twin.wired.schedules].sort()).toEqual(
       topology.schedules.map((s) => `${s.id} -> ${s.function}`).sort(),
     );
+  });
+
+  it('every bucket notification (S3 ObjectCreated events to a queue)', () => {
+    const expected = Object.entries(topology.buckets)
+      .flatMap(([id, b]) => b.notifications.map((n) => `${id} ${n.prefix} -> ${n.queue}`))
+      .sort();
+    expect(expected.length).toBeGreaterThan(0);
+    expect(cdk.notifications.sort()).toEqual(expected);
+    expect([...twin.wired.notifications].sort()).toEqual(expected);
   });
 
   it('every route answers through the twin (none is left unwired)', async () => {

@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoBroadcasts } from '../adapters/dynamo-broadcasts.ts';
@@ -7,11 +8,14 @@ import { DynamoContacts } from '../adapters/dynamo-contacts.ts';
 import { DynamoCounters } from '../adapters/dynamo-counters.ts';
 import { DynamoFollowUpLedger } from '../adapters/dynamo-follow-up-ledger.ts';
 import { DynamoGroups } from '../adapters/dynamo-groups.ts';
+import { DynamoImports } from '../adapters/dynamo-imports.ts';
 import { retryTransactionConflicts } from '../adapters/dynamo-items.ts';
 import { DynamoMessageIndex } from '../adapters/dynamo-message-index.ts';
 import { DynamoSendLedger } from '../adapters/dynamo-send-ledger.ts';
 import { DynamoTenantSettings } from '../adapters/dynamo-tenant-settings.ts';
+import { S3Files } from '../adapters/s3-files.ts';
 import { SqsTaskQueue } from '../adapters/sqs-queues.ts';
+import type { ImportContinuation, ImportQueue } from '../core/imports.ts';
 import type {
   BroadcastCounters,
   Broadcasts,
@@ -87,5 +91,34 @@ export const contacts = (): DynamoContacts =>
   once('addressBook', () => new DynamoContacts(dynamoDocumentClient(), table()));
 export const groups = (): DynamoGroups =>
   once('groups', () => new DynamoGroups(dynamoDocumentClient(), table(), contacts()));
+
+/**
+ * S3 for uploads and import files. Path-style when an endpoint is set (the local twin's S3 emulator
+ * answers on 127.0.0.1). Checksums only when an operation requires them: with the SDK's default,
+ * every presigned PUT URL carries the CRC32 of an empty body and S3 refuses the real file (s3-files.ts).
+ */
+let s3Client: S3Client | undefined;
+export function s3(): S3Client {
+  s3Client ??= new S3Client({
+    forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3),
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  return s3Client;
+}
+
+/** Contact imports and uploads (their records), their files in the uploads bucket, and the imports queue. */
+export const importStore = (): DynamoImports =>
+  once('imports', () => new DynamoImports(dynamoDocumentClient(), table()));
+export const uploadFiles = (): S3Files =>
+  once('uploadFiles', () => new S3Files(s3(), requiredEnv('UPLOADS_BUCKET')));
+export const importQueue = (): ImportQueue =>
+  once('importQueue', () => {
+    const queue = new SqsTaskQueue<ImportContinuation>(sqs(), requiredEnv('IMPORTS_QUEUE_URL'));
+    return {
+      continueImport: (tenantId: string, importId: string) =>
+        queue.enqueue([{ kind: 'import.continue', tenantId, importId }]),
+    };
+  });
 
 export type { SendLedger };

@@ -24,6 +24,7 @@ export const CURSOR_KINDS = {
   groups: 'g',
   members: 'm',
   templates: 't',
+  imports: 'i',
 } as const;
 export type CursorKind = keyof typeof CURSOR_KINDS;
 

@@ -10,6 +10,7 @@ import { TEMPLATE_APPROVALS, TEMPLATE_CATEGORIES } from './content-templates.ts'
 import { MAX_CSV_BODY_BYTES, MAX_CSV_ROWS } from './csv-export.ts';
 import { MAX_CURSOR_LENGTH } from './cursor.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
+import { importPaths } from './openapi-imports.ts';
 import { LAMBDA_MAX_EVENT_BYTES } from './request-limits.ts';
 // Registers the settings schemas in apiSchemas.
 import './tenant-settings.ts';
@@ -431,6 +432,7 @@ function build(serverUrl?: string): Json {
           },
         },
       },
+      ...importPaths(),
       '/v1/contacts': {
         get: {
           operationId: 'listContacts',

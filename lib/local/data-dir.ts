@@ -19,6 +19,8 @@ export const TWIN_ENTRIES = [
   'twilio-simulator-content.jsonl',
   'dynamodb',
   'sqs',
+  's3',
+  's3-notified.json',
 ] as const;
 
 /**

@@ -13,6 +13,7 @@ import type { QueueSpec } from '../topology.ts';
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local.ts';
 import { PRIVATE_DIR_MODE } from './data-dir.ts';
 import { freePort } from './free-port.ts';
+import { SPY_BUFFER } from './s3-local.ts';
 
 export interface LocalQueue {
   readonly name: string;
@@ -30,15 +31,26 @@ export interface LocalQueues {
 const DAY_SECONDS = 86_400;
 
 /**
- * Starts the fauxqs SQS emulator on 127.0.0.1 only, with its state (queues and messages) in SQLite
- * under `dataDir/sqs` (0700).
+ * Starts the fauxqs emulator on 127.0.0.1 only: SQS, with its state (queues and messages) in SQLite
+ * under `dataDir/sqs`, and S3 on the same port, its objects as files under `dataDir/s3` (both 0700).
+ * Its message spy is on: the twin's bucket notifications read S3 uploads from it (s3-local.ts).
  */
 export async function startSqsLocal(options: { dataDir: string; port: number }): Promise<FauxqsServer> {
   const dataDir = path.join(options.dataDir, 'sqs');
-  mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  const s3StorageDir = path.join(options.dataDir, 's3');
+  for (const dir of [dataDir, s3StorageDir]) mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const port = options.port || (await freePort());
   // `host` only names the host in the queue URLs fauxqs builds; it is not where it listens.
-  return onLoopback(port, () => startFauxqs({ port, host: 'localhost', logger: false, dataDir }));
+  return onLoopback(port, () =>
+    startFauxqs({
+      port,
+      host: 'localhost',
+      logger: false,
+      dataDir,
+      s3StorageDir,
+      messageSpies: { bufferSize: SPY_BUFFER },
+    }),
+  );
 }
 
 /**

@@ -27,6 +27,7 @@ import { freePort } from './free-port.ts';
 import { type FrontDoor, openFrontDoor } from './front-door.ts';
 import { createHttpGateway } from './http-gateway.ts';
 import { type Invoke, loadFunction } from './lambda-runtime.ts';
+import { applyExpirations, ensureBuckets, localS3Client, startBucketNotifier } from './s3-local.ts';
 import { type SqsEventSource, startSqsEventSource } from './sqs-event-source.ts';
 import {
   ensureQueues,
@@ -49,6 +50,10 @@ export interface LocalTwin {
   readonly publicBaseUrl: string;
   readonly dynamodbEndpoint: string;
   readonly sqsEndpoint: string;
+  /** S3 (fauxqs serves it on the SQS endpoint), path-style. */
+  readonly s3Endpoint: string;
+  /** Bucket names by topology id. */
+  readonly buckets: Readonly<Record<string, string>>;
   readonly queues: LocalQueues['queues'];
   readonly tableNames: Readonly<Record<string, string>>;
   readonly simulator?: TwilioSimulator;
@@ -69,6 +74,8 @@ export interface LocalTwin {
     schedules: string[];
     streams: string[];
     functionUrls: string[];
+    /** `bucket prefix -> queue`: each bucket notification. */
+    notifications: string[];
   };
   /** Runs a scheduled rule now, as its timer would. */
   runSchedule(id: string): Promise<unknown>;
@@ -234,7 +241,11 @@ export async function startLocalTwin(
     }
     await seedApiKeys(dynamodb.endpoint, tableNames.main, config.apiKeys);
     const queues = await ensureQueues(sqsServer, topo.queues, localName);
-    writeEndpoints(config.dataDir, sqsServer.address, dynamodb.endpoint, queues, tableNames);
+    const s3 = localS3Client(sqsServer.address);
+    stack.push(async () => s3.destroy());
+    const buckets = await ensureBuckets(sqsServer, s3, topo.buckets, localName);
+    const bucketNames = Object.fromEntries(buckets.map((b) => [b.id, b.name]));
+    writeEndpoints(config.dataDir, sqsServer.address, dynamodb.endpoint, queues, tableNames, bucketNames);
     // What the emulators created themselves, and what an earlier version left readable to others.
     restrictTwinFiles(config.dataDir);
 
@@ -260,6 +271,8 @@ export async function startLocalTwin(
         // queue by the URL's path, whatever its host.
         queues: handlerSqs === sqsServer.address ? queues : readdressQueues(queues, handlerSqs),
         tableNames,
+        buckets: bucketNames,
+        s3Endpoint: sqsServer.address,
         publicBaseUrl,
         simulator,
         functionUrls,
@@ -282,6 +295,7 @@ export async function startLocalTwin(
       schedules: [],
       streams: [],
       functionUrls: [],
+      notifications: [],
     };
     for (const [id, spec] of Object.entries(topo.functionUrls)) {
       wired.functionUrls.push(`${id} -> ${spec.function}`);
@@ -360,6 +374,26 @@ export async function startLocalTwin(
     }
     stack.push(() => Promise.all(streamSources.map((s) => s.stop())).then(() => undefined));
 
+    // S3's bucket notifications and lifecycle expiry, which fauxqs does not do itself (s3-local.ts).
+    const expire = () =>
+      applyExpirations(s3, buckets).catch((error: unknown) =>
+        log({ level: 'WARN', source: 's3', message: 'expiring objects failed', error: String(error) }),
+      );
+    await expire();
+    const expiry = setInterval(() => void expire(), 3_600_000);
+    stack.push(async () => clearInterval(expiry));
+    const notifier = await startBucketNotifier({
+      server: sqsServer,
+      s3,
+      sqs,
+      buckets,
+      queueUrl: (id) => queues[id]?.main.url ?? missing('queue', id),
+      stateFile: path.join(config.dataDir, 's3-notified.json'),
+      log,
+    });
+    stack.push(() => notifier.stop());
+    wired.notifications.push(...notifier.wired);
+
     const runSchedule = async (id: string): Promise<unknown> => {
       const schedule = topo.schedules.find((s) => s.id === id);
       if (!schedule) throw new Error(`No schedule ${id}`);
@@ -396,6 +430,8 @@ export async function startLocalTwin(
       publicBaseUrl,
       dynamodbEndpoint: dynamodb.endpoint,
       sqsEndpoint: sqsServer.address,
+      s3Endpoint: sqsServer.address,
+      buckets: bucketNames,
       queues,
       tableNames,
       ...(simulator ? { simulator } : {}),
@@ -425,6 +461,9 @@ function handlerEnvironment(
     sqsEndpoint: string;
     queues: LocalQueues['queues'];
     tableNames: Record<string, string>;
+    buckets: Record<string, string>;
+    /** S3 is not behind a fault proxy: TWIN_FAULTS names DynamoDB, SQS and Twilio faults only. */
+    s3Endpoint: string;
     publicBaseUrl: string;
     simulator: TwilioSimulator | undefined;
     functionUrls: Record<string, string>;
@@ -436,6 +475,7 @@ function handlerEnvironment(
     queueUrl: (id: string) => where.queues[id]?.main.url ?? missing('queue', id),
     deadLetterQueueUrl: (id: string) => where.queues[id]?.deadLetter.url ?? missing('queue', id),
     secretArn: (id: string) => missing('secret', id),
+    bucketName: (id: string) => where.buckets[id] ?? missing('bucket', id),
   };
   const env: Record<string, string> = {
     AWS_REGION: LOCAL_REGION,
@@ -444,6 +484,7 @@ function handlerEnvironment(
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     AWS_ENDPOINT_URL_DYNAMODB: where.dynamodbEndpoint,
     AWS_ENDPOINT_URL_SQS: where.sqsEndpoint,
+    AWS_ENDPOINT_URL_S3: where.s3Endpoint,
     PUBLIC_BASE_URL: where.publicBaseUrl,
     POWERTOOLS_SERVICE_NAME: 'whatsapp-broadcast',
     ...config.handlerSettings,
@@ -491,13 +532,14 @@ function writeEndpoints(
   dynamodbEndpoint: string,
   queues: LocalQueues['queues'],
   tables: Record<string, string>,
+  buckets: Record<string, string>,
 ): void {
   const byId = Object.fromEntries(
     Object.entries(queues).map(([id, q]) => [id, { url: q.main.url, deadLetterUrl: q.deadLetter.url }]),
   );
   writeFileSync(
     path.join(dataDir, 'endpoints.json'),
-    `${JSON.stringify({ sqsEndpoint, dynamodbEndpoint, tables, queues: byId }, null, 2)}\n`,
+    `${JSON.stringify({ sqsEndpoint, s3Endpoint: sqsEndpoint, dynamodbEndpoint, tables, buckets, queues: byId }, null, 2)}\n`,
     { mode: PRIVATE_FILE_MODE },
   );
 }

@@ -118,6 +118,20 @@ describe('normalizePhone: what copy-paste and spreadsheets carry (issue 10)', ()
     expect(one(input)).toEqual({ ok: true, phone: IL });
   });
 
+  // A numeric spreadsheet column drops a national number's leading 0 (0501234567 → 501234567):
+  // libphonenumber reads a national number with or without its national prefix, so the number
+  // imports with its country (issue 12, CSV import). Checked for the markets the product serves.
+  it.each([
+    ['531234567', 'IL', IL],
+    ['7911123456', 'GB', '+447911123456'],
+    ['712345678', 'KE', '+254712345678'],
+    ['612345678', 'FR', '+33612345678'],
+    ['15123456789', 'DE', '+4915123456789'],
+    ['8031234567', 'NG', '+2348031234567'],
+  ])('%j with %s: a national mobile that lost its leading zero', (input, country, phone) => {
+    expect(one(input, country)).toEqual({ ok: true, phone });
+  });
+
   it.each([
     ['+972\u00A053\u00A0123\u00A04567', 'no-break spaces'],
     ['+972\u202F53\u202F123\u202F4567', 'narrow no-break spaces (French formatting)'],

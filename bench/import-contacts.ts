@@ -1,0 +1,155 @@
+/**
+ * `node bench/import-contacts.ts [--rows=100000] [--no-group]`: imports a generated contacts CSV
+ * through the local twin's API, as a user would (POST /v1/uploads, a presigned PUT, POST
+ * /v1/contacts/imports { uploadId } into a new group), and prints the wall time and rows per second,
+ * from the 202 to `completed`. Not part of `npm test` (it takes minutes). The twin runs in this
+ * process, on free ports, in a temporary DATA_DIR (on disk, as `npm start` keeps it).
+ *
+ * The file: realistic columns (phone in national format with defaultCountry IL, name, city, a ZIP
+ * with leading zeros, language, tags, consent, a numeric and a boolean attribute), 1 % duplicates
+ * and 0.5 % invalid numbers, so that every path of the worker is exercised.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { localConfigFromEnv } from '../lib/local/config.ts';
+import { startLocalTwin } from '../lib/local/twin.ts';
+import { waitFor } from '../lib/local/wait-for.ts';
+
+const args = process.argv.slice(2);
+const rowsArg = args.find((a) => a.startsWith('--rows='));
+const ROWS = rowsArg ? Number(rowsArg.slice('--rows='.length)) : 100_000;
+const GROUP = !args.includes('--no-group');
+if (!Number.isInteger(ROWS) || ROWS < 1 || args.some((a) => a !== '--no-group' && !a.startsWith('--rows='))) {
+  process.stderr.write('Usage: node bench/import-contacts.ts [--rows=100000] [--no-group]\n');
+  process.exit(2);
+}
+
+const KEY = 'bench-import-key';
+const CITIES = ['Haifa', 'Tel Aviv', 'Jerusalem', "Be'er Sheva", 'Eilat', 'Nazareth', 'Netanya', 'Ashdod'];
+const LANGUAGES = ['he', 'ar', 'en', 'ru'];
+
+/** The CSV: national numbers, some duplicated, some invalid; quoted names with commas. */
+export function contactsCsv(rows: number): {
+  csv: string;
+  distinct: number;
+  duplicates: number;
+  invalid: number;
+} {
+  const lines = ['Phone,Name,City,ZIP,Language,Tags,Consent,Farm size,Member'];
+  let duplicates = 0;
+  let invalid = 0;
+  for (let i = 0; i < rows; i++) {
+    let phone = `05${String(20_000_000 + i).padStart(8, '0')}`;
+    if (i % 200 === 199) {
+      phone = `n/a ${i}`; // what a spreadsheet has where nobody typed a number
+      invalid++;
+    } else if (i % 100 === 99) {
+      phone = `05${String(20_000_000 + i - 50).padStart(8, '0')}`; // an earlier row's number
+      duplicates++;
+    }
+    lines.push(
+      [
+        phone,
+        `"Cohen, Dana ${i}"`,
+        CITIES[i % CITIES.length],
+        `0${String(1000 + (i % 9000)).padStart(4, '0')}`,
+        LANGUAGES[i % LANGUAGES.length],
+        i % 3 === 0 ? '"north,vip"' : 'south',
+        i % 4 === 0 ? 'yes' : 'no',
+        String((i % 500) / 10),
+        i % 2 === 0 ? 'TRUE' : 'FALSE',
+      ].join(','),
+    );
+  }
+  return { csv: `${lines.join('\r\n')}\r\n`, distinct: rows - duplicates - invalid, duplicates, invalid };
+}
+
+async function main(): Promise<void> {
+  // The handlers' logs (loaded by the twin below) at WARN: the figures only.
+  process.env.POWERTOOLS_LOG_LEVEL = 'WARN';
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-import-'));
+  const twin = await startLocalTwin(
+    localConfigFromEnv({
+      DATA_DIR: dataDir,
+      PORT: '0',
+      TWILIO_SIMULATOR_PORT: '0',
+      LOCAL_API_KEYS: `bench:${KEY}`,
+    }),
+    { log: () => {} },
+  );
+  const call = async (method: string, route: string, body?: unknown) => {
+    const res = await fetch(`${twin.apiUrl}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: the API's JSON, read field by field below.
+    return { status: res.status, body: (await res.json()) as Record<string, any> };
+  };
+  try {
+    const file = contactsCsv(ROWS);
+    const bytes = Buffer.byteLength(file.csv);
+    process.stdout.write(
+      `${ROWS} rows, ${(bytes / 1_048_576).toFixed(1)} MiB (${file.distinct} distinct, ${file.duplicates} duplicates, ${file.invalid} invalid)\n`,
+    );
+    const group = GROUP ? (await call('POST', '/v1/groups', { name: 'Bench import' })).body : undefined;
+    const upload = await call('POST', '/v1/uploads', { contentLength: bytes });
+    const put = await fetch(upload.body.url, { method: 'PUT', headers: upload.body.headers, body: file.csv });
+    if (put.status !== 200) throw new Error(`upload PUT answered ${put.status}`);
+    const started = Date.now();
+    const query = `defaultCountry=IL${group ? `&groupId=${group.groupId}` : ''}`;
+    const accepted = await call('POST', `/v1/contacts/imports?${query}`, { uploadId: upload.body.uploadId });
+    if (accepted.status !== 202)
+      throw new Error(`import answered ${accepted.status}: ${JSON.stringify(accepted.body)}`);
+    let last = -1;
+    const done = await waitFor(
+      async () => {
+        const { body } = await call('GET', `/v1/contacts/imports/${accepted.body.importId}`);
+        if (body.progressPct !== last && body.progressPct % 10 === 0) {
+          last = body.progressPct;
+          process.stdout.write(
+            `  ${((Date.now() - started) / 1000).toFixed(0)} s: ${body.progressPct} % (${body.processedRows} rows)\n`,
+          );
+        }
+        return body.status === 'running' ? undefined : body;
+      },
+      { timeoutMs: 60 * 60_000, intervalMs: 1000, message: 'the import did not finish within an hour' },
+    );
+    const seconds = (Date.now() - started) / 1000;
+    const memberCount = group
+      ? (await call('GET', `/v1/groups/${group.groupId}`)).body.memberCount
+      : undefined;
+    process.stdout.write(
+      `${JSON.stringify({
+        rows: ROWS,
+        bytes,
+        group: GROUP,
+        status: done.status,
+        seconds: Number(seconds.toFixed(1)),
+        rowsPerSecond: Math.round(ROWS / seconds),
+        createdCount: done.createdCount,
+        updatedCount: done.updatedCount,
+        duplicateCount: done.duplicateCount,
+        invalidCount: done.invalidCount,
+        memberCount,
+      })}\n`,
+    );
+    if (
+      done.status !== 'completed' ||
+      done.createdCount !== file.distinct ||
+      done.duplicateCount !== file.duplicates ||
+      done.invalidCount !== file.invalid ||
+      (GROUP && memberCount !== file.distinct)
+    )
+      throw new Error('the import did not account for every row as expected');
+  } finally {
+    await twin.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`import bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
