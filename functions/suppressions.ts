@@ -4,16 +4,15 @@ import { json, parseJson } from './commons/http.ts';
 import { invalidPhone, pathPhone } from './commons/phone-path.ts';
 import { logger } from './commons/powertools.ts';
 import { broadcasts as broadcastRepository, contactStore, sendLedger } from './commons/wiring.ts';
-import {
-  type ContactMessageViewShape,
-  PageQuery,
-  parseListQuery,
-  SuppressionRequest,
-  type SuppressionViewShape,
-} from './core/broadcast-request.ts';
+import { PageQuery, parseListQuery } from './core/broadcast-request.ts';
 import { ApiError, fromZodError } from './core/errors.ts';
 import { maskPhone, normalizePhone } from './core/phones.ts';
 import type { Broadcast, ContactMessage, Recipient, Suppression } from './core/ports.ts';
+import {
+  type ContactMessageViewShape,
+  SuppressionRequest,
+  type SuppressionViewShape,
+} from './core/suppression-views.ts';
 
 /** Reads of broadcasts and recipients in flight at once while a history page is shaped. */
 const READ_CONCURRENCY = 16;

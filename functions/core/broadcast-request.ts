@@ -4,7 +4,6 @@ import { MAX_CURSOR_LENGTH } from './cursor.ts';
 import { ApiError, ERROR_CODES, type ErrorCode, fromZodError, UNKNOWN_FIELD } from './errors.ts';
 import { FOLLOW_UP_STATUSES } from './follow-up.ts';
 import { INVALID_REASONS, isValidCountryCode } from './phones.ts';
-import type { SuppressionReason } from './ports.ts';
 import { SKIP_REASONS } from './skips.ts';
 import { BROADCAST_STATUSES, RECIPIENT_STATUSES } from './statuses.ts';
 import { MAX_CONTENT_VARIABLE_KEY_LENGTH, MAX_CONTENT_VARIABLES } from './template-parameters.ts';
@@ -392,10 +391,10 @@ export function checkRouteQuery(
 // Responses
 // ---------------------------------------------------------------------------------------------
 
-const count = z.number().int().min(0);
-const timestamp = z.string().meta({ format: 'date-time', description: 'ISO-8601 UTC' });
+export const count = z.number().int().min(0);
+export const timestamp = z.string().meta({ format: 'date-time', description: 'ISO-8601 UTC' });
 /** Twilio error codes are integers (30003); a string is allowed for codes of our own. */
-const providerErrorCode = z.union([z.number().int(), z.string()]);
+export const providerErrorCode = z.union([z.number().int(), z.string()]);
 
 export const BroadcastId = z
   .string()
@@ -627,146 +626,3 @@ export const ErrorBody = z
     }),
   })
   .register(apiSchemas, { id: 'Error' });
-
-// ---------------------------------------------------------------------------------------------
-// Suppressions and contact history: /v1/suppressions, /v1/contacts/{phone}/messages
-// ---------------------------------------------------------------------------------------------
-
-export const MAX_SUPPRESSION_NOTE_LENGTH = 500;
-export const SUPPRESSION_REASONS = [
-  'opt_out_keyword',
-  'opt_out_button',
-  'provider_error',
-  'admin',
-] as const satisfies readonly SuppressionReason[];
-
-export const SUPPRESSION_SCOPES = ['tenant', 'sender'] as const;
-
-export const SuppressionRequest = z
-  .strictObject({
-    phone: z.string().min(1).max(100).meta({
-      description: 'E.164, or a national format read with defaultCountry',
-      example: '+972501234567',
-    }),
-    defaultCountry: CountryCode.optional(),
-    note: z
-      .string()
-      .max(MAX_SUPPRESSION_NOTE_LENGTH)
-      .optional()
-      .meta({ description: 'Why the number is suppressed; kept as the suppression detail' }),
-  })
-  .register(apiSchemas, { id: 'SuppressionRequest' });
-export type SuppressionRequestInput = z.output<typeof SuppressionRequest>;
-
-export const SuppressionView = z
-  .object({
-    phone: z.string().meta({ description: 'E.164', example: '+972501234567' }),
-    reason: z.enum(SUPPRESSION_REASONS).meta({
-      description:
-        'opt_out_keyword (STOP and the like), opt_out_button (an opt-out button), provider_error (the number cannot receive), admin (added through this API)',
-    }),
-    detail: z
-      .string()
-      .optional()
-      .meta({ description: "The keyword or button payload, the provider's error code, or the admin's note" }),
-    createdAt: timestamp,
-    scope: z.enum(SUPPRESSION_SCOPES).meta({
-      description:
-        "tenant: on this tenant's list (an admin, a provider error, or an opt-out answering this tenant); sender: the person opted out of the sender every tenant of this deployment sends from (STOP or an opt-out button). Only the person lifts a sender opt-out, by writing START: DELETE answers 409 INVALID_STATE",
-    }),
-  })
-  .register(apiSchemas, { id: 'Suppression' });
-export type SuppressionViewShape = z.infer<typeof SuppressionView>;
-
-export const SuppressionPage = Page(SuppressionView).register(apiSchemas, { id: 'SuppressionPage' });
-
-export const UnsuppressResponse = z
-  .object({ phone: z.string(), removed: z.literal(true) })
-  .register(apiSchemas, { id: 'UnsuppressResponse' });
-
-/** What a history entry's status can be: the recipient's, the follow-up's, or `received` (inbound). */
-export const CONTACT_MESSAGE_STATUSES = [
-  ...RECIPIENT_STATUSES,
-  'expired',
-  'received',
-  'retried',
-  'unknown',
-] as const;
-
-export const ContactMessageView = z
-  .object({
-    direction: z.enum(['outbound', 'inbound']),
-    type: z.enum(['broadcast', 'follow_up', 'inbound']),
-    status: z.enum(CONTACT_MESSAGE_STATUSES).meta({
-      description:
-        "Outbound: the live status from the recipient's ledger (follow_up: the follow-up's; expired: the tap came after the 24-hour window); inbound: received; retried: an earlier attempt that failed and was sent again; unknown: the ledger entry is gone",
-    }),
-    at: timestamp.meta({ description: 'When it was sent (claimed for sending) or received' }),
-    messageSid: z.string(),
-    broadcastId: BroadcastId.optional(),
-    broadcastName: z.string().optional(),
-    body: z
-      .string()
-      .optional()
-      .meta({ description: "Inbound: the text (a tap's button text); follow_up: the follow-up text" }),
-    buttonPayload: z.string().optional().meta({ description: "Inbound: the tapped button's id" }),
-    repliedToSid: z.string().optional().meta({ description: 'Inbound: the SID of our message it answers' }),
-    errorCode: providerErrorCode.optional(),
-    errorMessage: z.string().optional(),
-  })
-  .register(apiSchemas, { id: 'ContactMessage' });
-export type ContactMessageViewShape = z.infer<typeof ContactMessageView>;
-
-export const ContactMessagePage = z
-  .object({
-    phone: z.string().meta({ description: 'The contact, E.164' }),
-    items: z.array(ContactMessageView).meta({ description: 'Newest first' }),
-    nextCursor: z.string().optional(),
-  })
-  .register(apiSchemas, { id: 'ContactMessagePage' });
-
-// ---------------------------------------------------------------------------------------------
-// Response: POST /v1/broadcasts/preview (the dry run)
-// ---------------------------------------------------------------------------------------------
-
-export const BroadcastPreviewView = z
-  .object({
-    totalRecipients: count.meta({
-      description: 'Unique valid recipients, skipped ones included (as a send would count them)',
-    }),
-    sendCount: count.meta({ description: 'Of those, the ones that would be sent the template' }),
-    skippedCount: count,
-    skippedByReason: z.record(z.enum(SKIP_REASONS), count).meta({
-      description: 'suppressed: on a suppression list; no_consent: a marketing template, no opt-in (setting)',
-    }),
-    invalidRecipientsCount: count,
-    invalidRecipients: z.array(InvalidRecipientView).meta({ description: 'The first 100' }),
-    duplicateRecipientsCount: count,
-    estimatedSeconds: count.meta({
-      description: "From the first send to the last at the sender's rate (SENDER_MPS)",
-    }),
-    estimatedCost: z.object({
-      currency: z.literal('USD'),
-      amount: z
-        .number()
-        .meta({ description: 'Every send delivered (undelivered messages are free, so an upper bound)' }),
-      category: z.enum(['MARKETING', 'UTILITY', 'AUTHENTICATION']).nullable(),
-      byCountry: z.array(
-        z.object({ country: z.string(), recipients: count, ratePerMessage: z.number(), amount: z.number() }),
-      ),
-      source: z.string().meta({ description: 'Where the rates come from (WHATSAPP_PRICES replaces them)' }),
-    }),
-    samples: z
-      .array(z.object({ phone: z.string(), variables: z.record(z.string(), z.string()) }))
-      .meta({ description: 'The first recipients that would be sent, with their rendered template values' }),
-    template: z
-      .object({
-        contentSid: z.string(),
-        friendlyName: z.string(),
-        category: z.enum(['MARKETING', 'UTILITY', 'AUTHENTICATION']).nullable(),
-        approval: z.string(),
-        body: z.string(),
-      })
-      .meta({ description: "The template as Twilio's Content API has it (checked as at create)" }),
-  })
-  .register(apiSchemas, { id: 'BroadcastPreview' });

@@ -30,7 +30,7 @@ import { type Options, stringify } from 'csv-stringify/sync';
 /** A part's body, JSON-escaped as Lambda carries it: 5 MiB, leaving room for headers under 6 MB. */
 export const MAX_CSV_BODY_BYTES = 5 * 1024 * 1024;
 /**
- * Rows per part. Measured on the twin (docs-notes/contacts.md): a member row with a name, two tags,
+ * Rows per part. Measured on the twin (README, "CSV exports"): a member row with a name, two tags,
  * consent and four attributes takes 188 bytes JSON-escaped, so 10,000 rows are 1.9 MB, read and
  * written in about 5 s; a recipient row with its timestamps is ~240. The byte bound only cuts the
  * parts of rows over ~520 bytes on average (many or long attributes).

@@ -12,7 +12,9 @@ import { MAX_CURSOR_LENGTH } from './cursor.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import { importPaths } from './openapi-imports.ts';
 import { LAMBDA_MAX_EVENT_BYTES } from './request-limits.ts';
-// Registers the settings schemas in apiSchemas.
+// Register their schemas in apiSchemas.
+import './preview.ts';
+import './suppression-views.ts';
 import './tenant-settings.ts';
 // Registers the Template and TemplatePage schemas.
 import './template-views.ts';

@@ -1,6 +1,10 @@
+import { z } from 'zod';
+import { apiSchemas, InvalidRecipientView } from './broadcast-request.ts';
+import { TEMPLATE_CATEGORIES } from './content-templates.ts';
 import { countryOfPhone } from './phones.ts';
 import type { ChunkEntry } from './ports.ts';
 import { type CostEstimate, estimateCost, type PriceTable, type TemplateCategory } from './pricing.ts';
+import { SKIP_REASONS } from './skips.ts';
 
 /**
  * The dry run's figures (POST /v1/broadcasts/preview) from a broadcast's planned entries: what would
@@ -46,3 +50,48 @@ export function previewFigures(
     samples,
   };
 }
+
+const count = z.number().int().min(0);
+
+/** The dry run's answer, as the OpenAPI document describes it. */
+export const BroadcastPreviewView = z
+  .object({
+    totalRecipients: count.meta({
+      description: 'Unique valid recipients, skipped ones included (as a send would count them)',
+    }),
+    sendCount: count.meta({ description: 'Of those, the ones that would be sent the template' }),
+    skippedCount: count,
+    skippedByReason: z.record(z.enum(SKIP_REASONS), count).meta({
+      description: 'suppressed: on a suppression list; no_consent: a marketing template, no opt-in (setting)',
+    }),
+    invalidRecipientsCount: count,
+    invalidRecipients: z.array(InvalidRecipientView).meta({ description: 'The first 100' }),
+    duplicateRecipientsCount: count,
+    estimatedSeconds: count.meta({
+      description: "From the first send to the last at the sender's rate (SENDER_MPS)",
+    }),
+    estimatedCost: z.object({
+      currency: z.literal('USD'),
+      amount: z
+        .number()
+        .meta({ description: 'Every send delivered (undelivered messages are free, so an upper bound)' }),
+      category: z.enum(TEMPLATE_CATEGORIES).nullable(),
+      byCountry: z.array(
+        z.object({ country: z.string(), recipients: count, ratePerMessage: z.number(), amount: z.number() }),
+      ),
+      source: z.string().meta({ description: 'Where the rates come from (WHATSAPP_PRICES replaces them)' }),
+    }),
+    samples: z
+      .array(z.object({ phone: z.string(), variables: z.record(z.string(), z.string()) }))
+      .meta({ description: 'The first recipients that would be sent, with their rendered template values' }),
+    template: z
+      .object({
+        contentSid: z.string(),
+        friendlyName: z.string(),
+        category: z.enum(TEMPLATE_CATEGORIES).nullable(),
+        approval: z.string(),
+        body: z.string(),
+      })
+      .meta({ description: "The template as Twilio's Content API has it (checked as at create)" }),
+  })
+  .register(apiSchemas, { id: 'BroadcastPreview' });

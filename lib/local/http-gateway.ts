@@ -20,7 +20,7 @@ export interface GatewayRoute {
  * takes goes to the `$default` route's function when there is one (as on AWS); every answer
  * the gateway gives itself (no route, an oversized request, a malformed path, a failed
  * handler) is in API.md's error shape, where API Gateway on AWS answers with its own
- * `{"message": …}` (the departures docs-notes/contract.md lists).
+ * `{"message": …}` (README, "Where this departs from the API contract").
  */
 export function createHttpGateway(options: {
   routes: readonly GatewayRoute[];

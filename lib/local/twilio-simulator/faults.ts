@@ -1,4 +1,4 @@
-// TWIN_FAULTS' twilio.* faults, as the simulator plays them (docs: docs-notes/faults.md):
+// TWIN_FAULTS' twilio.* faults, as the simulator plays them (docs: README, "Chaos drills"):
 //   twilio.429      create refused, nothing created: 429, code 20429 (always safe to retry, TWILIO.md)
 //   twilio.503      create refused, nothing created: 503, code 20503 "Service unavailable"
 //                   (https://www.twilio.com/docs/api/errors/20503)
