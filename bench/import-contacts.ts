@@ -1,5 +1,5 @@
 /**
- * `node bench/import-contacts.ts [--rows=100000] [--no-group] [--broadcast]`: imports a generated contacts CSV
+ * `node bench/import-contacts.ts [--rows=100000] [--no-group] [--broadcast | --send]`: imports a generated contacts CSV
  * through the local twin's API, as a user would (POST /v1/uploads, a presigned PUT, POST
  * /v1/contacts/imports { uploadId } into a new group), and prints the wall time and rows per second,
  * from the 202 to `completed`. Not part of `npm test` (it takes minutes). The twin runs in this
@@ -8,6 +8,9 @@
  * With `--broadcast` (and a group), it then times the dry run and the create of a broadcast to that
  * group (POST /v1/broadcasts/preview, POST /v1/broadcasts scheduled a day ahead, so nothing is sent):
  * both read every member and render its values inside the request, which API Gateway ends at 29 s.
+ * With `--send`, it sends a broadcast to the group for real (through the simulator, at SENDER_MPS, 80
+ * by default: minutes for 20,000) and checks every message: each member got exactly one, with its
+ * own name and city from the file (the first row of a repeated number), and nobody else got one.
  *
  * The file: realistic columns (phone in national format with defaultCountry IL, name, city, a ZIP
  * with leading zeros, language, tags, consent, a numeric and a boolean attribute), 1 % duplicates
@@ -24,14 +27,17 @@ const args = process.argv.slice(2);
 const rowsArg = args.find((a) => a.startsWith('--rows='));
 const ROWS = rowsArg ? Number(rowsArg.slice('--rows='.length)) : 100_000;
 const GROUP = !args.includes('--no-group');
-const BROADCAST = args.includes('--broadcast');
+const SEND = args.includes('--send');
+const BROADCAST = args.includes('--broadcast') || SEND;
 if (
   !Number.isInteger(ROWS) ||
   ROWS < 1 ||
   (BROADCAST && !GROUP) ||
-  args.some((a) => a !== '--no-group' && a !== '--broadcast' && !a.startsWith('--rows='))
+  args.some((a) => a !== '--no-group' && a !== '--broadcast' && a !== '--send' && !a.startsWith('--rows='))
 ) {
-  process.stderr.write('Usage: node bench/import-contacts.ts [--rows=100000] [--no-group | --broadcast]\n');
+  process.stderr.write(
+    'Usage: node bench/import-contacts.ts [--rows=100000] [--no-group | --broadcast | --send]\n',
+  );
   process.exit(2);
 }
 
@@ -103,6 +109,72 @@ async function timeAudienceBroadcast(call: Call, groupId: string, members: numbe
     );
     if (res.status >= 300) throw new Error(`${route} answered ${res.status}: ${JSON.stringify(res.body)}`);
   }
+}
+
+/** Each imported member's values as the template should get them: `{ 1: name, 2: city }`, by E.164 phone. */
+function expectedValues(rows: number): Map<string, Record<string, string>> {
+  const values = new Map<string, Record<string, string>>();
+  for (let i = 0; i < rows; i++) {
+    if (i % 200 === 199) continue; // invalid
+    const first = i % 100 === 99 ? i - 50 : i; // a repeated number keeps its first row
+    const phone = `+9725${String(20_000_000 + first).padStart(8, '0')}`;
+    if (!values.has(phone))
+      values.set(phone, { '1': `Cohen, Dana ${first}`, '2': CITIES[first % CITIES.length] as string });
+  }
+  return values;
+}
+
+/** Sends a broadcast to the whole group and checks every message the simulator accepted. */
+async function sendToGroup(
+  call: Call,
+  twin: Awaited<ReturnType<typeof startLocalTwin>>,
+  groupId: string,
+  expected: Map<string, Record<string, string>>,
+): Promise<void> {
+  const started = performance.now();
+  const created = await call('POST', '/v1/broadcasts', {
+    name: 'Bench audience send',
+    template: {
+      contentSid: 'HX880b0d228b6b512bae0f14a67c858ce4',
+      variables: { '1': '{{name|Farmer}}', '2': '{{City}}' },
+    },
+    audience: { groupIds: [groupId] },
+  });
+  if (created.status !== 202)
+    throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
+  const acceptedS = (performance.now() - started) / 1000;
+  const id = created.body.broadcastId as string;
+  const final = await waitFor(
+    async () => {
+      const { body } = await call('GET', `/v1/broadcasts/${id}`);
+      return ['completed', 'partial', 'failed', 'cancelled'].includes(body.status) ? body : undefined;
+    },
+    { timeoutMs: 60 * 60_000, intervalMs: 2000, message: 'the broadcast did not end within an hour' },
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const got = new Map<string, Record<string, string>[]>();
+  for (const m of twin.simulator?.messages() ?? []) {
+    if (!m.contentVariables) continue;
+    const phone = m.to.replace(/^whatsapp:/, '');
+    got.set(phone, [...(got.get(phone) ?? []), JSON.parse(m.contentVariables)]);
+  }
+  let wrong = 0;
+  let missing = 0;
+  let twice = 0;
+  for (const [phone, values] of expected) {
+    const messages = got.get(phone) ?? [];
+    if (messages.length === 0) missing++;
+    if (messages.length > 1) twice++;
+    if (messages.some((m) => JSON.stringify(m) !== JSON.stringify(values))) wrong++;
+  }
+  const strangers = [...got.keys()].filter((phone) => !expected.has(phone)).length;
+  process.stdout.write(
+    `${JSON.stringify({ send: true, members: expected.size, status: final.status, acceptedS: Number(acceptedS.toFixed(1)), seconds: Number(seconds.toFixed(1)), read: final.counts?.read, missing, twice, wrongValues: wrong, strangers })}\n`,
+  );
+  if (final.status !== 'completed' || missing || twice || wrong || strangers)
+    throw new Error(
+      'the broadcast to the group did not reach every member exactly once with their own values',
+    );
 }
 
 async function main(): Promise<void> {
@@ -183,7 +255,8 @@ async function main(): Promise<void> {
       (GROUP && memberCount !== file.distinct)
     )
       throw new Error('the import did not account for every row as expected');
-    if (BROADCAST && group) await timeAudienceBroadcast(call, group.groupId as string, file.distinct);
+    if (SEND && group) await sendToGroup(call, twin, group.groupId as string, expectedValues(ROWS));
+    else if (BROADCAST && group) await timeAudienceBroadcast(call, group.groupId as string, file.distinct);
   } finally {
     await twin.stop();
     rmSync(dataDir, { recursive: true, force: true });

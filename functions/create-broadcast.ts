@@ -6,11 +6,7 @@ import { header, json, parseJson } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
 import { templateRegistry } from './commons/template-wiring.ts';
 import { broadcasts, sqs } from './commons/wiring.ts';
-import {
-  type CreateBroadcastInput,
-  parseCreateBroadcast,
-  parseIdempotencyKey,
-} from './core/broadcast-request.ts';
+import { parseCreateBroadcast, parseIdempotencyKey } from './core/broadcast-request.ts';
 import { chunkEntries } from './core/chunks.ts';
 import { ApiError } from './core/errors.ts';
 import {
@@ -20,7 +16,6 @@ import {
   requestFingerprint,
 } from './core/idempotency.ts';
 import { newBroadcastId } from './core/ids.ts';
-import { INVALID_REASON_TEXT } from './core/phones.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, FanOutTask } from './core/ports.ts';
 import { checkTemplateInRegistry } from './core/template-check.ts';
 
@@ -64,18 +59,6 @@ export const handler = adminRoute(async (event, tenantId) => {
   const template = await checkTemplateInRegistry(await templateRegistry(), input.template);
 
   const { entries, invalid, duplicateCount } = await planFor(tenantId, input, template);
-  if (entries.length === 0)
-    throw new ApiError(
-      'NO_VALID_RECIPIENTS',
-      `No recipient can be sent this broadcast (${invalid.length} invalid${invalid.length > ITEMS_SHOWN ? `, the first ${ITEMS_SHOWN} listed` : ''}): see each one's reason.`,
-      invalid.slice(0, ITEMS_SHOWN).map((r) => ({
-        path: requestPathOf(input, r.index),
-        message: INVALID_REASON_TEXT[r.reason],
-        input: r.input,
-        reason: r.reason,
-        index: r.index,
-      })),
-    );
 
   const chunks = chunkEntries(entries);
   const broadcast: Broadcast = {
@@ -117,17 +100,6 @@ export const handler = adminRoute(async (event, tenantId) => {
   });
   return json(202, proofOf(broadcast, entries, false));
 });
-
-/**
- * Where an invalid recipient came from in the request: `recipients.<n>`, `audience.phones.<n>`, or
- * `audience` for a group's or tag's member (plan-broadcast.ts numbers them in that order).
- */
-function requestPathOf(input: CreateBroadcastInput, index: number): string {
-  const listed = input.recipients?.length ?? 0;
-  if (index < listed) return `recipients.${index}`;
-  const phones = input.audience?.phones?.length ?? 0;
-  return index < listed + phones ? `audience.phones.${index - listed}` : 'audience';
-}
 
 /** The 202 proof: what was accepted, what was not and why. */
 function proofOf(broadcast: Broadcast, firstEntries: readonly ChunkEntry[], idempotent: boolean) {

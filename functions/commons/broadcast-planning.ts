@@ -1,5 +1,7 @@
 import { type CreateBroadcastInput, tooManyRecipients } from '../core/broadcast-request.ts';
 import type { Template } from '../core/content-templates.ts';
+import { ApiError } from '../core/errors.ts';
+import { INVALID_REASON_TEXT } from '../core/phones.ts';
 import { audienceReads } from '../use-cases/audience-source.ts';
 import { type BroadcastPlan, type PlanDeps, planBroadcast } from '../use-cases/plan-broadcast.ts';
 import { intEnv } from './config.ts';
@@ -23,7 +25,8 @@ function planDeps(): PlanDeps {
 /**
  * The plan of a validated create request (POST /v1/broadcasts and its dry run): who, with which
  * values, who is skipped and why. Throws 413 TOO_MANY_RECIPIENTS when the resolved audience passes
- * maxRecipients, 400 for a group that is not the tenant's (plan-broadcast.ts).
+ * maxRecipients, 400 for a group that is not the tenant's (plan-broadcast.ts), 400
+ * NO_VALID_RECIPIENTS when nobody is left: the dry run refuses what the send would.
  */
 export async function planFor(
   tenantId: string,
@@ -45,5 +48,42 @@ export async function planFor(
   );
   if (plan.entries.length > maxRecipients())
     throw tooManyRecipients(maxRecipients(), plan.entries.length, 'audience');
+  if (plan.entries.length === 0) throw noValidRecipients(input, plan);
   return plan;
+}
+
+/** Invalid recipients listed in NO_VALID_RECIPIENTS (their count is in the message). */
+const INVALID_SHOWN = 100;
+
+/** 400 NO_VALID_RECIPIENTS: nobody to send to, each invalid recipient with where it came from and why. */
+function noValidRecipients(input: CreateBroadcastInput, plan: BroadcastPlan): ApiError {
+  const { invalid } = plan;
+  if (invalid.length === 0)
+    return new ApiError(
+      'NO_VALID_RECIPIENTS',
+      `The audience has nobody in it${plan.duplicateCount > 0 ? ` (only repeats: ${plan.duplicateCount})` : ''}: its groups have no members and no contact has its tags. Add members, or check the group ids and tags.`,
+      [{ path: 'audience', message: 'resolves to no contact' }],
+    );
+  return new ApiError(
+    'NO_VALID_RECIPIENTS',
+    `No recipient can be sent this broadcast (${invalid.length} invalid${invalid.length > INVALID_SHOWN ? `, the first ${INVALID_SHOWN} listed` : ''}): see each one's reason.`,
+    invalid.slice(0, INVALID_SHOWN).map((r) => ({
+      path: requestPathOf(input, r.index),
+      message: INVALID_REASON_TEXT[r.reason],
+      input: r.input,
+      reason: r.reason,
+      index: r.index,
+    })),
+  );
+}
+
+/**
+ * Where an invalid recipient came from in the request: `recipients.<n>`, `audience.phones.<n>`, or
+ * `audience` for a group's or tag's member (plan-broadcast.ts numbers them in that order).
+ */
+function requestPathOf(input: CreateBroadcastInput, index: number): string {
+  const listed = input.recipients?.length ?? 0;
+  if (index < listed) return `recipients.${index}`;
+  const phones = input.audience?.phones?.length ?? 0;
+  return index < listed + phones ? `audience.phones.${index - listed}` : 'audience';
 }

@@ -1,4 +1,4 @@
-import type { AttributeValue, Contact, ContactUpsert } from './audience.ts';
+import type { AttributeValue, Consent, Contact, ContactUpsert } from './audience.ts';
 import { ApiError } from './errors.ts';
 import { whatsAppIdentity } from './phones.ts';
 import { defaultTimeZone } from './time-zones.ts';
@@ -115,7 +115,7 @@ export function mergeContact(
     tags,
     ...(language !== undefined ? { language } : {}),
     timeZone: change.timeZone ?? existing?.timeZone ?? defaultTimeZone(phone),
-    consent: change.consent ?? existing?.consent ?? { status: 'unknown' },
+    consent: mergedConsent(existing?.consent, change.consent),
     groupIds,
     createdAt: existing?.createdAt ?? now,
     updatedAt: existing?.updatedAt ?? now,
@@ -209,4 +209,15 @@ export function foldName(name: string): string {
     .replace(/\s+/gu, ' ')
     .trim()
     .slice(0, 100);
+}
+
+/**
+ * The consent a change leaves. A consent record says when and how the person opted in, so restating
+ * the status it already has (a re-import of the same file, a form sent twice) keeps the first record;
+ * a new status replaces it.
+ */
+function mergedConsent(existing: Consent | undefined, change: Consent | undefined): Consent {
+  if (!change) return existing ?? { status: 'unknown' };
+  if (existing && existing.status === change.status) return existing;
+  return change;
 }

@@ -36,6 +36,7 @@ export function contactColumns(rows: readonly ContactViewShape[]): CsvColumn<Con
 export const RECIPIENT_COLUMNS: readonly CsvColumn<RecipientViewShape>[] = [
   { header: 'phone', value: (r) => r.phone },
   { header: 'status', value: (r) => r.status },
+  { header: 'skipReason', value: (r) => r.skipReason },
   { header: 'attempts', value: (r) => r.attempts },
   { header: 'messageSid', value: (r) => r.messageSid },
   { header: 'errorCode', value: (r) => r.errorCode },

@@ -1,4 +1,4 @@
-import { ATTRIBUTE_KEY_PATTERN, RESERVED_ATTRIBUTE_KEYS } from './contact-rules.ts';
+import { isAttributeKey } from './contact-rules.ts';
 import { ImportFileError } from './csv-file.ts';
 
 /**
@@ -45,7 +45,10 @@ type Role =
   | 'tags'
   | 'language'
   | 'timeZone'
-  | 'consent';
+  | 'consent'
+  | 'consentSource'
+  | 'consentAt'
+  | 'exportOnly';
 
 const ALIASES: Readonly<Record<Role, readonly string[]>> = {
   whatsapp: ['whatsapp', 'whatsapp number', 'whatsapp phone', 'whatsapp no'],
@@ -88,7 +91,23 @@ const ALIASES: Readonly<Record<Role, readonly string[]>> = {
   tags: ['tags', 'tag', 'labels', 'label', 'תגיות', 'etiquetas'],
   language: ['language', 'lang', 'locale', 'שפה', 'idioma'],
   timeZone: ['timezone', 'time zone', 'tz'],
-  consent: ['consent', 'opt in', 'opted in', 'optin', 'whatsapp opt in'],
+  consent: [
+    'consent',
+    'opt in',
+    'opted in',
+    'optin',
+    'whatsapp opt in',
+    'הסכמה',
+    'אישור דיוור',
+    'consentimiento',
+    'consentimento',
+    'موافقة',
+  ],
+  // A members export's own columns (csv-export.ts), so that an export imports back as it is.
+  consentSource: ['consent source', 'consentsource'],
+  consentAt: ['consent at', 'consentat', 'consent date', 'opt in date'],
+  // Kept by the product itself, never set by an import: read and left alone.
+  exportOnly: ['suppressed', 'created at', 'createdat', 'updated at', 'updatedat', 'group ids', 'groupids'],
 };
 
 const ROLE_OF = new Map<string, Role>();
@@ -133,6 +152,8 @@ export interface ColumnPlan {
   readonly language?: number;
   readonly timeZone?: number;
   readonly consent?: number;
+  readonly consentSource?: number;
+  readonly consentAt?: number;
   /** Every column that is not one of the above (first and last names included). */
   readonly attributes: readonly AttributeColumn[];
   /** The header as written, for messages. */
@@ -180,16 +201,15 @@ export function planColumns(header: readonly string[]): ColumnPlan {
       1,
     );
   const special = new Set(
-    (['name', 'tags', 'language', 'timeZone', 'consent'] as const).flatMap((r) =>
-      byRole.has(r) ? [byRole.get(r) as number] : [],
+    (['name', 'tags', 'language', 'timeZone', 'consent', 'consentSource', 'consentAt'] as const).flatMap(
+      (r) => (byRole.has(r) ? [byRole.get(r) as number] : []),
     ),
   );
+  for (const c of named) if (ROLE_OF.get(c.match) === 'exportOnly') special.add(c.index);
   const attributes = named
     .filter((c) => !special.has(c.index) && !phones.includes(c.index))
     .map((c) => ({ index: c.index, key: c.key }));
-  const bad = attributes.find(
-    (a) => !ATTRIBUTE_KEY_PATTERN.test(a.key) || RESERVED_ATTRIBUTE_KEYS.has(a.key),
-  );
+  const bad = attributes.find((a) => !isAttributeKey(a.key));
   if (bad)
     throw new ImportFileError(
       'invalid_column_name',
@@ -207,6 +227,8 @@ export function planColumns(header: readonly string[]): ColumnPlan {
     ...at('language'),
     ...at('timeZone'),
     ...at('consent'),
+    ...at('consentSource'),
+    ...at('consentAt'),
     attributes,
     header,
   };

@@ -160,8 +160,16 @@ export function rowToContact(fields: readonly string[], plan: ColumnPlan, contex
   let consent: Consent | undefined;
   if (consentText !== '') {
     const word = consentText.toLowerCase();
-    if (YES.has(word)) consent = { status: 'opted_in', source: 'import', at: context.at };
-    else if (!NO.has(word)) return refuse('invalid_consent', consentText, plan.consent);
+    if (YES.has(word)) {
+      // A members export carries when and how the person opted in: kept as it was recorded.
+      const source = cell(plan.consentSource);
+      const givenAt = Date.parse(cell(plan.consentAt));
+      consent = {
+        status: 'opted_in',
+        source: source !== '' ? source.slice(0, 200) : 'import',
+        at: Number.isNaN(givenAt) ? context.at : new Date(givenAt).toISOString(),
+      };
+    } else if (!NO.has(word)) return refuse('invalid_consent', consentText, plan.consent);
   }
 
   return {

@@ -11,6 +11,26 @@ import {
 const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 0, minute));
 
 describe('mergeContact', () => {
+  it('keeps the first consent record when the same status is restated (a re-import), replaces it on a new status', () => {
+    const first = { status: 'opted_in' as const, source: 'web_form', at: at(0).toISOString() };
+    const { contact } = mergeContact('t', undefined, { phone: '+972501234567', consent: first }, at(0));
+    const again = mergeContact(
+      't',
+      contact,
+      { phone: '+972501234567', consent: { status: 'opted_in', source: 'import', at: at(5).toISOString() } },
+      at(5),
+    );
+    expect(again.changed).toBe(false);
+    expect(again.contact.consent).toEqual(first);
+    const withdrawn = mergeContact(
+      't',
+      contact,
+      { phone: '+972501234567', consent: { status: 'unknown' } },
+      at(6),
+    );
+    expect(withdrawn.contact.consent).toEqual({ status: 'unknown' });
+  });
+
   it('creates with defaults, then replaces given fields, merges attributes, adds tags', () => {
     const { contact: created, changed } = mergeContact(
       't',

@@ -266,6 +266,42 @@ describe('the delimiter of a header line', () => {
 });
 
 describe('planning columns', () => {
+  it("imports a members export back as it is: consent kept as recorded, the product's own columns left alone", async () => {
+    // The header and a row as GET /v1/groups/{id}/members?format=csv writes them (core/export-columns.ts).
+    const { contacts, errors } = await read(
+      Buffer.from(
+        '\uFEFFphone,name,tags,language,timeZone,consent,consentSource,consentAt,suppressed,createdAt,updatedAt,City,ZIP\r\n' +
+          '\'+972501234501,"Cohen, Dana","north, vip",he,Asia/Jerusalem,opted_in,web_form,2026-11-30T08:17:17.432Z,false,2026-11-30T08:17:17.678Z,2026-11-30T08:17:17.678Z,Haifa,02134\r\n' +
+          "'+972501234502,Omer Levi,,,Asia/Jerusalem,unknown,,,true,2026-11-30T08:17:17.678Z,2026-11-30T08:17:17.678Z,Eilat,88000\r\n",
+      ),
+    );
+    expect(errors).toEqual([]);
+    expect(contacts).toEqual([
+      {
+        phone: '+972501234501',
+        name: 'Cohen, Dana',
+        attributes: { City: 'Haifa', ZIP: '02134' },
+        tags: ['north', 'vip'],
+        language: 'he',
+        timeZone: 'Asia/Jerusalem',
+        consent: { status: 'opted_in', source: 'web_form', at: '2026-11-30T08:17:17.432Z' },
+      },
+      {
+        phone: '+972501234502',
+        name: 'Omer Levi',
+        attributes: { City: 'Eilat', ZIP: 88000 },
+        timeZone: 'Asia/Jerusalem',
+      },
+    ]);
+  });
+
+  it('reads a consent column headed in Hebrew, Spanish, Portuguese or Arabic', async () => {
+    for (const header of ['הסכמה', 'Consentimiento', 'consentimento', 'موافقة']) {
+      const { contacts } = await read(Buffer.from(`טלפון;שם;${header}\n+972501110001;דנה;כן\n`));
+      expect(contacts[0]?.consent).toEqual({ status: 'opted_in', source: 'import', at: AT });
+    }
+  });
+
   it("takes each row's phone from the first non-empty phone column (whatsapp before phone)", async () => {
     const { contacts, errors } = await read(
       Buffer.from('Phone,WhatsApp,Name\n+972501110001,,Dana\n+972501110002,+972501110003,Omer\n,,Noa\n'),

@@ -285,6 +285,26 @@ describe('the dry run', () => {
   });
 
   it('refuses what the send refuses, in the same shape', async () => {
+    // An empty group: nobody to send to, said as such by both.
+    const empty = await groupWith('acme', [], 'Nobody yet');
+    for (const route of ['/v1/broadcasts/preview', '/v1/broadcasts']) {
+      const nobody = await api.call('POST', route, {
+        key: ACME,
+        body: { template, audience: { groupIds: [empty] } },
+      });
+      expect(nobody.status).toBe(400);
+      expect(nobody.body.error).toMatchObject({
+        code: 'NO_VALID_RECIPIENTS',
+        message: expect.stringMatching(/^The audience has nobody in it/),
+        details: [{ path: 'audience', message: 'resolves to no contact' }],
+      });
+      const invalid = await api.call('POST', route, { key: ACME, body: { template, recipients: ['nope'] } });
+      expect(invalid.status).toBe(400);
+      expect(invalid.body.error).toMatchObject({
+        code: 'NO_VALID_RECIPIENTS',
+        details: [expect.objectContaining({ path: 'recipients.0', reason: 'invalid_format' })],
+      });
+    }
     const res = await api.call('POST', '/v1/broadcasts/preview', { key: ACME, body: { template } });
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({
