@@ -6,7 +6,11 @@ import { header, json, parseJson } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
 import { templateRegistry } from './commons/template-wiring.ts';
 import { broadcasts, sqs } from './commons/wiring.ts';
-import { parseCreateBroadcast, parseIdempotencyKey } from './core/broadcast-request.ts';
+import {
+  type CreateBroadcastInput,
+  parseCreateBroadcast,
+  parseIdempotencyKey,
+} from './core/broadcast-request.ts';
 import { chunkEntries } from './core/chunks.ts';
 import { ApiError } from './core/errors.ts';
 import {
@@ -72,7 +76,7 @@ export const handler = adminRoute(async (event, tenantId) => {
     ...(input.followUp ? { followUp: input.followUp } : {}),
     totalRecipients: entries.length,
     skippedCount: entries.filter((e) => e.skipped).length,
-    ...(input.audience ? { audience: input.audience } : {}),
+    ...(input.audience ? { audience: audienceAsked(input.audience) } : {}),
     chunkCount: chunks.length,
     fingerprint,
     bodyFingerprint: wholeBody,
@@ -100,6 +104,15 @@ export const handler = adminRoute(async (event, tenantId) => {
   });
   return json(202, proofOf(broadcast, entries, false));
 });
+
+/** The audience as the broadcast keeps it: its groups and tags, and how many phones it listed. */
+function audienceAsked(audience: NonNullable<CreateBroadcastInput['audience']>): Broadcast['audience'] {
+  return {
+    ...(audience.groupIds ? { groupIds: audience.groupIds } : {}),
+    ...(audience.tags ? { tags: audience.tags } : {}),
+    ...(audience.phones ? { phonesCount: audience.phones.length } : {}),
+  };
+}
 
 /** The 202 proof: what was accepted, what was not and why. */
 function proofOf(broadcast: Broadcast, firstEntries: readonly ChunkEntry[], idempotent: boolean) {

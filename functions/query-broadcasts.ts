@@ -105,7 +105,7 @@ function audienceView(audience: NonNullable<Broadcast['audience']>) {
   return {
     ...(audience.groupIds ? { groupIds: [...audience.groupIds] } : {}),
     ...(audience.tags ? { tags: [...audience.tags] } : {}),
-    ...(audience.phones ? { phonesCount: audience.phones.length } : {}),
+    ...(audience.phonesCount !== undefined ? { phonesCount: audience.phonesCount } : {}),
   };
 }
 

@@ -30,11 +30,14 @@ export interface Broadcast {
   readonly cancelledAt?: string;
   readonly template: TemplateSpec;
   readonly followUp?: FollowUpSpec;
-  /** The audience it was sent to, as asked (its members were read once, at create). */
+  /**
+   * The audience it was sent to, as asked (its members were read once, at create); the listed phones
+   * as a count only: up to 100,000 of them would not fit the broadcast's item (400 KB).
+   */
   readonly audience?: {
     readonly groupIds?: readonly string[];
     readonly tags?: readonly string[];
-    readonly phones?: readonly string[];
+    readonly phonesCount?: number;
   };
   readonly totalRecipients: number;
   /** Of those, the ones skipped at creation (suppressed, or another skip reason: written as `skipped`). */

@@ -162,6 +162,29 @@ describe('a broadcast to a group', () => {
     });
   }, 60_000);
 
+  it('keeps a long audience.phones list as a count, so the broadcast item stays under 400 KB', async () => {
+    // 30,000 phones as strings would be ~480 KB in the broadcast's own item: DynamoDB refuses over 400 KB.
+    const phones = Array.from(
+      { length: 30_000 },
+      (_, n) => `+9725${String(40_000_000 + n).padStart(8, '0')}`,
+    );
+    const created = await api.call('POST', '/v1/broadcasts', {
+      key: ACME,
+      body: {
+        template: { contentSid: SAMPLE_TEMPLATES.coopNotice.contentSid },
+        audience: { phones },
+        scheduledAt: new Date(Date.now() + 86_400_000).toISOString(),
+      },
+    });
+    expect(created.status, JSON.stringify(created.body).slice(0, 500)).toBe(202);
+    expect(created.body.totalRecipients).toBe(30_000);
+    const id = created.body.broadcastId as string;
+    expect((await api.call('GET', `/v1/broadcasts/${id}`, { key: ACME })).body.audience).toEqual({
+      phonesCount: 30_000,
+    });
+    expect((await api.call('POST', `/v1/broadcasts/${id}/cancel`, { key: ACME })).status).toBe(200);
+  }, 120_000);
+
   it("refuses another tenant's group or an unknown one, and stores nothing", async () => {
     const theirs = await groupWith('globex', [{ phone: testPhone(), name: 'G', attributes: { plot: 'x' } }]);
     const before = await api.call('GET', '/v1/broadcasts', { key: ACME });
