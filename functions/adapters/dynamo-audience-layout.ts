@@ -141,3 +141,19 @@ export function toGroup(item: Item | undefined): Group | undefined {
 
 /** The condition every membership count change holds to: the group is there and not being deleted. */
 export const GROUP_ACTIVE = 'attribute_exists(pk) AND attribute_not_exists(deletingAt)';
+
+/**
+ * The transaction item that moves a group's memberCount by `delta`, only while the group exists and
+ * is not being deleted: every membership write carries one, so the count is exact.
+ */
+export function memberCountChange(table: string, tenantId: string, groupId: string, delta: number) {
+  return {
+    Update: {
+      TableName: table,
+      Key: groupKey(tenantId, groupId),
+      UpdateExpression: 'ADD memberCount :delta',
+      ConditionExpression: GROUP_ACTIVE,
+      ExpressionAttributeValues: { ':delta': delta },
+    },
+  };
+}

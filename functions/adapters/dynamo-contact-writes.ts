@@ -5,8 +5,8 @@ import { whatsAppIdentity } from '../core/phones.ts';
 import {
   contactItem,
   contactKey,
-  GROUP_ACTIVE,
   groupKey,
+  memberCountChange,
   membershipKey,
   type StoredContact,
   toGroup,
@@ -249,15 +249,7 @@ function transaction(
     }
   }
   for (const [groupId, joined] of joinedPerGroup) {
-    items.push({
-      Update: {
-        TableName: table,
-        Key: groupKey(tenantId, groupId),
-        UpdateExpression: 'ADD memberCount :joined',
-        ConditionExpression: GROUP_ACTIVE,
-        ExpressionAttributeValues: { ':joined': joined },
-      },
-    });
+    items.push(memberCountChange(table, tenantId, groupId, joined));
     roles.push({ kind: 'group', groupId });
   }
   return items;

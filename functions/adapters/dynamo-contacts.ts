@@ -10,8 +10,8 @@ import {
   contactKey,
   contactNamePk,
   contactsPk,
-  GROUP_ACTIVE,
   groupKey,
+  memberCountChange,
   membershipKey,
   membersPk,
   nameSkWithin,
@@ -317,15 +317,7 @@ export class DynamoContacts implements Contacts {
       });
       roles.push(groupId);
       if (counted) {
-        items.push({
-          Update: {
-            TableName: this.#table,
-            Key: groupKey(tenantId, groupId),
-            UpdateExpression: 'ADD memberCount :minusOne',
-            ConditionExpression: GROUP_ACTIVE,
-            ExpressionAttributeValues: { ':minusOne': -1 },
-          },
-        });
+        items.push(memberCountChange(this.#table, tenantId, groupId, -1));
         roles.push(undefined);
       }
     }

@@ -18,6 +18,7 @@ import {
   groupItem,
   groupKey,
   groupsPk,
+  memberCountChange,
   membershipKey,
   membersPk,
   toGroup,
@@ -248,15 +249,7 @@ export class DynamoGroups implements Groups {
         ConditionExpression: 'attribute_exists(pk)',
       },
     };
-    const count = {
-      Update: {
-        TableName: this.#table,
-        Key: groupKey(tenantId, groupId),
-        UpdateExpression: 'ADD memberCount :minusOne',
-        ConditionExpression: GROUP_ACTIVE,
-        ExpressionAttributeValues: { ':minusOne': -1 },
-      },
-    };
+    const count = memberCountChange(this.#table, tenantId, groupId, -1);
     const result = await transactWrite(this.#db, [
       membership,
       count,
