@@ -45,9 +45,11 @@ export async function expectKeptPromises(
   // The counts follow the ledger through the stream aggregator: they settle on exactly its statuses.
   const byStatus: Record<string, number> = Object.fromEntries(RECIPIENT_STATUSES.map((s) => [s, 0]));
   for (const r of recipients) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+  let lastCounts: unknown;
   await waitFor(
     async () => {
       const now = await api.call('GET', `/v1/broadcasts/${broadcastId}`, { key });
+      lastCounts = now.body.counts;
       return JSON.stringify(now.body.counts) === JSON.stringify(byStatus) ? true : undefined;
     },
     {
@@ -55,7 +57,9 @@ export async function expectKeptPromises(
       intervalMs: 250,
       message: `the counts of ${broadcastId} do not match its recipients`,
     },
-  );
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}: counts ${JSON.stringify(lastCounts)}, recipients ${JSON.stringify(byStatus)}`);
+  });
   expect(Object.values(byStatus).reduce((a, b) => a + b, 0)).toBe(done.totalRecipients);
   return done;
 }
