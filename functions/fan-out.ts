@@ -3,11 +3,8 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
-import { SqsTaskQueue } from './adapters/sqs-queues.ts';
-import { requiredEnv } from './commons/config.ts';
 import { log, logger } from './commons/powertools.ts';
-import { broadcasts, sendLedger, sendTaskQueue, sqs } from './commons/wiring.ts';
-import type { FanOutTask } from './core/ports.ts';
+import { broadcasts, sendLedger, sendTaskQueue } from './commons/wiring.ts';
 import { createFanOut } from './use-cases/fan-out-chunk.ts';
 
 const fanOutTaskSchema = z.object({
@@ -35,8 +32,6 @@ async function expand(record: SQSRecord): Promise<void> {
     broadcasts: broadcasts(),
     ledger: sendLedger(),
     sendQueue: sendTaskQueue(),
-    postpone: (task, delaySeconds) =>
-      new SqsTaskQueue<FanOutTask>(sqs(), requiredEnv('FAN_OUT_QUEUE_URL')).enqueue([task], { delaySeconds }),
     logger: log,
   });
   await fanOut(parsed.data);

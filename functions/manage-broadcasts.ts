@@ -4,7 +4,7 @@ import { ownedBroadcast } from './commons/broadcasts.ts';
 import { retryBackoffSeconds } from './commons/config.ts';
 import { json } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
-import { broadcasts, counters, sendLedger, sendTaskQueue } from './commons/wiring.ts';
+import { broadcasts, counters, schedules, sendLedger, sendTaskQueue } from './commons/wiring.ts';
 import { LIST_RETENTION_DAYS, listExpiresAt } from './core/chunks.ts';
 import { COUNTS_BATCH_WINDOW_SECONDS } from './core/count-deltas.ts';
 import { ApiError } from './core/errors.ts';
@@ -52,6 +52,8 @@ export const handler = adminRoute(async (event, tenantId) => {
         const current = await deps.broadcasts.get(tenantId, broadcast.broadcastId);
         throw refuse(current?.status ?? broadcast.status);
       }
+      // A scheduled broadcast's start schedule goes with it (its firing would find it cancelled anyway).
+      if (broadcast.status === 'scheduled') await schedules().delete(broadcast.broadcastId);
       const cancelled: Broadcast = { ...broadcast, status: 'cancelled', cancelledAt: now.toISOString() };
       const state = await settled(deps, cancelled);
       logger.info('broadcast cancelled', {

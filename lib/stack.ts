@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import {
   CfnOutput,
   Duration,
+  Lazy,
   RemovalPolicy,
   SecretValue,
   Stack,
@@ -30,6 +31,13 @@ import { priceTableFrom } from '../functions/core/pricing.ts';
 import { parseBackoffSeconds } from '../functions/core/retry-policy.ts';
 import { checkCorsOrigins, createBucket, grantBucket } from './buckets.ts';
 import { ServiceFunction } from './function-defaults.ts';
+import {
+  allowTarget,
+  type BuiltScheduleGroup,
+  createScheduleGroup,
+  grantScheduleGroup,
+  SCHEDULES_GRANT_REASON,
+} from './schedule-groups.ts';
 import {
   type ConsumerSpec,
   topology as declaredTopology,
@@ -269,6 +277,11 @@ export class BroadcastStack extends Stack {
     this.apiUrl = `https://${this.api.apiId}.execute-api.${this.region}.${this.urlSuffix}`;
     this.publicBaseUrl = checkPublicBaseUrl(props.publicBaseUrl) ?? this.apiUrl;
 
+    const scheduleGroups: Record<string, BuiltScheduleGroup> = mapValues(
+      topo.scheduleGroups,
+      (spec, groupId) => createScheduleGroup(this, groupId, spec),
+    );
+
     // Function URLs are known only once their functions exist: functions that use one get it after.
     const functionUrls: Record<string, string> = {};
     const pendingUrlEnv: { fnId: string; envVar: string; urlId: string }[] = [];
@@ -283,6 +296,19 @@ export class BroadcastStack extends Stack {
       deadLetterQueueUrl: (queueId) => mustGet(this.queues, queueId, 'queue').deadLetterQueue.queueUrl,
       secretArn: (secretId) => mustGet(this.secrets, secretId, 'secret').secretArn,
       bucketName: (bucketId) => mustGet(this.buckets, bucketId, 'bucket').bucketName,
+      scheduleGroup: (groupId) => {
+        const built = mustGet(scheduleGroups, groupId, 'schedule group');
+        const target = mustGet(topo.scheduleGroups, groupId, 'schedule group').target;
+        return {
+          name: built.name,
+          // The target is created with the other functions; its ARN is resolved at synth.
+          targetArn: Lazy.string({
+            produce: () => mustGet(this.functions, target, 'function').function.functionArn,
+          }),
+          roleArn: built.role.roleArn,
+          deadLetterArn: built.deadLetterQueue.queueArn,
+        };
+      },
     };
     const platformEnvironment: Record<string, string> = {
       POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'whatsapp-broadcast',
@@ -351,6 +377,13 @@ export class BroadcastStack extends Stack {
         ]))
           indexArns.push(`Resource::<${bucketRef}.Arn>/${prefix}*`);
       }
+      for (const groupId of spec.uses.scheduleGroups ?? []) {
+        const built = mustGet(scheduleGroups, groupId, 'schedule group');
+        grantScheduleGroup(this, service.role, built);
+        indexArns.push(
+          `Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${built.name}/*`,
+        );
+      }
 
       // cdk-nag findings on this role, each acknowledged on its own.
       Validations.of(service.role).acknowledge(
@@ -367,12 +400,16 @@ export class BroadcastStack extends Stack {
           id: `AwsSolutions-IAM5[${finding}]`,
           reason: finding.endsWith('/index/*')
             ? "Queries through the table's declared global secondary indexes; limited to this table's indexes"
-            : "The objects under one key prefix of this stack's bucket (their keys hold tenant and upload ids, unknown until runtime); the actions are only those the topology declares",
+            : finding.includes(':scheduler:')
+              ? SCHEDULES_GRANT_REASON
+              : "The objects under one key prefix of this stack's bucket (their keys hold tenant and upload ids, unknown until runtime); the actions are only those the topology declares",
         })),
       );
       return service;
     });
     const lambdaOf = (fnId: string) => mustGet(this.functions, fnId, 'function').function;
+    for (const [groupId, spec] of Object.entries(topo.scheduleGroups))
+      allowTarget(mustGet(scheduleGroups, groupId, 'schedule group'), lambdaOf(spec.target));
 
     for (const [urlId, spec] of Object.entries(topo.functionUrls)) {
       // Public by design: the function checks X-Twilio-Signature over the URL it was called at.

@@ -116,6 +116,8 @@ export interface FunctionSpec {
     /** Function URLs it needs to know (to hand them to Twilio, say). */
     readonly functionUrls?: readonly string[];
     readonly buckets?: Readonly<Record<string, BucketAccess>>;
+    /** Schedule groups whose schedules it creates, changes and deletes. */
+    readonly scheduleGroups?: readonly string[];
   };
 }
 
@@ -175,6 +177,24 @@ export interface ScheduleSpec {
 }
 
 /**
+ * An EventBridge Scheduler schedule group whose schedules the functions create at run time (one per
+ * campaign, one per scheduled broadcast), all invoking one target function. On AWS the group, the
+ * role Scheduler assumes to invoke the target (lambda:InvokeFunction on it only) and an SQS queue for
+ * firings whose invocation kept failing; on the twin, its Scheduler emulator (lib/local/scheduler-local.ts).
+ * Functions that `uses.scheduleGroups` it may create, update, read and delete its schedules, pass
+ * that role, and get these environment variables.
+ */
+export interface ScheduleGroupSpec {
+  /** Carries the group's name. */
+  readonly envVar: string;
+  /** The function every schedule of the group invokes. */
+  readonly target: string;
+  readonly targetArnEnvVar: string;
+  readonly roleArnEnvVar: string;
+  readonly deadLetter: { readonly envVar: string; readonly retentionDays: number };
+}
+
+/**
  * The HTTP API's `$default` route: the function that answers every request no route takes (an
  * unknown path, or a known path with another method), so those answers too are in API.md's shape.
  */
@@ -194,6 +214,7 @@ export interface Topology {
   readonly consumers: readonly ConsumerSpec[];
   readonly streamConsumers: readonly StreamConsumerSpec[];
   readonly schedules: readonly ScheduleSpec[];
+  readonly scheduleGroups: Readonly<Record<string, ScheduleGroupSpec>>;
 }
 
 /**
@@ -211,6 +232,11 @@ const CALLBACK_RETRY_TIMEOUT_SECONDS = 30;
 const IMPORT_TIMEOUT_SECONDS = 900;
 /** A deleted group's cleanup runs up to 5 minutes per invocation (~100,000 memberships), then hands over. */
 const GROUP_CLEANUP_TIMEOUT_SECONDS = 300;
+/**
+ * A campaign run or a scheduled broadcast's start creates or starts one broadcast through
+ * acceptBroadcast: for a 100,000-member audience that is ~20 s of reads and chunk writes.
+ */
+const RUN_SCHEDULES_TIMEOUT_SECONDS = 120;
 /** Admin handlers read tenant API keys and broadcasts; the create route also enqueues the fan-out. */
 const ADMIN_READS = { tables: { main: 'readwrite' } } as const;
 
@@ -315,7 +341,13 @@ export const topology = {
       memoryMb: 1024,
       // API Gateway gives up at 29 s; the handler only validates and stores a few chunk items.
       timeoutSeconds: 29,
-      uses: { ...ADMIN_READS, queues: { fanOut: 'send' }, secrets: ['twilioAuthToken'] },
+      uses: {
+        ...ADMIN_READS,
+        queues: { fanOut: 'send' },
+        secrets: ['twilioAuthToken'],
+        // A broadcast with scheduledAt gets a one-time at() schedule that starts it.
+        scheduleGroups: ['schedules'],
+      },
     },
     queryBroadcasts: {
       entry: 'functions/query-broadcasts.ts',
@@ -329,7 +361,8 @@ export const topology = {
       description: 'POST /v1/broadcasts/{id}/cancel and /retry',
       memoryMb: 512,
       timeoutSeconds: 29,
-      uses: { ...ADMIN_READS, queues: { send: 'send' } },
+      // Cancelling a scheduled broadcast deletes its at() schedule.
+      uses: { ...ADMIN_READS, queues: { send: 'send' }, scheduleGroups: ['schedules'] },
     },
     metrics: {
       entry: 'functions/metrics.ts',
@@ -497,6 +530,23 @@ export const topology = {
         buckets: { uploads: { read: [IMPORTS_PREFIX] } },
       },
     },
+    campaigns: {
+      entry: 'functions/campaigns.ts',
+      description:
+        'Campaigns (/v1/campaigns): each one an EventBridge Scheduler schedule; create, read, pause, resume, delete',
+      memoryMb: 512,
+      timeoutSeconds: 29,
+      // Checks the template against Twilio's Content API at create, as a broadcast's create does.
+      uses: { tables: { main: 'readwrite' }, secrets: ['twilioAuthToken'], scheduleGroups: ['schedules'] },
+    },
+    runSchedules: {
+      entry: 'functions/run-schedules.ts',
+      description:
+        "EventBridge Scheduler's target: a campaign's run (one broadcast per firing) or a scheduled broadcast's start",
+      memoryMb: 1024,
+      timeoutSeconds: RUN_SCHEDULES_TIMEOUT_SECONDS,
+      uses: { tables: { main: 'readwrite' }, queues: { fanOut: 'send' }, secrets: ['twilioAuthToken'] },
+    },
     sweepStuck: {
       entry: 'functions/sweep-stuck.ts',
       description:
@@ -548,6 +598,12 @@ export const topology = {
     { method: 'POST', path: '/v1/contacts/imports', function: 'contactImports', auth: 'admin' },
     { method: 'GET', path: '/v1/contacts/imports', function: 'contactImports', auth: 'admin' },
     { method: 'GET', path: '/v1/contacts/imports/{importId}', function: 'contactImports', auth: 'admin' },
+    { method: 'POST', path: '/v1/campaigns', function: 'campaigns', auth: 'admin' },
+    { method: 'GET', path: '/v1/campaigns', function: 'campaigns', auth: 'admin' },
+    { method: 'GET', path: '/v1/campaigns/{id}', function: 'campaigns', auth: 'admin' },
+    { method: 'DELETE', path: '/v1/campaigns/{id}', function: 'campaigns', auth: 'admin' },
+    { method: 'POST', path: '/v1/campaigns/{id}/pause', function: 'campaigns', auth: 'admin' },
+    { method: 'POST', path: '/v1/campaigns/{id}/resume', function: 'campaigns', auth: 'admin' },
     { method: 'POST', path: '/webhooks/twilio/status', function: 'twilioStatusWebhook', auth: 'public' },
     { method: 'POST', path: '/webhooks/twilio/inbound', function: 'twilioInboundWebhook', auth: 'public' },
   ],
@@ -630,12 +686,23 @@ export const topology = {
       localIntervalEnvVar: 'SWEEP_SCHEDULE_SECONDS',
     },
   ],
+  scheduleGroups: {
+    // Campaigns' schedules (cmp_…) and scheduled broadcasts' one-time starts (brd_…).
+    schedules: {
+      envVar: 'SCHEDULE_GROUP_NAME',
+      target: 'runSchedules',
+      targetArnEnvVar: 'SCHEDULE_TARGET_ARN',
+      roleArnEnvVar: 'SCHEDULER_ROLE_ARN',
+      deadLetter: { envVar: 'SCHEDULE_DLQ_ARN', retentionDays: 14 },
+    },
+  },
 } as const satisfies Topology;
 
 export type FunctionId = keyof typeof topology.functions;
 export type QueueId = keyof typeof topology.queues;
 export type TableId = keyof typeof topology.tables;
 export type BucketId = keyof typeof topology.buckets;
+export type ScheduleGroupId = keyof typeof topology.scheduleGroups;
 
 /**
  * The environment variables a function receives for the resources it uses, resolved
@@ -648,6 +715,8 @@ export interface ResourceLocator {
   secretArn(id: string): string;
   functionUrl(id: string): string;
   bucketName(id: string): string;
+  /** A schedule group's name, its target function's ARN, its invoke role's ARN, its DLQ's ARN. */
+  scheduleGroup(id: string): { name: string; targetArn: string; roleArn: string; deadLetterArn: string };
 }
 
 export function resourceEnvironment(
@@ -670,6 +739,14 @@ export function resourceEnvironment(
     env[mustGet(topo.functionUrls, id, 'function URL').envVar] = locate.functionUrl(id);
   for (const id of Object.keys(fn.uses.buckets ?? {}))
     env[mustGet(topo.buckets, id, 'bucket').envVar] = locate.bucketName(id);
+  for (const id of fn.uses.scheduleGroups ?? []) {
+    const spec = mustGet(topo.scheduleGroups, id, 'schedule group');
+    const where = locate.scheduleGroup(id);
+    env[spec.envVar] = where.name;
+    env[spec.targetArnEnvVar] = where.targetArn;
+    env[spec.roleArnEnvVar] = where.roleArn;
+    env[spec.deadLetter.envVar] = where.deadLetterArn;
+  }
   return env;
 }
 
@@ -725,6 +802,12 @@ export function validateTopology(topo: Topology): void {
   }
   for (const s of topo.schedules)
     if (!fnIds.has(s.function)) problems.push(`schedule ${s.id} names unknown function ${s.function}`);
+  for (const [id, group] of Object.entries(topo.scheduleGroups))
+    if (!fnIds.has(group.target))
+      problems.push(`schedule group ${id} targets unknown function ${group.target}`);
+  for (const [id, fn] of Object.entries(topo.functions))
+    for (const g of fn.uses.scheduleGroups ?? [])
+      if (!topo.scheduleGroups[g]) problems.push(`${id} uses unknown schedule group ${g}`);
   if (problems.length > 0) throw new Error(`Invalid topology:\n- ${problems.join('\n- ')}`);
 }
 

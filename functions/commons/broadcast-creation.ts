@@ -10,12 +10,13 @@ import {
 } from '../core/idempotency.ts';
 import { newBroadcastId } from '../core/ids.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, FanOutTask } from '../core/ports.ts';
+import { startScheduleOf } from '../core/scheduled-start.ts';
 import { checkTemplateInRegistry } from '../core/template-check.ts';
 import { planFor } from './broadcast-planning.ts';
 import { requiredEnv, twilioConfigured } from './config.ts';
 import { logger } from './powertools.ts';
 import { templateRegistry } from './template-wiring.ts';
-import { broadcasts, sqs } from './wiring.ts';
+import { broadcasts, schedules, sqs } from './wiring.ts';
 
 /** The 202 lists at most this many accepted recipients, and this many invalid ones. */
 const ITEMS_SHOWN = 100;
@@ -37,12 +38,17 @@ export type BroadcastProof = ReturnType<typeof proofOf>;
 export async function acceptBroadcast(
   tenantId: string,
   input: CreateBroadcastInput,
-  options: { idempotencyKey?: string; now?: Date } = {},
+  options: {
+    idempotencyKey?: string;
+    now?: Date;
+    /** A campaign's run (use-cases/campaign-run.ts): kept on the broadcast, part of its fingerprint. */
+    campaign?: { campaignId: string; scheduledFor: string };
+  } = {},
 ): Promise<BroadcastProof> {
   const now = options.now ?? new Date();
   const store = broadcasts();
-  const fingerprint = requestFingerprint(tenantId, input);
-  const wholeBody = bodyFingerprint(tenantId, input);
+  const fingerprint = requestFingerprint(tenantId, { ...input, campaign: options.campaign });
+  const wholeBody = bodyFingerprint(tenantId, { ...input, campaign: options.campaign });
   const idempotencyKey = options.idempotencyKey
     ? explicitIdempotencyKey(tenantId, options.idempotencyKey)
     : undefined;
@@ -88,16 +94,23 @@ export async function acceptBroadcast(
     invalidRecipientsCount: invalid.length,
     invalidRecipients: invalid.slice(0, ITEMS_SHOWN),
     duplicateRecipientsCount: duplicateCount,
+    ...(options.campaign ? { campaign: options.campaign } : {}),
   };
+  // A scheduled broadcast's start is a one-time at() schedule, made before the broadcast is stored: a
+  // store that fails leaves a schedule whose firing finds nothing (and deletes itself), never a
+  // stored broadcast that nothing starts.
+  if (input.scheduledAt)
+    await schedules().put(startScheduleOf(tenantId, broadcast.broadcastId, input.scheduledAt));
   const created = await store.create(broadcast, chunks, {
     ...(idempotencyKey ? { key: idempotencyKey } : {}),
     fingerprintExpiresAt: idempotencyExpiresAt(now),
   });
-  if (!created.created)
+  if (!created.created) {
+    if (input.scheduledAt) await schedules().delete(broadcast.broadcastId);
     return repeatOf(store, tenantId, created.existingBroadcastId, created.fingerprintMatches);
+  }
 
-  const fanOut = new SqsTaskQueue<FanOutTask>(sqs(), requiredEnv('FAN_OUT_QUEUE_URL'));
-  await fanOut.enqueue(chunks.map((_, chunk) => ({ tenantId, broadcastId: broadcast.broadcastId, chunk })));
+  if (!input.scheduledAt) await enqueueFanOut(tenantId, broadcast.broadcastId, chunks.length);
   logger.info('broadcast accepted', {
     broadcastId: broadcast.broadcastId,
     totalRecipients: entries.length,
@@ -108,6 +121,16 @@ export async function acceptBroadcast(
     chunks: chunks.length,
   });
   return proofOf(broadcast, entries, false);
+}
+
+/** Hands every chunk of an accepted broadcast to the fan-out (functions/fan-out.ts); safe to repeat. */
+export async function enqueueFanOut(
+  tenantId: string,
+  broadcastId: string,
+  chunkCount: number,
+): Promise<void> {
+  const fanOut = new SqsTaskQueue<FanOutTask>(sqs(), requiredEnv('FAN_OUT_QUEUE_URL'));
+  await fanOut.enqueue(Array.from({ length: chunkCount }, (_, chunk) => ({ tenantId, broadcastId, chunk })));
 }
 
 /** The audience as the broadcast keeps it: its groups and tags, and how many phones it listed. */

@@ -1,8 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoBroadcasts } from '../adapters/dynamo-broadcasts.ts';
+import { DynamoCampaigns } from '../adapters/dynamo-campaigns.ts';
 import { DynamoContactStore } from '../adapters/dynamo-contact-store.ts';
 import { DynamoContacts } from '../adapters/dynamo-contacts.ts';
 import { DynamoCounters } from '../adapters/dynamo-counters.ts';
@@ -13,8 +15,10 @@ import { retryTransactionConflicts } from '../adapters/dynamo-items.ts';
 import { DynamoMessageIndex } from '../adapters/dynamo-message-index.ts';
 import { DynamoSendLedger } from '../adapters/dynamo-send-ledger.ts';
 import { DynamoTenantSettings } from '../adapters/dynamo-tenant-settings.ts';
+import { EventBridgeSchedules } from '../adapters/eventbridge-schedules.ts';
 import { S3Files } from '../adapters/s3-files.ts';
 import { SqsTaskQueue } from '../adapters/sqs-queues.ts';
+import type { Campaigns } from '../core/campaigns.ts';
 import type { ImportContinuation, ImportQueue } from '../core/imports.ts';
 import type {
   BroadcastCounters,
@@ -26,6 +30,11 @@ import type {
   SendTask,
   TaskQueue,
 } from '../core/ports.ts';
+import {
+  SCHEDULE_MAX_EVENT_AGE_SECONDS,
+  SCHEDULE_RETRY_ATTEMPTS,
+  type Schedules,
+} from '../core/schedules.ts';
 import type { TenantSettingsStore } from '../core/tenant-settings.ts';
 import { requiredEnv } from './config.ts';
 
@@ -122,3 +131,25 @@ export const importQueue = (): ImportQueue =>
   });
 
 export type { SendLedger };
+
+/** Campaigns and their runs, on the main table. */
+export const campaigns = (): Campaigns =>
+  once('campaigns', () => new DynamoCampaigns(dynamoDocumentClient(), table()));
+
+/**
+ * The stack's schedule group on EventBridge Scheduler (the twin's emulator locally, through
+ * AWS_ENDPOINT_URL_SCHEDULER), for functions whose topology `uses.scheduleGroups`.
+ */
+export const schedules = (): Schedules =>
+  once(
+    'schedules',
+    () =>
+      new EventBridgeSchedules(new SchedulerClient({}), {
+        groupName: requiredEnv('SCHEDULE_GROUP_NAME'),
+        targetArn: requiredEnv('SCHEDULE_TARGET_ARN'),
+        roleArn: requiredEnv('SCHEDULER_ROLE_ARN'),
+        deadLetterArn: requiredEnv('SCHEDULE_DLQ_ARN'),
+        maximumRetryAttempts: SCHEDULE_RETRY_ATTEMPTS,
+        maximumEventAgeSeconds: SCHEDULE_MAX_EVENT_AGE_SECONDS,
+      }),
+  );

@@ -25,6 +25,7 @@ export const CURSOR_KINDS = {
   members: 'm',
   templates: 't',
   imports: 'i',
+  campaigns: 'cp',
 } as const;
 export type CursorKind = keyof typeof CURSOR_KINDS;
 

@@ -41,7 +41,10 @@ type FingerprintInput = Pick<CreateBroadcastInput, 'template'> &
       CreateBroadcastInput,
       'recipients' | 'audience' | 'followUp' | 'scheduledAt' | 'defaultCountry' | 'name'
     >
-  >;
+  > & {
+    /** A campaign's run: two firings of one campaign are two broadcasts, however alike. */
+    readonly campaign?: { readonly campaignId: string; readonly scheduledFor: string } | undefined;
+  };
 
 /**
  * sha256 hex of what makes two requests "identical" per API.md: tenant, template (SID and
@@ -61,6 +64,7 @@ export function requestFingerprint(tenantId: string, input: FingerprintInput): s
       followUp: input.followUp,
       defaultCountry: input.defaultCountry,
       scheduledAt: input.scheduledAt,
+      campaign: input.campaign,
     }),
   );
 }

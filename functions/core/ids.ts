@@ -38,3 +38,16 @@ export function newGroupId(now?: number): string {
 export function isGroupId(s: unknown): s is string {
   return typeof s === 'string' && GROUP_ID.test(s);
 }
+
+export const CAMPAIGN_ID_PREFIX = 'cmp_';
+const CAMPAIGN_ID = new RegExp(`^${CAMPAIGN_ID_PREFIX}${ULID_PATTERN}$`);
+
+/** `cmp_01JD…` (API.md Campaigns); also the name of the campaign's schedule. */
+export function newCampaignId(now?: number): string {
+  return `${CAMPAIGN_ID_PREFIX}${ulid(now)}`;
+}
+
+/** Whether `s` is a well-formed campaign id (a route answers 404 for anything else without a lookup). */
+export function isCampaignId(s: unknown): s is string {
+  return typeof s === 'string' && CAMPAIGN_ID.test(s);
+}

@@ -56,6 +56,8 @@ export interface Broadcast {
     readonly index?: number;
   }[];
   readonly duplicateRecipientsCount: number;
+  /** A campaign's run: the campaign and the firing's scheduled time (functions/use-cases/campaign-run.ts). */
+  readonly campaign?: { readonly campaignId: string; readonly scheduledFor: string };
 }
 
 /** One recipient of one broadcast: also its send ledger entry (claim, attempt, SID). */

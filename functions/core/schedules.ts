@@ -47,3 +47,12 @@ export interface Schedules {
   /** Turns it on or off; false when there is no such schedule. Firings missed while off never come. */
   setEnabled(name: string, enabled: boolean): Promise<boolean>;
 }
+
+/**
+ * Each schedule's Target.RetryPolicy. Scheduler retries a failed invocation (the run function threw:
+ * DynamoDB unavailable, a timeout) with backoff; a run is worth delivering late within these 6 hours
+ * (Scheduler's default is 24 h: a weekly 09:00 campaign starting at 03:00 the next night is worse than
+ * a run in the DLQ, which the dead-letter alarm reports). Attempts: Scheduler's default, 185.
+ */
+export const SCHEDULE_RETRY_ATTEMPTS = 185;
+export const SCHEDULE_MAX_EVENT_AGE_SECONDS = 6 * 3600;

@@ -20,14 +20,9 @@ export interface FanOutDeps {
   readonly broadcasts: Broadcasts;
   readonly ledger: SendLedger;
   readonly sendQueue: TaskQueue<SendTask>;
-  /** Puts the fan-out task back, visible after `delaySeconds` (at most 900): a scheduled broadcast's wait. */
-  readonly postpone: (task: FanOutTask, delaySeconds: number) => Promise<void>;
   readonly now?: () => Date;
   readonly logger: HandlerLogger;
 }
-
-/** SQS's longest message delay. */
-const MAX_DELAY_SECONDS = 900;
 
 export function createFanOut(deps: FanOutDeps) {
   const now = deps.now ?? (() => new Date());
@@ -38,9 +33,14 @@ export function createFanOut(deps: FanOutDeps) {
       return;
     }
     if (broadcast.status === 'scheduled') {
-      const waitSeconds = Math.ceil((Date.parse(broadcast.scheduledAt ?? '') - now().getTime()) / 1000);
-      if (waitSeconds > 0) {
-        await deps.postpone(task, Math.min(MAX_DELAY_SECONDS, waitSeconds));
+      // A scheduled broadcast's chunks come here from its start schedule's firing (which starts it:
+      // use-cases/scheduled-start.ts), or from the sweeper once it is due and they were not handed on.
+      // One that is not due is not started early.
+      if (Date.parse(broadcast.scheduledAt ?? '') > now().getTime()) {
+        deps.logger.warn('fan-out task of a broadcast not due yet: left to its schedule', {
+          broadcastId: task.broadcastId,
+          scheduledAt: broadcast.scheduledAt,
+        });
         return;
       }
       await deps.broadcasts.startScheduled(task.tenantId, task.broadcastId);

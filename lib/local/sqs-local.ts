@@ -112,7 +112,8 @@ export function localSqsClient(endpoint: string): SQSClient {
   return new SQSClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
 }
 
-async function ensureQueue(
+/** Creates one queue (or finds it) on the emulator. */
+export async function ensureQueue(
   sqs: SQSClient,
   endpoint: string,
   name: string,

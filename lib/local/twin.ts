@@ -28,8 +28,10 @@ import { type FrontDoor, openFrontDoor } from './front-door.ts';
 import { createHttpGateway } from './http-gateway.ts';
 import { type Invoke, loadFunction } from './lambda-runtime.ts';
 import { applyExpirations, ensureBuckets, localS3Client, startBucketNotifier } from './s3-local.ts';
+import { type LocalScheduler, startSchedulerLocal } from './scheduler-local.ts';
 import { type SqsEventSource, startSqsEventSource } from './sqs-event-source.ts';
 import {
+  ensureQueue,
   ensureQueues,
   type LocalQueue,
   type LocalQueues,
@@ -79,6 +81,8 @@ export interface LocalTwin {
   };
   /** Runs a scheduled rule now, as its timer would. */
   runSchedule(id: string): Promise<unknown>;
+  /** The EventBridge Scheduler emulator of the schedule groups (campaigns, scheduled broadcasts). */
+  readonly scheduler: LocalScheduler;
   stop(): Promise<void>;
 }
 
@@ -109,6 +113,12 @@ export interface LocalTwinOptions {
    * (test/local-twin.test.ts). Nothing in the product sets it.
    */
   beforeReady?: () => Promise<void>;
+  /**
+   * The Scheduler emulator's clock and loop (tests): with `tickMs: 0` it fires only when
+   * `scheduler.tick()` is called. Default: the real clock, every second (Scheduler fires within its
+   * minute, so a second's granularity loses nothing).
+   */
+  scheduler?: { now?: () => Date; tickMs?: number; deliveriesPerFiring?: number };
 }
 
 /**
@@ -241,6 +251,28 @@ export async function startLocalTwin(
     }
     await seedApiKeys(dynamodb.endpoint, tableNames.main, config.apiKeys);
     const queues = await ensureQueues(sqsServer, topo.queues, localName);
+    // Each schedule group's dead-letter queue (on AWS, an SQS queue of the stack).
+    const scheduleGroups: Record<
+      string,
+      { name: string; targetArn: string; roleArn: string; deadLetterArn: string; deadLetterUrl: string }
+    > = {};
+    for (const [id, group] of Object.entries(topo.scheduleGroups)) {
+      const dlq = await ensureQueue(
+        localSqsClient(sqsServer.address),
+        sqsServer.address,
+        `${localName(id)}-dlq`,
+        {
+          MessageRetentionPeriod: String(group.deadLetter.retentionDays * 86_400),
+        },
+      );
+      scheduleGroups[id] = {
+        name: localName(id),
+        targetArn: localFunctionArn(group.target),
+        roleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/${localName(id)}-invoke`,
+        deadLetterArn: dlq.arn,
+        deadLetterUrl: dlq.url,
+      };
+    }
     const s3 = localS3Client(sqsServer.address);
     stack.push(async () => s3.destroy());
     const buckets = await ensureBuckets(sqsServer, s3, topo.buckets, localName);
@@ -276,6 +308,7 @@ export async function startLocalTwin(
         publicBaseUrl,
         simulator,
         functionUrls,
+        scheduleGroups,
       }),
     );
 
@@ -288,6 +321,35 @@ export async function startLocalTwin(
       if (!invoke) throw new Error(`No function ${name}`);
       return invoke;
     };
+
+    // The schedule groups' Scheduler: listening before the handlers' first call, firing once ready.
+    const scheduler = await startSchedulerLocal({
+      dataDir: config.dataDir,
+      ...(options.scheduler?.now ? { now: options.scheduler.now } : {}),
+      // Its loop starts with the twin's readiness (below).
+      tickMs: 0,
+      ...(options.scheduler?.deliveriesPerFiring
+        ? { deliveriesPerFiring: options.scheduler.deliveriesPerFiring }
+        : {}),
+      invoke: (arn, payload) => {
+        const name = Object.keys(topo.functions).find((fn) => localFunctionArn(fn) === arn);
+        if (!name) throw new Error(`No function with ARN ${arn}`);
+        return invokerOf(name)(payload);
+      },
+      deadLetter: async (arn, body) => {
+        const url = Object.values(scheduleGroups).find((g) => g.deadLetterArn === arn)?.deadLetterUrl;
+        if (!url) throw new Error(`No queue with ARN ${arn}`);
+        const client = localSqsClient(sqsServer.address);
+        try {
+          await client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body }));
+        } finally {
+          client.destroy();
+        }
+      },
+      log,
+    });
+    stack.push(() => scheduler.stop());
+    process.env.AWS_ENDPOINT_URL_SCHEDULER = scheduler.endpoint;
 
     const wired: LocalTwin['wired'] = {
       routes: [],
@@ -422,6 +484,17 @@ export async function startLocalTwin(
       stopping = true;
       await door.stopping();
     });
+    const schedulerTickMs = options.scheduler?.tickMs ?? 1000;
+    if (schedulerTickMs > 0) {
+      const schedulerTimer = setInterval(() => {
+        scheduler
+          .tick()
+          .catch((error: unknown) =>
+            log({ level: 'ERROR', source: 'scheduler', message: 'firing loop failed', error: String(error) }),
+          );
+      }, schedulerTickMs);
+      stack.push(async () => clearInterval(schedulerTimer));
+    }
     door.ready(gateway);
     markReady();
 
@@ -439,6 +512,7 @@ export async function startLocalTwin(
       ...(faults ? { faults } : {}),
       wired,
       runSchedule,
+      scheduler,
       stop: () => {
         stopping = true;
         return stack.run();
@@ -467,6 +541,10 @@ function handlerEnvironment(
     publicBaseUrl: string;
     simulator: TwilioSimulator | undefined;
     functionUrls: Record<string, string>;
+    scheduleGroups: Record<
+      string,
+      { name: string; targetArn: string; roleArn: string; deadLetterArn: string }
+    >;
   },
 ): Record<string, string> {
   const locate = {
@@ -476,6 +554,7 @@ function handlerEnvironment(
     deadLetterQueueUrl: (id: string) => where.queues[id]?.deadLetter.url ?? missing('queue', id),
     secretArn: (id: string) => missing('secret', id),
     bucketName: (id: string) => where.buckets[id] ?? missing('bucket', id),
+    scheduleGroup: (id: string) => where.scheduleGroups[id] ?? missing('schedule group', id),
   };
   const env: Record<string, string> = {
     AWS_REGION: LOCAL_REGION,
@@ -558,6 +637,11 @@ async function seedApiKeys(
   } finally {
     client.destroy();
   }
+}
+
+/** What a function's ARN would be on AWS: the twin's Scheduler names its target by it. */
+function localFunctionArn(functionId: string): string {
+  return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${localName(functionId)}`;
 }
 
 function missing(kind: string, id: string): never {

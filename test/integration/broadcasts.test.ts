@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoBroadcasts } from '../../functions/adapters/dynamo-broadcasts.ts';
 import { DynamoCounters } from '../../functions/adapters/dynamo-counters.ts';
 import { DynamoSendLedger } from '../../functions/adapters/dynamo-send-ledger.ts';
-import type { Broadcast, ChunkEntry, FanOutTask, SendTask } from '../../functions/core/ports.ts';
+import type { Broadcast, ChunkEntry, SendTask } from '../../functions/core/ports.ts';
 import { createFanOut } from '../../functions/use-cases/fan-out-chunk.ts';
 import { stateOf } from '../../functions/use-cases/settle-broadcast.ts';
 import { collectingQueue, numberedEntries, silentLogger, storeBroadcast } from '../support/broadcasts.ts';
@@ -37,20 +37,15 @@ const stored = async (list: ChunkEntry[], options: { chunkSize?: number; schedul
 /** The real fan-out use case over a queue that keeps what it is given. */
 function fanOut(now?: () => Date) {
   const sendQueue = collectingQueue<SendTask>();
-  const postponed: { task: FanOutTask; delaySeconds: number }[] = [];
   const run = createFanOut({
     broadcasts,
     ledger,
     sendQueue,
-    postpone: async (task, delaySeconds) => {
-      postponed.push({ task, delaySeconds });
-    },
     logger: silentLogger,
     ...(now ? { now } : {}),
   });
   return {
     sent: sendQueue.tasks,
-    postponed,
     chunk: (b: Broadcast, chunk: number) => run({ tenantId: b.tenantId, broadcastId: b.broadcastId, chunk }),
   };
 }
@@ -160,15 +155,12 @@ describe('DynamoBroadcasts and the fan-out', () => {
     expect((await countsOf(cancelled)).counts).toMatchObject({ cancelled: 4, pending: 0, queued: 0 });
   });
 
-  it("waits for a scheduled broadcast's time (postponed, at most SQS's 900 s), then fans out", async () => {
+  it('never starts a scheduled broadcast early (its schedule starts it); once due, a chunk starts it and fans out', async () => {
     const inAnHour = new Date(Date.now() + 3_600_000);
     const b = await stored(entries(2), { scheduledAt: inAnHour });
     const early = fanOut();
     await early.chunk(b, 0);
     expect(early.sent).toEqual([]);
-    expect(early.postponed).toEqual([
-      { task: { tenantId: TENANT, broadcastId: b.broadcastId, chunk: 0 }, delaySeconds: 900 },
-    ]);
     expect((await broadcasts.get(TENANT, b.broadcastId))?.status).toBe('scheduled');
 
     const due = fanOut(() => new Date(inAnHour.getTime() + 1000));

@@ -5,7 +5,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { queueDepth } from '../../functions/adapters/dead-letters.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local.ts';
 import { localConfigFromEnv } from '../../lib/local/config.ts';
-import { type LocalTwin, startLocalTwin } from '../../lib/local/twin.ts';
+import { type LocalTwin, type LocalTwinOptions, startLocalTwin } from '../../lib/local/twin.ts';
 import { waitFor } from '../../lib/local/wait-for.ts';
 
 const FINAL = ['completed', 'partial', 'failed'];
@@ -50,7 +50,10 @@ export interface ApiTwin {
 }
 
 /** An in-process local twin on free ports in a temp DATA_DIR, for tests that go through the HTTP API. */
-export async function startApiTwin(env: Record<string, string>): Promise<ApiTwin> {
+export async function startApiTwin(
+  env: Record<string, string>,
+  options: Pick<LocalTwinOptions, 'scheduler'> = {},
+): Promise<ApiTwin> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'api-twin-'));
   const twin = await startLocalTwin(
     localConfigFromEnv({
@@ -60,7 +63,7 @@ export async function startApiTwin(env: Record<string, string>): Promise<ApiTwin
       SIM_LATENCY_MS: '5',
       ...env,
     }),
-    { log: () => {} },
+    { log: () => {}, ...options },
   );
   const sqs = new SQSClient({
     endpoint: twin.sqsEndpoint,

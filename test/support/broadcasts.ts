@@ -111,9 +111,6 @@ export async function fanOutAll(
     broadcasts: deps.broadcasts,
     ledger: deps.ledger,
     sendQueue,
-    postpone: async () => {
-      throw new Error('a test fan-out is never postponed');
-    },
     logger: silentLogger,
   });
   for (let chunk = 0; chunk < broadcast.chunkCount; chunk++)

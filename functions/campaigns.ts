@@ -1,0 +1,154 @@
+import { adminRoute } from './commons/admin-route.ts';
+import { maxRecipients } from './commons/broadcast-planning.ts';
+import { twilioConfigured } from './commons/config.ts';
+import { json, parseJson } from './commons/http.ts';
+import { logger } from './commons/powertools.ts';
+import { templateRegistry } from './commons/template-wiring.ts';
+import { broadcasts, campaigns, schedules } from './commons/wiring.ts';
+import { PageQuery, parseListQuery } from './core/broadcast-request.ts';
+import {
+  type Campaign,
+  type CampaignStatus,
+  campaignView,
+  parseCreateCampaign,
+  RUNS_SHOWN,
+  runView,
+} from './core/campaigns.ts';
+import { ApiError } from './core/errors.ts';
+import { isCampaignId, newCampaignId } from './core/ids.ts';
+import { isOneTime } from './core/schedule-expressions.ts';
+import { SCHEDULED_TIME } from './core/schedules.ts';
+import { checkTemplateInRegistry } from './core/template-check.ts';
+
+/**
+ * Campaigns (API.md "Campaigns"): POST/GET /v1/campaigns, GET/DELETE /v1/campaigns/{id}, POST
+ * /v1/campaigns/{id}/pause and /resume. Each campaign is one EventBridge Scheduler schedule named
+ * after it (its id), in the stack's schedule group, invoking functions/run-schedules.ts at each
+ * firing. Another tenant's campaign is a 404, never read or changed.
+ *
+ * The campaign's status is the truth, its schedule follows it: pause marks the campaign paused, then
+ * disables the schedule (a firing already on its way finds it paused and records a skipped run);
+ * resume marks it active, then enables the schedule. Firings missed while paused are not replayed
+ * (Scheduler does not deliver a disabled schedule's firings, and enabling it does not bring them
+ * back). Pause and resume are idempotent (a paused campaign paused again answers 200).
+ */
+export const handler = adminRoute(async (event, tenantId) => {
+  const store = campaigns();
+  const now = new Date();
+  switch (event.routeKey) {
+    case 'POST /v1/campaigns': {
+      const { name, schedule, broadcast } = parseCreateCampaign(parseJson(event), {
+        now,
+        maxRecipients: maxRecipients(),
+      });
+      if (!(await twilioConfigured()))
+        throw new ApiError(
+          'PROVIDER_NOT_CONFIGURED',
+          'Twilio is not configured: set the account SID, the auth token and a sender (TWILIO_FROM or a messaging service).',
+        );
+      // The template is checked now, as a broadcast's create checks it: not at the first run, next week.
+      await checkTemplateInRegistry(await templateRegistry(), broadcast.template);
+      const campaign: Campaign = {
+        tenantId,
+        campaignId: newCampaignId(now.getTime()),
+        name,
+        status: 'active',
+        schedule: { expression: schedule.expression, timeZone: schedule.timeZone },
+        broadcast,
+        createdAt: now.toISOString(),
+        updatedAt: now.toISOString(),
+      };
+      // The schedule first: one that fires before the campaign is stored finds nothing and does nothing.
+      await schedules().put({
+        name: campaign.campaignId,
+        expression: schedule.expression,
+        timeZone: schedule.timeZone,
+        input: {
+          kind: 'campaign.run',
+          tenantId,
+          campaignId: campaign.campaignId,
+          scheduledFor: SCHEDULED_TIME,
+        },
+        enabled: true,
+        // rate() counts from the campaign's creation (Scheduler's StartDate), as nextRunAt does.
+        startDate: now,
+        oneTime: isOneTime(schedule),
+      });
+      try {
+        await store.create(campaign);
+      } catch (error) {
+        await schedules().delete(campaign.campaignId);
+        throw error;
+      }
+      logger.info('campaign created', { campaignId: campaign.campaignId, expression: schedule.expression });
+      return json(201, campaignView(campaign, now, []));
+    }
+    case 'GET /v1/campaigns': {
+      const query = parseListQuery(PageQuery, event.queryStringParameters);
+      const page = await store.list(tenantId, {
+        limit: query.limit,
+        ...(query.cursor ? { cursor: query.cursor } : {}),
+      });
+      return json(200, {
+        items: page.items.map((c) => campaignView(c, now)),
+        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+      });
+    }
+    case 'GET /v1/campaigns/{id}': {
+      const campaign = await owned(tenantId, event.pathParameters?.id);
+      return json(200, await withRuns(campaign, now));
+    }
+    case 'DELETE /v1/campaigns/{id}': {
+      const campaign = await owned(tenantId, event.pathParameters?.id);
+      await schedules().delete(campaign.campaignId);
+      await store.delete(tenantId, campaign.campaignId);
+      logger.info('campaign deleted', { campaignId: campaign.campaignId });
+      return { statusCode: 204 };
+    }
+    case 'POST /v1/campaigns/{id}/pause':
+    case 'POST /v1/campaigns/{id}/resume': {
+      const campaign = await owned(tenantId, event.pathParameters?.id);
+      const pause = event.routeKey.endsWith('/pause');
+      const to: CampaignStatus = pause ? 'paused' : 'active';
+      if (
+        campaign.status !== to &&
+        !(await store.setStatus(tenantId, campaign.campaignId, ['active', 'paused'], to, now))
+      ) {
+        const current = (await store.get(tenantId, campaign.campaignId))?.status ?? 'deleted';
+        throw new ApiError(
+          'INVALID_STATE',
+          `Campaign ${campaign.campaignId} is ${current}: it cannot be ${pause ? 'paused' : 'resumed'}.`,
+          [{ path: 'status', message: `is ${current}`, status: current }],
+        );
+      }
+      // Also when the status was already `to`: a pause or resume cut short before this is completed.
+      await schedules().setEnabled(campaign.campaignId, !pause);
+      logger.info(pause ? 'campaign paused' : 'campaign resumed', { campaignId: campaign.campaignId });
+      const updated = (await store.get(tenantId, campaign.campaignId)) ?? campaign;
+      return json(200, await withRuns(updated, now));
+    }
+    default:
+      throw new ApiError('NOT_FOUND', `No route ${event.routeKey}`);
+  }
+});
+
+async function owned(tenantId: string, id: string | undefined): Promise<Campaign> {
+  const campaign = isCampaignId(id) ? await campaigns().get(tenantId, id) : undefined;
+  if (!campaign)
+    throw new ApiError('NOT_FOUND', `No campaign ${id ?? ''}`, [{ path: 'id', message: 'no such campaign' }]);
+  return campaign;
+}
+
+/** The campaign's view with its newest runs, each started run with its broadcast's status now. */
+async function withRuns(campaign: Campaign, now: Date) {
+  const runs = await campaigns().runs(campaign.campaignId, RUNS_SHOWN);
+  const views = await Promise.all(
+    runs.map(async (run) =>
+      runView(
+        run,
+        run.broadcastId ? (await broadcasts().get(campaign.tenantId, run.broadcastId))?.status : undefined,
+      ),
+    ),
+  );
+  return campaignView(campaign, now, views);
+}
