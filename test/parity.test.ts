@@ -26,6 +26,7 @@ function templateWiring(): {
   streams: string[];
   functionUrls: string[];
   notifications: string[];
+  scheduleGroups: string[];
 } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new BroadcastStack(app, 'Parity');
@@ -99,7 +100,24 @@ function templateWiring(): {
         `${bucketByLogicalId.get(id)} ${c.Filter.S3Key.Rules[0]?.Value} -> ${queueByLogicalId.get(logicalIdOf(c.Queue) ?? '')}`,
     );
   });
-  return { routes, consumers, schedules, streams, functionUrls, notifications };
+  // A schedule group: its group resource, and the function its Scheduler role may invoke.
+  const scheduleGroups = byType('AWS::Scheduler::ScheduleGroup').map(([, r]) => {
+    const groupId = String(r.Properties.Name).replace(/^Parity-/, '');
+    const roleId = Stack.of(stack).getLogicalId(
+      (stack.node.findChild(`${groupId.charAt(0).toUpperCase()}${groupId.slice(1)}SchedulerRole`).node
+        .defaultChild ?? {}) as never,
+    );
+    const invoked = byType('AWS::IAM::Policy')
+      .filter(([, p]) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+      .flatMap(
+        ([, p]) =>
+          (p.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] }).Statement,
+      )
+      .filter((st) => st.Action === 'lambda:InvokeFunction')
+      .map((st) => fnByLogicalId.get(logicalIdOf(st.Resource) ?? ''));
+    return `${groupId} -> ${invoked.join(',')}`;
+  });
+  return { routes, consumers, schedules, streams, functionUrls, notifications, scheduleGroups };
 }
 
 let twin: LocalTwin;
@@ -156,6 +174,15 @@ describe('parity: the CDK stack and the local twin wire the same topology', () =
     expect([...twin.wired.schedules].sort()).toEqual(
       topology.schedules.map((s) => `${s.id} -> ${s.function}`).sort(),
     );
+  });
+
+  it('every schedule group (EventBridge Scheduler), with the one function its schedules invoke', () => {
+    const expected = Object.entries(topology.scheduleGroups)
+      .map(([id, g]) => `${id} -> ${g.target}`)
+      .sort();
+    expect(expected.length).toBeGreaterThan(0);
+    expect(cdk.scheduleGroups.sort()).toEqual(expected);
+    expect([...twin.wired.scheduleGroups].sort()).toEqual(expected);
   });
 
   it('every bucket notification (S3 ObjectCreated events to a queue)', () => {

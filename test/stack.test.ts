@@ -390,6 +390,9 @@ describe('BroadcastStack built from the topology', () => {
         expected.add('sqs');
       if ((spec.uses.secrets ?? []).length > 0) expected.add('secretsmanager');
       if (Object.keys(spec.uses.buckets ?? {}).length > 0) expected.add('s3');
+      // Its schedule group's schedules, and passing the group's role to Scheduler (lib/schedule-groups.ts).
+      if (((spec.uses as { scheduleGroups?: readonly string[] }).scheduleGroups ?? []).length > 0)
+        for (const service of ['scheduler', 'iam']) expected.add(service);
       expect([...services].sort(), fnId).toEqual([...expected].sort());
       expect(
         actions.some((a) => a.endsWith(':*')),
@@ -535,8 +538,9 @@ describe('cdk-nag AwsSolutions', () => {
     const { app, stack } = synth({ topology: grownTopology });
     // Bucket objects are granted by key prefix (`<Bucket.Arn>/imports/*`); S1 is the uploads bucket's
     // server access logs (lib/stack.ts says why not).
+    // The schedules of the stack's schedule group (named at runtime); SQS3 on that group's DLQ, itself a DLQ.
     const allowed =
-      /^AwsSolutions-(IAM5\[Resource::(\*|<\w+\.Arn>\/index\/\*|<\w+\.Arn>\/\w+\/\*)\]|SMG4|APIG4|S1)$/;
+      /^AwsSolutions-(IAM5\[Resource::(\*|<\w+\.Arn>\/index\/\*|<\w+\.Arn>\/\w+\/\*|arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule\/[\w-]+\/\*)\]|SMG4|APIG4|S1|SQS3)$/;
     const acks = app.node
       .findAll()
       .flatMap((c) =>
@@ -559,7 +563,14 @@ const MB = 1024 * 1024;
 /** Functions that send messages through the twilio SDK's client. */
 const WHOLE_TWILIO_SDK = new Set(['sendMessages', 'sweepStuck']);
 /** Functions that read Content templates (functions/adapters/twilio-templates.ts). */
-const TWILIO_CONTENT_ONLY = new Set(['createBroadcast', 'previewBroadcast', 'templates']);
+const TWILIO_CONTENT_ONLY = new Set([
+  'createBroadcast',
+  'previewBroadcast',
+  'templates',
+  // A campaign's template is checked at create; each run creates a broadcast (acceptBroadcast).
+  'campaigns',
+  'runSchedules',
+]);
 
 describe('bundling', () => {
   it('bundles every handler with the local esbuild, as ESM with source maps (no Docker), each no larger than what it calls needs', () => {

@@ -78,6 +78,8 @@ export interface LocalTwin {
     functionUrls: string[];
     /** `bucket prefix -> queue`: each bucket notification. */
     notifications: string[];
+    /** `group -> target function`: each schedule group (campaigns, scheduled broadcasts). */
+    scheduleGroups: string[];
   };
   /** Runs a scheduled rule now, as its timer would. */
   runSchedule(id: string): Promise<unknown>;
@@ -358,6 +360,7 @@ export async function startLocalTwin(
       streams: [],
       functionUrls: [],
       notifications: [],
+      scheduleGroups: Object.entries(topo.scheduleGroups).map(([id, g]) => `${id} -> ${g.target}`),
     };
     for (const [id, spec] of Object.entries(topo.functionUrls)) {
       wired.functionUrls.push(`${id} -> ${spec.function}`);
