@@ -10,6 +10,7 @@ import { TEMPLATE_APPROVALS, TEMPLATE_CATEGORIES } from './content-templates.ts'
 import { MAX_CSV_BODY_BYTES, MAX_CSV_ROWS } from './csv-export.ts';
 import { MAX_CURSOR_LENGTH } from './cursor.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
+import { campaignPaths, campaignSchemas } from './openapi-campaigns.ts';
 import { importPaths } from './openapi-imports.ts';
 import { LAMBDA_MAX_EVENT_BYTES } from './request-limits.ts';
 // Register their schemas in apiSchemas.
@@ -435,6 +436,7 @@ function build(serverUrl?: string): Json {
         },
       },
       ...importPaths(),
+      ...campaignPaths(),
       '/v1/contacts': {
         get: {
           operationId: 'listContacts',
@@ -661,7 +663,7 @@ function build(serverUrl?: string): Json {
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <api-key>' },
       },
-      schemas: componentSchemas(),
+      schemas: { ...componentSchemas(), ...campaignSchemas() },
       responses: errorResponses(),
     },
   };
