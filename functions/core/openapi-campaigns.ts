@@ -186,7 +186,10 @@ export function campaignPaths(): Record<string, Json> {
         summary: 'Stops its schedule (idempotent); a completed campaign is 409',
         security: bearer,
         parameters: [idParam],
-        responses: { '200': json(ref('Campaign'), 'The paused campaign'), ...errors(400, 401, 404, 409, 500) },
+        responses: {
+          '200': json(ref('Campaign'), 'The paused campaign'),
+          ...errors(400, 401, 404, 409, 500),
+        },
       },
     },
     '/v1/campaigns/{id}/resume': {
@@ -195,7 +198,10 @@ export function campaignPaths(): Record<string, Json> {
         summary: 'Starts its schedule again; firings missed while paused are not replayed',
         security: bearer,
         parameters: [idParam],
-        responses: { '200': json(ref('Campaign'), 'The active campaign'), ...errors(400, 401, 404, 409, 500) },
+        responses: {
+          '200': json(ref('Campaign'), 'The active campaign'),
+          ...errors(400, 401, 404, 409, 500),
+        },
       },
     },
   };
