@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator/content.ts';
+import { waitFor } from '../../lib/local/wait-for.ts';
+import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api-twin.ts';
+
+/**
+ * Issue 13's real-time check: a `cron(* * * * ? *)` campaign on the twin's Scheduler with the real
+ * clock runs at two minute boundaries (about 2 minutes), then, paused, does not run at the next one.
+ */
+const KEY = 'key-acme-realtime-0123456789';
+let api: ApiTwin;
+
+beforeAll(async () => {
+  api = await startApiTwin({ LOCAL_API_KEYS: `acme:${KEY}`, SIM_MPS: '1000', SENDER_MPS: '500' });
+}, 60_000);
+afterAll(async () => {
+  await api?.stop();
+});
+
+const runsOf = async (id: string) =>
+  ((await api.call('GET', `/v1/campaigns/${id}`, { key: KEY })).body.runs ?? []) as Json[];
+
+it('an every-minute campaign runs twice in about two minutes and stops when paused', async () => {
+  const phone = testPhone();
+  const created = await api.call('POST', '/v1/campaigns', {
+    key: KEY,
+    body: {
+      name: 'Every minute, for real',
+      audience: { phones: [phone] },
+      template: {
+        contentSid: SAMPLE_TEMPLATES.deliveryUpdate.contentSid,
+        variables: { '1': 'Dana', '2': 'now' },
+      },
+      schedule: { expression: 'cron(* * * * ? *)' },
+    },
+  });
+  expect(created.status).toBe(201);
+  const id = created.body.campaignId as string;
+  const [first, second] = created.body.nextRuns as [string, string];
+
+  const twoRuns = await waitFor(
+    async () => {
+      const runs = await runsOf(id);
+      return runs.length >= 2 ? runs : undefined;
+    },
+    { timeoutMs: 150_000, intervalMs: 1_000, message: 'the campaign did not run twice' },
+  );
+  expect(twoRuns.map((r) => r.scheduledFor)).toEqual([second, first].map((t) => t.replace('.000Z', 'Z')));
+  expect(twoRuns.every((r) => typeof r.broadcastId === 'string')).toBe(true);
+  await waitFor(async () => ((await api.messagesTo(phone)) === 2 ? true : undefined), {
+    timeoutMs: 30_000,
+    intervalMs: 250,
+    message: 'two messages were not sent',
+  });
+
+  const paused = await api.call('POST', `/v1/campaigns/${id}/pause`, { key: KEY });
+  expect(paused.body.status).toBe('paused');
+  // Past the next minute boundary (the twin's Scheduler fires within a second of it): nothing more.
+  const third = Date.parse(second) + 60_000;
+  await waitFor(async () => (Date.now() > third + 4_000 ? true : undefined), {
+    timeoutMs: 70_000,
+    intervalMs: 500,
+    message: 'the clock did not pass the next firing',
+  });
+  expect(await runsOf(id)).toHaveLength(2);
+  expect(api.messagesTo(phone)).toBe(2);
+}, 240_000);
