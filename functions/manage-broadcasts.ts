@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adminRoute } from './commons/admin-route.ts';
+import { ADMIN_PAUSE_REASON, pauseBroadcast, resumeBroadcast } from './commons/broadcast-control.ts';
 import { ownedBroadcast } from './commons/broadcasts.ts';
 import { retryBackoffSeconds } from './commons/config.ts';
 import { json } from './commons/http.ts';
@@ -25,7 +26,9 @@ const LIST_EXPIRY_MARGIN_SECONDS = 3600;
 const CANCEL_STABLE_MS = COUNTS_BATCH_WINDOW_SECONDS * 1000 + 1_500;
 
 /**
- * POST /v1/broadcasts/{id}/cancel and /retry.
+ * POST /v1/broadcasts/{id}/cancel, /pause, /resume and /retry.
+ *
+ * Pause and resume: commons/broadcast-control.ts.
  *
  * Cancel is one conditional write: the broadcast becomes `cancelled` at once; no send starts after
  * it (each send checks the broadcast with a read newer than its claim), and its recipients not yet
@@ -66,6 +69,10 @@ export const handler = adminRoute(async (event, tenantId) => {
         cancelledCount: state.counts.cancelled,
       });
     }
+    case 'POST /v1/broadcasts/{id}/pause':
+      return json(200, await pauseBroadcast(tenantId, broadcast.broadcastId, ADMIN_PAUSE_REASON, now));
+    case 'POST /v1/broadcasts/{id}/resume':
+      return json(200, await resumeBroadcast(tenantId, broadcast.broadcastId, now));
     case 'POST /v1/broadcasts/{id}/retry': {
       if (broadcast.status === 'cancelled')
         throw new ApiError(

@@ -358,7 +358,7 @@ export const topology = {
     },
     manageBroadcasts: {
       entry: 'functions/manage-broadcasts.ts',
-      description: 'POST /v1/broadcasts/{id}/cancel and /retry',
+      description: 'POST /v1/broadcasts/{id}/cancel, /pause, /resume and /retry',
       memoryMb: 512,
       timeoutSeconds: 29,
       // Cancelling a scheduled broadcast deletes its at() schedule.
@@ -574,6 +574,8 @@ export const topology = {
     { method: 'GET', path: '/v1/broadcasts/{id}/recipients', function: 'queryBroadcasts', auth: 'admin' },
     { method: 'POST', path: '/v1/broadcasts/{id}/cancel', function: 'manageBroadcasts', auth: 'admin' },
     { method: 'POST', path: '/v1/broadcasts/{id}/retry', function: 'manageBroadcasts', auth: 'admin' },
+    { method: 'POST', path: '/v1/broadcasts/{id}/pause', function: 'manageBroadcasts', auth: 'admin' },
+    { method: 'POST', path: '/v1/broadcasts/{id}/resume', function: 'manageBroadcasts', auth: 'admin' },
     { method: 'GET', path: '/v1/metrics', function: 'metrics', auth: 'admin' },
     { method: 'GET', path: '/v1/settings', function: 'settings', auth: 'admin' },
     { method: 'PUT', path: '/v1/settings', function: 'settings', auth: 'admin' },

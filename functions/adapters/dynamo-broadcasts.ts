@@ -10,6 +10,7 @@ import { decodeItemCursor, encodeItemCursor } from '../core/cursor.ts';
 import { EXPLICIT_IDEMPOTENCY_WINDOW_SECONDS } from '../core/idempotency.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, StoredChunk } from '../core/ports.ts';
 import type { SkipReason } from '../core/skips.ts';
+import { isPausable } from '../core/statuses.ts';
 import {
   addExpression,
   batchGet,
@@ -35,7 +36,7 @@ import {
   idemKey,
 } from './table-layout.ts';
 
-const NOT_FINAL = ['scheduled', 'accepted', 'queued', 'running'];
+const NOT_FINAL = ['scheduled', 'accepted', 'queued', 'running', 'paused'];
 /** The sort keys a list cursor may name (core/cursor.ts checks them). */
 const BROADCAST_SK = /^BROADCAST#brd_[0-9A-Z]{1,32}$/;
 
@@ -351,6 +352,34 @@ export class DynamoBroadcasts implements Broadcasts {
     });
   }
 
+  async pause(tenantId: string, broadcastId: string, at: Date, reason: string) {
+    // Conditional on the status read, which it remembers: a concurrent move (queued → running) reads again.
+    for (let tries = 0; tries < 4; tries++) {
+      const current = await this.get(tenantId, broadcastId);
+      if (!current || !isPausable(current.status)) return current;
+      const paused = { pausedAt: at.toISOString(), pauseReason: reason, pausedFrom: current.status };
+      if (await this.#setStatusIf(tenantId, broadcastId, [current.status], 'paused', paused))
+        return { ...current, status: 'paused' as const, ...paused };
+    }
+    return this.get(tenantId, broadcastId);
+  }
+
+  async resume(tenantId: string, broadcastId: string, _at: Date) {
+    const current = await this.get(tenantId, broadcastId);
+    if (current?.status !== 'paused') return undefined;
+    const to = current.pausedFrom ?? 'running';
+    if (
+      !(await this.#setStatusIf(tenantId, broadcastId, ['paused'], to, {}, [
+        'pausedAt',
+        'pauseReason',
+        'pausedFrom',
+      ]))
+    )
+      return undefined;
+    const { pausedAt: _p, pauseReason: _r, pausedFrom: _f, ...rest } = current;
+    return { ...rest, status: to };
+  }
+
   cancel(tenantId: string, broadcastId: string, at: Date): Promise<boolean> {
     // It stays in the active index until its last sends settle (the aggregator and sweeper watch it).
     return this.#setStatusIf(tenantId, broadcastId, NOT_FINAL, 'cancelled', {
@@ -361,14 +390,16 @@ export class DynamoBroadcasts implements Broadcasts {
 
   finish(broadcast: Broadcast, status: 'completed' | 'partial' | 'failed', at: Date): Promise<boolean> {
     // A late provider outcome (undelivered after sent) may turn `completed` into `partial`; nothing
-    // leaves `cancelled` or `scheduled`.
+    // leaves `cancelled` or `scheduled`. A paused broadcast with nothing left to send ends too.
     return this.#setStatusIf(
       broadcast.tenantId,
       broadcast.broadcastId,
-      ['accepted', 'queued', 'running', 'completed', 'partial', 'failed'].filter((s) => s !== status),
+      ['accepted', 'queued', 'running', 'paused', 'completed', 'partial', 'failed'].filter(
+        (s) => s !== status,
+      ),
       status,
       { completedAt: at.toISOString() },
-      ['active', 'activeKey'],
+      ['active', 'activeKey', 'pausedAt', 'pauseReason', 'pausedFrom'],
     );
   }
 

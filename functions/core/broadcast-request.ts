@@ -5,7 +5,7 @@ import { ApiError, ERROR_CODES, type ErrorCode, fromZodError, UNKNOWN_FIELD } fr
 import { FOLLOW_UP_STATUSES } from './follow-up.ts';
 import { INVALID_REASONS, isValidCountryCode } from './phones.ts';
 import { SKIP_REASONS } from './skips.ts';
-import { BROADCAST_STATUSES, RECIPIENT_STATUSES } from './statuses.ts';
+import { BROADCAST_STATUSES, PAUSABLE_BROADCAST_STATUSES, RECIPIENT_STATUSES } from './statuses.ts';
 import { MAX_CONTENT_VARIABLE_KEY_LENGTH, MAX_CONTENT_VARIABLES } from './template-parameters.ts';
 import { templateVariableProblems } from './templates.ts';
 
@@ -482,6 +482,10 @@ export const BroadcastView = z
     startedAt: timestamp.optional(),
     completedAt: timestamp.optional(),
     cancelledAt: timestamp.optional(),
+    pausedAt: timestamp.optional(),
+    pauseReason: z.string().optional().meta({
+      description: "While paused: why ('paused by an admin', a campaign's pause, or the canary's finding)",
+    }),
     template: TemplateRef,
     followUp: FollowUp.optional(),
     audience: z
@@ -576,6 +580,23 @@ export const RecipientPage = Page(RecipientView).register(apiSchemas, { id: 'Rec
 export const CancelResponse = z
   .object({ broadcastId: BroadcastId, status: z.literal('cancelled'), cancelledCount: count })
   .register(apiSchemas, { id: 'CancelResponse' });
+
+export const PauseResponse = z
+  .object({
+    broadcastId: BroadcastId,
+    status: z.literal('paused'),
+    pausedAt: timestamp,
+    pauseReason: z.string().meta({ example: 'paused by an admin' }),
+  })
+  .register(apiSchemas, { id: 'PauseResponse' });
+
+export const ResumeResponse = z
+  .object({
+    broadcastId: BroadcastId,
+    status: z.enum(PAUSABLE_BROADCAST_STATUSES).meta({ description: 'The status it went back to' }),
+    releasedCount: count.meta({ description: 'Send tasks enqueued again for its unsent recipients' }),
+  })
+  .register(apiSchemas, { id: 'ResumeResponse' });
 
 export const RetryResponse = z
   .object({ broadcastId: BroadcastId, retriedCount: count })

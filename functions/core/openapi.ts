@@ -333,6 +333,32 @@ function build(serverUrl?: string): Json {
           },
         },
       },
+      '/v1/broadcasts/{id}/pause': {
+        post: {
+          operationId: 'pauseBroadcast',
+          description:
+            'No new send starts within a second; unsent recipients wait. Idempotent on a paused broadcast. 409 for a final or scheduled one.',
+          security: bearer,
+          parameters: [idParam],
+          responses: {
+            '200': json(ref('PauseResponse'), 'Paused'),
+            ...errors(400, 401, 404, 409, 500),
+          },
+        },
+      },
+      '/v1/broadcasts/{id}/resume': {
+        post: {
+          operationId: 'resumeBroadcast',
+          description:
+            'Back to the status it was paused from; its unsent recipients are enqueued again, nobody is sent twice. 200 with nothing released for a broadcast still sending; 409 for a final one.',
+          security: bearer,
+          parameters: [idParam],
+          responses: {
+            '200': json(ref('ResumeResponse'), 'Resumed'),
+            ...errors(400, 401, 404, 409, 500),
+          },
+        },
+      },
       '/v1/broadcasts/{id}/retry': {
         post: {
           operationId: 'retryBroadcast',

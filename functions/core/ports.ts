@@ -5,7 +5,7 @@
 
 import type { CounterDeltas, CounterTotals } from './count-deltas.ts';
 import type { SkipReason } from './skips.ts';
-import type { BroadcastStatus, RecipientStatus } from './statuses.ts';
+import type { BroadcastStatus, PausableBroadcastStatus, RecipientStatus } from './statuses.ts';
 
 export interface TemplateSpec {
   readonly contentSid: string;
@@ -28,6 +28,10 @@ export interface Broadcast {
   readonly startedAt?: string;
   readonly completedAt?: string;
   readonly cancelledAt?: string;
+  /** While `paused`: when, why (an admin, or the canary's finding), and the status a resume goes back to. */
+  readonly pausedAt?: string;
+  readonly pauseReason?: string;
+  readonly pausedFrom?: PausableBroadcastStatus;
   readonly template: TemplateSpec;
   readonly followUp?: FollowUpSpec;
   /**
@@ -270,6 +274,13 @@ export interface Broadcasts {
   startScheduled(tenantId: string, broadcastId: string): Promise<boolean>;
   /** accepted/queued → running (its first claim). */
   markRunning(tenantId: string, broadcastId: string, at: Date): Promise<void>;
+  /**
+   * accepted/queued/running → paused, remembering the status it left and why. The broadcast as it is
+   * afterwards (paused: by this call or an earlier one), or undefined when there is none.
+   */
+  pause(tenantId: string, broadcastId: string, at: Date, reason: string): Promise<Broadcast | undefined>;
+  /** paused → the status it was paused from; the broadcast as resumed, or undefined when it was not paused. */
+  resume(tenantId: string, broadcastId: string, at: Date): Promise<Broadcast | undefined>;
   /** Not final → cancelled; false when it was final already. */
   cancel(tenantId: string, broadcastId: string, at: Date): Promise<boolean>;
   /** Sets a final outcome (or moves a final one to another: a late failure) and leaves the active index. */

@@ -25,6 +25,7 @@ export const BROADCAST_STATUSES = [
   'accepted',
   'queued',
   'running',
+  'paused',
   'completed',
   'partial',
   'failed',
@@ -42,6 +43,22 @@ export const FINAL_BROADCAST_STATUSES: readonly BroadcastStatus[] = [
 
 export function isFinalBroadcastStatus(status: BroadcastStatus): boolean {
   return FINAL_BROADCAST_STATUSES.includes(status);
+}
+
+/**
+ * Statuses a pause may start from (what a resume goes back to): a broadcast that has started, or is
+ * about to. A `scheduled` one is not paused (cancel it, or create it later); a final one has nothing left.
+ */
+export const PAUSABLE_BROADCAST_STATUSES = ['accepted', 'queued', 'running'] as const;
+export type PausableBroadcastStatus = (typeof PAUSABLE_BROADCAST_STATUSES)[number];
+
+export function isPausable(status: BroadcastStatus): status is PausableBroadcastStatus {
+  return (PAUSABLE_BROADCAST_STATUSES as readonly string[]).includes(status);
+}
+
+/** No template send starts for a broadcast in these statuses (a claim taken before may finish its one send). */
+export function sendsStopped(status: BroadcastStatus): boolean {
+  return status === 'cancelled' || status === 'paused';
 }
 
 export function isRecipientStatus(value: unknown): value is RecipientStatus {

@@ -1,6 +1,7 @@
 import type { HandlerLogger } from '../commons/powertools.ts';
 import type { Broadcasts, FanOutTask, SendLedger, SendTask, TaskQueue } from '../core/ports.ts';
 import { SKIP_REASON_TEXT } from '../core/skips.ts';
+import { sendsStopped } from '../core/statuses.ts';
 
 /**
  * One stored chunk of a broadcast's list handed to the send queue (DESIGN.md "Big lists"):
@@ -14,7 +15,8 @@ import { SKIP_REASON_TEXT } from '../core/skips.ts';
  *
  * Safe to repeat at any point: a redelivered task skips what is counted, enqueues again what may not
  * have been (the claim admits one send per attempt, so a duplicate task is harmless), and marks once.
- * A cancelled broadcast's chunk is counted (the counts show it as cancelled) and nothing is enqueued.
+ * A cancelled broadcast's chunk is counted (the counts show it as cancelled) and nothing is enqueued;
+ * so is a paused one's (its recipients stay `queued` and a resume enqueues them: broadcast-release.ts).
  */
 export interface FanOutDeps {
   readonly broadcasts: Broadcasts;
@@ -49,7 +51,7 @@ export function createFanOut(deps: FanOutDeps) {
     if (chunk.state === 'enqueued') return;
     if (!chunk.state) await deps.broadcasts.countChunk(broadcast, task.chunk, chunk.entries.length);
     const queuedAt = now().toISOString();
-    const cancelled = broadcast.status === 'cancelled';
+    const stopped = sendsStopped(broadcast.status);
     const tasks: SendTask[] = [];
     for (const entry of chunk.entries) {
       const sendTask: SendTask = {
@@ -69,7 +71,7 @@ export function createFanOut(deps: FanOutDeps) {
           SKIP_REASON_TEXT[entry.skipReason ?? 'suppressed'],
           entry.skipReason,
         );
-      else if (!cancelled) tasks.push(sendTask);
+      else if (!stopped) tasks.push(sendTask);
     }
     await deps.sendQueue.enqueue(tasks);
     await deps.broadcasts.chunkEnqueued(broadcast, task.chunk);

@@ -7,7 +7,8 @@ import { sendTasksFor } from './tasks-for-recipients.ts';
  * the recipients whose retry is due (its own partition of the scheduled-retries index, never a table
  * scan) go back to `queued` with `attempts + 1` and get a send task. A crash between the two leaves
  * the recipient `queued`, which the sweeper enqueues again. A cancelled broadcast's scheduled retries
- * are all dropped: its failures stay failures.
+ * are all dropped: its failures stay failures. A paused broadcast's retries wait: the first run after
+ * the resume handles those that fell due meanwhile.
  */
 export interface RetryJobDeps {
   readonly broadcasts: Broadcasts;
@@ -43,6 +44,7 @@ export function createRetryJob(deps: RetryJobDeps) {
         }
         continue;
       }
+      if (broadcast.status === 'paused') continue;
       const due = await deps.ledger.scheduledRetries(broadcast.broadcastId, now, pageSize);
       const again: Recipient[] = [];
       for (const entry of due) {

@@ -21,13 +21,14 @@ import type {
 import { claimLeaseUntil } from '../core/recovery.ts';
 import { retryDecision } from '../core/retry-policy.ts';
 import { CONFIGURATION_CODES, classifySendOutcome } from '../core/send-outcome.ts';
+import { sendsStopped } from '../core/statuses.ts';
 import { adoptMessage, findClaimedMessage, type ReconcileDeps, type SendKind } from './reconcile-send.ts';
 
 /**
  * The send queue's consumer: one WhatsApp message per SendTask (the broadcast's template, or the
  * free-form follow-up after a confirmation tap), at most once (DESIGN.md "Send ledger"). Per record:
  *
- *   parse → broadcast (cancelled: nothing sent, nothing written) → a slot in the sender's schedule
+ *   parse → broadcast (cancelled or paused: nothing sent, nothing written) → a slot in the sender's schedule
  *   (core/pacing.ts; none within this invocation: the task goes back on the queue, unclaimed)
  *   → claim queued→sending for the task's attempt (the first claim creates the ledger entry), reading
  *     the suppression list alongside (suppressed: `skipped`, nothing sent)
@@ -161,11 +162,12 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         log.warn('send task names an unknown broadcast or follow-up; dropped', fields);
         return;
       }
-      if (broadcast.status === 'cancelled') {
+      if (stopped(broadcast, kind)) {
         // Nothing is written for a recipient never sent: the counts show a cancelled broadcast's queued
-        // recipients as cancelled. A follow-up has its own ledger and ends `cancelled` in it.
+        // recipients as cancelled, and a resume enqueues a paused one's unsent recipients again
+        // (broadcast-release.ts). A follow-up has its own ledger and ends `cancelled` in it.
         if (kind === 'followUp') await deps.followUps.report(key, { to: 'cancelled', at: now() });
-        log.debug('broadcast cancelled; nothing sent', fields);
+        log.debug(`broadcast ${broadcast.status}; nothing sent`, fields);
         return;
       }
       const messenger = await deps.messenger();
@@ -245,14 +247,15 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         await requeue(task, pace.retryAfterMs / 1000);
         return;
       }
-      // A cancel that landed after the claim must stop the send: decide on a read begun after it.
-      if ((await broadcastOf(task, claimTime))?.status === 'cancelled') {
+      // A cancel or pause that landed after the claim must stop the send: decide on a read begun after it.
+      const fresh = await broadcastOf(task, claimTime);
+      if (fresh && stopped(fresh, kind)) {
         const released =
           kind === 'followUp'
             ? await deps.followUps.release(key, now())
             : await deps.ledger.release(key, task.attempt, now());
         if (kind === 'followUp' && released) await deps.followUps.report(key, { to: 'cancelled', at: now() });
-        log.info('broadcast cancelled while this send waited for its slot; nothing sent', fields);
+        log.info(`broadcast ${fresh.status} while this send waited for its slot; nothing sent`, fields);
         return;
       }
       if (remainingMs() <= 0) {
@@ -484,6 +487,15 @@ export function createSendConsumer(deps: SendConsumerDeps) {
       { ...(context ? { context } : {}), throwOnFullBatchFailure: false },
     );
   };
+}
+
+/**
+ * Whether the broadcast's course stops this send: a cancel stops everything; a pause stops template
+ * sends only, since a follow-up answers the recipient's own tap (and its 24-hour window would run out
+ * during a long pause).
+ */
+function stopped(broadcast: Broadcast, kind: SendKind): boolean {
+  return kind === 'followUp' ? broadcast.status === 'cancelled' : sendsStopped(broadcast.status);
 }
 
 function recipientLease(recipient: Recipient, kind: SendKind): string | undefined {

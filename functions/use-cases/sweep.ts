@@ -23,7 +23,8 @@ import { sendTasksFor } from './tasks-for-recipients.ts';
  * brings back, without ever risking a second message:
  *
  * - every active broadcast is settled (final, reopened, or a cancelled one leaving the index), so an
- *   outcome never waits for a stream batch that will not come;
+ *   outcome never waits for a stream batch that will not come; a paused one is only settled (its
+ *   waiting recipients are not stalled: the resume enqueues them);
  * - chunks of a list still not handed to the send queue `fanOutStaleSeconds` after the broadcast was
  *   created (or became due): their fan-out task again (its message was lost);
  * - a broadcast whose counts have not moved for `staleSeconds` while recipients are still in flight
@@ -147,7 +148,12 @@ export function createSweeper(deps: SweepDeps) {
 
     // In flight, or counts no ledger can have (a lost change): either way, worth a look once stalled.
     const impossible = Object.values(counts).some((n) => n < 0);
-    if (broadcast.status === 'cancelled' || (counts.queued <= 0 && counts.sending <= 0 && !impossible))
+    // A paused broadcast's queued recipients wait for the resume, which enqueues them: not lost.
+    if (
+      broadcast.status === 'cancelled' ||
+      broadcast.status === 'paused' ||
+      (counts.queued <= 0 && counts.sending <= 0 && !impossible)
+    )
       return;
     const stalledSince = await deps.broadcasts.noteSweep(broadcast, countsSignature(counts), now);
     if (now.getTime() - stalledSince.getTime() < staleMs) return;

@@ -45,6 +45,7 @@ describe('status lists', () => {
       'accepted',
       'queued',
       'running',
+      'paused',
       'completed',
       'partial',
       'failed',
