@@ -1,4 +1,5 @@
 import { adminRoute } from './commons/admin-route.ts';
+import { pauseBroadcast, resumeBroadcast } from './commons/broadcast-control.ts';
 import { maxRecipients } from './commons/broadcast-planning.ts';
 import { twilioConfigured } from './commons/config.ts';
 import { json, parseJson } from './commons/http.ts';
@@ -9,6 +10,7 @@ import { PageQuery, parseListQuery } from './core/broadcast-request.ts';
 import {
   type Campaign,
   type CampaignStatus,
+  campaignPauseReason,
   campaignView,
   parseCreateCampaign,
   RUNS_SHOWN,
@@ -18,6 +20,7 @@ import { ApiError } from './core/errors.ts';
 import { isCampaignId, newCampaignId } from './core/ids.ts';
 import { isOneTime } from './core/schedule-expressions.ts';
 import { SCHEDULED_TIME } from './core/schedules.ts';
+import { isFinalBroadcastStatus } from './core/statuses.ts';
 import { checkTemplateInRegistry } from './core/template-check.ts';
 
 /**
@@ -30,7 +33,8 @@ import { checkTemplateInRegistry } from './core/template-check.ts';
  * disables the schedule (a firing already on its way finds it paused and records a skipped run);
  * resume marks it active, then enables the schedule. Firings missed while paused are not replayed
  * (Scheduler does not deliver a disabled schedule's firings, and enabling it does not bring them
- * back). Pause and resume are idempotent (a paused campaign paused again answers 200).
+ * back). Pause also pauses the campaign's run still sending, and resume resumes it (runInProgress).
+ * Pause and resume are idempotent (a paused campaign paused again answers 200).
  */
 export const handler = adminRoute(async (event, tenantId) => {
   const store = campaigns();
@@ -123,7 +127,8 @@ export const handler = adminRoute(async (event, tenantId) => {
       }
       // Also when the status was already `to`: a pause or resume cut short before this is completed.
       await schedules().setEnabled(campaign.campaignId, !pause);
-      logger.info(pause ? 'campaign paused' : 'campaign resumed', { campaignId: campaign.campaignId });
+      const run = await runInProgress(campaign, pause);
+      logger.info(pause ? 'campaign paused' : 'campaign resumed', { campaignId: campaign.campaignId, run });
       const updated = (await store.get(tenantId, campaign.campaignId)) ?? campaign;
       return json(200, await withRuns(updated, now));
     }
@@ -131,6 +136,33 @@ export const handler = adminRoute(async (event, tenantId) => {
       throw new ApiError('NOT_FOUND', `No route ${event.routeKey}`);
   }
 });
+
+/**
+ * The campaign's latest run's broadcast follows the campaign: a pause pauses it while it still sends
+ * (P's pauseBroadcast, with the campaign as the reason); a resume resumes it when it was this
+ * campaign's pause that paused it (one an admin or the canary paused stays paused). A broadcast that
+ * ended or moved on meanwhile (INVALID_STATE) is left as it is. Returns what it did, for the log.
+ */
+async function runInProgress(campaign: Campaign, pause: boolean): Promise<string | undefined> {
+  const [latest] = (await campaigns().runs(campaign.campaignId, RUNS_SHOWN)).filter((r) => r.broadcastId);
+  if (!latest?.broadcastId) return undefined;
+  const broadcast = await broadcasts().get(campaign.tenantId, latest.broadcastId);
+  if (!broadcast || isFinalBroadcastStatus(broadcast.status)) return undefined;
+  const reason = campaignPauseReason(campaign.campaignId);
+  try {
+    if (pause && broadcast.status !== 'paused' && broadcast.status !== 'scheduled') {
+      await pauseBroadcast(campaign.tenantId, broadcast.broadcastId, reason);
+      return `paused ${broadcast.broadcastId}`;
+    }
+    if (!pause && broadcast.status === 'paused' && broadcast.pauseReason === reason) {
+      await resumeBroadcast(campaign.tenantId, broadcast.broadcastId);
+      return `resumed ${broadcast.broadcastId}`;
+    }
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.code !== 'INVALID_STATE') throw error;
+  }
+  return undefined;
+}
 
 async function owned(tenantId: string, id: string | undefined): Promise<Campaign> {
   const campaign = isCampaignId(id) ? await campaigns().get(tenantId, id) : undefined;

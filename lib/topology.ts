@@ -536,8 +536,14 @@ export const topology = {
         'Campaigns (/v1/campaigns): each one an EventBridge Scheduler schedule; create, read, pause, resume, delete',
       memoryMb: 512,
       timeoutSeconds: 29,
-      // Checks the template against Twilio's Content API at create, as a broadcast's create does.
-      uses: { tables: { main: 'readwrite' }, secrets: ['twilioAuthToken'], scheduleGroups: ['schedules'] },
+      // Checks the template against Twilio's Content API at create, as a broadcast's create does; a
+      // resume hands its run's unsent recipients to the send queue again (resumeBroadcast).
+      uses: {
+        tables: { main: 'readwrite' },
+        queues: { send: 'send' },
+        secrets: ['twilioAuthToken'],
+        scheduleGroups: ['schedules'],
+      },
     },
     runSchedules: {
       entry: 'functions/run-schedules.ts',

@@ -80,6 +80,11 @@ registerRouteQueries({ 'GET /v1/campaigns': PageQuery });
 export const RUNS_SHOWN = 20;
 export const NEXT_RUNS_SHOWN = 5;
 
+/** The pause reason on a run's broadcast paused with its campaign (resume resumes only those). */
+export function campaignPauseReason(campaignId: string): string {
+  return `campaign ${campaignId} paused`;
+}
+
 /** The idempotency key of a firing's broadcast (acceptBroadcast): one broadcast per (campaign, time). */
 export function runIdempotencyKey(campaignId: string, scheduledFor: string): string {
   return `campaign-run:${campaignId}:${scheduledFor}`;
@@ -214,7 +219,7 @@ export function campaignView(campaign: Campaign, now: Date, runs?: ReturnType<ty
     campaignId: campaign.campaignId,
     name: campaign.name,
     status: campaign.status,
-    schedule: campaign.schedule,
+    schedule: { expression: campaign.schedule.expression, timeZone: campaign.schedule.timeZone },
     ...(upcoming[0] ? { nextRunAt: upcoming[0] } : {}),
     nextRuns: upcoming,
     ...options,

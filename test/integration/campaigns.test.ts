@@ -183,6 +183,29 @@ describe('campaigns', () => {
     ]);
   }, 90_000);
 
+  it('pausing a campaign pauses its run still sending, and resuming it resumes that run: nobody sent twice', async () => {
+    const phones = Array.from({ length: 20 }, () => testPhone());
+    const groupId = await groupOf(ACME, phones);
+    const created = await createCampaign(ACME, {
+      name: 'Pausable',
+      audience: { groupIds: [groupId] },
+      template: TEMPLATE,
+      schedule: { expression: 'rate(1 day)' },
+    });
+    await fireAt(new Date(Date.parse(created.nextRunAt) + 1_000));
+    const [run] = (await campaign(ACME, created.campaignId)).runs as Json[];
+    const paused = await api.call('POST', `/v1/campaigns/${created.campaignId}/pause`, { key: ACME });
+    expect(paused.status).toBe(200);
+    const broadcast = (await api.call('GET', `/v1/broadcasts/${run?.broadcastId}`, { key: ACME })).body;
+    expect(broadcast).toMatchObject({ status: 'paused' });
+    expect((await campaign(ACME, created.campaignId)).runs[0]).toMatchObject({ status: 'paused' });
+
+    const resumed = await api.call('POST', `/v1/campaigns/${created.campaignId}/resume`, { key: ACME });
+    expect(resumed.status).toBe(200);
+    expect(await api.untilBroadcast(run?.broadcastId, ACME)).toMatchObject({ status: 'completed' });
+    for (const phone of phones) expect(api.messagesTo(phone)).toBe(1);
+  }, 60_000);
+
   it('a crash between the broadcast and its run record: the next delivery records the same broadcast', async () => {
     const groupId = await groupOf(ACME, [testPhone()]);
     const created = await createCampaign(ACME, {
