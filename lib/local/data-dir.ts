@@ -21,6 +21,8 @@ export const TWIN_ENTRIES = [
   'sqs',
   's3',
   's3-notified.json',
+  // The twin's EventBridge Scheduler: schedules hold campaign and broadcast ids, tenant ids.
+  'scheduler.json',
 ] as const;
 
 /**
