@@ -43,14 +43,18 @@ async function start(dataDir: string) {
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
   });
-  schedules = new EventBridgeSchedules(client, {
-    groupName: 'broadcast-schedules',
-    targetArn: TARGET,
-    roleArn: 'arn:aws:iam::000000000000:role/scheduler-invoke',
-    deadLetterArn: DLQ,
-    maximumRetryAttempts: 2,
-    maximumEventAgeSeconds: 3600,
-  });
+  schedules = new EventBridgeSchedules(
+    client,
+    {
+      groupName: 'broadcast-schedules',
+      targetArn: TARGET,
+      roleArn: 'arn:aws:iam::000000000000:role/scheduler-invoke',
+      deadLetterArn: DLQ,
+      maximumRetryAttempts: 2,
+      maximumEventAgeSeconds: 3600,
+    },
+    () => clock,
+  );
 }
 
 const weekly: ScheduleDefinition = {
@@ -120,6 +124,28 @@ describe('the local EventBridge Scheduler', () => {
     await at('2026-12-07T06:00:00Z');
     expect(invocations.map((i) => i.payload.scheduledFor)).toEqual(['2026-12-07T06:00:00Z']);
     expect(await schedules.setEnabled('cmp_missing', true)).toBe(false);
+  });
+
+  it('a rate() schedule keeps its grid across a disable and an enable days later (no past StartDate sent back)', async () => {
+    await schedules.put({
+      ...weekly,
+      name: 'cmp_daily',
+      expression: 'rate(1 day)',
+      timeZone: 'UTC',
+      startDate: new Date('2026-11-30T05:00:00Z'),
+    });
+    await at('2026-11-30T05:00:10Z');
+    expect(await schedules.setEnabled('cmp_daily', false)).toBe(true);
+    clock = new Date('2026-12-03T12:00:00Z');
+    await expect(
+      schedules.put({ ...weekly, name: 'cmp_old', startDate: new Date('2026-12-03T11:00:00Z') }),
+    ).rejects.toThrow('cannot be earlier than 5 minutes ago');
+    expect(await schedules.setEnabled('cmp_daily', true)).toBe(true);
+    await at('2026-12-04T05:00:05Z');
+    expect(invocations.map((i) => i.payload.scheduledFor)).toEqual([
+      '2026-11-30T05:00:00Z',
+      '2026-12-04T05:00:00Z',
+    ]);
   });
 
   it('an at() schedule fires once and is deleted after (ActionAfterCompletion DELETE)', async () => {

@@ -11,6 +11,7 @@ import {
   UpdateScheduleCommand,
   type UpdateScheduleCommandInput,
 } from '@aws-sdk/client-scheduler';
+import { firingsAfter, parseSchedule } from '../core/schedule-expressions.ts';
 import type { ScheduleDefinition, Schedules } from '../core/schedules.ts';
 
 /** Where the stack's schedules live and what they invoke (lib/topology.ts `scheduleGroups`). */
@@ -37,10 +38,12 @@ export interface ScheduleGroupConfig {
 export class EventBridgeSchedules implements Schedules {
   readonly #client: SchedulerClient;
   readonly #config: ScheduleGroupConfig;
+  readonly #now: () => Date;
 
-  constructor(client: SchedulerClient, config: ScheduleGroupConfig) {
+  constructor(client: SchedulerClient, config: ScheduleGroupConfig, now: () => Date = () => new Date()) {
     this.#client = client;
     this.#config = config;
+    this.#now = now;
   }
 
   async put(definition: ScheduleDefinition): Promise<void> {
@@ -71,13 +74,14 @@ export class EventBridgeSchedules implements Schedules {
     }
     const state = enabled ? ScheduleState.ENABLED : ScheduleState.DISABLED;
     if (current.State === state) return true;
+    const startDate = this.#startDateFor(current);
     await this.#client.send(
       new UpdateScheduleCommand({
         Name: name,
         GroupName: this.#config.groupName,
         ScheduleExpression: current.ScheduleExpression,
         ScheduleExpressionTimezone: current.ScheduleExpressionTimezone,
-        StartDate: current.StartDate,
+        ...(startDate ? { StartDate: startDate } : {}),
         FlexibleTimeWindow: current.FlexibleTimeWindow,
         Target: current.Target,
         ActionAfterCompletion: current.ActionAfterCompletion,
@@ -85,6 +89,27 @@ export class EventBridgeSchedules implements Schedules {
       } as UpdateScheduleCommandInput),
     );
     return true;
+  }
+
+  /**
+   * The StartDate to write back. Scheduler refuses one more than 5 minutes in the past ("The StartDate
+   * you specify cannot be earlier than 5 minutes ago"), and a schedule's is usually older: a rate()
+   * schedule gets its next firing on its own grid instead (so `rate(1 day)` keeps its time of day), a
+   * cron() or at() one none (their times do not depend on it).
+   */
+  #startDateFor(current: {
+    StartDate?: Date;
+    ScheduleExpression?: string;
+    ScheduleExpressionTimezone?: string;
+  }) {
+    const start = current.StartDate;
+    if (!start || start.getTime() > this.#now().getTime()) return start;
+    const schedule = parseSchedule({
+      expression: current.ScheduleExpression ?? '',
+      timeZone: current.ScheduleExpressionTimezone ?? 'UTC',
+    });
+    if (schedule.kind !== 'rate') return undefined;
+    return firingsAfter(schedule, this.#now(), 1, { startDate: start })[0];
   }
 
   get(name: string) {

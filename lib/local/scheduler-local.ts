@@ -173,6 +173,12 @@ export async function startSchedulerLocal(options: LocalSchedulerOptions): Promi
     };
     if (!stored.Target?.Arn || !stored.Target.RoleArn)
       throw new ApiError('VALIDATION_FAILED', 'Target.Arn and Target.RoleArn are required');
+    // Scheduler's own check (moto reproduces it: getmoto/moto#8172).
+    if (stored.StartDate !== undefined && stored.StartDate * 1000 < at.getTime() - 5 * 60_000)
+      throw new ApiError(
+        'VALIDATION_FAILED',
+        'The StartDate you specify cannot be earlier than 5 minutes ago.',
+      );
     const schedule = scheduleOf(stored); // throws a ValidationException for a bad expression
     // Re-enabling does not replay: the next firing is the first after now.
     const next = firstFiring(schedule, stored, new Date(at.getTime() - 1));
