@@ -5,7 +5,7 @@ import { twilioConfigured } from './commons/config.ts';
 import { json, parseJson } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
 import { templateRegistry } from './commons/template-wiring.ts';
-import { broadcasts, campaigns, schedules } from './commons/wiring.ts';
+import { broadcasts, campaigns, groups, schedules } from './commons/wiring.ts';
 import { PageQuery, parseListQuery } from './core/broadcast-request.ts';
 import {
   type Campaign,
@@ -50,8 +50,10 @@ export const handler = adminRoute(async (event, tenantId) => {
           'PROVIDER_NOT_CONFIGURED',
           'Twilio is not configured: set the account SID, the auth token and a sender (TWILIO_FROM or a messaging service).',
         );
-      // The template is checked now, as a broadcast's create checks it: not at the first run, next week.
+      // The template and the groups are checked now, as a broadcast's create checks them: not at the
+      // first run, next week. (Members are read at each run.)
       await checkTemplateInRegistry(await templateRegistry(), broadcast.template);
+      await checkGroups(tenantId, broadcast.audience?.groupIds ?? []);
       const campaign: Campaign = {
         tenantId,
         campaignId: newCampaignId(now.getTime()),
@@ -162,6 +164,22 @@ async function runInProgress(campaign: Campaign, pause: boolean): Promise<string
     if (!(error instanceof ApiError) || error.code !== 'INVALID_STATE') throw error;
   }
   return undefined;
+}
+
+/** 400 as POST /v1/broadcasts answers (use-cases/plan-broadcast.ts) for a group that is not the tenant's. */
+async function checkGroups(tenantId: string, groupIds: readonly string[]): Promise<void> {
+  const found = await Promise.all(groupIds.map((id) => groups().get(tenantId, id)));
+  const missing = groupIds.filter((_, n) => !found[n]);
+  if (missing.length > 0)
+    throw new ApiError(
+      'VALIDATION_FAILED',
+      `No such group: ${missing.join(', ')} (GET /v1/groups lists this tenant's groups).`,
+      missing.map((id) => ({
+        path: `audience.groupIds.${groupIds.indexOf(id)}`,
+        message: 'no such group',
+        groupId: id,
+      })),
+    );
 }
 
 async function owned(tenantId: string, id: string | undefined): Promise<Campaign> {

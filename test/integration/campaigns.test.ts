@@ -271,6 +271,16 @@ describe('campaigns', () => {
     expect(listed.body.error.details).toEqual([
       { path: 'recipients', message: expect.stringMatching(/audience/) },
     ]);
+    // Another tenant's group is no group of this one.
+    const theirGroup = await groupOf(GLOBEX, [testPhone()]);
+    const foreign = await api.call('POST', '/v1/campaigns', {
+      key: ACME,
+      body: { ...body, audience: { groupIds: [theirGroup] }, schedule: { expression: 'rate(1 day)' } },
+    });
+    expect(foreign.status).toBe(400);
+    expect(foreign.body.error.details).toEqual([
+      { path: 'audience.groupIds.0', message: 'no such group', groupId: theirGroup },
+    ]);
     const before = (await api.call('GET', '/v1/campaigns?limit=500', { key: ACME })).body.items.length;
     expect(api.twin.scheduler.list().filter((s) => s.Name.startsWith('cmp_'))).toHaveLength(before);
 
