@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { adminRoute } from './commons/admin-route.ts';
 import { pauseBroadcast, resumeBroadcast } from './commons/broadcast-control.ts';
 import { maxRecipients } from './commons/broadcast-planning.ts';
@@ -6,9 +7,10 @@ import { json, parseJson } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
 import { templateRegistry } from './commons/template-wiring.ts';
 import { broadcasts, campaigns, groups, schedules } from './commons/wiring.ts';
-import { PageQuery, parseListQuery } from './core/broadcast-request.ts';
+import { PageQuery, parseIdempotencyKey, parseListQuery } from './core/broadcast-request.ts';
 import {
   type Campaign,
+  type CampaignKeyRecord,
   type CampaignStatus,
   campaignPauseReason,
   campaignView,
@@ -17,6 +19,11 @@ import {
   runView,
 } from './core/campaigns.ts';
 import { ApiError } from './core/errors.ts';
+import {
+  canonicalJson,
+  EXPLICIT_IDEMPOTENCY_WINDOW_SECONDS,
+  explicitIdempotencyKey,
+} from './core/idempotency.ts';
 import { isCampaignId, newCampaignId } from './core/ids.ts';
 import { isOneTime } from './core/schedule-expressions.ts';
 import { SCHEDULED_TIME } from './core/schedules.ts';
@@ -41,10 +48,20 @@ export const handler = adminRoute(async (event, tenantId) => {
   const now = new Date();
   switch (event.routeKey) {
     case 'POST /v1/campaigns': {
-      const { name, schedule, broadcast } = parseCreateCampaign(parseJson(event), {
+      const header = parseIdempotencyKey(event.headers?.['idempotency-key']);
+      const body = parseJson(event);
+      const { name, schedule, broadcast } = parseCreateCampaign(body, {
         now,
         maxRecipients: maxRecipients(),
       });
+      // Idempotency-Key (24 h): the same key and body answer with the first campaign; a retried
+      // create never makes two campaigns, which would each send every week.
+      const key = header ? explicitIdempotencyKey(tenantId, header) : undefined;
+      const fingerprint = createHash('sha256').update(canonicalJson(body)).digest('base64url');
+      if (key) {
+        const earlier = await store.findByIdempotencyKey(tenantId, key, now);
+        if (earlier) return repeated(tenantId, earlier, fingerprint, now);
+      }
       if (!(await twilioConfigured()))
         throw new ApiError(
           'PROVIDER_NOT_CONFIGURED',
@@ -80,11 +97,26 @@ export const handler = adminRoute(async (event, tenantId) => {
         startDate: now,
         oneTime: isOneTime(schedule),
       });
+      let outcome: Awaited<ReturnType<typeof store.create>>;
       try {
-        await store.create(campaign);
+        outcome = await store.create(
+          campaign,
+          key
+            ? {
+                key,
+                fingerprint,
+                expiresAt: Math.floor(now.getTime() / 1000) + EXPLICIT_IDEMPOTENCY_WINDOW_SECONDS,
+              }
+            : undefined,
+        );
       } catch (error) {
         await schedules().delete(campaign.campaignId);
         throw error;
+      }
+      if (!outcome.created) {
+        // The same key won a race meanwhile: this request's schedule goes, the first campaign answers.
+        await schedules().delete(campaign.campaignId);
+        return repeated(tenantId, outcome.existing, fingerprint, now);
       }
       logger.info('campaign created', { campaignId: campaign.campaignId, expression: schedule.expression });
       return json(201, campaignView(campaign, now, []));
@@ -138,6 +170,24 @@ export const handler = adminRoute(async (event, tenantId) => {
       throw new ApiError('NOT_FOUND', `No route ${event.routeKey}`);
   }
 });
+
+/** A repeat of a keyed create: the first campaign (`Idempotent-Replayed: true`), or 409 for another body. */
+async function repeated(tenantId: string, earlier: CampaignKeyRecord, fingerprint: string, now: Date) {
+  if (earlier.fingerprint !== fingerprint)
+    throw new ApiError(
+      'IDEMPOTENCY_CONFLICT',
+      `This Idempotency-Key created campaign ${earlier.campaignId} with another body; use a new key for a new campaign.`,
+      [{ path: 'Idempotency-Key', message: 'used before with another body', campaignId: earlier.campaignId }],
+    );
+  const campaign = await campaigns().get(tenantId, earlier.campaignId);
+  // Deleted since: the key's campaign is gone, and the answer says so rather than creating another.
+  if (!campaign)
+    throw new ApiError(
+      'NOT_FOUND',
+      `This Idempotency-Key created campaign ${earlier.campaignId}, since deleted.`,
+    );
+  return json(201, await withRuns(campaign, now), { 'idempotent-replayed': 'true' });
+}
 
 /**
  * The campaign's latest run's broadcast follows the campaign: a pause pauses it while it still sends

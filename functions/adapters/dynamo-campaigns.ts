@@ -8,16 +8,23 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Page } from '../core/audience.ts';
-import type { Campaign, CampaignRun, CampaignStatus, Campaigns } from '../core/campaigns.ts';
+import type {
+  Campaign,
+  CampaignKeyRecord,
+  CampaignRun,
+  CampaignStatus,
+  Campaigns,
+} from '../core/campaigns.ts';
 import { literal } from '../core/cursor.ts';
 import { queryPage } from './dynamo-audience-query.ts';
-import { type Item, isConditionFailure } from './dynamo-items.ts';
+import { type Item, isConditionFailure, transactWrite } from './dynamo-items.ts';
 
 /**
  * Campaigns and their runs on the main table:
  *
  *   TENANT#<t>        CAMPAIGN#<id>          the campaign (its list: newest first, ids are ULIDs)
  *   CAMPAIGN#<id>     RUN#<scheduledFor>     one firing's run, written once (conditional put)
+ *   IDEMCMP#<t>#<key> IDEM                   POST /v1/campaigns's Idempotency-Key → campaign (24 h, TTL)
  */
 const PREFIX = 'CAMPAIGN#';
 const campaignKey = (tenantId: string, campaignId: string) => ({
@@ -26,6 +33,7 @@ const campaignKey = (tenantId: string, campaignId: string) => ({
 });
 const runsPk = (campaignId: string) => `CAMPAIGN#${campaignId}`;
 const RUN_PREFIX = 'RUN#';
+const idemKey = (tenantId: string, key: string) => ({ pk: `IDEMCMP#${tenantId}#${key}`, sk: 'IDEM' });
 /** BatchWriteItem takes at most 25 requests (DynamoDB API reference). */
 const BATCH = 25;
 
@@ -38,14 +46,57 @@ export class DynamoCampaigns implements Campaigns {
     this.#table = table;
   }
 
-  async create(campaign: Campaign): Promise<void> {
-    await this.#db.send(
-      new PutCommand({
-        TableName: this.#table,
-        Item: { ...campaignKey(campaign.tenantId, campaign.campaignId), kind: 'campaign', campaign },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
+  async create(
+    campaign: Campaign,
+    idempotency?: { key: string; fingerprint: string; expiresAt: number },
+  ): Promise<{ created: true } | { created: false; existing: CampaignKeyRecord }> {
+    const put = {
+      TableName: this.#table,
+      Item: { ...campaignKey(campaign.tenantId, campaign.campaignId), kind: 'campaign', campaign },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    };
+    if (!idempotency) {
+      await this.#db.send(new PutCommand(put));
+      return { created: true };
+    }
+    const key = idemKey(campaign.tenantId, idempotency.key);
+    const result = await transactWrite(this.#db, [
+      { Put: put },
+      {
+        Put: {
+          TableName: this.#table,
+          Item: {
+            ...key,
+            campaignId: campaign.campaignId,
+            fingerprint: idempotency.fingerprint,
+            expiresAt: idempotency.expiresAt,
+          },
+          // An expired record (TTL deletes lazily) is replaced.
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now',
+          ExpressionAttributeValues: { ':now': Math.floor(Date.parse(campaign.createdAt) / 1000) },
+        },
+      },
+    ]);
+    if (result.written) return { created: true };
+    const existing = await this.findByIdempotencyKey(
+      campaign.tenantId,
+      idempotency.key,
+      new Date(campaign.createdAt),
     );
+    if (!existing) throw new Error('campaign idempotency record vanished while it was being written');
+    return { created: false, existing };
+  }
+
+  async findByIdempotencyKey(
+    tenantId: string,
+    key: string,
+    now: Date,
+  ): Promise<CampaignKeyRecord | undefined> {
+    const { Item: item } = await this.#db.send(
+      new GetCommand({ TableName: this.#table, Key: idemKey(tenantId, key), ConsistentRead: true }),
+    );
+    if (!item || Number(item.expiresAt) <= Math.floor(now.getTime() / 1000)) return undefined;
+    return { campaignId: String(item.campaignId), fingerprint: String(item.fingerprint) };
   }
 
   async get(tenantId: string, campaignId: string): Promise<Campaign | undefined> {

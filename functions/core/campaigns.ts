@@ -52,8 +52,23 @@ export interface CampaignRun {
   readonly recordedAt: string;
 }
 
+/** An Idempotency-Key's record: the campaign it created and the body it was created with. */
+export interface CampaignKeyRecord {
+  readonly campaignId: string;
+  readonly fingerprint: string;
+}
+
 export interface Campaigns {
-  create(campaign: Campaign): Promise<void>;
+  /**
+   * Stores a new campaign; with `idempotency`, also the key's record (24 h), in one transaction:
+   * `created: false` with the key's record when the key already created one (nothing written).
+   */
+  create(
+    campaign: Campaign,
+    idempotency?: { key: string; fingerprint: string; expiresAt: number },
+  ): Promise<{ created: true } | { created: false; existing: CampaignKeyRecord }>;
+  /** The live record of an Idempotency-Key (hashed: core/idempotency.ts explicitIdempotencyKey). */
+  findByIdempotencyKey(tenantId: string, key: string, now: Date): Promise<CampaignKeyRecord | undefined>;
   get(tenantId: string, campaignId: string): Promise<Campaign | undefined>;
   /** Newest first. */
   list(tenantId: string, page: { limit: number; cursor?: string }): Promise<Page<Campaign>>;

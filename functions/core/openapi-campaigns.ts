@@ -153,7 +153,7 @@ export function campaignPaths(): Record<string, Json> {
         },
         responses: {
           '201': json(ref('Campaign'), 'The campaign, with nextRunAt and the next runs'),
-          ...errors(400, 401, 415, 500, 503),
+          ...errors(400, 401, 409, 415, 500, 503),
         },
       },
       get: {

@@ -217,7 +217,8 @@ describe('campaigns', () => {
     const store = new DynamoCampaigns(doc, api.twin.tableNames.main as string);
     let crashes = 1;
     const crashing: Campaigns = {
-      create: (c) => store.create(c),
+      create: (c, i) => store.create(c, i),
+      findByIdempotencyKey: (t, k, n) => store.findByIdempotencyKey(t, k, n),
       get: (t, id) => store.get(t, id),
       list: (t, p) => store.list(t, p),
       setStatus: (t, id, from, to, at) => store.setStatus(t, id, from, to, at),
@@ -300,15 +301,44 @@ describe('campaigns', () => {
     expect(theirs.body.items).toEqual([]);
 
     // Paging, newest first.
+    const newer = await createCampaign(ACME, {
+      ...body,
+      name: 'Newer',
+      schedule: { expression: 'rate(7 days)' },
+    });
     const page1 = await api.call('GET', '/v1/campaigns?limit=1', { key: ACME });
-    expect(page1.body.items.map((c: Json) => c.campaignId)).toEqual([mine.campaignId]);
+    expect(page1.body.items.map((c: Json) => c.campaignId)).toEqual([newer.campaignId]);
     const page2 = await api.call('GET', `/v1/campaigns?limit=1&cursor=${page1.body.nextCursor}`, {
       key: ACME,
     });
-    expect(page2.body.items).toHaveLength(1);
+    expect(page2.body.items.map((c: Json) => c.campaignId)).toEqual([mine.campaignId]);
     expect(
       (await api.call('GET', `/v1/campaigns?cursor=${page1.body.nextCursor}`, { key: GLOBEX })).status,
     ).toBe(400);
+
+    // An Idempotency-Key: a retried create is the same campaign (one schedule); another body is a 409.
+    const keyed = { ...body, name: 'Keyed', schedule: { expression: 'rate(7 days)' } };
+    const headers = { 'Idempotency-Key': 'create-keyed-campaign-1' };
+    const once = await api.call('POST', '/v1/campaigns', { key: ACME, body: keyed, headers });
+    const again = await api.call('POST', '/v1/campaigns', { key: ACME, body: keyed, headers });
+    expect(once.status).toBe(201);
+    expect(again.status).toBe(201);
+    expect(again.body.campaignId).toBe(once.body.campaignId);
+    expect(api.twin.scheduler.list().filter((s) => s.Name === once.body.campaignId)).toHaveLength(1);
+    const other = await api.call('POST', '/v1/campaigns', {
+      key: ACME,
+      body: { ...keyed, name: 'Other' },
+      headers,
+    });
+    expect(other.status).toBe(409);
+    expect(other.body.error).toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+    const globexSameKey = await api.call('POST', '/v1/campaigns', {
+      key: GLOBEX,
+      body: { ...keyed, audience: { phones: [testPhone()] } },
+      headers,
+    });
+    expect(globexSameKey.status).toBe(201);
+    expect(globexSameKey.body.campaignId).not.toBe(once.body.campaignId);
 
     expect((await api.call('DELETE', `/v1/campaigns/${mine.campaignId}`, { key: ACME })).status).toBe(204);
     expect((await api.call('GET', `/v1/campaigns/${mine.campaignId}`, { key: ACME })).status).toBe(404);
