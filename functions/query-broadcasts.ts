@@ -123,6 +123,7 @@ function broadcastView(b: Broadcast, counts: StatusCounts) {
       'pausedAt',
       'pauseReason',
       'followUp',
+      'campaign',
     ]),
     ...(b.audience ? { audience: audienceView(b.audience) } : {}),
     template: b.template,

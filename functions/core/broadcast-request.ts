@@ -488,6 +488,10 @@ export const BroadcastView = z
     }),
     template: TemplateRef,
     followUp: FollowUp.optional(),
+    campaign: z
+      .object({ campaignId: z.string(), scheduledFor: timestamp })
+      .optional()
+      .meta({ description: "A campaign's run: the campaign and the firing that created it" }),
     audience: z
       .object({
         groupIds: z.array(z.string()).optional(),

@@ -123,7 +123,11 @@ describe('campaigns', () => {
     const made = await broadcastsOf(ACME, 'Weekly prices');
     expect(made.map((b) => b.broadcastId)).toEqual([after.runs[0].broadcastId]);
     const done = await api.untilBroadcast(after.runs[0].broadcastId, ACME);
-    expect(done).toMatchObject({ status: 'completed', totalRecipients: 3 });
+    expect(done).toMatchObject({
+      status: 'completed',
+      totalRecipients: 3,
+      campaign: { campaignId: created.campaignId, scheduledFor: after.runs[0].scheduledFor },
+    });
     for (const phone of [...phones, late]) expect(api.messagesTo(phone)).toBe(1);
   }, 60_000);
 
