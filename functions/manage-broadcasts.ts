@@ -55,8 +55,21 @@ export const handler = adminRoute(async (event, tenantId) => {
         const current = await deps.broadcasts.get(tenantId, broadcast.broadcastId);
         throw refuse(current?.status ?? broadcast.status);
       }
-      // A scheduled broadcast's start schedule goes with it (its firing would find it cancelled anyway).
-      if (broadcast.status === 'scheduled') await schedules().delete(broadcast.broadcastId);
+      // A scheduled broadcast's start schedule goes with it. Best effort: the cancel is done, and a
+      // firing that still comes finds the broadcast cancelled and starts nothing (then Scheduler
+      // deletes the one-time schedule itself).
+      if (broadcast.status === 'scheduled')
+        await schedules()
+          .delete(broadcast.broadcastId)
+          .catch((error: unknown) =>
+            logger.warn(
+              'the cancelled broadcast’s start schedule could not be deleted; its firing will do nothing',
+              {
+                broadcastId: broadcast.broadcastId,
+                error: error as Error,
+              },
+            ),
+          );
       const cancelled: Broadcast = { ...broadcast, status: 'cancelled', cancelledAt: now.toISOString() };
       const state = await settled(deps, cancelled);
       logger.info('broadcast cancelled', {

@@ -5,6 +5,7 @@ import { DynamoCampaigns } from '../../functions/adapters/dynamo-campaigns.ts';
 import { acceptBroadcast } from '../../functions/commons/broadcast-creation.ts';
 import type { CampaignRun, Campaigns } from '../../functions/core/campaigns.ts';
 import { firingsAfter, parseSchedule } from '../../functions/core/schedule-expressions.ts';
+import { handler as runSchedules } from '../../functions/run-schedules.ts';
 import { createCampaignRun } from '../../functions/use-cases/campaign-run.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local.ts';
 import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator/content.ts';
@@ -384,5 +385,11 @@ describe('scheduledAt broadcasts on a one-time schedule', () => {
       'cancelled',
     );
     expect(api.twin.scheduler.list().find((s) => s.Name === laterId)).toBeUndefined();
+    // A firing that comes anyway (in flight), or again for one that ran: nothing starts.
+    for (const broadcastId of [laterId, id])
+      expect(
+        await runSchedules({ kind: 'broadcast.start', tenantId: 'acme', broadcastId }, {} as never),
+      ).toBe('not-scheduled');
+    expect((await api.call('GET', `/v1/broadcasts/${laterId}`, { key: ACME })).body.status).toBe('cancelled');
   }, 60_000);
 });
