@@ -13,6 +13,7 @@ import { DynamoApiKeys } from '../functions/adapters/dynamo-api-keys.ts';
 import { hashApiKey, newApiKey } from '../functions/core/api-keys.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { runningTwin } from '../lib/local/twin-lock.ts';
+import { CAMPAIGN_NOTES, CAMPAIGN_USAGE, CampaignUsageError, campaignCommand } from './campaign-command.ts';
 
 /** Queues whose dead letters are worth putting back (countFailures holds reports, not work: see README). */
 const QUEUES = ['send', 'fanOut', 'callbackRetries'] as const;
@@ -23,6 +24,7 @@ const COMMAND_USAGE = {
   npm run cli -- api-key revoke --key <api key>      (--table <table name> [--region <region>] | --local)`,
   dlq: `  npm run cli -- dlq status  [--queue send|fanOut|callbackRetries] (--queue-url <url> --dlq-url <url> [--region <region>] | --local) [--json]
   npm run cli -- dlq redrive --queue send|fanOut|callbackRetries   (--queue-url <url> --dlq-url <url> [--region <region>] | --local) [--max <n>]`,
+  campaign: CAMPAIGN_USAGE,
 } as const;
 type Command = keyof typeof COMMAND_USAGE;
 
@@ -33,7 +35,8 @@ login, ...); the region from --region, else AWS_REGION, AWS_DEFAULT_REGION, or y
 (~/.aws/config): the region the stack was deployed to.
 With --local the command talks to the running \`npm start\` (DynamoDB Local, the SQS emulator), found in
 $DATA_DIR/endpoints.json; DATA_DIR defaults to .local, set it as you did for npm start.
-\`dlq status\` without --queue shows every queue.`;
+\`dlq status\` without --queue shows every queue.
+${CAMPAIGN_NOTES}`;
 
 function usage(command?: Command): string {
   const lines = command ? COMMAND_USAGE[command] : Object.values(COMMAND_USAGE).join('\n');
@@ -52,6 +55,13 @@ const OPTIONS = {
   max: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  file: { type: 'string' },
+  id: { type: 'string' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  'api-url': { type: 'string' },
+  'api-key': { type: 'string' },
+  'idempotency-key': { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -75,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const { positionals, values } = parsed;
   const [noun, verb, ...rest] = positionals;
-  const command = noun === 'api-key' || noun === 'dlq' ? noun : undefined;
+  const command = noun === 'api-key' || noun === 'dlq' || noun === 'campaign' ? noun : undefined;
   if (noun === 'help' || (values.help && (noun === undefined || command))) {
     process.stdout.write(`${usage(command)}\n`);
     return 0;
@@ -84,9 +94,10 @@ async function main(argv: string[]): Promise<number> {
     if (noun === undefined) throw new UsageError('Give a command.');
     if (!command) throw new UsageError(`Unknown command: ${noun}`);
     if (rest.length > 0) throw new UsageError(`Unexpected argument: ${rest.join(' ')}`, command);
+    if (command === 'campaign') return await campaignCommand(verb, values);
     return command === 'dlq' ? await dlq(verb, values) : await apiKey(verb, values);
   } catch (error) {
-    return fail(error);
+    return fail(error instanceof CampaignUsageError ? new UsageError(error.message, 'campaign') : error);
   }
 }
 

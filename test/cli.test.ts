@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -190,4 +190,63 @@ describe('operator CLI: api-key on AWS', () => {
     expect(bad.stderr).toContain('--tenant must be');
     expect(bad.stderr).toContain('Usage:');
   });
+});
+
+/** The CLI as a child process, without blocking this process (it serves the twin's API the CLI calls). */
+function cliAsync(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      path.join(REPO_ROOT, 'node_modules/.bin/node'),
+      ['bin/cli.ts', ...args],
+      { cwd: REPO_ROOT, encoding: 'utf8', env: cleanEnv() },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('operator CLI: campaign (the API)', () => {
+  it('creates a weekly Nairobi campaign from a file, pauses, reads and deletes it; errors say what the API said', async () => {
+    const key = 'cli-campaign-key-0123456789abcdef';
+    await keys.putKey('acme-cli', hashApiKey(key), new Date());
+    const auth = ['--api-url', twin.apiUrl, '--api-key', key];
+    const file = path.join(dataDir, 'weekly.json');
+    const campaign = {
+      name: 'Weekly market prices',
+      audience: { phones: ['+254712345601'] },
+      template: {
+        contentSid: 'HX880b0d228b6b512bae0f14a67c858ce4',
+        variables: { '1': 'farmer', '2': 'Monday' },
+      },
+      schedule: { expression: 'cron(0 9 ? * MON *)', timeZone: 'Africa/Nairobi' },
+    };
+    writeFileSync(file, JSON.stringify(campaign));
+    const created = await cliAsync(['campaign', 'create', '--file', file, ...auth]);
+    expect(created.code, created.stderr).toBe(0);
+    const body = JSON.parse(created.stdout);
+    expect(body).toMatchObject({ campaignId: expect.stringMatching(/^cmp_/), status: 'active', runs: [] });
+    expect(new Date(body.nextRunAt).getUTCHours()).toBe(6);
+
+    const paused = await cliAsync(['campaign', 'pause', '--id', body.campaignId, ...auth]);
+    expect(JSON.parse(paused.stdout)).toMatchObject({ status: 'paused', nextRuns: [] });
+    const listed = await cliAsync(['campaign', 'list', '--limit', '10', ...auth]);
+    expect(JSON.parse(listed.stdout).items.map((c: { campaignId: string }) => c.campaignId)).toEqual([
+      body.campaignId,
+    ]);
+    expect((await cliAsync(['campaign', 'delete', '--id', body.campaignId, ...auth])).stdout).toBe(
+      'Deleted.\n',
+    );
+    const gone = await cliAsync(['campaign', 'get', '--id', body.campaignId, ...auth]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain('Failed: 404 NOT_FOUND');
+
+    writeFileSync(file, JSON.stringify({ ...campaign, schedule: { expression: 'cron(0 9 ? * 0 *)' } }));
+    const bad = await cliAsync(['campaign', 'create', '--file', file, ...auth]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('400 VALIDATION_FAILED');
+    expect(bad.stderr).toContain('schedule.expression: the day-of-week field');
+    const noKey = await cliAsync(['campaign', 'list', '--api-url', twin.apiUrl]);
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toContain('Give the API key');
+  }, 60_000);
 });
