@@ -77,6 +77,7 @@ function printBanner(twin: LocalTwin, config: LocalConfig, ms: number): void {
       .flatMap((q) => [q.main.name, q.deadLetter.name])
       .join(', ')}`,
     `  S3 (fauxqs)       ${twin.s3Endpoint}   buckets: ${Object.values(twin.buckets).join(', ')} (path-style)`,
+    `  Scheduler         ${twin.scheduler.endpoint}   schedules: ${twin.scheduler.list().length} (campaigns, scheduled broadcasts)`,
     ...(config.devKeyGenerated
       ? [
           `  API key           ${config.apiKeys[0]?.key}   (tenant 'dev'; set LOCAL_API_KEYS=tenant:key,… to choose your own)`,

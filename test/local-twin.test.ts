@@ -197,6 +197,7 @@ describe('npm start (bin/local.ts)', () => {
     expect(stdout).toContain(`http://127.0.0.1:${port}`);
     expect(stdout).toContain(`http://127.0.0.1:${simPort}`);
     expect(stdout).toMatch(/Account SID\s+AC0{32}/);
+    expect(stdout).toMatch(/Scheduler\s+http:\/\/127\.0\.0\.1:\d+\s+schedules: \d+/);
     expect(stdout).toMatch(/Auth token\s+0123456789abcdef0123456789abcdef/);
     expect(stdout).toMatch(/Faults\s+sqs\.ServiceUnavailable 0 % \(TWIN_FAULTS_SEED=42\)/);
     expect(processesMentioning(dataDir).length).toBeGreaterThan(0); // DynamoDB Local runs
