@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { requiredEnv } from './commons/config.ts';
 import { log, logger } from './commons/powertools.ts';
-import { broadcasts, sendLedger, sendTaskQueue, sqs } from './commons/wiring.ts';
+import { broadcasts, sendHistory, sendLedger, sendTaskQueue, sqs } from './commons/wiring.ts';
 import type { FanOutTask } from './core/ports.ts';
 import { createFanOut } from './use-cases/fan-out-chunk.ts';
 
@@ -35,6 +35,7 @@ async function expand(record: SQSRecord): Promise<void> {
     broadcasts: broadcasts(),
     ledger: sendLedger(),
     sendQueue: sendTaskQueue(),
+    history: sendHistory(),
     postpone: (task, delaySeconds) =>
       new SqsTaskQueue<FanOutTask>(sqs(), requiredEnv('FAN_OUT_QUEUE_URL')).enqueue([task], { delaySeconds }),
     logger: log,

@@ -9,13 +9,14 @@ import {
   requestFingerprint,
 } from '../core/idempotency.ts';
 import { newBroadcastId } from '../core/ids.ts';
+import { mergeBook } from '../core/messaging-limit.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, FanOutTask } from '../core/ports.ts';
 import { checkTemplateInRegistry } from '../core/template-check.ts';
-import { planFor } from './broadcast-planning.ts';
+import { planFor, timingOf } from './broadcast-planning.ts';
 import { requiredEnv, twilioConfigured } from './config.ts';
 import { logger } from './powertools.ts';
 import { templateRegistry } from './template-wiring.ts';
-import { broadcasts, sqs } from './wiring.ts';
+import { broadcasts, sendHistory, sqs } from './wiring.ts';
 
 /** The 202 lists at most this many accepted recipients, and this many invalid ones. */
 const ITEMS_SHOWN = 100;
@@ -37,7 +38,7 @@ export type BroadcastProof = ReturnType<typeof proofOf>;
 export async function acceptBroadcast(
   tenantId: string,
   input: CreateBroadcastInput,
-  options: { idempotencyKey?: string; now?: Date } = {},
+  options: { idempotencyKey?: string; now?: Date; uncounted?: boolean } = {},
 ): Promise<BroadcastProof> {
   const now = options.now ?? new Date();
   const store = broadcasts();
@@ -67,7 +68,12 @@ export async function acceptBroadcast(
   // The request's template first: when it cannot be sent, no recipient's problem is worth reporting.
   const template = await checkTemplateInRegistry(await templateRegistry(), input.template);
 
-  const { entries, invalid, duplicateCount } = await planFor(tenantId, input, template);
+  const plan = await planFor(tenantId, input, template);
+  const { invalid, duplicateCount } = plan;
+  const start = input.scheduledAt ? new Date(input.scheduledAt) : now;
+  const timed = await bookSends(tenantId, input, plan, { now: start, counted: !options.uncounted });
+  const { entries, timing } = timed;
+  const waitingCount = timing.waiting.quiet_hours + timing.waiting.messaging_limit;
 
   const chunks = chunkEntries(entries);
   const broadcast: Broadcast = {
@@ -88,6 +94,12 @@ export async function acceptBroadcast(
     invalidRecipientsCount: invalid.length,
     invalidRecipients: invalid.slice(0, ITEMS_SHOWN),
     duplicateRecipientsCount: duplicateCount,
+    ...(input.quietHours ? { quietHours: input.quietHours } : {}),
+    ...(input.frequencyCap ? { frequencyCap: input.frequencyCap } : {}),
+    ...(waitingCount > 0 && timing.waitingUntil
+      ? { waitingAtCreate: waitingCount, waitingUntil: timing.waitingUntil.toISOString() }
+      : {}),
+    estimatedFinishAt: timing.estimatedFinishAt.toISOString(),
   };
   const created = await store.create(broadcast, chunks, {
     ...(idempotencyKey ? { key: idempotencyKey } : {}),
@@ -102,12 +114,37 @@ export async function acceptBroadcast(
     broadcastId: broadcast.broadcastId,
     totalRecipients: entries.length,
     skipped: broadcast.skippedCount,
+    waiting: waitingCount,
     category: template.category,
     invalid: invalid.length,
     duplicates: duplicateCount,
     chunks: chunks.length,
   });
   return proofOf(broadcast, entries, false);
+}
+
+/** Book writes tried before giving up, when other creates of the tenant keep writing the book first. */
+const BOOK_TRIES = 5;
+
+/**
+ * The plan's timing, with what it booked in the tenant's messaging-limit book written back before
+ * the broadcast is stored: conditionally on the version read, so two creates at once cannot both
+ * take the same room (the loser times its recipients again over the winner's book). If storing the
+ * broadcast then fails, its booking stays until it ages out (at worst some capacity unused for a day).
+ */
+async function bookSends(
+  tenantId: string,
+  input: CreateBroadcastInput,
+  plan: Awaited<ReturnType<typeof planFor>>,
+  options: { now: Date; counted: boolean },
+) {
+  for (let tries = 1; ; tries++) {
+    const timed = await timingOf(tenantId, input, plan, options);
+    if (Object.keys(timed.timing.booked).length === 0) return timed;
+    const book = mergeBook(timed.book, timed.timing.booked, options.now.getTime());
+    if (await sendHistory().writeBook(tenantId, book, timed.bookVersion)) return timed;
+    if (tries >= BOOK_TRIES) throw new Error('The messaging-limit book kept changing under this create');
+  }
 }
 
 /** The audience as the broadcast keeps it: its groups and tags, and how many phones it listed. */
@@ -131,12 +168,16 @@ function proofOf(broadcast: Broadcast, firstEntries: readonly ChunkEntry[], idem
     invalidRecipientsCount: broadcast.invalidRecipientsCount,
     invalidRecipients: broadcast.invalidRecipients,
     duplicateRecipientsCount: broadcast.duplicateRecipientsCount,
+    ...(broadcast.waitingAtCreate
+      ? { waiting: { count: broadcast.waitingAtCreate, until: broadcast.waitingUntil } }
+      : {}),
+    ...(broadcast.estimatedFinishAt ? { estimatedFinishAt: broadcast.estimatedFinishAt } : {}),
     items: firstEntries
       .slice(0, ITEMS_SHOWN)
       .map((e) =>
         e.skipped
           ? { phone: e.phone, status: 'skipped', skipReason: e.skipReason ?? 'suppressed' }
-          : { phone: e.phone, status: 'queued' },
+          : { phone: e.phone, status: 'queued', ...(e.notBefore ? { notBefore: e.notBefore } : {}) },
       ),
   };
 }

@@ -1,5 +1,7 @@
+import pLimit from 'p-limit';
 import type { HandlerLogger } from '../commons/powertools.ts';
-import type { Broadcasts, FanOutTask, SendLedger, SendTask, TaskQueue } from '../core/ports.ts';
+import type { Broadcasts, FanOutTask, SendHistory, SendLedger, SendTask, TaskQueue } from '../core/ports.ts';
+import { countsTowardLimits, type WaitReason } from '../core/send-timing.ts';
 import { SKIP_REASON_TEXT } from '../core/skips.ts';
 
 /**
@@ -15,16 +17,26 @@ import { SKIP_REASON_TEXT } from '../core/skips.ts';
  * Safe to repeat at any point: a redelivered task skips what is counted, enqueues again what may not
  * have been (the claim admits one send per attempt, so a duplicate task is harmless), and marks once.
  * A cancelled broadcast's chunk is counted (the counts show it as cancelled) and nothing is enqueued.
+ *
+ * A recipient timed for later at create (`notBefore`: quiet hours, the messaging limit) gets no task:
+ * it is written `queued` with its release time on the due index, and the retry job hands it to the
+ * send queue when the time comes (one mechanism for "wait until", with retries). Every recipient to
+ * be sent is recorded in the tenant's send history (frequency caps, the limit's unique people), unless
+ * the broadcast is a test send.
  */
 export interface FanOutDeps {
   readonly broadcasts: Broadcasts;
   readonly ledger: SendLedger;
   readonly sendQueue: TaskQueue<SendTask>;
+  readonly history: Pick<SendHistory, 'record'>;
   /** Puts the fan-out task back, visible after `delaySeconds` (at most 900): a scheduled broadcast's wait. */
   readonly postpone: (task: FanOutTask, delaySeconds: number) => Promise<void>;
   readonly now?: () => Date;
   readonly logger: HandlerLogger;
 }
+
+/** Waiting recipients written at once. */
+const WAIT_WRITES = 16;
 
 /** SQS's longest message delay. */
 const MAX_DELAY_SECONDS = 900;
@@ -51,6 +63,8 @@ export function createFanOut(deps: FanOutDeps) {
     const queuedAt = now().toISOString();
     const cancelled = broadcast.status === 'cancelled';
     const tasks: SendTask[] = [];
+    const waits: (SendTask & { notBefore: string; waitReason: WaitReason })[] = [];
+    const sends: { phone: string; at: string; limitHour?: number }[] = [];
     for (const entry of chunk.entries) {
       const sendTask: SendTask = {
         tenantId: broadcast.tenantId,
@@ -61,7 +75,14 @@ export function createFanOut(deps: FanOutDeps) {
         variables: entry.contentVariables,
         chunk: task.chunk,
         queuedAt,
+        ...(entry.timeZone ? { timeZone: entry.timeZone } : {}),
       };
+      if (!entry.skipped && !cancelled)
+        sends.push({
+          phone: entry.phone,
+          at: entry.notBefore ?? queuedAt,
+          ...(entry.limitHour !== undefined ? { limitHour: entry.limitHour } : {}),
+        });
       if (entry.skipped)
         await deps.ledger.markSkipped(
           sendTask,
@@ -69,8 +90,21 @@ export function createFanOut(deps: FanOutDeps) {
           SKIP_REASON_TEXT[entry.skipReason ?? 'suppressed'],
           entry.skipReason,
         );
-      else if (!cancelled) tasks.push(sendTask);
+      else if (cancelled) continue;
+      else if (entry.notBefore && Date.parse(entry.notBefore) > now().getTime())
+        waits.push({
+          ...sendTask,
+          notBefore: entry.notBefore,
+          waitReason: entry.waitReason ?? 'quiet_hours',
+        });
+      else tasks.push(sendTask);
     }
+    await pLimit(WAIT_WRITES).map(waits, (wait) =>
+      deps.ledger.wait(wait, new Date(wait.notBefore), wait.waitReason, now()),
+    );
+    // History before the tasks: a message sent is never missing from it (a repeat writes the same).
+    if (countsTowardLimits(broadcast))
+      await deps.history.record(broadcast.tenantId, broadcast.broadcastId, sends);
     await deps.sendQueue.enqueue(tasks);
     await deps.broadcasts.chunkEnqueued(broadcast, task.chunk);
     deps.logger.info('chunk fanned out', {
@@ -78,6 +112,7 @@ export function createFanOut(deps: FanOutDeps) {
       chunk: task.chunk,
       recipients: chunk.entries.length,
       enqueued: tasks.length,
+      waiting: waits.length,
     });
   };
 }

@@ -22,6 +22,7 @@ import { claimLeaseUntil } from '../core/recovery.ts';
 import { retryDecision } from '../core/retry-policy.ts';
 import { CONFIGURATION_CODES, classifySendOutcome } from '../core/send-outcome.ts';
 import { adoptMessage, findClaimedMessage, type ReconcileDeps, type SendKind } from './reconcile-send.ts';
+import { heldForQuietHours } from './send-window.ts';
 
 /**
  * The send queue's consumer: one WhatsApp message per SendTask (the broadcast's template, or the
@@ -76,6 +77,7 @@ const sendTaskSchema = z.object({
   variables: z.record(z.string(), z.string()).optional(),
   chunk: z.number().int().nonnegative().optional(),
   queuedAt: z.string().optional(),
+  timeZone: z.string().optional(),
 });
 
 export function parseSendTask(body: string): SendTask | undefined {
@@ -166,6 +168,12 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         // recipients as cancelled. A follow-up has its own ledger and ends `cancelled` in it.
         if (kind === 'followUp') await deps.followUps.report(key, { to: 'cancelled', at: now() });
         log.debug('broadcast cancelled; nothing sent', fields);
+        return;
+      }
+      // Inside the recipient's quiet hours by now: it waits for their end instead (send-window.ts).
+      const quiet = await heldForQuietHours(task, broadcast, deps.ledger, now());
+      if (quiet.held) {
+        log.info('recipient inside its quiet hours; waits', { ...fields, until: quiet.until.toISOString() });
         return;
       }
       const messenger = await deps.messenger();

@@ -42,6 +42,7 @@ function fanOut(now?: () => Date) {
     broadcasts,
     ledger,
     sendQueue,
+    history: { record: async () => {} },
     postpone: async (task, delaySeconds) => {
       postponed.push({ task, delaySeconds });
     },

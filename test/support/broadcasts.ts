@@ -5,6 +5,7 @@ import type {
   ChunkEntry,
   FollowUpSpec,
   RecipientKey,
+  SendHistory,
   SendLedger,
   SendTask,
   TaskQueue,
@@ -103,7 +104,7 @@ export async function storeBroadcast(
 
 /** Fans out every chunk with the real fan-out use case; returns the send tasks it enqueued. */
 export async function fanOutAll(
-  deps: { broadcasts: Broadcasts; ledger: SendLedger },
+  deps: { broadcasts: Broadcasts; ledger: SendLedger; history?: Pick<SendHistory, 'record'> },
   broadcast: Broadcast,
 ): Promise<SendTask[]> {
   const sendQueue = collectingQueue<SendTask>();
@@ -111,6 +112,8 @@ export async function fanOutAll(
     broadcasts: deps.broadcasts,
     ledger: deps.ledger,
     sendQueue,
+    // The send history is not what these tests are about: not recorded unless given.
+    history: deps.history ?? { record: async () => {} },
     postpone: async () => {
       throw new Error('a test fan-out is never postponed');
     },
