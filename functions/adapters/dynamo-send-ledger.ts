@@ -236,21 +236,15 @@ export class DynamoSendLedger implements SendLedger {
         phone: task.phone,
         ...(task.chunk !== undefined ? { chunk: task.chunk } : {}),
       },
-      ['claimedAt', 'leaseUntil'],
+      [],
       { ifAbsent: { queuedAt: task.queuedAt ?? stamp } },
     );
     return this.#conditional(task, {
       UpdateExpression: update.expression,
-      // Never written, queued for this attempt, or claimed by the caller and not yet sent (no SID).
-      ConditionExpression:
-        'attribute_not_exists(pk) OR (attempts = :c_attempt AND attribute_not_exists(messageSid) AND #c_status IN (:queued, :sending))',
+      // Never written, or queued for this attempt (never a claim: its invocation may be sending).
+      ConditionExpression: 'attribute_not_exists(pk) OR (attempts = :c_attempt AND #c_status = :queued)',
       ExpressionAttributeNames: { ...update.names, '#c_status': 'status' },
-      ExpressionAttributeValues: {
-        ...update.values,
-        ':c_attempt': task.attempt,
-        ':queued': 'queued',
-        ':sending': 'sending',
-      },
+      ExpressionAttributeValues: { ...update.values, ':c_attempt': task.attempt, ':queued': 'queued' },
     });
   }
 

@@ -39,7 +39,14 @@ type FingerprintInput = Pick<CreateBroadcastInput, 'template'> &
   Partial<
     Pick<
       CreateBroadcastInput,
-      'recipients' | 'audience' | 'followUp' | 'scheduledAt' | 'defaultCountry' | 'name'
+      | 'recipients'
+      | 'audience'
+      | 'followUp'
+      | 'scheduledAt'
+      | 'defaultCountry'
+      | 'name'
+      | 'quietHours'
+      | 'frequencyCap'
     >
   >;
 
@@ -61,6 +68,9 @@ export function requestFingerprint(tenantId: string, input: FingerprintInput): s
       followUp: input.followUp,
       defaultCountry: input.defaultCountry,
       scheduledAt: input.scheduledAt,
+      // Absent ones leave the hash as it was before they existed (canonicalJson drops undefined).
+      quietHours: input.quietHours,
+      frequencyCap: input.frequencyCap,
     }),
   );
 }

@@ -350,7 +350,7 @@ export interface SendLedger {
   ): Promise<(RecipientKey & { attempt: number; nextRetryAt: string; waitReason?: WaitReason })[]>;
   /**
    * Makes the recipient wait until `until` (status `queued` at the task's attempt, on the due index):
-   * never written, queued, or claimed and not sent. False when it moved on (sent, final).
+   * one never written, or queued. False when it moved on (claimed, sent, final).
    */
   wait(task: SendTask, until: Date, reason: WaitReason, at: Date): Promise<boolean>;
   /** A waiting recipient, due: off the due index, still `queued`; the entry, or undefined if it moved. */

@@ -13,11 +13,11 @@ export async function heldForQuietHours(
   broadcast: Pick<Broadcast, 'quietHours'>,
   ledger: Pick<SendLedger, 'wait'>,
   at: Date,
-): Promise<{ held: false } | { held: true; until: Date; waiting: boolean }> {
+): Promise<{ held: false } | { held: true; until: Date }> {
   if (!broadcast.quietHours || (task.kind ?? 'template') !== 'template') return { held: false };
   const until = quietUntil(at, task.timeZone ?? defaultTimeZone(task.phone), broadcast.quietHours);
   if (!until) return { held: false };
-  // Not waiting (false): the recipient moved on meanwhile (sent, or claimed elsewhere): nothing to do.
-  const waiting = await ledger.wait(task, until, 'quiet_hours', at);
-  return { held: true, until, waiting };
+  // Only a recipient not claimed yet is held. One that moved on (claimed by a live send, sent, or an
+  // abandoned claim) goes the usual way: the claim refuses it, or recovery asks Twilio first.
+  return (await ledger.wait(task, until, 'quiet_hours', at)) ? { held: true, until } : { held: false };
 }

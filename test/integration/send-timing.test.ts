@@ -151,7 +151,7 @@ describe('quiet hours across midnight, in two time zones', () => {
     const task = { ...(tasks[0] as SendTask), timeZone: 'Africa/Nairobi' };
     const late = new Date('2026-11-30T18:30:00Z'); // 21:30 in Nairobi
     const held = await heldForQuietHours(task, { quietHours: NIGHT }, ledger, late);
-    expect(held).toEqual({ held: true, until: new Date('2026-12-01T05:00:00Z'), waiting: true });
+    expect(held).toEqual({ held: true, until: new Date('2026-12-01T05:00:00Z') });
     const outside = await heldForQuietHours(
       task,
       { quietHours: NIGHT },
@@ -160,6 +160,11 @@ describe('quiet hours across midnight, in two time zones', () => {
     );
     expect(outside).toEqual({ held: false });
     expect(mine((await retryJobAt(new Date('2026-12-01T05:00:00Z'))).tasks, broadcast)).toHaveLength(1);
+    // Claimed by a send in flight: never pulled back from under it.
+    const claimed = await ledger.claim(task, late, new Date(late.getTime() + 60_000));
+    expect(claimed.claimed).toBe(true);
+    expect(await heldForQuietHours(task, { quietHours: NIGHT }, ledger, late)).toEqual({ held: false });
+    expect(await ledger.get(task)).toMatchObject({ status: 'sending' });
   });
 
   it('a cancelled broadcast’s waiting recipients are never released: they end cancelled', async () => {
