@@ -42,6 +42,10 @@ export class LimitBooker {
   readonly #counts = new Map<number, number>();
   readonly #added = new Map<number, number>();
   readonly #full = new Set<number>();
+  /** hour → how many more people it takes (worked out when asked, kept until a booking nearby). */
+  readonly #room = new Map<number, number>();
+  /** hour → an hour at or before the first one from it with room (every hour between is full). */
+  readonly #skip = new Map<number, number>();
   readonly #lastHour: number;
 
   constructor(book: LimitBook, limit: number, nowMs: number) {
@@ -64,18 +68,36 @@ export class LimitBooker {
   /** Whether one more person may be booked in `hour`. */
   fits(hour: number): boolean {
     if (this.#full.has(hour)) return false;
-    if (this.#busiest(hour) < this.#limit) return true;
+    let room = this.#room.get(hour);
+    if (room === undefined) {
+      room = this.#limit - this.#busiest(hour);
+      this.#room.set(hour, room);
+    }
+    if (room > 0) return true;
     this.#full.add(hour);
     return false;
   }
 
   /** The first hour from `hour` with room, or undefined past MAX_PACING_DAYS from now. */
   firstFree(hour: number): number | undefined {
-    for (let h = hour; h <= this.#lastHour; h++) if (this.fits(h)) return h;
-    return undefined;
+    // Hours only ever fill up: what a search found full is skipped by the next one from there.
+    let h = hour;
+    while (h <= this.#lastHour) {
+      const jump = this.#skip.get(h);
+      if (jump !== undefined && jump > h) h = jump;
+      else if (this.fits(h)) break;
+      else h++;
+    }
+    if (h > hour) this.#skip.set(hour, h);
+    return h <= this.#lastHour ? h : undefined;
   }
 
   book(hour: number): void {
+    // Every window a booking in `hour` counts in contains `hour`: its room falls by exactly one; the
+    // neighbours' rooms may or may not, so they are worked out again when asked.
+    const room = this.#room.get(hour);
+    for (let h = hour - WINDOW_HOURS + 1; h < hour + WINDOW_HOURS; h++) this.#room.delete(h);
+    if (room !== undefined) this.#room.set(hour, room - 1);
     this.#counts.set(hour, (this.#counts.get(hour) ?? 0) + 1);
     this.#added.set(hour, (this.#added.get(hour) ?? 0) + 1);
   }

@@ -59,12 +59,25 @@ export function inQuietSpan(m: number, quiet: QuietHours): boolean {
 }
 
 const ends = new Map<string, Cron>();
+/** Answers by (zone, hours, minute): a broadcast asks the same few zones at the same instant 100,000 times. */
+const answers = new Map<string, Date | undefined>();
+const MAX_ANSWERS = 50_000;
 
 /**
  * When a recipient in `timeZone` may be messaged, if `at` is inside their quiet hours: the next
  * local `end` after `at`, as an instant. Undefined when `at` is outside them (send now).
  */
 export function quietUntil(at: Date, timeZone: string, quiet: QuietHours): Date | undefined {
+  // The answer is the same for every second of a minute (spans are whole minutes, `end` exclusive).
+  const key = `${timeZone}|${quiet.start}|${quiet.end}|${Math.floor(at.getTime() / 60_000)}`;
+  if (answers.has(key)) return answers.get(key);
+  if (answers.size >= MAX_ANSWERS) answers.clear();
+  const answer = computeQuietUntil(at, timeZone, quiet);
+  answers.set(key, answer);
+  return answer;
+}
+
+function computeQuietUntil(at: Date, timeZone: string, quiet: QuietHours): Date | undefined {
   if (!inQuietSpan(localMinuteOfDay(at, timeZone), quiet)) return undefined;
   const id = `${timeZone} ${quiet.end}`;
   let cron = ends.get(id);

@@ -84,6 +84,47 @@ describe('the messaging-limit book', () => {
     expect(booker.firstFree(hour)).toBe(hour - 5 + WINDOW_HOURS);
   });
 
+  it('whatever the order and the earlier bookings, no window of 26 hours ever holds more than the limit', () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let round = 0; round < 20; round++) {
+      const limit = 1 + Math.floor(random() * 50);
+      const hour = hourOf(now);
+      const book: Record<string, number> = {};
+      // Earlier bookings that respect the limit: a few people in some of the last 26 hours.
+      let earlier = 0;
+      for (let h = hour - WINDOW_HOURS + 1; h <= hour && earlier < limit; h++)
+        if (random() < 0.3) {
+          const n = Math.min(limit - earlier, 1 + Math.floor(random() * 3));
+          book[String(h)] = n;
+          earlier += n;
+        }
+      const people = Array.from({ length: 1 + Math.floor(random() * 200) }, (_, index) => ({
+        index,
+        timeZone: 'UTC',
+        ...(random() < 0.3 ? { lastLimitHour: hour - Math.floor(random() * 30) } : {}),
+      }));
+      const timing = timeSends(people, {
+        now: new Date(now),
+        messagingLimit: limit,
+        book,
+        senderMps: 80,
+      });
+      const all = mergeBook(book, timing.booked, now);
+      const hours = Object.keys(all).map(Number);
+      for (let end = Math.min(...hours); end <= Math.max(...hours) + WINDOW_HOURS; end++) {
+        let sum = 0;
+        for (let h = end - WINDOW_HOURS + 1; h <= end; h++) sum += all[String(h)] ?? 0;
+        expect(sum).toBeLessThanOrEqual(limit);
+      }
+      // Everyone is sent at an hour they were booked for (or counted already).
+      for (const time of timing.times.values()) expect(time.limitHour).toBeDefined();
+    }
+  });
+
   it('merging drops hours no window can reach any more', () => {
     const hour = hourOf(now);
     expect(
