@@ -155,6 +155,20 @@ describe('timing a broadcast', () => {
     expect(timing.estimatedFinishAt.getTime()).toBe(Date.parse('2026-12-01T05:00:00Z') + 13);
   });
 
+  it('a big broadcast started just before quiet hours: those the sender reaches after 21:00 wait', () => {
+    const recipients = Array.from({ length: 200 }, (_, index) => ({ index, timeZone: 'UTC' }));
+    const timing = timeSends(recipients, {
+      now: new Date('2026-11-30T20:59:58Z'),
+      quietHours: NIGHT,
+      book: {},
+      senderMps: 80,
+    });
+    // 80 a second: the first 160 go before 21:00, the other 40 wait until 08:00.
+    expect(timing.waiting.quiet_hours).toBe(40);
+    expect(timing.times.get(159)).toEqual({});
+    expect(timing.times.get(160)?.notBefore?.toISOString()).toBe('2026-12-01T08:00:00.000Z');
+  });
+
   it('a limit of 250 splits 400 people over two days: 250 now, 150 when the window frees', () => {
     const recipients = Array.from({ length: 400 }, (_, index) => ({ index, timeZone: 'UTC' }));
     const timing = timeSends(recipients, { now, messagingLimit: 250, book: {}, senderMps: 80 });
