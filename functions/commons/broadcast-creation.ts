@@ -38,7 +38,7 @@ export type BroadcastProof = ReturnType<typeof proofOf>;
 export async function acceptBroadcast(
   tenantId: string,
   input: CreateBroadcastInput,
-  options: { idempotencyKey?: string; now?: Date; uncounted?: boolean } = {},
+  options: { idempotencyKey?: string; now?: Date; test?: boolean } = {},
 ): Promise<BroadcastProof> {
   const now = options.now ?? new Date();
   const store = broadcasts();
@@ -71,7 +71,7 @@ export async function acceptBroadcast(
   const plan = await planFor(tenantId, input, template);
   const { invalid, duplicateCount } = plan;
   const start = input.scheduledAt ? new Date(input.scheduledAt) : now;
-  const timed = await bookSends(tenantId, input, plan, { now: start, counted: !options.uncounted });
+  const timed = await bookSends(tenantId, input, plan, { now: start, counted: options.test !== true });
   const { entries, timing } = timed;
   const waitingCount = timing.waiting.quiet_hours + timing.waiting.messaging_limit;
 

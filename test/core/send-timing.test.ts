@@ -8,7 +8,7 @@ import {
   WINDOW_HOURS,
 } from '../../functions/core/messaging-limit.ts';
 import { inQuietSpan, localMinuteOfDay, quietUntil } from '../../functions/core/quiet-hours.ts';
-import { frequencyCapReached, timeSends } from '../../functions/core/send-timing.ts';
+import { countsTowardLimits, frequencyCapReached, timeSends } from '../../functions/core/send-timing.ts';
 
 const NIGHT = { start: '21:00', end: '08:00' };
 
@@ -57,6 +57,12 @@ describe('frequency cap', () => {
     expect(frequencyCapReached(sends, now, cap)).toBe(true);
     expect(frequencyCapReached(sends, new Date('2026-12-01T10:00:01Z'), cap)).toBe(false);
   });
+  it('test sends never count toward caps or the limit; every other broadcast does', () => {
+    expect(countsTowardLimits({ test: true })).toBe(false);
+    expect(countsTowardLimits({ test: false })).toBe(true);
+    expect(countsTowardLimits({ broadcastId: 'brd_1' })).toBe(true);
+  });
+
   it('a planned message that still waits counts too', () => {
     expect(frequencyCapReached(['2026-11-29T10:00:00Z', '2026-12-01T06:00:00Z'], now, cap)).toBe(true);
   });
