@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { parseCreateBroadcast } from '../../functions/core/broadcast-request.ts';
 import { contribution, deltasOf, totalsOf } from '../../functions/core/count-deltas.ts';
+import { ApiError } from '../../functions/core/errors.ts';
 import {
   HOUR_MS,
   hourOf,
@@ -235,5 +237,36 @@ describe('waiting recipients in the counters', () => {
       quiet_hours: 2,
       messaging_limit: 1,
     });
+  });
+});
+
+describe('the request fields', () => {
+  const body = {
+    template: { contentSid: 'HX0123456789abcdef0123456789abcdef' },
+    recipients: ['+254712000001'],
+  };
+  const parse = (extra: object) => parseCreateBroadcast({ ...body, ...extra }, { maxRecipients: 10 });
+  const pathsOf = (extra: object) => {
+    try {
+      parse(extra);
+      return [];
+    } catch (error) {
+      expect(error).toBeInstanceOf(ApiError);
+      return ((error as ApiError).details ?? []).map((d) => d.path);
+    }
+  };
+  it('accepts quiet hours across midnight and a cap', () => {
+    expect(parse({ quietHours: NIGHT, frequencyCap: { max: 2, days: 7 } })).toMatchObject({
+      quietHours: NIGHT,
+      frequencyCap: { max: 2, days: 7 },
+    });
+  });
+  it('refuses what cannot be meant, naming the field', () => {
+    expect(pathsOf({ quietHours: { start: '25:00', end: '08:00' } })).toEqual(['quietHours.start']);
+    expect(pathsOf({ quietHours: { start: '9:00', end: '08:00' } })).toEqual(['quietHours.start']);
+    expect(pathsOf({ quietHours: { start: '08:00', end: '08:00' } })).toEqual(['quietHours.end']);
+    expect(pathsOf({ frequencyCap: { max: 0, days: 7 } })).toEqual(['frequencyCap.max']);
+    expect(pathsOf({ frequencyCap: { max: 2, days: 31 } })).toEqual(['frequencyCap.days']);
+    expect(pathsOf({ frequencyCap: { max: 2 } })).toEqual(['frequencyCap.days']);
   });
 });
