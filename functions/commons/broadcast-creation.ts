@@ -71,7 +71,7 @@ export async function acceptBroadcast(
   const plan = await planFor(tenantId, input, template);
   const { invalid, duplicateCount } = plan;
   const start = input.scheduledAt ? new Date(input.scheduledAt) : now;
-  const timed = await bookSends(tenantId, input, plan, { now: start, counted: options.test !== true });
+  const timed = await bookSends(tenantId, input, plan, { now: start, counted: options.test !== true }, now);
   const { entries, timing } = timed;
   const waitingCount = timing.waiting.quiet_hours + timing.waiting.messaging_limit;
 
@@ -137,11 +137,13 @@ async function bookSends(
   input: CreateBroadcastInput,
   plan: Awaited<ReturnType<typeof planFor>>,
   options: { now: Date; counted: boolean },
+  /** The real time (a scheduled broadcast is timed from its start): what the book may forget. */
+  clock: Date,
 ) {
   for (let tries = 1; ; tries++) {
     const timed = await timingOf(tenantId, input, plan, options);
     if (Object.keys(timed.timing.booked).length === 0) return timed;
-    const book = mergeBook(timed.book, timed.timing.booked, options.now.getTime());
+    const book = mergeBook(timed.book, timed.timing.booked, clock.getTime());
     if (await sendHistory().writeBook(tenantId, book, timed.bookVersion)) return timed;
     if (tries >= BOOK_TRIES) throw new Error('The messaging-limit book kept changing under this create');
   }

@@ -145,6 +145,19 @@ describe("Meta's messaging limit through the API", { timeout: 120_000 }, () => {
     // The book is the tenant's: ACME (unlimited) is not paced by GLOBEX's sends.
     const other = await call(ACME, 'POST', '/v1/broadcasts/preview', { ...body, recipients: [testPhone()] });
     expect(other.body.waiting).toMatchObject({ count: 0 });
-    expect((await call(GLOBEX, 'POST', `/v1/broadcasts/${id}/cancel`)).status).toBe(200);
+    // A broadcast scheduled days ahead books its own days and forgets none of today's bookings.
+    const scheduled = await call(GLOBEX, 'POST', '/v1/broadcasts', {
+      ...body,
+      recipients: [testPhone()],
+      scheduledAt: new Date(Date.now() + 3 * 86_400_000).toISOString(),
+    });
+    expect(scheduled.status).toBe(202);
+    const today = await call(GLOBEX, 'POST', '/v1/broadcasts/preview', {
+      ...body,
+      recipients: [testPhone()],
+    });
+    expect(today.body.waiting).toMatchObject({ count: 1, byReason: { messaging_limit: 1 } });
+    for (const done of [id, scheduled.body.broadcastId])
+      expect((await call(GLOBEX, 'POST', `/v1/broadcasts/${done}/cancel`)).status).toBe(200);
   });
 });
