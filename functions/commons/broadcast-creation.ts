@@ -100,6 +100,7 @@ export async function acceptBroadcast(
       ? { waitingAtCreate: waitingCount, waitingUntil: timing.waitingUntil.toISOString() }
       : {}),
     estimatedFinishAt: timing.estimatedFinishAt.toISOString(),
+    ...(timed.limited ? { recordsHistory: true } : {}),
   };
   const created = await store.create(broadcast, chunks, {
     ...(idempotencyKey ? { key: idempotencyKey } : {}),

@@ -67,6 +67,8 @@ export interface Broadcast {
   readonly waitingUntil?: string;
   /** When the last message should go (releases plus the sender's rate), as estimated at create. */
   readonly estimatedFinishAt?: string;
+  /** Its messages go into the tenant's send history: the tenant had a messagingLimit at create. */
+  readonly recordsHistory?: boolean;
 }
 
 /** One recipient of one broadcast: also its send ledger entry (claim, attempt, SID). */

@@ -51,6 +51,21 @@ export function countsTowardLimits(broadcast: object): boolean {
   return !('test' in broadcast && broadcast.test === true);
 }
 
+/**
+ * Whether a broadcast's messages go into the tenant's send history (what caps and the limit read):
+ * a campaign's run (API.md: a cap counts "this tenant's campaigns"), a broadcast with a frequencyCap
+ * of its own, and every broadcast of a tenant with a messagingLimit (`recordsHistory`, set at create).
+ * A plain one-off send of a tenant that uses neither is not written: one write per recipient saved.
+ */
+export function recordsSendHistory(broadcast: object): boolean {
+  if (!countsTowardLimits(broadcast)) return false;
+  return (
+    ('campaign' in broadcast && broadcast.campaign !== undefined) ||
+    ('frequencyCap' in broadcast && broadcast.frequencyCap !== undefined) ||
+    ('recordsHistory' in broadcast && broadcast.recordsHistory === true)
+  );
+}
+
 /** One recipient to time: its zone (for quiet hours) and the hour it was last booked in, if known. */
 export interface TimedRecipient {
   readonly index: number;

@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type { HandlerLogger } from '../commons/powertools.ts';
 import type { Broadcasts, FanOutTask, SendHistory, SendLedger, SendTask, TaskQueue } from '../core/ports.ts';
-import { countsTowardLimits, type WaitReason } from '../core/send-timing.ts';
+import { recordsSendHistory, type WaitReason } from '../core/send-timing.ts';
 import { SKIP_REASON_TEXT } from '../core/skips.ts';
 
 /**
@@ -20,9 +20,9 @@ import { SKIP_REASON_TEXT } from '../core/skips.ts';
  *
  * A recipient timed for later at create (`notBefore`: quiet hours, the messaging limit) gets no task:
  * it is written `queued` with its release time on the due index, and the retry job hands it to the
- * send queue when the time comes (one mechanism for "wait until", with retries). Every recipient to
- * be sent is recorded in the tenant's send history (frequency caps, the limit's unique people), unless
- * the broadcast is a test send.
+ * send queue when the time comes (one mechanism for "wait until", with retries). The recipients to be
+ * sent are recorded in the tenant's send history (frequency caps, the limit's unique people) when the
+ * broadcast is one that counts there (core/send-timing.ts recordsSendHistory).
  */
 export interface FanOutDeps {
   readonly broadcasts: Broadcasts;
@@ -102,10 +102,11 @@ export function createFanOut(deps: FanOutDeps) {
     await pLimit(WAIT_WRITES).map(waits, (wait) =>
       deps.ledger.wait(wait, new Date(wait.notBefore), wait.waitReason, now()),
     );
-    // History before the tasks: a message sent is never missing from it (a repeat writes the same).
-    if (countsTowardLimits(broadcast))
-      await deps.history.record(broadcast.tenantId, broadcast.broadcastId, sends);
     await deps.sendQueue.enqueue(tasks);
+    // The history after the tasks (sending is not held up by it) and before the chunk is marked: a
+    // crash in between fans the chunk out again, and a repeat writes the same history.
+    if (recordsSendHistory(broadcast))
+      await deps.history.record(broadcast.tenantId, broadcast.broadcastId, sends);
     await deps.broadcasts.chunkEnqueued(broadcast, task.chunk);
     deps.logger.info('chunk fanned out', {
       broadcastId: task.broadcastId,

@@ -32,6 +32,8 @@ export interface TimedPlan {
   readonly timing: SendTiming;
   /** The book's version read (the create writes the book back conditionally on it). */
   readonly bookVersion: number;
+  /** Whether a messaging limit applied (its broadcast's messages then go into the send history). */
+  readonly limited: boolean;
   readonly book: Record<string, number>;
 }
 
@@ -91,5 +93,12 @@ export async function timePlan(
       ...(request.quietHours && zone ? { timeZone: zone } : {}),
     };
   });
-  return { entries, skipped, timing, bookVersion: read.version, book: read.book };
+  return {
+    entries,
+    skipped,
+    timing,
+    bookVersion: read.version,
+    book: read.book,
+    limited: request.messagingLimit !== undefined,
+  };
 }

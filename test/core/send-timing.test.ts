@@ -10,7 +10,12 @@ import {
   WINDOW_HOURS,
 } from '../../functions/core/messaging-limit.ts';
 import { inQuietSpan, localMinuteOfDay, quietUntil } from '../../functions/core/quiet-hours.ts';
-import { countsTowardLimits, frequencyCapReached, timeSends } from '../../functions/core/send-timing.ts';
+import {
+  countsTowardLimits,
+  frequencyCapReached,
+  recordsSendHistory,
+  timeSends,
+} from '../../functions/core/send-timing.ts';
 
 const NIGHT = { start: '21:00', end: '08:00' };
 
@@ -63,6 +68,14 @@ describe('frequency cap', () => {
     expect(countsTowardLimits({ test: true })).toBe(false);
     expect(countsTowardLimits({ test: false })).toBe(true);
     expect(countsTowardLimits({ broadcastId: 'brd_1' })).toBe(true);
+  });
+
+  it("what goes into the history: campaigns' runs, capped broadcasts, all under a limit; never a test", () => {
+    expect(recordsSendHistory({ broadcastId: 'brd_1' })).toBe(false);
+    expect(recordsSendHistory({ campaign: { campaignId: 'cmp_1' } })).toBe(true);
+    expect(recordsSendHistory({ frequencyCap: { max: 1, days: 7 } })).toBe(true);
+    expect(recordsSendHistory({ recordsHistory: true })).toBe(true);
+    expect(recordsSendHistory({ recordsHistory: true, campaign: {}, test: true })).toBe(false);
   });
 
   it('a planned message that still waits counts too', () => {

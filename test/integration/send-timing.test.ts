@@ -56,8 +56,8 @@ function planOf(phones: string[], zones: Record<string, string> = {}): Broadcast
 }
 
 /** Stores the timed entries as a broadcast and fans it out at `at`; the tasks it enqueued at once. */
-async function fanOutAt(tenantId: string, entries: ChunkEntry[], at: Date) {
-  const { broadcast } = await storeBroadcast({ broadcasts, ledger }, { tenantId, entries });
+async function fanOutAt(tenantId: string, entries: ChunkEntry[], at: Date, fields: Partial<Broadcast> = {}) {
+  const { broadcast } = await storeBroadcast({ broadcasts, ledger }, { tenantId, entries, fields });
   const sendQueue = collectingQueue<SendTask>();
   const fanOut = createFanOut({
     broadcasts,
@@ -222,15 +222,24 @@ describe('frequency cap windows', () => {
     expect(elsewhere.skipped.frequency_cap).toBe(0);
   });
 
-  it('the fan-out records each message, and the history forgets what no window reaches', async () => {
+  it('the fan-out records the messages that count, and the history forgets what no window reaches', async () => {
     const tenantId = 'freq-c';
     const phone = '+254712000201';
     await history.record(tenantId, 'brd_old', [{ phone, at: '2026-09-01T10:00:00.000Z' }]);
     const now = new Date('2026-11-30T10:00:00Z');
-    const { broadcast } = await fanOutAt(tenantId, planOf([phone]).entries, now);
-    const known = (await history.among(tenantId, [phone])).get(phone);
-    expect(known?.sends).toEqual([now.toISOString()]);
-    expect(broadcast.broadcastId).toBeTruthy();
+    // A plain one-off of a tenant without a limit: not recorded.
+    await fanOutAt(tenantId, planOf([phone]).entries, now);
+    expect((await history.among(tenantId, [phone])).get(phone)?.sends).toEqual(['2026-09-01T10:00:00.000Z']);
+    // A broadcast with a cap of its own (so also a campaign's run, or any under a limit): recorded.
+    await fanOutAt(tenantId, planOf([phone]).entries, now, { frequencyCap: { max: 3, days: 7 } });
+    expect((await history.among(tenantId, [phone])).get(phone)?.sends).toEqual([now.toISOString()]);
+    // A test send never is.
+    const later = new Date('2026-11-30T11:00:00Z');
+    await fanOutAt(tenantId, planOf([phone]).entries, later, {
+      recordsHistory: true,
+      test: true,
+    } as Partial<Broadcast>);
+    expect((await history.among(tenantId, [phone])).get(phone)?.sends).toEqual([now.toISOString()]);
   });
 });
 
@@ -256,7 +265,7 @@ describe("Meta's messaging limit", () => {
     expect(await history.writeBook(tenantId, book, timed.bookVersion)).toBe(true);
     expect(await history.writeBook(tenantId, book, timed.bookVersion)).toBe(false);
 
-    const { broadcast, sent } = await fanOutAt(tenantId, timed.entries, now);
+    const { broadcast, sent } = await fanOutAt(tenantId, timed.entries, now, { recordsHistory: true });
     expect(sent).toHaveLength(3);
     // A second broadcast now finds the day used up: all of it waits for the next window, after the first.
     const next = await timePlan(
@@ -283,7 +292,7 @@ describe("Meta's messaging limit", () => {
     expect(
       await history.writeBook(tenantId, mergeBook(first.book, first.timing.booked, now.getTime()), 0),
     ).toBe(true);
-    await fanOutAt(tenantId, first.entries, now);
+    await fanOutAt(tenantId, first.entries, now, { recordsHistory: true });
     const again = await timePlan(
       planOf([phone]),
       { tenantId, now: new Date(now.getTime() + 60_000), messagingLimit: 1, senderMps: 80 },

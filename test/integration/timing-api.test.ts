@@ -44,7 +44,13 @@ describe('quiet hours through the API', { timeout: 240_000 }, () => {
     const now = Date.now();
     const endMs = Math.ceil((now + 45_000) / 60_000) * 60_000;
     const quietHours = { start: hhmm(now - 3_600_000), end: hhmm(endMs) };
-    const body = { template: { contentSid: CONTENT_SID }, recipients: [inUtc, inTokyo], quietHours };
+    // With a cap of its own (5 a week), its messages count toward the caps of the tenant's later sends.
+    const body = {
+      template: { contentSid: CONTENT_SID },
+      recipients: [inUtc, inTokyo],
+      quietHours,
+      frequencyCap: { max: 5, days: 7 },
+    };
 
     const preview = await call(ACME, 'POST', '/v1/broadcasts/preview', body);
     expect(preview.status).toBe(200);

@@ -58,6 +58,8 @@ export async function storeBroadcast(
     createdAt?: Date;
     scheduledAt?: Date;
     followUp?: FollowUpSpec;
+    /** More fields of the broadcast (its options: quietHours, frequencyCap, …). */
+    fields?: Partial<Broadcast>;
   },
 ): Promise<{ broadcast: Broadcast; keys: RecipientKey[]; tasks: SendTask[] }> {
   sequence += 1;
@@ -87,6 +89,7 @@ export async function storeBroadcast(
     invalidRecipientsCount: 0,
     invalidRecipients: [],
     duplicateRecipientsCount: 0,
+    ...options.fields,
   };
   const created = await deps.broadcasts.create(broadcast, chunks, {
     fingerprintExpiresAt: Math.floor(Date.now() / 1000) + 600,
