@@ -74,13 +74,14 @@ async function fanOutAt(tenantId: string, entries: ChunkEntry[], at: Date, field
 }
 
 /** One run of the retry job at `at`: the send tasks it enqueued. */
-async function retryJobAt(at: Date) {
+async function retryJobAt(at: Date, pageSize?: number) {
   const sendQueue = collectingQueue<SendTask>();
   const summary = await createRetryJob({
     broadcasts,
     ledger,
     sendQueue,
     logger: silentLogger,
+    ...(pageSize ? { pageSize } : {}),
     now: () => at,
   })();
   return { tasks: sendQueue.tasks, summary };
@@ -140,6 +141,25 @@ describe('quiet hours across midnight, in two time zones', () => {
       new Date('2026-12-01T05:10:00Z'),
     );
     expect(claim.claimed).toBe(true);
+  });
+
+  it('one run of the retry job releases everyone due, page after page (08:00 comes for all at once)', async () => {
+    const tenantId = 'quiet-d';
+    const now = new Date('2026-11-30T19:00:00Z');
+    const phones = Array.from({ length: 7 }, (_, n) => `+25471200050${n}`);
+    const timed = await timePlan(
+      planOf(phones),
+      { tenantId, now, quietHours: NIGHT, senderMps: 80 },
+      history,
+    );
+    const { broadcast, sent } = await fanOutAt(tenantId, timed.entries, now);
+    expect(sent).toEqual([]);
+    const run = await retryJobAt(new Date('2026-12-01T05:00:05Z'), 2);
+    expect(
+      mine(run.tasks, broadcast)
+        .map((t) => t.index)
+        .sort(),
+    ).toEqual([0, 1, 2, 3, 4, 5, 6]);
   });
 
   it('at send time: a recipient reached inside their quiet hours waits, and is released at the end', async () => {
