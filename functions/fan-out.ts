@@ -4,7 +4,7 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { log, logger } from './commons/powertools.ts';
-import { broadcasts, sendLedger, sendTaskQueue } from './commons/wiring.ts';
+import { broadcasts, sendHistory, sendLedger, sendTaskQueue } from './commons/wiring.ts';
 import { createFanOut } from './use-cases/fan-out-chunk.ts';
 
 const fanOutTaskSchema = z.object({
@@ -32,6 +32,7 @@ async function expand(record: SQSRecord): Promise<void> {
     broadcasts: broadcasts(),
     ledger: sendLedger(),
     sendQueue: sendTaskQueue(),
+    history: sendHistory(),
     logger: log,
   });
   await fanOut(parsed.data);

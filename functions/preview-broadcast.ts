@@ -1,5 +1,5 @@
 import { adminRoute } from './commons/admin-route.ts';
-import { maxRecipients, planFor } from './commons/broadcast-planning.ts';
+import { maxRecipients, timedPlanFor } from './commons/broadcast-planning.ts';
 import { intEnv, optionalEnv } from './commons/config.ts';
 import { json, parseJson } from './commons/http.ts';
 import { templateRegistry } from './commons/template-wiring.ts';
@@ -15,7 +15,8 @@ const INVALID_SHOWN = 100;
 /**
  * POST /v1/broadcasts/preview: the dry run. The same body as POST /v1/broadcasts, checked and planned
  * the same way (core/broadcast-request.ts, use-cases/plan-broadcast.ts), answered with what a send
- * would do: recipients after dedupe, suppression and consent, the invalid ones, the time at the
+ * would do: recipients after dedupe, suppression, consent and the frequency cap, the invalid ones,
+ * who would wait (quiet hours, the messaging limit) and when the last would go, the time at the
  * sender's rate, the cost (core/pricing.ts), a few rendered samples. Reads only: nothing is stored,
  * nothing sent, and the Idempotency-Key header is ignored.
  */
@@ -23,7 +24,11 @@ export const handler = adminRoute(async (event, tenantId) => {
   const input = parseCreateBroadcast(parseJson(event), { maxRecipients: maxRecipients() });
   // The registry's answer decides as at create: an unknown or unapproved template is refused the same way.
   const template = await checkTemplateInRegistry(await templateRegistry(), input.template);
-  const plan = await planFor(tenantId, input, template);
+  const now = new Date();
+  const plan = await timedPlanFor(tenantId, input, template, {
+    now: input.scheduledAt ? new Date(input.scheduledAt) : now,
+  });
+  const waitingCount = plan.timing.waiting.quiet_hours + plan.timing.waiting.messaging_limit;
   const figures = previewFigures(plan.entries, {
     senderMps: intEnv('SENDER_MPS', DEFAULT_SENDER_MPS),
     category: template.category,
@@ -34,6 +39,12 @@ export const handler = adminRoute(async (event, tenantId) => {
     sendCount: figures.sendCount,
     skippedCount: plan.entries.length - figures.sendCount,
     skippedByReason: plan.skipped,
+    waiting: {
+      count: waitingCount,
+      byReason: plan.timing.waiting,
+      ...(plan.timing.waitingUntil ? { until: plan.timing.waitingUntil.toISOString() } : {}),
+    },
+    estimatedFinishAt: plan.timing.estimatedFinishAt.toISOString(),
     invalidRecipientsCount: plan.invalid.length,
     invalidRecipients: plan.invalid.slice(0, INVALID_SHOWN),
     duplicateRecipientsCount: plan.duplicateCount,

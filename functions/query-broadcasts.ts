@@ -9,12 +9,14 @@ import {
   RecipientListQuery,
   type RecipientViewShape,
 } from './core/broadcast-request.ts';
+import type { CounterTotals } from './core/count-deltas.ts';
 import { progressOf, type StatusCounts } from './core/counts.ts';
 import { wantsCsv } from './core/csv-export.ts';
 import { ApiError } from './core/errors.ts';
 import { followUpCountsOf } from './core/follow-up.ts';
 import type { Broadcast, Recipient } from './core/ports.ts';
 import { errorMessageFor } from './core/send-outcome.ts';
+import { WAIT_REASONS } from './core/send-timing.ts';
 import { SUCCEEDED } from './core/statuses.ts';
 import { settle } from './use-cases/settle-broadcast.ts';
 
@@ -31,18 +33,18 @@ export const handler = adminRoute(async (event, tenantId) => {
       });
       const items = await Promise.all(
         page.items.map(async (b) => {
-          const { broadcast, counts } = await current(deps, b);
-          return broadcastView(broadcast, counts);
+          const { broadcast, counts, totals } = await current(deps, b);
+          return broadcastView(broadcast, counts, totals);
         }),
       );
       return json(200, { items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
     }
     case 'GET /v1/broadcasts/{id}': {
-      const { broadcast, counts } = await current(
+      const { broadcast, counts, totals } = await current(
         deps,
         await ownedBroadcast(deps.broadcasts, tenantId, event),
       );
-      return json(200, broadcastView(broadcast, counts));
+      return json(200, broadcastView(broadcast, counts, totals));
     }
     case 'GET /v1/broadcasts/{id}/progress': {
       const owned = await ownedBroadcast(deps.broadcasts, tenantId, event);
@@ -68,6 +70,7 @@ export const handler = adminRoute(async (event, tenantId) => {
           ...(next[0] && totals.retriesPending > 0 ? { nextAt: next[0].nextRetryAt } : {}),
         },
         ...(broadcast.followUp ? { followUp: followUpCountsOf(totals.followUp, succeeded) } : {}),
+        ...waitingView(broadcast, totals),
         updatedAt: new Date().toISOString(),
       });
     }
@@ -109,7 +112,26 @@ function audienceView(audience: NonNullable<Broadcast['audience']>) {
   };
 }
 
-function broadcastView(b: Broadcast, counts: StatusCounts) {
+/**
+ * Recipients that wait (quiet hours, the messaging limit), live from the counters: `until` is the
+ * latest release time planned at create (one held at send time waits until its own quiet hours end).
+ * Shown for a broadcast that had or has waiting recipients; none while it is cancelled (they never go).
+ */
+function waitingView(b: Broadcast, totals: CounterTotals) {
+  const byReason = Object.fromEntries(WAIT_REASONS.map((r) => [r, Math.max(0, totals.waiting[r] ?? 0)]));
+  const count = b.status === 'cancelled' ? 0 : Object.values(byReason).reduce((sum, n) => sum + n, 0);
+  if (count === 0 && !b.waitingAtCreate && !b.quietHours) return {};
+  return {
+    waiting: {
+      count,
+      byReason: b.status === 'cancelled' ? { quiet_hours: 0, messaging_limit: 0 } : byReason,
+      ...(count > 0 && b.waitingUntil ? { until: b.waitingUntil } : {}),
+    },
+    ...(b.estimatedFinishAt ? { estimatedFinishAt: b.estimatedFinishAt } : {}),
+  };
+}
+
+function broadcastView(b: Broadcast, counts: StatusCounts, totals?: CounterTotals) {
   return {
     broadcastId: b.broadcastId,
     name: b.name,
@@ -130,6 +152,8 @@ function broadcastView(b: Broadcast, counts: StatusCounts) {
     totalRecipients: b.totalRecipients,
     counts,
     progressPct: progressOf(counts, b.totalRecipients).progressPct,
+    ...optional(b, ['quietHours', 'frequencyCap']),
+    ...(totals ? waitingView(b, totals) : {}),
   };
 }
 
@@ -152,6 +176,7 @@ function recipientView(r: Recipient, broadcast: Broadcast): RecipientViewShape {
       'readAt',
       'confirmedAt',
       'nextRetryAt',
+      'waitReason',
     ]),
     ...(r.followUp
       ? {

@@ -377,7 +377,8 @@ export const topology = {
       description: 'POST /v1/broadcasts/preview: the dry run of a broadcast (reads only)',
       memoryMb: 1024,
       timeoutSeconds: 29,
-      // Reads the tenant's key, contacts, groups, suppressions and settings; asks Twilio for the template.
+      // Reads the tenant's key, contacts, groups, suppressions, settings, send history and messaging-limit
+      // book; asks Twilio for the template.
       uses: { tables: { main: 'read' }, secrets: ['twilioAuthToken'] },
     },
     settings: {

@@ -292,6 +292,24 @@ describe('sweeper against DynamoDB Local, fauxqs and the Twilio simulator', { ti
     });
   });
 
+  it('leaves recipients that wait (quiet hours, the messaging limit) alone: not stalled, nothing enqueued', async () => {
+    const { broadcast, keys, tasks } = await stored(['6792', '6793'], { fanOut: true });
+    const [waiting, sent] = keys as [RecipientKey, RecipientKey];
+    const until = new Date(Date.now() + 10 * 60 * MINUTE);
+    expect(await rig.ledger.wait(tasks[0] as SendTask, until, 'quiet_hours', new Date())).toBe(true);
+    await rig.ledger.claim(tasks[1] as SendTask, new Date(), new Date(Date.now() + MINUTE));
+    await rig.ledger.report(sent, { to: 'sent', at: new Date(), attempt: 1 });
+    await untilCountsMatchLedger(rig, broadcast);
+    await waitFor(async () => (await rig.counters.totals(broadcast.broadcastId)).waiting.quiet_hours === 1, {
+      timeoutMs: 10_000,
+      message: 'the counts show the waiting recipient',
+    });
+    const summary = await sweepStalled(2 * 60 * MINUTE);
+    expect(summary.stalled).toBe(0);
+    expect(await tasksOn(broadcast)).toEqual([]);
+    expect(await rig.recipient(waiting)).toMatchObject({ status: 'queued', waitReason: 'quiet_hours' });
+  });
+
   it('fans out again a chunk never enqueued, once stale; leaves a scheduled broadcast alone until it is due', async () => {
     const { broadcast } = await stored(['7890'], {
       fanOut: false,

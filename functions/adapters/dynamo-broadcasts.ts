@@ -9,6 +9,7 @@ import { listExpiresAt } from '../core/chunks.ts';
 import { decodeItemCursor, encodeItemCursor } from '../core/cursor.ts';
 import { EXPLICIT_IDEMPOTENCY_WINDOW_SECONDS } from '../core/idempotency.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, StoredChunk } from '../core/ports.ts';
+import type { WaitReason } from '../core/send-timing.ts';
 import type { SkipReason } from '../core/skips.ts';
 import { isPausable } from '../core/statuses.ts';
 import {
@@ -68,6 +69,10 @@ export class DynamoBroadcasts implements Broadcasts {
           v: e.contentVariables,
           ...(e.skipped ? { s: 1 } : {}),
           ...(e.skipped && e.skipReason ? { sr: e.skipReason } : {}),
+          ...(e.notBefore ? { nb: e.notBefore } : {}),
+          ...(e.waitReason ? { wr: e.waitReason } : {}),
+          ...(e.limitHour !== undefined ? { lh: e.limitHour } : {}),
+          ...(e.timeZone ? { tz: e.timeZone } : {}),
         })),
         // A scheduled broadcast's list must outlive its wait: the month counts from its start.
         expiresAt: listExpiresAt(broadcast),
@@ -258,13 +263,27 @@ export class DynamoBroadcasts implements Broadcasts {
     const progress = items.find((item) => String(item.sk).startsWith(FANOUT_PREFIX));
     if (!stored) throw new Error(`Chunk ${chunk} of ${broadcastId} is missing`);
     const entries = (
-      stored.entries as { i: number; p: string; v: Record<string, string>; s?: number; sr?: SkipReason }[]
+      stored.entries as {
+        i: number;
+        p: string;
+        v: Record<string, string>;
+        s?: number;
+        sr?: SkipReason;
+        nb?: string;
+        wr?: WaitReason;
+        lh?: number;
+        tz?: string;
+      }[]
     ).map((e) => ({
       index: e.i,
       phone: e.p,
       contentVariables: e.v,
       ...(e.s ? { skipped: true } : {}),
       ...(e.s && e.sr ? { skipReason: e.sr } : {}),
+      ...(e.nb ? { notBefore: e.nb } : {}),
+      ...(e.wr ? { waitReason: e.wr } : {}),
+      ...(e.lh !== undefined ? { limitHour: e.lh } : {}),
+      ...(e.tz ? { timeZone: e.tz } : {}),
     }));
     const state =
       progress?.state === 'counted' || progress?.state === 'enqueued' ? progress.state : undefined;

@@ -10,6 +10,7 @@ import type {
   SendLedger,
   SendTask,
 } from '../core/ports.ts';
+import type { WaitReason } from '../core/send-timing.ts';
 import type { SkipReason } from '../core/skips.ts';
 import { canAdvance, type RecipientStatus } from '../core/statuses.ts';
 import { type Item, inList, isConditionFailure, queryAll, strip, updateExpression } from './dynamo-items.ts';
@@ -154,8 +155,10 @@ export class DynamoSendLedger implements SendLedger {
     );
     return this.#claimWith(recipientKey(task.broadcastId, task.index), {
       UpdateExpression: update.expression,
-      // The first claim creates the entry; a released claim or a re-queued retry is claimed again.
-      ConditionExpression: 'attribute_not_exists(pk) OR (#c_status = :queued AND attempts = :c_attempt)',
+      // The first claim creates the entry; a released claim or a re-queued retry is claimed again. A
+      // recipient that waits (quiet hours, the messaging limit) is not: the retry job releases it.
+      ConditionExpression:
+        'attribute_not_exists(pk) OR (#c_status = :queued AND attempts = :c_attempt AND attribute_not_exists(nextRetryAt))',
       ExpressionAttributeNames: { ...update.names, '#c_status': 'status' },
       ExpressionAttributeValues: { ...update.values, ':queued': 'queued', ':c_attempt': task.attempt },
     });
@@ -210,7 +213,65 @@ export class DynamoSendLedger implements SendLedger {
   }
 
   cancel(key: RecipientKey, attempt: number, at: Date): Promise<boolean> {
-    return this.#move(key, attempt, at, { from: 'queued', to: 'cancelled', remove: 'nextRetryAt, retryKey' });
+    return this.#move(key, attempt, at, {
+      from: 'queued',
+      to: 'cancelled',
+      remove: 'nextRetryAt, retryKey, waitReason',
+    });
+  }
+
+  async wait(task: SendTask, until: Date, reason: WaitReason, at: Date): Promise<boolean> {
+    const stamp = at.toISOString();
+    const update = updateExpression(
+      {
+        status: 'queued',
+        attempts: task.attempt,
+        nextRetryAt: until.toISOString(),
+        retryKey: task.broadcastId,
+        waitReason: reason,
+        updatedAt: stamp,
+        tenantId: task.tenantId,
+        broadcastId: task.broadcastId,
+        index: task.index,
+        phone: task.phone,
+        ...(task.chunk !== undefined ? { chunk: task.chunk } : {}),
+      },
+      [],
+      { ifAbsent: { queuedAt: task.queuedAt ?? stamp } },
+    );
+    return this.#conditional(task, {
+      UpdateExpression: update.expression,
+      // Never written, or queued for this attempt (never a claim: its invocation may be sending).
+      ConditionExpression: 'attribute_not_exists(pk) OR (attempts = :c_attempt AND #c_status = :queued)',
+      ExpressionAttributeNames: { ...update.names, '#c_status': 'status' },
+      ExpressionAttributeValues: { ...update.values, ':c_attempt': task.attempt, ':queued': 'queued' },
+    });
+  }
+
+  async releaseWaiting(key: RecipientKey, attempt: number, at: Date): Promise<Recipient | undefined> {
+    try {
+      const { Attributes } = await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: recipientKey(key.broadcastId, key.index),
+          UpdateExpression: 'SET updatedAt = :at REMOVE nextRetryAt, retryKey, waitReason',
+          ConditionExpression:
+            'tenantId = :t AND #status = :queued AND attempts = :a AND attribute_exists(waitReason)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':queued': 'queued',
+            ':a': attempt,
+            ':at': at.toISOString(),
+            ':t': key.tenantId,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes ? toRecipient(Attributes) : undefined;
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
   }
 
   skip(key: RecipientKey, attempt: number, at: Date, why: string): Promise<boolean> {
@@ -322,6 +383,7 @@ export class DynamoSendLedger implements SendLedger {
       index: Number(item.index),
       attempt: Number(item.attempts),
       nextRetryAt: String(item.nextRetryAt),
+      ...(item.waitReason ? { waitReason: item.waitReason as WaitReason } : {}),
     }));
   }
 

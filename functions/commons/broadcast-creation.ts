@@ -9,14 +9,15 @@ import {
   requestFingerprint,
 } from '../core/idempotency.ts';
 import { newBroadcastId } from '../core/ids.ts';
+import { mergeBook } from '../core/messaging-limit.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, FanOutTask } from '../core/ports.ts';
 import { startScheduleOf } from '../core/scheduled-start.ts';
 import { checkTemplateInRegistry } from '../core/template-check.ts';
-import { planFor } from './broadcast-planning.ts';
+import { planFor, timingOf } from './broadcast-planning.ts';
 import { requiredEnv, twilioConfigured } from './config.ts';
 import { logger } from './powertools.ts';
 import { templateRegistry } from './template-wiring.ts';
-import { broadcasts, schedules, sqs } from './wiring.ts';
+import { broadcasts, schedules, sendHistory, sqs } from './wiring.ts';
 
 /** The 202 lists at most this many accepted recipients, and this many invalid ones. */
 const ITEMS_SHOWN = 100;
@@ -43,6 +44,8 @@ export async function acceptBroadcast(
     now?: Date;
     /** A campaign's run (use-cases/campaign-run.ts): kept on the broadcast, part of its fingerprint. */
     campaign?: { campaignId: string; scheduledFor: string };
+    /** A test send (commons/broadcast-control.ts): not in caps, the messaging limit or the history. */
+    test?: boolean;
   } = {},
 ): Promise<BroadcastProof> {
   const now = options.now ?? new Date();
@@ -73,7 +76,12 @@ export async function acceptBroadcast(
   // The request's template first: when it cannot be sent, no recipient's problem is worth reporting.
   const template = await checkTemplateInRegistry(await templateRegistry(), input.template);
 
-  const { entries, invalid, duplicateCount } = await planFor(tenantId, input, template);
+  const plan = await planFor(tenantId, input, template);
+  const { invalid, duplicateCount } = plan;
+  const start = input.scheduledAt ? new Date(input.scheduledAt) : now;
+  const timed = await bookSends(tenantId, input, plan, { now: start, counted: options.test !== true }, now);
+  const { entries, timing } = timed;
+  const waitingCount = timing.waiting.quiet_hours + timing.waiting.messaging_limit;
 
   const chunks = chunkEntries(entries);
   const broadcast: Broadcast = {
@@ -95,6 +103,13 @@ export async function acceptBroadcast(
     invalidRecipients: invalid.slice(0, ITEMS_SHOWN),
     duplicateRecipientsCount: duplicateCount,
     ...(options.campaign ? { campaign: options.campaign } : {}),
+    ...(input.quietHours ? { quietHours: input.quietHours } : {}),
+    ...(input.frequencyCap ? { frequencyCap: input.frequencyCap } : {}),
+    ...(waitingCount > 0 && timing.waitingUntil
+      ? { waitingAtCreate: waitingCount, waitingUntil: timing.waitingUntil.toISOString() }
+      : {}),
+    estimatedFinishAt: timing.estimatedFinishAt.toISOString(),
+    ...(timed.limited ? { recordsHistory: true } : {}),
   };
   // A scheduled broadcast's start is a one-time at() schedule, made before the broadcast is stored: a
   // store that fails leaves a schedule whose firing finds nothing (and deletes itself), never a
@@ -115,6 +130,7 @@ export async function acceptBroadcast(
     broadcastId: broadcast.broadcastId,
     totalRecipients: entries.length,
     skipped: broadcast.skippedCount,
+    waiting: waitingCount,
     category: template.category,
     invalid: invalid.length,
     duplicates: duplicateCount,
@@ -131,6 +147,32 @@ export async function enqueueFanOut(
 ): Promise<void> {
   const fanOut = new SqsTaskQueue<FanOutTask>(sqs(), requiredEnv('FAN_OUT_QUEUE_URL'));
   await fanOut.enqueue(Array.from({ length: chunkCount }, (_, chunk) => ({ tenantId, broadcastId, chunk })));
+}
+
+/** Book writes tried before giving up, when other creates of the tenant keep writing the book first. */
+const BOOK_TRIES = 5;
+
+/**
+ * The plan's timing, with what it booked in the tenant's messaging-limit book written back before
+ * the broadcast is stored: conditionally on the version read, so two creates at once cannot both
+ * take the same room (the loser times its recipients again over the winner's book). If storing the
+ * broadcast then fails, its booking stays until it ages out (at worst some capacity unused for a day).
+ */
+async function bookSends(
+  tenantId: string,
+  input: CreateBroadcastInput,
+  plan: Awaited<ReturnType<typeof planFor>>,
+  options: { now: Date; counted: boolean },
+  /** The real time (a scheduled broadcast is timed from its start): what the book may forget. */
+  clock: Date,
+) {
+  for (let tries = 1; ; tries++) {
+    const timed = await timingOf(tenantId, input, plan, options);
+    if (Object.keys(timed.timing.booked).length === 0) return timed;
+    const book = mergeBook(timed.book, timed.timing.booked, clock.getTime());
+    if (await sendHistory().writeBook(tenantId, book, timed.bookVersion)) return timed;
+    if (tries >= BOOK_TRIES) throw new Error('The messaging-limit book kept changing under this create');
+  }
 }
 
 /** The audience as the broadcast keeps it: its groups and tags, and how many phones it listed. */
@@ -154,12 +196,16 @@ function proofOf(broadcast: Broadcast, firstEntries: readonly ChunkEntry[], idem
     invalidRecipientsCount: broadcast.invalidRecipientsCount,
     invalidRecipients: broadcast.invalidRecipients,
     duplicateRecipientsCount: broadcast.duplicateRecipientsCount,
+    ...(broadcast.waitingAtCreate
+      ? { waiting: { count: broadcast.waitingAtCreate, until: broadcast.waitingUntil } }
+      : {}),
+    ...(broadcast.estimatedFinishAt ? { estimatedFinishAt: broadcast.estimatedFinishAt } : {}),
     items: firstEntries
       .slice(0, ITEMS_SHOWN)
       .map((e) =>
         e.skipped
           ? { phone: e.phone, status: 'skipped', skipReason: e.skipReason ?? 'suppressed' }
-          : { phone: e.phone, status: 'queued' },
+          : { phone: e.phone, status: 'queued', ...(e.notBefore ? { notBefore: e.notBefore } : {}) },
       ),
   };
 }

@@ -1,11 +1,14 @@
 import { type CreateBroadcastInput, tooManyRecipients } from '../core/broadcast-request.ts';
 import type { Template } from '../core/content-templates.ts';
 import { ApiError } from '../core/errors.ts';
+import { DEFAULT_SENDER_MPS } from '../core/pacing.ts';
 import { INVALID_REASON_TEXT } from '../core/phones.ts';
+import { messagingLimitOf } from '../core/tenant-settings.ts';
 import { audienceReads } from '../use-cases/audience-source.ts';
 import { type BroadcastPlan, type PlanDeps, planBroadcast } from '../use-cases/plan-broadcast.ts';
+import { type TimedPlan, timePlan } from '../use-cases/plan-timing.ts';
 import { intEnv } from './config.ts';
-import { contactStore, contacts, groups, tenantSettings } from './wiring.ts';
+import { contactStore, contacts, groups, sendHistory, tenantSettings } from './wiring.ts';
 
 /** MAX_RECIPIENTS_PER_REQUEST: the most recipients one broadcast may have, listed or resolved (default 100,000). */
 export const maxRecipients = () => intEnv('MAX_RECIPIENTS_PER_REQUEST', 100_000);
@@ -86,4 +89,43 @@ function requestPathOf(input: CreateBroadcastInput, index: number): string {
   if (index < listed) return `recipients.${index}`;
   const phones = input.audience?.phones?.length ?? 0;
   return index < listed + phones ? `audience.phones.${index - listed}` : 'audience';
+}
+
+/**
+ * planFor, then the timing (use-cases/plan-timing.ts): the frequency cap's skips, and when each
+ * recipient may be sent (quiet hours, the tenant's messagingLimit). `counted: false` (a test send):
+ * no cap and no limit apply, quiet hours still do. Throws as planFor, and 400 VALIDATION_FAILED
+ * (`messagingLimit`) when the limit would spread the broadcast over more than 28 days.
+ */
+export async function timedPlanFor(
+  tenantId: string,
+  input: CreateBroadcastInput,
+  template: Pick<Template, 'category'>,
+  options: { now: Date; counted?: boolean },
+): Promise<BroadcastPlan & TimedPlan> {
+  const plan = await planFor(tenantId, input, template);
+  return { ...plan, ...(await timingOf(tenantId, input, plan, options)) };
+}
+
+/** The timing of a plan made before (a create retries this part alone when the book moved under it). */
+export async function timingOf(
+  tenantId: string,
+  input: CreateBroadcastInput,
+  plan: BroadcastPlan,
+  options: { now: Date; counted?: boolean },
+): Promise<TimedPlan> {
+  const counted = options.counted !== false;
+  const limit = counted ? messagingLimitOf((await tenantSettings().get(tenantId)).settings) : undefined;
+  return timePlan(
+    plan,
+    {
+      tenantId,
+      now: options.now,
+      ...(input.quietHours ? { quietHours: input.quietHours } : {}),
+      ...(input.frequencyCap && counted ? { frequencyCap: input.frequencyCap } : {}),
+      ...(limit !== undefined ? { messagingLimit: limit } : {}),
+      senderMps: intEnv('SENDER_MPS', DEFAULT_SENDER_MPS),
+    },
+    sendHistory(),
+  );
 }

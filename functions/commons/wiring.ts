@@ -13,6 +13,7 @@ import { DynamoGroups } from '../adapters/dynamo-groups.ts';
 import { DynamoImports } from '../adapters/dynamo-imports.ts';
 import { retryTransactionConflicts } from '../adapters/dynamo-items.ts';
 import { DynamoMessageIndex } from '../adapters/dynamo-message-index.ts';
+import { DynamoSendHistory } from '../adapters/dynamo-send-history.ts';
 import { DynamoSendLedger } from '../adapters/dynamo-send-ledger.ts';
 import { DynamoTenantSettings } from '../adapters/dynamo-tenant-settings.ts';
 import { EventBridgeSchedules } from '../adapters/eventbridge-schedules.ts';
@@ -94,6 +95,9 @@ export const contactStore = (): ContactStore =>
   once('contacts', () => new DynamoContactStore(dynamoDocumentClient(), table()));
 export const tenantSettings = (): TenantSettingsStore =>
   once('tenantSettings', () => new DynamoTenantSettings(dynamoDocumentClient(), table()));
+/** The tenants' send history per person and messaging-limit books (core/send-timing.ts). */
+export const sendHistory = (): DynamoSendHistory =>
+  once('sendHistory', () => new DynamoSendHistory(dynamoDocumentClient(), table()));
 
 /** The tenants' address books: contacts (core/audience.ts Contacts) and their groups (Groups). */
 export const contacts = (): DynamoContacts =>

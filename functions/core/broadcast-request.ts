@@ -4,6 +4,7 @@ import { MAX_CURSOR_LENGTH } from './cursor.ts';
 import { ApiError, ERROR_CODES, type ErrorCode, fromZodError, UNKNOWN_FIELD } from './errors.ts';
 import { FOLLOW_UP_STATUSES } from './follow-up.ts';
 import { INVALID_REASONS, isValidCountryCode } from './phones.ts';
+import { MAX_CAP_DAYS, MAX_CAP_MESSAGES, WAIT_REASONS } from './send-timing.ts';
 import { SKIP_REASONS } from './skips.ts';
 import { BROADCAST_STATUSES, PAUSABLE_BROADCAST_STATUSES, RECIPIENT_STATUSES } from './statuses.ts';
 import { MAX_CONTENT_VARIABLE_KEY_LENGTH, MAX_CONTENT_VARIABLES } from './template-parameters.ts';
@@ -155,6 +156,31 @@ export const IsoDateTime = z.iso.datetime({ offset: true }).overwrite((s) => {
 export const MAX_SCHEDULE_AHEAD_DAYS = 365;
 const DAY_MS = 86_400_000;
 
+const HH_MM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM, 24-hour (00:00 to 23:59)');
+
+/** quietHours (core/quiet-hours.ts): a daily span of each recipient's local time; may cross midnight. */
+export const QuietHoursSchema = z
+  .strictObject({
+    start: HH_MM.meta({ description: 'First quiet minute, local time (e.g. 21:00)' }),
+    end: HH_MM.meta({ description: 'First minute messages go again (e.g. 08:00)' }),
+  })
+  .refine((q) => q.start !== q.end, { path: ['end'], message: 'must differ from start' })
+  .meta({
+    description:
+      "Nobody is messaged between start and end of their own local time (the contact's timeZone, else their number's country's); they wait, and are sent at end",
+  });
+
+/** frequencyCap (core/send-timing.ts): at most `max` messages to a contact in any `days` days. */
+export const FrequencyCapSchema = z
+  .strictObject({
+    max: z.number().int().min(1).max(MAX_CAP_MESSAGES),
+    days: z.number().int().min(1).max(MAX_CAP_DAYS),
+  })
+  .meta({
+    description:
+      "At most max messages to a contact from this tenant's broadcasts in any days days (test sends not counted); the rest are skipped (frequency_cap)",
+  });
+
 /**
  * The request schema with an injectable clock for the "scheduledAt is in the future" rule (and at
  * most MAX_SCHEDULE_AHEAD_DAYS ahead).
@@ -172,6 +198,8 @@ export function createBroadcastRequestSchema(now: () => Date = () => new Date())
         audience: Audience.optional(),
         defaultCountry: CountryCode.optional(),
         followUp: FollowUp.optional(),
+        quietHours: QuietHoursSchema.optional(),
+        frequencyCap: FrequencyCapSchema.optional(),
         scheduledAt: IsoDateTime.refine((s) => {
           const ms = Date.parse(s);
           return Number.isNaN(ms) || ms > now().getTime();
@@ -446,6 +474,19 @@ export const InvalidRecipientView = z
   })
   .register(apiSchemas, { id: 'InvalidRecipient' });
 
+/** Recipients that wait (quiet hours, the messaging limit): queued, released when their time comes. */
+export const WaitingView = z
+  .object({
+    count,
+    byReason: z.record(z.enum(WAIT_REASONS), count).optional(),
+    until: timestamp.optional().meta({ description: 'The latest release time planned at create' }),
+  })
+  .meta({
+    description:
+      'Recipients waiting (not failed, not skipped): inside their quiet hours, or past the messagingLimit',
+  })
+  .register(apiSchemas, { id: 'Waiting' });
+
 export const CreateBroadcastResponse = z
   .object({
     broadcastId: BroadcastId,
@@ -460,12 +501,17 @@ export const CreateBroadcastResponse = z
     invalidRecipientsCount: count,
     invalidRecipients: z.array(InvalidRecipientView),
     duplicateRecipientsCount: count,
+    waiting: WaitingView.optional(),
+    estimatedFinishAt: timestamp.optional(),
     items: z
       .array(
         z.object({
           phone: z.string(),
           status: RecipientStatusSchema,
           skipReason: SkipReasonSchema.optional(),
+          notBefore: timestamp
+            .optional()
+            .meta({ description: 'A waiting recipient: sent no earlier than this' }),
         }),
       )
       .meta({ description: 'At most the first 100 accepted recipients' }),
@@ -503,6 +549,12 @@ export const BroadcastView = z
     totalRecipients: count,
     counts: CountsView,
     progressPct: z.number().int().min(0).max(100),
+    quietHours: QuietHoursSchema.optional(),
+    frequencyCap: FrequencyCapSchema.optional(),
+    waiting: WaitingView.optional(),
+    estimatedFinishAt: timestamp
+      .optional()
+      .meta({ description: 'When the last message should go, as estimated at create' }),
   })
   .register(apiSchemas, { id: 'Broadcast' });
 export type BroadcastViewShape = z.infer<typeof BroadcastView>;
@@ -537,6 +589,8 @@ export const ProgressView = z
     followUp: FollowUpCountsView.optional().meta({
       description: 'Only for a broadcast with a followUp: the two-step flow',
     }),
+    waiting: WaitingView.optional(),
+    estimatedFinishAt: timestamp.optional(),
     updatedAt: timestamp,
   })
   .register(apiSchemas, { id: 'Progress' });
@@ -567,7 +621,10 @@ export const RecipientView = z
         readAt: timestamp.optional(),
       })
       .optional(),
-    nextRetryAt: timestamp.optional(),
+    nextRetryAt: timestamp
+      .optional()
+      .meta({ description: 'A retry, or (with waitReason) a waiting recipient: when it goes' }),
+    waitReason: z.enum(WAIT_REASONS).optional(),
     updatedAt: timestamp,
   })
   .register(apiSchemas, { id: 'Recipient' });

@@ -29,6 +29,10 @@ export const MAX_CHUNK_BYTES = 350_000;
  */
 export function storedSize(entry: ChunkEntry): number {
   let size = 16 + Buffer.byteLength(entry.phone) + (entry.skipReason ? 4 + entry.skipReason.length : 0);
+  // Timing (core/send-timing.ts): a release time, its reason, a booked hour, a zone.
+  if (entry.notBefore) size += 8 + entry.notBefore.length + (entry.waitReason?.length ?? 0);
+  if (entry.limitHour !== undefined) size += 12;
+  if (entry.timeZone) size += 6 + entry.timeZone.length;
   for (const [name, value] of Object.entries(entry.contentVariables))
     size += 4 + Buffer.byteLength(name) + Buffer.byteLength(value);
   return size;

@@ -38,7 +38,10 @@ export const STREAM_MAX_RECORD_AGE_SECONDS = 600;
  */
 export const RECOUNT_QUIET_SECONDS = STREAM_MAX_RECORD_AGE_SECONDS + 300;
 
-/** The counter fields: `c_<status>`, `e_<error code>`, `r_pending`, `f_<follow-up status>`, `f_confirmed`. */
+/**
+ * The counter fields: `c_<status>`, `e_<error code>`, `r_pending`, `w_<wait reason>` (recipients
+ * waiting, core/send-timing.ts), `f_<follow-up status>`, `f_confirmed`.
+ */
 export type CounterDeltas = Record<string, number>;
 
 /** The part of a recipient item the counters read (a DynamoDB stream image, unmarshalled). */
@@ -46,6 +49,8 @@ export interface CountedImage {
   readonly status?: string;
   readonly errorCode?: number | string;
   readonly nextRetryAt?: string;
+  /** With nextRetryAt: a recipient that waits (quiet hours, the messaging limit), not a retry. */
+  readonly waitReason?: string;
   readonly confirmedAt?: string;
   readonly followUp?: { readonly status?: string };
 }
@@ -70,7 +75,10 @@ export function contribution(image: CountedImage): CounterDeltas {
   if (status && (RECIPIENT_STATUSES as readonly string[]).includes(status)) fields[`c_${status}`] = 1;
   if (status && FAILING.includes(status) && image.errorCode !== undefined && image.errorCode !== '')
     fields[`e_${image.errorCode}`] = 1;
-  if (image.nextRetryAt) fields.r_pending = 1;
+  if (image.nextRetryAt) {
+    if (image.waitReason) fields[`w_${image.waitReason}`] = 1;
+    else fields.r_pending = 1;
+  }
   if (image.confirmedAt) fields.f_confirmed = 1;
   if (image.followUp?.status) fields[`f_${image.followUp.status}`] = 1;
   return fields;
@@ -105,7 +113,7 @@ export function countCorrection(
 ): CounterDeltas {
   const correction: CounterDeltas = { ...expected };
   for (const [field, value] of Object.entries(held))
-    if (/^(c_|e_|f_)/.test(field) || field === 'r_pending')
+    if (/^(c_|e_|f_|w_)/.test(field) || field === 'r_pending')
       addDeltas(correction, { [field]: -Number(value) || 0 });
   return correction;
 }
@@ -143,6 +151,8 @@ export interface CounterTotals {
   /** Recipients currently failed or undelivered, per provider error code. */
   readonly errors: Record<string, number>;
   readonly retriesPending: number;
+  /** Recipients waiting (queued, released later), by reason (`quiet_hours`, `messaging_limit`). */
+  readonly waiting: Record<string, number>;
   /** `f_<status>` and `f_confirmed` without their prefix. */
   readonly followUp: Record<string, number>;
   /** Chunks of the list whose send tasks are all on the send queue. */
@@ -154,6 +164,7 @@ export function totalsOf(items: Iterable<Record<string, unknown>>): CounterTotal
   const statuses: Record<string, number> = {};
   const errors: Record<string, number> = {};
   const followUp: Record<string, number> = {};
+  const waiting: Record<string, number> = {};
   let retriesPending = 0;
   let chunksEnqueued = 0;
   const add = (into: Record<string, number>, name: string, value: unknown) => {
@@ -165,8 +176,9 @@ export function totalsOf(items: Iterable<Record<string, unknown>>): CounterTotal
       if (name.startsWith('c_')) add(statuses, name.slice(2), value);
       else if (name.startsWith('e_')) add(errors, name.slice(2), value);
       else if (name.startsWith('f_')) add(followUp, name.slice(2), value);
+      else if (name.startsWith('w_')) add(waiting, name.slice(2), value);
       else if (name === 'r_pending') retriesPending += Number(value) || 0;
       else if (name === 'chunksEnqueued') chunksEnqueued += Number(value) || 0;
     }
-  return { statuses, errors, retriesPending, followUp, chunksEnqueued };
+  return { statuses, errors, retriesPending, waiting, followUp, chunksEnqueued };
 }

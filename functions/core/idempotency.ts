@@ -39,7 +39,14 @@ type FingerprintInput = Pick<CreateBroadcastInput, 'template'> &
   Partial<
     Pick<
       CreateBroadcastInput,
-      'recipients' | 'audience' | 'followUp' | 'scheduledAt' | 'defaultCountry' | 'name'
+      | 'recipients'
+      | 'audience'
+      | 'followUp'
+      | 'scheduledAt'
+      | 'defaultCountry'
+      | 'name'
+      | 'quietHours'
+      | 'frequencyCap'
     >
   > & {
     /** A campaign's run: two firings of one campaign are two broadcasts, however alike. */
@@ -65,6 +72,9 @@ export function requestFingerprint(tenantId: string, input: FingerprintInput): s
       defaultCountry: input.defaultCountry,
       scheduledAt: input.scheduledAt,
       campaign: input.campaign,
+      // Absent ones leave the hash as it was before they existed (canonicalJson drops undefined).
+      quietHours: input.quietHours,
+      frequencyCap: input.frequencyCap,
     }),
   );
 }

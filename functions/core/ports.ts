@@ -4,6 +4,8 @@
  */
 
 import type { CounterDeltas, CounterTotals } from './count-deltas.ts';
+import type { QuietHours } from './quiet-hours.ts';
+import type { FrequencyCap, WaitReason } from './send-timing.ts';
 import type { SkipReason } from './skips.ts';
 import type { BroadcastStatus, PausableBroadcastStatus, RecipientStatus } from './statuses.ts';
 
@@ -62,6 +64,17 @@ export interface Broadcast {
   readonly duplicateRecipientsCount: number;
   /** A campaign's run: the campaign and the firing's scheduled time (functions/use-cases/campaign-run.ts). */
   readonly campaign?: { readonly campaignId: string; readonly scheduledFor: string };
+  /** Nobody is messaged inside these hours of their own local time (core/quiet-hours.ts). */
+  readonly quietHours?: QuietHours;
+  /** At most `max` messages to a contact in any `days` days; the rest were skipped at create. */
+  readonly frequencyCap?: FrequencyCap;
+  /** Recipients that waited at create (quiet hours, the messaging limit), and the latest release. */
+  readonly waitingAtCreate?: number;
+  readonly waitingUntil?: string;
+  /** When the last message should go (releases plus the sender's rate), as estimated at create. */
+  readonly estimatedFinishAt?: string;
+  /** Its messages go into the tenant's send history: the tenant had a messagingLimit at create. */
+  readonly recordsHistory?: boolean;
 }
 
 /** One recipient of one broadcast: also its send ledger entry (claim, attempt, SID). */
@@ -86,6 +99,8 @@ export interface Recipient {
   readonly deliveredAt?: string;
   readonly readAt?: string;
   readonly nextRetryAt?: string;
+  /** With `queued` and nextRetryAt: the recipient waits until then (quiet hours, the messaging limit). */
+  readonly waitReason?: WaitReason;
   /** When the recipient tapped the confirmation button (two-step broadcasts). */
   readonly confirmedAt?: string;
   /** Why a `skipped` recipient was not sent, when written at create (absent: suppressed). */
@@ -135,6 +150,8 @@ export interface SendTask {
   readonly chunk?: number;
   /** When the recipient was handed to the send queue. */
   readonly queuedAt?: string;
+  /** The recipient's IANA zone, when its broadcast has quiet hours. */
+  readonly timeZone?: string;
 }
 
 /** What one SQS message on the fan-out queue names: a stored chunk of the recipient list. */
@@ -337,12 +354,22 @@ export interface SendLedger {
   requeueForRetry(key: RecipientKey, attempt: number, at: Date): Promise<Recipient | undefined>;
   /** Forgets a scheduled retry (a cancelled broadcast): the recipient stays failed for good. */
   dropRetry(key: RecipientKey, attempt: number): Promise<void>;
-  /** Retries scheduled for a broadcast, due by `until` (all of them without it), earliest first. */
+  /**
+   * Retries scheduled for a broadcast, due by `until` (all of them without it), earliest first; and
+   * recipients that wait (quiet hours, the messaging limit), on the same index, with their `waitReason`.
+   */
   scheduledRetries(
     broadcastId: string,
     until?: Date,
     limit?: number,
-  ): Promise<(RecipientKey & { attempt: number; nextRetryAt: string })[]>;
+  ): Promise<(RecipientKey & { attempt: number; nextRetryAt: string; waitReason?: WaitReason })[]>;
+  /**
+   * Makes the recipient wait until `until` (status `queued` at the task's attempt, on the due index):
+   * one never written, or queued. False when it moved on (claimed, sent, final).
+   */
+  wait(task: SendTask, until: Date, reason: WaitReason, at: Date): Promise<boolean>;
+  /** A waiting recipient, due: off the due index, still `queued`; the entry, or undefined if it moved. */
+  releaseWaiting(key: RecipientKey, attempt: number, at: Date): Promise<Recipient | undefined>;
 }
 
 /** The two-step flow's ledger on the recipient (`confirmedAt`, `followUp`). */
@@ -421,6 +448,13 @@ export interface ChunkEntry {
   readonly skipped?: boolean;
   /** Why it is skipped, when not because it is suppressed (template-check.ts SKIP_REASONS). */
   readonly skipReason?: SkipReason;
+  /** Sent no earlier than this (ISO), and why (core/send-timing.ts); absent: at once. */
+  readonly notBefore?: string;
+  readonly waitReason?: WaitReason;
+  /** The hour it is booked in, in the tenant's messaging-limit book. */
+  readonly limitHour?: number;
+  /** Its IANA zone, kept when the broadcast has quiet hours (checked again at send). */
+  readonly timeZone?: string;
 }
 
 /** A work queue (send tasks, fan-out tasks); consumers are idempotent, so at-least-once is enough. */
@@ -555,4 +589,30 @@ export interface SenderSchedule {
   >;
   /** Records a rate cut for everyone (ignored when another landed less than `debounceMs` ago). */
   cut(sender: string, cutMps: number, nowMs: number, debounceMs: number): Promise<void>;
+}
+
+/** What the tenant's send history says of one person (frequency caps, the messaging limit). */
+export interface PersonHistory {
+  /** When each of the tenant's broadcasts of the last MAX_CAP_DAYS sent (or will send) them a message. */
+  readonly sends: readonly string[];
+  /** The hour (epoch hours) they were last booked in the tenant's messaging-limit book. */
+  readonly limitHour?: number;
+}
+
+/**
+ * The tenant's send history per person, and its messaging-limit book (core/send-timing.ts). Written
+ * by the fan-out as a broadcast's recipients are handed over (test broadcasts are not written).
+ */
+export interface SendHistory {
+  among(tenantId: string, phones: readonly string[]): Promise<ReadonlyMap<string, PersonHistory>>;
+  /** Records one broadcast's message to each (idempotent: the same broadcast twice is one message). */
+  record(
+    tenantId: string,
+    broadcastId: string,
+    sends: readonly { phone: string; at: string; limitHour?: number }[],
+  ): Promise<void>;
+  /** The tenant's book (hour → people) and its version (for the conditional write). */
+  readBook(tenantId: string): Promise<{ book: Record<string, number>; version: number }>;
+  /** Writes the book if it is still at `version`; false when another create wrote it meanwhile. */
+  writeBook(tenantId: string, book: Record<string, number>, version: number): Promise<boolean>;
 }

@@ -4,6 +4,7 @@ import { TEMPLATE_CATEGORIES } from './content-templates.ts';
 import { countryOfPhone } from './phones.ts';
 import type { ChunkEntry } from './ports.ts';
 import { type CostEstimate, estimateCost, type PriceTable, type TemplateCategory } from './pricing.ts';
+import { WAIT_REASONS } from './send-timing.ts';
 import { SKIP_REASONS } from './skips.ts';
 
 /**
@@ -62,7 +63,22 @@ export const BroadcastPreviewView = z
     sendCount: count.meta({ description: 'Of those, the ones that would be sent the template' }),
     skippedCount: count,
     skippedByReason: z.record(z.enum(SKIP_REASONS), count).meta({
-      description: 'suppressed: on a suppression list; no_consent: a marketing template, no opt-in (setting)',
+      description:
+        "suppressed: on a suppression list; no_consent: a marketing template, no opt-in (setting); frequency_cap: the broadcast's frequencyCap",
+    }),
+    waiting: z
+      .object({
+        count,
+        byReason: z.record(z.enum(WAIT_REASONS), count),
+        until: z.string().optional().meta({ description: 'The latest release time' }),
+      })
+      .meta({
+        description:
+          'Recipients that would wait (not be skipped): inside their quiet hours, or past what the messagingLimit leaves',
+      }),
+    estimatedFinishAt: z.string().meta({
+      description:
+        "When the last message would go: each release time plus its recipients at the sender's rate",
     }),
     invalidRecipientsCount: count,
     invalidRecipients: z.array(InvalidRecipientView).meta({ description: 'The first 100' }),

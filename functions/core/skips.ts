@@ -6,9 +6,16 @@
  * - `marketing_not_delivered_us`: a MARKETING template to a US number, which Meta does not deliver
  *   (template-check.ts marketingBlockedFor);
  * - `no_consent`: a MARKETING template to a contact that has not opted in, when the tenant requires
- *   it (tenant-settings.ts requireConsentForMarketing).
+ *   it (tenant-settings.ts requireConsentForMarketing);
+ * - `frequency_cap`: the broadcast's frequencyCap, and the contact already had `max` messages from the
+ *   tenant within `days` days (core/send-timing.ts frequencyCapReached).
  */
-export const SKIP_REASONS = ['suppressed', 'marketing_not_delivered_us', 'no_consent'] as const;
+export const SKIP_REASONS = [
+  'suppressed',
+  'marketing_not_delivered_us',
+  'no_consent',
+  'frequency_cap',
+] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 /** The errorMessage of a recipient skipped at create, by reason. */
@@ -18,4 +25,6 @@ export const SKIP_REASON_TEXT: Readonly<Record<SkipReason, string>> = {
     'Not sent: Meta does not deliver WhatsApp marketing templates to US phone numbers (Twilio error 63049)',
   no_consent:
     "Not sent: a marketing template, and this contact has not opted in (the tenant's requireConsentForMarketing setting)",
+  frequency_cap:
+    "Not sent: this contact already had the most messages the broadcast's frequencyCap allows within its days",
 };

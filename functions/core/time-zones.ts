@@ -69,12 +69,18 @@ export function timeZonesOfCountry(country: string): string[] {
   }
 }
 
+/** Countries' default zones as found: ICU's lookup takes a few hundred microseconds. */
+const countryZones = new Map<string, string | undefined>();
+
 /** The default zone for a country (see the module's rule), or undefined. */
 export function defaultTimeZoneOfCountry(country: string): string | undefined {
   const chosen = MULTI_ZONE_DEFAULTS[country];
   if (chosen) return chosen;
+  if (countryZones.has(country)) return countryZones.get(country);
   const zones = timeZonesOfCountry(country);
-  return zones.length === 1 ? zones[0] : undefined;
+  const zone = zones.length === 1 ? zones[0] : undefined;
+  countryZones.set(country, zone);
+  return zone;
 }
 
 /** The default zone of an E.164 number: its country's (module rule), else UTC. */

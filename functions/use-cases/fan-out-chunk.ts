@@ -1,5 +1,7 @@
+import pLimit from 'p-limit';
 import type { HandlerLogger } from '../commons/powertools.ts';
-import type { Broadcasts, FanOutTask, SendLedger, SendTask, TaskQueue } from '../core/ports.ts';
+import type { Broadcasts, FanOutTask, SendHistory, SendLedger, SendTask, TaskQueue } from '../core/ports.ts';
+import { recordsSendHistory, type WaitReason } from '../core/send-timing.ts';
 import { SKIP_REASON_TEXT } from '../core/skips.ts';
 import { sendsStopped } from '../core/statuses.ts';
 
@@ -17,14 +19,24 @@ import { sendsStopped } from '../core/statuses.ts';
  * have been (the claim admits one send per attempt, so a duplicate task is harmless), and marks once.
  * A cancelled broadcast's chunk is counted (the counts show it as cancelled) and nothing is enqueued;
  * so is a paused one's (its recipients stay `queued` and a resume enqueues them: broadcast-release.ts).
+ *
+ * A recipient timed for later at create (`notBefore`: quiet hours, the messaging limit) gets no task:
+ * it is written `queued` with its release time on the due index, and the retry job hands it to the
+ * send queue when the time comes (one mechanism for "wait until", with retries). The recipients to be
+ * sent are recorded in the tenant's send history (frequency caps, the limit's unique people) when the
+ * broadcast is one that counts there (core/send-timing.ts recordsSendHistory).
  */
 export interface FanOutDeps {
   readonly broadcasts: Broadcasts;
   readonly ledger: SendLedger;
   readonly sendQueue: TaskQueue<SendTask>;
+  readonly history: Pick<SendHistory, 'record'>;
   readonly now?: () => Date;
   readonly logger: HandlerLogger;
 }
+
+/** Waiting recipients written at once. */
+const WAIT_WRITES = 16;
 
 export function createFanOut(deps: FanOutDeps) {
   const now = deps.now ?? (() => new Date());
@@ -52,7 +64,10 @@ export function createFanOut(deps: FanOutDeps) {
     if (!chunk.state) await deps.broadcasts.countChunk(broadcast, task.chunk, chunk.entries.length);
     const queuedAt = now().toISOString();
     const stopped = sendsStopped(broadcast.status);
+    const cancelled = broadcast.status === 'cancelled';
     const tasks: SendTask[] = [];
+    const waits: (SendTask & { notBefore: string; waitReason: WaitReason })[] = [];
+    const sends: { phone: string; at: string; limitHour?: number }[] = [];
     for (const entry of chunk.entries) {
       const sendTask: SendTask = {
         tenantId: broadcast.tenantId,
@@ -63,7 +78,14 @@ export function createFanOut(deps: FanOutDeps) {
         variables: entry.contentVariables,
         chunk: task.chunk,
         queuedAt,
+        ...(entry.timeZone ? { timeZone: entry.timeZone } : {}),
       };
+      if (!entry.skipped && !cancelled)
+        sends.push({
+          phone: entry.phone,
+          at: entry.notBefore ?? queuedAt,
+          ...(entry.limitHour !== undefined ? { limitHour: entry.limitHour } : {}),
+        });
       if (entry.skipped)
         await deps.ledger.markSkipped(
           sendTask,
@@ -71,15 +93,30 @@ export function createFanOut(deps: FanOutDeps) {
           SKIP_REASON_TEXT[entry.skipReason ?? 'suppressed'],
           entry.skipReason,
         );
-      else if (!stopped) tasks.push(sendTask);
+      else if (stopped) continue;
+      else if (entry.notBefore && Date.parse(entry.notBefore) > now().getTime())
+        waits.push({
+          ...sendTask,
+          notBefore: entry.notBefore,
+          waitReason: entry.waitReason ?? 'quiet_hours',
+        });
+      else tasks.push(sendTask);
     }
+    await pLimit(WAIT_WRITES).map(waits, (wait) =>
+      deps.ledger.wait(wait, new Date(wait.notBefore), wait.waitReason, now()),
+    );
     await deps.sendQueue.enqueue(tasks);
+    // The history after the tasks (sending is not held up by it) and before the chunk is marked: a
+    // crash in between fans the chunk out again, and a repeat writes the same history.
+    if (recordsSendHistory(broadcast))
+      await deps.history.record(broadcast.tenantId, broadcast.broadcastId, sends);
     await deps.broadcasts.chunkEnqueued(broadcast, task.chunk);
     deps.logger.info('chunk fanned out', {
       broadcastId: task.broadcastId,
       chunk: task.chunk,
       recipients: chunk.entries.length,
       enqueued: tasks.length,
+      waiting: waits.length,
     });
   };
 }

@@ -61,6 +61,8 @@ export interface BroadcastPlan {
   readonly invalid: InvalidRecipient[];
   readonly duplicateCount: number;
   readonly skipped: Readonly<Record<SkipReason, number>>;
+  /** Entry index → the contact's IANA zone, for entries that are contacts (quiet hours). */
+  readonly timeZones: ReadonlyMap<number, string>;
 }
 
 /** A contact's values for `{{…}}`: its attributes as text, and its name as `name` unless an attribute is. */
@@ -127,8 +129,14 @@ export async function planBroadcast(request: PlanRequest, deps: PlanDeps): Promi
 
   const needsConsent =
     request.template.category === 'MARKETING' && request.settings.requireConsentForMarketing;
-  const skipped: Record<SkipReason, number> = { suppressed: 0, marketing_not_delivered_us: 0, no_consent: 0 };
+  const skipped: Record<SkipReason, number> = {
+    suppressed: 0,
+    marketing_not_delivered_us: 0,
+    no_consent: 0,
+    frequency_cap: 0,
+  };
   const entries: ChunkEntry[] = [];
+  const timeZones = new Map<number, string>();
   for (const { recipient, contact: member } of people) {
     const contact = member ?? contacts.get(recipient.phone);
     const variables = { ...contactVariables(contact), ...recipient.variables };
@@ -145,6 +153,7 @@ export async function planBroadcast(request: PlanRequest, deps: PlanDeps): Promi
           ? 'no_consent'
           : undefined;
     if (skipReason) skipped[skipReason]++;
+    if (contact) timeZones.set(entries.length, contact.timeZone);
     entries.push({
       index: entries.length,
       phone: recipient.phone,
@@ -152,5 +161,5 @@ export async function planBroadcast(request: PlanRequest, deps: PlanDeps): Promi
       ...(skipReason ? { skipped: true, skipReason } : {}),
     });
   }
-  return { entries, invalid, duplicateCount, skipped };
+  return { entries, invalid, duplicateCount, skipped, timeZones };
 }

@@ -23,6 +23,7 @@ import { retryDecision } from '../core/retry-policy.ts';
 import { CONFIGURATION_CODES, classifySendOutcome } from '../core/send-outcome.ts';
 import { sendsStopped } from '../core/statuses.ts';
 import { adoptMessage, findClaimedMessage, type ReconcileDeps, type SendKind } from './reconcile-send.ts';
+import { heldForQuietHours } from './send-window.ts';
 
 /**
  * The send queue's consumer: one WhatsApp message per SendTask (the broadcast's template, or the
@@ -77,6 +78,7 @@ const sendTaskSchema = z.object({
   variables: z.record(z.string(), z.string()).optional(),
   chunk: z.number().int().nonnegative().optional(),
   queuedAt: z.string().optional(),
+  timeZone: z.string().optional(),
 });
 
 export function parseSendTask(body: string): SendTask | undefined {
@@ -168,6 +170,12 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         // (broadcast-release.ts). A follow-up has its own ledger and ends `cancelled` in it.
         if (kind === 'followUp') await deps.followUps.report(key, { to: 'cancelled', at: now() });
         log.debug(`broadcast ${broadcast.status}; nothing sent`, fields);
+        return;
+      }
+      // Inside the recipient's quiet hours by now: it waits for their end instead (send-window.ts).
+      const quiet = await heldForQuietHours(task, broadcast, deps.ledger, now());
+      if (quiet.held) {
+        log.info('recipient inside its quiet hours; waits', { ...fields, until: quiet.until.toISOString() });
         return;
       }
       const messenger = await deps.messenger();

@@ -149,10 +149,12 @@ export function createSweeper(deps: SweepDeps) {
     // In flight, or counts no ledger can have (a lost change): either way, worth a look once stalled.
     const impossible = Object.values(counts).some((n) => n < 0);
     // A paused broadcast's queued recipients wait for the resume, which enqueues them: not lost.
+    // Recipients that wait (quiet hours, the messaging limit) are not stalled: the retry job releases them.
+    const waiting = Object.values(totals.waiting).reduce((sum, n) => sum + n, 0);
     if (
       broadcast.status === 'cancelled' ||
       broadcast.status === 'paused' ||
-      (counts.queued <= 0 && counts.sending <= 0 && !impossible)
+      (counts.queued - waiting <= 0 && counts.sending <= 0 && !impossible)
     )
       return;
     const stalledSince = await deps.broadcasts.noteSweep(broadcast, countsSignature(counts), now);
@@ -165,7 +167,7 @@ export function createSweeper(deps: SweepDeps) {
     const written = await deps.ledger.inStatuses(broadcast, RECIPIENT_STATUSES);
     if (written.every((r) => now.getTime() - ms(r.updatedAt) >= recountQuietMs))
       tally.recounted += await recount(broadcast, held, written);
-    const again: Recipient[] = written.filter((r) => r.status === 'queued');
+    const again: Recipient[] = written.filter((r) => r.status === 'queued' && !r.waitReason);
     const messenger = await deps.messenger();
     await pLimit(8).map(
       written.filter((r) => r.status === 'sending' && ms(r.leaseUntil) < now.getTime()),

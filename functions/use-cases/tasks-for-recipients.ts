@@ -35,6 +35,7 @@ export async function sendTasksFor(
       variables: entry?.contentVariables ?? {},
       ...(recipient.chunk !== undefined ? { chunk: recipient.chunk } : {}),
       queuedAt: recipient.queuedAt ?? at.toISOString(),
+      ...(entry?.timeZone ? { timeZone: entry.timeZone } : {}),
     });
   }
   return tasks;

@@ -166,6 +166,7 @@ describe('addDeltas and totalsOf', () => {
       statuses: { queued: 1, sent: 2, failed: 1, read: 1 },
       errors: { '63024': 1 },
       retriesPending: 1,
+      waiting: {},
       followUp: { confirmed: 1, sent: 1 },
       chunksEnqueued: 1,
     });

@@ -49,7 +49,7 @@ describe('requestFingerprint', () => {
     expect(requestFingerprint('t1', { ...request, name: 'Renamed' })).toBe(fp);
   });
 
-  it('differs by tenant, template, recipients, followUp, defaultCountry and schedule', () => {
+  it('differs by tenant, template, recipients, followUp, defaultCountry, schedule, quiet hours and cap', () => {
     const others = [
       requestFingerprint('t2', request),
       requestFingerprint('t1', { ...request, template: { contentSid: SID } }),
@@ -58,6 +58,9 @@ describe('requestFingerprint', () => {
       requestFingerprint('t1', { ...request, followUp: undefined }),
       requestFingerprint('t1', { ...request, defaultCountry: 'KE' }),
       requestFingerprint('t1', { ...request, scheduledAt: '2026-12-01T09:00:00.000Z' }),
+      // A send with other quiet hours or another frequency cap is another request, not a double click.
+      requestFingerprint('t1', { ...request, quietHours: { start: '21:00', end: '08:00' } }),
+      requestFingerprint('t1', { ...request, frequencyCap: { max: 1, days: 7 } }),
     ];
     expect(new Set([fp, ...others]).size).toBe(others.length + 1);
   });

@@ -227,7 +227,12 @@ describe('a marketing template', () => {
 
     // Consent not required (the default): only the US number is skipped.
     const lax = await api.call('POST', '/v1/broadcasts/preview', { key: GLOBEX, body });
-    expect(lax.body.skippedByReason).toEqual({ suppressed: 0, marketing_not_delivered_us: 1, no_consent: 0 });
+    expect(lax.body.skippedByReason).toEqual({
+      suppressed: 0,
+      marketing_not_delivered_us: 1,
+      no_consent: 0,
+      frequency_cap: 0,
+    });
 
     expect(
       (await api.call('PUT', '/v1/settings', { key: GLOBEX, body: { requireConsentForMarketing: true } }))
@@ -277,7 +282,7 @@ describe('the dry run', () => {
       totalRecipients: 4,
       sendCount: 3,
       skippedCount: 1,
-      skippedByReason: { suppressed: 1, marketing_not_delivered_us: 0, no_consent: 0 },
+      skippedByReason: { suppressed: 1, marketing_not_delivered_us: 0, no_consent: 0, frequency_cap: 0 },
       invalidRecipientsCount: 1,
       invalidRecipients: [expect.objectContaining({ input: 'nope', reason: 'invalid_format' })],
       duplicateRecipientsCount: 0,

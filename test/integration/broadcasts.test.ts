@@ -41,6 +41,7 @@ function fanOut(now?: () => Date) {
     broadcasts,
     ledger,
     sendQueue,
+    history: { record: async () => {} },
     logger: silentLogger,
     ...(now ? { now } : {}),
   });

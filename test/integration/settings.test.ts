@@ -20,7 +20,7 @@ describe('tenant settings', () => {
   it('starts with the documented defaults and keeps a change for that tenant only', async () => {
     const before = await api.call('GET', '/v1/settings', { key: ACME });
     expect(before.status).toBe(200);
-    expect(before.body).toEqual({ requireConsentForMarketing: false });
+    expect(before.body).toEqual({ requireConsentForMarketing: false, messagingLimit: 'unlimited' });
 
     const put = await api.call('PUT', '/v1/settings', {
       key: ACME,
@@ -36,6 +36,26 @@ describe('tenant settings', () => {
     // Another tenant of the same deployment is not affected.
     expect((await api.call('GET', '/v1/settings', { key: GLOBEX })).body).toEqual({
       requireConsentForMarketing: false,
+      messagingLimit: 'unlimited',
+    });
+  });
+
+  it("keeps Meta's messaging limit (a number of people, or unlimited) and refuses anything else", async () => {
+    const tier = await api.call('PUT', '/v1/settings', { key: ACME, body: { messagingLimit: 2000 } });
+    expect(tier.status).toBe(200);
+    expect(tier.body).toMatchObject({ messagingLimit: 2000, requireConsentForMarketing: true });
+    for (const wrong of [0, -5, 2.5, 'lots', null]) {
+      const refused = await api.call('PUT', '/v1/settings', { key: ACME, body: { messagingLimit: wrong } });
+      expect(refused.status).toBe(400);
+      expect((refused.body.error as { details: { path: string }[] }).details[0]?.path).toBe('messagingLimit');
+    }
+    expect((await api.call('GET', '/v1/settings', { key: ACME })).body).toMatchObject({
+      messagingLimit: 2000,
+    });
+    const back = await api.call('PUT', '/v1/settings', { key: ACME, body: { messagingLimit: 'unlimited' } });
+    expect(back.body).toMatchObject({ messagingLimit: 'unlimited' });
+    expect((await api.call('GET', '/v1/settings', { key: GLOBEX })).body).toMatchObject({
+      messagingLimit: 'unlimited',
     });
   });
 
@@ -53,6 +73,7 @@ describe('tenant settings', () => {
     );
     expect((await api.call('GET', '/v1/settings', { key: GLOBEX })).body).toEqual({
       requireConsentForMarketing: false,
+      messagingLimit: 'unlimited',
     });
   });
 

@@ -5,6 +5,7 @@ import type {
   ChunkEntry,
   FollowUpSpec,
   RecipientKey,
+  SendHistory,
   SendLedger,
   SendTask,
   TaskQueue,
@@ -57,6 +58,8 @@ export async function storeBroadcast(
     createdAt?: Date;
     scheduledAt?: Date;
     followUp?: FollowUpSpec;
+    /** More fields of the broadcast (its options: quietHours, frequencyCap, …). */
+    fields?: Partial<Broadcast>;
   },
 ): Promise<{ broadcast: Broadcast; keys: RecipientKey[]; tasks: SendTask[] }> {
   sequence += 1;
@@ -86,6 +89,7 @@ export async function storeBroadcast(
     invalidRecipientsCount: 0,
     invalidRecipients: [],
     duplicateRecipientsCount: 0,
+    ...options.fields,
   };
   const created = await deps.broadcasts.create(broadcast, chunks, {
     fingerprintExpiresAt: Math.floor(Date.now() / 1000) + 600,
@@ -103,7 +107,7 @@ export async function storeBroadcast(
 
 /** Fans out every chunk with the real fan-out use case; returns the send tasks it enqueued. */
 export async function fanOutAll(
-  deps: { broadcasts: Broadcasts; ledger: SendLedger },
+  deps: { broadcasts: Broadcasts; ledger: SendLedger; history?: Pick<SendHistory, 'record'> },
   broadcast: Broadcast,
 ): Promise<SendTask[]> {
   const sendQueue = collectingQueue<SendTask>();
@@ -111,6 +115,8 @@ export async function fanOutAll(
     broadcasts: deps.broadcasts,
     ledger: deps.ledger,
     sendQueue,
+    // The send history is not what these tests are about: not recorded unless given.
+    history: deps.history ?? { record: async () => {} },
     logger: silentLogger,
   });
   for (let chunk = 0; chunk < broadcast.chunkCount; chunk++)

@@ -154,7 +154,8 @@ export async function ledgerTotals(
     add(statuses, r.status);
     if ((r.status === 'failed' || r.status === 'undelivered') && r.errorCode !== undefined)
       add(errors, String(r.errorCode));
-    if (r.nextRetryAt) retriesPending += 1;
+    // A recipient that waits (quiet hours, the messaging limit) has a release time, not a retry.
+    if (r.nextRetryAt && !r.waitReason) retriesPending += 1;
   }
   const seen = new Set(written.map((r) => r.index));
   for (let chunk = 0; chunk < broadcast.chunkCount; chunk++) {

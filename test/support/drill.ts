@@ -58,7 +58,9 @@ export async function expectKeptPromises(
       message: `the counts of ${broadcastId} do not match its recipients`,
     },
   ).catch((error: Error) => {
-    throw new Error(`${error.message}: counts ${JSON.stringify(lastCounts)}, recipients ${JSON.stringify(byStatus)}`);
+    throw new Error(
+      `${error.message}: counts ${JSON.stringify(lastCounts)}, recipients ${JSON.stringify(byStatus)}`,
+    );
   });
   expect(Object.values(byStatus).reduce((a, b) => a + b, 0)).toBe(done.totalRecipients);
   return done;
