@@ -1,9 +1,74 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/**
+ * Files whose assertions measure time (send rates, recovery bounds, fault drills with deadlines):
+ * they never run next to one another. They run one at a time after the rest, in their own group,
+ * except restart.test.ts (see below).
+ */
+const TIMED = [
+  'test/bench.test.ts',
+  'test/integration/pacing.test.ts',
+  'test/integration/chaos-aws.test.ts',
+  'test/integration/chaos-twilio.test.ts',
+];
+
+/**
+ * restart.test.ts spends most of its ~150 s idle, waiting out a queue's 60 s visibility timeout
+ * twice, against a 120 s recovery bound: it runs in the parallel group, next to ordinary files only
+ * (never next to a TIMED file, which run after that group), and starts first so that its wait is
+ * covered by the other files.
+ */
+const FIRST = ['test/restart.test.ts', 'test/integration/retries.test.ts'];
+
+/**
+ * Vitest's order (failed first, then longest first by the last run's durations, else largest file
+ * first), with the known long files moved to the front: on a clean clone there are no durations,
+ * and a long file started last would be the whole suite's tail.
+ */
+class LongFilesFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const rank = (spec: TestSpecification) => {
+      const at = FIRST.findIndex((file) => spec.moduleId.endsWith(`/${file}`));
+      return at < 0 ? FIRST.length : at;
+    };
+    // Array.prototype.sort is stable: the rest keep Vitest's order.
+    return sorted.sort((a, b) => {
+      const order = a.project.config.sequence.groupOrder - b.project.config.sequence.groupOrder;
+      return order !== 0 ? order : rank(a) - rank(b);
+    });
+  }
+}
 
 export default defineConfig({
   test: {
     // The local twin runs the real handlers in the test process: keep their INFO lines out of the
     // report, errors and warnings stay visible.
     env: { POWERTOOLS_LOG_LEVEL: 'WARN' },
+    sequence: { sequencer: LongFilesFirst },
+    projects: [
+      {
+        extends: true,
+        test: {
+          // Two files at a time (one per core): most integration files wait on emulators and
+          // timers more than they compute. Each starts its own twin on free ports in its own
+          // DATA_DIR, so files do not share state.
+          name: 'parallel',
+          exclude: [...configDefaults.exclude, ...TIMED],
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'timed',
+          include: TIMED,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

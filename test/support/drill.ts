@@ -21,6 +21,53 @@ export async function expectKeptPromises(
     timeoutMs: options.timeoutMs,
     message: `broadcast ${broadcastId} did not end under faults`,
   });
+  const recipients = await ledgerOf(api, key, broadcastId);
+  expect(recipients.map((r) => r.phone).sort()).toEqual([...phones].sort());
+  for (const r of recipients) expect(['queued', 'sending', 'pending'], r.phone).not.toContain(r.status);
+  const messaged = phones.map((phone) => api.messagesTo(phone));
+  expect(
+    messaged.filter((n) => n > 1),
+    'recipients messaged twice',
+  ).toEqual([]);
+  for (const r of recipients)
+    if (['sent', 'delivered', 'read'].includes(r.status)) expect(api.messagesTo(r.phone), r.phone).toBe(1);
+  // The counts follow the ledger through the stream aggregator, and the ledger itself keeps moving
+  // after the broadcast is final: delivered and read callbacks (and their retries after a failed
+  // POST) arrive when they arrive, as on Twilio. So the counts are compared with the ledger as it is
+  // once the provider has nothing left to report, read again on each try: never with the snapshot
+  // taken when the broadcast ended (a callback after it moves the counts past that snapshot for good).
+  await waitFor(
+    async () => {
+      const res = await fetch(`${api.twin.simulator?.url}/_simulator/health`);
+      return ((await res.json()) as Json).pendingSteps === 0 ? true : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 100, message: 'the Twilio simulator kept posting status callbacks' },
+  );
+  let last: { counts: unknown; ledger: Record<string, number> } | undefined;
+  await waitFor(
+    async () => {
+      const ledger = byStatusOf(await ledgerOf(api, key, broadcastId));
+      const now = await api.call('GET', `/v1/broadcasts/${broadcastId}`, { key });
+      last = { counts: now.body.counts, ledger };
+      return JSON.stringify(now.body.counts) === JSON.stringify(ledger) ? true : undefined;
+    },
+    {
+      timeoutMs: 15_000,
+      intervalMs: 250,
+      message: `the counts of ${broadcastId} do not match its recipients`,
+    },
+  ).catch((error: Error) => {
+    throw new Error(
+      `${error.message}: counts ${JSON.stringify(last?.counts)}, recipients ${JSON.stringify(last?.ledger)}`,
+    );
+  });
+  const byStatus = byStatusOf(recipients);
+  expect(Object.values(byStatus).reduce((a, b) => a + b, 0)).toBe(done.totalRecipients);
+  return done;
+}
+
+/** Every recipient of the broadcast, read through the API (all pages). */
+async function ledgerOf(api: ApiTwin, key: string, broadcastId: string): Promise<Json[]> {
   const recipients: Json[] = [];
   let cursor: string | undefined;
   do {
@@ -33,35 +80,12 @@ export async function expectKeptPromises(
     recipients.push(...(page.body.items as Json[]));
     cursor = page.body.nextCursor;
   } while (cursor);
-  expect(recipients.map((r) => r.phone).sort()).toEqual([...phones].sort());
-  for (const r of recipients) expect(['queued', 'sending', 'pending'], r.phone).not.toContain(r.status);
-  const messaged = phones.map((phone) => api.messagesTo(phone));
-  expect(
-    messaged.filter((n) => n > 1),
-    'recipients messaged twice',
-  ).toEqual([]);
-  for (const r of recipients)
-    if (['sent', 'delivered', 'read'].includes(r.status)) expect(api.messagesTo(r.phone), r.phone).toBe(1);
-  // The counts follow the ledger through the stream aggregator: they settle on exactly its statuses.
+  return recipients;
+}
+
+/** How many recipients are in each status, every status named (the shape of a broadcast's counts). */
+function byStatusOf(recipients: readonly Json[]): Record<string, number> {
   const byStatus: Record<string, number> = Object.fromEntries(RECIPIENT_STATUSES.map((s) => [s, 0]));
   for (const r of recipients) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
-  let lastCounts: unknown;
-  await waitFor(
-    async () => {
-      const now = await api.call('GET', `/v1/broadcasts/${broadcastId}`, { key });
-      lastCounts = now.body.counts;
-      return JSON.stringify(now.body.counts) === JSON.stringify(byStatus) ? true : undefined;
-    },
-    {
-      timeoutMs: 15_000,
-      intervalMs: 250,
-      message: `the counts of ${broadcastId} do not match its recipients`,
-    },
-  ).catch((error: Error) => {
-    throw new Error(
-      `${error.message}: counts ${JSON.stringify(lastCounts)}, recipients ${JSON.stringify(byStatus)}`,
-    );
-  });
-  expect(Object.values(byStatus).reduce((a, b) => a + b, 0)).toBe(done.totalRecipients);
-  return done;
+  return byStatus;
 }
