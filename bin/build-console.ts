@@ -1,0 +1,11 @@
+/**
+ * `npm run build`: the admin console's static files into console/dist (Vite). With `--if-needed`
+ * (what `npm start` runs first) it builds only when a console source is newer than the build.
+ */
+import { buildConsole, consoleBuildNeeded } from '../lib/console-build.ts';
+
+const ifNeeded = process.argv.includes('--if-needed');
+if (ifNeeded && !consoleBuildNeeded()) process.exit(0);
+const started = Date.now();
+const out = await buildConsole();
+process.stdout.write(`Console built into ${out} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
