@@ -1,6 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { CfnOutput, DockerImage, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import {
+  AssetHashType,
+  CfnOutput,
+  DockerImage,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  Validations,
+} from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
@@ -200,6 +208,9 @@ function acknowledge(scope: Construct, id: string, reason: string): void {
 function consoleAsset(): s3deploy.ISource {
   return s3deploy.Source.asset(CONSOLE_DIR, {
     exclude: ['dist', 'node_modules'],
+    // The build's own hash: the console also bundles a few pure modules of functions/core, which a
+    // hash of console/ alone would miss.
+    assetHashType: AssetHashType.OUTPUT,
     bundling: {
       image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:24-slim'),
       command: [

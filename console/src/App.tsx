@@ -98,7 +98,7 @@ function page(section: string, id: string | undefined): ReactNode {
     case 'templates':
       return <Templates />;
     case 'campaigns':
-      return <Campaigns />;
+      return <Campaigns campaignId={id} />;
     case 'suppressions':
       return <Suppressions />;
     default:

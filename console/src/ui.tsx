@@ -96,7 +96,9 @@ export function ProgressBar({ label, value }: { label: string; value: number }):
       aria-valuenow={pct}
       aria-valuetext={`${pct}%`}
     >
-      <div className="progress-fill" style={{ inlineSize: `${pct}%` }} />
+      <div className="progress-track">
+        <div className="progress-fill" style={{ inlineSize: `${pct}%` }} />
+      </div>
       <span className="progress-text">{pct}%</span>
     </div>
   );

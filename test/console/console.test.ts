@@ -6,7 +6,7 @@
  * violations). One twin and one browser for the whole file; every wait is on a condition.
  * UPDATE_SCREENSHOTS=1 also writes docs/screenshots/*.png.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -157,6 +157,7 @@ describe('the console, served by the twin', { timeout: 60_000 }, () => {
     ).toHaveText('2');
     await pw(figures.getByText(/Dana Cohen, your order/)).toBeVisible();
     await accessible();
+    await figures.scrollIntoViewIfNeeded();
     await screenshot('new-broadcast');
     await page.getByRole('button', { name: 'Send', exact: true }).click();
     const dialog = page.getByRole('dialog');
@@ -187,6 +188,18 @@ describe('the console, served by the twin', { timeout: 60_000 }, () => {
     await pw(page.getByRole('img', { name: /Sends over time/ })).toBeVisible();
     await accessible();
     await screenshot('broadcast-detail');
+
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Export CSV' }).click();
+    const csv = await download;
+    expect(csv.suggestedFilename()).toBe(`${broadcastId}-recipients.csv`);
+    const text = readFileSync((await csv.path()) as string, 'utf8');
+    expect(text.split(/\r?\n/).filter(Boolean)).toHaveLength(3); // the header and both recipients
+
+    // 63024 is permanent: a retry is offered, confirmed, and re-queues nobody.
+    await page.getByRole('button', { name: 'Retry failed' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Retry failed' }).click();
+    await pw(page.getByRole('status').filter({ hasText: 'queued again' })).toContainText('0 recipients');
   });
 
   it('shows each broadcast with a live progress bar named after it on the list', async () => {

@@ -7,6 +7,7 @@ import {
   sendsPerMinute,
   twilioErrorUrl,
 } from '../../console/src/logic/format.ts';
+import { scheduleExpression } from '../../console/src/logic/schedule-presets.ts';
 import {
   compileVariables,
   defaultMappings,
@@ -202,5 +203,37 @@ describe('CSV column mapping', () => {
       ['+972501234567', 'Dana', 'Haifa'],
       ['050-123-4568', 'Omer', ''],
     ]);
+  });
+});
+
+describe('campaign schedule presets', () => {
+  const base = {
+    preset: 'weekly' as const,
+    time: '09:30',
+    weekday: 'MON' as const,
+    dayOfMonth: 1,
+    at: '',
+    expression: '',
+  };
+  it("writes EventBridge Scheduler's six-field cron, one of the day fields '?'", () => {
+    expect(scheduleExpression({ ...base, preset: 'daily' })).toEqual({ expression: 'cron(30 9 * * ? *)' });
+    expect(scheduleExpression(base)).toEqual({ expression: 'cron(30 9 ? * MON *)' });
+    expect(scheduleExpression({ ...base, preset: 'monthly', dayOfMonth: 15, time: '07:05' })).toEqual({
+      expression: 'cron(5 7 15 * ? *)',
+    });
+    expect(scheduleExpression({ ...base, preset: 'once', at: '2026-12-01T09:00' })).toEqual({
+      expression: 'at(2026-12-01T09:00:00)',
+    });
+    expect(scheduleExpression({ ...base, preset: 'custom', expression: ' rate(1 day) ' })).toEqual({
+      expression: 'rate(1 day)',
+    });
+  });
+  it('says what is wrong instead of sending a bad expression', () => {
+    expect(scheduleExpression({ ...base, time: '25:00' })).toEqual({ error: 'no_time' });
+    expect(scheduleExpression({ ...base, preset: 'monthly', dayOfMonth: 31 })).toEqual({ error: 'bad_day' });
+    expect(scheduleExpression({ ...base, preset: 'once', at: '' })).toEqual({ error: 'no_date' });
+    expect(scheduleExpression({ ...base, preset: 'custom', expression: '0 9 * * 1' })).toEqual({
+      error: 'bad_expression',
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { type ReactNode, useState } from 'react';
 import { ApiProblem, api, exportCsv } from '../api.ts';
+import { capabilities } from '../capabilities.ts';
 import { FINAL_BROADCAST_STATUSES, formatTime, RECIPIENT_STATUSES, twilioErrorUrl } from '../logic/format.ts';
 import { t } from '../messages.ts';
 import type { Broadcast, Page, Progress } from '../types.ts';
@@ -35,6 +36,8 @@ export function BroadcastDetail({ id }: { id: string }): ReactNode {
     [id],
     { pollMs: 5000, poll: () => !FINAL_BROADCAST_STATUSES.has(broadcast.data?.status ?? '') },
   );
+  const caps = useLoad(() => capabilities(), []);
+  const canPause = caps.data?.has('POST /v1/broadcasts/{id}/pause') ?? false;
   const [asking, setAsking] = useState<Action>();
   const [notice, setNotice] = useState<string>();
   const [error, setError] = useState<string>();
@@ -94,7 +97,7 @@ export function BroadcastDetail({ id }: { id: string }): ReactNode {
             {t.detail.cancel}
           </button>
         )}
-        {status === 'paused' ? (
+        {!canPause ? null : status === 'paused' ? (
           <button type="button" onClick={() => void resume()}>
             {t.detail.resume}
           </button>

@@ -1,11 +1,14 @@
 import { type ReactNode, useMemo, useRef, useState } from 'react';
+// The API's own words for why a recipient is skipped (one table, in functions/core).
+import { SKIP_REASON_TEXT, type SkipReason } from '../../../functions/core/skips.ts';
 import { api, listAll } from '../api.ts';
 import { type BroadcastForm, broadcastRequest, SubmissionKeys } from '../logic/broadcast-form.ts';
 import { formatDuration, formatMoney } from '../logic/format.ts';
-import { defaultMappings, fillBody, type VariableMapping, variableKeys } from '../logic/variables.ts';
+import { fillBody } from '../logic/variables.ts';
 import { t } from '../messages.ts';
 import type { Group, Preview, Template } from '../types.ts';
 import { Confirm, ErrorNote, go, messageOf, useLoad } from '../ui.tsx';
+import { TemplateFields } from './TemplateFields.tsx';
 
 const EMPTY: BroadcastForm = {
   name: '',
@@ -18,13 +21,6 @@ const EMPTY: BroadcastForm = {
   followUpBody: '',
   confirmPayload: '',
   scheduleLocal: '',
-};
-
-const PROBLEM_TEXT: Record<string, string> = {
-  no_audience: 'Choose at least one group, tag or phone number.',
-  no_template: 'Choose a template.',
-  missing_variables: 'Give every variable a value (an attribute name or a text).',
-  schedule_past: 'The send time must be in the future.',
 };
 
 /** Compose → dry run (POST /v1/broadcasts/preview) → Send, confirmed, with one Idempotency-Key per submission. */
@@ -44,15 +40,9 @@ export function NewBroadcast(): ReactNode {
     preview !== undefined && request.body !== undefined && JSON.stringify(request.body) === preview.body;
 
   const set = (patch: Partial<BroadcastForm>) => setForm((f) => ({ ...f, ...patch }));
-  const setMapping = (key: string, patch: Partial<VariableMapping>) =>
-    setForm((f) => ({
-      ...f,
-      mappings: { ...f.mappings, [key]: { ...(f.mappings[key] as VariableMapping), ...patch } },
-    }));
-
   async function runPreview() {
     setError(undefined);
-    if (!request.body) return setError(request.problems.map((p) => PROBLEM_TEXT[p]).join(' '));
+    if (!request.body) return setError(request.problems.map((p) => t.compose.problems[p]).join(' '));
     setBusy(true);
     try {
       const result = await api<Preview>('POST', '/v1/broadcasts/preview', { body: request.body });
@@ -82,6 +72,7 @@ export function NewBroadcast(): ReactNode {
 
   const sendCount = preview ? (preview.result.sendCount ?? preview.result.totalRecipients) : 0;
   const name = form.name.trim() || t.broadcasts.unnamed;
+  const skipped = Object.entries(preview?.result.skippedByReason ?? {}).filter(([, n]) => n > 0);
   return (
     <section aria-labelledby="compose-title">
       <h1 id="compose-title">{t.compose.title}</h1>
@@ -139,71 +130,13 @@ export function NewBroadcast(): ReactNode {
         <fieldset>
           <legend>{t.compose.template}</legend>
           <ErrorNote error={templates.error ?? groups.error} />
-          <label htmlFor="b-template">{t.compose.template}</label>
-          <select
-            id="b-template"
-            value={form.contentSid}
-            onChange={(e) => {
-              const next = approved.find((x) => x.contentSid === e.target.value);
-              set({ contentSid: e.target.value, mappings: next ? defaultMappings(next.variables) : {} });
-            }}
-          >
-            <option value="">{t.compose.chooseTemplate}</option>
-            {approved.map((x) => (
-              <option key={x.contentSid} value={x.contentSid}>
-                {x.friendlyName} ({x.language})
-              </option>
-            ))}
-          </select>
-          {template && (
-            <>
-              <h2 className="sub">{t.compose.body}</h2>
-              <blockquote className="template-body">{template.body}</blockquote>
-              {variableKeys(template.variables).map((key) => {
-                const m = form.mappings[key];
-                if (!m) return null;
-                return (
-                  <fieldset key={key} className="variable">
-                    <legend>{t.compose.variable(key)}</legend>
-                    <label htmlFor={`src-${key}`}>{t.compose.source(key)}</label>
-                    <select
-                      id={`src-${key}`}
-                      value={m.source}
-                      onChange={(e) =>
-                        setMapping(key, { source: e.target.value as VariableMapping['source'], value: '' })
-                      }
-                    >
-                      <option value="name">{t.compose.fromName}</option>
-                      <option value="attribute">{t.compose.fromAttribute}</option>
-                      <option value="literal">{t.compose.fromLiteral}</option>
-                    </select>
-                    {m.source !== 'name' && (
-                      <>
-                        <label htmlFor={`val-${key}`}>
-                          {m.source === 'attribute' ? t.compose.attribute(key) : t.compose.literal(key)}
-                        </label>
-                        <input
-                          id={`val-${key}`}
-                          value={m.value}
-                          onChange={(e) => setMapping(key, { value: e.target.value })}
-                        />
-                      </>
-                    )}
-                    {m.source !== 'literal' && (
-                      <>
-                        <label htmlFor={`fb-${key}`}>{t.compose.fallback(key)}</label>
-                        <input
-                          id={`fb-${key}`}
-                          value={m.fallback}
-                          onChange={(e) => setMapping(key, { fallback: e.target.value })}
-                        />
-                      </>
-                    )}
-                  </fieldset>
-                );
-              })}
-            </>
-          )}
+          <TemplateFields
+            idPrefix="b"
+            templates={approved}
+            contentSid={form.contentSid}
+            mappings={form.mappings}
+            onChange={(next) => set(next)}
+          />
         </fieldset>
 
         <fieldset>
@@ -259,11 +192,11 @@ export function NewBroadcast(): ReactNode {
               )}
             />
           </dl>
-          {preview.result.skippedByReason && Object.keys(preview.result.skippedByReason).length > 0 && (
+          {skipped.length > 0 && (
             <ul>
-              {Object.entries(preview.result.skippedByReason).map(([reason, n]) => (
+              {skipped.map(([reason, n]) => (
                 <li key={reason}>
-                  {reason}: {n}
+                  {SKIP_REASON_TEXT[reason as SkipReason] ?? reason}: {n}
                 </li>
               ))}
             </ul>

@@ -12,7 +12,7 @@ export function SendsChart({ times, sample }: { times: (string | undefined)[]; s
   const max = Math.max(...bars.map((b) => b.count));
   const width = 480;
   const height = 120;
-  const barWidth = width / bars.length;
+  const barWidth = Math.min(32, width / bars.length); // one minute alone is not a wall
   const summary = bars.map((b) => `${b.minute}: ${b.count}`).join(', ');
   return (
     <figure className="chart">
