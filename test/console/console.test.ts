@@ -303,14 +303,46 @@ describe('the console, served by the twin', { timeout: 60_000 }, () => {
       const rtlPage = await rtl.newPage();
       await rtlPage.goto(api.twin.consoleUrl);
       await pw(rtlPage.locator('html')).toHaveAttribute('dir', 'rtl');
-      await pw(rtlPage.getByLabel('API key')).toBeVisible();
+      await rtlPage.getByLabel('API key').fill(KEY);
+      await rtlPage.getByRole('button', { name: 'Sign in' }).click();
+      await pw(rtlPage.getByRole('progressbar', { name: /Harvest notice/ })).toBeVisible();
+      // Mirrored: the navigation starts at the right edge.
+      const nav = await rtlPage.getByRole('navigation').boundingBox();
+      const brand = await rtlPage.getByText('WhatsApp broadcast', { exact: true }).boundingBox();
+      expect((brand?.x ?? 0) > (nav?.x ?? 0)).toBe(true);
+      if (locale === 'he-IL') {
+        page = rtlPage; // screenshot() takes the current page
+        await screenshot('broadcasts-rtl');
+      }
       await rtl.close();
     }
-    await pw(page.locator('html')).toHaveAttribute('dir', 'ltr');
+  });
+
+  it('works from the keyboard: sign in, open a dialog, close it with Escape', async () => {
+    const keyboard = await newContext(browser);
+    page = await keyboard.newPage();
+    await page.goto(api.twin.consoleUrl);
+    await page.keyboard.press('Tab');
+    expect(
+      await page.evaluate(
+        () => (globalThis as { document?: { activeElement?: { id?: string } } }).document?.activeElement?.id,
+      ),
+    ).toBe('api-key');
+    await page.keyboard.type(KEY);
+    await page.keyboard.press('Enter');
+    await pw(page.getByRole('navigation')).toBeVisible();
+    await page.getByRole('link', { name: 'Harvest notice' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Retry failed' }).focus();
+    await page.keyboard.press('Enter');
+    await pw(page.getByRole('dialog')).toBeVisible();
+    await page.keyboard.press('Escape');
+    await pw(page.getByRole('dialog')).toHaveCount(0);
+    await keyboard.close();
   });
 
   it('has an accessibility check that does catch violations', async () => {
-    const probe = await context.newPage();
+    const probe = await (await newContext(browser)).newPage();
     await probe.setContent('<html><body><main><input type="text"><button></button></main></body></html>');
     const ids = (await seriousViolations(probe)).map((v) => v.id);
     expect(ids).toEqual(expect.arrayContaining(['label', 'button-name']));
