@@ -4,6 +4,7 @@ import { guessRoles, mappingProblems, remapRows } from '../../console/src/logic/
 import {
   formatDuration,
   formatMoney,
+  formatTime,
   sendsPerMinute,
   twilioErrorUrl,
 } from '../../console/src/logic/format.ts';
@@ -235,5 +236,14 @@ describe('campaign schedule presets', () => {
     expect(scheduleExpression({ ...base, preset: 'custom', expression: '0 9 * * 1' })).toEqual({
       error: 'bad_expression',
     });
+  });
+});
+
+describe('times', () => {
+  it("shows a campaign's times in its own time zone, named", () => {
+    expect(formatTime('2026-12-07T06:00:00.000Z', 'en-US', 'Africa/Nairobi')).toBe(
+      'Dec 7, 2026, 9:00 AM (Africa/Nairobi)',
+    );
+    expect(formatTime(undefined)).toBe('');
   });
 });

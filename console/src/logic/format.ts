@@ -55,7 +55,7 @@ export function formatMoney(amount: number, currency: string, locale = 'en'): st
   }).format(amount);
 }
 
-/** An ISO-8601 timestamp in the reader's locale and time zone; '' for none. */
+/** An ISO-8601 timestamp in the reader's locale and time zone (or `timeZone`, then named); '' for none. */
 export function formatTime(iso: string | undefined, locale = 'en', timeZone?: string): string {
   if (!iso) return '';
   const date = new Date(iso);
@@ -64,7 +64,9 @@ export function formatTime(iso: string | undefined, locale = 'en', timeZone?: st
     dateStyle: 'medium',
     timeStyle: 'short',
     ...(timeZone ? { timeZone } : {}),
-  }).format(date);
+  })
+    .format(date)
+    .concat(timeZone ? ` (${timeZone})` : '');
 }
 
 /** Per-minute counts of send times (ISO strings), oldest first, gaps filled with zeros (at most 120 minutes). */

@@ -76,7 +76,7 @@ function CampaignList(): ReactNode {
                 <td dir="ltr">
                   {c.schedule?.expression} {c.schedule?.timeZone ?? ''}
                 </td>
-                <td>{formatTime(c.nextRunAt, navigator.language)}</td>
+                <td>{formatTime(c.nextRunAt, navigator.language, c.schedule?.timeZone)}</td>
               </tr>
             ))}
           </tbody>
