@@ -176,7 +176,7 @@ describe('the console, served by the twin', { timeout: 60_000 }, () => {
     expect(list.body.items.filter((b: { name?: string }) => b.name === 'Harvest notice')).toHaveLength(1);
   }, 90_000);
 
-  it("explains the failed recipient's Twilio error in plain language", async () => {
+  it("explains the failed recipient's Twilio error in plain language", { timeout: 90_000 }, async () => {
     const errors = page.getByRole('table').filter({ hasText: 'What it means' });
     await pw(errors.getByRole('row').filter({ hasText: '63024' })).toContainText('Not a WhatsApp user', LONG);
     await page.getByLabel('Status', { exact: true }).last().selectOption('failed');
@@ -250,6 +250,16 @@ describe('the console, served by the twin', { timeout: 60_000 }, () => {
     await pw(page.locator('.conversation li')).not.toHaveCount(0, LONG);
     await accessible();
     await screenshot('contact');
+    await page.getByRole('button', { name: 'Edit contact' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('Dana C.');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await pw(page.getByRole('heading', { level: 1 })).toContainText('Dana C.');
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+    await pw(page.getByRole('heading', { level: 1, name: 'Contacts' })).toBeVisible();
+    expect((await api.call('GET', `/v1/contacts/${encodeURIComponent(dana)}`, { key: KEY })).status).toBe(
+      404,
+    );
 
     await nav.getByRole('link', { name: 'Templates' }).click();
     await pw(page.getByRole('row').filter({ hasText: 'flash_sale' })).toContainText('rejected');
@@ -322,6 +332,7 @@ describe('the console, served by the twin', { timeout: 60_000 }, () => {
     const keyboard = await newContext(browser);
     page = await keyboard.newPage();
     await page.goto(api.twin.consoleUrl);
+    await pw(page.getByLabel('API key')).toBeVisible(); // rendered: Tab now reaches it
     await page.keyboard.press('Tab');
     expect(
       await page.evaluate(

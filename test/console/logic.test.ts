@@ -9,6 +9,7 @@ import {
   twilioErrorUrl,
 } from '../../console/src/logic/format.ts';
 import { scheduleExpression } from '../../console/src/logic/schedule-presets.ts';
+import { progressAddsUp, SETTLE_GRACE_MS, SettleWatch } from '../../console/src/logic/settle.ts';
 import {
   compileVariables,
   defaultMappings,
@@ -245,5 +246,25 @@ describe('times', () => {
       'Dec 7, 2026, 9:00 AM (Africa/Nairobi)',
     );
     expect(formatTime(undefined)).toBe('');
+  });
+});
+
+describe("a final broadcast's page stops polling once its figures settle", () => {
+  const counts = { failed: 1, undelivered: 1 };
+  it('needs nothing pending and every failure in the error summary', () => {
+    expect(progressAddsUp({ pendingCount: 0, counts, errorSummary: [{ count: 2 }] })).toBe(true);
+    expect(progressAddsUp({ pendingCount: 0, counts, errorSummary: [{ count: 1 }] })).toBe(false);
+    expect(progressAddsUp({ pendingCount: 1, counts: {}, errorSummary: [] })).toBe(false);
+  });
+  it('polls while running, stops when final figures add up, or after the grace period', () => {
+    let now = 0;
+    const watch = new SettleWatch(() => now);
+    expect(watch.done('running', true)).toBe(false);
+    expect(watch.done('partial', false)).toBe(false);
+    now = SETTLE_GRACE_MS - 1;
+    expect(watch.done('partial', false)).toBe(false);
+    expect(watch.done('partial', true)).toBe(true);
+    now = SETTLE_GRACE_MS;
+    expect(watch.done('partial', false)).toBe(true);
   });
 });

@@ -1,7 +1,8 @@
-import { type ReactNode, useState } from 'react';
+import { type ReactNode, useRef, useState } from 'react';
 import { ApiProblem, api, exportCsv } from '../api.ts';
 import { capabilities } from '../capabilities.ts';
 import { FINAL_BROADCAST_STATUSES, formatTime, RECIPIENT_STATUSES, twilioErrorUrl } from '../logic/format.ts';
+import { progressAddsUp, SettleWatch } from '../logic/settle.ts';
 import { t } from '../messages.ts';
 import type { Broadcast, Page, Progress } from '../types.ts';
 import {
@@ -23,13 +24,16 @@ const CHART_SAMPLE = 500;
 /** One broadcast: live progress, counts, sends over time, errors explained, recipients, actions. */
 export function BroadcastDetail({ id }: { id: string }): ReactNode {
   const path = `/v1/broadcasts/${encodeURIComponent(id)}`;
+  // Counts and the error summary follow the recipients a few seconds late (README, "Counts lag the
+  // ledger"): keep polling a while after the broadcast turns final, until they add up.
+  const settled = useRef(new SettleWatch());
   const broadcast = useLoad(() => api<Broadcast>('GET', path), [id], {
     pollMs: 2000,
-    poll: (b) => !b || !FINAL_BROADCAST_STATUSES.has(b.status),
+    poll: (b) => !settled.current.done(b?.status, b ? b.progressPct === 100 : false),
   });
   const progress = useLoad(() => api<Progress>('GET', `${path}/progress`), [id], {
     pollMs: 2000,
-    poll: (p) => !p || !FINAL_BROADCAST_STATUSES.has(p.status) || p.pendingCount > 0,
+    poll: (p) => !settled.current.done(p?.status, p ? progressAddsUp(p) : false),
   });
   const sends = useLoad(
     () => api<Page<{ sentAt?: string }>>('GET', `${path}/recipients`, { query: { limit: CHART_SAMPLE } }),
