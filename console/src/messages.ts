@@ -171,6 +171,8 @@ export const en = {
       `Done: ${created} new, ${updated} updated, ${invalid} rows with errors.`,
     downloadErrors: 'Download the rows with errors (CSV)',
     noPhoneColumn: 'Pick the column that holds phone numbers.',
+    tooLarge: (mb: string) =>
+      `This file is ${mb} MB once mapped; the console sends at most 5.5 MB (about 80,000 rows). Split it, or import it with an upload (README, "CSV import").`,
     target: 'Import into group',
   },
   templates: {

@@ -29,7 +29,11 @@ export function messageOf(error: unknown): string {
 export function useLoad<T>(
   load: () => Promise<T>,
   deps: readonly unknown[],
-  options: { pollMs?: number; poll?: (data: T | undefined) => boolean } = {},
+  options: {
+    /** Milliseconds to the next load; a function of the data may answer undefined to stop. */
+    pollMs?: number | ((data: T | undefined) => number | undefined);
+    poll?: (data: T | undefined) => boolean;
+  } = {},
 ): { data: T | undefined; error: string | undefined; reload: () => void } {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<string>();
@@ -38,6 +42,8 @@ export function useLoad<T>(
   latest.current = load;
   const pollRef = useRef(options.poll);
   pollRef.current = options.poll;
+  const pollMsRef = useRef(options.pollMs);
+  pollMsRef.current = options.pollMs;
   // biome-ignore lint/correctness/useExhaustiveDependencies: reloads on the caller's deps and on reload().
   useEffect(() => {
     let live = true;
@@ -53,8 +59,9 @@ export function useLoad<T>(
         if (!live) return;
         setError(messageOf(e));
       }
-      if (live && options.pollMs && (pollRef.current?.(current) ?? true))
-        timer = setTimeout(run, options.pollMs);
+      const every = pollMsRef.current;
+      const ms = typeof every === 'function' ? every(current) : every;
+      if (live && ms && (pollRef.current?.(current) ?? true)) timer = setTimeout(run, ms);
     };
     void run();
     return () => {

@@ -9,7 +9,7 @@ import {
   twilioErrorUrl,
 } from '../../console/src/logic/format.ts';
 import { scheduleExpression } from '../../console/src/logic/schedule-presets.ts';
-import { progressAddsUp, SETTLE_GRACE_MS, SettleWatch } from '../../console/src/logic/settle.ts';
+import { FINAL_POLL_MS, LIVE_POLL_MS, SETTLE_GRACE_MS, SettleWatch } from '../../console/src/logic/settle.ts';
 import {
   compileVariables,
   defaultMappings,
@@ -249,22 +249,19 @@ describe('times', () => {
   });
 });
 
-describe("a final broadcast's page stops polling once its figures settle", () => {
-  const counts = { failed: 1, undelivered: 1 };
-  it('needs nothing pending and every failure in the error summary', () => {
-    expect(progressAddsUp({ pendingCount: 0, counts, errorSummary: [{ count: 2 }] })).toBe(true);
-    expect(progressAddsUp({ pendingCount: 0, counts, errorSummary: [{ count: 1 }] })).toBe(false);
-    expect(progressAddsUp({ pendingCount: 1, counts: {}, errorSummary: [] })).toBe(false);
-  });
-  it('polls while running, stops when final figures add up, or after the grace period', () => {
+describe("a broadcast's page polling", () => {
+  it('polls every 2 s while running and 30 s after it turns final, then every 15 s', () => {
     let now = 0;
     const watch = new SettleWatch(() => now);
-    expect(watch.done('running', true)).toBe(false);
-    expect(watch.done('partial', false)).toBe(false);
+    expect(watch.pollMs(undefined)).toBe(LIVE_POLL_MS);
+    expect(watch.pollMs('running')).toBe(LIVE_POLL_MS);
+    expect(watch.pollMs('completed')).toBe(LIVE_POLL_MS);
     now = SETTLE_GRACE_MS - 1;
-    expect(watch.done('partial', false)).toBe(false);
-    expect(watch.done('partial', true)).toBe(true);
+    expect(watch.pollMs('partial')).toBe(LIVE_POLL_MS);
     now = SETTLE_GRACE_MS;
-    expect(watch.done('partial', false)).toBe(true);
+    expect(watch.pollMs('partial')).toBe(FINAL_POLL_MS);
+    // A retry makes it run again: live again, and a fresh grace period when it ends.
+    expect(watch.pollMs('running')).toBe(LIVE_POLL_MS);
+    expect(watch.pollMs('partial')).toBe(LIVE_POLL_MS);
   });
 });

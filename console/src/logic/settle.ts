@@ -1,22 +1,16 @@
 import { FINAL_BROADCAST_STATUSES } from './format.ts';
 
-/** How long after a broadcast turns final its page keeps polling when its figures never add up. */
+/** Polling while a broadcast runs, and for this long after it turns final (late callbacks). */
+export const LIVE_POLL_MS = 2000;
 export const SETTLE_GRACE_MS = 30_000;
-
-/** The progress figures agree: nothing pending, and every failure is in the error summary. */
-export function progressAddsUp(p: {
-  pendingCount: number;
-  counts: Record<string, number>;
-  errorSummary: readonly { count: number }[];
-}): boolean {
-  const failures = (p.counts.failed ?? 0) + (p.counts.undelivered ?? 0);
-  const explained = p.errorSummary.reduce((sum, e) => sum + e.count, 0);
-  return p.pendingCount === 0 && explained >= failures;
-}
+/** After that: status callbacks (delivered, read, a late failure) still arrive for a long time. */
+export const FINAL_POLL_MS = 15_000;
 
 /**
- * When a final broadcast's page may stop polling: once its figures add up, or SETTLE_GRACE_MS after
- * it was first seen final (a failure without a Twilio code never enters the error summary).
+ * How often a broadcast's page reloads it. A broadcast is final once no recipient is pending, queued
+ * or sending, but its counts keep moving: they follow the ledger 1–3 s late (README, "Counts lag the
+ * ledger"), and a `sent` message is later delivered, read or failed by its callbacks. So: every 2 s
+ * while running and for 30 s after it turns final, then every 15 s.
  */
 export class SettleWatch {
   private finalSince: number | undefined;
@@ -24,12 +18,12 @@ export class SettleWatch {
   constructor(now: () => number = Date.now) {
     this.now = now;
   }
-  done(status: string | undefined, addsUp: boolean): boolean {
+  pollMs(status: string | undefined): number {
     if (!status || !FINAL_BROADCAST_STATUSES.has(status)) {
       this.finalSince = undefined;
-      return false;
+      return LIVE_POLL_MS;
     }
     this.finalSince ??= this.now();
-    return addsUp || this.now() - this.finalSince >= SETTLE_GRACE_MS;
+    return this.now() - this.finalSince < SETTLE_GRACE_MS ? LIVE_POLL_MS : FINAL_POLL_MS;
   }
 }

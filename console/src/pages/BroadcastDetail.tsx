@@ -2,7 +2,7 @@ import { type ReactNode, useRef, useState } from 'react';
 import { ApiProblem, api, exportCsv } from '../api.ts';
 import { capabilities } from '../capabilities.ts';
 import { FINAL_BROADCAST_STATUSES, formatTime, RECIPIENT_STATUSES, twilioErrorUrl } from '../logic/format.ts';
-import { progressAddsUp, SettleWatch } from '../logic/settle.ts';
+import { FINAL_POLL_MS, SettleWatch } from '../logic/settle.ts';
 import { t } from '../messages.ts';
 import type { Broadcast, Page, Progress } from '../types.ts';
 import {
@@ -24,21 +24,18 @@ const CHART_SAMPLE = 500;
 /** One broadcast: live progress, counts, sends over time, errors explained, recipients, actions. */
 export function BroadcastDetail({ id }: { id: string }): ReactNode {
   const path = `/v1/broadcasts/${encodeURIComponent(id)}`;
-  // Counts and the error summary follow the recipients a few seconds late (README, "Counts lag the
-  // ledger"): keep polling a while after the broadcast turns final, until they add up.
-  const settled = useRef(new SettleWatch());
+  // Counts keep moving after a broadcast turns final (logic/settle.ts): one watch per resource.
+  const watches = useRef({ broadcast: new SettleWatch(), progress: new SettleWatch() });
   const broadcast = useLoad(() => api<Broadcast>('GET', path), [id], {
-    pollMs: 2000,
-    poll: (b) => !settled.current.done(b?.status, b ? b.progressPct === 100 : false),
+    pollMs: (b) => watches.current.broadcast.pollMs(b?.status),
   });
   const progress = useLoad(() => api<Progress>('GET', `${path}/progress`), [id], {
-    pollMs: 2000,
-    poll: (p) => !settled.current.done(p?.status, p ? progressAddsUp(p) : false),
+    pollMs: (p) => watches.current.progress.pollMs(p?.status),
   });
   const sends = useLoad(
     () => api<Page<{ sentAt?: string }>>('GET', `${path}/recipients`, { query: { limit: CHART_SAMPLE } }),
     [id],
-    { pollMs: 5000, poll: () => !FINAL_BROADCAST_STATUSES.has(broadcast.data?.status ?? '') },
+    { pollMs: () => (FINAL_BROADCAST_STATUSES.has(broadcast.data?.status ?? '') ? FINAL_POLL_MS : 5000) },
   );
   const caps = useLoad(() => capabilities(), []);
   const canPause = caps.data?.has('POST /v1/broadcasts/{id}/pause') ?? false;

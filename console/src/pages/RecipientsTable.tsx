@@ -1,6 +1,7 @@
 import { type ReactNode, useState } from 'react';
 import { api } from '../api.ts';
 import { formatTime, RECIPIENT_STATUSES } from '../logic/format.ts';
+import { FINAL_POLL_MS } from '../logic/settle.ts';
 import { t } from '../messages.ts';
 import type { Page, Recipient } from '../types.ts';
 import { ErrorNote, StatusBadge, useLoad } from '../ui.tsx';
@@ -25,7 +26,7 @@ export function RecipientsTable({
   const { data, error } = useLoad(
     () => api<Page<Recipient>>('GET', path, { query: { status, cursor, limit: 50 } }),
     [path, status, cursor],
-    { pollMs: 3000, poll: () => live },
+    { pollMs: live ? 3000 : FINAL_POLL_MS },
   );
   return (
     <section aria-labelledby="recipients-title">
