@@ -31,6 +31,8 @@ new BroadcastStack(app, context('stackName') ?? 'WhatsAppBroadcast', {
   whatsAppPrices: context('whatsAppPrices'),
   ...(context('logLevel') ? { logLevel: context('logLevel') as BroadcastStackProps['logLevel'] } : {}),
   tracing: context('tracing') === 'true',
+  // The admin console (S3 + CloudFront); -c console=false leaves it out.
+  ...(context('console') === 'false' ? { console: false } : {}),
   // Comma-separated origins that may PUT uploads from a browser, e.g. the console's.
   ...(context('uploadCorsOrigins')
     ? { uploadCorsOrigins: (context('uploadCorsOrigins') ?? '').split(',').filter((o) => o.trim()) }

@@ -62,6 +62,7 @@ function printBanner(twin: LocalTwin, config: LocalConfig, ms: number): void {
     `WhatsApp broadcast: local twin is up (${(ms / 1000).toFixed(1)} s)`,
     '',
     `  API               ${twin.apiUrl}        try: curl ${twin.apiUrl}/healthz`,
+    `  Console           ${twin.consoleUrl}   (sign in with an API key below)`,
     `  Public base URL   ${twin.publicBaseUrl}   (what Twilio calls back; PUBLIC_BASE_URL)`,
     ...webhookLines(twin),
     ...(sim

@@ -30,6 +30,7 @@ import { DEFAULT_SENDER_MPS, SENDS_PER_INVOCATION, sendConcurrencyFor } from '..
 import { priceTableFrom } from '../functions/core/pricing.ts';
 import { parseBackoffSeconds } from '../functions/core/retry-policy.ts';
 import { checkCorsOrigins, createBucket, grantBucket } from './buckets.ts';
+import { addConsoleSite, type ConsoleSite } from './console-site.ts';
 import { ServiceFunction } from './function-defaults.ts';
 import {
   allowTarget,
@@ -128,6 +129,12 @@ export interface BroadcastStackProps extends StackProps {
    * @default none
    */
   readonly uploadCorsOrigins?: readonly string[];
+  /**
+   * The admin console (lib/console-site.ts): S3 + CloudFront, its URL in the ConsoleUrl output, and
+   * the API's CORS allowing that origin only. Off: no console resources, no CORS.
+   * @default true
+   */
+  readonly console?: boolean;
 }
 
 interface QueuePair {
@@ -146,6 +153,8 @@ export class BroadcastStack extends Stack {
   readonly tables: Readonly<Record<string, dynamodb.Table>>;
   readonly queues: Readonly<Record<string, QueuePair>>;
   readonly secrets: Readonly<Record<string, secretsmanager.Secret>>;
+  /** The admin console, unless `console: false`. */
+  readonly consoleSite?: ConsoleSite;
   readonly buckets: Readonly<Record<string, s3.Bucket>>;
   readonly api: apigw.HttpApi;
   /** `https://{apiId}.execute-api.{region}.{suffix}`, without a trailing slash. */
@@ -543,6 +552,7 @@ export class BroadcastStack extends Stack {
         description: 'For the operator CLI (npm run cli -- … --table <this name>)',
       });
     new CfnOutput(this, 'ApiUrl', { value: `${this.apiUrl}/`, description: 'Base URL of the HTTP API' });
+    if (props.console !== false) this.consoleSite = addConsoleSite(this, this.api, this.apiUrl);
     if (props.publicBaseUrl)
       new CfnOutput(this, 'PublicBaseUrl', {
         value: `${this.publicBaseUrl}/`,

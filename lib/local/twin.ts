@@ -18,6 +18,7 @@ import {
 } from '../topology.ts';
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local.ts';
 import type { LocalConfig } from './config.ts';
+import { CONSOLE_PATH, withConsole } from './console-files.ts';
 import { ensurePrivateDataDir, PRIVATE_FILE_MODE, restrictTwinFiles } from './data-dir.ts';
 import { type DynamoDbLocal, ensureTables, startDynamoDbLocal, streamArnOf } from './dynamodb-local.ts';
 import { type StreamSource, startStreamSource } from './dynamodb-stream-source.ts';
@@ -49,6 +50,8 @@ export const localName = (id: string) => `${RESOURCE_PREFIX}-${id}`;
 
 export interface LocalTwin {
   readonly apiUrl: string;
+  /** The admin console, on the API's origin (`${apiUrl}/console/`). */
+  readonly consoleUrl: string;
   readonly publicBaseUrl: string;
   readonly dynamodbEndpoint: string;
   readonly sqsEndpoint: string;
@@ -498,11 +501,12 @@ export async function startLocalTwin(
       }, schedulerTickMs);
       stack.push(async () => clearInterval(schedulerTimer));
     }
-    door.ready(gateway);
+    door.ready(withConsole(gateway));
     markReady();
 
     return {
       apiUrl,
+      consoleUrl: `${apiUrl}${CONSOLE_PATH}`,
       publicBaseUrl,
       dynamodbEndpoint: dynamodb.endpoint,
       sqsEndpoint: sqsServer.address,

@@ -1,0 +1,113 @@
+/** The API's shapes the console reads (API.md; fields it does not use are left out). */
+export type Counts = Record<string, number>;
+
+export interface Broadcast {
+  broadcastId: string;
+  name?: string;
+  status: string;
+  createdAt: string;
+  scheduledAt?: string;
+  startedAt?: string;
+  completedAt?: string;
+  totalRecipients: number;
+  counts: Counts;
+  progressPct: number;
+}
+
+export interface Progress {
+  broadcastId: string;
+  status: string;
+  totalRecipients: number;
+  counts: Counts;
+  processedCount: number;
+  pendingCount: number;
+  progressPct: number;
+  errorSummary: { code: number | string; message: string; count: number }[];
+  updatedAt: string;
+}
+
+export interface Recipient {
+  phone: string;
+  status: string;
+  attempts: number;
+  errorCode?: number | string;
+  errorMessage?: string;
+  skipReason?: string;
+  sentAt?: string;
+  updatedAt: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+export interface Template {
+  contentSid: string;
+  friendlyName: string;
+  language: string;
+  category: string | null;
+  approval: string;
+  variables: Record<string, string>;
+  body: string;
+}
+
+export interface Group {
+  groupId: string;
+  name: string;
+  description?: string;
+  memberCount: number;
+  createdAt: string;
+}
+
+export interface Contact {
+  phone: string;
+  name?: string;
+  attributes: Record<string, string | number | boolean>;
+  tags: string[];
+  language?: string;
+  timeZone?: string;
+  groupIds: string[];
+  suppressed: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface HistoryEntry {
+  direction: 'inbound' | 'outbound';
+  type: string;
+  at: string;
+  messageSid?: string;
+  broadcastName?: string;
+  status?: string;
+  body?: string;
+}
+
+export interface Preview {
+  totalRecipients: number;
+  sendCount?: number;
+  skippedCount?: number;
+  skippedByReason?: Record<string, number>;
+  invalidRecipientsCount: number;
+  invalidRecipients?: { input: string; reason: string }[];
+  duplicateRecipientsCount: number;
+  estimatedSeconds: number;
+  estimatedCost: {
+    currency: string;
+    amount: number;
+    byCountry: { country: string; recipients: number; amount: number }[];
+  };
+  samples: { phone: string; variables: Record<string, string> }[];
+}
+
+export interface ImportStatus {
+  importId: string;
+  status: 'running' | 'completed' | 'failed';
+  totalRows: number;
+  processedRows: number;
+  createdCount: number;
+  updatedCount: number;
+  duplicateCount: number;
+  invalidCount: number;
+  errors: { row: number; line?: number; input: string; reason: string; column?: string }[];
+}
