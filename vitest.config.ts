@@ -19,7 +19,11 @@ const TIMED = [
  * (never next to a TIMED file, which run after that group), and starts first so that its wait is
  * covered by the other files.
  */
-const FIRST = ['test/restart.test.ts', 'test/integration/retries.test.ts'];
+const FIRST = [
+  'test/restart.test.ts',
+  'test/integration/campaigns-realtime.test.ts',
+  'test/integration/retries.test.ts',
+];
 
 /**
  * Vitest's order (failed first, then longest first by the last run's durations, else largest file
