@@ -9,6 +9,7 @@ import {
   RecipientListQuery,
   type RecipientViewShape,
 } from './core/broadcast-request.ts';
+import { canaryView } from './core/canary.ts';
 import { progressOf, type StatusCounts } from './core/counts.ts';
 import { wantsCsv } from './core/csv-export.ts';
 import { ApiError } from './core/errors.ts';
@@ -125,6 +126,7 @@ function broadcastView(b: Broadcast, counts: StatusCounts) {
       'followUp',
     ]),
     ...(b.audience ? { audience: audienceView(b.audience) } : {}),
+    ...(b.canary ? { canary: canaryView(b.canary, counts) } : {}),
     template: b.template,
     totalRecipients: b.totalRecipients,
     counts,

@@ -380,6 +380,27 @@ export class DynamoBroadcasts implements Broadcasts {
     return { ...rest, status: to };
   }
 
+  async decideCanary(broadcast: Broadcast, decided: Parameters<Broadcasts['decideCanary']>[1]) {
+    const fields = Object.fromEntries(Object.entries(decided).filter(([, v]) => v !== undefined));
+    const update = updateExpression(fields, [], { within: 'canary' });
+    try {
+      await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: broadcastKey(broadcast.tenantId, broadcast.broadcastId),
+          UpdateExpression: update.expression,
+          ConditionExpression: '#p.decision = :waiting',
+          ExpressionAttributeNames: update.names,
+          ExpressionAttributeValues: { ...update.values, ':waiting': 'waiting' },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
   cancel(tenantId: string, broadcastId: string, at: Date): Promise<boolean> {
     // It stays in the active index until its last sends settle (the aggregator and sweeper watch it).
     return this.#setStatusIf(tenantId, broadcastId, NOT_FINAL, 'cancelled', {

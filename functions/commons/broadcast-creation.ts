@@ -1,5 +1,6 @@
 import { SqsTaskQueue } from '../adapters/sqs-queues.ts';
 import type { CreateBroadcastInput } from '../core/broadcast-request.ts';
+import { planCanary } from '../core/canary.ts';
 import { chunkEntries } from '../core/chunks.ts';
 import { ApiError } from '../core/errors.ts';
 import {
@@ -79,6 +80,7 @@ export async function acceptBroadcast(
     ...(input.scheduledAt ? { scheduledAt: input.scheduledAt } : {}),
     template: input.template,
     ...(input.followUp ? { followUp: input.followUp } : {}),
+    ...(input.canary ? { canary: planCanary(input.canary, entries) } : {}),
     totalRecipients: entries.length,
     skippedCount: entries.filter((e) => e.skipped).length,
     ...(input.audience ? { audience: audienceAsked(input.audience) } : {}),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CanaryRequest, CanaryView } from './canary.ts';
 import { TEMPLATE_APPROVALS, TEMPLATE_CATEGORIES } from './content-templates.ts';
 import { MAX_CURSOR_LENGTH } from './cursor.ts';
 import { ApiError, ERROR_CODES, type ErrorCode, fromZodError, UNKNOWN_FIELD } from './errors.ts';
@@ -172,6 +173,7 @@ export function createBroadcastRequestSchema(now: () => Date = () => new Date())
         audience: Audience.optional(),
         defaultCountry: CountryCode.optional(),
         followUp: FollowUp.optional(),
+        canary: CanaryRequest.optional(),
         scheduledAt: IsoDateTime.refine((s) => {
           const ms = Date.parse(s);
           return Number.isNaN(ms) || ms > now().getTime();
@@ -483,6 +485,7 @@ export const BroadcastView = z
     completedAt: timestamp.optional(),
     cancelledAt: timestamp.optional(),
     pausedAt: timestamp.optional(),
+    canary: CanaryView.optional(),
     pauseReason: z.string().optional().meta({
       description: "While paused: why ('paused by an admin', a campaign's pause, or the canary's finding)",
     }),

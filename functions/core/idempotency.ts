@@ -39,15 +39,19 @@ type FingerprintInput = Pick<CreateBroadcastInput, 'template'> &
   Partial<
     Pick<
       CreateBroadcastInput,
-      'recipients' | 'audience' | 'followUp' | 'scheduledAt' | 'defaultCountry' | 'name'
+      'recipients' | 'audience' | 'followUp' | 'scheduledAt' | 'defaultCountry' | 'name' | 'canary'
     >
-  >;
+  > & {
+    /** A test send (commons/broadcast-control.ts) is never the same as a real broadcast to those phones. */
+    readonly test?: boolean;
+  };
 
 /**
  * sha256 hex of what makes two requests "identical" per API.md: tenant, template (SID and
  * variables), recipients and audience as given (order and spelling included), followUp; plus the two fields
  * that change what the same recipients list means or when it goes out: defaultCountry (national
- * phones read differently) and scheduledAt (two schedules of one message are two broadcasts).
+ * phones read differently) and scheduledAt (two schedules of one message are two broadcasts); and
+ * the canary and the test mark (they change how it goes out; absent, the fingerprint is as before).
  * `name` is excluded: a retried request that renamed the broadcast is still the same send.
  */
 export function requestFingerprint(tenantId: string, input: FingerprintInput): string {
@@ -61,6 +65,8 @@ export function requestFingerprint(tenantId: string, input: FingerprintInput): s
       followUp: input.followUp,
       defaultCountry: input.defaultCountry,
       scheduledAt: input.scheduledAt,
+      canary: input.canary,
+      test: input.test || undefined,
     }),
   );
 }

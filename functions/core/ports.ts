@@ -3,6 +3,7 @@
  * them over DynamoDB, SQS and Twilio; handlers wire them. Nothing here knows AWS.
  */
 
+import type { CanaryState } from './canary.ts';
 import type { CounterDeltas, CounterTotals } from './count-deltas.ts';
 import type { SkipReason } from './skips.ts';
 import type { BroadcastStatus, PausableBroadcastStatus, RecipientStatus } from './statuses.ts';
@@ -32,6 +33,8 @@ export interface Broadcast {
   readonly pausedAt?: string;
   readonly pauseReason?: string;
   readonly pausedFrom?: PausableBroadcastStatus;
+  /** Its canary (core/canary.ts): who goes first, and the decision about the rest. */
+  readonly canary?: CanaryState;
   readonly template: TemplateSpec;
   readonly followUp?: FollowUpSpec;
   /**
@@ -279,6 +282,12 @@ export interface Broadcasts {
   pause(tenantId: string, broadcastId: string, at: Date, reason: string): Promise<Broadcast | undefined>;
   /** paused → the status it was paused from; the broadcast as resumed, or undefined when it was not paused. */
   resume(tenantId: string, broadcastId: string, at: Date): Promise<Broadcast | undefined>;
+  /** Records the canary's decision, once: false when it was decided before (or there is no canary). */
+  decideCanary(
+    broadcast: Broadcast,
+    decided: Required<Pick<CanaryState, 'decision' | 'decidedAt' | 'outcomes' | 'failureRate'>> &
+      Pick<CanaryState, 'topErrorCode'>,
+  ): Promise<boolean>;
   /** Not final → cancelled; false when it was final already. */
   cancel(tenantId: string, broadcastId: string, at: Date): Promise<boolean>;
   /** Sets a final outcome (or moves a final one to another: a late failure) and leaves the active index. */

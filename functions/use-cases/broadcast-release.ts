@@ -1,3 +1,4 @@
+import { canaryHolds } from '../core/canary.ts';
 import type { Broadcast, Broadcasts, Recipient, SendLedger, SendTask, TaskQueue } from '../core/ports.ts';
 import { sendTasksFor } from './tasks-for-recipients.ts';
 
@@ -13,18 +14,13 @@ export interface ReleaseDeps {
  *
  * Unsent: a ledger entry `queued` (released after a claim, or re-queued by a retry), or no entry at
  * all in a chunk already handed over (its task was dropped while paused). Chunks not handed over yet
- * are left to their fan-out task (or the sweeper's re-fan). Only recipients with `index < below` when
- * it is given (a canary still deciding holds back the rest). A duplicate task is harmless: the claim
+ * are left to their fan-out task (or the sweeper's re-fan). A canary still deciding holds back its rest
+ * (core/canary.ts): pass the broadcast as it is now. A duplicate task is harmless: the claim
  * admits one send per attempt. Reads every ledger entry of the broadcast once (as the sweeper's stall
  * recovery does) and each handed chunk once. Returns how many tasks were enqueued.
  */
-export async function releaseUnsent(
-  deps: ReleaseDeps,
-  broadcast: Broadcast,
-  at: Date,
-  options: { below?: number } = {},
-): Promise<number> {
-  const below = options.below ?? Number.POSITIVE_INFINITY;
+export async function releaseUnsent(deps: ReleaseDeps, broadcast: Broadcast, at: Date): Promise<number> {
+  const held = (index: number) => canaryHolds(broadcast.canary, index);
   const written = await deps.ledger.inStatuses(broadcast, [
     'queued',
     'sending',
@@ -37,13 +33,13 @@ export async function releaseUnsent(
     'skipped',
   ]);
   const seen = new Set(written.map((r) => r.index));
-  const queued: Recipient[] = written.filter((r) => r.status === 'queued' && r.index < below);
+  const queued: Recipient[] = written.filter((r) => r.status === 'queued' && !held(r.index));
   const tasks = await sendTasksFor(deps.broadcasts, queued, at);
   const unfinished = new Set(await deps.broadcasts.unfinishedChunks(broadcast));
   for (let chunk = 0; chunk < broadcast.chunkCount; chunk++) {
     if (unfinished.has(chunk)) continue;
     for (const entry of (await deps.broadcasts.readChunk(broadcast.broadcastId, chunk)).entries)
-      if (!seen.has(entry.index) && !entry.skipped && entry.index < below)
+      if (!seen.has(entry.index) && !entry.skipped && !held(entry.index))
         tasks.push({
           tenantId: broadcast.tenantId,
           broadcastId: broadcast.broadcastId,

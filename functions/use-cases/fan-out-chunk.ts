@@ -1,5 +1,6 @@
 import type { HandlerLogger } from '../commons/powertools.ts';
-import type { Broadcasts, FanOutTask, SendLedger, SendTask, TaskQueue } from '../core/ports.ts';
+import { canaryHolds } from '../core/canary.ts';
+import type { Broadcast, Broadcasts, FanOutTask, SendLedger, SendTask, TaskQueue } from '../core/ports.ts';
 import { SKIP_REASON_TEXT } from '../core/skips.ts';
 import { sendsStopped } from '../core/statuses.ts';
 
@@ -16,7 +17,8 @@ import { sendsStopped } from '../core/statuses.ts';
  * Safe to repeat at any point: a redelivered task skips what is counted, enqueues again what may not
  * have been (the claim admits one send per attempt, so a duplicate task is harmless), and marks once.
  * A cancelled broadcast's chunk is counted (the counts show it as cancelled) and nothing is enqueued;
- * so is a paused one's (its recipients stay `queued` and a resume enqueues them: broadcast-release.ts).
+ * so is a paused one's, and a canary's rest while its decision is waiting (they stay `queued`; the
+ * resume or the go-ahead enqueues them: broadcast-release.ts).
  */
 export interface FanOutDeps {
   readonly broadcasts: Broadcasts;
@@ -51,8 +53,9 @@ export function createFanOut(deps: FanOutDeps) {
     if (chunk.state === 'enqueued') return;
     if (!chunk.state) await deps.broadcasts.countChunk(broadcast, task.chunk, chunk.entries.length);
     const queuedAt = now().toISOString();
-    const stopped = sendsStopped(broadcast.status);
+    const held = (b: Broadcast, index: number) => sendsStopped(b.status) || canaryHolds(b.canary, index);
     const tasks: SendTask[] = [];
+    const waiting: SendTask[] = [];
     for (const entry of chunk.entries) {
       const sendTask: SendTask = {
         tenantId: broadcast.tenantId,
@@ -71,10 +74,19 @@ export function createFanOut(deps: FanOutDeps) {
           SKIP_REASON_TEXT[entry.skipReason ?? 'suppressed'],
           entry.skipReason,
         );
-      else if (!stopped) tasks.push(sendTask);
+      else if (held(broadcast, entry.index)) waiting.push(sendTask);
+      else tasks.push(sendTask);
     }
     await deps.sendQueue.enqueue(tasks);
     await deps.broadcasts.chunkEnqueued(broadcast, task.chunk);
+    if (waiting.length > 0) {
+      // A resume (or the canary's go-ahead) that landed before the chunk was marked enqueued skipped
+      // this chunk (broadcast-release.ts releases handed chunks only): what it freed goes out from here.
+      const after = await deps.broadcasts.get(task.tenantId, task.broadcastId);
+      const freed = after ? waiting.filter((t) => !held(after, t.index)) : [];
+      await deps.sendQueue.enqueue(freed);
+      tasks.push(...freed);
+    }
     deps.logger.info('chunk fanned out', {
       broadcastId: task.broadcastId,
       chunk: task.chunk,

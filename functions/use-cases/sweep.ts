@@ -13,6 +13,7 @@ import type {
   TaskQueue,
 } from '../core/ports.ts';
 import { RECIPIENT_STATUSES } from '../core/statuses.ts';
+import { checkCanary } from './canary-check.ts';
 import { adoptMessage, findClaimedMessage, type ReconcileDeps } from './reconcile-send.ts';
 import { type SettleDeps, settle } from './settle-broadcast.ts';
 import { sendTasksFor } from './tasks-for-recipients.ts';
@@ -25,6 +26,8 @@ import { sendTasksFor } from './tasks-for-recipients.ts';
  * - every active broadcast is settled (final, reopened, or a cancelled one leaving the index), so an
  *   outcome never waits for a stream batch that will not come; a paused one is only settled (its
  *   waiting recipients are not stalled: the resume enqueues them);
+ * - a broadcast whose canary is waiting gets its decision when it is ready (canary-check.ts): the
+ *   rest go out, or it pauses itself; its held rest is not stalled either;
  * - chunks of a list still not handed to the send queue `fanOutStaleSeconds` after the broadcast was
  *   created (or became due): their fan-out task again (its message was lost);
  * - a broadcast whose counts have not moved for `staleSeconds` while recipients are still in flight
@@ -145,6 +148,10 @@ export function createSweeper(deps: SweepDeps) {
         log.warn('chunks not handed to the send queue in time: fanned out again', { ...ids, chunks });
       }
     }
+
+    // A canary still deciding holds its rest `queued` on purpose: not stalled (canary-check.ts decides).
+    const canary = await checkCanary({ ...deps, logger: log }, state, now);
+    if (canary === 'waiting' || (canary === undefined && broadcast.canary)) return;
 
     // In flight, or counts no ledger can have (a lost change): either way, worth a look once stalled.
     const impossible = Object.values(counts).some((n) => n < 0);
