@@ -29,6 +29,7 @@ export const handler = adminRoute(async (event, tenantId) => {
         limit: query.limit,
         ...(query.cursor ? { cursor: query.cursor } : {}),
         ...(query.status ? { status: query.status } : {}),
+        ...(query.test !== undefined ? { test: query.test } : {}),
       });
       const items = await Promise.all(
         page.items.map(async (b) => {
@@ -126,6 +127,7 @@ function broadcastView(b: Broadcast, counts: StatusCounts) {
       'followUp',
     ]),
     ...(b.audience ? { audience: audienceView(b.audience) } : {}),
+    ...(b.test ? { test: true as const } : {}),
     ...(b.canary ? { canary: canaryView(b.canary, counts) } : {}),
     template: b.template,
     totalRecipients: b.totalRecipients,

@@ -518,6 +518,7 @@ export const topology = {
     { method: 'GET', path: '/openapi.json', function: 'apiDocs', auth: 'public' },
     { method: 'POST', path: '/v1/broadcasts', function: 'createBroadcast', auth: 'admin' },
     { method: 'POST', path: '/v1/broadcasts/preview', function: 'previewBroadcast', auth: 'admin' },
+    { method: 'POST', path: '/v1/broadcasts/test-send', function: 'createBroadcast', auth: 'admin' },
     { method: 'GET', path: '/v1/broadcasts', function: 'queryBroadcasts', auth: 'admin' },
     { method: 'GET', path: '/v1/broadcasts/{id}', function: 'queryBroadcasts', auth: 'admin' },
     { method: 'GET', path: '/v1/broadcasts/{id}/progress', function: 'queryBroadcasts', auth: 'admin' },

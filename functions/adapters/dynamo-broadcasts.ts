@@ -196,7 +196,7 @@ export class DynamoBroadcasts implements Broadcasts {
     return Item ? toBroadcast(Item) : undefined;
   }
 
-  async page(tenantId: string, page: { limit: number; cursor?: string; status?: string }) {
+  async page(tenantId: string, page: { limit: number; cursor?: string; status?: string; test?: boolean }) {
     const items: Broadcast[] = [];
     const partition = `TENANT#${tenantId}`;
     let startKey: Item | undefined = page.cursor
@@ -214,10 +214,9 @@ export class DynamoBroadcasts implements Broadcasts {
             ':pk': partition,
             ':prefix': 'BROADCAST#',
             ...(page.status ? { ':status': page.status } : {}),
+            ...(page.test === true ? { ':test': true } : {}),
           },
-          ...(page.status
-            ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }
-            : {}),
+          ...listFilter(page),
           ScanIndexForward: false,
           Limit: page.limit + 1 - items.length,
           ExclusiveStartKey: startKey,
@@ -501,6 +500,23 @@ export class DynamoBroadcasts implements Broadcasts {
       throw error;
     }
   }
+}
+
+/** The list's filter after the read: its status, and whether test sends are shown (test: true) or not. */
+function listFilter(page: { status?: string; test?: boolean }) {
+  const conditions: string[] = [];
+  const names: Record<string, string> = {};
+  if (page.status) {
+    conditions.push('#status = :status');
+    names['#status'] = 'status';
+  }
+  if (page.test !== undefined) {
+    conditions.push(page.test ? '#test = :test' : 'attribute_not_exists(#test)');
+    names['#test'] = 'test';
+  }
+  return conditions.length > 0
+    ? { FilterExpression: conditions.join(' AND '), ExpressionAttributeNames: names }
+    : {};
 }
 
 function toBroadcast(item: Item): Broadcast {

@@ -31,6 +31,9 @@ export type BroadcastProof = ReturnType<typeof proofOf>;
  * the broadcast and its list in chunks (a few writes, whatever the size), and hands the chunks to the
  * fan-out queue; recipients and send tasks are written afterwards (functions/fan-out.ts).
  *
+ * `test`: a test send (broadcast-control.ts acceptTestSend): marked `test: true`, never the same
+ * request as a real broadcast to those phones.
+ *
  * `idempotencyKey` is the client's key (API.md: ≤ 255 characters): the same key and body answer with
  * the first broadcast (`idempotent: true`), another body is 409 IDEMPOTENCY_CONFLICT. Throws
  * ApiError for every refusal (API.md's codes); nothing is written then.
@@ -38,12 +41,13 @@ export type BroadcastProof = ReturnType<typeof proofOf>;
 export async function acceptBroadcast(
   tenantId: string,
   input: CreateBroadcastInput,
-  options: { idempotencyKey?: string; now?: Date } = {},
+  options: { idempotencyKey?: string; now?: Date; test?: boolean } = {},
 ): Promise<BroadcastProof> {
   const now = options.now ?? new Date();
   const store = broadcasts();
-  const fingerprint = requestFingerprint(tenantId, input);
-  const wholeBody = bodyFingerprint(tenantId, input);
+  const test = options.test === true;
+  const fingerprint = requestFingerprint(tenantId, { ...input, test });
+  const wholeBody = bodyFingerprint(tenantId, { ...input, test });
   const idempotencyKey = options.idempotencyKey
     ? explicitIdempotencyKey(tenantId, options.idempotencyKey)
     : undefined;
@@ -81,6 +85,7 @@ export async function acceptBroadcast(
     template: input.template,
     ...(input.followUp ? { followUp: input.followUp } : {}),
     ...(input.canary ? { canary: planCanary(input.canary, entries) } : {}),
+    ...(test ? { test: true } : {}),
     totalRecipients: entries.length,
     skippedCount: entries.filter((e) => e.skipped).length,
     ...(input.audience ? { audience: audienceAsked(input.audience) } : {}),
@@ -126,6 +131,7 @@ function proofOf(broadcast: Broadcast, firstEntries: readonly ChunkEntry[], idem
   return {
     broadcastId: broadcast.broadcastId,
     status: broadcast.status,
+    ...(broadcast.test ? { test: true } : {}),
     idempotent,
     totalRecipients: broadcast.totalRecipients,
     queuedCount: broadcast.totalRecipients - (broadcast.skippedCount ?? 0),

@@ -303,6 +303,11 @@ export const BroadcastListQuery = z.strictObject({
   limit: limitSchema,
   cursor: cursorSchema,
   status: BroadcastStatusSchema.optional(),
+  test: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional()
+    .meta({ description: 'false: hide test sends; true: only test sends; absent: all' }),
 });
 export type BroadcastListQueryInput = z.output<typeof BroadcastListQuery>;
 
@@ -485,6 +490,7 @@ export const BroadcastView = z
     completedAt: timestamp.optional(),
     cancelledAt: timestamp.optional(),
     pausedAt: timestamp.optional(),
+    test: z.literal(true).optional().meta({ description: 'A test send (POST /v1/broadcasts/test-send)' }),
     canary: CanaryView.optional(),
     pauseReason: z.string().optional().meta({
       description: "While paused: why ('paused by an admin', a campaign's pause, or the canary's finding)",

@@ -33,6 +33,11 @@ export interface Broadcast {
   readonly pausedAt?: string;
   readonly pauseReason?: string;
   readonly pausedFrom?: PausableBroadcastStatus;
+  /**
+   * A test send (POST /v1/broadcasts/test-send): to a few test phones only, and left out of the
+   * tenant's metrics, frequency caps and daily limit.
+   */
+  readonly test?: boolean;
   /** Its canary (core/canary.ts): who goes first, and the decision about the rest. */
   readonly canary?: CanaryState;
   readonly template: TemplateSpec;
@@ -255,7 +260,8 @@ export interface Broadcasts {
   get(tenantId: string, broadcastId: string): Promise<Broadcast | undefined>;
   page(
     tenantId: string,
-    page: { limit: number; cursor?: string; status?: string },
+    /** `test`: only test sends (true) or none of them (false). */
+    page: { limit: number; cursor?: string; status?: string; test?: boolean },
   ): Promise<{ items: Broadcast[]; nextCursor?: string }>;
   /** Broadcasts not final yet, across tenants (sweeper, retry job) or for one tenant (metrics). */
   active(tenantId?: string): Promise<Broadcast[]>;
