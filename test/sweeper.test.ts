@@ -6,6 +6,7 @@ import { shardCountsKey } from '../functions/adapters/table-layout.ts';
 import { TwilioMessenger } from '../functions/adapters/twilio-messenger.ts';
 import { RECOUNT_QUIET_SECONDS } from '../functions/core/count-deltas.ts';
 import type { Broadcast, FanOutTask, RecipientKey, SendTask } from '../functions/core/ports.ts';
+import { releaseUnsent } from '../functions/use-cases/broadcast-release.ts';
 import { createSendConsumer, statusCallbackUrl } from '../functions/use-cases/send-task.ts';
 import { countsSignature, createSweeper, type SweepDeps } from '../functions/use-cases/sweep.ts';
 import { SAMPLE_TEMPLATES } from '../lib/local/twilio-simulator.ts';
@@ -382,6 +383,52 @@ describe('sweeper against DynamoDB Local, fauxqs and the Twilio simulator', { ti
     expect(await active()).not.toContain(done.broadcast.broadcastId);
     expect(await active()).not.toContain(cancelled.broadcast.broadcastId);
     expect((await rig.broadcasts.get(TENANT, cancelled.broadcast.broadcastId))?.status).toBe('cancelled');
+  });
+
+  it('a paused broadcast’s waiting recipients are not lost: the sweeper enqueues nothing however long it stands; the resume releases each once', async () => {
+    const { broadcast, phones } = await stored(['5671', '5672']); // tasks dropped while paused: never written
+    const paused = await rig.broadcasts.pause(
+      TENANT,
+      broadcast.broadcastId,
+      new Date(),
+      'paused by an admin',
+    );
+    expect(paused?.status).toBe('paused');
+    await sweeper()();
+    expect((await sweeper({ now: ahead(60 * MINUTE) })()).requeued).toBe(0);
+    expect(await tasksOn(broadcast)).toEqual([]);
+    expect((await rig.broadcasts.get(TENANT, broadcast.broadcastId))?.status).toBe('paused');
+
+    const resumed = await rig.broadcasts.resume(TENANT, broadcast.broadcastId, new Date());
+    expect(resumed?.status).toBe('queued'); // what it was paused from
+    expect((await rig.broadcasts.get(TENANT, broadcast.broadcastId))?.pauseReason).toBeUndefined();
+    const released = await releaseUnsent(
+      {
+        broadcasts: rig.broadcasts,
+        ledger: rig.ledger,
+        sendQueue: new SqsTaskQueue<SendTask>(queues.client, sendQueueUrl),
+      },
+      resumed as Broadcast,
+      new Date(),
+    );
+    expect(released).toBe(2);
+    const again = await tasksOn(broadcast);
+    expect(again.map((t) => t.task.index).sort()).toEqual([0, 1]);
+    expect((await deliver(again.map((t) => t.message))).batchItemFailures).toEqual([]);
+    await rig.untilBroadcast(broadcast, 'completed');
+    for (const phone of phones) expect(rig.sentTo(phone)).toHaveLength(1);
+    // A second release finds nobody unsent.
+    expect(
+      await releaseUnsent(
+        {
+          broadcasts: rig.broadcasts,
+          ledger: rig.ledger,
+          sendQueue: new SqsTaskQueue<SendTask>(queues.client, sendQueueUrl),
+        },
+        resumed as Broadcast,
+        new Date(),
+      ),
+    ).toBe(0);
   });
 
   it('the messenger finds messages for reconciliation: unknown SID → undefined; by To and time, also through a Messaging Service', async () => {
