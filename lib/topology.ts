@@ -311,7 +311,7 @@ export const topology = {
     createBroadcast: {
       entry: 'functions/create-broadcast.ts',
       description:
-        "POST /v1/broadcasts: validates (the template against Twilio's Content API), stores the list in chunks, and hands it to the fan-out",
+        "POST /v1/broadcasts (and /test-send): validates (the template against Twilio's Content API), stores the list in chunks, and hands it to the fan-out",
       memoryMb: 1024,
       // API Gateway gives up at 29 s; the handler only validates and stores a few chunk items.
       timeoutSeconds: 29,
