@@ -431,6 +431,22 @@ describe('sweeper against DynamoDB Local, fauxqs and the Twilio simulator', { ti
     ).toBe(0);
   });
 
+  it('a canary still deciding: its own lost task is sent again once stalled, its held rest never', async () => {
+    const { broadcast, tasks } = await stored(['6781', '6782', '6783']); // no task reached a queue
+    const canary = { size: 1, below: 1, rest: 2, maxFailureRate: 0.5, minOutcomes: 1, decision: 'waiting' };
+    await rig.db.doc.send(
+      new UpdateCommand({
+        TableName: rig.db.tableName,
+        Key: { pk: `TENANT#${TENANT}`, sk: `BROADCAST#${broadcast.broadcastId}` },
+        UpdateExpression: 'SET canary = :canary',
+        ExpressionAttributeValues: { ':canary': canary },
+      }),
+    );
+    expect((await sweepStalled()).requeued).toBe(1);
+    const again = await tasksOn(broadcast);
+    expect(again.map((t) => t.task)).toEqual([{ ...first(tasks), queuedAt: expect.any(String) }]);
+  });
+
   it('the messenger finds messages for reconciliation: unknown SID → undefined; by To and time, also through a Messaging Service', async () => {
     const messenger = rig.messenger;
     expect(await messenger.fetchMessage(`SM${'e'.repeat(32)}`)).toBeUndefined();

@@ -1,6 +1,7 @@
 import pLimit from 'p-limit';
 import { shardName, shardOf } from '../adapters/table-layout.ts';
 import type { HandlerLogger } from '../commons/powertools.ts';
+import { canaryHolds } from '../core/canary.ts';
 import { countCorrection, ledgerCounts, RECOUNT_QUIET_SECONDS } from '../core/count-deltas.ts';
 import { maskPhone } from '../core/phones.ts';
 import type {
@@ -27,7 +28,7 @@ import { sendTasksFor } from './tasks-for-recipients.ts';
  *   outcome never waits for a stream batch that will not come; a paused one is only settled (its
  *   waiting recipients are not stalled: the resume enqueues them);
  * - a broadcast whose canary is waiting gets its decision when it is ready (canary-check.ts): the
- *   rest go out, or it pauses itself; its held rest is not stalled either;
+ *   rest go out, or it pauses itself; meanwhile its held rest is never taken for stalled;
  * - chunks of a list still not handed to the send queue `fanOutStaleSeconds` after the broadcast was
  *   created (or became due): their fan-out task again (its message was lost);
  * - a broadcast whose counts have not moved for `staleSeconds` while recipients are still in flight
@@ -149,9 +150,11 @@ export function createSweeper(deps: SweepDeps) {
       }
     }
 
-    // A canary still deciding holds its rest `queued` on purpose: not stalled (canary-check.ts decides).
+    // A canary still deciding (canary-check.ts) holds its rest `queued` on purpose: never stalled. Its
+    // own recipients are recovered as any others, or it could never decide.
     const canary = await checkCanary({ ...deps, logger: log }, state, now);
-    if (canary === 'waiting' || (canary === undefined && broadcast.canary)) return;
+    if (canary === undefined && broadcast.canary) return; // decided by another run just now
+    const canaryRest = (index: number) => canary === 'waiting' && canaryHolds(broadcast.canary, index);
 
     // In flight, or counts no ledger can have (a lost change): either way, worth a look once stalled.
     const impossible = Object.values(counts).some((n) => n < 0);
@@ -172,7 +175,7 @@ export function createSweeper(deps: SweepDeps) {
     const written = await deps.ledger.inStatuses(broadcast, RECIPIENT_STATUSES);
     if (written.every((r) => now.getTime() - ms(r.updatedAt) >= recountQuietMs))
       tally.recounted += await recount(broadcast, held, written);
-    const again: Recipient[] = written.filter((r) => r.status === 'queued');
+    const again: Recipient[] = written.filter((r) => r.status === 'queued' && !canaryRest(r.index));
     const messenger = await deps.messenger();
     await pLimit(8).map(
       written.filter((r) => r.status === 'sending' && ms(r.leaseUntil) < now.getTime()),
@@ -197,7 +200,7 @@ export function createSweeper(deps: SweepDeps) {
     if (counts.queued > again.length)
       for (const chunk of await handedChunks(broadcast))
         for (const entry of (await deps.broadcasts.readChunk(broadcast.broadcastId, chunk)).entries)
-          if (!seen.has(entry.index) && !entry.skipped)
+          if (!seen.has(entry.index) && !entry.skipped && !canaryRest(entry.index))
             tasks.push({
               ...ids,
               index: entry.index,
