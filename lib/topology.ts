@@ -329,7 +329,7 @@ export const topology = {
       description: 'POST /v1/broadcasts/{id}/cancel, /pause, /resume and /retry',
       memoryMb: 512,
       timeoutSeconds: 29,
-      uses: { ...ADMIN_READS, queues: { send: 'send' } },
+      uses: { ...ADMIN_READS, queues: { send: 'send', fanOut: 'send' } },
     },
     metrics: {
       entry: 'functions/metrics.ts',

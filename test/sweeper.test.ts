@@ -6,7 +6,7 @@ import { shardCountsKey } from '../functions/adapters/table-layout.ts';
 import { TwilioMessenger } from '../functions/adapters/twilio-messenger.ts';
 import { RECOUNT_QUIET_SECONDS } from '../functions/core/count-deltas.ts';
 import type { Broadcast, FanOutTask, RecipientKey, SendTask } from '../functions/core/ports.ts';
-import { releaseUnsent } from '../functions/use-cases/broadcast-release.ts';
+import { releaseChunk } from '../functions/use-cases/broadcast-release.ts';
 import { createSendConsumer, statusCallbackUrl } from '../functions/use-cases/send-task.ts';
 import { countsSignature, createSweeper, type SweepDeps } from '../functions/use-cases/sweep.ts';
 import { SAMPLE_TEMPLATES } from '../lib/local/twilio-simulator.ts';
@@ -386,7 +386,11 @@ describe('sweeper against DynamoDB Local, fauxqs and the Twilio simulator', { ti
   });
 
   it('a paused broadcast’s waiting recipients are not lost: the sweeper enqueues nothing however long it stands; the resume releases each once', async () => {
-    const { broadcast, phones } = await stored(['5671', '5672']); // tasks dropped while paused: never written
+    // Recipient 0's claim was released when the pause landed (queued in the ledger); 1's task was
+    // dropped before any claim (never written).
+    const { broadcast, keys, phones, tasks } = await stored(['5671', '5672']);
+    await rig.ledger.claim(first(tasks), new Date(), new Date(Date.now() + MINUTE));
+    expect(await rig.ledger.release(first(keys), 1, new Date())).toBe(true);
     const paused = await rig.broadcasts.pause(
       TENANT,
       broadcast.broadcastId,
@@ -399,36 +403,28 @@ describe('sweeper against DynamoDB Local, fauxqs and the Twilio simulator', { ti
     expect(await tasksOn(broadcast)).toEqual([]);
     expect((await rig.broadcasts.get(TENANT, broadcast.broadcastId))?.status).toBe('paused');
 
-    const resumed = await rig.broadcasts.resume(TENANT, broadcast.broadcastId, new Date());
-    expect(resumed?.status).toBe('queued'); // what it was paused from
-    expect((await rig.broadcasts.get(TENANT, broadcast.broadcastId))?.pauseReason).toBeUndefined();
-    const released = await releaseUnsent(
-      {
-        broadcasts: rig.broadcasts,
-        ledger: rig.ledger,
-        sendQueue: new SqsTaskQueue<SendTask>(queues.client, sendQueueUrl),
-      },
-      resumed as Broadcast,
-      new Date(),
-    );
-    expect(released).toBe(2);
-    const again = await tasksOn(broadcast);
-    expect(again.map((t) => t.task.index).sort()).toEqual([0, 1]);
-    expect((await deliver(again.map((t) => t.message))).batchItemFailures).toEqual([]);
-    await rig.untilBroadcast(broadcast, 'completed');
-    for (const phone of phones) expect(rig.sentTo(phone)).toHaveLength(1);
-    // A second release finds nobody unsent.
-    expect(
-      await releaseUnsent(
+    const release = (b: Broadcast) =>
+      releaseChunk(
         {
           broadcasts: rig.broadcasts,
           ledger: rig.ledger,
           sendQueue: new SqsTaskQueue<SendTask>(queues.client, sendQueueUrl),
         },
-        resumed as Broadcast,
+        b,
+        0,
         new Date(),
-      ),
-    ).toBe(0);
+      );
+    expect(await release(paused as Broadcast)).toBe(0); // nothing while paused
+    const resumed = await rig.broadcasts.resume(TENANT, broadcast.broadcastId, new Date());
+    expect(resumed?.status).toBe('queued'); // what it was paused from
+    expect((await rig.broadcasts.get(TENANT, broadcast.broadcastId))?.pauseReason).toBeUndefined();
+    expect(await release(resumed as Broadcast)).toBe(2);
+    const again = await tasksOn(broadcast);
+    expect(again.map((t) => t.task.index).sort()).toEqual([0, 1]);
+    expect((await deliver(again.map((t) => t.message))).batchItemFailures).toEqual([]);
+    await rig.untilBroadcast(broadcast, 'completed');
+    for (const phone of phones) expect(rig.sentTo(phone)).toHaveLength(1);
+    expect(await release(resumed as Broadcast)).toBe(0); // a second release finds nobody unsent
   });
 
   it('a canary still deciding: its own lost task is sent again once stalled, its held rest never', async () => {

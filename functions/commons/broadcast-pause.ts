@@ -1,9 +1,11 @@
+import { SqsTaskQueue } from '../adapters/sqs-queues.ts';
 import { ApiError } from '../core/errors.ts';
-import type { Broadcast } from '../core/ports.ts';
+import type { Broadcast, FanOutTask } from '../core/ports.ts';
 import { isFinalBroadcastStatus, type PausableBroadcastStatus } from '../core/statuses.ts';
 import { releaseUnsent } from '../use-cases/broadcast-release.ts';
+import { requiredEnv } from './config.ts';
 import { logger } from './powertools.ts';
-import { broadcasts, sendLedger, sendTaskQueue } from './wiring.ts';
+import { broadcasts, sqs } from './wiring.ts';
 
 /** The pause reason when an admin pauses through the API (a campaign or the canary give their own). */
 export const ADMIN_PAUSE_REASON = 'paused by an admin';
@@ -19,8 +21,11 @@ export interface ResumeAnswer {
   readonly broadcastId: string;
   /** The status it went back to (the one it was paused from), or the one it is in when it was not paused. */
   readonly status: PausableBroadcastStatus;
-  /** Send tasks enqueued again for its unsent recipients (0 for a broadcast that was not paused). */
-  readonly releasedCount: number;
+  /**
+   * Chunks of its list (up to 1,000 recipients each) handed to the fan-out queue to release their unsent
+   * recipients, within seconds (0 for a broadcast that was not paused).
+   */
+  readonly releasedChunks: number;
 }
 
 /**
@@ -51,7 +56,8 @@ export async function pauseBroadcast(
 
 /**
  * Resumes a paused broadcast: back to the status it was paused from, and its unsent recipients handed
- * to the send queue again (use-cases/broadcast-release.ts); nobody is sent twice (the ledger's claim
+ * to the send queue again by the fan-out, a release task per chunk (use-cases/broadcast-release.ts), so
+ * the answer does not wait for a large list; nobody is sent twice (the ledger's claim
  * admits one send per attempt). Resuming a broadcast that is not paused but still sending answers 200
  * with its status and nothing released. Throws ApiError NOT_FOUND, INVALID_STATE (final or scheduled).
  */
@@ -66,16 +72,13 @@ export async function resumeBroadcast(
     const current = await store.get(tenantId, broadcastId);
     if (!current) throw notFound(broadcastId);
     if (current.status === 'accepted' || current.status === 'queued' || current.status === 'running')
-      return { broadcastId, status: current.status, releasedCount: 0 };
+      return { broadcastId, status: current.status, releasedChunks: 0 };
     throw refused(current, 'resumed');
   }
-  const releasedCount = await releaseUnsent(
-    { broadcasts: store, ledger: sendLedger(), sendQueue: sendTaskQueue() },
-    resumed,
-    now,
-  );
-  logger.info('broadcast resumed', { tenantId, broadcastId, status: resumed.status, releasedCount });
-  return { broadcastId, status: resumed.status as PausableBroadcastStatus, releasedCount };
+  const fanOutQueue = new SqsTaskQueue<FanOutTask>(sqs(), requiredEnv('FAN_OUT_QUEUE_URL'));
+  const releasedChunks = await releaseUnsent({ fanOutQueue }, resumed);
+  logger.info('broadcast resumed', { tenantId, broadcastId, status: resumed.status, releasedChunks });
+  return { broadcastId, status: resumed.status as PausableBroadcastStatus, releasedChunks };
 }
 
 function notFound(broadcastId: string): ApiError {

@@ -603,7 +603,10 @@ export const ResumeResponse = z
   .object({
     broadcastId: BroadcastId,
     status: z.enum(PAUSABLE_BROADCAST_STATUSES).meta({ description: 'The status it went back to' }),
-    releasedCount: count.meta({ description: 'Send tasks enqueued again for its unsent recipients' }),
+    releasedChunks: count.meta({
+      description:
+        'Chunks of its list (up to 1,000 recipients each) whose unsent recipients the fan-out enqueues again, within seconds',
+    }),
   })
   .register(apiSchemas, { id: 'ResumeResponse' });
 

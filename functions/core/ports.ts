@@ -148,6 +148,11 @@ export interface FanOutTask {
   readonly tenantId: string;
   readonly broadcastId: string;
   readonly chunk: number;
+  /**
+   * Hand this chunk's unsent recipients to the send queue again (a resume, the canary's go-ahead:
+   * use-cases/broadcast-release.ts) instead of fanning it out the first time.
+   */
+  readonly release?: boolean;
 }
 
 export interface RecipientKey {
@@ -324,6 +329,8 @@ export interface SendLedger {
     broadcast: Broadcast,
     page: { limit: number; cursor?: string; status?: string },
   ): Promise<{ items: Recipient[]; nextCursor?: string }>;
+  /** The ledger entries of these recipients of a broadcast that exist, by index (batch reads). */
+  getMany(broadcast: Broadcast, indexes: readonly number[]): Promise<Map<number, Recipient>>;
   /** Recipients of a broadcast in these statuses (reads the broadcast's recipients). */
   inStatuses(broadcast: Broadcast, statuses: readonly RecipientStatus[]): Promise<Recipient[]>;
   /**

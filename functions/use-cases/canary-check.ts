@@ -1,19 +1,20 @@
 import type { HandlerLogger } from '../commons/powertools.ts';
 import { type CanaryDecision, canaryPauseReason, canaryVerdict } from '../core/canary.ts';
-import type { Broadcasts } from '../core/ports.ts';
-import { type ReleaseDeps, releaseUnsent } from './broadcast-release.ts';
+import type { Broadcasts, FanOutTask, TaskQueue } from '../core/ports.ts';
+import { releaseUnsent } from './broadcast-release.ts';
 import type { BroadcastState } from './settle-broadcast.ts';
 
-export interface CanaryCheckDeps extends ReleaseDeps {
-  readonly broadcasts: ReleaseDeps['broadcasts'] & Pick<Broadcasts, 'decideCanary' | 'pause'>;
+export interface CanaryCheckDeps {
+  readonly broadcasts: Pick<Broadcasts, 'decideCanary' | 'pause'>;
+  readonly fanOutQueue: TaskQueue<FanOutTask>;
   readonly logger: HandlerLogger;
 }
 
 /**
  * The canary's decision for a broadcast whose canary is waiting (core/canary.ts has the rule): once
  * ready, it is recorded once (a conditional write, so two sweeps cannot both act), then the rest are
- * handed to the send queue, or the broadcast pauses itself with the failure rate and the top error
- * code as its reason. Nothing is decided while the broadcast is paused by an admin, cancelled or
+ * released (a release task per chunk: broadcast-release.ts), or the broadcast pauses itself with the
+ * failure rate and the top error code as its reason. Nothing is decided while the broadcast is paused by an admin, cancelled or
  * scheduled. Returns the canary's decision as it stands after the check (undefined: no canary).
  */
 export async function checkCanary(
@@ -48,7 +49,7 @@ export async function checkCanary(
     deps.logger.warn('canary failed: broadcast paused', { ...ids, ...decided, pauseReason: reason });
     return 'paused';
   }
-  const released = await releaseUnsent(deps, { ...broadcast, canary: { ...canary, ...decided } }, now);
-  deps.logger.info('canary passed: the rest of the broadcast goes out', { ...ids, ...decided, released });
+  const chunks = await releaseUnsent(deps, broadcast);
+  deps.logger.info('canary passed: the rest of the broadcast goes out', { ...ids, ...decided, chunks });
   return 'proceeded';
 }

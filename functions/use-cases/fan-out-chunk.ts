@@ -3,6 +3,7 @@ import { canaryHolds } from '../core/canary.ts';
 import type { Broadcast, Broadcasts, FanOutTask, SendLedger, SendTask, TaskQueue } from '../core/ports.ts';
 import { SKIP_REASON_TEXT } from '../core/skips.ts';
 import { sendsStopped } from '../core/statuses.ts';
+import { releaseChunk } from './broadcast-release.ts';
 
 /**
  * One stored chunk of a broadcast's list handed to the send queue (DESIGN.md "Big lists"):
@@ -13,6 +14,9 @@ import { sendsStopped } from '../core/statuses.ts';
  *    recipient), and those skipped at create (suppressed, or a marketing template to a US number)
  *    are written now, as `skipped` with their reason;
  * 3. the chunk is marked enqueued (with the last chunk, the broadcast goes accepted → queued).
+ *
+ * A release task (`release: true`, after a resume or the canary's go-ahead) enqueues the chunk's unsent
+ * recipients again instead (broadcast-release.ts releaseChunk).
  *
  * Safe to repeat at any point: a redelivered task skips what is counted, enqueues again what may not
  * have been (the claim admits one send per attempt, so a duplicate task is harmless), and marks once.
@@ -39,6 +43,11 @@ export function createFanOut(deps: FanOutDeps) {
     const broadcast = await deps.broadcasts.get(task.tenantId, task.broadcastId);
     if (!broadcast) {
       deps.logger.error('fan-out task names an unknown broadcast', { broadcastId: task.broadcastId });
+      return;
+    }
+    if (task.release) {
+      const released = await releaseChunk(deps, broadcast, task.chunk, now());
+      deps.logger.info('chunk released', { broadcastId: task.broadcastId, chunk: task.chunk, released });
       return;
     }
     if (broadcast.status === 'scheduled') {
