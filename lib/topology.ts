@@ -337,7 +337,7 @@ export const topology = {
     createBroadcast: {
       entry: 'functions/create-broadcast.ts',
       description:
-        "POST /v1/broadcasts: validates (the template against Twilio's Content API), stores the list in chunks, and hands it to the fan-out",
+        "POST /v1/broadcasts (and /test-send): validates (the template against Twilio's Content API), stores the list in chunks, and hands it to the fan-out",
       memoryMb: 1024,
       // API Gateway gives up at 29 s; the handler only validates and stores a few chunk items.
       timeoutSeconds: 29,
@@ -361,8 +361,8 @@ export const topology = {
       description: 'POST /v1/broadcasts/{id}/cancel, /pause, /resume and /retry',
       memoryMb: 512,
       timeoutSeconds: 29,
-      // Cancelling a scheduled broadcast deletes its at() schedule.
-      uses: { ...ADMIN_READS, queues: { send: 'send' }, scheduleGroups: ['schedules'] },
+      // Cancelling a scheduled broadcast deletes its at() schedule; a resume hands release tasks to the fan-out.
+      uses: { ...ADMIN_READS, queues: { send: 'send', fanOut: 'send' }, scheduleGroups: ['schedules'] },
     },
     metrics: {
       entry: 'functions/metrics.ts',
@@ -575,6 +575,7 @@ export const topology = {
     { method: 'GET', path: '/openapi.json', function: 'apiDocs', auth: 'public' },
     { method: 'POST', path: '/v1/broadcasts', function: 'createBroadcast', auth: 'admin' },
     { method: 'POST', path: '/v1/broadcasts/preview', function: 'previewBroadcast', auth: 'admin' },
+    { method: 'POST', path: '/v1/broadcasts/test-send', function: 'createBroadcast', auth: 'admin' },
     { method: 'GET', path: '/v1/broadcasts', function: 'queryBroadcasts', auth: 'admin' },
     { method: 'GET', path: '/v1/broadcasts/{id}', function: 'queryBroadcasts', auth: 'admin' },
     { method: 'GET', path: '/v1/broadcasts/{id}/progress', function: 'queryBroadcasts', auth: 'admin' },
