@@ -534,14 +534,15 @@ export const topology = {
     campaigns: {
       entry: 'functions/campaigns.ts',
       description:
-        'Campaigns (/v1/campaigns): each one an EventBridge Scheduler schedule; create, read, pause, resume, delete',
+        'Campaigns (/v1/campaigns): each one an EventBridge Scheduler schedule; create, read, pause, resume, delete, test-send',
       memoryMb: 512,
       timeoutSeconds: 29,
       // Checks the template against Twilio's Content API at create, as a broadcast's create does; a
-      // resume hands its run's unsent recipients to the send queue again (resumeBroadcast).
+      // resume hands its run's unsent recipients to the fan-out again (resumeBroadcast), and a test
+      // send is a broadcast of its own (acceptTestSend).
       uses: {
         tables: { main: 'readwrite' },
-        queues: { send: 'send' },
+        queues: { send: 'send', fanOut: 'send' },
         secrets: ['twilioAuthToken'],
         scheduleGroups: ['schedules'],
       },
@@ -614,6 +615,7 @@ export const topology = {
     { method: 'DELETE', path: '/v1/campaigns/{id}', function: 'campaigns', auth: 'admin' },
     { method: 'POST', path: '/v1/campaigns/{id}/pause', function: 'campaigns', auth: 'admin' },
     { method: 'POST', path: '/v1/campaigns/{id}/resume', function: 'campaigns', auth: 'admin' },
+    { method: 'POST', path: '/v1/campaigns/{id}/test-send', function: 'campaigns', auth: 'admin' },
     { method: 'POST', path: '/webhooks/twilio/status', function: 'twilioStatusWebhook', auth: 'public' },
     { method: 'POST', path: '/webhooks/twilio/inbound', function: 'twilioInboundWebhook', auth: 'public' },
   ],

@@ -58,6 +58,36 @@ export function parseTestSend(
       { path: '', message: 'Expected a JSON object' },
     ]);
   const { testPhones, ...rest } = body as Record<string, unknown>;
+  const phones = checkedTestPhones(testPhones);
+  return { input: withoutScheduleOrCanary(parseCreateBroadcast(rest, options)), testPhones: phones };
+}
+
+/**
+ * Validates POST /v1/campaigns/{id}/test-send's body: `{ testPhones }` (1–10 strings), the message
+ * being the campaign's. Throws ApiError VALIDATION_FAILED naming `testPhones.<n>` or the unknown field.
+ */
+export function parseCampaignTestSend(body: unknown): string[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new ApiError('VALIDATION_FAILED', 'The request body must be a JSON object with testPhones', [
+      { path: '', message: 'Expected a JSON object' },
+    ]);
+  const { testPhones, ...rest } = body as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0)
+    throw new ApiError(
+      'VALIDATION_FAILED',
+      `Only testPhones is taken here: the message is the campaign's (${unknown.join(', ')} not allowed)`,
+      unknown.map((key) => ({ path: key, message: 'not allowed: the campaign gives the message' })),
+    );
+  return checkedTestPhones(testPhones);
+}
+
+function withoutScheduleOrCanary(input: CreateBroadcastInput): CreateBroadcastInput {
+  const { scheduledAt: _scheduledAt, canary: _canary, ...rest } = input;
+  return rest;
+}
+
+function checkedTestPhones(testPhones: unknown): string[] {
   const phones = TestPhones.safeParse(testPhones);
   if (!phones.success) {
     const details = (fromZodError(phones.error).details ?? []).map((d) => ({
@@ -73,6 +103,5 @@ export function parseTestSend(
       details,
     );
   }
-  const { scheduledAt: _scheduledAt, canary: _canary, ...input } = parseCreateBroadcast(rest, options);
-  return { input, testPhones: phones.data };
+  return phones.data;
 }
