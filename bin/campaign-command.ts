@@ -9,14 +9,17 @@ import { readFileSync } from 'node:fs';
 
 export const CAMPAIGN_USAGE = `  npm run cli -- campaign create --file <campaign.json> [--idempotency-key <key>] [--api-url <url>] [--api-key <key>]
   npm run cli -- campaign list [--limit <n>] [--cursor <c>]                  [--api-url <url>] [--api-key <key>]
-  npm run cli -- campaign get|pause|resume|delete --id <cmp_…>              [--api-url <url>] [--api-key <key>]`;
+  npm run cli -- campaign get|pause|resume|delete --id <cmp_…>              [--api-url <url>] [--api-key <key>]
+  npm run cli -- campaign test-send --id <cmp_…> --phones <+p1,+p2,…>        [--api-url <url>] [--api-key <key>]`;
 
 export const CAMPAIGN_NOTES = `campaign: --api-url defaults to API_URL, else http://127.0.0.1:\${PORT:-3000} (npm start); on AWS it is
-the stack's ApiUrl output. --api-key defaults to API_KEY. The file is POST /v1/campaigns's JSON body.`;
+the stack's ApiUrl output. --api-key defaults to API_KEY. The file is POST /v1/campaigns's JSON body.
+test-send sends the campaign's message now to 1-10 phones (comma-separated), marked as a test.`;
 
 export interface CampaignOptions {
   readonly file?: string | undefined;
   readonly id?: string | undefined;
+  readonly phones?: string | undefined;
   readonly limit?: string | undefined;
   readonly cursor?: string | undefined;
   readonly 'api-url'?: string | undefined;
@@ -66,6 +69,19 @@ export async function campaignCommand(
       const path = `/v1/campaigns/${encodeURIComponent(options.id)}`;
       [method, route] =
         verb === 'get' ? ['GET', path] : verb === 'delete' ? ['DELETE', path] : ['POST', `${path}/${verb}`];
+      break;
+    }
+    case 'test-send': {
+      if (!options.id) throw new CampaignUsageError('Missing --id <cmp_…> (campaign test-send)');
+      const testPhones = (options.phones ?? '')
+        .split(',')
+        .map((phone) => phone.trim())
+        .filter(Boolean);
+      if (testPhones.length === 0)
+        throw new CampaignUsageError('Missing --phones <+p1,+p2,…> (campaign test-send: 1 to 10 phones)');
+      body = JSON.stringify({ testPhones });
+      headers['content-type'] = 'application/json';
+      [method, route] = ['POST', `/v1/campaigns/${encodeURIComponent(options.id)}/test-send`];
       break;
     }
     default:

@@ -62,6 +62,7 @@ const OPTIONS = {
   'api-url': { type: 'string' },
   'api-key': { type: 'string' },
   'idempotency-key': { type: 'string' },
+  phones: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];

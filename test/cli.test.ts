@@ -229,6 +229,24 @@ describe('operator CLI: campaign (the API)', () => {
 
     const paused = await cliAsync(['campaign', 'pause', '--id', body.campaignId, ...auth]);
     expect(JSON.parse(paused.stdout)).toMatchObject({ status: 'paused', nextRuns: [] });
+    const tested = await cliAsync([
+      'campaign',
+      'test-send',
+      '--id',
+      body.campaignId,
+      '--phones',
+      '+254712345699',
+      ...auth,
+    ]);
+    expect(tested.code, tested.stderr).toBe(0);
+    expect(JSON.parse(tested.stdout)).toMatchObject({
+      test: true,
+      campaignId: body.campaignId,
+      testPhones: [{ phone: '+254712345699' }],
+    });
+    const noPhones = await cliAsync(['campaign', 'test-send', '--id', body.campaignId, ...auth]);
+    expect(noPhones.code).toBe(2);
+    expect(noPhones.stderr).toContain('--phones');
     const listed = await cliAsync(['campaign', 'list', '--limit', '10', ...auth]);
     expect(JSON.parse(listed.stdout).items.map((c: { campaignId: string }) => c.campaignId)).toEqual([
       body.campaignId,
