@@ -13,17 +13,23 @@ import { DynamoApiKeys } from '../functions/adapters/dynamo-api-keys.ts';
 import { hashApiKey, newApiKey } from '../functions/core/api-keys.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { runningTwin } from '../lib/local/twin-lock.ts';
+import { topology } from '../lib/topology.ts';
 import { CAMPAIGN_NOTES, CAMPAIGN_USAGE, CampaignUsageError, campaignCommand } from './campaign-command.ts';
 
 /** Queues whose dead letters are worth putting back (countFailures holds reports, not work: see README). */
-const QUEUES = ['send', 'fanOut', 'callbackRetries'] as const;
-type QueueName = (typeof QUEUES)[number];
+/**
+ * The queues whose dead letters are work to put back: those a function consumes (countFailures holds
+ * reports of stream batches given up on, for the recount, not work).
+ */
+const QUEUES: readonly string[] = [...new Set(topology.consumers.map((c) => c.queue))];
+const QUEUE_CHOICES = QUEUES.join('|');
 
 const COMMAND_USAGE = {
   'api-key': `  npm run cli -- api-key create --tenant <tenant id> (--table <table name> [--region <region>] | --local)
   npm run cli -- api-key revoke --key <api key>      (--table <table name> [--region <region>] | --local)`,
-  dlq: `  npm run cli -- dlq status  [--queue send|fanOut|callbackRetries] (--queue-url <url> --dlq-url <url> [--region <region>] | --local) [--json]
-  npm run cli -- dlq redrive --queue send|fanOut|callbackRetries   (--queue-url <url> --dlq-url <url> [--region <region>] | --local) [--max <n>]`,
+  dlq: `  npm run cli -- dlq status  [--queue <queue>] (--queue-url <url> --dlq-url <url> [--region <region>] | --local) [--json]
+  npm run cli -- dlq redrive --queue <queue>   (--queue-url <url> --dlq-url <url> [--region <region>] | --local) [--max <n>]
+  <queue>: ${QUEUE_CHOICES}`,
   campaign: CAMPAIGN_USAGE,
 } as const;
 type Command = keyof typeof COMMAND_USAGE;
@@ -219,7 +225,7 @@ interface Target {
 async function dlq(verb: string | undefined, values: Values): Promise<number> {
   if (verb !== 'status' && verb !== 'redrive')
     throw new UsageError(`Unknown command: dlq ${verb ?? ''}`.trim(), 'dlq');
-  if (values.queue !== undefined && !QUEUES.includes(values.queue as QueueName))
+  if (values.queue !== undefined && !QUEUES.includes(values.queue))
     throw new UsageError(`--queue must be one of ${QUEUES.join(', ')}`, 'dlq');
   let max: number | undefined;
   if (values.max !== undefined) {
