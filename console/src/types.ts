@@ -12,6 +12,21 @@ export interface Broadcast {
   totalRecipients: number;
   counts: Counts;
   progressPct: number;
+  pausedAt?: string;
+  /** While paused: why ('paused by an admin', a campaign's pause, the canary's finding). */
+  pauseReason?: string;
+  quietHours?: { start: string; end: string };
+  frequencyCap?: { max: number; days: number };
+  waiting?: Waiting;
+  estimatedFinishAt?: string;
+}
+
+/** Recipients waiting (not failed, not skipped): inside their quiet hours, or past the messaging limit. */
+export interface Waiting {
+  count: number;
+  byReason?: Record<string, number>;
+  /** The latest release time planned at create. */
+  until?: string;
 }
 
 export interface Progress {
@@ -23,6 +38,7 @@ export interface Progress {
   pendingCount: number;
   progressPct: number;
   errorSummary: { code: number | string; message: string; count: number }[];
+  waiting?: Waiting;
   updatedAt: string;
 }
 
@@ -92,6 +108,9 @@ export interface Preview {
   invalidRecipients?: { input: string; reason: string }[];
   duplicateRecipientsCount: number;
   estimatedSeconds: number;
+  /** Issue 13: recipients that would wait (quiet hours, the messaging limit), and when the last would go. */
+  waiting?: Waiting;
+  estimatedFinishAt?: string;
   estimatedCost: {
     currency: string;
     amount: number;

@@ -9,6 +9,12 @@ import {
   twilioErrorUrl,
 } from '../../console/src/logic/format.ts';
 import { scheduleExpression } from '../../console/src/logic/schedule-presets.ts';
+import {
+  CAP_MAX_DAYS,
+  CAP_MAX_MESSAGES,
+  NO_TIMING,
+  timingOptions,
+} from '../../console/src/logic/send-timing.ts';
 import { FINAL_POLL_MS, LIVE_POLL_MS, SETTLE_GRACE_MS, SettleWatch } from '../../console/src/logic/settle.ts';
 import {
   compileVariables,
@@ -17,7 +23,8 @@ import {
   variableKeys,
   variableValue,
 } from '../../console/src/logic/variables.ts';
-import { directionOf } from '../../console/src/messages.ts';
+import { directionOf, t } from '../../console/src/messages.ts';
+import { MAX_CAP_DAYS, MAX_CAP_MESSAGES } from '../../functions/core/send-timing.ts';
 
 describe('formatting', () => {
   it('says how long a send takes in seconds, minutes and hours', () => {
@@ -156,6 +163,19 @@ describe('the New broadcast form', () => {
     expect(result.missingVariables).toEqual(['1']);
   });
 
+  it('adds quiet hours and a frequency cap when given, and words a half-filled pair', () => {
+    const timing = { quietStart: '21:00', quietEnd: '08:00', capMax: '2', capDays: '7' };
+    expect(broadcastRequest({ ...form, timing }).body).toMatchObject({
+      quietHours: { start: '21:00', end: '08:00' },
+      frequencyCap: { max: 2, days: 7 },
+    });
+    expect(broadcastRequest({ ...form, timing: NO_TIMING }).body).not.toHaveProperty('quietHours');
+    const half = broadcastRequest({ ...form, timing: { ...timing, quietEnd: '' } });
+    expect(half.body).toBeUndefined();
+    expect(half.problems).toEqual(['quiet_incomplete']);
+    expect(t.timing.problems[half.problems[0] as string]).toContain('both a start and an end');
+  });
+
   it('keeps one Idempotency-Key per submitted body, and a new one when the body changes', () => {
     let n = 0;
     const keys = new SubmissionKeys(() => `key-${++n}`);
@@ -166,6 +186,34 @@ describe('the New broadcast form', () => {
 
   it('splits pasted lists on commas, semicolons and new lines', () => {
     expect(splitList('a, b;c\n\n a ')).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('quiet hours and frequency cap fields', () => {
+  it('takes both fields of a pair or neither', () => {
+    expect(timingOptions(NO_TIMING)).toEqual({ options: {}, problems: [] });
+    expect(timingOptions({ ...NO_TIMING, quietStart: '22:00', quietEnd: '07:30' }).options).toEqual({
+      quietHours: { start: '22:00', end: '07:30' },
+    });
+    expect(timingOptions({ ...NO_TIMING, quietEnd: '07:30' }).problems).toEqual(['quiet_incomplete']);
+    expect(timingOptions({ ...NO_TIMING, quietStart: '07:30', quietEnd: '07:30' }).problems).toEqual([
+      'quiet_same',
+    ]);
+    expect(timingOptions({ ...NO_TIMING, capMax: '3' }).problems).toEqual(['cap_incomplete']);
+  });
+
+  it("keeps the cap within the server's bounds, whole numbers only", () => {
+    expect([CAP_MAX_MESSAGES, CAP_MAX_DAYS]).toEqual([MAX_CAP_MESSAGES, MAX_CAP_DAYS]);
+    const cap = (capMax: string, capDays: string) => timingOptions({ ...NO_TIMING, capMax, capDays });
+    expect(cap('100', '30').options).toEqual({ frequencyCap: { max: 100, days: 30 } });
+    for (const [max, days] of [
+      ['0', '7'],
+      ['101', '7'],
+      ['2', '31'],
+      ['1.5', '7'],
+      ['-1', '7'],
+    ] as const)
+      expect(cap(max, days).problems).toEqual(['cap_range']);
   });
 });
 

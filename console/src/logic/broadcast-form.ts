@@ -1,3 +1,4 @@
+import { type TimingFields, type TimingProblem, timingOptions } from './send-timing.ts';
 import { compileVariables, type VariableMapping } from './variables.ts';
 
 /** The New broadcast form's fields, as typed. */
@@ -15,9 +16,16 @@ export interface BroadcastForm {
   confirmPayload: string;
   /** A `datetime-local` value in the browser's time zone; '' sends now. */
   scheduleLocal: string;
+  /** Quiet hours and frequency cap (issue 13); absent or empty: none. */
+  timing?: TimingFields;
 }
 
-export type FormProblem = 'no_audience' | 'no_template' | 'missing_variables' | 'schedule_past';
+export type FormProblem =
+  | 'no_audience'
+  | 'no_template'
+  | 'missing_variables'
+  | 'schedule_past'
+  | TimingProblem;
 
 /** Comma/semicolon/newline-separated text → trimmed, non-empty, de-duplicated entries. */
 export function splitList(text: string): string[] {
@@ -52,6 +60,8 @@ export function broadcastRequest(
     if (Number.isNaN(at.getTime()) || at.getTime() <= now.getTime()) problems.push('schedule_past');
     else scheduledAt = at.toISOString();
   }
+  const timing = form.timing ? timingOptions(form.timing) : { options: {}, problems: [] };
+  problems.push(...timing.problems);
   if (problems.length > 0) return { problems, missingVariables: missing };
   const audience: Record<string, string[]> = {};
   if (form.groupIds.length > 0) audience.groupIds = [...form.groupIds];
@@ -71,6 +81,7 @@ export function broadcastRequest(
         }
       : {}),
     ...(scheduledAt ? { scheduledAt } : {}),
+    ...timing.options,
   };
   return { body, problems, missingVariables: [] };
 }

@@ -3,12 +3,14 @@ import { type ReactNode, useMemo, useRef, useState } from 'react';
 import { SKIP_REASON_TEXT, type SkipReason } from '../../../functions/core/skips.ts';
 import { api, listAll } from '../api.ts';
 import { type BroadcastForm, broadcastRequest, SubmissionKeys } from '../logic/broadcast-form.ts';
-import { formatDuration, formatMoney } from '../logic/format.ts';
+import { formatDuration, formatMoney, formatTime } from '../logic/format.ts';
+import { NO_TIMING } from '../logic/send-timing.ts';
 import { fillBody } from '../logic/variables.ts';
 import { t } from '../messages.ts';
 import type { Group, Preview, Template } from '../types.ts';
 import { Confirm, ErrorNote, go, messageOf, useLoad } from '../ui.tsx';
 import { TemplateFields } from './TemplateFields.tsx';
+import { TimingFields } from './TimingFields.tsx';
 
 const EMPTY: BroadcastForm = {
   name: '',
@@ -21,6 +23,7 @@ const EMPTY: BroadcastForm = {
   followUpBody: '',
   confirmPayload: '',
   scheduleLocal: '',
+  timing: NO_TIMING,
 };
 
 /** Compose → dry run (POST /v1/broadcasts/preview) → Send, confirmed, with one Idempotency-Key per submission. */
@@ -42,7 +45,8 @@ export function NewBroadcast(): ReactNode {
   const set = (patch: Partial<BroadcastForm>) => setForm((f) => ({ ...f, ...patch }));
   async function runPreview() {
     setError(undefined);
-    if (!request.body) return setError(request.problems.map((p) => t.compose.problems[p]).join(' '));
+    if (!request.body)
+      return setError(request.problems.map((p) => t.compose.problems[p] ?? t.timing.problems[p]).join(' '));
     setBusy(true);
     try {
       const result = await api<Preview>('POST', '/v1/broadcasts/preview', { body: request.body });
@@ -73,6 +77,8 @@ export function NewBroadcast(): ReactNode {
   const sendCount = preview ? (preview.result.sendCount ?? preview.result.totalRecipients) : 0;
   const name = form.name.trim() || t.broadcasts.unnamed;
   const skipped = Object.entries(preview?.result.skippedByReason ?? {}).filter(([, n]) => n > 0);
+  const waiting = preview?.result.waiting;
+  const waitingReasons = Object.entries(waiting?.byReason ?? {}).filter(([, n]) => n > 0);
   return (
     <section aria-labelledby="compose-title">
       <h1 id="compose-title">{t.compose.title}</h1>
@@ -156,6 +162,8 @@ export function NewBroadcast(): ReactNode {
           />
         </fieldset>
 
+        <TimingFields idPrefix="b" value={form.timing ?? NO_TIMING} onChange={(timing) => set({ timing })} />
+
         <label htmlFor="b-when">{t.compose.schedule}</label>
         <input
           id="b-when"
@@ -183,6 +191,13 @@ export function NewBroadcast(): ReactNode {
             <Figure label={t.compose.invalid} value={preview.result.invalidRecipientsCount} />
             <Figure label={t.compose.duplicates} value={preview.result.duplicateRecipientsCount} />
             <Figure label={t.compose.time} value={formatDuration(preview.result.estimatedSeconds)} />
+            {waiting && <Figure label={t.compose.waiting} value={waiting.count} />}
+            {preview.result.estimatedFinishAt && (
+              <Figure
+                label={t.compose.finishAt}
+                value={formatTime(preview.result.estimatedFinishAt, navigator.language)}
+              />
+            )}
             <Figure
               label={t.compose.cost}
               value={formatMoney(
@@ -192,8 +207,22 @@ export function NewBroadcast(): ReactNode {
               )}
             />
           </dl>
+          {waitingReasons.length > 0 && (
+            <ul aria-label={t.compose.waiting}>
+              {waitingReasons.map(([reason, n]) => (
+                <li key={reason}>
+                  {t.timing.waitReason[reason] ?? reason}: {n}
+                </li>
+              ))}
+              {waiting?.until && (
+                <li>
+                  {t.compose.waitingUntil}: {formatTime(waiting.until, navigator.language)}
+                </li>
+              )}
+            </ul>
+          )}
           {skipped.length > 0 && (
-            <ul>
+            <ul aria-label={t.compose.skipped}>
               {skipped.map(([reason, n]) => (
                 <li key={reason}>
                   {SKIP_REASON_TEXT[reason as SkipReason] ?? reason}: {n}
