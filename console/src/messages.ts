@@ -23,6 +23,7 @@ export const en = {
     templates: 'Templates', // kept
     campaigns: 'Campaigns', // kept
     suppressions: 'Suppressions', // kept
+    settings: 'Settings',
     signOut: 'Sign out',
   },
   common: {
@@ -272,6 +273,21 @@ export const en = {
       SAT: 'Saturday',
       SUN: 'Sunday',
     } as Record<string, string>,
+  },
+  settings: {
+    title: 'Settings',
+    consent: 'Send marketing templates only to contacts who opted in',
+    consentHint:
+      "WhatsApp's Business Messaging Policy asks for an opt-in before a business messages a person. When this is on, a MARKETING template skips every contact whose consent is not opted_in (reason: no consent). Off by default: a plain phone list carries no consent.",
+    limit: "Meta's messaging limit (people per 24 hours)",
+    limitHint:
+      "The most unique people your WhatsApp business portfolio may message in a moving 24 hours (see WhatsApp Manager). A broadcast larger than what remains waits and is sent across days, instead of failing with Twilio's 63018.",
+    unlimited: 'Unlimited (nothing waits)',
+    tier: (n: string) => `${n} people`,
+    otherLimit: 'Another number',
+    otherNumber: 'Messaging limit (1–1,000,000 people)',
+    badLimit: 'Give the messaging limit as a whole number from 1 to 1,000,000.',
+    updatedAt: (when: string) => `Last changed ${when}`,
   },
   dashboard: {
     title: 'Dashboard',

@@ -135,7 +135,7 @@ describe('the console with issue 13', { timeout: 60_000 }, () => {
     expect((await api.call('GET', `/v1/campaigns/${campaignId}`, { key: OTHER_KEY })).status).toBe(404);
   });
 
-  const capped = Array.from({ length: 40 }, () => testPhone());
+  const capped = Array.from({ length: 24 }, () => testPhone());
   it('pauses a running broadcast, shows Paused and why, resumes it, and it completes', async () => {
     const created = await api.call('POST', '/v1/broadcasts', {
       key: KEY,
@@ -151,12 +151,14 @@ describe('the console with issue 13', { timeout: 60_000 }, () => {
     await pw(page.getByRole('heading', { level: 1, name: 'Slow notice' })).toBeVisible();
     await pw(page.getByText('Running', { exact: true })).toBeVisible(LONG);
     await page.getByRole('button', { name: 'Pause', exact: true }).click();
+    await pw(page.getByRole('status').or(page.getByRole('alert'))).toContainText('no new send starts');
     await pw(page.getByText('Paused', { exact: true })).toBeVisible();
     await pw(page.getByText('Paused: paused by an admin')).toBeVisible();
     const progress = page.getByRole('progressbar', { name: 'Slow notice progress' });
     expect(Number(await progress.getAttribute('aria-valuenow'))).toBeLessThan(100);
     await accessible();
     await page.getByRole('button', { name: 'Resume', exact: true }).click();
+    await pw(page.getByRole('status').or(page.getByRole('alert'))).toContainText('Resumed.');
     await pw(progress).toHaveAttribute('aria-valuenow', '100', LONG);
     await pw(page.getByText('Completed', { exact: true })).toBeVisible(LONG);
     await pw(page.getByRole('button', { name: 'Pause', exact: true })).toHaveCount(0);
@@ -213,5 +215,48 @@ describe('the console with issue 13', { timeout: 60_000 }, () => {
     const sent = fresh.concat(capped.slice(0, 2)).map((p) => api.messagesTo(p));
     expect(sent).toEqual([0, 0, 1, 1]); // the waiting ones not yet; the capped ones only from the first broadcast
     expect((await api.call('GET', `/v1/broadcasts/${id}`, { key: OTHER_KEY })).status).toBe(404);
+  });
+
+  it("saves the settings, and the dry run shows recipients waiting for Meta's messaging limit", async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Settings' }).click();
+    const consent = page.getByRole('checkbox', { name: /only to contacts who opted in/ });
+    await pw(page.getByLabel("Meta's messaging limit (people per 24 hours)")).toHaveValue('unlimited');
+    expect(await consent.isChecked()).toBe(false);
+    await accessible();
+    await page
+      .getByLabel("Meta's messaging limit (people per 24 hours)")
+      .selectOption({ label: 'Another number' });
+    await page.getByLabel('Messaging limit (1–1,000,000 people)').fill('2');
+    await consent.check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await pw(page.getByRole('status')).toContainText('Saved.');
+    await pw(page.getByText(/^Last changed/)).toBeVisible();
+    expect((await api.call('GET', '/v1/settings', { key: KEY })).body).toMatchObject({
+      requireConsentForMarketing: true,
+      messagingLimit: 2,
+    });
+    expect((await api.call('GET', '/v1/settings', { key: OTHER_KEY })).body).toMatchObject({
+      requireConsentForMarketing: false,
+      messagingLimit: 'unlimited',
+    });
+
+    // Three people for a limit of two: the third waits for the limit (a utility template: consent not asked).
+    await page.getByRole('navigation').getByRole('link', { name: 'Broadcasts' }).click();
+    await page.getByRole('button', { name: 'New broadcast' }).click();
+    await page.getByLabel(/^Phone numbers/).fill([testPhone(), testPhone(), testPhone()].join('\n'));
+    await page.getByLabel('Template', { exact: true }).selectOption({ label: 'order_delivery_update (en)' });
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    const figures = page.getByRole('region', { name: /Dry run/ });
+    await pw(figures.getByRole('list', { name: 'Would wait' })).toContainText(
+      "Waiting for Meta's daily messaging limit: 1",
+    );
+    await pw(figures.getByRole('list', { name: 'Would wait' })).toContainText('Waiting until');
+
+    await page.getByRole('navigation').getByRole('link', { name: 'Settings' }).click();
+    await pw(page.getByLabel('Messaging limit (1–1,000,000 people)')).toHaveValue('2');
+    await page.getByLabel("Meta's messaging limit (people per 24 hours)").selectOption('unlimited');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await pw(page.getByRole('status')).toContainText('Saved.');
+    expect((await api.call('GET', '/v1/settings', { key: KEY })).body.messagingLimit).toBe('unlimited');
   });
 });

@@ -15,6 +15,7 @@ import {
   NO_TIMING,
   timingOptions,
 } from '../../console/src/logic/send-timing.ts';
+import { limitChoiceOf, limitValueOf, MAX_LIMIT } from '../../console/src/logic/settings-form.ts';
 import { FINAL_POLL_MS, LIVE_POLL_MS, SETTLE_GRACE_MS, SettleWatch } from '../../console/src/logic/settle.ts';
 import {
   compileVariables,
@@ -25,6 +26,7 @@ import {
 } from '../../console/src/logic/variables.ts';
 import { directionOf, t } from '../../console/src/messages.ts';
 import { MAX_CAP_DAYS, MAX_CAP_MESSAGES } from '../../functions/core/send-timing.ts';
+import { MAX_MESSAGING_LIMIT } from '../../functions/core/tenant-settings.ts';
 
 describe('formatting', () => {
   it('says how long a send takes in seconds, minutes and hours', () => {
@@ -214,6 +216,19 @@ describe('quiet hours and frequency cap fields', () => {
       ['-1', '7'],
     ] as const)
       expect(cap(max, days).problems).toEqual(['cap_range']);
+  });
+});
+
+describe("the Settings page's messaging limit", () => {
+  it("offers Meta's tiers, unlimited, or another number, within the server's bound", () => {
+    expect(MAX_LIMIT).toBe(MAX_MESSAGING_LIMIT);
+    expect(limitChoiceOf('unlimited')).toEqual({ choice: 'unlimited', other: '' });
+    expect(limitChoiceOf(2000)).toEqual({ choice: '2000', other: '' });
+    expect(limitChoiceOf(300)).toEqual({ choice: 'other', other: '300' });
+    expect(limitValueOf('unlimited', '5')).toBe('unlimited');
+    expect(limitValueOf('10000', '')).toBe(10_000);
+    expect(limitValueOf('other', ' 300 ')).toBe(300);
+    for (const bad of ['', '0', '1.5', '1000001', 'many']) expect(limitValueOf('other', bad)).toBeUndefined();
   });
 });
 
