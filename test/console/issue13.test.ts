@@ -5,7 +5,10 @@
  * and frequency cap with the dry run's waiting and skipped figures, and the waiting recipients on the
  * broadcast's page. One twin (a slow sender, SENDER_MPS, so a pause lands mid-broadcast) and one
  * browser for the file; every wait is on a condition; axe-core on each new page.
+ * UPDATE_SCREENSHOTS=1 also writes docs/screenshots/{campaign,new-broadcast-timing,broadcast-waiting,settings}.png.
  */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator.ts';
@@ -21,6 +24,16 @@ const SENDER_MPS = 4;
 let api: ApiTwin;
 let browser: Browser;
 let page: Page;
+
+const SHOTS = process.env.UPDATE_SCREENSHOTS
+  ? path.resolve(import.meta.dirname, '../../docs/screenshots')
+  : undefined;
+
+async function screenshot(name: string): Promise<void> {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
 
 async function accessible(): Promise<void> {
   expect(await seriousViolations(page)).toEqual([]);
@@ -117,6 +130,7 @@ describe('the console with issue 13', { timeout: 60_000 }, () => {
     );
     await pw(page.getByText(/Quiet hours 21:00–08:00/)).toContainText('at most 2 per 7 days');
     await accessible();
+    await screenshot('campaign');
 
     await page.getByRole('button', { name: 'Pause campaign' }).click();
     await pw(page.getByRole('button', { name: 'Resume campaign' })).toBeVisible();
@@ -196,6 +210,8 @@ describe('the console with issue 13', { timeout: 60_000 }, () => {
     );
     await pw(figures.getByRole('list', { name: 'Skipped' })).toContainText('frequencyCap allows');
     await accessible();
+    await figures.scrollIntoViewIfNeeded();
+    await screenshot('new-broadcast-timing');
 
     await page.getByRole('button', { name: 'Send', exact: true }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Send' }).click();
@@ -211,6 +227,7 @@ describe('the console with issue 13', { timeout: 60_000 }, () => {
       'at most 1 per 7 days',
     );
     await accessible();
+    await screenshot('broadcast-waiting');
     const id = decodeURIComponent(page.url().split('/').at(-1) ?? '');
     const sent = fresh.concat(capped.slice(0, 2)).map((p) => api.messagesTo(p));
     expect(sent).toEqual([0, 0, 1, 1]); // the waiting ones not yet; the capped ones only from the first broadcast
@@ -231,6 +248,7 @@ describe('the console with issue 13', { timeout: 60_000 }, () => {
     await page.getByRole('button', { name: 'Save' }).click();
     await pw(page.getByRole('status')).toContainText('Saved.');
     await pw(page.getByText(/^Last changed/)).toBeVisible();
+    await screenshot('settings');
     expect((await api.call('GET', '/v1/settings', { key: KEY })).body).toMatchObject({
       requireConsentForMarketing: true,
       messagingLimit: 2,
