@@ -1,4 +1,6 @@
 import { type ReactNode, useRef, useState } from 'react';
+// The API's own list of statuses a pause is accepted from (not `scheduled`: cancel that instead).
+import { PAUSABLE_BROADCAST_STATUSES } from '../../../functions/core/statuses.ts';
 import { ApiProblem, api, exportCsv } from '../api.ts';
 import { capabilities } from '../capabilities.ts';
 import { FINAL_BROADCAST_STATUSES, formatTime, RECIPIENT_STATUSES, twilioErrorUrl } from '../logic/format.ts';
@@ -112,7 +114,7 @@ export function BroadcastDetail({ id }: { id: string }): ReactNode {
             {t.detail.resume}
           </button>
         ) : (
-          !final &&
+          (PAUSABLE_BROADCAST_STATUSES as readonly string[]).includes(status) &&
           b && (
             <button type="button" onClick={() => void pause()}>
               {t.detail.pause}
