@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { adminRoute } from './commons/admin-route.ts';
-import { pauseBroadcast, resumeBroadcast } from './commons/broadcast-control.ts';
+import { acceptTestSend, pauseBroadcast, resumeBroadcast } from './commons/broadcast-control.ts';
 import { maxRecipients } from './commons/broadcast-planning.ts';
 import { twilioConfigured } from './commons/config.ts';
 import { json, parseJson } from './commons/http.ts';
@@ -29,10 +29,11 @@ import { isOneTime } from './core/schedule-expressions.ts';
 import { SCHEDULED_TIME } from './core/schedules.ts';
 import { isFinalBroadcastStatus } from './core/statuses.ts';
 import { checkTemplateInRegistry } from './core/template-check.ts';
+import { parseCampaignTestSend } from './core/test-send.ts';
 
 /**
  * Campaigns (API.md "Campaigns"): POST/GET /v1/campaigns, GET/DELETE /v1/campaigns/{id}, POST
- * /v1/campaigns/{id}/pause and /resume. Each campaign is one EventBridge Scheduler schedule named
+ * /v1/campaigns/{id}/pause, /resume and /test-send. Each campaign is one EventBridge Scheduler schedule named
  * after it (its id), in the stack's schedule group, invoking functions/run-schedules.ts at each
  * firing. Another tenant's campaign is a 404, never read or changed.
  *
@@ -165,6 +166,21 @@ export const handler = adminRoute(async (event, tenantId) => {
       logger.info(pause ? 'campaign paused' : 'campaign resumed', { campaignId: campaign.campaignId, run });
       const updated = (await store.get(tenantId, campaign.campaignId)) ?? campaign;
       return json(200, await withRuns(updated, now));
+    }
+    case 'POST /v1/campaigns/{id}/test-send': {
+      // The campaign's message, now, to 1–10 test phones only (commons/broadcast-control.ts): what a
+      // run would send, checked on a phone before the schedule sends it to everyone.
+      const campaign = await owned(tenantId, event.pathParameters?.id);
+      const testPhones = parseCampaignTestSend(parseJson(event));
+      const idempotencyKey = parseIdempotencyKey(event.headers?.['idempotency-key']);
+      const proof = await acceptTestSend(
+        tenantId,
+        { ...campaign.broadcast, name: campaign.name },
+        testPhones,
+        idempotencyKey ? { idempotencyKey } : {},
+      );
+      logger.info('campaign test sent', { campaignId: campaign.campaignId, broadcastId: proof.broadcastId });
+      return json(202, { ...proof, campaignId: campaign.campaignId });
     }
     default:
       throw new ApiError('NOT_FOUND', `No route ${event.routeKey}`);

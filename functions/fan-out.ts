@@ -11,6 +11,7 @@ const fanOutTaskSchema = z.object({
   tenantId: z.string().min(1),
   broadcastId: z.string().min(1),
   chunk: z.number().int().nonnegative(),
+  release: z.boolean().optional(),
 });
 
 let fanOut: ReturnType<typeof createFanOut> | undefined;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adminRoute } from './commons/admin-route.ts';
-import { ADMIN_PAUSE_REASON, pauseBroadcast, resumeBroadcast } from './commons/broadcast-control.ts';
+import { ADMIN_PAUSE_REASON, pauseBroadcast, resumeBroadcast } from './commons/broadcast-pause.ts';
 import { ownedBroadcast } from './commons/broadcasts.ts';
 import { retryBackoffSeconds } from './commons/config.ts';
 import { json } from './commons/http.ts';
@@ -28,7 +28,7 @@ const CANCEL_STABLE_MS = COUNTS_BATCH_WINDOW_SECONDS * 1000 + 1_500;
 /**
  * POST /v1/broadcasts/{id}/cancel, /pause, /resume and /retry.
  *
- * Pause and resume: commons/broadcast-control.ts.
+ * Pause and resume: commons/broadcast-pause.ts.
  *
  * Cancel is one conditional write: the broadcast becomes `cancelled` at once; no send starts after
  * it (each send checks the broadcast with a read newer than its claim), and its recipients not yet

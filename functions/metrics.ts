@@ -84,7 +84,8 @@ export async function tenantMetrics(
 }
 
 async function activeWork(store: { broadcasts: Broadcasts; counters: BroadcastCounters }, tenantId: string) {
-  const active = (await store.broadcasts.active(tenantId)).filter((b) => b.status !== 'cancelled');
+  // Test sends are not the tenant's traffic (POST /v1/broadcasts/test-send).
+  const active = (await store.broadcasts.active(tenantId)).filter((b) => b.status !== 'cancelled' && !b.test);
   const perBroadcast = await pLimit(COUNTS_CONCURRENCY).map(active, async (broadcast) => {
     const { counts, totals } = await stateOf(store, broadcast);
     const pending = IN_FLIGHT.reduce((sum, status) => sum + (counts[status] ?? 0), 0);

@@ -4,6 +4,7 @@ import { intEnv, optionalEnv } from './commons/config.ts';
 import { json, parseJson } from './commons/http.ts';
 import { templateRegistry } from './commons/template-wiring.ts';
 import { parseCreateBroadcast } from './core/broadcast-request.ts';
+import { planCanary } from './core/canary.ts';
 import { DEFAULT_SENDER_MPS } from './core/pacing.ts';
 import { previewFigures } from './core/preview.ts';
 import { priceTableFrom } from './core/pricing.ts';
@@ -51,6 +52,7 @@ export const handler = adminRoute(async (event, tenantId) => {
     estimatedSeconds: figures.estimatedSeconds,
     estimatedCost: figures.estimatedCost,
     samples: figures.samples,
+    ...(input.canary ? { canary: canaryPreview(planCanary(input.canary, plan.entries)) } : {}),
     template: {
       contentSid: template.contentSid,
       friendlyName: template.friendlyName,
@@ -60,3 +62,7 @@ export const handler = adminRoute(async (event, tenantId) => {
     },
   });
 });
+
+function canaryPreview(canary: ReturnType<typeof planCanary>) {
+  return { size: canary.size, rest: canary.rest };
+}

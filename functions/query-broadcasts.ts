@@ -9,6 +9,7 @@ import {
   RecipientListQuery,
   type RecipientViewShape,
 } from './core/broadcast-request.ts';
+import { canaryView } from './core/canary.ts';
 import type { CounterTotals } from './core/count-deltas.ts';
 import { progressOf, type StatusCounts } from './core/counts.ts';
 import { wantsCsv } from './core/csv-export.ts';
@@ -30,6 +31,7 @@ export const handler = adminRoute(async (event, tenantId) => {
         limit: query.limit,
         ...(query.cursor ? { cursor: query.cursor } : {}),
         ...(query.status ? { status: query.status } : {}),
+        ...(query.test !== undefined ? { test: query.test } : {}),
       });
       const items = await Promise.all(
         page.items.map(async (b) => {
@@ -148,6 +150,8 @@ function broadcastView(b: Broadcast, counts: StatusCounts, totals?: CounterTotal
       'campaign',
     ]),
     ...(b.audience ? { audience: audienceView(b.audience) } : {}),
+    ...(b.test ? { test: true as const } : {}),
+    ...(b.canary ? { canary: canaryView(b.canary, counts) } : {}),
     template: b.template,
     totalRecipients: b.totalRecipients,
     counts,

@@ -337,7 +337,7 @@ export const topology = {
     createBroadcast: {
       entry: 'functions/create-broadcast.ts',
       description:
-        "POST /v1/broadcasts: validates (the template against Twilio's Content API), stores the list in chunks, and hands it to the fan-out",
+        "POST /v1/broadcasts (and /test-send): validates (the template against Twilio's Content API), stores the list in chunks, and hands it to the fan-out",
       memoryMb: 1024,
       // API Gateway gives up at 29 s; the handler only validates and stores a few chunk items.
       timeoutSeconds: 29,
@@ -361,8 +361,8 @@ export const topology = {
       description: 'POST /v1/broadcasts/{id}/cancel, /pause, /resume and /retry',
       memoryMb: 512,
       timeoutSeconds: 29,
-      // Cancelling a scheduled broadcast deletes its at() schedule.
-      uses: { ...ADMIN_READS, queues: { send: 'send' }, scheduleGroups: ['schedules'] },
+      // Cancelling a scheduled broadcast deletes its at() schedule; a resume hands release tasks to the fan-out.
+      uses: { ...ADMIN_READS, queues: { send: 'send', fanOut: 'send' }, scheduleGroups: ['schedules'] },
     },
     metrics: {
       entry: 'functions/metrics.ts',
@@ -534,14 +534,15 @@ export const topology = {
     campaigns: {
       entry: 'functions/campaigns.ts',
       description:
-        'Campaigns (/v1/campaigns): each one an EventBridge Scheduler schedule; create, read, pause, resume, delete',
+        'Campaigns (/v1/campaigns): each one an EventBridge Scheduler schedule; create, read, pause, resume, delete, test-send',
       memoryMb: 512,
       timeoutSeconds: 29,
       // Checks the template against Twilio's Content API at create, as a broadcast's create does; a
-      // resume hands its run's unsent recipients to the send queue again (resumeBroadcast).
+      // resume hands its run's unsent recipients to the fan-out again (resumeBroadcast), and a test
+      // send is a broadcast of its own (acceptTestSend).
       uses: {
         tables: { main: 'readwrite' },
-        queues: { send: 'send' },
+        queues: { send: 'send', fanOut: 'send' },
         secrets: ['twilioAuthToken'],
         scheduleGroups: ['schedules'],
       },
@@ -575,6 +576,7 @@ export const topology = {
     { method: 'GET', path: '/openapi.json', function: 'apiDocs', auth: 'public' },
     { method: 'POST', path: '/v1/broadcasts', function: 'createBroadcast', auth: 'admin' },
     { method: 'POST', path: '/v1/broadcasts/preview', function: 'previewBroadcast', auth: 'admin' },
+    { method: 'POST', path: '/v1/broadcasts/test-send', function: 'createBroadcast', auth: 'admin' },
     { method: 'GET', path: '/v1/broadcasts', function: 'queryBroadcasts', auth: 'admin' },
     { method: 'GET', path: '/v1/broadcasts/{id}', function: 'queryBroadcasts', auth: 'admin' },
     { method: 'GET', path: '/v1/broadcasts/{id}/progress', function: 'queryBroadcasts', auth: 'admin' },
@@ -613,6 +615,7 @@ export const topology = {
     { method: 'DELETE', path: '/v1/campaigns/{id}', function: 'campaigns', auth: 'admin' },
     { method: 'POST', path: '/v1/campaigns/{id}/pause', function: 'campaigns', auth: 'admin' },
     { method: 'POST', path: '/v1/campaigns/{id}/resume', function: 'campaigns', auth: 'admin' },
+    { method: 'POST', path: '/v1/campaigns/{id}/test-send', function: 'campaigns', auth: 'admin' },
     { method: 'POST', path: '/webhooks/twilio/status', function: 'twilioStatusWebhook', auth: 'public' },
     { method: 'POST', path: '/webhooks/twilio/inbound', function: 'twilioInboundWebhook', auth: 'public' },
   ],

@@ -5,7 +5,8 @@ import { queueDepth } from '../functions/adapters/dead-letters.ts';
 import { SqsTaskQueue } from '../functions/adapters/sqs-queues.ts';
 import { recipientKey } from '../functions/adapters/table-layout.ts';
 import { TwilioMessenger } from '../functions/adapters/twilio-messenger.ts';
-import type { RecipientKey, SendLedger, SendTask } from '../functions/core/ports.ts';
+import type { SenderPacer } from '../functions/core/pacing.ts';
+import type { Messenger, RecipientKey, SendLedger, SendTask } from '../functions/core/ports.ts';
 import {
   createSendConsumer,
   type SendConsumerDeps,
@@ -380,6 +381,32 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
         queued: 0,
         sending: 0,
       });
+  });
+
+  it('a pause that lands while a claimed send waits for its pacing slot sends nothing: the claim goes back to queued for the resume', async () => {
+    const { broadcast, keys, phones, tasks } = await rig.store(['4690', '4691']);
+    // Slots 0.3 s and 2.5 s ahead: the second claim waits its slot out across the pause.
+    const slots = [300, 2_500];
+    const pacer = {
+      acquire: async () => ({ ok: true as const, at: Date.now() + (slots.shift() ?? 0) }),
+      slowDown: async () => {},
+    } as unknown as SenderPacer;
+    const pausing = consumer({
+      pacer,
+      messenger: async () =>
+        around<Messenger>(rig.messenger, {
+          sendTemplate: async (...args) => {
+            const sent = await rig.messenger.sendTemplate(...args);
+            await rig.broadcasts.pause(TENANT, broadcast.broadcastId, new Date(), 'paused by an admin');
+            return sent;
+          },
+        }),
+    });
+    expect((await deliver(tasks, pausing)).batchItemFailures).toEqual([]);
+    expect(rig.sentTo(at(phones, 0))).toHaveLength(1);
+    expect(rig.sentTo(at(phones, 1))).toHaveLength(0);
+    expect(await rig.recipient(at(keys, 1))).toMatchObject({ status: 'queued', attempts: 1 });
+    expect(requeuedFor(at(keys, 1))).toEqual([]); // dropped, not hopping on the queue: the resume releases it
   });
 
   it('an invocation past its deadline before the call (a stalled event loop; on the twin, one abandoned at its timeout) sends nothing and puts the task back', async () => {

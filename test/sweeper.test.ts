@@ -6,6 +6,7 @@ import { shardCountsKey } from '../functions/adapters/table-layout.ts';
 import { TwilioMessenger } from '../functions/adapters/twilio-messenger.ts';
 import { RECOUNT_QUIET_SECONDS } from '../functions/core/count-deltas.ts';
 import type { Broadcast, FanOutTask, RecipientKey, SendTask } from '../functions/core/ports.ts';
+import { releaseChunk } from '../functions/use-cases/broadcast-release.ts';
 import { createSendConsumer, statusCallbackUrl } from '../functions/use-cases/send-task.ts';
 import { countsSignature, createSweeper, type SweepDeps } from '../functions/use-cases/sweep.ts';
 import { SAMPLE_TEMPLATES } from '../lib/local/twilio-simulator.ts';
@@ -400,6 +401,64 @@ describe('sweeper against DynamoDB Local, fauxqs and the Twilio simulator', { ti
     expect(await active()).not.toContain(done.broadcast.broadcastId);
     expect(await active()).not.toContain(cancelled.broadcast.broadcastId);
     expect((await rig.broadcasts.get(TENANT, cancelled.broadcast.broadcastId))?.status).toBe('cancelled');
+  });
+
+  it('a paused broadcast’s waiting recipients are not lost: the sweeper enqueues nothing however long it stands; the resume releases each once', async () => {
+    // Recipient 0's claim was released when the pause landed (queued in the ledger); 1's task was
+    // dropped before any claim (never written).
+    const { broadcast, keys, phones, tasks } = await stored(['5671', '5672']);
+    await rig.ledger.claim(first(tasks), new Date(), new Date(Date.now() + MINUTE));
+    expect(await rig.ledger.release(first(keys), 1, new Date())).toBe(true);
+    const paused = await rig.broadcasts.pause(
+      TENANT,
+      broadcast.broadcastId,
+      new Date(),
+      'paused by an admin',
+    );
+    expect(paused?.status).toBe('paused');
+    await sweeper()();
+    expect((await sweeper({ now: ahead(60 * MINUTE) })()).requeued).toBe(0);
+    expect(await tasksOn(broadcast)).toEqual([]);
+    expect((await rig.broadcasts.get(TENANT, broadcast.broadcastId))?.status).toBe('paused');
+
+    const release = (b: Broadcast) =>
+      releaseChunk(
+        {
+          broadcasts: rig.broadcasts,
+          ledger: rig.ledger,
+          sendQueue: new SqsTaskQueue<SendTask>(queues.client, sendQueueUrl),
+        },
+        b,
+        0,
+        new Date(),
+      );
+    expect(await release(paused as Broadcast)).toBe(0); // nothing while paused
+    const resumed = await rig.broadcasts.resume(TENANT, broadcast.broadcastId, new Date());
+    expect(resumed?.status).toBe('queued'); // what it was paused from
+    expect((await rig.broadcasts.get(TENANT, broadcast.broadcastId))?.pauseReason).toBeUndefined();
+    expect(await release(resumed as Broadcast)).toBe(2);
+    const again = await tasksOn(broadcast);
+    expect(again.map((t) => t.task.index).sort()).toEqual([0, 1]);
+    expect((await deliver(again.map((t) => t.message))).batchItemFailures).toEqual([]);
+    await rig.untilBroadcast(broadcast, 'completed');
+    for (const phone of phones) expect(rig.sentTo(phone)).toHaveLength(1);
+    expect(await release(resumed as Broadcast)).toBe(0); // a second release finds nobody unsent
+  });
+
+  it('a canary still deciding: its own lost task is sent again once stalled, its held rest never', async () => {
+    const { broadcast, tasks } = await stored(['6781', '6782', '6783']); // no task reached a queue
+    const canary = { size: 1, below: 1, rest: 2, maxFailureRate: 0.5, minOutcomes: 1, decision: 'waiting' };
+    await rig.db.doc.send(
+      new UpdateCommand({
+        TableName: rig.db.tableName,
+        Key: { pk: `TENANT#${TENANT}`, sk: `BROADCAST#${broadcast.broadcastId}` },
+        UpdateExpression: 'SET canary = :canary',
+        ExpressionAttributeValues: { ':canary': canary },
+      }),
+    );
+    expect((await sweepStalled()).requeued).toBe(1);
+    const again = await tasksOn(broadcast);
+    expect(again.map((t) => t.task)).toEqual([{ ...first(tasks), queuedAt: expect.any(String) }]);
   });
 
   it('the messenger finds messages for reconciliation: unknown SID → undefined; by To and time, also through a Messaging Service', async () => {

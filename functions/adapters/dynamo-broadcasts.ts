@@ -201,7 +201,7 @@ export class DynamoBroadcasts implements Broadcasts {
     return Item ? toBroadcast(Item) : undefined;
   }
 
-  async page(tenantId: string, page: { limit: number; cursor?: string; status?: string }) {
+  async page(tenantId: string, page: { limit: number; cursor?: string; status?: string; test?: boolean }) {
     const items: Broadcast[] = [];
     const partition = `TENANT#${tenantId}`;
     let startKey: Item | undefined = page.cursor
@@ -219,10 +219,9 @@ export class DynamoBroadcasts implements Broadcasts {
             ':pk': partition,
             ':prefix': 'BROADCAST#',
             ...(page.status ? { ':status': page.status } : {}),
+            ...(page.test === true ? { ':test': true } : {}),
           },
-          ...(page.status
-            ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }
-            : {}),
+          ...listFilter(page),
           ScanIndexForward: false,
           Limit: page.limit + 1 - items.length,
           ExclusiveStartKey: startKey,
@@ -399,6 +398,27 @@ export class DynamoBroadcasts implements Broadcasts {
     return { ...rest, status: to };
   }
 
+  async decideCanary(broadcast: Broadcast, decided: Parameters<Broadcasts['decideCanary']>[1]) {
+    const fields = Object.fromEntries(Object.entries(decided).filter(([, v]) => v !== undefined));
+    const update = updateExpression(fields, [], { within: 'canary' });
+    try {
+      await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: broadcastKey(broadcast.tenantId, broadcast.broadcastId),
+          UpdateExpression: update.expression,
+          ConditionExpression: '#p.decision = :waiting',
+          ExpressionAttributeNames: update.names,
+          ExpressionAttributeValues: { ...update.values, ':waiting': 'waiting' },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
   cancel(tenantId: string, broadcastId: string, at: Date): Promise<boolean> {
     // It stays in the active index until its last sends settle (the aggregator and sweeper watch it).
     return this.#setStatusIf(tenantId, broadcastId, NOT_FINAL, 'cancelled', {
@@ -499,6 +519,23 @@ export class DynamoBroadcasts implements Broadcasts {
       throw error;
     }
   }
+}
+
+/** The list's filter after the read: its status, and whether test sends are shown (test: true) or not. */
+function listFilter(page: { status?: string; test?: boolean }) {
+  const conditions: string[] = [];
+  const names: Record<string, string> = {};
+  if (page.status) {
+    conditions.push('#status = :status');
+    names['#status'] = 'status';
+  }
+  if (page.test !== undefined) {
+    conditions.push(page.test ? '#test = :test' : 'attribute_not_exists(#test)');
+    names['#test'] = 'test';
+  }
+  return conditions.length > 0
+    ? { FilterExpression: conditions.join(' AND '), ExpressionAttributeNames: names }
+    : {};
 }
 
 function toBroadcast(item: Item): Broadcast {

@@ -13,7 +13,15 @@ import type {
 import type { WaitReason } from '../core/send-timing.ts';
 import type { SkipReason } from '../core/skips.ts';
 import { canAdvance, type RecipientStatus } from '../core/statuses.ts';
-import { type Item, inList, isConditionFailure, queryAll, strip, updateExpression } from './dynamo-items.ts';
+import {
+  batchGet,
+  type Item,
+  inList,
+  isConditionFailure,
+  queryAll,
+  strip,
+  updateExpression,
+} from './dynamo-items.ts';
 import { recipientKey, recipientPartition, SHARDS } from './table-layout.ts';
 
 /** The sort keys a recipients cursor may name (core/cursor.ts checks them). */
@@ -113,6 +121,21 @@ export class DynamoSendLedger implements SendLedger {
         sk: String(last.sk),
       }),
     };
+  }
+
+  async getMany(broadcast: Broadcast, indexes: readonly number[]): Promise<Map<number, Recipient>> {
+    const items = await batchGet(
+      this.#db,
+      this.#table,
+      indexes.map((index) => recipientKey(broadcast.broadcastId, index)),
+    );
+    const found = new Map<number, Recipient>();
+    for (const item of items)
+      if (item.tenantId === broadcast.tenantId) {
+        const recipient = toRecipient(item);
+        found.set(recipient.index, recipient);
+      }
+    return found;
   }
 
   async inStatuses(broadcast: Broadcast, statuses: readonly RecipientStatus[]): Promise<Recipient[]> {

@@ -1,94 +1,83 @@
+import { type CreateBroadcastInput, MAX_NAME_LENGTH } from '../core/broadcast-request.ts';
 import { ApiError } from '../core/errors.ts';
-import type { Broadcast } from '../core/ports.ts';
-import { isFinalBroadcastStatus, type PausableBroadcastStatus } from '../core/statuses.ts';
-import { releaseUnsent } from '../use-cases/broadcast-release.ts';
-import { logger } from './powertools.ts';
-import { broadcasts, sendLedger, sendTaskQueue } from './wiring.ts';
-
-/** The pause reason when an admin pauses through the API (a campaign or the canary give their own). */
-export const ADMIN_PAUSE_REASON = 'paused by an admin';
-
-export interface PauseAnswer {
-  readonly broadcastId: string;
-  readonly status: 'paused';
-  readonly pausedAt: string;
-  readonly pauseReason: string;
-}
-
-export interface ResumeAnswer {
-  readonly broadcastId: string;
-  /** The status it went back to (the one it was paused from), or the one it is in when it was not paused. */
-  readonly status: PausableBroadcastStatus;
-  /** Send tasks enqueued again for its unsent recipients (0 for a broadcast that was not paused). */
-  readonly releasedCount: number;
-}
+import { INVALID_REASON_TEXT, normalizeRecipients } from '../core/phones.ts';
+import { audienceReads } from '../use-cases/audience-source.ts';
+import { acceptBroadcast, type BroadcastProof } from './broadcast-creation.ts';
+import { sampleOf } from './broadcast-planning.ts';
+import { contacts } from './wiring.ts';
 
 /**
- * Pauses a tenant's broadcast: no template send starts after it (each send checks the broadcast with a
- * read newer than its claim; a claim taken before may finish its one send), and its unsent recipients'
- * tasks are dropped as they come up rather than kept on the queue; resumeBroadcast enqueues them again.
- * Retries due while paused wait; follow-ups after a tap are still sent (they answer the person's tap).
- * Idempotent: pausing a paused broadcast answers as the first pause did (its reason is kept).
- * Throws ApiError NOT_FOUND (not this tenant's), INVALID_STATE (final, or scheduled and not started).
+ * A broadcast's course, for every caller (the broadcast routes, campaigns): pause and resume
+ * (broadcast-pause.ts, kept apart so the routes that only pause and resume bundle small) and the test
+ * send.
  */
-export async function pauseBroadcast(
-  tenantId: string,
-  broadcastId: string,
-  reason: string,
-  now: Date = new Date(),
-): Promise<PauseAnswer> {
-  const paused = await broadcasts().pause(tenantId, broadcastId, now, reason);
-  if (!paused) throw notFound(broadcastId);
-  if (paused.status !== 'paused') throw refused(paused, 'paused');
-  logger.info('broadcast paused', { tenantId, broadcastId, pauseReason: paused.pauseReason });
-  return {
-    broadcastId,
-    status: 'paused',
-    pausedAt: paused.pausedAt ?? now.toISOString(),
-    pauseReason: paused.pauseReason ?? reason,
-  };
-}
+export {
+  ADMIN_PAUSE_REASON,
+  type PauseAnswer,
+  pauseBroadcast,
+  type ResumeAnswer,
+  resumeBroadcast,
+} from './broadcast-pause.ts';
+
+/** What POST /v1/broadcasts/test-send answers (202): the proof of the test broadcast, and whose values each phone got. */
+export type TestSendProof = BroadcastProof & {
+  readonly test: true;
+  readonly testPhones: readonly { readonly phone: string; readonly valuesFrom: 'contact' | 'sample' }[];
+  readonly sample?: { readonly phone: string };
+};
 
 /**
- * Resumes a paused broadcast: back to the status it was paused from, and its unsent recipients handed
- * to the send queue again (use-cases/broadcast-release.ts); nobody is sent twice (the ledger's claim
- * admits one send per attempt). Resuming a broadcast that is not paused but still sending answers 200
- * with its status and nothing released. Throws ApiError NOT_FOUND, INVALID_STATE (final or scheduled).
+ * A test send: the broadcast's template to `testPhones` only (1–10, normalized like recipients with
+ * the input's defaultCountry), as a broadcast marked `test: true` (left out of the tenant's metrics,
+ * frequency caps and daily limit; GET /v1/broadcasts?test=false hides it). Each test phone that is one
+ * of the tenant's contacts gets its own values (name, attributes); any other gets the values of the
+ * audience's first member as a sample (broadcast-planning.ts sampleOf), and the answer says which.
+ * The input's audience, scheduledAt and canary are not used: a test goes now, to the test phones.
+ * Suppressed test phones are skipped, as in any broadcast (an opt-out holds for tests too).
+ * Throws ApiError VALIDATION_FAILED (`testPhones.<n>`: not a valid phone), and whatever
+ * acceptBroadcast throws (template, provider, idempotency); nothing is written then.
  */
-export async function resumeBroadcast(
+export async function acceptTestSend(
   tenantId: string,
-  broadcastId: string,
-  now: Date = new Date(),
-): Promise<ResumeAnswer> {
-  const store = broadcasts();
-  const resumed = await store.resume(tenantId, broadcastId, now);
-  if (!resumed) {
-    const current = await store.get(tenantId, broadcastId);
-    if (!current) throw notFound(broadcastId);
-    if (current.status === 'accepted' || current.status === 'queued' || current.status === 'running')
-      return { broadcastId, status: current.status, releasedCount: 0 };
-    throw refused(current, 'resumed');
-  }
-  const releasedCount = await releaseUnsent(
-    { broadcasts: store, ledger: sendLedger(), sendQueue: sendTaskQueue() },
-    resumed,
-    now,
-  );
-  logger.info('broadcast resumed', { tenantId, broadcastId, status: resumed.status, releasedCount });
-  return { broadcastId, status: resumed.status as PausableBroadcastStatus, releasedCount };
-}
-
-function notFound(broadcastId: string): ApiError {
-  return new ApiError('NOT_FOUND', `No broadcast ${broadcastId} for this API key.`);
-}
-
-function refused(broadcast: Broadcast, asked: 'paused' | 'resumed'): ApiError {
-  const why = isFinalBroadcastStatus(broadcast.status)
-    ? `it is already ${broadcast.status}`
-    : broadcast.status === 'scheduled'
-      ? `it is scheduled and has not started${asked === 'paused' ? '; cancel it, or create it again later' : ''}`
-      : `it is ${broadcast.status}`;
-  return new ApiError('INVALID_STATE', `Broadcast ${broadcast.broadcastId} cannot be ${asked}: ${why}.`, [
-    { path: 'status', message: why, status: broadcast.status },
+  input: CreateBroadcastInput,
+  testPhones: readonly string[],
+  options: { idempotencyKey?: string; now?: Date } = {},
+): Promise<TestSendProof> {
+  const normalized = normalizeRecipients(testPhones, input.defaultCountry);
+  if (normalized.invalid.length > 0)
+    throw new ApiError(
+      'VALIDATION_FAILED',
+      `${normalized.invalid.length} test phone(s) are not valid phones: testPhones.${normalized.invalid[0]?.index}: ${INVALID_REASON_TEXT[normalized.invalid[0]?.reason ?? 'invalid_format']}`,
+      normalized.invalid.map((r) => ({
+        path: `testPhones.${r.index}`,
+        message: INVALID_REASON_TEXT[r.reason],
+        input: r.input,
+        reason: r.reason,
+      })),
+    );
+  const phones = normalized.accepted.map((r) => r.phone);
+  const [known, sample] = await Promise.all([
+    audienceReads(contacts()).contactsAmong(tenantId, phones),
+    sampleOf(tenantId, input),
   ]);
+  const { audience: _audience, scheduledAt: _scheduledAt, canary: _canary, ...rest } = input;
+  const name = `Test: ${input.name ?? input.template.contentSid}`.slice(0, MAX_NAME_LENGTH);
+  const proof = await acceptBroadcast(
+    tenantId,
+    {
+      ...rest,
+      name,
+      // A contact's own values come from the plan (its attributes and name); the others get the sample's.
+      recipients: phones.map((phone) =>
+        known.has(phone) ? phone : { phone, variables: sample?.variables ?? {} },
+      ),
+    },
+    { ...options, test: true },
+  );
+  return {
+    ...proof,
+    test: true,
+    testPhones: phones.map((phone) => ({ phone, valuesFrom: known.has(phone) ? 'contact' : 'sample' })),
+    ...(sample ? { sample: { phone: sample.phone } } : {}),
+  };
 }

@@ -1,5 +1,6 @@
 import { SqsTaskQueue } from '../adapters/sqs-queues.ts';
 import type { CreateBroadcastInput } from '../core/broadcast-request.ts';
+import { planCanary } from '../core/canary.ts';
 import { chunkEntries } from '../core/chunks.ts';
 import { ApiError } from '../core/errors.ts';
 import {
@@ -32,6 +33,9 @@ export type BroadcastProof = ReturnType<typeof proofOf>;
  * the broadcast and its list in chunks (a few writes, whatever the size), and hands the chunks to the
  * fan-out queue; recipients and send tasks are written afterwards (functions/fan-out.ts).
  *
+ * `test`: a test send (broadcast-control.ts acceptTestSend): marked `test: true`, never the same
+ * request as a real broadcast to those phones.
+ *
  * `idempotencyKey` is the client's key (API.md: ≤ 255 characters): the same key and body answer with
  * the first broadcast (`idempotent: true`), another body is 409 IDEMPOTENCY_CONFLICT. Throws
  * ApiError for every refusal (API.md's codes); nothing is written then.
@@ -50,8 +54,9 @@ export async function acceptBroadcast(
 ): Promise<BroadcastProof> {
   const now = options.now ?? new Date();
   const store = broadcasts();
-  const fingerprint = requestFingerprint(tenantId, { ...input, campaign: options.campaign });
-  const wholeBody = bodyFingerprint(tenantId, { ...input, campaign: options.campaign });
+  const test = options.test === true;
+  const fingerprint = requestFingerprint(tenantId, { ...input, campaign: options.campaign, test });
+  const wholeBody = bodyFingerprint(tenantId, { ...input, campaign: options.campaign, test });
   const idempotencyKey = options.idempotencyKey
     ? explicitIdempotencyKey(tenantId, options.idempotencyKey)
     : undefined;
@@ -93,6 +98,8 @@ export async function acceptBroadcast(
     ...(input.scheduledAt ? { scheduledAt: input.scheduledAt } : {}),
     template: input.template,
     ...(input.followUp ? { followUp: input.followUp } : {}),
+    ...(input.canary ? { canary: planCanary(input.canary, entries) } : {}),
+    ...(test ? { test: true } : {}),
     totalRecipients: entries.length,
     skippedCount: entries.filter((e) => e.skipped).length,
     ...(input.audience ? { audience: audienceAsked(input.audience) } : {}),
@@ -189,6 +196,7 @@ function proofOf(broadcast: Broadcast, firstEntries: readonly ChunkEntry[], idem
   return {
     broadcastId: broadcast.broadcastId,
     status: broadcast.status,
+    ...(broadcast.test ? { test: true } : {}),
     idempotent,
     totalRecipients: broadcast.totalRecipients,
     queuedCount: broadcast.totalRecipients - (broadcast.skippedCount ?? 0),

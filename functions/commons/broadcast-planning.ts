@@ -2,10 +2,15 @@ import { type CreateBroadcastInput, tooManyRecipients } from '../core/broadcast-
 import type { Template } from '../core/content-templates.ts';
 import { ApiError } from '../core/errors.ts';
 import { DEFAULT_SENDER_MPS } from '../core/pacing.ts';
-import { INVALID_REASON_TEXT } from '../core/phones.ts';
+import { INVALID_REASON_TEXT, normalizeRecipients } from '../core/phones.ts';
 import { messagingLimitOf } from '../core/tenant-settings.ts';
 import { audienceReads } from '../use-cases/audience-source.ts';
-import { type BroadcastPlan, type PlanDeps, planBroadcast } from '../use-cases/plan-broadcast.ts';
+import {
+  type BroadcastPlan,
+  contactVariables,
+  type PlanDeps,
+  planBroadcast,
+} from '../use-cases/plan-broadcast.ts';
 import { type TimedPlan, timePlan } from '../use-cases/plan-timing.ts';
 import { intEnv } from './config.ts';
 import { contactStore, contacts, groups, sendHistory, tenantSettings } from './wiring.ts';
@@ -53,6 +58,48 @@ export async function planFor(
     throw tooManyRecipients(maxRecipients(), plan.entries.length, 'audience');
   if (plan.entries.length === 0) throw noValidRecipients(input, plan);
   return plan;
+}
+
+/**
+ * The audience's first member and their template values (the request's own `variables` for them over
+ * their contact's attributes and name, as in the plan): the sample a test send uses for a test phone
+ * that is not a contact. The first listed recipient, else the first of audience.phones, else the first
+ * member of the groups and tags (one page read, not the whole audience); undefined when none is
+ * valid. Throws VALIDATION_FAILED for a group that is not the tenant's, as the create would.
+ */
+export async function sampleOf(
+  tenantId: string,
+  input: CreateBroadcastInput,
+): Promise<{ phone: string; variables: Record<string, string> } | undefined> {
+  const deps = planDeps();
+  const listed = normalizeRecipients(
+    [...(input.recipients ?? []).slice(0, 1), ...(input.audience?.phones ?? []).slice(0, 1)],
+    input.defaultCountry,
+  ).accepted[0];
+  if (listed) {
+    const contact = (await deps.contactsAmong(tenantId, [listed.phone])).get(listed.phone);
+    return { phone: listed.phone, variables: { ...contactVariables(contact), ...listed.variables } };
+  }
+  const groupIds = input.audience?.groupIds ?? [];
+  const tags = input.audience?.tags ?? [];
+  if (groupIds.length > 0) {
+    const missing = await deps.missingGroups(tenantId, groupIds);
+    if (missing.length > 0)
+      throw new ApiError(
+        'VALIDATION_FAILED',
+        `No such group: ${missing.join(', ')} (GET /v1/groups lists this tenant's groups).`,
+        missing.map((id) => ({
+          path: `audience.groupIds.${groupIds.indexOf(id)}`,
+          message: 'no such group',
+          groupId: id,
+        })),
+      );
+  }
+  for await (const page of deps.audienceMembers(tenantId, { groupIds, tags })) {
+    const first = page[0];
+    if (first) return { phone: first.phone, variables: contactVariables(first) };
+  }
+  return undefined;
 }
 
 /** Invalid recipients listed in NO_VALID_RECIPIENTS (their count is in the message). */

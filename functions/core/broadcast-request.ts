@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CanaryRequest, CanaryView } from './canary.ts';
 import { TEMPLATE_APPROVALS, TEMPLATE_CATEGORIES } from './content-templates.ts';
 import { MAX_CURSOR_LENGTH } from './cursor.ts';
 import { ApiError, ERROR_CODES, type ErrorCode, fromZodError, UNKNOWN_FIELD } from './errors.ts';
@@ -200,6 +201,7 @@ export function createBroadcastRequestSchema(now: () => Date = () => new Date())
         followUp: FollowUp.optional(),
         quietHours: QuietHoursSchema.optional(),
         frequencyCap: FrequencyCapSchema.optional(),
+        canary: CanaryRequest.optional(),
         scheduledAt: IsoDateTime.refine((s) => {
           const ms = Date.parse(s);
           return Number.isNaN(ms) || ms > now().getTime();
@@ -329,6 +331,11 @@ export const BroadcastListQuery = z.strictObject({
   limit: limitSchema,
   cursor: cursorSchema,
   status: BroadcastStatusSchema.optional(),
+  test: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional()
+    .meta({ description: 'false: hide test sends; true: only test sends; absent: all' }),
 });
 export type BroadcastListQueryInput = z.output<typeof BroadcastListQuery>;
 
@@ -529,6 +536,8 @@ export const BroadcastView = z
     completedAt: timestamp.optional(),
     cancelledAt: timestamp.optional(),
     pausedAt: timestamp.optional(),
+    test: z.literal(true).optional().meta({ description: 'A test send (POST /v1/broadcasts/test-send)' }),
+    canary: CanaryView.optional(),
     pauseReason: z.string().optional().meta({
       description: "While paused: why ('paused by an admin', a campaign's pause, or the canary's finding)",
     }),
@@ -655,7 +664,10 @@ export const ResumeResponse = z
   .object({
     broadcastId: BroadcastId,
     status: z.enum(PAUSABLE_BROADCAST_STATUSES).meta({ description: 'The status it went back to' }),
-    releasedCount: count.meta({ description: 'Send tasks enqueued again for its unsent recipients' }),
+    releasedChunks: count.meta({
+      description:
+        'Chunks of its list (up to 1,000 recipients each) whose unsent recipients the fan-out enqueues again, within seconds',
+    }),
   })
   .register(apiSchemas, { id: 'ResumeResponse' });
 

@@ -47,17 +47,21 @@ type FingerprintInput = Pick<CreateBroadcastInput, 'template'> &
       | 'name'
       | 'quietHours'
       | 'frequencyCap'
+      | 'canary'
     >
   > & {
     /** A campaign's run: two firings of one campaign are two broadcasts, however alike. */
     readonly campaign?: { readonly campaignId: string; readonly scheduledFor: string } | undefined;
+    /** A test send (commons/broadcast-control.ts) is never the same as a real broadcast to those phones. */
+    readonly test?: boolean;
   };
 
 /**
  * sha256 hex of what makes two requests "identical" per API.md: tenant, template (SID and
  * variables), recipients and audience as given (order and spelling included), followUp; plus the two fields
  * that change what the same recipients list means or when it goes out: defaultCountry (national
- * phones read differently) and scheduledAt (two schedules of one message are two broadcasts).
+ * phones read differently) and scheduledAt (two schedules of one message are two broadcasts); and
+ * the canary and the test mark (they change how it goes out; absent, the fingerprint is as before).
  * `name` is excluded: a retried request that renamed the broadcast is still the same send.
  */
 export function requestFingerprint(tenantId: string, input: FingerprintInput): string {
@@ -75,6 +79,8 @@ export function requestFingerprint(tenantId: string, input: FingerprintInput): s
       // Absent ones leave the hash as it was before they existed (canonicalJson drops undefined).
       quietHours: input.quietHours,
       frequencyCap: input.frequencyCap,
+      canary: input.canary,
+      test: input.test || undefined,
     }),
   );
 }

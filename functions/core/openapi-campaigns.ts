@@ -192,6 +192,34 @@ export function campaignPaths(): Record<string, Json> {
         },
       },
     },
+    '/v1/campaigns/{id}/test-send': {
+      post: {
+        operationId: 'testSendCampaign',
+        summary:
+          "The campaign's message now, to 1–10 test phones only, as a broadcast marked test (not counted in metrics, caps or the daily limit)",
+        security: bearer,
+        parameters: [idParam],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['testPhones'],
+                additionalProperties: false,
+                properties: {
+                  testPhones: { type: 'array', minItems: 1, maxItems: 10, items: { type: 'string' } },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          '202': json(ref('TestSendResponse'), "The test broadcast accepted, with the campaign's id"),
+          ...errors(400, 401, 404, 409, 415, 500, 503),
+        },
+      },
+    },
     '/v1/campaigns/{id}/resume': {
       post: {
         operationId: 'resumeCampaign',

@@ -13,6 +13,7 @@ import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import { campaignPaths, campaignSchemas } from './openapi-campaigns.ts';
 import { importPaths } from './openapi-imports.ts';
 import { LAMBDA_MAX_EVENT_BYTES } from './request-limits.ts';
+import { MAX_TEST_PHONES } from './test-send.ts';
 // Register their schemas in apiSchemas.
 import './preview.ts';
 import './suppression-views.ts';
@@ -253,6 +254,24 @@ function build(serverUrl?: string): Json {
           },
         },
       },
+      '/v1/broadcasts/test-send': {
+        post: {
+          operationId: 'testSendBroadcast',
+          summary: `Send the broadcast's message to 1–${MAX_TEST_PHONES} test phones only, as a broadcast marked test (not counted in metrics, caps or the daily limit)`,
+          security: bearer,
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: ref('TestSendRequest') } },
+          },
+          responses: {
+            '202': json(
+              ref('TestSendResponse'),
+              'The test broadcast accepted; each test phone says whose values it got',
+            ),
+            ...errors(400, 401, 409, 413, 415, 500, 503),
+          },
+        },
+      },
       '/v1/broadcasts': {
         post: {
           operationId: 'createBroadcast',
@@ -284,7 +303,16 @@ function build(serverUrl?: string): Json {
           operationId: 'listBroadcasts',
           summary: 'List broadcasts, newest first',
           security: bearer,
-          parameters: pageParams('BroadcastStatus'),
+          parameters: [
+            ...pageParams('BroadcastStatus'),
+            {
+              name: 'test',
+              in: 'query',
+              required: false,
+              description: 'false: hide test sends; true: only test sends; absent: all',
+              schema: { type: 'string', enum: ['true', 'false'] },
+            },
+          ],
           responses: { '200': json(ref('BroadcastPage'), 'A page of broadcasts'), ...errors(400, 401, 500) },
         },
       },

@@ -3,6 +3,7 @@
  * them over DynamoDB, SQS and Twilio; handlers wire them. Nothing here knows AWS.
  */
 
+import type { CanaryState } from './canary.ts';
 import type { CounterDeltas, CounterTotals } from './count-deltas.ts';
 import type { QuietHours } from './quiet-hours.ts';
 import type { FrequencyCap, WaitReason } from './send-timing.ts';
@@ -34,6 +35,13 @@ export interface Broadcast {
   readonly pausedAt?: string;
   readonly pauseReason?: string;
   readonly pausedFrom?: PausableBroadcastStatus;
+  /**
+   * A test send (POST /v1/broadcasts/test-send): to a few test phones only, and left out of the
+   * tenant's metrics, frequency caps and daily limit.
+   */
+  readonly test?: boolean;
+  /** Its canary (core/canary.ts): who goes first, and the decision about the rest. */
+  readonly canary?: CanaryState;
   readonly template: TemplateSpec;
   readonly followUp?: FollowUpSpec;
   /**
@@ -159,6 +167,11 @@ export interface FanOutTask {
   readonly tenantId: string;
   readonly broadcastId: string;
   readonly chunk: number;
+  /**
+   * Hand this chunk's unsent recipients to the send queue again (a resume, the canary's go-ahead:
+   * use-cases/broadcast-release.ts) instead of fanning it out the first time.
+   */
+  readonly release?: boolean;
 }
 
 export interface RecipientKey {
@@ -271,7 +284,8 @@ export interface Broadcasts {
   get(tenantId: string, broadcastId: string): Promise<Broadcast | undefined>;
   page(
     tenantId: string,
-    page: { limit: number; cursor?: string; status?: string },
+    /** `test`: only test sends (true) or none of them (false). */
+    page: { limit: number; cursor?: string; status?: string; test?: boolean },
   ): Promise<{ items: Broadcast[]; nextCursor?: string }>;
   /** Broadcasts not final yet, across tenants (sweeper, retry job) or for one tenant (metrics). */
   active(tenantId?: string): Promise<Broadcast[]>;
@@ -298,6 +312,12 @@ export interface Broadcasts {
   pause(tenantId: string, broadcastId: string, at: Date, reason: string): Promise<Broadcast | undefined>;
   /** paused → the status it was paused from; the broadcast as resumed, or undefined when it was not paused. */
   resume(tenantId: string, broadcastId: string, at: Date): Promise<Broadcast | undefined>;
+  /** Records the canary's decision, once: false when it was decided before (or there is no canary). */
+  decideCanary(
+    broadcast: Broadcast,
+    decided: Required<Pick<CanaryState, 'decision' | 'decidedAt' | 'outcomes' | 'failureRate'>> &
+      Pick<CanaryState, 'topErrorCode'>,
+  ): Promise<boolean>;
   /** Not final → cancelled; false when it was final already. */
   cancel(tenantId: string, broadcastId: string, at: Date): Promise<boolean>;
   /** Sets a final outcome (or moves a final one to another: a late failure) and leaves the active index. */
@@ -328,6 +348,8 @@ export interface SendLedger {
     broadcast: Broadcast,
     page: { limit: number; cursor?: string; status?: string },
   ): Promise<{ items: Recipient[]; nextCursor?: string }>;
+  /** The ledger entries of these recipients of a broadcast that exist, by index (batch reads). */
+  getMany(broadcast: Broadcast, indexes: readonly number[]): Promise<Map<number, Recipient>>;
   /** Recipients of a broadcast in these statuses (reads the broadcast's recipients). */
   inStatuses(broadcast: Broadcast, statuses: readonly RecipientStatus[]): Promise<Recipient[]>;
   /**

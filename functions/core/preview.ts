@@ -100,6 +100,10 @@ export const BroadcastPreviewView = z
     samples: z
       .array(z.object({ phone: z.string(), variables: z.record(z.string(), z.string()) }))
       .meta({ description: 'The first recipients that would be sent, with their rendered template values' }),
+    canary: z
+      .object({ size: count, rest: count })
+      .optional()
+      .meta({ description: 'With a canary: how many go first, and how many wait for its decision' }),
     template: z
       .object({
         contentSid: z.string(),

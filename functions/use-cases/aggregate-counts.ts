@@ -95,11 +95,22 @@ export function createAggregator(deps: AggregatorDeps) {
     }
     // History first: idempotent (keyed by claim and SID), so a batch retried after it wrote them is harmless.
     if (history.length > 0) await deps.contacts.recordMessages(history);
+    // The broadcasts the batch touched, read once: a test send's activity is not the tenant's (metrics).
+    const touched = new Map<string, string>();
+    for (const group of groups.values()) touched.set(group.broadcastId, group.tenantId);
+    const read = new Map(
+      await pLimit(APPLY_CONCURRENCY).map(
+        [...touched],
+        async ([broadcastId, tenantId]) =>
+          [broadcastId, await deps.broadcasts.get(tenantId, broadcastId)] as const,
+      ),
+    );
     const applied: CounterDeltas = {};
     const activity = new Map<string, { tenantId: string; minute: string; sent: number; failed: number }>();
     await pLimit(APPLY_CONCURRENCY).map([...groups.values()], async (group) => {
       const result = await deps.counters.apply(group);
       addDeltas(applied, result.deltas);
+      if (read.get(group.broadcastId)?.test) return;
       // Only the changes counted now (a retried batch's earlier ones were counted with their batch).
       for (const change of group.activity.slice(group.activity.length - result.applied)) {
         if (!change) continue;
@@ -119,10 +130,8 @@ export function createAggregator(deps: AggregatorDeps) {
       deps.counters.addActivity(m.tenantId, m.minute, { sent: m.sent, failed: m.failed }),
     );
     // Every broadcast the batch touched may have ended (or come back to life).
-    const touched = new Map<string, string>();
-    for (const group of groups.values()) touched.set(group.broadcastId, group.tenantId);
     await pLimit(APPLY_CONCURRENCY).map([...touched], async ([broadcastId, tenantId]) => {
-      const broadcast = await deps.broadcasts.get(tenantId, broadcastId);
+      const broadcast = read.get(broadcastId);
       if (!broadcast) return;
       const { broadcast: after } = await settle(deps, broadcast, now());
       if (after.status !== broadcast.status)

@@ -1,9 +1,19 @@
-import pLimit from 'p-limit';
 import type { HandlerLogger } from '../commons/powertools.ts';
-import type { Broadcasts, FanOutTask, SendHistory, SendLedger, SendTask, TaskQueue } from '../core/ports.ts';
-import { recordsSendHistory, type WaitReason } from '../core/send-timing.ts';
+import { canaryHolds } from '../core/canary.ts';
+import type {
+  Broadcast,
+  Broadcasts,
+  ChunkEntry,
+  FanOutTask,
+  SendHistory,
+  SendLedger,
+  SendTask,
+  TaskQueue,
+} from '../core/ports.ts';
+import { recordsSendHistory } from '../core/send-timing.ts';
 import { SKIP_REASON_TEXT } from '../core/skips.ts';
 import { sendsStopped } from '../core/statuses.ts';
+import { releaseChunk, type TimedTask, timedFor, writeWaits } from './broadcast-release.ts';
 
 /**
  * One stored chunk of a broadcast's list handed to the send queue (DESIGN.md "Big lists"):
@@ -15,10 +25,14 @@ import { sendsStopped } from '../core/statuses.ts';
  *    are written now, as `skipped` with their reason;
  * 3. the chunk is marked enqueued (with the last chunk, the broadcast goes accepted → queued).
  *
+ * A release task (`release: true`, after a resume or the canary's go-ahead) enqueues the chunk's unsent
+ * recipients again instead (broadcast-release.ts releaseChunk).
+ *
  * Safe to repeat at any point: a redelivered task skips what is counted, enqueues again what may not
  * have been (the claim admits one send per attempt, so a duplicate task is harmless), and marks once.
  * A cancelled broadcast's chunk is counted (the counts show it as cancelled) and nothing is enqueued;
- * so is a paused one's (its recipients stay `queued` and a resume enqueues them: broadcast-release.ts).
+ * so is a paused one's, and a canary's rest while its decision is waiting (they stay `queued`; the
+ * resume or the go-ahead enqueues them: broadcast-release.ts).
  *
  * A recipient timed for later at create (`notBefore`: quiet hours, the messaging limit) gets no task:
  * it is written `queued` with its release time on the due index, and the retry job hands it to the
@@ -35,15 +49,17 @@ export interface FanOutDeps {
   readonly logger: HandlerLogger;
 }
 
-/** Waiting recipients written at once. */
-const WAIT_WRITES = 16;
-
 export function createFanOut(deps: FanOutDeps) {
   const now = deps.now ?? (() => new Date());
   return async (task: FanOutTask): Promise<void> => {
     const broadcast = await deps.broadcasts.get(task.tenantId, task.broadcastId);
     if (!broadcast) {
       deps.logger.error('fan-out task names an unknown broadcast', { broadcastId: task.broadcastId });
+      return;
+    }
+    if (task.release) {
+      const released = await releaseChunk(deps, broadcast, task.chunk, now());
+      deps.logger.info('chunk released', { broadcastId: task.broadcastId, chunk: task.chunk, released });
       return;
     }
     if (broadcast.status === 'scheduled') {
@@ -63,10 +79,11 @@ export function createFanOut(deps: FanOutDeps) {
     if (chunk.state === 'enqueued') return;
     if (!chunk.state) await deps.broadcasts.countChunk(broadcast, task.chunk, chunk.entries.length);
     const queuedAt = now().toISOString();
-    const stopped = sendsStopped(broadcast.status);
     const cancelled = broadcast.status === 'cancelled';
+    const held = (b: Broadcast, index: number) => sendsStopped(b.status) || canaryHolds(b.canary, index);
     const tasks: SendTask[] = [];
-    const waits: (SendTask & { notBefore: string; waitReason: WaitReason })[] = [];
+    const waiting: { task: SendTask; entry: ChunkEntry }[] = [];
+    const waits: TimedTask[] = [];
     const sends: { phone: string; at: string; limitHour?: number }[] = [];
     for (const entry of chunk.entries) {
       const sendTask: SendTask = {
@@ -93,24 +110,38 @@ export function createFanOut(deps: FanOutDeps) {
           SKIP_REASON_TEXT[entry.skipReason ?? 'suppressed'],
           entry.skipReason,
         );
-      else if (stopped) continue;
-      else if (entry.notBefore && Date.parse(entry.notBefore) > now().getTime())
-        waits.push({
-          ...sendTask,
-          notBefore: entry.notBefore,
-          waitReason: entry.waitReason ?? 'quiet_hours',
-        });
-      else tasks.push(sendTask);
+      else if (cancelled) continue;
+      else if (held(broadcast, entry.index)) waiting.push({ task: sendTask, entry });
+      else {
+        const timed = timedFor(entry, sendTask, now());
+        if (timed) waits.push(timed);
+        else tasks.push(sendTask);
+      }
     }
-    await pLimit(WAIT_WRITES).map(waits, (wait) =>
-      deps.ledger.wait(wait, new Date(wait.notBefore), wait.waitReason, now()),
-    );
+    await writeWaits(deps.ledger, waits, now());
     await deps.sendQueue.enqueue(tasks);
     // The history after the tasks (sending is not held up by it) and before the chunk is marked: a
     // crash in between fans the chunk out again, and a repeat writes the same history.
     if (recordsSendHistory(broadcast))
       await deps.history.record(broadcast.tenantId, broadcast.broadcastId, sends);
     await deps.broadcasts.chunkEnqueued(broadcast, task.chunk);
+    if (waiting.length > 0) {
+      // A resume (or the canary's go-ahead) that landed before the chunk was marked enqueued skipped
+      // this chunk (broadcast-release.ts releases handed chunks only): what it freed goes out from here.
+      const after = await deps.broadcasts.get(task.tenantId, task.broadcastId);
+      const freed = after ? waiting.filter((w) => !held(after, w.task.index)) : [];
+      const freedWaits: TimedTask[] = [];
+      const freedTasks: SendTask[] = [];
+      for (const { task: sendTask, entry } of freed) {
+        const timed = timedFor(entry, sendTask, now());
+        if (timed) freedWaits.push(timed);
+        else freedTasks.push(sendTask);
+      }
+      await writeWaits(deps.ledger, freedWaits, now());
+      await deps.sendQueue.enqueue(freedTasks);
+      tasks.push(...freedTasks);
+      waits.push(...freedWaits);
+    }
     deps.logger.info('chunk fanned out', {
       broadcastId: task.broadcastId,
       chunk: task.chunk,

@@ -255,8 +255,9 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         await requeue(task, pace.retryAfterMs / 1000);
         return;
       }
-      // A cancel or pause that landed after the claim must stop the send: decide on a read begun after it.
-      const fresh = await broadcastOf(task, claimTime);
+      // A cancel or pause that landed after the claim must stop the send: decide on a read begun after
+      // the claim and at most a second ago (a claim may wait seconds for its pacing slot).
+      const fresh = await broadcastOf(task, Math.max(claimTime, Date.now() - BROADCAST_FRESH_MS));
       if (fresh && stopped(fresh, kind)) {
         const released =
           kind === 'followUp'

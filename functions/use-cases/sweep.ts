@@ -1,6 +1,7 @@
 import pLimit from 'p-limit';
 import { shardName, shardOf } from '../adapters/table-layout.ts';
 import type { HandlerLogger } from '../commons/powertools.ts';
+import { canaryHolds } from '../core/canary.ts';
 import { countCorrection, ledgerCounts, RECOUNT_QUIET_SECONDS } from '../core/count-deltas.ts';
 import { maskPhone } from '../core/phones.ts';
 import type {
@@ -13,6 +14,7 @@ import type {
   TaskQueue,
 } from '../core/ports.ts';
 import { RECIPIENT_STATUSES } from '../core/statuses.ts';
+import { checkCanary } from './canary-check.ts';
 import { adoptMessage, findClaimedMessage, type ReconcileDeps } from './reconcile-send.ts';
 import { type SettleDeps, settle } from './settle-broadcast.ts';
 import { sendTasksFor } from './tasks-for-recipients.ts';
@@ -25,6 +27,8 @@ import { sendTasksFor } from './tasks-for-recipients.ts';
  * - every active broadcast is settled (final, reopened, or a cancelled one leaving the index), so an
  *   outcome never waits for a stream batch that will not come; a paused one is only settled (its
  *   waiting recipients are not stalled: the resume enqueues them);
+ * - a broadcast whose canary is waiting gets its decision when it is ready (canary-check.ts): the
+ *   rest go out, or it pauses itself; meanwhile its held rest is never taken for stalled;
  * - chunks of a list still not handed to the send queue `fanOutStaleSeconds` after the broadcast was
  *   created (or became due): their fan-out task again (its message was lost);
  * - a broadcast whose counts have not moved for `staleSeconds` while recipients are still in flight
@@ -146,6 +150,12 @@ export function createSweeper(deps: SweepDeps) {
       }
     }
 
+    // A canary still deciding (canary-check.ts) holds its rest `queued` on purpose: never stalled. Its
+    // own recipients are recovered as any others, or it could never decide.
+    const canary = await checkCanary({ ...deps, logger: log }, state, now);
+    if (canary === undefined && broadcast.canary) return; // decided by another run just now
+    const canaryRest = (index: number) => canary === 'waiting' && canaryHolds(broadcast.canary, index);
+
     // In flight, or counts no ledger can have (a lost change): either way, worth a look once stalled.
     const impossible = Object.values(counts).some((n) => n < 0);
     // A paused broadcast's queued recipients wait for the resume, which enqueues them: not lost.
@@ -167,7 +177,9 @@ export function createSweeper(deps: SweepDeps) {
     const written = await deps.ledger.inStatuses(broadcast, RECIPIENT_STATUSES);
     if (written.every((r) => now.getTime() - ms(r.updatedAt) >= recountQuietMs))
       tally.recounted += await recount(broadcast, held, written);
-    const again: Recipient[] = written.filter((r) => r.status === 'queued' && !r.waitReason);
+    const again: Recipient[] = written.filter(
+      (r) => r.status === 'queued' && !r.waitReason && !canaryRest(r.index),
+    );
     const messenger = await deps.messenger();
     await pLimit(8).map(
       written.filter((r) => r.status === 'sending' && ms(r.leaseUntil) < now.getTime()),
@@ -192,7 +204,7 @@ export function createSweeper(deps: SweepDeps) {
     if (counts.queued > again.length)
       for (const chunk of await handedChunks(broadcast))
         for (const entry of (await deps.broadcasts.readChunk(broadcast.broadcastId, chunk)).entries)
-          if (!seen.has(entry.index) && !entry.skipped)
+          if (!seen.has(entry.index) && !entry.skipped && !canaryRest(entry.index))
             tasks.push({
               ...ids,
               index: entry.index,

@@ -260,12 +260,24 @@ describe('parseListQuery', () => {
   it('refuses an unknown parameter by name, saying which the route takes', () => {
     expect(refusal(BroadcastListQuery, { limt: '10' })).toEqual({
       message:
-        'Invalid query parameters: limt: unknown query parameter; this route takes limit, cursor, status',
-      details: [{ path: 'limt', message: 'unknown query parameter; this route takes limit, cursor, status' }],
+        'Invalid query parameters: limt: unknown query parameter; this route takes limit, cursor, status, test',
+      details: [
+        { path: 'limt', message: 'unknown query parameter; this route takes limit, cursor, status, test' },
+      ],
     });
     expect(refusal(PageQuery, { status: 'failed' }).details).toEqual([
       { path: 'status', message: 'unknown query parameter; this route takes limit, cursor' },
     ]);
+  });
+
+  it('reads ?test= as true or false only (hide or show test sends), and ?status=paused', () => {
+    expect(parseListQuery(BroadcastListQuery, { test: 'false' })).toEqual({ limit: 50, test: false });
+    expect(parseListQuery(BroadcastListQuery, { test: 'true', status: 'paused' })).toEqual({
+      limit: 50,
+      test: true,
+      status: 'paused',
+    });
+    expect(refusal(BroadcastListQuery, { test: 'no' }).details?.[0]).toMatchObject({ path: 'test' });
   });
 
   it('refuses any parameter on a route that takes none (checkRouteQuery, run by every admin route)', () => {

@@ -45,6 +45,7 @@ describe('openApiDocument', () => {
       ['/v1/campaigns/{id}', 'delete'],
       ['/v1/campaigns/{id}/pause', 'post'],
       ['/v1/campaigns/{id}/resume', 'post'],
+      ['/v1/campaigns/{id}/test-send', 'post'],
       ['/healthz', 'get'],
       ['/openapi.json', 'get'],
       ['/webhooks/twilio/status', 'post'],

@@ -351,6 +351,51 @@ describe('campaigns', () => {
   }, 60_000);
 });
 
+describe('a campaign test send', () => {
+  it("sends the campaign's message now to the test phones only, marked test, and never as a run", async () => {
+    const members = [testPhone(), testPhone()];
+    const groupId = await groupOf(ACME, members);
+    const created = await createCampaign(ACME, {
+      name: 'Weekly prices (test)',
+      audience: { groupIds: [groupId] },
+      template: TEMPLATE,
+      schedule: { expression: 'cron(0 9 ? * MON *)', timeZone: 'Africa/Nairobi' },
+    });
+    const seed = testPhone();
+    const sent = await api.call('POST', `/v1/campaigns/${created.campaignId}/test-send`, {
+      key: ACME,
+      body: { testPhones: [seed] },
+    });
+    expect(sent.status, JSON.stringify(sent.body)).toBe(202);
+    expect(sent.body).toMatchObject({ test: true, campaignId: created.campaignId, totalRecipients: 1 });
+    // A non-contact test phone gets the first member's values, and says so.
+    expect(sent.body.testPhones).toEqual([{ phone: seed, valuesFrom: 'sample' }]);
+    await api.untilBroadcast(sent.body.broadcastId, ACME, 'completed', { timeoutMs: 30_000 });
+    expect(api.messagesTo(seed)).toBe(1);
+    for (const member of members) expect(api.messagesTo(member), member).toBe(0);
+    expect((await campaign(ACME, created.campaignId)).runs).toEqual([]);
+
+    // The message is the campaign's: nothing else is taken; another tenant's campaign is not found.
+    const extra = await api.call('POST', `/v1/campaigns/${created.campaignId}/test-send`, {
+      key: ACME,
+      body: { testPhones: [seed], template: TEMPLATE },
+    });
+    expect(extra.status).toBe(400);
+    expect(extra.body.error.details[0].path).toBe('template');
+    const none = await api.call('POST', `/v1/campaigns/${created.campaignId}/test-send`, {
+      key: ACME,
+      body: {},
+    });
+    expect(none.status).toBe(400);
+    expect(none.body.error.details[0].path).toMatch(/^testPhones/);
+    const foreign = await api.call('POST', `/v1/campaigns/${created.campaignId}/test-send`, {
+      key: GLOBEX,
+      body: { testPhones: [testPhone()] },
+    });
+    expect(foreign.status).toBe(404);
+  }, 60_000);
+});
+
 describe('scheduledAt broadcasts on a one-time schedule', () => {
   it('waits in scheduled, starts at its time through its at() schedule (then gone), and a cancel deletes the schedule', async () => {
     clock = new Date();

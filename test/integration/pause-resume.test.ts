@@ -49,7 +49,7 @@ describe('pause and resume', () => {
   it('stops new sends within a second, sends nothing while paused, and sends the rest once after the resume', async () => {
     const phones = Array.from({ length: 40 }, () => testPhone());
     const id = await created(phones);
-    await waitFor(() => (sendTimes(phones).length >= 4 ? true : undefined), {
+    await waitFor(() => (sendTimes(phones).length >= 10 ? true : undefined), {
       timeoutMs: 30_000,
       message: 'the broadcast did not start sending',
     });
@@ -79,7 +79,7 @@ describe('pause and resume', () => {
     const resumed = await api.call('POST', `/v1/broadcasts/${id}/resume`, { key: ACME });
     expect(resumed.status, JSON.stringify(resumed.body)).toBe(200);
     expect(['accepted', 'queued', 'running']).toContain(resumed.body.status);
-    expect(resumed.body.releasedCount).toBeGreaterThanOrEqual(phones.length - during.length);
+    expect(resumed.body.releasedChunks).toBe(1);
 
     const done = await api.untilBroadcast(id, ACME, 'completed', { timeoutMs: 60_000 });
     expect(done.pauseReason).toBeUndefined();

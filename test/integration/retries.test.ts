@@ -169,6 +169,37 @@ describe('a manual retry after the recipient list expired', () => {
   }, 120_000);
 });
 
+describe('pause', () => {
+  it('a retry that falls due while the broadcast is paused waits, and goes out after the resume', async () => {
+    const unreachable = phone('0001'); // undelivered 30003, retried after 1 s
+    const id = await create([unreachable]);
+    const failed = await waitFor(
+      async () => {
+        const r = await recipient(id, unreachable);
+        return r?.nextRetryAt ? r : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 50, message: 'no retry was scheduled' },
+    );
+    expect((await call('POST', `/v1/broadcasts/${id}/pause`)).status).toBe(200);
+    const sentAtPause = sentTo(unreachable);
+    // Three runs of the retry job (every second) past the retry's time: it still waits.
+    const due = Date.parse(failed.nextRetryAt);
+    await waitFor(() => (Date.now() > due + 3_000 ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      message: 'the retry did not fall due',
+    });
+    await api.untilQueueDrained();
+    expect(sentTo(unreachable)).toBe(sentAtPause);
+    expect((await call('GET', `/v1/broadcasts/${id}`)).body.status).toBe('paused');
+
+    expect((await call('POST', `/v1/broadcasts/${id}/resume`)).status).toBe(200);
+    const done = await until(id, (b) => b.status === 'failed', 'did not end failed after the resume', 90_000);
+    expect(done.counts.undelivered).toBe(1);
+    expect(sentTo(unreachable)).toBe(4); // the first attempt and its three retries, each once
+  }, 120_000);
+});
+
 describe('cancel', () => {
   it('stops sending within seconds, keeps the counts adding up, and refuses a second cancel', async () => {
     const recipients = Array.from({ length: 400 }, () => phone());
