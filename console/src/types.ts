@@ -19,6 +19,21 @@ export interface Broadcast {
   frequencyCap?: { max: number; days: number };
   waiting?: Waiting;
   estimatedFinishAt?: string;
+  /** A test send (POST /v1/broadcasts/test-send). */
+  test?: boolean;
+  canary?: CanaryState;
+}
+
+/** The canary: live figures while it waits, those of the decision once made. */
+export interface CanaryState {
+  size: number;
+  maxFailureRate: number;
+  minOutcomes: number;
+  outcomes: number;
+  failureRate: number;
+  decision: 'waiting' | 'proceeded' | 'paused';
+  decidedAt?: string;
+  topErrorCode?: number;
 }
 
 /** Recipients waiting (not failed, not skipped): inside their quiet hours, or past the messaging limit. */
@@ -111,6 +126,8 @@ export interface Preview {
   /** Issue 13: recipients that would wait (quiet hours, the messaging limit), and when the last would go. */
   waiting?: Waiting;
   estimatedFinishAt?: string;
+  /** With a canary: how many go first, how many wait for its decision. */
+  canary?: { size: number; rest: number };
   estimatedCost: {
     currency: string;
     amount: number;

@@ -5,13 +5,15 @@
  * and frequency cap with the dry run's waiting and skipped figures, and the waiting recipients on the
  * broadcast's page. One twin (a slow sender, SENDER_MPS, so a pause lands mid-broadcast) and one
  * browser for the file; every wait is on a condition; axe-core on each new page.
- * UPDATE_SCREENSHOTS=1 also writes docs/screenshots/{campaign,new-broadcast-timing,broadcast-waiting,settings}.png.
+ * Then a test send and a canary that pauses its broadcast (issue 13 items 6-7).
+ * UPDATE_SCREENSHOTS=1 also writes docs/screenshots/{campaign,new-broadcast-timing,broadcast-waiting,settings,broadcast-canary}.png.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator.ts';
+import { waitFor } from '../../lib/local/wait-for.ts';
 import { type ApiTwin, startApiTwin, testPhone } from '../support/api-twin.ts';
 import { ensureConsoleBuilt, launchBrowser, newContext, seriousViolations } from './browser.ts';
 import { pw } from './locator-expect.ts';
@@ -45,6 +47,7 @@ beforeAll(async () => {
       LOCAL_API_KEYS: `acme:${KEY},beta:${OTHER_KEY}`,
       SIM_MPS: '1000',
       SENDER_MPS: String(SENDER_MPS),
+      SWEEP_SCHEDULE_SECONDS: '2', // the sweeper decides a canary: soon after its outcomes are in
     }),
     launchBrowser(),
     ensureConsoleBuilt(),
@@ -277,4 +280,49 @@ describe('the console with issue 13', { timeout: 60_000 }, () => {
     await pw(page.getByRole('status')).toContainText('Saved.');
     expect((await api.call('GET', '/v1/settings', { key: KEY })).body.messagingLimit).toBe('unlimited');
   });
+
+  it('sends a test to test phones, then a broadcast with a canary that pauses it, and shows why', async () => {
+    const tester = testPhone();
+    const failing = [testPhone('0002'), testPhone('0002'), testPhone('0002')];
+    const rest = Array.from({ length: 5 }, () => testPhone());
+    await page.getByRole('navigation').getByRole('link', { name: 'Broadcasts' }).click();
+    await page.getByRole('button', { name: 'New broadcast' }).click();
+    await page.getByLabel('Broadcast name').fill('Canary notice');
+    await page.getByLabel(/^Phone numbers/).fill([...failing, ...rest].join('\n'));
+    await page.getByLabel('Template', { exact: true }).selectOption({ label: 'order_delivery_update (en)' });
+
+    // A test first: to the test phone only, now.
+    await page.getByLabel(/^Test phones/).fill(tester);
+    await page.getByRole('button', { name: 'Send a test' }).click();
+    const sentNote = page.getByRole('region', { name: 'Send a test' }).getByRole('status');
+    await pw(sentNote).toContainText('Test sent to 1 phone.', LONG);
+    await pw(sentNote).toContainText(`the values of ${failing[0]}`);
+    await waitFor(() => (api.messagesTo(tester) === 1 ? true : undefined), {
+      timeoutMs: 30_000,
+      message: 'the test phone got nothing',
+    });
+    expect([...failing, ...rest].map((p) => api.messagesTo(p))).toEqual(Array(8).fill(0));
+    await accessible();
+
+    await page.getByLabel('Canary size').selectOption({ label: 'A number of recipients' });
+    await page.getByLabel('Recipients in the canary').fill('3');
+    await page.getByLabel('Pause if more than this share fail (%)').fill('20');
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    const figures = page.getByRole('region', { name: /Dry run/ });
+    await pw(figures.getByText('Canary', { exact: true }).locator('xpath=following-sibling::dd')).toHaveText(
+      '3 first, 5 after',
+    );
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Send' }).click();
+    await pw(page.getByRole('heading', { level: 1, name: 'Canary notice' })).toBeVisible(LONG);
+    const canary = page.getByRole('region', { name: 'Canary' });
+    await pw(canary).toContainText('Too many failures: the broadcast paused itself', LONG);
+    await pw(canary).toContainText('3 recipients · 3 outcomes · 100% failed (at most 20% allowed)');
+    await pw(canary).toContainText('Most common error: 63024');
+    await pw(page.getByText(/^Paused: canary/)).toContainText('63024');
+    await pw(page.getByText('Paused', { exact: true })).toBeVisible();
+    expect(rest.map((p) => api.messagesTo(p))).toEqual(Array(5).fill(0));
+    await accessible();
+    await screenshot('broadcast-canary');
+  }, 90_000);
 });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { broadcastRequest, SubmissionKeys, splitList } from '../../console/src/logic/broadcast-form.ts';
+import {
+  broadcastRequest,
+  MAX_TEST_PHONES,
+  SubmissionKeys,
+  splitList,
+  testPhonesOf,
+} from '../../console/src/logic/broadcast-form.ts';
+import { canaryOption, NO_CANARY } from '../../console/src/logic/canary.ts';
 import { guessRoles, mappingProblems, remapRows } from '../../console/src/logic/csv-columns.ts';
 import {
   formatDuration,
@@ -27,6 +34,7 @@ import {
 import { directionOf, t } from '../../console/src/messages.ts';
 import { MAX_CAP_DAYS, MAX_CAP_MESSAGES } from '../../functions/core/send-timing.ts';
 import { MAX_MESSAGING_LIMIT } from '../../functions/core/tenant-settings.ts';
+import { MAX_TEST_PHONES as SERVER_MAX_TEST_PHONES } from '../../functions/core/test-send.ts';
 
 describe('formatting', () => {
   it('says how long a send takes in seconds, minutes and hours', () => {
@@ -216,6 +224,53 @@ describe('quiet hours and frequency cap fields', () => {
       ['-1', '7'],
     ] as const)
       expect(cap(max, days).problems).toEqual(['cap_range']);
+  });
+});
+
+describe('the canary and test phones', () => {
+  it('sends a canary by count or share, with the failure rate as a fraction', () => {
+    expect(canaryOption(NO_CANARY)).toEqual({ option: {}, problems: [] });
+    expect(canaryOption({ mode: 'recipients', size: '5', maxFailurePct: '20' }).option).toEqual({
+      canary: { recipients: 5, maxFailureRate: 0.2 },
+    });
+    expect(canaryOption({ mode: 'percent', size: '2.5', maxFailurePct: '7' }).option).toEqual({
+      canary: { percent: 2.5, maxFailureRate: 0.07 },
+    });
+    expect(canaryOption({ mode: 'recipients', size: '0', maxFailurePct: '101' }).problems).toEqual([
+      'canary_size',
+      'canary_rate',
+    ]);
+    expect(canaryOption({ mode: 'percent', size: '120', maxFailurePct: '5' }).problems).toEqual([
+      'canary_size',
+    ]);
+    expect(canaryOption({ mode: 'recipients', size: '2.5', maxFailurePct: '5' }).problems).toEqual([
+      'canary_size',
+    ]);
+  });
+
+  it('puts the canary on the request, and takes 1 to 10 test phones', () => {
+    const body = broadcastRequest({
+      name: '',
+      groupIds: ['grp_1'],
+      tags: '',
+      phones: '',
+      defaultCountry: '',
+      contentSid: 'HX1',
+      mappings: {},
+      followUpBody: '',
+      confirmPayload: '',
+      scheduleLocal: '',
+      canary: { mode: 'recipients', size: '3', maxFailurePct: '10' },
+    }).body;
+    expect(body?.canary).toEqual({ recipients: 3, maxFailureRate: 0.1 });
+    expect(testPhonesOf(' +972501234567, 050-123-4568\n+972501234567')).toEqual({
+      phones: ['+972501234567', '050-123-4568'],
+    });
+    expect(testPhonesOf(' , ')).toEqual({ problem: 'test_none' });
+    expect(MAX_TEST_PHONES).toBe(SERVER_MAX_TEST_PHONES);
+    expect(testPhonesOf(Array.from({ length: 11 }, (_, i) => `+9725012345${10 + i}`).join(','))).toEqual({
+      problem: 'test_many',
+    });
   });
 });
 

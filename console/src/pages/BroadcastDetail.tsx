@@ -6,7 +6,7 @@ import { capabilities } from '../capabilities.ts';
 import { FINAL_BROADCAST_STATUSES, formatTime, RECIPIENT_STATUSES, twilioErrorUrl } from '../logic/format.ts';
 import { FINAL_POLL_MS, SettleWatch } from '../logic/settle.ts';
 import { t } from '../messages.ts';
-import type { Broadcast, Page, Progress, Waiting } from '../types.ts';
+import type { Broadcast, CanaryState as Canary, Page, Progress, Waiting } from '../types.ts';
 import {
   Confirm,
   download,
@@ -95,6 +95,7 @@ export function BroadcastDetail({ id }: { id: string }): ReactNode {
         </p>
       )}
       {b && status === 'paused' && b.pauseReason && <p>{t.detail.pauseReason(b.pauseReason)}</p>}
+      {b?.canary && <CanaryState canary={b.canary} />}
       {b && (b.quietHours || b.frequencyCap) && (
         <p>
           {t.detail.timing(
@@ -243,6 +244,31 @@ function WaitingFigures({ waiting, finishAt }: { waiting?: Waiting; finishAt?: s
         <p>{t.detail.waitingUntil(formatTime(waiting.until, navigator.language))}</p>
       )}
       {finishAt && <p>{t.detail.finishAt(formatTime(finishAt, navigator.language))}</p>}
+    </section>
+  );
+}
+
+const percent = (rate: number) =>
+  new Intl.NumberFormat(navigator.language, { style: 'percent', maximumFractionDigits: 1 }).format(rate);
+
+/** The canary (issue 13): its decision, and the figures it was (or is being) decided on. */
+function CanaryState({ canary }: { canary: Canary }): ReactNode {
+  return (
+    <section aria-labelledby="canary-title">
+      <h2 id="canary-title">{t.canary.state}</h2>
+      <p>
+        <strong>{t.canary.decision[canary.decision] ?? canary.decision}</strong>
+        {canary.decidedAt ? ` · ${formatTime(canary.decidedAt, navigator.language)}` : ''}
+      </p>
+      <p>
+        {t.canary.figures(
+          canary.size,
+          canary.outcomes,
+          percent(canary.failureRate),
+          percent(canary.maxFailureRate),
+        )}
+        {canary.topErrorCode !== undefined ? ` · ${t.canary.topError(canary.topErrorCode)}` : ''}
+      </p>
     </section>
   );
 }
