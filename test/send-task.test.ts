@@ -409,6 +409,40 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     expect(requeuedFor(at(keys, 1))).toEqual([]); // dropped, not hopping on the queue: the resume releases it
   });
 
+  it('a resume that lands between the paused read and the claim release (its release task saw the claim) puts the send back on the queue, not lost', async () => {
+    const { broadcast, keys, phones, tasks } = await rig.store(['4692']);
+    const [key, phone, task] = [at(keys, 0), at(phones, 0), at(tasks, 0)];
+    await rig.broadcasts.markRunning(TENANT, broadcast.broadcastId, new Date());
+    const pacer = {
+      acquire: async () => ({ ok: true as const, at: Date.now() + 300 }),
+      slowDown: async () => {},
+    } as unknown as SenderPacer;
+    let resumed = false;
+    const racing = consumer({
+      pacer,
+      // Paused while the claim waits for its slot; resumed just before the claim is released.
+      ledger: around<SendLedger>(rig.ledger, {
+        claim: async (...args) => {
+          const claim = await rig.ledger.claim(...args);
+          await rig.broadcasts.pause(TENANT, broadcast.broadcastId, new Date(), 'paused by an admin');
+          return claim;
+        },
+        release: async (...args) => {
+          if (!resumed) await rig.broadcasts.resume(TENANT, broadcast.broadcastId, new Date());
+          resumed = true;
+          return rig.ledger.release(...args);
+        },
+      }),
+    });
+    expect((await deliver([task], racing)).batchItemFailures).toEqual([]);
+    expect(resumed).toBe(true);
+    expect(rig.sentTo(phone)).toHaveLength(0);
+    expect(await rig.recipient(key)).toMatchObject({ status: 'queued', attempts: 1 });
+    expect(requeuedFor(key)).toEqual([{ task, delaySeconds: 0 }]);
+    expect((await deliver([task])).batchItemFailures).toEqual([]);
+    expect(rig.sentTo(phone)).toHaveLength(1);
+  });
+
   it('an invocation past its deadline before the call (a stalled event loop; on the twin, one abandoned at its timeout) sends nothing and puts the task back', async () => {
     const { keys, phones, tasks } = await rig.store(['4681']);
     const [key, phone, task] = [at(keys, 0), at(phones, 0), at(tasks, 0)];

@@ -8,6 +8,7 @@ import { ContactsPage } from './pages/Contacts.tsx';
 import { Dashboard } from './pages/Dashboard.tsx';
 import { GroupsPage } from './pages/Groups.tsx';
 import { NewBroadcast } from './pages/NewBroadcast.tsx';
+import { Settings } from './pages/Settings.tsx';
 import { SignIn } from './pages/SignIn.tsx';
 import { Suppressions } from './pages/Suppressions.tsx';
 import { Templates } from './pages/Templates.tsx';
@@ -22,6 +23,7 @@ const NAV: readonly [string, string][] = [
   ['templates', t.nav.templates],
   ['campaigns', t.nav.campaigns],
   ['suppressions', t.nav.suppressions],
+  ['settings', t.nav.settings],
 ];
 
 export function App(): ReactNode {
@@ -101,6 +103,8 @@ function page(section: string, id: string | undefined): ReactNode {
       return <Campaigns campaignId={id} />;
     case 'suppressions':
       return <Suppressions />;
+    case 'settings':
+      return <Settings />;
     default:
       return <BroadcastsList />;
   }

@@ -23,6 +23,7 @@ export const en = {
     templates: 'Templates', // kept
     campaigns: 'Campaigns', // kept
     suppressions: 'Suppressions', // kept
+    settings: 'Settings',
     signOut: 'Sign out',
   },
   common: {
@@ -83,6 +84,35 @@ export const en = {
     resumed: 'Resumed.',
     exportCsv: 'Export CSV',
     progressTitle: 'Progress',
+    pauseReason: (why: string) => `Paused: ${why}`,
+    waitingTitle: 'Waiting recipients',
+    waitingNone: 'Nobody is waiting.',
+    waitingUntil: (when: string) => `The last should go by ${when}.`,
+    finishAt: (when: string) => `Estimated finish: ${when}`,
+    timing: (quiet: string, cap: string) => [quiet, cap].filter(Boolean).join(' · '),
+  },
+  timing: {
+    quietHours: 'Quiet hours (optional)',
+    quietHint:
+      "In each recipient's own time zone (the contact's, else their number's country's): nobody is messaged between start and end; they wait and are sent when the quiet hours end. Leave both empty for none.",
+    quietStart: 'Quiet from',
+    quietEnd: 'Quiet until',
+    frequencyCap: 'Frequency cap (optional)',
+    capHint: `At most this many messages to a contact from your broadcasts and campaigns in any window of this many days; the rest are skipped (not sent). Test sends do not count. Leave both empty for none.`,
+    capMax: 'At most (messages, 1–100)',
+    capDays: 'Per (days, 1–30)',
+    quietShort: (start: string, end: string) => `Quiet hours ${start}–${end} (each recipient's time)`,
+    capShort: (max: number, days: number) => `at most ${max} per ${days} days`,
+    waitReason: {
+      quiet_hours: 'Waiting for quiet hours to end',
+      messaging_limit: "Waiting for Meta's daily messaging limit",
+    } as Record<string, string>,
+    problems: {
+      quiet_incomplete: 'Give quiet hours both a start and an end (HH:MM), or leave both empty.',
+      quiet_same: 'Quiet hours need a start and an end that differ.',
+      cap_incomplete: 'Give the frequency cap both a number of messages and of days, or leave both empty.',
+      cap_range: 'The frequency cap takes 1 to 100 messages per 1 to 30 days.',
+    } as Record<string, string>,
   },
   compose: {
     title: 'New broadcast',
@@ -118,6 +148,9 @@ export const en = {
     duplicates: 'Duplicates removed',
     time: 'Estimated time',
     cost: 'Estimated cost',
+    waiting: 'Would wait',
+    finishAt: 'Last message by',
+    waitingUntil: 'Waiting until',
     samples: 'Samples',
     send: 'Send',
     sendConfirm: (n: number, name: string) => `Send "${name}" to ${n} recipients now?`,
@@ -240,6 +273,60 @@ export const en = {
       SAT: 'Saturday',
       SUN: 'Sunday',
     } as Record<string, string>,
+  },
+  canary: {
+    title: 'Canary (optional)',
+    hint: "Send to the first recipients only; the rest go once the canary's failure rate is known to be low enough. Above it the broadcast pauses itself and says why: look at the errors, then resume or cancel. The decision comes about a minute after the canary's last outcome.",
+    mode: 'Canary size',
+    none: 'No canary: send to everyone',
+    byCount: 'A number of recipients',
+    byPercent: 'A share of the recipients (%)',
+    count: 'Recipients in the canary',
+    percent: 'Share in the canary (%)',
+    maxFailure: 'Pause if more than this share fail (%)',
+    figure: 'Canary',
+    split: (size: number, rest: number) => `${size} first, ${rest} after`,
+    state: 'Canary',
+    decision: {
+      waiting: 'Waiting for its outcomes; the rest are held',
+      proceeded: 'Passed: the rest were sent',
+      paused: 'Too many failures: the broadcast paused itself',
+    } as Record<string, string>,
+    figures: (size: number, outcomes: number, failedPct: string, allowedPct: string) =>
+      `${size} recipients · ${outcomes} outcomes · ${failedPct} failed (at most ${allowedPct} allowed)`,
+    topError: (code: number) => `Most common error: ${code}`,
+    problems: {
+      canary_size: 'Give the canary a number of recipients (1 or more) or a share from 0 to 100%.',
+      canary_rate: 'Give the share of failures that pauses the broadcast, from 0 to 100%.',
+    } as Record<string, string>,
+  },
+  testSend: {
+    title: 'Send a test',
+    hint: (max: number) =>
+      `Send this message now to up to ${max} test phones only (yours, a colleague's), before sending it for real. A test phone that is a contact gets its own name and attributes; any other gets the first recipient's. Tests are marked as such and not counted in metrics, caps or the daily limit.`,
+    phones: 'Test phones (one per line, or separated by commas)',
+    send: 'Send a test',
+    sent: (n: number) => `Test sent to ${n} phone${n === 1 ? '' : 's'}.`,
+    open: 'Open the test',
+    fromContact: 'its own contact values',
+    fromSample: (phone: string) => `the values of ${phone}`,
+    test_none: 'Give at least one test phone.',
+    test_many: 'Give at most 10 test phones.',
+  },
+  settings: {
+    title: 'Settings',
+    consent: 'Send marketing templates only to contacts who opted in',
+    consentHint:
+      "WhatsApp's Business Messaging Policy asks for an opt-in before a business messages a person. When this is on, a MARKETING template skips every contact whose consent is not opted_in (reason: no consent). Off by default: a plain phone list carries no consent.",
+    limit: "Meta's messaging limit (people per 24 hours)",
+    limitHint:
+      "The most unique people your WhatsApp business portfolio may message in a moving 24 hours (see WhatsApp Manager). A broadcast larger than what remains waits and is sent across days, instead of failing with Twilio's 63018.",
+    unlimited: 'Unlimited (nothing waits)',
+    tier: (n: string) => `${n} people`,
+    otherLimit: 'Another number',
+    otherNumber: 'Messaging limit (1–1,000,000 people)',
+    badLimit: 'Give the messaging limit as a whole number from 1 to 1,000,000.',
+    updatedAt: (when: string) => `Last changed ${when}`,
   },
   dashboard: {
     title: 'Dashboard',

@@ -12,6 +12,36 @@ export interface Broadcast {
   totalRecipients: number;
   counts: Counts;
   progressPct: number;
+  pausedAt?: string;
+  /** While paused: why ('paused by an admin', a campaign's pause, the canary's finding). */
+  pauseReason?: string;
+  quietHours?: { start: string; end: string };
+  frequencyCap?: { max: number; days: number };
+  waiting?: Waiting;
+  estimatedFinishAt?: string;
+  /** A test send (POST /v1/broadcasts/test-send). */
+  test?: boolean;
+  canary?: CanaryState;
+}
+
+/** The canary: live figures while it waits, those of the decision once made. */
+export interface CanaryState {
+  size: number;
+  maxFailureRate: number;
+  minOutcomes: number;
+  outcomes: number;
+  failureRate: number;
+  decision: 'waiting' | 'proceeded' | 'paused';
+  decidedAt?: string;
+  topErrorCode?: number;
+}
+
+/** Recipients waiting (not failed, not skipped): inside their quiet hours, or past the messaging limit. */
+export interface Waiting {
+  count: number;
+  byReason?: Record<string, number>;
+  /** The latest release time planned at create. */
+  until?: string;
 }
 
 export interface Progress {
@@ -23,6 +53,7 @@ export interface Progress {
   pendingCount: number;
   progressPct: number;
   errorSummary: { code: number | string; message: string; count: number }[];
+  waiting?: Waiting;
   updatedAt: string;
 }
 
@@ -92,6 +123,11 @@ export interface Preview {
   invalidRecipients?: { input: string; reason: string }[];
   duplicateRecipientsCount: number;
   estimatedSeconds: number;
+  /** Issue 13: recipients that would wait (quiet hours, the messaging limit), and when the last would go. */
+  waiting?: Waiting;
+  estimatedFinishAt?: string;
+  /** With a canary: how many go first, how many wait for its decision. */
+  canary?: { size: number; rest: number };
   estimatedCost: {
     currency: string;
     amount: number;

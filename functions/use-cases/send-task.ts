@@ -264,6 +264,18 @@ export function createSendConsumer(deps: SendConsumerDeps) {
             ? await deps.followUps.release(key, now())
             : await deps.ledger.release(key, task.attempt, now());
         if (kind === 'followUp' && released) await deps.followUps.report(key, { to: 'cancelled', at: now() });
+        // A resume may have come between that read and the release: its release task then saw this
+        // recipient claimed and passed it by, and nobody would send it. A read begun after the release
+        // decides: still paused, the resume to come will find it `queued`; resumed, it goes back on
+        // the queue (a duplicate of a release task's is harmless: the claim admits one send).
+        if (kind === 'template' && fresh.status === 'paused' && released) {
+          const after = await broadcastOf(task, Date.now() + 1);
+          if (after && !sendsStopped(after.status)) {
+            await requeue(task, 0);
+            log.info('broadcast resumed while this send released its claim; back on the queue', fields);
+            return;
+          }
+        }
         log.info(`broadcast ${fresh.status} while this send waited for its slot; nothing sent`, fields);
         return;
       }

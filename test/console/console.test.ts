@@ -159,7 +159,7 @@ describe('the console, served by the twin', { timeout: 60_000 }, () => {
     await pw(page.getByLabel('Value of {{1}} comes from')).toHaveValue('name');
     await pw(page.getByLabel('Text for {{2}}')).toHaveValue('May 5');
     // Send is only there after a dry run, and only for what the dry run saw.
-    await pw(page.getByRole('button', { name: 'Send' })).toHaveCount(0);
+    await pw(page.getByRole('button', { name: 'Send', exact: true })).toHaveCount(0);
     await page.getByRole('button', { name: 'Dry run' }).click();
     const figures = page.getByRole('region', { name: /Dry run/ });
     await pw(
@@ -235,6 +235,9 @@ describe('the console, served by the twin', { timeout: 60_000 }, () => {
     });
     expect(created.status).toBe(202);
     await page.getByRole('link', { name: 'Autumn reminder' }).click();
+    await pw(page.getByRole('button', { name: 'Cancel broadcast' })).toBeVisible();
+    // Not started yet: the API refuses to pause it (409), so no Pause is offered; Cancel is.
+    await pw(page.getByRole('button', { name: 'Pause', exact: true })).toHaveCount(0);
     await page.getByRole('button', { name: 'Cancel broadcast' }).click();
     const dialog = page.getByRole('dialog');
     await pw(dialog).toContainText('cannot be undone');

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { broadcastRequest, SubmissionKeys, splitList } from '../../console/src/logic/broadcast-form.ts';
+import {
+  broadcastRequest,
+  MAX_TEST_PHONES,
+  SubmissionKeys,
+  splitList,
+  testPhonesOf,
+} from '../../console/src/logic/broadcast-form.ts';
+import { canaryOption, NO_CANARY } from '../../console/src/logic/canary.ts';
 import { guessRoles, mappingProblems, remapRows } from '../../console/src/logic/csv-columns.ts';
 import {
   formatDuration,
@@ -9,6 +16,13 @@ import {
   twilioErrorUrl,
 } from '../../console/src/logic/format.ts';
 import { scheduleExpression } from '../../console/src/logic/schedule-presets.ts';
+import {
+  CAP_MAX_DAYS,
+  CAP_MAX_MESSAGES,
+  NO_TIMING,
+  timingOptions,
+} from '../../console/src/logic/send-timing.ts';
+import { limitChoiceOf, limitValueOf, MAX_LIMIT } from '../../console/src/logic/settings-form.ts';
 import { FINAL_POLL_MS, LIVE_POLL_MS, SETTLE_GRACE_MS, SettleWatch } from '../../console/src/logic/settle.ts';
 import {
   compileVariables,
@@ -17,7 +31,10 @@ import {
   variableKeys,
   variableValue,
 } from '../../console/src/logic/variables.ts';
-import { directionOf } from '../../console/src/messages.ts';
+import { directionOf, t } from '../../console/src/messages.ts';
+import { MAX_CAP_DAYS, MAX_CAP_MESSAGES } from '../../functions/core/send-timing.ts';
+import { MAX_MESSAGING_LIMIT } from '../../functions/core/tenant-settings.ts';
+import { MAX_TEST_PHONES as SERVER_MAX_TEST_PHONES } from '../../functions/core/test-send.ts';
 
 describe('formatting', () => {
   it('says how long a send takes in seconds, minutes and hours', () => {
@@ -156,6 +173,19 @@ describe('the New broadcast form', () => {
     expect(result.missingVariables).toEqual(['1']);
   });
 
+  it('adds quiet hours and a frequency cap when given, and words a half-filled pair', () => {
+    const timing = { quietStart: '21:00', quietEnd: '08:00', capMax: '2', capDays: '7' };
+    expect(broadcastRequest({ ...form, timing }).body).toMatchObject({
+      quietHours: { start: '21:00', end: '08:00' },
+      frequencyCap: { max: 2, days: 7 },
+    });
+    expect(broadcastRequest({ ...form, timing: NO_TIMING }).body).not.toHaveProperty('quietHours');
+    const half = broadcastRequest({ ...form, timing: { ...timing, quietEnd: '' } });
+    expect(half.body).toBeUndefined();
+    expect(half.problems).toEqual(['quiet_incomplete']);
+    expect(t.timing.problems[half.problems[0] as string]).toContain('both a start and an end');
+  });
+
   it('keeps one Idempotency-Key per submitted body, and a new one when the body changes', () => {
     let n = 0;
     const keys = new SubmissionKeys(() => `key-${++n}`);
@@ -166,6 +196,94 @@ describe('the New broadcast form', () => {
 
   it('splits pasted lists on commas, semicolons and new lines', () => {
     expect(splitList('a, b;c\n\n a ')).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('quiet hours and frequency cap fields', () => {
+  it('takes both fields of a pair or neither', () => {
+    expect(timingOptions(NO_TIMING)).toEqual({ options: {}, problems: [] });
+    expect(timingOptions({ ...NO_TIMING, quietStart: '22:00', quietEnd: '07:30' }).options).toEqual({
+      quietHours: { start: '22:00', end: '07:30' },
+    });
+    expect(timingOptions({ ...NO_TIMING, quietEnd: '07:30' }).problems).toEqual(['quiet_incomplete']);
+    expect(timingOptions({ ...NO_TIMING, quietStart: '07:30', quietEnd: '07:30' }).problems).toEqual([
+      'quiet_same',
+    ]);
+    expect(timingOptions({ ...NO_TIMING, capMax: '3' }).problems).toEqual(['cap_incomplete']);
+  });
+
+  it("keeps the cap within the server's bounds, whole numbers only", () => {
+    expect([CAP_MAX_MESSAGES, CAP_MAX_DAYS]).toEqual([MAX_CAP_MESSAGES, MAX_CAP_DAYS]);
+    const cap = (capMax: string, capDays: string) => timingOptions({ ...NO_TIMING, capMax, capDays });
+    expect(cap('100', '30').options).toEqual({ frequencyCap: { max: 100, days: 30 } });
+    for (const [max, days] of [
+      ['0', '7'],
+      ['101', '7'],
+      ['2', '31'],
+      ['1.5', '7'],
+      ['-1', '7'],
+    ] as const)
+      expect(cap(max, days).problems).toEqual(['cap_range']);
+  });
+});
+
+describe('the canary and test phones', () => {
+  it('sends a canary by count or share, with the failure rate as a fraction', () => {
+    expect(canaryOption(NO_CANARY)).toEqual({ option: {}, problems: [] });
+    expect(canaryOption({ mode: 'recipients', size: '5', maxFailurePct: '20' }).option).toEqual({
+      canary: { recipients: 5, maxFailureRate: 0.2 },
+    });
+    expect(canaryOption({ mode: 'percent', size: '2.5', maxFailurePct: '7' }).option).toEqual({
+      canary: { percent: 2.5, maxFailureRate: 0.07 },
+    });
+    expect(canaryOption({ mode: 'recipients', size: '0', maxFailurePct: '101' }).problems).toEqual([
+      'canary_size',
+      'canary_rate',
+    ]);
+    expect(canaryOption({ mode: 'percent', size: '120', maxFailurePct: '5' }).problems).toEqual([
+      'canary_size',
+    ]);
+    expect(canaryOption({ mode: 'recipients', size: '2.5', maxFailurePct: '5' }).problems).toEqual([
+      'canary_size',
+    ]);
+  });
+
+  it('puts the canary on the request, and takes 1 to 10 test phones', () => {
+    const body = broadcastRequest({
+      name: '',
+      groupIds: ['grp_1'],
+      tags: '',
+      phones: '',
+      defaultCountry: '',
+      contentSid: 'HX1',
+      mappings: {},
+      followUpBody: '',
+      confirmPayload: '',
+      scheduleLocal: '',
+      canary: { mode: 'recipients', size: '3', maxFailurePct: '10' },
+    }).body;
+    expect(body?.canary).toEqual({ recipients: 3, maxFailureRate: 0.1 });
+    expect(testPhonesOf(' +972501234567, 050-123-4568\n+972501234567')).toEqual({
+      phones: ['+972501234567', '050-123-4568'],
+    });
+    expect(testPhonesOf(' , ')).toEqual({ problem: 'test_none' });
+    expect(MAX_TEST_PHONES).toBe(SERVER_MAX_TEST_PHONES);
+    expect(testPhonesOf(Array.from({ length: 11 }, (_, i) => `+9725012345${10 + i}`).join(','))).toEqual({
+      problem: 'test_many',
+    });
+  });
+});
+
+describe("the Settings page's messaging limit", () => {
+  it("offers Meta's tiers, unlimited, or another number, within the server's bound", () => {
+    expect(MAX_LIMIT).toBe(MAX_MESSAGING_LIMIT);
+    expect(limitChoiceOf('unlimited')).toEqual({ choice: 'unlimited', other: '' });
+    expect(limitChoiceOf(2000)).toEqual({ choice: '2000', other: '' });
+    expect(limitChoiceOf(300)).toEqual({ choice: 'other', other: '300' });
+    expect(limitValueOf('unlimited', '5')).toBe('unlimited');
+    expect(limitValueOf('10000', '')).toBe(10_000);
+    expect(limitValueOf('other', ' 300 ')).toBe(300);
+    for (const bad of ['', '0', '1.5', '1000001', 'many']) expect(limitValueOf('other', bad)).toBeUndefined();
   });
 });
 

@@ -1,3 +1,5 @@
+import { type CanaryFields, type CanaryProblem, canaryOption } from './canary.ts';
+import { type TimingFields, type TimingProblem, timingOptions } from './send-timing.ts';
 import { compileVariables, type VariableMapping } from './variables.ts';
 
 /** The New broadcast form's fields, as typed. */
@@ -15,9 +17,19 @@ export interface BroadcastForm {
   confirmPayload: string;
   /** A `datetime-local` value in the browser's time zone; '' sends now. */
   scheduleLocal: string;
+  /** Quiet hours and frequency cap (issue 13); absent or empty: none. */
+  timing?: TimingFields;
+  /** The canary (issue 13); absent or without a mode: none. */
+  canary?: CanaryFields;
 }
 
-export type FormProblem = 'no_audience' | 'no_template' | 'missing_variables' | 'schedule_past';
+export type FormProblem =
+  | 'no_audience'
+  | 'no_template'
+  | 'missing_variables'
+  | 'schedule_past'
+  | TimingProblem
+  | CanaryProblem;
 
 /** Comma/semicolon/newline-separated text → trimmed, non-empty, de-duplicated entries. */
 export function splitList(text: string): string[] {
@@ -52,6 +64,10 @@ export function broadcastRequest(
     if (Number.isNaN(at.getTime()) || at.getTime() <= now.getTime()) problems.push('schedule_past');
     else scheduledAt = at.toISOString();
   }
+  const timing = form.timing ? timingOptions(form.timing) : { options: {}, problems: [] };
+  problems.push(...timing.problems);
+  const canary = form.canary ? canaryOption(form.canary) : { option: {}, problems: [] };
+  problems.push(...canary.problems);
   if (problems.length > 0) return { problems, missingVariables: missing };
   const audience: Record<string, string[]> = {};
   if (form.groupIds.length > 0) audience.groupIds = [...form.groupIds];
@@ -71,6 +87,8 @@ export function broadcastRequest(
         }
       : {}),
     ...(scheduledAt ? { scheduledAt } : {}),
+    ...timing.options,
+    ...canary.option,
   };
   return { body, problems, missingVariables: [] };
 }
@@ -90,4 +108,15 @@ export class SubmissionKeys {
     if (this.last?.body !== json) this.last = { body: json, key: this.newKey() };
     return this.last.key;
   }
+}
+
+/** The server's most test phones in one test send (functions/core/test-send.ts MAX_TEST_PHONES; a test keeps them equal). */
+export const MAX_TEST_PHONES = 10;
+
+/** Pasted test phones → the list to send (1 to MAX_TEST_PHONES), or why not. */
+export function testPhonesOf(text: string): { phones: string[] } | { problem: 'test_none' | 'test_many' } {
+  const phones = splitList(text);
+  if (phones.length === 0) return { problem: 'test_none' };
+  if (phones.length > MAX_TEST_PHONES) return { problem: 'test_many' };
+  return { phones };
 }

@@ -1,10 +1,12 @@
 import { type ReactNode, useRef, useState } from 'react';
+// The API's own list of statuses a pause is accepted from (not `scheduled`: cancel that instead).
+import { PAUSABLE_BROADCAST_STATUSES } from '../../../functions/core/statuses.ts';
 import { ApiProblem, api, exportCsv } from '../api.ts';
 import { capabilities } from '../capabilities.ts';
 import { FINAL_BROADCAST_STATUSES, formatTime, RECIPIENT_STATUSES, twilioErrorUrl } from '../logic/format.ts';
 import { FINAL_POLL_MS, SettleWatch } from '../logic/settle.ts';
 import { t } from '../messages.ts';
-import type { Broadcast, Page, Progress } from '../types.ts';
+import type { Broadcast, CanaryState as Canary, Page, Progress, Waiting } from '../types.ts';
 import {
   Confirm,
   download,
@@ -92,6 +94,16 @@ export function BroadcastDetail({ id }: { id: string }): ReactNode {
           {formatTime(b.createdAt, navigator.language)}
         </p>
       )}
+      {b && status === 'paused' && b.pauseReason && <p>{t.detail.pauseReason(b.pauseReason)}</p>}
+      {b?.canary && <CanaryState canary={b.canary} />}
+      {b && (b.quietHours || b.frequencyCap) && (
+        <p>
+          {t.detail.timing(
+            b.quietHours ? t.timing.quietShort(b.quietHours.start, b.quietHours.end) : '',
+            b.frequencyCap ? t.timing.capShort(b.frequencyCap.max, b.frequencyCap.days) : '',
+          )}
+        </p>
+      )}
       <div className="actions">
         {!final && b && (
           <button type="button" onClick={() => setAsking('cancel')}>
@@ -103,7 +115,7 @@ export function BroadcastDetail({ id }: { id: string }): ReactNode {
             {t.detail.resume}
           </button>
         ) : (
-          !final &&
+          (PAUSABLE_BROADCAST_STATUSES as readonly string[]).includes(status) &&
           b && (
             <button type="button" onClick={() => void pause()}>
               {t.detail.pause}
@@ -149,6 +161,7 @@ export function BroadcastDetail({ id }: { id: string }): ReactNode {
         <>
           <h2>{t.detail.progressTitle}</h2>
           <ProgressBar label={t.broadcasts.progressOf(name)} value={p.progressPct} />
+          <WaitingFigures waiting={p.waiting ?? b?.waiting} finishAt={b?.estimatedFinishAt} />
           <h2>{t.detail.counts}</h2>
           <dl className="counts">
             {RECIPIENT_STATUSES.map((s) => (
@@ -204,6 +217,58 @@ export function BroadcastDetail({ id }: { id: string }): ReactNode {
         live={!final}
         explanations={new Map((p?.errorSummary ?? []).map((e) => [String(e.code), e.message]))}
       />
+    </section>
+  );
+}
+
+/** Issue 13: who waits (quiet hours, Meta's messaging limit) and until when; nothing when nobody ever waited. */
+function WaitingFigures({ waiting, finishAt }: { waiting?: Waiting; finishAt?: string }): ReactNode {
+  if (!waiting) return null;
+  const reasons = Object.entries(waiting.byReason ?? {}).filter(([, n]) => n > 0);
+  return (
+    <section aria-labelledby="waiting-title">
+      <h2 id="waiting-title">{t.detail.waitingTitle}</h2>
+      {waiting.count === 0 ? (
+        <p>{t.detail.waitingNone}</p>
+      ) : (
+        <dl className="counts">
+          {reasons.map(([reason, n]) => (
+            <div key={reason}>
+              <dt>{t.timing.waitReason[reason] ?? reason}</dt>
+              <dd>{n}</dd>
+            </div>
+          ))}
+        </dl>
+      )}
+      {waiting.count > 0 && waiting.until && (
+        <p>{t.detail.waitingUntil(formatTime(waiting.until, navigator.language))}</p>
+      )}
+      {finishAt && <p>{t.detail.finishAt(formatTime(finishAt, navigator.language))}</p>}
+    </section>
+  );
+}
+
+const percent = (rate: number) =>
+  new Intl.NumberFormat(navigator.language, { style: 'percent', maximumFractionDigits: 1 }).format(rate);
+
+/** The canary (issue 13): its decision, and the figures it was (or is being) decided on. */
+function CanaryState({ canary }: { canary: Canary }): ReactNode {
+  return (
+    <section aria-labelledby="canary-title">
+      <h2 id="canary-title">{t.canary.state}</h2>
+      <p>
+        <strong>{t.canary.decision[canary.decision] ?? canary.decision}</strong>
+        {canary.decidedAt ? ` · ${formatTime(canary.decidedAt, navigator.language)}` : ''}
+      </p>
+      <p>
+        {t.canary.figures(
+          canary.size,
+          canary.outcomes,
+          percent(canary.failureRate),
+          percent(canary.maxFailureRate),
+        )}
+        {canary.topErrorCode !== undefined ? ` · ${t.canary.topError(canary.topErrorCode)}` : ''}
+      </p>
     </section>
   );
 }

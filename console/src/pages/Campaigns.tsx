@@ -11,11 +11,13 @@ import {
   WEEKDAYS,
   type Weekday,
 } from '../logic/schedule-presets.ts';
+import { NO_TIMING, type TimingFields as Timing, timingOptions } from '../logic/send-timing.ts';
 import { compileVariables, type VariableMapping } from '../logic/variables.ts';
 import { t } from '../messages.ts';
 import type { Group, Page, Template } from '../types.ts';
 import { Confirm, ErrorNote, go, messageOf, Notice, StatusBadge, useLoad } from '../ui.tsx';
 import { TemplateFields } from './TemplateFields.tsx';
+import { TimingFields } from './TimingFields.tsx';
 
 interface Campaign {
   campaignId: string;
@@ -24,6 +26,8 @@ interface Campaign {
   nextRunAt?: string;
   nextRuns?: string[];
   schedule?: { expression: string; timeZone?: string };
+  quietHours?: { start: string; end: string };
+  frequencyCap?: { max: number; days: number };
   runs?: {
     scheduledFor: string;
     broadcastId?: string;
@@ -108,6 +112,7 @@ function NewCampaign({ onCreated }: { onCreated: (id: string) => void }): ReactN
     expression: '',
   });
   const [timeZone, setTimeZone] = useState(browserTimeZone);
+  const [timing, setTiming] = useState<Timing>(NO_TIMING);
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const schedule = useMemo(() => scheduleExpression(choice), [choice]);
@@ -119,6 +124,9 @@ function NewCampaign({ onCreated }: { onCreated: (id: string) => void }): ReactN
     if ('error' in schedule) return setError(t.campaigns.problems[schedule.error]);
     const { variables, missing } = compileVariables(template.mappings);
     if (!template.contentSid || missing.length > 0) return setError(t.campaigns.problems.template);
+    const options = timingOptions(timing);
+    if (options.problems.length > 0)
+      return setError(options.problems.map((p) => t.timing.problems[p]).join(' '));
     setBusy(true);
     try {
       const created = await api<{ campaignId: string }>('POST', '/v1/campaigns', {
@@ -130,6 +138,7 @@ function NewCampaign({ onCreated }: { onCreated: (id: string) => void }): ReactN
           },
           template: { contentSid: template.contentSid, variables },
           schedule: { expression: schedule.expression, timeZone: timeZone.trim() || 'UTC' },
+          ...options.options,
         },
       });
       onCreated(created.campaignId);
@@ -264,6 +273,7 @@ function NewCampaign({ onCreated }: { onCreated: (id: string) => void }): ReactN
           {'expression' in schedule ? schedule.expression : ''}
         </p>
       </fieldset>
+      <TimingFields idPrefix="c" value={timing} onChange={setTiming} />
       <ErrorNote error={error} />
       <button type="submit" className="primary" disabled={busy}>
         {t.campaigns.create}
@@ -305,6 +315,14 @@ function CampaignView({ id }: { id: string }): ReactNode {
               {c.schedule?.expression} {c.schedule?.timeZone ?? ''}
             </span>
           </p>
+          {(c.quietHours || c.frequencyCap) && (
+            <p>
+              {t.detail.timing(
+                c.quietHours ? t.timing.quietShort(c.quietHours.start, c.quietHours.end) : '',
+                c.frequencyCap ? t.timing.capShort(c.frequencyCap.max, c.frequencyCap.days) : '',
+              )}
+            </p>
+          )}
           <div className="actions">
             {c.status === 'active' && (
               <button type="button" onClick={() => void act(() => api('POST', `${path}/pause`))}>

@@ -2,13 +2,19 @@ import { type ReactNode, useMemo, useRef, useState } from 'react';
 // The API's own words for why a recipient is skipped (one table, in functions/core).
 import { SKIP_REASON_TEXT, type SkipReason } from '../../../functions/core/skips.ts';
 import { api, listAll } from '../api.ts';
+import { capabilities } from '../capabilities.ts';
 import { type BroadcastForm, broadcastRequest, SubmissionKeys } from '../logic/broadcast-form.ts';
-import { formatDuration, formatMoney } from '../logic/format.ts';
+import { NO_CANARY } from '../logic/canary.ts';
+import { formatDuration, formatMoney, formatTime } from '../logic/format.ts';
+import { NO_TIMING } from '../logic/send-timing.ts';
 import { fillBody } from '../logic/variables.ts';
 import { t } from '../messages.ts';
 import type { Group, Preview, Template } from '../types.ts';
 import { Confirm, ErrorNote, go, messageOf, useLoad } from '../ui.tsx';
+import { CanaryFields } from './CanaryFields.tsx';
 import { TemplateFields } from './TemplateFields.tsx';
+import { TestSend } from './TestSend.tsx';
+import { TimingFields } from './TimingFields.tsx';
 
 const EMPTY: BroadcastForm = {
   name: '',
@@ -21,7 +27,12 @@ const EMPTY: BroadcastForm = {
   followUpBody: '',
   confirmPayload: '',
   scheduleLocal: '',
+  timing: NO_TIMING,
+  canary: NO_CANARY,
 };
+
+/** A problem's words, from whichever part of the form has it. */
+const problemText = (p: string) => t.compose.problems[p] ?? t.timing.problems[p] ?? t.canary.problems[p] ?? p;
 
 /** Compose → dry run (POST /v1/broadcasts/preview) → Send, confirmed, with one Idempotency-Key per submission. */
 export function NewBroadcast(): ReactNode {
@@ -33,6 +44,9 @@ export function NewBroadcast(): ReactNode {
   const keys = useRef(new SubmissionKeys());
   const templates = useLoad(() => listAll<Template>('/v1/templates', { approval: 'approved' }), []);
   const groups = useLoad(() => listAll<Group>('/v1/groups'), []);
+  // Canary and test sends came with the same change (issue 13): offered where the server has them.
+  const caps = useLoad(() => capabilities(), []);
+  const control = caps.data?.has('POST /v1/broadcasts/test-send') ?? false;
   const approved = (templates.data ?? []).filter((x) => x.approval === 'approved');
   const template = approved.find((x) => x.contentSid === form.contentSid);
   const request = useMemo(() => broadcastRequest(form), [form]);
@@ -42,7 +56,7 @@ export function NewBroadcast(): ReactNode {
   const set = (patch: Partial<BroadcastForm>) => setForm((f) => ({ ...f, ...patch }));
   async function runPreview() {
     setError(undefined);
-    if (!request.body) return setError(request.problems.map((p) => t.compose.problems[p]).join(' '));
+    if (!request.body) return setError(request.problems.map(problemText).join(' '));
     setBusy(true);
     try {
       const result = await api<Preview>('POST', '/v1/broadcasts/preview', { body: request.body });
@@ -73,6 +87,8 @@ export function NewBroadcast(): ReactNode {
   const sendCount = preview ? (preview.result.sendCount ?? preview.result.totalRecipients) : 0;
   const name = form.name.trim() || t.broadcasts.unnamed;
   const skipped = Object.entries(preview?.result.skippedByReason ?? {}).filter(([, n]) => n > 0);
+  const waiting = preview?.result.waiting;
+  const waitingReasons = Object.entries(waiting?.byReason ?? {}).filter(([, n]) => n > 0);
   return (
     <section aria-labelledby="compose-title">
       <h1 id="compose-title">{t.compose.title}</h1>
@@ -156,6 +172,9 @@ export function NewBroadcast(): ReactNode {
           />
         </fieldset>
 
+        <TimingFields idPrefix="b" value={form.timing ?? NO_TIMING} onChange={(timing) => set({ timing })} />
+        {control && <CanaryFields value={form.canary ?? NO_CANARY} onChange={(canary) => set({ canary })} />}
+
         <label htmlFor="b-when">{t.compose.schedule}</label>
         <input
           id="b-when"
@@ -172,6 +191,8 @@ export function NewBroadcast(): ReactNode {
         </div>
       </form>
 
+      {control && <TestSend body={request.body} problems={request.problems.map(problemText).join(' ')} />}
+
       {preview && (
         <section aria-labelledby="preview-title" className="preview">
           <h2 id="preview-title">{t.compose.previewTitle}</h2>
@@ -183,6 +204,19 @@ export function NewBroadcast(): ReactNode {
             <Figure label={t.compose.invalid} value={preview.result.invalidRecipientsCount} />
             <Figure label={t.compose.duplicates} value={preview.result.duplicateRecipientsCount} />
             <Figure label={t.compose.time} value={formatDuration(preview.result.estimatedSeconds)} />
+            {waiting && <Figure label={t.compose.waiting} value={waiting.count} />}
+            {preview.result.canary && (
+              <Figure
+                label={t.canary.figure}
+                value={t.canary.split(preview.result.canary.size, preview.result.canary.rest)}
+              />
+            )}
+            {preview.result.estimatedFinishAt && (
+              <Figure
+                label={t.compose.finishAt}
+                value={formatTime(preview.result.estimatedFinishAt, navigator.language)}
+              />
+            )}
             <Figure
               label={t.compose.cost}
               value={formatMoney(
@@ -192,8 +226,22 @@ export function NewBroadcast(): ReactNode {
               )}
             />
           </dl>
+          {waitingReasons.length > 0 && (
+            <ul aria-label={t.compose.waiting}>
+              {waitingReasons.map(([reason, n]) => (
+                <li key={reason}>
+                  {t.timing.waitReason[reason] ?? reason}: {n}
+                </li>
+              ))}
+              {waiting?.until && (
+                <li>
+                  {t.compose.waitingUntil}: {formatTime(waiting.until, navigator.language)}
+                </li>
+              )}
+            </ul>
+          )}
           {skipped.length > 0 && (
-            <ul>
+            <ul aria-label={t.compose.skipped}>
               {skipped.map(([reason, n]) => (
                 <li key={reason}>
                   {SKIP_REASON_TEXT[reason as SkipReason] ?? reason}: {n}
