@@ -135,6 +135,8 @@ export const en = {
     attribute: (key: string) => `Attribute name for {{${key}}}`,
     literal: (key: string) => `Text for {{${key}}}`,
     fallback: (key: string) => `Fallback for {{${key}}} when the contact has no value`,
+    samplePlaceholder: (sample: string) => (sample ? `e.g. ${sample} (Twilio's sample)` : ''),
+    fallbackPlaceholder: 'e.g. Farmer (empty: no fallback)',
     followUp: 'Follow-up after the recipient taps the button (optional)',
     followUpBody: 'Follow-up text',
     confirmPayload: 'Button id that confirms (optional)',

@@ -92,7 +92,9 @@ describe('the console with issue 13', { timeout: 60_000 }, () => {
     await page.getByLabel('Campaign name').fill('Weekly market prices');
     await page.getByRole('checkbox', { name: /Nairobi farmers/ }).check();
     await page.getByLabel('Template', { exact: true }).selectOption({ label: 'order_delivery_update (en)' });
-    await pw(page.getByLabel('Text for {{2}}')).toHaveValue('May 5');
+    // No sample is pre-filled: the text is the admin's to write.
+    await pw(page.getByLabel('Text for {{2}}')).toHaveValue('');
+    await page.getByLabel('Text for {{2}}').fill('May 5');
     await page.getByLabel('Repeats').selectOption('weekly');
     await page.getByLabel('On (day of the week)').selectOption({ label: 'Wednesday' });
     await page.getByLabel('At (time of day)').fill('09:30');
@@ -192,6 +194,7 @@ describe('the console with issue 13', { timeout: 60_000 }, () => {
     await page.getByLabel('Broadcast name').fill('Night-safe notice');
     await page.getByLabel(/^Phone numbers/).fill([...capped.slice(0, 2), ...fresh].join('\n'));
     await page.getByLabel('Template', { exact: true }).selectOption({ label: 'order_delivery_update (en)' });
+    await page.getByLabel('Text for {{2}}').fill('May 5');
     await page.getByLabel('Quiet from').fill(start);
     // One field of a pair is a problem the form words before any request.
     await page.getByRole('button', { name: 'Dry run' }).click();
@@ -266,6 +269,7 @@ describe('the console with issue 13', { timeout: 60_000 }, () => {
     await page.getByRole('button', { name: 'New broadcast' }).click();
     await page.getByLabel(/^Phone numbers/).fill([testPhone(), testPhone(), testPhone()].join('\n'));
     await page.getByLabel('Template', { exact: true }).selectOption({ label: 'order_delivery_update (en)' });
+    await page.getByLabel('Text for {{2}}').fill('May 5');
     await page.getByRole('button', { name: 'Dry run' }).click();
     const figures = page.getByRole('region', { name: /Dry run/ });
     await pw(figures.getByRole('list', { name: 'Would wait' })).toContainText(
@@ -290,6 +294,7 @@ describe('the console with issue 13', { timeout: 60_000 }, () => {
     await page.getByLabel('Broadcast name').fill('Canary notice');
     await page.getByLabel(/^Phone numbers/).fill([...failing, ...rest].join('\n'));
     await page.getByLabel('Template', { exact: true }).selectOption({ label: 'order_delivery_update (en)' });
+    await page.getByLabel('Text for {{2}}').fill('May 5');
 
     // A test first: to the test phone only, now.
     await page.getByLabel(/^Test phones/).fill(tester);

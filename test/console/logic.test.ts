@@ -81,14 +81,16 @@ describe('formatting', () => {
 });
 
 describe('template variable mapping', () => {
-  it('orders variables numerically and guesses the name first, samples for the rest', () => {
+  it("orders variables numerically and guesses the name first, never pre-filling Twilio's samples", () => {
     const vars = { '10': 'x', '2': 'May 5', '1': 'Dana' };
     expect(variableKeys(vars)).toEqual(['1', '2', '10']);
     expect(defaultMappings(vars)).toEqual({
-      '1': { source: 'name', value: '', fallback: 'Dana' },
-      '2': { source: 'literal', value: 'May 5', fallback: '' },
-      '10': { source: 'literal', value: 'x', fallback: '' },
+      '1': { source: 'name', value: '', fallback: '' },
+      '2': { source: 'literal', value: '', fallback: '' },
+      '10': { source: 'literal', value: '', fallback: '' },
     });
+    // Until written, the texts are missing: nothing is sent with a sample's value.
+    expect(compileVariables(defaultMappings(vars)).missing).toEqual(['2', '10']);
   });
 
   it("compiles to API.md's values: literal, {{key}}, {{key|fallback}}", () => {

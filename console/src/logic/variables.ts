@@ -24,17 +24,21 @@ export function variableKeys(variables: Readonly<Record<string, string>>): strin
   });
 }
 
-/** A first guess: the first variable is the contact's name (with the sample as its fallback), the rest the samples as text. */
+/**
+ * A first guess: the first variable is the contact's name, the rest text the admin writes. Nothing is
+ * taken from the template's sample values (Twilio's examples, such as "Dana" or "May 5"): a sample
+ * left as a fallback or a text would go to real people, so each text is empty until written (the form
+ * names it as missing) and the samples are only shown as placeholders.
+ */
 export function defaultMappings(
   variables: Readonly<Record<string, string>>,
 ): Record<string, VariableMapping> {
   const out: Record<string, VariableMapping> = {};
   variableKeys(variables).forEach((key, index) => {
-    const sample = variables[key] ?? '';
     out[key] =
       index === 0
-        ? { source: 'name', value: '', fallback: sample }
-        : { source: 'literal', value: sample, fallback: '' };
+        ? { source: 'name', value: '', fallback: '' }
+        : { source: 'literal', value: '', fallback: '' };
   });
   return out;
 }

@@ -69,6 +69,7 @@ export function TemplateFields(props: {
                     <input
                       id={`${p}-val-${key}`}
                       value={m.value}
+                      placeholder={t.compose.samplePlaceholder(template.variables[key] ?? '')}
                       onChange={(e) => setMapping(key, { value: e.target.value })}
                     />
                   </>
@@ -79,6 +80,7 @@ export function TemplateFields(props: {
                     <input
                       id={`${p}-fb-${key}`}
                       value={m.fallback}
+                      placeholder={t.compose.fallbackPlaceholder}
                       onChange={(e) => setMapping(key, { fallback: e.target.value })}
                     />
                   </>
