@@ -40,6 +40,18 @@ export function withConsole(
     } catch {
       return plain(res, 400, 'Bad path');
     }
+    // On AWS the stack writes config.json naming the API (lib/console-site.ts); here the API is this
+    // origin, which the console takes from a config without apiBaseUrl (not a 404 in its console).
+    if (relative === 'config.json' && !existsSync(path.join(root, relative))) {
+      const body = '{}\n';
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'no-cache',
+        ...CONSOLE_STATIC_HEADERS,
+      });
+      return void res.end(req.method === 'HEAD' ? undefined : body);
+    }
     const file = path.resolve(root, relative);
     if (file !== root && !file.startsWith(`${root}${path.sep}`)) return plain(res, 404, 'Not Found');
     if (!existsSync(path.join(root, 'index.html')))

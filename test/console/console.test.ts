@@ -76,6 +76,10 @@ describe('the console, served by the twin', { timeout: 60_000 }, () => {
     expect((await fetch(`${api.twin.apiUrl}/console/../package.json`)).status).toBe(404);
     expect((await fetch(`${api.twin.apiUrl}/console/%2e%2e/package.json`)).status).toBe(404);
     expect((await fetch(`${api.twin.apiUrl}/healthz`)).status).toBe(200);
+    // The API is this origin: the config the console reads first names no other (not a 404).
+    const config = await fetch(`${api.twin.consoleUrl}config.json`);
+    expect(config.status).toBe(200);
+    expect(await config.json()).toEqual({});
   });
 
   it('signs in with an API key, refuses a wrong one, and keeps the key out of the URL', async () => {

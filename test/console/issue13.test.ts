@@ -195,6 +195,7 @@ describe('the console with issue 13', { timeout: 60_000 }, () => {
     await page.getByLabel(/^Phone numbers/).fill([...capped.slice(0, 2), ...fresh].join('\n'));
     await page.getByLabel('Template', { exact: true }).selectOption({ label: 'order_delivery_update (en)' });
     await page.getByLabel('Text for {{2}}').fill('May 5');
+    await page.getByLabel('Fallback for {{1}} when the contact has no value').fill('Farmer');
     await page.getByLabel('Quiet from').fill(start);
     // One field of a pair is a problem the form words before any request.
     await page.getByRole('button', { name: 'Dry run' }).click();
@@ -270,6 +271,7 @@ describe('the console with issue 13', { timeout: 60_000 }, () => {
     await page.getByLabel(/^Phone numbers/).fill([testPhone(), testPhone(), testPhone()].join('\n'));
     await page.getByLabel('Template', { exact: true }).selectOption({ label: 'order_delivery_update (en)' });
     await page.getByLabel('Text for {{2}}').fill('May 5');
+    await page.getByLabel('Fallback for {{1}} when the contact has no value').fill('Farmer');
     await page.getByRole('button', { name: 'Dry run' }).click();
     const figures = page.getByRole('region', { name: /Dry run/ });
     await pw(figures.getByRole('list', { name: 'Would wait' })).toContainText(
@@ -295,6 +297,7 @@ describe('the console with issue 13', { timeout: 60_000 }, () => {
     await page.getByLabel(/^Phone numbers/).fill([...failing, ...rest].join('\n'));
     await page.getByLabel('Template', { exact: true }).selectOption({ label: 'order_delivery_update (en)' });
     await page.getByLabel('Text for {{2}}').fill('May 5');
+    await page.getByLabel('Fallback for {{1}} when the contact has no value').fill('Farmer');
 
     // A test first: to the test phone only, now.
     await page.getByLabel(/^Test phones/).fill(tester);

@@ -1,37 +1,12 @@
 /** Display formatting; pure, so vitest checks it (test/console/logic.test.ts). */
 
+import { FINAL_BROADCAST_STATUSES as FINAL } from '../../../functions/core/statuses.ts';
+
+// The statuses are the API's own (functions/core/statuses.ts: no AWS or Node import), not a copy.
+export { BROADCAST_STATUSES, RECIPIENT_STATUSES } from '../../../functions/core/statuses.ts';
+
 /** Broadcast statuses after which nothing changes (API.md, "Statuses"). */
-export const FINAL_BROADCAST_STATUSES: ReadonlySet<string> = new Set([
-  'completed',
-  'partial',
-  'failed',
-  'cancelled',
-]);
-
-export const RECIPIENT_STATUSES = [
-  'pending',
-  'queued',
-  'sending',
-  'sent',
-  'delivered',
-  'read',
-  'failed',
-  'undelivered',
-  'cancelled',
-  'skipped',
-] as const;
-
-export const BROADCAST_STATUSES = [
-  'scheduled',
-  'accepted',
-  'queued',
-  'running',
-  'paused',
-  'completed',
-  'partial',
-  'failed',
-  'cancelled',
-] as const;
+export const FINAL_BROADCAST_STATUSES: ReadonlySet<string> = new Set(FINAL);
 
 /** Seconds → "45 s", "3 min 20 s", "2 h 5 min" (the dry run's estimatedSeconds). */
 export function formatDuration(seconds: number): string {
