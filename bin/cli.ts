@@ -21,7 +21,9 @@ import { CAMPAIGN_NOTES, CAMPAIGN_USAGE, CampaignUsageError, campaignCommand } f
  * The queues whose dead letters are work to put back: those a function consumes (countFailures holds
  * reports of stream batches given up on, for the recount, not work).
  */
-const QUEUES: readonly string[] = [...new Set(topology.consumers.map((c) => c.queue))];
+const QUEUES: readonly string[] = Object.keys(topology.queues).filter((id) =>
+  topology.consumers.some((c) => c.queue === id),
+);
 const QUEUE_CHOICES = QUEUES.join('|');
 
 const COMMAND_USAGE = {

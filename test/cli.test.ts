@@ -80,7 +80,7 @@ describe('operator CLI: help', () => {
     const dlq = cli(['dlq', 'status', '-h']);
     expect(dlq.status).toBe(0);
     expect(dlq.stdout).toContain('dlq status');
-    expect(dlq.stdout).toContain('<queue>: fanOut|send|groupCleanup|callbackRetries|imports');
+    expect(dlq.stdout).toContain('<queue>: send|fanOut|callbackRetries|groupCleanup|imports');
     expect(cli(['help']).stdout).toContain('Usage:');
   });
 
