@@ -3,12 +3,8 @@ import { recipientsCsv } from './commons/audience-exports.ts';
 import { ownedBroadcast } from './commons/broadcasts.ts';
 import { header, json } from './commons/http.ts';
 import { broadcasts, counters, sendLedger } from './commons/wiring.ts';
-import {
-  BroadcastListQuery,
-  parseListQuery,
-  RecipientListQuery,
-  type RecipientViewShape,
-} from './core/broadcast-request.ts';
+import { BroadcastListQuery, parseListQuery, RecipientListQuery } from './core/broadcast-request.ts';
+import type { RecipientViewShape } from './core/broadcast-responses.ts';
 import { canaryView } from './core/canary.ts';
 import type { CounterTotals } from './core/count-deltas.ts';
 import { progressOf, type StatusCounts } from './core/counts.ts';

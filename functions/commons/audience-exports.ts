@@ -3,7 +3,7 @@ import { memberCursor } from '../adapters/dynamo-contacts.ts';
 import { recipientKey, shardOf } from '../adapters/table-layout.ts';
 import type { Contact, Group } from '../core/audience.ts';
 import { type ContactViewShape, contactView } from '../core/audience-request.ts';
-import type { RecipientViewShape } from '../core/broadcast-request.ts';
+import type { RecipientViewShape } from '../core/broadcast-responses.ts';
 import { attachment, CSV_CONTENT_TYPE, MAX_CSV_ROWS, writeCsv } from '../core/csv-export.ts';
 import { encodeShardCursor } from '../core/cursor.ts';
 import { contactColumns, RECIPIENT_COLUMNS } from '../core/export-columns.ts';

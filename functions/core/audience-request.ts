@@ -3,13 +3,12 @@ import type { Contact, Group } from './audience.ts';
 import {
   apiSchemas,
   CountryCode,
-  InvalidRecipientView,
   IsoDateTime,
   ListFormat,
-  Page,
   PageQuery,
   registerRouteQueries,
 } from './broadcast-request.ts';
+import { InvalidRecipientView, Page } from './broadcast-responses.ts';
 import {
   ATTRIBUTE_KEY_PATTERN,
   type ContactChange,

@@ -1,5 +1,5 @@
 import type { ContactViewShape } from './audience-request.ts';
-import type { RecipientViewShape } from './broadcast-request.ts';
+import type { RecipientViewShape } from './broadcast-responses.ts';
 import type { CsvColumn } from './csv-export.ts';
 
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { apiSchemas, InvalidRecipientView } from './broadcast-request.ts';
+import { apiSchemas } from './broadcast-request.ts';
+import { InvalidRecipientView } from './broadcast-responses.ts';
 import { TEMPLATE_CATEGORIES } from './content-templates.ts';
 import { countryOfPhone } from './phones.ts';
 import type { ChunkEntry } from './ports.ts';

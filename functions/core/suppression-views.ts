@@ -1,12 +1,6 @@
 import { z } from 'zod';
-import {
-  apiSchemas,
-  BroadcastId,
-  CountryCode,
-  Page,
-  providerErrorCode,
-  timestamp,
-} from './broadcast-request.ts';
+import { apiSchemas, CountryCode } from './broadcast-request.ts';
+import { BroadcastId, Page, providerErrorCode, timestamp } from './broadcast-responses.ts';
 import type { SuppressionReason } from './ports.ts';
 import { RECIPIENT_STATUSES } from './statuses.ts';
 

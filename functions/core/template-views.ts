@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { apiSchemas, ContentSid, Page } from './broadcast-request.ts';
+import { apiSchemas, ContentSid } from './broadcast-request.ts';
+import { Page } from './broadcast-responses.ts';
 import { TEMPLATE_APPROVALS, TEMPLATE_CATEGORIES, type Template } from './content-templates.ts';
 
 /**

@@ -2,11 +2,11 @@ import { z } from 'zod';
 import {
   apiSchemas,
   type CreateBroadcastInput,
-  CreateBroadcastResponse,
   createBroadcastRequestSchema,
   type ParseCreateBroadcastOptions,
   parseCreateBroadcast,
 } from './broadcast-request.ts';
+import { CreateBroadcastResponse } from './broadcast-responses.ts';
 import { ApiError, fromZodError } from './errors.ts';
 
 /** Most test phones in one test send: a seed list for a person to look at, not an audience. */

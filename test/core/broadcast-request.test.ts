@@ -1,20 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import {
   BroadcastListQuery,
-  BroadcastView,
-  CreateBroadcastResponse,
   checkRouteQuery,
-  ErrorBody,
   MAX_SCHEDULE_AHEAD_DAYS,
   NoQuery,
   PageQuery,
-  ProgressView,
   parseCreateBroadcast,
   parseIdempotencyKey,
   parseListQuery,
   RecipientListQuery,
-  RecipientView,
 } from '../../functions/core/broadcast-request.ts';
+import {
+  BroadcastView,
+  CreateBroadcastResponse,
+  ErrorBody,
+  ProgressView,
+  RecipientView,
+} from '../../functions/core/broadcast-responses.ts';
 import { emptyCounts } from '../../functions/core/counts.ts';
 import { ApiError } from '../../functions/core/errors.ts';
 
