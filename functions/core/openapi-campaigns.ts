@@ -1,4 +1,5 @@
 import { NEXT_RUNS_SHOWN, RUNS_SHOWN } from './campaigns.ts';
+import { bearer, errors, type Json, json, limitCursorParams, ref } from './openapi-parts.ts';
 
 /**
  * The OpenAPI paths and schemas of campaigns (openapi.ts spreads them into the document). The
@@ -6,37 +7,13 @@ import { NEXT_RUNS_SHOWN, RUNS_SHOWN } from './campaigns.ts';
  * described by reference, whatever other modules add there.
  */
 
-type Json = Record<string, unknown>;
-
-const ref = (id: string): Json => ({ $ref: `#/components/schemas/${id}` });
-const json = (schema: Json, description: string): Json => ({
-  description,
-  content: { 'application/json': { schema } },
-});
-const errors = (...statuses: number[]): Record<string, Json> =>
-  Object.fromEntries(statuses.map((s) => [String(s), { $ref: `#/components/responses/Error${s}` }]));
-const bearer = [{ bearerAuth: [] }];
 const idParam: Json = {
   name: 'id',
   in: 'path',
   required: true,
   schema: { type: 'string', pattern: '^cmp_[0-9A-HJKMNP-TV-Z]{26}$' },
 };
-const pageParams: Json[] = [
-  {
-    name: 'limit',
-    in: 'query',
-    required: false,
-    schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-  },
-  {
-    name: 'cursor',
-    in: 'query',
-    required: false,
-    description: 'nextCursor of the previous page, as it is',
-    schema: { type: 'string' },
-  },
-];
+const pageParams = limitCursorParams;
 
 const EXPRESSION_HELP =
   "EventBridge Scheduler's syntax: at(yyyy-mm-ddThh:mm:ss) once; rate(n minute|minutes|hour|hours|day|days); cron(minutes hours day-of-month month day-of-week year), six fields, one of the day fields '?', day-of-week 1-7 = SUN-SAT (not Unix cron's 0-6), L, W and # as AWS documents them. Read in timeZone.";

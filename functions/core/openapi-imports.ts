@@ -2,37 +2,14 @@ import { MAX_IDEMPOTENCY_KEY_LENGTH } from './broadcast-request.ts';
 import { MAX_IMPORT_FILE_BYTES, MAX_IMPORT_ROWS } from './csv-file.ts';
 import './import-request.ts';
 import { IMPORT_IDEMPOTENCY_SECONDS, UPLOAD_URL_SECONDS } from './imports.ts';
+import { bearer, errors, type Json, json, limitCursorParams, ref } from './openapi-parts.ts';
 
 /**
  * The OpenAPI paths of uploads and contact imports (openapi.ts spreads them into the document; the
  * schemas they name are registered by import-request.ts).
  */
 
-type Json = Record<string, unknown>;
-
-const ref = (id: string): Json => ({ $ref: `#/components/schemas/${id}` });
-const json = (schema: Json, description: string): Json => ({
-  description,
-  content: { 'application/json': { schema } },
-});
-const errors = (...statuses: number[]): Record<string, Json> =>
-  Object.fromEntries(statuses.map((s) => [String(s), { $ref: `#/components/responses/Error${s}` }]));
-const bearer = [{ bearerAuth: [] }];
-const pageParams: Json[] = [
-  {
-    name: 'limit',
-    in: 'query',
-    required: false,
-    schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-  },
-  {
-    name: 'cursor',
-    in: 'query',
-    required: false,
-    description: 'nextCursor of the previous page, as it is',
-    schema: { type: 'string' },
-  },
-];
+const pageParams = limitCursorParams;
 
 export function importPaths(): Record<string, Json> {
   return {

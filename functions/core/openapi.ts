@@ -1,14 +1,8 @@
 import { z } from 'zod';
 import { MAX_MEMBERS_PER_REQUEST } from './audience-request.ts';
-import {
-  apiSchemas,
-  DEFAULT_PAGE_LIMIT,
-  MAX_IDEMPOTENCY_KEY_LENGTH,
-  MAX_PAGE_LIMIT,
-} from './broadcast-request.ts';
+import { apiSchemas, MAX_IDEMPOTENCY_KEY_LENGTH } from './broadcast-request.ts';
 import { TEMPLATE_APPROVALS, TEMPLATE_CATEGORIES } from './content-templates.ts';
 import { MAX_CSV_BODY_BYTES, MAX_CSV_ROWS } from './csv-export.ts';
-import { MAX_CURSOR_LENGTH } from './cursor.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import { campaignPaths, campaignSchemas } from './openapi-campaigns.ts';
 import { importPaths } from './openapi-imports.ts';
@@ -20,21 +14,13 @@ import './suppression-views.ts';
 import './tenant-settings.ts';
 // Registers the Template and TemplatePage schemas.
 import './template-views.ts';
+import { bearer, errors, type Json, json, limitCursorParams, ref } from './openapi-parts.ts';
 
 /**
  * The OpenAPI 3.1 document of the API (served at GET /openapi.json), generated from the same zod
  * schemas the handlers validate with (broadcast-request.ts), so the document cannot drift from
  * the code. OpenAPI 3.1 schemas are JSON Schema 2020-12, which is what `z.toJSONSchema` emits.
  */
-
-type Json = Record<string, unknown>;
-
-const ref = (id: string): Json => ({ $ref: `#/components/schemas/${id}` });
-const json = (schema: Json, description: string): Json => ({
-  description,
-  content: { 'application/json': { schema } },
-});
-const errorResponse = (name: string): Json => ({ $ref: `#/components/responses/${name}` });
 
 /** The error responses, one per HTTP status, listing the codes that status can carry. */
 function errorResponses(): Record<string, Json> {
@@ -55,9 +41,6 @@ function errorResponses(): Record<string, Json> {
   return responses;
 }
 
-const errors = (...statuses: number[]): Record<string, Json> =>
-  Object.fromEntries(statuses.map((s) => [String(s), errorResponse(`Error${s}`)]));
-
 const idParam: Json = {
   name: 'id',
   in: 'path',
@@ -72,23 +55,6 @@ const phoneParam: Json = {
   description: 'The contact, E.164 URL-encoded (%2B972501234567); the digits without + are accepted too',
   schema: { type: 'string' },
 };
-const limitCursorParams: Json[] = [
-  {
-    name: 'limit',
-    in: 'query',
-    required: false,
-    description: 'Items per page, in decimal digits (0x10, 1e2, 16.0 or a padded value are refused: 400)',
-    schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_PAGE_LIMIT },
-  },
-  {
-    name: 'cursor',
-    in: 'query',
-    required: false,
-    description:
-      "nextCursor of the previous page, as it is. Opaque; one this API did not give out for this list and this API key's tenant is refused (400 VALIDATION_FAILED, path cursor)",
-    schema: { type: 'string', maxLength: MAX_CURSOR_LENGTH },
-  },
-];
 const pageParams = (statusSchema: string): Json[] => [
   ...limitCursorParams,
   { name: 'status', in: 'query', required: false, schema: ref(statusSchema) },
@@ -220,7 +186,6 @@ function componentSchemas(): Record<string, Json> {
 }
 
 function build(serverUrl?: string): Json {
-  const bearer = [{ bearerAuth: [] }];
   const open: unknown[] = [];
   const doc: Json = {
     openapi: '3.1.0',
