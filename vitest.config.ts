@@ -14,16 +14,13 @@ const TIMED = [
 ];
 
 /**
- * restart.test.ts spends most of its ~150 s idle, waiting out a queue's 60 s visibility timeout
- * twice, against a 120 s recovery bound: it runs in the parallel group, next to ordinary files only
- * (never next to a TIMED file, which run after that group), and starts first so that its wait is
- * covered by the other files.
+ * Files that spend most of their time idle on the real clock: restart.test.ts (~150 s, waiting out a
+ * queue's 60 s visibility timeout twice against a 120 s recovery bound) and campaigns-realtime (~100 s,
+ * minute boundaries). They run in the parallel group, next to ordinary files only (never next to a
+ * TIMED file, which run after that group), and start first, so that their waits are covered by the
+ * other files running in the group's other two workers.
  */
-const FIRST = [
-  'test/restart.test.ts',
-  'test/integration/campaigns-realtime.test.ts',
-  'test/integration/retries.test.ts',
-];
+const FIRST = ['test/restart.test.ts', 'test/integration/campaigns-realtime.test.ts'];
 
 /**
  * Vitest's order (failed first, then longest first by the last run's durations, else largest file
@@ -55,12 +52,13 @@ export default defineConfig({
       {
         extends: true,
         test: {
-          // Two files at a time (one per core): most integration files wait on emulators and
-          // timers more than they compute. Each starts its own twin on free ports in its own
-          // DATA_DIR, so files do not share state.
+          // Three files at a time on two cores: the two idle ones above hold a worker each for
+          // their first minutes, and the integration files wait on emulators and timers more than
+          // they compute. Each starts its own twin on free ports in its own DATA_DIR, so files do
+          // not share state.
           name: 'parallel',
           exclude: [...configDefaults.exclude, ...TIMED],
-          maxWorkers: 2,
+          maxWorkers: 3,
           sequence: { groupOrder: 0 },
         },
       },
