@@ -24,7 +24,7 @@ const INVALID_SHOWN = 100;
 export const handler = adminRoute(async (event, tenantId) => {
   const input = parseCreateBroadcast(parseJson(event), { maxRecipients: maxRecipients() });
   // The registry's answer decides as at create: an unknown or unapproved template is refused the same way.
-  const template = await checkTemplateInRegistry(await templateRegistry(), input.template);
+  const template = await checkTemplateInRegistry(await templateRegistry(tenantId), input.template);
   const now = new Date();
   const plan = await timedPlanFor(tenantId, input, template, {
     now: input.scheduledAt ? new Date(input.scheduledAt) : now,

@@ -5,6 +5,7 @@ import { SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { optionalEnv, publicBaseUrl, retryBackoffSeconds, twilioAuthToken } from './commons/config.ts';
 import { emptyTwiml, errorResponse } from './commons/http.ts';
 import { logger as defaultLogger, type HandlerLogger, log } from './commons/powertools.ts';
+import { webhookTokenFor } from './commons/tenant-twilio-wiring.ts';
 import { isValidTwilioSignature, twilioWebhookRequest } from './commons/twilio-signature.ts';
 import { contactStore, followUpLedger, messageIndex, sendLedger, sqs } from './commons/wiring.ts';
 import { ApiError } from './core/errors.ts';
@@ -21,6 +22,13 @@ import { applyStatusCallback, type StatusCallbackDeps } from './use-cases/status
  */
 export interface StatusWebhookDeps extends StatusCallbackDeps {
   readonly authToken: () => Promise<string | undefined>;
+  /**
+   * The token of the account a callback names (its AccountSid) and the tenant owning that account when
+   * it is a tenant's own (commons/tenant-twilio-wiring.ts webhookTokenFor); without it, `authToken`.
+   */
+  readonly accountToken?: (
+    accountSid: string | undefined,
+  ) => Promise<{ token: string | undefined; accountOwner?: string }>;
   readonly publicBaseUrl: () => string;
   /** Callbacks to apply again later (the callback retry queue). */
   readonly retries?: TaskQueue<StoredCallback>;
@@ -52,16 +60,30 @@ export function calledUrls(event: APIGatewayProxyEventV2, publicBase: string): s
 export function createStatusWebhookHandler(deps: StatusWebhookDeps) {
   const log = deps.logger;
   return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-    const token = await deps.authToken();
     const request = twilioWebhookRequest(event, deps.publicBaseUrl());
+    // The account the callback names picks the token that must have signed it (a tenant's own
+    // subaccount signs with its own token); the signature covers AccountSid and the URL's tenant alike.
+    const { token, accountOwner } = deps.accountToken
+      ? await deps.accountToken(request.params.AccountSid)
+      : { token: await deps.authToken(), accountOwner: undefined };
     const valid = calledUrls(event, deps.publicBaseUrl()).some((url) =>
       isValidTwilioSignature(token, { ...request, url }),
     );
     if (!valid) {
       log.warn('status callback refused: missing or invalid X-Twilio-Signature', {
         path: event.rawPath,
+        accountSid: request.params.AccountSid,
         hasSignature: Boolean(request.signature),
         tokenConfigured: Boolean(token),
+      });
+      return errorResponse(new ApiError('FORBIDDEN', 'Missing or invalid X-Twilio-Signature'));
+    }
+    // A tenant's own account speaks for that tenant's messages only.
+    const named = request.query.get('t');
+    if (accountOwner && named && named !== accountOwner) {
+      log.warn("status callback refused: signed by a tenant's own account for another tenant's message", {
+        accountSid: request.params.AccountSid,
+        tenantId: named,
       });
       return errorResponse(new ApiError('FORBIDDEN', 'Missing or invalid X-Twilio-Signature'));
     }
@@ -95,6 +117,7 @@ export const handler = middy(
         contacts: contactStore(),
         backoffSeconds: retryBackoffSeconds(),
         authToken: () => twilioAuthToken(),
+        accountToken: (accountSid) => webhookTokenFor(accountSid),
         publicBaseUrl: () => publicBaseUrl(),
         ...(retryQueueUrl ? { retries: new SqsTaskQueue<StoredCallback>(sqs(), retryQueueUrl) } : {}),
         logger: log,
