@@ -30,10 +30,12 @@ describe('PUT /v1/settings/twilio validation', () => {
 
   it('refuses malformed SIDs, numbers, tokens and rates, naming the field', () => {
     expect(problems({ from: '0501234567' })[0]).toMatch(/^from: must be a WhatsApp sender/);
-    expect(problems({ messagingServiceSid: 'MG123' })[0]).toMatch(/^messagingServiceSid: .*MG followed by 32 hex/);
-    expect(problems({ from: '+14155550100', accountSid: `AC${'z'.repeat(32)}`, authToken: TOKEN })[0]).toMatch(
-      /^accountSid: .*AC followed by 32 hex/,
+    expect(problems({ messagingServiceSid: 'MG123' })[0]).toMatch(
+      /^messagingServiceSid: .*MG followed by 32 hex/,
     );
+    expect(
+      problems({ from: '+14155550100', accountSid: `AC${'z'.repeat(32)}`, authToken: TOKEN })[0],
+    ).toMatch(/^accountSid: .*AC followed by 32 hex/);
     expect(problems({ from: '+14155550100', accountSid: AC, authToken: 'short' })[0]).toMatch(/^authToken:/);
     expect(problems({ from: '+14155550100', senderMps: 1001 })[0]).toMatch(/^senderMps:/);
     expect(problems({ from: '+14155550100', surprise: 1 })).toHaveLength(1);
@@ -53,7 +55,11 @@ describe('PUT /v1/settings/twilio validation', () => {
     expect(senderView(own, 80)).toEqual({ source: 'tenant', ...own, authTokenSet: true, senderMps: 80 });
     expect(JSON.stringify(senderView(own, 80))).not.toContain(TOKEN);
     expect(snapshotOf(undefined)).toBeUndefined();
-    expect(snapshotOf({ ...own, senderMps: 20 })).toEqual({ messagingServiceSid: MG, accountSid: AC, mps: 20 });
+    expect(snapshotOf({ ...own, senderMps: 20 })).toEqual({
+      messagingServiceSid: MG,
+      accountSid: AC,
+      mps: 20,
+    });
     expect(senderAddressOf({ from: 'whatsapp:+1' })).toBe('whatsapp:+1');
     expect(whatsAppSender('whatsapp:+0123')).toBeUndefined();
   });
