@@ -1,7 +1,7 @@
 import RequestClient from 'twilio/lib/base/RequestClient.js';
 
-/** The REST origins the product calls (Messages, Content, Messaging Services), with the SDK's edge/region forms (api.dublin.ie1.twilio.com). */
-const TWILIO_API_ORIGIN = /^https:\/\/(?:api|content|messaging)(?:\.[a-z0-9-]+)*\.twilio\.com(?=\/|$)/i;
+/** The REST origins the product calls, with the SDK's edge/region forms (api.dublin.ie1.twilio.com). */
+const TWILIO_API_ORIGIN = /^https:\/\/(?:api|content)(?:\.[a-z0-9-]+)*\.twilio\.com(?=\/|$)/i;
 
 /**
  * The twilio SDK's own HTTP client with two changes: no automatic retries (retries, and the
