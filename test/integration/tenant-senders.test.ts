@@ -115,6 +115,10 @@ describe('per-tenant senders', () => {
     expect(globex.body).toMatchObject({ source: 'tenant', accountSid: subaccount.sid, authTokenSet: true });
     expect(JSON.stringify(globex.body)).not.toContain(subaccount.token);
     expect(JSON.stringify((await sender(GLOBEX)).body)).not.toContain(subaccount.token);
+    // The same account again: a new token value replaces the stored one; none given keeps the stored one.
+    const again = { messagingServiceSid: GLOBEX_SERVICE, accountSid: subaccount.sid, senderMps: RATE };
+    expect((await sender(GLOBEX, { ...again, authToken: subaccount.token })).status).toBe(200);
+    expect((await sender(GLOBEX, again)).status).toBe(200);
     // In the twin's Secrets Manager stand-in, one secret for that tenant under the prefix.
     const stored = JSON.parse(readFileSync(path.join(api.dataDir, SECRETS_FILE), 'utf8')) as {
       name: string;
