@@ -35,8 +35,10 @@ import { whatsAppSender } from './core/tenant-senders.ts';
 /**
  * POST /webhooks/twilio/inbound: WhatsApp messages people send us (API.md "Twilio webhooks").
  *
- * 1. X-Twilio-Signature over PUBLIC_BASE_URL + path + query and the form: missing or wrong → 403,
- *    nothing changes.
+ * 1. X-Twilio-Signature over PUBLIC_BASE_URL + path + query and the form, with the token of the form's
+ *    AccountSid (the deployment's, or a tenant's own subaccount's): missing or wrong → 403, nothing changes.
+ *    A tenant's own account or sender (core/tenant-senders.ts) makes the message that tenant's alone:
+ *    steps 4 and 5 then concern that tenant only, and an opt-out goes on its list, not sender-wide.
  * 2. A MessageSid handled before (Twilio retries a webhook it got no answer to) → 200, nothing more.
  * 3. Who wrote: the person's WhatsApp identity (phones.ts whatsAppIdentity), so `From=whatsapp:+521…`
  *    is the Mexican number we sent to as `+52…`, and a Brazilian account older than the ninth digit
