@@ -18,8 +18,8 @@ import { applyStatusCallback, type StatusCallbackDeps } from './use-cases/status
  * POST /webhooks/twilio/status (API.md). The signature is checked over the URL Twilio called, with the
  * token of the callback's AccountSid (a tenant's own subaccount signs with its own, and speaks only for
  * that tenant's messages: the URL's `t`); a callback the ledger cannot take now (DynamoDB throttling
- * or failing) is kept on the callback retry queue and answered 200, so a delivered or read report is never lost to a failed write; only when
- * that too fails does Twilio get a 500.
+ * or failing) is kept on the callback retry queue and answered 200, so a delivered or read report is
+ * never lost to a failed write; only when that too fails does Twilio get a 500.
  */
 export interface StatusWebhookDeps extends StatusCallbackDeps {
   readonly authToken: () => Promise<string | undefined>;
