@@ -775,7 +775,7 @@ export interface ResourceLocator {
   queueUrl(id: string): string;
   deadLetterQueueUrl(id: string): string;
   secretArn(id: string): string;
-  /** A secret name prefix (`<stack>/tenant-twilio/`). */
+  /** A secret name prefix (`<stack name>/tenantTwilio/` on AWS, `local/tenantTwilio/` in the twin). */
   secretPrefix?(id: string): string;
   functionUrl(id: string): string;
   bucketName(id: string): string;
