@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { adminRoute } from './commons/admin-route.ts';
 import { acceptTestSend, pauseBroadcast, resumeBroadcast } from './commons/broadcast-control.ts';
 import { maxRecipients } from './commons/broadcast-planning.ts';
-import { twilioConfigured } from './commons/config.ts';
 import { json, parseJson } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
 import { templateRegistry } from './commons/template-wiring.ts';
+import { senderForNewBroadcast } from './commons/tenant-twilio-wiring.ts';
 import { broadcasts, campaigns, groups, schedules } from './commons/wiring.ts';
 import { PageQuery, parseIdempotencyKey, parseListQuery } from './core/broadcast-request.ts';
 import {
@@ -63,14 +63,14 @@ export const handler = adminRoute(async (event, tenantId) => {
         const earlier = await store.findByIdempotencyKey(tenantId, key, now);
         if (earlier) return repeated(tenantId, earlier, fingerprint, now);
       }
-      if (!(await twilioConfigured()))
+      if (!(await senderForNewBroadcast(tenantId)).configured)
         throw new ApiError(
           'PROVIDER_NOT_CONFIGURED',
           'Twilio is not configured: set the account SID, the auth token and a sender (TWILIO_FROM or a messaging service).',
         );
       // The template and the groups are checked now, as a broadcast's create checks them: not at the
       // first run, next week. (Members are read at each run.)
-      await checkTemplateInRegistry(await templateRegistry(), broadcast.template);
+      await checkTemplateInRegistry(await templateRegistry(tenantId), broadcast.template);
       await checkGroups(tenantId, broadcast.audience?.groupIds ?? []);
       const campaign: Campaign = {
         tenantId,

@@ -3,6 +3,7 @@ import { maxRecipients, timedPlanFor } from './commons/broadcast-planning.ts';
 import { intEnv, optionalEnv } from './commons/config.ts';
 import { json, parseJson } from './commons/http.ts';
 import { templateRegistry } from './commons/template-wiring.ts';
+import { currentSenderOf } from './commons/tenant-twilio-wiring.ts';
 import { parseCreateBroadcast } from './core/broadcast-request.ts';
 import { planCanary } from './core/canary.ts';
 import { DEFAULT_SENDER_MPS } from './core/pacing.ts';
@@ -24,14 +25,14 @@ const INVALID_SHOWN = 100;
 export const handler = adminRoute(async (event, tenantId) => {
   const input = parseCreateBroadcast(parseJson(event), { maxRecipients: maxRecipients() });
   // The registry's answer decides as at create: an unknown or unapproved template is refused the same way.
-  const template = await checkTemplateInRegistry(await templateRegistry(), input.template);
+  const template = await checkTemplateInRegistry(await templateRegistry(tenantId), input.template);
   const now = new Date();
   const plan = await timedPlanFor(tenantId, input, template, {
     now: input.scheduledAt ? new Date(input.scheduledAt) : now,
   });
   const waitingCount = plan.timing.waiting.quiet_hours + plan.timing.waiting.messaging_limit;
   const figures = previewFigures(plan.entries, {
-    senderMps: intEnv('SENDER_MPS', DEFAULT_SENDER_MPS),
+    senderMps: (await currentSenderOf(tenantId))?.mps ?? intEnv('SENDER_MPS', DEFAULT_SENDER_MPS),
     category: template.category,
     prices: priceTableFrom(optionalEnv('WHATSAPP_PRICES')),
   });

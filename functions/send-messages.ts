@@ -27,7 +27,7 @@ export const handler = middy(async (event: SQSEvent, context?: Context): Promise
     followUps: followUpLedger(),
     contacts: contactStore(),
     messageIndex: messageIndex(),
-    messenger: () => twilioMessenger(),
+    messenger: (broadcast) => twilioMessenger(broadcast),
     requeue: (task, delaySeconds) => sendTaskQueue().enqueue([task], { delaySeconds }),
     // Callbacks go to the status callback function's own URL (no API Gateway request per callback),
     // or to the API's webhook route when no function URL is configured.

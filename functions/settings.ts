@@ -1,6 +1,7 @@
 import { adminRoute } from './commons/admin-route.ts';
 import { json, parseJson } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
+import { deleteSender, getSender, putSender } from './commons/sender-settings.ts';
 import { tenantSettings } from './commons/wiring.ts';
 import { ApiError, fromZodError } from './core/errors.ts';
 import { TenantSettingsUpdate, type TenantSettingsViewShape } from './core/tenant-settings.ts';
@@ -8,6 +9,7 @@ import { TenantSettingsUpdate, type TenantSettingsViewShape } from './core/tenan
 /**
  * GET /v1/settings and PUT /v1/settings: the caller's tenant's settings (core/tenant-settings.ts).
  * PUT changes the settings it names and keeps the others; an empty object changes nothing.
+ * GET, PUT and DELETE /v1/settings/twilio: the tenant's own sender (commons/sender-settings.ts).
  */
 export const handler = adminRoute(async (event, tenantId) => {
   const store = tenantSettings();
@@ -34,6 +36,12 @@ export const handler = adminRoute(async (event, tenantId) => {
       logger.info('tenant settings changed', { changed: Object.keys(change) });
       return json(200, { ...settings, updatedAt } satisfies TenantSettingsViewShape);
     }
+    case 'GET /v1/settings/twilio':
+      return json(200, await getSender(tenantId));
+    case 'PUT /v1/settings/twilio':
+      return json(200, await putSender(tenantId, parseJson(event), new Date()));
+    case 'DELETE /v1/settings/twilio':
+      return json(200, await deleteSender(tenantId));
     default:
       throw new ApiError('NOT_FOUND', `No route ${event.routeKey}`);
   }

@@ -27,7 +27,7 @@ export const handler = middy(async (_event: unknown, context?: Context): Promise
     ledger: sendLedger(),
     followUps: followUpLedger(),
     contacts: contactStore(),
-    messenger: () => twilioMessenger(),
+    messenger: (broadcast) => twilioMessenger(broadcast),
     sendQueue: sendTaskQueue(),
     fanOutQueue: new SqsTaskQueue<FanOutTask>(sqs(), requiredEnv('FAN_OUT_QUEUE_URL')),
     backoffSeconds: retryBackoffSeconds(),

@@ -15,13 +15,14 @@ const POSITION = /^[0-9TZ:.+-]{0,40}#HX[0-9a-fA-F]{32}$/;
  * GET /v1/templates and GET /v1/templates/{contentSid}: the Twilio account's Content templates with
  * their WhatsApp approval, read through the cached registry (commons/template-wiring.ts).
  *
- * Templates are the Twilio account's, so every tenant of a deployment sees the same ones; a cursor is
+ * Templates are the Twilio account's: a tenant with its own account (PUT /v1/settings/twilio) sees
+ * that account's, the others the deployment's, all the same ones; a cursor is
  * still bound to the caller's tenant like every other list's. The list is paged here, over the
  * account's whole list (Twilio's own list cannot filter by approval or category): newest first,
  * `?approval=` and `?category=` filters, `limit` 1–500 (default 50).
  */
 export const handler = adminRoute(async (event, tenantId) => {
-  const registry = await templateRegistry();
+  const registry = await templateRegistry(tenantId);
   switch (event.routeKey) {
     case 'GET /v1/templates': {
       const query = parseListQuery(TemplateListQuery, event.queryStringParameters);

@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { optOutConfirmationText, publicBaseUrl, twilioAuthToken } from './commons/config.ts';
 import { emptyTwiml, errorResponse, twimlMessage } from './commons/http.ts';
 import { logger as defaultLogger, type HandlerLogger } from './commons/powertools.ts';
+import { tenantSenders, webhookTokenFor } from './commons/tenant-twilio-wiring.ts';
 import { isValidTwilioSignature, twilioWebhookRequest } from './commons/twilio-signature.ts';
 import {
   broadcasts,
@@ -29,12 +30,15 @@ import type {
   SendTask,
   TaskQueue,
 } from './core/ports.ts';
+import { whatsAppSender } from './core/tenant-senders.ts';
 
 /**
  * POST /webhooks/twilio/inbound: WhatsApp messages people send us (API.md "Twilio webhooks").
  *
- * 1. X-Twilio-Signature over PUBLIC_BASE_URL + path + query and the form: missing or wrong → 403,
- *    nothing changes.
+ * 1. X-Twilio-Signature over PUBLIC_BASE_URL + path + query and the form, with the token of the form's
+ *    AccountSid (the deployment's, or a tenant's own subaccount's): missing or wrong → 403, nothing changes.
+ *    A tenant's own account or sender (core/tenant-senders.ts) makes the message that tenant's alone:
+ *    steps 4 and 5 then concern that tenant only, and an opt-out goes on its list, not sender-wide.
  * 2. A MessageSid handled before (Twilio retries a webhook it got no answer to) → 200, nothing more.
  * 3. Who wrote: the person's WhatsApp identity (phones.ts whatsAppIdentity), so `From=whatsapp:+521…`
  *    is the Mexican number we sent to as `+52…`, and a Brazilian account older than the ninth digit
@@ -64,6 +68,12 @@ export interface InboundWebhookDeps {
   readonly contacts: ContactStore;
   readonly sendQueue: TaskQueue<SendTask>;
   readonly authToken: () => Promise<string | undefined>;
+  /** The token of the form's AccountSid and the tenant owning it when it is a tenant's own; without it, `authToken`. */
+  readonly accountToken?: (
+    accountSid: string | undefined,
+  ) => Promise<{ token: string | undefined; accountOwner?: string }>;
+  /** The tenant whose own sender (whatsapp:+E164 or MG…) this is; undefined: the deployment's shared sender. */
+  readonly ownerOfSender?: (address: string) => Promise<string | undefined>;
   readonly publicBaseUrl: () => string;
   /** The reply to an opt-out (OPT_OUT_CONFIRMATION_TEXT); undefined: no reply. */
   readonly optOutConfirmationText?: () => string | undefined;
@@ -79,7 +89,9 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
 
   return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const request = twilioWebhookRequest(event, deps.publicBaseUrl());
-    const token = await deps.authToken();
+    const { token, accountOwner } = deps.accountToken
+      ? await deps.accountToken(request.params.AccountSid)
+      : { token: await deps.authToken(), accountOwner: undefined };
     if (!isValidTwilioSignature(token, request)) {
       log.warn('inbound message refused: missing or invalid X-Twilio-Signature', {
         path: event.rawPath,
@@ -103,8 +115,20 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
     }
 
     const at = now();
+    // A tenant's own sender (or account) is that tenant's alone: what is written to it concerns no other.
+    const owner = accountOwner ?? (await ownerOf(params));
     const repliedToSid = params.OriginalRepliedMessageSid || undefined;
-    const replied = repliedToSid ? await repliedMessage(repliedToSid, phone) : undefined;
+    let replied = repliedToSid ? await repliedMessage(repliedToSid, phone) : undefined;
+    if (owner && replied && replied.ref.tenantId !== owner) {
+      log.warn(
+        "inbound reply names another tenant's message than the sender's owner; treated as unaddressed",
+        {
+          ...context,
+          repliedToSid,
+        },
+      );
+      replied = undefined;
+    }
     const intent = contactIntent({
       ...(params.Body !== undefined ? { body: params.Body } : {}),
       ...(params.ButtonPayload ? { buttonPayload: params.ButtonPayload } : {}),
@@ -114,7 +138,8 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
     // number, even when none has (then only its MessageSid is marked handled); anything else concerns
     // the tenant whose message it answers, or else the one that wrote to the person last.
     let tenants: string[];
-    if (intent) {
+    if (owner) tenants = [owner];
+    else if (intent) {
       const known = (await deps.contacts.tenantsOfContact(phone)).map((t) => t.tenantId);
       tenants = [...new Set([...(replied ? [replied.ref.tenantId] : []), ...known])];
     } else if (replied) tenants = [replied.ref.tenantId];
@@ -128,7 +153,7 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
       return emptyTwiml();
     }
 
-    if (intent) await applyIntent(intent, tenants, phone, at, context);
+    if (intent) await applyIntent(intent, tenants, phone, at, context, owner === undefined);
     else if (replied?.ref.kind === 'template')
       await confirmIfTap(replied.recipient, params.ButtonPayload, at);
 
@@ -155,6 +180,16 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
     return confirmation ? twimlMessage(confirmation) : emptyTwiml();
   };
 
+  /** The tenant owning the sender the person wrote to (its Messaging Service, or its address). */
+  async function ownerOf(params: Record<string, string>): Promise<string | undefined> {
+    if (!deps.ownerOfSender) return undefined;
+    const service = params.MessagingServiceSid;
+    const byService = service ? await deps.ownerOfSender(service) : undefined;
+    if (byService) return byService;
+    const to = params.To ? whatsAppSender(params.To) : undefined;
+    return to ? deps.ownerOfSender(to) : undefined;
+  }
+
   /** Our message the person answered, when its SID is ours and it went to this very phone. */
   async function repliedMessage(
     sid: string,
@@ -179,17 +214,19 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
     phone: string,
     at: Date,
     context: Record<string, unknown>,
+    sharedSender: boolean,
   ): Promise<void> {
     const reason =
       intent.kind === 'opt_out' && intent.via === 'button' ? 'opt_out_button' : 'opt_out_keyword';
-    if (intent.kind === 'opt_out')
+    // The sender-wide list is the deployment's shared sender's; a tenant's own sender has its tenant's list.
+    if (sharedSender && intent.kind === 'opt_out')
       await deps.contacts.suppressForSender({
         phone,
         reason,
         detail: intent.keyword,
         createdAt: at.toISOString(),
       });
-    else await deps.contacts.unsuppressForSender(phone);
+    else if (sharedSender) await deps.contacts.unsuppressForSender(phone);
     for (const tenantId of tenants) {
       if (intent.kind === 'opt_out')
         await deps.contacts.suppress({
@@ -262,6 +299,8 @@ export const handler = middy(
         contacts: contactStore(),
         sendQueue: sendTaskQueue(),
         authToken: () => twilioAuthToken(),
+        accountToken: (accountSid) => webhookTokenFor(accountSid),
+        ownerOfSender: (address) => tenantSenders().ownerOfSender(address),
         publicBaseUrl: () => publicBaseUrl(),
         optOutConfirmationText: () => optOutConfirmationText(),
       });

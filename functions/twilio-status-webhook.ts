@@ -5,6 +5,7 @@ import { SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { optionalEnv, publicBaseUrl, retryBackoffSeconds, twilioAuthToken } from './commons/config.ts';
 import { emptyTwiml, errorResponse } from './commons/http.ts';
 import { logger as defaultLogger, type HandlerLogger, log } from './commons/powertools.ts';
+import { webhookTokenFor } from './commons/tenant-twilio-wiring.ts';
 import { isValidTwilioSignature, twilioWebhookRequest } from './commons/twilio-signature.ts';
 import { contactStore, followUpLedger, messageIndex, sendLedger, sqs } from './commons/wiring.ts';
 import { ApiError } from './core/errors.ts';
@@ -14,13 +15,21 @@ import { applyStatusCallback, type StatusCallbackDeps } from './use-cases/status
 /**
  * Twilio's status callbacks, at the status callback function's URL (what every send names as its
  * StatusCallback: a Lambda Function URL on AWS, no API Gateway request per callback) and at
- * POST /webhooks/twilio/status (API.md). The signature is checked over the URL Twilio called; a
- * callback the ledger cannot take now (DynamoDB throttling or failing) is kept on the callback retry
- * queue and answered 200, so a delivered or read report is never lost to a failed write; only when
- * that too fails does Twilio get a 500.
+ * POST /webhooks/twilio/status (API.md). The signature is checked over the URL Twilio called, with the
+ * token of the callback's AccountSid (a tenant's own subaccount signs with its own, and speaks only for
+ * that tenant's messages: the URL's `t`); a callback the ledger cannot take now (DynamoDB throttling
+ * or failing) is kept on the callback retry queue and answered 200, so a delivered or read report is
+ * never lost to a failed write; only when that too fails does Twilio get a 500.
  */
 export interface StatusWebhookDeps extends StatusCallbackDeps {
   readonly authToken: () => Promise<string | undefined>;
+  /**
+   * The token of the account a callback names (its AccountSid) and the tenant owning that account when
+   * it is a tenant's own (commons/tenant-twilio-wiring.ts webhookTokenFor); without it, `authToken`.
+   */
+  readonly accountToken?: (
+    accountSid: string | undefined,
+  ) => Promise<{ token: string | undefined; accountOwner?: string }>;
   readonly publicBaseUrl: () => string;
   /** Callbacks to apply again later (the callback retry queue). */
   readonly retries?: TaskQueue<StoredCallback>;
@@ -52,16 +61,30 @@ export function calledUrls(event: APIGatewayProxyEventV2, publicBase: string): s
 export function createStatusWebhookHandler(deps: StatusWebhookDeps) {
   const log = deps.logger;
   return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-    const token = await deps.authToken();
     const request = twilioWebhookRequest(event, deps.publicBaseUrl());
+    // The account the callback names picks the token that must have signed it (a tenant's own
+    // subaccount signs with its own token); the signature covers AccountSid and the URL's tenant alike.
+    const { token, accountOwner } = deps.accountToken
+      ? await deps.accountToken(request.params.AccountSid)
+      : { token: await deps.authToken(), accountOwner: undefined };
     const valid = calledUrls(event, deps.publicBaseUrl()).some((url) =>
       isValidTwilioSignature(token, { ...request, url }),
     );
     if (!valid) {
       log.warn('status callback refused: missing or invalid X-Twilio-Signature', {
         path: event.rawPath,
+        accountSid: request.params.AccountSid,
         hasSignature: Boolean(request.signature),
         tokenConfigured: Boolean(token),
+      });
+      return errorResponse(new ApiError('FORBIDDEN', 'Missing or invalid X-Twilio-Signature'));
+    }
+    // A tenant's own account speaks for that tenant's messages only.
+    const named = request.query.get('t');
+    if (accountOwner && named && named !== accountOwner) {
+      log.warn("status callback refused: signed by a tenant's own account for another tenant's message", {
+        accountSid: request.params.AccountSid,
+        tenantId: named,
       });
       return errorResponse(new ApiError('FORBIDDEN', 'Missing or invalid X-Twilio-Signature'));
     }
@@ -95,6 +118,7 @@ export const handler = middy(
         contacts: contactStore(),
         backoffSeconds: retryBackoffSeconds(),
         authToken: () => twilioAuthToken(),
+        accountToken: (accountSid) => webhookTokenFor(accountSid),
         publicBaseUrl: () => publicBaseUrl(),
         ...(retryQueueUrl ? { retries: new SqsTaskQueue<StoredCallback>(sqs(), retryQueueUrl) } : {}),
         logger: log,

@@ -39,6 +39,7 @@ import {
   grantScheduleGroup,
   SCHEDULES_GRANT_REASON,
 } from './schedule-groups.ts';
+import { grantSecretPrefix, SECRET_PREFIX_GRANT_REASON, secretPrefixName } from './secret-prefixes.ts';
 import {
   type ConsumerSpec,
   topology as declaredTopology,
@@ -304,6 +305,7 @@ export class BroadcastStack extends Stack {
       queueUrl: (queueId) => mustGet(this.queues, queueId, 'queue').queue.queueUrl,
       deadLetterQueueUrl: (queueId) => mustGet(this.queues, queueId, 'queue').deadLetterQueue.queueUrl,
       secretArn: (secretId) => mustGet(this.secrets, secretId, 'secret').secretArn,
+      secretPrefix: (prefixId) => secretPrefixName(this, prefixId),
       bucketName: (bucketId) => mustGet(this.buckets, bucketId, 'bucket').bucketName,
       scheduleGroup: (groupId) => {
         const built = mustGet(scheduleGroups, groupId, 'schedule group');
@@ -375,6 +377,8 @@ export class BroadcastStack extends Stack {
         grantQueue(mustGet(this.queues, queueId, 'queue').deadLetterQueue, access, grantee);
       for (const secretId of spec.uses.secrets ?? [])
         mustGet(this.secrets, secretId, 'secret').grantRead(grantee);
+      for (const [prefixId, access] of Object.entries(spec.uses.secretPrefixes ?? {}))
+        indexArns.push(grantSecretPrefix(service.role, secretPrefixName(this, prefixId), access));
       for (const [bucketId, access] of Object.entries(spec.uses.buckets ?? {})) {
         const bucket = mustGet(this.buckets, bucketId, 'bucket');
         grantBucket(service.role, bucket, access);
@@ -411,7 +415,9 @@ export class BroadcastStack extends Stack {
             ? "Queries through the table's declared global secondary indexes; limited to this table's indexes"
             : finding.includes(':scheduler:')
               ? SCHEDULES_GRANT_REASON
-              : "The objects under one key prefix of this stack's bucket (their keys hold tenant and upload ids, unknown until runtime); the actions are only those the topology declares",
+              : finding.includes(':secretsmanager:')
+                ? SECRET_PREFIX_GRANT_REASON
+                : "The objects under one key prefix of this stack's bucket (their keys hold tenant and upload ids, unknown until runtime); the actions are only those the topology declares",
         })),
       );
       return service;

@@ -95,6 +95,18 @@ export interface SecretSpec {
   readonly description: string;
 }
 
+/**
+ * Secrets created at run time under a name prefix (one per tenant, say), not by the stack: functions
+ * that use the prefix get it in `envVar` and IAM on the names under it only.
+ */
+export interface SecretPrefixSpec {
+  readonly envVar: string;
+  readonly description: string;
+}
+
+/** `read`: GetSecretValue; `write`: also create, change and delete the secrets under the prefix. */
+export type SecretPrefixAccess = 'read' | 'write';
+
 export type TableAccess = 'read' | 'readwrite';
 /** `depth`: read the queue's attributes only (message counts), for metrics. */
 export type QueueAccess = 'send' | 'consume' | 'send+consume' | 'depth';
@@ -113,6 +125,8 @@ export interface FunctionSpec {
     /** Also reads the queue's dead-letter queue (depth, redrive). */
     readonly deadLetterQueues?: Readonly<Record<string, QueueAccess>>;
     readonly secrets?: readonly string[];
+    /** Secret name prefixes (secretPrefixes below) whose secrets it reads or writes. */
+    readonly secretPrefixes?: Readonly<Record<string, SecretPrefixAccess>>;
     /** Function URLs it needs to know (to hand them to Twilio, say). */
     readonly functionUrls?: readonly string[];
     readonly buckets?: Readonly<Record<string, BucketAccess>>;
@@ -207,6 +221,7 @@ export interface Topology {
   readonly queues: Readonly<Record<string, QueueSpec>>;
   readonly buckets: Readonly<Record<string, BucketSpec>>;
   readonly secrets: Readonly<Record<string, SecretSpec>>;
+  readonly secretPrefixes?: Readonly<Record<string, SecretPrefixSpec>>;
   readonly functions: Readonly<Record<string, FunctionSpec>>;
   readonly functionUrls: Readonly<Record<string, FunctionUrlSpec>>;
   readonly routes: readonly RouteSpec[];
@@ -325,6 +340,13 @@ export const topology = {
       description: 'Twilio auth token: signs REST calls and verifies X-Twilio-Signature on webhooks',
     },
   },
+  secretPrefixes: {
+    // Tenants' own Twilio accounts (PUT /v1/settings/twilio): one secret per tenant, <prefix><tenantId>.
+    tenantTwilio: {
+      envVar: 'TENANT_SECRETS_PREFIX',
+      description: "Tenants' own Twilio account credentials, one secret per tenant",
+    },
+  },
   functions: {
     healthz: {
       entry: 'functions/healthz.ts',
@@ -345,6 +367,7 @@ export const topology = {
         ...ADMIN_READS,
         queues: { fanOut: 'send' },
         secrets: ['twilioAuthToken'],
+        secretPrefixes: { tenantTwilio: 'read' },
         // A broadcast with scheduledAt gets a one-time at() schedule that starts it.
         scheduleGroups: ['schedules'],
       },
@@ -379,14 +402,20 @@ export const topology = {
       timeoutSeconds: 29,
       // Reads the tenant's key, contacts, groups, suppressions, settings, send history and messaging-limit
       // book; asks Twilio for the template.
-      uses: { tables: { main: 'read' }, secrets: ['twilioAuthToken'] },
+      uses: {
+        tables: { main: 'read' },
+        secrets: ['twilioAuthToken'],
+        secretPrefixes: { tenantTwilio: 'read' },
+      },
     },
     settings: {
       entry: 'functions/settings.ts',
-      description: "GET and PUT /v1/settings: the tenant's settings",
+      description: "GET and PUT /v1/settings and /v1/settings/twilio: the tenant's settings and own sender",
       memoryMb: 256,
-      timeoutSeconds: 10,
-      uses: ADMIN_READS,
+      // PUT /v1/settings/twilio asks Twilio (two reads of up to 5 s each) before it writes.
+      timeoutSeconds: 15,
+      // The deployment's token checks a sender on its account; a tenant's own token is written under the prefix.
+      uses: { ...ADMIN_READS, secrets: ['twilioAuthToken'], secretPrefixes: { tenantTwilio: 'write' } },
     },
     suppressions: {
       entry: 'functions/suppressions.ts',
@@ -425,7 +454,11 @@ export const topology = {
       // A list may take a few Content API pages of 1,000 (5 s each at most).
       timeoutSeconds: 29,
       // Reads the API key (GetItem) and calls Twilio with the auth token; writes nothing.
-      uses: { tables: { main: 'read' }, secrets: ['twilioAuthToken'] },
+      uses: {
+        tables: { main: 'read' },
+        secrets: ['twilioAuthToken'],
+        secretPrefixes: { tenantTwilio: 'read' },
+      },
     },
     routeNotFound: {
       entry: 'functions/route-not-found.ts',
@@ -459,6 +492,7 @@ export const topology = {
         tables: { main: 'readwrite' },
         queues: { callbackRetries: 'send' },
         secrets: ['twilioAuthToken'],
+        secretPrefixes: { tenantTwilio: 'read' },
       },
     },
     retryStatusCallbacks: {
@@ -481,7 +515,12 @@ export const topology = {
         'Incoming WhatsApp messages: signature checked; confirmation taps, opt-out and opt-in words, history',
       memoryMb: 512,
       timeoutSeconds: 10,
-      uses: { tables: { main: 'readwrite' }, queues: { send: 'send' }, secrets: ['twilioAuthToken'] },
+      uses: {
+        tables: { main: 'readwrite' },
+        queues: { send: 'send' },
+        secrets: ['twilioAuthToken'],
+        secretPrefixes: { tenantTwilio: 'read' },
+      },
     },
     sendMessages: {
       entry: 'functions/send-messages.ts',
@@ -492,6 +531,7 @@ export const topology = {
         tables: { main: 'readwrite' },
         queues: { send: 'send+consume' },
         secrets: ['twilioAuthToken'],
+        secretPrefixes: { tenantTwilio: 'read' },
         functionUrls: ['statusCallback'],
       },
     },
@@ -544,6 +584,7 @@ export const topology = {
         tables: { main: 'readwrite' },
         queues: { send: 'send', fanOut: 'send' },
         secrets: ['twilioAuthToken'],
+        secretPrefixes: { tenantTwilio: 'read' },
         scheduleGroups: ['schedules'],
       },
     },
@@ -553,7 +594,12 @@ export const topology = {
         "EventBridge Scheduler's target: a campaign's run (one broadcast per firing) or a scheduled broadcast's start",
       memoryMb: 1024,
       timeoutSeconds: RUN_SCHEDULES_TIMEOUT_SECONDS,
-      uses: { tables: { main: 'readwrite' }, queues: { fanOut: 'send' }, secrets: ['twilioAuthToken'] },
+      uses: {
+        tables: { main: 'readwrite' },
+        queues: { fanOut: 'send' },
+        secrets: ['twilioAuthToken'],
+        secretPrefixes: { tenantTwilio: 'read' },
+      },
     },
     sweepStuck: {
       entry: 'functions/sweep-stuck.ts',
@@ -565,6 +611,7 @@ export const topology = {
         tables: { main: 'readwrite' },
         queues: { send: 'send', fanOut: 'send' },
         secrets: ['twilioAuthToken'],
+        secretPrefixes: { tenantTwilio: 'read' },
       },
     },
   },
@@ -588,6 +635,9 @@ export const topology = {
     { method: 'GET', path: '/v1/metrics', function: 'metrics', auth: 'admin' },
     { method: 'GET', path: '/v1/settings', function: 'settings', auth: 'admin' },
     { method: 'PUT', path: '/v1/settings', function: 'settings', auth: 'admin' },
+    { method: 'GET', path: '/v1/settings/twilio', function: 'settings', auth: 'admin' },
+    { method: 'PUT', path: '/v1/settings/twilio', function: 'settings', auth: 'admin' },
+    { method: 'DELETE', path: '/v1/settings/twilio', function: 'settings', auth: 'admin' },
     { method: 'GET', path: '/v1/suppressions', function: 'suppressions', auth: 'admin' },
     { method: 'POST', path: '/v1/suppressions', function: 'suppressions', auth: 'admin' },
     { method: 'DELETE', path: '/v1/suppressions/{phone}', function: 'suppressions', auth: 'admin' },
@@ -725,6 +775,8 @@ export interface ResourceLocator {
   queueUrl(id: string): string;
   deadLetterQueueUrl(id: string): string;
   secretArn(id: string): string;
+  /** A secret name prefix (`<stack name>/tenantTwilio/` on AWS, `local/tenantTwilio/` in the twin). */
+  secretPrefix?(id: string): string;
   functionUrl(id: string): string;
   bucketName(id: string): string;
   /** A schedule group's name, its target function's ARN, its invoke role's ARN, its DLQ's ARN. */
@@ -747,6 +799,10 @@ export function resourceEnvironment(
   if (options.includeSecrets)
     for (const id of fn.uses.secrets ?? [])
       env[mustGet(topo.secrets, id, 'secret').envVar] = locate.secretArn(id);
+  for (const id of Object.keys(fn.uses.secretPrefixes ?? {})) {
+    if (!locate.secretPrefix) throw new Error(`No secret prefix ${id} where this function runs`);
+    env[mustGet(topo.secretPrefixes ?? {}, id, 'secret prefix').envVar] = locate.secretPrefix(id);
+  }
   for (const id of fn.uses.functionUrls ?? [])
     env[mustGet(topo.functionUrls, id, 'function URL').envVar] = locate.functionUrl(id);
   for (const id of Object.keys(fn.uses.buckets ?? {}))
@@ -773,6 +829,8 @@ export function validateTopology(topo: Topology): void {
       if (!topo.queues[q]) problems.push(`${id} uses unknown queue ${q}`);
     for (const s of fn.uses.secrets ?? [])
       if (!topo.secrets[s]) problems.push(`${id} uses unknown secret ${s}`);
+    for (const p of Object.keys(fn.uses.secretPrefixes ?? {}))
+      if (!topo.secretPrefixes?.[p]) problems.push(`${id} uses unknown secret prefix ${p}`);
     for (const u of fn.uses.functionUrls ?? [])
       if (!topo.functionUrls[u]) problems.push(`${id} uses unknown function URL ${u}`);
     for (const b of Object.keys(fn.uses.buckets ?? {}))

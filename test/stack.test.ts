@@ -541,8 +541,9 @@ describe('cdk-nag AwsSolutions', () => {
     // Bucket objects are granted by key prefix (`<Bucket.Arn>/imports/*`); S1 is the uploads bucket's
     // server access logs (lib/stack.ts says why not).
     // The schedules of the stack's schedule group (named at runtime); SQS3 on that group's DLQ, itself a DLQ.
+    // The secrets under the stack's tenant-secret prefix (one per tenant, named at runtime).
     const allowed =
-      /^AwsSolutions-(IAM5\[Resource::(\*|<\w+\.Arn>\/index\/\*|<\w+\.Arn>\/\w+\/\*|arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule\/[\w-]+\/\*)\]|SMG4|APIG4|S1|SQS3)$/;
+      /^AwsSolutions-(IAM5\[Resource::(\*|<\w+\.Arn>\/index\/\*|<\w+\.Arn>\/\w+\/\*|arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule\/[\w-]+\/\*|arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:[\w-]+\/\w+\/\*)\]|SMG4|APIG4|S1|SQS3)$/;
     const acks = app.node
       .findAll()
       .flatMap((c) =>

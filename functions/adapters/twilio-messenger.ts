@@ -20,6 +20,8 @@ export interface TwilioMessengerOptions {
   readonly apiBaseUrl?: string;
   /** Per-request timeout; a send that takes longer is reported as an ambiguous `timeout`. */
   readonly timeoutMs?: number;
+  /** The sender's own messages per second (a tenant's setting); absent: the deployment's. */
+  readonly mps?: number;
 }
 
 /** Socket-level error codes that mean "no answer": the request may or may not have reached Twilio. */
@@ -45,6 +47,7 @@ const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT', 'ECONNABORTED', '
 export class TwilioMessenger implements Messenger {
   readonly configured: boolean;
   readonly sender: string;
+  readonly mps?: number;
   readonly #client: twilio.Twilio | undefined;
   readonly #from: string | undefined;
   readonly #messagingServiceSid: string | undefined;
@@ -53,6 +56,7 @@ export class TwilioMessenger implements Messenger {
     this.#from = options.from ? toWhatsAppAddress(options.from) : undefined;
     this.#messagingServiceSid = options.messagingServiceSid || undefined;
     this.sender = this.#messagingServiceSid ?? this.#from ?? '';
+    if (options.mps) this.mps = options.mps;
     this.configured = Boolean(
       options.accountSid && options.authToken && (this.#from || this.#messagingServiceSid),
     );

@@ -15,9 +15,10 @@ import type { Broadcast, Broadcasts, ChunkEntry, FanOutTask } from '../core/port
 import { startScheduleOf } from '../core/scheduled-start.ts';
 import { checkTemplateInRegistry } from '../core/template-check.ts';
 import { planFor, timingOf } from './broadcast-planning.ts';
-import { requiredEnv, twilioConfigured } from './config.ts';
+import { requiredEnv } from './config.ts';
 import { logger } from './powertools.ts';
 import { templateRegistry } from './template-wiring.ts';
+import { senderForNewBroadcast } from './tenant-twilio-wiring.ts';
 import { broadcasts, schedules, sendHistory, sqs } from './wiring.ts';
 
 /** The 202 lists at most this many accepted recipients, and this many invalid ones. */
@@ -73,13 +74,17 @@ export async function acceptBroadcast(
     return repeatOf(store, tenantId, identical, true);
   }
 
-  if (!(await twilioConfigured()))
+  // The tenant's sender as it is now: the broadcast keeps it, whatever the settings become meanwhile.
+  const { sender, configured } = await senderForNewBroadcast(tenantId);
+  if (!configured)
     throw new ApiError(
       'PROVIDER_NOT_CONFIGURED',
-      'Twilio is not configured: set the account SID, the auth token and a sender (TWILIO_FROM or a messaging service).',
+      sender?.accountSid
+        ? `No auth token is stored for this tenant's Twilio account ${sender.accountSid}: set it with PUT /v1/settings/twilio.`
+        : 'Twilio is not configured: set the account SID, the auth token and a sender (TWILIO_FROM or a messaging service).',
     );
   // The request's template first: when it cannot be sent, no recipient's problem is worth reporting.
-  const template = await checkTemplateInRegistry(await templateRegistry(), input.template);
+  const template = await checkTemplateInRegistry(await templateRegistry(tenantId), input.template);
 
   const plan = await planFor(tenantId, input, template);
   const { invalid, duplicateCount } = plan;
@@ -98,6 +103,7 @@ export async function acceptBroadcast(
     ...(input.scheduledAt ? { scheduledAt: input.scheduledAt } : {}),
     template: input.template,
     ...(input.followUp ? { followUp: input.followUp } : {}),
+    ...(sender ? { sender } : {}),
     ...(input.canary ? { canary: planCanary(input.canary, entries) } : {}),
     ...(test ? { test: true } : {}),
     totalRecipients: entries.length,

@@ -13,6 +13,7 @@ import {
 } from '../use-cases/plan-broadcast.ts';
 import { type TimedPlan, timePlan } from '../use-cases/plan-timing.ts';
 import { intEnv } from './config.ts';
+import { currentSenderOf } from './tenant-twilio-wiring.ts';
 import { contactStore, contacts, groups, sendHistory, tenantSettings } from './wiring.ts';
 
 /** MAX_RECIPIENTS_PER_REQUEST: the most recipients one broadcast may have, listed or resolved (default 100,000). */
@@ -171,7 +172,8 @@ export async function timingOf(
       ...(input.quietHours ? { quietHours: input.quietHours } : {}),
       ...(input.frequencyCap && counted ? { frequencyCap: input.frequencyCap } : {}),
       ...(limit !== undefined ? { messagingLimit: limit } : {}),
-      senderMps: intEnv('SENDER_MPS', DEFAULT_SENDER_MPS),
+      // The tenant's own sender's rate when it has one (core/tenant-senders.ts).
+      senderMps: (await currentSenderOf(tenantId))?.mps ?? intEnv('SENDER_MPS', DEFAULT_SENDER_MPS),
     },
     sendHistory(),
   );

@@ -112,11 +112,3 @@ export async function twilioSettings(env: Env = process.env): Promise<TwilioSett
     ...(apiBaseUrl ? { apiBaseUrl } : {}),
   };
 }
-
-/** Whether Twilio can be called at all: an account SID, its auth token and a sender (the create route's pre-flight). */
-export async function twilioConfigured(env: Env = process.env): Promise<boolean> {
-  const settings = await twilioSettings(env);
-  return Boolean(
-    settings.accountSid && settings.authToken && (settings.from || settings.messagingServiceSid),
-  );
-}

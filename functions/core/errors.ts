@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: 413,
   INVALID_STATE: 409,
   IDEMPOTENCY_CONFLICT: 409,
+  /** PUT /v1/settings/twilio: the sender or Twilio account is the deployment's shared one, or another tenant's. */
+  SENDER_IN_USE: 409,
   WHATSAPP_NOT_CONNECTED: 503,
   PROVIDER_NOT_CONFIGURED: 503,
   /** Twilio did not answer (timeout, network, 5xx, 429) where the answer needs it; `Retry-After` says when to try again. */

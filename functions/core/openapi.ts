@@ -6,6 +6,7 @@ import { MAX_CSV_BODY_BYTES, MAX_CSV_ROWS } from './csv-export.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import { campaignPaths, campaignSchemas } from './openapi-campaigns.ts';
 import { importPaths } from './openapi-imports.ts';
+import { senderPaths } from './openapi-senders.ts';
 import { LAMBDA_MAX_EVENT_BYTES } from './request-limits.ts';
 import { MAX_TEST_PHONES } from './test-send.ts';
 // Register their schemas in apiSchemas.
@@ -456,6 +457,7 @@ function build(serverUrl?: string): Json {
       },
       ...importPaths(),
       ...campaignPaths(),
+      ...senderPaths(),
       '/v1/contacts': {
         get: {
           operationId: 'listContacts',

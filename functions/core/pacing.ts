@@ -72,6 +72,8 @@ interface Lane {
   readonly waiters: ((pace: Pace | Error) => void)[];
   booking: boolean;
   state: PaceState;
+  /** This sender's own rate (messages/s before headroom): each sender paces to its own limit. */
+  mps: number;
   /** The end of the last block booked here (epoch ms): how far ahead the sender is booked, at least. */
   bookedUntil: number;
   gathering?: ReturnType<typeof setTimeout> | undefined;
@@ -100,9 +102,13 @@ export class SenderPacer {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Books this caller's send slot, or says the sender is booked past `horizonMs`. */
-  async acquire(sender: string, horizonMs: number): Promise<Pace> {
+  /**
+   * Books this caller's send slot, or says the sender is booked past `horizonMs`. `mps`: this
+   * sender's own rate (a tenant's sender setting); default the configured one.
+   */
+  async acquire(sender: string, horizonMs: number, mps?: number): Promise<Pace> {
     const lane = this.#lane(sender);
+    if (mps !== undefined && mps > 0) lane.mps = mps;
     const pace = await new Promise<Pace | Error>((resolve) => {
       lane.waiters.push(resolve);
       this.#pump(sender, lane, horizonMs);
@@ -116,7 +122,7 @@ export class SenderPacer {
     const lane = this.#lane(sender);
     const now = this.#now();
     if (lane.state.cutAt !== undefined && now - lane.state.cutAt < CUT_DEBOUNCE_MS) return;
-    const cutMps = slowedMps(effectiveMps(this.#configuredMps, lane.state, now));
+    const cutMps = slowedMps(effectiveMps(lane.mps, lane.state, now));
     lane.state = { ...lane.state, cutMps, cutAt: now };
     await this.#schedule.cut(sender, cutMps, now, CUT_DEBOUNCE_MS);
   }
@@ -124,7 +130,7 @@ export class SenderPacer {
   #lane(sender: string): Lane {
     let lane = this.#lanes.get(sender);
     if (!lane) {
-      lane = { waiters: [], booking: false, state: {}, bookedUntil: 0 };
+      lane = { waiters: [], booking: false, state: {}, mps: this.#configuredMps, bookedUntil: 0 };
       this.#lanes.set(sender, lane);
     }
     return lane;
@@ -151,7 +157,7 @@ export class SenderPacer {
     lane.booking = true;
     const now = this.#now();
     const count = Math.min(this.#blockSize, lane.waiters.length);
-    const intervalMs = slotIntervalMs(effectiveMps(this.#configuredMps, lane.state, now));
+    const intervalMs = slotIntervalMs(effectiveMps(lane.mps, lane.state, now));
     this.#schedule
       .book(sender, { count, intervalMs, nowMs: now + BOOKING_LEAD_MS, horizonMs })
       .then(

@@ -9,6 +9,7 @@ import type { QuietHours } from './quiet-hours.ts';
 import type { FrequencyCap, WaitReason } from './send-timing.ts';
 import type { SkipReason } from './skips.ts';
 import type { BroadcastStatus, PausableBroadcastStatus, RecipientStatus } from './statuses.ts';
+import type { SenderSnapshot } from './tenant-senders.ts';
 
 export interface TemplateSpec {
   readonly contentSid: string;
@@ -44,6 +45,8 @@ export interface Broadcast {
   readonly canary?: CanaryState;
   readonly template: TemplateSpec;
   readonly followUp?: FollowUpSpec;
+  /** The tenant's own sender when it was created (core/tenant-senders.ts); absent: the deployment's. */
+  readonly sender?: SenderSnapshot;
   /**
    * The audience it was sent to, as asked (its members were read once, at create); the listed phones
    * as a count only: up to 100,000 of them would not fit the broadcast's item (400 KB).
@@ -233,6 +236,8 @@ export interface Messenger {
   readonly configured: boolean;
   /** The sender messages go out from (its From address or Messaging Service): the unit of rate limits. */
   readonly sender: string;
+  /** The sender's own messages per second (a tenant's sender setting); absent: the deployment's SENDER_MPS. */
+  readonly mps?: number;
 }
 
 /** A claim's answer: the recipient as claimed, or (not claimed) the ledger entry as it is. */

@@ -52,7 +52,8 @@ import { heldForQuietHours } from './send-window.ts';
 export interface SendConsumerDeps extends ReconcileDeps {
   readonly broadcasts: Broadcasts;
   readonly messageIndex: MessageIndex;
-  readonly messenger: () => Promise<Messenger>;
+  /** The messenger of the broadcast's sender (its snapshot: the tenant's own account and sender, or the deployment's). */
+  readonly messenger: (broadcast: Broadcast) => Promise<Messenger>;
   /** Puts the task back on the send queue as a new message, visible after `delaySeconds` (0–900). */
   readonly requeue: (task: SendTask, delaySeconds: number) => Promise<void>;
   /** Where Twilio posts this message's status callbacks (the status webhook, no trailing slash). */
@@ -178,7 +179,7 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         log.info('recipient inside its quiet hours; waits', { ...fields, until: quiet.until.toISOString() });
         return;
       }
-      const messenger = await deps.messenger();
+      const messenger = await deps.messenger(broadcast);
       if (!messenger.configured) {
         // Not the recipient's fault, nor poison: it waits for the operator, on the queue.
         log.error('Twilio is not configured (account SID, auth token, sender); send task put back', fields);
@@ -196,6 +197,7 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         pace = await deps.pacer.acquire(
           messenger.sender,
           Math.max(0, Math.min(MAX_PACING_WAIT_MS, remainingMs() - minRemainingMs)),
+          messenger.mps,
         );
         if (!pace.ok) {
           await requeue(task, pace.retryAfterMs / 1000);
@@ -247,7 +249,7 @@ export function createSendConsumer(deps: SendConsumerDeps) {
           );
       }
 
-      if (pace?.ok) pace = await waitForSlot(pace, messenger.sender);
+      if (pace?.ok) pace = await waitForSlot(pace, messenger);
       if (pace && !pace.ok) {
         // Late for its slot and no other within this invocation: back on the queue, unsent.
         if (kind === 'followUp') await deps.followUps.release(key, now());
@@ -467,15 +469,16 @@ export function createSendConsumer(deps: SendConsumerDeps) {
     };
 
     /** Waits for the booked slot; a slot missed by more than the tolerance is booked again (a few times). */
-    const waitForSlot = async (booked: Pace & { ok: true }, sender: string): Promise<Pace> => {
+    const waitForSlot = async (booked: Pace & { ok: true }, messenger: Messenger): Promise<Pace> => {
       let pace: Pace = booked;
       for (let tries = 1; pace.ok; tries++) {
         await waitUntil(pace.at);
         if (Date.now() - pace.at <= SLOT_LATE_TOLERANCE_MS || tries >= MAX_SLOT_TRIES || !deps.pacer)
           return pace;
         pace = await deps.pacer.acquire(
-          sender,
+          messenger.sender,
           Math.max(0, Math.min(MAX_PACING_WAIT_MS, remainingMs() - minRemainingMs)),
+          messenger.mps,
         );
       }
       return pace;

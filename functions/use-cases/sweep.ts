@@ -45,7 +45,8 @@ import { sendTasksFor } from './tasks-for-recipients.ts';
  */
 export interface SweepDeps extends SettleDeps, ReconcileDeps {
   readonly broadcasts: Broadcasts;
-  readonly messenger: () => Promise<Messenger>;
+  /** The messenger of a broadcast's sender (its snapshot), to ask Twilio about its stalled claims. */
+  readonly messenger: (broadcast: Broadcast) => Promise<Messenger>;
   readonly sendQueue: TaskQueue<SendTask>;
   readonly fanOutQueue: TaskQueue<FanOutTask>;
   /** How long a broadcast's counts may stand still with recipients in flight before they are looked at; default 900. */
@@ -180,7 +181,7 @@ export function createSweeper(deps: SweepDeps) {
     const again: Recipient[] = written.filter(
       (r) => r.status === 'queued' && !r.waitReason && !canaryRest(r.index),
     );
-    const messenger = await deps.messenger();
+    const messenger = await deps.messenger(broadcast);
     await pLimit(8).map(
       written.filter((r) => r.status === 'sending' && ms(r.leaseUntil) < now.getTime()),
       async (recipient) => {

@@ -7,7 +7,7 @@
 // opens the 24-hour window that free-form (Body, no ContentSid) messages need (see inbound.ts).
 // It also serves Twilio's Content API (content-api.ts) with its sample templates (content.ts), and a
 // message's ContentSid is checked against them as Twilio checks it against the account's templates.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +15,7 @@ import { isUsNumber } from '../../functions/core/template-check.ts';
 import { contentVariablesViolation, TWILIO_ANSWERS } from '../../functions/core/template-parameters.ts';
 import type { FaultInjector } from './faults/injector.ts';
 import { portError } from './free-port.ts';
+import { Accounts, accountResource, serviceResource } from './twilio-simulator/accounts.ts';
 import { ContentStore, type SimulatedTemplate } from './twilio-simulator/content.ts';
 import { contentRequest, isContentPath } from './twilio-simulator/content-api.ts';
 import { SimulatorFaults } from './twilio-simulator/faults.ts';
@@ -45,9 +46,12 @@ export interface TwilioSimulatorOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
-  /** The Basic auth user and the only account whose paths exist. */
+  /**
+   * The main account: the Basic auth user, whose paths exist with those of the subaccounts it makes
+   * (POST /2010-04-01/Accounts.json, twilio-simulator/accounts.ts), each with its own token.
+   */
   accountSid: string;
-  /** The Basic auth password; also signs the status callbacks. */
+  /** The main account's Basic auth password; also signs its messages' status callbacks. */
   authToken: string;
   /** Per-sender creates per rolling second (SIM_MPS); default 80. */
   mps?: number;
@@ -106,6 +110,10 @@ export interface TwilioSimulator {
 const MAX_BODY_BYTES = 1024 * 1024;
 const MESSAGES_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
 const MESSAGE_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\/([^/]+)\.json$/;
+const ACCOUNTS_PATH = '/2010-04-01/Accounts.json';
+const ACCOUNT_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\.json$/;
+/** Messaging Services (messaging.twilio.com/v1/Services/{Sid}), served beside the Content API's /v1/ paths. */
+const SERVICE_PATH = /^\/v1\/Services\/(MG[0-9a-fA-F]{32})$/;
 const TAP_PATH = /^\/_simulator\/messages\/([^/]+)\/tap$/;
 /** Twilio 63049, https://www.twilio.com/docs/api/errors/63049. */
 const MARKETING_NOT_DELIVERED = {
@@ -135,8 +143,9 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
   const faults = options.faults
     ? new SimulatorFaults(options.faults, { timeoutHoldMs: options.timeoutHoldMs })
     : undefined;
+  const accounts = new Accounts({ accountSid, authToken }, options.dataDir, now);
   const lifecycle = new Lifecycle({
-    authToken,
+    authToken: (sid) => accounts.tokenOf(sid),
     stepDelayMs: options.callbackDelayMs ?? 150,
     ...(options.callbackRetryDelaysMs ? { retryDelaysMs: options.callbackRetryDelaysMs } : {}),
     now,
@@ -147,21 +156,20 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
   const inbound = new InboundControl({
     accountSid,
     authToken,
+    // A sender is the account's that sent from it last (its messages name it).
+    accountFor: (sender) => {
+      const sid = [...store.all()].reverse().find((m) => m.from === sender)?.accountSid ?? accountSid;
+      return { accountSid: sid, authToken: accounts.tokenOf(sid) };
+    },
     inboundUrl: options.inboundUrl,
     defaultFrom,
     now,
     store,
     log,
   });
-  const expectedAuth = Buffer.from(`Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`);
-
-  function authorized(req: IncomingMessage): boolean {
-    const given = Buffer.from(req.headers.authorization ?? '');
-    return given.length === expectedAuth.length && timingSafeEqual(given, expectedAuth);
-  }
-
   async function create(
     form: URLSearchParams,
+    ownerSid: string,
   ): Promise<{ status: number; body: unknown; after?: () => void }> {
     const param = (name: string) => form.get(name) || undefined;
     const to = param('To');
@@ -247,7 +255,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     const at = now().toISOString();
     const message: SimulatedMessage = {
       sid: newMessageSid(),
-      accountSid,
+      accountSid: ownerSid,
       to,
       from: from ?? defaultFrom,
       messagingServiceSid: messagingServiceSid ?? null,
@@ -337,34 +345,59 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       });
     const content = isContentPath(url.pathname);
     if (!url.pathname.startsWith(`/${API_VERSION}/`) && !content) throw notFound();
-    if (!authorized(req)) {
+    const caller = accounts.authenticated(req);
+    if (!caller) {
       throw new HttpError({ httpStatus: 401, code: 20003, message: 'Authenticate' });
     }
+    const service = SERVICE_PATH.exec(url.pathname);
+    if (service) {
+      if (method !== 'GET')
+        throw new HttpError({ httpStatus: 405, code: 20004, message: 'Method not allowed' });
+      return { status: 200, body: serviceResource(service[1] ?? '', caller.sid) };
+    }
     if (content) {
-      const answer = contentRequest(contents, accountSid, method, url);
+      const answer = contentRequest(contents, caller.sid, method, url);
       if ('error' in answer) throw new HttpError(answer.error);
       return answer;
     }
+    if (url.pathname === ACCOUNTS_PATH) {
+      // Subaccounts are made with the main account's credentials only.
+      if (method !== 'POST' || caller.sid !== accountSid)
+        throw new HttpError({ httpStatus: 405, code: 20004, message: 'Method not allowed' });
+      const made = accounts.create((await readForm(req)).get('FriendlyName') ?? undefined, now());
+      log(`subaccount ${made.sid} created`);
+      return { status: 201, body: accountResource(made) };
+    }
+    const account = ACCOUNT_PATH.exec(url.pathname);
+    if (account) {
+      const found = accounts.get(account[1] ?? '');
+      if (!found || !accounts.reaches(caller, found.sid)) throw notFound();
+      return { status: 200, body: accountResource(found) };
+    }
     const list = MESSAGES_PATH.exec(url.pathname);
     const one = MESSAGE_PATH.exec(url.pathname);
-    if ((list?.[1] ?? one?.[1]) !== accountSid) throw notFound();
+    const pathAccount = list?.[1] ?? one?.[1] ?? '';
+    if (!accounts.reaches(caller, pathAccount)) throw notFound();
     const notAllowed = () => new HttpError({ httpStatus: 405, code: 20004, message: 'Method not allowed' });
     if (list && method === 'POST') {
       const form = await readForm(req);
       const refused = faults?.refuseCreate();
       if (refused) throw new HttpError(refused);
-      const answer = await create(form);
+      const answer = await create(form, pathAccount);
       await sleep(latencyMs);
       return faults ? faults.answerCreated(answer) : answer;
     }
     if (list && method === 'GET') {
       const query = parseListQuery(url.searchParams);
       if ('httpStatus' in query) throw new HttpError(query);
-      return { status: 200, body: listPage(store.newestFirst(query.to), query, accountSid) };
+      const own = (function* () {
+        for (const m of store.newestFirst(query.to)) if (m.accountSid === pathAccount) yield m;
+      })();
+      return { status: 200, body: listPage(own, query, pathAccount) };
     }
     if (one && method === 'GET') {
       const message = store.get(one[2] ?? '');
-      if (!message) throw notFound();
+      if (!message || message.accountSid !== pathAccount) throw notFound();
       return { status: 200, body: toMessageResource(message) };
     }
     throw notAllowed();

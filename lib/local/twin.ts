@@ -30,6 +30,7 @@ import { createHttpGateway } from './http-gateway.ts';
 import { type Invoke, loadFunction } from './lambda-runtime.ts';
 import { applyExpirations, ensureBuckets, localS3Client, startBucketNotifier } from './s3-local.ts';
 import { type LocalScheduler, startSchedulerLocal } from './scheduler-local.ts';
+import { startSecretsManagerLocal } from './secrets-manager-local.ts';
 import { type SqsEventSource, startSqsEventSource } from './sqs-event-source.ts';
 import {
   ensureQueue,
@@ -298,9 +299,13 @@ export async function startLocalTwin(
       proxy('sqs', sqsServer.address),
     ]);
 
+    // Tenants' own Twilio credentials (Secrets Manager on AWS), kept under DATA_DIR.
+    const secretsManager = await startSecretsManagerLocal({ dataDir: config.dataDir });
+    stack.push(() => secretsManager.stop());
     Object.assign(
       process.env,
       handlerEnvironment(topo, config, {
+        secretsManagerEndpoint: secretsManager.url,
         dynamodbEndpoint: handlerDynamodb,
         sqsEndpoint: handlerSqs,
         // The SDK sends an SQS call to its QueueUrl's host when it differs from the client's endpoint
@@ -545,6 +550,7 @@ function handlerEnvironment(
     buckets: Record<string, string>;
     /** S3 is not behind a fault proxy: TWIN_FAULTS names DynamoDB, SQS and Twilio faults only. */
     s3Endpoint: string;
+    secretsManagerEndpoint?: string;
     publicBaseUrl: string;
     simulator: TwilioSimulator | undefined;
     functionUrls: Record<string, string>;
@@ -560,6 +566,7 @@ function handlerEnvironment(
     queueUrl: (id: string) => where.queues[id]?.main.url ?? missing('queue', id),
     deadLetterQueueUrl: (id: string) => where.queues[id]?.deadLetter.url ?? missing('queue', id),
     secretArn: (id: string) => missing('secret', id),
+    secretPrefix: (id: string) => `local/${id}/`,
     bucketName: (id: string) => where.buckets[id] ?? missing('bucket', id),
     scheduleGroup: (id: string) => where.scheduleGroups[id] ?? missing('schedule group', id),
   };
@@ -571,6 +578,9 @@ function handlerEnvironment(
     AWS_ENDPOINT_URL_DYNAMODB: where.dynamodbEndpoint,
     AWS_ENDPOINT_URL_SQS: where.sqsEndpoint,
     AWS_ENDPOINT_URL_S3: where.s3Endpoint,
+    ...(where.secretsManagerEndpoint
+      ? { AWS_ENDPOINT_URL_SECRETS_MANAGER: where.secretsManagerEndpoint }
+      : {}),
     PUBLIC_BASE_URL: where.publicBaseUrl,
     POWERTOOLS_SERVICE_NAME: 'whatsapp-broadcast',
     ...config.handlerSettings,

@@ -25,6 +25,8 @@ export interface ControlAnswer {
 export interface InboundControlOptions {
   accountSid: string;
   authToken: string;
+  /** The account that owns a sender (inbound messages to it are posted as that account's); default the one above. */
+  accountFor?: (sender: string) => { accountSid: string; authToken: string };
   /** Where inbound messages are posted; without it the inbound controls answer 409. */
   inboundUrl: string | undefined;
   /** The sender a contact writes to when none is named (and the sender of Messaging Service sends). */
@@ -206,6 +208,10 @@ export class InboundControl {
     });
   }
 
+  #accountOf(sender: string): { accountSid: string; authToken: string } {
+    return this.#o.accountFor?.(sender) ?? { accountSid: this.#o.accountSid, authToken: this.#o.authToken };
+  }
+
   /** Records the message (opening the window), posts it to the inbound webhook once, reports the answer. */
   async #receive(messageSid: string | undefined, contact: Contact): Promise<ControlAnswer> {
     const url = this.#o.inboundUrl;
@@ -235,7 +241,7 @@ export class InboundControl {
         repliedTo: contact.repliedTo ?? null,
         messagingServiceSid: contact.messagingServiceSid ?? null,
         receivedAt: this.#o.now().toISOString(),
-        params: inboundParams(this.#o.accountSid, sid, contact),
+        params: inboundParams(this.#accountOf(contact.to).accountSid, sid, contact),
       };
       // Twilio has the message (and the window is open) before the webhook answers.
       this.#o.store.addInbound(record);
@@ -247,7 +253,7 @@ export class InboundControl {
       (earlier ? ', redelivered' : '');
     try {
       const answer = await postSigned(url, record.params, {
-        authToken: this.#o.authToken,
+        authToken: this.#accountOf(record.to).authToken,
         timeoutMs: INBOUND_TIMEOUT_MS,
         idempotencyToken: `${record.messageSid}-inbound`,
         readBody: true,

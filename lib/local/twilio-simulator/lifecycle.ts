@@ -5,7 +5,8 @@ import { maskPhone, type PlannedStep } from './scenario.ts';
 import { postSigned, problemText } from './webhook.ts';
 
 export interface LifecycleOptions {
-  authToken: string;
+  /** The token that signs a message's callbacks: its account's. */
+  authToken: string | ((accountSid: string) => string);
   /** Base delay between two status steps; each delay gets ±20 % jitter. */
   stepDelayMs: number;
   /** Delays before the retries of a failed callback POST (its length is the number of retries). */
@@ -136,7 +137,10 @@ export class Lifecycle {
       let problem: string;
       try {
         const answer = await postSigned(url, params, {
-          authToken: this.#options.authToken,
+          authToken:
+            typeof this.#options.authToken === 'function'
+              ? this.#options.authToken(m.accountSid)
+              : this.#options.authToken,
           timeoutMs: this.#options.callbackTimeoutMs,
           idempotencyToken: `${m.sid}-${m.status}`,
         });
