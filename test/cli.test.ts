@@ -60,7 +60,8 @@ const awsLike = {
   AWS_SECRET_ACCESS_KEY: 'local',
 };
 
-describe('operator CLI: help', () => {
+// Each test spawns the CLI (a Node start of ~1 s, several under load).
+describe('operator CLI: help', { timeout: 30_000 }, () => {
   it('npm run cli -- --help prints the usage and exits 0', () => {
     const help = spawnSync('npm', ['run', '--silent', 'cli', '--', '--help'], {
       cwd: REPO_ROOT,
@@ -101,25 +102,72 @@ describe('operator CLI: help', () => {
   });
 });
 
-describe('operator CLI: api-key --local (the running twin)', () => {
+describe('operator CLI: api-key --local (the running twin)', { timeout: 30_000 }, () => {
   it("creates a key in the twin's DynamoDB Local that authenticates on its API, and revokes it", async () => {
     const created = cli(['api-key', 'create', '--tenant', 'acme', '--local'], { DATA_DIR: dataDir });
     expect(created.status, created.stderr).toBe(0);
     const key = created.stdout.trim().split('\n').at(-1) ?? '';
     expect(key).toMatch(/^wbk_[A-Za-z0-9_-]{43}$/);
-    expect(await keys.tenantOf(hashApiKey(key))).toBe('acme');
+    expect((await keys.identify(hashApiKey(key)))?.tenantId).toBe('acme');
     const res = await fetch(`${twin.apiUrl}/v1/broadcasts`, { headers: { authorization: `Bearer ${key}` } });
     expect(res.status).toBe(200);
 
     const revoked = cli(['api-key', 'revoke', '--key', key, '--local'], { DATA_DIR: dataDir });
     expect(revoked.status, revoked.stderr).toBe(0);
-    expect(await keys.tenantOf(hashApiKey(key))).toBeUndefined();
+    expect((await keys.identify(hashApiKey(key)))?.tenantId).toBeUndefined();
     // A key never created: nothing to revoke, a failure like any other.
     const again = cli(['api-key', 'revoke', '--key', `wbk_${'x'.repeat(43)}`, '--local'], {
       DATA_DIR: dataDir,
     });
     expect(again.status).toBe(1);
     expect(again.stderr).toContain('Failed: no such key');
+  });
+
+  it('creates a named key with a role, lists it without its secret, and revokes it by key id', async () => {
+    const created = cli(
+      ['api-key', 'create', '--tenant', 'ops', '--name', 'Billing export', '--role', 'viewer', '--local'],
+      { DATA_DIR: dataDir },
+    );
+    expect(created.status, created.stderr).toBe(0);
+    const keyId = /\b(key_[0-9A-Z]{26})\b/.exec(created.stdout)?.[1] ?? '';
+    expect(created.stdout).toContain("(viewer, 'Billing export') for tenant 'ops'");
+    const key = created.stdout.trim().split('\n').at(-1) ?? '';
+    const auth = { authorization: `Bearer ${key}` };
+    expect((await fetch(`${twin.apiUrl}/v1/broadcasts`, { headers: auth })).status).toBe(200);
+    const write = await fetch(`${twin.apiUrl}/v1/broadcasts/brd_01JD0000000000000000000000/cancel`, {
+      method: 'POST',
+      headers: auth,
+    });
+    expect(write.status).toBe(403);
+
+    const list = cli(['api-key', 'list', '--tenant', 'ops', '--json', '--local'], { DATA_DIR: dataDir });
+    expect(list.status, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual([
+      {
+        keyId,
+        name: 'Billing export',
+        role: 'viewer',
+        createdAt: expect.any(String),
+        lastUsedAt: expect.any(String),
+      },
+    ]);
+    expect(list.stdout).not.toContain(key);
+
+    const revoked = cli(['api-key', 'revoke', '--tenant', 'ops', '--key-id', keyId, '--local'], {
+      DATA_DIR: dataDir,
+    });
+    expect(revoked.status, revoked.stderr).toBe(0);
+    expect(await keys.identify(hashApiKey(key))).toBeUndefined();
+    const unknown = cli(['api-key', 'revoke', '--tenant', 'other', '--key-id', keyId, '--local'], {
+      DATA_DIR: dataDir,
+    });
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toContain(`tenant 'other' has no key ${keyId}`);
+    const badRole = cli(['api-key', 'create', '--tenant', 'ops', '--role', 'root', '--local'], {
+      DATA_DIR: dataDir,
+    });
+    expect(badRole.status).toBe(2);
+    expect(badRole.stderr).toContain('--role must be one of viewer, sender, admin');
   });
 
   it('says so when no twin runs on DATA_DIR', () => {
@@ -134,7 +182,7 @@ describe('operator CLI: api-key --local (the running twin)', () => {
   });
 });
 
-describe('operator CLI: api-key on AWS', () => {
+describe('operator CLI: api-key on AWS', { timeout: 30_000 }, () => {
   const table = () => twin.tableNames.main as string;
   const endpoint = () => ({ ...awsLike, AWS_ENDPOINT_URL_DYNAMODB: twin.dynamodbEndpoint });
 
@@ -145,13 +193,13 @@ describe('operator CLI: api-key on AWS', () => {
     );
     expect(created.status, created.stderr).toBe(0);
     const key = created.stdout.trim().split('\n').at(-1) ?? '';
-    expect(await keys.tenantOf(hashApiKey(key))).toBe('acme');
+    expect((await keys.identify(hashApiKey(key)))?.tenantId).toBe('acme');
     const revoked = cli(
       ['api-key', 'revoke', '--key', key, '--table', table(), '--region', 'us-east-1'],
       endpoint(),
     );
     expect(revoked.status, revoked.stderr).toBe(0);
-    expect(await keys.tenantOf(hashApiKey(key))).toBeUndefined();
+    expect((await keys.identify(hashApiKey(key)))?.tenantId).toBeUndefined();
   });
 
   it("takes the region from AWS_DEFAULT_REGION (the AWS CLI's) or the AWS profile's config", async () => {
@@ -205,10 +253,10 @@ function cliAsync(args: string[]): Promise<{ code: number; stdout: string; stder
   });
 }
 
-describe('operator CLI: campaign (the API)', () => {
+describe('operator CLI: campaign (the API)', { timeout: 30_000 }, () => {
   it('creates a weekly Nairobi campaign from a file, pauses, reads and deletes it; errors say what the API said', async () => {
     const key = 'cli-campaign-key-0123456789abcdef';
-    await keys.putKey('acme-cli', hashApiKey(key), new Date());
+    await keys.seed('acme-cli', hashApiKey(key), new Date());
     const auth = ['--api-url', twin.apiUrl, '--api-key', key];
     const file = path.join(dataDir, 'weekly.json');
     const campaign = {
