@@ -9,7 +9,8 @@ import { queryPage } from './dynamo-audience-query.ts';
  * The audit log: `AUDIT#<tenant>` / `<ULID>`, one item per successful write, newest first by its
  * ULID (time-sortable to the millisecond). Each carries `expiresAt` (the table's TTL attribute).
  * One partition per tenant takes the tenant's writes, which the per-tenant rate limit bounds far
- * below DynamoDB's ~1,000 writes/s per partition.
+ * below DynamoDB's 1,000 write units/s per partition
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html).
  */
 const partition = (tenantId: string) => `AUDIT#${tenantId}`;
 const ENTRY_SK = /^[0-9A-HJKMNP-TV-Z]{26}$/;

@@ -7,7 +7,10 @@ import type { TenantRateLimiter } from '../core/ports.ts';
  * it already holds the limit. Windows expire through the table's TTL (`expiresAt`) a minute later;
  * they are never read again, so TTL's lateness (deletion within days) costs only storage of a few
  * bytes. Each window is its own partition key, so a tenant's hot second never shares a partition's
- * throughput with its next second or another tenant.
+ * throughput with its next second or another tenant (a partition takes up to 1,000 write units/s:
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html).
+ * Cost: one write request unit per admin request, $0.625 per million on demand (us-east-1, since
+ * DynamoDB's November 2024 price cut: https://aws.amazon.com/dynamodb/pricing/on-demand/).
  */
 const WINDOW_TTL_SECONDS = 60;
 
