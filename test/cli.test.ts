@@ -1,5 +1,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -232,6 +234,61 @@ describe('operator CLI: api-key on AWS', { timeout: 30_000 }, () => {
     expect(run.stdout).toBe('');
   });
 
+  it("finds the table from the stack's MainTableName output (--stack), and says when there is no such stack", async () => {
+    // CloudFormation's DescribeStacks (its query protocol, XML), answered for one stack only.
+    const cloudFormation = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        const form = new URLSearchParams(body);
+        res.setHeader('content-type', 'text/xml');
+        if (form.get('Action') === 'DescribeStacks' && form.get('StackName') === 'WhatsAppBroadcast') {
+          res.end(
+            `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>WhatsAppBroadcast</StackName><StackId>arn:aws:cloudformation:us-east-1:000000000000:stack/WhatsAppBroadcast/1</StackId><CreationTime>2026-11-30T00:00:00Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus><Outputs><member><OutputKey>MainTableName</OutputKey><OutputValue>${table()}</OutputValue></member></Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DescribeStacksResponse>`,
+          );
+          return;
+        }
+        res.statusCode = 400;
+        res.end(
+          '<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id Nope does not exist</Message></Error><RequestId>r2</RequestId></ErrorResponse>',
+        );
+      });
+    });
+    await new Promise<void>((resolve) => cloudFormation.listen(0, '127.0.0.1', resolve));
+    const { port } = cloudFormation.address() as AddressInfo;
+    const env = { ...endpoint(), AWS_ENDPOINT_URL_CLOUDFORMATION: `http://127.0.0.1:${port}` };
+    try {
+      const created = await cliAsync(
+        [
+          'api-key',
+          'create',
+          '--tenant',
+          'stacked',
+          '--name',
+          'First admin',
+          '--stack',
+          'WhatsAppBroadcast',
+          '--region',
+          'us-east-1',
+        ],
+        env,
+      );
+      expect(created.code, created.stderr).toBe(0);
+      const key = created.stdout.trim().split('\n').at(-1) ?? '';
+      expect(await keys.identify(hashApiKey(key))).toMatchObject({ tenantId: 'stacked', role: 'admin' });
+      const missing = await cliAsync(
+        ['api-key', 'list', '--tenant', 'stacked', '--stack', 'Nope', '--region', 'us-east-1'],
+        env,
+      );
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('No stack named Nope in us-east-1');
+    } finally {
+      cloudFormation.close();
+    }
+  });
+
   it('refuses a bad tenant id and explains the usage', () => {
     const bad = cli(['api-key', 'create', '--tenant', 'no spaces', '--table', table()], endpoint());
     expect(bad.status).toBe(2);
@@ -241,12 +298,15 @@ describe('operator CLI: api-key on AWS', { timeout: 30_000 }, () => {
 });
 
 /** The CLI as a child process, without blocking this process (it serves the twin's API the CLI calls). */
-function cliAsync(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function cliAsync(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       path.join(REPO_ROOT, 'node_modules/.bin/node'),
       ['bin/cli.ts', ...args],
-      { cwd: REPO_ROOT, encoding: 'utf8', env: cleanEnv() },
+      { cwd: REPO_ROOT, encoding: 'utf8', env: { ...cleanEnv(), ...env } },
       (error, stdout, stderr) =>
         resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
