@@ -18,6 +18,7 @@ const KEYS = {
   beta: 'key-beta-access-0123456789',
   revoke: 'key-revoke-access-0123456789',
   rotate: 'key-rotate-access-0123456789',
+  duel: 'key-duel-access-0123456789',
   audit: 'key-audit-access-0123456789',
   burst: 'key-burst-access-0123456789',
   quiet: 'key-quiet-access-0123456789',
@@ -191,6 +192,22 @@ describe('API keys and roles', { timeout: 30_000 }, () => {
     expect(warnings.join('\n')).toContain("tenant 'revoke'");
     expect(warnings.join('\n')).not.toContain(KEYS.revoke);
     expect((await api.call('GET', '/v1/metrics', { key: KEYS.revoke })).status).toBe(401);
+  });
+
+  it('two admins revoking each other at the same moment: one wins, the tenant keeps an admin', async () => {
+    const first = derivedKeyId(hashApiKey(KEYS.duel));
+    const second = await createKey(KEYS.duel, 'Duelling admin', 'admin');
+    // Both keys warm (trusted for 2 s), so each request gets past authentication whichever lands first.
+    expect((await api.call('GET', '/v1/api-keys', { key: second.apiKey })).status).toBe(200);
+    expect((await api.call('GET', '/v1/api-keys', { key: KEYS.duel })).status).toBe(200);
+    const [a, b] = await Promise.all([
+      api.call('DELETE', `/v1/api-keys/${second.keyId}`, { key: KEYS.duel }),
+      api.call('DELETE', `/v1/api-keys/${first}`, { key: second.apiKey }),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([204, 409]);
+    const survivor = a.status === 204 ? KEYS.duel : second.apiKey;
+    const keys = (await api.call('GET', '/v1/api-keys', { key: survivor })).body.items as Json[];
+    expect(keys.filter((k) => k.role === 'admin' && !k.revokedAt)).toHaveLength(1);
   });
 
   it('rotation gives a new secret for the same key id, name and role; the old secret is refused', async () => {
