@@ -31,6 +31,9 @@ new BroadcastStack(app, context('stackName') ?? 'WhatsAppBroadcast', {
   whatsAppPrices: context('whatsAppPrices'),
   ...(context('logLevel') ? { logLevel: context('logLevel') as BroadcastStackProps['logLevel'] } : {}),
   tracing: context('tracing') === 'true',
+  // Requests per second per tenant (0: off), and days audit entries are kept.
+  ...(context('tenantRateLimit') ? { tenantRateLimit: Number(context('tenantRateLimit')) } : {}),
+  ...(context('auditRetentionDays') ? { auditRetentionDays: Number(context('auditRetentionDays')) } : {}),
   // The admin console (S3 + CloudFront); -c console=false leaves it out.
   ...(context('console') === 'false' ? { console: false } : {}),
   // Comma-separated origins that may PUT uploads from a browser, e.g. the console's.

@@ -7,13 +7,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { queueDepth, redriveDeadLetters } from '../functions/adapters/dead-letters.ts';
-import { DynamoApiKeys } from '../functions/adapters/dynamo-api-keys.ts';
-import { hashApiKey, newApiKey } from '../functions/core/api-keys.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { runningTwin } from '../lib/local/twin-lock.ts';
 import { topology } from '../lib/topology.ts';
+import { API_KEY_NOTES, API_KEY_USAGE, ApiKeyUsageError, apiKeyCommand } from './api-key-command.ts';
 import { CAMPAIGN_NOTES, CAMPAIGN_USAGE, CampaignUsageError, campaignCommand } from './campaign-command.ts';
 
 /** Queues whose dead letters are worth putting back (countFailures holds reports, not work: see README). */
@@ -27,8 +25,7 @@ const QUEUES: readonly string[] = Object.keys(topology.queues).filter((id) =>
 const QUEUE_CHOICES = QUEUES.join('|');
 
 const COMMAND_USAGE = {
-  'api-key': `  npm run cli -- api-key create --tenant <tenant id> (--table <table name> [--region <region>] | --local)
-  npm run cli -- api-key revoke --key <api key>      (--table <table name> [--region <region>] | --local)`,
+  'api-key': API_KEY_USAGE,
   dlq: `  npm run cli -- dlq status  [--queue <queue>] (--queue-url <url> --dlq-url <url> [--region <region>] | --local) [--json]
   npm run cli -- dlq redrive --queue <queue>   (--queue-url <url> --dlq-url <url> [--region <region>] | --local) [--max <n>]
   <queue>: ${QUEUE_CHOICES}`,
@@ -44,6 +41,7 @@ login, ...); the region from --region, else AWS_REGION, AWS_DEFAULT_REGION, or y
 With --local the command talks to the running \`npm start\` (DynamoDB Local, the SQS emulator), found in
 $DATA_DIR/endpoints.json; DATA_DIR defaults to .local, set it as you did for npm start.
 \`dlq status\` without --queue shows every queue.
+${API_KEY_NOTES}
 ${CAMPAIGN_NOTES}`;
 
 function usage(command?: Command): string {
@@ -71,6 +69,10 @@ const OPTIONS = {
   'api-key': { type: 'string' },
   'idempotency-key': { type: 'string' },
   phones: { type: 'string' },
+  name: { type: 'string' },
+  role: { type: 'string' },
+  'key-id': { type: 'string' },
+  stack: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -106,67 +108,27 @@ async function main(argv: string[]): Promise<number> {
     if (command === 'campaign') return await campaignCommand(verb, values);
     return command === 'dlq' ? await dlq(verb, values) : await apiKey(verb, values);
   } catch (error) {
+    if (error instanceof ApiKeyUsageError) return fail(new UsageError(error.message, 'api-key'));
     return fail(error instanceof CampaignUsageError ? new UsageError(error.message, 'campaign') : error);
   }
 }
 
 async function apiKey(verb: string | undefined, values: Values): Promise<number> {
-  if (verb !== 'create' && verb !== 'revoke')
-    throw new UsageError(`Unknown command: api-key ${verb ?? ''}`.trim(), 'api-key');
-  // Checked before anything is contacted: a rejected command writes nothing.
-  if (verb === 'create' && (!values.tenant || !/^[A-Za-z0-9_-]{1,64}$/.test(values.tenant)))
-    throw new UsageError('--tenant must be 1-64 letters, digits, - or _', 'api-key');
-  if (verb === 'revoke' && !values.key) throw new UsageError('Missing --key', 'api-key');
-
-  let client: DynamoDBClient;
-  let table: string;
-  if (values.local) {
-    if (values.table || values.region)
-      throw new UsageError('Use either --local or --table/--region', 'api-key');
-    const local = localEndpoints();
-    table = local.tables.main ?? '';
-    if (!table || !local.dynamodbEndpoint)
-      throw new Error(
-        `${local.file} does not say where DynamoDB Local and the main table are: restart npm start`,
-      );
-    client = new DynamoDBClient({
-      endpoint: local.dynamodbEndpoint,
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-    });
-  } else {
-    table = values.table ?? process.env.TABLE_NAME ?? '';
-    if (!table)
-      throw new UsageError(
-        "Missing --table (the stack's MainTableName output; or set TABLE_NAME), or --local for the local twin",
-        'api-key',
-      );
-    client = new DynamoDBClient({ region: await awsRegion(values.region) });
-  }
-
-  const keys = new DynamoApiKeys(DynamoDBDocumentClient.from(client), table);
-  try {
-    if (verb === 'create') {
-      const tenant = values.tenant as string;
-      const key = newApiKey();
-      await keys.putKey(tenant, hashApiKey(key), new Date());
-      process.stdout.write(`API key for tenant '${tenant}' (shown once; only its hash is stored):\n${key}\n`);
-      return 0;
-    }
-    const revoked = await keys.revokeKey(hashApiKey(values.key as string), new Date());
-    if (!revoked) {
-      process.stderr.write('Failed: no such key in this table (check --key, and --table or DATA_DIR).\n');
-      return 1;
-    }
-    process.stdout.write(
-      `Revoked (${values.local ? 'the local twin caches keys' : 'warm Lambdas may honour it'} for up to 60 s).\n`,
-    );
-    return 0;
-  } catch (error) {
-    throw explainAwsError(error, { table, local: values.local === true });
-  } finally {
-    client.destroy();
-  }
+  return apiKeyCommand(verb, values, {
+    localTable() {
+      const local = localEndpoints();
+      const table = local.tables.main ?? '';
+      if (!table || !local.dynamodbEndpoint)
+        throw new Error(
+          `${local.file} does not say where DynamoDB Local and the main table are: restart npm start`,
+        );
+      return { endpoint: local.dynamodbEndpoint, table };
+    },
+    awsRegion: (flag) => awsRegion(flag),
+    explain: explainAwsError,
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+  });
 }
 
 /**

@@ -29,6 +29,7 @@ import { SECRET_NOT_SET } from '../functions/commons/config.ts';
 import { DEFAULT_SENDER_MPS, SENDS_PER_INVOCATION, sendConcurrencyFor } from '../functions/core/pacing.ts';
 import { priceTableFrom } from '../functions/core/pricing.ts';
 import { parseBackoffSeconds } from '../functions/core/retry-policy.ts';
+import { accessEnvironment } from './access-settings.ts';
 import { checkCorsOrigins, createBucket, grantBucket } from './buckets.ts';
 import { addConsoleSite, type ConsoleSite } from './console-site.ts';
 import { ServiceFunction } from './function-defaults.ts';
@@ -89,6 +90,17 @@ export interface BroadcastStackProps extends StackProps {
   readonly apiThrottle?: { readonly rateLimit: number; readonly burstLimit: number };
   /** @default 'whatsapp-broadcast' */
   readonly serviceName?: string;
+  /**
+   * Requests per second one tenant's API keys may make together (the functions' TENANT_RATE_LIMIT;
+   * 0 turns it off): over it, 429 RATE_LIMITED, so one tenant cannot use up the stage-wide throttle.
+   * @default 50
+   */
+  readonly tenantRateLimit?: number;
+  /**
+   * Days an audit log entry is kept before DynamoDB's TTL deletes it (AUDIT_RETENTION_DAYS).
+   * @default 365
+   */
+  readonly auditRetentionDays?: number;
   /**
    * Retry windows in seconds, one per retry (the functions' RETRY_BACKOFF_SECONDS).
    * @default '300,900,3600'
@@ -333,6 +345,7 @@ export class BroadcastStack extends Stack {
       ...(props.whatsAppPrices?.trim() ? { WHATSAPP_PRICES: checkPrices(props.whatsAppPrices) } : {}),
       POWERTOOLS_LOG_LEVEL: logLevel,
       OPT_OUT_CONFIRMATION_TEXT: validOptOutText(props.optOutConfirmationText),
+      ...accessEnvironment(props),
     };
 
     this.functions = mapValues(topo.functions, (spec, fnId) => {

@@ -252,7 +252,11 @@ const GROUP_CLEANUP_TIMEOUT_SECONDS = 300;
  * acceptBroadcast: for a 100,000-member audience that is ~20 s of reads and chunk writes.
  */
 const RUN_SCHEDULES_TIMEOUT_SECONDS = 120;
-/** Admin handlers read tenant API keys and broadcasts; the create route also enqueues the fan-out. */
+/**
+ * Admin handlers read tenant API keys and broadcasts; the create route also enqueues the fan-out. Every
+ * admin route also writes its tenant's rate-limit window, the key's lastUsedAt and, for a write, its
+ * audit entry (functions/commons/admin-route.ts).
+ */
 const ADMIN_READS = { tables: { main: 'readwrite' } } as const;
 
 export const topology = {
@@ -401,9 +405,10 @@ export const topology = {
       memoryMb: 1024,
       timeoutSeconds: 29,
       // Reads the tenant's key, contacts, groups, suppressions, settings, send history and messaging-limit
-      // book; asks Twilio for the template.
+      // book; asks Twilio for the template. Writes only what every admin route writes (admin-route.ts):
+      // the tenant's rate-limit window and the key's lastUsedAt.
       uses: {
-        tables: { main: 'read' },
+        tables: { main: 'readwrite' },
         secrets: ['twilioAuthToken'],
         secretPrefixes: { tenantTwilio: 'read' },
       },
@@ -453,9 +458,10 @@ export const topology = {
       memoryMb: 512,
       // A list may take a few Content API pages of 1,000 (5 s each at most).
       timeoutSeconds: 29,
-      // Reads the API key (GetItem) and calls Twilio with the auth token; writes nothing.
+      // Reads the API key (GetItem) and calls Twilio with the auth token; writes only what every admin
+      // route writes (admin-route.ts): the tenant's rate-limit window and the key's lastUsedAt.
       uses: {
-        tables: { main: 'read' },
+        tables: { main: 'readwrite' },
         secrets: ['twilioAuthToken'],
         secretPrefixes: { tenantTwilio: 'read' },
       },
@@ -588,6 +594,20 @@ export const topology = {
         scheduleGroups: ['schedules'],
       },
     },
+    apiKeys: {
+      entry: 'functions/api-keys.ts',
+      description: "The tenant's API keys (/v1/api-keys): create, list, revoke, rotate (admin keys only)",
+      memoryMb: 256,
+      timeoutSeconds: 10,
+      uses: ADMIN_READS,
+    },
+    audit: {
+      entry: 'functions/audit.ts',
+      description: "GET /v1/audit: the tenant's audit log, newest first (admin keys only)",
+      memoryMb: 256,
+      timeoutSeconds: 10,
+      uses: ADMIN_READS,
+    },
     runSchedules: {
       entry: 'functions/run-schedules.ts',
       description:
@@ -666,6 +686,11 @@ export const topology = {
     { method: 'POST', path: '/v1/campaigns/{id}/pause', function: 'campaigns', auth: 'admin' },
     { method: 'POST', path: '/v1/campaigns/{id}/resume', function: 'campaigns', auth: 'admin' },
     { method: 'POST', path: '/v1/campaigns/{id}/test-send', function: 'campaigns', auth: 'admin' },
+    { method: 'POST', path: '/v1/api-keys', function: 'apiKeys', auth: 'admin' },
+    { method: 'GET', path: '/v1/api-keys', function: 'apiKeys', auth: 'admin' },
+    { method: 'DELETE', path: '/v1/api-keys/{keyId}', function: 'apiKeys', auth: 'admin' },
+    { method: 'POST', path: '/v1/api-keys/{keyId}/rotate', function: 'apiKeys', auth: 'admin' },
+    { method: 'GET', path: '/v1/audit', function: 'audit', auth: 'admin' },
     { method: 'POST', path: '/webhooks/twilio/status', function: 'twilioStatusWebhook', auth: 'public' },
     { method: 'POST', path: '/webhooks/twilio/inbound', function: 'twilioInboundWebhook', auth: 'public' },
   ],

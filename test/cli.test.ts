@@ -1,5 +1,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -60,7 +62,8 @@ const awsLike = {
   AWS_SECRET_ACCESS_KEY: 'local',
 };
 
-describe('operator CLI: help', () => {
+// Each test spawns the CLI (a Node start of ~1 s, several under load).
+describe('operator CLI: help', { timeout: 30_000 }, () => {
   it('npm run cli -- --help prints the usage and exits 0', () => {
     const help = spawnSync('npm', ['run', '--silent', 'cli', '--', '--help'], {
       cwd: REPO_ROOT,
@@ -101,25 +104,72 @@ describe('operator CLI: help', () => {
   });
 });
 
-describe('operator CLI: api-key --local (the running twin)', () => {
+describe('operator CLI: api-key --local (the running twin)', { timeout: 30_000 }, () => {
   it("creates a key in the twin's DynamoDB Local that authenticates on its API, and revokes it", async () => {
     const created = cli(['api-key', 'create', '--tenant', 'acme', '--local'], { DATA_DIR: dataDir });
     expect(created.status, created.stderr).toBe(0);
     const key = created.stdout.trim().split('\n').at(-1) ?? '';
     expect(key).toMatch(/^wbk_[A-Za-z0-9_-]{43}$/);
-    expect(await keys.tenantOf(hashApiKey(key))).toBe('acme');
+    expect((await keys.identify(hashApiKey(key)))?.tenantId).toBe('acme');
     const res = await fetch(`${twin.apiUrl}/v1/broadcasts`, { headers: { authorization: `Bearer ${key}` } });
     expect(res.status).toBe(200);
 
     const revoked = cli(['api-key', 'revoke', '--key', key, '--local'], { DATA_DIR: dataDir });
     expect(revoked.status, revoked.stderr).toBe(0);
-    expect(await keys.tenantOf(hashApiKey(key))).toBeUndefined();
+    expect((await keys.identify(hashApiKey(key)))?.tenantId).toBeUndefined();
     // A key never created: nothing to revoke, a failure like any other.
     const again = cli(['api-key', 'revoke', '--key', `wbk_${'x'.repeat(43)}`, '--local'], {
       DATA_DIR: dataDir,
     });
     expect(again.status).toBe(1);
     expect(again.stderr).toContain('Failed: no such key');
+  });
+
+  it('creates a named key with a role, lists it without its secret, and revokes it by key id', async () => {
+    const created = cli(
+      ['api-key', 'create', '--tenant', 'ops', '--name', 'Billing export', '--role', 'viewer', '--local'],
+      { DATA_DIR: dataDir },
+    );
+    expect(created.status, created.stderr).toBe(0);
+    const keyId = /\b(key_[0-9A-Z]{26})\b/.exec(created.stdout)?.[1] ?? '';
+    expect(created.stdout).toContain("(viewer, 'Billing export') for tenant 'ops'");
+    const key = created.stdout.trim().split('\n').at(-1) ?? '';
+    const auth = { authorization: `Bearer ${key}` };
+    expect((await fetch(`${twin.apiUrl}/v1/broadcasts`, { headers: auth })).status).toBe(200);
+    const write = await fetch(`${twin.apiUrl}/v1/broadcasts/brd_01JD0000000000000000000000/cancel`, {
+      method: 'POST',
+      headers: auth,
+    });
+    expect(write.status).toBe(403);
+
+    const list = cli(['api-key', 'list', '--tenant', 'ops', '--json', '--local'], { DATA_DIR: dataDir });
+    expect(list.status, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual([
+      {
+        keyId,
+        name: 'Billing export',
+        role: 'viewer',
+        createdAt: expect.any(String),
+        lastUsedAt: expect.any(String),
+      },
+    ]);
+    expect(list.stdout).not.toContain(key);
+
+    const revoked = cli(['api-key', 'revoke', '--tenant', 'ops', '--key-id', keyId, '--local'], {
+      DATA_DIR: dataDir,
+    });
+    expect(revoked.status, revoked.stderr).toBe(0);
+    expect(await keys.identify(hashApiKey(key))).toBeUndefined();
+    const unknown = cli(['api-key', 'revoke', '--tenant', 'other', '--key-id', keyId, '--local'], {
+      DATA_DIR: dataDir,
+    });
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toContain(`tenant 'other' has no key ${keyId}`);
+    const badRole = cli(['api-key', 'create', '--tenant', 'ops', '--role', 'root', '--local'], {
+      DATA_DIR: dataDir,
+    });
+    expect(badRole.status).toBe(2);
+    expect(badRole.stderr).toContain('--role must be one of viewer, sender, admin');
   });
 
   it('says so when no twin runs on DATA_DIR', () => {
@@ -134,7 +184,7 @@ describe('operator CLI: api-key --local (the running twin)', () => {
   });
 });
 
-describe('operator CLI: api-key on AWS', () => {
+describe('operator CLI: api-key on AWS', { timeout: 30_000 }, () => {
   const table = () => twin.tableNames.main as string;
   const endpoint = () => ({ ...awsLike, AWS_ENDPOINT_URL_DYNAMODB: twin.dynamodbEndpoint });
 
@@ -145,13 +195,13 @@ describe('operator CLI: api-key on AWS', () => {
     );
     expect(created.status, created.stderr).toBe(0);
     const key = created.stdout.trim().split('\n').at(-1) ?? '';
-    expect(await keys.tenantOf(hashApiKey(key))).toBe('acme');
+    expect((await keys.identify(hashApiKey(key)))?.tenantId).toBe('acme');
     const revoked = cli(
       ['api-key', 'revoke', '--key', key, '--table', table(), '--region', 'us-east-1'],
       endpoint(),
     );
     expect(revoked.status, revoked.stderr).toBe(0);
-    expect(await keys.tenantOf(hashApiKey(key))).toBeUndefined();
+    expect((await keys.identify(hashApiKey(key)))?.tenantId).toBeUndefined();
   });
 
   it("takes the region from AWS_DEFAULT_REGION (the AWS CLI's) or the AWS profile's config", async () => {
@@ -184,6 +234,61 @@ describe('operator CLI: api-key on AWS', () => {
     expect(run.stdout).toBe('');
   });
 
+  it("finds the table from the stack's MainTableName output (--stack), and says when there is no such stack", async () => {
+    // CloudFormation's DescribeStacks (its query protocol, XML), answered for one stack only.
+    const cloudFormation = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        const form = new URLSearchParams(body);
+        res.setHeader('content-type', 'text/xml');
+        if (form.get('Action') === 'DescribeStacks' && form.get('StackName') === 'WhatsAppBroadcast') {
+          res.end(
+            `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>WhatsAppBroadcast</StackName><StackId>arn:aws:cloudformation:us-east-1:000000000000:stack/WhatsAppBroadcast/1</StackId><CreationTime>2026-11-30T00:00:00Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus><Outputs><member><OutputKey>MainTableName</OutputKey><OutputValue>${table()}</OutputValue></member></Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DescribeStacksResponse>`,
+          );
+          return;
+        }
+        res.statusCode = 400;
+        res.end(
+          '<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id Nope does not exist</Message></Error><RequestId>r2</RequestId></ErrorResponse>',
+        );
+      });
+    });
+    await new Promise<void>((resolve) => cloudFormation.listen(0, '127.0.0.1', resolve));
+    const { port } = cloudFormation.address() as AddressInfo;
+    const env = { ...endpoint(), AWS_ENDPOINT_URL_CLOUDFORMATION: `http://127.0.0.1:${port}` };
+    try {
+      const created = await cliAsync(
+        [
+          'api-key',
+          'create',
+          '--tenant',
+          'stacked',
+          '--name',
+          'First admin',
+          '--stack',
+          'WhatsAppBroadcast',
+          '--region',
+          'us-east-1',
+        ],
+        env,
+      );
+      expect(created.code, created.stderr).toBe(0);
+      const key = created.stdout.trim().split('\n').at(-1) ?? '';
+      expect(await keys.identify(hashApiKey(key))).toMatchObject({ tenantId: 'stacked', role: 'admin' });
+      const missing = await cliAsync(
+        ['api-key', 'list', '--tenant', 'stacked', '--stack', 'Nope', '--region', 'us-east-1'],
+        env,
+      );
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('No stack named Nope in us-east-1');
+    } finally {
+      cloudFormation.close();
+    }
+  });
+
   it('refuses a bad tenant id and explains the usage', () => {
     const bad = cli(['api-key', 'create', '--tenant', 'no spaces', '--table', table()], endpoint());
     expect(bad.status).toBe(2);
@@ -193,22 +298,25 @@ describe('operator CLI: api-key on AWS', () => {
 });
 
 /** The CLI as a child process, without blocking this process (it serves the twin's API the CLI calls). */
-function cliAsync(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function cliAsync(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       path.join(REPO_ROOT, 'node_modules/.bin/node'),
       ['bin/cli.ts', ...args],
-      { cwd: REPO_ROOT, encoding: 'utf8', env: cleanEnv() },
+      { cwd: REPO_ROOT, encoding: 'utf8', env: { ...cleanEnv(), ...env } },
       (error, stdout, stderr) =>
         resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
 
-describe('operator CLI: campaign (the API)', () => {
+describe('operator CLI: campaign (the API)', { timeout: 30_000 }, () => {
   it('creates a weekly Nairobi campaign from a file, pauses, reads and deletes it; errors say what the API said', async () => {
     const key = 'cli-campaign-key-0123456789abcdef';
-    await keys.putKey('acme-cli', hashApiKey(key), new Date());
+    await keys.seed('acme-cli', hashApiKey(key), new Date());
     const auth = ['--api-url', twin.apiUrl, '--api-key', key];
     const file = path.join(dataDir, 'weekly.json');
     const campaign = {

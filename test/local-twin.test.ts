@@ -15,8 +15,11 @@ import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoApiKeys } from '../functions/adapters/dynamo-api-keys.ts';
 import { createTwilioClient } from '../functions/adapters/twilio-client.ts';
+import { hashApiKey } from '../functions/core/api-keys.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { localConfigFromEnv } from '../lib/local/config.ts';
 import { TWIN_ENTRIES } from '../lib/local/data-dir.ts';
@@ -346,9 +349,15 @@ describe('npm start (bin/local.ts)', () => {
 });
 
 describe('local twin state', () => {
-  it('keeps tables, queued messages and the simulator log across a restart with the same DATA_DIR', async () => {
+  it('keeps tables, queued messages, the simulator log and revoked keys across a restart with the same DATA_DIR', async () => {
     const dataDir = tempDir();
-    const config = localConfigFromEnv({ DATA_DIR: dataDir, PORT: '0', TWILIO_SIMULATOR_PORT: '0' });
+    const seededKey = 'restart-key-acme-0123456789';
+    const config = localConfigFromEnv({
+      DATA_DIR: dataDir,
+      PORT: '0',
+      TWILIO_SIMULATOR_PORT: '0',
+      LOCAL_API_KEYS: `acme:${seededKey}`,
+    });
     const quiet = () => {};
 
     const first = await startLocalTwin(config, { log: quiet });
@@ -364,6 +373,11 @@ describe('local twin state', () => {
           TableName: first.tableNames.main,
           Item: { pk: { S: 'restart-check' }, sk: { S: 'item' }, value: { S: 'kept' } },
         }),
+      );
+      // The seeded key revoked (as `api-key revoke --key` does): a restart must not bring it back.
+      await new DynamoApiKeys(DynamoDBDocumentClient.from(ddb), first.tableNames.main ?? '').revokeByHash(
+        hashApiKey(seededKey),
+        new Date(),
       );
       ddb.destroy();
       const sqs = localSqsClient(first.sqsEndpoint);
@@ -389,7 +403,8 @@ describe('local twin state', () => {
       await first.stop();
     }
 
-    const second = await startLocalTwin(config, { log: quiet });
+    const logged: Record<string, unknown>[] = [];
+    const second = await startLocalTwin(config, { log: (entry) => logged.push(entry) });
     try {
       const ddb = new DynamoDBClient({
         endpoint: second.dynamodbEndpoint,
@@ -429,6 +444,17 @@ describe('local twin state', () => {
 
       const health = await fetch(`${second.apiUrl}/healthz`);
       expect(health.status).toBe(200);
+
+      const refused = await fetch(`${second.apiUrl}/v1/broadcasts`, {
+        headers: { authorization: `Bearer ${seededKey}` },
+      });
+      expect(refused.status).toBe(401);
+      const warning = logged.find((e) => String(e.message).includes('LOCAL_API_KEYS'));
+      expect(warning).toMatchObject({
+        level: 'WARN',
+        message: expect.stringContaining("tenant 'acme' was revoked"),
+      });
+      expect(JSON.stringify(logged)).not.toContain(seededKey);
     } finally {
       await second.stop();
     }

@@ -1,6 +1,8 @@
 import { type ReactNode, useEffect, useState } from 'react';
 import { whenUnauthorized } from './api.ts';
 import { t } from './messages.ts';
+import { ApiKeys } from './pages/ApiKeys.tsx';
+import { Audit } from './pages/Audit.tsx';
 import { BroadcastDetail } from './pages/BroadcastDetail.tsx';
 import { BroadcastsList } from './pages/BroadcastsList.tsx';
 import { Campaigns } from './pages/Campaigns.tsx';
@@ -24,6 +26,8 @@ const NAV: readonly [string, string][] = [
   ['campaigns', t.nav.campaigns],
   ['suppressions', t.nav.suppressions],
   ['settings', t.nav.settings],
+  ['keys', t.nav.apiKeys],
+  ['audit', t.nav.audit],
 ];
 
 export function App(): ReactNode {
@@ -105,6 +109,10 @@ function page(section: string, id: string | undefined): ReactNode {
       return <Suppressions />;
     case 'settings':
       return <Settings />;
+    case 'keys':
+      return <ApiKeys />;
+    case 'audit':
+      return <Audit />;
     default:
       return <BroadcastsList />;
   }

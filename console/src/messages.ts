@@ -24,6 +24,8 @@ export const en = {
     campaigns: 'Campaigns', // kept
     suppressions: 'Suppressions', // kept
     settings: 'Settings',
+    apiKeys: 'API keys',
+    audit: 'Audit',
     signOut: 'Sign out',
   },
   common: {
@@ -329,6 +331,36 @@ export const en = {
     otherNumber: 'Messaging limit (1–1,000,000 people)',
     badLimit: 'Give the messaging limit as a whole number from 1 to 1,000,000.',
     updatedAt: (when: string) => `Last changed ${when}`,
+  },
+  apiKeys: {
+    title: 'API keys',
+    create: 'Create key',
+    name: 'Key name',
+    role: 'Role',
+    roles: {
+      viewer: 'Viewer (reads only)',
+      sender: 'Sender (also sends, pauses, cancels, retries)',
+      admin: 'Admin (also keys, suppressions, settings)',
+    },
+    shownOnce: (name: string) => `The secret of "${name}", shown this once: copy it now.`,
+    newSecret: 'New API key secret',
+    created: 'Created',
+    lastUsed: 'Last used',
+    state: 'State',
+    active: 'Active',
+    revoked: (when: string) => `Revoked ${when}`,
+    actions: 'Actions',
+    rotate: (name: string) => `Rotate ${name}`,
+    revoke: (name: string) => `Revoke ${name}`,
+  },
+  audit: {
+    title: 'Audit log',
+    filter: 'Only this action',
+    at: 'When',
+    action: 'Action',
+    resource: 'Resource',
+    key: 'API key',
+    detail: 'Detail',
   },
   dashboard: {
     title: 'Dashboard',

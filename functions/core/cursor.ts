@@ -26,6 +26,8 @@ export const CURSOR_KINDS = {
   templates: 't',
   imports: 'i',
   campaigns: 'cp',
+  apiKeys: 'k',
+  audit: 'a',
 } as const;
 export type CursorKind = keyof typeof CURSOR_KINDS;
 

@@ -3,7 +3,10 @@ import type { z } from 'zod';
 /** Every error code the API answers with, and its HTTP status (API.md "Conventions"). */
 export const ERROR_CODES = {
   UNAUTHORIZED: 401,
-  /** A Twilio webhook without a valid X-Twilio-Signature. */
+  /**
+   * A Twilio webhook without a valid X-Twilio-Signature; an admin route beyond the API key's role
+   * (core/access.ts: a viewer key creating a broadcast), refused before anything is written.
+   */
   FORBIDDEN: 403,
   /** No route has this path (with any method). */
   NOT_FOUND: 404,

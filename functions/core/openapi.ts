@@ -4,6 +4,7 @@ import { apiSchemas, MAX_IDEMPOTENCY_KEY_LENGTH } from './broadcast-request.ts';
 import { TEMPLATE_APPROVALS, TEMPLATE_CATEGORIES } from './content-templates.ts';
 import { MAX_CSV_BODY_BYTES, MAX_CSV_ROWS } from './csv-export.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
+import { accessPaths, accessSchemas, withAccessAnswers } from './openapi-access.ts';
 import { campaignPaths, campaignSchemas } from './openapi-campaigns.ts';
 import { importPaths } from './openapi-imports.ts';
 import { senderPaths } from './openapi-senders.ts';
@@ -458,6 +459,7 @@ function build(serverUrl?: string): Json {
       ...importPaths(),
       ...campaignPaths(),
       ...senderPaths(),
+      ...accessPaths(),
       '/v1/contacts': {
         get: {
           operationId: 'listContacts',
@@ -684,10 +686,11 @@ function build(serverUrl?: string): Json {
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <api-key>' },
       },
-      schemas: { ...componentSchemas(), ...campaignSchemas() },
+      schemas: { ...componentSchemas(), ...campaignSchemas(), ...accessSchemas() },
       responses: errorResponses(),
     },
   };
+  withAccessAnswers(doc.paths as Record<string, Json>);
   if (serverUrl) doc.servers = [{ url: serverUrl }];
   return doc;
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_TENANT_RATE_LIMIT } from '../../functions/core/access.ts';
 import { newApiKey, parseApiKeyList } from '../../functions/core/api-keys.ts';
 import { DEFAULT_SENDER_MPS } from '../../functions/core/pacing.ts';
 import { parseBackoffSeconds } from '../../functions/core/retry-policy.ts';
@@ -63,6 +64,8 @@ const HANDLER_SETTINGS = [
   'POWERTOOLS_LOG_LEVEL',
   'OPT_OUT_CONFIRMATION_TEXT',
   'WHATSAPP_PRICES',
+  'TENANT_RATE_LIMIT',
+  'AUDIT_RETENTION_DAYS',
 ] as const;
 
 export const SIMULATOR_DEFAULT_FROM = 'whatsapp:+14155238886';
@@ -145,11 +148,15 @@ export function localConfigFromEnv(
     );
   integer(env, 'TWILIO_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 });
   integer(env, 'TEMPLATE_CACHE_SECONDS', 60, { min: 0, max: 3600 });
+  integer(env, 'TENANT_RATE_LIMIT', DEFAULT_TENANT_RATE_LIMIT, { min: 0, max: 100_000 });
+  integer(env, 'AUDIT_RETENTION_DAYS', DEFAULT_AUDIT_RETENTION_DAYS, { min: 1, max: 36_500 });
   const logLevel = env.POWERTOOLS_LOG_LEVEL;
   if (logLevel && !LOG_LEVELS.includes(logLevel.toUpperCase()))
     throw new ConfigError(`POWERTOOLS_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; got '${logLevel}'.`);
   const handlerSettings: Record<string, string> = {};
   for (const name of HANDLER_SETTINGS) if (env[name]) handlerSettings[name] = env[name] as string;
+  // One machine, the operator's own tenants: the per-tenant limit is off unless asked for (on AWS: 50/s).
+  handlerSettings.TENANT_RATE_LIMIT ??= '0';
   const devKeyGenerated = apiKeys.length === 0;
   if (devKeyGenerated) apiKeys = [{ tenantId: 'dev', key: persistedSecret(dataDir, 'devApiKey', newApiKey) }];
   return {

@@ -2,12 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ScheduledEvent } from 'aws-lambda';
-import { DynamoApiKeys } from '../../functions/adapters/dynamo-api-keys.ts';
-import { hashApiKey } from '../../functions/core/api-keys.ts';
 import { DEFAULT_SENDER_MPS, SENDS_PER_INVOCATION, sendConcurrencyFor } from '../../functions/core/pacing.ts';
 import {
   type ConsumerSpec,
@@ -31,6 +27,7 @@ import { type Invoke, loadFunction } from './lambda-runtime.ts';
 import { applyExpirations, ensureBuckets, localS3Client, startBucketNotifier } from './s3-local.ts';
 import { type LocalScheduler, startSchedulerLocal } from './scheduler-local.ts';
 import { startSecretsManagerLocal } from './secrets-manager-local.ts';
+import { seedApiKeys } from './seed-keys.ts';
 import { type SqsEventSource, startSqsEventSource } from './sqs-event-source.ts';
 import {
   ensureQueue,
@@ -255,7 +252,9 @@ export async function startLocalTwin(
       // With an explicit PUBLIC_BASE_URL (a tunnel for real Twilio), callbacks go through the API's route.
       functionUrls[id] = config.publicBaseUrl ?? `http://127.0.0.1:${server.port}`;
     }
-    await seedApiKeys(dynamodb.endpoint, tableNames.main, config.apiKeys);
+    await seedApiKeys(dynamodb.endpoint, tableNames.main, config.apiKeys, (message) =>
+      log({ level: 'WARN', source: 'twin', message }),
+    );
     const queues = await ensureQueues(sqsServer, topo.queues, localName);
     // Each schedule group's dead-letter queue (on AWS, an SQS queue of the stack).
     const scheduleGroups: Record<
@@ -638,22 +637,6 @@ function writeEndpoints(
     `${JSON.stringify({ sqsEndpoint, s3Endpoint: sqsEndpoint, dynamodbEndpoint, tables, buckets, queues: byId }, null, 2)}\n`,
     { mode: PRIVATE_FILE_MODE },
   );
-}
-
-/** Puts the configured tenant keys (hashed) in the table, as the operator CLI does on AWS. */
-async function seedApiKeys(
-  endpoint: string,
-  tableName: string | undefined,
-  keys: LocalConfig['apiKeys'],
-): Promise<void> {
-  if (!tableName || keys.length === 0) return;
-  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  try {
-    const store = new DynamoApiKeys(DynamoDBDocumentClient.from(client), tableName);
-    for (const { tenantId, key } of keys) await store.putKey(tenantId, hashApiKey(key), new Date());
-  } finally {
-    client.destroy();
-  }
 }
 
 /** What a function's ARN would be on AWS: the twin's Scheduler names its target by it. */

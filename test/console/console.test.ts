@@ -303,6 +303,28 @@ describe('the console, served by the twin', { timeout: 60_000 }, () => {
     await accessible();
   }, 90_000);
 
+  it('manages API keys (the secret shown once, revoke) and shows the audit log, accessibly', async () => {
+    const nav = page.getByRole('navigation');
+    await nav.getByRole('link', { name: 'API keys' }).click();
+    await page.getByLabel('Key name').fill('Reporting');
+    await page.getByLabel('Role').selectOption('viewer');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const secret = page.getByLabel('New API key secret');
+    await pw(secret).toBeVisible();
+    const apiKey = await secret.inputValue();
+    expect(apiKey).toMatch(/^wbk_/);
+    expect((await api.call('GET', '/v1/broadcasts', { key: apiKey })).status).toBe(200);
+    await accessible();
+    await page.getByRole('button', { name: 'Revoke Reporting' }).click();
+    await pw(page.getByRole('row').filter({ hasText: 'Reporting' })).toContainText('Revoked');
+
+    await nav.getByRole('link', { name: 'Audit' }).click();
+    await pw(page.getByRole('row').filter({ hasText: 'api_key.revoke' })).toBeVisible();
+    await pw(page.getByRole('row').filter({ hasText: 'api_key.create' })).toBeVisible();
+    await accessible();
+    await screenshot('audit');
+  }, 90_000);
+
   it('keeps tenants apart: another tenant sees none of these broadcasts', async () => {
     const other = await browser.newContext({ bypassCSP: true });
     const otherPage = await other.newPage();

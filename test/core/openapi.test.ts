@@ -46,6 +46,11 @@ describe('openApiDocument', () => {
       ['/v1/campaigns/{id}/pause', 'post'],
       ['/v1/campaigns/{id}/resume', 'post'],
       ['/v1/campaigns/{id}/test-send', 'post'],
+      ['/v1/api-keys', 'post'],
+      ['/v1/api-keys', 'get'],
+      ['/v1/api-keys/{keyId}', 'delete'],
+      ['/v1/api-keys/{keyId}/rotate', 'post'],
+      ['/v1/audit', 'get'],
       ['/healthz', 'get'],
       ['/openapi.json', 'get'],
       ['/webhooks/twilio/status', 'post'],
@@ -53,6 +58,20 @@ describe('openApiDocument', () => {
     ];
     for (const [path, method] of expected)
       expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+  });
+
+  it('gives every admin operation its role, 403 FORBIDDEN and 429 RATE_LIMITED', () => {
+    for (const [path, item] of Object.entries(doc.paths as Json))
+      for (const op of Object.values(item as Json) as Json[]) {
+        if (!path.startsWith('/v1/')) continue;
+        expect(op['x-required-role'], path).toMatch(/^(viewer|sender|admin)$/);
+        expect(op.responses['403'], path).toEqual({ $ref: '#/components/responses/Error403' });
+        expect(op.responses['429'], path).toEqual({ $ref: '#/components/responses/Error429' });
+      }
+    expect(doc.paths['/v1/api-keys'].post['x-required-role']).toBe('admin');
+    expect(doc.paths['/v1/broadcasts'].get['x-required-role']).toBe('viewer');
+    expect(doc.components.schemas.CreatedApiKey.required).toContain('apiKey');
+    expect(doc.components.schemas.ApiKey.properties.apiKey).toBeUndefined();
   });
 
   it('puts bearer security on /v1/* and none on the open routes', () => {

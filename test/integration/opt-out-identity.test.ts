@@ -247,7 +247,7 @@ async function newTenant(tenantId: string): Promise<string> {
   });
   try {
     const keys = new DynamoApiKeys(DynamoDBDocumentClient.from(client), api.twin.tableNames.main ?? '');
-    await keys.putKey(tenantId, hashApiKey(key), new Date());
+    await keys.seed(tenantId, hashApiKey(key), new Date());
   } finally {
     client.destroy();
   }

@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BroadcastStack } from '../lib/stack.ts';
+
+/**
+ * The README's deploy guide, held to the code as far as a machine without an AWS account can: every
+ * `-c name=value` it tells a person to pass is a context key bin/app.ts reads, every stack output it
+ * names is in the synthesized template, and every `npm run cli -- …` command it shows is one the CLI
+ * knows. A renamed flag or output fails here, not in someone's first deploy.
+ */
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+const cdkJsonContext = (JSON.parse(readFileSync(join(repoRoot, 'cdk.json'), 'utf8')) as { context: object })
+  .context;
+
+/** The text of the README's `## Deploy to AWS…` section, up to the next `## ` heading. */
+function deploySection(): string {
+  const start = readme.search(/^## Deploy to AWS/m);
+  if (start < 0) throw new Error('README.md has no "## Deploy to AWS" section');
+  const rest = readme.slice(start + 3);
+  const end = rest.search(/^## /m);
+  return end < 0 ? rest : rest.slice(0, end);
+}
+
+const appSource = readFileSync(join(repoRoot, 'bin', 'app.ts'), 'utf8');
+/** The context keys bin/app.ts reads (`context('name')`). */
+const contextKeys = new Set([...appSource.matchAll(/context\('([A-Za-z]+)'\)/g)].map((m) => m[1]));
+
+describe("the README's deploy guide", { timeout: 60_000 }, () => {
+  const section = deploySection();
+  let outputs: Set<string>;
+  beforeAll(() => {
+    const app = new App({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
+    const stack = new BroadcastStack(app, 'Broadcast', {});
+    outputs = new Set(Object.keys(Template.fromStack(stack).toJSON().Outputs ?? {}));
+  }, 60_000);
+
+  it('passes only context flags the CDK app reads', () => {
+    const flags = [...section.matchAll(/-c ([A-Za-z]+)=/g)].map((m) => m[1]);
+    expect(flags.length).toBeGreaterThan(2);
+    expect(flags.filter((flag) => !contextKeys.has(flag))).toEqual([]);
+  });
+
+  it('names only outputs the stack has (every `CamelCase…Url`, `…Name` or `…Arn` in backticks)', () => {
+    const named = [...section.matchAll(/`([A-Z][A-Za-z]+(?:Url|Name|Arn))`/g)].map((m) => m[1] as string);
+    const listed = [...section.matchAll(/OutputKey=='([A-Za-z]+)'/g)].map((m) => m[1] as string);
+    const all = [...new Set([...named, ...listed])];
+    expect(all.length).toBeGreaterThan(3);
+    expect(all.filter((name) => !outputs.has(name))).toEqual([]);
+  });
+
+  it('shows only CLI commands the CLI knows', () => {
+    const cliSource = readFileSync(join(repoRoot, 'bin', 'cli.ts'), 'utf8');
+    const commands = [...section.matchAll(/npm run cli -- ([a-z-]+) ([a-z-]+)/g)].map((m) => [m[1], m[2]]);
+    expect(commands.length).toBeGreaterThan(0);
+    for (const [noun, verb] of commands) {
+      expect(cliSource, `npm run cli -- ${noun} ${verb}`).toContain(`npm run cli -- ${noun} ${verb}`);
+    }
+  });
+});
