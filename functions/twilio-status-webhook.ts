@@ -3,8 +3,10 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { optionalEnv, publicBaseUrl, retryBackoffSeconds, twilioAuthToken } from './commons/config.ts';
+import { publishMetrics, serviceMetrics } from './commons/emf-metrics.ts';
 import { emptyTwiml, errorResponse } from './commons/http.ts';
 import { logger as defaultLogger, type HandlerLogger, log } from './commons/powertools.ts';
+import { traceInvocation } from './commons/tracing.ts';
 import { isValidTwilioSignature, twilioWebhookRequest } from './commons/twilio-signature.ts';
 import { contactStore, followUpLedger, messageIndex, sendLedger, sqs } from './commons/wiring.ts';
 import { ApiError } from './core/errors.ts';
@@ -58,6 +60,7 @@ export function createStatusWebhookHandler(deps: StatusWebhookDeps) {
       isValidTwilioSignature(token, { ...request, url }),
     );
     if (!valid) {
+      deps.metrics?.record('TwilioAuthFailures', 1, { Source: 'webhook' });
       log.warn('status callback refused: missing or invalid X-Twilio-Signature', {
         path: event.rawPath,
         hasSignature: Boolean(request.signature),
@@ -98,6 +101,7 @@ export const handler = middy(
         publicBaseUrl: () => publicBaseUrl(),
         ...(retryQueueUrl ? { retries: new SqsTaskQueue<StoredCallback>(sqs(), retryQueueUrl) } : {}),
         logger: log,
+        metrics: serviceMetrics,
       });
       return await live(event);
     } catch (error) {
@@ -106,4 +110,7 @@ export const handler = middy(
       return errorResponse(error);
     }
   },
-).use(injectLambdaContext(defaultLogger, { resetKeys: true }));
+)
+  .use(injectLambdaContext(defaultLogger, { resetKeys: true }))
+  .use(traceInvocation())
+  .use(publishMetrics());
