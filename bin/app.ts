@@ -31,6 +31,8 @@ new BroadcastStack(app, context('stackName') ?? 'WhatsAppBroadcast', {
   whatsAppPrices: context('whatsAppPrices'),
   ...(context('logLevel') ? { logLevel: context('logLevel') as BroadcastStackProps['logLevel'] } : {}),
   tracing: context('tracing') === 'true',
+  // Alarm notifications by email (-c alarmEmail=ops@example.com); without it, subscribe to AlarmTopicArn.
+  alarmEmail: context('alarmEmail'),
   // The admin console (S3 + CloudFront); -c console=false leaves it out.
   ...(context('console') === 'false' ? { console: false } : {}),
   // Comma-separated origins that may PUT uploads from a browser, e.g. the console's.
