@@ -75,7 +75,10 @@ describe('EmfMetrics (Powertools Metrics in EMF)', () => {
     } finally {
       spy.mockRestore();
     }
-    expect(written).toEqual(['{"level":"WARN","a":4}\n', '{"a":5}\n']);
+    expect(written.map((line) => JSON.parse(line))).toEqual([
+      { level: 'WARN', timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), a: 4 },
+      { a: 5 },
+    ]);
   });
 
   it('a write that fails never fails the invocation', () => {

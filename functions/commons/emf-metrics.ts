@@ -22,9 +22,11 @@ import {
  * - otherwise stdout, which Lambda sends to CloudWatch Logs, where the metrics are extracted.
  *   With JSON logs and a log-level filter, Lambda gives a stdout line without a `level` field the
  *   level INFO and drops it below the function's level (WARN here): "If the level value field is
- *   invalid or missing, Lambda will assign the log output the level INFO"
+ *   invalid or missing, Lambda will assign the log output the level INFO", and the same without a
+ *   valid RFC 3339 timestamp
  *   (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html). So each
- *   document carries the function's own level (AWS_LAMBDA_LOG_LEVEL), the lowest that is kept.
+ *   document carries the function's own level (AWS_LAMBDA_LOG_LEVEL), the lowest that is kept, and a
+ *   `timestamp`.
  */
 
 /**
@@ -128,7 +130,9 @@ export function writeDocument(document: object, env: NodeJS.ProcessEnv = process
     return;
   }
   const level = env.AWS_LAMBDA_LOG_LEVEL;
-  process.stdout.write(`${JSON.stringify(level ? { level, ...document } : document)}\n`);
+  // With a level Lambda also wants an RFC 3339 timestamp, or it takes the line for INFO all the same.
+  const line = level ? { level, timestamp: new Date().toISOString(), ...document } : document;
+  process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 
 /** The process's metrics, shared by the handlers that import this module. */
