@@ -74,7 +74,7 @@ export const TWILIO_WEBHOOK_AUTH_FAILURES_THRESHOLD = 10;
 
 export interface AlarmsProps {
   /** Where notifications go (an email subscription, confirmed by the recipient); none: the topic only. */
-  readonly alarmEmail?: string;
+  readonly alarmEmail?: string | undefined;
   /** Every function of the topology, by its topology id. */
   readonly functions: Readonly<Record<string, lambda.IFunction>>;
   readonly api: apigw.HttpApi;

@@ -197,6 +197,27 @@ export class OperationsDashboard extends Construct {
   }
 }
 
+/** Every queue to watch by a readable name: each main queue, its dead-letter queue, the schedules' DLQs. */
+export function watchedQueues(
+  queues: Readonly<Record<string, { readonly queue: sqs.IQueue; readonly deadLetterQueue: sqs.IQueue }>>,
+  scheduleGroups: Readonly<Record<string, { readonly deadLetterQueue: sqs.IQueue }>>,
+): Record<string, sqs.IQueue> {
+  return {
+    ...Object.fromEntries(
+      Object.entries(queues).flatMap(([queueId, pair]) => [
+        [queueId, pair.queue],
+        [`${queueId} DLQ`, pair.deadLetterQueue],
+      ]),
+    ),
+    ...Object.fromEntries(
+      Object.entries(scheduleGroups).map(([groupId, group]) => [
+        `${groupId} schedule DLQ`,
+        group.deadLetterQueue,
+      ]),
+    ),
+  };
+}
+
 /**
  * SQS bills each request: messages sent, received (receives that found nothing included) and deleted,
  * summed over the queues (an estimate: a batch call counts once per message here).

@@ -32,7 +32,7 @@ import { parseBackoffSeconds } from '../functions/core/retry-policy.ts';
 import { ServiceAlarms } from './alarms.ts';
 import { checkCorsOrigins, createBucket, grantBucket } from './buckets.ts';
 import { addConsoleSite, type ConsoleSite } from './console-site.ts';
-import { OperationsDashboard } from './dashboard.ts';
+import { OperationsDashboard, watchedQueues } from './dashboard.ts';
 import { ServiceFunction } from './function-defaults.ts';
 import {
   allowTarget,
@@ -592,27 +592,14 @@ export class BroadcastStack extends Stack {
       functions: lambdas,
       api: this.api,
       serviceName,
-      ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
+      alarmEmail: props.alarmEmail,
     });
     this.dashboard = new OperationsDashboard(this, 'Operations', {
       functions: mapValues(lambdas, (fn, fnId) => ({
         function: fn,
         memoryMb: mustGet(topo.functions, fnId, 'function').memoryMb,
       })),
-      queues: {
-        ...Object.fromEntries(
-          Object.entries(this.queues).flatMap(([queueId, pair]) => [
-            [queueId, pair.queue],
-            [`${queueId} DLQ`, pair.deadLetterQueue],
-          ]),
-        ),
-        ...Object.fromEntries(
-          Object.entries(scheduleGroups).map(([groupId, g]) => [
-            `${groupId} schedule DLQ`,
-            g.deadLetterQueue,
-          ]),
-        ),
-      },
+      queues: watchedQueues(this.queues, scheduleGroups),
       tables: this.tables,
       api: this.api,
       senderMps,
