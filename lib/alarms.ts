@@ -1,4 +1,4 @@
-import { Aspects, CfnOutput, Duration, type IAspect, type Stack } from 'aws-cdk-lib';
+import { Aspects, CfnOutput, Duration, type IAspect, RemovalPolicy, type Stack } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -116,6 +116,10 @@ export class ServiceAlarms extends Construct {
     const key = new kms.Key(this, 'TopicKey', {
       description: 'Encrypts the alarm topic; CloudWatch alarms may use it to publish',
       enableKeyRotation: true,
+      // It encrypts notifications in transit through SNS only, nothing kept: `cdk destroy` schedules its
+      // deletion (7 days, KMS's shortest) rather than leave a key billed $1 a month for ever.
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
     });
     key.addToResourcePolicy(
       new iam.PolicyStatement({

@@ -59,7 +59,9 @@ describe('the alarm topic', () => {
   it('is encrypted with a rotated key CloudWatch may use, TLS only, with the email subscribed', () => {
     const topic = Object.values(resources).find((r) => r.Type === 'AWS::SNS::Topic');
     expect(topic?.Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
-    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true, PendingWindowInDays: 7 });
+    // Torn down with the stack, not left billing.
+    template.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Delete' });
     const key = Object.values(resources).find((r) => r.Type === 'AWS::KMS::Key');
     expect(JSON.stringify(key?.Properties.KeyPolicy)).toContain('cloudwatch.amazonaws.com');
     const policy = Object.values(resources).find((r) => r.Type === 'AWS::SNS::TopicPolicy');
