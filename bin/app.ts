@@ -34,6 +34,8 @@ new BroadcastStack(app, context('stackName') ?? 'WhatsAppBroadcast', {
   // Requests per second per tenant (0: off), and days audit entries are kept.
   ...(context('tenantRateLimit') ? { tenantRateLimit: Number(context('tenantRateLimit')) } : {}),
   ...(context('auditRetentionDays') ? { auditRetentionDays: Number(context('auditRetentionDays')) } : {}),
+  // Alarm notifications by email (-c alarmEmail=ops@example.com); without it, subscribe to AlarmTopicArn.
+  alarmEmail: context('alarmEmail'),
   // The admin console (S3 + CloudFront); -c console=false leaves it out.
   ...(context('console') === 'false' ? { console: false } : {}),
   // Comma-separated origins that may PUT uploads from a browser, e.g. the console's.

@@ -87,6 +87,7 @@ function printBanner(twin: LocalTwin, config: LocalConfig, ms: number): void {
           `  API keys          tenants ${config.apiKeys.map((k) => k.tenantId).join(', ')} (from LOCAL_API_KEYS)`,
         ]),
     `  Data              ${config.dataDir}`,
+    `  Metrics           ${config.dataDir}/metrics.jsonl   (EMF lines, as CloudWatch gets them; POWERTOOLS_METRICS_DISABLED=true: none)`,
     ...(config.faults
       ? [
           `  Faults            ${describeFaultPlan(config.faults)}`,

@@ -3,6 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { retryBackoffSeconds } from './commons/config.ts';
+import { publishMetrics, serviceMetrics } from './commons/emf-metrics.ts';
 import { log, logger } from './commons/powertools.ts';
 import { contactStore, followUpLedger, messageIndex, sendLedger } from './commons/wiring.ts';
 import type { StoredCallback } from './twilio-status-webhook.ts';
@@ -24,6 +25,7 @@ const depsOnce = (): StatusCallbackDeps => {
     contacts: contactStore(),
     backoffSeconds: retryBackoffSeconds(),
     logger: log,
+    metrics: serviceMetrics,
   };
   return wired;
 };
@@ -52,4 +54,6 @@ export const handler = middy(
       new BatchProcessor(EventType.SQS),
       context ? { context } : undefined,
     ),
-).use(injectLambdaContext(logger, { resetKeys: true }));
+)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(publishMetrics());

@@ -3,7 +3,9 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoSenderSchedule } from './adapters/dynamo-sender-schedule.ts';
 import { intEnv, optionalEnv, publicBaseUrl, requiredEnv, retryBackoffSeconds } from './commons/config.ts';
+import { publishMetrics, serviceMetrics } from './commons/emf-metrics.ts';
 import { log, logger } from './commons/powertools.ts';
+import { traceInvocation } from './commons/tracing.ts';
 import { twilioMessenger } from './commons/twilio-wiring.ts';
 import {
   broadcasts,
@@ -38,6 +40,10 @@ export const handler = middy(async (event: SQSEvent, context?: Context): Promise
     backoffSeconds: retryBackoffSeconds(),
     concurrency: intEnv('SEND_CONCURRENCY', SENDS_PER_INVOCATION),
     logger: log,
+    metrics: serviceMetrics,
   });
   return consume(event, context);
-}).use(injectLambdaContext(logger, { resetKeys: true }));
+})
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(traceInvocation())
+  .use(publishMetrics());

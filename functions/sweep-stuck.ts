@@ -3,6 +3,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { intEnv, requiredEnv, retryBackoffSeconds } from './commons/config.ts';
+import { publishMetrics, serviceMetrics } from './commons/emf-metrics.ts';
 import { log, logger } from './commons/powertools.ts';
 import { twilioMessenger } from './commons/twilio-wiring.ts';
 import {
@@ -33,6 +34,9 @@ export const handler = middy(async (_event: unknown, context?: Context): Promise
     backoffSeconds: retryBackoffSeconds(),
     staleSeconds: intEnv('SWEEP_STALE_SECONDS', 900),
     logger: log,
+    metrics: serviceMetrics,
   });
   return sweep(() => context?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY);
-}).use(injectLambdaContext(logger, { resetKeys: true }));
+})
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(publishMetrics());

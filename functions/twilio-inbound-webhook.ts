@@ -2,9 +2,11 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { optOutConfirmationText, publicBaseUrl, twilioAuthToken } from './commons/config.ts';
+import { publishMetrics, serviceMetrics } from './commons/emf-metrics.ts';
 import { emptyTwiml, errorResponse, twimlMessage } from './commons/http.ts';
 import { logger as defaultLogger, type HandlerLogger } from './commons/powertools.ts';
 import { tenantSenders, webhookTokenFor } from './commons/tenant-twilio-wiring.ts';
+import { traceInvocation } from './commons/tracing.ts';
 import { isValidTwilioSignature, twilioWebhookRequest } from './commons/twilio-signature.ts';
 import {
   broadcasts,
@@ -31,6 +33,7 @@ import type {
   TaskQueue,
 } from './core/ports.ts';
 import { whatsAppSender } from './core/tenant-senders.ts';
+import type { ServiceMetrics } from './core/service-metrics.ts';
 
 /**
  * POST /webhooks/twilio/inbound: WhatsApp messages people send us (API.md "Twilio webhooks").
@@ -79,6 +82,8 @@ export interface InboundWebhookDeps {
   readonly optOutConfirmationText?: () => string | undefined;
   readonly now?: () => Date;
   readonly logger?: HandlerLogger;
+  /** Signature failures (core/service-metrics.ts TwilioAuthFailures). */
+  readonly metrics?: ServiceMetrics;
 }
 
 const E164 = /^\+[1-9]\d{6,14}$/;
@@ -93,6 +98,7 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
       ? await deps.accountToken(request.params.AccountSid)
       : { token: await deps.authToken(), accountOwner: undefined };
     if (!isValidTwilioSignature(token, request)) {
+      deps.metrics?.record('TwilioAuthFailures', 1, { Source: 'webhook' });
       log.warn('inbound message refused: missing or invalid X-Twilio-Signature', {
         path: event.rawPath,
         hasSignature: Boolean(request.signature),
@@ -303,6 +309,7 @@ export const handler = middy(
         ownerOfSender: (address) => tenantSenders().ownerOfSender(address),
         publicBaseUrl: () => publicBaseUrl(),
         optOutConfirmationText: () => optOutConfirmationText(),
+        metrics: serviceMetrics,
       });
       return await live(event);
     } catch (error) {
@@ -311,4 +318,7 @@ export const handler = middy(
       return errorResponse(error);
     }
   },
-).use(injectLambdaContext(defaultLogger, { resetKeys: true }));
+)
+  .use(injectLambdaContext(defaultLogger, { resetKeys: true }))
+  .use(traceInvocation())
+  .use(publishMetrics());

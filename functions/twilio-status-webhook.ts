@@ -3,9 +3,11 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { optionalEnv, publicBaseUrl, retryBackoffSeconds, twilioAuthToken } from './commons/config.ts';
+import { publishMetrics, serviceMetrics } from './commons/emf-metrics.ts';
 import { emptyTwiml, errorResponse } from './commons/http.ts';
 import { logger as defaultLogger, type HandlerLogger, log } from './commons/powertools.ts';
 import { webhookTokenFor } from './commons/tenant-twilio-wiring.ts';
+import { traceInvocation } from './commons/tracing.ts';
 import { isValidTwilioSignature, twilioWebhookRequest } from './commons/twilio-signature.ts';
 import { contactStore, followUpLedger, messageIndex, sendLedger, sqs } from './commons/wiring.ts';
 import { ApiError } from './core/errors.ts';
@@ -71,6 +73,7 @@ export function createStatusWebhookHandler(deps: StatusWebhookDeps) {
       isValidTwilioSignature(token, { ...request, url }),
     );
     if (!valid) {
+      deps.metrics?.record('TwilioAuthFailures', 1, { Source: 'webhook' });
       log.warn('status callback refused: missing or invalid X-Twilio-Signature', {
         path: event.rawPath,
         accountSid: request.params.AccountSid,
@@ -122,6 +125,7 @@ export const handler = middy(
         publicBaseUrl: () => publicBaseUrl(),
         ...(retryQueueUrl ? { retries: new SqsTaskQueue<StoredCallback>(sqs(), retryQueueUrl) } : {}),
         logger: log,
+        metrics: serviceMetrics,
       });
       return await live(event);
     } catch (error) {
@@ -130,4 +134,7 @@ export const handler = middy(
       return errorResponse(error);
     }
   },
-).use(injectLambdaContext(defaultLogger, { resetKeys: true }));
+)
+  .use(injectLambdaContext(defaultLogger, { resetKeys: true }))
+  .use(traceInvocation())
+  .use(publishMetrics());

@@ -30,8 +30,10 @@ import { DEFAULT_SENDER_MPS, SENDS_PER_INVOCATION, sendConcurrencyFor } from '..
 import { priceTableFrom } from '../functions/core/pricing.ts';
 import { parseBackoffSeconds } from '../functions/core/retry-policy.ts';
 import { accessEnvironment } from './access-settings.ts';
+import { ServiceAlarms } from './alarms.ts';
 import { checkCorsOrigins, createBucket, grantBucket } from './buckets.ts';
 import { addConsoleSite, type ConsoleSite } from './console-site.ts';
+import { OperationsDashboard, watchedQueues } from './dashboard.ts';
 import { ServiceFunction } from './function-defaults.ts';
 import {
   allowTarget,
@@ -50,6 +52,7 @@ import {
   type Topology,
   validateTopology,
 } from './topology.ts';
+import { isTraced, tracingEnvironment } from './tracing.ts';
 
 /** The repository root: function entries in the topology are relative to it. */
 const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -131,7 +134,8 @@ export interface BroadcastStackProps extends StackProps {
    */
   readonly optOutConfirmationText?: string;
   /**
-   * X-Ray active tracing on every function ($5 per million traces recorded). Off by default.
+   * X-Ray active tracing and Powertools Tracer on the functions where a trace pays (lib/tracing.ts:
+   * the send consumer and Twilio's webhooks; $5 per million traces recorded). Off by default.
    * @default false
    */
   readonly tracing?: boolean;
@@ -148,6 +152,12 @@ export interface BroadcastStackProps extends StackProps {
    * @default true
    */
   readonly console?: boolean;
+  /**
+   * Where the alarms' notifications go: an email subscription to the alarm topic (lib/alarms.ts),
+   * which AWS asks the address to confirm. Without one the topic still exists (output AlarmTopicArn).
+   * @default none
+   */
+  readonly alarmEmail?: string;
 }
 
 interface QueuePair {
@@ -174,6 +184,9 @@ export class BroadcastStack extends Stack {
   readonly apiUrl: string;
   /** The URL Twilio calls and signs, without a trailing slash. */
   readonly publicBaseUrl: string;
+  /** The alarm topic and the alarms made for it (every alarm of the stack notifies the topic). */
+  readonly alarms: ServiceAlarms;
+  readonly dashboard: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props: BroadcastStackProps = {}) {
     super(scope, id, {
@@ -369,9 +382,14 @@ export class BroadcastStack extends Stack {
         description: spec.description,
         memoryMb: spec.memoryMb,
         timeoutSeconds: spec.timeoutSeconds,
-        environment: { ...declared, ...resourceEnv, ...platformEnvironment },
+        environment: {
+          ...declared,
+          ...resourceEnv,
+          ...platformEnvironment,
+          ...tracingEnvironment(fnId, props.tracing ?? false),
+        },
         logLevel,
-        tracing: props.tracing ?? false,
+        tracing: isTraced(fnId, props.tracing ?? false),
       });
       const grantee = service.function;
       const indexArns: string[] = [];
@@ -413,7 +431,7 @@ export class BroadcastStack extends Stack {
 
       // cdk-nag findings on this role, each acknowledged on its own.
       Validations.of(service.role).acknowledge(
-        ...(props.tracing
+        ...(isTraced(fnId, props.tracing ?? false)
           ? [
               {
                 id: 'AwsSolutions-IAM5[Resource::*]',
@@ -584,6 +602,27 @@ export class BroadcastStack extends Stack {
     new CfnOutput(this, 'InboundWebhookUrl', {
       value: `${this.publicBaseUrl}/${WEBHOOK_PATHS.inbound}`,
       description: "Paste into Twilio as the WhatsApp sender's incoming message webhook",
+    });
+
+    // Alarms that notify someone, and the operations dashboard (lib/alarms.ts, lib/dashboard.ts).
+    const serviceName = platformEnvironment.POWERTOOLS_SERVICE_NAME ?? 'whatsapp-broadcast';
+    const lambdas = mapValues(this.functions, (service) => service.function);
+    this.alarms = new ServiceAlarms(this, 'Alarms', {
+      functions: lambdas,
+      api: this.api,
+      serviceName,
+      alarmEmail: props.alarmEmail,
+    });
+    this.dashboard = new OperationsDashboard(this, 'Operations', {
+      functions: mapValues(lambdas, (fn, fnId) => ({
+        function: fn,
+        memoryMb: mustGet(topo.functions, fnId, 'function').memoryMb,
+      })),
+      queues: watchedQueues(this.queues, scheduleGroups),
+      tables: this.tables,
+      api: this.api,
+      senderMps,
+      serviceName,
     });
   }
 }

@@ -7,6 +7,7 @@ import { recipientKey } from '../functions/adapters/table-layout.ts';
 import { TwilioMessenger } from '../functions/adapters/twilio-messenger.ts';
 import type { SenderPacer } from '../functions/core/pacing.ts';
 import type { Messenger, RecipientKey, SendLedger, SendTask } from '../functions/core/ports.ts';
+import { capturingMetrics } from '../functions/core/service-metrics.ts';
 import {
   createSendConsumer,
   type SendConsumerDeps,
@@ -198,6 +199,40 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     const counts = await rig.counts(broadcast);
     expect(counts).toMatchObject({ read: 3, sent: 1, undelivered: 1, failed: 2, queued: 0, sending: 0 });
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(digits.length);
+  });
+
+  it('records its metrics: sent, refused by code, rate limited, the first send once; a test send none', async () => {
+    const metrics = capturingMetrics();
+    const measured = consumer({ metrics });
+    const { tasks } = await rig.store(['1234', '0003', '0005', '1235']);
+    expect((await deliver(tasks, measured)).batchItemFailures).toEqual([]);
+    expect(metrics.sum('MessagesSent')).toBe(2);
+    expect(metrics.sum('MessagesFailed', { ErrorCode: '21211' })).toBe(1);
+    expect(metrics.sum('ProviderRateLimited')).toBe(1);
+    // 21211 is not transient: no retry scheduled.
+    expect(metrics.sum('RetriesScheduled')).toBe(0);
+    const latencies = metrics.recorded.filter((r) => r.name === 'FirstSendLatency');
+    expect(latencies).toHaveLength(1);
+    expect(latencies[0]?.value).toBeGreaterThanOrEqual(0);
+    // Nothing with a tenant, broadcast or phone in it: every dimension is a bounded one.
+    for (const r of metrics.recorded)
+      expect(Object.keys(r.dimensions).every((d) => d === 'ErrorCode')).toBe(true);
+
+    // The same broadcast marked a test send: nothing recorded, and its callbacks are marked too.
+    const testOnly = capturingMetrics();
+    const asTest = consumer({
+      metrics: testOnly,
+      broadcasts: around(rig.broadcasts, {
+        get: async (tenantId: string, broadcastId: string) => {
+          const b = await rig.broadcasts.get(tenantId, broadcastId);
+          return b && { ...b, test: true };
+        },
+      }),
+    });
+    const test = await rig.store(['1236']);
+    expect((await deliver(test.tasks, asTest)).batchItemFailures).toEqual([]);
+    expect(rig.sentTo(at(test.phones, 0))[0]?.statusCallback).toContain('x=1');
+    expect(testOnly.recorded).toEqual([]);
   });
 
   it('a broadcast whose only recipient Twilio refuses (0003) ends failed, with nothing sent', async () => {

@@ -9,6 +9,7 @@ import { SECRET_NOT_SET } from '../functions/commons/config.ts';
 import { sendConcurrencyFor } from '../functions/core/pacing.ts';
 import { BroadcastStack, type BroadcastStackProps } from '../lib/stack.ts';
 import { type FunctionSpec, type Topology, topology } from '../lib/topology.ts';
+import { TRACED_FUNCTIONS } from '../lib/tracing.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 /** The feature flags `cdk synth` runs with, so tests see the same template. */
@@ -575,6 +576,15 @@ const TWILIO_CONTENT_ONLY = new Set([
   'runSchedules',
 ]);
 
+/** Functions that emit the service's EMF metrics (functions/commons/emf-metrics.ts). */
+const METRIC_FUNCTIONS = new Set([
+  'sendMessages',
+  'twilioStatusWebhook',
+  'retryStatusCallbacks',
+  'twilioInboundWebhook',
+  'sweepStuck',
+]);
+
 describe('bundling', () => {
   it('bundles every handler with the local esbuild, as ESM with source maps (no Docker), each no larger than what it calls needs', () => {
     const { app, stack, template } = synth({}, { bundle: true });
@@ -586,7 +596,13 @@ describe('bundling', () => {
       const bundle = join(outdir, `asset.${hash}`, 'index.mjs');
       expect(existsSync(bundle), bundle).toBe(true);
       expect(existsSync(`${bundle}.map`)).toBe(true);
-      expect(readFileSync(bundle, 'utf8')).toContain('createRequire');
+      const text = readFileSync(bundle, 'utf8');
+      expect(text).toContain('createRequire');
+      // Powertools Metrics (its EMF key) and Tracer's X-Ray SDK only where they are used.
+      expect(text.includes('CloudWatchMetrics'), `${fnId} bundles Metrics`).toBe(METRIC_FUNCTIONS.has(fnId));
+      expect(text.includes('AWS_XRAY_DAEMON_ADDRESS'), `${fnId} bundles Tracer`).toBe(
+        TRACED_FUNCTIONS.has(fnId),
+      );
       sizes[fnId] = statSync(bundle).size;
     }
     // The whole twilio SDK (~3.7 MB minified) only where messages are sent; the template readers

@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecipientKey, SendTask } from '../functions/core/ports.ts';
+import { capturingMetrics } from '../functions/core/service-metrics.ts';
 import { statusCallbackUrl } from '../functions/use-cases/send-task.ts';
 import { SAMPLE_TEMPLATES } from '../lib/local/twilio-simulator.ts';
 import { capturingLogger } from './support/broadcasts.ts';
@@ -15,6 +16,7 @@ import { ACCOUNT_SID, type SendRig, startSendRig } from './support/send-rig.ts';
  */
 const TENANT = 'tenant-callbacks';
 const { logger } = capturingLogger();
+const metrics = capturingMetrics();
 let rig: SendRig;
 let sequence = 0;
 
@@ -24,6 +26,7 @@ beforeAll(async () => {
     contentSid: SAMPLE_TEMPLATES.subsidyReminder.contentSid,
     logger,
     backoffSeconds: [300],
+    metrics,
   });
 }, 90_000);
 
@@ -97,6 +100,29 @@ const post = async (url: string, params: Record<string, string>, options = {}) =
   ((await rig.webhook(callbackEvent(url, params, options))) as APIGatewayProxyStructuredResultV2).statusCode;
 
 describe('status webhook on the send ledger', { timeout: 20_000 }, () => {
+  it('records callbacks by status, a failure by its code and its retry once, refused signatures; a test send nothing', async () => {
+    metrics.recorded.length = 0;
+    const { sid, url } = await claimedRecipient('9011');
+    const failed = { MessageSid: sid, MessageStatus: 'undelivered', ErrorCode: '30003', To: 'whatsapp:+1' };
+    expect(await post(url, failed)).toBe(200);
+    expect(await post(url, failed)).toBe(200); // Twilio's duplicate: a callback, not a second failure
+    expect(await post(url, failed, { signature: 'forged+signature=' })).toBe(403);
+    expect(metrics.sum('StatusCallbacks', { Status: 'undelivered' })).toBe(2);
+    expect(metrics.sum('MessagesFailed', { ErrorCode: '30003' })).toBe(1);
+    expect(metrics.sum('RetriesScheduled')).toBe(1);
+    expect(metrics.sum('TwilioAuthFailures', { Source: 'webhook' })).toBe(1);
+
+    // A test send's callbacks (x=1 in the signed URL, as the send consumer names them) count nowhere.
+    metrics.recorded.length = 0;
+    const test = await claimedRecipient('9012');
+    const testUrl = statusCallbackUrl(rig.callbackBase, test.task, { test: true });
+    expect(await post(testUrl, { MessageSid: test.sid, MessageStatus: 'failed', ErrorCode: '63024' })).toBe(
+      200,
+    );
+    expect((await rig.recipient(test.key)).status).toBe('failed');
+    expect(metrics.recorded).toEqual([]);
+  });
+
   it('refuses a forged, missing or wrong-token signature with 403 and changes nothing', async () => {
     const { key, sid, url } = await claimedRecipient('9001');
     const params = { MessageSid: sid, MessageStatus: 'delivered', AccountSid: ACCOUNT_SID };

@@ -6,6 +6,7 @@ import { shardCountsKey } from '../functions/adapters/table-layout.ts';
 import { TwilioMessenger } from '../functions/adapters/twilio-messenger.ts';
 import { RECOUNT_QUIET_SECONDS } from '../functions/core/count-deltas.ts';
 import type { Broadcast, FanOutTask, RecipientKey, SendTask } from '../functions/core/ports.ts';
+import { capturingMetrics } from '../functions/core/service-metrics.ts';
 import { releaseChunk } from '../functions/use-cases/broadcast-release.ts';
 import { createSendConsumer, statusCallbackUrl } from '../functions/use-cases/send-task.ts';
 import { countsSignature, createSweeper, type SweepDeps } from '../functions/use-cases/sweep.ts';
@@ -284,8 +285,11 @@ describe('sweeper against DynamoDB Local, fauxqs and the Twilio simulator', { ti
     expect(await tasksOn(broadcast)).toEqual([]);
 
     // Then no progress for long enough: the lost task is enqueued again; the held claim is left alone.
-    const summary = await sweeper({ now: ahead(MINUTE + (STALE_SECONDS + 1) * 1000) })();
+    const metrics = capturingMetrics();
+    const summary = await sweeper({ now: ahead(MINUTE + (STALE_SECONDS + 1) * 1000), metrics })();
     expect(summary.stalled).toBeGreaterThanOrEqual(1);
+    // The run's stalled count is the StuckBroadcasts metric its alarm reads (lib/alarms.ts).
+    expect(metrics.recorded).toEqual([{ name: 'StuckBroadcasts', value: summary.stalled, dimensions: {} }]);
     expect((await tasksOn(broadcast)).map((t) => t.task.index)).toEqual([lost.index]);
     expect(await rig.recipient(held)).toMatchObject({
       status: 'sending',

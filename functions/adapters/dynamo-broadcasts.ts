@@ -364,8 +364,8 @@ export class DynamoBroadcasts implements Broadcasts {
     return this.#setStatusIf(tenantId, broadcastId, ['scheduled'], 'accepted', {});
   }
 
-  async markRunning(tenantId: string, broadcastId: string, at: Date): Promise<void> {
-    await this.#setStatusIf(tenantId, broadcastId, ['accepted', 'queued'], 'running', {
+  async markRunning(tenantId: string, broadcastId: string, at: Date): Promise<boolean> {
+    return this.#setStatusIf(tenantId, broadcastId, ['accepted', 'queued'], 'running', {
       startedAt: at.toISOString(),
     });
   }

@@ -311,8 +311,8 @@ export interface Broadcasts {
 
   /** scheduled → accepted, when its time has come; false when it was not scheduled. */
   startScheduled(tenantId: string, broadcastId: string): Promise<boolean>;
-  /** accepted/queued → running (its first claim). */
-  markRunning(tenantId: string, broadcastId: string, at: Date): Promise<void>;
+  /** accepted/queued → running (its first claim); true when this call moved it. */
+  markRunning(tenantId: string, broadcastId: string, at: Date): Promise<boolean>;
   /**
    * accepted/queued/running → paused, remembering the status it left and why. The broadcast as it is
    * afterwards (paused: by this call or an earlier one), or undefined when there is none.

@@ -21,6 +21,7 @@ import type {
 import { claimLeaseUntil } from '../core/recovery.ts';
 import { retryDecision } from '../core/retry-policy.ts';
 import { CONFIGURATION_CODES, classifySendOutcome } from '../core/send-outcome.ts';
+import { AUTH_FAILURE_CODES, NO_METRICS, type ServiceMetrics } from '../core/service-metrics.ts';
 import { sendsStopped } from '../core/statuses.ts';
 import { adoptMessage, findClaimedMessage, type ReconcileDeps, type SendKind } from './reconcile-send.ts';
 import { heldForQuietHours } from './send-window.ts';
@@ -67,6 +68,8 @@ export interface SendConsumerDeps extends ReconcileDeps {
   readonly now?: () => Date;
   readonly random?: () => number;
   readonly logger: HandlerLogger;
+  /** Sends, failures, rate limits, paced waits, latency (core/service-metrics.ts); none by default. */
+  readonly metrics?: ServiceMetrics;
 }
 
 const sendTaskSchema = z.object({
@@ -97,6 +100,7 @@ export const STATUS_WEBHOOK_PATH = '/webhooks/twilio/status';
 export function statusCallbackUrl(
   base: string,
   task: Pick<SendTask, 'tenantId' | 'broadcastId' | 'index' | 'attempt' | 'kind'>,
+  options: { test?: boolean | undefined } = {},
 ): string {
   const query = new URLSearchParams({
     b: task.broadcastId,
@@ -104,6 +108,8 @@ export function statusCallbackUrl(
     a: String(task.attempt),
     t: task.tenantId,
     ...(task.kind === 'followUp' ? { k: 'f' } : {}),
+    // A test send's callbacks stay out of the metrics (status-callback.ts).
+    ...(options.test ? { x: '1' } : {}),
   });
   return `${base.replace(/\/+$/, '')}${STATUS_WEBHOOK_PATH}?${query.toString()}`;
 }
@@ -165,6 +171,8 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         log.warn('send task names an unknown broadcast or follow-up; dropped', fields);
         return;
       }
+      // A test send is not the service's traffic: it stays out of the metrics.
+      const metrics = broadcast.test ? NO_METRICS : (deps.metrics ?? NO_METRICS);
       if (stopped(broadcast, kind)) {
         // Nothing is written for a recipient never sent: the counts show a cancelled broadcast's queued
         // recipients as cancelled, and a resume enqueues a paused one's unsent recipients again
@@ -201,6 +209,7 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         );
         if (!pace.ok) {
           await requeue(task, pace.retryAfterMs / 1000);
+          metrics.record('PacedWaits', 1, {});
           return;
         }
       }
@@ -242,11 +251,12 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         (broadcast.status === 'accepted' || broadcast.status === 'queued')
       ) {
         markedRunning.add(task.broadcastId);
-        await deps.broadcasts
+        const first = await deps.broadcasts
           .markRunning(task.tenantId, task.broadcastId, claimedAt)
           .catch((error: unknown) =>
             log.warn('could not mark the broadcast running', { ...fields, error: String(error) }),
           );
+        if (first) metrics.record('FirstSendLatency', firstSendLatencyMs(broadcast, claimedAt), {});
       }
 
       if (pace?.ok) pace = await waitForSlot(pace, messenger);
@@ -255,6 +265,7 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         if (kind === 'followUp') await deps.followUps.release(key, now());
         else await deps.ledger.release(key, task.attempt, now());
         await requeue(task, pace.retryAfterMs / 1000);
+        metrics.record('PacedWaits', 1, {});
         return;
       }
       // A cancel or pause that landed after the claim must stop the send: decide on a read begun after
@@ -290,7 +301,7 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         log.warn('past the invocation deadline before the send; put back unsent', fields);
         return;
       }
-      const statusCallback = statusCallbackUrl(deps.statusCallbackBase(), task);
+      const statusCallback = statusCallbackUrl(deps.statusCallbackBase(), task, { test: broadcast.test });
       const result: ProviderSendResult =
         kind === 'followUp'
           ? await messenger.sendText({ to: task.phone, body: broadcast.followUp?.body ?? '', statusCallback })
@@ -304,6 +315,7 @@ export function createSendConsumer(deps: SendConsumerDeps) {
       switch (outcome.action) {
         case 'record-sid': {
           log.info('message accepted by Twilio', { ...fields, to, messageSid: outcome.sid });
+          metrics.record('MessagesSent', 1, {});
           await recordSent(recipient, kind, outcome.sid, broadcast, fields);
           return;
         }
@@ -317,6 +329,7 @@ export function createSendConsumer(deps: SendConsumerDeps) {
               ? await deps.followUps.release(key, now())
               : await deps.ledger.release(key, task.attempt, now());
           await requeue(task, outcome.delaySeconds);
+          metrics.record('ProviderRateLimited', 1, {});
           log.info('rate limited by Twilio; send task put back', {
             ...fields,
             to,
@@ -327,6 +340,8 @@ export function createSendConsumer(deps: SendConsumerDeps) {
           return;
         }
         case 'fail-permanent': {
+          if (AUTH_FAILURE_CODES.has(outcome.code))
+            metrics.record('TwilioAuthFailures', 1, { Source: 'rest' });
           if (CONFIGURATION_CODES.has(outcome.code)) {
             // The account or sender is wrong, not the recipient: do not fail everyone one by one.
             if (kind === 'followUp') await deps.followUps.release(key, now());
@@ -359,7 +374,9 @@ export function createSendConsumer(deps: SendConsumerDeps) {
               errorMessage: outcome.message,
               ...(decision.retry ? { retryAt: decision.at } : {}),
             });
+            if (decision.retry) metrics.record('RetriesScheduled', 1, {});
           }
+          metrics.record('MessagesFailed', 1, { ErrorCode: String(outcome.code) });
           log.warn('Twilio refused the message', {
             ...fields,
             to,
@@ -520,6 +537,12 @@ export function createSendConsumer(deps: SendConsumerDeps) {
  */
 function stopped(broadcast: Broadcast, kind: SendKind): boolean {
   return kind === 'followUp' ? broadcast.status === 'cancelled' : sendsStopped(broadcast.status);
+}
+
+/** From when the broadcast was due (created, or its scheduledAt) to its first claim, in ms (≥ 0). */
+export function firstSendLatencyMs(broadcast: Broadcast, claimedAt: Date): number {
+  const due = Math.max(Date.parse(broadcast.createdAt), Date.parse(broadcast.scheduledAt ?? '') || 0);
+  return Math.max(0, claimedAt.getTime() - due);
 }
 
 function recipientLease(recipient: Recipient, kind: SendKind): string | undefined {

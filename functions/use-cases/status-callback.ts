@@ -4,6 +4,7 @@ import { maskPhone, stripWhatsAppPrefix } from '../core/phones.ts';
 import type { ContactStore, FollowUpLedger, MessageIndex, MessageRef, SendLedger } from '../core/ports.ts';
 import { retryDecision } from '../core/retry-policy.ts';
 import { parseProviderErrorCode } from '../core/send-outcome.ts';
+import { NO_METRICS, type ServiceMetrics } from '../core/service-metrics.ts';
 import { providerStatusToRecipient } from '../core/statuses.ts';
 
 /**
@@ -29,11 +30,15 @@ export interface StatusCallbackDeps {
   readonly backoffSeconds: readonly number[];
   readonly now?: () => Date;
   readonly logger: HandlerLogger;
+  /** Callbacks by status, failures by code, retries scheduled (core/service-metrics.ts). */
+  readonly metrics?: ServiceMetrics;
 }
 
 /** The send's identity as carried in the StatusCallback query (built by use-cases/send-task.ts). */
 export interface CallbackRef extends MessageRef {
   readonly attempt: number;
+  /** A test send's message (`x=1`): left out of the metrics. */
+  readonly test?: boolean;
 }
 
 export function callbackRefOf(query: URLSearchParams): CallbackRef | undefined {
@@ -44,7 +49,14 @@ export function callbackRefOf(query: URLSearchParams): CallbackRef | undefined {
   if (!tenantId || !broadcastId) return undefined;
   if (!Number.isSafeInteger(index) || index < 0 || query.get('i') === '') return undefined;
   if (!Number.isSafeInteger(attempt) || attempt < 1) return undefined;
-  return { tenantId, broadcastId, index, attempt, kind: query.get('k') === 'f' ? 'followUp' : 'template' };
+  return {
+    tenantId,
+    broadcastId,
+    index,
+    attempt,
+    kind: query.get('k') === 'f' ? 'followUp' : 'template',
+    ...(query.get('x') === '1' ? { test: true } : {}),
+  };
 }
 
 /** What a callback did: moved its recipient, changed nothing (duplicate, stale, not a move), or named nobody. */
@@ -90,6 +102,7 @@ export async function applyStatusCallback(
     ...(errorMessage ? { errorMessage } : {}),
   };
   let moved: boolean;
+  let retryScheduled = false;
   if (ref.kind === 'followUp') moved = await deps.followUps.report(ref, { ...common, to });
   else {
     // A transient failure is scheduled for the retry job in the same write (one retry layer).
@@ -103,7 +116,13 @@ export async function applyStatusCallback(
       attempt: ref.attempt,
       ...(decision?.retry ? { retryAt: decision.at } : {}),
     });
+    retryScheduled = moved && Boolean(decision?.retry);
   }
+  const metrics = ref.test ? NO_METRICS : (deps.metrics ?? NO_METRICS);
+  metrics.record('StatusCallbacks', 1, { Status: to });
+  if (moved && (to === 'failed' || to === 'undelivered'))
+    metrics.record('MessagesFailed', 1, { ErrorCode: String(errorCode ?? 'none') });
+  if (retryScheduled) metrics.record('RetriesScheduled', 1, {});
   const fields = {
     ...context,
     tenantId: ref.tenantId,

@@ -13,6 +13,7 @@ import type {
   SendTask,
   TaskQueue,
 } from '../core/ports.ts';
+import type { ServiceMetrics } from '../core/service-metrics.ts';
 import { RECIPIENT_STATUSES } from '../core/statuses.ts';
 import { checkCanary } from './canary-check.ts';
 import { adoptMessage, findClaimedMessage, type ReconcileDeps } from './reconcile-send.ts';
@@ -57,6 +58,8 @@ export interface SweepDeps extends SettleDeps, ReconcileDeps {
   readonly fanOutStaleSeconds?: number;
   readonly now?: () => Date;
   readonly logger: HandlerLogger;
+  /** StuckBroadcasts: this run's stalled count, 0 included, so its alarm always has data. */
+  readonly metrics?: ServiceMetrics;
 }
 
 export interface SweepSummary {
@@ -128,6 +131,7 @@ export function createSweeper(deps: SweepDeps) {
       tally.refannedChunks + tally.requeued + tally.adopted + tally.settled + tally.recounted + tally.errors >
       0;
     (worked ? log.info : log.debug).call(log, 'sweep run', { ...tally });
+    deps.metrics?.record('StuckBroadcasts', tally.stalled, {});
     return tally;
   };
 

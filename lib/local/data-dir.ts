@@ -23,6 +23,9 @@ export const TWIN_ENTRIES = [
   's3-notified.json',
   // The twin's EventBridge Scheduler: schedules hold campaign and broadcast ids, tenant ids.
   'scheduler.json',
+  // The handlers' metrics (functions/commons/emf-metrics.ts): counts only, yet the user's.
+  'metrics.jsonl',
+  'metrics.jsonl.1',
 ] as const;
 
 /**

@@ -582,6 +582,8 @@ function handlerEnvironment(
       : {}),
     PUBLIC_BASE_URL: where.publicBaseUrl,
     POWERTOOLS_SERVICE_NAME: 'whatsapp-broadcast',
+    // The handlers' EMF metrics (functions/commons/emf-metrics.ts): a file, not npm start's output.
+    METRICS_FILE: path.join(config.dataDir, 'metrics.jsonl'),
     ...config.handlerSettings,
   };
   for (const fn of Object.values(topo.functions)) {

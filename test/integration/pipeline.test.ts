@@ -4,6 +4,7 @@ import { localSqsClient } from '../../lib/local/sqs-local.ts';
 import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator.ts';
 import { waitFor } from '../../lib/local/wait-for.ts';
 import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api-twin.ts';
+import { metricSum, metricValues } from '../support/metrics-file.ts';
 
 const ACME = 'key-acme-0123456789';
 const GLOBEX = 'key-globex-0123456789';
@@ -65,6 +66,16 @@ describe('core pipeline through the local twin', () => {
     expect(progress.body.errorSummary).toEqual([{ code: 63024, message: expect.any(String), count: 1 }]);
 
     for (const phone of phones) expect(api.messagesTo(phone)).toBe(1);
+    // The service's metrics (EMF in DATA_DIR/metrics.jsonl on the twin): three accepted by Twilio, one
+    // failed by its callback with 63024, also in the failure total the failure-rate alarm reads.
+    await waitFor(
+      async () => (metricSum(api.dataDir, 'MessagesFailed', { ErrorCode: '63024' }) === 1 ? true : undefined),
+      { timeoutMs: 10_000, message: 'the 63024 failure was not in the metrics' },
+    );
+    expect(metricSum(api.dataDir, 'MessagesSent')).toBe(3);
+    expect(metricSum(api.dataDir, 'MessagesFailed')).toBe(1);
+    expect(metricSum(api.dataDir, 'StatusCallbacks', { Status: 'failed' })).toBe(1);
+    expect(metricValues(api.dataDir, 'FirstSendLatency')).toHaveLength(1);
   }, 90_000);
 
   it('reports invalid and duplicate phones, and normalizes national formats', async () => {
@@ -197,6 +208,12 @@ describe('core pipeline through the local twin', () => {
       body: 'MessageSid=SM123&MessageStatus=delivered',
     });
     expect(res.status).toBe(403);
+    // Counted as a Twilio authentication failure (a rotated token not yet in the secret looks like this).
+    await waitFor(
+      async () =>
+        metricSum(api.dataDir, 'TwilioAuthFailures', { Source: 'webhook' }) >= 1 ? true : undefined,
+      { timeoutMs: 5_000, message: 'the signature failure was not in the metrics' },
+    );
   });
 
   it('the ambiguous 500 and a duplicated send task still make one message each', async () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator.ts';
 import { waitFor } from '../../lib/local/wait-for.ts';
 import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api-twin.ts';
+import { metricSum } from '../support/metrics-file.ts';
 
 /**
  * Issue 13 item 7, the test send: a broadcast's message to a few test phones only, each with its own
@@ -111,6 +112,9 @@ describe('a test send', () => {
     });
     const metrics = await api.call('GET', '/v1/metrics', { key: INITECH });
     expect(metrics.body).toMatchObject({ sentLast5m: 0, failedLast5m: 0, activeBroadcasts: 0 });
+    // Nor the service's CloudWatch metrics (DATA_DIR/metrics.jsonl on the twin): nothing else was sent yet.
+    expect(metricSum(api.dataDir, 'MessagesSent')).toBe(0);
+    expect(metricSum(api.dataDir, 'StatusCallbacks', { Status: 'read' })).toBe(0);
 
     // The same test again within the window is the same test: a double click sends nothing more...
     const again = await api.call('POST', '/v1/broadcasts/test-send', { key: INITECH, body: firstBody });
@@ -132,6 +136,11 @@ describe('a test send', () => {
     expect(realOne.body.broadcastId).not.toBe(id);
     expect(realOne.body.test).toBeUndefined();
     await api.untilBroadcast(realOne.body.broadcastId, INITECH, 'completed');
+    // The real one is counted: its two messages (the file is written at each invocation's end).
+    await waitFor(async () => (metricSum(api.dataDir, 'MessagesSent') === 2 ? true : undefined), {
+      timeoutMs: 10_000,
+      message: 'the real broadcast was not in the metrics',
+    });
   }, 120_000);
 
   it('refuses missing, too many or invalid test phones, and another tenant’s group, writing nothing', async () => {

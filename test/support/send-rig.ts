@@ -11,6 +11,7 @@ import { TwilioMessenger } from '../../functions/adapters/twilio-messenger.ts';
 import type { HandlerLogger } from '../../functions/commons/powertools.ts';
 import type { StatusCounts } from '../../functions/core/counts.ts';
 import type { Broadcast, ChunkEntry, Recipient, RecipientKey } from '../../functions/core/ports.ts';
+import type { ServiceMetrics } from '../../functions/core/service-metrics.ts';
 import { createStatusWebhookHandler } from '../../functions/twilio-status-webhook.ts';
 import { stateOf } from '../../functions/use-cases/settle-broadcast.ts';
 import type { FaultInjector } from '../../lib/local/faults/injector.ts';
@@ -75,6 +76,8 @@ export async function startSendRig(options: {
   /** The retry windows; none by default (retries are test/integration/retries.test.ts's subject). */
   backoffSeconds?: number[];
   faults?: FaultInjector;
+  /** What the status webhook records (core/service-metrics.ts); none by default. */
+  metrics?: ServiceMetrics;
 }): Promise<SendRig> {
   const authToken = `send-rig-token-${++rigs}`;
   const [db, simulator] = await Promise.all([
@@ -107,6 +110,7 @@ export async function startSendRig(options: {
     authToken: async () => authToken,
     publicBaseUrl: () => callbackBase,
     logger: options.logger,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   const gateway: Server = createServer(
     createHttpGateway({
