@@ -32,8 +32,8 @@ import type {
   SendTask,
   TaskQueue,
 } from './core/ports.ts';
-import { whatsAppSender } from './core/tenant-senders.ts';
 import type { ServiceMetrics } from './core/service-metrics.ts';
+import { whatsAppSender } from './core/tenant-senders.ts';
 
 /**
  * POST /webhooks/twilio/inbound: WhatsApp messages people send us (API.md "Twilio webhooks").
