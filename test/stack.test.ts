@@ -8,7 +8,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { SECRET_NOT_SET } from '../functions/commons/config.ts';
 import { sendConcurrencyFor } from '../functions/core/pacing.ts';
 import { BroadcastStack, type BroadcastStackProps } from '../lib/stack.ts';
-import { type FunctionSpec, type Topology, topology } from '../lib/topology.ts';
+import {
+  type FunctionSpec,
+  type StreamConsumerSpec,
+  streamFilterPatterns,
+  type Topology,
+  topology,
+} from '../lib/topology.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 /** The feature flags `cdk synth` runs with, so tests see the same template. */
@@ -223,10 +229,11 @@ describe('BroadcastStack built from the topology', () => {
         MaximumRecordAgeInSeconds: c.maxRecordAgeSeconds,
         ParallelizationFactor: 1,
         FilterCriteria: {
-          Filters: [
-            { Pattern: JSON.stringify({ dynamodb: { Keys: { sk: { S: [{ prefix: c.sortKeyPrefix }] } } } }) },
-          ],
+          Filters: streamFilterPatterns(c).map((pattern) => ({ Pattern: JSON.stringify(pattern) })),
         },
+        FunctionResponseTypes: (c as StreamConsumerSpec).reportBatchItemFailures
+          ? ['ReportBatchItemFailures']
+          : Match.absent(),
         DestinationConfig: {
           OnFailure: {
             Destination: { 'Fn::GetAtt': [logicalId(stack, queuesOf(stack, c.onFailureQueue).queue), 'Arn'] },
@@ -392,6 +399,7 @@ describe('BroadcastStack built from the topology', () => {
         expected.add('sqs');
       if ((spec.uses.secrets ?? []).length > 0) expected.add('secretsmanager');
       if (Object.keys(spec.uses.buckets ?? {}).length > 0) expected.add('s3');
+      if ((spec.uses.eventBuses ?? []).length > 0) expected.add('events');
       // Its schedule group's schedules, and passing the group's role to Scheduler (lib/schedule-groups.ts).
       if (((spec.uses as { scheduleGroups?: readonly string[] }).scheduleGroups ?? []).length > 0)
         for (const service of ['scheduler', 'iam']) expected.add(service);

@@ -23,6 +23,9 @@ export const TWIN_ENTRIES = [
   's3-notified.json',
   // The twin's EventBridge Scheduler: schedules hold campaign and broadcast ids, tenant ids.
   'scheduler.json',
+  // The local event bus: lifecycle events (tenant ids, masked phones) and how far delivery got.
+  'events.jsonl',
+  'events-delivered.json',
 ] as const;
 
 /**

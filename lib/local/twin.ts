@@ -22,6 +22,7 @@ import { CONSOLE_PATH, withConsole } from './console-files.ts';
 import { ensurePrivateDataDir, PRIVATE_FILE_MODE, restrictTwinFiles } from './data-dir.ts';
 import { type DynamoDbLocal, ensureTables, startDynamoDbLocal, streamArnOf } from './dynamodb-local.ts';
 import { type StreamSource, startStreamSource } from './dynamodb-stream-source.ts';
+import { type LocalEventBus, startLocalEventBus } from './eventbridge-local.ts';
 import { FaultInjector } from './faults/injector.ts';
 import { startFaultProxy } from './faults/proxy.ts';
 import { freePort } from './free-port.ts';
@@ -83,11 +84,15 @@ export interface LocalTwin {
     notifications: string[];
     /** `group -> target function`: each schedule group (campaigns, scheduled broadcasts). */
     scheduleGroups: string[];
+    /** `bus -> function, …`: each event bus and the functions that put events on it. */
+    eventBuses: string[];
   };
   /** Runs a scheduled rule now, as its timer would. */
   runSchedule(id: string): Promise<unknown>;
   /** The EventBridge Scheduler emulator of the schedule groups (campaigns, scheduled broadcasts). */
   readonly scheduler: LocalScheduler;
+  /** The lifecycle events' local bus (DATA_DIR/events.jsonl, LOCAL_EVENTS_URL), by topology id. */
+  readonly eventBuses: Readonly<Record<string, LocalEventBus>>;
   stop(): Promise<void>;
 }
 
@@ -298,6 +303,21 @@ export async function startLocalTwin(
       proxy('sqs', sqsServer.address),
     ]);
 
+    // The event buses (lib/local/eventbridge-local.ts): listening before the handlers' first call.
+    const eventBuses: Record<string, LocalEventBus> = {};
+    for (const id of Object.keys(topo.eventBuses ?? {})) {
+      const bus = await startLocalEventBus({
+        dataDir: config.dataDir,
+        busName: localName(id),
+        ...(config.eventsUrl ? { targetUrl: config.eventsUrl } : {}),
+        ...(faults ? { injector: faults } : {}),
+        log,
+      });
+      stack.push(() => bus.stop());
+      eventBuses[id] = bus;
+      process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = bus.endpoint;
+    }
+
     Object.assign(
       process.env,
       handlerEnvironment(topo, config, {
@@ -314,6 +334,7 @@ export async function startLocalTwin(
         simulator,
         functionUrls,
         scheduleGroups,
+        eventBuses: Object.fromEntries(Object.entries(eventBuses).map(([id, bus]) => [id, bus.busName])),
       }),
     );
 
@@ -364,6 +385,7 @@ export async function startLocalTwin(
       functionUrls: [],
       notifications: [],
       scheduleGroups: Object.entries(topo.scheduleGroups).map(([id, g]) => `${id} -> ${g.target}`),
+      eventBuses: Object.keys(eventBuses).map((id) => `${id} -> ${publishersOf(topo, id)}`),
     };
     for (const [id, spec] of Object.entries(topo.functionUrls)) {
       wired.functionUrls.push(`${id} -> ${spec.function}`);
@@ -435,7 +457,13 @@ export async function startLocalTwin(
               new SendMessageCommand({ QueueUrl: failureQueue, MessageBody: JSON.stringify(failure) }),
             );
           },
-          checkpointFile: path.join(config.dataDir, `stream-${consumer.table}.checkpoint.json`),
+          // The first consumer of a table keeps the file it always had; each other one has its own.
+          checkpointFile: path.join(
+            config.dataDir,
+            topo.streamConsumers.find((c) => c.table === consumer.table) === consumer
+              ? `stream-${consumer.table}.checkpoint.json`
+              : `stream-${consumer.table}-${consumer.function}.checkpoint.json`,
+          ),
           log: (entry) => log({ source: `stream:${consumer.table}`, ...entry }),
         }),
       );
@@ -520,6 +548,7 @@ export async function startLocalTwin(
       wired,
       runSchedule,
       scheduler,
+      eventBuses,
       stop: () => {
         stopping = true;
         return stack.run();
@@ -552,6 +581,8 @@ function handlerEnvironment(
       string,
       { name: string; targetArn: string; roleArn: string; deadLetterArn: string }
     >;
+    /** Event bus names by topology id. */
+    eventBuses: Record<string, string>;
   },
 ): Record<string, string> {
   const locate = {
@@ -562,6 +593,7 @@ function handlerEnvironment(
     secretArn: (id: string) => missing('secret', id),
     bucketName: (id: string) => where.buckets[id] ?? missing('bucket', id),
     scheduleGroup: (id: string) => where.scheduleGroups[id] ?? missing('schedule group', id),
+    eventBusName: (id: string) => where.eventBuses[id] ?? missing('event bus', id),
   };
   const env: Record<string, string> = {
     AWS_REGION: LOCAL_REGION,
@@ -644,6 +676,15 @@ async function seedApiKeys(
   } finally {
     client.destroy();
   }
+}
+
+/** The functions that put events on a bus, comma-separated (the parity check's words). */
+export function publishersOf(topo: Topology, busId: string): string {
+  return Object.entries(topo.functions)
+    .filter(([, fn]) => (fn.uses.eventBuses ?? []).includes(busId))
+    .map(([name]) => name)
+    .sort()
+    .join(',');
 }
 
 /** What a function's ARN would be on AWS: the twin's Scheduler names its target by it. */
