@@ -214,6 +214,40 @@ describe('BroadcastStack built from the topology', () => {
     );
   });
 
+  it('creates the lifecycle event bus with an archive to replay from, its outputs, and PutEvents for the publisher only', () => {
+    const bus = must(stack.eventBuses.lifecycle, 'lifecycle bus');
+    const busArn = JSON.stringify({ 'Fn::GetAtt': [logicalId(stack, bus), 'Arn'] });
+    template.resourceCountIs('AWS::Events::EventBus', 1);
+    template.hasResourceProperties('AWS::Events::EventBus', { Name: 'Broadcast-lifecycle' });
+    template.hasResourceProperties('AWS::Events::Archive', {
+      SourceArn: { 'Fn::GetAtt': [logicalId(stack, bus), 'Arn'] },
+      EventPattern: { source: ['whatsapp-broadcast'] },
+      RetentionDays: topology.eventBuses.lifecycle.archiveRetentionDays,
+    });
+    template.hasOutput('EventBusName', { Value: { Ref: logicalId(stack, bus) } });
+    template.hasOutput('EventBusArn', { Value: { 'Fn::GetAtt': [logicalId(stack, bus), 'Arn'] } });
+    for (const [fnId, spec] of functionEntries) {
+      const statements = roleStatements(template, stack, fnId).filter((s) =>
+        s.actions.some((a) => a.startsWith('events:')),
+      );
+      if ((spec.uses.eventBuses ?? []).length === 0) expect(statements, fnId).toEqual([]);
+      else expect(statements).toEqual([{ actions: ['events:PutEvents'], resources: busArn }]);
+    }
+    expect(topology.functions.publishEvents.uses.eventBuses).toEqual(['lifecycle']);
+    // Its batches the bus kept refusing for a day are recorded on their own queue, alarmed.
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId(stack, fnOf(stack, 'publishEvents').function) },
+      MaximumRetryAttempts: 10_000,
+      MaximumRecordAgeInSeconds: 86_400,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: {
+        OnFailure: {
+          Destination: { 'Fn::GetAtt': [logicalId(stack, queuesOf(stack, 'eventFailures').queue), 'Arn'] },
+        },
+      },
+    });
+  });
+
   it('reads the table stream with the aggregator: recipient items only, bisected retries, failures kept', () => {
     for (const c of topology.streamConsumers)
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
