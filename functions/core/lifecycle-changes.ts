@@ -146,7 +146,7 @@ function broadcastEvents(change: ItemChange): DerivedEvent[] {
           occurredAt: completedAt,
           broadcastId,
           name,
-          status: status as never,
+          status: status as 'completed' | 'partial' | 'failed',
           completedAt,
           totalRecipients: num(now.totalRecipients),
           test,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { RECIPIENT_STATUSES } from './statuses.ts';
+import { BROADCAST_STATUSES, RECIPIENT_STATUSES } from './statuses.ts';
 
 /**
  * The lifecycle events the service puts on its EventBridge bus for the user's own integrations
@@ -81,8 +81,8 @@ export const LIFECYCLE_EVENT_SCHEMAS = {
     ...envelope,
     broadcastId,
     name: z.string(),
-    status: z.enum(['scheduled', 'accepted', 'queued', 'running', 'completed', 'partial', 'failed']).meta({
-      description: 'Its status when it was stored',
+    status: z.enum(BROADCAST_STATUSES).meta({
+      description: 'Its status when it was stored (`scheduled` when it waits for its scheduledAt, else `queued`…)',
     }),
     totalRecipients: z.int().nonnegative(),
     skippedCount: z
