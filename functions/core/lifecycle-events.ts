@@ -82,7 +82,8 @@ export const LIFECYCLE_EVENT_SCHEMAS = {
     broadcastId,
     name: z.string(),
     status: z.enum(BROADCAST_STATUSES).meta({
-      description: 'Its status when it was stored (`scheduled` when it waits for its scheduledAt, else `queued`…)',
+      description:
+        'Its status when it was stored (`scheduled` when it waits for its scheduledAt, else `queued`…)',
     }),
     totalRecipients: z.int().nonnegative(),
     skippedCount: z
