@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
+import type { Topology } from '../topology.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local.ts';
+import type { LocalConfig } from './config.ts';
 import { PRIVATE_FILE_MODE } from './data-dir.ts';
 import type { FaultInjector } from './faults/injector.ts';
 import { appliesTo } from './faults/spec.ts';
@@ -280,4 +282,44 @@ function entryProblem(
 function timeOf(time: unknown): string {
   const at = typeof time === 'number' ? new Date(time * 1000) : new Date();
   return `${at.toISOString().slice(0, 19)}Z`;
+}
+
+/**
+ * The topology's event buses on this machine, one local bus each (the twin's wiring): DATA_DIR and
+ * LOCAL_EVENTS_URL from the config, TWIN_FAULTS' events.* rules, and AWS_ENDPOINT_URL_EVENTBRIDGE set
+ * for the handlers' SDK clients. `onStop` receives each bus's stop.
+ */
+export async function startEventBuses(
+  topo: Topology,
+  config: Pick<LocalConfig, 'dataDir' | 'eventsUrl'>,
+  options: {
+    localName: (id: string) => string;
+    faults?: FaultInjector | undefined;
+    log: (entry: Record<string, unknown>) => void;
+    onStop: (stop: () => Promise<void>) => void;
+  },
+): Promise<Record<string, LocalEventBus>> {
+  const buses: Record<string, LocalEventBus> = {};
+  for (const id of Object.keys(topo.eventBuses ?? {})) {
+    const bus = await startLocalEventBus({
+      dataDir: config.dataDir,
+      busName: options.localName(id),
+      ...(config.eventsUrl ? { targetUrl: config.eventsUrl } : {}),
+      ...(options.faults ? { injector: options.faults } : {}),
+      log: options.log,
+    });
+    options.onStop(() => bus.stop());
+    buses[id] = bus;
+    process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = bus.endpoint;
+  }
+  return buses;
+}
+
+/** The functions that put events on a bus, comma-separated (the parity check's words). */
+export function publishersOf(topo: Topology, busId: string): string {
+  return Object.entries(topo.functions)
+    .filter(([, fn]) => (fn.uses.eventBuses ?? []).includes(busId))
+    .map(([name]) => name)
+    .sort()
+    .join(',');
 }

@@ -22,7 +22,7 @@ import { CONSOLE_PATH, withConsole } from './console-files.ts';
 import { ensurePrivateDataDir, PRIVATE_FILE_MODE, restrictTwinFiles } from './data-dir.ts';
 import { type DynamoDbLocal, ensureTables, startDynamoDbLocal, streamArnOf } from './dynamodb-local.ts';
 import { type StreamSource, startStreamSource } from './dynamodb-stream-source.ts';
-import { type LocalEventBus, startLocalEventBus } from './eventbridge-local.ts';
+import { type LocalEventBus, publishersOf, startEventBuses } from './eventbridge-local.ts';
 import { FaultInjector } from './faults/injector.ts';
 import { startFaultProxy } from './faults/proxy.ts';
 import { freePort } from './free-port.ts';
@@ -304,19 +304,12 @@ export async function startLocalTwin(
     ]);
 
     // The event buses (lib/local/eventbridge-local.ts): listening before the handlers' first call.
-    const eventBuses: Record<string, LocalEventBus> = {};
-    for (const id of Object.keys(topo.eventBuses ?? {})) {
-      const bus = await startLocalEventBus({
-        dataDir: config.dataDir,
-        busName: localName(id),
-        ...(config.eventsUrl ? { targetUrl: config.eventsUrl } : {}),
-        ...(faults ? { injector: faults } : {}),
-        log,
-      });
-      stack.push(() => bus.stop());
-      eventBuses[id] = bus;
-      process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = bus.endpoint;
-    }
+    const eventBuses = await startEventBuses(topo, config, {
+      localName,
+      faults,
+      log,
+      onStop: (s) => stack.push(s),
+    });
 
     Object.assign(
       process.env,
@@ -676,15 +669,6 @@ async function seedApiKeys(
   } finally {
     client.destroy();
   }
-}
-
-/** The functions that put events on a bus, comma-separated (the parity check's words). */
-export function publishersOf(topo: Topology, busId: string): string {
-  return Object.entries(topo.functions)
-    .filter(([, fn]) => (fn.uses.eventBuses ?? []).includes(busId))
-    .map(([name]) => name)
-    .sort()
-    .join(',');
 }
 
 /** What a function's ARN would be on AWS: the twin's Scheduler names its target by it. */
