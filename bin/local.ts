@@ -79,6 +79,13 @@ function printBanner(twin: LocalTwin, config: LocalConfig, ms: number): void {
       .join(', ')}`,
     `  S3 (fauxqs)       ${twin.s3Endpoint}   buckets: ${Object.values(twin.buckets).join(', ')} (path-style)`,
     `  Scheduler         ${twin.scheduler.endpoint}   schedules: ${twin.scheduler.list().length} (campaigns, scheduled broadcasts)`,
+    ...Object.values(twin.eventBuses).flatMap((bus) => [
+      `  Event bus         ${bus.endpoint}   bus: ${bus.busName} (lifecycle events; AWS_ENDPOINT_URL_EVENTBRIDGE)`,
+      `    Events file     ${bus.file}   (one JSON line per event: tail -f it)`,
+      bus.targetUrl
+        ? `    Events POSTed   ${bus.targetUrl}   (LOCAL_EVENTS_URL; at least once, retried)`
+        : '    Events POSTed   nowhere (set LOCAL_EVENTS_URL=http://… to have each POSTed)',
+    ]),
     ...(config.devKeyGenerated
       ? [
           `  API key           ${config.apiKeys[0]?.key}   (tenant 'dev'; set LOCAL_API_KEYS=tenant:key,… to choose your own)`,

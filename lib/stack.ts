@@ -34,6 +34,7 @@ import { ServiceAlarms } from './alarms.ts';
 import { checkCorsOrigins, createBucket, grantBucket } from './buckets.ts';
 import { addConsoleSite, type ConsoleSite } from './console-site.ts';
 import { OperationsDashboard, watchedQueues } from './dashboard.ts';
+import { createEventBuses } from './event-bus.ts';
 import { ServiceFunction } from './function-defaults.ts';
 import {
   allowTarget,
@@ -49,6 +50,8 @@ import {
   type QueueAccess,
   type ResourceLocator,
   resourceEnvironment,
+  type StreamConsumerSpec,
+  streamFilterPatterns,
   type Topology,
   validateTopology,
 } from './topology.ts';
@@ -179,6 +182,8 @@ export class BroadcastStack extends Stack {
   /** The admin console, unless `console: false`. */
   readonly consoleSite?: ConsoleSite;
   readonly buckets: Readonly<Record<string, s3.Bucket>>;
+  /** The lifecycle events' bus (lib/event-bus.ts), by topology id. */
+  readonly eventBuses: Readonly<Record<string, events.EventBus>>;
   readonly api: apigw.HttpApi;
   /** `https://{apiId}.execute-api.{region}.{suffix}`, without a trailing slash. */
   readonly apiUrl: string;
@@ -317,6 +322,8 @@ export class BroadcastStack extends Stack {
       (spec, groupId) => createScheduleGroup(this, groupId, spec),
     );
 
+    this.eventBuses = createEventBuses(this, topo.eventBuses ?? {});
+
     // Function URLs are known only once their functions exist: functions that use one get it after.
     const functionUrls: Record<string, string> = {};
     const pendingUrlEnv: { fnId: string; envVar: string; urlId: string }[] = [];
@@ -345,6 +352,7 @@ export class BroadcastStack extends Stack {
           deadLetterArn: built.deadLetterQueue.queueArn,
         };
       },
+      eventBusName: (busId) => mustGet(this.eventBuses, busId, 'event bus').eventBusName,
     };
     const platformEnvironment: Record<string, string> = {
       POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'whatsapp-broadcast',
@@ -421,6 +429,8 @@ export class BroadcastStack extends Stack {
         ]))
           indexArns.push(`Resource::<${bucketRef}.Arn>/${prefix}*`);
       }
+      for (const busId of spec.uses.eventBuses ?? [])
+        mustGet(this.eventBuses, busId, 'event bus').grantPutEventsTo(grantee);
       for (const groupId of spec.uses.scheduleGroups ?? []) {
         const built = mustGet(scheduleGroups, groupId, 'schedule group');
         grantScheduleGroup(this, service.role, built);
@@ -506,11 +516,8 @@ export class BroadcastStack extends Stack {
           maxRecordAge: Duration.seconds(consumer.maxRecordAgeSeconds),
           parallelizationFactor: 1,
           onFailure: new SqsDlq(onFailure),
-          filters: [
-            lambda.FilterCriteria.filter({
-              dynamodb: { Keys: { sk: { S: lambda.FilterRule.beginsWith(consumer.sortKeyPrefix) } } },
-            }),
-          ],
+          filters: streamFilterPatterns(consumer).map((pattern) => lambda.FilterCriteria.filter(pattern)),
+          reportBatchItemFailures: (consumer as StreamConsumerSpec).reportBatchItemFailures ?? false,
         }),
       );
       Validations.of(mustGet(this.functions, consumer.function, 'function').role).acknowledge({

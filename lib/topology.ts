@@ -132,6 +132,8 @@ export interface FunctionSpec {
     readonly buckets?: Readonly<Record<string, BucketAccess>>;
     /** Schedule groups whose schedules it creates, changes and deletes. */
     readonly scheduleGroups?: readonly string[];
+    /** Event buses it puts events on (events:PutEvents on that bus only). */
+    readonly eventBuses?: readonly string[];
   };
 }
 
@@ -172,7 +174,15 @@ export interface StreamConsumerSpec {
   readonly batchSize: number;
   readonly maxBatchingWindowSeconds: number;
   /** Only records whose sort key starts with this reach the function (the mapping's filter criteria). */
-  readonly sortKeyPrefix: string;
+  readonly sortKeyPrefix?: string;
+  /**
+   * Or: only records matching one of these patterns (Lambda event filtering's syntax, on the record:
+   * `{ eventName: ['INSERT'], dynamodb: { Keys: { sk: { S: [{ prefix: 'X#' }] } } } }`; values are
+   * lists of exact strings or `{ prefix }`). Lambda allows 5 filters per mapping by default.
+   */
+  readonly filters?: readonly StreamFilterPattern[];
+  /** The function answers `batchItemFailures` (ReportBatchItemFailures): retried from the first named. */
+  readonly reportBatchItemFailures?: boolean;
   /** A failing batch is retried (bisected) this many times, then sent to the queue named here. */
   readonly retryAttempts: number;
   /** Records older than this go to the on-failure queue unprocessed (the sweeper's recount relies on it). */
@@ -188,6 +198,35 @@ export interface ScheduleSpec {
   readonly everyMinutes: number;
   /** Locally the timer can be sped up with this setting (seconds); never on AWS. */
   readonly localIntervalEnvVar: string;
+}
+
+/** A Lambda event filtering pattern on a stream record (see StreamConsumerSpec.filters). */
+export type StreamFilterPattern = {
+  readonly [key: string]: StreamFilterPattern | readonly StreamFilterValue[];
+};
+export type StreamFilterValue = string | { readonly prefix: string };
+
+/** A stream consumer's filter patterns: its `filters`, or the one its `sortKeyPrefix` means. */
+export function streamFilterPatterns(
+  consumer: Pick<StreamConsumerSpec, 'sortKeyPrefix' | 'filters'>,
+): StreamFilterPattern[] {
+  if (consumer.filters) return [...consumer.filters];
+  if (consumer.sortKeyPrefix !== undefined)
+    return [{ dynamodb: { Keys: { sk: { S: [{ prefix: consumer.sortKeyPrefix }] } } } }];
+  return [];
+}
+
+/**
+ * An EventBridge event bus the stack creates for the user's own integrations (the lifecycle events,
+ * core/lifecycle-events.ts), with an archive of every event it takes (to replay a missed window).
+ * Functions that `uses.eventBuses` it may put events on it and get its name in `envVar`. The twin's
+ * local bus (lib/local/eventbridge-local.ts) stands in for it.
+ */
+export interface EventBusSpec {
+  readonly envVar: string;
+  readonly description: string;
+  /** Days the archive keeps each event. */
+  readonly archiveRetentionDays: number;
 }
 
 /**
@@ -230,6 +269,7 @@ export interface Topology {
   readonly streamConsumers: readonly StreamConsumerSpec[];
   readonly schedules: readonly ScheduleSpec[];
   readonly scheduleGroups: Readonly<Record<string, ScheduleGroupSpec>>;
+  readonly eventBuses?: Readonly<Record<string, EventBusSpec>>;
 }
 
 /**
@@ -252,6 +292,15 @@ const GROUP_CLEANUP_TIMEOUT_SECONDS = 300;
  * acceptBroadcast: for a 100,000-member audience that is ~20 s of reads and chunk writes.
  */
 const RUN_SCHEDULES_TIMEOUT_SECONDS = 120;
+/**
+ * The lifecycle events' stream consumer retries a batch whose events the bus refused as long as the
+ * stream keeps its records (24 hours, DynamoDB Streams' retention): AWS's upper bound on retries is
+ * 10,000, and a record older than a day is gone from the stream anyway.
+ */
+const EVENTS_RETRY_ATTEMPTS = 10_000;
+const EVENTS_MAX_RECORD_AGE_SECONDS = 86_400;
+/** Broadcast statuses whose arrival is an event (broadcast.completed, .failed, .paused). */
+const EVENTFUL_BROADCAST_STATUSES = ['completed', 'partial', 'failed', 'paused'];
 /**
  * Admin handlers read tenant API keys and broadcasts; the create route also enqueues the fan-out. Every
  * admin route also writes its tenant's rate-limit window, the key's lastUsedAt and, for a write, its
@@ -313,6 +362,14 @@ export const topology = {
       visibilityTimeoutSeconds: 60,
       retentionDays: 14,
       deadLetter: { maxReceiveCount: 5, envVar: 'COUNT_FAILURES_DLQ_URL', retentionDays: 14 },
+    },
+    // Stream batches whose lifecycle events the bus kept refusing for a day (the on-failure
+    // destination): where they were in the stream, to know which window of events was lost.
+    eventFailures: {
+      envVar: 'EVENT_FAILURES_QUEUE_URL',
+      visibilityTimeoutSeconds: 60,
+      retentionDays: 14,
+      deadLetter: { maxReceiveCount: 5, envVar: 'EVENT_FAILURES_DLQ_URL', retentionDays: 14 },
     },
     // Contact imports: the uploads bucket's S3 events for new import files, and continuations.
     imports: {
@@ -514,6 +571,15 @@ export const topology = {
       memoryMb: 256,
       timeoutSeconds: 60,
       uses: { tables: { main: 'readwrite' } },
+    },
+    publishEvents: {
+      entry: 'functions/publish-events.ts',
+      description:
+        "Lifecycle events (broadcast.created, .completed, …) from the table's stream onto the event bus, at least once",
+      memoryMb: 256,
+      timeoutSeconds: 60,
+      // Reads a finished broadcast's counters; puts events on the lifecycle bus.
+      uses: { tables: { main: 'read' }, eventBuses: ['lifecycle'] },
     },
     twilioInboundWebhook: {
       entry: 'functions/twilio-inbound-webhook.ts',
@@ -756,6 +822,35 @@ export const topology = {
       maxRecordAgeSeconds: STREAM_MAX_RECORD_AGE_SECONDS,
       onFailureQueue: 'countFailures',
     },
+    {
+      table: 'main',
+      function: 'publishEvents',
+      batchSize: 100,
+      maxBatchingWindowSeconds: 1,
+      // Only the items whose changes can be events (core/lifecycle-changes.ts): broadcasts inserted or
+      // reaching an eventful status, imports finished, suppressions. Filtered records cost no invocation.
+      filters: [
+        { eventName: ['INSERT'], dynamodb: { Keys: { sk: { S: [{ prefix: 'BROADCAST#' }] } } } },
+        {
+          eventName: ['MODIFY'],
+          dynamodb: {
+            Keys: { sk: { S: [{ prefix: 'BROADCAST#' }] } },
+            NewImage: { status: { S: EVENTFUL_BROADCAST_STATUSES } },
+          },
+        },
+        {
+          dynamodb: {
+            Keys: { sk: { S: [{ prefix: 'IMPORT#' }] } },
+            NewImage: { status: { S: ['completed', 'failed'] } },
+          },
+        },
+        { dynamodb: { Keys: { pk: { S: [{ prefix: 'SUPPRESS#' }] } } } },
+      ],
+      reportBatchItemFailures: true,
+      retryAttempts: EVENTS_RETRY_ATTEMPTS,
+      maxRecordAgeSeconds: EVENTS_MAX_RECORD_AGE_SECONDS,
+      onFailureQueue: 'eventFailures',
+    },
   ],
   schedules: [
     {
@@ -783,6 +878,14 @@ export const topology = {
       deadLetter: { envVar: 'SCHEDULE_DLQ_ARN', retentionDays: 14 },
     },
   },
+  eventBuses: {
+    // The lifecycle events, for the user's own rules and targets (docs/events/*.schema.json).
+    lifecycle: {
+      envVar: 'EVENT_BUS_NAME',
+      description: "WhatsApp broadcast lifecycle events (source whatsapp-broadcast) for the user's own rules",
+      archiveRetentionDays: 30,
+    },
+  },
 } as const satisfies Topology;
 
 export type FunctionId = keyof typeof topology.functions;
@@ -790,6 +893,7 @@ export type QueueId = keyof typeof topology.queues;
 export type TableId = keyof typeof topology.tables;
 export type BucketId = keyof typeof topology.buckets;
 export type ScheduleGroupId = keyof typeof topology.scheduleGroups;
+export type EventBusId = keyof typeof topology.eventBuses;
 
 /**
  * The environment variables a function receives for the resources it uses, resolved
@@ -806,6 +910,7 @@ export interface ResourceLocator {
   bucketName(id: string): string;
   /** A schedule group's name, its target function's ARN, its invoke role's ARN, its DLQ's ARN. */
   scheduleGroup(id: string): { name: string; targetArn: string; roleArn: string; deadLetterArn: string };
+  eventBusName(id: string): string;
 }
 
 export function resourceEnvironment(
@@ -840,6 +945,8 @@ export function resourceEnvironment(
     env[spec.roleArnEnvVar] = where.roleArn;
     env[spec.deadLetter.envVar] = where.deadLetterArn;
   }
+  for (const id of fn.uses.eventBuses ?? [])
+    env[mustGet(topo.eventBuses ?? {}, id, 'event bus').envVar] = locate.eventBusName(id);
   return env;
 }
 
@@ -903,6 +1010,9 @@ export function validateTopology(topo: Topology): void {
   for (const [id, fn] of Object.entries(topo.functions))
     for (const g of fn.uses.scheduleGroups ?? [])
       if (!topo.scheduleGroups[g]) problems.push(`${id} uses unknown schedule group ${g}`);
+  for (const [id, fn] of Object.entries(topo.functions))
+    for (const b of fn.uses.eventBuses ?? [])
+      if (!topo.eventBuses?.[b]) problems.push(`${id} uses unknown event bus ${b}`);
   if (problems.length > 0) throw new Error(`Invalid topology:\n- ${problems.join('\n- ')}`);
 }
 

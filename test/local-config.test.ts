@@ -43,3 +43,15 @@ describe('POWERTOOLS_LOG_LEVEL', () => {
     );
   });
 });
+
+describe('LOCAL_EVENTS_URL', () => {
+  it('is off unless set; an http(s) URL is taken, anything else stops the start naming the variable', () => {
+    expect(localConfigFromEnv(env({})).eventsUrl).toBeUndefined();
+    expect(localConfigFromEnv(env({ LOCAL_EVENTS_URL: 'http://127.0.0.1:9999/events/' })).eventsUrl).toBe(
+      'http://127.0.0.1:9999/events',
+    );
+    expect(() => localConfigFromEnv(env({ LOCAL_EVENTS_URL: 'localhost:9999' }))).toThrow(
+      /LOCAL_EVENTS_URL must be an absolute http\(s\) URL/,
+    );
+  });
+});

@@ -27,6 +27,7 @@ function templateWiring(): {
   functionUrls: string[];
   notifications: string[];
   scheduleGroups: string[];
+  eventBuses: string[];
 } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new BroadcastStack(app, 'Parity');
@@ -117,7 +118,30 @@ function templateWiring(): {
       .map((st) => fnByLogicalId.get(logicalIdOf(st.Resource) ?? ''));
     return `${groupId} -> ${invoked.join(',')}`;
   });
-  return { routes, consumers, schedules, streams, functionUrls, notifications, scheduleGroups };
+  // An event bus, and the functions whose roles may put events on it.
+  const fnByRoleId = new Map(
+    Object.entries(stack.functions).map(([id, f]) => [
+      Stack.of(stack).getLogicalId(f.role.node.defaultChild as never),
+      id,
+    ]),
+  );
+  const eventBuses = byType('AWS::Events::EventBus').map(([busLogicalId, r]) => {
+    const busId = String(r.Properties.Name).replace(/^Parity-/, '');
+    const publishers = byType('AWS::IAM::Policy')
+      .filter(([, p]) =>
+        (
+          p.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] }
+        ).Statement.some(
+          (st) => st.Action === 'events:PutEvents' && logicalIdOf(st.Resource) === busLogicalId,
+        ),
+      )
+      .flatMap(([, p]) =>
+        (p.Properties.Roles as unknown[]).map((role) => fnByRoleId.get(logicalIdOf(role) ?? '')),
+      )
+      .sort();
+    return `${busId} -> ${publishers.join(',')}`;
+  });
+  return { routes, consumers, schedules, streams, functionUrls, notifications, scheduleGroups, eventBuses };
 }
 
 let twin: LocalTwin;
@@ -183,6 +207,24 @@ describe('parity: the CDK stack and the local twin wire the same topology', () =
     expect(expected.length).toBeGreaterThan(0);
     expect(cdk.scheduleGroups.sort()).toEqual(expected);
     expect([...twin.wired.scheduleGroups].sort()).toEqual(expected);
+  });
+
+  it('every event bus (EventBridge), with the functions that put events on it', () => {
+    const expected = Object.entries(topology.eventBuses)
+      .map(
+        ([id]) =>
+          `${id} -> ${Object.entries(topology.functions)
+            .filter(([, fn]) =>
+              ((fn.uses as { eventBuses?: readonly string[] }).eventBuses ?? []).includes(id),
+            )
+            .map(([name]) => name)
+            .sort()
+            .join(',')}`,
+      )
+      .sort();
+    expect(expected).toEqual(['lifecycle -> publishEvents']);
+    expect(cdk.eventBuses.sort()).toEqual(expected);
+    expect([...twin.wired.eventBuses].sort()).toEqual(expected);
   });
 
   it('every bucket notification (S3 ObjectCreated events to a queue)', () => {

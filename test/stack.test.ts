@@ -8,7 +8,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { SECRET_NOT_SET } from '../functions/commons/config.ts';
 import { sendConcurrencyFor } from '../functions/core/pacing.ts';
 import { BroadcastStack, type BroadcastStackProps } from '../lib/stack.ts';
-import { type FunctionSpec, type Topology, topology } from '../lib/topology.ts';
+import {
+  type FunctionSpec,
+  type StreamConsumerSpec,
+  streamFilterPatterns,
+  type Topology,
+  topology,
+} from '../lib/topology.ts';
 import { TRACED_FUNCTIONS } from '../lib/tracing.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -209,6 +215,40 @@ describe('BroadcastStack built from the topology', () => {
     );
   });
 
+  it('creates the lifecycle event bus with an archive to replay from, its outputs, and PutEvents for the publisher only', () => {
+    const bus = must(stack.eventBuses.lifecycle, 'lifecycle bus');
+    const busArn = JSON.stringify({ 'Fn::GetAtt': [logicalId(stack, bus), 'Arn'] });
+    template.resourceCountIs('AWS::Events::EventBus', 1);
+    template.hasResourceProperties('AWS::Events::EventBus', { Name: 'Broadcast-lifecycle' });
+    template.hasResourceProperties('AWS::Events::Archive', {
+      SourceArn: { 'Fn::GetAtt': [logicalId(stack, bus), 'Arn'] },
+      EventPattern: { source: ['whatsapp-broadcast'] },
+      RetentionDays: topology.eventBuses.lifecycle.archiveRetentionDays,
+    });
+    template.hasOutput('EventBusName', { Value: { Ref: logicalId(stack, bus) } });
+    template.hasOutput('EventBusArn', { Value: { 'Fn::GetAtt': [logicalId(stack, bus), 'Arn'] } });
+    for (const [fnId, spec] of functionEntries) {
+      const statements = roleStatements(template, stack, fnId).filter((s) =>
+        s.actions.some((a) => a.startsWith('events:')),
+      );
+      if ((spec.uses.eventBuses ?? []).length === 0) expect(statements, fnId).toEqual([]);
+      else expect(statements).toEqual([{ actions: ['events:PutEvents'], resources: busArn }]);
+    }
+    expect(topology.functions.publishEvents.uses.eventBuses).toEqual(['lifecycle']);
+    // Its batches the bus kept refusing for a day are recorded on their own queue, alarmed.
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId(stack, fnOf(stack, 'publishEvents').function) },
+      MaximumRetryAttempts: 10_000,
+      MaximumRecordAgeInSeconds: 86_400,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: {
+        OnFailure: {
+          Destination: { 'Fn::GetAtt': [logicalId(stack, queuesOf(stack, 'eventFailures').queue), 'Arn'] },
+        },
+      },
+    });
+  });
+
   it('reads the table stream with the aggregator: recipient items only, bisected retries, failures kept', () => {
     for (const c of topology.streamConsumers)
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
@@ -224,10 +264,11 @@ describe('BroadcastStack built from the topology', () => {
         MaximumRecordAgeInSeconds: c.maxRecordAgeSeconds,
         ParallelizationFactor: 1,
         FilterCriteria: {
-          Filters: [
-            { Pattern: JSON.stringify({ dynamodb: { Keys: { sk: { S: [{ prefix: c.sortKeyPrefix }] } } } }) },
-          ],
+          Filters: streamFilterPatterns(c).map((pattern) => ({ Pattern: JSON.stringify(pattern) })),
         },
+        FunctionResponseTypes: (c as StreamConsumerSpec).reportBatchItemFailures
+          ? ['ReportBatchItemFailures']
+          : Match.absent(),
         DestinationConfig: {
           OnFailure: {
             Destination: { 'Fn::GetAtt': [logicalId(stack, queuesOf(stack, c.onFailureQueue).queue), 'Arn'] },
@@ -393,6 +434,7 @@ describe('BroadcastStack built from the topology', () => {
         expected.add('sqs');
       if ((spec.uses.secrets ?? []).length > 0) expected.add('secretsmanager');
       if (Object.keys(spec.uses.buckets ?? {}).length > 0) expected.add('s3');
+      if ((spec.uses.eventBuses ?? []).length > 0) expected.add('events');
       // Its schedule group's schedules, and passing the group's role to Scheduler (lib/schedule-groups.ts).
       if (((spec.uses as { scheduleGroups?: readonly string[] }).scheduleGroups ?? []).length > 0)
         for (const service of ['scheduler', 'iam']) expected.add(service);

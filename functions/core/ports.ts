@@ -8,6 +8,7 @@ import type { ApiKeyView } from './api-keys.ts';
 import type { Page } from './audience.ts';
 import type { CanaryState } from './canary.ts';
 import type { CounterDeltas, CounterTotals } from './count-deltas.ts';
+import type { LifecycleEvent } from './lifecycle-events.ts';
 import type { QuietHours } from './quiet-hours.ts';
 import type { FrequencyCap, WaitReason } from './send-timing.ts';
 import type { SkipReason } from './skips.ts';
@@ -688,4 +689,14 @@ export interface SendHistory {
   readBook(tenantId: string): Promise<{ book: Record<string, number>; version: number }>;
   /** Writes the book if it is still at `version`; false when another create wrote it meanwhile. */
   writeBook(tenantId: string, book: Record<string, number>, version: number): Promise<boolean>;
+}
+
+/**
+ * Puts lifecycle events (core/lifecycle-events.ts) on the event bus (EventBridge on AWS, the twin's
+ * local bus). At least once: an event it reports as failed was not taken and must be put again; one
+ * it does not report was taken (and may arrive twice if put again: consumers dedupe by eventId).
+ */
+export interface EventPublisher {
+  /** Puts every event; answers the eventIds of those still refused after its own retries. */
+  publish(events: readonly LifecycleEvent[]): Promise<{ readonly failedEventIds: readonly string[] }>;
 }

@@ -50,6 +50,8 @@ export interface LocalConfig {
   readonly handlerSettings: Readonly<Record<string, string>>;
   /** Injected faults (TWIN_FAULTS, TWIN_FAULTS_SEED); absent when none are named. */
   readonly faults?: FaultPlan;
+  /** LOCAL_EVENTS_URL: where the local event bus POSTs each lifecycle event (besides DATA_DIR/events.jsonl). */
+  readonly eventsUrl?: string;
 }
 
 /** Handler settings `npm start` passes to the functions when set (README, "Configuration"). */
@@ -171,6 +173,7 @@ export function localConfigFromEnv(
     dynamodbPort: integer(env, 'DYNAMODB_LOCAL_PORT', 0, { min: 0, max: 65535 }),
     sqsPort: integer(env, 'SQS_LOCAL_PORT', 0, { min: 0, max: 65535 }),
     ...(faults ? { faults } : {}),
+    ...(env.LOCAL_EVENTS_URL ? { eventsUrl: url(env.LOCAL_EVENTS_URL, 'LOCAL_EVENTS_URL') } : {}),
   };
 }
 

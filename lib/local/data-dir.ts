@@ -26,6 +26,9 @@ export const TWIN_ENTRIES = [
   // The handlers' metrics (functions/commons/emf-metrics.ts): counts only, yet the user's.
   'metrics.jsonl',
   'metrics.jsonl.1',
+  // The local event bus: lifecycle events (tenant ids, masked phones) and how far delivery got.
+  'events.jsonl',
+  'events-delivered.json',
 ] as const;
 
 /**

@@ -5,8 +5,10 @@
  *
  * What it reproduces, as AWS documents the mapping:
  * - batches of up to `batchSize` records, gathered for at most `maxBatchingWindowSeconds`;
- * - filter criteria on the record's keys (here: a sort key prefix), applied before the function sees
- *   a record; filtered records are consumed without an invocation;
+ * - filter criteria (a sort key prefix, or patterns on the record: stream-filter.ts), applied before
+ *   the function sees a record; filtered records are consumed without an invocation;
+ * - with ReportBatchItemFailures, a `batchItemFailures` answer: the records before the first one
+ *   named are done, the rest retried (split there), as a failed batch's are;
  * - a batch that fails (throws, times out) is retried; with BisectBatchOnFunctionError it is split in
  *   two and each half retried, up to `retryAttempts` times, after which a record of the failed batch
  *   (its shard and sequence range, not its data) goes to the on-failure destination and the shard
@@ -32,16 +34,23 @@ import {
   TrimmedDataAccessException,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import type { StreamConsumerSpec } from '../topology.ts';
+import { type StreamConsumerSpec, streamFilterPatterns } from '../topology.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local.ts';
 import type { Invoke } from './lambda-runtime.ts';
+import { matchesAnyFilter } from './stream-filter.ts';
 
 export interface StreamSourceOptions {
   readonly endpoint: string;
   readonly streamArn: string;
   readonly consumer: Pick<
     StreamConsumerSpec,
-    'batchSize' | 'maxBatchingWindowSeconds' | 'sortKeyPrefix' | 'retryAttempts' | 'maxRecordAgeSeconds'
+    | 'batchSize'
+    | 'maxBatchingWindowSeconds'
+    | 'sortKeyPrefix'
+    | 'filters'
+    | 'retryAttempts'
+    | 'maxRecordAgeSeconds'
+    | 'reportBatchItemFailures'
   >;
   readonly invoke: Invoke;
   /** Where a batch that kept failing is reported (the on-failure destination). */
@@ -82,10 +91,8 @@ export function startStreamSource(options: StreamSourceOptions): StreamSource {
   let stopping = false;
   let wake: (() => void) | undefined;
 
-  const keep = (record: _Record) => {
-    const sk = record.dynamodb?.Keys?.sk?.S;
-    return sk?.startsWith(options.consumer.sortKeyPrefix) ?? false;
-  };
+  const filters = streamFilterPatterns(options.consumer);
+  const keep = (record: _Record) => matchesAnyFilter(record, filters);
 
   /** What Lambda sends its on-failure destination: where the records were, never their data. */
   function reportFailure(shardId: string, records: _Record[], condition: string, invokeCount: number) {
@@ -101,6 +108,9 @@ export function startStreamSource(options: StreamSourceOptions): StreamSource {
     });
   }
 
+  const retryPauseMs = (attemptsLeft: number) =>
+    Math.min(1000, 100 * 2 ** Math.min(10, Math.max(0, options.consumer.retryAttempts - attemptsLeft)));
+
   /** Invokes with retries and bisection; resolves once the records are done (or given up on). */
   async function deliver(shardId: string, batch: _Record[], attemptsLeft: number): Promise<void> {
     const maxAgeMs = options.consumer.maxRecordAgeSeconds * 1000;
@@ -113,9 +123,31 @@ export function startStreamSource(options: StreamSourceOptions): StreamSource {
     const event: DynamoDBStreamEvent = { Records: records.map((r) => toLambdaRecord(r, options.streamArn)) };
     stats.invocations += 1;
     try {
-      await options.invoke(event);
-      stats.records += records.length;
-      return;
+      const result = await options.invoke(event);
+      const from = options.consumer.reportBatchItemFailures ? firstFailed(records, result) : -1;
+      if (from < 0) {
+        stats.records += records.length;
+        return;
+      }
+      // ReportBatchItemFailures: the records before the first named are done; the rest are retried
+      // (with BisectBatchOnFunctionError, the batch is split at that record).
+      stats.records += from;
+      stats.failedInvocations += 1;
+      const rest = records.slice(from);
+      options.log({
+        level: 'WARN',
+        message: 'stream batch partly failed; retried',
+        shardId,
+        records: rest.length,
+        attemptsLeft,
+      });
+      if (attemptsLeft <= 0 || stopping) {
+        if (stopping) throw new Error('stopping');
+        await reportFailure(shardId, rest, 'RetryAttemptsExhausted', options.consumer.retryAttempts + 1);
+        return;
+      }
+      await sleep(retryPauseMs(attemptsLeft));
+      return deliver(shardId, rest, attemptsLeft - 1);
     } catch (error) {
       stats.failedInvocations += 1;
       options.log({
@@ -132,7 +164,7 @@ export function startStreamSource(options: StreamSourceOptions): StreamSource {
       await reportFailure(shardId, records, 'RetryAttemptsExhausted', options.consumer.retryAttempts + 1);
       return;
     }
-    await sleep(Math.min(1000, 100 * 2 ** Math.max(0, options.consumer.retryAttempts - attemptsLeft)));
+    await sleep(retryPauseMs(attemptsLeft));
     if (records.length > 1) {
       const half = Math.ceil(records.length / 2);
       await deliver(shardId, records.slice(0, half), attemptsLeft - 1);
@@ -252,6 +284,24 @@ export function startStreamSource(options: StreamSourceOptions): StreamSource {
       client.destroy();
     },
   };
+}
+
+/**
+ * The index of the first record a partial batch response names (`batchItemFailures`), or -1 when it
+ * names none. Lambda retries from the lowest sequence number named; an identifier that names no
+ * record of the batch (empty, or unknown) fails the whole batch, as Lambda treats it.
+ */
+function firstFailed(records: readonly _Record[], result: unknown): number {
+  const failures = (result as { batchItemFailures?: { itemIdentifier?: unknown }[] } | undefined)
+    ?.batchItemFailures;
+  if (!Array.isArray(failures) || failures.length === 0) return -1;
+  let first = records.length;
+  for (const failure of failures) {
+    const index = records.findIndex((r) => r.dynamodb?.SequenceNumber === failure.itemIdentifier);
+    if (index < 0) return 0;
+    first = Math.min(first, index);
+  }
+  return first;
 }
 
 /** A Streams API record as Lambda hands it to the function (the event's shape). */

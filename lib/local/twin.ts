@@ -18,6 +18,7 @@ import { CONSOLE_PATH, withConsole } from './console-files.ts';
 import { ensurePrivateDataDir, PRIVATE_FILE_MODE, restrictTwinFiles } from './data-dir.ts';
 import { type DynamoDbLocal, ensureTables, startDynamoDbLocal, streamArnOf } from './dynamodb-local.ts';
 import { type StreamSource, startStreamSource } from './dynamodb-stream-source.ts';
+import { type LocalEventBus, publishersOf, startEventBuses } from './eventbridge-local.ts';
 import { FaultInjector } from './faults/injector.ts';
 import { startFaultProxy } from './faults/proxy.ts';
 import { freePort } from './free-port.ts';
@@ -81,11 +82,15 @@ export interface LocalTwin {
     notifications: string[];
     /** `group -> target function`: each schedule group (campaigns, scheduled broadcasts). */
     scheduleGroups: string[];
+    /** `bus -> function, …`: each event bus and the functions that put events on it. */
+    eventBuses: string[];
   };
   /** Runs a scheduled rule now, as its timer would. */
   runSchedule(id: string): Promise<unknown>;
   /** The EventBridge Scheduler emulator of the schedule groups (campaigns, scheduled broadcasts). */
   readonly scheduler: LocalScheduler;
+  /** The lifecycle events' local bus (DATA_DIR/events.jsonl, LOCAL_EVENTS_URL), by topology id. */
+  readonly eventBuses: Readonly<Record<string, LocalEventBus>>;
   stop(): Promise<void>;
 }
 
@@ -301,6 +306,14 @@ export async function startLocalTwin(
     // Tenants' own Twilio credentials (Secrets Manager on AWS), kept under DATA_DIR.
     const secretsManager = await startSecretsManagerLocal({ dataDir: config.dataDir });
     stack.push(() => secretsManager.stop());
+    // The event buses (lib/local/eventbridge-local.ts): listening before the handlers' first call.
+    const eventBuses = await startEventBuses(topo, config, {
+      localName,
+      faults,
+      log,
+      onStop: (s) => stack.push(s),
+    });
+
     Object.assign(
       process.env,
       handlerEnvironment(topo, config, {
@@ -318,6 +331,7 @@ export async function startLocalTwin(
         simulator,
         functionUrls,
         scheduleGroups,
+        eventBuses: Object.fromEntries(Object.entries(eventBuses).map(([id, bus]) => [id, bus.busName])),
       }),
     );
 
@@ -368,6 +382,7 @@ export async function startLocalTwin(
       functionUrls: [],
       notifications: [],
       scheduleGroups: Object.entries(topo.scheduleGroups).map(([id, g]) => `${id} -> ${g.target}`),
+      eventBuses: Object.keys(eventBuses).map((id) => `${id} -> ${publishersOf(topo, id)}`),
     };
     for (const [id, spec] of Object.entries(topo.functionUrls)) {
       wired.functionUrls.push(`${id} -> ${spec.function}`);
@@ -439,7 +454,13 @@ export async function startLocalTwin(
               new SendMessageCommand({ QueueUrl: failureQueue, MessageBody: JSON.stringify(failure) }),
             );
           },
-          checkpointFile: path.join(config.dataDir, `stream-${consumer.table}.checkpoint.json`),
+          // The first consumer of a table keeps the file it always had; each other one has its own.
+          checkpointFile: path.join(
+            config.dataDir,
+            topo.streamConsumers.find((c) => c.table === consumer.table) === consumer
+              ? `stream-${consumer.table}.checkpoint.json`
+              : `stream-${consumer.table}-${consumer.function}.checkpoint.json`,
+          ),
           log: (entry) => log({ source: `stream:${consumer.table}`, ...entry }),
         }),
       );
@@ -524,6 +545,7 @@ export async function startLocalTwin(
       wired,
       runSchedule,
       scheduler,
+      eventBuses,
       stop: () => {
         stopping = true;
         return stack.run();
@@ -557,6 +579,8 @@ function handlerEnvironment(
       string,
       { name: string; targetArn: string; roleArn: string; deadLetterArn: string }
     >;
+    /** Event bus names by topology id. */
+    eventBuses: Record<string, string>;
   },
 ): Record<string, string> {
   const locate = {
@@ -568,6 +592,7 @@ function handlerEnvironment(
     secretPrefix: (id: string) => `local/${id}/`,
     bucketName: (id: string) => where.buckets[id] ?? missing('bucket', id),
     scheduleGroup: (id: string) => where.scheduleGroups[id] ?? missing('schedule group', id),
+    eventBusName: (id: string) => where.eventBuses[id] ?? missing('event bus', id),
   };
   const env: Record<string, string> = {
     AWS_REGION: LOCAL_REGION,

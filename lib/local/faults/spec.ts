@@ -5,9 +5,10 @@
 //   dynamodb.<Fault>  dynamodb.<Operation>.<Fault>   (DynamoDB's error names, e.g. TransactionConflict)
 //   sqs.<Fault>       sqs.<Operation>.<Fault>        (SQS's error names, e.g. ServiceUnavailable)
 //   twilio.<fault>                                   (timeout, 500, 429, 503, callbackDrop, callbackDuplicate)
+//   events.<Fault>    events.PutEvents.<Fault>       (the local event bus: ServiceUnavailable, PartialFailure…)
 // A rule without an operation applies to every operation where AWS can raise that error.
 
-export type FaultService = 'dynamodb' | 'sqs' | 'twilio';
+export type FaultService = 'dynamodb' | 'sqs' | 'twilio' | 'events';
 
 export interface FaultRule {
   /** As written in TWIN_FAULTS (without the rate): `dynamodb.TransactWriteItems.TransactionConflict`. */
@@ -66,7 +67,9 @@ const SQS_OPERATIONS = [
  * PutItem/UpdateItem/DeleteItem fail with TransactionConflictException, transactions with
  * TransactionCanceledException); SQS API reference, Common Errors and BatchResultErrorEntry.
  */
-export const AWS_FAULTS: Readonly<Record<'dynamodb' | 'sqs', Readonly<Record<string, readonly string[]>>>> = {
+export const AWS_FAULTS: Readonly<
+  Record<'dynamodb' | 'sqs' | 'events', Readonly<Record<string, readonly string[]>>>
+> = {
   dynamodb: {
     /** Transactions: TransactionCanceledException with a TransactionConflict reason; single-item writes: TransactionConflictException. */
     TransactionConflict: ['PutItem', 'UpdateItem', 'DeleteItem', 'TransactGetItems', 'TransactWriteItems'],
@@ -84,6 +87,15 @@ export const AWS_FAULTS: Readonly<Record<'dynamodb' | 'sqs', Readonly<Record<str
     /** Per entry: 200 with the entry in `Failed` (SenderFault false), the other entries sent. */
     PartialFailure: ['SendMessageBatch', 'DeleteMessageBatch'],
   },
+  // EventBridge (API reference: Common Errors; PutEvents' InternalException; PutEventsResultEntry's
+  // retryable ErrorCodes InternalFailure and ThrottlingException), played by the twin's local bus.
+  events: {
+    ServiceUnavailable: ['PutEvents'],
+    ThrottlingException: ['PutEvents'],
+    InternalException: ['PutEvents'],
+    /** Per entry: 200 with FailedEntryCount, the entry's ErrorCode InternalFailure, the others taken. */
+    PartialFailure: ['PutEvents'],
+  },
 };
 
 export const TWILIO_FAULTS = ['timeout', '500', '429', '503', 'callbackDrop', 'callbackDuplicate'] as const;
@@ -94,6 +106,7 @@ export function supportedFaultNames(): string[] {
     ...Object.keys(AWS_FAULTS.dynamodb).map((f) => `dynamodb.[Operation.]${f}`),
     ...Object.keys(AWS_FAULTS.sqs).map((f) => `sqs.[Operation.]${f}`),
     ...TWILIO_FAULTS.map((f) => `twilio.${f}`),
+    ...Object.keys(AWS_FAULTS.events).map((f) => `events.[PutEvents.]${f}`),
   ];
 }
 
@@ -146,8 +159,8 @@ function parseRule(item: string): FaultRule {
       throw bad(`is not a Twilio fault (${TWILIO_FAULTS.map((f) => `twilio.${f}`).join(', ')})`);
     return { name, service, fault, rate };
   }
-  if (service !== 'dynamodb' && service !== 'sqs')
-    throw bad(`names service '${service}'; use dynamodb, sqs or twilio`);
+  if (service !== 'dynamodb' && service !== 'sqs' && service !== 'events')
+    throw bad(`names service '${service}'; use dynamodb, sqs, twilio or events`);
   if (parts.length !== 2 && parts.length !== 3) throw bad('is not service.Fault or service.Operation.Fault');
   const fault = parts[parts.length - 1] ?? '';
   const operations = AWS_FAULTS[service][fault];
