@@ -485,7 +485,7 @@ export class BroadcastStack extends Stack {
       // Counts that fall behind or lose a batch: the sweeper's recount repairs a stalled broadcast's
       // counters, but an operator should know the stream consumer is struggling.
       new cloudwatch.Alarm(this, `${pascal(consumer.function)}GaveUpAlarm`, {
-        alarmDescription: `Stream batches ${consumer.function} gave up on after ${consumer.retryAttempts} retries (on the ${consumer.onFailureQueue} queue): their broadcasts' counts are repaired by the sweeper's recount once stalled`,
+        alarmDescription: `Stream batches ${consumer.function} gave up on after ${consumer.retryAttempts} retries (on the ${consumer.onFailureQueue} queue): ${consumer.gaveUpMeans}`,
         metric: onFailure.metricApproximateNumberOfMessagesVisible({
           period: Duration.minutes(1),
           statistic: cloudwatch.Stats.MAXIMUM,
@@ -496,7 +496,7 @@ export class BroadcastStack extends Stack {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
       new cloudwatch.Alarm(this, `${pascal(consumer.function)}IteratorAgeAlarm`, {
-        alarmDescription: `${consumer.function} is more than ${STREAM_LAG_ALARM_MINUTES} minutes behind the table's stream: counts and statuses lag; records older than 24 hours leave the stream`,
+        alarmDescription: `${consumer.function} is more than ${STREAM_LAG_ALARM_MINUTES} minutes behind the table's stream: ${consumer.lagMeans}; records older than 24 hours leave the stream`,
         metric: lambdaOf(consumer.function).metric('IteratorAge', {
           period: Duration.minutes(1),
           statistic: cloudwatch.Stats.MAXIMUM,

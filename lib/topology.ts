@@ -188,6 +188,9 @@ export interface StreamConsumerSpec {
   /** Records older than this go to the on-failure queue unprocessed (the sweeper's recount relies on it). */
   readonly maxRecordAgeSeconds: number;
   readonly onFailureQueue: string;
+  /** What it means for the business when this consumer lags, and when it gives up on a batch (alarm text). */
+  readonly lagMeans: string;
+  readonly gaveUpMeans: string;
 }
 
 export interface ScheduleSpec {
@@ -821,6 +824,8 @@ export const topology = {
       retryAttempts: 10,
       maxRecordAgeSeconds: STREAM_MAX_RECORD_AGE_SECONDS,
       onFailureQueue: 'countFailures',
+      lagMeans: 'counts and statuses lag',
+      gaveUpMeans: "their broadcasts' counts are repaired by the sweeper's recount once stalled",
     },
     {
       table: 'main',
@@ -850,6 +855,9 @@ export const topology = {
       retryAttempts: EVENTS_RETRY_ATTEMPTS,
       maxRecordAgeSeconds: EVENTS_MAX_RECORD_AGE_SECONDS,
       onFailureQueue: 'eventFailures',
+      lagMeans: 'lifecycle events reach the bus late',
+      gaveUpMeans:
+        "those lifecycle events were not published: see the function's logs for why, and rebuild what was missed from the API",
     },
   ],
   schedules: [
