@@ -10,6 +10,7 @@ import {
   UPLOADS_PREFIX,
 } from '../functions/core/imports.ts';
 import { visibilityTimeoutFor } from '../functions/core/recovery.ts';
+import { tableGrantProblems } from './table-access.ts';
 
 /**
  * The one declaration of the system's topology: functions, HTTP routes, queues and
@@ -95,7 +96,47 @@ export interface SecretSpec {
   readonly description: string;
 }
 
-export type TableAccess = 'read' | 'readwrite';
+/**
+ * A DynamoDB action as IAM names it (`dynamodb:<action>`). A TransactWriteItems is authorized item
+ * by item as PutItem, UpdateItem, DeleteItem or ConditionCheckItem, a TransactGetItems as GetItem
+ * (DynamoDB developer guide, "Using IAM with DynamoDB transactions"); BatchGetItem and BatchWriteItem
+ * are actions of their own.
+ */
+export type DynamoAction =
+  | 'GetItem'
+  | 'BatchGetItem'
+  | 'Query'
+  | 'Scan'
+  | 'ConditionCheckItem'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'BatchWriteItem'
+  | 'DescribeTable';
+
+/**
+ * Exactly what a function does with a table (lib/table-access.ts resolves it, lib/table-grants.ts
+ * makes the IAM policy, lib/local/grant-guard.ts refuses the rest on the twin).
+ */
+export interface TableGrant {
+  readonly actions: readonly DynamoAction[];
+  /** Global secondary indexes it queries (by name: the policy names each index's ARN). */
+  readonly indexes?: readonly string[];
+  /**
+   * The item families it touches, as IAM StringLike patterns of their partition keys (`TENANT#*`,
+   * `BROADCAST#*`; the families in functions/adapters/table-layout.ts): the `dynamodb:LeadingKeys`
+   * condition of its table statement (DynamoDB developer guide, "Using IAM policy conditions for
+   * fine-grained access control"). Absent: any item. Index queries are not held to it.
+   */
+  readonly leadingKeys?: readonly string[];
+}
+
+/**
+ * `'read'` and `'readwrite'` are the coarse grants of before (CDK's grantReadData and
+ * grantReadWriteData, every index, any item); TableGrants say exactly what the function calls, one
+ * IAM statement each (so reading API keys and writing recipients never adds up to writing API keys).
+ */
+export type TableAccess = 'read' | 'readwrite' | TableGrant | readonly TableGrant[];
 /** `depth`: read the queue's attributes only (message counts), for metrics. */
 export type QueueAccess = 'send' | 'consume' | 'send+consume' | 'depth';
 
@@ -767,8 +808,11 @@ export function validateTopology(topo: Topology): void {
   const problems: string[] = [];
   const fnIds = new Set(Object.keys(topo.functions));
   for (const [id, fn] of Object.entries(topo.functions)) {
-    for (const t of Object.keys(fn.uses.tables ?? {}))
-      if (!topo.tables[t]) problems.push(`${id} uses unknown table ${t}`);
+    for (const [t, access] of Object.entries(fn.uses.tables ?? {})) {
+      const table = topo.tables[t];
+      if (!table) problems.push(`${id} uses unknown table ${t}`);
+      else problems.push(...tableGrantProblems(id, t, access, table));
+    }
     for (const q of Object.keys(fn.uses.queues ?? {}))
       if (!topo.queues[q]) problems.push(`${id} uses unknown queue ${q}`);
     for (const s of fn.uses.secrets ?? [])

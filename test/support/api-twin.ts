@@ -52,7 +52,7 @@ export interface ApiTwin {
 /** An in-process local twin on free ports in a temp DATA_DIR, for tests that go through the HTTP API. */
 export async function startApiTwin(
   env: Record<string, string>,
-  options: Pick<LocalTwinOptions, 'scheduler'> = {},
+  options: Pick<LocalTwinOptions, 'scheduler' | 'topology'> = {},
 ): Promise<ApiTwin> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'api-twin-'));
   const twin = await startLocalTwin(
