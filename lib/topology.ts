@@ -278,8 +278,51 @@ const GROUP_CLEANUP_TIMEOUT_SECONDS = 300;
  * acceptBroadcast: for a 100,000-member audience that is ~20 s of reads and chunk writes.
  */
 const RUN_SCHEDULES_TIMEOUT_SECONDS = 120;
-/** Admin handlers read tenant API keys and broadcasts; the create route also enqueues the fan-out. */
-const ADMIN_READS = { tables: { main: 'readwrite' } } as const;
+/**
+ * The coarse grant admin handlers had before each was narrowed: a function added without its own
+ * `tables` grant yet may spread it; narrow it to what the function calls (README, "Grants").
+ */
+export const ADMIN_READS = { tables: { main: 'readwrite' } } as const;
+
+/**
+ * Table grants by item family (functions/adapters/table-layout.ts and the adapters' layouts): the
+ * partition-key patterns of `dynamodb:LeadingKeys`, one IAM statement per TableGrant.
+ */
+const items = (...families: string[]): string[] => families.map((f) => `${f}#*`);
+const READ: readonly DynamoAction[] = ['GetItem', 'BatchGetItem', 'Query'];
+const reads = (...families: string[]): TableGrant => ({ actions: READ, leadingKeys: items(...families) });
+const writes = (actions: readonly DynamoAction[], ...families: string[]): TableGrant => ({
+  actions,
+  leadingKeys: items(...families),
+});
+/** What every admin route does first (functions/commons/admin-route.ts): read the API key's item. */
+export const ADMIN_AUTH: TableGrant = { actions: ['GetItem'], leadingKeys: items('APIKEY') };
+/**
+ * Accepting a broadcast (create, a test send, a campaign's run: commons/broadcast-creation.ts): the
+ * tenant's settings, audience, suppressions, send history and limit book read; the broadcast, its
+ * chunks, its idempotency and fingerprint items and the limit book written.
+ */
+const ACCEPT_BROADCAST: readonly TableGrant[] = [
+  reads(
+    'TENANT',
+    'BROADCAST',
+    'IDEM',
+    'FP',
+    'SETTINGS',
+    'GROUPS',
+    'GROUP',
+    'CONTACTS',
+    'SUPPRESS',
+    'SENDS',
+    'LIMITBOOK',
+  ),
+  writes(['PutItem', 'UpdateItem', 'BatchWriteItem'], 'TENANT', 'BROADCAST', 'IDEM', 'FP', 'LIMITBOOK'),
+];
+/** A recipient's status change (a status callback, applied now or retried): ledger, follow-up, SID index, history. */
+const APPLY_STATUS: readonly TableGrant[] = [
+  reads('BROADCAST', 'TENANT', 'SID', 'CONTACT', 'SUPPRESS'),
+  writes(['PutItem', 'UpdateItem'], 'BROADCAST', 'SID', 'CONTACT', 'SUPPRESS'),
+];
 
 export const topology = {
   tables: {
@@ -373,7 +416,10 @@ export const topology = {
       memoryMb: 256,
       timeoutSeconds: 5,
       // Exactly the reads its checks make: GetItem on the table, GetQueueAttributes on the queue.
-      uses: { tables: { main: 'read' }, queues: { send: 'depth' } },
+      uses: {
+        tables: { main: { actions: ['GetItem'], leadingKeys: ['HEALTHZ'] } },
+        queues: { send: 'depth' },
+      },
     },
     createBroadcast: {
       entry: 'functions/create-broadcast.ts',
@@ -383,7 +429,7 @@ export const topology = {
       // API Gateway gives up at 29 s; the handler only validates and stores a few chunk items.
       timeoutSeconds: 29,
       uses: {
-        ...ADMIN_READS,
+        tables: { main: [ADMIN_AUTH, ...ACCEPT_BROADCAST] },
         queues: { fanOut: 'send' },
         secrets: ['twilioAuthToken'],
         // A broadcast with scheduledAt gets a one-time at() schedule that starts it.
@@ -395,7 +441,16 @@ export const topology = {
       description: 'GET routes of /v1/broadcasts: one broadcast, the list, progress and recipients',
       memoryMb: 512,
       timeoutSeconds: 15,
-      uses: ADMIN_READS,
+      // Reads only, but for settling a finished broadcast as it is read (its status: commons/broadcasts.ts).
+      uses: {
+        tables: {
+          main: [
+            ADMIN_AUTH,
+            { ...reads('TENANT', 'BROADCAST'), indexes: ['retriesByBroadcast'] },
+            writes(['UpdateItem'], 'TENANT'),
+          ],
+        },
+      },
     },
     manageBroadcasts: {
       entry: 'functions/manage-broadcasts.ts',
@@ -403,7 +458,17 @@ export const topology = {
       memoryMb: 512,
       timeoutSeconds: 29,
       // Cancelling a scheduled broadcast deletes its at() schedule; a resume hands release tasks to the fan-out.
-      uses: { ...ADMIN_READS, queues: { send: 'send', fanOut: 'send' }, scheduleGroups: ['schedules'] },
+      uses: {
+        tables: {
+          main: [
+            ADMIN_AUTH,
+            { ...reads('TENANT', 'BROADCAST'), indexes: ['retriesByBroadcast'] },
+            writes(['UpdateItem'], 'TENANT', 'BROADCAST'),
+          ],
+        },
+        queues: { send: 'send', fanOut: 'send' },
+        scheduleGroups: ['schedules'],
+      },
     },
     metrics: {
       entry: 'functions/metrics.ts',
@@ -411,7 +476,12 @@ export const topology = {
         "GET /v1/metrics: the tenant's pending, recent sends and failures, active broadcasts, dead letters",
       memoryMb: 256,
       timeoutSeconds: 10,
-      uses: { ...ADMIN_READS, deadLetterQueues: { send: 'depth', fanOut: 'depth' } },
+      uses: {
+        tables: {
+          main: [ADMIN_AUTH, { ...reads('TENANT', 'BROADCAST', 'ACTIVITY'), indexes: ['activeBroadcasts'] }],
+        },
+        deadLetterQueues: { send: 'depth', fanOut: 'depth' },
+      },
     },
     previewBroadcast: {
       entry: 'functions/preview-broadcast.ts',
@@ -420,21 +490,38 @@ export const topology = {
       timeoutSeconds: 29,
       // Reads the tenant's key, contacts, groups, suppressions, settings, send history and messaging-limit
       // book; asks Twilio for the template.
-      uses: { tables: { main: 'read' }, secrets: ['twilioAuthToken'] },
+      uses: {
+        tables: {
+          main: [
+            ADMIN_AUTH,
+            reads('SETTINGS', 'GROUPS', 'GROUP', 'CONTACTS', 'SUPPRESS', 'SENDS', 'LIMITBOOK'),
+          ],
+        },
+        secrets: ['twilioAuthToken'],
+      },
     },
     settings: {
       entry: 'functions/settings.ts',
       description: "GET and PUT /v1/settings: the tenant's settings",
       memoryMb: 256,
       timeoutSeconds: 10,
-      uses: ADMIN_READS,
+      uses: { tables: { main: [ADMIN_AUTH, reads('SETTINGS'), writes(['UpdateItem'], 'SETTINGS')] } },
     },
     suppressions: {
       entry: 'functions/suppressions.ts',
       description: "Suppression lists (GET, POST, DELETE /v1/suppressions) and a contact's message history",
       memoryMb: 512,
       timeoutSeconds: 15,
-      uses: ADMIN_READS,
+      // The contact's message history names its broadcasts: read, never written.
+      uses: {
+        tables: {
+          main: [
+            ADMIN_AUTH,
+            reads('SUPPRESS', 'CONTACT', 'TENANT', 'BROADCAST'),
+            writes(['PutItem', 'DeleteItem'], 'SUPPRESS'),
+          ],
+        },
+      },
     },
     addressBook: {
       entry: 'functions/address-book.ts',
@@ -442,7 +529,15 @@ export const topology = {
       memoryMb: 512,
       // An erasure removes the contact's memberships and its history's text in one request.
       timeoutSeconds: 29,
-      uses: ADMIN_READS,
+      uses: {
+        tables: {
+          main: [
+            ADMIN_AUTH,
+            { ...reads('CONTACTS', 'GROUPS', 'GROUP', 'SUPPRESS', 'CONTACT'), indexes: ['contactsByName'] },
+            writes(['PutItem', 'UpdateItem', 'DeleteItem'], 'CONTACTS', 'GROUPS', 'GROUP', 'CONTACT'),
+          ],
+        },
+      },
     },
     groups: {
       entry: 'functions/groups.ts',
@@ -450,14 +545,37 @@ export const topology = {
       // A CSV part is gathered in memory: up to 10,000 contacts, 5 MB of body.
       memoryMb: 1024,
       timeoutSeconds: 29,
-      uses: { ...ADMIN_READS, queues: { groupCleanup: 'send' } },
+      uses: {
+        tables: {
+          main: [
+            ADMIN_AUTH,
+            { ...reads('GROUPS', 'GROUP', 'CONTACTS', 'SUPPRESS', 'IDEM'), indexes: ['contactsByName'] },
+            writes(
+              ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'],
+              'GROUPS',
+              'GROUP',
+              'CONTACTS',
+              'IDEM',
+            ),
+          ],
+        },
+        queues: { groupCleanup: 'send' },
+      },
     },
     groupCleanup: {
       entry: 'functions/group-cleanup.ts',
       description: "Removes a deleted group's memberships page by page, then the group",
       memoryMb: 512,
       timeoutSeconds: GROUP_CLEANUP_TIMEOUT_SECONDS,
-      uses: { tables: { main: 'readwrite' }, queues: { groupCleanup: 'send+consume' } },
+      uses: {
+        tables: {
+          main: [
+            reads('GROUPS', 'GROUP', 'CONTACTS'),
+            writes(['UpdateItem', 'DeleteItem', 'BatchWriteItem'], 'GROUPS', 'GROUP', 'CONTACTS'),
+          ],
+        },
+        queues: { groupCleanup: 'send+consume' },
+      },
     },
     templates: {
       entry: 'functions/templates.ts',
@@ -466,7 +584,7 @@ export const topology = {
       // A list may take a few Content API pages of 1,000 (5 s each at most).
       timeoutSeconds: 29,
       // Reads the API key (GetItem) and calls Twilio with the auth token; writes nothing.
-      uses: { tables: { main: 'read' }, secrets: ['twilioAuthToken'] },
+      uses: { tables: { main: ADMIN_AUTH }, secrets: ['twilioAuthToken'] },
     },
     routeNotFound: {
       entry: 'functions/route-not-found.ts',
@@ -487,7 +605,15 @@ export const topology = {
       description: "Hands a stored chunk of a broadcast's list to the send queue, one task per recipient",
       memoryMb: 256,
       timeoutSeconds: FAN_OUT_TIMEOUT_SECONDS,
-      uses: { tables: { main: 'readwrite' }, queues: { fanOut: 'send+consume', send: 'send' } },
+      uses: {
+        tables: {
+          main: [
+            reads('TENANT', 'BROADCAST', 'SENDS', 'LIMITBOOK'),
+            writes(['PutItem', 'UpdateItem'], 'TENANT', 'BROADCAST', 'SENDS', 'LIMITBOOK'),
+          ],
+        },
+        queues: { fanOut: 'send+consume', send: 'send' },
+      },
     },
     twilioStatusWebhook: {
       entry: 'functions/twilio-status-webhook.ts',
@@ -497,7 +623,8 @@ export const topology = {
       memoryMb: 128,
       timeoutSeconds: 10,
       uses: {
-        tables: { main: 'readwrite' },
+        // Updates and puts only: a status callback never deletes anything.
+        tables: { main: APPLY_STATUS },
         queues: { callbackRetries: 'send' },
         secrets: ['twilioAuthToken'],
       },
@@ -507,14 +634,23 @@ export const topology = {
       description: 'Applies status callbacks again whose ledger write failed when they arrived',
       memoryMb: 256,
       timeoutSeconds: CALLBACK_RETRY_TIMEOUT_SECONDS,
-      uses: { tables: { main: 'readwrite' }, queues: { callbackRetries: 'consume' } },
+      uses: { tables: { main: APPLY_STATUS }, queues: { callbackRetries: 'consume' } },
     },
     aggregateCounts: {
       entry: 'functions/aggregate-counts.ts',
       description: "Counts recipients' changes from the table's stream, exactly once, and settles broadcasts",
       memoryMb: 256,
       timeoutSeconds: 60,
-      uses: { tables: { main: 'readwrite' } },
+      // Counters, activity minutes and settling (BROADCAST#, ACTIVITY#, TENANT#); the contacts' history.
+      uses: {
+        tables: {
+          main: [
+            reads('TENANT', 'BROADCAST', 'CONTACT'),
+            writes(['UpdateItem'], 'TENANT', 'BROADCAST', 'ACTIVITY'),
+            writes(['PutItem', 'BatchWriteItem'], 'CONTACT'),
+          ],
+        },
+      },
     },
     twilioInboundWebhook: {
       entry: 'functions/twilio-inbound-webhook.ts',
@@ -522,7 +658,18 @@ export const topology = {
         'Incoming WhatsApp messages: signature checked; confirmation taps, opt-out and opt-in words, history',
       memoryMb: 512,
       timeoutSeconds: 10,
-      uses: { tables: { main: 'readwrite' }, queues: { send: 'send' }, secrets: ['twilioAuthToken'] },
+      // An opt-in word removes the person's suppression (DeleteItem on SUPPRESS# only).
+      uses: {
+        tables: {
+          main: [
+            reads('SID', 'BROADCAST', 'TENANT', 'CONTACT', 'INBOUND', 'SUPPRESS'),
+            writes(['PutItem', 'UpdateItem'], 'SUPPRESS', 'INBOUND', 'CONTACT', 'BROADCAST', 'SID'),
+            writes(['DeleteItem'], 'SUPPRESS'),
+          ],
+        },
+        queues: { send: 'send' },
+        secrets: ['twilioAuthToken'],
+      },
     },
     sendMessages: {
       entry: 'functions/send-messages.ts',
@@ -530,7 +677,12 @@ export const topology = {
       memoryMb: 256,
       timeoutSeconds: SEND_TIMEOUT_SECONDS,
       uses: {
-        tables: { main: 'readwrite' },
+        tables: {
+          main: [
+            reads('TENANT', 'BROADCAST', 'SUPPRESS', 'PACE', 'CONTACT', 'SID'),
+            writes(['PutItem', 'UpdateItem'], 'TENANT', 'BROADCAST', 'PACE', 'SID', 'CONTACT'),
+          ],
+        },
         queues: { send: 'send+consume' },
         secrets: ['twilioAuthToken'],
         functionUrls: ['statusCallback'],
@@ -541,7 +693,15 @@ export const topology = {
       description: 'Every minute: re-queues transient failures whose backoff window has passed',
       memoryMb: 512,
       timeoutSeconds: 120,
-      uses: { tables: { main: 'readwrite' }, queues: { send: 'send' } },
+      uses: {
+        tables: {
+          main: [
+            { ...reads('TENANT', 'BROADCAST'), indexes: ['activeBroadcasts', 'retriesByBroadcast'] },
+            writes(['UpdateItem'], 'BROADCAST'),
+          ],
+        },
+        queues: { send: 'send' },
+      },
     },
     contactImports: {
       entry: 'functions/contact-imports.ts',
@@ -551,7 +711,14 @@ export const topology = {
       memoryMb: 1024,
       timeoutSeconds: 29,
       uses: {
-        tables: { main: 'readwrite' },
+        // An import that could not start is discarded whole (DeleteItem of its own items).
+        tables: {
+          main: [
+            ADMIN_AUTH,
+            reads('TENANT', 'GROUPS', 'IMPIDEM'),
+            writes(['PutItem', 'UpdateItem', 'DeleteItem'], 'TENANT', 'IMPIDEM'),
+          ],
+        },
         buckets: {
           uploads: {
             read: [UPLOADS_PREFIX],
@@ -567,7 +734,12 @@ export const topology = {
       memoryMb: 1024,
       timeoutSeconds: IMPORT_TIMEOUT_SECONDS,
       uses: {
-        tables: { main: 'readwrite' },
+        tables: {
+          main: [
+            reads('TENANT', 'GROUPS', 'GROUP', 'CONTACTS'),
+            writes(['PutItem', 'UpdateItem'], 'TENANT', 'GROUPS', 'GROUP', 'CONTACTS'),
+          ],
+        },
         queues: { imports: 'send+consume' },
         buckets: { uploads: { read: [IMPORTS_PREFIX] } },
       },
@@ -582,7 +754,19 @@ export const topology = {
       // resume hands its run's unsent recipients to the fan-out again (resumeBroadcast), and a test
       // send is a broadcast of its own (acceptTestSend).
       uses: {
-        tables: { main: 'readwrite' },
+        tables: {
+          main: [
+            ADMIN_AUTH,
+            ...ACCEPT_BROADCAST,
+            reads('CAMPAIGN', 'IDEMCMP'),
+            writes(['PutItem', 'UpdateItem'], 'CAMPAIGN', 'IDEMCMP'),
+            // A deleted campaign: its item and its runs' items.
+            writes(['DeleteItem'], 'TENANT'),
+            writes(['BatchWriteItem'], 'CAMPAIGN'),
+            // A resume hands the run's unsent recipients back (resumeBroadcast).
+            { ...reads('BROADCAST'), indexes: ['retriesByBroadcast'] },
+          ],
+        },
         queues: { send: 'send', fanOut: 'send' },
         secrets: ['twilioAuthToken'],
         scheduleGroups: ['schedules'],
@@ -594,7 +778,13 @@ export const topology = {
         "EventBridge Scheduler's target: a campaign's run (one broadcast per firing) or a scheduled broadcast's start",
       memoryMb: 1024,
       timeoutSeconds: RUN_SCHEDULES_TIMEOUT_SECONDS,
-      uses: { tables: { main: 'readwrite' }, queues: { fanOut: 'send' }, secrets: ['twilioAuthToken'] },
+      uses: {
+        tables: {
+          main: [...ACCEPT_BROADCAST, reads('CAMPAIGN'), writes(['PutItem', 'UpdateItem'], 'CAMPAIGN')],
+        },
+        queues: { fanOut: 'send' },
+        secrets: ['twilioAuthToken'],
+      },
     },
     sweepStuck: {
       entry: 'functions/sweep-stuck.ts',
@@ -603,7 +793,23 @@ export const topology = {
       memoryMb: 512,
       timeoutSeconds: 240,
       uses: {
-        tables: { main: 'readwrite' },
+        tables: {
+          main: [
+            {
+              ...reads('TENANT', 'BROADCAST', 'SID', 'CONTACT', 'SUPPRESS'),
+              indexes: ['activeBroadcasts', 'retriesByBroadcast'],
+            },
+            writes(
+              ['PutItem', 'UpdateItem'],
+              'TENANT',
+              'BROADCAST',
+              'ACTIVITY',
+              'SID',
+              'CONTACT',
+              'SUPPRESS',
+            ),
+          ],
+        },
         queues: { send: 'send', fanOut: 'send' },
         secrets: ['twilioAuthToken'],
       },

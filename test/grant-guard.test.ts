@@ -166,6 +166,18 @@ describe('the grant guard refuses what IAM would', () => {
     expect(refused(spec, 's3', 'PutObject', { Bucket: 'broadcast-uploads', Key: 'imports/t/a.csv' })).toBe(
       's3:PutObject',
     );
+    const copier = fn({ buckets: { uploads: { read: ['uploads/'], write: ['imports/'] } } });
+    const copy = (from: string, to: string) => ({
+      Bucket: 'broadcast-uploads',
+      Key: to,
+      CopySource: `broadcast-uploads/${from}`,
+    });
+    expect(
+      refused(copier, 's3', 'CopyObject', copy('uploads/t/u%201.csv', 'imports/t/i.csv')),
+    ).toBeUndefined();
+    expect(refused(copier, 's3', 'CopyObject', copy('imports/t/i.csv', 'imports/t/j.csv'))).toBe(
+      's3:GetObject',
+    );
     expect(
       refused(spec, 'scheduler', 'CreateSchedule', { GroupName: 'broadcast-schedules', Name: 'x' }),
     ).toBeUndefined();

@@ -340,6 +340,26 @@ function s3Permissions(where: GuardedResources, op: string, input: Json): Permis
       resource: { kind: 'object', bucket, key: o.Key ?? '' },
     }));
   }
+  if (op === 'CopyObject') {
+    // Reads the source object and writes the destination: s3:GetObject and s3:PutObject (S3 API
+    // reference, CopyObject, "Permissions").
+    const source = decodeURIComponent(String(input.CopySource ?? '').replace(/^\//, ''));
+    const [sourceBucket = '', ...rest] = source.split('/');
+    const sourceKey = rest.join('/');
+    const key = String(input.Key ?? '');
+    return [
+      {
+        action: 's3:GetObject',
+        arn: `arn:aws:s3:::${source}`,
+        resource: { kind: 'object', bucket: idOf(where.buckets, sourceBucket), key: sourceKey },
+      },
+      {
+        action: 's3:PutObject',
+        arn: `arn:aws:s3:::${name}/${key}`,
+        resource: { kind: 'object', bucket, key },
+      },
+    ];
+  }
   const action = S3_OBJECT_ACTIONS[op];
   if (action) {
     const key = String(input.Key ?? '');
