@@ -39,6 +39,18 @@ export const COARSE_WRITE: readonly DynamoAction[] = [
 export const WRITE_ACTIONS: ReadonlySet<DynamoAction> = new Set(COARSE_WRITE);
 
 export function resolveTableGrants(access: TableAccess, table: TableSpec): ResolvedTableGrant[] {
+  if (typeof access === 'string') return resolveOnce(access, table);
+  let resolved = RESOLVED.get(access);
+  if (!resolved) {
+    resolved = resolveOnce(access, table);
+    RESOLVED.set(access, resolved);
+  }
+  return resolved;
+}
+/** A declaration does not change once made: resolved once per grant object, not per call. */
+const RESOLVED = new WeakMap<object, ResolvedTableGrant[]>();
+
+function resolveOnce(access: TableAccess, table: TableSpec): ResolvedTableGrant[] {
   const allIndexes = table.globalIndexes.map((i) => i.name);
   if (access === 'read') return [{ actions: COARSE_READ, indexes: allIndexes, coarse: 'read' }];
   if (access === 'readwrite')
@@ -91,12 +103,19 @@ export function tableGrantProblems(
  * else literally, case-sensitive (IAM User Guide, "IAM JSON policy elements: Condition operators").
  */
 export function stringLike(pattern: string, value: string): boolean {
-  const source = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, 's').test(value);
+  let compiled = PATTERNS.get(pattern);
+  if (!compiled) {
+    const source = pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
+    compiled = new RegExp(`^${source}$`, 's');
+    PATTERNS.set(pattern, compiled);
+  }
+  return compiled.test(value);
 }
+/** Compiled once: the twin checks every call of every function against them. */
+const PATTERNS = new Map<string, RegExp>();
 
 /**
  * `ForAllValues:StringLike` on dynamodb:LeadingKeys: every partition key the request names matches a
