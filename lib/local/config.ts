@@ -49,6 +49,11 @@ export interface LocalConfig {
   readonly handlerSettings: Readonly<Record<string, string>>;
   /** Injected faults (TWIN_FAULTS, TWIN_FAULTS_SEED); absent when none are named. */
   readonly faults?: FaultPlan;
+  /**
+   * TWIN_GRANTS_LOG: a file to which the grant guard appends every permission each function's AWS
+   * calls needed, one JSON line each (lib/local/grant-guard-wiring.ts); absent: none written.
+   */
+  readonly grantsLog?: string;
 }
 
 /** Handler settings `npm start` passes to the functions when set (README, "Configuration"). */
@@ -164,6 +169,7 @@ export function localConfigFromEnv(
     dynamodbPort: integer(env, 'DYNAMODB_LOCAL_PORT', 0, { min: 0, max: 65535 }),
     sqsPort: integer(env, 'SQS_LOCAL_PORT', 0, { min: 0, max: 65535 }),
     ...(faults ? { faults } : {}),
+    ...(env.TWIN_GRANTS_LOG?.trim() ? { grantsLog: env.TWIN_GRANTS_LOG.trim() } : {}),
   };
 }
 

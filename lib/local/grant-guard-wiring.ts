@@ -9,8 +9,8 @@ export interface GrantGuard extends Guard {
 }
 
 /**
- * The twin's grant guard over its resources. Each refusal is logged at ERROR. With TWIN_GRANTS_LOG
- * set to a file, every permission each function's calls needed is appended to it as a JSON line
+ * The twin's grant guard over its resources. Each refusal is logged at ERROR. With a `logFile`
+ * (TWIN_GRANTS_LOG), every permission each function's calls needed is appended to it as a JSON line
  * (`{"function":"settings","action":"dynamodb:GetItem","arn":"…","keys":["TENANT#t1"]}`): what a
  * new function's `uses` has to declare.
  */
@@ -23,9 +23,9 @@ export function startGuardFor(
     scheduleGroups: Record<string, { name: string }>;
   },
   log: (entry: Record<string, unknown>) => void,
+  logFile?: string,
 ): GrantGuard {
   const lastPart = (url: string) => url.split('/').pop() ?? '';
-  const logFile = process.env.TWIN_GRANTS_LOG;
   const guard = startGrantGuard(
     topo,
     {

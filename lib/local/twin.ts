@@ -323,7 +323,12 @@ export async function startLocalTwin(
       }),
     );
 
-    const guard = startGuardFor(topo, { queues, tableNames, buckets: bucketNames, scheduleGroups }, log);
+    const guard = startGuardFor(
+      topo,
+      { queues, tableNames, buckets: bucketNames, scheduleGroups },
+      log,
+      config.grantsLog,
+    );
     stack.push(async () => guard.stop());
     const invokers: Record<string, Invoke> = {};
     const wrapInvoke = options.instrument?.wrapInvoke ?? ((_name: string, invoke: Invoke) => invoke);

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Topology, topology } from '../../lib/topology.ts';
 import { type ApiTwin, startApiTwin } from '../support/api-twin.ts';
@@ -22,13 +25,19 @@ const readOnlySettings: Topology = {
 };
 
 let api: ApiTwin;
+const logDir = mkdtempSync(path.join(tmpdir(), 'grants-log-'));
+const grantsLog = path.join(logDir, 'grants.jsonl');
 
 beforeAll(async () => {
-  api = await startApiTwin({ LOCAL_API_KEYS: `acme:${KEY}` }, { topology: readOnlySettings });
+  api = await startApiTwin(
+    { LOCAL_API_KEYS: `acme:${KEY}`, TWIN_GRANTS_LOG: grantsLog },
+    { topology: readOnlySettings },
+  );
 }, 60_000);
 
 afterAll(async () => {
   await api?.stop();
+  rmSync(logDir, { recursive: true, force: true });
 });
 
 describe('grants on the twin', () => {
@@ -45,6 +54,21 @@ describe('grants on the twin', () => {
     expect((await api.call('GET', '/v1/settings', { key: KEY })).body).toMatchObject({
       requireConsentForMarketing: false,
     });
+    // TWIN_GRANTS_LOG: every permission each call needed, allowed or not, to write a function's grants from.
+    const needed = readFileSync(grantsLog, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { function: string; action: string; keys?: string[] });
+    expect(needed).toContainEqual(
+      expect.objectContaining({ function: 'settings', action: 'dynamodb:GetItem', keys: ['SETTINGS#acme'] }),
+    );
+    expect(needed).toContainEqual(
+      expect.objectContaining({
+        function: 'settings',
+        action: 'dynamodb:UpdateItem',
+        keys: ['SETTINGS#acme'],
+      }),
+    );
     expect(api.twin.grants.denied()).toEqual([
       expect.objectContaining({
         function: 'settings',

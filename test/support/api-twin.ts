@@ -61,6 +61,8 @@ export async function startApiTwin(
       PORT: '0',
       TWILIO_SIMULATOR_PORT: '0',
       SIM_LATENCY_MS: '5',
+      // What each function's calls needed, for narrowing its grants (README, "Grants").
+      ...(process.env.TWIN_GRANTS_LOG ? { TWIN_GRANTS_LOG: process.env.TWIN_GRANTS_LOG } : {}),
       ...env,
     }),
     { log: () => {}, ...options },
