@@ -11,6 +11,7 @@ import {
 } from '../functions/core/imports.ts';
 import { visibilityTimeoutFor } from '../functions/core/recovery.ts';
 import { tableGrantProblems } from './table-access.ts';
+import { ACCEPT_BROADCAST, ADMIN_AUTH, APPLY_STATUS, reads, writes } from './table-grant-sets.ts';
 
 /**
  * The one declaration of the system's topology: functions, HTTP routes, queues and
@@ -283,46 +284,6 @@ const RUN_SCHEDULES_TIMEOUT_SECONDS = 120;
  * `tables` grant yet may spread it; narrow it to what the function calls (README, "Grants").
  */
 export const ADMIN_READS = { tables: { main: 'readwrite' } } as const;
-
-/**
- * Table grants by item family (functions/adapters/table-layout.ts and the adapters' layouts): the
- * partition-key patterns of `dynamodb:LeadingKeys`, one IAM statement per TableGrant.
- */
-const items = (...families: string[]): string[] => families.map((f) => `${f}#*`);
-const READ: readonly DynamoAction[] = ['GetItem', 'BatchGetItem', 'Query'];
-const reads = (...families: string[]): TableGrant => ({ actions: READ, leadingKeys: items(...families) });
-const writes = (actions: readonly DynamoAction[], ...families: string[]): TableGrant => ({
-  actions,
-  leadingKeys: items(...families),
-});
-/** What every admin route does first (functions/commons/admin-route.ts): read the API key's item. */
-export const ADMIN_AUTH: TableGrant = { actions: ['GetItem'], leadingKeys: items('APIKEY') };
-/**
- * Accepting a broadcast (create, a test send, a campaign's run: commons/broadcast-creation.ts): the
- * tenant's settings, audience, suppressions, send history and limit book read; the broadcast, its
- * chunks, its idempotency and fingerprint items and the limit book written.
- */
-const ACCEPT_BROADCAST: readonly TableGrant[] = [
-  reads(
-    'TENANT',
-    'BROADCAST',
-    'IDEM',
-    'FP',
-    'SETTINGS',
-    'GROUPS',
-    'GROUP',
-    'CONTACTS',
-    'SUPPRESS',
-    'SENDS',
-    'LIMITBOOK',
-  ),
-  writes(['PutItem', 'UpdateItem', 'BatchWriteItem'], 'TENANT', 'BROADCAST', 'IDEM', 'FP', 'LIMITBOOK'),
-];
-/** A recipient's status change (a status callback, applied now or retried): ledger, follow-up, SID index, history. */
-const APPLY_STATUS: readonly TableGrant[] = [
-  reads('BROADCAST', 'TENANT', 'SID', 'CONTACT', 'SUPPRESS'),
-  writes(['PutItem', 'UpdateItem'], 'BROADCAST', 'SID', 'CONTACT', 'SUPPRESS'),
-];
 
 export const topology = {
   tables: {
