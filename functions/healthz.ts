@@ -6,6 +6,7 @@ import { queueProbe, tableProbe } from './adapters/health-probes.ts';
 import { requiredEnv } from './commons/config.ts';
 import { errorResponse, json } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
+import { announced } from './commons/sdk-clients.ts';
 import { ApiError } from './core/errors.ts';
 import { checkDependencies } from './core/health.ts';
 
@@ -50,7 +51,11 @@ function clients(): { doc: DynamoDBDocumentClient; sqs: SQSClient } {
   if (made?.where !== where) {
     made?.doc.destroy();
     made?.sqs.destroy();
-    made = { where, doc: DynamoDBDocumentClient.from(new DynamoDBClient({})), sqs: new SQSClient({}) };
+    made = {
+      where,
+      doc: DynamoDBDocumentClient.from(announced(new DynamoDBClient({}), 'dynamodb')),
+      sqs: announced(new SQSClient({}), 'sqs'),
+    };
   }
   return made;
 }

@@ -44,6 +44,7 @@ import {
   SCHEDULES_GRANT_REASON,
 } from './schedule-groups.ts';
 import { grantSecretPrefix, SECRET_PREFIX_GRANT_REASON, secretPrefixName } from './secret-prefixes.ts';
+import { grantTable } from './table-grants.ts';
 import {
   type ConsumerSpec,
   topology as declaredTopology,
@@ -403,9 +404,13 @@ export class BroadcastStack extends Stack {
       const indexArns: string[] = [];
       for (const [tableId, access] of Object.entries(spec.uses.tables ?? {})) {
         const table = mustGet(this.tables, tableId, 'table');
-        if (access === 'read') table.grantReadData(grantee);
-        else table.grantReadWriteData(grantee);
-        if (mustGet(topo.tables, tableId, 'table').globalIndexes.length > 0)
+        const { indexWildcard } = grantTable(
+          service.role,
+          table,
+          access,
+          mustGet(topo.tables, tableId, 'table'),
+        );
+        if (indexWildcard)
           indexArns.push(
             `Resource::<${this.getLogicalId(table.node.defaultChild as dynamodb.CfnTable)}.Arn>/index/*`,
           );

@@ -10,6 +10,8 @@ import {
   UPLOADS_PREFIX,
 } from '../functions/core/imports.ts';
 import { visibilityTimeoutFor } from '../functions/core/recovery.ts';
+import { tableGrantProblems } from './table-access.ts';
+import { ACCEPT_BROADCAST, ADMIN_AUTH, APPLY_STATUS, reads, writes } from './table-grant-sets.ts';
 
 /**
  * The one declaration of the system's topology: functions, HTTP routes, queues and
@@ -107,7 +109,47 @@ export interface SecretPrefixSpec {
 /** `read`: GetSecretValue; `write`: also create, change and delete the secrets under the prefix. */
 export type SecretPrefixAccess = 'read' | 'write';
 
-export type TableAccess = 'read' | 'readwrite';
+/**
+ * A DynamoDB action as IAM names it (`dynamodb:<action>`). A TransactWriteItems is authorized item
+ * by item as PutItem, UpdateItem, DeleteItem or ConditionCheckItem, a TransactGetItems as GetItem
+ * (DynamoDB developer guide, "Using IAM with DynamoDB transactions"); BatchGetItem and BatchWriteItem
+ * are actions of their own.
+ */
+export type DynamoAction =
+  | 'GetItem'
+  | 'BatchGetItem'
+  | 'Query'
+  | 'Scan'
+  | 'ConditionCheckItem'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'BatchWriteItem'
+  | 'DescribeTable';
+
+/**
+ * Exactly what a function does with a table (lib/table-access.ts resolves it, lib/table-grants.ts
+ * makes the IAM policy, lib/local/grant-guard.ts refuses the rest on the twin).
+ */
+export interface TableGrant {
+  readonly actions: readonly DynamoAction[];
+  /** Global secondary indexes it queries (by name: the policy names each index's ARN). */
+  readonly indexes?: readonly string[];
+  /**
+   * The item families it touches, as IAM StringLike patterns of their partition keys (`TENANT#*`,
+   * `BROADCAST#*`; the families in functions/adapters/table-layout.ts): the `dynamodb:LeadingKeys`
+   * condition of its table statement (DynamoDB developer guide, "Using IAM policy conditions for
+   * fine-grained access control"). Absent: any item. Index queries are not held to it.
+   */
+  readonly leadingKeys?: readonly string[];
+}
+
+/**
+ * `'read'` and `'readwrite'` are the coarse grants of before (CDK's grantReadData and
+ * grantReadWriteData, every index, any item); TableGrants say exactly what the function calls, one
+ * IAM statement each (so reading API keys and writing recipients never adds up to writing API keys).
+ */
+export type TableAccess = 'read' | 'readwrite' | TableGrant | readonly TableGrant[];
 /** `depth`: read the queue's attributes only (message counts), for metrics. */
 export type QueueAccess = 'send' | 'consume' | 'send+consume' | 'depth';
 
@@ -305,11 +347,10 @@ const EVENTS_MAX_RECORD_AGE_SECONDS = 86_400;
 /** Broadcast statuses whose arrival is an event (broadcast.completed, .failed, .paused). */
 const EVENTFUL_BROADCAST_STATUSES = ['completed', 'partial', 'failed', 'paused'];
 /**
- * Admin handlers read tenant API keys and broadcasts; the create route also enqueues the fan-out. Every
- * admin route also writes its tenant's rate-limit window, the key's lastUsedAt and, for a write, its
- * audit entry (functions/commons/admin-route.ts).
+ * The coarse grant admin handlers had before each was narrowed: a function added without its own
+ * `tables` grant yet may spread it; narrow it to what the function calls (README, "Grants").
  */
-const ADMIN_READS = { tables: { main: 'readwrite' } } as const;
+export const ADMIN_READS = { tables: { main: 'readwrite' } } as const;
 
 export const topology = {
   tables: {
@@ -418,7 +459,10 @@ export const topology = {
       memoryMb: 256,
       timeoutSeconds: 5,
       // Exactly the reads its checks make: GetItem on the table, GetQueueAttributes on the queue.
-      uses: { tables: { main: 'read' }, queues: { send: 'depth' } },
+      uses: {
+        tables: { main: { actions: ['GetItem'], leadingKeys: ['HEALTHZ'] } },
+        queues: { send: 'depth' },
+      },
     },
     createBroadcast: {
       entry: 'functions/create-broadcast.ts',
@@ -428,7 +472,7 @@ export const topology = {
       // API Gateway gives up at 29 s; the handler only validates and stores a few chunk items.
       timeoutSeconds: 29,
       uses: {
-        ...ADMIN_READS,
+        tables: { main: [...ADMIN_AUTH, ...ACCEPT_BROADCAST] },
         queues: { fanOut: 'send' },
         secrets: ['twilioAuthToken'],
         secretPrefixes: { tenantTwilio: 'read' },
@@ -441,7 +485,16 @@ export const topology = {
       description: 'GET routes of /v1/broadcasts: one broadcast, the list, progress and recipients',
       memoryMb: 512,
       timeoutSeconds: 15,
-      uses: ADMIN_READS,
+      // Reads only, but for settling a finished broadcast as it is read (its status: commons/broadcasts.ts).
+      uses: {
+        tables: {
+          main: [
+            ...ADMIN_AUTH,
+            { ...reads('TENANT', 'BROADCAST'), indexes: ['retriesByBroadcast'] },
+            writes(['UpdateItem'], 'TENANT'),
+          ],
+        },
+      },
     },
     manageBroadcasts: {
       entry: 'functions/manage-broadcasts.ts',
@@ -449,7 +502,17 @@ export const topology = {
       memoryMb: 512,
       timeoutSeconds: 29,
       // Cancelling a scheduled broadcast deletes its at() schedule; a resume hands release tasks to the fan-out.
-      uses: { ...ADMIN_READS, queues: { send: 'send', fanOut: 'send' }, scheduleGroups: ['schedules'] },
+      uses: {
+        tables: {
+          main: [
+            ...ADMIN_AUTH,
+            { ...reads('TENANT', 'BROADCAST'), indexes: ['retriesByBroadcast'] },
+            writes(['UpdateItem'], 'TENANT', 'BROADCAST'),
+          ],
+        },
+        queues: { send: 'send', fanOut: 'send' },
+        scheduleGroups: ['schedules'],
+      },
     },
     metrics: {
       entry: 'functions/metrics.ts',
@@ -457,7 +520,15 @@ export const topology = {
         "GET /v1/metrics: the tenant's pending, recent sends and failures, active broadcasts, dead letters",
       memoryMb: 256,
       timeoutSeconds: 10,
-      uses: { ...ADMIN_READS, deadLetterQueues: { send: 'depth', fanOut: 'depth' } },
+      uses: {
+        tables: {
+          main: [
+            ...ADMIN_AUTH,
+            { ...reads('TENANT', 'BROADCAST', 'ACTIVITY'), indexes: ['activeBroadcasts'] },
+          ],
+        },
+        deadLetterQueues: { send: 'depth', fanOut: 'depth' },
+      },
     },
     previewBroadcast: {
       entry: 'functions/preview-broadcast.ts',
@@ -465,10 +536,14 @@ export const topology = {
       memoryMb: 1024,
       timeoutSeconds: 29,
       // Reads the tenant's key, contacts, groups, suppressions, settings, send history and messaging-limit
-      // book; asks Twilio for the template. Writes only what every admin route writes (admin-route.ts):
-      // the tenant's rate-limit window and the key's lastUsedAt.
+      // book; asks Twilio for the template.
       uses: {
-        tables: { main: 'readwrite' },
+        tables: {
+          main: [
+            ...ADMIN_AUTH,
+            reads('SETTINGS', 'GROUPS', 'GROUP', 'CONTACTS', 'SUPPRESS', 'SENDS', 'LIMITBOOK'),
+          ],
+        },
         secrets: ['twilioAuthToken'],
         secretPrefixes: { tenantTwilio: 'read' },
       },
@@ -480,14 +555,27 @@ export const topology = {
       // PUT /v1/settings/twilio asks Twilio (two reads of up to 5 s each) before it writes.
       timeoutSeconds: 15,
       // The deployment's token checks a sender on its account; a tenant's own token is written under the prefix.
-      uses: { ...ADMIN_READS, secrets: ['twilioAuthToken'], secretPrefixes: { tenantTwilio: 'write' } },
+      uses: {
+        tables: { main: [...ADMIN_AUTH, reads('SETTINGS'), writes(['UpdateItem'], 'SETTINGS')] },
+        secrets: ['twilioAuthToken'],
+        secretPrefixes: { tenantTwilio: 'write' },
+      },
     },
     suppressions: {
       entry: 'functions/suppressions.ts',
       description: "Suppression lists (GET, POST, DELETE /v1/suppressions) and a contact's message history",
       memoryMb: 512,
       timeoutSeconds: 15,
-      uses: ADMIN_READS,
+      // The contact's message history names its broadcasts: read, never written.
+      uses: {
+        tables: {
+          main: [
+            ...ADMIN_AUTH,
+            reads('SUPPRESS', 'CONTACT', 'TENANT', 'BROADCAST'),
+            writes(['PutItem', 'DeleteItem'], 'SUPPRESS'),
+          ],
+        },
+      },
     },
     addressBook: {
       entry: 'functions/address-book.ts',
@@ -495,7 +583,15 @@ export const topology = {
       memoryMb: 512,
       // An erasure removes the contact's memberships and its history's text in one request.
       timeoutSeconds: 29,
-      uses: ADMIN_READS,
+      uses: {
+        tables: {
+          main: [
+            ...ADMIN_AUTH,
+            { ...reads('CONTACTS', 'GROUPS', 'GROUP', 'SUPPRESS', 'CONTACT'), indexes: ['contactsByName'] },
+            writes(['PutItem', 'UpdateItem', 'DeleteItem'], 'CONTACTS', 'GROUPS', 'GROUP', 'CONTACT'),
+          ],
+        },
+      },
     },
     groups: {
       entry: 'functions/groups.ts',
@@ -503,14 +599,37 @@ export const topology = {
       // A CSV part is gathered in memory: up to 10,000 contacts, 5 MB of body.
       memoryMb: 1024,
       timeoutSeconds: 29,
-      uses: { ...ADMIN_READS, queues: { groupCleanup: 'send' } },
+      uses: {
+        tables: {
+          main: [
+            ...ADMIN_AUTH,
+            { ...reads('GROUPS', 'GROUP', 'CONTACTS', 'SUPPRESS', 'IDEM'), indexes: ['contactsByName'] },
+            writes(
+              ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'],
+              'GROUPS',
+              'GROUP',
+              'CONTACTS',
+              'IDEM',
+            ),
+          ],
+        },
+        queues: { groupCleanup: 'send' },
+      },
     },
     groupCleanup: {
       entry: 'functions/group-cleanup.ts',
       description: "Removes a deleted group's memberships page by page, then the group",
       memoryMb: 512,
       timeoutSeconds: GROUP_CLEANUP_TIMEOUT_SECONDS,
-      uses: { tables: { main: 'readwrite' }, queues: { groupCleanup: 'send+consume' } },
+      uses: {
+        tables: {
+          main: [
+            reads('GROUPS', 'GROUP', 'CONTACTS'),
+            writes(['UpdateItem', 'DeleteItem', 'BatchWriteItem'], 'GROUPS', 'GROUP', 'CONTACTS'),
+          ],
+        },
+        queues: { groupCleanup: 'send+consume' },
+      },
     },
     templates: {
       entry: 'functions/templates.ts',
@@ -519,9 +638,9 @@ export const topology = {
       // A list may take a few Content API pages of 1,000 (5 s each at most).
       timeoutSeconds: 29,
       // Reads the API key (GetItem) and calls Twilio with the auth token; writes only what every admin
-      // route writes (admin-route.ts): the tenant's rate-limit window and the key's lastUsedAt.
+      // route writes (ADMIN_AUTH).
       uses: {
-        tables: { main: 'readwrite' },
+        tables: { main: ADMIN_AUTH },
         secrets: ['twilioAuthToken'],
         secretPrefixes: { tenantTwilio: 'read' },
       },
@@ -545,7 +664,15 @@ export const topology = {
       description: "Hands a stored chunk of a broadcast's list to the send queue, one task per recipient",
       memoryMb: 256,
       timeoutSeconds: FAN_OUT_TIMEOUT_SECONDS,
-      uses: { tables: { main: 'readwrite' }, queues: { fanOut: 'send+consume', send: 'send' } },
+      uses: {
+        tables: {
+          main: [
+            reads('TENANT', 'BROADCAST', 'SENDS', 'LIMITBOOK'),
+            writes(['PutItem', 'UpdateItem'], 'TENANT', 'BROADCAST', 'SENDS', 'LIMITBOOK'),
+          ],
+        },
+        queues: { fanOut: 'send+consume', send: 'send' },
+      },
     },
     twilioStatusWebhook: {
       entry: 'functions/twilio-status-webhook.ts',
@@ -555,7 +682,8 @@ export const topology = {
       memoryMb: 128,
       timeoutSeconds: 10,
       uses: {
-        tables: { main: 'readwrite' },
+        // Updates and puts only: a status callback never deletes anything.
+        tables: { main: APPLY_STATUS },
         queues: { callbackRetries: 'send' },
         secrets: ['twilioAuthToken'],
         secretPrefixes: { tenantTwilio: 'read' },
@@ -566,14 +694,23 @@ export const topology = {
       description: 'Applies status callbacks again whose ledger write failed when they arrived',
       memoryMb: 256,
       timeoutSeconds: CALLBACK_RETRY_TIMEOUT_SECONDS,
-      uses: { tables: { main: 'readwrite' }, queues: { callbackRetries: 'consume' } },
+      uses: { tables: { main: APPLY_STATUS }, queues: { callbackRetries: 'consume' } },
     },
     aggregateCounts: {
       entry: 'functions/aggregate-counts.ts',
       description: "Counts recipients' changes from the table's stream, exactly once, and settles broadcasts",
       memoryMb: 256,
       timeoutSeconds: 60,
-      uses: { tables: { main: 'readwrite' } },
+      // Counters, activity minutes and settling (BROADCAST#, ACTIVITY#, TENANT#); the contacts' history.
+      uses: {
+        tables: {
+          main: [
+            reads('TENANT', 'BROADCAST', 'CONTACT'),
+            writes(['UpdateItem'], 'TENANT', 'BROADCAST', 'ACTIVITY'),
+            writes(['PutItem', 'BatchWriteItem'], 'CONTACT'),
+          ],
+        },
+      },
     },
     publishEvents: {
       entry: 'functions/publish-events.ts',
@@ -590,8 +727,15 @@ export const topology = {
         'Incoming WhatsApp messages: signature checked; confirmation taps, opt-out and opt-in words, history',
       memoryMb: 512,
       timeoutSeconds: 10,
+      // An opt-in word removes the person's suppression (DeleteItem on SUPPRESS# only).
       uses: {
-        tables: { main: 'readwrite' },
+        tables: {
+          main: [
+            reads('SID', 'BROADCAST', 'TENANT', 'CONTACT', 'INBOUND', 'SUPPRESS'),
+            writes(['PutItem', 'UpdateItem'], 'SUPPRESS', 'INBOUND', 'CONTACT', 'BROADCAST', 'SID'),
+            writes(['DeleteItem'], 'SUPPRESS'),
+          ],
+        },
         queues: { send: 'send' },
         secrets: ['twilioAuthToken'],
         secretPrefixes: { tenantTwilio: 'read' },
@@ -603,7 +747,12 @@ export const topology = {
       memoryMb: 256,
       timeoutSeconds: SEND_TIMEOUT_SECONDS,
       uses: {
-        tables: { main: 'readwrite' },
+        tables: {
+          main: [
+            reads('TENANT', 'BROADCAST', 'SUPPRESS', 'PACE', 'CONTACT', 'SID'),
+            writes(['PutItem', 'UpdateItem'], 'TENANT', 'BROADCAST', 'PACE', 'SID', 'CONTACT'),
+          ],
+        },
         queues: { send: 'send+consume' },
         secrets: ['twilioAuthToken'],
         secretPrefixes: { tenantTwilio: 'read' },
@@ -615,7 +764,15 @@ export const topology = {
       description: 'Every minute: re-queues transient failures whose backoff window has passed',
       memoryMb: 512,
       timeoutSeconds: 120,
-      uses: { tables: { main: 'readwrite' }, queues: { send: 'send' } },
+      uses: {
+        tables: {
+          main: [
+            { ...reads('TENANT', 'BROADCAST'), indexes: ['activeBroadcasts', 'retriesByBroadcast'] },
+            writes(['UpdateItem'], 'BROADCAST'),
+          ],
+        },
+        queues: { send: 'send' },
+      },
     },
     contactImports: {
       entry: 'functions/contact-imports.ts',
@@ -625,7 +782,14 @@ export const topology = {
       memoryMb: 1024,
       timeoutSeconds: 29,
       uses: {
-        tables: { main: 'readwrite' },
+        // An import that could not start is discarded whole (DeleteItem of its own items).
+        tables: {
+          main: [
+            ...ADMIN_AUTH,
+            reads('TENANT', 'GROUPS', 'IMPIDEM'),
+            writes(['PutItem', 'UpdateItem', 'DeleteItem'], 'TENANT', 'IMPIDEM'),
+          ],
+        },
         buckets: {
           uploads: {
             read: [UPLOADS_PREFIX],
@@ -641,7 +805,12 @@ export const topology = {
       memoryMb: 1024,
       timeoutSeconds: IMPORT_TIMEOUT_SECONDS,
       uses: {
-        tables: { main: 'readwrite' },
+        tables: {
+          main: [
+            reads('TENANT', 'GROUPS', 'GROUP', 'CONTACTS'),
+            writes(['PutItem', 'UpdateItem'], 'TENANT', 'GROUPS', 'GROUP', 'CONTACTS'),
+          ],
+        },
         queues: { imports: 'send+consume' },
         buckets: { uploads: { read: [IMPORTS_PREFIX] } },
       },
@@ -656,7 +825,19 @@ export const topology = {
       // resume hands its run's unsent recipients to the fan-out again (resumeBroadcast), and a test
       // send is a broadcast of its own (acceptTestSend).
       uses: {
-        tables: { main: 'readwrite' },
+        tables: {
+          main: [
+            ...ADMIN_AUTH,
+            ...ACCEPT_BROADCAST,
+            reads('CAMPAIGN', 'IDEMCMP'),
+            writes(['PutItem', 'UpdateItem'], 'CAMPAIGN', 'IDEMCMP'),
+            // A deleted campaign: its item and its runs' items.
+            writes(['DeleteItem'], 'TENANT'),
+            writes(['BatchWriteItem'], 'CAMPAIGN'),
+            // A resume hands the run's unsent recipients back (resumeBroadcast).
+            { ...reads('BROADCAST'), indexes: ['retriesByBroadcast'] },
+          ],
+        },
         queues: { send: 'send', fanOut: 'send' },
         secrets: ['twilioAuthToken'],
         secretPrefixes: { tenantTwilio: 'read' },
@@ -684,7 +865,9 @@ export const topology = {
       memoryMb: 1024,
       timeoutSeconds: RUN_SCHEDULES_TIMEOUT_SECONDS,
       uses: {
-        tables: { main: 'readwrite' },
+        tables: {
+          main: [...ACCEPT_BROADCAST, reads('CAMPAIGN'), writes(['PutItem', 'UpdateItem'], 'CAMPAIGN')],
+        },
         queues: { fanOut: 'send' },
         secrets: ['twilioAuthToken'],
         secretPrefixes: { tenantTwilio: 'read' },
@@ -697,7 +880,23 @@ export const topology = {
       memoryMb: 512,
       timeoutSeconds: 240,
       uses: {
-        tables: { main: 'readwrite' },
+        tables: {
+          main: [
+            {
+              ...reads('TENANT', 'BROADCAST', 'SID', 'CONTACT', 'SUPPRESS'),
+              indexes: ['activeBroadcasts', 'retriesByBroadcast'],
+            },
+            writes(
+              ['PutItem', 'UpdateItem'],
+              'TENANT',
+              'BROADCAST',
+              'ACTIVITY',
+              'SID',
+              'CONTACT',
+              'SUPPRESS',
+            ),
+          ],
+        },
         queues: { send: 'send', fanOut: 'send' },
         secrets: ['twilioAuthToken'],
         secretPrefixes: { tenantTwilio: 'read' },
@@ -963,8 +1162,11 @@ export function validateTopology(topo: Topology): void {
   const problems: string[] = [];
   const fnIds = new Set(Object.keys(topo.functions));
   for (const [id, fn] of Object.entries(topo.functions)) {
-    for (const t of Object.keys(fn.uses.tables ?? {}))
-      if (!topo.tables[t]) problems.push(`${id} uses unknown table ${t}`);
+    for (const [t, access] of Object.entries(fn.uses.tables ?? {})) {
+      const table = topo.tables[t];
+      if (!table) problems.push(`${id} uses unknown table ${t}`);
+      else problems.push(...tableGrantProblems(id, t, access, table));
+    }
     for (const q of Object.keys(fn.uses.queues ?? {}))
       if (!topo.queues[q]) problems.push(`${id} uses unknown queue ${q}`);
     for (const s of fn.uses.secrets ?? [])

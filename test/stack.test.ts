@@ -8,7 +8,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { SECRET_NOT_SET } from '../functions/commons/config.ts';
 import { sendConcurrencyFor } from '../functions/core/pacing.ts';
 import { BroadcastStack, type BroadcastStackProps } from '../lib/stack.ts';
+import { resolveTableGrants, WRITE_ACTIONS } from '../lib/table-access.ts';
 import {
+  type DynamoAction,
   type FunctionSpec,
   type StreamConsumerSpec,
   streamFilterPatterns,
@@ -443,8 +445,14 @@ describe('BroadcastStack built from the topology', () => {
         actions.some((a) => a.endsWith(':*')),
         `${fnId} has a wildcard action`,
       ).toBe(false);
-      const writesTable = actions.includes('dynamodb:PutItem');
-      expect(writesTable).toBe(Object.values(spec.uses.tables ?? {}).includes('readwrite'));
+      const writesTable = actions.some((a) => WRITE_ACTIONS.has(a.replace('dynamodb:', '') as DynamoAction));
+      expect(writesTable, `${fnId} writes a table`).toBe(
+        Object.entries(spec.uses.tables ?? {}).some(([tableId, access]) =>
+          resolveTableGrants(access, must(topology.tables[tableId as 'main'], tableId)).some((g) =>
+            g.actions.some((a) => WRITE_ACTIONS.has(a)),
+          ),
+        ),
+      );
       expect(actions.includes('sqs:SendMessage')).toBe(
         Object.values(spec.uses.queues ?? {}).some((a) => a.includes('send')) || streamConsumer,
       );
@@ -526,7 +534,10 @@ describe('BroadcastStack settings', () => {
 const grownTopology: Topology = {
   ...topology,
   tables: {
-    main: { ...topology.tables.main, globalIndexes: [{ name: 'bySid', partitionKey: 'sid' }] },
+    main: {
+      ...topology.tables.main,
+      globalIndexes: [...topology.tables.main.globalIndexes, { name: 'bySid', partitionKey: 'sid' }],
+    },
   },
   functions: {
     ...topology.functions,

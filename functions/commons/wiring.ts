@@ -38,6 +38,7 @@ import {
 } from '../core/schedules.ts';
 import type { TenantSettingsStore } from '../core/tenant-settings.ts';
 import { requiredEnv } from './config.ts';
+import { announced } from './sdk-clients.ts';
 
 /**
  * SDK clients and adapters, created once per process (cold start) and shared by the handlers.
@@ -55,7 +56,7 @@ const table = () => requiredEnv('TABLE_NAME');
 
 export function dynamoDocumentClient(): DynamoDBDocumentClient {
   if (!documentClient) {
-    const client = new DynamoDBClient({});
+    const client = announced(new DynamoDBClient({}), 'dynamodb');
     retryTransactionConflicts(client);
     documentClient = DynamoDBDocumentClient.from(client, {
       marshallOptions: { removeUndefinedValues: true },
@@ -65,7 +66,7 @@ export function dynamoDocumentClient(): DynamoDBDocumentClient {
 }
 
 export function sqs(): SQSClient {
-  sqsClient ??= new SQSClient({});
+  sqsClient ??= announced(new SQSClient({}), 'sqs');
   return sqsClient;
 }
 
@@ -112,11 +113,14 @@ export const groups = (): DynamoGroups =>
  */
 let s3Client: S3Client | undefined;
 export function s3(): S3Client {
-  s3Client ??= new S3Client({
-    forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3),
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  s3Client ??= announced(
+    new S3Client({
+      forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3),
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    }),
+    's3',
+  );
   return s3Client;
 }
 
@@ -148,7 +152,7 @@ export const schedules = (): Schedules =>
   once(
     'schedules',
     () =>
-      new EventBridgeSchedules(new SchedulerClient({}), {
+      new EventBridgeSchedules(announced(new SchedulerClient({}), 'scheduler'), {
         groupName: requiredEnv('SCHEDULE_GROUP_NAME'),
         targetArn: requiredEnv('SCHEDULE_TARGET_ARN'),
         roleArn: requiredEnv('SCHEDULER_ROLE_ARN'),

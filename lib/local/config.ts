@@ -52,6 +52,11 @@ export interface LocalConfig {
   readonly faults?: FaultPlan;
   /** LOCAL_EVENTS_URL: where the local event bus POSTs each lifecycle event (besides DATA_DIR/events.jsonl). */
   readonly eventsUrl?: string;
+  /**
+   * TWIN_GRANTS_LOG: a file to which the grant guard appends every permission each function's AWS
+   * calls needed, one JSON line each (lib/local/grant-guard-wiring.ts); absent: none written.
+   */
+  readonly grantsLog?: string;
 }
 
 /** Handler settings `npm start` passes to the functions when set (README, "Configuration"). */
@@ -174,6 +179,7 @@ export function localConfigFromEnv(
     sqsPort: integer(env, 'SQS_LOCAL_PORT', 0, { min: 0, max: 65535 }),
     ...(faults ? { faults } : {}),
     ...(env.LOCAL_EVENTS_URL ? { eventsUrl: url(env.LOCAL_EVENTS_URL, 'LOCAL_EVENTS_URL') } : {}),
+    ...(env.TWIN_GRANTS_LOG?.trim() ? { grantsLog: env.TWIN_GRANTS_LOG.trim() } : {}),
   };
 }
 

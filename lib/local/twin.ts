@@ -23,6 +23,7 @@ import { FaultInjector } from './faults/injector.ts';
 import { startFaultProxy } from './faults/proxy.ts';
 import { freePort } from './free-port.ts';
 import { type FrontDoor, openFrontDoor } from './front-door.ts';
+import { type GrantGuard, startGuardFor } from './grant-guard-wiring.ts';
 import { createHttpGateway } from './http-gateway.ts';
 import { type Invoke, loadFunction } from './lambda-runtime.ts';
 import { applyExpirations, ensureBuckets, localS3Client, startBucketNotifier } from './s3-local.ts';
@@ -68,6 +69,11 @@ export interface LocalTwin {
    * injected so far, by name as written (`{ 'dynamodb.TransactionConflict': 3, … }`).
    */
   readonly faults?: Pick<FaultInjector, 'plan' | 'injected'>;
+  /**
+   * The calls the grant guard refused (lib/local/grant-guard.ts): a function's SDK call its topology
+   * `uses` does not allow fails as on AWS, and stop() fails while any are left unforgotten.
+   */
+  readonly grants: Pick<GrantGuard, 'denied' | 'forget'>;
   /**
    * What was actually wired (`GET /healthz -> healthz`, `send -> sendMessages`, `main stream -> …`,
    * `statusCallback url -> …`), for the parity check.
@@ -335,10 +341,17 @@ export async function startLocalTwin(
       }),
     );
 
+    const guard = startGuardFor(
+      topo,
+      { queues, tableNames, buckets: bucketNames, scheduleGroups },
+      log,
+      config.grantsLog,
+    );
+    stack.push(async () => guard.stop());
     const invokers: Record<string, Invoke> = {};
     const wrapInvoke = options.instrument?.wrapInvoke ?? ((_name: string, invoke: Invoke) => invoke);
     for (const [name, spec] of Object.entries(topo.functions))
-      invokers[name] = wrapInvoke(name, await loadFunction(name, spec, rootDir));
+      invokers[name] = wrapInvoke(name, guard.wrap(name, await loadFunction(name, spec, rootDir)));
     const invokerOf = (name: string): Invoke => {
       const invoke = invokers[name];
       if (!invoke) throw new Error(`No function ${name}`);
@@ -546,9 +559,11 @@ export async function startLocalTwin(
       runSchedule,
       scheduler,
       eventBuses,
-      stop: () => {
+      grants: guard,
+      stop: async () => {
         stopping = true;
-        return stack.run();
+        await stack.run();
+        guard.failOnDenied();
       },
     };
   } catch (error) {
