@@ -32,6 +32,7 @@ import { parseBackoffSeconds } from '../functions/core/retry-policy.ts';
 import { checkCorsOrigins, createBucket, grantBucket } from './buckets.ts';
 import { addConsoleSite, type ConsoleSite } from './console-site.ts';
 import { ServiceFunction } from './function-defaults.ts';
+import { retentionEnvironment } from './retention-settings.ts';
 import {
   allowTarget,
   type BuiltScheduleGroup,
@@ -135,6 +136,17 @@ export interface BroadcastStackProps extends StackProps {
    * @default true
    */
   readonly console?: boolean;
+  /**
+   * Days a broadcast's recipients are kept from their first write (RECIPIENT_RETENTION_DAYS,
+   * functions/core/retention.ts); at least 30 + the retry windows + 1. Checked at synth.
+   * @default 90
+   */
+  readonly recipientRetentionDays?: number;
+  /**
+   * Days a contact's message history entry is kept (HISTORY_RETENTION_DAYS). Checked at synth.
+   * @default 180
+   */
+  readonly historyRetentionDays?: number;
 }
 
 interface QueuePair {
@@ -331,6 +343,7 @@ export class BroadcastStack extends Stack {
       ...(props.whatsAppPrices?.trim() ? { WHATSAPP_PRICES: checkPrices(props.whatsAppPrices) } : {}),
       POWERTOOLS_LOG_LEVEL: logLevel,
       OPT_OUT_CONFIRMATION_TEXT: validOptOutText(props.optOutConfirmationText),
+      ...retentionEnvironment(props),
     };
 
     this.functions = mapValues(topo.functions, (spec, fnId) => {

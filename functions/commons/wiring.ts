@@ -37,7 +37,7 @@ import {
   type Schedules,
 } from '../core/schedules.ts';
 import type { TenantSettingsStore } from '../core/tenant-settings.ts';
-import { requiredEnv } from './config.ts';
+import { requiredEnv, retention } from './config.ts';
 
 /**
  * SDK clients and adapters, created once per process (cold start) and shared by the handlers.
@@ -83,16 +83,29 @@ export function sendTaskQueue(): TaskQueue<SendTask> {
 export const broadcasts = (): Broadcasts =>
   once('broadcasts', () => new DynamoBroadcasts(dynamoDocumentClient(), table()));
 export const sendLedger = (): DynamoSendLedger =>
-  once('ledger', () => new DynamoSendLedger(dynamoDocumentClient(), table()));
+  once(
+    'ledger',
+    () => new DynamoSendLedger(dynamoDocumentClient(), table(), { retentionDays: retention().recipientDays }),
+  );
 export const followUpLedger = (): FollowUpLedger =>
   once('followUps', () => new DynamoFollowUpLedger(sendLedger()));
 export const counters = (): BroadcastCounters =>
   once('counters', () => new DynamoCounters(dynamoDocumentClient(), table()));
 export const messageIndex = (): MessageIndex =>
-  once('messageIndex', () => new DynamoMessageIndex(dynamoDocumentClient(), table()));
+  once(
+    'messageIndex',
+    () =>
+      new DynamoMessageIndex(dynamoDocumentClient(), table(), { retentionDays: retention().recipientDays }),
+  );
 /** Suppression lists and contact history, on the same main table. */
 export const contactStore = (): ContactStore =>
-  once('contacts', () => new DynamoContactStore(dynamoDocumentClient(), table()));
+  once(
+    'contacts',
+    () =>
+      new DynamoContactStore(dynamoDocumentClient(), table(), {
+        historyRetentionDays: retention().historyDays,
+      }),
+  );
 export const tenantSettings = (): TenantSettingsStore =>
   once('tenantSettings', () => new DynamoTenantSettings(dynamoDocumentClient(), table()));
 /** The tenants' send history per person and messaging-limit books (core/send-timing.ts). */

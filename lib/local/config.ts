@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { newApiKey, parseApiKeyList } from '../../functions/core/api-keys.ts';
 import { DEFAULT_SENDER_MPS } from '../../functions/core/pacing.ts';
+import { retentionSettings } from '../../functions/core/retention.ts';
 import { parseBackoffSeconds } from '../../functions/core/retry-policy.ts';
 import { topology } from '../topology.ts';
 import { type FaultPlan, FaultSpecError, parseFaultPlan } from './faults/spec.ts';
@@ -63,6 +64,8 @@ const HANDLER_SETTINGS = [
   'POWERTOOLS_LOG_LEVEL',
   'OPT_OUT_CONFIRMATION_TEXT',
   'WHATSAPP_PRICES',
+  'RECIPIENT_RETENTION_DAYS',
+  'HISTORY_RETENTION_DAYS',
 ] as const;
 
 export const SIMULATOR_DEFAULT_FROM = 'whatsapp:+14155238886';
@@ -144,6 +147,11 @@ export function localConfigFromEnv(
       `OPT_OUT_CONFIRMATION_TEXT must be at most ${MAX_BODY_LENGTH} characters (Twilio's Body limit), got ${env.OPT_OUT_CONFIRMATION_TEXT?.length}.`,
     );
   integer(env, 'TWILIO_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 });
+  try {
+    retentionSettings(env, parseBackoffSeconds(env.RETRY_BACKOFF_SECONDS));
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
   integer(env, 'TEMPLATE_CACHE_SECONDS', 60, { min: 0, max: 3600 });
   const logLevel = env.POWERTOOLS_LOG_LEVEL;
   if (logLevel && !LOG_LEVELS.includes(logLevel.toUpperCase()))

@@ -39,6 +39,7 @@ import {
   localSqsClient,
   startSqsLocal,
 } from './sqs-local.ts';
+import { type LocalTimeToLive, startLocalTimeToLive } from './ttl-local.ts';
 import { startTwilioSimulator, type TwilioSimulator } from './twilio-simulator.ts';
 import { acquireTwinLock } from './twin-lock.ts';
 
@@ -88,6 +89,8 @@ export interface LocalTwin {
   runSchedule(id: string): Promise<unknown>;
   /** The EventBridge Scheduler emulator of the schedule groups (campaigns, scheduled broadcasts). */
   readonly scheduler: LocalScheduler;
+  /** DynamoDB's TTL, which DynamoDB Local lacks: `expire(now)` deletes what expired by then. */
+  readonly timeToLive: Pick<LocalTimeToLive, 'expire'>;
   stop(): Promise<void>;
 }
 
@@ -243,6 +246,14 @@ export async function startLocalTwin(
 
     const tableNames = Object.fromEntries(Object.keys(topo.tables).map((id) => [id, localName(id)]));
     await ensureTables(dynamodb.endpoint, topo.tables, localName);
+    // DynamoDB Local does not run TTL: the twin does (lib/local/ttl-local.ts).
+    const timeToLive = startLocalTimeToLive({
+      endpoint: dynamodb.endpoint,
+      tables: topo.tables,
+      tableNames,
+      log,
+    });
+    stack.push(() => timeToLive.stop());
     // Each function URL is a server of its own (on AWS, a URL of its own): its address goes to the
     // functions that use it, so it is bound before they are loaded.
     const urlServers: Record<string, FrontDoor> = {};
@@ -437,6 +448,7 @@ export async function startLocalTwin(
           },
           checkpointFile: path.join(config.dataDir, `stream-${consumer.table}.checkpoint.json`),
           log: (entry) => log({ source: `stream:${consumer.table}`, ...entry }),
+          deletedByTimeToLive: (keys) => timeToLive.deletedByTimeToLive(tableName, keys as never),
         }),
       );
     }
@@ -520,6 +532,7 @@ export async function startLocalTwin(
       wired,
       runSchedule,
       scheduler,
+      timeToLive,
       stop: () => {
         stopping = true;
         return stack.run();

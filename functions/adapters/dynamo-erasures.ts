@@ -1,0 +1,299 @@
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import pLimit from 'p-limit';
+import { ERASED_PHONE, type Erasure } from '../core/erasure.ts';
+import { sameWhatsAppIdentity, whatsAppIdentity } from '../core/phones.ts';
+import { type Item, isConditionFailure, queryAll, strip } from './dynamo-items.ts';
+import { broadcastPartition, recipientPartition, SHARDS } from './table-layout.ts';
+
+/**
+ * Erasures on the main table, and the writes that erase a person from this tenant's items:
+ *
+ *   ERASURES#<t>    <era_…>    an erasure: status, progress, the phone masked (never the phone)
+ *
+ * Each write is idempotent: run again (a redelivered task), it finds nothing left to do. Phones are
+ * compared by WhatsApp identity (core/phones.ts), so `+52 1 55…` and `+52 55…` are one person.
+ */
+const erasureKey = (tenantId: string, erasureId: string) => ({ pk: `ERASURES#${tenantId}`, sk: erasureId });
+/** BatchWriteItem takes at most 25 requests (AWS DynamoDB API reference, BatchWriteItem). */
+const BATCH_WRITE = 25;
+const CONCURRENCY = 8;
+
+/** A broadcast of the tenant, as the erasure walks them (newest first). */
+export interface ErasableBroadcast {
+  readonly broadcastId: string;
+  readonly createdAt: string;
+  readonly scheduledAt?: string;
+}
+
+export class DynamoErasures {
+  readonly #db: DynamoDBDocumentClient;
+  readonly #table: string;
+
+  constructor(db: DynamoDBDocumentClient, table: string) {
+    this.#db = db;
+    this.#table = table;
+  }
+
+  /** Records a new erasure (its id is new: a clash is a bug, and throws). */
+  async create(erasure: Erasure): Promise<void> {
+    await this.#db.send(
+      new PutCommand({
+        TableName: this.#table,
+        Item: { ...erasureKey(erasure.tenantId, erasure.erasureId), ...erasure },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  async get(tenantId: string, erasureId: string): Promise<Erasure | undefined> {
+    const { Item } = await this.#db.send(
+      new GetCommand({ TableName: this.#table, Key: erasureKey(tenantId, erasureId), ConsistentRead: true }),
+    );
+    return Item ? (strip(Item) as unknown as Erasure) : undefined;
+  }
+
+  /** The worker's progress: it is the erasure's only writer after its creation. */
+  async save(erasure: Erasure): Promise<void> {
+    await this.#db.send(
+      new PutCommand({
+        TableName: this.#table,
+        Item: { ...erasureKey(erasure.tenantId, erasure.erasureId), ...erasure },
+      }),
+    );
+  }
+
+  /** Deletes the person's whole message history with this tenant (outbound and inbound); how many entries. */
+  async deleteHistory(tenantId: string, phone: string): Promise<number> {
+    const entries = await queryAll(this.#db, {
+      TableName: this.#table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: {
+        ':pk': `CONTACT#${whatsAppIdentity(phone)}`,
+        ':prefix': `MSG#${tenantId}#`,
+      },
+      ProjectionExpression: 'pk, sk',
+      ConsistentRead: true,
+    });
+    await this.#deleteAll(entries.map((e) => ({ pk: e.pk, sk: e.sk })));
+    return entries.length;
+  }
+
+  /** Deletes the person's send history (frequency caps) with this tenant, under each form of the number. */
+  async deleteSendHistory(tenantId: string, phones: readonly string[]): Promise<void> {
+    await this.#deleteAll([...new Set(phones)].map((p) => ({ pk: `SENDS#${tenantId}#${p}`, sk: 'SENDS' })));
+  }
+
+  /**
+   * Keeps the tenant's suppression of the number with only what honouring it needs (phone, reason,
+   * time): its free-text `detail` goes. True when there is one.
+   */
+  async minimizeSuppression(tenantId: string, phone: string): Promise<boolean> {
+    try {
+      await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: `SUPPRESS#${tenantId}`, sk: whatsAppIdentity(phone) },
+          UpdateExpression: 'REMOVE detail',
+          ConditionExpression: 'attribute_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Import row errors that quote the number lose the quote (`input`); how many. */
+  async redactImportErrors(tenantId: string, phone: string): Promise<number> {
+    const digits = phone.replace(/\D/g, '');
+    const items = await queryAll(this.#db, {
+      TableName: this.#table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': `TENANT#${tenantId}`, ':prefix': 'IMPORTERRORS#' },
+    });
+    let redacted = 0;
+    for (const item of items) {
+      const errors = (item.errors as Item[] | undefined) ?? [];
+      let changed = 0;
+      const kept = errors.map((e) => {
+        if (
+          !String(e.input ?? '')
+            .replace(/\D/g, '')
+            .includes(digits)
+        )
+          return e;
+        changed += 1;
+        return { ...e, input: '' };
+      });
+      if (changed === 0) continue;
+      await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: item.pk, sk: item.sk },
+          UpdateExpression: 'SET #errors = :errors',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#errors': 'errors' },
+          ExpressionAttributeValues: { ':errors': kept },
+        }),
+      );
+      redacted += changed;
+    }
+    return redacted;
+  }
+
+  /** A page of the tenant's broadcasts, newest first, after the sort key `after`. */
+  async broadcastsPage(
+    tenantId: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ items: ErasableBroadcast[]; next?: string }> {
+    const result = await this.#db.send(
+      new QueryCommand({
+        TableName: this.#table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': `TENANT#${tenantId}`, ':prefix': 'BROADCAST#' },
+        ProjectionExpression: 'sk, broadcastId, createdAt, scheduledAt',
+        ScanIndexForward: false,
+        Limit: limit,
+        ...(after ? { ExclusiveStartKey: { pk: `TENANT#${tenantId}`, sk: after } } : {}),
+      }),
+    );
+    const items = (result.Items ?? []).map((i) => ({
+      broadcastId: String(i.broadcastId),
+      createdAt: String(i.createdAt),
+      ...(i.scheduledAt ? { scheduledAt: String(i.scheduledAt) } : {}),
+    }));
+    const last = result.LastEvaluatedKey?.sk;
+    return { items, ...(last ? { next: String(last) } : {}) };
+  }
+
+  /**
+   * Redacts the person's recipient items in one broadcast (all its shards): `phone` becomes
+   * ERASED_PHONE, `erasedAt` is set, an error message quoting the number goes. A recipient not sent
+   * yet (queued, or waiting) is cancelled and a scheduled retry dropped, so nothing is sent to it any
+   * more; statuses otherwise stay, so the broadcast's counts (derived from the items by the stream)
+   * keep adding up. Each write is conditional on the item as read; a changed item is read again.
+   */
+  async redactRecipients(tenantId: string, broadcastId: string, phone: string, at: Date): Promise<number> {
+    let redacted = 0;
+    await pLimit(CONCURRENCY).map(
+      Array.from({ length: SHARDS }, (_, shard) => shard),
+      async (shard) => {
+        for (let round = 0; round < 5; round += 1) {
+          const items = await queryAll(this.#db, {
+            TableName: this.#table,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ExpressionAttributeValues: {
+              ':pk': recipientPartition(broadcastId, shard),
+              ':prefix': 'R#',
+            },
+            ProjectionExpression: 'pk, sk, tenantId, phone, #status, updatedAt, errorMessage',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ConsistentRead: true,
+          });
+          const mine = items.filter(
+            (i) =>
+              i.tenantId === tenantId && typeof i.phone === 'string' && sameWhatsAppIdentity(i.phone, phone),
+          );
+          let conflicts = 0;
+          for (const item of mine)
+            if (await this.#redactRecipient(item, phone, at)) redacted += 1;
+            else conflicts += 1;
+          if (conflicts === 0) return;
+        }
+        throw new Error(`recipients of ${broadcastId} kept changing during the erasure; it will run again`);
+      },
+    );
+    return redacted;
+  }
+
+  async #redactRecipient(item: Item, phone: string, at: Date): Promise<boolean> {
+    const digits = phone.replace(/\D/g, '');
+    const unsent = item.status === 'queued';
+    const quotes =
+      typeof item.errorMessage === 'string' && item.errorMessage.replace(/\D/g, '').includes(digits);
+    const remove = ['nextRetryAt', 'retryKey', 'waitReason', ...(quotes ? ['errorMessage'] : [])];
+    try {
+      await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: item.pk, sk: item.sk },
+          UpdateExpression: `SET phone = :erased, erasedAt = :at${unsent ? ', #status = :cancelled, updatedAt = :at' : ''} REMOVE ${remove.join(', ')}`,
+          ConditionExpression: 'phone = :phone AND #status = :was AND updatedAt = :updated',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':erased': ERASED_PHONE,
+            ':at': at.toISOString(),
+            ':phone': item.phone,
+            ':was': item.status,
+            ':updated': item.updatedAt,
+            ...(unsent ? { ':cancelled': 'cancelled' } : {}),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Redacts the person's entries in a broadcast's stored list (its chunks, kept 30 days): the number
+   * and template values go, and the entry is marked skipped (reason `erased`), so a fan-out or a
+   * recovery that reads it later sends nothing. How many entries.
+   */
+  async redactListEntries(broadcastId: string, phone: string): Promise<number> {
+    const chunks = await queryAll(this.#db, {
+      TableName: this.#table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': broadcastPartition(broadcastId), ':prefix': 'CHUNK#' },
+      ConsistentRead: true,
+    });
+    let redacted = 0;
+    for (const chunk of chunks) {
+      const entries = (chunk.entries as Item[] | undefined) ?? [];
+      let changed = 0;
+      const next = entries.map((e) => {
+        if (typeof e.p !== 'string' || e.p === ERASED_PHONE || !sameWhatsAppIdentity(e.p, phone)) return e;
+        changed += 1;
+        return { i: e.i, p: ERASED_PHONE, v: {}, s: 1, sr: 'erased' };
+      });
+      if (changed === 0) continue;
+      await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: chunk.pk, sk: chunk.sk },
+          UpdateExpression: 'SET entries = :entries',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':entries': next },
+        }),
+      );
+      redacted += changed;
+    }
+    return redacted;
+  }
+
+  /** Deletes these keys in BatchWriteItem calls of 25, unprocessed ones sent again. */
+  async #deleteAll(keys: readonly Item[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += BATCH_WRITE) {
+      let requests = keys.slice(i, i + BATCH_WRITE).map((Key) => ({ DeleteRequest: { Key } }));
+      for (let attempt = 0; requests.length > 0; attempt += 1) {
+        if (attempt > 8) throw new Error('BatchWriteItem kept leaving deletes unprocessed');
+        const result = await this.#db.send(
+          new BatchWriteCommand({ RequestItems: { [this.#table]: requests } }),
+        );
+        requests = (result.UnprocessedItems?.[this.#table] ?? []) as typeof requests;
+        if (requests.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+      }
+    }
+  }
+}
