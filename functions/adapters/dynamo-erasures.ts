@@ -59,6 +59,11 @@ export class DynamoErasures {
     return Item ? (strip(Item) as unknown as Erasure) : undefined;
   }
 
+  /** An erasure whose task never reached the queue (the request failed): it will not run. */
+  async remove(tenantId: string, erasureId: string): Promise<void> {
+    await this.#deleteAll([erasureKey(tenantId, erasureId)]);
+  }
+
   /** The worker's progress: it is the erasure's only writer after its creation. */
   async save(erasure: Erasure): Promise<void> {
     await this.#db.send(

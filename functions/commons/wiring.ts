@@ -8,6 +8,7 @@ import { DynamoCampaigns } from '../adapters/dynamo-campaigns.ts';
 import { DynamoContactStore } from '../adapters/dynamo-contact-store.ts';
 import { DynamoContacts } from '../adapters/dynamo-contacts.ts';
 import { DynamoCounters } from '../adapters/dynamo-counters.ts';
+import { DynamoErasures } from '../adapters/dynamo-erasures.ts';
 import { DynamoFollowUpLedger } from '../adapters/dynamo-follow-up-ledger.ts';
 import { DynamoGroups } from '../adapters/dynamo-groups.ts';
 import { DynamoImports } from '../adapters/dynamo-imports.ts';
@@ -111,6 +112,10 @@ export const tenantSettings = (): TenantSettingsStore =>
 /** The tenants' send history per person and messaging-limit books (core/send-timing.ts). */
 export const sendHistory = (): DynamoSendHistory =>
   once('sendHistory', () => new DynamoSendHistory(dynamoDocumentClient(), table()));
+
+/** Erasures (POST /v1/erasures) and the writes that erase a person (adapters/dynamo-erasures.ts). */
+export const erasures = (): DynamoErasures =>
+  once('erasures', () => new DynamoErasures(dynamoDocumentClient(), table()));
 
 /** The tenants' address books: contacts (core/audience.ts Contacts) and their groups (Groups). */
 export const contacts = (): DynamoContacts =>

@@ -5,6 +5,7 @@ import { TEMPLATE_APPROVALS, TEMPLATE_CATEGORIES } from './content-templates.ts'
 import { MAX_CSV_BODY_BYTES, MAX_CSV_ROWS } from './csv-export.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import { campaignPaths, campaignSchemas } from './openapi-campaigns.ts';
+import { erasurePaths } from './openapi-erasures.ts';
 import { importPaths } from './openapi-imports.ts';
 import { LAMBDA_MAX_EVENT_BYTES } from './request-limits.ts';
 import { MAX_TEST_PHONES } from './test-send.ts';
@@ -456,6 +457,7 @@ function build(serverUrl?: string): Json {
       },
       ...importPaths(),
       ...campaignPaths(),
+      ...erasurePaths(),
       '/v1/contacts': {
         get: {
           operationId: 'listContacts',

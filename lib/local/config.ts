@@ -66,6 +66,7 @@ const HANDLER_SETTINGS = [
   'WHATSAPP_PRICES',
   'RECIPIENT_RETENTION_DAYS',
   'HISTORY_RETENTION_DAYS',
+  'ERASURE_SETTLE_SECONDS',
 ] as const;
 
 export const SIMULATOR_DEFAULT_FROM = 'whatsapp:+14155238886';
@@ -147,6 +148,8 @@ export function localConfigFromEnv(
       `OPT_OUT_CONFIRMATION_TEXT must be at most ${MAX_BODY_LENGTH} characters (Twilio's Body limit), got ${env.OPT_OUT_CONFIRMATION_TEXT?.length}.`,
     );
   integer(env, 'TWILIO_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 });
+  // SQS's DelaySeconds: at most 900.
+  integer(env, 'ERASURE_SETTLE_SECONDS', 60, { min: 0, max: 900 });
   try {
     retentionSettings(env, parseBackoffSeconds(env.RETRY_BACKOFF_SECONDS));
   } catch (error) {
