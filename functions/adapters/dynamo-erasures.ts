@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import pLimit from 'p-limit';
 import { ERASED_PHONE, type Erasure } from '../core/erasure.ts';
-import { sameWhatsAppIdentity, whatsAppIdentity } from '../core/phones.ts';
+import { normalizePhone, sameWhatsAppIdentity, whatsAppIdentity } from '../core/phones.ts';
 import { type Item, isConditionFailure, queryAll, strip } from './dynamo-items.ts';
 import { broadcastPartition, recipientPartition, SHARDS } from './table-layout.ts';
 
@@ -118,7 +118,6 @@ export class DynamoErasures {
 
   /** Import row errors that quote the number lose the quote (`input`); how many. */
   async redactImportErrors(tenantId: string, phone: string): Promise<number> {
-    const digits = phone.replace(/\D/g, '');
     const items = await queryAll(this.#db, {
       TableName: this.#table,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
@@ -129,12 +128,7 @@ export class DynamoErasures {
       const errors = (item.errors as Item[] | undefined) ?? [];
       let changed = 0;
       const kept = errors.map((e) => {
-        if (
-          !String(e.input ?? '')
-            .replace(/\D/g, '')
-            .includes(digits)
-        )
-          return e;
+        if (!quotes(String(e.input ?? ''), phone)) return e;
         changed += 1;
         return { ...e, input: '' };
       });
@@ -152,6 +146,75 @@ export class DynamoErasures {
       redacted += changed;
     }
     return redacted;
+  }
+
+  /**
+   * Removes the number from the audiences of the tenant's campaigns (`audience.phones`, compared
+   * after normalizing with the campaign's defaultCountry); how many campaigns changed. A campaign
+   * left with no audience at all fails its next runs with NO_VALID_RECIPIENTS, as it says.
+   */
+  async redactCampaigns(tenantId: string, phone: string): Promise<number> {
+    const items = await queryAll(this.#db, {
+      TableName: this.#table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': `TENANT#${tenantId}`, ':prefix': 'CAMPAIGN#' },
+    });
+    let changed = 0;
+    for (const item of items) {
+      const broadcast = (item.campaign as Item | undefined)?.broadcast as Item | undefined;
+      const phones = (broadcast?.audience as Item | undefined)?.phones;
+      if (!Array.isArray(phones)) continue;
+      const country = typeof broadcast?.defaultCountry === 'string' ? broadcast.defaultCountry : undefined;
+      const kept = phones.filter((p) => !samePerson(String(p), phone, country));
+      if (kept.length === phones.length) continue;
+      await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: item.pk, sk: item.sk },
+          UpdateExpression:
+            kept.length > 0
+              ? 'SET campaign.broadcast.audience.phones = :kept'
+              : 'REMOVE campaign.broadcast.audience.phones',
+          ConditionExpression: 'attribute_exists(pk)',
+          ...(kept.length > 0 ? { ExpressionAttributeValues: { ':kept': kept } } : {}),
+        }),
+      );
+      changed += 1;
+    }
+    return changed;
+  }
+
+  /**
+   * Removes the inputs that quote the number from a broadcast's `invalidRecipients` (numbers the
+   * create refused, a fixed line say, kept to answer an idempotent repeat): the entry stays with an
+   * empty input, so the counts in it still add up. How many.
+   */
+  async redactInvalidInputs(tenantId: string, broadcastId: string, phone: string): Promise<number> {
+    const { Item } = await this.#db.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: { pk: `TENANT#${tenantId}`, sk: `BROADCAST#${broadcastId}` },
+        ProjectionExpression: 'invalidRecipients',
+      }),
+    );
+    const invalid = (Item?.invalidRecipients as Item[] | undefined) ?? [];
+    let changed = 0;
+    const next = invalid.map((entry) => {
+      if (!quotes(String(entry.input ?? ''), phone)) return entry;
+      changed += 1;
+      return { ...entry, input: '' };
+    });
+    if (changed === 0) return 0;
+    await this.#db.send(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: { pk: `TENANT#${tenantId}`, sk: `BROADCAST#${broadcastId}` },
+        UpdateExpression: 'SET invalidRecipients = :next',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':next': next },
+      }),
+    );
+    return changed;
   }
 
   /** A page of the tenant's broadcasts, newest first, after the sort key `after`. */
@@ -301,4 +364,27 @@ export class DynamoErasures {
       }
     }
   }
+}
+
+/** The national part of a number is at least this long (ITU-T E.164: 7 digits is about the shortest in use). */
+const MIN_NATIONAL_DIGITS = 7;
+
+/**
+ * Whether free text (a CSV cell, a refused input) quotes the number: its digits contain the
+ * number's, or (a national form: `050-123-4567`) the number ends with them once their leading zeros
+ * are gone, at least MIN_NATIONAL_DIGITS of them.
+ */
+export function quotes(text: string, phone: string): boolean {
+  const digits = text.replace(/\D/g, '');
+  const number = phone.replace(/\D/g, '');
+  if (digits.length === 0) return false;
+  if (digits.includes(number)) return true;
+  const national = digits.replace(/^0+/, '');
+  return national.length >= MIN_NATIONAL_DIGITS && number.endsWith(national);
+}
+
+/** Whether a stored audience phone (as typed) is the person: normalized with the campaign's country. */
+function samePerson(stored: string, phone: string, country: string | undefined): boolean {
+  const outcome = normalizePhone(stored, country);
+  return outcome.ok ? sameWhatsAppIdentity(outcome.phone, phone) : quotes(stored, phone);
 }

@@ -39,6 +39,9 @@ export interface ErasureProgress {
   readonly listEntriesRedacted: number;
   /** Import row errors that quoted the number, redacted. */
   readonly importErrorsRedacted: number;
+  /** Campaigns whose audience listed the number, and refused inputs quoting it in broadcasts. */
+  readonly campaignsChanged: number;
+  readonly invalidInputsRedacted: number;
   /** The tenant's suppression of the number, kept (only its phone, reason and time). */
   readonly suppressionKept: boolean;
 }
@@ -50,6 +53,8 @@ export const EMPTY_PROGRESS: ErasureProgress = {
   recipientsRedacted: 0,
   listEntriesRedacted: 0,
   importErrorsRedacted: 0,
+  campaignsChanged: 0,
+  invalidInputsRedacted: 0,
   suppressionKept: false,
 };
 
@@ -82,6 +87,8 @@ const ProgressView = z.object({
   recipientsRedacted: count,
   listEntriesRedacted: count,
   importErrorsRedacted: count,
+  campaignsChanged: count,
+  invalidInputsRedacted: count,
   suppressionKept: z.boolean().meta({
     description:
       'The number stays on the suppression list (phone, reason, time; its free-text detail removed) so an opt-out keeps being honoured',
@@ -123,6 +130,8 @@ export function addProgress(into: ErasureProgress, more: Partial<ErasureProgress
     recipientsRedacted: into.recipientsRedacted + (more.recipientsRedacted ?? 0),
     listEntriesRedacted: into.listEntriesRedacted + (more.listEntriesRedacted ?? 0),
     importErrorsRedacted: into.importErrorsRedacted + (more.importErrorsRedacted ?? 0),
+    campaignsChanged: into.campaignsChanged + (more.campaignsChanged ?? 0),
+    invalidInputsRedacted: into.invalidInputsRedacted + (more.invalidInputsRedacted ?? 0),
     suppressionKept: into.suppressionKept || (more.suppressionKept ?? false),
   };
 }

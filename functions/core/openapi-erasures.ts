@@ -34,7 +34,10 @@ export function erasurePaths(): Record<string, Json> {
             schema: { type: 'string', examples: ['era_01JD7X3K9Q2M4T6V8W0Y1Z2A3B'] },
           },
         ],
-        responses: { '200': json(ref('Erasure'), 'The erasure and its progress'), ...errors(400, 401, 404, 500) },
+        responses: {
+          '200': json(ref('Erasure'), 'The erasure and its progress'),
+          ...errors(400, 401, 404, 500),
+        },
       },
     },
   };

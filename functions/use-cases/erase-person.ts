@@ -9,10 +9,12 @@ import { whatsAppIdentity } from '../core/phones.ts';
  *
  * 1. the person's own items: the contact and its group memberships (counts moved), the send history
  *    (frequency caps), the free-text detail of a suppression (the suppression itself stays: an
- *    opt-out must keep being honoured), import row errors quoting the number;
+ *    opt-out must keep being honoured), import row errors quoting the number, the number in
+ *    campaigns' audiences;
  * 2. every broadcast of the tenant, newest first: the person's recipient items are redacted (phone
  *    replaced, unsent ones cancelled, retries dropped: statuses stay, so counts stay consistent), and
- *    their entries in the stored list, while it is kept (30 days), are redacted and marked skipped;
+ *    their entries in the stored list, while it is kept (30 days), are redacted and marked skipped,
+ *    and refused inputs quoting it (a broadcast's `invalidRecipients`) lose the quote;
  * 3. a last pass, `settleSeconds` later (the stream aggregator files a history entry a few seconds
  *    after a callback, so one may land after step 2): the person's message history with the tenant
  *    is deleted, and the erasure is completed.
@@ -38,6 +40,8 @@ export interface ErasePersonDeps {
     deleteSendHistory(tenantId: string, phones: readonly string[]): Promise<void>;
     minimizeSuppression(tenantId: string, phone: string): Promise<boolean>;
     redactImportErrors(tenantId: string, phone: string): Promise<number>;
+    redactCampaigns(tenantId: string, phone: string): Promise<number>;
+    redactInvalidInputs(tenantId: string, broadcastId: string, phone: string): Promise<number>;
     broadcastsPage(
       tenantId: string,
       after: string | undefined,
@@ -88,15 +92,17 @@ export async function erasePerson(
   }
 
   if (erasure.status === 'queued') {
-    const [contactErased, suppressionKept, importErrorsRedacted, historyDeleted] = await Promise.all([
-      deps.contacts.erase(tenantId, phone),
-      deps.erasures.minimizeSuppression(tenantId, phone),
-      deps.erasures.redactImportErrors(tenantId, phone),
-      deps.erasures.deleteHistory(tenantId, phone),
-      deps.erasures.deleteSendHistory(tenantId, [phone, whatsAppIdentity(phone)]),
-    ]);
+    const [contactErased, suppressionKept, importErrorsRedacted, campaignsChanged, historyDeleted] =
+      await Promise.all([
+        deps.contacts.erase(tenantId, phone),
+        deps.erasures.minimizeSuppression(tenantId, phone),
+        deps.erasures.redactImportErrors(tenantId, phone),
+        deps.erasures.redactCampaigns(tenantId, phone),
+        deps.erasures.deleteHistory(tenantId, phone),
+        deps.erasures.deleteSendHistory(tenantId, [phone, whatsAppIdentity(phone)]),
+      ]);
     await save(
-      { contactErased, suppressionKept, importErrorsRedacted, historyDeleted },
+      { contactErased, suppressionKept, importErrorsRedacted, campaignsChanged, historyDeleted },
       { status: 'running' },
     );
   }
@@ -116,6 +122,11 @@ export async function erasePerson(
         phone,
         at,
       );
+      const invalidInputsRedacted = await deps.erasures.redactInvalidInputs(
+        tenantId,
+        broadcast.broadcastId,
+        phone,
+      );
       const start = Math.max(
         Date.parse(broadcast.createdAt) || 0,
         Date.parse(broadcast.scheduledAt ?? '') || 0,
@@ -125,7 +136,7 @@ export async function erasePerson(
           ? await deps.erasures.redactListEntries(broadcast.broadcastId, phone)
           : 0;
       after = `BROADCAST#${broadcast.broadcastId}`;
-      await save({ broadcastsScanned: 1, recipientsRedacted, listEntriesRedacted });
+      await save({ broadcastsScanned: 1, recipientsRedacted, listEntriesRedacted, invalidInputsRedacted });
     }
     if (!page.next) break;
     after = page.next;

@@ -114,7 +114,15 @@ describe('erasure (POST /v1/erasures)', () => {
     // The other tenant's first: an inbound message goes to the tenant that wrote to the person last.
     const theirs = await broadcast(OTHER_KEY, [phone]);
     await untilDelivered(theirs, OTHER_KEY, [phone]);
-    const mine = await broadcast(KEY, [phone, bystander], { frequencyCap: { max: 5, days: 7 } });
+    // A refused input that quotes the number (too long for E.164) is kept on the broadcast.
+    const mine = await broadcast(KEY, [phone, bystander, `${phone}0000`], { frequencyCap: { max: 5, days: 7 } });
+    const campaign = await call('POST', '/v1/campaigns', KEY, {
+      name: `erasure ${Math.random()}`,
+      audience: { phones: [phone, bystander] },
+      template: { contentSid: CONTENT_SID },
+      schedule: { expression: 'rate(7 days)' },
+    });
+    expect(campaign.status, JSON.stringify(campaign.body)).toBe(201);
     await untilDelivered(mine, KEY, [phone, bystander]);
     const inbound = await api.simulator('/_simulator/inbound', {
       from: phone,
@@ -145,6 +153,8 @@ describe('erasure (POST /v1/erasures)', () => {
       contactErased: true,
       recipientsRedacted: 1,
       listEntriesRedacted: 1,
+      invalidInputsRedacted: 1,
+      campaignsChanged: 1,
       suppressionKept: true,
     });
     expect(done.progress.historyDeleted).toBeGreaterThanOrEqual(2);
@@ -156,6 +166,8 @@ describe('erasure (POST /v1/erasures)', () => {
     expect((await call('GET', `/v1/contacts/${encodeURIComponent(phone)}`, KEY)).status).toBe(404);
     const members = await call('GET', `/v1/groups/${group.body.groupId}`, KEY);
     expect(members.body.memberCount).toBe(1);
+    const kept = await call('GET', `/v1/campaigns/${campaign.body.campaignId}`, KEY);
+    expect(JSON.stringify(kept.body)).toContain(bystander);
     // The broadcast's counts and statuses stay; the recipient has no number any more.
     await expect.poll(async () => (await api.progress(mine, KEY)).counts).toEqual(counts);
     const listed = (await call('GET', `/v1/broadcasts/${mine}/recipients`, KEY)).body.items as Json[];
