@@ -3,7 +3,7 @@
  * deleted or redacted, asynchronously (its broadcasts' recipients are found by reading them), with
  * its progress at GET /v1/erasures/{id}. What it does, item by item, is in use-cases/erase-person.ts.
  *
- * The erasure's own record never holds the phone: only its masked form (`+97250*****67`), so the
+ * The erasure's own record never holds the phone: only its masked form (`+********4567`), so the
  * record of an erasure is not itself a copy of what was erased.
  */
 import { ulid } from 'ulid';

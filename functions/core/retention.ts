@@ -2,8 +2,9 @@
  * How long the items that hold a person's phone number or what they wrote are kept (issue 15,
  * "Data retention"). Each such item carries `expiresAt` (epoch seconds), the main table's TTL
  * attribute: DynamoDB deletes an item some time after that moment, "typically within a few days"
- * (AWS DynamoDB developer guide, "Using time to live (TTL)"), so every reader that must not see an
- * expired item checks the time itself. Suppressions, contacts, groups and a broadcast's item (its
+ * (AWS DynamoDB developer guide, "Using time to live (TTL)"). Readers whose answer depends on it
+ * (idempotency records, inbound markers) check the time themselves; a recipient or a history entry
+ * may still be listed for those few days. Suppressions, contacts, groups and a broadcast's item (its
  * counts and summary) have no expiry.
  *
  * Deployment settings (functions' environment; CDK context `-c recipientRetentionDays=…`):

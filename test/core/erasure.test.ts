@@ -25,7 +25,7 @@ function fakeDeps() {
     tenantId: 'acme',
     erasureId: 'era_01JD7X3K9Q2M4T6V8W0Y1Z2A3B',
     status: 'queued',
-    phoneMasked: '+97250*****67',
+    phoneMasked: '+********4567',
     createdAt: '2026-11-30T10:00:00.000Z',
     updatedAt: '2026-11-30T10:00:00.000Z',
     progress: EMPTY_PROGRESS,
