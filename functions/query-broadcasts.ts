@@ -181,6 +181,7 @@ function recipientView(r: Recipient, broadcast: Broadcast): RecipientViewShape {
       'deliveredAt',
       'readAt',
       'confirmedAt',
+      'erasedAt',
       'nextRetryAt',
       'waitReason',
     ]),

@@ -111,6 +111,8 @@ export interface Recipient {
   readonly waitReason?: WaitReason;
   /** When the recipient tapped the confirmation button (two-step broadcasts). */
   readonly confirmedAt?: string;
+  /** When the person was erased (POST /v1/erasures): `phone` is then `erased`. */
+  readonly erasedAt?: string;
   /** Why a `skipped` recipient was not sent, when written at create (absent: suppressed). */
   readonly skipReason?: RecipientSkipReason;
   /** The free-form follow-up sent after the confirmation tap, tracked like the template. */

@@ -172,6 +172,7 @@ describe('erasure (POST /v1/erasures)', () => {
     await expect.poll(async () => (await api.progress(mine, KEY)).counts).toEqual(counts);
     const listed = (await call('GET', `/v1/broadcasts/${mine}/recipients`, KEY)).body.items as Json[];
     expect(listed.map((r) => r.phone).sort()).toEqual([bystander, 'erased'].sort());
+    expect(listed.find((r) => r.phone === 'erased')?.erasedAt).toEqual(expect.any(String));
     // The other tenant's data for the same number: untouched.
     expect((await itemsWithDigits(phone)).filter(ofTenant('other', [theirs]))).toEqual(theirItems);
     expect((await call('GET', `/v1/contacts/${encodeURIComponent(phone)}`, OTHER_KEY)).status).toBe(200);
