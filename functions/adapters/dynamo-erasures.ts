@@ -9,8 +9,10 @@ import {
 import pLimit from 'p-limit';
 import { ERASED_PHONE, type Erasure } from '../core/erasure.ts';
 import { normalizePhone, sameWhatsAppIdentity, whatsAppIdentity } from '../core/phones.ts';
+import { DEFAULT_RECIPIENT_RETENTION_DAYS, expiresAfter } from '../core/retention.ts';
+import { SKIP_REASON_TEXT } from '../core/skips.ts';
 import { type Item, isConditionFailure, queryAll, strip } from './dynamo-items.ts';
-import { broadcastPartition, recipientPartition, SHARDS } from './table-layout.ts';
+import { broadcastPartition, recipientKey, recipientPartition, SHARDS } from './table-layout.ts';
 
 /**
  * Erasures on the main table, and the writes that erase a person from this tenant's items:
@@ -35,10 +37,13 @@ export interface ErasableBroadcast {
 export class DynamoErasures {
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
+  readonly #recipientRetentionDays: number;
 
-  constructor(db: DynamoDBDocumentClient, table: string) {
+  /** `recipientRetentionDays`: the TTL of a recipient item an erasure writes (RECIPIENT_RETENTION_DAYS). */
+  constructor(db: DynamoDBDocumentClient, table: string, options: { recipientRetentionDays?: number } = {}) {
     this.#db = db;
     this.#table = table;
+    this.#recipientRetentionDays = options.recipientRetentionDays ?? DEFAULT_RECIPIENT_RETENTION_DAYS;
   }
 
   /** Records a new erasure (its id is new: a clash is a bug, and throws). */
@@ -317,18 +322,29 @@ export class DynamoErasures {
   /**
    * Redacts the person's entries in a broadcast's stored list (its chunks, kept 30 days): the number
    * and template values go, and the entry is marked skipped (reason `erased`), so a fan-out or a
-   * recovery that reads it later sends nothing. How many entries.
+   * recovery that reads it later sends nothing. Of a chunk already handed to the send queue, a
+   * recipient not written yet gets its item now, skipped (reason `erased`): the send task still on
+   * the queue finds it there and sends nothing (its claim creates only an absent item). Run it
+   * before redactRecipients, which redacts what a send wrote meanwhile. How many entries.
    */
-  async redactListEntries(broadcastId: string, phone: string): Promise<number> {
-    const chunks = await queryAll(this.#db, {
+  async redactListEntries(tenantId: string, broadcastId: string, phone: string, at: Date): Promise<number> {
+    const items = await queryAll(this.#db, {
       TableName: this.#table,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': broadcastPartition(broadcastId), ':prefix': 'CHUNK#' },
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': broadcastPartition(broadcastId) },
       ConsistentRead: true,
     });
+    const handed = new Set(
+      items
+        .filter(
+          (i) => String(i.sk).startsWith('FANOUT#') && (i.state === 'counted' || i.state === 'enqueued'),
+        )
+        .map((i) => Number(String(i.sk).slice('FANOUT#'.length))),
+    );
     let redacted = 0;
-    for (const chunk of chunks) {
+    for (const chunk of items.filter((i) => String(i.sk).startsWith('CHUNK#'))) {
       const entries = (chunk.entries as Item[] | undefined) ?? [];
+      const n = Number(String(chunk.sk).slice('CHUNK#'.length));
       let changed = 0;
       const next = entries.map((e) => {
         if (typeof e.p !== 'string' || e.p === ERASED_PHONE || !sameWhatsAppIdentity(e.p, phone)) return e;
@@ -336,6 +352,10 @@ export class DynamoErasures {
         return { i: e.i, p: ERASED_PHONE, v: {}, s: 1, sr: 'erased' };
       });
       if (changed === 0) continue;
+      if (handed.has(n))
+        for (const e of entries)
+          if (typeof e.p === 'string' && e.p !== ERASED_PHONE && sameWhatsAppIdentity(e.p, phone))
+            await this.#skipUnwritten(tenantId, broadcastId, Number(e.i), n, at);
       await this.#db.send(
         new UpdateCommand({
           TableName: this.#table,
@@ -348,6 +368,39 @@ export class DynamoErasures {
       redacted += changed;
     }
     return redacted;
+  }
+
+  /** A recipient never written, written skipped (`erased`) with no number; nothing when it exists. */
+  async #skipUnwritten(tenantId: string, broadcastId: string, index: number, chunk: number, at: Date) {
+    const stamp = at.toISOString();
+    try {
+      await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: recipientKey(broadcastId, index),
+          UpdateExpression:
+            'SET #status = :skipped, attempts = :one, errorMessage = :why, skipReason = :erased, updatedAt = :at, ' +
+            'tenantId = :t, broadcastId = :b, #index = :i, phone = :phone, chunk = :c, erasedAt = :at, expiresAt = :ttl',
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ExpressionAttributeNames: { '#status': 'status', '#index': 'index' },
+          ExpressionAttributeValues: {
+            ':skipped': 'skipped',
+            ':one': 1,
+            ':why': SKIP_REASON_TEXT.erased,
+            ':erased': 'erased',
+            ':at': stamp,
+            ':t': tenantId,
+            ':b': broadcastId,
+            ':i': index,
+            ':phone': ERASED_PHONE,
+            ':c': chunk,
+            ':ttl': expiresAfter(at, this.#recipientRetentionDays),
+          },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   /** Deletes these keys in BatchWriteItem calls of 25, unprocessed ones sent again. */

@@ -115,7 +115,13 @@ export const sendHistory = (): DynamoSendHistory =>
 
 /** Erasures (POST /v1/erasures) and the writes that erase a person (adapters/dynamo-erasures.ts). */
 export const erasures = (): DynamoErasures =>
-  once('erasures', () => new DynamoErasures(dynamoDocumentClient(), table()));
+  once(
+    'erasures',
+    () =>
+      new DynamoErasures(dynamoDocumentClient(), table(), {
+        recipientRetentionDays: retention().recipientDays,
+      }),
+  );
 
 /** The tenants' address books: contacts (core/audience.ts Contacts) and their groups (Groups). */
 export const contacts = (): DynamoContacts =>

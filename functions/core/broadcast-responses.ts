@@ -214,11 +214,9 @@ export const RecipientView = z
     deliveredAt: timestamp.optional(),
     readAt: timestamp.optional(),
     confirmedAt: timestamp.optional(),
-    erasedAt: timestamp
-      .optional()
-      .meta({
-        description: "The person was erased (POST /v1/erasures): phone is 'erased', the rest is kept",
-      }),
+    erasedAt: timestamp.optional().meta({
+      description: "The person was erased (POST /v1/erasures): phone is 'erased', the rest is kept",
+    }),
     followUp: z
       .object({
         status: FollowUpStatusSchema,

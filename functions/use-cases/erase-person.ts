@@ -48,7 +48,7 @@ export interface ErasePersonDeps {
       limit: number,
     ): Promise<{ items: ErasableBroadcast[]; next?: string }>;
     redactRecipients(tenantId: string, broadcastId: string, phone: string, at: Date): Promise<number>;
-    redactListEntries(broadcastId: string, phone: string): Promise<number>;
+    redactListEntries(tenantId: string, broadcastId: string, phone: string, at: Date): Promise<number>;
   };
   readonly contacts: { erase(tenantId: string, phone: string): Promise<boolean> };
   /** Hands the rest on (`delaySeconds`: not before then). */
@@ -116,6 +116,15 @@ export async function erasePerson(
         return { status: 'continued' };
       }
       const at = now();
+      const start = Math.max(
+        Date.parse(broadcast.createdAt) || 0,
+        Date.parse(broadcast.scheduledAt ?? '') || 0,
+      );
+      // The stored list first: it may write skipped items for recipients whose send is still queued.
+      const listEntriesRedacted =
+        at.getTime() - start < LIST_KEPT_MS
+          ? await deps.erasures.redactListEntries(tenantId, broadcast.broadcastId, phone, at)
+          : 0;
       const recipientsRedacted = await deps.erasures.redactRecipients(
         tenantId,
         broadcast.broadcastId,
@@ -127,14 +136,6 @@ export async function erasePerson(
         broadcast.broadcastId,
         phone,
       );
-      const start = Math.max(
-        Date.parse(broadcast.createdAt) || 0,
-        Date.parse(broadcast.scheduledAt ?? '') || 0,
-      );
-      const listEntriesRedacted =
-        at.getTime() - start < LIST_KEPT_MS
-          ? await deps.erasures.redactListEntries(broadcast.broadcastId, phone)
-          : 0;
       after = `BROADCAST#${broadcast.broadcastId}`;
       await save({ broadcastsScanned: 1, recipientsRedacted, listEntriesRedacted, invalidInputsRedacted });
     }
