@@ -115,7 +115,9 @@ describe('erasure (POST /v1/erasures)', () => {
     const theirs = await broadcast(OTHER_KEY, [phone]);
     await untilDelivered(theirs, OTHER_KEY, [phone]);
     // A refused input that quotes the number (too long for E.164) is kept on the broadcast.
-    const mine = await broadcast(KEY, [phone, bystander, `${phone}0000`], { frequencyCap: { max: 5, days: 7 } });
+    const mine = await broadcast(KEY, [phone, bystander, `${phone}0000`], {
+      frequencyCap: { max: 5, days: 7 },
+    });
     const campaign = await call('POST', '/v1/campaigns', KEY, {
       name: `erasure ${Math.random()}`,
       audience: { phones: [phone, bystander] },
