@@ -8,6 +8,7 @@ import {
   retentionSettings,
 } from '../../functions/core/retention.ts';
 import { createAggregator } from '../../functions/use-cases/aggregate-counts.ts';
+import { retentionEnvironment } from '../../lib/retention-settings.ts';
 
 const BACKOFF = [300, 900, 3600];
 
@@ -37,6 +38,23 @@ describe('retention settings', () => {
         90,
       ).toISOString(),
     ).toBe('2026-04-10T00:00:00.000Z');
+  });
+});
+
+describe("the stack's retention settings (-c recipientRetentionDays, -c historyRetentionDays)", () => {
+  it('hands the functions the defaults, or the days given, and refuses too short a recipient retention at synth', () => {
+    expect(retentionEnvironment({})).toEqual({
+      RECIPIENT_RETENTION_DAYS: '90',
+      HISTORY_RETENTION_DAYS: '180',
+    });
+    expect(retentionEnvironment({ recipientRetentionDays: 45, historyRetentionDays: 30 })).toEqual({
+      RECIPIENT_RETENTION_DAYS: '45',
+      HISTORY_RETENTION_DAYS: '30',
+    });
+    // Two retry windows of 7 days: recipients must be kept 30 + 14 + 1 days at least.
+    expect(() =>
+      retentionEnvironment({ recipientRetentionDays: 40, retryBackoffSeconds: '604800,604800' }),
+    ).toThrow(/RECIPIENT_RETENTION_DAYS must be a whole number of days from 45/);
   });
 });
 
