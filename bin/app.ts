@@ -36,6 +36,13 @@ new BroadcastStack(app, context('stackName') ?? 'WhatsAppBroadcast', {
   ...(context('auditRetentionDays') ? { auditRetentionDays: Number(context('auditRetentionDays')) } : {}),
   // Alarm notifications by email (-c alarmEmail=ops@example.com); without it, subscribe to AlarmTopicArn.
   alarmEmail: context('alarmEmail'),
+  // Data retention in days (functions/core/retention.ts): -c recipientRetentionDays=90 -c historyRetentionDays=180.
+  ...(context('recipientRetentionDays')
+    ? { recipientRetentionDays: Number(context('recipientRetentionDays')) }
+    : {}),
+  ...(context('historyRetentionDays')
+    ? { historyRetentionDays: Number(context('historyRetentionDays')) }
+    : {}),
   // The admin console (S3 + CloudFront); -c console=false leaves it out.
   ...(context('console') === 'false' ? { console: false } : {}),
   // Comma-separated origins that may PUT uploads from a browser, e.g. the console's.

@@ -1,6 +1,7 @@
 import { adminRoute } from './commons/admin-route.ts';
 import { recipientsCsv } from './commons/audience-exports.ts';
 import { ownedBroadcast } from './commons/broadcasts.ts';
+import { retention } from './commons/config.ts';
 import { header, json } from './commons/http.ts';
 import { broadcasts, counters, sendLedger } from './commons/wiring.ts';
 import { BroadcastListQuery, parseListQuery, RecipientListQuery } from './core/broadcast-request.ts';
@@ -12,6 +13,7 @@ import { wantsCsv } from './core/csv-export.ts';
 import { ApiError } from './core/errors.ts';
 import { followUpCountsOf } from './core/follow-up.ts';
 import type { Broadcast, Recipient } from './core/ports.ts';
+import { recipientsExpireAt } from './core/retention.ts';
 import { errorMessageFor } from './core/send-outcome.ts';
 import { WAIT_REASONS } from './core/send-timing.ts';
 import { SUCCEEDED } from './core/statuses.ts';
@@ -83,9 +85,13 @@ export const handler = adminRoute(async (event, tenantId) => {
         ...(query.cursor ? { cursor: query.cursor } : {}),
         ...(query.status ? { status: query.status } : {}),
       });
+      // Retention (core/retention.ts): past this, the list is empty but the broadcast and its counts stay.
+      const expireAt = recipientsExpireAt(broadcast, retention().recipientDays);
       return json(200, {
         items: page.items.map((r) => recipientView(r, broadcast)),
         ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+        recipientsExpireAt: expireAt.toISOString(),
+        ...(expireAt.getTime() <= Date.now() ? { recipientsExpired: true } : {}),
       });
     }
     default:
@@ -175,6 +181,7 @@ function recipientView(r: Recipient, broadcast: Broadcast): RecipientViewShape {
       'deliveredAt',
       'readAt',
       'confirmedAt',
+      'erasedAt',
       'nextRetryAt',
       'waitReason',
     ]),

@@ -36,6 +36,7 @@ import { addConsoleSite, type ConsoleSite } from './console-site.ts';
 import { OperationsDashboard, watchedQueues } from './dashboard.ts';
 import { createEventBuses } from './event-bus.ts';
 import { ServiceFunction } from './function-defaults.ts';
+import { retentionEnvironment } from './retention-settings.ts';
 import {
   allowTarget,
   type BuiltScheduleGroup,
@@ -162,6 +163,17 @@ export interface BroadcastStackProps extends StackProps {
    * @default none
    */
   readonly alarmEmail?: string;
+  /**
+   * Days a broadcast's recipients are kept from their first write (RECIPIENT_RETENTION_DAYS,
+   * functions/core/retention.ts); at least 30 + the retry windows + 1. Checked at synth.
+   * @default 90
+   */
+  readonly recipientRetentionDays?: number;
+  /**
+   * Days a contact's message history entry is kept (HISTORY_RETENTION_DAYS). Checked at synth.
+   * @default 180
+   */
+  readonly historyRetentionDays?: number;
 }
 
 interface QueuePair {
@@ -368,6 +380,7 @@ export class BroadcastStack extends Stack {
       POWERTOOLS_LOG_LEVEL: logLevel,
       OPT_OUT_CONFIRMATION_TEXT: validOptOutText(props.optOutConfirmationText),
       ...accessEnvironment(props),
+      ...retentionEnvironment(props),
     };
 
     this.functions = mapValues(topo.functions, (spec, fnId) => {

@@ -330,6 +330,8 @@ const CALLBACK_RETRY_TIMEOUT_SECONDS = 30;
  * queue's visibility timeout, twice this.
  */
 const IMPORT_TIMEOUT_SECONDS = 900;
+/** An erasure's worker runs up to 5 minutes per invocation (broadcast by broadcast), then hands over. */
+const ERASE_TIMEOUT_SECONDS = 300;
 /** A deleted group's cleanup runs up to 5 minutes per invocation (~100,000 memberships), then hands over. */
 const GROUP_CLEANUP_TIMEOUT_SECONDS = 300;
 /**
@@ -398,6 +400,14 @@ export const topology = {
       visibilityTimeoutSeconds: visibilityTimeoutFor(GROUP_CLEANUP_TIMEOUT_SECONDS),
       retentionDays: 4,
       deadLetter: { maxReceiveCount: 5, envVar: 'GROUP_CLEANUP_DLQ_URL', retentionDays: 14 },
+    },
+    // Erasures of a person (functions/erase-worker.ts): each task carries the number, so it lives in
+    // SQS (encrypted at rest) only while the erasure runs, never in the table.
+    erasures: {
+      envVar: 'ERASURES_QUEUE_URL',
+      visibilityTimeoutSeconds: visibilityTimeoutFor(ERASE_TIMEOUT_SECONDS),
+      retentionDays: 4,
+      deadLetter: { maxReceiveCount: 5, envVar: 'ERASURES_DLQ_URL', retentionDays: 14 },
     },
     // Stream batches the counters could not take after their retries (the event source's on-failure
     // destination): a record of what to recount, never silently dropped.
@@ -630,6 +640,22 @@ export const topology = {
         },
         queues: { groupCleanup: 'send+consume' },
       },
+    },
+    erasures: {
+      entry: 'functions/erasures.ts',
+      description:
+        "POST /v1/erasures and GET /v1/erasures/{id}: a person's erasure, queued, and its progress",
+      memoryMb: 256,
+      timeoutSeconds: 10,
+      uses: { tables: { main: 'readwrite' }, queues: { erasures: 'send' } },
+    },
+    eraseWorker: {
+      entry: 'functions/erase-worker.ts',
+      description:
+        "Erases a person from the tenant's items: contact, memberships, history, recipients in every broadcast",
+      memoryMb: 512,
+      timeoutSeconds: ERASE_TIMEOUT_SECONDS,
+      uses: { tables: { main: 'readwrite' }, queues: { erasures: 'send+consume' } },
     },
     templates: {
       entry: 'functions/templates.ts',
@@ -959,6 +985,8 @@ export const topology = {
     { method: 'DELETE', path: '/v1/api-keys/{keyId}', function: 'apiKeys', auth: 'admin' },
     { method: 'POST', path: '/v1/api-keys/{keyId}/rotate', function: 'apiKeys', auth: 'admin' },
     { method: 'GET', path: '/v1/audit', function: 'audit', auth: 'admin' },
+    { method: 'POST', path: '/v1/erasures', function: 'erasures', auth: 'admin' },
+    { method: 'GET', path: '/v1/erasures/{id}', function: 'erasures', auth: 'admin' },
     { method: 'POST', path: '/webhooks/twilio/status', function: 'twilioStatusWebhook', auth: 'public' },
     { method: 'POST', path: '/webhooks/twilio/inbound', function: 'twilioInboundWebhook', auth: 'public' },
   ],
@@ -987,6 +1015,15 @@ export const topology = {
       queue: 'groupCleanup',
       function: 'groupCleanup',
       // One group per invocation, which works until its deadline and hands the rest on.
+      batchSize: 1,
+      maxBatchingWindowSeconds: 0,
+      maxConcurrency: 2,
+      reportBatchItemFailures: true,
+    },
+    {
+      queue: 'erasures',
+      function: 'eraseWorker',
+      // One erasure per invocation, which works until its deadline and hands the rest on.
       batchSize: 1,
       maxBatchingWindowSeconds: 0,
       maxConcurrency: 2,

@@ -10,7 +10,7 @@ import { decodeItemCursor, encodeItemCursor } from '../core/cursor.ts';
 import { EXPLICIT_IDEMPOTENCY_WINDOW_SECONDS } from '../core/idempotency.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, StoredChunk } from '../core/ports.ts';
 import type { WaitReason } from '../core/send-timing.ts';
-import type { SkipReason } from '../core/skips.ts';
+import type { RecipientSkipReason as SkipReason } from '../core/skips.ts';
 import { isPausable } from '../core/statuses.ts';
 import {
   addExpression,

@@ -11,6 +11,7 @@ import pLimit from 'p-limit';
 import { type CursorKind, decodeItemCursor, encodeItemCursor, literal } from '../core/cursor.ts';
 import { whatsAppIdentity } from '../core/phones.ts';
 import type { ContactMessage, ContactStore, Suppression } from '../core/ports.ts';
+import { DEFAULT_HISTORY_RETENTION_DAYS, expiresAfter } from '../core/retention.ts';
 import { batchGet, batchPut, isConditionFailure, queryAll, strip, transactWrite } from './dynamo-items.ts';
 
 /**
@@ -19,6 +20,7 @@ import { batchGet, batchPut, isConditionFailure, queryAll, strip, transactWrite 
  *   SUPPRESS#<t>       <phone>                      a suppression: { tenantId, phone, reason, detail?, createdAt }
  *   SUPPRESS#*         <phone>                      a person's sender-wide opt-out: { scope: 'sender', phone, reason, detail?, createdAt }
  *   CONTACT#<phone>    MSG#<t>#<at ISO>#<sid>       one message of the contact's history with tenant t
+ *                                                  (expiresAt: HISTORY_RETENTION_DAYS after the message)
  *   INBOUND#<sid>      INBOUND                      an inbound MessageSid handled (expiresAt: 7 days)
  *
  * A tenant's suppression list is one item collection, ordered by phone: the send path's check is
@@ -77,6 +79,8 @@ export interface ContactStoreOptions {
    * about 10,000 suppressions, when unset). Tests set it low to exercise paging.
    */
   readonly listPageSize?: number;
+  /** HISTORY_RETENTION_DAYS (core/retention.ts): each history entry expires that long after its message. */
+  readonly historyRetentionDays?: number;
 }
 
 /** History entries updated at once by an erasure. */
@@ -89,6 +93,7 @@ export class DynamoContactStore implements ContactStore {
   private readonly db: DynamoDBDocumentClient;
   private readonly table: string;
   private readonly listPageSize: number | undefined;
+  private readonly historyRetentionDays: number;
   /**
    * The send path's checks, coalesced: the sends of one paced block ask in the same tick, and share
    * one BatchGetItem instead of one request each. Not cached: an opt-out binds the very next send.
@@ -99,6 +104,7 @@ export class DynamoContactStore implements ContactStore {
     this.db = db;
     this.table = table;
     this.listPageSize = options.listPageSize;
+    this.historyRetentionDays = options.historyRetentionDays ?? DEFAULT_HISTORY_RETENTION_DAYS;
     this.suppressionChecks = new DataLoader((checks) => this.readSuppressions(checks), {
       cache: false,
       maxBatchSize: CHECKS_PER_BATCH,
@@ -229,12 +235,16 @@ export class DynamoContactStore implements ContactStore {
 
   /** A plain Put keyed by tenant, time and SID: recording the same message again rewrites the same item. */
   async recordMessage(message: ContactMessage): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.table, Item: messageItem(message) }));
+    await this.db.send(
+      new PutCommand({ TableName: this.table, Item: messageItem(message, this.historyRetentionDays) }),
+    );
   }
 
   /** BatchWriteItem puts (25 a call): the same items as recordMessage, in a few calls. */
   async recordMessages(messages: readonly ContactMessage[]): Promise<void> {
-    const unique = new Map(messages.map((m) => [`${m.phone}|${messageSk(m)}`, messageItem(m)]));
+    const unique = new Map(
+      messages.map((m) => [`${m.phone}|${messageSk(m)}`, messageItem(m, this.historyRetentionDays)]),
+    );
     await batchPut(this.db, this.table, [...unique.values()]);
   }
 
@@ -245,7 +255,7 @@ export class DynamoContactStore implements ContactStore {
   async recordInbound(messageSid: string, entries: readonly ContactMessage[]): Promise<boolean> {
     const unique = new Map<string, Record<string, unknown>>();
     for (const entry of entries) {
-      const item = messageItem(entry);
+      const item = messageItem(entry, this.historyRetentionDays);
       unique.set(`${item.pk}|${item.sk}`, item);
     }
     if (unique.size > TRANSACT_LIMIT - 1)
@@ -473,7 +483,7 @@ export class DynamoContactStore implements ContactStore {
   }
 }
 
-function messageItem(m: ContactMessage): Record<string, unknown> {
+function messageItem(m: ContactMessage, retentionDays: number): Record<string, unknown> {
   return {
     pk: contactPk(m.phone),
     sk: messageSk(m),
@@ -488,6 +498,7 @@ function messageItem(m: ContactMessage): Record<string, unknown> {
     ...(m.body !== undefined ? { body: m.body } : {}),
     ...(m.buttonPayload !== undefined ? { buttonPayload: m.buttonPayload } : {}),
     ...(m.repliedToSid !== undefined ? { repliedToSid: m.repliedToSid } : {}),
+    expiresAt: expiresAfter(isoOf(m.at), retentionDays),
   };
 }
 
@@ -503,5 +514,6 @@ function toSuppression(item: Record<string, unknown>, tenantId: string): Suppres
 }
 
 function toContactMessage(item: Record<string, unknown>): ContactMessage {
-  return strip(item) as unknown as ContactMessage;
+  const { expiresAt: _expiresAt, ...rest } = strip(item);
+  return rest as unknown as ContactMessage;
 }

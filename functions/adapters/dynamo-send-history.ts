@@ -9,7 +9,9 @@ import { batchGet, type Item, isConditionFailure } from './dynamo-items.ts';
  *   SENDS#<t>#<phone>   SENDS   one person: `b_<broadcastId>` = when that broadcast messages them (one
  *                               attribute per broadcast, so a repeated fan-out writes the same one),
  *                               `lh` = the hour they were last booked in the messaging-limit book.
- *                               Broadcasts older than MAX_CAP_DAYS + 1 are removed as new ones come.
+ *                               Broadcasts older than MAX_CAP_DAYS + 1 are removed as new ones come,
+ *                               and the item expires (expiresAt) that long after its last send: no
+ *                               frequency window can reach it then.
  *   LIMITBOOK#<t>       BOOK    the tenant's messaging-limit book: `h` (hour → people), `v` (version).
  */
 const historyKey = (tenantId: string, phone: string) => ({ pk: `SENDS#${tenantId}#${phone}`, sk: 'SENDS' });
@@ -68,10 +70,12 @@ export class DynamoSendHistory implements SendHistory {
       new UpdateCommand({
         TableName: this.#table,
         Key: historyKey(tenantId, send.phone),
-        UpdateExpression: `SET #b = :at${send.limitHour !== undefined ? ', lh = :lh' : ''}`,
+        UpdateExpression: `SET #b = :at, expiresAt = :ttl${send.limitHour !== undefined ? ', lh = :lh' : ''}`,
         ExpressionAttributeNames: { '#b': `b_${broadcastId}` },
         ExpressionAttributeValues: {
           ':at': send.at,
+          // From the send's time (or now, if that is later): the last frequency window that can read it.
+          ':ttl': Math.ceil((Math.max(Date.parse(send.at) || Date.now(), Date.now()) + KEEP_MS) / 1000),
           ...(send.limitHour !== undefined ? { ':lh': send.limitHour } : {}),
         },
         ReturnValues: 'ALL_NEW',

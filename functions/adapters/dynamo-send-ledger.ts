@@ -10,8 +10,9 @@ import type {
   SendLedger,
   SendTask,
 } from '../core/ports.ts';
+import { DEFAULT_RECIPIENT_RETENTION_DAYS, expiresAfter } from '../core/retention.ts';
 import type { WaitReason } from '../core/send-timing.ts';
-import type { SkipReason } from '../core/skips.ts';
+import type { RecipientSkipReason as SkipReason } from '../core/skips.ts';
 import { canAdvance, type RecipientStatus } from '../core/statuses.ts';
 import {
   batchGet,
@@ -50,10 +51,21 @@ const STAMP: Partial<Record<string, string>> = { sent: 'sentAt', delivered: 'del
 export class DynamoSendLedger implements SendLedger {
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
+  readonly #retentionDays: number;
 
-  constructor(db: DynamoDBDocumentClient, table: string) {
+  /**
+   * `retentionDays` (RECIPIENT_RETENTION_DAYS, core/retention.ts): a recipient item's `expiresAt` is
+   * set by its first write (claim, skip or wait) to that many days later, and never moved.
+   */
+  constructor(db: DynamoDBDocumentClient, table: string, options: { retentionDays?: number } = {}) {
     this.#db = db;
     this.#table = table;
+    this.#retentionDays = options.retentionDays ?? DEFAULT_RECIPIENT_RETENTION_DAYS;
+  }
+
+  /** The TTL a recipient first written at `at` gets. */
+  #expiresAt(at: Date): number {
+    return expiresAfter(at, this.#retentionDays);
   }
 
   async get(key: RecipientKey): Promise<Recipient | undefined> {
@@ -174,7 +186,7 @@ export class DynamoSendLedger implements SendLedger {
         ...(task.chunk !== undefined ? { chunk: task.chunk } : {}),
       },
       [],
-      { ifAbsent: { queuedAt: task.queuedAt ?? stamp } },
+      { ifAbsent: { queuedAt: task.queuedAt ?? stamp, expiresAt: this.#expiresAt(at) } },
     );
     return this.#claimWith(recipientKey(task.broadcastId, task.index), {
       UpdateExpression: update.expression,
@@ -216,6 +228,7 @@ export class DynamoSendLedger implements SendLedger {
       index: task.index,
       phone: task.phone,
       ...(task.chunk !== undefined ? { chunk: task.chunk } : {}),
+      expiresAt: this.#expiresAt(at),
     });
     return this.#conditional(task, {
       UpdateExpression: update.expression,
@@ -260,7 +273,7 @@ export class DynamoSendLedger implements SendLedger {
         ...(task.chunk !== undefined ? { chunk: task.chunk } : {}),
       },
       [],
-      { ifAbsent: { queuedAt: task.queuedAt ?? stamp } },
+      { ifAbsent: { queuedAt: task.queuedAt ?? stamp, expiresAt: this.#expiresAt(at) } },
     );
     return this.#conditional(task, {
       UpdateExpression: update.expression,
@@ -360,7 +373,9 @@ export class DynamoSendLedger implements SendLedger {
           UpdateExpression:
             'SET #status = :queued, attempts = :next, queuedAt = :at, updatedAt = :at ' +
             'REMOVE nextRetryAt, retryKey, messageSid, claimedAt, leaseUntil, sentAt, deliveredAt, readAt, errorCode, errorMessage',
-          ConditionExpression: 'tenantId = :t AND #status IN (:failed, :undelivered) AND attempts = :a',
+          // An erased recipient (dynamo-erasures.ts) is never sent again: it has no number any more.
+          ConditionExpression:
+            'tenantId = :t AND #status IN (:failed, :undelivered) AND attempts = :a AND attribute_not_exists(erasedAt)',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':queued': 'queued',
@@ -501,6 +516,6 @@ export function reportParts(
 }
 
 function toRecipient(item: Item): Recipient {
-  const { retryKey: _retryKey, ...rest } = strip(item);
+  const { retryKey: _retryKey, expiresAt: _expiresAt, ...rest } = strip(item);
   return rest as unknown as Recipient;
 }

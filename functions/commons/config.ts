@@ -1,4 +1,5 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { type RetentionSettings, retentionSettings } from '../core/retention.ts';
 import { parseBackoffSeconds } from '../core/retry-policy.ts';
 
 /**
@@ -36,6 +37,11 @@ export function intEnv(name: string, fallback: number, env: Env = process.env): 
 /** The retry windows (RETRY_BACKOFF_SECONDS, default 300,900,3600): one per retry. */
 export function retryBackoffSeconds(env: Env = process.env): number[] {
   return parseBackoffSeconds(env.RETRY_BACKOFF_SECONDS);
+}
+
+/** RECIPIENT_RETENTION_DAYS and HISTORY_RETENTION_DAYS (core/retention.ts), checked. */
+export function retention(env: Env = process.env): RetentionSettings {
+  return retentionSettings(env, retryBackoffSeconds(env));
 }
 
 /**

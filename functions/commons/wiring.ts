@@ -8,6 +8,7 @@ import { DynamoCampaigns } from '../adapters/dynamo-campaigns.ts';
 import { DynamoContactStore } from '../adapters/dynamo-contact-store.ts';
 import { DynamoContacts } from '../adapters/dynamo-contacts.ts';
 import { DynamoCounters } from '../adapters/dynamo-counters.ts';
+import { DynamoErasures } from '../adapters/dynamo-erasures.ts';
 import { DynamoFollowUpLedger } from '../adapters/dynamo-follow-up-ledger.ts';
 import { DynamoGroups } from '../adapters/dynamo-groups.ts';
 import { DynamoImports } from '../adapters/dynamo-imports.ts';
@@ -37,7 +38,7 @@ import {
   type Schedules,
 } from '../core/schedules.ts';
 import type { TenantSettingsStore } from '../core/tenant-settings.ts';
-import { requiredEnv } from './config.ts';
+import { requiredEnv, retention } from './config.ts';
 import { announced } from './sdk-clients.ts';
 
 /**
@@ -84,21 +85,44 @@ export function sendTaskQueue(): TaskQueue<SendTask> {
 export const broadcasts = (): Broadcasts =>
   once('broadcasts', () => new DynamoBroadcasts(dynamoDocumentClient(), table()));
 export const sendLedger = (): DynamoSendLedger =>
-  once('ledger', () => new DynamoSendLedger(dynamoDocumentClient(), table()));
+  once(
+    'ledger',
+    () => new DynamoSendLedger(dynamoDocumentClient(), table(), { retentionDays: retention().recipientDays }),
+  );
 export const followUpLedger = (): FollowUpLedger =>
   once('followUps', () => new DynamoFollowUpLedger(sendLedger()));
 export const counters = (): BroadcastCounters =>
   once('counters', () => new DynamoCounters(dynamoDocumentClient(), table()));
 export const messageIndex = (): MessageIndex =>
-  once('messageIndex', () => new DynamoMessageIndex(dynamoDocumentClient(), table()));
+  once(
+    'messageIndex',
+    () =>
+      new DynamoMessageIndex(dynamoDocumentClient(), table(), { retentionDays: retention().recipientDays }),
+  );
 /** Suppression lists and contact history, on the same main table. */
 export const contactStore = (): ContactStore =>
-  once('contacts', () => new DynamoContactStore(dynamoDocumentClient(), table()));
+  once(
+    'contacts',
+    () =>
+      new DynamoContactStore(dynamoDocumentClient(), table(), {
+        historyRetentionDays: retention().historyDays,
+      }),
+  );
 export const tenantSettings = (): TenantSettingsStore =>
   once('tenantSettings', () => new DynamoTenantSettings(dynamoDocumentClient(), table()));
 /** The tenants' send history per person and messaging-limit books (core/send-timing.ts). */
 export const sendHistory = (): DynamoSendHistory =>
   once('sendHistory', () => new DynamoSendHistory(dynamoDocumentClient(), table()));
+
+/** Erasures (POST /v1/erasures) and the writes that erase a person (adapters/dynamo-erasures.ts). */
+export const erasures = (): DynamoErasures =>
+  once(
+    'erasures',
+    () =>
+      new DynamoErasures(dynamoDocumentClient(), table(), {
+        recipientRetentionDays: retention().recipientDays,
+      }),
+  );
 
 /** The tenants' address books: contacts (core/audience.ts Contacts) and their groups (Groups). */
 export const contacts = (): DynamoContacts =>

@@ -67,6 +67,10 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   // Settings and suppressions: admin
   'GET /v1/settings': read,
   'PUT /v1/settings': { role: 'admin', action: 'settings.update' },
+  // The tenant's own sender and Twilio account (a secret behind it): admin, reads included.
+  'GET /v1/settings/twilio': { role: 'admin' },
+  'PUT /v1/settings/twilio': { role: 'admin', action: 'settings.twilio_update', detail: ['source'] },
+  'DELETE /v1/settings/twilio': { role: 'admin', action: 'settings.twilio_delete' },
   'GET /v1/suppressions': read,
   'POST /v1/suppressions': {
     role: 'admin',
@@ -138,6 +142,9 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
     resource: { path: 'keyId' },
   },
   'GET /v1/audit': { role: 'admin' },
+  // Erasure of a person's data everywhere (functions/erasures.ts): admin, as the contact erasure.
+  'POST /v1/erasures': { role: 'admin', action: 'person.erase', resource: { body: 'erasureId' } },
+  'GET /v1/erasures/{id}': { role: 'admin' },
 };
 
 /** Every audit action, for the OpenAPI document and `?action=`. */

@@ -13,7 +13,7 @@ import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import { FOLLOW_UP_STATUSES } from './follow-up.ts';
 import { INVALID_REASONS } from './phones.ts';
 import { WAIT_REASONS } from './send-timing.ts';
-import { SKIP_REASONS } from './skips.ts';
+import { RECIPIENT_SKIP_REASONS } from './skips.ts';
 import { PAUSABLE_BROADCAST_STATUSES } from './statuses.ts';
 
 /**
@@ -48,7 +48,7 @@ export const CountsView = z
   .register(apiSchemas, { id: 'Counts' });
 
 export const SkipReasonSchema = z
-  .enum(SKIP_REASONS)
+  .enum(RECIPIENT_SKIP_REASONS)
   .meta({
     description:
       'Why a skipped recipient is not sent: suppressed (opted out or on the suppression list), marketing_not_delivered_us (Meta does not deliver marketing templates to US numbers)',
@@ -214,6 +214,9 @@ export const RecipientView = z
     deliveredAt: timestamp.optional(),
     readAt: timestamp.optional(),
     confirmedAt: timestamp.optional(),
+    erasedAt: timestamp.optional().meta({
+      description: "The person was erased (POST /v1/erasures): phone is 'erased', the rest is kept",
+    }),
     followUp: z
       .object({
         status: FollowUpStatusSchema,
@@ -240,7 +243,18 @@ export function Page<T extends z.ZodType>(item: T) {
 }
 
 export const BroadcastPage = Page(BroadcastView).register(apiSchemas, { id: 'BroadcastPage' });
-export const RecipientPage = Page(RecipientView).register(apiSchemas, { id: 'RecipientPage' });
+export const RecipientPage = Page(RecipientView)
+  .extend({
+    recipientsExpireAt: timestamp.meta({
+      description:
+        "From then on the broadcast's recipients are deleted (RECIPIENT_RETENTION_DAYS after its start; each recipient that many days after its first write). The broadcast, its counts and its error summary stay.",
+    }),
+    recipientsExpired: z
+      .literal(true)
+      .optional()
+      .meta({ description: 'Present once recipientsExpireAt has passed: the list is empty, or emptying' }),
+  })
+  .register(apiSchemas, { id: 'RecipientPage' });
 
 export const CancelResponse = z
   .object({ broadcastId: BroadcastId, status: z.literal('cancelled'), cancelledCount: count })

@@ -15,6 +15,8 @@ export interface SentImage {
   readonly updatedAt?: string;
   readonly messageSid?: string;
   readonly followUp?: { readonly messageSid?: string; readonly claimedAt?: string };
+  /** Set by an erasure (use-cases/erase-person.ts): the item no longer names the person. */
+  readonly erasedAt?: string;
 }
 
 /**
@@ -28,6 +30,8 @@ export function historyEntriesOf(
   after: SentImage | undefined,
 ): ContactMessage[] {
   if (!after?.tenantId || !after.broadcastId || after.index === undefined || !after.phone) return [];
+  // An erased person gets no history again from a callback that lands after the erasure.
+  if (after.erasedAt) return [];
   const entries: ContactMessage[] = [];
   const base = {
     tenantId: after.tenantId,

@@ -6,6 +6,7 @@ import { MAX_CSV_BODY_BYTES, MAX_CSV_ROWS } from './csv-export.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import { accessPaths, accessSchemas, withAccessAnswers } from './openapi-access.ts';
 import { campaignPaths, campaignSchemas } from './openapi-campaigns.ts';
+import { erasurePaths } from './openapi-erasures.ts';
 import { importPaths } from './openapi-imports.ts';
 import { senderPaths } from './openapi-senders.ts';
 import { LAMBDA_MAX_EVENT_BYTES } from './request-limits.ts';
@@ -460,6 +461,7 @@ function build(serverUrl?: string): Json {
       ...campaignPaths(),
       ...senderPaths(),
       ...accessPaths(),
+      ...erasurePaths(),
       '/v1/contacts': {
         get: {
           operationId: 'listContacts',

@@ -11,7 +11,7 @@ import type { CounterDeltas, CounterTotals } from './count-deltas.ts';
 import type { LifecycleEvent } from './lifecycle-events.ts';
 import type { QuietHours } from './quiet-hours.ts';
 import type { FrequencyCap, WaitReason } from './send-timing.ts';
-import type { SkipReason } from './skips.ts';
+import type { RecipientSkipReason } from './skips.ts';
 import type { BroadcastStatus, PausableBroadcastStatus, RecipientStatus } from './statuses.ts';
 import type { SenderSnapshot } from './tenant-senders.ts';
 
@@ -118,8 +118,10 @@ export interface Recipient {
   readonly waitReason?: WaitReason;
   /** When the recipient tapped the confirmation button (two-step broadcasts). */
   readonly confirmedAt?: string;
+  /** When the person was erased (POST /v1/erasures): `phone` is then `erased`. */
+  readonly erasedAt?: string;
   /** Why a `skipped` recipient was not sent, when written at create (absent: suppressed). */
-  readonly skipReason?: SkipReason;
+  readonly skipReason?: RecipientSkipReason;
   /** The free-form follow-up sent after the confirmation tap, tracked like the template. */
   readonly followUp?: FollowUpDelivery;
   readonly updatedAt: string;
@@ -372,7 +374,7 @@ export interface SendLedger {
    * Writes a recipient never to be sent as `skipped` (at create: suppressed, or `reason`) with `why`
    * as its errorMessage; false when it was written before.
    */
-  markSkipped(task: SendTask, at: Date, why: string, reason?: SkipReason): Promise<boolean>;
+  markSkipped(task: SendTask, at: Date, why: string, reason?: RecipientSkipReason): Promise<boolean>;
   /** sending → queued, same attempt, while no SID is known (the provider never got it). */
   release(key: RecipientKey, attempt: number, at: Date): Promise<boolean>;
   /** queued → cancelled (an entry released or re-queued earlier; a never-written one needs nothing). */
@@ -478,7 +480,7 @@ export interface ChunkEntry {
   /** Counted but never sent (written as `skipped`): suppressed at creation, or `skipReason`. */
   readonly skipped?: boolean;
   /** Why it is skipped, when not because it is suppressed (template-check.ts SKIP_REASONS). */
-  readonly skipReason?: SkipReason;
+  readonly skipReason?: RecipientSkipReason;
   /** Sent no earlier than this (ISO), and why (core/send-timing.ts); absent: at once. */
   readonly notBefore?: string;
   readonly waitReason?: WaitReason;

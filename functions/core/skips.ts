@@ -17,9 +17,12 @@ export const SKIP_REASONS = [
   'frequency_cap',
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
+/** A recipient's reasons: those of the plan, and `erased` (its person erased before it was sent). */
+export const RECIPIENT_SKIP_REASONS = [...SKIP_REASONS, 'erased'] as const;
+export type RecipientSkipReason = (typeof RECIPIENT_SKIP_REASONS)[number];
 
 /** The errorMessage of a recipient skipped at create, by reason. */
-export const SKIP_REASON_TEXT: Readonly<Record<SkipReason, string>> = {
+export const SKIP_REASON_TEXT: Readonly<Record<RecipientSkipReason, string>> = {
   suppressed: 'On the suppression list when the broadcast was created',
   marketing_not_delivered_us:
     'Not sent: Meta does not deliver WhatsApp marketing templates to US phone numbers (Twilio error 63049)',
@@ -27,4 +30,5 @@ export const SKIP_REASON_TEXT: Readonly<Record<SkipReason, string>> = {
     "Not sent: a marketing template, and this contact has not opted in (the tenant's requireConsentForMarketing setting)",
   frequency_cap:
     "Not sent: this contact already had the most messages the broadcast's frequencyCap allows within its days",
+  erased: "Not sent: the person's data was erased (POST /v1/erasures) before their message went",
 };

@@ -12,6 +12,7 @@ import {
   deltasOf,
 } from '../core/count-deltas.ts';
 import type { ContactMessage, ContactStore } from '../core/ports.ts';
+import { isTimeToLiveRemoval } from '../core/retention.ts';
 import { type SettleDeps, settle } from './settle-broadcast.ts';
 
 /**
@@ -57,6 +58,8 @@ export function createAggregator(deps: AggregatorDeps) {
     >();
     const history: ContactMessage[] = [];
     for (const record of records) {
+      // Retention (DynamoDB TTL) deleting a recipient is no outcome: its counts stay as they were.
+      if (isTimeToLiveRemoval(record)) continue;
       const data = record.dynamodb;
       const pk = data?.Keys?.pk?.S;
       const sk = data?.Keys?.sk?.S;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_TENANT_RATE_LIMIT } from '../../functions/core/access.ts';
 import { newApiKey, parseApiKeyList } from '../../functions/core/api-keys.ts';
 import { DEFAULT_SENDER_MPS } from '../../functions/core/pacing.ts';
+import { retentionSettings } from '../../functions/core/retention.ts';
 import { parseBackoffSeconds } from '../../functions/core/retry-policy.ts';
 import { topology } from '../topology.ts';
 import { type FaultPlan, FaultSpecError, parseFaultPlan } from './faults/spec.ts';
@@ -73,6 +74,9 @@ const HANDLER_SETTINGS = [
   'WHATSAPP_PRICES',
   'TENANT_RATE_LIMIT',
   'AUDIT_RETENTION_DAYS',
+  'RECIPIENT_RETENTION_DAYS',
+  'HISTORY_RETENTION_DAYS',
+  'ERASURE_SETTLE_SECONDS',
 ] as const;
 
 export const SIMULATOR_DEFAULT_FROM = 'whatsapp:+14155238886';
@@ -154,6 +158,13 @@ export function localConfigFromEnv(
       `OPT_OUT_CONFIRMATION_TEXT must be at most ${MAX_BODY_LENGTH} characters (Twilio's Body limit), got ${env.OPT_OUT_CONFIRMATION_TEXT?.length}.`,
     );
   integer(env, 'TWILIO_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 });
+  // SQS's DelaySeconds: at most 900.
+  integer(env, 'ERASURE_SETTLE_SECONDS', 60, { min: 0, max: 900 });
+  try {
+    retentionSettings(env, parseBackoffSeconds(env.RETRY_BACKOFF_SECONDS));
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
   integer(env, 'TEMPLATE_CACHE_SECONDS', 60, { min: 0, max: 3600 });
   integer(env, 'TENANT_RATE_LIMIT', DEFAULT_TENANT_RATE_LIMIT, { min: 0, max: 100_000 });
   integer(env, 'AUDIT_RETENTION_DAYS', DEFAULT_AUDIT_RETENTION_DAYS, { min: 1, max: 36_500 });

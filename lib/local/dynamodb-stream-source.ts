@@ -25,6 +25,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type _Record,
+  type AttributeValue,
   DescribeStreamCommand,
   DynamoDBStreamsClient,
   ExpiredIteratorException,
@@ -58,6 +59,12 @@ export interface StreamSourceOptions {
   /** A JSON file for the checkpoints. */
   readonly checkpointFile: string;
   readonly log: (entry: Record<string, unknown>) => void;
+  /**
+   * Whether a REMOVE was Time to Live's (lib/local/ttl-local.ts): DynamoDB Local does not run TTL,
+   * so its records never carry the identity AWS gives those (`userIdentity` type Service, principal
+   * dynamodb.amazonaws.com); the source adds it to the ones this names.
+   */
+  readonly deletedByTimeToLive?: (keys: Record<string, AttributeValue> | undefined) => boolean;
   /** Pause between reads of an idle shard (Lambda polls each shard about four times a second). */
   readonly idlePollMs?: number;
 }
@@ -202,6 +209,9 @@ export function startStreamSource(options: StreamSourceOptions): StreamSource {
         throw error;
       }
       const fresh = output.Records ?? [];
+      for (const record of fresh)
+        if (record.eventName === 'REMOVE' && options.deletedByTimeToLive?.(record.dynamodb?.Keys))
+          record.userIdentity = { Type: 'Service', PrincipalId: 'dynamodb.amazonaws.com' };
       iterator = output.NextShardIterator;
       if (pending.length === 0 && fresh.length > 0) windowStarted = Date.now();
       pending.push(...fresh);
@@ -314,6 +324,9 @@ function toLambdaRecord(record: _Record, streamArn: string): DynamoDBRecord {
     eventSource: 'aws:dynamodb',
     awsRegion: LOCAL_REGION,
     eventSourceARN: streamArn,
+    ...(record.userIdentity
+      ? { userIdentity: { type: record.userIdentity.Type, principalId: record.userIdentity.PrincipalId } }
+      : {}),
     dynamodb: {
       ...(data?.ApproximateCreationDateTime
         ? {

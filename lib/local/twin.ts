@@ -39,6 +39,7 @@ import {
   localSqsClient,
   startSqsLocal,
 } from './sqs-local.ts';
+import { type LocalTimeToLive, startLocalTimeToLive } from './ttl-local.ts';
 import { startTwilioSimulator, type TwilioSimulator } from './twilio-simulator.ts';
 import { acquireTwinLock } from './twin-lock.ts';
 
@@ -97,6 +98,8 @@ export interface LocalTwin {
   readonly scheduler: LocalScheduler;
   /** The lifecycle events' local bus (DATA_DIR/events.jsonl, LOCAL_EVENTS_URL), by topology id. */
   readonly eventBuses: Readonly<Record<string, LocalEventBus>>;
+  /** DynamoDB's TTL, which DynamoDB Local lacks: `expire(now)` deletes what expired by then. */
+  readonly timeToLive: Pick<LocalTimeToLive, 'expire'>;
   stop(): Promise<void>;
 }
 
@@ -252,6 +255,14 @@ export async function startLocalTwin(
 
     const tableNames = Object.fromEntries(Object.keys(topo.tables).map((id) => [id, localName(id)]));
     await ensureTables(dynamodb.endpoint, topo.tables, localName);
+    // DynamoDB Local does not run TTL: the twin does (lib/local/ttl-local.ts).
+    const timeToLive = startLocalTimeToLive({
+      endpoint: dynamodb.endpoint,
+      tables: topo.tables,
+      tableNames,
+      log,
+    });
+    stack.push(() => timeToLive.stop());
     // Each function URL is a server of its own (on AWS, a URL of its own): its address goes to the
     // functions that use it, so it is bound before they are loaded.
     const urlServers: Record<string, FrontDoor> = {};
@@ -475,6 +486,7 @@ export async function startLocalTwin(
               : `stream-${consumer.table}-${consumer.function}.checkpoint.json`,
           ),
           log: (entry) => log({ source: `stream:${consumer.table}`, ...entry }),
+          deletedByTimeToLive: (keys) => timeToLive.deletedByTimeToLive(tableName, keys as never),
         }),
       );
     }
@@ -560,6 +572,7 @@ export async function startLocalTwin(
       scheduler,
       eventBuses,
       grants: guard,
+      timeToLive,
       stop: async () => {
         stopping = true;
         await stack.run();

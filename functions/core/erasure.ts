@@ -1,0 +1,140 @@
+/**
+ * A person's erasure (POST /v1/erasures): everything this tenant holds about one phone number is
+ * deleted or redacted, asynchronously (its broadcasts' recipients are found by reading them), with
+ * its progress at GET /v1/erasures/{id}. What it does, item by item, is in use-cases/erase-person.ts.
+ *
+ * The erasure's own record never holds the phone: only its masked form (`+********4567`), so the
+ * record of an erasure is not itself a copy of what was erased.
+ */
+import { ulid } from 'ulid';
+import { z } from 'zod';
+import { apiSchemas } from './broadcast-request.ts';
+import { count, timestamp } from './broadcast-responses.ts';
+
+export const ERASURE_ID_PREFIX = 'era_';
+const ERASURE_ID = /^era_[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** `era_01JD…`. */
+export function newErasureId(now?: number): string {
+  return `${ERASURE_ID_PREFIX}${ulid(now)}`;
+}
+
+export function isErasureId(s: unknown): s is string {
+  return typeof s === 'string' && ERASURE_ID.test(s);
+}
+
+export const ERASURE_STATUSES = ['queued', 'running', 'completed'] as const;
+export type ErasureStatus = (typeof ERASURE_STATUSES)[number];
+
+/** What an erasure removed or redacted so far. */
+export interface ErasureProgress {
+  /** The contact (with its group memberships) was deleted. */
+  readonly contactErased: boolean;
+  /** Entries of the person's message history with this tenant deleted. */
+  readonly historyDeleted: number;
+  /** The tenant's broadcasts looked through, and the recipient items redacted in them. */
+  readonly broadcastsScanned: number;
+  readonly recipientsRedacted: number;
+  /** Stored-list entries (a broadcast's chunks) redacted. */
+  readonly listEntriesRedacted: number;
+  /** Import row errors that quoted the number, redacted. */
+  readonly importErrorsRedacted: number;
+  /** Campaigns whose audience listed the number, and refused inputs quoting it in broadcasts. */
+  readonly campaignsChanged: number;
+  readonly invalidInputsRedacted: number;
+  /** The tenant's suppression of the number, kept (only its phone, reason and time). */
+  readonly suppressionKept: boolean;
+}
+
+export const EMPTY_PROGRESS: ErasureProgress = {
+  contactErased: false,
+  historyDeleted: 0,
+  broadcastsScanned: 0,
+  recipientsRedacted: 0,
+  listEntriesRedacted: 0,
+  importErrorsRedacted: 0,
+  campaignsChanged: 0,
+  invalidInputsRedacted: 0,
+  suppressionKept: false,
+};
+
+export interface Erasure {
+  readonly tenantId: string;
+  readonly erasureId: string;
+  readonly status: ErasureStatus;
+  /** maskPhone of the number: enough to tell erasures apart, not the number. */
+  readonly phoneMasked: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly completedAt?: string;
+  readonly progress: ErasureProgress;
+}
+
+/** POST /v1/erasures's body: the person's number (E.164, or as the add routes accept it). */
+export const ErasureRequest = z
+  .strictObject({
+    phone: z.string().min(1).max(64).meta({
+      description:
+        "The person's number, E.164 (+972501234567). A contact's id is its number: this erases the contact and every other trace of the number",
+    }),
+  })
+  .register(apiSchemas, { id: 'ErasureRequest' });
+
+const ProgressView = z.object({
+  contactErased: z.boolean(),
+  historyDeleted: count,
+  broadcastsScanned: count,
+  recipientsRedacted: count,
+  listEntriesRedacted: count,
+  importErrorsRedacted: count,
+  campaignsChanged: count,
+  invalidInputsRedacted: count,
+  suppressionKept: z.boolean().meta({
+    description:
+      'The number stays on the suppression list (phone, reason, time; its free-text detail removed) so an opt-out keeps being honoured',
+  }),
+});
+
+export const ErasureView = z
+  .object({
+    erasureId: z.string(),
+    status: z.enum(ERASURE_STATUSES),
+    phoneMasked: z.string().meta({ description: 'The number, masked: the erasure keeps no copy of it' }),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+    completedAt: timestamp.optional(),
+    progress: ProgressView,
+  })
+  .register(apiSchemas, { id: 'Erasure' });
+
+export type ErasureViewShape = z.infer<typeof ErasureView>;
+
+export function erasureView(e: Erasure): ErasureViewShape {
+  return {
+    erasureId: e.erasureId,
+    status: e.status,
+    phoneMasked: e.phoneMasked,
+    createdAt: e.createdAt,
+    updatedAt: e.updatedAt,
+    ...(e.completedAt ? { completedAt: e.completedAt } : {}),
+    progress: { ...EMPTY_PROGRESS, ...e.progress },
+  };
+}
+
+/** Adds `more` to `into`'s counts (booleans: or). */
+export function addProgress(into: ErasureProgress, more: Partial<ErasureProgress>): ErasureProgress {
+  return {
+    contactErased: into.contactErased || (more.contactErased ?? false),
+    historyDeleted: into.historyDeleted + (more.historyDeleted ?? 0),
+    broadcastsScanned: into.broadcastsScanned + (more.broadcastsScanned ?? 0),
+    recipientsRedacted: into.recipientsRedacted + (more.recipientsRedacted ?? 0),
+    listEntriesRedacted: into.listEntriesRedacted + (more.listEntriesRedacted ?? 0),
+    importErrorsRedacted: into.importErrorsRedacted + (more.importErrorsRedacted ?? 0),
+    campaignsChanged: into.campaignsChanged + (more.campaignsChanged ?? 0),
+    invalidInputsRedacted: into.invalidInputsRedacted + (more.invalidInputsRedacted ?? 0),
+    suppressionKept: into.suppressionKept || (more.suppressionKept ?? false),
+  };
+}
+
+/** What a recipient's phone becomes: not a number, so nothing can be sent to it. */
+export const ERASED_PHONE = 'erased';
