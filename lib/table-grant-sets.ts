@@ -44,11 +44,21 @@ export const ACCEPT_BROADCAST: readonly TableGrant[] = [
     'SUPPRESS',
     'SENDS',
     'LIMITBOOK',
+    'ACCOUNTCLAIM',
+    'SENDERCLAIM',
   ),
   writes(['PutItem', 'UpdateItem', 'BatchWriteItem'], 'TENANT', 'BROADCAST', 'IDEM', 'FP', 'LIMITBOOK'),
 ];
 /** A recipient's status change (a status callback, applied now or retried): ledger, follow-up, SID index, history. */
 export const APPLY_STATUS: readonly TableGrant[] = [
-  reads('BROADCAST', 'TENANT', 'SID', 'CONTACT', 'SUPPRESS'),
+  reads('BROADCAST', 'TENANT', 'SID', 'CONTACT', 'SUPPRESS', 'ACCOUNTCLAIM'),
   writes(['PutItem', 'UpdateItem'], 'BROADCAST', 'SID', 'CONTACT', 'SUPPRESS'),
 ];
+
+/**
+ * Which Twilio account and sender a tenant sends with (functions/adapters/dynamo-tenant-senders.ts): its
+ * own sender setting (`SETTINGS#<tenant>`/`TWILIO`) and the claims naming the tenant that owns an
+ * account or a sender (`ACCOUNTCLAIM#`, `SENDERCLAIM#`), read by every function that calls Twilio or
+ * checks a Twilio signature for a tenant.
+ */
+export const SENDER_LOOKUPS: TableGrant = reads('SETTINGS', 'ACCOUNTCLAIM', 'SENDERCLAIM');

@@ -11,7 +11,14 @@ import {
 } from '../functions/core/imports.ts';
 import { visibilityTimeoutFor } from '../functions/core/recovery.ts';
 import { tableGrantProblems } from './table-access.ts';
-import { ACCEPT_BROADCAST, ADMIN_AUTH, APPLY_STATUS, reads, writes } from './table-grant-sets.ts';
+import {
+  ACCEPT_BROADCAST,
+  ADMIN_AUTH,
+  APPLY_STATUS,
+  reads,
+  SENDER_LOOKUPS,
+  writes,
+} from './table-grant-sets.ts';
 
 /**
  * The one declaration of the system's topology: functions, HTTP routes, queues and
@@ -348,11 +355,6 @@ const EVENTS_RETRY_ATTEMPTS = 10_000;
 const EVENTS_MAX_RECORD_AGE_SECONDS = 86_400;
 /** Broadcast statuses whose arrival is an event (broadcast.completed, .failed, .paused). */
 const EVENTFUL_BROADCAST_STATUSES = ['completed', 'partial', 'failed', 'paused'];
-/**
- * The coarse grant admin handlers had before each was narrowed: a function added without its own
- * `tables` grant yet may spread it; narrow it to what the function calls (README, "Grants").
- */
-export const ADMIN_READS = { tables: { main: 'readwrite' } } as const;
 
 export const topology = {
   tables: {
@@ -550,6 +552,7 @@ export const topology = {
       uses: {
         tables: {
           main: [
+            SENDER_LOOKUPS,
             ...ADMIN_AUTH,
             reads('SETTINGS', 'GROUPS', 'GROUP', 'CONTACTS', 'SUPPRESS', 'SENDS', 'LIMITBOOK'),
           ],
@@ -566,7 +569,13 @@ export const topology = {
       timeoutSeconds: 15,
       // The deployment's token checks a sender on its account; a tenant's own token is written under the prefix.
       uses: {
-        tables: { main: [...ADMIN_AUTH, reads('SETTINGS'), writes(['UpdateItem'], 'SETTINGS')] },
+        tables: {
+          main: [
+            ...ADMIN_AUTH,
+            SENDER_LOOKUPS,
+            writes(['PutItem', 'UpdateItem', 'DeleteItem'], 'SETTINGS', 'SENDERCLAIM', 'ACCOUNTCLAIM'),
+          ],
+        },
         secrets: ['twilioAuthToken'],
         secretPrefixes: { tenantTwilio: 'write' },
       },
@@ -647,7 +656,11 @@ export const topology = {
         "POST /v1/erasures and GET /v1/erasures/{id}: a person's erasure, queued, and its progress",
       memoryMb: 256,
       timeoutSeconds: 10,
-      uses: { tables: { main: 'readwrite' }, queues: { erasures: 'send' } },
+      // Records the erasure (ERASURES#) and hands it to the worker; the person's items are the worker's.
+      uses: {
+        tables: { main: [...ADMIN_AUTH, reads('ERASURES'), writes(['PutItem'], 'ERASURES')] },
+        queues: { erasures: 'send' },
+      },
     },
     eraseWorker: {
       entry: 'functions/erase-worker.ts',
@@ -655,7 +668,19 @@ export const topology = {
         "Erases a person from the tenant's items: contact, memberships, history, recipients in every broadcast",
       memoryMb: 512,
       timeoutSeconds: ERASE_TIMEOUT_SECONDS,
-      uses: { tables: { main: 'readwrite' }, queues: { erasures: 'send+consume' } },
+      // Deletes the person's contact, memberships, history and send history; redacts their recipients,
+      // stored lists, import errors and campaign audiences (TENANT#, BROADCAST#); keeps the suppression.
+      uses: {
+        tables: {
+          main: [
+            reads('ERASURES', 'CONTACTS', 'GROUPS', 'GROUP', 'CONTACT', 'TENANT', 'BROADCAST', 'SUPPRESS'),
+            writes(['PutItem', 'UpdateItem'], 'ERASURES'),
+            writes(['UpdateItem'], 'TENANT', 'BROADCAST', 'SUPPRESS', 'GROUPS'),
+            writes(['DeleteItem', 'BatchWriteItem'], 'CONTACTS', 'GROUP', 'CONTACT', 'SENDS'),
+          ],
+        },
+        queues: { erasures: 'send+consume' },
+      },
     },
     templates: {
       entry: 'functions/templates.ts',
@@ -666,7 +691,7 @@ export const topology = {
       // Reads the API key (GetItem) and calls Twilio with the auth token; writes only what every admin
       // route writes (ADMIN_AUTH).
       uses: {
-        tables: { main: ADMIN_AUTH },
+        tables: { main: [...ADMIN_AUTH, SENDER_LOOKUPS] },
         secrets: ['twilioAuthToken'],
         secretPrefixes: { tenantTwilio: 'read' },
       },
@@ -745,7 +770,8 @@ export const topology = {
       memoryMb: 256,
       timeoutSeconds: 60,
       // Reads a finished broadcast's counters; puts events on the lifecycle bus.
-      uses: { tables: { main: 'read' }, eventBuses: ['lifecycle'] },
+      // Reads a finished broadcast's counts (its shards) for broadcast.completed; the rest is in the record.
+      uses: { tables: { main: reads('BROADCAST') }, eventBuses: ['lifecycle'] },
     },
     twilioInboundWebhook: {
       entry: 'functions/twilio-inbound-webhook.ts',
@@ -757,6 +783,7 @@ export const topology = {
       uses: {
         tables: {
           main: [
+            SENDER_LOOKUPS,
             reads('SID', 'BROADCAST', 'TENANT', 'CONTACT', 'INBOUND', 'SUPPRESS'),
             writes(['PutItem', 'UpdateItem'], 'SUPPRESS', 'INBOUND', 'CONTACT', 'BROADCAST', 'SID'),
             writes(['DeleteItem'], 'SUPPRESS'),
@@ -775,6 +802,7 @@ export const topology = {
       uses: {
         tables: {
           main: [
+            SENDER_LOOKUPS,
             reads('TENANT', 'BROADCAST', 'SUPPRESS', 'PACE', 'CONTACT', 'SID'),
             writes(['PutItem', 'UpdateItem'], 'TENANT', 'BROADCAST', 'PACE', 'SID', 'CONTACT'),
           ],
@@ -853,6 +881,7 @@ export const topology = {
       uses: {
         tables: {
           main: [
+            SENDER_LOOKUPS,
             ...ADMIN_AUTH,
             ...ACCEPT_BROADCAST,
             reads('CAMPAIGN', 'IDEMCMP'),
@@ -875,14 +904,25 @@ export const topology = {
       description: "The tenant's API keys (/v1/api-keys): create, list, revoke, rotate (admin keys only)",
       memoryMb: 256,
       timeoutSeconds: 10,
-      uses: ADMIN_READS,
+      // Creates, lists, revokes and rotates the tenant's keys: the lookup item (APIKEY#<hash>) and the
+      // tenant's key records (APIKEYS#), a revoke checking in its transaction that another admin stays.
+      uses: {
+        tables: {
+          main: [
+            ...ADMIN_AUTH,
+            reads('APIKEYS'),
+            writes(['PutItem', 'UpdateItem'], 'APIKEY', 'APIKEYS'),
+            writes(['ConditionCheckItem'], 'APIKEYS'),
+          ],
+        },
+      },
     },
     audit: {
       entry: 'functions/audit.ts',
       description: "GET /v1/audit: the tenant's audit log, newest first (admin keys only)",
       memoryMb: 256,
       timeoutSeconds: 10,
-      uses: ADMIN_READS,
+      uses: { tables: { main: [...ADMIN_AUTH, reads('AUDIT')] } },
     },
     runSchedules: {
       entry: 'functions/run-schedules.ts',
@@ -908,6 +948,7 @@ export const topology = {
       uses: {
         tables: {
           main: [
+            SENDER_LOOKUPS,
             {
               ...reads('TENANT', 'BROADCAST', 'SID', 'CONTACT', 'SUPPRESS'),
               indexes: ['activeBroadcasts', 'retriesByBroadcast'],

@@ -83,7 +83,7 @@ describe('operator CLI: help', { timeout: 30_000 }, () => {
     const dlq = cli(['dlq', 'status', '-h']);
     expect(dlq.status).toBe(0);
     expect(dlq.stdout).toContain('dlq status');
-    expect(dlq.stdout).toContain('<queue>: send|fanOut|callbackRetries|groupCleanup|imports');
+    expect(dlq.stdout).toContain('<queue>: send|fanOut|callbackRetries|groupCleanup|erasures|imports');
     expect(cli(['help']).stdout).toContain('Usage:');
   });
 

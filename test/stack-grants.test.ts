@@ -112,17 +112,26 @@ describe('grants on the main table', () => {
     }
   });
 
-  it('lets the read routes read, and write nothing but the settle of a finished broadcast', () => {
+  it("lets the read routes read, and write nothing but the admin route's own items and the settle of a finished broadcast", () => {
+    // Every admin route notes its key's use, counts its tenant's rate window, appends an audit entry
+    // after a write, and adopts a key made before key ids (ADMIN_AUTH): nothing of the tenant's data.
+    const adminBookkeeping = new Set(['APIKEY#*', 'APIKEYS#*', 'RATE#*', 'AUDIT#*']);
     for (const fnId of ['previewBroadcast', 'templates', 'healthz', 'metrics'])
-      expect(dynamoStatements(fnId).flatMap(writes), fnId).toEqual([]);
+      for (const s of dynamoStatements(fnId).filter((s) => writes(s).length > 0))
+        expect(
+          s.leadingKeys?.filter((k) => !adminBookkeeping.has(k)),
+          `${fnId} ${s.actions}`,
+        ).toEqual([]);
     // GET /v1/broadcasts… settles a broadcast whose counts are final: UpdateItem of the broadcast item only.
-    const queryWrites = dynamoStatements('queryBroadcasts').filter((s) => writes(s).length > 0);
+    const queryWrites = dynamoStatements('queryBroadcasts').filter(
+      (s) => writes(s).length > 0 && !s.leadingKeys?.some((k) => adminBookkeeping.has(k)),
+    );
     expect(queryWrites).toEqual([
       { actions: ['dynamodb:UpdateItem'], resource: tableArn, leadingKeys: ['TENANT#*'] },
     ]);
   });
 
-  it('never lets a Twilio webhook or callback retry delete or batch-write, nor touch API keys or settings', () => {
+  it('never lets a Twilio webhook or callback retry delete or batch-write, nor touch API keys or change settings', () => {
     for (const fnId of ['twilioStatusWebhook', 'retryStatusCallbacks', 'sendMessages']) {
       const statements = dynamoStatements(fnId);
       const actions = statements.flatMap((s) => s.actions);
@@ -131,18 +140,26 @@ describe('grants on the main table', () => {
       for (const s of statements) {
         expect(s.leadingKeys, `${fnId} ${s.actions}`).toBeDefined();
         expect(s.leadingKeys, fnId).not.toContain('APIKEY#*');
-        expect(s.leadingKeys, fnId).not.toContain('SETTINGS#*');
+        // They read which account and sender a tenant uses (SETTINGS#<tenant>/TWILIO); never write it.
+        if (writes(s).length > 0) expect(s.leadingKeys, fnId).not.toContain('SETTINGS#*');
       }
     }
   });
 
-  it('holds every admin function to reading its API key item, and every table statement to item families', () => {
+  it('holds every admin function but apiKeys to reading its key item and noting its use, and every table statement to item families', () => {
     const adminFunctions = new Set(topology.routes.filter((r) => r.auth === 'admin').map((r) => r.function));
+    adminFunctions.delete('apiKeys');
     for (const fnId of adminFunctions) {
       const statements = dynamoStatements(fnId);
       const keyStatements = statements.filter((s) => s.leadingKeys?.includes('APIKEY#*'));
+      // No PutItem on APIKEY#: only the apiKeys function (and the operator's CLI) makes keys.
       expect(keyStatements, fnId).toEqual([
         { actions: ['dynamodb:GetItem'], resource: tableArn, leadingKeys: ['APIKEY#*'] },
+        {
+          actions: ['dynamodb:UpdateItem'],
+          resource: tableArn,
+          leadingKeys: ['APIKEY#*', 'APIKEYS#*', 'RATE#*'],
+        },
       ]);
     }
     for (const [fnId] of fineGrained)
