@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { intEnv, requiredEnv } from './commons/config.ts';
 import { logger } from './commons/powertools.ts';
+import { taskOf } from './commons/queue-tasks.ts';
 import { contacts, erasures, sqs } from './commons/wiring.ts';
 import { type ErasureTask, erasePerson } from './use-cases/erase-person.ts';
 
@@ -28,18 +29,9 @@ const taskSchema = z.object({
 
 /** The erasures queue's consumer: runs one erasure (use-cases/erase-person.ts). Never logs the number. */
 async function run(record: SQSRecord, deadline: number): Promise<void> {
-  let body: unknown;
-  try {
-    body = JSON.parse(record.body);
-  } catch {
-    body = undefined;
-  }
-  const parsed = taskSchema.safeParse(body);
-  if (!parsed.success) {
-    logger.error('malformed erasure task dropped', { messageId: record.messageId });
-    return;
-  }
-  const task = parsed.data as ErasureTask;
+  const parsed = taskOf(record, taskSchema, 'erasure');
+  if (!parsed) return;
+  const task = parsed as ErasureTask;
   const queue = new SqsTaskQueue<ErasureTask>(sqs(), requiredEnv('ERASURES_QUEUE_URL'));
   const outcome = await erasePerson(
     {

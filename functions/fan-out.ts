@@ -4,6 +4,7 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { log, logger } from './commons/powertools.ts';
+import { taskOf } from './commons/queue-tasks.ts';
 import { broadcasts, sendHistory, sendLedger, sendTaskQueue } from './commons/wiring.ts';
 import { createFanOut } from './use-cases/fan-out-chunk.ts';
 
@@ -17,18 +18,8 @@ const fanOutTaskSchema = z.object({
 let fanOut: ReturnType<typeof createFanOut> | undefined;
 
 async function expand(record: SQSRecord): Promise<void> {
-  let body: unknown;
-  try {
-    body = JSON.parse(record.body);
-  } catch {
-    body = undefined;
-  }
-  const parsed = fanOutTaskSchema.safeParse(body);
-  if (!parsed.success) {
-    // Retrying cannot fix a malformed task: drop it, loudly.
-    logger.error('malformed fan-out task dropped', { messageId: record.messageId });
-    return;
-  }
+  const task = taskOf(record, fanOutTaskSchema, 'fan-out');
+  if (!task) return;
   fanOut ??= createFanOut({
     broadcasts: broadcasts(),
     ledger: sendLedger(),
@@ -36,7 +27,7 @@ async function expand(record: SQSRecord): Promise<void> {
     history: sendHistory(),
     logger: log,
   });
-  await fanOut(parsed.data);
+  await fanOut(task);
 }
 
 /** The fan-out queue's consumer: one stored chunk per record (use-cases/fan-out-chunk.ts). */

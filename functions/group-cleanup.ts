@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { requiredEnv } from './commons/config.ts';
 import { logger } from './commons/powertools.ts';
+import { taskOf } from './commons/queue-tasks.ts';
 import { groups, sqs } from './commons/wiring.ts';
 import type { GroupCleanupTask } from './groups.ts';
 
@@ -22,18 +23,9 @@ const taskSchema = z.object({ tenantId: z.string().min(1), groupId: z.string().m
  * only repeats work, never undoes or double-counts any.
  */
 async function cleanUp(record: SQSRecord, deadline: number): Promise<void> {
-  let body: unknown;
-  try {
-    body = JSON.parse(record.body);
-  } catch {
-    body = undefined;
-  }
-  const parsed = taskSchema.safeParse(body);
-  if (!parsed.success) {
-    logger.error('malformed group cleanup task dropped', { messageId: record.messageId });
-    return;
-  }
-  const { tenantId, groupId } = parsed.data;
+  const task = taskOf(record, taskSchema, 'group cleanup');
+  if (!task) return;
+  const { tenantId, groupId } = task;
   const { done, removed } = await groups().cleanup(tenantId, groupId, { deadline });
   logger.info('group cleanup', { tenantId, groupId, removed, done });
   if (!done)
