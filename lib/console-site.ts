@@ -17,6 +17,7 @@ import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import { CONSOLE_DIR } from './console-build.ts';
 import { consoleCsp } from './console-headers.ts';
+import { nagEnv } from './nag-ids.ts';
 
 export interface ConsoleSiteProps {
   /** The HTTP API's base URL (no trailing slash): written to config.json for the console. */
@@ -163,6 +164,7 @@ function acknowledgeDeploymentProvider(stack: Stack, bucket: s3.Bucket): void {
   const bucketRef = stack.getLogicalId(bucket.node.defaultChild as s3.CfnBucket);
   const provider = stack.node.children.find((c) => c.node.id.startsWith('Custom::CDKBucketDeployment'));
   if (!provider) return;
+  const { account, region } = nagEnv(stack);
   const why = {
     assets:
       "CDK's BucketDeployment provider reads the deployment's files from the CDK bootstrap assets bucket",
@@ -177,7 +179,7 @@ function acknowledgeDeploymentProvider(stack: Stack, bucket: s3.Bucket): void {
     { id: 'AwsSolutions-IAM5[Action::s3:GetObject*]', reason: why.assets },
     { id: 'AwsSolutions-IAM5[Action::s3:List*]', reason: why.assets },
     {
-      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-${account}-${region}/*]`,
       reason: why.assets,
     },
     { id: 'AwsSolutions-IAM5[Action::s3:Abort*]', reason: why.files },

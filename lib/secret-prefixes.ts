@@ -1,5 +1,6 @@
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { nagEnv } from './nag-ids.ts';
 import type { SecretPrefixAccess } from './topology.ts';
 
 /**
@@ -49,5 +50,6 @@ export function grantSecretPrefix(role: iam.IRole, prefix: string, access: Secre
       ],
     }),
   );
-  return `Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${prefix}*`;
+  const { account, region } = nagEnv(stack);
+  return `Resource::arn:<AWS::Partition>:secretsmanager:${region}:${account}:secret:${prefix}*`;
 }

@@ -36,6 +36,7 @@ import { addConsoleSite, type ConsoleSite } from './console-site.ts';
 import { OperationsDashboard, watchedQueues } from './dashboard.ts';
 import { createEventBuses } from './event-bus.ts';
 import { ServiceFunction } from './function-defaults.ts';
+import { nagEnv } from './nag-ids.ts';
 import { retentionEnvironment } from './retention-settings.ts';
 import {
   allowTarget,
@@ -452,8 +453,9 @@ export class BroadcastStack extends Stack {
       for (const groupId of spec.uses.scheduleGroups ?? []) {
         const built = mustGet(scheduleGroups, groupId, 'schedule group');
         grantScheduleGroup(this, service.role, built);
+        const { account, region } = nagEnv(this);
         indexArns.push(
-          `Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${built.name}/*`,
+          `Resource::arn:<AWS::Partition>:scheduler:${region}:${account}:schedule/${built.name}/*`,
         );
       }
 

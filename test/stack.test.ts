@@ -629,13 +629,17 @@ const TWILIO_CONTENT_ONLY = new Set([
   'runSchedules',
 ]);
 
-/** Functions that emit the service's EMF metrics (functions/commons/emf-metrics.ts). */
+/**
+ * Functions that emit the service's EMF metrics (functions/commons/emf-metrics.ts): the send path,
+ * the webhooks, the sweeper, and every admin route (AuditWriteFailures, commons/admin-route.ts).
+ */
 const METRIC_FUNCTIONS = new Set([
   'sendMessages',
   'twilioStatusWebhook',
   'retryStatusCallbacks',
   'twilioInboundWebhook',
   'sweepStuck',
+  ...topology.routes.filter((r) => r.auth === 'admin').map((r) => r.function),
 ]);
 
 describe('bundling', () => {

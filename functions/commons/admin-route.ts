@@ -1,5 +1,4 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { DynamoApiKeys } from '../adapters/dynamo-api-keys.ts';
@@ -19,6 +18,7 @@ import { checkRouteQuery } from '../core/broadcast-request.ts';
 import { ApiError, statusOf } from '../core/errors.ts';
 import type { ApiKeyIdentity } from '../core/ports.ts';
 import { intEnv, requiredEnv } from './config.ts';
+import { serviceMetrics } from './emf-metrics.ts';
 import { errorResponse } from './http.ts';
 import { logger } from './powertools.ts';
 import { dynamoDocumentClient } from './wiring.ts';
@@ -42,10 +42,6 @@ const lastTouched = new Map<string, number>();
 let keys: DynamoApiKeys | undefined;
 let audit: DynamoAuditLog | undefined;
 let limiter: DynamoRateLimiter | undefined;
-const metrics = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'WhatsAppBroadcast',
-  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'whatsapp-broadcast',
-});
 
 const table = () => requiredEnv('TABLE_NAME');
 
@@ -127,8 +123,9 @@ async function recordAudit(
       resource: entry.resource,
       keyId: entry.keyId,
     });
-    metrics.addMetric('AuditWriteFailures', MetricUnit.Count, 1);
-    metrics.publishStoredMetrics();
+    // The service's one EMF mechanism (commons/emf-metrics.ts): its lines carry the level Lambda keeps.
+    serviceMetrics.record('AuditWriteFailures', 1, {});
+    serviceMetrics.flush();
   }
 }
 

@@ -39,6 +39,8 @@ export interface MetricDimensions {
   StuckBroadcasts: Record<string, never>;
   /** Milliseconds from a broadcast being due (created, or its scheduledAt) to its first claimed send. */
   FirstSendLatency: Record<string, never>;
+  /** An admin write whose audit entry could not be written (commons/admin-route.ts): the log misses it. */
+  AuditWriteFailures: Record<string, never>;
 }
 
 export type MetricName = keyof MetricDimensions;
@@ -62,6 +64,7 @@ export const METRIC_SPECS: { readonly [K in MetricName]: MetricSpec } = {
   TwilioAuthFailures: { unit: 'Count', dimensions: ['Source'] },
   StuckBroadcasts: { unit: 'Count', dimensions: [] },
   FirstSendLatency: { unit: 'Milliseconds', dimensions: [] },
+  AuditWriteFailures: { unit: 'Count', dimensions: [] },
 };
 
 /** What use cases record through. Recording never throws and never waits. */

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_AUTH } from '../../lib/table-grant-sets.ts';
 import { type Topology, topology } from '../../lib/topology.ts';
 import { type ApiTwin, startApiTwin } from '../support/api-twin.ts';
 
@@ -19,7 +20,8 @@ const readOnlySettings: Topology = {
     ...topology.functions,
     settings: {
       ...topology.functions.settings,
-      uses: { tables: { main: { actions: ['GetItem'], leadingKeys: ['APIKEY#*', 'SETTINGS#*'] } } },
+      // What every admin route does (its key, rate window, audit), and reads of its settings: no write.
+      uses: { tables: { main: [...ADMIN_AUTH, { actions: ['GetItem'], leadingKeys: ['SETTINGS#*'] }] } },
     },
   },
 };
