@@ -135,7 +135,7 @@ export async function apiKeyCommand(
       }
       if (outcome === 'last_admin') {
         env.err(
-          `Failed: ${options['key-id']} is tenant '${options.tenant}''s last active admin key; create another admin key first (or revoke it by --key).\n`,
+          `Failed: ${options['key-id']} is the last active admin key of tenant '${options.tenant}'; create another admin key first (or revoke it by --key).\n`,
         );
         return 1;
       }

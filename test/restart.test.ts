@@ -19,6 +19,12 @@ const KEY = 'key-restart-0123456789';
 const RECOVERY_BOUND_MS = 120_000;
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
+const stderrOf = new WeakMap<ChildProcess, () => string>();
+/** What a dead twin left: its exit and its stderr's tail (a failure's message, not an assertion). */
+const deathOf = (child: ChildProcess) =>
+  child.exitCode === null && child.signalCode === null
+    ? ''
+    : `; the twin exited (code ${child.exitCode}, signal ${child.signalCode}): ${stderrOf.get(child)?.() ?? ''}`;
 
 afterAll(() => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
@@ -53,7 +59,12 @@ async function startTwin(env: Record<string, string>): Promise<ChildProcess> {
   child.stdout?.on('data', (c: Buffer) => {
     out += c.toString();
   });
-  child.stderr?.on('data', () => {});
+  // The last of its stderr, to say why when a twin dies in a test (kept short; never asserted on).
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    err = (err + c.toString()).slice(-4000);
+  });
+  stderrOf.set(child, () => err);
   await waitFor(() => out.includes('Press Ctrl-C to stop'), {
     timeoutMs: 45_000,
     message: 'the twin did not start',
@@ -120,7 +131,9 @@ async function scenario(options: {
       intervalMs: 500,
       message: `not final within the recovery bound (${RECOVERY_BOUND_MS} ms)`,
     },
-  );
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}${deathOf(second)}`, { cause: error });
+  });
   const recoveredInMs = Date.now() - restarted;
   // Exactly one message per recipient at "Twilio", and counts that add up (after the aggregator's last batch).
   const perRecipient = new Map<string, number>();

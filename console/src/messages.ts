@@ -352,6 +352,10 @@ export const en = {
     actions: 'Actions',
     rotate: (name: string) => `Rotate ${name}`,
     revoke: (name: string) => `Revoke ${name}`,
+    rotateConfirm: (name: string) =>
+      `Rotate "${name}"? Its current secret stops working within seconds, wherever it is used; the new one is shown once.`,
+    revokeConfirm: (name: string) =>
+      `Revoke "${name}"? It stops working within seconds, wherever it is used, and cannot be restored.`,
   },
   audit: {
     title: 'Audit log',

@@ -170,7 +170,7 @@ export function checkRole(routeKey: string, role: Role): RouteAccess {
   if (!allows(role, access.role))
     throw new ApiError(
       'FORBIDDEN',
-      `This API key's role (${role}) may not call ${routeKey}; it needs a ${access.role} key.`,
+      `This API key's role (${role}) may not call ${routeKey}; it needs ${access.role === 'admin' ? 'an' : 'a'} ${access.role} key.`,
       [{ message: `needs the ${access.role} role`, role, requiredRole: access.role }],
     );
   return access;

@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../lib/local/wait-for.ts';
 import { type ApiTwin, startApiTwin, testPhone } from '../support/api-twin.ts';
 import { ensureConsoleBuilt, launchBrowser, newContext, seriousViolations } from './browser.ts';
 import { pw } from './locator-expect.ts';
@@ -315,8 +316,22 @@ describe('the console, served by the twin', { timeout: 60_000 }, () => {
     expect(apiKey).toMatch(/^wbk_/);
     expect((await api.call('GET', '/v1/broadcasts', { key: apiKey })).status).toBe(200);
     await accessible();
+    // Revoking asks first: going back leaves the key working; confirming revokes it.
     await page.getByRole('button', { name: 'Revoke Reporting' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Revoke Reporting' });
+    await pw(dialog).toContainText('cannot be restored');
+    await accessible();
+    await dialog.getByRole('button', { name: 'Go back' }).click();
+    await pw(dialog).toHaveCount(0);
+    expect((await api.call('GET', '/v1/broadcasts', { key: apiKey })).status).toBe(200);
+    await page.getByRole('button', { name: 'Revoke Reporting' }).click();
+    await dialog.getByRole('button', { name: 'Revoke Reporting' }).click();
     await pw(page.getByRole('row').filter({ hasText: 'Reporting' })).toContainText('Revoked');
+    await waitFor(
+      async () =>
+        (await api.call('GET', '/v1/broadcasts', { key: apiKey })).status === 401 ? true : undefined,
+      { timeoutMs: 5_000, message: 'the revoked key still works' },
+    );
 
     await nav.getByRole('link', { name: 'Audit' }).click();
     await pw(page.getByRole('row').filter({ hasText: 'api_key.revoke' })).toBeVisible();

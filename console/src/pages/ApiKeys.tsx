@@ -2,7 +2,7 @@ import { type FormEvent, type ReactNode, useState } from 'react';
 import { api, listAll } from '../api.ts';
 import { formatTime } from '../logic/format.ts';
 import { t } from '../messages.ts';
-import { ErrorNote, messageOf, useLoad } from '../ui.tsx';
+import { Confirm, ErrorNote, messageOf, useLoad } from '../ui.tsx';
 
 interface ApiKey {
   keyId: string;
@@ -22,6 +22,8 @@ export function ApiKeys(): ReactNode {
   const [role, setRole] = useState<(typeof ROLES)[number]>('viewer');
   const [secret, setSecret] = useState<{ name: string; apiKey: string }>();
   const [error, setError] = useState<string>();
+  // Rotating or revoking cuts off whoever uses the key now: asked first, as cancel and retry are.
+  const [asking, setAsking] = useState<{ action: 'rotate' | 'revoke'; key: ApiKey }>();
   async function run(action: () => Promise<unknown>) {
     setError(undefined);
     try {
@@ -30,6 +32,12 @@ export function ApiKeys(): ReactNode {
     } catch (e) {
       setError(messageOf(e));
     }
+  }
+  function rotate(k: ApiKey) {
+    void run(async () => {
+      const made = await api<{ name: string; apiKey: string }>('POST', `/v1/api-keys/${k.keyId}/rotate`);
+      setSecret({ name: made.name, apiKey: made.apiKey });
+    });
   }
   function create(event: FormEvent) {
     event.preventDefault();
@@ -67,6 +75,22 @@ export function ApiKeys(): ReactNode {
         </div>
       )}
       <ErrorNote error={error ?? list.error} />
+      <Confirm
+        open={asking?.action === 'rotate'}
+        title={asking ? t.apiKeys.rotate(asking.key.name) : ''}
+        text={asking ? t.apiKeys.rotateConfirm(asking.key.name) : ''}
+        confirmLabel={asking ? t.apiKeys.rotate(asking.key.name) : ''}
+        onConfirm={() => asking && rotate(asking.key)}
+        onClose={() => setAsking(undefined)}
+      />
+      <Confirm
+        open={asking?.action === 'revoke'}
+        title={asking ? t.apiKeys.revoke(asking.key.name) : ''}
+        text={asking ? t.apiKeys.revokeConfirm(asking.key.name) : ''}
+        confirmLabel={asking ? t.apiKeys.revoke(asking.key.name) : ''}
+        onConfirm={() => asking && void run(() => api('DELETE', `/v1/api-keys/${asking.key.keyId}`))}
+        onClose={() => setAsking(undefined)}
+      />
       {list.data && list.data.length > 0 && (
         <table>
           <thead>
@@ -98,24 +122,10 @@ export function ApiKeys(): ReactNode {
                 <td>
                   {!k.revokedAt && (
                     <>
-                      <button
-                        type="button"
-                        onClick={() =>
-                          void run(async () => {
-                            const made = await api<{ name: string; apiKey: string }>(
-                              'POST',
-                              `/v1/api-keys/${k.keyId}/rotate`,
-                            );
-                            setSecret({ name: made.name, apiKey: made.apiKey });
-                          })
-                        }
-                      >
+                      <button type="button" onClick={() => setAsking({ action: 'rotate', key: k })}>
                         {t.apiKeys.rotate(k.name)}
                       </button>
-                      <button
-                        type="button"
-                        onClick={() => void run(() => api('DELETE', `/v1/api-keys/${k.keyId}`))}
-                      >
+                      <button type="button" onClick={() => setAsking({ action: 'revoke', key: k })}>
                         {t.apiKeys.revoke(k.name)}
                       </button>
                     </>
