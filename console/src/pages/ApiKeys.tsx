@@ -15,6 +15,14 @@ interface ApiKey {
 
 const ROLES = ['viewer', 'sender', 'admin'] as const;
 
+/** The confirmation's title and button: "Rotate <name>" or "Revoke <name>". */
+const label = (asking: { action: 'rotate' | 'revoke'; key: ApiKey } | undefined) =>
+  !asking
+    ? ''
+    : asking.action === 'rotate'
+      ? t.apiKeys.rotate(asking.key.name)
+      : t.apiKeys.revoke(asking.key.name);
+
 /** The tenant's API keys (admin keys only): create one (its secret shown once), rotate, revoke. */
 export function ApiKeys(): ReactNode {
   const list = useLoad(() => listAll<ApiKey>('/v1/api-keys'), []);
@@ -76,19 +84,20 @@ export function ApiKeys(): ReactNode {
       )}
       <ErrorNote error={error ?? list.error} />
       <Confirm
-        open={asking?.action === 'rotate'}
-        title={asking ? t.apiKeys.rotate(asking.key.name) : ''}
-        text={asking ? t.apiKeys.rotateConfirm(asking.key.name) : ''}
-        confirmLabel={asking ? t.apiKeys.rotate(asking.key.name) : ''}
-        onConfirm={() => asking && rotate(asking.key)}
-        onClose={() => setAsking(undefined)}
-      />
-      <Confirm
-        open={asking?.action === 'revoke'}
-        title={asking ? t.apiKeys.revoke(asking.key.name) : ''}
-        text={asking ? t.apiKeys.revokeConfirm(asking.key.name) : ''}
-        confirmLabel={asking ? t.apiKeys.revoke(asking.key.name) : ''}
-        onConfirm={() => asking && void run(() => api('DELETE', `/v1/api-keys/${asking.key.keyId}`))}
+        open={asking !== undefined}
+        title={label(asking)}
+        text={
+          asking?.action === 'rotate'
+            ? t.apiKeys.rotateConfirm(asking.key.name)
+            : asking
+              ? t.apiKeys.revokeConfirm(asking.key.name)
+              : ''
+        }
+        confirmLabel={label(asking)}
+        onConfirm={() => {
+          if (asking?.action === 'rotate') rotate(asking.key);
+          else if (asking) void run(() => api('DELETE', `/v1/api-keys/${asking.key.keyId}`));
+        }}
         onClose={() => setAsking(undefined)}
       />
       {list.data && list.data.length > 0 && (
