@@ -6,9 +6,9 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { ApiKeyIdentity, ApiKeyStore, RevokeOutcome, SeedOutcome } from '../core/access-ports.ts';
 import { type ApiKeyView, derivedKeyId } from '../core/api-keys.ts';
 import type { Page } from '../core/audience.ts';
-import type { ApiKeyIdentity, ApiKeyStore, RevokeOutcome, SeedOutcome } from '../core/ports.ts';
 import { isRole, type Role } from '../core/roles.ts';
 import { queryPage } from './dynamo-audience-query.ts';
 import type { Item } from './dynamo-items.ts';

@@ -1,8 +1,8 @@
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import type { AuditEntry } from '../core/access.ts';
+import type { AuditLog } from '../core/access-ports.ts';
 import type { Page } from '../core/audience.ts';
-import type { AuditLog } from '../core/ports.ts';
 import { queryPage } from './dynamo-audience-query.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { TenantRateLimiter } from '../core/ports.ts';
+import type { TenantRateLimiter } from '../core/access-ports.ts';
 
 /**
  * Fixed one-second windows per tenant: `RATE#<tenant>#<epoch second>` / `RATE`, a counter raised by

@@ -13,10 +13,10 @@ import {
   type RouteAccess,
   tenantRateLimited,
 } from '../core/access.ts';
+import type { ApiKeyIdentity } from '../core/access-ports.ts';
 import { bearerKey, hashApiKey } from '../core/api-keys.ts';
 import { checkRouteQuery } from '../core/broadcast-request.ts';
 import { ApiError, statusOf } from '../core/errors.ts';
-import type { ApiKeyIdentity } from '../core/ports.ts';
 import { intEnv, requiredEnv } from './config.ts';
 import { serviceMetrics } from './emf-metrics.ts';
 import { errorResponse } from './http.ts';

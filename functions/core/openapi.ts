@@ -9,6 +9,7 @@ import { campaignPaths, campaignSchemas } from './openapi-campaigns.ts';
 import { erasurePaths } from './openapi-erasures.ts';
 import { importPaths } from './openapi-imports.ts';
 import { senderPaths } from './openapi-senders.ts';
+import { webhookPaths } from './openapi-webhooks.ts';
 import { LAMBDA_MAX_EVENT_BYTES } from './request-limits.ts';
 import { MAX_TEST_PHONES } from './test-send.ts';
 // Register their schemas in apiSchemas.
@@ -123,55 +124,6 @@ const templateFilterParams: Json[] = [
     schema: { type: 'string', enum: [...TEMPLATE_CATEGORIES] },
   },
 ];
-
-const signatureHeader: Json = {
-  name: 'X-Twilio-Signature',
-  in: 'header',
-  required: true,
-  description: "Twilio's HMAC-SHA1 signature over the public URL and the form parameters",
-  schema: { type: 'string' },
-};
-
-const statusCallbackForm: Json = {
-  type: 'object',
-  description: 'Twilio status callback parameters (Twilio may add others; they are covered by the signature)',
-  properties: {
-    MessageSid: { type: 'string' },
-    MessageStatus: {
-      type: 'string',
-      examples: ['queued', 'sending', 'sent', 'delivered', 'read', 'failed', 'undelivered', 'canceled'],
-    },
-    ErrorCode: { type: 'string' },
-    AccountSid: { type: 'string' },
-    From: { type: 'string' },
-    To: { type: 'string' },
-  },
-  required: ['MessageSid', 'MessageStatus'],
-  additionalProperties: { type: 'string' },
-};
-
-const inboundForm: Json = {
-  type: 'object',
-  description: 'Twilio incoming WhatsApp message parameters',
-  properties: {
-    MessageSid: { type: 'string' },
-    From: { type: 'string', examples: ['whatsapp:+972501234567'] },
-    To: { type: 'string' },
-    Body: { type: 'string' },
-    ButtonText: { type: 'string' },
-    ButtonPayload: { type: 'string' },
-    OriginalRepliedMessageSid: { type: 'string' },
-    WaId: { type: 'string' },
-    ProfileName: { type: 'string' },
-  },
-  required: ['From'],
-  additionalProperties: { type: 'string' },
-};
-
-const webhookResponses = (okDescription: string, okContent: Json): Json => ({
-  '200': { description: okDescription, content: okContent },
-  '403': { description: 'Missing or wrong X-Twilio-Signature; nothing changes' },
-});
 
 function componentSchemas(): Record<string, Json> {
   const { schemas } = z.toJSONSchema(apiSchemas, {
@@ -655,34 +607,7 @@ function build(serverUrl?: string): Json {
           responses: { '200': json({ type: 'object' }, 'This document') },
         },
       },
-      '/webhooks/twilio/status': {
-        post: {
-          operationId: 'twilioStatusCallback',
-          summary: 'Twilio message status callbacks',
-          security: open,
-          parameters: [signatureHeader],
-          requestBody: {
-            required: true,
-            content: { 'application/x-www-form-urlencoded': { schema: statusCallbackForm } },
-          },
-          responses: webhookResponses('Recorded, or ignored (unknown MessageSid, stale status)', {}),
-        },
-      },
-      '/webhooks/twilio/inbound': {
-        post: {
-          operationId: 'twilioInbound',
-          summary: 'Incoming WhatsApp messages: confirmations and opt-outs',
-          security: open,
-          parameters: [signatureHeader],
-          requestBody: {
-            required: true,
-            content: { 'application/x-www-form-urlencoded': { schema: inboundForm } },
-          },
-          responses: webhookResponses('Empty TwiML', {
-            'text/xml': { schema: { type: 'string', examples: ['<Response/>'] } },
-          }),
-        },
-      },
+      ...webhookPaths(),
     },
     components: {
       securitySchemes: {

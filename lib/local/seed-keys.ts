@@ -1,8 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoApiKeys } from '../../functions/adapters/dynamo-api-keys.ts';
+import type { SeedOutcome } from '../../functions/core/access-ports.ts';
 import { hashApiKey } from '../../functions/core/api-keys.ts';
-import type { SeedOutcome } from '../../functions/core/ports.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local.ts';
 
 /**
