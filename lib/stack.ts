@@ -51,13 +51,11 @@ import {
   type ConsumerSpec,
   topology as declaredTopology,
   type QueueAccess,
-  type ResourceLocator,
-  resourceEnvironment,
   type StreamConsumerSpec,
   streamFilterPatterns,
   type Topology,
-  validateTopology,
 } from './topology.ts';
+import { type ResourceLocator, resourceEnvironment, validateTopology } from './topology-wiring.ts';
 import { isTraced, tracingEnvironment } from './tracing.ts';
 
 /** The repository root: function entries in the topology are relative to it. */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { type GuardedResources, refusalOf } from '../lib/local/grant-guard.ts';
 import { leadingKeysAllowed, stringLike, tableGrantProblems } from '../lib/table-access.ts';
-import { type FunctionSpec, type Topology, topology, validateTopology } from '../lib/topology.ts';
+import { type FunctionSpec, type Topology, topology } from '../lib/topology.ts';
+import { validateTopology } from '../lib/topology-wiring.ts';
 
 /** The twin's IAM (lib/local/grant-guard.ts): what it refuses, as IAM would, from the topology's `uses`. */
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { resourceEnvironment, type Topology } from '../topology.ts';
+import type { Topology } from '../topology.ts';
+import { resourceEnvironment } from '../topology-wiring.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local.ts';
 import type { LocalConfig } from './config.ts';
 import type { LocalQueues } from './sqs-local.ts';

@@ -5,12 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { ScheduledEvent } from 'aws-lambda';
 import { DEFAULT_SENDER_MPS, SENDS_PER_INVOCATION, sendConcurrencyFor } from '../../functions/core/pacing.ts';
-import {
-  type ConsumerSpec,
-  topology as defaultTopology,
-  type Topology,
-  validateTopology,
-} from '../topology.ts';
+import { type ConsumerSpec, topology as defaultTopology, type Topology } from '../topology.ts';
+import { validateTopology } from '../topology-wiring.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local.ts';
 import type { LocalConfig } from './config.ts';
 import { CONSOLE_PATH, withConsole } from './console-files.ts';
