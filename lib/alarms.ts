@@ -195,6 +195,13 @@ export class ServiceAlarms extends Construct {
       threshold: STUCK_BROADCASTS_THRESHOLD,
       evaluationPeriods: 1,
     });
+    this.#alarm('AuditWriteFailuresAlarm', {
+      alarmDescription:
+        "An admin write was made but its audit entry could not be written (DynamoDB throttled or failing): the audit log misses it; the function's log names the action and resource",
+      metric: metric('AuditWriteFailures'),
+      threshold: 1,
+      evaluationPeriods: 1,
+    });
     this.#alarm('TwilioRestAuthFailuresAlarm', {
       alarmDescription:
         "Twilio refused the account's credentials (20003/401): the auth token in Secrets Manager is wrong or was rotated; sends wait on the queue",
