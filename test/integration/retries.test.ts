@@ -173,6 +173,15 @@ describe('pause', () => {
   it('a retry that falls due while the broadcast is paused waits, and goes out after the resume', async () => {
     const unreachable = phone('0001'); // undelivered 30003, retried after 1 s
     const id = await create([unreachable]);
+    // Paused as soon as the first attempt reached the simulator (in-process, no request): its
+    // undelivered callback and 1 s backoff come after, so the retries fall due while it is paused.
+    // (Pausing after reading nextRetryAt over the API could, on a busy machine, come after all three.)
+    await waitFor(() => (sentTo(unreachable) >= 1 ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 10,
+      message: 'the first attempt was not sent',
+    });
+    expect((await call('POST', `/v1/broadcasts/${id}/pause`)).status).toBe(200);
     const failed = await waitFor(
       async () => {
         const r = await recipient(id, unreachable);
@@ -180,7 +189,6 @@ describe('pause', () => {
       },
       { timeoutMs: 30_000, intervalMs: 50, message: 'no retry was scheduled' },
     );
-    expect((await call('POST', `/v1/broadcasts/${id}/pause`)).status).toBe(200);
     const sentAtPause = sentTo(unreachable);
     // Three runs of the retry job (every second) past the retry's time: it still waits.
     const due = Date.parse(failed.nextRetryAt);
