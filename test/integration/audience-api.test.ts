@@ -612,8 +612,16 @@ describe('CSV exports', { timeout: 90_000 }, () => {
     expect(created.status).toBe(202);
     const id = created.body.broadcastId as string;
     await api.untilBroadcast(id, ACME);
-    const json = (await call('GET', `/v1/broadcasts/${id}/recipients?limit=500`, { key: ACME })).body
-      .items as Json[];
+    // A broadcast is final once everyone is sent; delivered and read callbacks keep coming. Compare the
+    // two formats once every recipient is at its last status (read, or failed for the 0002 number).
+    const json = await waitFor(
+      async () => {
+        const items = (await call('GET', `/v1/broadcasts/${id}/recipients?limit=500`, { key: ACME })).body
+          .items as Json[];
+        return items.every((r) => r.status === 'read' || r.status === 'failed') ? items : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, message: 'the recipients did not reach read or failed' },
+    );
     const res = await raw(`/v1/broadcasts/${id}/recipients?format=csv&status=failed`, { key: ACME });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-disposition')).toBe(`attachment; filename="${id}-recipients.csv"`);
