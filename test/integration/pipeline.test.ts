@@ -230,10 +230,14 @@ describe('core pipeline through the local twin', () => {
     await sqs.send(
       new SendMessageCommand({
         QueueUrl: api.twin.queues.send?.main.url,
-        MessageBody: JSON.stringify({ tenantId: 'acme', broadcastId: id, index: 1, attempt: 1 }),
+        // Whole, as the fan-out wrote it (recipients are indexed in the request's order; a body
+        // missing a field would be dropped at parse and prove nothing).
+        MessageBody: JSON.stringify({ tenantId: 'acme', broadcastId: id, index: 1, attempt: 1, phone: normal }),
       }),
     );
     sqs.destroy();
+    // Taken and decided (the ambiguous send's own task may still wait, delayed, for its lease).
+    await api.untilQueueDrained('send', { delayed: false });
     await waitFor(
       async () =>
         (await call('GET', `/v1/broadcasts/${id}/recipients`, { key: ACME })).body.items.every(

@@ -29,8 +29,9 @@ export interface ApiTwin {
   /**
    * Waits until a queue has nothing visible, delayed or in flight: every task enqueued before the
    * call has been handled (a send task's provider call happens before its message is deleted).
+   * `{ delayed: false }`: delayed messages (put back to wait, e.g. for a claim's lease) do not count.
    */
-  untilQueueDrained(queue?: string): Promise<void>;
+  untilQueueDrained(queue?: string, options?: { delayed?: boolean }): Promise<void>;
   /**
    * GET /v1/broadcasts/{id}/progress's body. Counts follow the recipients' changes through the stream
    * aggregator, about a second behind: assert on them with `expect.poll(() => api.progress(…))`.
@@ -115,12 +116,12 @@ export async function startApiTwin(
       });
       return { status: res.status, body: (await res.json()) as Json };
     },
-    async untilQueueDrained(queue = 'send') {
+    async untilQueueDrained(queue = 'send', { delayed = true } = {}) {
       const url = twin.queues[queue]?.main.url ?? '';
       await waitFor(
         async () => {
           const depth = await queueDepth(sqs, url);
-          return depth.visible + depth.inFlight + depth.delayed === 0 ? true : undefined;
+          return depth.visible + depth.inFlight + (delayed ? depth.delayed : 0) === 0 ? true : undefined;
         },
         { timeoutMs: 30_000, intervalMs: 100, message: `the ${queue} queue did not drain` },
       );
