@@ -15,6 +15,15 @@ const MAX_TRIES = 5;
 /** A sender idle for a day forgets its schedule. */
 const IDLE_TTL_SECONDS = 86_400;
 
+/**
+ * Slot times in steps of 1/1024 ms. A slot interval such as 1000 / 19.2 ms is not exact in binary,
+ * and DynamoDB adds and compares numbers in exact decimal, so a sum of them read back into a JS number
+ * can round across the boundary DynamoDB compared against (stored 1796054065000.999…, read as
+ * 1796054065001 = now): the write is refused while this code sees its condition hold. Multiples of
+ * 2^-10 below 2^42 ms (year 2109) are exact in both, so both sides agree on every comparison.
+ */
+const exactMs = (ms: number) => Math.round(ms * 1024) / 1024;
+
 const key = (sender: string) => ({ pk: `PACE#${sender}`, sk: 'PACE' });
 
 export class DynamoSenderSchedule implements SenderSchedule {
@@ -30,8 +39,9 @@ export class DynamoSenderSchedule implements SenderSchedule {
     sender: string,
     request: { count: number; intervalMs: number; nowMs: number; horizonMs: number },
   ): ReturnType<SenderSchedule['book']> {
-    const { count, intervalMs, nowMs, horizonMs } = request;
-    const span = count * intervalMs;
+    const nowMs = exactMs(request.nowMs);
+    const span = exactMs(request.count * request.intervalMs);
+    const latestStart = nowMs + exactMs(request.horizonMs) - span;
     const expiresAt = Math.floor(nowMs / 1000) + IDLE_TTL_SECONDS;
     const idleWrite = () =>
       this.#update(sender, {
@@ -39,6 +49,7 @@ export class DynamoSenderSchedule implements SenderSchedule {
         ConditionExpression: 'attribute_not_exists(nextSlotAt) OR nextSlotAt < :now',
         ExpressionAttributeValues: { ':end': nowMs + span, ':now': nowMs, ':ttl': expiresAt },
       });
+    let lastState: PaceState = {};
     for (let tries = 0; tries < MAX_TRIES; tries++) {
       // Last seen idle (a sender well under its rate): the idle write first, not a refused busy one
       // (a refused conditional write is billed like any other).
@@ -55,15 +66,16 @@ export class DynamoSenderSchedule implements SenderSchedule {
         ExpressionAttributeValues: {
           ':span': span,
           ':now': nowMs,
-          ':latestStart': nowMs + horizonMs - span,
+          ':latestStart': latestStart,
           ':ttl': expiresAt,
         },
       });
       this.#remember(sender, busy.item);
+      lastState = stateOf(busy.item ?? {});
       if (busy.updated)
         return { booked: true, firstSlotAt: Number(busy.item.nextSlotAt) - span, state: stateOf(busy.item) };
       const next = Number(busy.item?.nextSlotAt);
-      if (next > nowMs + horizonMs - span)
+      if (next > latestStart)
         // Booked beyond the horizon: come back when there is room.
         return { booked: false, nextFreeAt: next, state: stateOf(busy.item ?? {}) };
       // Booked within the horizon after all (the item changed since): the busy case again.
@@ -74,7 +86,11 @@ export class DynamoSenderSchedule implements SenderSchedule {
       if (idle.updated) return { booked: true, firstSlotAt: nowMs, state: stateOf(idle.item) };
       // Another consumer booked in between: try the busy case again.
     }
-    throw new Error(`Could not book a send slot for sender ${sender} after ${MAX_TRIES} tries`);
+    // Still contended (or an item written with inexact times before exactMs): the callers wait one
+    // block's length and book again. Waiting one's turn is not a failure: a throw here would fail
+    // the send tasks back to the queue for its whole visibility timeout.
+    const last = this.#lastNextSlot.get(sender) ?? nowMs;
+    return { booked: false, nextFreeAt: Math.max(nowMs, last) + span, state: lastState };
   }
 
   /** The sender's next free time as last seen here: which write to try first next time. */

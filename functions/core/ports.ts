@@ -600,7 +600,9 @@ export interface PaceState {
 export interface SenderSchedule {
   /**
    * Books `count` slots `intervalMs` apart from the sender's next free time (now, when idle),
-   * unless the last would lie beyond `nowMs + horizonMs`: then nothing is booked.
+   * unless the last would lie beyond `nowMs + horizonMs`: then nothing is booked. Contention is
+   * never an error: a booking that keeps losing to other consumers answers not booked, with a
+   * `nextFreeAt` one block later.
    */
   book(
     sender: string,

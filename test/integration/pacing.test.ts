@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoBroadcasts } from '../../functions/adapters/dynamo-broadcasts.ts';
 import { DynamoContactStore } from '../../functions/adapters/dynamo-contact-store.ts';
@@ -177,6 +178,51 @@ describe('per-sender pacing across consumers', () => {
       expect((slots[i] as number) - (slots[i - 1] as number)).toBeGreaterThanOrEqual(
         slotIntervalMs(100) - 0.01, // epoch milliseconds as doubles: ~0.0002 ms resolution
       );
+  }, 30_000);
+
+  it('stores slot times DynamoDB and JavaScript read alike, so a booking never loses to rounding', async () => {
+    const sender = `whatsapp:+1888${Date.now()}`;
+    const pacers = Array.from({ length: 3 }, () => new SenderPacer(schedule, { configuredMps: 19.2 }));
+    // 1000 / (19.2 × 0.96) ms between slots: not a finite binary fraction.
+    await Promise.all(
+      Array.from({ length: 45 }, (_, n) => (pacers[n % 3] as SenderPacer).acquire(sender, 60_000)),
+    );
+    const stored = await db.doc.send(
+      new GetItemCommand({
+        TableName: db.tableName,
+        Key: { pk: { S: `PACE#${sender}` }, sk: { S: 'PACE' } },
+      }),
+    );
+    const text = stored.Item?.nextSlotAt?.N ?? '';
+    // The decimal DynamoDB keeps is the very number JavaScript reads: whole 1/1024 ms.
+    expect(Number.isInteger(Number(text) * 1024), text).toBe(true);
+    expect((text.split('.')[1] ?? '').length, text).toBeLessThanOrEqual(10);
+  }, 30_000);
+
+  it('a schedule stored a hair below now (inexact decimals) makes the callers wait a block, never fail', async () => {
+    const sender = `whatsapp:+1999${Date.now()}`;
+    const now = Date.now() + 1_000;
+    // As written before exact times: 1796054065000.9999999999999 reads back as …001 in JavaScript,
+    // while DynamoDB compares the exact decimal (below now: the busy write's condition fails).
+    await db.doc.send(
+      new PutItemCommand({
+        TableName: db.tableName,
+        Item: {
+          pk: { S: `PACE#${sender}` },
+          sk: { S: 'PACE' },
+          nextSlotAt: { N: `${now - 1}.9999999999999` },
+        },
+      }),
+    );
+    const fresh = new DynamoSenderSchedule(db.doc, db.tableName);
+    const request = { count: 10, intervalMs: slotIntervalMs(20), horizonMs: 60_000 };
+    const first = await fresh.book(sender, { ...request, nowMs: now });
+    expect(first).toMatchObject({ booked: false });
+    if (first.booked) return;
+    // One block's wait, not the queue's visibility timeout; the booking after it starts the sender afresh.
+    expect(first.nextFreeAt - now).toBeLessThanOrEqual(10 * slotIntervalMs(20) + 1);
+    const next = await fresh.book(sender, { ...request, nowMs: first.nextFreeAt });
+    expect(next).toMatchObject({ booked: true, firstSlotAt: first.nextFreeAt });
   }, 30_000);
 
   it("a slow-down in one container slows the sender's pace in the others", async () => {
