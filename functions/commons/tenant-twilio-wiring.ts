@@ -68,9 +68,38 @@ export async function currentSenderOf(tenantId: string): Promise<SenderSnapshot 
 }
 
 /**
+ * How long a container trusts its answer to "which tenant owns this Twilio account": every status
+ * callback of a tenant's own account asks, three per message, and the answer changes only when the
+ * tenant changes its settings. Shorter than the token's own cache (secrets-tenant-twilio.ts, 300 s).
+ */
+export const ACCOUNT_OWNER_CACHE_MS = 60_000;
+/** Accounts remembered per container at most (callbacks naming made-up accounts cannot grow it). */
+const ACCOUNT_OWNER_CACHE_SIZE = 1_000;
+const accountOwners = new Map<string, { owner: Promise<string | undefined>; until: number }>();
+
+/** Callbacks arriving together share one read; a failed read is not remembered. */
+function ownerOfAccount(accountSid: string, now = Date.now()): Promise<string | undefined> {
+  const cached = accountOwners.get(accountSid);
+  if (cached && cached.until > now) return cached.owner;
+  accountOwners.delete(accountSid);
+  if (accountOwners.size >= ACCOUNT_OWNER_CACHE_SIZE) {
+    const oldest = accountOwners.keys().next();
+    if (!oldest.done) accountOwners.delete(oldest.value);
+  }
+  const owner = tenantSenders().ownerOfAccount(accountSid);
+  const entry = { owner, until: now + ACCOUNT_OWNER_CACHE_MS };
+  accountOwners.set(accountSid, entry);
+  owner.catch(() => {
+    if (accountOwners.get(accountSid) === entry) accountOwners.delete(accountSid);
+  });
+  return owner;
+}
+
+/**
  * The auth token that signs a webhook from `accountSid` (the form's AccountSid), and the tenant that
  * owns that account when it is a tenant's own: the deployment's token for the deployment's account (or
  * none named), the owner's stored token for a tenant's account, nothing for an account nobody has.
+ * The owner is read once a minute per container (ACCOUNT_OWNER_CACHE_MS), the token once in five.
  */
 export async function webhookTokenFor(
   accountSid: string | undefined,
@@ -78,7 +107,7 @@ export async function webhookTokenFor(
   const deployment = await twilioSettings();
   if (!accountSid || accountSid === deployment.accountSid) return { token: deployment.authToken };
   if (!optionalEnv('TENANT_SECRETS_PREFIX')) return { token: undefined };
-  const owner = await tenantSenders().ownerOfAccount(accountSid);
+  const owner = await ownerOfAccount(accountSid);
   if (!owner) return { token: undefined };
   const own = await tenantTwilioSecrets().get(owner);
   return { token: own?.accountSid === accountSid ? own.authToken : undefined, accountOwner: owner };

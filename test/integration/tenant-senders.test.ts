@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -31,10 +32,16 @@ const RECIPIENTS = 40;
 let api: ApiTwin;
 const simulatorLog: string[] = [];
 let subaccount: { sid: string; token: string };
+/** Every AWS call each function made (the twin's grant guard writes it): what a callback costs. */
+const grantsLog = path.join(mkdtempSync(path.join(tmpdir(), 'tenant-senders-')), 'grants.jsonl');
 
 beforeAll(async () => {
   api = await startApiTwin(
-    { LOCAL_API_KEYS: `acme:${ACME},globex:${GLOBEX},initech:${INITECH}`, SIM_MPS: String(RATE) },
+    {
+      LOCAL_API_KEYS: `acme:${ACME},globex:${GLOBEX},initech:${INITECH}`,
+      SIM_MPS: String(RATE),
+      TWIN_GRANTS_LOG: grantsLog,
+    },
     { log: (entry) => simulatorLog.push(String(entry.message)) },
   );
   // A subaccount of the simulator's main account, made the way Twilio makes one.
@@ -192,6 +199,20 @@ describe('per-tenant senders', () => {
         },
         { timeoutMs: 30_000, message: `the recipients of ${id} did not reach read` },
       );
+    // Globex's 120 callbacks (sent, delivered, read) asked who owns its account once a minute per
+    // status webhook container, not once each (the twin is one container per function).
+    const ownerReads = readFileSync(grantsLog, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { function: string; action: string; keys?: string[] })
+      .filter(
+        (call) =>
+          call.function === 'twilioStatusWebhook' &&
+          call.action === 'dynamodb:GetItem' &&
+          call.keys?.includes(`ACCOUNTCLAIM#${subaccount.sid}`),
+      );
+    expect(ownerReads.length).toBeGreaterThan(0);
+    expect(ownerReads.length).toBeLessThanOrEqual(3); // the test's sends span a minute at most
   }, 120_000);
 
   it('books each sender its own schedule at its own rate: two senders at 20/s both get 20/s side by side', async () => {
