@@ -232,7 +232,13 @@ describe('core pipeline through the local twin', () => {
         QueueUrl: api.twin.queues.send?.main.url,
         // Whole, as the fan-out wrote it (recipients are indexed in the request's order; a body
         // missing a field would be dropped at parse and prove nothing).
-        MessageBody: JSON.stringify({ tenantId: 'acme', broadcastId: id, index: 1, attempt: 1, phone: normal }),
+        MessageBody: JSON.stringify({
+          tenantId: 'acme',
+          broadcastId: id,
+          index: 1,
+          attempt: 1,
+          phone: normal,
+        }),
       }),
     );
     sqs.destroy();
