@@ -7,6 +7,7 @@ import { SqsTaskQueue } from './adapters/sqs-queues.ts';
 import { intEnv, requiredEnv } from './commons/config.ts';
 import { logger } from './commons/powertools.ts';
 import { taskOf } from './commons/queue-tasks.ts';
+import { providerMessagesOf } from './commons/tenant-twilio-wiring.ts';
 import { contacts, erasures, sqs } from './commons/wiring.ts';
 import { type ErasureTask, erasePerson } from './use-cases/erase-person.ts';
 
@@ -37,6 +38,7 @@ async function run(record: SQSRecord, deadline: number): Promise<void> {
     {
       erasures: erasures(),
       contacts: contacts(),
+      providerMessages: providerMessagesOf,
       continueWith: (next, delaySeconds) =>
         queue.enqueue([next], delaySeconds !== undefined ? { delaySeconds } : {}),
       settleSeconds: intEnv('ERASURE_SETTLE_SECONDS', DEFAULT_SETTLE_SECONDS),
@@ -50,6 +52,19 @@ async function run(record: SQSRecord, deadline: number): Promise<void> {
     erasureId: task.erasureId,
     outcome: outcome.status,
   });
+  if (outcome.providerError)
+    logger.warn('erasure could not delete messages at Twilio; tried again in 15 minutes', {
+      tenantId: task.tenantId,
+      erasureId: task.erasureId,
+      error: outcome.providerError,
+    });
+  // Message SIDs are not the number: the operator can delete these by hand once Twilio allows it.
+  if (outcome.providerLeft)
+    logger.warn('erasure completed with messages Twilio would not delete yet (20009)', {
+      tenantId: task.tenantId,
+      erasureId: task.erasureId,
+      messageSids: outcome.providerLeft,
+    });
 }
 
 export const handler = middy((event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {

@@ -234,7 +234,7 @@ export const functions = {
   eraseWorker: {
     entry: 'functions/erase-worker.ts',
     description:
-      "Erases a person from the tenant's items: contact, memberships, history, recipients in every broadcast",
+      "Erases a person from the tenant's items (contact, memberships, history, recipients in every broadcast) and their messages at Twilio",
     memoryMb: 512,
     timeoutSeconds: ERASE_TIMEOUT_SECONDS,
     // Deletes the person's contact, memberships, history and send history; redacts their recipients,
@@ -249,6 +249,9 @@ export const functions = {
         ],
       },
       queues: { erasures: 'send+consume' },
+      // Deletes the person's message records at Twilio, on the tenant's own account or the deployment's.
+      secrets: ['twilioAuthToken'],
+      secretPrefixes: { tenantTwilio: 'read' },
     },
   },
   templates: {

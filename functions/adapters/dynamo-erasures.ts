@@ -79,6 +79,23 @@ export class DynamoErasures {
     );
   }
 
+  /** The provider SIDs in the person's message history with this tenant (outbound and inbound). */
+  async messageSids(tenantId: string, phone: string): Promise<string[]> {
+    const entries = await queryAll(this.#db, {
+      TableName: this.#table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: {
+        ':pk': `CONTACT#${whatsAppIdentity(phone)}`,
+        ':prefix': `MSG#${tenantId}#`,
+      },
+      ProjectionExpression: 'messageSid',
+      ConsistentRead: true,
+    });
+    return [
+      ...new Set(entries.map((e) => e.messageSid).filter((sid): sid is string => typeof sid === 'string')),
+    ];
+  }
+
   /** Deletes the person's whole message history with this tenant (outbound and inbound); how many entries. */
   async deleteHistory(tenantId: string, phone: string): Promise<number> {
     const entries = await queryAll(this.#db, {

@@ -1,6 +1,8 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoTenantSenders } from '../adapters/dynamo-tenant-senders.ts';
 import { SecretsManagerTenantTwilio } from '../adapters/secrets-tenant-twilio.ts';
+import { TwilioMessageDeletion } from '../adapters/twilio-message-deletion.ts';
+import type { ProviderMessageDeletion } from '../core/erasure.ts';
 import {
   type SenderSnapshot,
   snapshotOf,
@@ -129,5 +131,38 @@ export async function senderForNewBroadcast(
         credentials.authToken &&
         (credentials.from || credentials.messagingServiceSid),
     ),
+  };
+}
+
+/**
+ * Deletes a tenant's message records at Twilio (an erasure): on the tenant's own account when it has
+ * one, then on the deployment's (where a tenant's messages went before it had its own, or went all
+ * along). A SID neither account has is `not_found`: deleted already, or on an account the tenant no
+ * longer names (its credentials are gone with the setting).
+ */
+export async function providerMessagesOf(tenantId: string): Promise<ProviderMessageDeletion> {
+  const deployment = await twilioSettings();
+  const own = optionalEnv('TENANT_SECRETS_PREFIX') ? await tenantTwilioSecrets().get(tenantId) : undefined;
+  const accounts = [
+    own,
+    deployment.accountSid && deployment.authToken
+      ? { accountSid: deployment.accountSid, authToken: deployment.authToken }
+      : undefined,
+  ].filter((account) => account !== undefined);
+  const deleters = accounts.map(
+    (account) =>
+      new TwilioMessageDeletion({
+        ...account,
+        ...(deployment.apiBaseUrl ? { apiBaseUrl: deployment.apiBaseUrl } : {}),
+      }),
+  );
+  return {
+    async delete(sid) {
+      for (const deleter of deleters) {
+        const answer = await deleter.delete(sid);
+        if (answer !== 'not_found') return answer;
+      }
+      return 'not_found';
+    },
   };
 }

@@ -44,7 +44,30 @@ export interface ErasureProgress {
   readonly invalidInputsRedacted: number;
   /** The tenant's suppression of the number, kept (only its phone, reason and time). */
   readonly suppressionKept: boolean;
+  /** Message records deleted at Twilio (the person's messages found in the history). */
+  readonly providerMessagesDeleted: number;
+  /** Found on none of the tenant's accounts (deleted already, or on an account it no longer uses). */
+  readonly providerMessagesNotFound: number;
+  /** Not final at Twilio yet (no delivery receipt): tried again every 15 minutes. */
+  readonly providerMessagesPending: number;
+  /** Still not final after PROVIDER_DELETE_GIVE_UP_HOURS, or over the record's limit: left at Twilio. */
+  readonly providerMessagesLeft: number;
 }
+
+/**
+ * Deletes a message record at the provider. `not_final`: the provider keeps it until its delivery
+ * receipt (Twilio's error 20009); the erasure tries again later.
+ */
+export interface ProviderMessageDeletion {
+  delete(sid: string): Promise<'deleted' | 'not_found' | 'not_final'>;
+}
+
+/** How long an erasure keeps trying to delete messages the provider holds as not final. */
+export const PROVIDER_DELETE_GIVE_UP_HOURS = 24;
+/** Between those tries: SQS's longest delay (900 s). */
+export const PROVIDER_DELETE_RETRY_SECONDS = 900;
+/** SIDs an erasure record keeps to delete later (34 characters each: well under DynamoDB's 400 KB item). */
+export const PROVIDER_PENDING_LIMIT = 5_000;
 
 export const EMPTY_PROGRESS: ErasureProgress = {
   contactErased: false,
@@ -56,6 +79,10 @@ export const EMPTY_PROGRESS: ErasureProgress = {
   campaignsChanged: 0,
   invalidInputsRedacted: 0,
   suppressionKept: false,
+  providerMessagesDeleted: 0,
+  providerMessagesNotFound: 0,
+  providerMessagesPending: 0,
+  providerMessagesLeft: 0,
 };
 
 export interface Erasure {
@@ -68,6 +95,8 @@ export interface Erasure {
   readonly updatedAt: string;
   readonly completedAt?: string;
   readonly progress: ErasureProgress;
+  /** Message SIDs still to delete at the provider (not the person's number: provider references). */
+  readonly providerPending?: readonly string[];
 }
 
 /** POST /v1/erasures's body: the person's number (E.164, or as the add routes accept it). */
@@ -92,6 +121,20 @@ const ProgressView = z.object({
   suppressionKept: z.boolean().meta({
     description:
       'The number stays on the suppression list (phone, reason, time; its free-text detail removed) so an opt-out keeps being honoured',
+  }),
+  providerMessagesDeleted: count.meta({
+    description: "The person's message records deleted at Twilio (found in the message history)",
+  }),
+  providerMessagesNotFound: count.meta({
+    description:
+      "Found on none of the tenant's Twilio accounts (deleted already, or on an account no longer used)",
+  }),
+  providerMessagesPending: count.meta({
+    description:
+      'Not final at Twilio yet (Twilio deletes a message only after its delivery receipt: error 20009); tried again every 15 minutes, the erasure stays running',
+  }),
+  providerMessagesLeft: count.meta({
+    description: `Still not final after ${PROVIDER_DELETE_GIVE_UP_HOURS} hours: left at Twilio (their SIDs are logged for the operator)`,
   }),
 });
 
@@ -133,6 +176,11 @@ export function addProgress(into: ErasureProgress, more: Partial<ErasureProgress
     campaignsChanged: into.campaignsChanged + (more.campaignsChanged ?? 0),
     invalidInputsRedacted: into.invalidInputsRedacted + (more.invalidInputsRedacted ?? 0),
     suppressionKept: into.suppressionKept || (more.suppressionKept ?? false),
+    providerMessagesDeleted: (into.providerMessagesDeleted ?? 0) + (more.providerMessagesDeleted ?? 0),
+    providerMessagesNotFound: (into.providerMessagesNotFound ?? 0) + (more.providerMessagesNotFound ?? 0),
+    // A state, not a sum: how many wait now.
+    providerMessagesPending: more.providerMessagesPending ?? into.providerMessagesPending ?? 0,
+    providerMessagesLeft: (into.providerMessagesLeft ?? 0) + (more.providerMessagesLeft ?? 0),
   };
 }
 

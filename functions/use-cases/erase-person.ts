@@ -1,6 +1,15 @@
+import pLimit from 'p-limit';
 import type { ErasableBroadcast } from '../adapters/dynamo-erasures.ts';
 import { LIST_RETENTION_DAYS } from '../core/chunks.ts';
-import { addProgress, type Erasure, type ErasureProgress } from '../core/erasure.ts';
+import {
+  addProgress,
+  type Erasure,
+  type ErasureProgress,
+  PROVIDER_DELETE_GIVE_UP_HOURS,
+  PROVIDER_DELETE_RETRY_SECONDS,
+  PROVIDER_PENDING_LIMIT,
+  type ProviderMessageDeletion,
+} from '../core/erasure.ts';
 import { whatsAppIdentity } from '../core/phones.ts';
 
 /**
@@ -18,6 +27,11 @@ import { whatsAppIdentity } from '../core/phones.ts';
  * 3. a last pass, `settleSeconds` later (the stream aggregator files a history entry a few seconds
  *    after a callback, so one may land after step 2): the person's message history with the tenant
  *    is deleted, and the erasure is completed.
+ * 4. the message records at Twilio: their SIDs are taken from the history before step 1 deletes it
+ *    (kept on the erasure record, never the number) and deleted in step 3. Twilio keeps a message
+ *    that is not final yet (20009): those are tried again every PROVIDER_DELETE_RETRY_SECONDS, the
+ *    erasure `running` meanwhile, for up to PROVIDER_DELETE_GIVE_UP_HOURS; then it completes, and
+ *    what is left is counted (and returned, for the worker to log their SIDs).
  *
  * Near the invocation's deadline the rest is handed to a new task (`after`: the last broadcast done).
  */
@@ -37,6 +51,8 @@ export interface ErasePersonDeps {
     get(tenantId: string, erasureId: string): Promise<Erasure | undefined>;
     save(erasure: Erasure): Promise<void>;
     deleteHistory(tenantId: string, phone: string): Promise<number>;
+    /** The provider SIDs of the person's messages with this tenant, from the history (both directions). */
+    messageSids(tenantId: string, phone: string): Promise<string[]>;
     deleteSendHistory(tenantId: string, phones: readonly string[]): Promise<void>;
     minimizeSuppression(tenantId: string, phone: string): Promise<boolean>;
     redactImportErrors(tenantId: string, phone: string): Promise<number>;
@@ -51,6 +67,8 @@ export interface ErasePersonDeps {
     redactListEntries(tenantId: string, broadcastId: string, phone: string, at: Date): Promise<number>;
   };
   readonly contacts: { erase(tenantId: string, phone: string): Promise<boolean> };
+  /** Deletes message records at the provider, on the accounts the tenant's messages went through. */
+  readonly providerMessages: (tenantId: string) => Promise<ProviderMessageDeletion>;
   /** Hands the rest on (`delaySeconds`: not before then). */
   readonly continueWith: (task: ErasureTask, delaySeconds?: number) => Promise<void>;
   readonly settleSeconds: number;
@@ -67,7 +85,13 @@ export async function erasePerson(
   deps: ErasePersonDeps,
   task: ErasureTask,
   deadline: number,
-): Promise<{ status: 'missing' | 'completed' | 'continued' }> {
+): Promise<{
+  status: 'missing' | 'completed' | 'continued';
+  /** SIDs Twilio still held when the erasure gave up on them (for the operator). */
+  providerLeft?: readonly string[];
+  /** A Twilio call that failed in this pass (retried with the messages not final yet). */
+  providerError?: string;
+}> {
   const now = deps.now ?? (() => new Date());
   const found = await deps.erasures.get(task.tenantId, task.erasureId);
   if (!found) return { status: 'missing' };
@@ -84,14 +108,59 @@ export async function erasePerson(
   };
   const { tenantId, phone } = task;
 
+  /** The history's SIDs kept on the record before the history goes (Twilio's copies are deleted last). */
+  const keepProviderSids = async (): Promise<readonly string[]> => {
+    const pending = erasure.providerPending ?? [];
+    const sids = [...new Set([...pending, ...(await deps.erasures.messageSids(tenantId, phone))])];
+    const kept = sids.slice(0, PROVIDER_PENDING_LIMIT);
+    if (kept.length > pending.length)
+      await save({ providerMessagesLeft: sids.length - kept.length }, { providerPending: kept });
+    return kept;
+  };
+
   if (task.final) {
+    const sids = await keepProviderSids();
     const historyDeleted = await deps.erasures.deleteHistory(tenantId, phone);
+    const done = await deleteAtProvider(await deps.providerMessages(tenantId), sids, deadline);
+    const counted = {
+      historyDeleted,
+      providerMessagesDeleted: done.deleted,
+      providerMessagesNotFound: done.notFound,
+    };
+    const givenUp =
+      now().getTime() - Date.parse(erasure.createdAt) >= PROVIDER_DELETE_GIVE_UP_HOURS * 3_600_000;
+    if (done.unprocessed.length > 0 || (done.notFinal.length > 0 && !givenUp)) {
+      const waiting = [...done.unprocessed, ...done.notFinal];
+      const kept = waiting.slice(0, PROVIDER_PENDING_LIMIT);
+      await save(
+        {
+          ...counted,
+          providerMessagesPending: kept.length,
+          providerMessagesLeft: waiting.length - kept.length,
+        },
+        { providerPending: kept },
+      );
+      // Out of time: straight on; Twilio not ready: after the retry delay.
+      await deps.continueWith(
+        { tenantId, erasureId: task.erasureId, phone, final: true },
+        done.unprocessed.length > 0 ? 0 : PROVIDER_DELETE_RETRY_SECONDS,
+      );
+      return { status: 'continued', ...(done.error ? { providerError: done.error } : {}) };
+    }
     const at = now().toISOString();
-    await save({ historyDeleted }, { status: 'completed', completedAt: at });
-    return { status: 'completed' };
+    await save(
+      { ...counted, providerMessagesPending: 0, providerMessagesLeft: done.notFinal.length },
+      { status: 'completed', completedAt: at, providerPending: [] },
+    );
+    return {
+      status: 'completed',
+      ...(done.notFinal.length > 0 ? { providerLeft: done.notFinal } : {}),
+      ...(done.error ? { providerError: done.error } : {}),
+    };
   }
 
   if (erasure.status === 'queued') {
+    await keepProviderSids();
     const [contactErased, suppressionKept, importErrorsRedacted, campaignsChanged, historyDeleted] =
       await Promise.all([
         deps.contacts.erase(tenantId, phone),
@@ -144,4 +213,46 @@ export async function erasePerson(
   }
   await deps.continueWith({ tenantId, erasureId: task.erasureId, phone, final: true }, deps.settleSeconds);
   return { status: 'continued' };
+}
+
+/** SIDs deleted at once (Twilio's API takes concurrent requests; a few suffice for one person). */
+const DELETE_CONCURRENCY = 4;
+
+/**
+ * Deletes what it can before `deadline`: counts, what is not final yet (or failed: `error` is the
+ * first failure's message), and what it had no time for.
+ */
+async function deleteAtProvider(
+  provider: ProviderMessageDeletion,
+  sids: readonly string[],
+  deadline: number,
+): Promise<{ deleted: number; notFound: number; notFinal: string[]; unprocessed: string[]; error?: string }> {
+  const limit = pLimit(DELETE_CONCURRENCY);
+  const result: {
+    deleted: number;
+    notFound: number;
+    notFinal: string[];
+    unprocessed: string[];
+    error?: string;
+  } = { deleted: 0, notFound: 0, notFinal: [], unprocessed: [] };
+  await Promise.all(
+    sids.map((sid) =>
+      limit(async () => {
+        if (Date.now() >= deadline) {
+          result.unprocessed.push(sid);
+          return;
+        }
+        // A failed call (an outage, a token being rotated) waits like a message not final yet: the
+        // erasure retries it on the same cadence instead of failing its task towards the dead letters.
+        const answer = await provider.delete(sid).catch((error: unknown) => {
+          result.error ??= error instanceof Error ? error.message : String(error);
+          return 'not_final' as const;
+        });
+        if (answer === 'deleted') result.deleted += 1;
+        else if (answer === 'not_found') result.notFound += 1;
+        else result.notFinal.push(sid);
+      }),
+    ),
+  );
+  return result;
 }

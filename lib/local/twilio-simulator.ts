@@ -110,6 +110,8 @@ export interface TwilioSimulator {
 const MAX_BODY_BYTES = 1024 * 1024;
 const MESSAGES_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
 const MESSAGE_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\/([^/]+)\.json$/;
+/** Final statuses: a message in one has its delivery receipt (or never will), and Twilio deletes it. */
+const DELETABLE_STATUSES = new Set(['delivered', 'read', 'undelivered', 'failed', 'canceled']);
 const ACCOUNTS_PATH = '/2010-04-01/Accounts.json';
 const ACCOUNT_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\.json$/;
 /** Messaging Services (messaging.twilio.com/v1/Services/{Sid}), served beside the Content API's /v1/ paths. */
@@ -400,6 +402,24 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       if (!message || message.accountSid !== pathAccount) throw notFound();
       return { status: 200, body: toMessageResource(message) };
     }
+    if (one && method === 'DELETE') {
+      const sid = one[2] ?? '';
+      const message = store.get(sid);
+      const inbound = message ? undefined : store.getInbound(sid);
+      const owner = message?.accountSid ?? (inbound ? (inbound.params.AccountSid ?? accountSid) : undefined);
+      if (owner !== pathAccount) throw notFound();
+      // Twilio keeps a message until it is final: an outbound one still waiting for its delivery
+      // receipt (sent, or earlier) is refused with 20009 (https://www.twilio.com/docs/api/errors/20009).
+      if (message && !DELETABLE_STATUSES.has(message.status))
+        throw new HttpError({
+          httpStatus: 409,
+          code: 20009,
+          message: 'Cannot delete this resource before it is complete',
+        });
+      store.remove(sid);
+      log(`message ${sid} deleted`);
+      return { status: 204, body: undefined };
+    }
     throw notAllowed();
   }
 
@@ -415,7 +435,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       if (req.method === 'POST' && MESSAGES_PATH.test(url.pathname)) await sleep(latencyMs);
       answer = { status: rest.httpStatus, body: errorBody(rest) };
     }
-    const payload = JSON.stringify(answer.body);
+    const payload = answer.status === 204 ? '' : JSON.stringify(answer.body);
     res.writeHead(answer.status, {
       'Content-Type': 'application/json; charset=utf-8',
       'Content-Length': Buffer.byteLength(payload),

@@ -20,7 +20,13 @@ describe('quotes', () => {
   });
 });
 
-function fakeDeps() {
+/** `twilio`: what the provider answers for each SID on each try (its last answer repeats). */
+function fakeDeps(
+  options: { sids?: string[]; twilio?: Record<string, ('deleted' | 'not_found' | 'not_final')[]> } = {},
+) {
+  const tries = new Map<string, number>();
+  const providerDeletes: string[] = [];
+  let history = [...(options.sids ?? [])];
   let stored: Erasure = {
     tenantId: 'acme',
     erasureId: 'era_01JD7X3K9Q2M4T6V8W0Y1Z2A3B',
@@ -43,7 +49,12 @@ function fakeDeps() {
         stored = e;
         saved.push(e);
       },
-      deleteHistory: async () => 2,
+      // The history holds the SIDs until it is deleted (each pass deletes what landed since).
+      deleteHistory: async () => {
+        history = [];
+        return 2;
+      },
+      messageSids: async () => history,
       deleteSendHistory: async () => {},
       minimizeSuppression: async () => true,
       redactImportErrors: async () => 0,
@@ -62,12 +73,21 @@ function fakeDeps() {
       redactInvalidInputs: async () => 0,
     },
     contacts: { erase: vi.fn(async () => true) },
+    providerMessages: async () => ({
+      async delete(sid) {
+        const n = tries.get(sid) ?? 0;
+        tries.set(sid, n + 1);
+        providerDeletes.push(sid);
+        const answers = options.twilio?.[sid] ?? ['deleted'];
+        return answers[Math.min(n, answers.length - 1)] ?? 'deleted';
+      },
+    }),
     continueWith: async (task, delaySeconds) => {
       continued.push({ task, ...(delaySeconds !== undefined ? { delaySeconds } : {}) });
     },
     settleSeconds: 60,
   };
-  return { deps, saved, continued, current: () => stored };
+  return { deps, saved, continued, providerDeletes, current: () => stored };
 }
 
 describe('erasePerson', () => {
@@ -100,5 +120,117 @@ describe('erasePerson', () => {
     // A redelivered task of a completed erasure does nothing.
     expect(await erasePerson(deps, task, Date.now() + 60_000)).toEqual({ status: 'completed' });
     expect(deps.contacts.erase).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('erasePerson at Twilio', () => {
+  const HOUR = 3_600_000;
+  const created = Date.parse('2026-11-30T10:00:00.000Z');
+
+  it("deletes the person's messages at Twilio last, tries again every 15 minutes while Twilio holds one as not final, then completes", async () => {
+    const { deps, continued, providerDeletes, current } = fakeDeps({
+      sids: ['SMdelivered', 'SMinbound', 'SMsent', 'SMgone'],
+      twilio: { SMsent: ['not_final', 'not_final', 'deleted'], SMgone: ['not_found'] },
+    });
+    let clock = created + 60_000;
+    const run = (t: ErasureTask) =>
+      erasePerson({ ...deps, now: () => new Date(clock) }, t, Date.now() + 60_000);
+    const task = { tenantId: 'acme', erasureId: current().erasureId, phone: PHONE };
+    await run(task);
+    // The SIDs are kept before the history goes; nothing is deleted at Twilio before the last pass.
+    expect(current().providerPending).toEqual(['SMdelivered', 'SMinbound', 'SMsent', 'SMgone']);
+    expect(providerDeletes).toEqual([]);
+
+    expect(await run(continued.at(-1)?.task as ErasureTask)).toEqual({ status: 'continued' });
+    expect(continued.at(-1)).toEqual({ task: { ...task, final: true }, delaySeconds: 900 });
+    expect(current()).toMatchObject({
+      status: 'running',
+      providerPending: ['SMsent'],
+      progress: { providerMessagesDeleted: 2, providerMessagesNotFound: 1, providerMessagesPending: 1 },
+    });
+    clock += 15 * 60_000;
+    await run(continued.at(-1)?.task as ErasureTask);
+    expect(current()).toMatchObject({ status: 'running', progress: { providerMessagesPending: 1 } });
+    clock += 15 * 60_000;
+    expect(await run(continued.at(-1)?.task as ErasureTask)).toEqual({ status: 'completed' });
+    expect(current()).toMatchObject({
+      status: 'completed',
+      providerPending: [],
+      progress: {
+        providerMessagesDeleted: 3,
+        providerMessagesNotFound: 1,
+        providerMessagesPending: 0,
+        providerMessagesLeft: 0,
+      },
+    });
+    expect(providerDeletes.filter((sid) => sid === 'SMdelivered')).toHaveLength(1);
+  });
+
+  it('gives up after 24 hours on a message Twilio never finalizes, counts it left and names it for the operator', async () => {
+    const { deps, continued, current } = fakeDeps({
+      sids: ['SMstuck', 'SMok'],
+      twilio: { SMstuck: ['not_final'] },
+    });
+    let clock = created;
+    const run = (t: ErasureTask) =>
+      erasePerson({ ...deps, now: () => new Date(clock) }, t, Date.now() + 60_000);
+    await run({ tenantId: 'acme', erasureId: current().erasureId, phone: PHONE });
+    await run(continued.at(-1)?.task as ErasureTask);
+    expect(current().status).toBe('running');
+    clock = created + 24 * HOUR;
+    expect(await run(continued.at(-1)?.task as ErasureTask)).toEqual({
+      status: 'completed',
+      providerLeft: ['SMstuck'],
+    });
+    expect(current().progress).toMatchObject({
+      providerMessagesDeleted: 1,
+      providerMessagesPending: 0,
+      providerMessagesLeft: 1,
+    });
+  });
+
+  it('a failing Twilio call (an outage) is retried on the same cadence, not failed towards the dead letters', async () => {
+    const { deps, continued, current } = fakeDeps({ sids: ['SMa', 'SMb'] });
+    let down = true;
+    const provider = await deps.providerMessages('acme');
+    const flaky = {
+      ...deps,
+      providerMessages: async () => ({
+        delete: (sid: string) =>
+          down ? Promise.reject(new Error('HTTP 503 (20500)')) : provider.delete(sid),
+      }),
+    };
+    await erasePerson(
+      flaky,
+      { tenantId: 'acme', erasureId: current().erasureId, phone: PHONE },
+      Date.now() + 60_000,
+    );
+    expect(await erasePerson(flaky, continued.at(-1)?.task as ErasureTask, Date.now() + 60_000)).toEqual({
+      status: 'continued',
+      providerError: 'HTTP 503 (20500)',
+    });
+    expect(continued.at(-1)?.delaySeconds).toBe(900);
+    expect(current()).toMatchObject({ status: 'running', progress: { providerMessagesPending: 2 } });
+    down = false;
+    expect(await erasePerson(flaky, continued.at(-1)?.task as ErasureTask, Date.now() + 60_000)).toEqual({
+      status: 'completed',
+    });
+    expect(current().progress).toMatchObject({ providerMessagesDeleted: 2, providerMessagesPending: 0 });
+  });
+
+  it('hands the rest of the deletions on at once when the invocation runs out of time', async () => {
+    const { deps, continued, providerDeletes, current } = fakeDeps({ sids: ['SM1', 'SM2'] });
+    const task = { tenantId: 'acme', erasureId: current().erasureId, phone: PHONE };
+    await erasePerson(deps, task, Date.now() + 60_000);
+    expect(await erasePerson(deps, continued.at(-1)?.task as ErasureTask, 0)).toEqual({
+      status: 'continued',
+    });
+    expect(continued.at(-1)).toEqual({ task: { ...task, final: true }, delaySeconds: 0 });
+    expect(providerDeletes).toEqual([]);
+    expect(current().providerPending).toEqual(['SM1', 'SM2']);
+    expect(await erasePerson(deps, continued.at(-1)?.task as ErasureTask, Date.now() + 60_000)).toEqual({
+      status: 'completed',
+    });
+    expect(current().progress.providerMessagesDeleted).toBe(2);
   });
 });

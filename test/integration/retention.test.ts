@@ -160,6 +160,17 @@ describe('erasure (POST /v1/erasures)', () => {
       suppressionKept: true,
     });
     expect(done.progress.historyDeleted).toBeGreaterThanOrEqual(2);
+    // At Twilio: this tenant's message to the person and the person's reply are deleted (both final);
+    // the other tenant's message to the same number, on the same account, is not this tenant's to delete.
+    expect(done.progress).toMatchObject({
+      providerMessagesDeleted: 2,
+      providerMessagesPending: 0,
+      providerMessagesLeft: 0,
+    });
+    const simulator = api.twin.simulator;
+    const toPhone = (simulator?.messages() ?? []).filter((m) => m.to === `whatsapp:${phone}`);
+    expect(toPhone.map((m) => m.statusCallback?.includes(theirs))).toEqual([true]);
+    expect((simulator?.inbound() ?? []).filter((m) => m.from === `whatsapp:${phone}`)).toEqual([]);
 
     // What stays of the number in this tenant's items: its suppression only (phone, reason, time).
     const left = (await itemsWithDigits(phone)).filter((i) => !ofTenant('other', [theirs])(i));
@@ -179,6 +190,34 @@ describe('erasure (POST /v1/erasures)', () => {
     expect((await itemsWithDigits(phone)).filter(ofTenant('other', [theirs]))).toEqual(theirItems);
     expect((await call('GET', `/v1/contacts/${encodeURIComponent(phone)}`, OTHER_KEY)).status).toBe(200);
   }, 90_000);
+
+  it('keeps an erasure running while Twilio holds a message as not final (20009), the message still there', async () => {
+    // The simulator leaves a message to a number ending 0009 `sent`: no delivery receipt yet.
+    const phone = testPhone('0009');
+    const id = await broadcast(KEY, [phone]);
+    await waitFor(
+      async () => {
+        const history = await call('GET', `/v1/contacts/${encodeURIComponent(phone)}/messages`, KEY);
+        return (history.body.items as Json[]).length > 0 ? true : undefined;
+      },
+      { timeoutMs: 30_000, message: `the message of ${id} was not on file` },
+    );
+    const started = await call('POST', '/v1/erasures', KEY, { phone });
+    expect(started.status).toBe(202);
+    const running = await waitFor(
+      async () => {
+        const { body } = await call('GET', `/v1/erasures/${started.body.erasureId}`, KEY);
+        return body.progress.providerMessagesPending === 1 ? body : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, message: 'the erasure did not reach Twilio' },
+    );
+    expect(running).toMatchObject({
+      status: 'running',
+      progress: { historyDeleted: 1, providerMessagesDeleted: 0 },
+    });
+    expect(api.messagesTo(phone)).toBe(1);
+    expect(await itemsWithDigits(phone)).toEqual([]);
+  }, 60_000);
 
   it('a rejected erasure writes nothing', async () => {
     const before = await scanAll();

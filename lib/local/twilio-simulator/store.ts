@@ -17,7 +17,8 @@ type Line =
       'status' | 'errorCode' | 'errorMessage' | 'dateUpdated' | 'dateSent' | 'pendingSteps'
     > & { h: SimulatedMessage['history'][number] | null })
   | { t: 'f'; to: string }
-  | ({ t: 'i' } & SimulatedInbound);
+  | ({ t: 'i' } & SimulatedInbound)
+  | { t: 'd'; sid: string };
 
 /**
  * The 24-hour window is per (contact, sender), as WhatsApp keeps it per account: numbers compared by
@@ -129,6 +130,13 @@ export class MessageStore {
     this.#append({ t: 'i', ...i });
   }
 
+  /** Deletes a message, outbound or inbound (Twilio's DELETE of a Message resource); false when none. */
+  remove(sid: string): boolean {
+    if (!this.#unindex(sid)) return false;
+    this.#append({ t: 'd', sid });
+    return true;
+  }
+
   /** When `contact` last wrote to `sender` (epoch ms), if ever. */
   lastInboundAt(contact: string, sender: string): number | undefined {
     return this.#lastInbound.get(windowKey(contact, sender));
@@ -146,6 +154,22 @@ export class MessageStore {
     const forTo = this.#byTo.get(m.to);
     if (forTo) forTo.push(m);
     else this.#byTo.set(m.to, [m]);
+  }
+
+  #unindex(sid: string): boolean {
+    const m = this.#bySid.get(sid);
+    if (m) {
+      this.#bySid.delete(sid);
+      this.#ordered.splice(this.#ordered.indexOf(m), 1);
+      const forTo = this.#byTo.get(m.to) ?? [];
+      forTo.splice(forTo.indexOf(m), 1);
+      return true;
+    }
+    const i = this.#inboundBySid.get(sid);
+    if (!i) return false;
+    this.#inboundBySid.delete(sid);
+    this.#inbound.splice(this.#inbound.indexOf(i), 1);
+    return true;
   }
 
   #indexInbound(i: SimulatedInbound): void {
@@ -178,6 +202,8 @@ export class MessageStore {
     } else if (line.t === 'i') {
       const { t: _t, ...i } = line;
       this.#indexInbound(i);
+    } else if (line.t === 'd') {
+      this.#unindex(line.sid);
     }
   }
 
