@@ -81,16 +81,7 @@ export class DynamoErasures {
 
   /** The provider SIDs in the person's message history with this tenant (outbound and inbound). */
   async messageSids(tenantId: string, phone: string): Promise<string[]> {
-    const entries = await queryAll(this.#db, {
-      TableName: this.#table,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: {
-        ':pk': `CONTACT#${whatsAppIdentity(phone)}`,
-        ':prefix': `MSG#${tenantId}#`,
-      },
-      ProjectionExpression: 'messageSid',
-      ConsistentRead: true,
-    });
+    const entries = await this.#history(tenantId, phone, 'messageSid');
     return [
       ...new Set(entries.map((e) => e.messageSid).filter((sid): sid is string => typeof sid === 'string')),
     ];
@@ -98,18 +89,23 @@ export class DynamoErasures {
 
   /** Deletes the person's whole message history with this tenant (outbound and inbound); how many entries. */
   async deleteHistory(tenantId: string, phone: string): Promise<number> {
-    const entries = await queryAll(this.#db, {
+    const entries = await this.#history(tenantId, phone, 'pk, sk');
+    await this.#deleteAll(entries.map((e) => ({ pk: e.pk, sk: e.sk })));
+    return entries.length;
+  }
+
+  /** The person's history entries with this tenant (`CONTACT#<identity>` / `MSG#<t>#…`), projected. */
+  #history(tenantId: string, phone: string, projection: string): Promise<Item[]> {
+    return queryAll(this.#db, {
       TableName: this.#table,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
       ExpressionAttributeValues: {
         ':pk': `CONTACT#${whatsAppIdentity(phone)}`,
         ':prefix': `MSG#${tenantId}#`,
       },
-      ProjectionExpression: 'pk, sk',
+      ProjectionExpression: projection,
       ConsistentRead: true,
     });
-    await this.#deleteAll(entries.map((e) => ({ pk: e.pk, sk: e.sk })));
-    return entries.length;
   }
 
   /** Deletes the person's send history (frequency caps) with this tenant, under each form of the number. */
