@@ -4,6 +4,7 @@ import { DynamoApiKeys } from '../functions/adapters/dynamo-api-keys.ts';
 import { hashApiKey, isKeyId, newApiKey, newKeyId } from '../functions/core/api-keys.ts';
 import { isRole, ROLES } from '../functions/core/roles.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
+import { requiredOutput, stackOutputs } from './stack-outputs.ts';
 
 /**
  * `npm run cli -- api-key …`: tenant API keys straight in the table (no API key needed: this is how
@@ -158,22 +159,5 @@ export async function apiKeyCommand(
 
 /** The stack's main table name: its `MainTableName` output (lib/stack.ts). */
 async function stackTable(stackName: string, region: string): Promise<string> {
-  // Loaded only here: every other command starts without it.
-  const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
-  const cfn = new CloudFormationClient({ region });
-  try {
-    const { Stacks } = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
-    const output = Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'MainTableName');
-    if (!output?.OutputValue)
-      throw new Error(
-        `Stack ${stackName} (${region}) has no MainTableName output: is it this project's stack?`,
-      );
-    return output.OutputValue;
-  } catch (error) {
-    if (error instanceof Error && error.name === 'ValidationError')
-      throw new Error(`No stack named ${stackName} in ${region}: check --stack and --region.`);
-    throw error;
-  } finally {
-    cfn.destroy();
-  }
+  return requiredOutput(await stackOutputs(stackName, region), 'MainTableName', { stackName, region });
 }

@@ -10,9 +10,11 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { queueDepth, redriveDeadLetters } from '../functions/adapters/dead-letters.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { runningTwin } from '../lib/local/twin-lock.ts';
+import { queueUrlOutputs } from '../lib/output-names.ts';
 import { topology } from '../lib/topology.ts';
 import { API_KEY_NOTES, API_KEY_USAGE, ApiKeyUsageError, apiKeyCommand } from './api-key-command.ts';
 import { CAMPAIGN_NOTES, CAMPAIGN_USAGE, CampaignUsageError, campaignCommand } from './campaign-command.ts';
+import { requiredOutput, stackOutputs } from './stack-outputs.ts';
 
 /** Queues whose dead letters are worth putting back (countFailures holds reports, not work: see README). */
 /**
@@ -26,16 +28,17 @@ const QUEUE_CHOICES = QUEUES.join('|');
 
 const COMMAND_USAGE = {
   'api-key': API_KEY_USAGE,
-  dlq: `  npm run cli -- dlq status  [--queue <queue>] (--queue-url <url> --dlq-url <url> [--region <region>] | --local) [--json]
-  npm run cli -- dlq redrive --queue <queue>   (--queue-url <url> --dlq-url <url> [--region <region>] | --local) [--max <n>]
+  dlq: `  npm run cli -- dlq status  [--queue <queue>] (--stack <stack name> [--region <region>] | --queue-url <url> --dlq-url <url> [--region <region>] | --local) [--json]
+  npm run cli -- dlq redrive --queue <queue>   (--stack <stack name> [--region <region>] | --queue-url <url> --dlq-url <url> [--region <region>] | --local) [--max <n>]
   <queue>: ${QUEUE_CHOICES}`,
   campaign: CAMPAIGN_USAGE,
 } as const;
 type Command = keyof typeof COMMAND_USAGE;
 
-const NOTES = `On AWS: --table is the stack's MainTableName output (or set TABLE_NAME); --queue-url and --dlq-url
-are its SendQueueUrl and SendDeadLetterQueueUrl outputs (FanOutQueueUrl, FanOutDeadLetterQueueUrl for
---queue fanOut; CallbackRetriesQueueUrl, CallbackRetriesDeadLetterQueueUrl for --queue callbackRetries). Credentials come from the usual AWS chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, aws sso
+const NOTES = `On AWS: --stack reads the table and the queues from the stack's outputs (CloudFormation
+DescribeStacks). Without it: --table is the stack's MainTableName output (or set TABLE_NAME); --queue-url and
+--dlq-url are its <Queue>QueueUrl and <Queue>DeadLetterQueueUrl outputs (SendQueueUrl and
+SendDeadLetterQueueUrl for --queue send, FanOutQueueUrl, … for fanOut). Credentials come from the usual AWS chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, aws sso
 login, ...); the region from --region, else AWS_REGION, AWS_DEFAULT_REGION, or your AWS profile's region
 (~/.aws/config): the region the stack was deployed to.
 With --local the command talks to the running \`npm start\` (DynamoDB Local, the SQS emulator), found in
@@ -199,9 +202,10 @@ async function dlq(verb: string | undefined, values: Values): Promise<number> {
 
   let client: SQSClient;
   let targets: Target[];
+  if ([values.local, values.stack, values['queue-url'] || values['dlq-url']].filter(Boolean).length > 1)
+    throw new UsageError('Use one of --local, --stack or --queue-url/--dlq-url', 'dlq');
   if (values.local) {
-    if (values['queue-url'] || values['dlq-url'] || values.region)
-      throw new UsageError('Use either --local or --queue-url/--dlq-url/--region', 'dlq');
+    if (values.region) throw new UsageError('Use either --local or --region', 'dlq');
     const endpoints = localEndpoints();
     const names = values.queue ? [values.queue] : verb === 'status' ? Object.keys(endpoints.queues) : [];
     if (names.length === 0) throw new UsageError('Missing --queue', 'dlq');
@@ -216,11 +220,26 @@ async function dlq(verb: string | undefined, values: Values): Promise<number> {
       region: LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
     });
+  } else if (values.stack) {
+    const stackName = values.stack;
+    const names = values.queue ? [values.queue] : verb === 'status' ? [...QUEUES] : [];
+    if (names.length === 0) throw new UsageError('Missing --queue', 'dlq');
+    const region = await awsRegion(values.region);
+    const outputs = await stackOutputs(stackName, region);
+    targets = names.map((queue) => ({
+      queue,
+      url: requiredOutput(outputs, queueUrlOutputs(queue).queue, { stackName, region }),
+      deadLetterUrl: requiredOutput(outputs, queueUrlOutputs(queue).deadLetter, { stackName, region }),
+    }));
+    client = new SQSClient({ region });
   } else {
     const url = values['queue-url'];
     const deadLetterUrl = values['dlq-url'];
     if (!url || !deadLetterUrl)
-      throw new UsageError('Give --queue-url and --dlq-url (the stack outputs), or --local', 'dlq');
+      throw new UsageError(
+        'Give --stack <stack name>, --queue-url and --dlq-url (the stack outputs), or --local',
+        'dlq',
+      );
     if (!values.queue) throw new UsageError('Missing --queue', 'dlq');
     targets = [{ queue: values.queue, url, deadLetterUrl }];
     // https://sqs.<region>.amazonaws.com/<account>/<name>: the URL names the queue's region.

@@ -14,6 +14,7 @@ import {
   type MetricDimensions,
   type MetricName,
 } from '../functions/core/service-metrics.ts';
+import { pascal } from './output-names.ts';
 
 /**
  * Alarms that reach someone: one SNS topic (an email subscription from `-c alarmEmail=…`), and every
@@ -256,8 +257,4 @@ export function checkAlarmEmail(email: string | undefined): string | undefined {
   if (!/^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/.test(trimmed))
     throw new Error(`alarmEmail must be one email address, like ops@example.com; got '${trimmed}'`);
   return trimmed;
-}
-
-function pascal(id: string): string {
-  return id.charAt(0).toUpperCase() + id.slice(1);
 }

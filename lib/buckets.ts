@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { pascal } from './output-names.ts';
 import type { BucketAccess, BucketSpec } from './topology.ts';
 
 /**
@@ -140,8 +141,4 @@ export function checkCorsOrigins(origins: readonly string[]): string[] {
       );
     return origin;
   });
-}
-
-function pascal(id: string): string {
-  return id.charAt(0).toUpperCase() + id.slice(1);
 }

@@ -5,6 +5,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { pascal } from './output-names.ts';
 import type { ScheduleGroupSpec } from './topology.ts';
 
 /**
@@ -104,7 +105,3 @@ export function grantScheduleGroup(scope: Construct, role: iam.IRole, built: Bui
 /** The cdk-nag finding of a function's grant on the group's schedules (names unknown until runtime). */
 export const SCHEDULES_GRANT_REASON =
   "The schedules of this stack's one schedule group; their names (campaign and broadcast ids) are made at runtime";
-
-function pascal(id: string): string {
-  return id.charAt(0).toUpperCase() + id.slice(1);
-}

@@ -27,6 +27,7 @@ import { OperationsDashboard, watchedQueues } from './dashboard.ts';
 import { createEventBuses } from './event-bus.ts';
 import { ServiceFunction } from './function-defaults.ts';
 import { nagEnv } from './nag-ids.ts';
+import { pascal, queueUrlOutputs } from './output-names.ts';
 import { retentionEnvironment } from './retention-settings.ts';
 import {
   allowTarget,
@@ -161,13 +162,15 @@ export class BroadcastStack extends Stack {
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
-      new CfnOutput(this, `${pascal(queueId)}QueueUrl`, {
+      // Read by npm run cli -- dlq … --stack (bin/cli.ts): the names come from one place.
+      const outputs = queueUrlOutputs(queueId);
+      new CfnOutput(this, outputs.queue, {
         value: queue.queueUrl,
-        description: `For npm run cli -- dlq redrive --queue ${queueId} --queue-url <this>`,
+        description: `For npm run cli -- dlq redrive --queue ${queueId} --stack <stack> (or --queue-url <this>)`,
       });
-      new CfnOutput(this, `${pascal(queueId)}DeadLetterQueueUrl`, {
+      new CfnOutput(this, outputs.deadLetter, {
         value: deadLetterQueue.queueUrl,
-        description: `For npm run cli -- dlq … --queue ${queueId} --dlq-url <this>`,
+        description: `For npm run cli -- dlq … --queue ${queueId} --stack <stack> (or --dlq-url <this>)`,
       });
       return { queue, deadLetterQueue };
     });
@@ -599,10 +602,6 @@ function checkConsumersCanConsume(topo: Topology): void {
         `Consumer ${c.function} of queue ${c.queue} must declare uses.queues.${c.queue} as 'consume' or 'send+consume'`,
       );
   }
-}
-
-function pascal(id: string): string {
-  return id.charAt(0).toUpperCase() + id.slice(1);
 }
 
 function mapValues<T, U>(

@@ -5,13 +5,17 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queueDepth } from '../functions/adapters/dead-letters.ts';
 import { DynamoApiKeys } from '../functions/adapters/dynamo-api-keys.ts';
 import { hashApiKey } from '../functions/core/api-keys.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { localConfigFromEnv } from '../lib/local/config.ts';
+import { localSqsClient } from '../lib/local/sqs-local.ts';
 import { type LocalTwin, REPO_ROOT, startLocalTwin } from '../lib/local/twin.ts';
+import { queueUrlOutputs } from '../lib/output-names.ts';
 
 let dataDir: string;
 let twin: LocalTwin;
@@ -184,6 +188,38 @@ describe('operator CLI: api-key --local (the running twin)', { timeout: 30_000 }
   });
 });
 
+/**
+ * CloudFormation's DescribeStacks (its query protocol, XML), answered for one stack only
+ * (`WhatsAppBroadcast`, with these outputs); any other name is CloudFormation's ValidationError.
+ */
+async function fakeCloudFormation(outputs: Record<string, string>) {
+  const members = Object.entries(outputs)
+    .map(([k, v]) => `<member><OutputKey>${k}</OutputKey><OutputValue>${v}</OutputValue></member>`)
+    .join('');
+  const cloudFormation = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      const form = new URLSearchParams(body);
+      res.setHeader('content-type', 'text/xml');
+      if (form.get('Action') === 'DescribeStacks' && form.get('StackName') === 'WhatsAppBroadcast') {
+        res.end(
+          `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>WhatsAppBroadcast</StackName><StackId>arn:aws:cloudformation:us-east-1:000000000000:stack/WhatsAppBroadcast/1</StackId><CreationTime>2026-11-30T00:00:00Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus><Outputs>${members}</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DescribeStacksResponse>`,
+        );
+        return;
+      }
+      res.statusCode = 400;
+      res.end(
+        '<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id Nope does not exist</Message></Error><RequestId>r2</RequestId></ErrorResponse>',
+      );
+    });
+  });
+  await new Promise<void>((resolve) => cloudFormation.listen(0, '127.0.0.1', resolve));
+  return { cloudFormation, port: (cloudFormation.address() as AddressInfo).port };
+}
+
 describe('operator CLI: api-key on AWS', { timeout: 30_000 }, () => {
   const table = () => twin.tableNames.main as string;
   const endpoint = () => ({ ...awsLike, AWS_ENDPOINT_URL_DYNAMODB: twin.dynamodbEndpoint });
@@ -235,29 +271,7 @@ describe('operator CLI: api-key on AWS', { timeout: 30_000 }, () => {
   });
 
   it("finds the table from the stack's MainTableName output (--stack), and says when there is no such stack", async () => {
-    // CloudFormation's DescribeStacks (its query protocol, XML), answered for one stack only.
-    const cloudFormation = createServer((req, res) => {
-      let body = '';
-      req.on('data', (chunk) => {
-        body += chunk;
-      });
-      req.on('end', () => {
-        const form = new URLSearchParams(body);
-        res.setHeader('content-type', 'text/xml');
-        if (form.get('Action') === 'DescribeStacks' && form.get('StackName') === 'WhatsAppBroadcast') {
-          res.end(
-            `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>WhatsAppBroadcast</StackName><StackId>arn:aws:cloudformation:us-east-1:000000000000:stack/WhatsAppBroadcast/1</StackId><CreationTime>2026-11-30T00:00:00Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus><Outputs><member><OutputKey>MainTableName</OutputKey><OutputValue>${table()}</OutputValue></member></Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DescribeStacksResponse>`,
-          );
-          return;
-        }
-        res.statusCode = 400;
-        res.end(
-          '<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id Nope does not exist</Message></Error><RequestId>r2</RequestId></ErrorResponse>',
-        );
-      });
-    });
-    await new Promise<void>((resolve) => cloudFormation.listen(0, '127.0.0.1', resolve));
-    const { port } = cloudFormation.address() as AddressInfo;
+    const { cloudFormation, port } = await fakeCloudFormation({ MainTableName: table() });
     const env = { ...endpoint(), AWS_ENDPOINT_URL_CLOUDFORMATION: `http://127.0.0.1:${port}` };
     try {
       const created = await cliAsync(
@@ -312,6 +326,72 @@ function cliAsync(
     );
   });
 }
+
+describe('operator CLI: dlq on AWS', { timeout: 30_000 }, () => {
+  it("finds every queue from the stack's outputs (--stack): status lists them all, redrive puts dead letters back", async () => {
+    const outputs: Record<string, string> = {};
+    for (const [id, q] of Object.entries(twin.queues)) {
+      outputs[queueUrlOutputs(id).queue] = q.main.url;
+      outputs[queueUrlOutputs(id).deadLetter] = q.deadLetter.url;
+    }
+    const { cloudFormation, port } = await fakeCloudFormation(outputs);
+    const env = {
+      AWS_ENDPOINT_URL_CLOUDFORMATION: `http://127.0.0.1:${port}`,
+      AWS_ENDPOINT_URL_SQS: twin.sqsEndpoint,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+    };
+    const sqs = localSqsClient(twin.sqsEndpoint);
+    try {
+      // A dead letter of the erasures queue (a task whose erasure record is gone: the worker drops it).
+      const parked = twin.queues.erasures?.deadLetter.url ?? '';
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: parked,
+          MessageBody: '{"tenantId":"t","erasureId":"era_gone","phone":"+972500000000"}',
+        }),
+      );
+      const status = await cliAsync(
+        ['dlq', 'status', '--stack', 'WhatsAppBroadcast', '--region', 'us-east-1'],
+        env,
+      );
+      expect(status.code, status.stderr).toBe(0);
+      for (const queue of ['send', 'fanOut', 'callbackRetries', 'groupCleanup', 'erasures', 'imports'])
+        expect(status.stdout).toContain(`${queue}: `);
+      expect(status.stdout).toMatch(/erasures: .*dead letters: 1 waiting/);
+
+      const redrive = await cliAsync(
+        ['dlq', 'redrive', '--queue', 'erasures', '--stack', 'WhatsAppBroadcast', '--region', 'us-east-1'],
+        env,
+      );
+      expect(redrive.code, redrive.stderr).toBe(0);
+      expect(redrive.stdout).toContain('Moved 1 message(s) from the erasures dead-letter queue');
+      expect((await queueDepth(sqs, parked)).visible).toBe(0);
+
+      const both = await cliAsync(
+        [
+          'dlq',
+          'status',
+          '--stack',
+          'WhatsAppBroadcast',
+          '--queue-url',
+          'https://x',
+          '--dlq-url',
+          'https://y',
+        ],
+        env,
+      );
+      expect(both.code).toBe(2);
+      expect(both.stderr).toContain('Use one of --local, --stack or --queue-url/--dlq-url');
+      const missing = await cliAsync(['dlq', 'status', '--stack', 'Nope', '--region', 'us-east-1'], env);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('No stack named Nope in us-east-1');
+    } finally {
+      sqs.destroy();
+      cloudFormation.close();
+    }
+  });
+});
 
 describe('operator CLI: campaign (the API)', { timeout: 30_000 }, () => {
   it('creates a weekly Nairobi campaign from a file, pauses, reads and deletes it; errors say what the API said', async () => {
