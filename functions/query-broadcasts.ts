@@ -155,11 +155,22 @@ function broadcastView(b: Broadcast, counts: StatusCounts, totals?: CounterTotal
     ...(b.test ? { test: true as const } : {}),
     ...(b.canary ? { canary: canaryView(b.canary, counts) } : {}),
     template: b.template,
+    sender: senderView(b.sender),
     totalRecipients: b.totalRecipients,
     counts,
     progressPct: progressOf(counts, b.totalRecipients).progressPct,
     ...optional(b, ['quietHours', 'frequencyCap']),
     ...(totals ? waitingView(b, totals) : {}),
+  };
+}
+
+/** The sender snapshot taken at create; none: the deployment's sender. */
+function senderView(sender: Broadcast['sender']) {
+  if (!sender) return { source: 'deployment' as const };
+  return {
+    source: 'tenant' as const,
+    ...optional(sender, ['from', 'messagingServiceSid', 'accountSid']),
+    ...(sender.mps ? { senderMps: sender.mps } : {}),
   };
 }
 

@@ -56,6 +56,9 @@ export const en = {
   },
   detail: {
     back: 'All broadcasts',
+    senderOwn: (sender: string, accountSid?: string) =>
+      `Sent from ${sender}${accountSid ? ` on Twilio account ${accountSid}` : ''} (this tenant's own sender, as set when it was created).`,
+    senderDeployment: "Sent from the deployment's shared sender.",
     counts: 'Recipients by status',
     chart: 'Sends over time',
     chartSample: (n: number) => `From the first ${n} recipients' send times, per minute.`,

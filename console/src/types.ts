@@ -22,6 +22,13 @@ export interface Broadcast {
   /** A test send (POST /v1/broadcasts/test-send). */
   test?: boolean;
   canary?: CanaryState;
+  /** What it sends from, fixed at create: the tenant's own sender, or the deployment's. */
+  sender?: {
+    source: 'tenant' | 'deployment';
+    from?: string;
+    messagingServiceSid?: string;
+    accountSid?: string;
+  };
 }
 
 /** The canary: live figures while it waits, those of the decision once made. */

@@ -137,6 +137,21 @@ export const BroadcastView = z
       description: "While paused: why ('paused by an admin', a campaign's pause, or the canary's finding)",
     }),
     template: TemplateRef,
+    sender: z
+      .object({
+        source: z.enum(['tenant', 'deployment']),
+        from: z.string().optional(),
+        messagingServiceSid: z.string().optional(),
+        accountSid: z
+          .string()
+          .optional()
+          .meta({ description: "The tenant's own Twilio account, when it has one" }),
+        senderMps: z.number().positive().optional(),
+      })
+      .meta({
+        description:
+          "What it sends from, fixed at create: the tenant's own sender as set then (PUT /v1/settings/twilio), or the deployment's",
+      }),
     followUp: FollowUp.optional(),
     campaign: z
       .object({ campaignId: z.string(), scheduledFor: timestamp })

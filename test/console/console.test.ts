@@ -188,6 +188,8 @@ describe('the console, served by the twin', { timeout: 60_000 }, () => {
       '100',
       LONG,
     );
+    // This tenant has no sender of its own: the page says where the messages came from.
+    await pw(page.getByText("Sent from the deployment's shared sender.")).toBeVisible();
     // The double click made one broadcast.
     const list = await api.call('GET', '/v1/broadcasts', { key: KEY });
     expect(list.body.items.filter((b: { name?: string }) => b.name === 'Harvest notice')).toHaveLength(1);

@@ -163,6 +163,18 @@ describe('per-tenant senders', () => {
       api.untilBroadcast(acmeId, ACME, 'completed', { timeoutMs: 60_000 }),
       api.untilBroadcast(globexId, GLOBEX, 'completed', { timeoutMs: 60_000 }),
     ]);
+    // Each broadcast shows the sender it was created with (Acme's changed since: not this one's).
+    expect((await api.call('GET', `/v1/broadcasts/${acmeId}`, { key: ACME })).body.sender).toEqual({
+      source: 'tenant',
+      from: ACME_FROM,
+      senderMps: RATE,
+    });
+    expect((await api.call('GET', `/v1/broadcasts/${globexId}`, { key: GLOBEX })).body.sender).toEqual({
+      source: 'tenant',
+      messagingServiceSid: GLOBEX_SERVICE,
+      accountSid: subaccount.sid,
+      senderMps: RATE,
+    });
     const acmeSent = sentTo(acmePhones);
     const globexSent = sentTo(globexPhones);
     expect(acmeSent).toHaveLength(RECIPIENTS);
@@ -318,6 +330,11 @@ describe('per-tenant senders', () => {
     expect(back.body).toMatchObject({ source: 'deployment', authTokenSet: false });
     const stored = JSON.parse(readFileSync(path.join(api.dataDir, SECRETS_FILE), 'utf8')) as unknown[];
     expect(stored).toEqual([]);
+    // Its next broadcast goes from the deployment's sender, and says so.
+    const next = await broadcast(GLOBEX, [testPhone()]);
+    expect((await api.call('GET', `/v1/broadcasts/${next}`, { key: GLOBEX })).body.sender).toEqual({
+      source: 'deployment',
+    });
     // The service is free again for another tenant (checked against the deployment's account).
     expect((await sender(INITECH, { messagingServiceSid: GLOBEX_SERVICE })).status).toBe(200);
   }, 30_000);

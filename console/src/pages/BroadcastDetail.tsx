@@ -94,6 +94,13 @@ export function BroadcastDetail({ id }: { id: string }): ReactNode {
           {formatTime(b.createdAt, navigator.language)}
         </p>
       )}
+      {b?.sender && (
+        <p>
+          {b.sender.source === 'tenant'
+            ? t.detail.senderOwn(b.sender.messagingServiceSid ?? b.sender.from ?? '', b.sender.accountSid)
+            : t.detail.senderDeployment}
+        </p>
+      )}
       {b && status === 'paused' && b.pauseReason && <p>{t.detail.pauseReason(b.pauseReason)}</p>}
       {b?.canary && <CanaryState canary={b.canary} />}
       {b && (b.quietHours || b.frequencyCap) && (
