@@ -5,6 +5,7 @@ import { json, parseJson } from './commons/http.ts';
 import { invalidPhone } from './commons/phone-path.ts';
 import { logger } from './commons/powertools.ts';
 import { erasures, sqs } from './commons/wiring.ts';
+import { PageQuery, parseListQuery } from './core/broadcast-request.ts';
 import { EMPTY_PROGRESS, ErasureRequest, erasureView, isErasureId, newErasureId } from './core/erasure.ts';
 import { ApiError, fromZodError } from './core/errors.ts';
 import { maskPhone, normalizePhone } from './core/phones.ts';
@@ -54,6 +55,13 @@ export const handler = adminRoute(async (event, tenantId) => {
       }
       logger.info('erasure queued', { erasureId: erasure.erasureId });
       return json(202, erasureView(erasure));
+    }
+    case 'GET /v1/erasures': {
+      const page = await erasures().page(tenantId, parseListQuery(PageQuery, event.queryStringParameters));
+      return json(200, {
+        items: page.items.map(erasureView),
+        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+      });
     }
     case 'GET /v1/erasures/{id}': {
       const id = event.pathParameters?.id;

@@ -58,6 +58,7 @@ export const routes = [
   { method: 'POST', path: '/v1/api-keys/{keyId}/rotate', function: 'apiKeys', auth: 'admin' },
   { method: 'GET', path: '/v1/audit', function: 'audit', auth: 'admin' },
   { method: 'POST', path: '/v1/erasures', function: 'erasures', auth: 'admin' },
+  { method: 'GET', path: '/v1/erasures', function: 'erasures', auth: 'admin' },
   { method: 'GET', path: '/v1/erasures/{id}', function: 'erasures', auth: 'admin' },
   { method: 'POST', path: '/webhooks/twilio/status', function: 'twilioStatusWebhook', auth: 'public' },
   { method: 'POST', path: '/webhooks/twilio/inbound', function: 'twilioInboundWebhook', auth: 'public' },

@@ -7,10 +7,12 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import pLimit from 'p-limit';
-import { ERASED_PHONE, type Erasure } from '../core/erasure.ts';
+import type { Page } from '../core/audience.ts';
+import { ERASED_PHONE, ERASURE_ID, type Erasure } from '../core/erasure.ts';
 import { normalizePhone, sameWhatsAppIdentity, whatsAppIdentity } from '../core/phones.ts';
 import { DEFAULT_RECIPIENT_RETENTION_DAYS, expiresAfter } from '../core/retention.ts';
 import { SKIP_REASON_TEXT } from '../core/skips.ts';
+import { queryPage } from './dynamo-audience-query.ts';
 import { type Item, isConditionFailure, queryAll, strip } from './dynamo-items.ts';
 import { broadcastPartition, recipientKey, recipientPartition, SHARDS } from './table-layout.ts';
 
@@ -62,6 +64,23 @@ export class DynamoErasures {
       new GetCommand({ TableName: this.#table, Key: erasureKey(tenantId, erasureId), ConsistentRead: true }),
     );
     return Item ? (strip(Item) as unknown as Erasure) : undefined;
+  }
+
+  /** The tenant's erasures, newest first (ids are ULIDs: time-sorted). */
+  async page(tenantId: string, page: { limit: number; cursor?: string }): Promise<Page<Erasure>> {
+    const result = await queryPage(this.#db, this.#table, {
+      kind: 'erasures',
+      keys: { pk: 'pk', sk: 'sk' },
+      partition: erasureKey(tenantId, '').pk,
+      sk: ERASURE_ID,
+      newestFirst: true,
+      limit: page.limit,
+      ...(page.cursor ? { cursor: page.cursor } : {}),
+    });
+    return {
+      items: result.items.map((item) => strip(item) as unknown as Erasure),
+      ...(result.nextCursor ? { nextCursor: result.nextCursor } : {}),
+    };
   }
 
   /** An erasure whose task never reached the queue (the request failed): it will not run. */

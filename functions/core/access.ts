@@ -144,6 +144,7 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'GET /v1/audit': { role: 'admin' },
   // Erasure of a person's data everywhere (functions/erasures.ts): admin, as the contact erasure.
   'POST /v1/erasures': { role: 'admin', action: 'person.erase', resource: { body: 'erasureId' } },
+  'GET /v1/erasures': { role: 'admin' },
   'GET /v1/erasures/{id}': { role: 'admin' },
 };
 

@@ -28,6 +28,7 @@ export const CURSOR_KINDS = {
   campaigns: 'cp',
   apiKeys: 'k',
   audit: 'a',
+  erasures: 'e',
 } as const;
 export type CursorKind = keyof typeof CURSOR_KINDS;
 

@@ -8,11 +8,13 @@
  */
 import { ulid } from 'ulid';
 import { z } from 'zod';
-import { apiSchemas } from './broadcast-request.ts';
+import { apiSchemas, PageQuery, registerRouteQueries } from './broadcast-request.ts';
 import { count, timestamp } from './broadcast-responses.ts';
 
 export const ERASURE_ID_PREFIX = 'era_';
-const ERASURE_ID = /^era_[0-9A-HJKMNP-TV-Z]{26}$/;
+export const ERASURE_ID = /^era_[0-9A-HJKMNP-TV-Z]{26}$/;
+
+registerRouteQueries({ 'GET /v1/erasures': PageQuery });
 
 /** `era_01JD…`. */
 export function newErasureId(now?: number): string {
@@ -151,6 +153,11 @@ export const ErasureView = z
   .register(apiSchemas, { id: 'Erasure' });
 
 export type ErasureViewShape = z.infer<typeof ErasureView>;
+
+export const ErasurePage = z
+  .object({ items: z.array(ErasureView), nextCursor: z.string().optional() })
+  .meta({ description: "The tenant's erasures, newest first" })
+  .register(apiSchemas, { id: 'ErasurePage' });
 
 export function erasureView(e: Erasure): ErasureViewShape {
   return {

@@ -1,5 +1,5 @@
 import './erasure.ts';
-import { bearer, errors, type Json, json, ref } from './openapi-parts.ts';
+import { bearer, errors, type Json, json, limitCursorParams, ref } from './openapi-parts.ts';
 
 /**
  * The OpenAPI paths of erasures (openapi.ts spreads them into the document; the schemas they name
@@ -20,6 +20,14 @@ export function erasurePaths(): Record<string, Json> {
           '202': json(ref('Erasure'), 'Accepted: the erasure runs in the background'),
           ...errors(400, 401, 415, 500),
         },
+      },
+      get: {
+        operationId: 'listErasures',
+        summary:
+          "The tenant's erasures, newest first, with their status and progress (never the number: masked)",
+        security: bearer,
+        parameters: limitCursorParams,
+        responses: { '200': json(ref('ErasurePage'), 'A page of erasures'), ...errors(400, 401, 500) },
       },
     },
     '/v1/erasures/{id}': {

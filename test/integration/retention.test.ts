@@ -219,6 +219,47 @@ describe('erasure (POST /v1/erasures)', () => {
     expect(await itemsWithDigits(phone)).toEqual([]);
   }, 60_000);
 
+  it("lists the tenant's erasures newest first, a page at a time, with their status and never the number", async () => {
+    const phones = [testPhone(), testPhone()];
+    const ids: string[] = [];
+    for (const phone of phones) ids.push((await call('POST', '/v1/erasures', KEY, { phone })).body.erasureId);
+    const first = await call('GET', '/v1/erasures?limit=1', KEY);
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    expect(first.body.items.map((e: Json) => e.erasureId)).toEqual([ids[1]]);
+    expect(first.body.items[0]).toMatchObject({
+      phoneMasked: expect.stringContaining('*'),
+      progress: expect.any(Object),
+    });
+    const second = await call(
+      'GET',
+      `/v1/erasures?limit=1&cursor=${encodeURIComponent(first.body.nextCursor)}`,
+      KEY,
+    );
+    expect(second.body.items.map((e: Json) => e.erasureId)).toEqual([ids[0]]);
+    const all = await call('GET', '/v1/erasures?limit=500', KEY);
+    for (const phone of phones) expect(JSON.stringify(all.body)).not.toContain(phone.slice(1));
+    // Another tenant sees only its own; a cursor of this list is refused there.
+    const theirs = await call('GET', '/v1/erasures?limit=500', OTHER_KEY);
+    expect(theirs.body.items.filter((e: Json) => ids.includes(e.erasureId))).toEqual([]);
+    const stolen = await call(
+      'GET',
+      `/v1/erasures?cursor=${encodeURIComponent(first.body.nextCursor)}`,
+      OTHER_KEY,
+    );
+    expect(stolen.status).toBe(400);
+    expect(stolen.body.error.details).toEqual([expect.objectContaining({ path: 'cursor' })]);
+    // Listed complete once done (and nothing of theirs still moving when the next test compares scans).
+    await waitFor(
+      async () => {
+        const listed = (await call('GET', '/v1/erasures?limit=500', KEY)).body.items as Json[];
+        return ids.every((id) => listed.find((e) => e.erasureId === id)?.status === 'completed')
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, message: 'the listed erasures did not complete' },
+    );
+  });
+
   it('a rejected erasure writes nothing', async () => {
     const before = await scanAll();
     for (const body of [{}, { phone: 'call me' }, { phone: '+972501234567', also: 1 }]) {
