@@ -77,6 +77,8 @@ export interface InboundWebhookDeps {
   ) => Promise<{ token: string | undefined; accountOwner?: string }>;
   /** The tenant whose own sender (whatsapp:+E164 or MG…) this is; undefined: the deployment's shared sender. */
   readonly ownerOfSender?: (address: string) => Promise<string | undefined>;
+  /** Whether the tenant sends from a sender of its own (then nothing written to the shared sender is its). */
+  readonly hasOwnSender?: (tenantId: string) => Promise<boolean>;
   readonly publicBaseUrl: () => string;
   /** The reply to an opt-out (OPT_OUT_CONFIRMATION_TEXT); undefined: no reply. */
   readonly optOutConfirmationText?: () => string | undefined;
@@ -146,11 +148,13 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
     let tenants: string[];
     if (owner) tenants = [owner];
     else if (intent) {
-      const known = (await deps.contacts.tenantsOfContact(phone)).map((t) => t.tenantId);
+      const known = (await onSharedSender(await deps.contacts.tenantsOfContact(phone))).map(
+        (t) => t.tenantId,
+      );
       tenants = [...new Set([...(replied ? [replied.ref.tenantId] : []), ...known])];
     } else if (replied) tenants = [replied.ref.tenantId];
     else {
-      const known = await deps.contacts.tenantsOfContact(phone);
+      const known = await onSharedSender(await deps.contacts.tenantsOfContact(phone));
       const latest = known.toSorted((a, b) => b.lastAt.localeCompare(a.lastAt))[0];
       tenants = latest ? [latest.tenantId] : [];
     }
@@ -185,6 +189,17 @@ export function createInboundWebhookHandler(deps: InboundWebhookDeps) {
     const confirmation = intent?.kind === 'opt_out' ? deps.optOutConfirmationText?.() : undefined;
     return confirmation ? twimlMessage(confirmation) : emptyTwiml();
   };
+
+  /**
+   * Of the tenants that messaged the person, those that send from the shared sender: written to there,
+   * a tenant with its own sender was not (its messages went from its own number).
+   */
+  async function onSharedSender<T extends { tenantId: string }>(known: readonly T[]): Promise<T[]> {
+    const hasOwn = deps.hasOwnSender;
+    if (!hasOwn) return [...known];
+    const own = await Promise.all(known.map((t) => hasOwn(t.tenantId)));
+    return known.filter((_, i) => !own[i]);
+  }
 
   /** The tenant owning the sender the person wrote to (its Messaging Service, or its address). */
   async function ownerOf(params: Record<string, string>): Promise<string | undefined> {
@@ -307,6 +322,7 @@ export const handler = middy(
         authToken: () => twilioAuthToken(),
         accountToken: (accountSid) => webhookTokenFor(accountSid),
         ownerOfSender: (address) => tenantSenders().ownerOfSender(address),
+        hasOwnSender: async (tenantId) => (await tenantSenders().get(tenantId)) !== undefined,
         publicBaseUrl: () => publicBaseUrl(),
         optOutConfirmationText: () => optOutConfirmationText(),
         metrics: serviceMetrics,

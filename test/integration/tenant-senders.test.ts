@@ -324,6 +324,31 @@ describe('per-tenant senders', () => {
     expect(await listed(INITECH)).toEqual([]);
   }, 60_000);
 
+  it('a message to the shared sender goes to the tenant that sends from it, not to one with its own sender that wrote later', async () => {
+    const phone = testPhone();
+    await sender(ACME, { from: '+15550001111', senderMps: RATE });
+    // Initech (the shared sender) first, Acme (its own) after: Acme wrote to the person last.
+    const initech = await broadcast(INITECH, [phone]);
+    await api.untilBroadcast(initech, INITECH);
+    const acme = await broadcast(ACME, [phone]);
+    await api.untilBroadcast(acme, ACME);
+    const answer = await api.simulator('/_simulator/inbound', {
+      from: phone,
+      to: 'whatsapp:+14155238886',
+      body: 'which day is the meeting?',
+    });
+    expect(answer.body.webhookStatus, JSON.stringify(answer.body)).toBe(200);
+    const inboundOf = async (key: string) =>
+      (
+        (await api.call('GET', `/v1/contacts/${encodeURIComponent(phone)}/messages`, { key })).body
+          .items as Json[]
+      ).filter((m) => m.direction === 'inbound');
+    expect(await inboundOf(INITECH)).toEqual([
+      expect.objectContaining({ body: 'which day is the meeting?' }),
+    ]);
+    expect(await inboundOf(ACME)).toEqual([]);
+  }, 60_000);
+
   it('goes back to the deployment sender on DELETE, the stored token deleted', async () => {
     const back = await api.call('DELETE', '/v1/settings/twilio', { key: GLOBEX });
     expect(back.status).toBe(200);
