@@ -27,7 +27,12 @@ export const handler = adminRoute(async (event, tenantId) => {
       const parsed = ErasureRequest.safeParse(parseJson(event));
       if (!parsed.success) throw fromZodError(parsed.error);
       const raw = parsed.data.phone.trim();
-      const outcome = normalizePhone(raw.startsWith('+') || raw.startsWith('00') ? raw : `+${raw}`);
+      const { defaultCountry } = parsed.data;
+      // Digits without a country are read as international (a contact's id, +-less), unless a
+      // defaultCountry says the number is national.
+      const outcome = defaultCountry
+        ? normalizePhone(raw, defaultCountry)
+        : normalizePhone(raw.startsWith('+') || raw.startsWith('00') ? raw : `+${raw}`);
       let phone: string;
       if (outcome.ok) phone = outcome.phone;
       else if (E164.test(raw)) phone = raw;
@@ -54,7 +59,7 @@ export const handler = adminRoute(async (event, tenantId) => {
         throw error;
       }
       logger.info('erasure queued', { erasureId: erasure.erasureId });
-      return json(202, erasureView(erasure));
+      return json(202, erasureView(erasure), { location: `/v1/erasures/${erasure.erasureId}` });
     }
     case 'GET /v1/erasures': {
       const page = await erasures().page(tenantId, parseListQuery(PageQuery, event.queryStringParameters));

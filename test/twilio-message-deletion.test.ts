@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -115,10 +115,18 @@ describe('deleting a message at Twilio', () => {
     expect(simulator.inbound().some((m) => m.messageSid === sid)).toBe(false);
   });
 
-  it('a deleted message stays deleted across a restart (the deletion is in the log)', async () => {
+  it('a deleted message leaves the log file at once, and stays deleted across a restart', async () => {
     const sid = await send('+972501118004');
     await waitFor(async () => (statusOf(sid) === 'read' ? true : undefined), { timeoutMs: 10_000 });
+    expect(await readFile(join(dataDir, 'twilio-simulator.jsonl'), 'utf8')).toContain('972501118004');
     expect(await deletion().delete(sid)).toBe('deleted');
+    const log = await readFile(join(dataDir, 'twilio-simulator.jsonl'), 'utf8');
+    expect(log).not.toContain('972501118004');
+    expect(log).not.toContain(sid);
+    // Still writing after the rewrite.
+    const next = await send('+972501118005');
+    await waitFor(async () => (statusOf(next) === 'read' ? true : undefined), { timeoutMs: 10_000 });
+    expect(await readFile(join(dataDir, 'twilio-simulator.jsonl'), 'utf8')).toContain(next);
     await simulator.stop();
     simulator = await start();
     expect(statusOf(sid)).toBeUndefined();

@@ -8,7 +8,7 @@
  */
 import { ulid } from 'ulid';
 import { z } from 'zod';
-import { apiSchemas, PageQuery, registerRouteQueries } from './broadcast-request.ts';
+import { apiSchemas, CountryCode, PageQuery, registerRouteQueries } from './broadcast-request.ts';
 import { count, timestamp } from './broadcast-responses.ts';
 
 export const ERASURE_ID_PREFIX = 'era_';
@@ -99,6 +99,8 @@ export interface Erasure {
   readonly progress: ErasureProgress;
   /** Message SIDs still to delete at the provider (not the person's number: provider references). */
   readonly providerPending?: readonly string[];
+  /** While some wait at the provider: when they are tried again. */
+  readonly providerRetryAt?: string;
 }
 
 /** POST /v1/erasures's body: the person's number (E.164, or as the add routes accept it). */
@@ -106,8 +108,9 @@ export const ErasureRequest = z
   .strictObject({
     phone: z.string().min(1).max(64).meta({
       description:
-        "The person's number, E.164 (+972501234567). A contact's id is its number: this erases the contact and every other trace of the number",
+        "The person's number, E.164 (+972501234567), or national with defaultCountry. A contact's id is its number: this erases the contact and every other trace of the number",
     }),
+    defaultCountry: CountryCode.optional(),
   })
   .register(apiSchemas, { id: 'ErasureRequest' });
 
@@ -148,6 +151,9 @@ export const ErasureView = z
     createdAt: timestamp,
     updatedAt: timestamp,
     completedAt: timestamp.optional(),
+    providerRetryAt: timestamp.optional().meta({
+      description: 'While messages wait at Twilio (providerMessagesPending): when they are tried again',
+    }),
     progress: ProgressView,
   })
   .register(apiSchemas, { id: 'Erasure' });
@@ -167,6 +173,7 @@ export function erasureView(e: Erasure): ErasureViewShape {
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
     ...(e.completedAt ? { completedAt: e.completedAt } : {}),
+    ...(e.providerRetryAt && e.status !== 'completed' ? { providerRetryAt: e.providerRetryAt } : {}),
     progress: { ...EMPTY_PROGRESS, ...e.progress },
   };
 }

@@ -17,7 +17,12 @@ export function erasurePaths(): Record<string, Json> {
         security: bearer,
         requestBody: { required: true, content: { 'application/json': { schema: ref('ErasureRequest') } } },
         responses: {
-          '202': json(ref('Erasure'), 'Accepted: the erasure runs in the background'),
+          '202': {
+            ...json(ref('Erasure'), 'Accepted: the erasure runs in the background'),
+            headers: {
+              Location: { description: 'The erasure: /v1/erasures/{erasureId}', schema: { type: 'string' } },
+            },
+          },
           ...errors(400, 401, 415, 500),
         },
       },

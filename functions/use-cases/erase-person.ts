@@ -132,25 +132,26 @@ export async function erasePerson(
     if (done.unprocessed.length > 0 || (done.notFinal.length > 0 && !givenUp)) {
       const waiting = [...done.unprocessed, ...done.notFinal];
       const kept = waiting.slice(0, PROVIDER_PENDING_LIMIT);
+      const delaySeconds = done.unprocessed.length > 0 ? 0 : PROVIDER_DELETE_RETRY_SECONDS;
       await save(
         {
           ...counted,
           providerMessagesPending: kept.length,
           providerMessagesLeft: waiting.length - kept.length,
         },
-        { providerPending: kept },
+        {
+          providerPending: kept,
+          providerRetryAt: new Date(now().getTime() + delaySeconds * 1000).toISOString(),
+        },
       );
       // Out of time: straight on; Twilio not ready: after the retry delay.
-      await deps.continueWith(
-        { tenantId, erasureId: task.erasureId, phone, final: true },
-        done.unprocessed.length > 0 ? 0 : PROVIDER_DELETE_RETRY_SECONDS,
-      );
+      await deps.continueWith({ tenantId, erasureId: task.erasureId, phone, final: true }, delaySeconds);
       return { status: 'continued', ...(done.error ? { providerError: done.error } : {}) };
     }
     const at = now().toISOString();
     await save(
       { ...counted, providerMessagesPending: 0, providerMessagesLeft: done.notFinal.length },
-      { status: 'completed', completedAt: at, providerPending: [] },
+      { status: 'completed', completedAt: at, providerPending: [], providerRetryAt: undefined },
     );
     return {
       status: 'completed',

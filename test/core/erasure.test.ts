@@ -145,6 +145,7 @@ describe('erasePerson at Twilio', () => {
     expect(continued.at(-1)).toEqual({ task: { ...task, final: true }, delaySeconds: 900 });
     expect(current()).toMatchObject({
       status: 'running',
+      providerRetryAt: new Date(clock + 900_000).toISOString(),
       providerPending: ['SMsent'],
       progress: { providerMessagesDeleted: 2, providerMessagesNotFound: 1, providerMessagesPending: 1 },
     });

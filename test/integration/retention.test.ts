@@ -211,6 +211,7 @@ describe('erasure (POST /v1/erasures)', () => {
       },
       { timeoutMs: 30_000, intervalMs: 200, message: 'the erasure did not reach Twilio' },
     );
+    expect(Date.parse(running.providerRetryAt) - Date.now()).toBeGreaterThan(14 * 60_000);
     expect(running).toMatchObject({
       status: 'running',
       progress: { historyDeleted: 1, providerMessagesDeleted: 0 },
@@ -222,7 +223,24 @@ describe('erasure (POST /v1/erasures)', () => {
   it("lists the tenant's erasures newest first, a page at a time, with their status and never the number", async () => {
     const phones = [testPhone(), testPhone()];
     const ids: string[] = [];
-    for (const phone of phones) ids.push((await call('POST', '/v1/erasures', KEY, { phone })).body.erasureId);
+    // The first written nationally, as the error for a national number without a country suggests.
+    const national = `0${phones[0]?.slice(4)}`;
+    const refused = await call('POST', '/v1/erasures', KEY, { phone: national });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toContain('needs defaultCountry');
+    const bodies = [{ phone: national, defaultCountry: 'IL' }, { phone: phones[1] }];
+    for (const body of bodies) {
+      const res = await fetch(`${api.twin.apiUrl}/v1/erasures`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const started = (await res.json()) as Json;
+      expect(res.status, JSON.stringify(started)).toBe(202);
+      // Where to follow it.
+      expect(res.headers.get('location')).toBe(`/v1/erasures/${started.erasureId}`);
+      ids.push(started.erasureId);
+    }
     const first = await call('GET', '/v1/erasures?limit=1', KEY);
     expect(first.status, JSON.stringify(first.body)).toBe(200);
     expect(first.body.items.map((e: Json) => e.erasureId)).toEqual([ids[1]]);
@@ -236,6 +254,7 @@ describe('erasure (POST /v1/erasures)', () => {
       KEY,
     );
     expect(second.body.items.map((e: Json) => e.erasureId)).toEqual([ids[0]]);
+    expect(second.body.items[0].phoneMasked.slice(-4)).toBe(phones[0]?.slice(-4));
     const all = await call('GET', '/v1/erasures?limit=500', KEY);
     for (const phone of phones) expect(JSON.stringify(all.body)).not.toContain(phone.slice(1));
     // Another tenant sees only its own; a cursor of this list is refused there.

@@ -2,7 +2,7 @@
 // messages (and so each contact's 24-hour window), and an optional append-only JSONL log under dataDir
 // (compacted on every start) so all of it survives a restart. Logs written before inbound messages existed
 // load as they are (they just have no `i` lines).
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { whatsAppIdentity } from '../../../functions/core/phones.ts';
@@ -17,8 +17,7 @@ type Line =
       'status' | 'errorCode' | 'errorMessage' | 'dateUpdated' | 'dateSent' | 'pendingSteps'
     > & { h: SimulatedMessage['history'][number] | null })
   | { t: 'f'; to: string }
-  | ({ t: 'i' } & SimulatedInbound)
-  | { t: 'd'; sid: string };
+  | ({ t: 'i' } & SimulatedInbound);
 
 /**
  * The 24-hour window is per (contact, sender), as WhatsApp keeps it per account: numbers compared by
@@ -41,6 +40,7 @@ export class MessageStore {
   readonly #lastInbound = new Map<string, number>();
   /** The log's file descriptor (append mode); undefined without a dataDir, or after a write failed. */
   #fd: number | undefined;
+  #file: string | undefined;
   #log: (line: string) => void = () => {};
 
   /** Loads `dataDir/twilio-simulator.jsonl` if there is one, compacts it, and keeps appending to it. */
@@ -63,18 +63,24 @@ export class MessageStore {
       }
     }
     if (skipped) log(`ignored ${skipped} unreadable line(s) in ${file}`);
-    const snapshot = [
-      ...store.#ordered.map((m) => JSON.stringify({ t: 'm', ...m })),
-      ...[...store.#firstTries].map((to) => JSON.stringify({ t: 'f', to })),
-      ...store.#inbound.map((i) => JSON.stringify({ t: 'i', ...i })),
-    ];
     const tmp = `${file}.${process.pid}.tmp`;
     // Every phone number the simulator saw: the user's only (0600).
-    await writeFile(tmp, snapshot.length ? `${snapshot.join('\n')}\n` : '', { mode: 0o600 });
+    await writeFile(tmp, store.#snapshot(), { mode: 0o600 });
     await rename(tmp, file);
+    store.#file = file;
     store.#fd = openSync(file, 'a', 0o600);
     store.#log = (line) => log(line.replace('%FILE%', file));
     return store;
+  }
+
+  /** The log as the state now is, one line per message, first try and inbound message. */
+  #snapshot(): string {
+    const lines = [
+      ...this.#ordered.map((m) => JSON.stringify({ t: 'm', ...m })),
+      ...[...this.#firstTries].map((to) => JSON.stringify({ t: 'f', to })),
+      ...this.#inbound.map((i) => JSON.stringify({ t: 'i', ...i })),
+    ];
+    return lines.length ? `${lines.join('\n')}\n` : '';
   }
 
   get size(): number {
@@ -130,10 +136,25 @@ export class MessageStore {
     this.#append({ t: 'i', ...i });
   }
 
-  /** Deletes a message, outbound or inbound (Twilio's DELETE of a Message resource); false when none. */
+  /**
+   * Deletes a message, outbound or inbound (Twilio's DELETE of a Message resource); false when none.
+   * The log is rewritten without it at once: a deleted message's number and text leave the disk too
+   * (an erasure tried on the twin leaves no copy behind). Deletions are rare; the rewrite is O(log).
+   */
   remove(sid: string): boolean {
     if (!this.#unindex(sid)) return false;
-    this.#append({ t: 'd', sid });
+    const file = this.#file;
+    if (file === undefined || this.#fd === undefined) return true;
+    try {
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, this.#snapshot(), { mode: 0o600 });
+      closeSync(this.#fd);
+      renameSync(tmp, file);
+      this.#fd = openSync(file, 'a', 0o600);
+    } catch (error) {
+      this.#fd = undefined;
+      this.#log(`cannot rewrite %FILE%: ${(error as Error).message}`);
+    }
     return true;
   }
 
@@ -202,8 +223,6 @@ export class MessageStore {
     } else if (line.t === 'i') {
       const { t: _t, ...i } = line;
       this.#indexInbound(i);
-    } else if (line.t === 'd') {
-      this.#unindex(line.sid);
     }
   }
 
