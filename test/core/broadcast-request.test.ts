@@ -341,6 +341,7 @@ describe('response schemas', () => {
       status: 'running',
       createdAt: '2026-06-01T12:00:00.000Z',
       template: { contentSid: SID },
+      sender: { source: 'deployment' },
       totalRecipients: 0,
       counts: emptyCounts(),
       progressPct: 0,
