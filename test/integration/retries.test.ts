@@ -79,16 +79,21 @@ describe('retries through backoff windows (RETRY_BACKOFF_SECONDS=1,1,1)', () => 
   it('shows nextRetryAt while a retry waits, and the broadcast is not final meanwhile', async () => {
     const unreachable = phone('0001');
     const id = await create([unreachable]);
-    const waiting = await waitFor(
+    // The broadcast read between two reads of the same waiting retry (its nextRetryAt unchanged):
+    // it was read while the retry waited. (On a busy machine the 1 s retry may be sent, and its
+    // `sent` make the broadcast briefly completed, before a single later read.)
+    const seen = await waitFor(
       async () => {
-        const r = await recipient(id, unreachable);
-        return r?.nextRetryAt ? r : undefined;
+        const before = await recipient(id, unreachable);
+        if (!before?.nextRetryAt) return undefined;
+        const { body } = await call('GET', `/v1/broadcasts/${id}`);
+        const after = await recipient(id, unreachable);
+        return after?.nextRetryAt === before.nextRetryAt ? { waiting: after, broadcast: body } : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 50, message: 'no nextRetryAt was shown' },
     );
-    expect(waiting.status).toBe('undelivered');
-    const { body } = await call('GET', `/v1/broadcasts/${id}`);
-    expect(['queued', 'running']).toContain(body.status);
+    expect(seen.waiting.status).toBe('undelivered');
+    expect(['queued', 'running']).toContain(seen.broadcast.status);
     await until(id, (b) => b.status === 'failed', 'did not end failed', 90_000);
   }, 120_000);
 
