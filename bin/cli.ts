@@ -36,11 +36,12 @@ const COMMAND_USAGE = {
 type Command = keyof typeof COMMAND_USAGE;
 
 const NOTES = `On AWS: --stack reads the table and the queues from the stack's outputs (CloudFormation
-DescribeStacks). Without it: --table is the stack's MainTableName output (or set TABLE_NAME); --queue-url and
---dlq-url are its <Queue>QueueUrl and <Queue>DeadLetterQueueUrl outputs (SendQueueUrl and
-SendDeadLetterQueueUrl for --queue send, FanOutQueueUrl, … for fanOut). Credentials come from the usual AWS chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, aws sso
-login, ...); the region from --region, else AWS_REGION, AWS_DEFAULT_REGION, or your AWS profile's region
-(~/.aws/config): the region the stack was deployed to.
+DescribeStacks). Without it: --table is the stack's MainTableName output (or set TABLE_NAME);
+--queue-url and --dlq-url are its <Queue>QueueUrl and <Queue>DeadLetterQueueUrl outputs (SendQueueUrl
+and SendDeadLetterQueueUrl for --queue send, FanOutQueueUrl, … for fanOut). Credentials come from the
+usual AWS chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, aws sso login, ...); the region from --region, else
+AWS_REGION, AWS_DEFAULT_REGION, or your AWS profile's region (~/.aws/config): the region the stack was
+deployed to.
 With --local the command talks to the running \`npm start\` (DynamoDB Local, the SQS emulator), found in
 $DATA_DIR/endpoints.json; DATA_DIR defaults to .local, set it as you did for npm start.
 \`dlq status\` without --queue shows every queue.
