@@ -263,7 +263,7 @@ async function dlq(verb: string | undefined, values: Values): Promise<number> {
       else
         for (const r of report)
           process.stdout.write(
-            `${r.queue}: ${r.depth.visible} waiting, ${r.depth.inFlight} in flight; ` +
+            `${r.queue}: ${r.depth.visible} waiting, ${r.depth.delayed} delayed, ${r.depth.inFlight} in flight; ` +
               `dead letters: ${r.deadLetter.visible} waiting, ${r.deadLetter.inFlight} in flight\n` +
               `  queue        ${r.url}\n  dead letters ${r.deadLetterUrl}\n`,
           );

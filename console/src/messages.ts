@@ -56,6 +56,7 @@ export const en = {
   },
   detail: {
     back: 'All broadcasts',
+    recipientCount: (n: number) => `${n} ${n === 1 ? 'recipient' : 'recipients'}`,
     senderOwn: (sender: string, accountSid?: string) =>
       `Sent from ${sender}${accountSid ? ` on Twilio account ${accountSid}` : ''} (this tenant's own sender, as set when it was created).`,
     senderDeployment: "Sent from the deployment's shared sender.",

@@ -115,7 +115,9 @@ export const ErasureRequest = z
   .register(apiSchemas, { id: 'ErasureRequest' });
 
 const ProgressView = z.object({
-  contactErased: z.boolean(),
+  contactErased: z
+    .boolean()
+    .meta({ description: 'A contact of that number existed in the address book, and was deleted' }),
   historyDeleted: count,
   broadcastsScanned: count,
   recipientsRedacted: count,

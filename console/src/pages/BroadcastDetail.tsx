@@ -90,7 +90,7 @@ export function BroadcastDetail({ id }: { id: string }): ReactNode {
       <ErrorNote error={broadcast.error ?? progress.error} />
       {b && (
         <p>
-          <StatusBadge status={status} /> · {b.totalRecipients} {t.broadcasts.recipients.toLowerCase()} ·{' '}
+          <StatusBadge status={status} /> · {t.detail.recipientCount(b.totalRecipients)} ·{' '}
           {formatTime(b.createdAt, navigator.language)}
         </p>
       )}
