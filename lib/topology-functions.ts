@@ -37,6 +37,15 @@ export const GROUP_CLEANUP_TIMEOUT_SECONDS = 300;
  * acceptBroadcast: for a 100,000-member audience that is ~20 s of reads and chunk writes.
  */
 export const RUN_SCHEDULES_TIMEOUT_SECONDS = 120;
+/**
+ * What a function that calls Twilio reads: the deployment's auth token, and the tenants' own accounts'
+ * credentials (a tenant's traffic goes through its own account when it has one).
+ */
+const CALLS_TWILIO = {
+  secrets: ['twilioAuthToken'],
+  secretPrefixes: { tenantTwilio: 'read' },
+} as const satisfies Pick<FunctionSpec['uses'], 'secrets' | 'secretPrefixes'>;
+
 export const functions = {
   healthz: {
     entry: 'functions/healthz.ts',
@@ -59,8 +68,7 @@ export const functions = {
     uses: {
       tables: { main: [...ADMIN_AUTH, ...ACCEPT_BROADCAST] },
       queues: { fanOut: 'send' },
-      secrets: ['twilioAuthToken'],
-      secretPrefixes: { tenantTwilio: 'read' },
+      ...CALLS_TWILIO,
       // A broadcast with scheduledAt gets a one-time at() schedule that starts it.
       scheduleGroups: ['schedules'],
     },
@@ -127,8 +135,7 @@ export const functions = {
           reads('SETTINGS', 'GROUPS', 'GROUP', 'CONTACTS', 'SUPPRESS', 'SENDS', 'LIMITBOOK'),
         ],
       },
-      secrets: ['twilioAuthToken'],
-      secretPrefixes: { tenantTwilio: 'read' },
+      ...CALLS_TWILIO,
     },
   },
   settings: {
@@ -250,8 +257,7 @@ export const functions = {
       },
       queues: { erasures: 'send+consume' },
       // Deletes the person's message records at Twilio, on the tenant's own account or the deployment's.
-      secrets: ['twilioAuthToken'],
-      secretPrefixes: { tenantTwilio: 'read' },
+      ...CALLS_TWILIO,
     },
   },
   templates: {
@@ -264,8 +270,7 @@ export const functions = {
     // route writes (ADMIN_AUTH).
     uses: {
       tables: { main: [...ADMIN_AUTH, SENDER_LOOKUPS] },
-      secrets: ['twilioAuthToken'],
-      secretPrefixes: { tenantTwilio: 'read' },
+      ...CALLS_TWILIO,
     },
   },
   routeNotFound: {
@@ -308,8 +313,7 @@ export const functions = {
       // Updates and puts only: a status callback never deletes anything.
       tables: { main: APPLY_STATUS },
       queues: { callbackRetries: 'send' },
-      secrets: ['twilioAuthToken'],
-      secretPrefixes: { tenantTwilio: 'read' },
+      ...CALLS_TWILIO,
     },
   },
   retryStatusCallbacks: {
@@ -362,8 +366,7 @@ export const functions = {
         ],
       },
       queues: { send: 'send' },
-      secrets: ['twilioAuthToken'],
-      secretPrefixes: { tenantTwilio: 'read' },
+      ...CALLS_TWILIO,
     },
   },
   sendMessages: {
@@ -380,8 +383,7 @@ export const functions = {
         ],
       },
       queues: { send: 'send+consume' },
-      secrets: ['twilioAuthToken'],
-      secretPrefixes: { tenantTwilio: 'read' },
+      ...CALLS_TWILIO,
       functionUrls: ['statusCallback'],
     },
   },
@@ -466,8 +468,7 @@ export const functions = {
         ],
       },
       queues: { send: 'send', fanOut: 'send' },
-      secrets: ['twilioAuthToken'],
-      secretPrefixes: { tenantTwilio: 'read' },
+      ...CALLS_TWILIO,
       scheduleGroups: ['schedules'],
     },
   },
@@ -507,8 +508,7 @@ export const functions = {
         main: [...ACCEPT_BROADCAST, reads('CAMPAIGN'), writes(['PutItem', 'UpdateItem'], 'CAMPAIGN')],
       },
       queues: { fanOut: 'send' },
-      secrets: ['twilioAuthToken'],
-      secretPrefixes: { tenantTwilio: 'read' },
+      ...CALLS_TWILIO,
     },
   },
   sweepStuck: {
@@ -529,8 +529,7 @@ export const functions = {
         ],
       },
       queues: { send: 'send', fanOut: 'send' },
-      secrets: ['twilioAuthToken'],
-      secretPrefixes: { tenantTwilio: 'read' },
+      ...CALLS_TWILIO,
     },
   },
 } as const satisfies Readonly<Record<string, FunctionSpec>>;

@@ -74,7 +74,7 @@ export async function currentSenderOf(tenantId: string): Promise<SenderSnapshot 
  * callback of a tenant's own account asks, three per message, and the answer changes only when the
  * tenant changes its settings. Shorter than the token's own cache (secrets-tenant-twilio.ts, 300 s).
  */
-export const ACCOUNT_OWNER_CACHE_MS = 60_000;
+const ACCOUNT_OWNER_CACHE_MS = 60_000;
 /** Accounts remembered per container at most (callbacks naming made-up accounts cannot grow it). */
 const ACCOUNT_OWNER_CACHE_SIZE = 1_000;
 const accountOwners = new Map<string, { owner: Promise<string | undefined>; until: number }>();
