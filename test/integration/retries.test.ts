@@ -79,16 +79,19 @@ describe('retries through backoff windows (RETRY_BACKOFF_SECONDS=1,1,1)', () => 
   it('shows nextRetryAt while a retry waits, and the broadcast is not final meanwhile', async () => {
     const unreachable = phone('0001');
     const id = await create([unreachable]);
-    // The broadcast read between two reads of the same waiting retry (its nextRetryAt unchanged):
-    // it was read while the retry waited. (On a busy machine the 1 s retry may be sent, and its
-    // `sent` make the broadcast briefly completed, before a single later read.)
+    // The broadcast read between two reads of the same waiting retry (its nextRetryAt unchanged), and
+    // after its counts took in the failure: it was read while the retry waited. (Counts follow the
+    // recipient through the stream, a moment later: until then the broadcast still shows the first
+    // `sent`, which briefly completes it. On a busy machine the 1 s retry may also be sent first.)
     const seen = await waitFor(
       async () => {
         const before = await recipient(id, unreachable);
         if (!before?.nextRetryAt) return undefined;
         const { body } = await call('GET', `/v1/broadcasts/${id}`);
         const after = await recipient(id, unreachable);
-        return after?.nextRetryAt === before.nextRetryAt ? { waiting: after, broadcast: body } : undefined;
+        return after?.nextRetryAt === before.nextRetryAt && body.counts.undelivered === 1
+          ? { waiting: after, broadcast: body }
+          : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 50, message: 'no nextRetryAt was shown' },
     );
