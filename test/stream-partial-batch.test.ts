@@ -52,7 +52,7 @@ beforeAll(async () => {
     },
     checkpointFile: path.join(dir, 'checkpoint.json'),
     log: () => {},
-    idlePollMs: 50,
+    pollIntervalMs: 50,
   });
 }, 60_000);
 

@@ -60,7 +60,7 @@ describe('the local TTL', () => {
       onFailure: async () => {},
       checkpointFile: path.join(dir, 'checkpoint.json'),
       log: () => {},
-      idlePollMs: 50,
+      pollIntervalMs: 50,
       deletedByTimeToLive: (keys) => ttl.deletedByTimeToLive(db.tableName, keys as never),
     });
     const now = Math.floor(Date.now() / 1000);

@@ -90,7 +90,7 @@ export async function startCountsStream(
     },
     checkpointFile: path.join(dir, 'checkpoint.json'),
     log: () => {},
-    idlePollMs: 50,
+    pollIntervalMs: 50,
   });
   return {
     source,
