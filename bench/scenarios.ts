@@ -24,6 +24,7 @@ import { DEFAULT_SEND_RATE_MPS, SEND_RATE_MPS_VARIABLE } from './options.ts';
 import { ordinaryPhones, phonesEndingIn } from './phones.ts';
 import { PRICES } from './prices.ts';
 import { perSecondCounts, steadyRate } from './steady-rate.ts';
+import { warmUp } from './warm-up.ts';
 
 export type Say = (text: string) => void;
 
@@ -167,6 +168,10 @@ export async function sendRate(say: Say): Promise<SendRateResult> {
     },
     { counter },
   );
+  await warmUp(bench, { counter, timeoutMs: 90_000, say }).catch(async (error: unknown) => {
+    await bench.stop();
+    throw error;
+  });
   const samples: Sample[] = [];
   const sampler = setInterval(() => samples.push(sampleLoad(counter)), 1000);
   const callbackTimes: number[] = [];
@@ -226,7 +231,7 @@ export async function sendRate(say: Say): Promise<SendRateResult> {
       method: steady.method,
       steadyFromS: steady.fromMs / 1000,
       steadyToS: steady.toMs / 1000,
-      provider429: bench.overLimitAnswers.length,
+      provider429: bench.overLimitAnswers.filter((t) => t >= started).length,
       duplicates: duplicatesAmong(messages),
       completed,
       accepted: messages.length,
@@ -306,6 +311,7 @@ export async function naive(say: Say): Promise<NaiveResult> {
         contentVariables: JSON.stringify({ 1: 'naive' }),
       });
     const naiveMs = performance.now() - naiveStarted;
+    await warmUp(bench, { counter, timeoutMs: 90_000, say });
 
     say(`ours: POST /v1/broadcasts with the same ${recipients} recipients, until every one is sent`);
     const samples: Sample[] = [sampleLoad(counter)];
