@@ -162,6 +162,31 @@ describe('a broadcast to a group', () => {
     });
   }, 60_000);
 
+  it('takes a listed phone’s values from its contact in a list of 2,000 too (the address book read whole)', async () => {
+    const [named, other] = [testPhone(), testPhone()];
+    await contacts.upsertMany(
+      'globex',
+      [
+        { phone: named, name: 'Named', attributes: { plot: 'N1' } },
+        { phone: other, name: 'Other', attributes: { plot: 'O2' } },
+      ],
+      new Date(),
+    );
+    const rest = Array.from({ length: 1998 }, (_, n) => ({
+      phone: `+9725${String(70_000_000 + n).padStart(8, '0')}`,
+      variables: { plot: 'L' },
+    }));
+    const body = { template, recipients: [named, other, ...rest] };
+    const preview = await api.call('POST', '/v1/broadcasts/preview', { key: GLOBEX, body });
+    expect(preview.status, JSON.stringify(preview.body).slice(0, 500)).toBe(200);
+    expect(preview.body).toMatchObject({ totalRecipients: 2000, sendCount: 2000, invalidRecipientsCount: 0 });
+    expect(preview.body.samples.slice(0, 3)).toEqual([
+      { phone: named, variables: { '1': 'Named', '2': 'N1' } },
+      { phone: other, variables: { '1': 'Other', '2': 'O2' } },
+      { phone: rest[0]?.phone, variables: { '1': 'Farmer', '2': 'L' } },
+    ]);
+  });
+
   it('keeps a long audience.phones list as a count, so the broadcast item stays under 400 KB', async () => {
     // 30,000 phones as strings would be ~480 KB in the broadcast's own item: DynamoDB refuses over 400 KB.
     const phones = Array.from(
