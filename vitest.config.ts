@@ -2,17 +2,16 @@ import { configDefaults, defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * Files whose assertions measure rates (a sender's limit held, requests per second): they run one at
- * a time after the rest, in their own group.
+ * Files whose assertions measure time (send rates, recovery bounds, fault drills with deadlines):
+ * they never run next to one another. They run one at a time after the rest, in their own group,
+ * except restart.test.ts (see below).
  */
-const TIMED = ['test/bench.test.ts', 'test/integration/pacing.test.ts'];
-
-/**
- * Fault drills with deadlines (a recovery bound): after the parallel group, never next to an
- * ordinary file, but next to each other. Each waits on recovery timers far more than it computes
- * (~0.45 of a core while it runs), so the two together take the time of the longer one.
- */
-const DRILLS = ['test/integration/chaos-aws.test.ts', 'test/integration/chaos-twilio.test.ts'];
+const TIMED = [
+  'test/bench.test.ts',
+  'test/integration/pacing.test.ts',
+  'test/integration/chaos-aws.test.ts',
+  'test/integration/chaos-twilio.test.ts',
+];
 
 /**
  * Files that spend most of their time idle on the real clock: restart.test.ts (~150 s, waiting out a
@@ -58,18 +57,9 @@ export default defineConfig({
           // they compute. Each starts its own twin on free ports in its own DATA_DIR, so files do
           // not share state.
           name: 'parallel',
-          exclude: [...configDefaults.exclude, ...TIMED, ...DRILLS],
+          exclude: [...configDefaults.exclude, ...TIMED],
           maxWorkers: 3,
           sequence: { groupOrder: 0 },
-        },
-      },
-      {
-        extends: true,
-        test: {
-          name: 'drills',
-          include: DRILLS,
-          maxWorkers: 2,
-          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -78,7 +68,7 @@ export default defineConfig({
           name: 'timed',
           include: TIMED,
           maxWorkers: 1,
-          sequence: { groupOrder: 2 },
+          sequence: { groupOrder: 1 },
         },
       },
     ],
