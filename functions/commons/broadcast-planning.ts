@@ -120,10 +120,11 @@ function noValidRecipients(input: CreateBroadcastInput, plan: BroadcastPlan): Ap
     `No recipient can be sent this broadcast (${invalid.length} invalid${invalid.length > INVALID_SHOWN ? `, the first ${INVALID_SHOWN} listed` : ''}): see each one's reason.`,
     invalid.slice(0, INVALID_SHOWN).map((r) => ({
       path: requestPathOf(input, r.index),
-      message: INVALID_REASON_TEXT[r.reason],
+      message: `${INVALID_REASON_TEXT[r.reason]}${r.missing ? `: ${r.missing.join(', ')}` : ''}`,
       input: r.input,
       reason: r.reason,
       index: r.index,
+      ...(r.missing ? { missing: r.missing } : {}),
     })),
   );
 }

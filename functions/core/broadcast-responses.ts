@@ -65,6 +65,13 @@ export const InvalidRecipientView = z
       .min(0)
       .optional()
       .meta({ description: 'Position in the request recipients array' }),
+    missing: z
+      .array(z.string())
+      .optional()
+      .meta({
+        description: 'missing_variables: the recipient variable keys that found no value',
+        example: ['city'],
+      }),
     variable: z.string().optional().meta({
       description: 'invalid_variable: the template variable whose value WhatsApp would refuse',
       example: '1',

@@ -72,6 +72,8 @@ export interface InvalidRecipient {
   reason: InvalidReason;
   /** Position in the request's `recipients` array. */
   index: number;
+  /** `missing_variables` only: the recipient variable keys that found no value (`{{city}}` → `city`). */
+  missing?: string[];
   /** `invalid_variable` only: the template variable (ContentVariables key) whose value WhatsApp would refuse. */
   variable?: string;
   /** `invalid_variable` only: why, e.g. `contains a newline`. */

@@ -79,7 +79,7 @@ export function renderTemplateVariables(
 
 /**
  * One accepted recipient's `ContentVariables`, or its invalid entry for the 202:
- * `{ input, reason: 'missing_variables', index }` or
+ * `{ input, reason: 'missing_variables', index, missing: ['city'] }` or
  * `{ input, reason: 'invalid_variable', index, variable: '1', message: 'contains a newline' }`.
  */
 export function renderForRecipient(
@@ -90,7 +90,7 @@ export function renderForRecipient(
   if (rendered.ok) return rendered;
   const entry = { input: recipient.phone, index: recipient.index };
   return rendered.reason === 'missing_variables'
-    ? { ok: false, invalid: { ...entry, reason: 'missing_variables' } }
+    ? { ok: false, invalid: { ...entry, reason: 'missing_variables', missing: rendered.missing } }
     : {
         ok: false,
         invalid: {

@@ -219,10 +219,10 @@ describe('renderForRecipient: the invalid entry the 202 lists', () => {
     });
   });
 
-  it("keeps today's missing_variables entry", () => {
+  it('names the keys that found no value in a missing_variables entry', () => {
     expect(renderForRecipient({ '1': '{{note}}' }, recipient({}))).toEqual({
       ok: false,
-      invalid: { input: '+972501234567', reason: 'missing_variables', index: 3 },
+      invalid: { input: '+972501234567', reason: 'missing_variables', index: 3, missing: ['note'] },
     });
   });
 

@@ -121,7 +121,7 @@ describe('core pipeline through the local twin', () => {
     expect(created.status).toBe(202);
     expect(created.body.totalRecipients).toBe(1);
     expect(created.body.invalidRecipients).toEqual([
-      { input: `+97250${unnamed}`, reason: 'missing_variables', index: 1 },
+      { input: `+97250${unnamed}`, reason: 'missing_variables', index: 1, missing: ['name'] },
     ]);
   });
 
