@@ -429,16 +429,16 @@ export class DynamoBroadcasts implements Broadcasts {
 
   finish(broadcast: Broadcast, status: 'completed' | 'partial' | 'failed', at: Date): Promise<boolean> {
     // A late provider outcome (undelivered after sent) may turn `completed` into `partial`; nothing
-    // leaves `cancelled` or `scheduled`. A paused broadcast with nothing left to send ends too.
+    // leaves `cancelled` or `scheduled`. Nor `paused`: `sent` looks final but is not (a late
+    // `undelivered` schedules a retry, which reopens a finished broadcast to `running`), so a paused
+    // broadcast ending would lose its pause; it settles once resumed.
     return this.#setStatusIf(
       broadcast.tenantId,
       broadcast.broadcastId,
-      ['accepted', 'queued', 'running', 'paused', 'completed', 'partial', 'failed'].filter(
-        (s) => s !== status,
-      ),
+      ['accepted', 'queued', 'running', 'completed', 'partial', 'failed'].filter((s) => s !== status),
       status,
       { completedAt: at.toISOString() },
-      ['active', 'activeKey', 'pausedAt', 'pauseReason', 'pausedFrom'],
+      ['active', 'activeKey'],
     );
   }
 

@@ -212,6 +212,19 @@ describe('DynamoBroadcasts and the fan-out', () => {
     expect((await broadcasts.get(TENANT, b.broadcastId))?.status).toBe('cancelled');
   });
 
+  it('keeps a paused broadcast paused when its counts look final, so a late failure’s retry cannot reopen it to running', async () => {
+    // Every recipient `sent` looks final, but a late `undelivered` schedules a retry, which reopens a
+    // finished broadcast to `running`: a paused one that ended would have lost its pause.
+    const b = await stored(entries(1));
+    await broadcasts.markRunning(TENANT, b.broadcastId, new Date());
+    const paused = await broadcasts.pause(TENANT, b.broadcastId, new Date(), 'paused by an admin');
+    expect(paused?.status).toBe('paused');
+    expect(await broadcasts.finish(b, 'completed', new Date())).toBe(false);
+    expect(await broadcasts.reopen(b)).toBe(false);
+    expect((await broadcasts.get(TENANT, b.broadcastId))?.status).toBe('paused');
+    expect((await broadcasts.active(TENANT)).map((x) => x.broadcastId)).toContain(b.broadcastId);
+  });
+
   it('remembers since when a broadcast’s counts stood still', async () => {
     const b = await stored(entries(1));
     const t0 = new Date(Date.now() - 60_000);
