@@ -429,9 +429,8 @@ export class DynamoBroadcasts implements Broadcasts {
 
   finish(broadcast: Broadcast, status: 'completed' | 'partial' | 'failed', at: Date): Promise<boolean> {
     // A late provider outcome (undelivered after sent) may turn `completed` into `partial`; nothing
-    // leaves `cancelled` or `scheduled`. Nor `paused`: `sent` looks final but is not (a late
-    // `undelivered` schedules a retry, which reopens a finished broadcast to `running`), so a paused
-    // broadcast ending would lose its pause; it settles once resumed.
+    // leaves `cancelled`, `scheduled` or `paused` (use-cases/settle-broadcast.ts says why): the
+    // condition keeps a pause that lands between the settle's read and this write.
     return this.#setStatusIf(
       broadcast.tenantId,
       broadcast.broadcastId,

@@ -28,7 +28,10 @@ export async function stateOf(deps: SettleDeps, broadcast: Broadcast): Promise<B
  *   partial);
  * - a final broadcast that has work again (a late failure scheduled a retry; a manual retry) →
  *   running again;
- * - cancelled, once its last sends settled → out of the active index (it stays cancelled).
+ * - cancelled, once its last sends settled → out of the active index (it stays cancelled);
+ * - paused or scheduled → as it is: a paused broadcast whose counts look final is not ended (`sent`
+ *   is not final: a late `undelivered` schedules a retry, which would reopen it to `running` and lose
+ *   the pause); it settles once resumed.
  * Run by the stream aggregator after each batch that touched the broadcast, by the sweeper for every
  * active broadcast, and by the routes that change a broadcast's course. Every write is conditional on
  * the status it reads, so concurrent runs agree.
@@ -36,7 +39,7 @@ export async function stateOf(deps: SettleDeps, broadcast: Broadcast): Promise<B
 export async function settle(deps: SettleDeps, broadcast: Broadcast, at: Date): Promise<BroadcastState> {
   const state = await stateOf(deps, broadcast);
   const { counts, totals } = state;
-  if (broadcast.status === 'scheduled') return state;
+  if (broadcast.status === 'scheduled' || broadcast.status === 'paused') return state;
   if (broadcast.status === 'cancelled') {
     if (counts.sending === 0) await deps.broadcasts.settleCancelled(broadcast);
     return state;
