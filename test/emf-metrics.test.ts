@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -79,6 +79,30 @@ describe('EmfMetrics (Powertools Metrics in EMF)', () => {
       { level: 'WARN', timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), a: 4 },
       { a: 5 },
     ]);
+  });
+
+  it('keeps writing to METRICS_FILE after the file was removed or another file took its name', () => {
+    const file = join(dir, 'kept.jsonl');
+    writeDocument({ a: 1 }, { METRICS_FILE: file });
+    rmSync(file);
+    writeDocument({ a: 2 }, { METRICS_FILE: file });
+    expect(readFileSync(file, 'utf8')).toBe('{"a":2}\n');
+    renameSync(file, `${file}.old`);
+    writeFileSync(file, '');
+    writeDocument({ a: 3 }, { METRICS_FILE: file });
+    expect(readFileSync(file, 'utf8')).toBe('{"a":3}\n');
+  });
+
+  it('records the same after a document as before it (nothing of the last one is carried over)', () => {
+    const metrics = new EmfMetrics({ serviceName: () => 'svc' });
+    metrics.record('StatusCallbacks', 1, { Status: 'delivered' });
+    metrics.documents();
+    metrics.record('MessagesSent', 2, {});
+    const docs = metrics.documents() as EmfDocument[];
+    expect(docs).toHaveLength(1);
+    expect(docs[0]?.MessagesSent).toBe(2);
+    expect(docs[0]?.StatusCallbacks).toBeUndefined();
+    expect(docs[0]?.Status).toBeUndefined();
   });
 
   it('a write that fails never fails the invocation', () => {

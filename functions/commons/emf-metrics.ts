@@ -1,4 +1,4 @@
-import { appendFileSync, renameSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { MiddlewareObj } from '@middy/core';
 import {
@@ -105,15 +105,51 @@ export class EmfMetrics implements ServiceMetrics {
     else pending.values.push(value);
   }
 
+  /** One Powertools Metrics per service name, emptied after each document: building one reads its whole configuration. */
+  #metrics: { serviceName: string; metrics: Metrics } | undefined;
+
   #serialize(group: readonly Pending[]): object {
-    const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: this.#serviceName() });
-    const dimensions = group[0]?.dimensions ?? {};
-    for (const [name, value] of Object.entries(dimensions)) metrics.addDimension(name, value);
-    for (const pending of group)
-      for (const value of pending.values)
-        metrics.addMetric(pending.name, METRIC_SPECS[pending.name].unit, value);
-    return metrics.serializeMetrics();
+    const serviceName = this.#serviceName();
+    if (this.#metrics?.serviceName !== serviceName)
+      this.#metrics = { serviceName, metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName }) };
+    const { metrics } = this.#metrics;
+    try {
+      const dimensions = group[0]?.dimensions ?? {};
+      for (const [name, value] of Object.entries(dimensions)) metrics.addDimension(name, value);
+      for (const pending of group)
+        for (const value of pending.values)
+          metrics.addMetric(pending.name, METRIC_SPECS[pending.name].unit, value);
+      return metrics.serializeMetrics();
+    } finally {
+      metrics.clearMetrics();
+      metrics.clearDimensions();
+    }
   }
+}
+
+/**
+ * The twin's metrics file, open for appending, and its size: no open and close per document. Reopened
+ * when the path names another file by now (a new DATA_DIR, a reset, a rotation elsewhere).
+ */
+let metricsFile: { path: string; fd: number; ino: number; bytes: number } | undefined;
+
+function appendToMetricsFile(file: string, line: string): void {
+  const onDisk = statSync(file, { throwIfNoEntry: false });
+  if (metricsFile && (metricsFile.path !== file || metricsFile.ino !== onDisk?.ino)) {
+    closeSync(metricsFile.fd);
+    metricsFile = undefined;
+  }
+  if (metricsFile && metricsFile.bytes > METRICS_FILE_MAX_BYTES) {
+    closeSync(metricsFile.fd);
+    metricsFile = undefined;
+    renameSync(file, `${file}.1`);
+  }
+  if (!metricsFile) {
+    const fd = openSync(file, 'a', 0o600);
+    const stat = fstatSync(fd);
+    metricsFile = { path: file, fd, ino: stat.ino, bytes: stat.size };
+  }
+  metricsFile.bytes += writeSync(metricsFile.fd, line);
 }
 
 /** Where a document goes on Lambda (stdout) or the twin (METRICS_FILE); see the module comment. */
@@ -121,12 +157,7 @@ export function writeDocument(document: object, env: NodeJS.ProcessEnv = process
   if (/^(1|true|yes|on)$/i.test(env.POWERTOOLS_METRICS_DISABLED ?? '')) return;
   const file = env.METRICS_FILE;
   if (file) {
-    try {
-      if (statSync(file).size > METRICS_FILE_MAX_BYTES) renameSync(file, `${file}.1`);
-    } catch {
-      // no file yet
-    }
-    appendFileSync(file, `${JSON.stringify(document)}\n`, { mode: 0o600 });
+    appendToMetricsFile(file, `${JSON.stringify(document)}\n`);
     return;
   }
   const level = env.AWS_LAMBDA_LOG_LEVEL;
