@@ -259,7 +259,14 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         if (first) metrics.record('FirstSendLatency', firstSendLatencyMs(broadcast, claimedAt), {});
       }
 
-      if (pace?.ok) pace = await waitForSlot(pace, messenger);
+      if (pace?.ok) {
+        // The read that decides on a late cancel or pause (below) is begun now when it will still be
+        // fresh enough at the slot: the send then leaves on time, not a DynamoDB round trip after it,
+        // whose varying length would bunch sends together in the provider's one-second window.
+        if (pace.at - Date.now() <= BROADCAST_FRESH_MS)
+          void broadcastOf(task, Math.max(claimTime, pace.at - BROADCAST_FRESH_MS)).catch(() => undefined);
+        pace = await waitForSlot(pace, messenger);
+      }
       if (pace && !pace.ok) {
         // Late for its slot and no other within this invocation: back on the queue, unsent.
         if (kind === 'followUp') await deps.followUps.release(key, now());
