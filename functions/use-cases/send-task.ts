@@ -116,6 +116,8 @@ export function statusCallbackUrl(
 
 /** How old an invocation's read of a broadcast may be when a task starts. */
 const BROADCAST_FRESH_MS = 1_000;
+/** How long before its slot a send begins the read of its broadcast that decides on a cancel or pause. */
+const BROADCAST_READ_LEAD_MS = 50;
 /** The longest a task waits in the Lambda for its slot before it goes back to the queue instead. */
 const MAX_PACING_WAIT_MS = 10_000;
 /** A send this late for its slot (a stalled event loop) books a new one rather than crowd the next. */
@@ -260,11 +262,16 @@ export function createSendConsumer(deps: SendConsumerDeps) {
       }
 
       if (pace?.ok) {
-        // The read that decides on a late cancel or pause (below) is begun now when it will still be
-        // fresh enough at the slot: the send then leaves on time, not a DynamoDB round trip after it,
-        // whose varying length would bunch sends together in the provider's one-second window.
-        if (pace.at - Date.now() <= BROADCAST_FRESH_MS)
+        // The read that decides on a late cancel or pause (below) is begun just before the slot: the
+        // send then leaves on time, not a DynamoDB round trip after it, whose varying length would
+        // bunch sends together in the provider's one-second window. Begun then, not at the claim, one
+        // read serves every send claimed before it whose slot comes within the second. A slot due
+        // sooner (a sender well under its limit) keeps the read after it, which the sends claimed
+        // together share.
+        if (pace.at - Date.now() > BROADCAST_READ_LEAD_MS) {
+          await waitUntil(pace.at - BROADCAST_READ_LEAD_MS);
           void broadcastOf(task, Math.max(claimTime, pace.at - BROADCAST_FRESH_MS)).catch(() => undefined);
+        }
         pace = await waitForSlot(pace, messenger);
       }
       if (pace && !pace.ok) {
