@@ -8,7 +8,11 @@ import { emptyTwiml, errorResponse } from './commons/http.ts';
 import { logger as defaultLogger, type HandlerLogger, log } from './commons/powertools.ts';
 import { webhookTokenFor } from './commons/tenant-twilio-wiring.ts';
 import { traceInvocation } from './commons/tracing.ts';
-import { isValidTwilioSignature, twilioWebhookRequest } from './commons/twilio-signature.ts';
+import {
+  isValidTwilioSignature,
+  publicWebhookUrl,
+  twilioWebhookRequest,
+} from './commons/twilio-signature.ts';
 import { contactStore, followUpLedger, messageIndex, sendLedger, sqs } from './commons/wiring.ts';
 import { ApiError } from './core/errors.ts';
 import type { TaskQueue } from './core/ports.ts';
@@ -45,18 +49,21 @@ export interface StoredCallback {
 }
 
 /**
- * The URLs Twilio may have signed for this request: the API's public URL (PUBLIC_BASE_URL, which a
- * custom domain in front of API Gateway needs), or the host the request reached (a Lambda Function
- * URL names itself in `requestContext.domainName`; `x-forwarded-proto` says the scheme).
+ * The URLs Twilio may have signed for this request: the host the request reached (a Lambda Function
+ * URL names itself in `requestContext.domainName`; `x-forwarded-proto` says the scheme), or the API's
+ * public URL (PUBLIC_BASE_URL, which a custom domain in front of API Gateway needs). The host comes
+ * first: nearly every callback is a message's own StatusCallback, the Function URL, and each URL tried
+ * costs up to two HMACs (twilio-node tries it with and without the default port).
  */
 export function calledUrls(event: APIGatewayProxyEventV2, publicBase: string): string[] {
-  const urls = [twilioWebhookRequest(event, publicBase).url];
+  const urls: string[] = [];
   const host = event.requestContext?.domainName;
   if (host) {
     const proto = event.headers?.['x-forwarded-proto'] ?? 'https';
     const query = event.rawQueryString ? `?${event.rawQueryString}` : '';
     urls.push(`${proto}://${host}${event.rawPath}${query}`);
   }
+  urls.push(publicWebhookUrl(event, publicBase));
   return [...new Set(urls)];
 }
 

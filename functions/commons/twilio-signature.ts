@@ -34,14 +34,19 @@ export function parseForm(text: string): {
   return { params, signedParams };
 }
 
+/** The URL Twilio called, as the public base URL names the API: base + path + query. */
+export function publicWebhookUrl(event: APIGatewayProxyEventV2, publicBaseUrl: string): string {
+  const query = event.rawQueryString ?? '';
+  return `${publicBaseUrl.replace(/\/+$/, '')}${event.rawPath}${query ? `?${query}` : ''}`;
+}
+
 export function twilioWebhookRequest(
   event: APIGatewayProxyEventV2,
   publicBaseUrl: string,
 ): TwilioWebhookRequest {
-  const base = publicBaseUrl.replace(/\/+$/, '');
   const query = event.rawQueryString ?? '';
   return {
-    url: `${base}${event.rawPath}${query ? `?${query}` : ''}`,
+    url: publicWebhookUrl(event, publicBaseUrl),
     ...parseForm(bodyText(event)),
     query: new URLSearchParams(query),
     signature: header(event, 'x-twilio-signature'),
