@@ -61,7 +61,7 @@ export function createHttpGateway(options: {
 
     const routeKey = match ? `${match.route.method} ${match.route.path}` : '$default';
     const event = toEvent(req, url, method, routeKey, pathParameters, body);
-    const eventBytes = Buffer.byteLength(JSON.stringify(event), 'utf8');
+    const eventBytes = mayExceedEventLimit(body) ? Buffer.byteLength(JSON.stringify(event), 'utf8') : 0;
     if (eventBytes > LAMBDA_MAX_EVENT_BYTES)
       return sendError(
         res,
@@ -135,6 +135,17 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | '
     else chunks.length = 0;
   }
   return size > limit ? 'too-large' : Buffer.concat(chunks);
+}
+
+/**
+ * Whether a request with this body could make an event over Lambda's limit: the body at its worst in
+ * the event (JSON escaping turns a control character into six bytes; base64 takes 4/3) plus the rest
+ * of the event, which Node's 16 KB limit on a request's headers (the URL included) keeps under 64 KB
+ * even with the path and query repeated. Only then is the event serialized to be measured, not for
+ * every status callback.
+ */
+function mayExceedEventLimit(body: Buffer): boolean {
+  return body.length * 6 + 64 * 1024 > LAMBDA_MAX_EVENT_BYTES;
 }
 
 /** HTTP APIs pass text bodies as is and base64-encode the rest (Twilio's form posts included). */
