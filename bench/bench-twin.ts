@@ -1,29 +1,24 @@
 /**
  * One local twin for one bench scenario: free ports, a fresh DATA_DIR (on tmpfs when the machine
  * has one, so DynamoDB Local's SQLite file lives in memory), a tenant key of its own, the scenario's
- * simulator and handler settings, and optionally the request counters. The Twilio simulator runs in
- * a process of its own (bench/remote-simulator.ts), reached as real Twilio is (TWILIO_API_BASE_URL):
- * on AWS, Twilio's work is not on the machine that runs ours.
+ * simulator and handler settings, and optionally the request counters.
  *
  * Run one per process (bench/worker.ts): the handlers' SDK clients are process singletons that
  * keep the endpoints of the first twin they saw.
  */
-
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { dynamoDocumentClient, sqs } from '../functions/commons/wiring.ts';
 import { newApiKey } from '../functions/core/api-keys.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
-import { localConfigFromEnv, SIMULATOR_DEFAULT_FROM } from '../lib/local/config.ts';
-import { SAMPLE_TEMPLATES } from '../lib/local/twilio-simulator.ts';
+import { localConfigFromEnv } from '../lib/local/config.ts';
+import { SAMPLE_TEMPLATES, type TwilioSimulator } from '../lib/local/twilio-simulator.ts';
 import { type LocalTwin, startLocalTwin } from '../lib/local/twin.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
 import { topology } from '../lib/topology.ts';
 import { type AwsRequestCounter, EVENT_SOURCE_MAPPING, type MeteredTable } from './counting.ts';
 import { PRICES } from './prices.ts';
-import { type RemoteSimulator, startRemoteSimulator } from './remote-simulator.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: API answers are arbitrary JSON.
 export type Json = Record<string, any>;
@@ -34,9 +29,11 @@ export const CONTENT_SID = SAMPLE_TEMPLATES.subsidyReminder.contentSid;
 
 export interface BenchTwin {
   readonly twin: LocalTwin;
-  readonly simulator: RemoteSimulator;
+  readonly simulator: TwilioSimulator;
   /** Where DATA_DIR is: `tmpfs` (in memory) or `disk`. */
   readonly storage: 'tmpfs' | 'disk';
+  /** When (epoch ms) the simulator answered 429 because a sender went over SIM_MPS. */
+  readonly overLimitAnswers: number[];
   /** Warnings and errors the twin logged (event sources, gateway, schedules), by message. */
   readonly twinProblems: Record<string, number>;
   api(method: string, route: string, body?: unknown): Promise<{ status: number; body: Json; ms: number }>;
@@ -68,9 +65,6 @@ function scratchRoot(): { root: string; storage: 'tmpfs' | 'disk' } {
     : { root: tmpdir(), storage: 'disk' };
 }
 
-/** The simulator's settings among a scenario's (the twin's names for them), with the twin's defaults. */
-const SIMULATOR_SETTINGS = { SIM_MPS: 80, SIM_LATENCY_MS: 20, SIM_CALLBACK_DELAY_MS: 150 } as const;
-
 export async function startBenchTwin(
   settings: Record<string, string>,
   options: { counter?: AwsRequestCounter } = {},
@@ -78,42 +72,28 @@ export async function startBenchTwin(
   const { root, storage } = scratchRoot();
   const dataDir = mkdtempSync(path.join(root, 'bench-twin-'));
   const apiKey = newApiKey();
+  const overLimitAnswers: number[] = [];
   const twinProblems: Record<string, number> = {};
   const counter = options.counter;
-  const twinSettings = { ...settings };
-  const simulatorSetting = (name: keyof typeof SIMULATOR_SETTINGS) => {
-    const value = Number(twinSettings[name] ?? SIMULATOR_SETTINGS[name]);
-    delete twinSettings[name];
-    return value;
-  };
-  const simulator = await startRemoteSimulator({
-    accountSid: `AC${'0'.repeat(32)}`,
-    authToken: randomBytes(16).toString('hex'),
-    mps: simulatorSetting('SIM_MPS'),
-    latencyMs: simulatorSetting('SIM_LATENCY_MS'),
-    callbackDelayMs: simulatorSetting('SIM_CALLBACK_DELAY_MS'),
-  }).catch((error: unknown) => {
-    rmSync(dataDir, { recursive: true, force: true });
-    throw error;
-  });
   let twin: LocalTwin;
   try {
-    const config = localConfigFromEnv({
-      DATA_DIR: dataDir,
-      PORT: '0',
-      LOCAL_API_KEYS: `${TENANT}:${apiKey}`,
-      // The simulator as the twin would use a Twilio account: by its SID and token, at its URL.
-      TWILIO_ACCOUNT_SID: simulator.accountSid,
-      TWILIO_AUTH_TOKEN: simulator.authToken,
-      TWILIO_FROM: SIMULATOR_DEFAULT_FROM,
-      ...twinSettings,
-    });
     twin = await startLocalTwin(
-      { ...config, handlerSettings: { ...config.handlerSettings, TWILIO_API_BASE_URL: simulator.url } },
+      localConfigFromEnv({
+        DATA_DIR: dataDir,
+        PORT: '0',
+        TWILIO_SIMULATOR_PORT: '0',
+        LOCAL_API_KEYS: `${TENANT}:${apiKey}`,
+        ...settings,
+      }),
       {
         log: (entry) => {
-          const level = String(entry.level ?? '').toLowerCase();
           const message = String(entry.message ?? '');
+          if (entry.source === 'twilio-simulator') {
+            // "429 for sender whatsapp:+*******8886: over 50 messages per second" (lib/local/twilio-simulator.ts).
+            if (message.startsWith('429 for sender')) overLimitAnswers.push(Date.now());
+            return;
+          }
+          const level = String(entry.level ?? '').toLowerCase();
           if (level === 'warn' || level === 'error') twinProblems[message] = (twinProblems[message] ?? 0) + 1;
         },
         ...(counter
@@ -131,7 +111,6 @@ export async function startBenchTwin(
       },
     );
   } catch (error) {
-    await simulator.stop();
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
@@ -147,13 +126,14 @@ export async function startBenchTwin(
       });
     } catch (error) {
       await twin.stop();
-      await simulator.stop();
       rmSync(dataDir, { recursive: true, force: true });
       throw error;
     }
     counter.countSqs(sqs(), { chunkBytes: PRICES.sqs.chunkBytes });
     counter.setFunctionUrlHosts(Object.values(twin.functionUrls).map((url) => new URL(url).host));
   }
+  const simulator = twin.simulator;
+  if (!simulator) throw new Error('the bench needs the Twilio simulator');
 
   const api: BenchTwin['api'] = async (method, route, body) => {
     const started = performance.now();
@@ -177,6 +157,7 @@ export async function startBenchTwin(
     twin,
     simulator,
     storage,
+    overLimitAnswers,
     twinProblems,
     api,
     async createBroadcast(recipients, name) {
@@ -206,7 +187,6 @@ export async function startBenchTwin(
       try {
         await twin.stop();
       } finally {
-        await simulator.stop();
         rmSync(dataDir, { recursive: true, force: true });
       }
     },

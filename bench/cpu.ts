@@ -1,6 +1,6 @@
 /**
- * CPU time of this process, of its Java child (DynamoDB Local) and of the Twilio simulator's process,
- * to tell which one a figure was waiting on. Linux only (/proc); elsewhere the children read as unknown.
+ * CPU time of this process and of its Java child (DynamoDB Local), to tell which one a figure was
+ * waiting on. Linux only (/proc); elsewhere the Java side reads as unknown.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -11,25 +11,17 @@ export interface CpuSample {
   readonly at: number;
   readonly nodeMs: number;
   readonly javaMs: number | null;
-  readonly simulatorMs: number | null;
 }
 
 export interface CpuShare {
   /** Cores busy on average over the interval (2.0 = both cores of a 2-core box). */
   readonly nodeCores: number;
   readonly dynamodbLocalCores: number | null;
-  /** The Twilio simulator's process (bench/simulator-child.ts): Twilio's side, not ours. */
-  readonly simulatorCores: number | null;
 }
 
-export function sampleCpu(simulatorPid?: number): CpuSample {
+export function sampleCpu(): CpuSample {
   const usage = process.cpuUsage();
-  return {
-    at: performance.now(),
-    nodeMs: (usage.user + usage.system) / 1000,
-    javaMs: javaChildCpuMs(),
-    simulatorMs: simulatorPid ? processCpuMs(simulatorPid) : null,
-  };
+  return { at: performance.now(), nodeMs: (usage.user + usage.system) / 1000, javaMs: javaChildCpuMs() };
 }
 
 export function cpuShare(from: CpuSample, to: CpuSample): CpuShare {
@@ -38,10 +30,6 @@ export function cpuShare(from: CpuSample, to: CpuSample): CpuShare {
     nodeCores: (to.nodeMs - from.nodeMs) / wallMs,
     dynamodbLocalCores:
       from.javaMs === null || to.javaMs === null ? null : (to.javaMs - from.javaMs) / wallMs,
-    simulatorCores:
-      from.simulatorMs === null || to.simulatorMs === null
-        ? null
-        : (to.simulatorMs - from.simulatorMs) / wallMs,
   };
 }
 
@@ -58,33 +46,16 @@ function javaChildCpuMs(): number | null {
       } catch {
         continue;
       }
-      const { comm, ppid, cpuMs } = parseStat(stat);
-      if (comm !== 'java' || ppid !== process.pid) continue;
+      // pid (comm) state ppid … utime stime: comm may hold spaces, so split after its ')'.
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const fields = stat.slice(close + 2).split(' ');
+      if (comm !== 'java' || Number(fields[1]) !== process.pid) continue;
       found = true;
-      total += cpuMs;
+      total += ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
     }
     return found ? total : null;
   } catch {
     return null;
   }
-}
-
-/** utime + stime of one process. */
-function processCpuMs(pid: number): number | null {
-  try {
-    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).cpuMs;
-  } catch {
-    return null;
-  }
-}
-
-/** `pid (comm) state ppid … utime stime`: comm may hold spaces, so split after its ')'. */
-function parseStat(stat: string): { comm: string; ppid: number; cpuMs: number } {
-  const close = stat.lastIndexOf(')');
-  const fields = stat.slice(close + 2).split(' ');
-  return {
-    comm: stat.slice(stat.indexOf('(') + 1, close),
-    ppid: Number(fields[1]),
-    cpuMs: ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND,
-  };
 }

@@ -107,8 +107,7 @@ const per = (n: number) => (n >= 0.01 ? n.toFixed(2) : n.toPrecision(2));
 function loadText(load: Load | null): string {
   if (!load) return 'load not sampled';
   const java = load.dynamodbLocalCores === null ? 'unknown' : fixed(load.dynamodbLocalCores, 2);
-  const simulator = load.simulatorCores === null ? 'unknown' : fixed(load.simulatorCores, 2);
-  return `meanwhile DynamoDB Local served ${int(load.dynamodbCallsPerSecond)} calls/s on ${java} cores, the twin's Node process (handlers, event sources, SQS emulator) used ${fixed(load.nodeCores, 2)} cores, the Twilio simulator's ${simulator}, ${fixed(load.callbacksPerSecond, 1)} status callbacks/s, send invocations running ${fixed(load.sendInvocationsRunning.mean, 1)} on average (at most ${load.sendInvocationsRunning.max})`;
+  return `meanwhile DynamoDB Local served ${int(load.dynamodbCallsPerSecond)} calls/s on ${java} cores, Node (handlers, SQS emulator, simulator) used ${fixed(load.nodeCores, 2)} cores, ${fixed(load.callbacksPerSecond, 1)} status callbacks/s, send invocations running ${fixed(load.sendInvocationsRunning.mean, 1)} on average (at most ${load.sendInvocationsRunning.max})`;
 }
 
 /** The heaviest DynamoDB targets per recipient, with their refusals: `UpdateItem recipient 4.0`. */
