@@ -248,6 +248,7 @@ describe('twilio simulator through the real twilio SDK', () => {
     });
     expect(await client.messages.list({ to })).toHaveLength(0);
     expect(sim.messages()).toHaveLength(0);
+    expect(sim.messageCount()).toBe(0);
   });
 
   it('0004 answers 500/20500 although the message was created and walks its lifecycle', async () => {
@@ -294,6 +295,7 @@ describe('twilio simulator through the real twilio SDK', () => {
 
     expect((await send({ 1: 'Dana', 2: 'wide    gap' })).status).toBe('queued');
     expect(sim.messages()).toHaveLength(1);
+    expect(sim.messageCount()).toBe(1);
   });
 
   it('accepts a parameter over 1,024 characters, then fails it with 63021 as WhatsApp does', async () => {
