@@ -105,7 +105,10 @@ export class EmfMetrics implements ServiceMetrics {
     else pending.values.push(value);
   }
 
-  /** One Powertools Metrics per service name, emptied after each document: building one reads its whole configuration. */
+  /**
+   * One Powertools Metrics per service name, emptied after each document: building one reads its
+   * whole configuration from the environment, 130 us of every invocation.
+   */
   #metrics: { serviceName: string; metrics: Metrics } | undefined;
 
   #serialize(group: readonly Pending[]): object {
