@@ -69,10 +69,14 @@ const sender = (key: string, body?: unknown) =>
     ? api.call('GET', '/v1/settings/twilio', { key })
     : api.call('PUT', '/v1/settings/twilio', { key, body });
 
-async function broadcast(key: string, phones: string[]): Promise<string> {
+async function broadcast(key: string, phones: string[], scheduledAt?: string): Promise<string> {
   const created = await api.call('POST', '/v1/broadcasts', {
     key,
-    body: { template: { contentSid: CONTENT_SID }, recipients: phones },
+    body: {
+      template: { contentSid: CONTENT_SID },
+      recipients: phones,
+      ...(scheduledAt ? { scheduledAt } : {}),
+    },
   });
   expect(created.status, JSON.stringify(created.body)).toBe(202);
   return created.body.broadcastId as string;
@@ -152,9 +156,12 @@ describe('per-tenant senders', () => {
   it("sends each tenant's broadcast from its sender on its account, each paced at its own 20/s, no 429", async () => {
     const acmePhones = Array.from({ length: RECIPIENTS }, () => testPhone());
     const globexPhones = Array.from({ length: RECIPIENTS }, () => testPhone());
+    // Both scheduled for the same second, so the Scheduler starts them in one firing: created one
+    // after the other on a busy machine, one could finish its 2 s of sends before the other began.
+    const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 5000).toISOString();
     const [acmeId, globexId] = await Promise.all([
-      broadcast(ACME, acmePhones),
-      broadcast(GLOBEX, globexPhones),
+      broadcast(ACME, acmePhones, at),
+      broadcast(GLOBEX, globexPhones, at),
     ]);
     // A settings change after the create does not move the running broadcast.
     expect((await sender(ACME, { from: '+15550002222', senderMps: RATE })).status).toBe(200);
