@@ -478,6 +478,47 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     expect(rig.sentTo(phone)).toHaveLength(1);
   });
 
+  it('a send whose decisive broadcast read comes back after its slot books a new slot and leaves at that one, not late beside the next', async () => {
+    const { phones, tasks } = await rig.store(['4683']);
+    const phone = at(phones, 0);
+    const booked: number[] = [];
+    const pacer = {
+      // First a slot 150 ms ahead (time for the claim), then one 400 ms ahead.
+      acquire: async () => {
+        const slotAt = Date.now() + (booked.length === 0 ? 150 : 400);
+        booked.push(slotAt);
+        return { ok: true as const, at: slotAt };
+      },
+      slowDown: async () => {},
+    } as unknown as SenderPacer;
+    // The first read (before the claim) is quick; the one begun for the first slot takes 300 ms, as
+    // a read several sends wait on may on a busy table.
+    let reads = 0;
+    let sentAt: number | undefined;
+    const slowRead = consumer({
+      pacer,
+      broadcasts: around(rig.broadcasts, {
+        get: async (...args: Parameters<typeof rig.broadcasts.get>) => {
+          reads++;
+          if (reads === 2) await new Promise((resolve) => setTimeout(resolve, 300));
+          return rig.broadcasts.get(...args);
+        },
+      }),
+      messenger: async () =>
+        around<Messenger>(rig.messenger, {
+          sendTemplate: async (...args) => {
+            sentAt = Date.now();
+            return rig.messenger.sendTemplate(...args);
+          },
+        }),
+    });
+    expect((await deliver(tasks, slowRead)).batchItemFailures).toEqual([]);
+    expect(rig.sentTo(phone)).toHaveLength(1);
+    expect(booked).toHaveLength(2);
+    // Sent at its second slot, not when the slow read let it go, 250 ms after the first.
+    expect(sentAt).toBeGreaterThanOrEqual(at(booked, 1));
+  });
+
   it('an invocation past its deadline before the call (a stalled event loop; on the twin, one abandoned at its timeout) sends nothing and puts the task back', async () => {
     const { keys, phones, tasks } = await rig.store(['4681']);
     const [key, phone, task] = [at(keys, 0), at(phones, 0), at(tasks, 0)];

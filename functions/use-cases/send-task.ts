@@ -261,19 +261,11 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         if (first) metrics.record('FirstSendLatency', firstSendLatencyMs(broadcast, claimedAt), {});
       }
 
-      if (pace?.ok) {
-        // The read that decides on a late cancel or pause (below) is begun just before the slot: the
-        // send then leaves on time, not a DynamoDB round trip after it, whose varying length would
-        // bunch sends together in the provider's one-second window. Begun then, not at the claim, one
-        // read serves every send claimed before it whose slot comes within the second. A slot due
-        // sooner (a sender well under its limit) keeps the read after it, which the sends claimed
-        // together share.
-        if (pace.at - Date.now() > BROADCAST_READ_LEAD_MS) {
-          await waitUntil(pace.at - BROADCAST_READ_LEAD_MS);
-          void broadcastOf(task, Math.max(claimTime, pace.at - BROADCAST_FRESH_MS)).catch(() => undefined);
-        }
-        pace = await waitForSlot(pace, messenger);
-      }
+      // A cancel or pause that landed after the claim must stop the send: decided on a read begun after
+      // the claim and at most a second old, taken together with the slot (waitForSlot).
+      let fresh: Broadcast | undefined;
+      if (pace?.ok) ({ pace, fresh } = await waitForSlot(pace, messenger, task, claimTime));
+      else fresh = await broadcastOf(task, Math.max(claimTime, Date.now() - BROADCAST_FRESH_MS));
       if (pace && !pace.ok) {
         // Late for its slot and no other within this invocation: back on the queue, unsent.
         if (kind === 'followUp') await deps.followUps.release(key, now());
@@ -282,9 +274,6 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         metrics.record('PacedWaits', 1, {});
         return;
       }
-      // A cancel or pause that landed after the claim must stop the send: decide on a read begun after
-      // the claim and at most a second ago (a claim may wait seconds for its pacing slot).
-      const fresh = await broadcastOf(task, Math.max(claimTime, Date.now() - BROADCAST_FRESH_MS));
       if (fresh && stopped(fresh, kind)) {
         const released =
           kind === 'followUp'
@@ -499,20 +488,37 @@ export function createSendConsumer(deps: SendConsumerDeps) {
       }
     };
 
-    /** Waits for the booked slot; a slot missed by more than the tolerance is booked again (a few times). */
-    const waitForSlot = async (booked: Pace & { ok: true }, messenger: Messenger): Promise<Pace> => {
+    /**
+     * Waits for the booked slot with a fresh read of the broadcast (begun after the claim, at most a
+     * second old) in hand. The read is begun just before the slot, so the send leaves on time rather
+     * than a DynamoDB round trip after it, and one read serves every send claimed before it whose slot
+     * comes within the second; a slot due sooner begins it at once. Lateness is judged after both: a
+     * send that would leave more than the tolerance after its slot (a stalled event loop, a slow read
+     * that several sends waited on together) books a new slot rather than crowd the next sends into
+     * the provider's one-second window, a few times at most.
+     */
+    const waitForSlot = async (
+      booked: Pace & { ok: true },
+      messenger: Messenger,
+      task: SendTask,
+      claimTime: number,
+    ): Promise<{ pace: Pace; fresh?: Broadcast | undefined }> => {
       let pace: Pace = booked;
       for (let tries = 1; pace.ok; tries++) {
+        const leadMs = Math.min(BROADCAST_READ_LEAD_MS, Math.max(0, pace.at - Date.now()));
+        await waitUntil(pace.at - leadMs);
+        void broadcastOf(task, Math.max(claimTime, pace.at - BROADCAST_FRESH_MS)).catch(() => undefined);
         await waitUntil(pace.at);
+        const fresh = await broadcastOf(task, Math.max(claimTime, Date.now() - BROADCAST_FRESH_MS));
         if (Date.now() - pace.at <= SLOT_LATE_TOLERANCE_MS || tries >= MAX_SLOT_TRIES || !deps.pacer)
-          return pace;
+          return { pace, fresh };
         pace = await deps.pacer.acquire(
           messenger.sender,
           Math.max(0, Math.min(MAX_PACING_WAIT_MS, remainingMs() - minRemainingMs)),
           messenger.mps,
         );
       }
-      return pace;
+      return { pace };
     };
 
     const processor = new BatchProcessor(EventType.SQS);
