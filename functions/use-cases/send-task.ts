@@ -507,6 +507,9 @@ export function createSendConsumer(deps: SendConsumerDeps) {
       for (let tries = 1; pace.ok; tries++) {
         const leadMs = Math.min(BROADCAST_READ_LEAD_MS, Math.max(0, pace.at - Date.now()));
         await waitUntil(pace.at - leadMs);
+        // A slot too near for the lead: the read begins once the claims answered together are all in
+        // (the next turn of the event loop), so they share it rather than each begin their own.
+        if (leadMs < BROADCAST_READ_LEAD_MS) await new Promise((resolve) => setImmediate(resolve));
         void broadcastOf(task, Math.max(claimTime, pace.at - BROADCAST_FRESH_MS)).catch(() => undefined);
         await waitUntil(pace.at);
         const fresh = await broadcastOf(task, Math.max(claimTime, Date.now() - BROADCAST_FRESH_MS));
