@@ -45,6 +45,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // A closed terminal: DynamoDB Local, in a process group of its own, would not hear it.
+  process.on('SIGHUP', () => void stop('SIGHUP'));
 
   const started = Date.now();
   twin = await startLocalTwin(config, { stopRequested: stopRequested.signal });

@@ -25,6 +25,7 @@ import { localConfigFromEnv } from '../lib/local/config.ts';
 import { TWIN_ENTRIES } from '../lib/local/data-dir.ts';
 import { freePort } from '../lib/local/free-port.ts';
 import { localSqsClient } from '../lib/local/sqs-local.ts';
+import { SAMPLE_TEMPLATES } from '../lib/local/twilio-simulator.ts';
 import { type LocalTwin, REPO_ROOT, startLocalTwin } from '../lib/local/twin.ts';
 import { acquireTwinLock, TwinLockedError } from '../lib/local/twin-lock.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
@@ -76,12 +77,16 @@ function get(url: string): Promise<{ status: number; headers: Record<string, unk
   });
 }
 
-/** A `bin/local.ts` child process, with its output collected. */
+/**
+ * A `bin/local.ts` child process, with its output collected. It leads a process group of its own, as
+ * `npm start` does in a terminal, whose Ctrl-C signals the whole group.
+ */
 function spawnTwin(env: Record<string, string>) {
   const child: ChildProcess = spawn(path.join(REPO_ROOT, 'node_modules/.bin/node'), ['bin/local.ts'], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   const out = { stdout: '', stderr: '' };
   child.stdout?.on('data', (c: Buffer) => {
@@ -272,10 +277,34 @@ describe('npm start (bin/local.ts)', () => {
     expect((await get(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
   }, 30_000);
 
-  it('Ctrl-C stops it cleanly, leaving no process and no lock behind', async () => {
-    first.child.kill('SIGINT');
+  it('Ctrl-C in the middle of a broadcast lets its sends finish and stops cleanly, leaving no process and no lock behind', async () => {
+    const created = await fetch(`http://127.0.0.1:${port}/v1/broadcasts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        template: { contentSid: SAMPLE_TEMPLATES.coopNotice.contentSid },
+        // Ordinary numbers (the simulator's last-four scenarios start at 5000): every send accepted.
+        recipients: Array.from({ length: 200 }, (_, i) => `+97250100${5000 + i}`),
+      }),
+    });
+    expect(created.status).toBe(202);
+    // Sending (200 at 80/s take 2.5 s): the simulator has accepted the first messages.
+    await waitFor(
+      async () => {
+        const health = await get(`http://127.0.0.1:${simPort}/_simulator/health`);
+        return (health.body as { messages: number }).messages > 0 ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 20, message: 'the broadcast did not start sending' },
+    );
+    // Ctrl-C as a terminal sends it: SIGINT to every process of the foreground group.
+    process.kill(-(first.child.pid as number), 'SIGINT');
     expect(await first.exited).toBe(0);
     expect(first.out.stdout).toContain('Stopped cleanly');
+    // DynamoDB Local was still there for the work in flight: no send failed back to SQS, no stream
+    // read or scheduled run was refused. (The simulator's callbacks after the API closed may fail:
+    // Twilio would retry them later.)
+    for (const refused of ['send task failed', 'stream shard reader failed', 'scheduled run failed'])
+      expect(first.out.stderr).not.toContain(refused);
     expect(processesMentioning(dataDir)).toEqual([]);
     expect(readdirSync(dataDir)).not.toContain('twin.lock');
   }, 30_000);

@@ -111,9 +111,13 @@ export async function startDynamoDbLocal(options: {
     ...serverArgs,
   ];
   // umask 077 so the database files it creates are the user's only; `exec` keeps the PID Java's.
+  // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and Java would
+  // die at once under the handlers still finishing their sends (their calls refused, the batch back
+  // on the queue for its visibility timeout). The twin stops it last, itself (stop() below).
   const child = spawn('/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', 'java', ...javaArgs], {
     cwd: home,
     stdio: 'pipe',
+    detached: true,
   });
   let output = '';
   const remember = (chunk: Buffer) => {
