@@ -53,10 +53,14 @@ export type Pace =
   | { readonly ok: true; readonly at: number }
   | { readonly ok: false; readonly retryAfterMs: number };
 
-/** Resolves at `at` (epoch ms): the send goes out at its slot, not before. */
-export function waitUntil(at: number, now: () => number = Date.now): Promise<void> {
-  const wait = at - now();
-  return wait > 0 ? new Promise((resolve) => setTimeout(resolve, wait)) : Promise.resolve();
+/**
+ * Resolves at `at` (epoch ms): the send goes out at its slot, not before. A timer may fire a
+ * millisecond before the wall clock reaches it (timers run on the monotonic clock, in whole
+ * milliseconds), so it waits again for what is left.
+ */
+export async function waitUntil(at: number): Promise<void> {
+  for (let wait = at - Date.now(); wait > 0; wait = at - Date.now())
+    await new Promise((resolve) => setTimeout(resolve, wait));
 }
 
 /**
