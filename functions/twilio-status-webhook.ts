@@ -8,11 +8,7 @@ import { emptyTwiml, errorResponse } from './commons/http.ts';
 import { logger as defaultLogger, type HandlerLogger, log } from './commons/powertools.ts';
 import { webhookTokenFor } from './commons/tenant-twilio-wiring.ts';
 import { traceInvocation } from './commons/tracing.ts';
-import {
-  isValidTwilioSignature,
-  publicWebhookUrl,
-  twilioWebhookRequest,
-} from './commons/twilio-signature.ts';
+import { isValidTwilioSignature, twilioWebhookRequest, webhookUrlOn } from './commons/twilio-signature.ts';
 import { contactStore, followUpLedger, messageIndex, sendLedger, sqs } from './commons/wiring.ts';
 import { ApiError } from './core/errors.ts';
 import type { TaskQueue } from './core/ports.ts';
@@ -58,12 +54,8 @@ export interface StoredCallback {
 export function calledUrls(event: APIGatewayProxyEventV2, publicBase: string): string[] {
   const urls: string[] = [];
   const host = event.requestContext?.domainName;
-  if (host) {
-    const proto = event.headers?.['x-forwarded-proto'] ?? 'https';
-    const query = event.rawQueryString ? `?${event.rawQueryString}` : '';
-    urls.push(`${proto}://${host}${event.rawPath}${query}`);
-  }
-  urls.push(publicWebhookUrl(event, publicBase));
+  if (host) urls.push(webhookUrlOn(event, `${event.headers?.['x-forwarded-proto'] ?? 'https'}://${host}`));
+  urls.push(webhookUrlOn(event, publicBase));
   return [...new Set(urls)];
 }
 

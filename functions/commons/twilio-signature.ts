@@ -34,10 +34,10 @@ export function parseForm(text: string): {
   return { params, signedParams };
 }
 
-/** The URL Twilio called, as the public base URL names the API: base + path + query. */
-export function publicWebhookUrl(event: APIGatewayProxyEventV2, publicBaseUrl: string): string {
+/** The URL Twilio called, on `baseUrl` (the API's public base URL, or the host reached): base + path + query. */
+export function webhookUrlOn(event: APIGatewayProxyEventV2, baseUrl: string): string {
   const query = event.rawQueryString ?? '';
-  return `${publicBaseUrl.replace(/\/+$/, '')}${event.rawPath}${query ? `?${query}` : ''}`;
+  return `${baseUrl.replace(/\/+$/, '')}${event.rawPath}${query ? `?${query}` : ''}`;
 }
 
 export function twilioWebhookRequest(
@@ -46,7 +46,7 @@ export function twilioWebhookRequest(
 ): TwilioWebhookRequest {
   const query = event.rawQueryString ?? '';
   return {
-    url: publicWebhookUrl(event, publicBaseUrl),
+    url: webhookUrlOn(event, publicBaseUrl),
     ...parseForm(bodyText(event)),
     query: new URLSearchParams(query),
     signature: header(event, 'x-twilio-signature'),
