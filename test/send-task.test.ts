@@ -519,6 +519,45 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     expect(sentAt).toBeGreaterThanOrEqual(at(booked, 1));
   });
 
+  it("one sender's tasks waiting for its slots never hold up another sender's tasks in the same batch", async () => {
+    // A tenant's own number at 2/s and another's at the deployment's rate, their tasks in one batch.
+    const slow = await rig.store(['4701', '4702', '4703', '4704']);
+    const fast = await rig.store(['4705', '4706']);
+    const intervalMs: Record<string, number> = { 'whatsapp:+15550004700': 500, 'whatsapp:+15550004800': 50 };
+    const nextAt: Record<string, number> = {};
+    const pacer = {
+      acquire: async (sender: string) => {
+        const slotAt = Math.max(Date.now() + 50, nextAt[sender] ?? 0);
+        nextAt[sender] = slotAt + (intervalMs[sender] ?? 0);
+        return { ok: true as const, at: slotAt };
+      },
+      slowDown: async () => {},
+    } as unknown as SenderPacer;
+    const sentAt = new Map<string, number>();
+    const twoSenders = consumer({
+      pacer,
+      concurrency: 2,
+      messenger: async (broadcast) =>
+        around<Messenger>(rig.messenger, {
+          sender:
+            broadcast.broadcastId === slow.broadcast.broadcastId
+              ? 'whatsapp:+15550004700'
+              : 'whatsapp:+15550004800',
+          sendTemplate: async (message) => {
+            sentAt.set(message.to, Date.now());
+            return rig.messenger.sendTemplate(message);
+          },
+        }),
+    });
+    expect((await deliver([...slow.tasks, ...fast.tasks], twoSenders)).batchItemFailures).toEqual([]);
+    const times = (phones: string[]) => phones.map((phone) => sentAt.get(phone) ?? Number.NaN);
+    const [slowTimes, fastTimes] = [times(slow.phones), times(fast.phones)];
+    expect([...slowTimes, ...fastTimes].every(Number.isFinite)).toBe(true);
+    // The slow sender's second message leaves half a second after its first; the fast sender's two
+    // are out before it (behind the slow sender's two in flight, they would wait over a second).
+    expect(Math.max(...fastTimes)).toBeLessThan(Math.min(...slowTimes) + 500);
+  });
+
   it('an invocation past its deadline before the call (a stalled event loop; on the twin, one abandoned at its timeout) sends nothing and puts the task back', async () => {
     const { keys, phones, tasks } = await rig.store(['4681']);
     const [key, phone, task] = [at(keys, 0), at(phones, 0), at(tasks, 0)];

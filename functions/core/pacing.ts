@@ -196,8 +196,9 @@ export class SenderPacer {
 export const PROVIDER_LATENCY_SECONDS = 0.3;
 
 /**
- * Sends one send invocation runs at once (SEND_CONCURRENCY). Its time is billed while it waits on
- * Twilio and on the sender's slots, so fewer, busier invocations cost less than many idle ones.
+ * Sends of one sender that one send invocation runs at once (SEND_CONCURRENCY). Its time is billed
+ * while it waits on Twilio and on the sender's slots, so fewer, busier invocations cost less than
+ * many idle ones.
  */
 export const SENDS_PER_INVOCATION = 25;
 

@@ -1,6 +1,6 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { z } from 'zod';
 import type { HandlerLogger } from '../commons/powertools.ts';
 import { redactPhones } from '../commons/powertools.ts';
@@ -61,7 +61,7 @@ export interface SendConsumerDeps extends ReconcileDeps {
   readonly statusCallbackBase: () => string;
   /** Paces sends per sender across every consumer; without it, sends are not paced. */
   readonly pacer?: SenderPacer;
-  /** Records in flight at once within one invocation; default 10. */
+  /** Records of one sender in flight at once within one invocation; default 10. */
   readonly concurrency?: number;
   /** Below this much Lambda time left, a task is put back unclaimed; default 10 s. */
   readonly minRemainingMs?: number;
@@ -114,6 +114,17 @@ export function statusCallbackUrl(
   return `${base.replace(/\/+$/, '')}${STATUS_WEBHOOK_PATH}?${query.toString()}`;
 }
 
+/** A task ready to send: its broadcast read, not stopped, its sender's messenger configured. */
+interface PreparedSend {
+  readonly task: SendTask;
+  readonly kind: SendKind;
+  readonly key: RecipientKey;
+  readonly fields: Record<string, unknown>;
+  readonly broadcast: Broadcast;
+  readonly metrics: ServiceMetrics;
+  readonly messenger: Messenger;
+}
+
 /** How old an invocation's read of a broadcast may be when a task starts. */
 const BROADCAST_FRESH_MS = 1_000;
 /** How long before its slot a send begins the read of its broadcast that decides on a cancel or pause. */
@@ -143,7 +154,14 @@ export function createSendConsumer(deps: SendConsumerDeps) {
     // newer than its claim; and marked running once.
     const reads = new Map<string, { read: Promise<Broadcast | undefined>; startedAt: number }>();
     const markedRunning = new Set<string>();
-    const slot = pLimit(concurrency);
+    // Sends in flight are limited per sender: a sender's tasks waiting for its slots (a tenant's own
+    // number at 20/s) never hold up another sender's tasks in the same batch.
+    const lanes = new Map<string, LimitFunction>();
+    const laneOf = (sender: string): LimitFunction => {
+      const lane = lanes.get(sender) ?? pLimit(concurrency);
+      lanes.set(sender, lane);
+      return lane;
+    };
     const broadcastOf = (task: SendTask, newerThan = Date.now() - BROADCAST_FRESH_MS) => {
       const id = `${task.tenantId}/${task.broadcastId}`;
       let found = reads.get(id);
@@ -158,7 +176,11 @@ export function createSendConsumer(deps: SendConsumerDeps) {
     const requeue = (task: SendTask, delaySeconds: number) =>
       deps.requeue(task, Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil(delaySeconds))));
 
-    const processTask = async (task: SendTask): Promise<void> => {
+    /**
+     * What this task sends and from which sender, or nothing: the broadcast unknown, stopped, or the
+     * recipient inside quiet hours (held); Twilio not configured (put back).
+     */
+    const prepare = async (task: SendTask): Promise<PreparedSend | undefined> => {
       const kind: SendKind = task.kind ?? 'template';
       const key: RecipientKey = { tenantId: task.tenantId, broadcastId: task.broadcastId, index: task.index };
       const fields = {
@@ -196,6 +218,12 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         await requeue(task, CONFIGURATION_RETRY_SECONDS);
         return;
       }
+      return { task, kind, key, fields, broadcast, metrics, messenger };
+    };
+
+    /** The slot, the claim, the send at the slot, and its outcome recorded. */
+    const sendPrepared = async (prepared: PreparedSend): Promise<void> => {
+      const { task, kind, key, fields, broadcast, metrics, messenger } = prepared;
       if (remainingMs() < minRemainingMs) {
         await requeue(task, 0);
         return;
@@ -535,7 +563,8 @@ export function createSendConsumer(deps: SendConsumerDeps) {
           return;
         }
         try {
-          await slot(() => processTask(task));
+          const prepared = await prepare(task);
+          if (prepared) await laneOf(prepared.messenger.sender)(() => sendPrepared(prepared));
         } catch (error) {
           log.error('send task failed; reported as a batch item failure', {
             messageId: record.messageId,
