@@ -579,16 +579,15 @@ describe('/healthz tells the truth', () => {
 describe('DATA_DIR/twin.lock', () => {
   it("holds the owner's PID and start time, and refuses a second owner while the first runs", async () => {
     const dataDir = tempDir();
-    const lock = await acquireTwinLock(dataDir, new Date('2026-11-30T10:00:00.000Z'));
+    // A start time after this machine booted (one before it marks the lock stale: its PID is reused).
+    const startedAt = new Date(Math.floor(Date.now() / 1000) * 1000 - 1000).toISOString();
+    const lock = await acquireTwinLock(dataDir, new Date(startedAt));
     expect(lock.tookOver).toBe(false);
-    expect(JSON.parse(readFileSync(lock.file, 'utf8'))).toMatchObject({
-      pid: process.pid,
-      startedAt: '2026-11-30T10:00:00.000Z',
-    });
+    expect(JSON.parse(readFileSync(lock.file, 'utf8'))).toMatchObject({ pid: process.pid, startedAt });
     expect((lstatSync(lock.file).mode & 0o777).toString(8)).toBe('600');
     const second = await acquireTwinLock(dataDir).catch((e: unknown) => e);
     expect(second).toBeInstanceOf(TwinLockedError);
-    expect((second as Error).message).toContain(`PID ${process.pid}, started 2026-11-30T10:00:00.000Z`);
+    expect((second as Error).message).toContain(`PID ${process.pid}, started ${startedAt}`);
     lock.release();
     expect(readdirSync(dataDir)).toEqual([]);
   });
