@@ -139,7 +139,9 @@ export function humanReport(
 ): string {
   const cpus = os.cpus();
   const rows: [string, string, string][] = [];
-  const row = (name: string, value: string | null, note: string) => rows.push([name, value ?? 'n/a', note]);
+  // No value: the scenario was left out (--only) or failed (its error is printed above the report).
+  const row = (name: string, value: string | null, note: string) =>
+    rows.push([name, value ?? 'n/a', value === null && !note ? 'not measured in this run' : note]);
   const s = r.sendRate;
   row(
     'sendRateRatio',

@@ -2,6 +2,8 @@
  * `npm start`: the whole system on this machine, no AWS or Twilio account needed.
  * Settings come from the environment (README, "Configuration").
  */
+
+import { STATUS_WEBHOOK_PATH } from '../functions/use-cases/send-task.ts';
 import { ConfigError, type LocalConfig, localConfigFromEnv } from '../lib/local/config.ts';
 import { JavaMissingError } from '../lib/local/dynamodb-local.ts';
 import { describeFaultPlan } from '../lib/local/faults/spec.ts';
@@ -110,15 +112,27 @@ function printBanner(twin: LocalTwin, config: LocalConfig, ms: number): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-/** The webhook URLs to give Twilio, for the webhook routes this build serves. */
+/**
+ * The webhook URLs to give Twilio, for the webhook routes this build serves, and where each message's
+ * own StatusCallback points: the status webhook's Function URL (a server of its own here), unless
+ * PUBLIC_BASE_URL sends callbacks through the API.
+ */
 function webhookLines(twin: LocalTwin): string[] {
   const served = (path: string) => twin.wired.routes.some((r) => r.startsWith(`POST ${path} `));
+  const callbacks = twin.functionUrls.statusCallback;
   return [
-    ['Status webhook ', '/webhooks/twilio/status'],
-    ['Inbound webhook', '/webhooks/twilio/inbound'],
-  ]
-    .filter(([, path]) => served(path as string))
-    .map(([label, path]) => `  ${label}   ${twin.publicBaseUrl}${path}`);
+    ...[
+      ['Status webhook ', '/webhooks/twilio/status'],
+      ['Inbound webhook', '/webhooks/twilio/inbound'],
+    ]
+      .filter(([, path]) => served(path as string))
+      .map(([label, path]) => `  ${label}   ${twin.publicBaseUrl}${path}`),
+    ...(callbacks && callbacks !== twin.publicBaseUrl
+      ? [
+          `  Status callbacks  ${callbacks}${STATUS_WEBHOOK_PATH}   (each message's StatusCallback: the status webhook's Function URL)`,
+        ]
+      : []),
+  ];
 }
 
 main().catch((error: unknown) => {

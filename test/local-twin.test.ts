@@ -208,6 +208,17 @@ describe('npm start (bin/local.ts)', () => {
     expect(stdout).toMatch(/Scheduler\s+http:\/\/127\.0\.0\.1:\d+\s+schedules: \d+/);
     expect(stdout).toMatch(/Auth token\s+0123456789abcdef0123456789abcdef/);
     expect(stdout).toMatch(/Faults\s+sqs\.ServiceUnavailable 0 % \(TWIN_FAULTS_SEED=42\)/);
+    // Where each message's StatusCallback goes: the status webhook's Function URL, a port of its own.
+    const callbacks = stdout.match(
+      /Status callbacks\s+(http:\/\/127\.0\.0\.1:(\d+)\/webhooks\/twilio\/status)/,
+    );
+    expect(callbacks?.[2]).not.toBe(String(port));
+    const unsigned = await fetch(`${callbacks?.[1]}?b=brd_x&i=0&a=1&t=acme`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'MessageSid=SM00000000000000000000000000000000&MessageStatus=delivered',
+    });
+    expect(unsigned.status).toBe(403); // the status webhook itself, checking Twilio's signature
     expect(processesMentioning(dataDir).length).toBeGreaterThan(0); // DynamoDB Local runs
   });
 
