@@ -47,9 +47,11 @@ export default defineConfig({
     // The local twin runs the real handlers in the test process: keep their INFO lines out of the
     // report, errors and warnings stay visible.
     env: { POWERTOOLS_LOG_LEVEL: 'WARN' },
-    // A timeout catches a hang, it does not measure speed (that is npm run bench): Vitest's 5 s failed
-    // a cdk-nag synth, a 100,000-entry list and API round trips on a 2-core box running three files.
+    // A timeout catches a hang, it does not measure speed (that is npm run bench): Vitest's 5 s (10 s
+    // for a hook) failed a cdk-nag synth, the stack's synth with its bundles, a 100,000-entry list and
+    // API round trips on a 2-core box running three files.
     testTimeout: 30_000,
+    hookTimeout: 60_000,
     sequence: { sequencer: LongFilesFirst },
     projects: [
       {
