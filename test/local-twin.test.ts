@@ -401,6 +401,7 @@ describe('local twin state', () => {
     const quiet = () => {};
 
     const first = await startLocalTwin(config, { log: quiet });
+    const callbackUrl = first.functionUrls.statusCallback;
     let simulatorSid: string;
     try {
       const ddb = new DynamoDBClient({
@@ -495,10 +496,29 @@ describe('local twin state', () => {
         message: expect.stringContaining("tenant 'acme' was revoked"),
       });
       expect(JSON.stringify(logged)).not.toContain(seededKey);
+      // The status callback's Function URL is the same: callbacks the simulator resumes still arrive.
+      expect(second.functionUrls.statusCallback).toBe(callbackUrl);
     } finally {
       await second.stop();
     }
-  }, 90_000);
+
+    // Its port taken by something else meanwhile: another, said in a warning, and the twin starts.
+    const squatter = createServer();
+    await new Promise<void>((resolve) =>
+      squatter.listen(Number(new URL(callbackUrl ?? '').port), '127.0.0.1', resolve),
+    );
+    const warned: Record<string, unknown>[] = [];
+    const third = await startLocalTwin(config, { log: (entry) => warned.push(entry) });
+    try {
+      expect(third.functionUrls.statusCallback).not.toBe(callbackUrl);
+      expect(warned).toContainEqual(
+        expect.objectContaining({ level: 'WARN', message: expect.stringContaining('is taken now') }),
+      );
+    } finally {
+      await third.stop();
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+  }, 120_000);
 });
 
 describe('the API while the twin starts and stops', () => {

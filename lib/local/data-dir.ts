@@ -13,6 +13,8 @@ export const PRIVATE_FILE_MODE = 0o600;
 export const TWIN_ENTRIES = [
   'local-secrets.json',
   'endpoints.json',
+  // The function URLs' ports, taken again after a restart (messages name them in their callbacks).
+  'function-urls.json',
   'twin.lock',
   'dynamodb.pid',
   'twilio-simulator.jsonl',
