@@ -108,33 +108,37 @@ describe('operator CLI: help', { timeout: 30_000 }, () => {
   });
 });
 
+// The CLI runs beside the twin this process serves: never spawnSync here. A blocked event loop let the
+// API server's keep-alive timeout and the next fetch on that connection race (ECONNRESET, once in CI).
 describe('operator CLI: api-key --local (the running twin)', { timeout: 30_000 }, () => {
   it("creates a key in the twin's DynamoDB Local that authenticates on its API, and revokes it", async () => {
-    const created = cli(['api-key', 'create', '--tenant', 'acme', '--local'], { DATA_DIR: dataDir });
-    expect(created.status, created.stderr).toBe(0);
+    const created = await cliAsync(['api-key', 'create', '--tenant', 'acme', '--local'], {
+      DATA_DIR: dataDir,
+    });
+    expect(created.code, created.stderr).toBe(0);
     const key = created.stdout.trim().split('\n').at(-1) ?? '';
     expect(key).toMatch(/^wbk_[A-Za-z0-9_-]{43}$/);
     expect((await keys.identify(hashApiKey(key)))?.tenantId).toBe('acme');
     const res = await fetch(`${twin.apiUrl}/v1/broadcasts`, { headers: { authorization: `Bearer ${key}` } });
     expect(res.status).toBe(200);
 
-    const revoked = cli(['api-key', 'revoke', '--key', key, '--local'], { DATA_DIR: dataDir });
-    expect(revoked.status, revoked.stderr).toBe(0);
+    const revoked = await cliAsync(['api-key', 'revoke', '--key', key, '--local'], { DATA_DIR: dataDir });
+    expect(revoked.code, revoked.stderr).toBe(0);
     expect((await keys.identify(hashApiKey(key)))?.tenantId).toBeUndefined();
     // A key never created: nothing to revoke, a failure like any other.
-    const again = cli(['api-key', 'revoke', '--key', `wbk_${'x'.repeat(43)}`, '--local'], {
+    const again = await cliAsync(['api-key', 'revoke', '--key', `wbk_${'x'.repeat(43)}`, '--local'], {
       DATA_DIR: dataDir,
     });
-    expect(again.status).toBe(1);
+    expect(again.code).toBe(1);
     expect(again.stderr).toContain('Failed: no such key');
   });
 
   it('creates a named key with a role, lists it without its secret, and revokes it by key id', async () => {
-    const created = cli(
+    const created = await cliAsync(
       ['api-key', 'create', '--tenant', 'ops', '--name', 'Billing export', '--role', 'viewer', '--local'],
       { DATA_DIR: dataDir },
     );
-    expect(created.status, created.stderr).toBe(0);
+    expect(created.code, created.stderr).toBe(0);
     const keyId = /\b(key_[0-9A-Z]{26})\b/.exec(created.stdout)?.[1] ?? '';
     expect(created.stdout).toContain("(viewer, 'Billing export') for tenant 'ops'");
     const key = created.stdout.trim().split('\n').at(-1) ?? '';
@@ -146,8 +150,10 @@ describe('operator CLI: api-key --local (the running twin)', { timeout: 30_000 }
     });
     expect(write.status).toBe(403);
 
-    const list = cli(['api-key', 'list', '--tenant', 'ops', '--json', '--local'], { DATA_DIR: dataDir });
-    expect(list.status, list.stderr).toBe(0);
+    const list = await cliAsync(['api-key', 'list', '--tenant', 'ops', '--json', '--local'], {
+      DATA_DIR: dataDir,
+    });
+    expect(list.code, list.stderr).toBe(0);
     expect(JSON.parse(list.stdout)).toEqual([
       {
         keyId,
@@ -159,28 +165,28 @@ describe('operator CLI: api-key --local (the running twin)', { timeout: 30_000 }
     ]);
     expect(list.stdout).not.toContain(key);
 
-    const revoked = cli(['api-key', 'revoke', '--tenant', 'ops', '--key-id', keyId, '--local'], {
+    const revoked = await cliAsync(['api-key', 'revoke', '--tenant', 'ops', '--key-id', keyId, '--local'], {
       DATA_DIR: dataDir,
     });
-    expect(revoked.status, revoked.stderr).toBe(0);
+    expect(revoked.code, revoked.stderr).toBe(0);
     expect(await keys.identify(hashApiKey(key))).toBeUndefined();
-    const unknown = cli(['api-key', 'revoke', '--tenant', 'other', '--key-id', keyId, '--local'], {
+    const unknown = await cliAsync(['api-key', 'revoke', '--tenant', 'other', '--key-id', keyId, '--local'], {
       DATA_DIR: dataDir,
     });
-    expect(unknown.status).toBe(1);
+    expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain(`tenant 'other' has no key ${keyId}`);
-    const badRole = cli(['api-key', 'create', '--tenant', 'ops', '--role', 'root', '--local'], {
+    const badRole = await cliAsync(['api-key', 'create', '--tenant', 'ops', '--role', 'root', '--local'], {
       DATA_DIR: dataDir,
     });
-    expect(badRole.status).toBe(2);
+    expect(badRole.code).toBe(2);
     expect(badRole.stderr).toContain('--role must be one of viewer, sender, admin');
   });
 
-  it('says so when no twin runs on DATA_DIR', () => {
+  it('says so when no twin runs on DATA_DIR', async () => {
     const other = mkdtempSync(path.join(tmpdir(), 'cli-no-twin-'));
     try {
-      const run = cli(['api-key', 'create', '--tenant', 'acme', '--local'], { DATA_DIR: other });
-      expect(run.status).toBe(1);
+      const run = await cliAsync(['api-key', 'create', '--tenant', 'acme', '--local'], { DATA_DIR: other });
+      expect(run.code).toBe(1);
       expect(run.stderr).toContain(`No local twin is running on DATA_DIR ${other}`);
     } finally {
       rmSync(other, { recursive: true, force: true });

@@ -668,5 +668,6 @@ describe('bundling', () => {
       const limit = WHOLE_TWILIO_SDK.has(fnId) ? 6 : TWILIO_CONTENT_ONLY.has(fnId) ? 1.5 : 1;
       expect(bytes, `${fnId}: ${(bytes / MB).toFixed(2)} MB`).toBeLessThan(limit * MB);
     }
-  }, 60_000);
+    // 42–51 s on a 2-core box next to two other files, 80 s with more load beside them.
+  }, 180_000);
 });
