@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -16,8 +16,9 @@ import { type StreamSource, startStreamSource } from './dynamodb-stream-source.t
 import { type LocalEventBus, publishersOf, startEventBuses } from './eventbridge-local.ts';
 import { FaultInjector } from './faults/injector.ts';
 import { startFaultProxy } from './faults/proxy.ts';
-import { freePort, PortInUseError } from './free-port.ts';
-import { type FrontDoor, openFrontDoor } from './front-door.ts';
+import { freePort } from './free-port.ts';
+import { openFrontDoor } from './front-door.ts';
+import { openFunctionUrlDoors } from './function-url-doors.ts';
 import { type GrantGuard, startGuardFor } from './grant-guard-wiring.ts';
 import { handlerEnvironment, missing } from './handler-environment.ts';
 import { createHttpGateway } from './http-gateway.ts';
@@ -259,31 +260,17 @@ export async function startLocalTwin(
       log,
     });
     stack.push(() => timeToLive.stop());
-    // Each function URL is a server of its own (on AWS, a URL of its own): its address goes to the
-    // functions that use it, so it is bound before they are loaded. Its port is kept in DATA_DIR and
-    // taken again after a restart, as a Lambda Function URL stays the same: messages sent before the
-    // restart name it in their StatusCallback, and the simulator resumes their callbacks.
-    const urlServers: Record<string, FrontDoor> = {};
+    // Each function URL is a server of its own, on the port it had before (function-url-doors.ts): its
+    // address goes to the functions that use it, so it is bound before they are loaded.
+    const urlServers = await openFunctionUrlDoors(config.dataDir, Object.keys(topo.functionUrls), (message) =>
+      log({ level: 'WARN', source: 'twin', message }),
+    );
     const functionUrls: Record<string, string> = {};
-    const keptPorts = readFunctionUrlPorts(config.dataDir);
-    for (const id of Object.keys(topo.functionUrls)) {
-      const kept = keptPorts[id];
-      const server = await openFrontDoor(kept ?? 0).catch((error: unknown) => {
-        if (!kept || !(error instanceof PortInUseError)) throw error;
-        log({
-          level: 'WARN',
-          source: 'twin',
-          message: `function URL ${id}: port ${kept} is taken now, so another was chosen; callbacks of messages sent before this start go to the old one and are lost (the sweeper asks Twilio for their status)`,
-        });
-        return openFrontDoor(0);
-      });
+    for (const [id, server] of Object.entries(urlServers)) {
       stack.push(() => server.close());
-      urlServers[id] = server;
-      keptPorts[id] = server.port;
       // With an explicit PUBLIC_BASE_URL (a tunnel for real Twilio), callbacks go through the API's route.
       functionUrls[id] = config.publicBaseUrl ?? `http://127.0.0.1:${server.port}`;
     }
-    writeFunctionUrlPorts(config.dataDir, keptPorts);
     await seedApiKeys(dynamodb.endpoint, tableNames.main, config.apiKeys, (message) =>
       log({ level: 'WARN', source: 'twin', message }),
     );
@@ -627,32 +614,6 @@ function writeEndpoints(
     `${JSON.stringify({ sqsEndpoint, s3Endpoint: sqsEndpoint, dynamodbEndpoint, tables, buckets, queues: byId }, null, 2)}\n`,
     { mode: PRIVATE_FILE_MODE },
   );
-}
-
-const FUNCTION_URLS_FILE = 'function-urls.json';
-
-/** The ports the function URLs had in the last run on this DATA_DIR, by id; none when unreadable. */
-function readFunctionUrlPorts(dataDir: string): Record<string, number> {
-  try {
-    const kept = JSON.parse(readFileSync(path.join(dataDir, FUNCTION_URLS_FILE), 'utf8')) as Record<
-      string,
-      unknown
-    >;
-    return Object.fromEntries(
-      Object.entries(kept).filter(
-        (entry): entry is [string, number] =>
-          Number.isInteger(entry[1]) && (entry[1] as number) > 0 && (entry[1] as number) < 65_536,
-      ),
-    );
-  } catch {
-    return {};
-  }
-}
-
-function writeFunctionUrlPorts(dataDir: string, ports: Record<string, number>): void {
-  writeFileSync(path.join(dataDir, FUNCTION_URLS_FILE), `${JSON.stringify(ports)}\n`, {
-    mode: PRIVATE_FILE_MODE,
-  });
 }
 
 /** What a function's ARN would be on AWS: the twin's Scheduler names its target by it. */
