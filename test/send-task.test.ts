@@ -514,9 +514,10 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     });
     expect((await deliver(tasks, slowRead)).batchItemFailures).toEqual([]);
     expect(rig.sentTo(phone)).toHaveLength(1);
-    expect(booked).toHaveLength(2);
-    // Sent at its second slot, not when the slow read let it go, 250 ms after the first.
-    expect(sentAt).toBeGreaterThanOrEqual(at(booked, 1));
+    // A new slot, and sent at it, not when the slow read let it go 250 ms after the first. (On a
+    // loaded machine the second slot may be missed too: a third, and sent at that one.)
+    expect(booked.length).toBeGreaterThanOrEqual(2);
+    expect(sentAt).toBeGreaterThanOrEqual(at(booked, booked.length - 1));
   });
 
   it("one sender's tasks waiting for its slots never hold up another sender's tasks in the same batch", async () => {
