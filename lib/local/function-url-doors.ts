@@ -46,14 +46,12 @@ export async function openFunctionUrlDoors(
 /** The ports of the last run, by id; none when the file is missing or unreadable. */
 function readPorts(dataDir: string): Record<string, number> {
   try {
-    const kept = JSON.parse(readFileSync(path.join(dataDir, FUNCTION_URLS_FILE), 'utf8')) as Record<
-      string,
-      unknown
-    >;
+    const kept: unknown = JSON.parse(readFileSync(path.join(dataDir, FUNCTION_URLS_FILE), 'utf8'));
+    const isPort = (port: unknown): port is number =>
+      Number.isInteger(port) && Number(port) > 0 && Number(port) < 65_536;
     return Object.fromEntries(
-      Object.entries(kept).filter(
-        (entry): entry is [string, number] =>
-          Number.isInteger(entry[1]) && (entry[1] as number) > 0 && (entry[1] as number) < 65_536,
+      Object.entries(kept as Record<string, unknown>).filter((entry): entry is [string, number] =>
+        isPort(entry[1]),
       ),
     );
   } catch {
