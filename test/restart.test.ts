@@ -29,7 +29,7 @@ const deathOf = (child: ChildProcess) =>
 afterAll(() => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
   for (const dir of dirs) {
-    // A DynamoDB Local orphaned by the SIGKILL below is ours to clean up too.
+    // A DynamoDB Local left running (the check below failed) is ours to clean up too.
     for (const pid of javaOf(dir)) process.kill(pid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
@@ -118,6 +118,11 @@ async function scenario(options: {
   });
   first.kill('SIGKILL');
   await new Promise((resolve) => first.once('exit', resolve));
+  // Its DynamoDB Local (a process group of its own) must not outlive it.
+  await waitFor(() => javaOf(dataDir).length === 0, {
+    timeoutMs: 15_000,
+    message: 'DynamoDB Local kept running after its twin was killed',
+  });
 
   const second = await startTwin(env);
   const restarted = Date.now();

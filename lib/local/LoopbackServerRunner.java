@@ -1,3 +1,4 @@
+import java.io.IOException;
 import java.lang.reflect.Field;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Server;
@@ -13,6 +14,10 @@ import software.amazon.dynamodb.services.local.server.DynamoDBProxyServer;
  * -sharedDb, ...), builds the server the jar's own way, sets the host on its Jetty connector before
  * it starts, and starts it. lib/local/dynamodb-local.ts runs it with Java's single-file source
  * launcher (JEP 330), so there is nothing to build.
+ *
+ * It also never outlives the process that started it: that process holds the other end of its
+ * standard input, and when the pipe closes (the parent exited, even by SIGKILL) the server stops.
+ * DynamoDB Local runs in a process group of its own, so nothing else would stop it.
  */
 public final class LoopbackServerRunner {
   public static void main(String[] args) throws Exception {
@@ -23,5 +28,19 @@ public final class LoopbackServerRunner {
     Server jetty = (Server) field.get(proxy);
     for (Connector connector : jetty.getConnectors()) ((ServerConnector) connector).setHost(host);
     proxy.start();
+    Thread parentWatch = new Thread(LoopbackServerRunner::exitWhenParentGone, "parent-watch");
+    parentWatch.setDaemon(true);
+    parentWatch.start();
+  }
+
+  private static void exitWhenParentGone() {
+    try {
+      while (System.in.read() != -1) {
+        // The parent never writes; anything read is ignored.
+      }
+    } catch (IOException closed) {
+      // The same: the pipe is gone.
+    }
+    System.exit(0);
   }
 }

@@ -77,9 +77,12 @@ const LOOPBACK_RUNNER = fileURLToPath(new URL('./LoopbackServerRunner.java', imp
  * compiler (no jdk.compiler module) the jar runs as it is, on every interface, and `loopbackOnly`
  * is false.
  *
- * A pid file names the Java process. `killOrphan` (only for a start that took over a stale
- * DATA_DIR/twin.lock, so no live twin can own it) kills a DynamoDB Local a crashed run left on
- * this data; without it, such a process is an error naming its PID, never killed.
+ * It stops by itself when this process ends, however it ends (the runner exits when its standard
+ * input, a pipe from here, closes). A pid file names the Java process for what that misses (a jar
+ * run without the runner, a Java still closing when the next start comes): `killOrphan` (only for a
+ * start that took over a stale DATA_DIR/twin.lock, so no live twin can own it) kills a DynamoDB
+ * Local a crashed run left on this data; without it, such a process is an error naming its PID,
+ * never killed.
  */
 export async function startDynamoDbLocal(options: {
   dataDir: string;
@@ -110,7 +113,8 @@ export async function startDynamoDbLocal(options: {
     ...(runner ? ['-cp', `${runner}${path.delimiter}${jar}`, 'LoopbackServerRunner'] : ['-jar', jar]),
     ...serverArgs,
   ];
-  // umask 077 so the database files it creates are the user's only; `exec` keeps the PID Java's.
+  // umask 077 so the database files it creates are the user's only; `exec` keeps the PID Java's,
+  // and its standard input this process's pipe (the runner's parent watch).
   // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and Java would
   // die at once under the handlers still finishing their sends (their calls refused, the batch back
   // on the queue for its visibility timeout). The twin stops it last, itself (stop() below).
