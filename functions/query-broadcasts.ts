@@ -71,7 +71,7 @@ export const handler = adminRoute(async (event, tenantId) => {
         },
         ...(broadcast.followUp ? { followUp: followUpCountsOf(totals.followUp, succeeded) } : {}),
         ...waitingView(broadcast, totals),
-        updatedAt: new Date().toISOString(),
+        updatedAt: progressChangedAt(broadcast, totals),
       });
     }
     case 'GET /v1/broadcasts/{id}/recipients': {
@@ -105,6 +105,16 @@ export const handler = adminRoute(async (event, tenantId) => {
  */
 function current(deps: Parameters<typeof settle>[0], broadcast: Broadcast) {
   return settle(deps, broadcast, new Date());
+}
+
+/**
+ * When what the progress shows last changed: the latest recipient change its counts include, or
+ * the broadcast's own latest status time (created, started, paused, cancelled, completed). Two polls
+ * with nothing new between them say the same time.
+ */
+function progressChangedAt(b: Broadcast, totals: CounterTotals): string {
+  const times = [b.createdAt, b.startedAt, b.pausedAt, b.cancelledAt, b.completedAt, totals.changedAt];
+  return times.reduce<string>((latest, time) => (time && time > latest ? time : latest), b.createdAt);
 }
 
 /** The audience as asked; its listed phones as a count (the recipients route lists everyone). */

@@ -65,10 +65,13 @@ export class DynamoCounters implements BroadcastCounters {
       const written = await this.#update({
         TableName: this.#table,
         Key: shardCountsKey(update.broadcastId, update.shard),
-        ...merge(addExpression(deltas, { seq: last, tenantId: update.tenantId }), {
-          ConditionExpression: 'attribute_not_exists(seq) OR seq < :first',
-          ExpressionAttributeValues: { ':first': first },
-        }),
+        ...merge(
+          addExpression(deltas, { seq: last, tenantId: update.tenantId, changedAt: update.changedAt }),
+          {
+            ConditionExpression: 'attribute_not_exists(seq) OR seq < :first',
+            ExpressionAttributeValues: { ':first': first },
+          },
+        ),
       });
       if (written) return { deltas, applied: applicable.length };
       // Some of these changes were applied before (a retried batch): start after what was.
@@ -122,11 +125,12 @@ export class DynamoCounters implements BroadcastCounters {
     shard: string;
     deltas: CounterDeltas;
     seenSeq: string | undefined;
+    changedAt: string;
   }): Promise<boolean> {
     return this.#update({
       TableName: this.#table,
       Key: shardCountsKey(update.broadcastId, update.shard),
-      ...merge(addExpression(update.deltas, { tenantId: update.tenantId }), {
+      ...merge(addExpression(update.deltas, { tenantId: update.tenantId, changedAt: update.changedAt }), {
         ConditionExpression: update.seenSeq === undefined ? 'attribute_not_exists(seq)' : 'seq = :seen',
         ExpressionAttributeValues: update.seenSeq === undefined ? {} : { ':seen': update.seenSeq },
       }),

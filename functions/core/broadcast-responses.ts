@@ -217,7 +217,10 @@ export const ProgressView = z
     }),
     waiting: WaitingView.optional(),
     estimatedFinishAt: timestamp.optional(),
-    updatedAt: timestamp,
+    updatedAt: timestamp.meta({
+      description:
+        "When this progress last changed: the latest recipient change its counts include, or the broadcast's latest status time",
+    }),
   })
   .register(apiSchemas, { id: 'Progress' });
 export type ProgressViewShape = z.infer<typeof ProgressView>;

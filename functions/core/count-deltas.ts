@@ -157,6 +157,8 @@ export interface CounterTotals {
   readonly followUp: Record<string, number>;
   /** Chunks of the list whose send tasks are all on the send queue. */
   readonly chunksEnqueued: number;
+  /** When these counts last changed (the counter items' latest `changedAt`, ISO 8601); absent before any. */
+  readonly changedAt?: string;
 }
 
 /** Sums counter items (any number, any fields) into totals by kind. */
@@ -167,6 +169,7 @@ export function totalsOf(items: Iterable<Record<string, unknown>>): CounterTotal
   const waiting: Record<string, number> = {};
   let retriesPending = 0;
   let chunksEnqueued = 0;
+  let changedAt: string | undefined;
   const add = (into: Record<string, number>, name: string, value: unknown) => {
     const n = Number(value);
     if (Number.isFinite(n)) into[name] = (into[name] ?? 0) + n;
@@ -179,6 +182,17 @@ export function totalsOf(items: Iterable<Record<string, unknown>>): CounterTotal
       else if (name.startsWith('w_')) add(waiting, name.slice(2), value);
       else if (name === 'r_pending') retriesPending += Number(value) || 0;
       else if (name === 'chunksEnqueued') chunksEnqueued += Number(value) || 0;
+      // ISO 8601 in UTC compares as text does.
+      else if (name === 'changedAt' && typeof value === 'string' && (!changedAt || value > changedAt))
+        changedAt = value;
     }
-  return { statuses, errors, retriesPending, waiting, followUp, chunksEnqueued };
+  return {
+    statuses,
+    errors,
+    retriesPending,
+    waiting,
+    followUp,
+    chunksEnqueued,
+    ...(changedAt ? { changedAt } : {}),
+  };
 }

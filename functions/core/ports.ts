@@ -433,7 +433,8 @@ export interface BroadcastCounters {
   shardCounts(broadcastId: string): Promise<Map<string, ShardCounts>>;
   /**
    * The recount's repair: adds `deltas` to a shard's counters only while its watermark is still
-   * `seenSeq` (the aggregator applied nothing since it was read). False when it moved.
+   * `seenSeq` (the aggregator applied nothing since it was read), and sets its `changedAt`. False
+   * when it moved.
    */
   correct(update: {
     tenantId: string;
@@ -441,6 +442,7 @@ export interface BroadcastCounters {
     shard: string;
     deltas: CounterDeltas;
     seenSeq: string | undefined;
+    changedAt: string;
   }): Promise<boolean>;
 }
 
@@ -456,6 +458,11 @@ export interface CounterUpdate {
   readonly broadcastId: string;
   /** The recipients' shard (`S05`): one counter item, one writer. */
   readonly shard: string;
+  /**
+   * When these counts change (ISO 8601), kept on the counter item as `changedAt`. One writer per
+   * shard, batch after batch, so it only moves forward; a retried batch that adds nothing leaves it.
+   */
+  readonly changedAt: string;
   readonly changes: readonly {
     /** The stream record's sequence number (digits; ordered within the item collection). */
     readonly sequence: string;

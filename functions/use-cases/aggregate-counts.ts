@@ -52,11 +52,13 @@ export function createAggregator(deps: AggregatorDeps) {
         tenantId: string;
         broadcastId: string;
         shard: string;
+        changedAt: string;
         changes: { sequence: string; deltas: CounterDeltas }[];
         activity: ({ kind: 'sent' | 'failed'; minute: string } | undefined)[];
       }
     >();
     const history: ContactMessage[] = [];
+    const batchAt = now().toISOString();
     for (const record of records) {
       // Retention (DynamoDB TTL) deleting a recipient is no outcome: its counts stay as they were.
       if (isTimeToLiveRemoval(record)) continue;
@@ -88,6 +90,7 @@ export function createAggregator(deps: AggregatorDeps) {
         tenantId,
         broadcastId: where.broadcastId,
         shard: where.shard,
+        changedAt: batchAt,
         changes: [],
         activity: [],
       };

@@ -244,7 +244,8 @@ export function createSweeper(deps: SweepDeps) {
       const correction = countCorrection(ledgerCounts(byShard.get(shard) ?? []), item?.fields ?? {});
       if (Object.keys(correction).length === 0) continue;
       const ids = { tenantId: broadcast.tenantId, broadcastId: broadcast.broadcastId, shard };
-      if (await deps.counters.correct({ ...ids, deltas: correction, seenSeq: item?.seq })) {
+      const changedAt = clock().toISOString();
+      if (await deps.counters.correct({ ...ids, deltas: correction, seenSeq: item?.seq, changedAt })) {
         repaired += 1;
         log.warn('counts did not match the ledger (a stream change was lost): recounted', {
           ...ids,

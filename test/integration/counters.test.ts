@@ -63,12 +63,12 @@ afterAll(async () => {
 let sequence = 0;
 const broadcastId = () => `brd_COUNTS${++sequence}`;
 const change = (n: number, deltas: CounterDeltas) => ({ sequence: String(n), deltas });
-const update = (id: string, changes: CounterUpdate['changes'], tenantId = TENANT): CounterUpdate => ({
-  tenantId,
-  broadcastId: id,
-  shard: 'S03',
-  changes,
-});
+const update = (
+  id: string,
+  changes: CounterUpdate['changes'],
+  tenantId = TENANT,
+  changedAt = new Date().toISOString(),
+): CounterUpdate => ({ tenantId, broadcastId: id, shard: 'S03', changedAt, changes });
 const statusesOf = async (id: string) => (await counters.totals(id)).statuses;
 
 describe('DynamoCounters.apply: each stream change counted once', () => {
@@ -85,6 +85,27 @@ describe('DynamoCounters.apply: each stream change counted once', () => {
     });
     expect(await counters.apply(batch)).toEqual({ deltas: {}, applied: 0 });
     expect(await statusesOf(id)).toEqual({ queued: -2, sending: 1, sent: 1 });
+  });
+
+  it('keeps when the counts last changed: the latest batch that added something, across shards', async () => {
+    const id = broadcastId();
+    expect((await counters.totals(id)).changedAt).toBeUndefined();
+    const first = update(id, [change(1, { c_sent: 1 })], TENANT, '2026-12-01T10:00:00.000Z');
+    await counters.apply(first);
+    await counters.apply({
+      ...update(id, [change(7, { c_sent: 1 })], TENANT, '2026-12-01T10:00:05.000Z'),
+      shard: 'S04',
+    });
+    await counters.apply(update(id, [change(2, { c_read: 1 })], TENANT, '2026-12-01T10:00:02.000Z'));
+    expect((await counters.totals(id)).changedAt).toBe('2026-12-01T10:00:05.000Z');
+    // A retried batch that adds nothing (its changes counted before) does not move it.
+    await counters.apply({
+      ...first,
+      shard: 'S04',
+      changedAt: '2026-12-01T10:00:09.000Z',
+      changes: [change(7, { c_sent: 1 })],
+    });
+    expect((await counters.totals(id)).changedAt).toBe('2026-12-01T10:00:05.000Z');
   });
 
   it('a longer retry that overlaps what was applied (a bisected batch retried whole) counts each change once', async () => {
@@ -128,11 +149,19 @@ describe('DynamoCounters.apply: each stream change counted once', () => {
     });
     // A batch lands between the recount's read and its write: the repair is refused.
     await counters.apply(update(id, [change(11, { c_sending: -1, c_sent: 1 })]));
-    const repair = { tenantId: 'tenant-a', broadcastId: id, shard: 'S03', deltas: { c_sent: 5 } };
+    const repair = {
+      tenantId: 'tenant-a',
+      broadcastId: id,
+      shard: 'S03',
+      deltas: { c_sent: 5 },
+      changedAt: '2099-01-01T00:00:00.000Z',
+    };
     expect(await counters.correct({ ...repair, seenSeq: seen?.seq })).toBe(false);
     const now = (await counters.shardCounts(id)).get('S03');
     expect(await counters.correct({ ...repair, seenSeq: now?.seq })).toBe(true);
     expect(await statusesOf(id)).toEqual({ queued: -1, sending: 0, sent: 6 });
+    // The repair changed the counts: they say when.
+    expect((await counters.totals(id)).changedAt).toBe(repair.changedAt);
     // A shard no batch ever reached: repaired only while it still has no watermark.
     expect(await counters.correct({ ...repair, shard: 'S04', seenSeq: undefined })).toBe(true);
     expect(await counters.correct({ ...repair, shard: 'S03', seenSeq: undefined })).toBe(false);

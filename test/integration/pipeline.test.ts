@@ -65,6 +65,43 @@ describe('core pipeline through the local twin', () => {
     expect(progress.body).toMatchObject({ processedCount: 3, pendingCount: 0, progressPct: 100 });
     expect(progress.body.errorSummary).toEqual([{ code: 63024, message: expect.any(String), count: 1 }]);
 
+    // updatedAt says when the progress last changed, not when it was asked: once Twilio has nothing
+    // left to report and the counts have every change, two polls agree on a time no earlier than the
+    // last recipient's change and the broadcast's end.
+    await waitFor(
+      async () =>
+        ((await (await fetch(`${api.twin.simulator?.url}/_simulator/health`)).json()) as Json)
+          .pendingSteps === 0 || undefined,
+      { timeoutMs: 15_000, message: 'the Twilio simulator kept posting status callbacks' },
+    );
+    const [settled, ledger] = await waitFor(
+      async () => {
+        const [now, list] = await Promise.all([
+          call('GET', `/v1/broadcasts/${created.body.broadcastId}/progress`, { key: ACME }),
+          call('GET', `/v1/broadcasts/${created.body.broadcastId}/recipients`, { key: ACME }),
+        ]);
+        const byStatus: Record<string, number> = {};
+        for (const r of list.body.items as Json[]) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+        const shown = (counts: Record<string, number>) =>
+          JSON.stringify(
+            Object.entries(counts)
+              .filter(([, n]) => n > 0)
+              .sort(),
+          );
+        return shown(now.body.counts) === shown(byStatus)
+          ? ([now.body, list.body.items as Json[]] as const)
+          : undefined;
+      },
+      { timeoutMs: 15_000, message: 'the counts never caught up with the recipients' },
+    );
+    const asked = new Date().toISOString();
+    const again = await call('GET', `/v1/broadcasts/${created.body.broadcastId}/progress`, { key: ACME });
+    expect(again.body.updatedAt).toBe(settled.updatedAt);
+    expect(settled.updatedAt < asked).toBe(true);
+    const ended = (await call('GET', `/v1/broadcasts/${created.body.broadcastId}`, { key: ACME })).body;
+    for (const time of [ended.completedAt, ...ledger.map((r) => r.updatedAt)])
+      expect(settled.updatedAt >= time, `${settled.updatedAt} before ${time}`).toBe(true);
+
     for (const phone of phones) expect(api.messagesTo(phone)).toBe(1);
     // The service's metrics (EMF in DATA_DIR/metrics.jsonl on the twin): three accepted by Twilio, one
     // failed by its callback with 63024, also in the failure total the failure-rate alarm reads.
