@@ -108,9 +108,9 @@ function current(deps: Parameters<typeof settle>[0], broadcast: Broadcast) {
 }
 
 /**
- * When what the progress shows last changed: the latest recipient change its counts include, or
- * the broadcast's own latest status time (created, started, paused, cancelled, completed). Two polls
- * with nothing new between them say the same time.
+ * When what the progress shows last changed: its counts (the aggregator's or the recount's last
+ * update, `changedAt`), or the broadcast's own latest status time (created, started, paused,
+ * cancelled, completed). Two polls with nothing new between them say the same time.
  */
 function progressChangedAt(b: Broadcast, totals: CounterTotals): string {
   const times = [b.createdAt, b.startedAt, b.pausedAt, b.cancelledAt, b.completedAt, totals.changedAt];

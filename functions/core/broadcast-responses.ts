@@ -219,7 +219,7 @@ export const ProgressView = z
     estimatedFinishAt: timestamp.optional(),
     updatedAt: timestamp.meta({
       description:
-        "When this progress last changed: the latest recipient change its counts include, or the broadcast's latest status time",
+        "When this progress last changed: its counts (their latest update from the ledger), or the broadcast's latest status time",
     }),
   })
   .register(apiSchemas, { id: 'Progress' });
