@@ -120,7 +120,9 @@ export const handler = adminRoute(async (event, tenantId) => {
         return repeated(tenantId, outcome.existing, fingerprint, now);
       }
       logger.info('campaign created', { campaignId: campaign.campaignId, expression: schedule.expression });
-      return json(201, campaignView(campaign, now, []));
+      // Its next runs as of now that its schedule exists: the Scheduler fires no time that passed before
+      // (a request begun at 09:59:59.9 whose schedule was made at 10:00:00.2 first runs at 10:01).
+      return json(201, campaignView(campaign, new Date(), []));
     }
     case 'GET /v1/campaigns': {
       const query = parseListQuery(PageQuery, event.queryStringParameters);
