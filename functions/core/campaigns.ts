@@ -9,6 +9,7 @@ import {
 } from './broadcast-request.ts';
 import { ApiError, type FieldProblem } from './errors.ts';
 import { firingsAfter, parseSchedule, type Schedule } from './schedule-expressions.ts';
+import { schedulerTime } from './schedules.ts';
 import { type BroadcastStatus, isFinalBroadcastStatus } from './statuses.ts';
 
 /**
@@ -206,13 +207,11 @@ export function decideRun(
   return { action: 'run' };
 }
 
-/** The campaign's next firing times after `now` (none for a paused or completed one). */
+/** The campaign's next firing times after `now`, as Scheduler writes them (none for a paused or completed one). */
 export function nextRuns(campaign: Campaign, now: Date, count = NEXT_RUNS_SHOWN): string[] {
   if (campaign.status !== 'active') return [];
   const schedule = parseSchedule(campaign.schedule);
-  return firingsAfter(schedule, now, count, { startDate: new Date(campaign.createdAt) }).map((d) =>
-    d.toISOString(),
-  );
+  return firingsAfter(schedule, now, count, { startDate: new Date(campaign.createdAt) }).map(schedulerTime);
 }
 
 /** A run as API.md shows it: `{ scheduledFor, broadcastId, status }` (+ reason or error). */

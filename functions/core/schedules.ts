@@ -12,6 +12,15 @@
  */
 export const SCHEDULED_TIME = '<aws.scheduler.scheduled-time>';
 
+/**
+ * A firing time written as Scheduler writes SCHEDULED_TIME: ISO-8601 UTC to the second, no
+ * milliseconds (`2022-03-22T18:59:43Z`). Firings fall on whole seconds, so nothing is lost; the API's
+ * `nextRuns` use it too, so a run's `scheduledFor` is the same text as the `nextRuns` entry it was.
+ */
+export function schedulerTime(at: Date): string {
+  return at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
 /** What the run function receives from a schedule (its target input, the time filled in). */
 export type ScheduleInvocation =
   | {

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import path from 'node:path';
 import { ApiError } from '../../functions/core/errors.ts';
 import { firingsAfter, parseSchedule, type Schedule } from '../../functions/core/schedule-expressions.ts';
-import { SCHEDULED_TIME } from '../../functions/core/schedules.ts';
+import { SCHEDULED_TIME, schedulerTime } from '../../functions/core/schedules.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local.ts';
 import { PRIVATE_FILE_MODE } from './data-dir.ts';
 
@@ -214,10 +214,7 @@ export async function startSchedulerLocal(options: LocalSchedulerOptions): Promi
     if (s?.State !== 'ENABLED' || !s.nextAt) return;
     const due = new Date(s.nextAt);
     if (due.getTime() > at.getTime() || (s.retryAt && Date.parse(s.retryAt) > at.getTime())) return;
-    const input = (s.Target.Input ?? '{}').replaceAll(
-      SCHEDULED_TIME,
-      due.toISOString().replace('.000Z', 'Z'),
-    );
+    const input = (s.Target.Input ?? '{}').replaceAll(SCHEDULED_TIME, schedulerTime(due));
     let delivered = false;
     try {
       for (let i = 0; i < (options.deliveriesPerFiring ?? 1); i++)

@@ -53,7 +53,7 @@ it('an every-minute campaign runs at the next minute boundary and stops when pau
     },
     { timeoutMs: 90_000, intervalMs: 1_000, message: 'the campaign did not run at the next minute' },
   );
-  expect(oneRun.map((r) => r.scheduledFor)).toEqual([first.replace('.000Z', 'Z')]);
+  expect(oneRun.map((r) => r.scheduledFor)).toEqual([first]);
   expect(typeof oneRun[0]?.broadcastId).toBe('string');
   await waitFor(async () => ((await api.messagesTo(phone)) === 1 ? true : undefined), {
     timeoutMs: 30_000,
