@@ -46,16 +46,27 @@ export async function settle(deps: SettleDeps, broadcast: Broadcast, at: Date): 
   }
   const final = finalBroadcastStatus(counts, { retryPending: totals.retriesPending > 0 });
   if (final) {
-    if (broadcast.status !== final && (await deps.broadcasts.finish(broadcast, final, at)))
+    if (broadcast.status === final) return state;
+    if (await deps.broadcasts.finish(broadcast, final, at))
       return { ...state, broadcast: { ...broadcast, status: final, completedAt: at.toISOString() } };
-    return state;
+    return asItIsNow(deps, state);
   }
-  if (
-    (broadcast.status === 'completed' || broadcast.status === 'partial' || broadcast.status === 'failed') &&
-    (await deps.broadcasts.reopen(broadcast))
-  ) {
-    const { completedAt: _completedAt, ...rest } = broadcast;
-    return { ...state, broadcast: { ...rest, status: 'running' } };
+  if (broadcast.status === 'completed' || broadcast.status === 'partial' || broadcast.status === 'failed') {
+    if (await deps.broadcasts.reopen(broadcast)) {
+      const { completedAt: _completedAt, ...rest } = broadcast;
+      return { ...state, broadcast: { ...rest, status: 'running' } };
+    }
+    return asItIsNow(deps, state);
   }
   return state;
+}
+
+/**
+ * A write refused because another settle (the aggregator's, a route's) or a cancel moved the
+ * broadcast meanwhile: the broadcast as it is now, never the status read before (a `completed`
+ * shown beside a pending retry).
+ */
+async function asItIsNow(deps: SettleDeps, state: BroadcastState): Promise<BroadcastState> {
+  const now = await deps.broadcasts.get(state.broadcast.tenantId, state.broadcast.broadcastId);
+  return now ? { ...state, broadcast: now } : state;
 }

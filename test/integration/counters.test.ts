@@ -9,6 +9,7 @@ import { DynamoSendLedger } from '../../functions/adapters/dynamo-send-ledger.ts
 import { SHARDS, shardCountsKey } from '../../functions/adapters/table-layout.ts';
 import type { CounterDeltas } from '../../functions/core/count-deltas.ts';
 import type { CounterUpdate, RecipientKey, SendTask } from '../../functions/core/ports.ts';
+import { settle } from '../../functions/use-cases/settle-broadcast.ts';
 import { waitFor } from '../../lib/local/wait-for.ts';
 import { numberedEntries, storeBroadcast } from '../support/broadcasts.ts';
 import { type CountsStream, startCountsStream, untilCountsMatchLedger } from '../support/counts-stream.ts';
@@ -298,6 +299,31 @@ describe('the aggregator on the table stream (the twin’s DynamoDB Streams even
     expect(totals.errors).toEqual({ '63024': 1 });
     expect(await counters.recentActivity(tenant, new Date(), 5)).toEqual({ sent: 2, failed: 1 });
   });
+  it('a settle whose write another settle beat shows the broadcast as it is now, not the status it read', async () => {
+    const tenant = `tenant-race-${Date.now()}`;
+    const { broadcast, keys, tasks } = await queued(1, tenant);
+    await ledger.claim(tasks[0] as SendTask, new Date(), lease());
+    await ledger.report(keys[0] as RecipientKey, {
+      to: 'undelivered',
+      at: new Date(),
+      attempt: 1,
+      errorCode: 30003,
+      retryAt: new Date(Date.now() + 300_000),
+    });
+    await untilCountsMatchLedger({ broadcasts, ledger, counters }, broadcast);
+    const stored = await broadcasts.get(tenant, broadcast.broadcastId);
+    expect(['completed', 'partial', 'failed']).not.toContain(stored?.status); // a retry is pending
+    // A route read it `completed` (before a late failure), and the aggregator reopened it first: the
+    // route's own reopen is refused, and it must not show `completed` beside the pending retry.
+    const shown = await settle(
+      { broadcasts, counters },
+      { ...(stored as NonNullable<typeof stored>), status: 'completed' },
+      new Date(),
+    );
+    expect(shown.totals.retriesPending).toBe(1);
+    expect(shown.broadcast.status).toBe(stored?.status);
+  });
+
   it('a record older than the stream consumer takes goes to the on-failure destination, never to the aggregator', async () => {
     // A second consumer of the same stream, for which every record is too old (as after a long outage).
     let invoked = 0;
