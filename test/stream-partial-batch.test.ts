@@ -70,14 +70,31 @@ async function put(...sks: string[]): Promise<void> {
   );
 }
 
+/**
+ * What followed the first delivery that had `failing` in it: that delivery and the ones after it.
+ * The records of one BatchWriteItem usually come in one batch, but a read may fall between its items
+ * (as on AWS), so the checks hold whatever the split.
+ */
+function fromFirstWith(failing: string, from = 0): string[][] {
+  const first = calls.findIndex((c, i) => i >= from && c.includes(failing));
+  return first < 0 ? [] : calls.slice(first);
+}
+
 describe('partial batch responses on the twin’s stream source', () => {
   it('delivers again from the first record named, and only what was not done', async () => {
     await put('T#1', 'T#2', 'T#3');
-    await waitFor(() => (calls.length >= 2 ? true : undefined), { timeoutMs: 20_000, message: 'no retry' });
-    expect(calls.slice(0, 2)).toEqual([
-      ['T#1', 'T#2', 'T#3'],
-      ['T#2', 'T#3'],
-    ]);
+    await waitFor(() => (fromFirstWith('T#2').length >= 2 ? true : undefined), {
+      timeoutMs: 20_000,
+      message: 'no retry',
+    });
+    const [failed, again] = fromFirstWith('T#2') as [string[], string[]];
+    // The records before T#2 were done; T#2 and the rest of its batch came again.
+    expect(again).toEqual(failed.slice(failed.indexOf('T#2')));
+    expect(calls.flat().filter((sk) => sk === 'T#1')).toHaveLength(1);
+    await waitFor(() => (calls.flat().includes('T#3') ? true : undefined), {
+      timeoutMs: 20_000,
+      message: 'T#3 never delivered',
+    });
     expect(failures).toEqual([]);
   }, 30_000);
 
@@ -88,14 +105,19 @@ describe('partial batch responses on the twin’s stream source', () => {
       timeoutMs: 20_000,
       message: 'no give-up',
     });
-    expect(calls.slice(before)).toEqual([
-      ['T#4', 'T#5', 'T#6'],
-      ['T#5', 'T#6'],
-      ['T#5', 'T#6'],
-    ]);
+    const [failed, ...retries] = fromFirstWith('T#5', before) as [string[], ...string[][]];
+    const rest = failed.slice(failed.indexOf('T#5'));
+    // Two retries (retryAttempts 2) of T#5 and what followed it, never of what came before it.
+    expect(retries.slice(0, 2)).toEqual([rest, rest]);
+    expect(
+      calls
+        .slice(before)
+        .flat()
+        .filter((sk) => sk === 'T#4'),
+    ).toHaveLength(1);
     expect(failures[0]).toMatchObject({
       requestContext: { condition: 'RetryAttemptsExhausted' },
-      DDBStreamBatchInfo: { batchSize: 2 },
+      DDBStreamBatchInfo: { batchSize: rest.length },
     });
   }, 30_000);
 });
