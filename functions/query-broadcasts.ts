@@ -113,7 +113,7 @@ function current(deps: Parameters<typeof settle>[0], broadcast: Broadcast) {
  * cancelled, completed). Two polls with nothing new between them say the same time.
  */
 function progressChangedAt(b: Broadcast, totals: CounterTotals): string {
-  const times = [b.createdAt, b.startedAt, b.pausedAt, b.cancelledAt, b.completedAt, totals.changedAt];
+  const times = [b.startedAt, b.pausedAt, b.cancelledAt, b.completedAt, totals.changedAt];
   return times.reduce<string>((latest, time) => (time && time > latest ? time : latest), b.createdAt);
 }
 
