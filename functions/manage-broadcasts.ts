@@ -7,23 +7,20 @@ import { json } from './commons/http.ts';
 import { logger } from './commons/powertools.ts';
 import { broadcasts, counters, schedules, sendLedger, sendTaskQueue } from './commons/wiring.ts';
 import { LIST_RETENTION_DAYS, listExpiresAt } from './core/chunks.ts';
-import { COUNTS_BATCH_WINDOW_SECONDS } from './core/count-deltas.ts';
+import { displayCounts } from './core/counts.ts';
 import { ApiError } from './core/errors.ts';
 import type { Broadcast, Recipient } from './core/ports.ts';
 import { isRetryable } from './core/retry-policy.ts';
 import { isFinalBroadcastStatus } from './core/statuses.ts';
-import { type BroadcastState, settle, stateOf } from './use-cases/settle-broadcast.ts';
+import { type SettleDeps, settle } from './use-cases/settle-broadcast.ts';
 import { sendTasksFor } from './use-cases/tasks-for-recipients.ts';
 
 /** How long the cancel route waits for sends already under way to settle, so its count is the final one. */
 const CANCEL_SETTLE_MS = 10_000;
+/** Between two reads of the cancelled broadcast's ledger while sends under way settle (each reads it all). */
+const CANCEL_POLL_MS = 500;
 /** A retry this close to the list's expiry could find it gone by the time its tasks are built. */
 const LIST_EXPIRY_MARGIN_SECONDS = 3600;
-/**
- * Counts unchanged for this long, with nothing sending: nothing more will move. Longer than the
- * aggregator's batching window, or a claim made before the cancel may not have reached the counts.
- */
-const CANCEL_STABLE_MS = COUNTS_BATCH_WINDOW_SECONDS * 1000 + 1_500;
 
 /**
  * POST /v1/broadcasts/{id}/cancel, /pause, /resume and /retry.
@@ -33,8 +30,8 @@ const CANCEL_STABLE_MS = COUNTS_BATCH_WINDOW_SECONDS * 1000 + 1_500;
  * Cancel is one conditional write: the broadcast becomes `cancelled` at once; no send starts after
  * it (each send checks the broadcast with a read newer than its claim), and its recipients not yet
  * sent end `cancelled` without a write each (the counts show them so). The answer waits, a few
- * seconds at most, for the sends already under way to settle, so `cancelledCount` is the count the
- * broadcast ends with.
+ * seconds at most, for the sends already under way to settle, so `cancelledCount`, read from the
+ * ledger, is the count the broadcast ends with.
  *
  * Retry re-queues failed/undelivered recipients now, within the same attempt budget as the retry job
  * (1 + RETRY_BACKOFF_SECONDS windows), except those whose reason no retry can fix; a recipient
@@ -71,16 +68,9 @@ export const handler = adminRoute(async (event, tenantId) => {
             ),
           );
       const cancelled: Broadcast = { ...broadcast, status: 'cancelled', cancelledAt: now.toISOString() };
-      const state = await settled(deps, cancelled);
-      logger.info('broadcast cancelled', {
-        broadcastId: broadcast.broadcastId,
-        cancelledCount: state.counts.cancelled,
-      });
-      return json(200, {
-        broadcastId: broadcast.broadcastId,
-        status: 'cancelled',
-        cancelledCount: state.counts.cancelled,
-      });
+      const cancelledCount = await cancelledCountOnceSettled(deps, cancelled);
+      logger.info('broadcast cancelled', { broadcastId: broadcast.broadcastId, cancelledCount });
+      return json(200, { broadcastId: broadcast.broadcastId, status: 'cancelled', cancelledCount });
     }
     case 'POST /v1/broadcasts/{id}/pause':
       return json(200, await pauseBroadcast(tenantId, broadcast.broadcastId, ADMIN_PAUSE_REASON, now));
@@ -139,18 +129,22 @@ export const handler = adminRoute(async (event, tenantId) => {
   }
 });
 
-/** The cancelled broadcast once nothing is sending and its counts stood still a moment (bounded wait). */
-async function settled(deps: Parameters<typeof stateOf>[0], broadcast: Broadcast): Promise<BroadcastState> {
+/**
+ * How many of a cancelled broadcast's recipients end `cancelled`, once the sends under way at the
+ * cancel settled (bounded wait); the broadcast is then settled. Counted from the ledger, strongly
+ * consistent, not from the counters, which trail it by the aggregator's batching (more under load):
+ * every claim made before the cancel is in it, `sending` until its send settles; a claim made after
+ * it is released unsent (each send checks the broadcast after its claim), and unsent recipients,
+ * written `queued` or never written, are shown cancelled (core/counts.ts).
+ */
+async function cancelledCountOnceSettled(deps: SettleDeps, broadcast: Broadcast): Promise<number> {
+  const ledger = sendLedger();
   const deadline = Date.now() + CANCEL_SETTLE_MS;
-  let state = await stateOf(deps, broadcast);
-  let stableSince = Date.now();
-  while (Date.now() < deadline) {
-    await sleep(250);
-    const next = await stateOf(deps, broadcast);
-    if (JSON.stringify(next.counts) !== JSON.stringify(state.counts) || next.counts.sending > 0)
-      stableSince = Date.now();
-    state = next;
-    if (state.counts.sending === 0 && Date.now() - stableSince >= CANCEL_STABLE_MS) break;
+  let tally = await ledger.statusTally(broadcast);
+  while ((tally.sending ?? 0) > 0 && Date.now() < deadline) {
+    await sleep(CANCEL_POLL_MS);
+    tally = await ledger.statusTally(broadcast);
   }
-  return settle(deps, broadcast, new Date());
+  await settle(deps, broadcast, new Date());
+  return displayCounts(broadcast, tally).cancelled;
 }

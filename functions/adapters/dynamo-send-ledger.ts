@@ -170,6 +170,30 @@ export class DynamoSendLedger implements SendLedger {
     return shards.flat().map(toRecipient);
   }
 
+  async statusTally(broadcast: Broadcast): Promise<Partial<Record<RecipientStatus, number>>> {
+    const shards = await Promise.all(
+      Array.from({ length: SHARDS }, (_, shard) =>
+        queryAll(this.#db, {
+          TableName: this.#table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ProjectionExpression: '#status',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':pk': recipientPartition(broadcast.broadcastId, shard),
+            ':prefix': 'R#',
+          },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    const tally: Partial<Record<RecipientStatus, number>> = {};
+    for (const item of shards.flat()) {
+      const status = item.status as RecipientStatus;
+      tally[status] = (tally[status] ?? 0) + 1;
+    }
+    return tally;
+  }
+
   async claim(task: SendTask, at: Date, leaseUntil: Date): Promise<ClaimResult> {
     const stamp = at.toISOString();
     const update = updateExpression(

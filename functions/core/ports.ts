@@ -361,6 +361,13 @@ export interface SendLedger {
   /** Recipients of a broadcast in these statuses (reads the broadcast's recipients). */
   inStatuses(broadcast: Broadcast, statuses: readonly RecipientStatus[]): Promise<Recipient[]>;
   /**
+   * How many of a broadcast's written recipients are in each status, read now (strongly consistent:
+   * every write acknowledged before the call is counted). Reads every recipient item (its status
+   * only), so it is for rare answers that must not trail the ledger (a cancel's count), not for
+   * polling. Recipients never written (still counted `queued` by the fan-out) are not in it.
+   */
+  statusTally(broadcast: Broadcast): Promise<Partial<Record<RecipientStatus, number>>>;
+  /**
    * Queued (or never written) → sending for the task's attempt, with a lease; the entry is created by
    * the first claim. Not claimed: the entry as it is (a duplicate, a stale attempt, or a claim held).
    */

@@ -11,14 +11,29 @@ const KEY = 'key-retries-0123456789';
 const CONTENT_SID = SAMPLE_TEMPLATES.coopNotice.contentSid;
 
 let api: ApiTwin;
+/** While set, the stream aggregator's batches wait for it: counts that trail the ledger, as under load. */
+let countsHeld: Promise<void> | undefined;
 
 beforeAll(async () => {
-  api = await startApiTwin({
-    LOCAL_API_KEYS: `acme:${KEY}`,
-    SIM_MPS: '1000',
-    RETRY_BACKOFF_SECONDS: '1,1,1',
-    RETRY_SCHEDULE_SECONDS: '1',
-  });
+  api = await startApiTwin(
+    {
+      LOCAL_API_KEYS: `acme:${KEY}`,
+      SIM_MPS: '1000',
+      RETRY_BACKOFF_SECONDS: '1,1,1',
+      RETRY_SCHEDULE_SECONDS: '1',
+    },
+    {
+      instrument: {
+        wrapInvoke: (name, invoke) =>
+          name === 'aggregateCounts'
+            ? async (event) => {
+                await countsHeld;
+                return invoke(event);
+              }
+            : invoke,
+      },
+    },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -249,10 +264,13 @@ describe('cancel', () => {
       },
       { timeoutMs: 15_000, message: 'sends went on after the cancel' },
     );
+    // The counts trail the ledger (the aggregator's batches): wait until they show what Twilio was sent.
+    const reached = recipients.filter((to) => sentTo(to) > 0).length;
     const settled = await until(
       id,
-      (b) => b.counts.pending + b.counts.queued + b.counts.sending === 0,
-      'the counts did not settle',
+      (b) =>
+        b.counts.pending + b.counts.queued + b.counts.sending === 0 && b.counts.cancelled === 400 - reached,
+      `the counts did not come to the ${reached} recipients Twilio was sent`,
     );
     expect(settled.status).toBe('cancelled');
     expect(settled.cancelledAt).toBeDefined();
@@ -266,5 +284,41 @@ describe('cancel', () => {
     const again = await call('POST', `/v1/broadcasts/${id}/cancel`);
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('INVALID_STATE');
+  }, 120_000);
+
+  it('answers the count the broadcast ends with while the counts still trail the ledger', async () => {
+    let release = () => {};
+    countsHeld = new Promise((resolve) => {
+      release = resolve;
+    });
+    try {
+      const recipients = Array.from({ length: 200 }, () => phone());
+      const id = await create(recipients);
+      await waitFor(() => (recipients.filter((to) => sentTo(to) > 0).length >= 20 ? true : undefined), {
+        timeoutMs: 30_000,
+        message: 'nothing was sent',
+      });
+      // The counts have not moved from queued: had the cancel read them, it would count everyone.
+      expect((await call('GET', `/v1/broadcasts/${id}`)).body.counts.sending).toBe(0);
+
+      const cancelled = await call('POST', `/v1/broadcasts/${id}/cancel`);
+      expect(cancelled.status).toBe(200);
+      // The sends under way when the cancel came settled before its answer.
+      const reached = recipients.filter((to) => sentTo(to) > 0).length;
+      expect(cancelled.body.cancelledCount).toBe(200 - reached);
+
+      release();
+      const settled = await until(
+        id,
+        (b) =>
+          b.counts.pending + b.counts.queued + b.counts.sending === 0 && b.counts.cancelled === 200 - reached,
+        `the counts did not come to the cancel's ${200 - reached}`,
+      );
+      expect(settled.status).toBe('cancelled');
+      expect(recipients.filter((to) => sentTo(to) > 0).length).toBe(reached);
+    } finally {
+      release();
+      countsHeld = undefined;
+    }
   }, 120_000);
 });

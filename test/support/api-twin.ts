@@ -53,7 +53,7 @@ export interface ApiTwin {
 /** An in-process local twin on free ports in a temp DATA_DIR, for tests that go through the HTTP API. */
 export async function startApiTwin(
   env: Record<string, string>,
-  options: Pick<LocalTwinOptions, 'scheduler' | 'log' | 'topology'> = {},
+  options: Pick<LocalTwinOptions, 'scheduler' | 'log' | 'topology' | 'instrument'> = {},
 ): Promise<ApiTwin> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'api-twin-'));
   const twin = await startLocalTwin(
@@ -136,12 +136,17 @@ export async function startApiTwin(
   };
 }
 
-let sequence = 100 + Math.floor(Math.random() * 800);
+let sequence = Math.floor(Math.random() * 1_000_000);
 
 /**
- * A valid Israeli mobile, distinct within a test run, whose last four digits pick the simulator's
- * behaviour ('0002' fails with 63024, API.md); by default an ordinary number (never 000x).
+ * A valid Israeli mobile whose last four digits pick the simulator's behaviour ('0002' fails with
+ * 63024, API.md); by default an ordinary number (never 000x). Distinct within a test file: the
+ * default ones for a million calls in a row, those with a given ending for a thousand.
  */
-export function testPhone(lastFour = `5${String(sequence++ % 1000).padStart(3, '0')}`): string {
-  return `+97250${String(sequence++ % 1000).padStart(3, '0')}${lastFour}`;
+export function testPhone(lastFour?: string): string {
+  const n = sequence++;
+  const threeDigits = (k: number) => String(k % 1000).padStart(3, '0');
+  return lastFour
+    ? `+97250${threeDigits(n)}${lastFour}`
+    : `+97250${threeDigits(Math.floor(n / 1000))}5${threeDigits(n)}`;
 }
