@@ -110,10 +110,10 @@ function current(deps: Parameters<typeof settle>[0], broadcast: Broadcast) {
 /**
  * When what the progress shows last changed: its counts (the aggregator's or the recount's last
  * update, `changedAt`), or the broadcast's own latest status time (created, started, paused,
- * cancelled, completed). Two polls with nothing new between them say the same time.
+ * resumed, cancelled, completed). Two polls with nothing new between them say the same time.
  */
 function progressChangedAt(b: Broadcast, totals: CounterTotals): string {
-  const times = [b.startedAt, b.pausedAt, b.cancelledAt, b.completedAt, totals.changedAt];
+  const times = [b.startedAt, b.pausedAt, b.resumedAt, b.cancelledAt, b.completedAt, totals.changedAt];
   return times.reduce<string>((latest, time) => (time && time > latest ? time : latest), b.createdAt);
 }
 

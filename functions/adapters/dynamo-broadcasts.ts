@@ -382,12 +382,13 @@ export class DynamoBroadcasts implements Broadcasts {
     return this.get(tenantId, broadcastId);
   }
 
-  async resume(tenantId: string, broadcastId: string, _at: Date) {
+  async resume(tenantId: string, broadcastId: string, at: Date) {
     const current = await this.get(tenantId, broadcastId);
     if (current?.status !== 'paused') return undefined;
     const to = current.pausedFrom ?? 'running';
+    const resumed = { resumedAt: at.toISOString() };
     if (
-      !(await this.#setStatusIf(tenantId, broadcastId, ['paused'], to, {}, [
+      !(await this.#setStatusIf(tenantId, broadcastId, ['paused'], to, resumed, [
         'pausedAt',
         'pauseReason',
         'pausedFrom',
@@ -395,7 +396,7 @@ export class DynamoBroadcasts implements Broadcasts {
     )
       return undefined;
     const { pausedAt: _p, pauseReason: _r, pausedFrom: _f, ...rest } = current;
-    return { ...rest, status: to };
+    return { ...rest, status: to, ...resumed };
   }
 
   async decideCanary(broadcast: Broadcast, decided: Parameters<Broadcasts['decideCanary']>[1]) {

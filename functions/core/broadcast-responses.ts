@@ -219,7 +219,7 @@ export const ProgressView = z
     estimatedFinishAt: timestamp.optional(),
     updatedAt: timestamp.meta({
       description:
-        "When this progress last changed: its counts (their latest update from the ledger), or the broadcast's latest status time",
+        "When this progress last changed: its counts (their latest update from the ledger), or the broadcast's latest status time (a resume included)",
     }),
   })
   .register(apiSchemas, { id: 'Progress' });

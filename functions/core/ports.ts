@@ -37,6 +37,8 @@ export interface Broadcast {
   readonly pausedAt?: string;
   readonly pauseReason?: string;
   readonly pausedFrom?: PausableBroadcastStatus;
+  /** When it was last resumed: kept when the pause's fields go, so what its progress shows as changed moves on. */
+  readonly resumedAt?: string;
   /**
    * A test send (POST /v1/broadcasts/test-send): to a few test phones only, and left out of the
    * tenant's metrics, frequency caps and daily limit.

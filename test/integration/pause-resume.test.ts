@@ -76,10 +76,24 @@ describe('pause and resume', () => {
     expect(again.status).toBe(200);
     expect(again.body.pausedAt).toBe(paused.body.pausedAt);
 
+    // Once the paused broadcast's counts stand still, its progress says the same time poll after poll;
+    // a resume is a change, and the progress says so at once (not the time before the pause).
+    const progressAt = async () =>
+      (await api.call('GET', `/v1/broadcasts/${id}/progress`, { key: ACME })).body.updatedAt as string;
+    await waitFor(
+      async () => {
+        const before = await progressAt();
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+        return (await progressAt()) === before ? true : undefined;
+      },
+      { timeoutMs: 30_000, message: 'the paused broadcast’s progress kept changing' },
+    );
+    const beforeResume = new Date().toISOString();
     const resumed = await api.call('POST', `/v1/broadcasts/${id}/resume`, { key: ACME });
     expect(resumed.status, JSON.stringify(resumed.body)).toBe(200);
     expect(['accepted', 'queued', 'running']).toContain(resumed.body.status);
     expect(resumed.body.releasedChunks).toBe(1);
+    expect(Date.parse(await progressAt())).toBeGreaterThanOrEqual(Date.parse(beforeResume));
 
     const done = await api.untilBroadcast(id, ACME, 'completed', { timeoutMs: 60_000 });
     expect(done.pauseReason).toBeUndefined();
