@@ -1,6 +1,8 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { InvokeStoreBase } from '@aws/lambda-invoke-store';
 import type { Context } from 'aws-lambda';
 import type { FunctionSpec } from '../topology.ts';
 
@@ -17,6 +19,69 @@ export class LambdaTimeoutError extends Error {
     this.name = 'LambdaTimeoutError';
   }
 }
+
+/**
+ * The twin runs every function's invocations in one process, many at once, as Lambda Managed
+ * Instances runs one function's. That runtime sets AWS_LAMBDA_MAX_CONCURRENCY and runs each invocation
+ * in its own scope of the InvokeStore (globalThis.awslambda.InvokeStore, @aws/lambda-invoke-store);
+ * Powertools then keeps each invocation's Lambda context (a log line's function_name and request id),
+ * metrics and batch state apart, instead of in one slot the latest invocation overwrites. The twin
+ * does the same while it runs. The store is the twin's own: the SDK may already have made the
+ * classic runtime's single-slot one. Returns the undo: the variable and the store go when the last
+ * twin of the process stops, so code outside any invocation (a test calling a use case directly)
+ * logs as on classic Lambda again.
+ */
+export function scopeInvocations(): () => void {
+  scopes += 1;
+  if (scopes === 1) {
+    previous = {
+      maxConcurrency: process.env.AWS_LAMBDA_MAX_CONCURRENCY,
+      store: globalThis.awslambda?.InvokeStore,
+    };
+    // Its presence is what counts: nothing in the twin limits concurrency by it.
+    process.env.AWS_LAMBDA_MAX_CONCURRENCY ??= '1000';
+    globalThis.awslambda = globalThis.awslambda ?? ({} as typeof globalThis.awslambda);
+    globalThis.awslambda.InvokeStore = invocationScopes;
+  }
+  let undone = false;
+  return () => {
+    if (undone) return;
+    undone = true;
+    scopes -= 1;
+    if (scopes > 0) return;
+    if (previous.maxConcurrency === undefined) delete process.env.AWS_LAMBDA_MAX_CONCURRENCY;
+    else process.env.AWS_LAMBDA_MAX_CONCURRENCY = previous.maxConcurrency;
+    globalThis.awslambda.InvokeStore = previous.store;
+  };
+}
+
+/** The InvokeStore of a runtime with concurrent invocations: one AsyncLocalStorage scope each. */
+class InvocationScopes extends InvokeStoreBase {
+  readonly #scopes = new AsyncLocalStorage<Record<string | symbol, unknown>>();
+  getContext() {
+    return this.#scopes.getStore();
+  }
+  hasContext() {
+    return this.#scopes.getStore() !== undefined;
+  }
+  get<T = unknown>(key: string | symbol): T | undefined {
+    return this.#scopes.getStore()?.[key] as T | undefined;
+  }
+  set<T = unknown>(key: string | symbol, value: T): void {
+    if (this.isProtectedKey(key))
+      throw new Error(`Cannot modify protected Lambda context field: ${String(key)}`);
+    const scope = this.#scopes.getStore();
+    if (!scope) throw new Error('No context available');
+    scope[key] = value;
+  }
+  run<T>(context: Record<string | symbol, unknown>, fn: () => T): T {
+    return this.#scopes.run(context, fn);
+  }
+}
+
+const invocationScopes = new InvocationScopes();
+let scopes = 0;
+let previous: { maxConcurrency?: string; store?: InvokeStoreBase } = {};
 
 /**
  * Loads a function's handler module the way Lambda would (once, at cold start) and
@@ -55,7 +120,12 @@ export async function invokeWithTimeout(
     );
   });
   try {
-    return await Promise.race([handler(event, context), timeout]);
+    const run = () => handler(event, context);
+    const invocation =
+      scopes > 0
+        ? invocationScopes.run({ [InvokeStoreBase.PROTECTED_KEYS.REQUEST_ID]: context.awsRequestId }, run)
+        : run();
+    return await Promise.race([invocation, timeout]);
   } finally {
     clearTimeout(timer);
   }

@@ -22,7 +22,7 @@ import { openFunctionUrlDoors } from './function-url-doors.ts';
 import { type GrantGuard, startGuardFor } from './grant-guard-wiring.ts';
 import { handlerEnvironment, missing } from './handler-environment.ts';
 import { createHttpGateway } from './http-gateway.ts';
-import { type Invoke, loadFunction } from './lambda-runtime.ts';
+import { type Invoke, loadFunction, scopeInvocations } from './lambda-runtime.ts';
 import { applyExpirations, ensureBuckets, localS3Client, startBucketNotifier } from './s3-local.ts';
 import { type LocalScheduler, startSchedulerLocal } from './scheduler-local.ts';
 import { startSecretsManagerLocal } from './secrets-manager-local.ts';
@@ -356,6 +356,9 @@ export async function startLocalTwin(
       config.grantsLog,
     );
     stack.push(async () => guard.stop());
+    // Each invocation in its own scope, so a log line names the function and request that wrote it.
+    const unscope = scopeInvocations();
+    stack.push(async () => unscope());
     const invokers: Record<string, Invoke> = {};
     const wrapInvoke = options.instrument?.wrapInvoke ?? ((_name: string, invoke: Invoke) => invoke);
     for (const [name, spec] of Object.entries(topo.functions))
