@@ -54,4 +54,15 @@ describe('the twin’s log lines', () => {
     // One invocation per request: forty request ids, none shared.
     expect(new Set(refused.map((l) => l.function_request_id)).size).toBe(40);
   });
+
+  it('can be written outside every invocation too (a test calling a handler itself), as on classic Lambda', async () => {
+    // The handlers' own Logger. Outside every scope the managed-instances store has no slot and
+    // refuses ("No context available"); the twin's keeps one, as the classic runtime does.
+    const { logger } = await import('../functions/commons/powertools.ts');
+    expect(() => {
+      logger.appendKeys({ caller: 'the test itself' });
+      logger.warn('outside any invocation');
+      logger.removeKeys(['caller']);
+    }).not.toThrow();
+  });
 });

@@ -28,8 +28,7 @@ export class LambdaTimeoutError extends Error {
  * metrics and batch state apart, instead of in one slot the latest invocation overwrites. The twin
  * does the same while it runs. The store is the twin's own: the SDK may already have made the
  * classic runtime's single-slot one. Returns the undo: the variable and the store go when the last
- * twin of the process stops, so code outside any invocation (a test calling a use case directly)
- * logs as on classic Lambda again.
+ * twin of the process stops.
  */
 export function scopeInvocations(): () => void {
   scopes += 1;
@@ -55,9 +54,17 @@ export function scopeInvocations(): () => void {
   };
 }
 
-/** The InvokeStore of a runtime with concurrent invocations: one AsyncLocalStorage scope each. */
+/**
+ * The InvokeStore of a runtime with concurrent invocations: one AsyncLocalStorage scope each. Code
+ * outside every invocation (a test calling a handler directly while a twin runs) shares one slot, as
+ * on the classic runtime, instead of failing as the managed-instances store does there.
+ */
 class InvocationScopes extends InvokeStoreBase {
   readonly #scopes = new AsyncLocalStorage<Record<string | symbol, unknown>>();
+  readonly #outside: Record<string | symbol, unknown> = {};
+  #current() {
+    return this.#scopes.getStore() ?? this.#outside;
+  }
   getContext() {
     return this.#scopes.getStore();
   }
@@ -65,14 +72,12 @@ class InvocationScopes extends InvokeStoreBase {
     return this.#scopes.getStore() !== undefined;
   }
   get<T = unknown>(key: string | symbol): T | undefined {
-    return this.#scopes.getStore()?.[key] as T | undefined;
+    return this.#current()[key] as T | undefined;
   }
   set<T = unknown>(key: string | symbol, value: T): void {
     if (this.isProtectedKey(key))
       throw new Error(`Cannot modify protected Lambda context field: ${String(key)}`);
-    const scope = this.#scopes.getStore();
-    if (!scope) throw new Error('No context available');
-    scope[key] = value;
+    this.#current()[key] = value;
   }
   run<T>(context: Record<string | symbol, unknown>, fn: () => T): T {
     return this.#scopes.run(context, fn);
