@@ -16,7 +16,7 @@ import type { Broadcast, Recipient } from './core/ports.ts';
 import { recipientsExpireAt } from './core/retention.ts';
 import { errorMessageFor } from './core/send-outcome.ts';
 import { WAIT_REASONS } from './core/send-timing.ts';
-import { SUCCEEDED } from './core/statuses.ts';
+import { SUCCEEDED, shownRecipientStatus, storedStatusesShownAs } from './core/statuses.ts';
 import { settle } from './use-cases/settle-broadcast.ts';
 
 /** The GET routes under /v1/broadcasts, scoped to the caller's tenant. */
@@ -83,7 +83,7 @@ export const handler = adminRoute(async (event, tenantId) => {
       const page = await sendLedger().page(broadcast, {
         limit: query.limit,
         ...(query.cursor ? { cursor: query.cursor } : {}),
-        ...(query.status ? { status: query.status } : {}),
+        ...(query.status ? { statuses: storedStatusesShownAs(query.status, broadcast.status) } : {}),
       });
       // Retention (core/retention.ts): past this, the list is empty but the broadcast and its counts stay.
       const expireAt = recipientsExpireAt(broadcast, retention().recipientDays);
@@ -185,8 +185,7 @@ function senderView(sender: Broadcast['sender']) {
 }
 
 function recipientView(r: Recipient, broadcast: Broadcast): RecipientViewShape {
-  // A recipient of a cancelled broadcast still waiting in the ledger is never sent: it is cancelled.
-  const status = broadcast.status === 'cancelled' && r.status === 'queued' ? 'cancelled' : r.status;
+  const status = shownRecipientStatus(r.status, broadcast.status);
   return {
     phone: r.phone,
     status,

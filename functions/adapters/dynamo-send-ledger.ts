@@ -79,7 +79,13 @@ export class DynamoSendLedger implements SendLedger {
     return Item && Item.tenantId === key.tenantId ? toRecipient(Item) : undefined;
   }
 
-  async page(broadcast: Broadcast, page: { limit: number; cursor?: string; status?: string }) {
+  async page(
+    broadcast: Broadcast,
+    page: { limit: number; cursor?: string; statuses?: readonly RecipientStatus[] },
+  ): Promise<{ items: Recipient[]; nextCursor?: string }> {
+    // A filter no stored status matches (queued, on a cancelled broadcast) finds nobody.
+    if (page.statuses?.length === 0) return { items: [] };
+    const filter = page.statuses ? inList('#status', 's', page.statuses) : undefined;
     // Shards are read in order; the cursor names the shard and the position within it.
     let shard = 0;
     let key: Item | undefined;
@@ -102,10 +108,10 @@ export class DynamoSendLedger implements SendLedger {
           ExpressionAttributeValues: {
             ':pk': recipientPartition(broadcast.broadcastId, shard),
             ':prefix': 'R#',
-            ...(page.status ? { ':status': page.status } : {}),
+            ...filter?.values,
           },
-          ...(page.status
-            ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }
+          ...(filter
+            ? { FilterExpression: filter.expression, ExpressionAttributeNames: { '#status': 'status' } }
             : {}),
           // One more than the page: the last page hands out no cursor.
           Limit: page.limit + 1 - items.length,

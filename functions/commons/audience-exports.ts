@@ -8,6 +8,7 @@ import { attachment, CSV_CONTENT_TYPE, MAX_CSV_ROWS, writeCsv } from '../core/cs
 import { encodeShardCursor } from '../core/cursor.ts';
 import { contactColumns, RECIPIENT_COLUMNS } from '../core/export-columns.ts';
 import type { Broadcast, Recipient } from '../core/ports.ts';
+import { type RecipientStatus, storedStatusesShownAs } from '../core/statuses.ts';
 import { contactStore, contacts, sendLedger } from './wiring.ts';
 
 /** Rows read from the store per page while a CSV part is gathered. */
@@ -67,7 +68,7 @@ export async function membersCsv(
 export async function recipientsCsv(
   event: APIGatewayProxyEventV2,
   broadcast: Broadcast,
-  query: { limit: number; cursor?: string | undefined; status?: string | undefined },
+  query: { limit: number; cursor?: string | undefined; status?: RecipientStatus | undefined },
   view: (r: Recipient, b: Broadcast) => RecipientViewShape,
 ): Promise<APIGatewayProxyStructuredResultV2> {
   const wanted = rowsWanted(event, query.limit);
@@ -77,7 +78,9 @@ export async function recipientsCsv(
     const page = await sendLedger().page(broadcast, {
       limit: Math.min(STORE_PAGE, wanted - gathered.length),
       ...(cursor !== undefined ? { cursor } : {}),
-      ...(query.status !== undefined ? { status: query.status } : {}),
+      ...(query.status !== undefined
+        ? { statuses: storedStatusesShownAs(query.status, broadcast.status) }
+        : {}),
     });
     gathered.push(...page.items);
     cursor = page.nextCursor;

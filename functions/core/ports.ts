@@ -354,9 +354,10 @@ export interface StoredChunk {
  */
 export interface SendLedger {
   get(key: RecipientKey): Promise<Recipient | undefined>;
+  /** A page of the broadcast's written recipients; with `statuses`, only those stored in one of them. */
   page(
     broadcast: Broadcast,
-    page: { limit: number; cursor?: string; status?: string },
+    page: { limit: number; cursor?: string; statuses?: readonly RecipientStatus[] },
   ): Promise<{ items: Recipient[]; nextCursor?: string }>;
   /** The ledger entries of these recipients of a broadcast that exist, by index (batch reads). */
   getMany(broadcast: Broadcast, indexes: readonly number[]): Promise<Map<number, Recipient>>;

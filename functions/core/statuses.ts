@@ -203,3 +203,19 @@ export function finalBroadcastStatus(
   if (notSucceeded === 0) return 'completed';
   return succeeded === 0 ? 'failed' : 'partial';
 }
+
+/**
+ * A recipient's status as the API shows it: one still waiting in the ledger (`queued`) of a cancelled
+ * broadcast is never sent, so it is `cancelled` (as the counts show it, core/counts.ts).
+ */
+export function shownRecipientStatus(stored: RecipientStatus, broadcast: BroadcastStatus): RecipientStatus {
+  return broadcast === 'cancelled' && stored === 'queued' ? 'cancelled' : stored;
+}
+
+/**
+ * The stored statuses a recipients filter (`?status=`) must read to find those shown as `shown`
+ * (shownRecipientStatus): none for `queued` on a cancelled broadcast.
+ */
+export function storedStatusesShownAs(shown: RecipientStatus, broadcast: BroadcastStatus): RecipientStatus[] {
+  return RECIPIENT_STATUSES.filter((stored) => shownRecipientStatus(stored, broadcast) === shown);
+}

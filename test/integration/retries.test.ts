@@ -316,6 +316,13 @@ describe('cancel', () => {
       );
       expect(settled.status).toBe('cancelled');
       expect(recipients.filter((to) => sentTo(to) > 0).length).toBe(reached);
+
+      // The list shows claims released unsent as cancelled, and its status filter finds them so.
+      const listed = async (filter: string) =>
+        (await call('GET', `/v1/broadcasts/${id}/recipients?limit=500${filter}`)).body.items as Json[];
+      const shownCancelled = (await listed('')).filter((r) => r.status === 'cancelled');
+      expect(await listed('&status=cancelled')).toEqual(shownCancelled);
+      expect(await listed('&status=queued')).toEqual([]);
     } finally {
       release();
       countsHeld = undefined;

@@ -304,9 +304,12 @@ describe('DynamoSendLedger: reading a broadcast’s recipients', () => {
     expect(seen.sort((x, y) => x - y)).toEqual(Array.from({ length: 45 }, (_, i) => i));
     expect(keys.length).toBeGreaterThan(SHARDS * 2);
 
-    const sent = await ledger.page(broadcast, { limit: 50, status: 'sent' });
+    const sent = await ledger.page(broadcast, { limit: 50, statuses: ['sent'] });
     expect(sent.items.map((r) => r.index).sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4]);
     expect(sent.nextCursor).toBeUndefined();
+    const either = await ledger.page(broadcast, { limit: 50, statuses: ['sent', 'sending'] });
+    expect(either.items).toHaveLength(45);
+    expect(await ledger.page(broadcast, { limit: 50, statuses: [] })).toEqual({ items: [] });
     expect((await ledger.inStatuses(broadcast, ['sending'])).length).toBe(40);
   });
 
