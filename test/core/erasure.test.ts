@@ -86,6 +86,8 @@ function fakeDeps(
       continued.push({ task, ...(delaySeconds !== undefined ? { delaySeconds } : {}) });
     },
     settleSeconds: 60,
+    // A fixed clock a minute after the request: the 24-hour give-up must not depend on today's date.
+    now: () => new Date(Date.parse(stored.createdAt) + 60_000),
   };
   return { deps, saved, continued, providerDeletes, current: () => stored };
 }
