@@ -332,8 +332,8 @@ export interface Topology {
  */
 const EVENTS_RETRY_ATTEMPTS = 10_000;
 const EVENTS_MAX_RECORD_AGE_SECONDS = 86_400;
-/** Broadcast statuses whose arrival is an event (broadcast.completed, .failed, .paused). */
-const EVENTFUL_BROADCAST_STATUSES = ['completed', 'partial', 'failed', 'paused'];
+/** Broadcast statuses whose arrival is an event (broadcast.completed, .failed, .paused, .cancelled). */
+const EVENTFUL_BROADCAST_STATUSES = ['completed', 'partial', 'failed', 'paused', 'cancelled'];
 
 export const topology = {
   tables: {

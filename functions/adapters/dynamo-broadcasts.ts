@@ -11,7 +11,7 @@ import { EXPLICIT_IDEMPOTENCY_WINDOW_SECONDS } from '../core/idempotency.ts';
 import type { Broadcast, Broadcasts, ChunkEntry, StoredChunk } from '../core/ports.ts';
 import type { WaitReason } from '../core/send-timing.ts';
 import type { RecipientSkipReason as SkipReason } from '../core/skips.ts';
-import { isPausable } from '../core/statuses.ts';
+import { CANCELLABLE_BROADCAST_STATUSES, isPausable } from '../core/statuses.ts';
 import {
   addExpression,
   batchGet,
@@ -37,7 +37,6 @@ import {
   idemKey,
 } from './table-layout.ts';
 
-const NOT_FINAL = ['scheduled', 'accepted', 'queued', 'running', 'paused'];
 /** The sort keys a list cursor may name (core/cursor.ts checks them). */
 const BROADCAST_SK = /^BROADCAST#brd_[0-9A-Z]{1,32}$/;
 
@@ -422,7 +421,7 @@ export class DynamoBroadcasts implements Broadcasts {
 
   cancel(tenantId: string, broadcastId: string, at: Date): Promise<boolean> {
     // It stays in the active index until its last sends settle (the aggregator and sweeper watch it).
-    return this.#setStatusIf(tenantId, broadcastId, NOT_FINAL, 'cancelled', {
+    return this.#setStatusIf(tenantId, broadcastId, CANCELLABLE_BROADCAST_STATUSES, 'cancelled', {
       cancelledAt: at.toISOString(),
       completedAt: at.toISOString(),
     });

@@ -6,6 +6,7 @@ import {
   type LifecycleEventDetail,
 } from './lifecycle-events.ts';
 import { maskPhone } from './phones.ts';
+import { CANCELLABLE_BROADCAST_STATUSES } from './statuses.ts';
 
 /**
  * Which changes of the main table's items are lifecycle events (core/lifecycle-events.ts), read from
@@ -25,6 +26,9 @@ import { maskPhone } from './phones.ts';
  *   after a reopen: completed → running → partial is a second, distinct completion, with its own
  *   completedAt, hence its own id). Counts are read when published (the use case adds them);
  * - broadcast.paused: its status moved to paused (an admin, or the canary), keyed by pausedAt;
+ * - broadcast.cancelled: its status moved to cancelled (an admin's cancel), keyed by the broadcast
+ *   (nothing leaves cancelled, so a broadcast is cancelled once). No counts: the sends claimed before the cancel settle, and the counters count them, seconds after
+ *   this change (the cancel's own answer, cancelledCount, waits for them);
  * - contact.opted_out: a tenant's suppression item (`SUPPRESS#<t>` / `<phone>`) now has an opt-out
  *   reason (STOP or an opt-out button) and had none before: the inbound webhook writes one per
  *   tenant that messaged the person. A second STOP (the item rewritten) is no new event;
@@ -169,6 +173,27 @@ function broadcastEvents(change: ItemChange): DerivedEvent[] {
           pausedAt,
           pauseReason: str(now.pauseReason) ?? 'admin',
           pausedFrom: str(now.pausedFrom) ?? 'running',
+        }),
+      },
+    });
+  }
+  const cancelledFrom = CANCELLABLE_BROADCAST_STATUSES.find((s) => s === before);
+  if (status === 'cancelled' && cancelledFrom) {
+    const cancelledAt = str(now.cancelledAt) ?? change.at.toISOString();
+    out.push({
+      event: {
+        type: 'broadcast.cancelled',
+        detail: LIFECYCLE_EVENT_SCHEMAS['broadcast.cancelled'].parse({
+          eventId: eventIdOf('broadcast.cancelled', tenantId, broadcastId),
+          tenantId,
+          occurredAt: cancelledAt,
+          broadcastId,
+          name,
+          cancelledAt,
+          cancelledFrom,
+          totalRecipients: num(now.totalRecipients),
+          test,
+          ...(campaignId ? { campaignId } : {}),
         }),
       },
     });

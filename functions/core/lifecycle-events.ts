@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { BROADCAST_STATUSES, RECIPIENT_STATUSES } from './statuses.ts';
+import { BROADCAST_STATUSES, CANCELLABLE_BROADCAST_STATUSES, RECIPIENT_STATUSES } from './statuses.ts';
 
 /**
  * The lifecycle events the service puts on its EventBridge bus for the user's own integrations
@@ -22,6 +22,7 @@ export const LIFECYCLE_EVENT_TYPES = [
   'broadcast.completed',
   'broadcast.failed',
   'broadcast.paused',
+  'broadcast.cancelled',
   'campaign.run.started',
   'contact.opted_out',
   'contact.opted_in',
@@ -117,6 +118,18 @@ export const LIFECYCLE_EVENT_SCHEMAS = {
     pausedFrom: z
       .enum(['accepted', 'queued', 'running'])
       .meta({ description: 'The status a resume returns to' }),
+  }),
+  'broadcast.cancelled': z.strictObject({
+    ...envelope,
+    broadcastId,
+    name: z.string(),
+    cancelledAt: isoTime('When it was cancelled (POST /v1/broadcasts/{id}/cancel)'),
+    cancelledFrom: z
+      .enum(CANCELLABLE_BROADCAST_STATUSES)
+      .meta({ description: 'Its status when it was cancelled' }),
+    totalRecipients: z.int().nonnegative(),
+    test: z.boolean().meta({ description: 'A test send (POST /v1/broadcasts/test-send)' }),
+    campaignId: campaignId.optional().meta({ description: 'The campaign whose run this broadcast is' }),
   }),
   'campaign.run.started': z.strictObject({
     ...envelope,

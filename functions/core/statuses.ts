@@ -33,6 +33,15 @@ export const BROADCAST_STATUSES = [
 ] as const;
 export type BroadcastStatus = (typeof BROADCAST_STATUSES)[number];
 
+/** The statuses a cancel moves a broadcast from: every one that is not final. */
+export const CANCELLABLE_BROADCAST_STATUSES = [
+  'scheduled',
+  'accepted',
+  'queued',
+  'running',
+  'paused',
+] as const;
+
 /** Broadcast statuses after which nothing changes any more. */
 export const FINAL_BROADCAST_STATUSES: readonly BroadcastStatus[] = [
   'completed',

@@ -166,6 +166,44 @@ describe('lifecycle events from item changes', () => {
     ).toEqual([]);
   });
 
+  it('a cancel is broadcast.cancelled, once, saying when and from what status, without counts', () => {
+    const cancelled = {
+      ...broadcast,
+      status: 'cancelled',
+      cancelledAt: '2026-11-30T09:07:00.000Z',
+      completedAt: '2026-11-30T09:07:00.000Z',
+      campaign: { campaignId: 'cmp_01JDZ8Q7W3K2M5N6P7Q8R9S0T1', scheduledFor: '2026-11-30T09:00:00Z' },
+    };
+    const out = events(
+      eventsOfChange(
+        change({ eventName: 'MODIFY', oldImage: { ...broadcast, status: 'paused' }, newImage: cancelled }),
+      ),
+    );
+    expect(out).toEqual([
+      {
+        type: 'broadcast.cancelled',
+        detail: {
+          eventId: expect.stringMatching(/^evt_[0-9a-f]{32}$/),
+          tenantId: 'acme',
+          occurredAt: '2026-11-30T09:07:00.000Z',
+          broadcastId: broadcast.broadcastId,
+          name: 'November promo',
+          cancelledAt: '2026-11-30T09:07:00.000Z',
+          cancelledFrom: 'paused',
+          totalRecipients: 3,
+          test: false,
+          campaignId: 'cmp_01JDZ8Q7W3K2M5N6P7Q8R9S0T1',
+        },
+      },
+    ]);
+    // The sends claimed before it settle afterwards, each a change of the item: no second event.
+    expect(
+      eventsOfChange(
+        change({ eventName: 'MODIFY', oldImage: cancelled, newImage: { ...cancelled, sweepSince: 'x' } }),
+      ),
+    ).toEqual([]);
+  });
+
   it('an opt-out on a tenant’s list is contact.opted_out with the phone masked; a second STOP is none', () => {
     const phone = '+972501234567';
     const item = {

@@ -106,7 +106,7 @@ describe('lifecycle events on the local bus', () => {
     expect(view.counts).toMatchObject({ sent: 2, failed: 1 });
   }, 60_000);
 
-  it('a broadcast nobody could be sent is broadcast.failed; a paused one broadcast.paused', async () => {
+  it('a broadcast nobody could be sent is broadcast.failed; a paused one broadcast.paused, then broadcast.cancelled', async () => {
     const failedId = await created(ACME, [testPhone('0003'), testPhone('0003')]);
     await untilEvents((e) => about(failedId)(e) && e['detail-type'] === 'broadcast.failed', 1, 'no failed');
 
@@ -126,7 +126,21 @@ describe('lifecycle events on the local bus', () => {
       pausedAt: paused.body.pausedAt,
       pauseReason: 'paused by an admin',
     });
-    await api.call('POST', `/v1/broadcasts/${slow}/cancel`, { key: ACME });
+    const cancel = await api.call('POST', `/v1/broadcasts/${slow}/cancel`, { key: ACME });
+    expect(cancel.status, JSON.stringify(cancel.body)).toBe(200);
+    const [cancelled] = await untilEvents(
+      (e) => about(slow)(e) && e['detail-type'] === 'broadcast.cancelled',
+      1,
+      'no broadcast.cancelled',
+    );
+    const view = (await api.call('GET', `/v1/broadcasts/${slow}`, { key: ACME })).body;
+    expect(view.cancelledAt).toEqual(expect.any(String));
+    expect(cancelled?.detail).toMatchObject({
+      tenantId: 'acme',
+      cancelledAt: view.cancelledAt,
+      cancelledFrom: 'paused',
+      totalRecipients: 60,
+    });
   }, 60_000);
 
   it("a campaign's run is campaign.run.started, naming the broadcast it created", async () => {
