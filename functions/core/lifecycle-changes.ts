@@ -27,8 +27,9 @@ import { CANCELLABLE_BROADCAST_STATUSES } from './statuses.ts';
  *   completedAt, hence its own id). Counts are read when published (the use case adds them);
  * - broadcast.paused: its status moved to paused (an admin, or the canary), keyed by pausedAt;
  * - broadcast.cancelled: its status moved to cancelled (an admin's cancel), keyed by the broadcast
- *   (nothing leaves cancelled, so a broadcast is cancelled once). No counts: the sends claimed before the cancel settle, and the counters count them, seconds after
- *   this change (the cancel's own answer, cancelledCount, waits for them);
+ *   (nothing leaves cancelled, so a broadcast is cancelled once). No counts: the sends claimed
+ *   before the cancel settle, and the counters count them, seconds after this change (the cancel's
+ *   own answer, cancelledCount, waits for them);
  * - contact.opted_out: a tenant's suppression item (`SUPPRESS#<t>` / `<phone>`) now has an opt-out
  *   reason (STOP or an opt-out button) and had none before: the inbound webhook writes one per
  *   tenant that messaged the person. A second STOP (the item rewritten) is no new event;
