@@ -64,6 +64,12 @@ const StatusCountsSchema = z.strictObject(
   >,
 );
 
+/** What a broadcast came from: a test send, a campaign's run (every broadcast event but paused). */
+const origin = {
+  test: z.boolean().meta({ description: 'A test send (POST /v1/broadcasts/test-send)' }),
+  campaignId: campaignId.optional().meta({ description: 'The campaign whose run this broadcast is' }),
+};
+
 const finished = {
   broadcastId,
   name: z.string(),
@@ -73,8 +79,7 @@ const finished = {
     description:
       'The final counts per recipient status, as GET /v1/broadcasts/{id} shows them when the event was published',
   }),
-  test: z.boolean().meta({ description: 'A test send (POST /v1/broadcasts/test-send)' }),
-  campaignId: campaignId.optional().meta({ description: 'The campaign whose run this broadcast is' }),
+  ...origin,
 };
 
 export const LIFECYCLE_EVENT_SCHEMAS = {
@@ -92,8 +97,7 @@ export const LIFECYCLE_EVENT_SCHEMAS = {
       .nonnegative()
       .meta({ description: 'Recipients skipped at creation (suppressed, capped…)' }),
     scheduledAt: isoTime('When it is due to start').optional(),
-    test: z.boolean().meta({ description: 'A test send (POST /v1/broadcasts/test-send)' }),
-    campaignId: campaignId.optional().meta({ description: 'The campaign whose run this broadcast is' }),
+    ...origin,
   }),
   'broadcast.completed': z.strictObject({
     ...envelope,
@@ -128,8 +132,7 @@ export const LIFECYCLE_EVENT_SCHEMAS = {
       .enum(CANCELLABLE_BROADCAST_STATUSES)
       .meta({ description: 'Its status when it was cancelled' }),
     totalRecipients: z.int().nonnegative(),
-    test: z.boolean().meta({ description: 'A test send (POST /v1/broadcasts/test-send)' }),
-    campaignId: campaignId.optional().meta({ description: 'The campaign whose run this broadcast is' }),
+    ...origin,
   }),
   'campaign.run.started': z.strictObject({
     ...envelope,
