@@ -60,6 +60,8 @@ export default defineConfig({
     // API round trips on a 2-core box running three files.
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Removes each file's temp directories after it (test/support/temp-dir.ts).
+    setupFiles: ['test/support/after-each-file.ts'],
     sequence: { sequencer: LongFilesFirst },
     projects: [
       {

@@ -2,11 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App } from 'aws-cdk-lib';
+import type { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BroadcastStack } from '../lib/stack.ts';
+import { testApp } from './support/cdk-app.ts';
 
 /**
  * The README's deploy guide, held to the code as far as a machine without an AWS account can: every
@@ -37,7 +38,7 @@ describe("the README's deploy guide", { timeout: 60_000 }, () => {
   let outputs: Set<string>;
   let app: App;
   beforeAll(() => {
-    app = new App({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
+    app = testApp({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
     // As `cdk deploy` synthesizes it: the CLI sets the account and region (bin/app.ts passes them on),
     // so ARNs hold literal values where a test without them sees pseudo parameters. With a custom
     // domain, as the guide mentions: its PublicBaseUrl output exists only then.

@@ -1,13 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localConfigFromEnv } from '../lib/local/config.ts';
 import { type LocalTwin, startLocalTwin } from '../lib/local/twin.ts';
 import { BroadcastStack } from '../lib/stack.ts';
 import { topology } from '../lib/topology.ts';
+import { testApp } from './support/cdk-app.ts';
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 
@@ -29,7 +30,7 @@ function templateWiring(): {
   scheduleGroups: string[];
   eventBuses: string[];
 } {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new BroadcastStack(app, 'Parity');
   const resources = Template.fromStack(stack).toJSON().Resources as Resources;
   const fnByLogicalId = new Map(

@@ -1,13 +1,13 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleSite } from '../lib/console-site.ts';
 import { BroadcastStack, type BroadcastStackProps } from '../lib/stack.ts';
+import { testApp } from './support/cdk-app.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const cdkJsonContext = (JSON.parse(readFileSync(join(repoRoot, 'cdk.json'), 'utf8')) as { context: object })
@@ -15,7 +15,7 @@ const cdkJsonContext = (JSON.parse(readFileSync(join(repoRoot, 'cdk.json'), 'utf
 
 function build(props: BroadcastStackProps = {}) {
   // Bundling off, as in test/stack.test.ts: the console's asset is then its sources, not a build.
-  const app = new App({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
   const stack = new BroadcastStack(app, 'Broadcast', props);
   return { app, stack, template: Template.fromStack(stack) };
 }
@@ -130,21 +130,16 @@ describe('the admin console on AWS', { timeout: 60_000 }, () => {
   });
 
   it('builds the console at synth (CDK bundling with the local Node), production files only', () => {
-    const outdir = mkdtempSync(join(tmpdir(), 'console-synth-'));
-    try {
-      const app = new App({ outdir });
-      new ConsoleSite(new Stack(app, 'Site'), 'Console', {
-        apiUrl: 'https://abc.execute-api.eu-west-1.amazonaws.com',
-      });
-      app.synth();
-      const assets = readdirSync(outdir).filter((d) => d.startsWith('asset.'));
-      const built = assets.find((d) => existsSync(join(outdir, d, 'index.html')));
-      expect(built).toBeDefined();
-      const files = readdirSync(join(outdir, built as string, 'assets'));
-      expect(files.some((f) => f.endsWith('.js'))).toBe(true);
-      expect(readdirSync(join(outdir, built as string))).not.toContain('src');
-    } finally {
-      rmSync(outdir, { recursive: true, force: true });
-    }
+    const app = testApp();
+    new ConsoleSite(new Stack(app, 'Site'), 'Console', {
+      apiUrl: 'https://abc.execute-api.eu-west-1.amazonaws.com',
+    });
+    const outdir = app.synth().directory;
+    const assets = readdirSync(outdir).filter((d) => d.startsWith('asset.'));
+    const built = assets.find((d) => existsSync(join(outdir, d, 'index.html')));
+    expect(built).toBeDefined();
+    const files = readdirSync(join(outdir, built as string, 'assets'));
+    expect(files.some((f) => f.endsWith('.js'))).toBe(true);
+    expect(readdirSync(join(outdir, built as string))).not.toContain('src');
   });
 });

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App, type CfnResource } from 'aws-cdk-lib';
+import type { CfnResource } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BroadcastStack } from '../lib/stack.ts';
 import { resolveTableGrants, WRITE_ACTIONS } from '../lib/table-access.ts';
 import { type DynamoAction, type TableAccess, topology } from '../lib/topology.ts';
+import { testApp } from './support/cdk-app.ts';
 
 /**
  * Each function's IAM policy on the main table is what its topology `uses.tables` declares
@@ -29,7 +30,7 @@ let template: Template;
 let tableArn: string;
 
 beforeAll(() => {
-  const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp({ context: { ...context, 'aws:cdk:bundling-stacks': [] } });
   stack = new BroadcastStack(app, 'Grants', { console: false });
   template = Template.fromStack(stack);
   const table = stack.tables.main;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App, type CfnResource, Stack } from 'aws-cdk-lib';
+import { type App, type CfnResource, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -16,6 +16,7 @@ import {
 import { BroadcastStack, type BroadcastStackProps } from '../lib/stack.ts';
 import { topology } from '../lib/topology.ts';
 import { TRACED_FUNCTIONS } from '../lib/tracing.ts';
+import { testApp } from './support/cdk-app.ts';
 
 /**
  * Alarms that notify someone, the dashboard and tracing (lib/alarms.ts, lib/dashboard.ts,
@@ -29,7 +30,7 @@ const cdkJsonContext = (JSON.parse(readFileSync(join(repoRoot, 'cdk.json'), 'utf
 type Json = Record<string, any>;
 
 function synth(props: BroadcastStackProps) {
-  const app = new App({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
   const stack = new BroadcastStack(app, 'Observed', { console: false, senderMps: 120, ...props });
   return { app, stack, template: Template.fromStack(stack) };
 }
@@ -76,7 +77,7 @@ describe('the alarm topic', () => {
 
   it('exists without an email (the output says how to subscribe); a malformed email fails the synth', () => {
     // The alarms module alone, in a small stack (a whole second synth would cost seconds).
-    const small = new Stack(new App(), 'Small');
+    const small = new Stack(testApp(), 'Small');
     new ServiceAlarms(small, 'Alarms', {
       functions: { one: lambda.Function.fromFunctionName(small, 'One', 'one') },
       api: new apigw.HttpApi(small, 'Api'),

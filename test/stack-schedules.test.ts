@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App, type CfnResource } from 'aws-cdk-lib';
+import type { CfnResource } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BroadcastStack } from '../lib/stack.ts';
 import { topology } from '../lib/topology.ts';
+import { testApp } from './support/cdk-app.ts';
 
 /** The schedule group on AWS: EventBridge Scheduler's group, its invoke role, its DLQ, and who may use them. */
 
@@ -17,7 +18,7 @@ type Json = Record<string, unknown>;
 let stack: BroadcastStack;
 let template: Template;
 beforeAll(() => {
-  const app = new App({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
   stack = new BroadcastStack(app, 'Sched');
   template = Template.fromStack(stack);
 }, 60_000);

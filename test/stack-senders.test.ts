@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App, type CfnResource } from 'aws-cdk-lib';
+import type { App, CfnResource } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SECRET_PREFIX_ACTIONS } from '../lib/secret-prefixes.ts';
 import { BroadcastStack } from '../lib/stack.ts';
 import { topology } from '../lib/topology.ts';
+import { testApp } from './support/cdk-app.ts';
 
 /** Tenants' own Twilio secrets on AWS: IAM on the stack's name prefix only, read or write as declared. */
 
@@ -21,7 +22,7 @@ let stack: BroadcastStack;
 let template: Template;
 
 beforeAll(() => {
-  app = new App({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
+  app = testApp({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
   stack = new BroadcastStack(app, 'Senders', { console: false });
   template = Template.fromStack(stack);
 }, 120_000);

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App, type CfnResource } from 'aws-cdk-lib';
+import type { CfnResource } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BroadcastStack, type BroadcastStackProps } from '../lib/stack.ts';
+import { testApp } from './support/cdk-app.ts';
 
 /** The uploads bucket on AWS: private, encrypted, expiring, announcing import files to the imports queue. */
 
@@ -15,7 +16,7 @@ const cdkJsonContext = (JSON.parse(readFileSync(join(repoRoot, 'cdk.json'), 'utf
 type Json = Record<string, unknown>;
 
 function synth(props: BroadcastStackProps = {}) {
-  const app = new App({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
   const stack = new BroadcastStack(app, 'Uploads', props);
   return { stack, template: Template.fromStack(stack) };
 }

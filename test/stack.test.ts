@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App, type CfnResource, Validations } from 'aws-cdk-lib';
+import { type App, type CfnResource, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import {
   topology,
 } from '../lib/topology.ts';
 import { TRACED_FUNCTIONS } from '../lib/tracing.ts';
+import { testApp } from './support/cdk-app.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 /** The feature flags `cdk synth` runs with, so tests see the same template. */
@@ -28,7 +29,7 @@ type Json = Record<string, unknown>;
 
 /** The app and stack, not yet synthesized (so validation plugins can still be added). */
 function build(props: BroadcastStackProps = {}, options: { bundle?: boolean } = {}) {
-  const app = new App({
+  const app = testApp({
     context: { ...cdkJsonContext, ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) },
   });
   // The console's resources (CloudFront, CDK's BucketDeployment provider function and its managed

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -12,6 +11,7 @@ import { signatureFor } from '../../lib/local/twilio-simulator/webhook.ts';
 import { SAMPLE_TEMPLATES, type SimulatedMessage } from '../../lib/local/twilio-simulator.ts';
 import { waitFor } from '../../lib/local/wait-for.ts';
 import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api-twin.ts';
+import { fileTempDir } from '../support/temp-dir.ts';
 
 /**
  * Issue 15 part 8: tenants with their own WhatsApp senders and Twilio accounts, through the twin. Two
@@ -33,7 +33,7 @@ let api: ApiTwin;
 const simulatorLog: string[] = [];
 let subaccount: { sid: string; token: string };
 /** Every AWS call each function made (the twin's grant guard writes it): what a callback costs. */
-const grantsLog = path.join(mkdtempSync(path.join(tmpdir(), 'tenant-senders-')), 'grants.jsonl');
+const grantsLog = path.join(fileTempDir('tenant-senders-'), 'grants.jsonl');
 
 beforeAll(async () => {
   api = await startApiTwin(
