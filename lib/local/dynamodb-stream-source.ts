@@ -105,7 +105,9 @@ export function startStreamSource(options: StreamSourceOptions): StreamSource {
   const finished = new Set<string>();
   const reading = new Map<string, Promise<void>>();
   let stopping = false;
-  let wake: (() => void) | undefined;
+  const stopped = new AbortController();
+  /** A pause stop() cuts short, so a stop never waits out a poll interval or the 2 s discovery. */
+  const pause = (ms: number) => sleep(ms, undefined, { signal: stopped.signal }).catch(() => undefined);
 
   const filters = streamFilterPatterns(options.consumer);
   const keep = (record: _Record) => matchesAnyFilter(record, filters);
@@ -255,16 +257,6 @@ export function startStreamSource(options: StreamSourceOptions): StreamSource {
   const getRecords = (iterator: string) =>
     client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: RECORDS_PER_READ }));
 
-  function pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
   /** Finds shards, starting a reader for each whose parent is done; a child waits for its parent. */
   async function discover(): Promise<void> {
     while (!stopping) {
@@ -296,7 +288,7 @@ export function startStreamSource(options: StreamSourceOptions): StreamSource {
         if (!stopping)
           options.log({ level: 'WARN', message: 'stream describe failed', error: String(error) });
       }
-      await sleep(2000);
+      await pause(2000);
     }
   }
 
@@ -305,7 +297,7 @@ export function startStreamSource(options: StreamSourceOptions): StreamSource {
     stats,
     async stop() {
       stopping = true;
-      wake?.();
+      stopped.abort();
       await Promise.allSettled([discovering, ...reading.values()]);
       client.destroy();
     },
