@@ -271,6 +271,11 @@ export async function startLocalTwin(
       // With an explicit PUBLIC_BASE_URL (a tunnel for real Twilio), callbacks go through the API's route.
       functionUrls[id] = config.publicBaseUrl ?? `http://127.0.0.1:${server.port}`;
     }
+    // The simulator stops before these doors close (steps run in reverse), after the sends in flight
+    // have finished: a status it has not posted yet stays pending and is posted after the next start.
+    // Stopped after them, it went on stepping meanwhile, and each callback it posted to a closed door
+    // was given up (40-odd in a Ctrl-C during a 300-recipient send, left `sent` or `delivered`).
+    if (simulator) stack.push(() => simulator.stop());
     await seedApiKeys(dynamodb.endpoint, tableNames.main, config.apiKeys, (message) =>
       log({ level: 'WARN', source: 'twin', message }),
     );
