@@ -271,11 +271,6 @@ export async function startLocalTwin(
       // With an explicit PUBLIC_BASE_URL (a tunnel for real Twilio), callbacks go through the API's route.
       functionUrls[id] = config.publicBaseUrl ?? `http://127.0.0.1:${server.port}`;
     }
-    // The simulator stops before these doors close (steps run in reverse), after the sends in flight
-    // have finished: a status it has not posted yet stays pending and is posted after the next start.
-    // Stopped after them, it went on stepping meanwhile, and each callback it posted to a closed door
-    // was given up (40-odd in a Ctrl-C during a 300-recipient send, left `sent` or `delivered`).
-    if (simulator) stack.push(() => simulator.stop());
     await seedApiKeys(dynamodb.endpoint, tableNames.main, config.apiKeys, (message) =>
       log({ level: 'WARN', source: 'twin', message }),
     );
@@ -364,6 +359,12 @@ export async function startLocalTwin(
     // Each invocation in its own scope, so a log line names the function and request that wrote it.
     const unscope = scopeInvocations();
     stack.push(async () => unscope());
+    // The simulator stops once the sends and scheduled firings in flight have finished (steps run in
+    // reverse: after the queue consumers and the Scheduler, below), while everything a status callback
+    // needs is still up, its door included: a status it has not posted yet stays pending and is posted
+    // after the next start. Stopped last, it went on stepping after the callback doors had closed, and
+    // gave up each callback it posted (40-odd in a Ctrl-C during a 300-recipient send).
+    if (simulator) stack.push(() => simulator.stop());
     const invokers: Record<string, Invoke> = {};
     const wrapInvoke = options.instrument?.wrapInvoke ?? ((_name: string, invoke: Invoke) => invoke);
     for (const [name, spec] of Object.entries(topo.functions))
