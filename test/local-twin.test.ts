@@ -350,33 +350,44 @@ describe('npm start (bin/local.ts)', () => {
     expect(processesMentioning(dataDir)).toEqual([]);
   }, 60_000);
 
-  it('refuses a port someone holds, naming the setting that moves it, and leaves no Java process behind', async () => {
-    const dataDir = tempDir();
-    const holder = createServer();
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-    const held = (holder.address() as AddressInfo).port;
-    try {
-      const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/node'), ['bin/local.ts'], {
-        cwd: REPO_ROOT,
-        env: { ...process.env, PORT: '0', TWILIO_SIMULATOR_PORT: String(held), DATA_DIR: dataDir },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stderr = '';
-      child.stderr?.on('data', (c: Buffer) => {
-        stderr += c.toString();
-      });
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-      expect(code).toBe(1);
-      expect(stderr).toContain(
-        `Could not start the local twin: Port ${held} is already in use: stop what is using it, or set TWILIO_SIMULATOR_PORT to another port.`,
-      );
-      expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
-      // The simulator failed at once; DynamoDB Local, still booting then, was stopped all the same.
-      expect(processesMentioning(dataDir)).toEqual([]);
-    } finally {
-      holder.close();
-    }
-  }, 60_000);
+  it.each(['TWILIO_SIMULATOR_PORT', 'DYNAMODB_LOCAL_PORT'])(
+    'refuses a port someone holds (%s), naming the setting that moves it, and leaves no Java process behind',
+    async (variable) => {
+      const dataDir = tempDir();
+      const holder = createServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      const held = (holder.address() as AddressInfo).port;
+      try {
+        const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/node'), ['bin/local.ts'], {
+          cwd: REPO_ROOT,
+          env: {
+            ...process.env,
+            PORT: '0',
+            TWILIO_SIMULATOR_PORT: '0',
+            [variable]: String(held),
+            DATA_DIR: dataDir,
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr?.on('data', (c: Buffer) => {
+          stderr += c.toString();
+        });
+        const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+        expect(code).toBe(1);
+        expect(stderr).toContain(
+          `Could not start the local twin: Port ${held} is already in use: stop what is using it, or set ${variable} to another port.`,
+        );
+        expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+        // The simulator fails at once, DynamoDB Local, still booting then, is stopped all the same; or
+        // DynamoDB Local's Java fails to bind, and the rest is stopped.
+        expect(processesMentioning(dataDir)).toEqual([]);
+      } finally {
+        holder.close();
+      }
+    },
+    60_000,
+  );
 
   it('refuses a bad setting with a message naming it', async () => {
     const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/node'), ['bin/local.ts'], {

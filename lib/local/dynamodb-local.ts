@@ -28,6 +28,7 @@ import {
 import type { TableSpec } from '../topology.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local.ts';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './data-dir.ts';
+import { freePort, PortInUseError } from './free-port.ts';
 import { waitFor } from './wait-for.ts';
 
 export interface DynamoDbLocal {
@@ -83,10 +84,15 @@ const LOOPBACK_RUNNER = fileURLToPath(new URL('./LoopbackServerRunner.java', imp
  * start that took over a stale DATA_DIR/twin.lock, so no live twin can own it) kills a DynamoDB
  * Local a crashed run left on this data; without it, such a process is an error naming its PID,
  * never killed.
+ *
+ * `port` is a fixed port (DYNAMODB_LOCAL_PORT): one someone holds is refused with PortInUseError.
+ * Without it, a free port is chosen, and another (three tries in all) when that one is taken before
+ * Java binds it, a second or so later: any outgoing connection on the machine may be given it
+ * meanwhile (seen once in a clean-clone test run).
  */
 export async function startDynamoDbLocal(options: {
   dataDir: string;
-  port: number;
+  port?: number;
   killOrphan?: boolean;
 }): Promise<DynamoDbLocal> {
   const java = await probeJava();
@@ -107,64 +113,87 @@ export async function startDynamoDbLocal(options: {
   }
   rmSync(pidFile, { force: true });
 
-  const serverArgs = ['-dbPath', dbPath, '-port', String(options.port), '-sharedDb', '-disableTelemetry'];
-  const javaArgs = [
-    `-Djava.library.path=${path.join(home, 'DynamoDBLocal_lib')}`,
-    ...(runner ? ['-cp', `${runner}${path.delimiter}${jar}`, 'LoopbackServerRunner'] : ['-jar', jar]),
-    ...serverArgs,
-  ];
-  // umask 077 so the database files it creates are the user's only; `exec` keeps the PID Java's,
-  // and its standard input this process's pipe (the runner's parent watch).
-  // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and Java would
-  // die at once under the handlers still finishing their sends (their calls refused, the batch back
-  // on the queue for its visibility timeout). The twin stops it last, itself (stop() below).
-  const child = spawn('/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', 'java', ...javaArgs], {
-    cwd: home,
-    stdio: 'pipe',
-    detached: true,
-  });
-  let output = '';
-  const remember = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-4000);
-  };
-  child.stdout?.on('data', remember);
-  child.stderr?.on('data', remember);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  if (child.pid === undefined) throw new Error('DynamoDB Local did not start (no pid)');
-  writeFileSync(pidFile, String(child.pid), { mode: PRIVATE_FILE_MODE });
-
-  const endpoint = `http://127.0.0.1:${options.port}`;
-  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  let starting = true;
-  const diedWhileStarting = exited.then((code) => {
-    if (starting) throw new Error(`DynamoDB Local exited with code ${code} during start:\n${output}`);
-  });
-  try {
-    await Promise.race([
-      waitFor(() => client.send(new ListTablesCommand({ Limit: 1 })).then(() => true), {
-        timeoutMs: 30_000,
-        message: 'DynamoDB Local did not answer',
-      }),
-      diedWhileStarting,
-    ]);
-  } catch (error) {
-    await stopChild(child, exited);
-    throw error;
-  } finally {
-    starting = false;
-    client.destroy();
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await freePort());
+    try {
+      return await launch(port);
+    } catch (error) {
+      if (!(error instanceof PortTakenError)) throw error;
+      if (options.port !== undefined) throw new PortInUseError(port, 'DYNAMODB_LOCAL_PORT');
+      if (attempt === 3) throw error;
+    }
   }
 
-  return {
-    endpoint,
-    pid: child.pid,
-    loopbackOnly: runner !== undefined,
-    exited,
-    async stop() {
+  async function launch(port: number): Promise<DynamoDbLocal> {
+    const serverArgs = ['-dbPath', dbPath, '-port', String(port), '-sharedDb', '-disableTelemetry'];
+    const javaArgs = [
+      `-Djava.library.path=${path.join(home, 'DynamoDBLocal_lib')}`,
+      ...(runner ? ['-cp', `${runner}${path.delimiter}${jar}`, 'LoopbackServerRunner'] : ['-jar', jar]),
+      ...serverArgs,
+    ];
+    // umask 077 so the database files it creates are the user's only; `exec` keeps the PID Java's,
+    // and its standard input this process's pipe (the runner's parent watch).
+    // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and Java would
+    // die at once under the handlers still finishing their sends (their calls refused, the batch back
+    // on the queue for its visibility timeout). The twin stops it last, itself (stop() below).
+    const child = spawn('/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', 'java', ...javaArgs], {
+      cwd: home,
+      stdio: 'pipe',
+      detached: true,
+    });
+    let output = '';
+    const remember = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-4000);
+    };
+    child.stdout?.on('data', remember);
+    child.stderr?.on('data', remember);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    if (child.pid === undefined) throw new Error('DynamoDB Local did not start (no pid)');
+    writeFileSync(pidFile, String(child.pid), { mode: PRIVATE_FILE_MODE });
+
+    const endpoint = `http://127.0.0.1:${port}`;
+    const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    let starting = true;
+    const diedWhileStarting = exited.then((code) => {
+      if (!starting) return;
+      if (output.includes('java.net.BindException')) throw new PortTakenError(port);
+      throw new Error(`DynamoDB Local exited with code ${code} during start:\n${output}`);
+    });
+    try {
+      await Promise.race([
+        waitFor(() => client.send(new ListTablesCommand({ Limit: 1 })).then(() => true), {
+          timeoutMs: 30_000,
+          message: 'DynamoDB Local did not answer',
+        }),
+        diedWhileStarting,
+      ]);
+    } catch (error) {
       await stopChild(child, exited);
-      rmSync(pidFile, { force: true });
-    },
-  };
+      throw error;
+    } finally {
+      starting = false;
+      client.destroy();
+    }
+
+    return {
+      endpoint,
+      pid: child.pid,
+      loopbackOnly: runner !== undefined,
+      exited,
+      async stop() {
+        await stopChild(child, exited);
+        rmSync(pidFile, { force: true });
+      },
+    };
+  }
+}
+
+/** Java could not bind DynamoDB Local's port: someone took it first. */
+class PortTakenError extends Error {
+  constructor(port: number) {
+    super(`DynamoDB Local could not bind port ${port}: it is in use`);
+    this.name = 'PortTakenError';
+  }
 }
 
 /**

@@ -16,7 +16,6 @@ import { type StreamSource, startStreamSource } from './dynamodb-stream-source.t
 import { type LocalEventBus, publishersOf, startEventBuses } from './eventbridge-local.ts';
 import { FaultInjector } from './faults/injector.ts';
 import { startFaultProxy } from './faults/proxy.ts';
-import { freePort } from './free-port.ts';
 import { openFrontDoor } from './front-door.ts';
 import { openFunctionUrlDoors } from './function-url-doors.ts';
 import { type GrantGuard, startGuardFor } from './grant-guard-wiring.ts';
@@ -180,10 +179,7 @@ export async function startLocalTwin(
   let stopping = false;
 
   try {
-    const [dynamodbPort, door] = await Promise.all([
-      config.dynamodbPort || freePort(),
-      openFrontDoor(config.port),
-    ]);
+    const door = await openFrontDoor(config.port);
     stack.push(() => door.close());
     options.stopRequested?.addEventListener('abort', () => void door.stopping(), { once: true });
     const apiUrl = `http://127.0.0.1:${door.port}`;
@@ -203,27 +199,29 @@ export async function startLocalTwin(
     // All settled before a failure is thrown: one failing fast (a port in use) must not leave another
     // (DynamoDB Local's Java process) starting with nobody left to stop it.
     const [dynamodb, sqsServer, simulator] = await allSettledOrThrow([
-      startDynamoDbLocal({ dataDir: config.dataDir, port: dynamodbPort, killOrphan: lock.tookOver }).then(
-        (d: DynamoDbLocal) => {
-          stack.push(() => d.stop());
-          void d.exited.then((code) => {
-            if (!stopping)
-              log({
-                level: 'ERROR',
-                source: 'dynamodb-local',
-                message: `DynamoDB Local (PID ${d.pid}) exited with code ${code}: API calls fail until the twin is restarted`,
-              });
-          });
-          if (!d.loopbackOnly)
+      startDynamoDbLocal({
+        dataDir: config.dataDir,
+        port: config.dynamodbPort || undefined,
+        killOrphan: lock.tookOver,
+      }).then((d: DynamoDbLocal) => {
+        stack.push(() => d.stop());
+        void d.exited.then((code) => {
+          if (!stopping)
             log({
-              level: 'WARN',
+              level: 'ERROR',
               source: 'dynamodb-local',
-              message:
-                'DynamoDB Local listens on every interface, not only 127.0.0.1: its loopback runner needs a Java with a compiler (the jdk.compiler module; any JDK 17+) and a writable ~/.cache',
+              message: `DynamoDB Local (PID ${d.pid}) exited with code ${code}: API calls fail until the twin is restarted`,
             });
-          return d;
-        },
-      ),
+        });
+        if (!d.loopbackOnly)
+          log({
+            level: 'WARN',
+            source: 'dynamodb-local',
+            message:
+              'DynamoDB Local listens on every interface, not only 127.0.0.1: its loopback runner needs a Java with a compiler (the jdk.compiler module; any JDK 17+) and a writable ~/.cache',
+          });
+        return d;
+      }),
       startSqsLocal({ dataDir: config.dataDir, port: config.sqsPort }).then((s) => {
         stack.push(() => s.stop());
         return s;

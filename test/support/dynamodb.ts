@@ -5,7 +5,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local.ts';
 import { ensureTables, startDynamoDbLocal } from '../../lib/local/dynamodb-local.ts';
-import { freePort } from '../../lib/local/free-port.ts';
 import { topology } from '../../lib/topology.ts';
 
 /** DynamoDB Local with the topology's tables, in a temp dir; for integration tests of the store. */
@@ -16,8 +15,7 @@ export async function startTestDynamoDb(): Promise<{
   stop(): Promise<void>;
 }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'ddb-test-'));
-  const port = await freePort();
-  const ddb = await startDynamoDbLocal({ dataDir, port });
+  const ddb = await startDynamoDbLocal({ dataDir });
   const tableName = 'test-main';
   await ensureTables(ddb.endpoint, topology.tables, () => tableName);
   const client = new DynamoDBClient({
