@@ -358,23 +358,14 @@ describe('npm start (bin/local.ts)', () => {
       await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
       const held = (holder.address() as AddressInfo).port;
       try {
-        const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/node'), ['bin/local.ts'], {
-          cwd: REPO_ROOT,
-          env: {
-            ...process.env,
-            PORT: '0',
-            TWILIO_SIMULATOR_PORT: '0',
-            [variable]: String(held),
-            DATA_DIR: dataDir,
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
+        const start = spawnTwin({
+          PORT: '0',
+          TWILIO_SIMULATOR_PORT: '0',
+          [variable]: String(held),
+          DATA_DIR: dataDir,
         });
-        let stderr = '';
-        child.stderr?.on('data', (c: Buffer) => {
-          stderr += c.toString();
-        });
-        const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-        expect(code).toBe(1);
+        expect(await start.exited).toBe(1);
+        const { stderr } = start.out;
         expect(stderr).toContain(
           `Could not start the local twin: Port ${held} is already in use: stop what is using it, or set ${variable} to another port.`,
         );
@@ -390,18 +381,9 @@ describe('npm start (bin/local.ts)', () => {
   );
 
   it('refuses a bad setting with a message naming it', async () => {
-    const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/node'), ['bin/local.ts'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, PORT: 'eighty', DATA_DIR: tempDir() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr?.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    expect(code).toBe(1);
-    expect(stderr).toContain("PORT must be a whole number from 0 to 65535; got 'eighty'");
+    const start = spawnTwin({ PORT: 'eighty', DATA_DIR: tempDir() });
+    expect(await start.exited).toBe(1);
+    expect(start.out.stderr).toContain("PORT must be a whole number from 0 to 65535; got 'eighty'");
   }, 30_000);
 });
 
