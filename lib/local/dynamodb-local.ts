@@ -28,6 +28,7 @@ import {
 import type { TableSpec } from '../topology.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local.ts';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './data-dir.ts';
+import { classDataSharing } from './dynamodb-local-cds.ts';
 import { freePort, PortInUseError } from './free-port.ts';
 import { waitFor } from './wait-for.ts';
 
@@ -94,11 +95,22 @@ export async function startDynamoDbLocal(options: {
   dataDir: string;
   port?: number;
   killOrphan?: boolean;
+  /** Where the class-data sharing archive is kept (dynamodb-local-cds.ts); by default in node_modules/.cache. */
+  classArchiveDir?: string;
 }): Promise<DynamoDbLocal> {
   const java = await probeJava();
   const home = dynamoDbLocalDir();
   const jar = path.join(home, 'DynamoDBLocal.jar');
   const runner = java.hasCompiler ? await loopbackRunner(jar, java.version) : undefined;
+  const sharing =
+    runner && java.hasJarTool
+      ? await classDataSharing({
+          home,
+          runnerDir: runner,
+          javaVersion: java.version,
+          ...(options.classArchiveDir ? { cacheDir: options.classArchiveDir } : {}),
+        })
+      : undefined;
   const dbPath = path.join(options.dataDir, 'dynamodb');
   mkdirSync(dbPath, { recursive: true, mode: PRIVATE_DIR_MODE });
   const pidFile = path.join(options.dataDir, 'dynamodb.pid');
@@ -118,6 +130,8 @@ export async function startDynamoDbLocal(options: {
     try {
       return await launch(port);
     } catch (error) {
+      const retry = error instanceof PortTakenError && options.port === undefined && attempt < 3;
+      if (!retry) sharing?.exited(true);
       if (!(error instanceof PortTakenError)) throw error;
       if (options.port !== undefined) throw new PortInUseError(port, 'DYNAMODB_LOCAL_PORT');
       if (attempt === 3) throw error;
@@ -128,7 +142,11 @@ export async function startDynamoDbLocal(options: {
     const serverArgs = ['-dbPath', dbPath, '-port', String(port), '-sharedDb', '-disableTelemetry'];
     const javaArgs = [
       `-Djava.library.path=${path.join(home, 'DynamoDBLocal_lib')}`,
-      ...(runner ? ['-cp', `${runner}${path.delimiter}${jar}`, 'LoopbackServerRunner'] : ['-jar', jar]),
+      ...(sharing
+        ? [...sharing.javaArgs, 'LoopbackServerRunner']
+        : runner
+          ? ['-cp', `${runner}${path.delimiter}${jar}`, 'LoopbackServerRunner']
+          : ['-jar', jar]),
       ...serverArgs,
     ];
     // umask 077 so the database files it creates are the user's only; `exec` keeps the PID Java's,
@@ -175,13 +193,15 @@ export async function startDynamoDbLocal(options: {
       client.destroy();
     }
 
+    void exited.then(() => sharing?.exited(child.signalCode === 'SIGKILL'));
     return {
       endpoint,
       pid: child.pid,
       loopbackOnly: runner !== undefined,
       exited,
       async stop() {
-        await stopChild(child, exited);
+        // A JVM recording the class archive writes it at exit: 2-3 s, longer on a busy machine.
+        await stopChild(child, exited, sharing?.recording ? 20_000 : 5000);
         rmSync(pidFile, { force: true });
       },
     };
@@ -321,7 +341,7 @@ async function tableExists(client: DynamoDBClient, TableName: string): Promise<b
 }
 
 /** Java is there (else JavaMissingError), its version, and whether it has a compiler (jdk.compiler). */
-async function probeJava(): Promise<{ version: string; hasCompiler: boolean }> {
+async function probeJava(): Promise<{ version: string; hasCompiler: boolean; hasJarTool: boolean }> {
   let stdout: string;
   try {
     ({ stdout } = await promisify(execFile)('java', ['--list-modules'], { encoding: 'utf8' }));
@@ -336,6 +356,7 @@ async function probeJava(): Promise<{ version: string; hasCompiler: boolean }> {
   return {
     version: /^java\.base@(\S+)/m.exec(stdout)?.[1] ?? 'unknown',
     hasCompiler: /^jdk\.compiler@/m.test(stdout),
+    hasJarTool: /^jdk\.jartool@/m.test(stdout),
   };
 }
 
@@ -396,10 +417,10 @@ function runningOrphan(pidFile: string, dbPath: string): number | undefined {
   }
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+async function stopChild(child: ChildProcess, exited: Promise<number | null>, graceMs = 5000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
-  const forced = setTimeout(() => child.kill('SIGKILL'), 5000);
+  const forced = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(forced);
 }
