@@ -15,8 +15,9 @@ import { promisify } from 'node:util';
  * manifest puts its own directory there (`Class-Path: . …`). So the archive is made for a class path
  * of copies: the runner in a jar, and DynamoDBLocal.jar with that manifest line removed and its
  * library jars named one by one instead. These copies and the archive live in
- * `node_modules/.cache/whatsapp-broadcast/` (about 35 MB, gone with node_modules, so `npm ci` after
+ * `node_modules/.cache/whatsapp-broadcast/` (about 40 MB, gone with node_modules, so `npm ci` after
  * an update starts afresh), in a directory keyed by the Java version, the jar's path and the runner.
+ * They are trusted as the jar beside them is: whoever can write node_modules runs code here anyway.
  *
  * The first start that finds no archive builds the copies and records the archive when its JVM
  * exits (`-XX:ArchiveClassesAtExit`, 2-3 s more at that stop); a start meanwhile, in another process,

@@ -86,6 +86,10 @@ const LOOPBACK_RUNNER = fileURLToPath(new URL('./LoopbackServerRunner.java', imp
  * Local a crashed run left on this data; without it, such a process is an error naming its PID,
  * never killed.
  *
+ * Its JVM starts from a class-data sharing archive, recorded by the first start at its stop
+ * (dynamodb-local-cds.ts: about half the CPU and wall time to the first answer); `classArchiveDir`
+ * puts that archive elsewhere than node_modules/.cache.
+ *
  * `port` is a fixed port (DYNAMODB_LOCAL_PORT): one someone holds is refused with PortInUseError.
  * Without it, a free port is chosen, and another (three tries in all) when that one is taken before
  * Java binds it, a second or so later: any outgoing connection on the machine may be given it
@@ -102,15 +106,6 @@ export async function startDynamoDbLocal(options: {
   const home = dynamoDbLocalDir();
   const jar = path.join(home, 'DynamoDBLocal.jar');
   const runner = java.hasCompiler ? await loopbackRunner(jar, java.version) : undefined;
-  const sharing =
-    runner && java.hasJarTool
-      ? await classDataSharing({
-          home,
-          runnerDir: runner,
-          javaVersion: java.version,
-          ...(options.classArchiveDir ? { cacheDir: options.classArchiveDir } : {}),
-        })
-      : undefined;
   const dbPath = path.join(options.dataDir, 'dynamodb');
   mkdirSync(dbPath, { recursive: true, mode: PRIVATE_DIR_MODE });
   const pidFile = path.join(options.dataDir, 'dynamodb.pid');
@@ -124,6 +119,16 @@ export async function startDynamoDbLocal(options: {
     process.kill(orphan, 'SIGKILL');
   }
   rmSync(pidFile, { force: true });
+
+  const sharing =
+    runner && java.hasJarTool
+      ? await classDataSharing({
+          home,
+          runnerDir: runner,
+          javaVersion: java.version,
+          ...(options.classArchiveDir ? { cacheDir: options.classArchiveDir } : {}),
+        })
+      : undefined;
 
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freePort());
