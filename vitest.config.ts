@@ -6,7 +6,6 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * another file. They run one at a time, last, in their own group.
  */
 const TIMED = [
-  'test/bench.test.ts',
   'test/integration/pacing.test.ts',
   // Two senders at 20/s against a simulator refusing the 21st message in any second: a stall of
   // the shared CPU bunches late sends into one second (CI: 7 refused in 80 next to two other files).
@@ -22,7 +21,7 @@ const TIMED = [
 const DRILLS = ['test/integration/chaos-aws.test.ts', 'test/integration/chaos-twilio.test.ts'];
 
 /**
- * Files that spend most of their time idle on the real clock: restart.test.ts (~170 s, waiting out a
+ * Files that spend most of their time idle on the real clock: restart.test.ts (150-200 s, waiting out a
  * queue's 60 s visibility timeout twice against a 120 s recovery bound) and campaigns-realtime
  * (~110 s, minute boundaries). They start first in the parallel group, so that their waits are
  * covered by the files running in the group's other two workers.

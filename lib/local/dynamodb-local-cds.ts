@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
  * They are trusted as the jar beside them is: whoever can write node_modules runs code here anyway.
  *
  * The first start that finds no archive builds the copies and records the archive when its JVM
- * exits (`-XX:ArchiveClassesAtExit`, 2-3 s more at that stop); a start meanwhile, in another process,
+ * exits (`-XX:ArchiveClassesAtExit`, 2-5 s more at that stop); a start meanwhile, in another process,
  * runs without one. Whatever fails (no `jdk.jartool` module, a read-only node_modules, a JVM killed
  * while it writes the archive), DynamoDB Local starts as before, without an archive. A JVM that
  * cannot map an archive it is given runs without it, as `-Xshare:auto` (Java's default) does.
@@ -28,7 +28,7 @@ import { promisify } from 'node:util';
 export interface ClassDataSharing {
   /** Java's arguments before the main class: the class path of copies and the archive's flag. */
   readonly javaArgs: readonly string[];
-  /** This start records the archive: its JVM takes 2-3 s more to exit, writing it. */
+  /** This start records the archive: its JVM takes 2-5 s more to exit, writing it. */
   readonly recording: boolean;
   /** After the JVM's exit: keeps the archive it recorded unless it was killed while writing it. */
   exited(killed: boolean): void;

@@ -205,7 +205,7 @@ export async function startDynamoDbLocal(options: {
       loopbackOnly: runner !== undefined,
       exited,
       async stop() {
-        // A JVM recording the class archive writes it at exit: 2-3 s, longer on a busy machine.
+        // A JVM recording the class archive writes it at exit: 2-5 s, longer on a busy machine.
         await stopChild(child, exited, sharing?.recording ? 20_000 : 5000);
         rmSync(pidFile, { force: true });
       },
