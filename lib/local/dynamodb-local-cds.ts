@@ -147,25 +147,26 @@ function alive(pid: number): boolean {
  * the copies are whole.
  */
 async function buildClassPath(dir: string, jar: string, home: string, runnerDir: string): Promise<void> {
-  const jarTool = (...args: string[]) =>
-    promisify(execFile)('java', ['-m', 'jdk.jartool/sun.tools.jar.Main', ...args], { maxBuffer: 1 << 20 });
+  const jarTool = (args: string[], cwd?: string) =>
+    promisify(execFile)('java', ['-m', 'jdk.jartool/sun.tools.jar.Main', ...args], {
+      maxBuffer: 1 << 20,
+      ...(cwd ? { cwd } : {}),
+    });
   const work = mkdtempSync(path.join(dir, 'build-'));
   try {
     const runnerJar = path.join(dir, 'runner.jar');
-    await jarTool('--create', '--file', runnerJar, '-C', runnerDir, 'LoopbackServerRunner.class');
+    await jarTool(['--create', '--file', runnerJar, '-C', runnerDir, 'LoopbackServerRunner.class']);
 
     const unpacked = path.join(work, 'classes');
     mkdirSync(unpacked);
-    await promisify(execFile)('java', ['-m', 'jdk.jartool/sun.tools.jar.Main', '--extract', '--file', jar], {
-      cwd: unpacked,
-    });
+    await jarTool(['--extract', '--file', jar], unpacked);
     const manifestPath = path.join(unpacked, 'META-INF', 'MANIFEST.MF');
     const { manifest, classPath } = withoutClassPath(readFileSync(manifestPath, 'utf8'));
     rmSync(manifestPath);
     const manifestCopy = path.join(work, 'MANIFEST.MF');
     writeFileSync(manifestCopy, manifest);
     const jarCopy = path.join(dir, 'DynamoDBLocal.jar');
-    await jarTool('--create', '--file', jarCopy, '--manifest', manifestCopy, '-C', unpacked, '.');
+    await jarTool(['--create', '--file', jarCopy, '--manifest', manifestCopy, '-C', unpacked, '.']);
 
     const libraries = classPath
       .filter((entry) => entry.endsWith('.jar'))
