@@ -190,7 +190,7 @@ describe('dead letters', () => {
     expect(created.status).toBe(202);
     const broadcastId: string = created.body.broadcastId;
     await finished(broadcastId, INITECH, 'failed');
-    const sentBefore = twin.simulator?.messages().filter((m) => m.to === `whatsapp:${target}`) ?? [];
+    const sentBefore = twin.simulator?.messagesTo(`whatsapp:${target}`) ?? [];
     expect(sentBefore).toHaveLength(1);
 
     const db = new DynamoDBClient({
@@ -228,10 +228,11 @@ describe('dead letters', () => {
       expect(redrive.stdout).toContain('Moved 1 message(s)');
 
       // Back on the send queue, the consumer sends it: the simulator gets the second attempt.
-      await waitFor(
-        () => (twin.simulator?.messages().filter((m) => m.to === `whatsapp:${target}`).length ?? 0) >= 2,
-        { timeoutMs: 30_000, intervalMs: 200, message: 'the redriven send task was not sent' },
-      );
+      await waitFor(() => (twin.simulator?.messagesTo(`whatsapp:${target}`).length ?? 0) >= 2, {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+        message: 'the redriven send task was not sent',
+      });
       expect((await metrics(INITECH)).deadLetterCount).toBe(0);
     } finally {
       db.destroy();

@@ -119,7 +119,7 @@ async function restError(promise: Promise<unknown>): Promise<{ status: number; c
 
 describe('twilio simulator through the real twilio SDK', () => {
   it('creates, fetches and lists messages in Twilio shapes', async () => {
-    const { client } = await start();
+    const { sim, client } = await start();
     const to = phone('1234');
     const created = await client.messages.create({
       to,
@@ -160,6 +160,12 @@ describe('twilio simulator through the real twilio SDK', () => {
       dateSentAfter: new Date(Date.now() - 60_000),
     });
     expect(recent).toHaveLength(3);
+    // What the twin's tests poll: one destination's messages, oldest first, as copies.
+    const mine = sim.messagesTo(to);
+    expect(mine.map((m) => m.sid)).toEqual([created.sid, second.sid, third.sid]);
+    mine[0]?.history.push({ status: 'failed', at: 'never' });
+    expect(sim.messagesTo(to)[0]?.history.map((h) => h.status)).not.toContain('failed');
+    expect(sim.messagesTo(phone('9999'))).toEqual([]);
     const future = await client.messages.list({ to, dateSentAfter: new Date(Date.now() + 60_000) });
     expect(future).toHaveLength(0);
 

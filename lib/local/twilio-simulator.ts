@@ -104,6 +104,12 @@ export interface TwilioSimulator {
    * thousands of messages takes tens of milliseconds of the one event loop the twin shares.
    */
   messageCount(): number;
+  /**
+   * The messages accepted for one destination (`whatsapp:+…`), oldest first (copies of those only):
+   * a test that asks this of each of hundreds of recipients would, copying everything each time,
+   * hold the twin's one event loop for seconds, long enough for sends in flight to time out.
+   */
+  messagesTo(to: string): SimulatedMessage[];
   /** The inbound messages (taps and texts) posted so far, oldest first (copies). */
   inbound(): SimulatedInbound[];
   /** The account's Content templates (the samples and those added), newest first (copies). */
@@ -494,6 +500,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     authToken,
     messages: () => structuredClone([...store.all()]),
     messageCount: () => store.size,
+    messagesTo: (to) => structuredClone([...store.newestFirst(to)].reverse()),
     inbound: () => structuredClone([...store.inbound()]),
     templates: () => structuredClone(contents.newestFirst()),
     stop: () => {

@@ -73,10 +73,9 @@ async function groupWith(
 /** The ContentVariables the simulator received for each phone of a broadcast. */
 function sentVariables(phones: readonly string[]): Map<string, Json> {
   const byPhone = new Map<string, Json>();
-  for (const m of api.twin.simulator?.messages() ?? []) {
-    const phone = m.to.replace(/^whatsapp:/, '');
-    if (phones.includes(phone) && m.contentVariables) byPhone.set(phone, JSON.parse(m.contentVariables));
-  }
+  for (const phone of phones)
+    for (const m of api.twin.simulator?.messagesTo(`whatsapp:${phone}`) ?? [])
+      if (m.contentVariables) byPhone.set(phone, JSON.parse(m.contentVariables));
   return byPhone;
 }
 

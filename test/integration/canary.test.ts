@@ -30,9 +30,9 @@ afterAll(async () => {
 /** When the simulator accepted the (first) message to each phone, by phone. */
 function firstSends(phones: readonly string[]): Map<string, number> {
   const times = new Map<string, number>();
-  for (const m of api.twin.simulator?.messages() ?? []) {
-    const phone = m.to.replace(/^whatsapp:/, '');
-    if (phones.includes(phone) && !times.has(phone)) times.set(phone, Date.parse(String(m.dateCreated)));
+  for (const phone of phones) {
+    const first = api.twin.simulator?.messagesTo(`whatsapp:${phone}`)[0];
+    if (first) times.set(phone, Date.parse(String(first.dateCreated)));
   }
   return times;
 }

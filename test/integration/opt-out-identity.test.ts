@@ -163,8 +163,8 @@ describe('Brazil: a tap from the 12-digit form', () => {
       { timeoutMs: 30_000, intervalMs: 150, message: 'the follow-up was not delivered' },
     );
     expect(confirmed.confirmedAt).toBeDefined();
-    const followUps = (api.twin.simulator?.messages() ?? []).filter(
-      (m) => m.to === `whatsapp:${br.sent}` && m.contentSid === null,
+    const followUps = (api.twin.simulator?.messagesTo(`whatsapp:${br.sent}`) ?? []).filter(
+      (m) => m.contentSid === null,
     );
     expect(followUps.map((m) => m.body)).toEqual([FOLLOW_UP]);
 

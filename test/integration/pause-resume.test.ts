@@ -30,10 +30,10 @@ afterAll(async () => {
 
 /** When the simulator accepted each message to these phones (ms since the epoch), oldest first. */
 function sendTimes(phones: readonly string[]): number[] {
-  const wanted = new Set(phones.map((p) => `whatsapp:${p}`));
-  return (api.twin.simulator?.messages() ?? [])
-    .filter((m) => wanted.has(m.to))
-    .map((m) => Date.parse(String(m.dateCreated)));
+  return phones
+    .flatMap((p) => api.twin.simulator?.messagesTo(`whatsapp:${p}`) ?? [])
+    .map((m) => Date.parse(String(m.dateCreated)))
+    .sort((a, b) => a - b);
 }
 
 async function created(phones: readonly string[], key = ACME): Promise<string> {

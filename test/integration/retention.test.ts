@@ -168,7 +168,7 @@ describe('erasure (POST /v1/erasures)', () => {
       providerMessagesLeft: 0,
     });
     const simulator = api.twin.simulator;
-    const toPhone = (simulator?.messages() ?? []).filter((m) => m.to === `whatsapp:${phone}`);
+    const toPhone = simulator?.messagesTo(`whatsapp:${phone}`) ?? [];
     expect(toPhone.map((m) => m.statusCallback?.includes(theirs))).toEqual([true]);
     expect((simulator?.inbound() ?? []).filter((m) => m.from === `whatsapp:${phone}`)).toEqual([]);
 

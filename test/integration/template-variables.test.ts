@@ -23,9 +23,9 @@ afterAll(async () => {
 
 /** What the simulator received for a number: the parsed ContentVariables of each message. */
 const receivedBy = (phone: string): Json[] =>
-  (api.twin.simulator?.messages() ?? [])
-    .filter((m) => m.to === `whatsapp:${phone}`)
-    .map((m) => JSON.parse(m.contentVariables ?? '{}') as Json);
+  (api.twin.simulator?.messagesTo(`whatsapp:${phone}`) ?? []).map(
+    (m) => JSON.parse(m.contentVariables ?? '{}') as Json,
+  );
 
 describe('template variables WhatsApp refuses, and fallbacks, through the twin', () => {
   it('lists recipients whose values WhatsApp refuses as invalid_variable, sends the others, and falls back to Farmer', async () => {

@@ -40,8 +40,7 @@ afterAll(async () => {
 });
 
 const call: ApiTwin['call'] = (...args) => api.call(...args);
-const sentTo = (phone: string) =>
-  (api.twin.simulator?.messages() ?? []).filter((m) => m.to === `whatsapp:${phone}`);
+const sentTo = (phone: string) => api.twin.simulator?.messagesTo(`whatsapp:${phone}`) ?? [];
 
 describe('GET /v1/templates', () => {
   it("lists the account's templates with their WhatsApp approval, category, variables and body, newest first", async () => {

@@ -28,7 +28,7 @@ afterAll(async () => {
 
 /** The ContentVariables the simulator received for a phone (its last message). */
 function variablesSentTo(phone: string): Json | undefined {
-  const sent = (api.twin.simulator?.messages() ?? []).filter((m) => m.to === `whatsapp:${phone}`).at(-1);
+  const sent = (api.twin.simulator?.messagesTo(`whatsapp:${phone}`) ?? []).at(-1);
   return sent?.contentVariables ? JSON.parse(sent.contentVariables) : undefined;
 }
 

@@ -68,9 +68,7 @@ function untilDelivered(broadcastId: string, phone: string): Promise<Json> {
 }
 
 function followUpsTo(phone: string) {
-  return (api.twin.simulator?.messages() ?? []).filter(
-    (m) => m.to === `whatsapp:${phone}` && m.contentSid === null,
-  );
+  return (api.twin.simulator?.messagesTo(`whatsapp:${phone}`) ?? []).filter((m) => m.contentSid === null);
 }
 
 async function tap(sid: string, body: Json = {}) {

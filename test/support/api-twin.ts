@@ -126,8 +126,7 @@ export async function startApiTwin(
         { timeoutMs: 30_000, intervalMs: 100, message: `the ${queue} queue did not drain` },
       );
     },
-    messagesTo: (phone) =>
-      (twin.simulator?.messages() ?? []).filter((m) => m.to === `whatsapp:${phone}`).length,
+    messagesTo: (phone) => twin.simulator?.messagesTo(`whatsapp:${phone}`).length ?? 0,
     async stop() {
       sqs.destroy();
       await twin.stop();

@@ -192,7 +192,7 @@ export async function startSendRig(options: {
         },
         { timeoutMs, intervalMs: 50, message: `recipient ${key.index} never reached ${status}` },
       ),
-    sentTo: (phone) => simulator.messages().filter((m) => m.to === `whatsapp:${phone}`),
+    sentTo: (phone) => simulator.messagesTo(`whatsapp:${phone}`),
     async counts(broadcast) {
       const now = (await broadcasts.get(broadcast.tenantId, broadcast.broadcastId)) ?? broadcast;
       return (await stateOf({ broadcasts, counters }, now)).counts;
