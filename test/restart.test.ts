@@ -65,9 +65,22 @@ async function startTwin(env: Record<string, string>): Promise<ChildProcess> {
     err = (err + c.toString()).slice(-4000);
   });
   stderrOf.set(child, () => err);
-  await waitFor(() => out.includes('Press Ctrl-C to stop'), {
-    timeoutMs: 45_000,
-    message: 'the twin did not start',
+  // A twin that exits before its banner says why at once (its stderr), rather than at the deadline.
+  const died = new Promise<never>((_, reject) =>
+    child.once('exit', (code, signal) =>
+      reject(new Error(`the twin exited (code ${code}, signal ${signal}) before its banner`)),
+    ),
+  );
+  await Promise.race([
+    waitFor(() => out.includes('Press Ctrl-C to stop'), {
+      timeoutMs: 45_000,
+      message: 'the twin did not start',
+    }),
+    died,
+  ]).catch((error: Error) => {
+    throw new Error(`${error.message}; its output's tail: ${out.slice(-1500)}; stderr's tail: ${err}`, {
+      cause: error,
+    });
   });
   return child;
 }

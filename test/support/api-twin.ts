@@ -96,9 +96,11 @@ export async function startApiTwin(
         typeof until === 'function'
           ? until
           : (body: Json) => (until ? body.status === until : FINAL.includes(body.status));
+      let last: Json | undefined;
       return waitFor(
         async () => {
           const { body } = await call('GET', `/v1/broadcasts/${id}`, { key });
+          last = body;
           return done(body) ? body : undefined;
         },
         {
@@ -106,7 +108,11 @@ export async function startApiTwin(
           intervalMs: 250,
           message: options.message ?? `broadcast ${id} did not reach ${until ?? 'a final status'}`,
         },
-      );
+      ).catch((error: Error) => {
+        // What it was at the deadline, so a failure says how far it got.
+        const seen = last ? `; last seen: ${last.status}, counts ${JSON.stringify(last.counts)}` : '';
+        throw new Error(`${error.message}${seen}`, { cause: error });
+      });
     },
     async simulator(route, body) {
       const res = await fetch(`${twin.simulator?.url}${route}`, {
