@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -32,6 +32,20 @@ export const TWIN_ENTRIES = [
   'events.jsonl',
   'events-delivered.json',
 ] as const;
+
+/**
+ * Replaces `file`'s contents with `text`, owner-only (0600), so that whoever reads it, a restart
+ * after a `kill -9` included, sees the old contents or the new, never a file cut short: written
+ * beside it (`<file>.tmp`), then renamed over it (rename(2) is atomic on one filesystem). The twin's
+ * state files (stream checkpoints, the bus's cursor, schedules) are rewritten many times a minute;
+ * in place, a kill between the truncation and the write left one empty, and the next start failed
+ * to parse it. Throws what the write or the rename throws; `file` is then as it was.
+ */
+export function replacePrivateFile(file: string, text: string): void {
+  const temp = `${file}.tmp`;
+  writeFileSync(temp, text, { mode: PRIVATE_FILE_MODE });
+  renameSync(temp, file);
+}
 
 /**
  * Creates DATA_DIR owner-only (0700), or makes an existing one so when it is this user's. A

@@ -21,7 +21,7 @@
  * keeps its own: a restart resumes after it, and re-reading a record is harmless (consumers are
  * exactly-once by their own watermarks).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type _Record,
@@ -37,6 +37,7 @@ import {
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { type StreamConsumerSpec, streamFilterPatterns } from '../topology.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local.ts';
+import { replacePrivateFile } from './data-dir.ts';
 import type { Invoke } from './lambda-runtime.ts';
 import { matchesAnyFilter } from './stream-filter.ts';
 
@@ -99,7 +100,7 @@ export function startStreamSource(options: StreamSourceOptions): StreamSource {
     ? (JSON.parse(readFileSync(options.checkpointFile, 'utf8')) as Record<string, string>)
     : {};
   const saveCheckpoints = () =>
-    writeFileSync(options.checkpointFile, `${JSON.stringify(checkpoints)}\n`, { mode: 0o600 });
+    replacePrivateFile(options.checkpointFile, `${JSON.stringify(checkpoints)}\n`);
   const pollIntervalMs = options.pollIntervalMs ?? 250;
   const windowMs = options.consumer.maxBatchingWindowSeconds * 1000;
   const finished = new Set<string>();

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { Topology } from '../topology.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local.ts';
 import type { LocalConfig } from './config.ts';
-import { PRIVATE_FILE_MODE } from './data-dir.ts';
+import { PRIVATE_FILE_MODE, replacePrivateFile } from './data-dir.ts';
 import type { FaultInjector } from './faults/injector.ts';
 import { appliesTo } from './faults/spec.ts';
 
@@ -204,7 +204,7 @@ export async function startLocalEventBus(options: LocalEventBusOptions): Promise
           if (!response.ok) throw new Error(`HTTP ${response.status}`);
           delivered += 1;
           failures = 0;
-          writeFileSync(cursorFile, `${JSON.stringify({ delivered })}\n`, { mode: PRIVATE_FILE_MODE });
+          replacePrivateFile(cursorFile, `${JSON.stringify({ delivered })}\n`);
         } catch (error) {
           failures += 1;
           const delay = Math.min(maxDelay, 1000 * 2 ** Math.min(15, failures - 1));

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import {
   DeleteObjectsCommand,
   HeadObjectCommand,
@@ -12,7 +12,7 @@ import type { FauxqsServer, S3SpyEvent, SpyMessage } from 'fauxqs';
 import { encodeS3EventKey } from '../../functions/core/imports.ts';
 import type { BucketSpec } from '../topology.ts';
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local.ts';
-import { PRIVATE_FILE_MODE } from './data-dir.ts';
+import { replacePrivateFile } from './data-dir.ts';
 
 /**
  * S3 on the twin: fauxqs (the twin's SQS emulator) serves the S3 API too, on the same port, with
@@ -277,7 +277,5 @@ function readState(file: string): Map<string, string> {
 }
 
 function writeState(file: string, state: ReadonlyMap<string, string>): void {
-  const temp = `${file}.tmp`;
-  writeFileSync(temp, JSON.stringify(Object.fromEntries(state)), { mode: PRIVATE_FILE_MODE });
-  renameSync(temp, file);
+  replacePrivateFile(file, JSON.stringify(Object.fromEntries(state)));
 }

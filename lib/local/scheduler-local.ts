@@ -1,11 +1,11 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { ApiError } from '../../functions/core/errors.ts';
 import { firingsAfter, parseSchedule, type Schedule } from '../../functions/core/schedule-expressions.ts';
 import { SCHEDULED_TIME, schedulerTime } from '../../functions/core/schedules.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local.ts';
-import { PRIVATE_FILE_MODE } from './data-dir.ts';
+import { replacePrivateFile } from './data-dir.ts';
 
 /**
  * EventBridge Scheduler on one machine: the part of its REST API the product uses (CreateSchedule,
@@ -92,11 +92,7 @@ export async function startSchedulerLocal(options: LocalSchedulerOptions): Promi
       : [],
   );
   const save = () => {
-    const tmp = `${file}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(Object.fromEntries(schedules), null, 1)}\n`, {
-      mode: PRIVATE_FILE_MODE,
-    });
-    renameSync(tmp, file);
+    replacePrivateFile(file, `${JSON.stringify(Object.fromEntries(schedules), null, 1)}\n`);
   };
   const keyOf = (group: string, name: string) => `${group}/${name}`;
 

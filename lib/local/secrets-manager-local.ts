@@ -6,11 +6,12 @@
 // and keeps the secrets in DATA_DIR/secrets-manager.json (mode 0600) so they survive a restart.
 // Source of the shapes: https://docs.aws.amazon.com/secretsmanager/latest/apireference/ (each operation's page).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local.ts';
+import { replacePrivateFile } from './data-dir.ts';
 
 export const SECRETS_FILE = 'secrets-manager.json';
 
@@ -43,7 +44,7 @@ export async function startSecretsManagerLocal(
       : [],
   );
   const save = () => {
-    if (file) writeFileSync(file, `${JSON.stringify([...secrets.values()], null, 2)}\n`, { mode: 0o600 });
+    if (file) replacePrivateFile(file, `${JSON.stringify([...secrets.values()], null, 2)}\n`);
   };
   // A SecretId is the name or the ARN.
   const find = (id: unknown) =>

@@ -5,9 +5,10 @@
 // credentials reach that subaccount only; the main account's reach its subaccounts' 2010 API resources.
 // With a dataDir the subaccounts are kept in twilio-simulator-accounts.json and survive a restart.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
+import { replacePrivateFile } from '../data-dir.ts';
 import { API_VERSION } from './resources.ts';
 
 export const ACCOUNTS_FILE = 'twilio-simulator-accounts.json';
@@ -79,14 +80,13 @@ export class Accounts {
     };
     this.#all.set(account.sid, account);
     if (this.#file)
-      writeFileSync(
+      replacePrivateFile(
         this.#file,
         `${JSON.stringify(
           [...this.#all.values()].filter((a) => a.sid !== this.main.sid),
           null,
           2,
         )}\n`,
-        { mode: 0o600 },
       );
     return account;
   }
