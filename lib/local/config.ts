@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_TENANT_RATE_LIMIT } from '../../functions/core/access.ts';
 import { newApiKey, parseApiKeyList } from '../../functions/core/api-keys.ts';
@@ -7,6 +7,7 @@ import { DEFAULT_SENDER_MPS } from '../../functions/core/pacing.ts';
 import { retentionSettings } from '../../functions/core/retention.ts';
 import { parseBackoffSeconds } from '../../functions/core/retry-policy.ts';
 import { topology } from '../topology.ts';
+import { replacePrivateFile } from './data-dir.ts';
 import { type FaultPlan, FaultSpecError, parseFaultPlan } from './faults/spec.ts';
 import { DEFAULT_TIMEOUT_HOLD_MS } from './twilio-simulator/faults.ts';
 
@@ -253,6 +254,6 @@ export function persistedSecret(
   const fresh = generate();
   secrets[name] = fresh;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  replacePrivateFile(file, `${JSON.stringify(secrets, null, 2)}\n`);
   return fresh;
 }

@@ -38,8 +38,8 @@ export const TWIN_ENTRIES = [
  * after a `kill -9` included, sees the old contents or the new, never a file cut short: written
  * beside it (`<file>.tmp`), then renamed over it (rename(2) is atomic on one filesystem). The twin's
  * state files (stream checkpoints, the bus's cursor, schedules) are rewritten many times a minute;
- * in place, a kill between the truncation and the write left one empty, and the next start failed
- * to parse it. Throws what the write or the rename throws; `file` is then as it was.
+ * in place, a kill between the truncation and the write leaves one empty or cut short, which the
+ * next start cannot parse. Throws what the write or the rename throws; `file` is then as it was.
  */
 export function replacePrivateFile(file: string, text: string): void {
   const temp = `${file}.tmp`;

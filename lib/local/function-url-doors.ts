@@ -1,6 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PRIVATE_FILE_MODE } from './data-dir.ts';
+import { replacePrivateFile } from './data-dir.ts';
 import { PortInUseError } from './free-port.ts';
 import { type FrontDoor, openFrontDoor } from './front-door.ts';
 
@@ -37,9 +37,7 @@ export async function openFunctionUrlDoors(
     await Promise.all(Object.values(doors).map((door) => door.close()));
     throw error;
   }
-  writeFileSync(path.join(dataDir, FUNCTION_URLS_FILE), `${JSON.stringify(ports)}\n`, {
-    mode: PRIVATE_FILE_MODE,
-  });
+  replacePrivateFile(path.join(dataDir, FUNCTION_URLS_FILE), `${JSON.stringify(ports)}\n`);
   return doors;
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -10,7 +10,7 @@ import { validateTopology } from '../topology-wiring.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local.ts';
 import type { LocalConfig } from './config.ts';
 import { CONSOLE_PATH, withConsole } from './console-files.ts';
-import { ensurePrivateDataDir, PRIVATE_FILE_MODE, restrictTwinFiles } from './data-dir.ts';
+import { ensurePrivateDataDir, replacePrivateFile, restrictTwinFiles } from './data-dir.ts';
 import { type DynamoDbLocal, ensureTables, startDynamoDbLocal, streamArnOf } from './dynamodb-local.ts';
 import { type StreamSource, startStreamSource } from './dynamodb-stream-source.ts';
 import { type LocalEventBus, publishersOf, startEventBuses } from './eventbridge-local.ts';
@@ -616,10 +616,9 @@ function writeEndpoints(
   const byId = Object.fromEntries(
     Object.entries(queues).map(([id, q]) => [id, { url: q.main.url, deadLetterUrl: q.deadLetter.url }]),
   );
-  writeFileSync(
+  replacePrivateFile(
     path.join(dataDir, 'endpoints.json'),
     `${JSON.stringify({ sqsEndpoint, s3Endpoint: sqsEndpoint, dynamodbEndpoint, tables, buckets, queues: byId }, null, 2)}\n`,
-    { mode: PRIVATE_FILE_MODE },
   );
 }
 
