@@ -39,7 +39,8 @@ export const TWIN_ENTRIES = [
  * beside it (`<file>.tmp`), then renamed over it (rename(2) is atomic on one filesystem). The twin's
  * state files (stream checkpoints, the bus's cursor, schedules) are rewritten many times a minute;
  * in place, a kill between the truncation and the write leaves one empty or cut short, which the
- * next start cannot parse. Throws what the write or the rename throws; `file` is then as it was.
+ * next start cannot parse. Throws what the write or the rename throws; `file` is then as it was
+ * (a `<file>.tmp` may be left, and the next call replaces it).
  */
 export function replacePrivateFile(file: string, text: string): void {
   const temp = `${file}.tmp`;

@@ -105,9 +105,10 @@ export interface TwilioSimulator {
    */
   messageCount(): number;
   /**
-   * The messages accepted for one destination (`whatsapp:+…`), oldest first (copies of those only):
-   * a test that asks this of each of hundreds of recipients would, copying everything each time,
-   * hold the twin's one event loop for seconds, long enough for sends in flight to time out.
+   * The messages accepted for one destination, `to` exactly as sent (`whatsapp:+…`), oldest first:
+   * copies of those only, from an index. For tests that check hundreds of recipients one by one:
+   * `messages()` and a filter for each would copy everything each time and hold the twin's one
+   * event loop for seconds, long enough for sends in flight to time out.
    */
   messagesTo(to: string): SimulatedMessage[];
   /** The inbound messages (taps and texts) posted so far, oldest first (copies). */
