@@ -272,6 +272,32 @@ describe('twilio simulator through the real twilio SDK', () => {
     expect(statusesFor(sid)).toEqual(['sent', 'delivered', 'read']);
   });
 
+  it('a create whose client gave up before the answer (its timeout) still walks its lifecycle', async () => {
+    // Answers after 300 ms; this client waits 50 ms, as the product's does under a stalled event loop.
+    const { sim } = await start({ latencyMs: 300 });
+    const impatient = createTwilioClient({
+      accountSid: ACCOUNT_SID,
+      authToken: AUTH_TOKEN,
+      apiBaseUrl: sim.url,
+      timeoutMs: 50,
+    });
+    const to = phone('4321');
+    await expect(
+      impatient.messages.create({
+        to,
+        from: FROM,
+        contentSid: CONTENT_SID,
+        statusCallback: statusCallback(),
+      }),
+    ).rejects.toThrow(/timeout/i);
+    const created = await waitFor(() => sim.messagesTo(to)[0], { message: 'the message was not created' });
+    await waitFor(() => statusesFor(created.sid).length >= 3, {
+      message: 'the message created for a client that gave up never posted its callbacks',
+    });
+    expect(statusesFor(created.sid)).toEqual(['sent', 'delivered', 'read']);
+    expect(sim.messagesTo(to)[0]?.status).toBe('read');
+  });
+
   it('0005 answers 429/20429 on the first try only', async () => {
     const { client } = await start();
     const to = phone('0005');

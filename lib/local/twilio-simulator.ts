@@ -303,7 +303,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
         `create ${message.sid} to ${maskPhone(to)}: a marketing template to a US number, it will fail with 63049`,
       );
     }
-    // Steps start once the answer is out, so the product knows the SID before its first callback.
+    // Steps start once the answer is out (see handle()), so the product knows the SID before its first callback.
     const after = () => lifecycle.resume(message);
     if (outcome.error) {
       log(`create ${message.sid} to ${maskPhone(to)} answered ${outcome.error.httpStatus} although created`);
@@ -456,7 +456,22 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       // An answer held until stop() (twilio.timeout) must not leave its connection open behind it.
       ...(stopped ? { Connection: 'close' } : {}),
     });
-    res.end(payload, answer.after);
+    const { after } = answer;
+    if (after) {
+      // The steps start once the answer is out, or at once when nobody is left to read it: a client
+      // that gave up (its timeout, under load) leaves a message Twilio goes on with all the same, and
+      // its callbacks are what settles it. end()'s own callback never runs on a closed connection.
+      let started = false;
+      const start = () => {
+        if (started) return;
+        started = true;
+        after();
+      };
+      res.once('finish', start);
+      res.once('close', start);
+      if (res.destroyed) start();
+    }
+    res.end(payload);
   }
 
   let stopped: Promise<void> | undefined;
