@@ -520,6 +520,44 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     expect(sentAt).toBeGreaterThanOrEqual(at(booked, booked.length - 1));
   });
 
+  it('a claim late for its slot whose read finds the broadcast cancelled is released then, not booked another slot', async () => {
+    const { broadcast, keys, phones, tasks } = await rig.store(['4684']);
+    const [key, phone] = [at(keys, 0), at(phones, 0)];
+    const booked: number[] = [];
+    const pacer = {
+      acquire: async () => {
+        const slotAt = Date.now() + 150;
+        booked.push(slotAt);
+        return { ok: true as const, at: slotAt };
+      },
+      slowDown: async () => {},
+    } as unknown as SenderPacer;
+    // The read begun for the slot is slow (late past the tolerance), and the broadcast was cancelled
+    // after the claim: the cancel's count waits on this claim, so it must not wait another slot.
+    let reads = 0;
+    const cancelledWhileWaiting = consumer({
+      pacer,
+      ledger: around<SendLedger>(rig.ledger, {
+        claim: async (...args) => {
+          const claim = await rig.ledger.claim(...args);
+          await rig.broadcasts.cancel(TENANT, broadcast.broadcastId, new Date());
+          return claim;
+        },
+      }),
+      broadcasts: around(rig.broadcasts, {
+        get: async (...args: Parameters<typeof rig.broadcasts.get>) => {
+          reads++;
+          if (reads === 2) await new Promise((resolve) => setTimeout(resolve, 300));
+          return rig.broadcasts.get(...args);
+        },
+      }),
+    });
+    expect((await deliver(tasks, cancelledWhileWaiting)).batchItemFailures).toEqual([]);
+    expect(booked).toHaveLength(1);
+    expect(rig.sentTo(phone)).toHaveLength(0);
+    expect(await rig.recipient(key)).toMatchObject({ status: 'queued', attempts: 1 });
+  });
+
   it("one sender's tasks waiting for its slots never hold up another sender's tasks in the same batch", async () => {
     // A tenant's own number at 2/s and another's at the deployment's rate, their tasks in one batch.
     const slow = await rig.store(['4701', '4702', '4703', '4704']);

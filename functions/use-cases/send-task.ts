@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { HandlerLogger } from '../commons/powertools.ts';
 import { redactPhones } from '../commons/powertools.ts';
 import { providerSuppression, skippedMessage } from '../core/contacts.ts';
-import { type Pace, type SenderPacer, waitUntil } from '../core/pacing.ts';
+import { MAX_PACING_WAIT_MS, type Pace, type SenderPacer, waitUntil } from '../core/pacing.ts';
 import { maskPhone } from '../core/phones.ts';
 import type {
   Broadcast,
@@ -129,8 +129,6 @@ interface PreparedSend {
 const BROADCAST_FRESH_MS = 1_000;
 /** How long before its slot a send begins the read of its broadcast that decides on a cancel or pause. */
 const BROADCAST_READ_LEAD_MS = 50;
-/** The longest a task waits in the Lambda for its slot before it goes back to the queue instead. */
-const MAX_PACING_WAIT_MS = 10_000;
 /** A send this late for its slot (a stalled event loop) books a new one rather than crowd the next. */
 const SLOT_LATE_TOLERANCE_MS = 20;
 const MAX_SLOT_TRIES = 3;
@@ -541,7 +539,14 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         void broadcastOf(task, Math.max(claimTime, pace.at - BROADCAST_FRESH_MS)).catch(() => undefined);
         await waitUntil(pace.at);
         const fresh = await broadcastOf(task, Math.max(claimTime, Date.now() - BROADCAST_FRESH_MS));
-        if (Date.now() - pace.at <= SLOT_LATE_TOLERANCE_MS || tries >= MAX_SLOT_TRIES || !deps.pacer)
+        // Stopped (a cancel or pause): the claim is released now, not after another slot's wait.
+        const late = Date.now() - pace.at > SLOT_LATE_TOLERANCE_MS;
+        if (
+          !late ||
+          (fresh && stopped(fresh, task.kind ?? 'template')) ||
+          tries >= MAX_SLOT_TRIES ||
+          !deps.pacer
+        )
           return { pace, fresh };
         pace = await deps.pacer.acquire(
           messenger.sender,
