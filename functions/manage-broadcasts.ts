@@ -9,14 +9,20 @@ import { broadcasts, counters, schedules, sendLedger, sendTaskQueue } from './co
 import { LIST_RETENTION_DAYS, listExpiresAt } from './core/chunks.ts';
 import { displayCounts } from './core/counts.ts';
 import { ApiError } from './core/errors.ts';
+import { MAX_PACING_WAIT_MS } from './core/pacing.ts';
 import type { Broadcast, Recipient } from './core/ports.ts';
 import { isRetryable } from './core/retry-policy.ts';
 import { isFinalBroadcastStatus } from './core/statuses.ts';
 import { type SettleDeps, settle } from './use-cases/settle-broadcast.ts';
 import { sendTasksFor } from './use-cases/tasks-for-recipients.ts';
 
-/** How long the cancel route waits for sends already under way to settle, so its count is the final one. */
-const CANCEL_SETTLE_MS = 10_000;
+/**
+ * How long the cancel route waits for sends already under way to settle, so its count is the final
+ * one: a claim waiting for its slot learns of the cancel at that slot (at most MAX_PACING_WAIT_MS
+ * after it was booked) and is released then; 5 s more for that read and write on a busy table.
+ * Within the function's 29 s timeout (lib/topology-functions.ts).
+ */
+const CANCEL_SETTLE_MS = MAX_PACING_WAIT_MS + 5_000;
 /** Between two reads of the cancelled broadcast's ledger while sends under way settle (each reads it all). */
 const CANCEL_POLL_MS = 500;
 /** A retry this close to the list's expiry could find it gone by the time its tasks are built. */
@@ -145,6 +151,12 @@ async function cancelledCountOnceSettled(deps: SettleDeps, broadcast: Broadcast)
     await sleep(CANCEL_POLL_MS);
     tally = await ledger.statusTally(broadcast);
   }
+  if ((tally.sending ?? 0) > 0)
+    logger.warn('cancel answered before every send under way settled; its count may be short', {
+      broadcastId: broadcast.broadcastId,
+      sending: tally.sending,
+      waitedMs: CANCEL_SETTLE_MS,
+    });
   await settle(deps, broadcast, new Date());
   return displayCounts(broadcast, tally).cancelled;
 }

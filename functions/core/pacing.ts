@@ -25,6 +25,12 @@ const MIN_MPS = 1;
  * must not make the first slot of an idle sender late, or it would land next to the second.
  */
 export const BOOKING_LEAD_MS = 50;
+/**
+ * The longest a send waits in its Lambda for a booked slot (it goes back on the queue instead). A
+ * claim is made once its slot is booked and learns of a cancel or pause only at that slot, so this
+ * also bounds how long a stopped broadcast's claims can stay `sending` unsent.
+ */
+export const MAX_PACING_WAIT_MS = 10_000;
 
 /** The rate to pace at now: the configured one, or on its way back to it after a cut. */
 export function effectiveMps(configuredMps: number, state: PaceState, nowMs: number): number {
