@@ -17,10 +17,14 @@ export async function expectKeptPromises(
   phones: readonly string[],
   options: { timeoutMs: number },
 ): Promise<Json> {
-  const done = await api.untilBroadcast(broadcastId, key, (b) => FINAL.includes(b.status), {
-    timeoutMs: options.timeoutMs,
-    message: `broadcast ${broadcastId} did not end under faults`,
-  });
+  const done = await api
+    .untilBroadcast(broadcastId, key, (b) => FINAL.includes(b.status), {
+      timeoutMs: options.timeoutMs,
+      message: `broadcast ${broadcastId} did not end under faults`,
+    })
+    .catch(async (error: Error) => {
+      throw new Error(`${error.message}\n${await inFlight(api, key, broadcastId)}`);
+    });
   const recipients = await ledgerOf(api, key, broadcastId);
   expect(recipients.map((r) => r.phone).sort()).toEqual([...phones].sort());
   for (const r of recipients) expect(['queued', 'sending', 'pending'], r.phone).not.toContain(r.status);
@@ -64,6 +68,26 @@ export async function expectKeptPromises(
   const byStatus = byStatusOf(recipients);
   expect(Object.values(byStatus).reduce((a, b) => a + b, 0)).toBe(done.totalRecipients);
   return done;
+}
+
+/**
+ * What a drill that did not end needs to be understood: each recipient the ledger still has in
+ * flight, with what Twilio (the simulator) holds for its number, the counts' view beside it.
+ */
+async function inFlight(api: ApiTwin, key: string, broadcastId: string): Promise<string> {
+  const recipients = await ledgerOf(api, key, broadcastId).catch((error: Error) => error);
+  if (recipients instanceof Error) return `(the ledger could not be read: ${recipients.message})`;
+  const open = recipients.filter((r) => ['queued', 'sending', 'pending'].includes(r.status));
+  const lines = open.map((r) => {
+    const messages = api.twin.simulator?.messagesTo(`whatsapp:${r.phone}`) ?? [];
+    const atTwilio = messages.map((m) => `${m.sid} ${m.history.map((h) => h.status).join('>')}`);
+    return `  …${r.phone.slice(-4)} ${r.status} attempts ${r.attempts} updated ${r.updatedAt}; Twilio: ${atTwilio.join('; ') || 'none'}`;
+  });
+  return [
+    `the ledger: ${JSON.stringify(byStatusOf(recipients))}`,
+    `in flight in the ledger (${open.length}):`,
+    ...lines,
+  ].join('\n');
 }
 
 /**
