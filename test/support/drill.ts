@@ -71,8 +71,9 @@ export async function expectKeptPromises(
 }
 
 /**
- * What a drill that did not end needs to be understood: each recipient the ledger still has in
- * flight, with what Twilio (the simulator) holds for its number, the counts' view beside it.
+ * What a drill that did not end needs to be understood (the broadcast's last counts are in the
+ * message before it): the ledger by status, and each recipient it still has in flight with the
+ * messages Twilio (the simulator) holds for that number and the statuses each went through.
  */
 async function inFlight(api: ApiTwin, key: string, broadcastId: string): Promise<string> {
   const recipients = await ledgerOf(api, key, broadcastId).catch((error: Error) => error);
