@@ -13,6 +13,8 @@ const CONTENT_SID = SAMPLE_TEMPLATES.coopNotice.contentSid;
 let api: ApiTwin;
 /** While set, the stream aggregator's batches wait for it: counts that trail the ledger, as under load. */
 let countsHeld: Promise<void> | undefined;
+/** While set, the retry job's runs wait for it: a retry that has fallen due and not yet gone out. */
+let retriesHeld: Promise<void> | undefined;
 
 beforeAll(async () => {
   api = await startApiTwin(
@@ -25,9 +27,9 @@ beforeAll(async () => {
     {
       instrument: {
         wrapInvoke: (name, invoke) =>
-          name === 'aggregateCounts'
+          name === 'aggregateCounts' || name === 'retryFailed'
             ? async (event) => {
-                await countsHeld;
+                await (name === 'aggregateCounts' ? countsHeld : retriesHeld);
                 return invoke(event);
               }
             : invoke,
@@ -92,36 +94,40 @@ describe('retries through backoff windows (RETRY_BACKOFF_SECONDS=1,1,1)', () => 
   }, 120_000);
 
   it('shows nextRetryAt while a retry waits, and the broadcast is not final meanwhile', async () => {
-    const unreachable = phone('0001');
-    const id = await create([unreachable]);
-    // The broadcast read between two reads of the same waiting retry (its nextRetryAt unchanged), and
-    // after its counts took in the failure: it was read while the retry waited. The aggregator writes
-    // the counts, then settles the broadcast (a first `sent` may have completed it; the failure reopens
-    // it), so for a moment between those two writes the counts show the failure and the status is
-    // still `completed`: the wait ends at the first read past it. A broadcast left final while its
-    // retries wait (three windows of 1 s) never gets there. On a busy machine the 1 s retry may also
-    // be sent first: the next window is read then.
-    const seen = await waitFor(
-      async () => {
-        const before = await recipient(id, unreachable);
-        if (!before?.nextRetryAt) return undefined;
-        const { body } = await call('GET', `/v1/broadcasts/${id}`);
-        const after = await recipient(id, unreachable);
-        return after?.nextRetryAt === before.nextRetryAt &&
-          body.counts.undelivered === 1 &&
-          ['queued', 'running'].includes(body.status)
-          ? { waiting: after, broadcast: body }
-          : undefined;
-      },
-      {
-        timeoutMs: 30_000,
-        intervalMs: 50,
-        message: 'the broadcast was not shown running while a retry waited',
-      },
-    );
-    expect(seen.waiting.status).toBe('undelivered');
-    expect(seen.waiting.nextRetryAt).toEqual(expect.any(String));
-    await until(id, (b) => b.status === 'failed', 'did not end failed', 90_000);
+    // The retry job is held while the test looks: with 1-second windows the wait is otherwise over
+    // before the counts (the aggregator's 2 s batches) show the failure, on a busy machine every time.
+    let release = () => {};
+    retriesHeld = new Promise((resolve) => {
+      release = resolve;
+    });
+    try {
+      const unreachable = phone('0001');
+      const id = await create([unreachable]);
+      // The aggregator writes the counts, then settles the broadcast (a first `sent` may have completed
+      // it; the failure reopens it): the first read past both shows the failure on a running broadcast.
+      await until(
+        id,
+        (b) => b.counts.undelivered === 1 && b.status === 'running',
+        'the broadcast was not shown running while its retry waited',
+      );
+      const waiting = await recipient(id, unreachable);
+      expect(waiting).toMatchObject({ status: 'undelivered', attempts: 1 });
+      expect(Date.parse(waiting.nextRetryAt)).toBeGreaterThanOrEqual(Date.parse(waiting.updatedAt));
+      // Due and not yet sent (the job held) is still waiting: the broadcast stays open past it.
+      await waitFor(() => Date.now() > Date.parse(waiting.nextRetryAt) + 2_000, {
+        timeoutMs: 10_000,
+        message: 'the retry did not fall due',
+      });
+      expect((await call('GET', `/v1/broadcasts/${id}`)).body.status).toBe('running');
+      expect(sentTo(unreachable)).toBe(1);
+
+      release();
+      await until(id, (b) => b.status === 'failed', 'did not end failed', 90_000);
+      expect(sentTo(unreachable)).toBe(4);
+    } finally {
+      release();
+      retriesHeld = undefined;
+    }
   }, 120_000);
 
   it('a manual retry re-queues only retryable failures, within the same attempt budget as the retry job', async () => {
