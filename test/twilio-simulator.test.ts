@@ -93,8 +93,17 @@ async function start(options: Partial<TwilioSimulatorOptions> = {}) {
     dataDir,
   });
   running.push(sim);
-  const client = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: sim.url });
-  return { sim, client, dataDir };
+  return { sim, client: clientOf(sim), dataDir };
+}
+
+/** The product's Twilio client pointed at the simulator, with its own timeout if given. */
+function clientOf(sim: TwilioSimulator, timeoutMs?: number) {
+  return createTwilioClient({
+    accountSid: ACCOUNT_SID,
+    authToken: AUTH_TOKEN,
+    apiBaseUrl: sim.url,
+    ...(timeoutMs ? { timeoutMs } : {}),
+  });
 }
 
 async function stopAll() {
@@ -275,12 +284,7 @@ describe('twilio simulator through the real twilio SDK', () => {
   it('a create whose client gave up before the answer (its timeout) still walks its lifecycle', async () => {
     // Answers after 300 ms; this client waits 50 ms, as the product's does under a stalled event loop.
     const { sim } = await start({ latencyMs: 300 });
-    const impatient = createTwilioClient({
-      accountSid: ACCOUNT_SID,
-      authToken: AUTH_TOKEN,
-      apiBaseUrl: sim.url,
-      timeoutMs: 50,
-    });
+    const impatient = clientOf(sim, 50);
     const to = phone('4321');
     await expect(
       impatient.messages.create({
@@ -570,12 +574,7 @@ describe('TWIN_FAULTS in the simulator (twilio.*)', () => {
     expect(statusesFor(sid)).toEqual(['sent', 'delivered', 'read']);
 
     // A client with a shorter timeout than the hold gives up: an ambiguous outcome, the message exists.
-    const impatient = createTwilioClient({
-      accountSid: ACCOUNT_SID,
-      authToken: AUTH_TOKEN,
-      apiBaseUrl: sim.url,
-      timeoutMs: 300,
-    });
+    const impatient = clientOf(sim, 300);
     const other = phone('1357');
     const error = await impatient.messages.create({ to: other, from: FROM, contentSid: CONTENT_SID }).then(
       () => undefined,
