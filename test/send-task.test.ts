@@ -600,17 +600,20 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
   it('an invocation past its deadline before the call (a stalled event loop; on the twin, one abandoned at its timeout) sends nothing and puts the task back', async () => {
     const { keys, phones, tasks } = await rig.store(['4681']);
     const [key, phone, task] = [at(keys, 0), at(phones, 0), at(tasks, 0)];
+    // The deadline passes during the claim, whatever the reads before it took (2 s is room enough
+    // for them on a loaded machine; a fixed 200 ms was not, and the task went back unclaimed).
+    const deadline = Date.now() + 2_000;
     const slow = consumer({
       minRemainingMs: 0,
       ledger: around<SendLedger>(rig.ledger, {
         claim: async (...args) => {
           const claim = await rig.ledger.claim(...args);
-          await new Promise((resolve) => setTimeout(resolve, 300)); // the deadline passes here
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now()) + 100));
           return claim;
         },
       }),
     });
-    const context = { getRemainingTimeInMillis: () => 200 } as Context;
+    const context = { getRemainingTimeInMillis: () => deadline - Date.now() } as Context;
     expect((await deliver([task], slow, context)).batchItemFailures).toEqual([]);
     expect(rig.sentTo(phone)).toHaveLength(0);
     expect(await rig.recipient(key)).toMatchObject({ status: 'queued', attempts: 1 });
