@@ -33,11 +33,12 @@ const LIST_EXPIRY_MARGIN_SECONDS = 3600;
  *
  * Pause and resume: commons/broadcast-pause.ts.
  *
- * Cancel is one conditional write: the broadcast becomes `cancelled` at once; no send starts after
- * it (each send checks the broadcast with a read newer than its claim), and its recipients not yet
- * sent end `cancelled` without a write each (the counts show them so). The answer waits, a few
- * seconds at most, for the sends already under way to settle, so `cancelledCount`, read from the
- * ledger, is the count the broadcast ends with.
+ * Cancel is one conditional write: the broadcast becomes `cancelled` at once; no send starts more
+ * than about a second after it (each send decides on a read of the broadcast begun after its claim
+ * and at most a second old), and its recipients not yet sent end `cancelled` without a write each
+ * (the counts show them so). The answer waits, at most CANCEL_SETTLE_MS (15 s), for the sends
+ * already under way to settle, so `cancelledCount`, read from the ledger, is the count the
+ * broadcast ends with.
  *
  * Retry re-queues failed/undelivered recipients now, within the same attempt budget as the retry job
  * (1 + RETRY_BACKOFF_SECONDS windows), except those whose reason no retry can fix; a recipient

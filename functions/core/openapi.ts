@@ -273,6 +273,8 @@ function build(serverUrl?: string): Json {
       '/v1/broadcasts/{id}/cancel': {
         post: {
           operationId: 'cancelBroadcast',
+          description:
+            'No new send starts within a second. The answer waits for the sends already under way to settle (up to 15 s), so cancelledCount is the count the broadcast ends with. 409 for a final broadcast.',
           security: bearer,
           parameters: [idParam],
           responses: {

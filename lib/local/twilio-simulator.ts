@@ -458,9 +458,10 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     });
     const { after } = answer;
     if (after) {
-      // The steps start once the answer is out, or at once when nobody is left to read it: a client
-      // that gave up (its timeout, under load) leaves a message Twilio goes on with all the same, and
-      // its callbacks are what settles it. end()'s own callback never runs on a closed connection.
+      // The steps start once the answer is written, or, when the client has already gone (its own
+      // timeout, under load), at the moment it would have been: Twilio goes on with such a message
+      // all the same, and its callbacks are what settle it. end()'s own callback never runs on a
+      // closed connection.
       let started = false;
       const start = () => {
         if (started) return;
