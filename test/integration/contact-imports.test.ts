@@ -370,24 +370,24 @@ describe('reading imports: tenant isolation', () => {
 });
 
 describe('a bigger file', () => {
-  it('5,000 rows into a group, through the twin: every row accounted for', async () => {
-    const group = (await api.call('POST', '/v1/groups', { key: ACME, body: { name: 'Five thousand' } })).body;
+  // 15 batches of 100, written four at once: every step of the worker more than once. The rate of a
+  // big import (100,000 rows) is the benchmark's: `node bench/import-contacts.ts`.
+  const ROWS = 1_500;
+  it('1,500 rows into a group, through the twin: every row accounted for', async () => {
+    const group = (await api.call('POST', '/v1/groups', { key: ACME, body: { name: 'Fifteen hundred' } })).body;
     const rows = ['phone,name,city,zip,vip'];
-    for (let i = 0; i < 5000; i++)
+    for (let i = 0; i < ROWS; i++)
       rows.push(
         `+97254${String(1_000_000 + i).padStart(7, '0')},Person ${i},City ${i % 40},0${1000 + (i % 900)},${i % 2 === 0}`,
       );
-    const started = Date.now();
     const { status, body } = await postCsv(`${rows.join('\n')}\n`, { query: `groupId=${group.groupId}` });
     expect(status).toBe(202);
     const done = await untilDone(body.importId, ACME, 240_000);
-    const seconds = (Date.now() - started) / 1000;
-    expect(done).toMatchObject({ status: 'completed', totalRows: 5000, createdCount: 5000, invalidCount: 0 });
-    expect((await api.call('GET', `/v1/groups/${group.groupId}`, { key: ACME })).body.memberCount).toBe(5000);
-    expect(await contacts.get('acme', '+972541004999')).toMatchObject({
-      name: 'Person 4999',
-      attributes: { city: 'City 39', zip: '01499', vip: false },
+    expect(done).toMatchObject({ status: 'completed', totalRows: ROWS, createdCount: ROWS, invalidCount: 0 });
+    expect((await api.call('GET', `/v1/groups/${group.groupId}`, { key: ACME })).body.memberCount).toBe(ROWS);
+    expect(await contacts.get('acme', '+972541001499')).toMatchObject({
+      name: 'Person 1499',
+      attributes: { city: 'City 19', zip: '01599', vip: false },
     });
-    console.info(`5,000 rows imported in ${seconds.toFixed(1)} s (${Math.round(5000 / seconds)} rows/s)`);
   }, 300_000);
 });
