@@ -374,7 +374,8 @@ describe('a bigger file', () => {
   // big import (100,000 rows) is the benchmark's: `node bench/import-contacts.ts`.
   const ROWS = 1_500;
   it('1,500 rows into a group, through the twin: every row accounted for', async () => {
-    const group = (await api.call('POST', '/v1/groups', { key: ACME, body: { name: 'Fifteen hundred' } })).body;
+    const group = (await api.call('POST', '/v1/groups', { key: ACME, body: { name: 'Fifteen hundred' } }))
+      .body;
     const rows = ['phone,name,city,zip,vip'];
     for (let i = 0; i < ROWS; i++)
       rows.push(
