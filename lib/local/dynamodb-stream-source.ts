@@ -121,7 +121,7 @@ export function startStreamSource(options: StreamSourceOptions): StreamSource {
   const reading = new Map<string, Promise<void>>();
   let stopping = false;
   const stopped = new AbortController();
-  /** A pause stop() cuts short, so a stop never waits out a poll interval or the 2 s discovery. */
+  /** A pause stop() cuts short, so a stop never waits out a poll interval or a discovery's wait. */
   const pause = (ms: number) => sleep(ms, undefined, { signal: stopped.signal }).catch(() => undefined);
 
   const filters = streamFilterPatterns(options.consumer);
@@ -277,6 +277,7 @@ export function startStreamSource(options: StreamSourceOptions): StreamSource {
     return client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: RECORDS_PER_READ }));
   };
 
+  let wakeDiscovery = new AbortController();
   /** Finds shards, starting a reader for each whose parent is done; a child waits for its parent. */
   async function discover(): Promise<void> {
     while (!stopping) {
@@ -301,14 +302,22 @@ export function startStreamSource(options: StreamSourceOptions): StreamSource {
                   error: String(error),
                 });
             })
-            .finally(() => reading.delete(id));
+            .finally(() => {
+              reading.delete(id);
+              // A shard read to its end (its children are to be found) or a reader to restart.
+              wakeDiscovery.abort();
+            });
           reading.set(id, run);
         }
       } catch (error) {
         if (!stopping)
           options.log({ level: 'WARN', message: 'stream describe failed', error: String(error) });
       }
-      await pause(2000);
+      // While a reader runs, shards change only when one ends, which wakes this at once.
+      await sleep(reading.size > 0 ? 10_000 : 2_000, undefined, {
+        signal: AbortSignal.any([stopped.signal, wakeDiscovery.signal]),
+      }).catch(() => undefined);
+      if (wakeDiscovery.signal.aborted) wakeDiscovery = new AbortController();
     }
   }
 
