@@ -11,8 +11,13 @@
  * - SQS: requests in 64 KB payload chunks (sends, the event source's receives and deletes, re-queues).
  *   Empty receives are a cost of polling over time (a few pollers per queue, whether or not anything
  *   is sent; here they wait 1 s where Lambda's wait 20 s), not of recipients: shown, not priced.
- * - Lambda: invocations, and GB-seconds from the measured durations × each function's memory (arm64).
- *   Durations measured on a shared 2-core box are longer than on Lambda: an upper bound.
+ * - Lambda: invocations, and GB-seconds from durations × each function's memory (arm64). A duration
+ *   measured on the twin counts the turns of every other invocation sharing its one event loop (up
+ *   to 50 status callbacks at once), which no Lambda environment does: it runs one invocation at a
+ *   time, on a CPU share set by its memory. So a function with `modelledBilledMs` (the status webhook,
+ *   3 of every recipient's invocations: its duration alone, its CPU stretched to its share, by
+ *   `billedMsAlone`) is priced at that; the rest at their measured durations, an upper bound. Both
+ *   totals are reported.
  * - API Gateway: the invocations that came through the HTTP API; Function URL invocations (the status
  *   callbacks) cost nothing beyond Lambda's own price.
  * - EventBridge: scheduled rules fire per minute, not per recipient: one measured firing of each rule
@@ -38,6 +43,11 @@ export interface CostInputs {
   /** Callers left out (the bench's own progress polling). */
   readonly excludedCallers: readonly string[];
   readonly memoryMb: Readonly<Record<string, number>>;
+  /**
+   * Billed ms per invocation for the functions whose duration was modelled as Lambda runs them
+   * (`billedMsAlone`), in place of their measured durations.
+   */
+  readonly modelledBilledMs?: Readonly<Record<string, number>>;
   /** API Gateway requests beyond one per call (bodies over 512 KB are metered per 512 KB). */
   readonly extraApiRequests: number;
   /** Lambda's own log lines per invocation (START, END, REPORT): 0 at system log level WARN. */
@@ -62,7 +72,10 @@ export interface UsagePerRecipient {
   /** Billed SQS requests by operation, empty receives left out. */
   readonly sqsRequests: Record<string, number>;
   readonly lambdaInvocations: Record<string, number>;
+  /** GB-seconds by function: modelled where `modelledBilledMs` names it, else as measured. */
   readonly lambdaGbSeconds: Record<string, number>;
+  /** GB-seconds by function at the durations measured on the twin (the upper bound). */
+  readonly lambdaGbSecondsMeasured: Record<string, number>;
   readonly apiGatewayRequests: number;
   readonly functionUrlRequests: number;
   readonly eventBridgeFirings: number;
@@ -94,6 +107,8 @@ export interface CostReport {
     readonly total: number;
   };
   readonly costPerMillionUsd: CostBreakdown;
+  /** Lambda compute per million recipients at the durations measured on the twin (an upper bound). */
+  readonly lambdaComputeMeasuredUsd: number;
   /** Empty receives over the whole run (polling, not recipients): shown, not priced. */
   readonly emptyReceives: number;
 }
@@ -145,8 +160,30 @@ export function costReport(inputs: CostInputs): CostReport {
     usage,
     requestsPerRecipient: { ...requestsPerRecipient, total: sum(requestsPerRecipient) },
     costPerMillionUsd: { ...costs, total: sum(costs) },
+    lambdaComputeMeasuredUsd: sum(usage.lambdaGbSecondsMeasured) * MILLION * p.lambda.perGbSecondArm64,
     emptyReceives,
   };
+}
+
+/**
+ * Memory at which a Lambda function has one vCPU: "Lambda allocates CPU power in proportion to the
+ * amount of memory configured … At 1,769 MB, a function has the equivalent of one vCPU"
+ * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html).
+ */
+export const LAMBDA_MB_PER_VCPU = 1769;
+
+/**
+ * The billed duration (ms, rounded up as Lambda bills) of an invocation that took `wallMs` and
+ * `cpuMs` of CPU running alone on a whole core, in a function of `memoryMb`: its CPU time stretched
+ * to the function's CPU share (`memoryMb / LAMBDA_MB_PER_VCPU`), its waiting (wall − CPU) as it was.
+ * The proportional share, without the bursts Lambda's CPU credits may allow: if anything, long.
+ */
+export function billedMsAlone(wallMs: number, cpuMs: number, memoryMb: number): number {
+  if (!(wallMs >= 0 && cpuMs >= 0 && memoryMb > 0))
+    throw new Error('billedMsAlone needs wallMs, cpuMs ≥ 0 and memoryMb > 0');
+  const share = Math.min(1, memoryMb / LAMBDA_MB_PER_VCPU);
+  const cpu = Math.min(cpuMs, wallMs);
+  return Math.max(1, Math.ceil(wallMs - cpu + cpu / share));
 }
 
 /** Billed SQS requests, empty receives left out. */
@@ -177,6 +214,7 @@ function usageOf(
   const sqsRequests: Record<string, number> = {};
   const lambdaInvocations: Record<string, number> = {};
   const lambdaGbSeconds: Record<string, number> = {};
+  const lambdaGbSecondsMeasured: Record<string, number> = {};
   const unitsByItemKind: Record<string, { write: number; read: number }> = {};
   let writeUnits = 0;
   let indexWriteUnits = 0;
@@ -212,7 +250,15 @@ function usageOf(
     if (excluded.has(fn)) continue;
     const factor = factorOf(fn);
     add(lambdaInvocations, fn, count.invocations * factor);
-    add(lambdaGbSeconds, fn, (count.billedMs / 1000) * ((inputs.memoryMb[fn] ?? 128) / 1024) * factor);
+    const gb = (inputs.memoryMb[fn] ?? 128) / 1024;
+    const measured = (count.billedMs / 1000) * gb * factor;
+    const modelled = inputs.modelledBilledMs?.[fn];
+    add(lambdaGbSecondsMeasured, fn, measured);
+    add(
+      lambdaGbSeconds,
+      fn,
+      modelled === undefined ? measured : ((count.invocations * modelled) / 1000) * gb * factor,
+    );
     logBytes += count.invocations * inputs.platformLogBytesPerInvocation * factor;
     xrayTraces += count.invocations * inputs.tracesPerInvocation * factor;
     apiGatewayRequests += (count.bySource.httpApi ?? 0) * factor;
@@ -229,6 +275,7 @@ function usageOf(
     sqsRequests,
     lambdaInvocations,
     lambdaGbSeconds,
+    lambdaGbSecondsMeasured,
     apiGatewayRequests,
     functionUrlRequests,
     logBytes,
@@ -263,6 +310,7 @@ function addUsage(
     sqsRequests: merge(a.sqsRequests, b.sqsRequests),
     lambdaInvocations: merge(a.lambdaInvocations, b.lambdaInvocations),
     lambdaGbSeconds: merge(a.lambdaGbSeconds, b.lambdaGbSeconds),
+    lambdaGbSecondsMeasured: merge(a.lambdaGbSecondsMeasured, b.lambdaGbSecondsMeasured),
     apiGatewayRequests: a.apiGatewayRequests + b.apiGatewayRequests,
     functionUrlRequests: a.functionUrlRequests + b.functionUrlRequests,
     eventBridgeFirings,

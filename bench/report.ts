@@ -291,7 +291,7 @@ export function humanReport(
       ),
       costLine(
         'Lambda compute',
-        `${per(gbSeconds)} GB-s × $${p.lambda.perGbSecondArm64}/GB-s (arm64)`,
+        `${per(gbSeconds)} GB-s × $${p.lambda.perGbSecondArm64}/GB-s (arm64); the status webhook at ${c.statusWebhookAlone.billedMs} ms an invocation, as Lambda runs it (${fixed(c.statusWebhookAlone.meanMs, 1)} ms and ${fixed(c.statusWebhookAlone.meanCpuMs, 1)} ms of CPU alone, the CPU at ${c.statusWebhookAlone.memoryMb} MB's share); at the twin's measured durations $${fixed(c.lambdaComputeMeasuredUsd, 2)}`,
         cost.lambdaCompute,
       ),
       costLine(

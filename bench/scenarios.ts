@@ -17,7 +17,7 @@ import type { SimulatedMessage } from '../lib/local/twilio-simulator.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
 import { topology } from '../lib/topology.ts';
 import { allProcessed, CONTENT_SID, type Json, startBenchTwin, TENANT } from './bench-twin.ts';
-import { type CostReport, costReport } from './cost.ts';
+import { billedMsAlone, type CostReport, costReport, LAMBDA_MB_PER_VCPU } from './cost.ts';
 import { AwsRequestCounter } from './counting.ts';
 import { type CpuSample, type CpuShare, cpuShare, sampleCpu } from './cpu.ts';
 import { DEFAULT_SEND_RATE_MPS, SEND_RATE_MPS_VARIABLE } from './options.ts';
@@ -43,6 +43,29 @@ function duplicatesAmong(messages: readonly SimulatedMessage[]): number {
   const perRecipient = new Map<string, number>();
   for (const m of messages) perRecipient.set(m.to, (perRecipient.get(m.to) ?? 0) + 1);
   return [...perRecipient.values()].filter((count) => count > 1).length;
+}
+
+/**
+ * POSTs a status callback for `message` to its StatusCallback URL (the status webhook's Function URL
+ * on the twin), signed with `authToken` as Twilio signs; answers the HTTP status.
+ */
+async function postStatusCallback(
+  authToken: string,
+  message: SimulatedMessage,
+  status: 'delivered' | 'read',
+): Promise<number> {
+  const url = message.statusCallback ?? '';
+  const params = callbackParams({ ...message, status });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': twilio.getExpectedTwilioSignature(authToken, url, params),
+    },
+    body: new URLSearchParams(params),
+  });
+  await res.arrayBuffer();
+  return res.status;
 }
 
 /** DynamoDB calls (and refusals) per recipient by operation and item, every caller but the bench's polling. */
@@ -467,7 +490,66 @@ export interface CostResult extends CostReport {
   >;
   readonly excludedCallers: readonly string[];
   readonly excludedQueryInvocations: number;
+  /** The status webhook's invocations one at a time: what its modelled billed duration is from. */
+  readonly statusWebhookAlone: StatusWebhookAlone;
   readonly wallS: number;
+}
+
+export interface StatusWebhookAlone {
+  readonly invocations: number;
+  /** Mean duration of an invocation, running alone in the twin's process. */
+  readonly meanMs: number;
+  /** Mean CPU of the twin's process while one ran (its own, and the pollers' meanwhile). */
+  readonly meanCpuMs: number;
+  readonly memoryMb: number;
+  /** billedMsAlone(meanMs, meanCpuMs, memoryMb): what the cost prices each of its invocations at. */
+  readonly billedMs: number;
+  readonly method: string;
+}
+
+/** Callbacks in the one-at-a-time sample of the status webhook. */
+const ALONE_SAMPLE = 200;
+
+/**
+ * The status webhook as a Lambda environment runs it, one invocation at a time: `ALONE_SAMPLE`
+ * recipients sent (numbers the simulator leaves at `sent`), then a signed `delivered` callback for
+ * each, POSTed one after the other, each a real status move. Not counted in the run's requests.
+ */
+async function statusWebhookAlone(
+  bench: Awaited<ReturnType<typeof startBenchTwin>>,
+  counter: AwsRequestCounter,
+  memoryMb: number,
+  say: Say,
+): Promise<StatusWebhookAlone> {
+  const { broadcastId } = await bench.createBroadcast(
+    phonesEndingIn('0009', ALONE_SAMPLE),
+    'bench webhook alone',
+  );
+  await bench.untilProgress(broadcastId, (p) => p.counts?.sent === ALONE_SAMPLE, {
+    timeoutMs: 120_000,
+    intervalMs: 500,
+    message: 'the sample for the status webhook alone was not sent within 2 minutes',
+  });
+  say(`posting ${ALONE_SAMPLE} signed callbacks one at a time (the status webhook alone)`);
+  const before = (await counter.snapshot()).functions[STATUS_WEBHOOK];
+  for (const message of messagesOf(bench.simulator.messages(), broadcastId)) {
+    const status = await postStatusCallback(bench.simulator.authToken, message, 'delivered');
+    if (status !== 200) throw new Error(`a status callback of the sample was answered ${status}`);
+  }
+  const after = (await counter.snapshot()).functions[STATUS_WEBHOOK];
+  const invocations = (after?.invocations ?? 0) - (before?.invocations ?? 0);
+  if (invocations !== ALONE_SAMPLE)
+    throw new Error(`the status webhook ran ${invocations} times for ${ALONE_SAMPLE} callbacks`);
+  const meanMs = ((after?.totalMs ?? 0) - (before?.totalMs ?? 0)) / invocations;
+  const meanCpuMs = ((after?.cpuMs ?? 0) - (before?.cpuMs ?? 0)) / invocations;
+  return {
+    invocations,
+    meanMs,
+    meanCpuMs,
+    memoryMb,
+    billedMs: billedMsAlone(meanMs, meanCpuMs, memoryMb),
+    method: `${ALONE_SAMPLE} signed delivered callbacks POSTed one at a time to the Function URL after the measured broadcast; each invocation's duration and the process's CPU meanwhile, its CPU stretched to ${memoryMb} MB's share of a vCPU (${LAMBDA_MB_PER_VCPU} MB = 1 vCPU)`,
+  };
 }
 
 /** The functions EventBridge rules invoke: per firing, not per recipient (cost.ts amortizes them). */
@@ -513,13 +595,14 @@ export async function cost(say: Say): Promise<CostResult> {
     });
     const wallS = (Date.now() - started) / 1000;
     const counts = await counter.snapshot();
+    const memoryMb = Object.fromEntries(
+      Object.entries(topology.functions).map(([id, fn]) => [id, fn.memoryMb]),
+    );
+    const alone = await statusWebhookAlone(bench, counter, memoryMb[STATUS_WEBHOOK] ?? 128, say);
 
     // A sender at its limit gets through configuredMps × 60 recipients between two firings.
     const firingsPerRecipientPerRule =
       1 / (configuredMps * Math.min(...topology.schedules.map((s) => s.everyMinutes * 60)));
-    const memoryMb = Object.fromEntries(
-      Object.entries(topology.functions).map(([id, fn]) => [id, fn.memoryMb]),
-    );
     const report = costReport({
       recipients,
       counts,
@@ -527,6 +610,7 @@ export async function cost(say: Say): Promise<CostResult> {
       firingsPerRecipientPerRule,
       excludedCallers: BENCH_POLLING,
       memoryMb,
+      modelledBilledMs: { [STATUS_WEBHOOK]: alone.billedMs },
       extraApiRequests: Math.ceil(bodyBytes / PRICES.apiGatewayHttp.incrementBytes) - 1,
       platformLogBytesPerInvocation: 0,
       tracesPerInvocation: 0,
@@ -550,6 +634,7 @@ export async function cost(say: Say): Promise<CostResult> {
       functionMs,
       excludedCallers: BENCH_POLLING,
       excludedQueryInvocations: counts.functions.queryBroadcasts?.invocations ?? 0,
+      statusWebhookAlone: alone,
       wallS,
     };
   } finally {
@@ -596,18 +681,7 @@ export async function callbacks(say: Say): Promise<CallbacksResult> {
     const token = bench.simulator.authToken;
     let non200 = 0;
     const post = async (message: SimulatedMessage, status: 'delivered' | 'read') => {
-      const url = message.statusCallback ?? '';
-      const params = callbackParams({ ...message, status });
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          'x-twilio-signature': twilio.getExpectedTwilioSignature(token, url, params),
-        },
-        body: new URLSearchParams(params),
-      });
-      await res.arrayBuffer();
-      if (res.status !== 200) non200++;
+      if ((await postStatusCallback(token, message, status)) !== 200) non200++;
     };
     say(`posting ${messages.length * 2} signed callbacks, ${concurrency} at a time`);
     const before = sampleLoad(counter);

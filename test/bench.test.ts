@@ -4,7 +4,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { sendRateSvg } from '../bench/chart.ts';
-import { costReport } from '../bench/cost.ts';
+import { billedMsAlone, costReport } from '../bench/cost.ts';
 import {
   type CallerCounts,
   type CountSnapshot,
@@ -91,6 +91,7 @@ const fn = (invocations: number, billedMs: number, bySource: FunctionCount['bySo
   errors: 0,
   totalMs: billedMs,
   billedMs,
+  cpuMs: 0,
   peakConcurrency: 1,
 });
 
@@ -357,9 +358,40 @@ describe('cost from counted requests', () => {
     expect(verbose.costPerMillionUsd.xray).toBeCloseTo(3.101 * 5);
   });
 
+  it("prices a modelled function at its modelled duration, and still reports the twin's measured total", () => {
+    const modelled = costReport({ ...inputs, modelledBilledMs: { twilioStatusWebhook: 5 } });
+    // 30 callbacks × 5 ms at 256 MB over 10 recipients, in place of their measured 20 ms each.
+    expect(modelled.usage.lambdaGbSeconds.twilioStatusWebhook).toBeCloseTo((30 * 0.005 * 0.25) / 10);
+    expect(modelled.usage.lambdaGbSecondsMeasured.twilioStatusWebhook).toBeCloseTo((30 * 0.02 * 0.25) / 10);
+    expect(modelled.usage.lambdaGbSeconds.sendMessages).toBeCloseTo(
+      report.usage.lambdaGbSeconds.sendMessages ?? 0,
+    );
+    expect(modelled.lambdaComputeMeasuredUsd).toBeCloseTo(report.costPerMillionUsd.lambdaCompute);
+    expect(modelled.costPerMillionUsd.lambdaCompute).toBeCloseTo(
+      (0.1 + 0.00375 + 0.00005) * 1e6 * PRICES.lambda.perGbSecondArm64,
+      4,
+    );
+  });
+
   it('refuses a run without recipients, or without a firing of each scheduled rule', () => {
     expect(() => costReport({ ...inputs, recipients: 0 })).toThrow();
     expect(() => costReport({ ...inputs, scheduledFunctions: ['retryFailed'] })).toThrow(/retryFailed/);
+  });
+});
+
+describe('an invocation as a Lambda environment runs it (billedMsAlone)', () => {
+  it("stretches the invocation's CPU to its memory's share of a vCPU, and keeps its waiting as it was", () => {
+    // 10 ms alone, 2 of them CPU, at 128 MB (128/1,769 of a vCPU): 8 + 2 × 1,769/128 = 35.6, billed 36.
+    expect(billedMsAlone(10, 2, 128)).toBe(36);
+    // A whole vCPU at 1,769 MB and over: as measured.
+    expect(billedMsAlone(10, 2, 1769)).toBe(10);
+    expect(billedMsAlone(10, 2, 3008)).toBe(10);
+    // CPU that ran beside it (the pollers) counts as its own, but never more than its duration.
+    expect(billedMsAlone(1, 5, 128)).toBe(14);
+    // Lambda bills at least 1 ms.
+    expect(billedMsAlone(0.2, 0, 128)).toBe(1);
+    expect(() => billedMsAlone(-1, 0, 128)).toThrow();
+    expect(() => billedMsAlone(10, 2, 0)).toThrow();
   });
 });
 
