@@ -12,8 +12,8 @@
  *   Empty receives are a cost of polling over time (a few pollers per queue, whether or not anything
  *   is sent; here they wait 1 s where Lambda's wait 20 s), not of recipients: shown, not priced.
  * - Lambda: invocations, and GB-seconds from durations × each function's memory (arm64). A duration
- *   measured on the twin counts the turns of every other invocation sharing its one event loop (up
- *   to 50 status callbacks at once), which no Lambda environment does: it runs one invocation at a
+ *   measured on the twin counts the turns of every other invocation sharing its one event loop
+ *   (dozens of status callbacks at once), which no Lambda environment does: it runs one invocation at a
  *   time, on a CPU share set by its memory. So a function with `modelledBilledMs` (the status webhook,
  *   3 of every recipient's invocations: its duration alone, its CPU stretched to its share, by
  *   `billedMsAlone`) is priced at that; the rest at their measured durations, an upper bound. Both
@@ -176,7 +176,8 @@ export const LAMBDA_MB_PER_VCPU = 1769;
  * The billed duration (ms, rounded up as Lambda bills) of an invocation that took `wallMs` and
  * `cpuMs` of CPU running alone on a whole core, in a function of `memoryMb`: its CPU time stretched
  * to the function's CPU share (`memoryMb / LAMBDA_MB_PER_VCPU`), its waiting (wall − CPU) as it was.
- * The proportional share, without the bursts Lambda's CPU credits may allow: if anything, long.
+ * The proportional share ("one vCPU-second of credits per second" at 1,769 MB): if Lambda lets a short
+ * invocation run faster than that, this is long.
  */
 export function billedMsAlone(wallMs: number, cpuMs: number, memoryMb: number): number {
   if (!(wallMs >= 0 && cpuMs >= 0 && memoryMb > 0))

@@ -2,6 +2,7 @@
  * The bench's figures (named as the README and the JSON line name them) and the human report.
  */
 import os from 'node:os';
+import { LAMBDA_MB_PER_VCPU } from './cost.ts';
 import { PRICES } from './prices.ts';
 import type {
   AcceptResult,
@@ -291,7 +292,7 @@ export function humanReport(
       ),
       costLine(
         'Lambda compute',
-        `${per(gbSeconds)} GB-s × $${p.lambda.perGbSecondArm64}/GB-s (arm64); the status webhook at ${c.statusWebhookAlone.billedMs} ms an invocation, as Lambda runs it (${fixed(c.statusWebhookAlone.meanMs, 1)} ms and ${fixed(c.statusWebhookAlone.meanCpuMs, 1)} ms of CPU alone, the CPU at ${c.statusWebhookAlone.memoryMb} MB's share); at the twin's measured durations $${fixed(c.lambdaComputeMeasuredUsd, 2)}`,
+        `${per(gbSeconds)} GB-s × $${p.lambda.perGbSecondArm64}/GB-s (arm64; the status webhook at ${c.statusWebhookAlone.billedMs} ms each, below)`,
         cost.lambdaCompute,
       ),
       costLine(
@@ -312,7 +313,8 @@ export function humanReport(
       costLine('X-Ray', `${per(u.xrayTraces)} traces (tracing off by default)`, cost.xray),
       costLine('total', '', cost.total),
       '',
-      `Lambda durations measured here (they set the GB-s; sharing 2 cores with DynamoDB Local makes them longer than on AWS): ${Object.entries(
+      `The status webhook as Lambda runs it: ${c.statusWebhookAlone.invocations} callbacks one at a time, ${fixed(c.statusWebhookAlone.meanMs, 1)} ms wall and ${fixed(c.statusWebhookAlone.meanCpuMs, 1)} ms CPU each; the CPU stretched ×${fixed(LAMBDA_MB_PER_VCPU / c.statusWebhookAlone.memoryMb, 2)} to ${c.statusWebhookAlone.memoryMb} MB's share of a vCPU: ${c.statusWebhookAlone.billedMs} ms billed (bench/cost.ts billedMsAlone). Lambda compute at the durations measured here instead: $${fixed(c.lambdaComputeMeasuredUsd, 2)}.`,
+      `Lambda durations measured here (they set the other functions' GB-s; sharing 2 cores with DynamoDB Local makes them longer than on AWS): ${Object.entries(
         c.functionMs,
       )
         .filter(([fn]) => !c.excludedCallers.includes(fn))

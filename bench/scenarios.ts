@@ -499,7 +499,7 @@ export interface StatusWebhookAlone {
   readonly invocations: number;
   /** Mean duration of an invocation, running alone in the twin's process. */
   readonly meanMs: number;
-  /** Mean CPU of the twin's process while one ran (its own, and the pollers' meanwhile). */
+  /** Mean CPU of the twin's process while one ran: its own, and whatever ran beside it (pollers, the aggregator). */
   readonly meanCpuMs: number;
   readonly memoryMb: number;
   /** billedMsAlone(meanMs, meanCpuMs, memoryMb): what the cost prices each of its invocations at. */
