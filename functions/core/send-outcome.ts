@@ -97,7 +97,7 @@ export const ERROR_MESSAGES: Readonly<Record<number, string>> = {
   21610: 'Recipient opted out (unsubscribed)',
   21656: 'Invalid ContentVariables',
   30001: 'Queue overflow',
-  30003: 'Unreachable handset',
+  30003: 'Unreachable destination handset',
   30004: 'Message blocked',
   30005: 'Unknown destination handset',
   30006: 'Landline or unreachable carrier',

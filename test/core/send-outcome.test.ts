@@ -84,10 +84,10 @@ describe('rateLimitDelaySeconds', () => {
 
 describe('errorMessageFor', () => {
   it("gives readable messages for TWILIO.md's codes", () => {
-    expect(errorMessageFor(30003)).toBe('Unreachable handset');
+    expect(errorMessageFor(30003)).toBe('Unreachable destination handset');
     expect(errorMessageFor(63024)).toBe('Not a WhatsApp user or invalid recipient');
     expect(errorMessageFor(21211)).toBe("Invalid 'To' phone number");
-    expect(errorMessageFor('30003')).toBe('Unreachable handset');
+    expect(errorMessageFor('30003')).toBe('Unreachable destination handset');
     for (const code of [20429, 21610, 21656, 63003, 63007, 63014, 63016, 63018, 63028, 63049, 30008]) {
       expect(errorMessageFor(code)).not.toMatch(/^Twilio error/);
     }
