@@ -95,7 +95,7 @@ function printBanner(twin: LocalTwin, config: LocalConfig, ms: number): void {
           `  API key           ${config.apiKeys[0]?.key}   (tenant 'dev'; set LOCAL_API_KEYS=tenant:key,… to choose your own)`,
         ]
       : [
-          `  API keys          tenants ${config.apiKeys.map((k) => k.tenantId).join(', ')} (from LOCAL_API_KEYS; keys seeded by earlier starts on this DATA_DIR still work until revoked: npm run cli -- api-key revoke --key <key> --local)`,
+          `  API keys          tenants ${config.apiKeys.map((k) => k.tenantId).join(', ')} (from LOCAL_API_KEYS; a key an earlier start on this DATA_DIR seeded, if any, still works until revoked: npm run cli -- api-key revoke --key <key> --local)`,
         ]),
     `  Data              ${config.dataDir}`,
     `  Metrics           ${config.dataDir}/metrics.jsonl   (EMF lines, as CloudWatch gets them; POWERTOOLS_METRICS_DISABLED=true: none)`,

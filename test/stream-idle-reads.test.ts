@@ -59,6 +59,7 @@ const readsOver = async (ms: number) => {
 
 describe('a quiet stream', () => {
   it('is read at the idle interval once nothing has come for 2 s, and its next record is still handed on', async () => {
+    await waitFor(() => source.stats.reads > 0, { timeoutMs: 10_000, message: 'the shard was never read' });
     // Quiet since the start: within seconds, 2 s hold at most 5 reads (every 500 ms), not 40 (every 50).
     await waitFor(async () => (await readsOver(2_000)) <= 5, {
       timeoutMs: 15_000,
