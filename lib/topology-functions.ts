@@ -380,6 +380,8 @@ export const functions = {
           SENDER_LOOKUPS,
           reads('TENANT', 'BROADCAST', 'SUPPRESS', 'PACE', 'CONTACT', 'SID'),
           writes(['PutItem', 'UpdateItem'], 'TENANT', 'BROADCAST', 'PACE', 'SID', 'CONTACT'),
+          // A create Twilio refuses for an opt-out (21610, 63014) suppresses the number.
+          writes(['PutItem'], 'SUPPRESS'),
         ],
       },
       queues: { send: 'send+consume' },

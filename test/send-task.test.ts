@@ -1,3 +1,4 @@
+import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -657,6 +658,41 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     await rig.untilBroadcast(broadcast, 'completed');
     await untilCountsMatchLedger(rig, broadcast);
     expect(await rig.counts(broadcast)).toMatchObject({ skipped: 1, read: 1 });
+  });
+
+  it('an opt-out Twilio answers at the send (21610) suppresses the number first: a throttled suppression leaves the recipient sending, and the redelivery asks Twilio again', async () => {
+    const { keys, phones, tasks } = await rig.store(['0006']);
+    const [key, phone] = [at(keys, 0), at(phones, 0)];
+    let throttled = 0;
+    const throttling = consumer({
+      contacts: around(rig.contacts, {
+        suppress: async () => {
+          throttled++;
+          // As the SDK raises it once its own retries are spent.
+          throw new ProvisionedThroughputExceededException({
+            message: 'The level of configured provisioned throughput for the table was exceeded.',
+            $metadata: { httpStatusCode: 400 },
+          });
+        },
+      }),
+    });
+    const event = sqsEvent(tasks.map((t) => JSON.stringify(t)));
+    expect((await throttling(event)).batchItemFailures).toEqual([
+      { itemIdentifier: event.Records[0]?.messageId },
+    ]);
+    expect(throttled).toBe(1);
+    expect((await rig.recipient(key)).status).toBe('sending');
+    expect(await rig.contacts.suppression(TENANT, phone)).toBeUndefined();
+
+    // SQS hands the task back after its visibility timeout; by then the claim's lease has run out.
+    await leaseRunsOut(key);
+    expect((await deliver(tasks)).batchItemFailures).toEqual([]);
+    expect(await rig.recipient(key)).toMatchObject({ status: 'failed', errorCode: 21610 });
+    expect(await rig.contacts.suppression(TENANT, phone)).toMatchObject({
+      reason: 'provider_error',
+      detail: '21610',
+    });
+    expect(rig.sentTo(phone)).toHaveLength(0);
   });
 
   it('a body that is not a task is dropped without poisoning the batch; a record that throws fails alone', async () => {

@@ -1,9 +1,12 @@
+import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecipientKey, SendTask } from '../functions/core/ports.ts';
 import { capturingMetrics } from '../functions/core/service-metrics.ts';
+import { createStatusWebhookHandler, type StoredCallback } from '../functions/twilio-status-webhook.ts';
 import { statusCallbackUrl } from '../functions/use-cases/send-task.ts';
+import { applyStatusCallback } from '../functions/use-cases/status-callback.ts';
 import { SAMPLE_TEMPLATES } from '../lib/local/twilio-simulator.ts';
 import { capturingLogger } from './support/broadcasts.ts';
 import { untilCountsMatchLedger } from './support/counts-stream.ts';
@@ -193,6 +196,53 @@ describe('status webhook on the send ledger', { timeout: 20_000 }, () => {
     expect(await rig.contacts.suppression(TENANT, r.phone)).toMatchObject({
       reason: 'provider_error',
       detail: '21610',
+    });
+  });
+
+  it('a 63014 whose suppression write is throttled is kept for a later try, and that try suppresses the number', async () => {
+    const { key, phone, sid, url } = await claimedRecipient('9012');
+    const kept: StoredCallback[] = [];
+    const throttled = createStatusWebhookHandler({
+      ledger: rig.ledger,
+      followUps: rig.followUps,
+      messageIndex: rig.messageIndex,
+      contacts: new Proxy(rig.contacts, {
+        get(target, property) {
+          if (property === 'suppress')
+            return async () => {
+              throw new ProvisionedThroughputExceededException({
+                message: 'The level of configured provisioned throughput for the table was exceeded.',
+                $metadata: { httpStatusCode: 400 },
+              });
+            };
+          const value = Reflect.get(target, property, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }),
+      backoffSeconds: [300],
+      authToken: async () => rig.authToken,
+      publicBaseUrl: () => rig.callbackBase,
+      retries: { enqueue: async (callbacks) => void kept.push(...callbacks) },
+      logger,
+    });
+    const params = { MessageSid: sid, MessageStatus: 'failed', ErrorCode: '63014', To: `whatsapp:${phone}` };
+    const answer = (await throttled(callbackEvent(url, params))) as APIGatewayProxyStructuredResultV2;
+    expect(answer.statusCode).toBe(200);
+    expect(kept).toHaveLength(1);
+    // Nothing moved yet: the retry's move still lies ahead, and the suppression with it.
+    expect((await rig.recipient(key)).status).toBe('sending');
+    expect(await rig.contacts.suppression(TENANT, phone)).toBeUndefined();
+
+    // The callback retry queue's consumer (functions/retry-status-callbacks.ts) applies it again.
+    const stored = kept[0] as StoredCallback;
+    const deps = { ...rig, backoffSeconds: [300], logger };
+    expect(
+      await applyStatusCallback(deps, { params: stored.params, query: new URLSearchParams(stored.query) }),
+    ).toBe('applied');
+    expect(await rig.recipient(key)).toMatchObject({ status: 'failed', errorCode: 63014 });
+    expect(await rig.contacts.suppression(TENANT, phone)).toMatchObject({
+      reason: 'provider_error',
+      detail: '63014',
     });
   });
 

@@ -385,6 +385,15 @@ export function createSendConsumer(deps: SendConsumerDeps) {
             return;
           }
           const at = now();
+          // An opt-out code suppresses the number before the recipient is marked failed: if that write
+          // fails, the task comes back with the recipient still `sending`, and its reconcile finds no
+          // message at Twilio and asks again; a failed recipient would never be looked at again.
+          const suppress = providerSuppression(
+            { tenantId: task.tenantId, phone: task.phone },
+            outcome.code,
+            at,
+          );
+          if (suppress) await deps.contacts.suppress(suppress);
           if (kind === 'followUp')
             await deps.followUps.report(key, {
               to: 'failed',
@@ -412,12 +421,6 @@ export function createSendConsumer(deps: SendConsumerDeps) {
             errorCode: outcome.code,
             errorMessage: redactPhones(outcome.message),
           });
-          const suppress = providerSuppression(
-            { tenantId: task.tenantId, phone: task.phone },
-            outcome.code,
-            at,
-          );
-          if (suppress) await deps.contacts.suppress(suppress);
           return;
         }
         case 'ambiguous': {

@@ -101,6 +101,18 @@ export async function applyStatusCallback(
     ...(errorCode !== undefined ? { errorCode } : {}),
     ...(errorMessage ? { errorMessage } : {}),
   };
+  // An opt-out code suppresses the number before the recipient moves: a write that fails here keeps
+  // the callback for a later try (the webhook's retry queue), whose move then still lies ahead. Once
+  // moved, a repeat of the callback changes nothing, so a suppression written after it could be lost.
+  const suppression = phone && providerSuppression({ tenantId: ref.tenantId, phone }, errorCode, at);
+  if (suppression) {
+    await deps.contacts.suppress(suppression);
+    log.info('number suppressed after a provider opt-out code', {
+      tenantId: ref.tenantId,
+      to: maskPhone(phone),
+      errorCode,
+    });
+  }
   let moved: boolean;
   let retryScheduled = false;
   if (ref.kind === 'followUp') moved = await deps.followUps.report(ref, { ...common, to });
@@ -136,14 +148,5 @@ export async function applyStatusCallback(
     return 'unchanged';
   }
   log.debug('recipient status advanced', { ...fields, ...(errorCode !== undefined ? { errorCode } : {}) });
-  const suppression = phone && providerSuppression({ tenantId: ref.tenantId, phone }, errorCode, at);
-  if (suppression) {
-    await deps.contacts.suppress(suppression);
-    log.info('number suppressed after a provider opt-out code', {
-      tenantId: ref.tenantId,
-      to: maskPhone(phone),
-      errorCode,
-    });
-  }
   return 'applied';
 }

@@ -237,6 +237,34 @@ describe('an opt-out from a number nobody ever messaged', () => {
   }, 60_000);
 });
 
+describe('an opt-out Twilio reports at the send (21610: the person unsubscribed from the sender)', () => {
+  it("puts the number on the tenant's list, from the send consumer itself; the next broadcast skips it", async () => {
+    // The simulator answers a create to a number ending 0006 with 400, code 21610.
+    const phone = testPhone('0006');
+    const first = await broadcast(ACME, [phone]);
+    const failed = await waitFor(
+      async () => {
+        const r = await recipientOf(ACME, first.broadcastId, phone);
+        return r.status === 'failed' ? r : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 150, message: 'the recipient Twilio refused with 21610 did not fail' },
+    );
+    expect(failed).toMatchObject({ errorCode: 21610, attempts: 1 });
+    expect(failed.nextRetryAt).toBeUndefined();
+    expect(await suppressionOf(ACME, phone)).toMatchObject({
+      phone,
+      reason: 'provider_error',
+      detail: '21610',
+    });
+    // The tenant's own list, not the sender-wide one: another tenant may still send to the number.
+    expect(await suppressionOf(OTHER, phone)).toBeUndefined();
+
+    const second = await broadcast(ACME, [phone], ANOTHER_TEMPLATE);
+    expect(second.items).toEqual([{ phone, status: 'skipped', skipReason: 'suppressed' }]);
+    expect(api.twin.simulator?.messages().filter((m) => m.to === `whatsapp:${phone}`)).toEqual([]);
+  }, 60_000);
+});
+
 /** A tenant created now (its API key put in the table, as the operator CLI does); returns its key. */
 async function newTenant(tenantId: string): Promise<string> {
   const key = `key-${tenantId}-${Math.random().toString(36).slice(2)}`;

@@ -61,6 +61,12 @@ export const ERRORS = {
     code: 21211,
     message: `The 'To' number ${to} is not a valid phone number.`,
   }),
+  /** The person unsubscribed from this sender at Twilio (Twilio error 21610; TWILIO.md: suppress). */
+  unsubscribed: (): RestError => ({
+    httpStatus: 400,
+    code: 21610,
+    message: 'Attempt to send to unsubscribed recipient',
+  }),
   tooManyRequests: (): RestError => ({ httpStatus: 429, code: 20429, message: 'Too Many Requests' }),
   internal: (): RestError => ({ httpStatus: 500, code: 20500, message: 'Internal Server Error' }),
 } as const;
@@ -115,6 +121,8 @@ export function planOutcome(to: string, context: ScenarioContext): PlannedOutcom
       return context.firstTryDone
         ? accept(delivered)
         : { kind: 'reject', error: ERRORS.tooManyRequests(), rememberFirstTry: true };
+    case '0006':
+      return { kind: 'reject', error: ERRORS.unsubscribed() };
     case '0009':
       return accept([{ status: 'sent' }]);
     default:
