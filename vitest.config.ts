@@ -13,42 +13,65 @@ const TIMED = [
 ];
 
 /**
- * The fault drills: deadlines (every broadcast final within 180 s), mostly waiting on recovery
- * timers (a failed batch's 60 s visibility timeout), about 0.45 of the two cores together. They run
- * last in the parallel group, side by side, so their waits are covered by the group's last files
- * (the smallest, unit tests on a clean clone) instead of leaving the cores half idle in a group of
- * their own (61-80 s there, 2026-12-01; README "Tests").
- */
-const DRILLS = ['test/integration/chaos-aws.test.ts', 'test/integration/chaos-twilio.test.ts'];
-
-/**
- * Files that spend most of their time idle on the real clock: restart.test.ts (150-200 s, waiting out a
- * queue's 60 s visibility timeout twice against a 120 s recovery bound) and campaigns-realtime
- * (~110 s, minute boundaries). They start first in the parallel group, so that their waits are
- * covered by the files running in the group's other two workers.
+ * Files that start first in the parallel group: restart.test.ts (150-200 s, waiting out a queue's
+ * 60 s visibility timeout twice against a 120 s recovery bound) and campaigns-realtime (~80-110 s,
+ * minute boundaries) spend most of their time idle on the real clock, so their waits are covered by
+ * the files running in the group's other two workers.
  */
 const FIRST = ['test/restart.test.ts', 'test/integration/campaigns-realtime.test.ts'];
 
 /**
- * Vitest's order (failed first, then longest first by the last run's durations, else largest file
- * first), with the known long, idle files moved to the front and the drills to the end: on a clean
- * clone there are no durations, and a long file started last would be the whole suite's tail.
+ * Other files that mostly wait on real timers, longest first: the retry job's windows, quiet hours
+ * and messaging limits ending at a minute boundary, a pause's resume, and the fault drills (every
+ * broadcast final within 180 s; mostly a failed batch's 60 s visibility timeout; together about 0.45
+ * of the two cores). They start spread among the busy files, one after every `WAITING_EVERY`, so
+ * that files working beside them cover their waits. Started last (the drills, until 2026-12-02) or
+ * wherever their size put them (timing-api), they ran 40-60 s past the rest of the group with the
+ * cores half idle; in a group of their own (the drills, until 2026-12-01), the same.
  */
-class LongFilesFirst extends BaseSequencer {
+const WAITING = [
+  'test/integration/retries.test.ts',
+  'test/integration/timing-api.test.ts',
+  'test/integration/chaos-twilio.test.ts',
+  'test/integration/pause-resume.test.ts',
+  'test/integration/chaos-aws.test.ts',
+];
+/** Busy files started before the first waiting one (beside the two FIRST ones), and between the next. */
+const WAITING_EVERY = 4;
+
+/**
+ * Vitest's order (failed first, then longest first by the last run's durations, else largest file
+ * first), with the known waiting files placed by hand: on a clean clone there are no durations, and
+ * a long, idle file started last would be the whole suite's tail.
+ */
+class WaitingFilesSpread extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
-    const rank = (spec: TestSpecification) => {
-      const is = (file: string) => spec.moduleId.endsWith(`/${file}`);
-      const first = FIRST.findIndex(is);
-      if (first >= 0) return first;
-      return DRILLS.some(is) ? FIRST.length + 1 : FIRST.length;
-    };
-    // Array.prototype.sort is stable: the rest keep Vitest's order.
-    return sorted.sort((a, b) => {
-      const order = a.project.config.sequence.groupOrder - b.project.config.sequence.groupOrder;
-      return order !== 0 ? order : rank(a) - rank(b);
-    });
+    const groups = new Map<number, TestSpecification[]>();
+    for (const spec of sorted) {
+      const order = spec.project.config.sequence.groupOrder;
+      groups.set(order, [...(groups.get(order) ?? []), spec]);
+    }
+    return [...groups.keys()].sort((a, b) => a - b).flatMap((order) => spread(groups.get(order) ?? []));
   }
+}
+
+/** FIRST, then the rest with WAITING's files inserted one after every WAITING_EVERY of the others. */
+function spread(specs: TestSpecification[]): TestSpecification[] {
+  const indexIn = (list: readonly string[], spec: TestSpecification) =>
+    list.findIndex((file) => spec.moduleId.endsWith(`/${file}`));
+  const byList = (list: readonly string[]) =>
+    specs.filter((s) => indexIn(list, s) >= 0).sort((a, b) => indexIn(list, a) - indexIn(list, b));
+  const first = byList(FIRST);
+  const waiting = byList(WAITING);
+  const busy = specs.filter((s) => indexIn(FIRST, s) < 0 && indexIn(WAITING, s) < 0);
+  const result = [...first];
+  busy.forEach((spec, i) => {
+    result.push(spec);
+    if ((i + 1) % WAITING_EVERY === 0 && waiting.length > 0)
+      result.push(waiting.shift() as TestSpecification);
+  });
+  return [...result, ...waiting];
 }
 
 export default defineConfig({
@@ -68,14 +91,14 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Removes each file's temp directories after it (test/support/temp-dir.ts).
     setupFiles: ['test/support/after-each-file.ts'],
-    sequence: { sequencer: LongFilesFirst },
+    sequence: { sequencer: WaitingFilesSpread },
     projects: [
       {
         extends: true,
         test: {
-          // Four files at a time on two cores: the two idle ones above hold a worker each for
-          // their first minutes (with three workers, one busy file was left for two cores: 25-35 %
-          // idle then), and several others wait on real timers (retries, quiet hours). Each starts
+          // Four files at a time on two cores: the two FIRST ones hold a worker each for their
+          // first minutes (with three workers, one busy file was left for two cores: 25-35 % idle
+          // then), and the WAITING ones come one at a time among the busy files. Each starts
           // its own twin on free ports in its own DATA_DIR, so files do not share state.
           name: 'parallel',
           exclude: [...configDefaults.exclude, ...TIMED],
