@@ -27,7 +27,7 @@ const FIRST = ['test/restart.test.ts', 'test/integration/campaigns-realtime.test
  * of the two cores). They start spread among the busy files, one after every `WAITING_EVERY`, so
  * that files working beside them cover their waits. Started last (the drills, until 2026-12-02) or
  * wherever their size put them (timing-api), they ran 40-60 s past the rest of the group with the
- * cores half idle; in a group of their own (the drills, until 2026-12-01), the same.
+ * cores half idle; in a group of their own (the drills, until 2026-12-02), the same.
  */
 const WAITING = [
   'test/integration/retries.test.ts',

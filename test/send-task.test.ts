@@ -9,6 +9,7 @@ import { TwilioMessenger } from '../functions/adapters/twilio-messenger.ts';
 import type { SenderPacer } from '../functions/core/pacing.ts';
 import type { Messenger, RecipientKey, SendLedger, SendTask } from '../functions/core/ports.ts';
 import { capturingMetrics } from '../functions/core/service-metrics.ts';
+import { adoptMessage } from '../functions/use-cases/reconcile-send.ts';
 import {
   createSendConsumer,
   type SendConsumerDeps,
@@ -661,8 +662,9 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
   });
 
   it('an opt-out Twilio answers at the send (21610) suppresses the number first: a throttled suppression leaves the recipient sending, and the redelivery asks Twilio again', async () => {
-    const { keys, phones, tasks } = await rig.store(['0006']);
+    const { keys, phones, tasks } = await rig.store(['6006']);
     const [key, phone] = [at(keys, 0), at(phones, 0)];
+    rig.simulator.unsubscribe(phone);
     let throttled = 0;
     const throttling = consumer({
       contacts: around(rig.contacts, {
@@ -693,6 +695,32 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
       detail: '21610',
     });
     expect(rig.sentTo(phone)).toHaveLength(0);
+  });
+
+  it('an abandoned claim whose message Twilio reports failed with 63014 (the person blocked the sender) is adopted as failed, and the number suppressed', async () => {
+    const { keys, phones, tasks } = await rig.store(['6014']);
+    const [key, phone, task] = [at(keys, 0), at(phones, 0), at(tasks, 0)];
+    const claim = await rig.ledger.claim(task, new Date(), new Date(Date.now() + 60_000));
+    if (!claim.claimed) throw new Error('not claimed');
+    // What the sweeper or a redelivered task does with the message Twilio's list returns.
+    const found = {
+      sid: `SM${'6'.repeat(32)}`,
+      to: `whatsapp:${phone}`,
+      status: 'failed',
+      errorCode: 63014,
+      dateCreated: new Date(),
+    };
+    const deps = { ...rig, backoffSeconds: [] };
+    expect(await adoptMessage(deps, claim.recipient, 'template', found, new Date())).toBe(true);
+    expect(await rig.recipient(key)).toMatchObject({
+      status: 'failed',
+      errorCode: 63014,
+      messageSid: found.sid,
+    });
+    expect(await rig.contacts.suppression(TENANT, phone)).toMatchObject({
+      reason: 'provider_error',
+      detail: '63014',
+    });
   });
 
   it('a body that is not a task is dropped without poisoning the batch; a record that throws fails alone', async () => {

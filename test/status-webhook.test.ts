@@ -246,6 +246,27 @@ describe('status webhook on the send ledger', { timeout: 20_000 }, () => {
     });
   });
 
+  it("an opt-out code leaves a suppression already on the tenant's list as it is (an admin's, with its note), repeated or not", async () => {
+    const { key, phone, sid, url } = await claimedRecipient('9013');
+    const admin = {
+      tenantId: TENANT,
+      phone,
+      reason: 'admin' as const,
+      detail: 'asked by phone',
+      createdAt: '2026-11-01T09:00:00.000Z',
+    };
+    await rig.contacts.suppress(admin);
+    const params = { MessageSid: sid, MessageStatus: 'failed', ErrorCode: '63014', To: `whatsapp:${phone}` };
+    expect(await post(url, params)).toBe(200);
+    expect(await post(url, params)).toBe(200);
+    expect(await rig.recipient(key)).toMatchObject({ status: 'failed', errorCode: 63014 });
+    expect(await rig.contacts.suppression(TENANT, phone)).toMatchObject({
+      reason: 'admin',
+      detail: 'asked by phone',
+      createdAt: admin.createdAt,
+    });
+  });
+
   it('an unknown MessageSid is answered 200 and changes nothing; nor does a callback of another attempt or SID', async () => {
     const { key, sid, url } = await claimedRecipient('9004');
     const unknown = `SM${'f'.repeat(32)}`;

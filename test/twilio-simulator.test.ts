@@ -266,6 +266,43 @@ describe('twilio simulator through the real twilio SDK', () => {
     expect(sim.messageCount()).toBe(0);
   });
 
+  it('a number that unsubscribed (POST /_simulator/unsubscribe) answers 400/21610 to every create, creates nothing, and stays so across a restart', async () => {
+    const first = await start();
+    const to = phone('4321');
+    const control = (body: string) =>
+      fetch(`${first.sim.url}/_simulator/unsubscribe`, { method: 'POST', body }).then(async (r) => ({
+        status: r.status,
+        body: await r.json(),
+      }));
+    expect((await control('{"to":"0501234567"}')).status).toBe(400);
+    expect((await control('not json')).status).toBe(400);
+    expect(await control(JSON.stringify({ to: to.slice('whatsapp:'.length) }))).toEqual({
+      status: 200,
+      body: { to, unsubscribed: true },
+    });
+    for (let i = 0; i < 2; i++)
+      expect(
+        await restError(first.client.messages.create({ to, from: FROM, contentSid: CONTENT_SID })),
+      ).toEqual({
+        status: 400,
+        code: 21610,
+      });
+    expect(first.sim.messagesTo(to)).toHaveLength(0);
+    // Another number is not affected.
+    expect(
+      (await first.client.messages.create({ to: phone('4322'), from: FROM, contentSid: CONTENT_SID })).status,
+    ).toBe('queued');
+    await first.sim.stop();
+
+    const second = await start({ dataDir: first.dataDir });
+    expect(
+      await restError(second.client.messages.create({ to, from: FROM, contentSid: CONTENT_SID })),
+    ).toEqual({
+      status: 400,
+      code: 21610,
+    });
+  });
+
   it('0004 answers 500/20500 although the message was created and walks its lifecycle', async () => {
     const { client } = await start();
     const to = phone('0004');

@@ -113,23 +113,31 @@ export class DynamoContactStore implements ContactStore {
 
   // -- Suppressions ------------------------------------------------------------------------------
 
-  /** A plain Put: adding a number again replaces its reason, detail and createdAt (the latest add wins). */
-  async suppress(s: Suppression): Promise<void> {
+  /**
+   * A plain Put: adding a number again replaces its reason, detail and createdAt (the latest add
+   * wins). With `ifAbsent`, a conditional Put that leaves an entry already there as it is.
+   */
+  async suppress(s: Suppression, options: { readonly ifAbsent?: boolean } = {}): Promise<void> {
     const phone = whatsAppIdentity(s.phone);
-    await this.db.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: {
-          pk: suppressionPk(s.tenantId),
-          sk: phone,
-          tenantId: s.tenantId,
-          phone,
-          reason: s.reason,
-          ...(s.detail !== undefined ? { detail: s.detail } : {}),
-          createdAt: s.createdAt,
-        },
-      }),
-    );
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk: suppressionPk(s.tenantId),
+            sk: phone,
+            tenantId: s.tenantId,
+            phone,
+            reason: s.reason,
+            ...(s.detail !== undefined ? { detail: s.detail } : {}),
+            createdAt: s.createdAt,
+          },
+          ...(options.ifAbsent ? { ConditionExpression: 'attribute_not_exists(pk)' } : {}),
+        }),
+      );
+    } catch (error) {
+      if (!(options.ifAbsent && isConditionFailure(error))) throw error;
+    }
   }
 
   async unsuppress(tenantId: string, phone: string): Promise<boolean> {

@@ -557,8 +557,12 @@ export interface ContactMessage {
 
 /** Per-tenant suppression lists and per-contact message history. */
 export interface ContactStore {
-  /** Adds (or replaces) the number's suppression. */
-  suppress(suppression: Suppression): Promise<void>;
+  /**
+   * Adds (or replaces) the number's suppression. `ifAbsent`: only when the tenant's list does not
+   * hold the number yet (a provider's opt-out code, which may come again with a repeated callback,
+   * keeps an entry already there: an admin's, a STOP, its own first).
+   */
+  suppress(suppression: Suppression, options?: { readonly ifAbsent?: boolean }): Promise<void>;
   /** Removes it; false when the number was not suppressed. */
   unsuppress(tenantId: string, phone: string): Promise<boolean>;
   /** Suppresses the number for every tenant, now and later: the person's own opt-out (scope `sender`). */

@@ -1,3 +1,4 @@
+import { providerSuppression } from '../core/contacts.ts';
 import type {
   ContactStore,
   FollowUpLedger,
@@ -95,6 +96,9 @@ export async function adoptMessage(
   };
   if (!to) return false; // queued/accepted/sending at the provider: the callback will come
   const errorCode = message.errorCode;
+  // As a callback with the code would (status-callback.ts): the number first, then the final status.
+  const suppression = providerSuppression(recipient, errorCode, at);
+  if (suppression) await deps.contacts.suppress(suppression, { ifAbsent: true });
   if (kind === 'followUp')
     return deps.followUps.report(key, {
       to,

@@ -104,9 +104,10 @@ export async function applyStatusCallback(
   // An opt-out code suppresses the number before the recipient moves: a write that fails here keeps
   // the callback for a later try (the webhook's retry queue), whose move then still lies ahead. Once
   // moved, a repeat of the callback changes nothing, so a suppression written after it could be lost.
+  // Only if absent: a repeated callback leaves the entry (or an admin's) as it is.
   const suppression = phone && providerSuppression({ tenantId: ref.tenantId, phone }, errorCode, at);
   if (suppression) {
-    await deps.contacts.suppress(suppression);
+    await deps.contacts.suppress(suppression, { ifAbsent: true });
     log.info('number suppressed after a provider opt-out code', {
       tenantId: ref.tenantId,
       to: maskPhone(phone),

@@ -4,7 +4,8 @@
 // digits of the destination (see scenario.ts and API.md "Local run contract"); template parameters
 // WhatsApp refuses get Twilio's answer (functions/core/template-parameters.ts). Control routes under
 // /_simulator/ play the contact: tap a quick-reply button or write, posted signed to `inboundUrl`, which
-// opens the 24-hour window that free-form (Body, no ContentSid) messages need (see inbound.ts).
+// opens the 24-hour window that free-form (Body, no ContentSid) messages need (see inbound.ts), or
+// unsubscribe (every later create to the number answers 400/21610).
 // It also serves Twilio's Content API (content-api.ts) with its sample templates (content.ts), and a
 // message's ContentSid is checked against them as Twilio checks it against the account's templates.
 import { randomBytes } from 'node:crypto';
@@ -113,6 +114,12 @@ export interface TwilioSimulator {
   messagesTo(to: string): SimulatedMessage[];
   /** The inbound messages (taps and texts) posted so far, oldest first (copies). */
   inbound(): SimulatedInbound[];
+  /**
+   * The person at this number (`+…` or `whatsapp:+…`) unsubscribed from the senders, as
+   * POST /_simulator/unsubscribe: every later create to it answers 400, code 21610, and creates
+   * nothing. Kept in the message log, so across restarts.
+   */
+  unsubscribe(phone: string): void;
   /** The account's Content templates (the samples and those added), newest first (copies). */
   templates(): SimulatedTemplate[];
   /** Closes the server, cancels steps not yet due (a restart resumes them) and waits for callbacks in flight. */
@@ -153,6 +160,10 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
   const now = options.now ?? (() => new Date());
   const limiter = new SlidingWindowLimiter(options.mps ?? 80);
   const store = await MessageStore.open(options.dataDir, log);
+  const unsubscribe = (to: string) => {
+    store.unsubscribe(to);
+    log(`${maskPhone(to)} unsubscribed: every create to it answers 400 (21610)`);
+  };
   const contents = await ContentStore.open(options.dataDir, now, log);
   const faults = options.faults
     ? new SimulatorFaults(options.faults, { timeoutHoldMs: options.timeoutHoldMs })
@@ -242,6 +253,10 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       template?.category === 'MARKETING' &&
       to.startsWith('whatsapp:') &&
       isUsNumber(to.slice('whatsapp:'.length));
+    if (store.isUnsubscribed(to)) {
+      log(`create to ${maskPhone(to)} answered 400 (21610): the person unsubscribed`);
+      throw new HttpError(ERRORS.unsubscribed());
+    }
     const outcome = planOutcome(to, {
       firstTryDone: store.hadFirstTry(to),
       viaMessagingService: messagingServiceSid !== undefined,
@@ -345,6 +360,23 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
         return added;
       }
       return controlNotAllowed;
+    }
+    if (url.pathname === '/_simulator/unsubscribe') {
+      if (method !== 'POST') return controlNotAllowed;
+      let input: { to?: unknown };
+      try {
+        input = JSON.parse(await readText(req)) as { to?: unknown };
+      } catch {
+        return { status: 400, body: { error: 'The body must be JSON: { "to": "+…" }' } };
+      }
+      const to = whatsAppAddress(input?.to);
+      if (!to)
+        return {
+          status: 400,
+          body: { error: '"to" must be a phone number in E.164 form, e.g. "+972501234567"' },
+        };
+      unsubscribe(to);
+      return { status: 200, body: { to, unsubscribed: true } };
     }
     const tap = TAP_PATH.exec(url.pathname);
     if (tap) {
@@ -519,6 +551,11 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     messageCount: () => store.size,
     messagesTo: (to) => structuredClone([...store.newestFirst(to)].reverse()),
     inbound: () => structuredClone([...store.inbound()]),
+    unsubscribe: (phone) => {
+      const to = whatsAppAddress(phone);
+      if (!to) throw new Error(`not a phone number in E.164 form: ${maskPhone(phone)}`);
+      unsubscribe(to);
+    },
     templates: () => structuredClone(contents.newestFirst()),
     stop: () => {
       stopped ??= (async () => {
@@ -562,6 +599,13 @@ function isJsonObject(text: string): boolean {
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(await readText(req));
+}
+
+/** `+972…` or `whatsapp:+972…` as the create's `To` names a WhatsApp number; undefined for anything else. */
+function whatsAppAddress(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const phone = value.startsWith('whatsapp:') ? value.slice('whatsapp:'.length) : value;
+  return /^\+[1-9][0-9]{6,14}$/.test(phone) ? `whatsapp:${phone}` : undefined;
 }
 
 async function readText(req: IncomingMessage): Promise<string> {

@@ -239,8 +239,13 @@ describe('an opt-out from a number nobody ever messaged', () => {
 
 describe('an opt-out Twilio reports at the send (21610: the person unsubscribed from the sender)', () => {
   it("puts the number on the tenant's list, from the send consumer itself; the next broadcast skips it", async () => {
-    // The simulator answers a create to a number ending 0006 with 400, code 21610.
-    const phone = testPhone('0006');
+    // The person unsubscribed at Twilio: the simulator answers every create to the number with 400, code 21610.
+    const phone = testPhone();
+    const unsubscribed = await api.simulator('/_simulator/unsubscribe', { to: phone });
+    expect(unsubscribed).toMatchObject({
+      status: 200,
+      body: { to: `whatsapp:${phone}`, unsubscribed: true },
+    });
     const first = await broadcast(ACME, [phone]);
     const failed = await waitFor(
       async () => {

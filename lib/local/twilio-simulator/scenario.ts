@@ -121,8 +121,6 @@ export function planOutcome(to: string, context: ScenarioContext): PlannedOutcom
       return context.firstTryDone
         ? accept(delivered)
         : { kind: 'reject', error: ERRORS.tooManyRequests(), rememberFirstTry: true };
-    case '0006':
-      return { kind: 'reject', error: ERRORS.unsubscribed() };
     case '0009':
       return accept([{ status: 'sent' }]);
     default:

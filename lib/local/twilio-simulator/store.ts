@@ -17,6 +17,8 @@ type Line =
       'status' | 'errorCode' | 'errorMessage' | 'dateUpdated' | 'dateSent' | 'pendingSteps'
     > & { h: SimulatedMessage['history'][number] | null })
   | { t: 'f'; to: string }
+  /** A number that unsubscribed from the senders (POST /_simulator/unsubscribe). */
+  | { t: 'x'; to: string }
   | ({ t: 'i' } & SimulatedInbound);
 
 /**
@@ -34,6 +36,7 @@ export class MessageStore {
   readonly #ordered: SimulatedMessage[] = [];
   readonly #byTo = new Map<string, SimulatedMessage[]>();
   readonly #firstTries = new Set<string>();
+  readonly #unsubscribed = new Set<string>();
   readonly #inbound: SimulatedInbound[] = [];
   readonly #inboundBySid = new Map<string, SimulatedInbound>();
   /** windowKey → epoch ms of the contact's latest message to that sender. */
@@ -78,6 +81,7 @@ export class MessageStore {
     const lines = [
       ...this.#ordered.map((m) => JSON.stringify({ t: 'm', ...m })),
       ...[...this.#firstTries].map((to) => JSON.stringify({ t: 'f', to })),
+      ...[...this.#unsubscribed].map((to) => JSON.stringify({ t: 'x', to })),
       ...this.#inbound.map((i) => JSON.stringify({ t: 'i', ...i })),
     ];
     return lines.length ? `${lines.join('\n')}\n` : '';
@@ -120,6 +124,17 @@ export class MessageStore {
   rememberFirstTry(to: string): void {
     this.#firstTries.add(to);
     this.#append({ t: 'f', to });
+  }
+
+  /** Whether the number (`whatsapp:+…`) unsubscribed: Twilio then refuses every create to it (21610). */
+  isUnsubscribed(to: string): boolean {
+    return this.#unsubscribed.has(to);
+  }
+
+  unsubscribe(to: string): void {
+    if (this.#unsubscribed.has(to)) return;
+    this.#unsubscribed.add(to);
+    this.#append({ t: 'x', to });
   }
 
   /** Inbound messages, oldest first. */
@@ -220,6 +235,8 @@ export class MessageStore {
       if (line.h) m.history.push(line.h);
     } else if (line.t === 'f') {
       this.#firstTries.add(line.to);
+    } else if (line.t === 'x') {
+      this.#unsubscribed.add(line.to);
     } else if (line.t === 'i') {
       const { t: _t, ...i } = line;
       this.#indexInbound(i);
