@@ -89,8 +89,11 @@ export default defineConfig({
     // API round trips on a 2-core box running three files.
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Removes each file's temp directories after it (test/support/temp-dir.ts).
-    setupFiles: ['test/support/after-each-file.ts'],
+    // The process's DynamoDB Local access key first, before any module reads it; then the removal of
+    // each file's temp directories after it (test/support/temp-dir.ts).
+    setupFiles: ['test/support/dynamodb-namespace.ts', 'test/support/after-each-file.ts'],
+    // One DynamoDB Local for the run, which every file's twin shares under its own access key.
+    globalSetup: ['test/support/shared-dynamodb.ts'],
     sequence: { sequencer: WaitingFilesSpread },
     projects: [
       {

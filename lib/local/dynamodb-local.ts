@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
   CreateTableCommand,
+  DeleteTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
   ListTablesCommand,
@@ -101,6 +102,11 @@ export async function startDynamoDbLocal(options: {
   killOrphan?: boolean;
   /** Where the class-data sharing archive is kept (dynamodb-local-cds.ts); by default in node_modules/.cache. */
   classArchiveDir?: string;
+  /**
+   * Tests: in memory, one database per access key and region (no `-dbPath`, no `-sharedDb`), for
+   * the suite's one instance that every test file shares under a key of its own (aws-local.ts).
+   */
+  perAccessKeyInMemory?: boolean;
 }): Promise<DynamoDbLocal> {
   const java = await probeJava();
   const home = dynamoDbLocalDir();
@@ -144,7 +150,12 @@ export async function startDynamoDbLocal(options: {
   }
 
   async function launch(port: number): Promise<DynamoDbLocal> {
-    const serverArgs = ['-dbPath', dbPath, '-port', String(port), '-sharedDb', '-disableTelemetry'];
+    const serverArgs = [
+      ...(options.perAccessKeyInMemory ? ['-inMemory'] : ['-dbPath', dbPath, '-sharedDb']),
+      '-port',
+      String(port),
+      '-disableTelemetry',
+    ];
     const javaArgs = [
       `-Djava.library.path=${path.join(home, 'DynamoDBLocal_lib')}`,
       ...(sharing
@@ -330,6 +341,17 @@ export async function streamArnOf(endpoint: string, TableName: string): Promise<
     const { Table } = await client.send(new DescribeTableCommand({ TableName }));
     if (!Table?.LatestStreamArn) throw new Error(`Table ${TableName} has no stream`);
     return Table.LatestStreamArn;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Deletes these tables where they exist (a test's tables in a DynamoDB Local it shares). */
+export async function deleteTables(endpoint: string, names: readonly string[]): Promise<void> {
+  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  try {
+    for (const TableName of names)
+      if (await tableExists(client, TableName)) await client.send(new DeleteTableCommand({ TableName }));
   } finally {
     client.destroy();
   }

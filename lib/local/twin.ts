@@ -11,7 +11,13 @@ import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local.ts';
 import type { LocalConfig } from './config.ts';
 import { CONSOLE_PATH, withConsole } from './console-files.ts';
 import { ensurePrivateDataDir, replacePrivateFile, restrictTwinFiles } from './data-dir.ts';
-import { type DynamoDbLocal, ensureTables, startDynamoDbLocal, streamArnOf } from './dynamodb-local.ts';
+import {
+  type DynamoDbLocal,
+  deleteTables,
+  ensureTables,
+  startDynamoDbLocal,
+  streamArnOf,
+} from './dynamodb-local.ts';
 import { type StreamSource, startStreamSource } from './dynamodb-stream-source.ts';
 import { type LocalEventBus, publishersOf, startEventBuses } from './eventbridge-local.ts';
 import { FaultInjector } from './faults/injector.ts';
@@ -132,6 +138,12 @@ export interface LocalTwinOptions {
    * minute, so a second's granularity loses nothing).
    */
   scheduler?: { now?: () => Date; tickMs?: number; deliveriesPerFiring?: number };
+  /**
+   * Test hook: a DynamoDB Local this twin uses instead of starting its own (the suite's shared one,
+   * where this process's access key keeps its tables apart: aws-local.ts). The twin creates its
+   * tables there and deletes them at its stop; it neither starts nor stops that process.
+   */
+  dynamodbEndpoint?: string;
 }
 
 /**
@@ -198,30 +210,38 @@ export async function startLocalTwin(
 
     // All settled before a failure is thrown: one failing fast (a port in use) must not leave another
     // (DynamoDB Local's Java process) starting with nobody left to stop it.
+    const shared = options.dynamodbEndpoint;
+    // A DynamoDB Local the twin does not own: only its tables are the twin's to remove.
+    const useShared = async (endpoint: string) => {
+      stack.push(() => deleteTables(endpoint, Object.keys(topo.tables).map(localName)));
+      return { endpoint };
+    };
     const [dynamodb, sqsServer, simulator] = await allSettledOrThrow([
-      startDynamoDbLocal({
-        dataDir: config.dataDir,
-        port: config.dynamodbPort || undefined,
-        killOrphan: lock.tookOver,
-      }).then((d: DynamoDbLocal) => {
-        stack.push(() => d.stop());
-        void d.exited.then((code) => {
-          if (!stopping)
-            log({
-              level: 'ERROR',
-              source: 'dynamodb-local',
-              message: `DynamoDB Local (PID ${d.pid}) exited with code ${code}: API calls fail until the twin is restarted`,
+      shared
+        ? useShared(shared)
+        : startDynamoDbLocal({
+            dataDir: config.dataDir,
+            port: config.dynamodbPort || undefined,
+            killOrphan: lock.tookOver,
+          }).then((d: DynamoDbLocal) => {
+            stack.push(() => d.stop());
+            void d.exited.then((code) => {
+              if (!stopping)
+                log({
+                  level: 'ERROR',
+                  source: 'dynamodb-local',
+                  message: `DynamoDB Local (PID ${d.pid}) exited with code ${code}: API calls fail until the twin is restarted`,
+                });
             });
-        });
-        if (!d.loopbackOnly)
-          log({
-            level: 'WARN',
-            source: 'dynamodb-local',
-            message:
-              'DynamoDB Local listens on every interface, not only 127.0.0.1: its loopback runner needs a Java with a compiler (the jdk.compiler module; any JDK 17+) and a writable ~/.cache',
-          });
-        return d;
-      }),
+            if (!d.loopbackOnly)
+              log({
+                level: 'WARN',
+                source: 'dynamodb-local',
+                message:
+                  'DynamoDB Local listens on every interface, not only 127.0.0.1: its loopback runner needs a Java with a compiler (the jdk.compiler module; any JDK 17+) and a writable ~/.cache',
+              });
+            return d;
+          }),
       startSqsLocal({ dataDir: config.dataDir, port: config.sqsPort }).then((s) => {
         stack.push(() => s.stop());
         return s;

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { inject } from 'vitest';
 import { queueDepth } from '../../functions/adapters/dead-letters.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local.ts';
 import { localConfigFromEnv } from '../../lib/local/config.ts';
@@ -50,6 +51,12 @@ export interface ApiTwin {
   stop(): Promise<void>;
 }
 
+/** The suite's one DynamoDB Local (shared-dynamodb.ts) for a twin to use, when the run has one. */
+export function sharedDynamodb(): Pick<LocalTwinOptions, 'dynamodbEndpoint'> {
+  const endpoint = inject('sharedDynamodbEndpoint');
+  return endpoint ? { dynamodbEndpoint: endpoint } : {};
+}
+
 /** An in-process local twin on free ports in a temp DATA_DIR, for tests that go through the HTTP API. */
 export async function startApiTwin(
   env: Record<string, string>,
@@ -66,7 +73,7 @@ export async function startApiTwin(
       ...(process.env.TWIN_GRANTS_LOG ? { TWIN_GRANTS_LOG: process.env.TWIN_GRANTS_LOG } : {}),
       ...env,
     }),
-    { log: () => {}, ...options },
+    { log: () => {}, ...sharedDynamodb(), ...options },
   );
   const sqs = new SQSClient({
     endpoint: twin.sqsEndpoint,

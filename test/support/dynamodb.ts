@@ -3,11 +3,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { inject } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local.ts';
-import { ensureTables, startDynamoDbLocal } from '../../lib/local/dynamodb-local.ts';
+import { deleteTables, ensureTables, startDynamoDbLocal } from '../../lib/local/dynamodb-local.ts';
 import { topology } from '../../lib/topology.ts';
 
-/** DynamoDB Local with the topology's tables, in a temp dir; for integration tests of the store. */
+const tableName = 'test-main';
+
+/**
+ * DynamoDB Local with the topology's tables (in a temp dir, or the suite's shared one under this
+ * process's key); for integration tests of the store. One per test file: a second in the same
+ * file would share the first's table there.
+ */
 export async function startTestDynamoDb(): Promise<{
   endpoint: string;
   doc: DynamoDBDocumentClient;
@@ -15,8 +22,11 @@ export async function startTestDynamoDb(): Promise<{
   stop(): Promise<void>;
 }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'ddb-test-'));
-  const ddb = await startDynamoDbLocal({ dataDir });
-  const tableName = 'test-main';
+  // The suite's one DynamoDB Local (shared-dynamodb.ts) under this process's key, or one of its own.
+  const shared = inject('sharedDynamodbEndpoint');
+  const ddb = shared
+    ? { endpoint: shared, stop: () => deleteTables(shared, [tableName]) }
+    : await startDynamoDbLocal({ dataDir });
   await ensureTables(ddb.endpoint, topology.tables, () => tableName);
   const client = new DynamoDBClient({
     endpoint: ddb.endpoint,
