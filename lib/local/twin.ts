@@ -212,13 +212,13 @@ export async function startLocalTwin(
     // (DynamoDB Local's Java process) starting with nobody left to stop it.
     const shared = options.dynamodbEndpoint;
     // A DynamoDB Local the twin does not own: only its tables are the twin's to remove.
-    const useShared = async (endpoint: string) => {
+    const sharedDynamoDb = async (endpoint: string) => {
       stack.push(() => deleteTables(endpoint, Object.keys(topo.tables).map(localName)));
       return { endpoint };
     };
     const [dynamodb, sqsServer, simulator] = await allSettledOrThrow([
       shared
-        ? useShared(shared)
+        ? sharedDynamoDb(shared)
         : startDynamoDbLocal({
             dataDir: config.dataDir,
             port: config.dynamodbPort || undefined,
