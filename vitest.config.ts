@@ -78,11 +78,11 @@ export default defineConfig({
   test: {
     // The local twin runs the real handlers in the test process: keep their INFO lines out of the
     // report, errors and warnings stay visible.
-    // DynamoDB Local's JVM with the client compiler only (C1): the suite starts a short-lived JVM
-    // for each integration file (several for some), and most of their CPU went to the server
-    // compiler (C2) warming up: 4.9 CPU-s per start against 3.0, and 79 against 49 CPU-s for
-    // pipeline + two-step. The twin and the bench keep the JVM's default, whose steady state serves
-    // a long send faster (README, "Tests").
+    // DynamoDB Local's JVMs with the client compiler only (C1): the run's shared one
+    // (test/support/shared-dynamodb.ts: 49 against 66 CPU-s for three files with the default) and
+    // those a few files still start; when each file had its own, most of their CPU went to the
+    // server compiler (C2) warming up (4.9 CPU-s per start against 3.0). The twin and the bench keep
+    // the JVM's default, whose steady state serves a long send faster (README, "Tests").
     env: { POWERTOOLS_LOG_LEVEL: 'WARN', JAVA_TOOL_OPTIONS: '-XX:TieredStopAtLevel=1' },
     // A timeout catches a hang, it does not measure speed (that is npm run bench): Vitest's 5 s (10 s
     // for a hook) failed a cdk-nag synth, the stack's synth with its bundles, a 100,000-entry list and

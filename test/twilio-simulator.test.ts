@@ -288,6 +288,13 @@ describe('twilio simulator through the real twilio SDK', () => {
         code: 21610,
       });
     expect(first.sim.messagesTo(to)).toHaveLength(0);
+    // The person, not the digits: unsubscribed as +52 1 55…, refused as +52 55… too (one WhatsApp identity).
+    first.sim.unsubscribe('+5215512344321');
+    expect(
+      await restError(
+        first.client.messages.create({ to: 'whatsapp:+525512344321', from: FROM, contentSid: CONTENT_SID }),
+      ),
+    ).toEqual({ status: 400, code: 21610 });
     // Another number is not affected.
     expect(
       (await first.client.messages.create({ to: phone('4322'), from: FROM, contentSid: CONTENT_SID })).status,

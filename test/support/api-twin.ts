@@ -2,12 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { inject } from 'vitest';
 import { queueDepth } from '../../functions/adapters/dead-letters.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local.ts';
 import { localConfigFromEnv } from '../../lib/local/config.ts';
 import { type LocalTwin, type LocalTwinOptions, startLocalTwin } from '../../lib/local/twin.ts';
 import { waitFor } from '../../lib/local/wait-for.ts';
+import { claimSharedDynamodb } from './shared-dynamodb.ts';
 
 const FINAL = ['completed', 'partial', 'failed'];
 
@@ -51,18 +51,14 @@ export interface ApiTwin {
   stop(): Promise<void>;
 }
 
-/** The suite's one DynamoDB Local (shared-dynamodb.ts) for a twin to use, when the run has one. */
-export function sharedDynamodb(): Pick<LocalTwinOptions, 'dynamodbEndpoint'> {
-  const endpoint = inject('sharedDynamodbEndpoint');
-  return endpoint ? { dynamodbEndpoint: endpoint } : {};
-}
-
 /** An in-process local twin on free ports in a temp DATA_DIR, for tests that go through the HTTP API. */
 export async function startApiTwin(
   env: Record<string, string>,
   options: Pick<LocalTwinOptions, 'scheduler' | 'log' | 'topology' | 'instrument'> = {},
 ): Promise<ApiTwin> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'api-twin-'));
+  // The run's one DynamoDB Local (shared-dynamodb.ts), when it has one.
+  const shared = claimSharedDynamodb('startApiTwin');
   const twin = await startLocalTwin(
     localConfigFromEnv({
       DATA_DIR: dataDir,
@@ -73,8 +69,11 @@ export async function startApiTwin(
       ...(process.env.TWIN_GRANTS_LOG ? { TWIN_GRANTS_LOG: process.env.TWIN_GRANTS_LOG } : {}),
       ...env,
     }),
-    { log: () => {}, ...sharedDynamodb(), ...options },
-  );
+    { log: () => {}, ...(shared.endpoint ? { dynamodbEndpoint: shared.endpoint } : {}), ...options },
+  ).catch((error: unknown) => {
+    shared.release();
+    throw error;
+  });
   const sqs = new SQSClient({
     endpoint: twin.sqsEndpoint,
     region: LOCAL_REGION,
@@ -143,6 +142,7 @@ export async function startApiTwin(
     async stop() {
       sqs.destroy();
       await twin.stop();
+      shared.release();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

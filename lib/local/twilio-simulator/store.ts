@@ -26,6 +26,11 @@ type Line =
  * digits whatever their prefix, and a contact by their WhatsApp identity (a reply from `+521…` opens
  * the window for messages to `+52…`).
  */
+/** A number's WhatsApp identity (`+52 1 55…` and `+52 55…` alike), from any form of it. */
+function identityOf(address: string): string {
+  return whatsAppIdentity(`+${address.replace(/\D/g, '')}`);
+}
+
 function windowKey(contact: string, sender: string): string {
   return `${whatsAppIdentity(`+${contact.replace(/\D/g, '')}`)}>${sender.replace(/\D/g, '')}`;
 }
@@ -126,15 +131,19 @@ export class MessageStore {
     this.#append({ t: 'f', to });
   }
 
-  /** Whether the number (`whatsapp:+…`) unsubscribed: Twilio then refuses every create to it (21610). */
+  /**
+   * Whether the person at this number (`whatsapp:+…`, in any form of their WhatsApp identity, as
+   * the 24-hour window is kept) unsubscribed: Twilio then refuses every create to it (21610).
+   */
   isUnsubscribed(to: string): boolean {
-    return this.#unsubscribed.has(to);
+    return this.#unsubscribed.has(identityOf(to));
   }
 
   unsubscribe(to: string): void {
-    if (this.#unsubscribed.has(to)) return;
-    this.#unsubscribed.add(to);
-    this.#append({ t: 'x', to });
+    const identity = identityOf(to);
+    if (this.#unsubscribed.has(identity)) return;
+    this.#unsubscribed.add(identity);
+    this.#append({ t: 'x', to: identity });
   }
 
   /** Inbound messages, oldest first. */
