@@ -19,6 +19,18 @@ function clientFor(accessKeyId: string) {
   });
 }
 
+/** A table keyed by `pk` alone, in the database of the client's access key. */
+function createTable(client: DynamoDBClient, TableName: string) {
+  return client.send(
+    new CreateTableCommand({
+      TableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    }),
+  );
+}
+
 describe.runIf(endpoint)('the shared DynamoDB Local', () => {
   it('keeps each access key apart: a table of the same name, its own items, invisible to another key', async () => {
     const suffix = Math.random().toString(36).slice(2, 10);
@@ -26,14 +38,7 @@ describe.runIf(endpoint)('the shared DynamoDB Local', () => {
     const clients = keys.map(clientFor);
     try {
       for (const [i, client] of clients.entries()) {
-        await client.send(
-          new CreateTableCommand({
-            TableName: 'same',
-            BillingMode: 'PAY_PER_REQUEST',
-            AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-            KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-          }),
-        );
+        await createTable(client, 'same');
         await DynamoDBDocumentClient.from(client).send(
           new PutCommand({ TableName: 'same', Item: { pk: 'item', owner: keys[i] } }),
         );
@@ -62,14 +67,7 @@ describe.runIf(endpoint)('the shared DynamoDB Local', () => {
     again.release();
 
     const own = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-    await own.send(
-      new CreateTableCommand({
-        TableName: 'left-behind',
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      }),
-    );
+    await createTable(own, 'left-behind');
     await deleteTables(endpoint, ['left-behind', 'never-made']);
     expect((await own.send(new ListTablesCommand({}))).TableNames ?? []).not.toContain('left-behind');
     own.destroy();

@@ -108,7 +108,7 @@ export async function applyStatusCallback(
   const suppression = phone && providerSuppression({ tenantId: ref.tenantId, phone }, errorCode, at);
   if (suppression) {
     await deps.contacts.suppress(suppression, { ifAbsent: true });
-    log.info('number suppressed after a provider opt-out code', {
+    log.info("number on the tenant's suppression list after a provider opt-out code", {
       tenantId: ref.tenantId,
       to: maskPhone(phone),
       errorCode,
