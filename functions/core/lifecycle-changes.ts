@@ -31,11 +31,14 @@ import { CANCELLABLE_BROADCAST_STATUSES } from './statuses.ts';
  *   before the cancel settle, and the counters count them, seconds after this change (the cancel's
  *   own answer, cancelledCount, waits for them);
  * - contact.opted_out: a tenant's suppression item (`SUPPRESS#<t>` / `<phone>`) now has an opt-out
- *   reason (STOP or an opt-out button) and had none before: the inbound webhook writes one per
- *   tenant that messaged the person. A second STOP (the item rewritten) is no new event;
- * - contact.opted_in: such an item with an opt-out reason removed. Only START removes it: an admin's
- *   DELETE /v1/suppressions/{phone} is refused while the person's sender-wide opt-out stands (409).
- *   The sender-wide item (`SUPPRESS#*`) belongs to no tenant and makes no event of its own;
+ *   reason and had none before: STOP or an opt-out button (the inbound webhook writes one per
+ *   tenant that messaged the person), or Twilio's word that the person unsubscribed or blocked the
+ *   sender (21610, 63014: the send or its callback writes one for the tenant that sent). A second
+ *   STOP (the item rewritten) is no new event, nor is a STOP after such a provider error;
+ * - contact.opted_in: such an item removed, so every contact.opted_out has its end. START removes
+ *   it (an admin's DELETE /v1/suppressions/{phone} is refused while the person's sender-wide
+ *   opt-out stands, 409); an admin may delete a provider error's. The sender-wide item
+ *   (`SUPPRESS#*`) belongs to no tenant and makes no event of its own;
  * - import.completed: an import item (`TENANT#<t>` / `IMPORT#<id>`) moved to completed or failed.
  */
 
@@ -64,7 +67,8 @@ export interface FinishedBroadcast {
 
 export type DerivedEvent = { readonly event: LifecycleEvent } | { readonly finished: FinishedBroadcast };
 
-const OPT_OUT_REASONS: readonly string[] = ['opt_out_keyword', 'opt_out_button'];
+/** Opt-outs: the person's own (STOP, a button), and Twilio's word for one (21610, 63014). */
+const OPT_OUT_REASONS: readonly string[] = ['opt_out_keyword', 'opt_out_button', 'provider_error'];
 const SENDER_WIDE = 'SUPPRESS#*';
 
 /** The lifecycle events one item change means, in order (none for most changes). */
@@ -245,7 +249,13 @@ function suppressionEvents(change: ItemChange): DerivedEvent[] {
   const optedOut = (image: ItemChange['oldImage']) => OPT_OUT_REASONS.includes(str(image?.reason) ?? '');
   if (change.newImage && optedOut(change.newImage) && !optedOut(change.oldImage)) {
     const at = str(change.newImage.createdAt) ?? change.at.toISOString();
-    const keyword = str(change.newImage.detail);
+    const reason = str(change.newImage.reason);
+    const detail = str(change.newImage.detail);
+    // The item's detail: Twilio's code for a provider error; the word or button payload otherwise.
+    const about =
+      reason !== 'provider_error'
+        ? detail && { keyword: detail }
+        : detail && /^\d+$/.test(detail) && { errorCode: Number(detail) };
     return [
       {
         event: {
@@ -255,8 +265,8 @@ function suppressionEvents(change: ItemChange): DerivedEvent[] {
             tenantId,
             occurredAt: at,
             phone,
-            reason: str(change.newImage.reason),
-            ...(keyword ? { keyword } : {}),
+            reason,
+            ...(about || {}),
           }),
         },
       },

@@ -143,11 +143,19 @@ export const LIFECYCLE_EVENT_SCHEMAS = {
   'contact.opted_out': z.strictObject({
     ...envelope,
     phone: maskedPhone,
-    reason: z.enum(['opt_out_keyword', 'opt_out_button']),
+    reason: z.enum(['opt_out_keyword', 'opt_out_button', 'provider_error']).meta({
+      description:
+        'opt_out_keyword: the person wrote STOP or the like; opt_out_button: tapped an opt-out button; provider_error: Twilio reported that the person unsubscribed (21610, at the send) or blocked the sender (63014, in a status callback)',
+    }),
     keyword: z
       .string()
       .optional()
       .meta({ description: 'The word or button payload, normalized', example: 'stop' }),
+    errorCode: z
+      .int()
+      .positive()
+      .optional()
+      .meta({ description: "For provider_error: Twilio's error code", example: 21610 }),
   }),
   'contact.opted_in': z.strictObject({
     ...envelope,

@@ -245,7 +245,7 @@ describe('lifecycle events from item changes', () => {
         ),
       ).map((e) => e.type),
     ).toEqual(['contact.opted_out']);
-    // An admin's own suppression, a provider error, and the sender-wide item are not opt-outs.
+    // An admin's own suppression and the sender-wide item are not opt-outs.
     expect(
       eventsOfChange(change({ eventName: 'INSERT', pk: item.pk, sk: phone, newImage: byAdmin })),
     ).toEqual([]);
@@ -254,6 +254,51 @@ describe('lifecycle events from item changes', () => {
         change({ eventName: 'INSERT', pk: 'SUPPRESS#*', sk: phone, newImage: { ...item, scope: 'sender' } }),
       ),
     ).toEqual([]);
+  });
+
+  it('Twilio’s word that the person unsubscribed or blocked the sender is contact.opted_out with its code, once; lifted, contact.opted_in', () => {
+    const phone = '+972501234567';
+    const item = {
+      pk: 'SUPPRESS#acme',
+      sk: phone,
+      tenantId: 'acme',
+      phone,
+      reason: 'provider_error',
+      detail: '21610',
+      createdAt: '2026-11-30T09:30:00.000Z',
+    };
+    const out = events(
+      eventsOfChange(change({ eventName: 'INSERT', pk: item.pk, sk: phone, newImage: item })),
+    );
+    expect(out).toEqual([
+      {
+        type: 'contact.opted_out',
+        detail: expect.objectContaining({
+          tenantId: 'acme',
+          phone: '+********4567',
+          reason: 'provider_error',
+          errorCode: 21610,
+          occurredAt: item.createdAt,
+        }),
+      },
+    ]);
+    expect(out[0]?.detail).not.toHaveProperty('keyword');
+    // A STOP after it: the person is already reported opted out.
+    const stop = {
+      ...item,
+      reason: 'opt_out_keyword',
+      detail: 'stop',
+      createdAt: '2026-11-30T09:40:00.000Z',
+    };
+    expect(
+      eventsOfChange(change({ eventName: 'MODIFY', pk: item.pk, sk: phone, oldImage: item, newImage: stop })),
+    ).toEqual([]);
+    // Lifted (an admin's DELETE, or START): contact.opted_in, the end of that opt-out.
+    expect(
+      events(eventsOfChange(change({ eventName: 'REMOVE', pk: item.pk, sk: phone, oldImage: item }))).map(
+        (e) => e.type,
+      ),
+    ).toEqual(['contact.opted_in']);
   });
 
   it('an opt-out removed (START) is contact.opted_in; an admin’s suppression removed is none', () => {

@@ -211,6 +211,27 @@ describe('lifecycle events on the local bus', () => {
     expect(readFileSync(bus().file, 'utf8')).not.toContain(phone.slice(1));
   }, 60_000);
 
+  it('a send Twilio refuses because the person unsubscribed (21610) is contact.opted_out for the tenant that sent', async () => {
+    const phone = testPhone('0021');
+    const masked = `+${'*'.repeat(phone.length - 5)}${phone.slice(-4)}`;
+    const unsubscribed = await api.simulator('/_simulator/unsubscribe', { to: phone });
+    expect(unsubscribed.status).toBe(200);
+    const id = await created(GLOBEX, [phone]);
+    await api.untilBroadcast(id, GLOBEX);
+    const [out] = await untilEvents(
+      (e) => e['detail-type'] === 'contact.opted_out' && e.detail.phone === masked,
+      1,
+      'no contact.opted_out for the unsubscribed number',
+    );
+    expect(out?.detail).toMatchObject({ tenantId: 'globex', reason: 'provider_error', errorCode: 21610 });
+    expect(out?.detail).not.toHaveProperty('keyword');
+    expect(
+      bus()
+        .events()
+        .filter((e) => e.detail.phone === masked && e.detail.tenantId === 'acme'),
+    ).toEqual([]);
+  }, 60_000);
+
   it('an import that finished is import.completed with its counts', async () => {
     const res = await fetch(`${api.twin.apiUrl}/v1/contacts/imports`, {
       method: 'POST',
