@@ -75,6 +75,12 @@ function printBanner(twin: LocalTwin, config: LocalConfig, ms: number): void {
           `    Account SID     ${sim.accountSid}`,
           `    Auth token      ${sim.authToken}`,
           `    Sender          ${process.env.TWILIO_FROM ?? ''}`,
+          // Kept in DATA_DIR across starts: a number that answers 21610 today may have been unsubscribed last week.
+          ...(sim.unsubscribedCount() > 0
+            ? [
+                `    Unsubscribed    ${sim.unsubscribedCount()} number(s): every send to them fails with 21610 (POST /_simulator/unsubscribe; kept in DATA_DIR: delete it to start from scratch)`,
+              ]
+            : []),
         ]
       : [`  Twilio            real account ${process.env.TWILIO_ACCOUNT_SID ?? ''}`]),
     `  DynamoDB Local    ${twin.dynamodbEndpoint}   tables: ${Object.values(twin.tableNames).join(', ')}`,

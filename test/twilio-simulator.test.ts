@@ -276,6 +276,11 @@ describe('twilio simulator through the real twilio SDK', () => {
       }));
     expect((await control('{"to":"0501234567"}')).status).toBe(400);
     expect((await control('not json')).status).toBe(400);
+    // Another method: 405, naming the one the route takes.
+    const get = await fetch(`${first.sim.url}/_simulator/unsubscribe`);
+    expect([get.status, get.headers.get('allow')]).toEqual([405, 'POST']);
+    const list = await fetch(`${first.sim.url}/_simulator/inbound`, { method: 'DELETE' });
+    expect([list.status, list.headers.get('allow')]).toEqual([405, 'GET, POST']);
     expect(await control(JSON.stringify({ to: to.slice('whatsapp:'.length) }))).toEqual({
       status: 200,
       body: { to, unsubscribed: true },
@@ -308,6 +313,10 @@ describe('twilio simulator through the real twilio SDK', () => {
       status: 400,
       code: 21610,
     });
+    // Counted where npm start's banner and the health route say it: both people, kept from the first run.
+    expect(second.sim.unsubscribedCount()).toBe(2);
+    const health = await fetch(`${second.sim.url}/_simulator/health`).then((r) => r.json());
+    expect(health).toMatchObject({ ok: true, unsubscribed: 2 });
   });
 
   it('0004 answers 500/20500 although the message was created and walks its lifecycle', async () => {

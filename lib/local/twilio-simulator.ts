@@ -42,6 +42,14 @@ export { SAMPLE_TEMPLATES } from './twilio-simulator/content.ts';
 export type { SimulatedInbound, SimulatedMessage } from './twilio-simulator/resources.ts';
 export { lastFourDigits, maskPhone, planOutcome } from './twilio-simulator/scenario.ts';
 
+/** A route's answer: its status and JSON body, headers of its own, and what starts once it is out. */
+interface Answer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers?: Record<string, string>;
+  readonly after?: () => void;
+}
+
 export interface TwilioSimulatorOptions {
   /** 0 = any free port; default 3010. */
   port?: number;
@@ -120,6 +128,8 @@ export interface TwilioSimulator {
    * nothing. Kept in the message log, so across restarts.
    */
   unsubscribe(phone: string): void;
+  /** How many people unsubscribed so far, those kept from earlier runs included. */
+  unsubscribedCount(): number;
   /** The account's Content templates (the samples and those added), newest first (copies). */
   templates(): SimulatedTemplate[];
   /** Closes the server, cancels steps not yet due (a restart resumes them) and waits for callbacks in flight. */
@@ -192,10 +202,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     store,
     log,
   });
-  async function create(
-    form: URLSearchParams,
-    ownerSid: string,
-  ): Promise<{ status: number; body: unknown; after?: () => void }> {
+  async function create(form: URLSearchParams, ownerSid: string): Promise<Answer> {
     const param = (name: string) => form.get(name) || undefined;
     const to = param('To');
     const from = param('From');
@@ -327,20 +334,30 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     return { status: 201, body: toMessageResource(message), after };
   }
 
-  async function route(
-    req: IncomingMessage,
-    url: URL,
-  ): Promise<{ status: number; body: unknown; after?: () => void }> {
+  async function route(req: IncomingMessage, url: URL): Promise<Answer> {
     const method = req.method ?? 'GET';
     if (url.pathname === '/_simulator/health') {
-      return { status: 200, body: { ok: true, messages: store.size, pendingSteps: lifecycle.pending } };
+      return {
+        status: 200,
+        body: {
+          ok: true,
+          messages: store.size,
+          pendingSteps: lifecycle.pending,
+          unsubscribed: store.unsubscribedCount,
+        },
+      };
     }
     if (url.pathname === '/_simulator/messages') return { status: 200, body: store.all() };
-    const controlNotAllowed = { status: 405, body: { error: `${method} is not allowed on ${url.pathname}` } };
+    // A control route's other methods: 405 with the ones it takes (RFC 9110 §15.5.6).
+    const controlNotAllowed = (allow: string): Answer => ({
+      status: 405,
+      body: { error: `${method} is not allowed on ${url.pathname}; use ${allow}` },
+      headers: { Allow: allow },
+    });
     if (url.pathname === '/_simulator/inbound') {
       if (method === 'GET') return inbound.list();
       if (method === 'POST') return inbound.inbound(await readText(req));
-      return controlNotAllowed;
+      return controlNotAllowed('GET, POST');
     }
     if (url.pathname === '/_simulator/templates') {
       if (method === 'GET') return { status: 200, body: contents.newestFirst() };
@@ -350,7 +367,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
         try {
           input = JSON.parse(text);
         } catch {
-          return { status: 400, body: { error: 'The body must be JSON' } };
+          return { status: 400, body: { error: 'The body must be a JSON object.' } };
         }
         const added = contents.add(input);
         if (added.status === 201) {
@@ -359,15 +376,15 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
         }
         return added;
       }
-      return controlNotAllowed;
+      return controlNotAllowed('GET, POST');
     }
     if (url.pathname === '/_simulator/unsubscribe') {
-      if (method !== 'POST') return controlNotAllowed;
+      if (method !== 'POST') return controlNotAllowed('POST');
       let input: { to?: unknown };
       try {
         input = JSON.parse(await readText(req)) as { to?: unknown };
       } catch {
-        return { status: 400, body: { error: 'The body must be JSON: { "to": "+…" }' } };
+        return { status: 400, body: { error: 'The body must be a JSON object: { "to": "+…" }.' } };
       }
       const to = whatsAppAddress(input?.to);
       if (!to)
@@ -380,7 +397,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     }
     const tap = TAP_PATH.exec(url.pathname);
     if (tap) {
-      if (method !== 'POST') return controlNotAllowed;
+      if (method !== 'POST') return controlNotAllowed('POST');
       return inbound.tap(tap[1] ?? '', await readText(req));
     }
     const notFound = () =>
@@ -469,7 +486,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://simulator.local');
-    let answer: { status: number; body: unknown; after?: () => void };
+    let answer: Answer;
     try {
       answer = await route(req, url);
     } catch (error) {
@@ -485,6 +502,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       'Content-Length': Buffer.byteLength(payload),
       'Twilio-Request-Id': `RQ${randomBytes(16).toString('hex')}`,
       ...(answer.status === 401 ? { 'WWW-Authenticate': 'Basic realm="Twilio API"' } : {}),
+      ...answer.headers,
       // An answer held until stop() (twilio.timeout) must not leave its connection open behind it.
       ...(stopped ? { Connection: 'close' } : {}),
     });
@@ -539,7 +557,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
   const where = options.dataDir ? `, log ${options.dataDir}/${LOG_FILE}` : '';
   const inboundTo = options.inboundUrl ? `inbound messages go to ${options.inboundUrl}` : 'no inboundUrl';
   log(
-    `listening on ${url} (${store.size} message(s) and ${store.inbound().length} inbound loaded, ${resumed} resumed, ${contents.newestFirst().length} Content templates${where}; ${inboundTo})`,
+    `listening on ${url} (${store.size} message(s), ${store.inbound().length} inbound and ${store.unsubscribedCount} unsubscribed number(s) loaded, ${resumed} resumed, ${contents.newestFirst().length} Content templates${where}; ${inboundTo})`,
   );
 
   return {
@@ -549,6 +567,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     authToken,
     messages: () => structuredClone([...store.all()]),
     messageCount: () => store.size,
+    unsubscribedCount: () => store.unsubscribedCount,
     messagesTo: (to) => structuredClone([...store.newestFirst(to)].reverse()),
     inbound: () => structuredClone([...store.inbound()]),
     unsubscribe: (phone) => {

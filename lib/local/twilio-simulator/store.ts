@@ -139,6 +139,11 @@ export class MessageStore {
     return this.#unsubscribed.has(identityOf(to));
   }
 
+  /** How many people unsubscribed (POST /_simulator/unsubscribe), this run's and those kept from earlier ones. */
+  get unsubscribedCount(): number {
+    return this.#unsubscribed.size;
+  }
+
   unsubscribe(to: string): void {
     const identity = identityOf(to);
     if (this.#unsubscribed.has(identity)) return;
