@@ -19,6 +19,7 @@ import { topology } from '../lib/topology.ts';
 import { allProcessed, CONTENT_SID, type Json, startBenchTwin, TENANT } from './bench-twin.ts';
 import { billedMsAlone, type CostReport, costReport, LAMBDA_MB_PER_VCPU } from './cost.ts';
 import { AwsRequestCounter } from './counting.ts';
+import { type InvocationTime, startLambdaEnvironment } from './lambda-environment.ts';
 import { type CpuSample, type CpuShare, cpuShare, sampleCpu } from './cpu.ts';
 import { DEFAULT_SEND_RATE_MPS, SEND_RATE_MPS_VARIABLE } from './options.ts';
 import { ordinaryPhones, phonesEndingIn } from './phones.ts';
@@ -496,10 +497,12 @@ export interface CostResult extends CostReport {
 }
 
 export interface StatusWebhookAlone {
+  /** Invocations measured (after `warmUpInvocations` not measured). */
   readonly invocations: number;
-  /** Mean duration of an invocation, running alone in the twin's process. */
+  readonly warmUpInvocations: number;
+  /** Mean duration of an invocation, in a process of its own (bench/lambda-environment.ts). */
   readonly meanMs: number;
-  /** Mean CPU of the twin's process while one ran: its own, and whatever ran beside it (pollers, the aggregator). */
+  /** Mean CPU of that process while one ran: the invocation's own. */
   readonly meanCpuMs: number;
   readonly memoryMb: number;
   /** billedMsAlone(meanMs, meanCpuMs, memoryMb): what the cost prices each of its invocations at. */
@@ -507,48 +510,62 @@ export interface StatusWebhookAlone {
   readonly method: string;
 }
 
-/** Callbacks in the one-at-a-time sample of the status webhook. */
+/** Callbacks in the one-at-a-time sample of the status webhook, after as many to warm it up. */
 const ALONE_SAMPLE = 200;
+const ALONE_WARM_UP = 200;
 
 /**
- * The status webhook as a Lambda environment runs it, one invocation at a time: `ALONE_SAMPLE`
- * recipients sent (numbers the simulator leaves at `sent`), then a signed `delivered` callback for
- * each, POSTed one after the other, each a real status move. Not counted in the run's requests.
+ * The status webhook as a Lambda environment runs it: in a process of its own behind its own Function
+ * URL (bench/lambda-environment.ts), one invocation at a time, against the twin's DynamoDB Local.
+ * `ALONE_WARM_UP + ALONE_SAMPLE` recipients are sent (numbers the simulator leaves at `sent`), then a
+ * signed `delivered` callback for each is POSTed there, one after the other, each a real status
+ * move; the first `ALONE_WARM_UP` warm the process up (V8 compiles its hot code as a long-lived
+ * environment's would be) and are not measured. Not counted in the run's requests.
  */
 async function statusWebhookAlone(
   bench: Awaited<ReturnType<typeof startBenchTwin>>,
-  counter: AwsRequestCounter,
   memoryMb: number,
   say: Say,
 ): Promise<StatusWebhookAlone> {
-  const { broadcastId } = await bench.createBroadcast(
-    phonesEndingIn('0009', ALONE_SAMPLE),
-    'bench webhook alone',
-  );
-  await bench.untilProgress(broadcastId, (p) => p.counts?.sent === ALONE_SAMPLE, {
+  const total = ALONE_WARM_UP + ALONE_SAMPLE;
+  const { broadcastId } = await bench.createBroadcast(phonesEndingIn('0009', total), 'bench webhook alone');
+  await bench.untilProgress(broadcastId, (p) => p.counts?.sent === total, {
     timeoutMs: 120_000,
     intervalMs: 500,
     message: 'the sample for the status webhook alone was not sent within 2 minutes',
   });
-  say(`posting ${ALONE_SAMPLE} signed callbacks one at a time (the status webhook alone)`);
-  const before = (await counter.snapshot()).functions[STATUS_WEBHOOK];
-  for (const message of messagesOf(bench.simulator.messages(), broadcastId)) {
-    const status = await postStatusCallback(bench.simulator.authToken, message, 'delivered');
-    if (status !== 200) throw new Error(`a status callback of the sample was answered ${status}`);
+  say(`posting ${total} signed callbacks one at a time to the status webhook in a process of its own`);
+  const environment = await startLambdaEnvironment(STATUS_WEBHOOK);
+  let times: InvocationTime[];
+  try {
+    for (const message of messagesOf(bench.simulator.messages(), broadcastId)) {
+      // The same path and query (broadcast, index, attempt, tenant), at this environment's Function URL.
+      const callback = new URL(message.statusCallback ?? '');
+      const url = `${environment.url}${callback.pathname}${callback.search}`;
+      const status = await postStatusCallback(
+        bench.simulator.authToken,
+        { ...message, statusCallback: url },
+        'delivered',
+      );
+      if (status !== 200) throw new Error(`a status callback of the sample was answered ${status}`);
+    }
+    times = await environment.report();
+  } finally {
+    await environment.stop();
   }
-  const after = (await counter.snapshot()).functions[STATUS_WEBHOOK];
-  const invocations = (after?.invocations ?? 0) - (before?.invocations ?? 0);
-  if (invocations !== ALONE_SAMPLE)
-    throw new Error(`the status webhook ran ${invocations} times for ${ALONE_SAMPLE} callbacks`);
-  const meanMs = ((after?.totalMs ?? 0) - (before?.totalMs ?? 0)) / invocations;
-  const meanCpuMs = ((after?.cpuMs ?? 0) - (before?.cpuMs ?? 0)) / invocations;
+  if (times.length !== total)
+    throw new Error(`the status webhook ran ${times.length} times for ${total} callbacks`);
+  const measured = times.slice(ALONE_WARM_UP);
+  const meanMs = measured.reduce((sum, t) => sum + t.ms, 0) / measured.length;
+  const meanCpuMs = measured.reduce((sum, t) => sum + t.cpuMs, 0) / measured.length;
   return {
-    invocations,
+    invocations: measured.length,
+    warmUpInvocations: ALONE_WARM_UP,
     meanMs,
     meanCpuMs,
     memoryMb,
     billedMs: billedMsAlone(meanMs, meanCpuMs, memoryMb),
-    method: `${ALONE_SAMPLE} signed delivered callbacks POSTed one at a time to the Function URL after the measured broadcast; each invocation's duration and the process's CPU meanwhile, its CPU stretched to ${memoryMb} MB's share of a vCPU (${LAMBDA_MB_PER_VCPU} MB = 1 vCPU)`,
+    method: `${total} signed delivered callbacks POSTed one at a time after the measured broadcast to the status webhook in a process of its own (bench/lambda-environment.ts), the first ${ALONE_WARM_UP} to warm it up; each measured invocation's duration and that process's CPU meanwhile, its CPU stretched to ${memoryMb} MB's share of a vCPU (${LAMBDA_MB_PER_VCPU} MB = 1 vCPU)`,
   };
 }
 
@@ -598,7 +615,7 @@ export async function cost(say: Say): Promise<CostResult> {
     const memoryMb = Object.fromEntries(
       Object.entries(topology.functions).map(([id, fn]) => [id, fn.memoryMb]),
     );
-    const alone = await statusWebhookAlone(bench, counter, memoryMb[STATUS_WEBHOOK] ?? 128, say);
+    const alone = await statusWebhookAlone(bench, memoryMb[STATUS_WEBHOOK] ?? 128, say);
 
     // A sender at its limit gets through configuredMps × 60 recipients between two firings.
     const firingsPerRecipientPerRule =
