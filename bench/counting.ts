@@ -78,12 +78,6 @@ export interface FunctionCount {
   totalMs: number;
   /** Durations rounded up to the millisecond, as Lambda bills them. */
   billedMs: number;
-  /**
-   * The process's CPU time (user and system, ms) while each invocation ran, summed: an invocation's
-   * own only when nothing else ran beside it (the cost scenario's one-at-a-time sample), with
-   * whatever the twin's pollers did meanwhile.
-   */
-  cpuMs: number;
   /** Most invocations of this function running at once. */
   peakConcurrency: number;
 }
@@ -207,7 +201,6 @@ export class AwsRequestCounter {
   readonly wrapInvoke = (functionName: string, invoke: Invoke): Invoke => {
     return async (event) => {
       const started = performance.now();
-      const cpuStarted = process.cpuUsage();
       const source = this.#sourceOf(event);
       const running = (this.#running.get(functionName) ?? 0) + 1;
       this.#running.set(functionName, running);
@@ -221,7 +214,6 @@ export class AwsRequestCounter {
         throw error;
       } finally {
         const ms = performance.now() - started;
-        const cpu = process.cpuUsage(cpuStarted);
         this.#running.set(functionName, (this.#running.get(functionName) ?? 1) - 1);
         const count = this.#function(functionName);
         count.invocations++;
@@ -229,7 +221,6 @@ export class AwsRequestCounter {
         if (failed) count.errors++;
         count.totalMs += ms;
         count.billedMs += Math.max(1, Math.ceil(ms));
-        count.cpuMs += (cpu.user + cpu.system) / 1000;
       }
     };
   };
@@ -248,7 +239,6 @@ export class AwsRequestCounter {
       errors: 0,
       totalMs: 0,
       billedMs: 0,
-      cpuMs: 0,
       peakConcurrency: 0,
     };
     return this.#counts.functions[name];

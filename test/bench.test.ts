@@ -91,7 +91,6 @@ const fn = (invocations: number, billedMs: number, bySource: FunctionCount['bySo
   errors: 0,
   totalMs: billedMs,
   billedMs,
-  cpuMs: 0,
   peakConcurrency: 1,
 });
 
