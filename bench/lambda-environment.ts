@@ -127,6 +127,8 @@ async function serve(functionId: string): Promise<void> {
   process.on('message', (message: { kind?: string }) => {
     if (message.kind === 'report') process.send?.({ kind: 'report', invocations });
   });
+  // Its parent gone (a bench or test stopped hard): nobody will ask for a report or stop it.
+  process.once('disconnect', () => process.exit(0));
   process.once('SIGTERM', () => {
     server.closeAllConnections();
     server.close(() => process.exit(0));
