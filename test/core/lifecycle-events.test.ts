@@ -36,6 +36,20 @@ const change = (c: Omit<ItemChange, 'at' | 'pk' | 'sk'> & Partial<ItemChange>): 
 });
 const events = (derived: DerivedEvent[]) =>
   derived.map((d) => ('event' in d ? d.event : withCounts(d.finished, emptyCounts())));
+const PHONE = '+972501234567';
+/** Tenant acme's suppression item for PHONE, as the table keeps it. */
+const suppression = (reason: string, detail?: string) => ({
+  pk: 'SUPPRESS#acme',
+  sk: PHONE,
+  tenantId: 'acme',
+  phone: PHONE,
+  reason,
+  ...(detail ? { detail } : {}),
+  createdAt: '2026-11-30T09:30:00.000Z',
+});
+/** What one change of that item means. */
+const ofSuppression = (c: Pick<ItemChange, 'eventName' | 'oldImage' | 'newImage'>) =>
+  eventsOfChange(change({ ...c, pk: 'SUPPRESS#acme', sk: PHONE }));
 const finished = (derived: DerivedEvent[]): FinishedBroadcast => {
   const found = derived.find((d): d is { finished: FinishedBroadcast } => 'finished' in d);
   if (!found) throw new Error('no finished broadcast');
@@ -205,19 +219,8 @@ describe('lifecycle events from item changes', () => {
   });
 
   it('an opt-out on a tenant’s list is contact.opted_out with the phone masked; a second STOP is none', () => {
-    const phone = '+972501234567';
-    const item = {
-      pk: 'SUPPRESS#acme',
-      sk: phone,
-      tenantId: 'acme',
-      phone,
-      reason: 'opt_out_keyword',
-      detail: 'stop',
-      createdAt: '2026-11-30T09:30:00.000Z',
-    };
-    const out = events(
-      eventsOfChange(change({ eventName: 'INSERT', pk: item.pk, sk: phone, newImage: item })),
-    );
+    const item = suppression('opt_out_keyword', 'stop');
+    const out = events(ofSuppression({ eventName: 'INSERT', newImage: item }));
     expect(out).toEqual([
       {
         type: 'contact.opted_out',
@@ -231,45 +234,24 @@ describe('lifecycle events from item changes', () => {
     ]);
     expect(JSON.stringify(out)).not.toContain('501234567');
     const again = { ...item, createdAt: '2026-11-30T09:31:00.000Z' };
-    expect(
-      eventsOfChange(
-        change({ eventName: 'MODIFY', pk: item.pk, sk: phone, oldImage: item, newImage: again }),
-      ),
-    ).toEqual([]);
+    expect(ofSuppression({ eventName: 'MODIFY', oldImage: item, newImage: again })).toEqual([]);
     // An admin's suppression turned into the person's own opt-out is one.
-    const byAdmin = { ...item, reason: 'admin', detail: 'complained' };
+    const byAdmin = suppression('admin', 'complained');
     expect(
-      events(
-        eventsOfChange(
-          change({ eventName: 'MODIFY', pk: item.pk, sk: phone, oldImage: byAdmin, newImage: item }),
-        ),
-      ).map((e) => e.type),
+      events(ofSuppression({ eventName: 'MODIFY', oldImage: byAdmin, newImage: item })).map((e) => e.type),
     ).toEqual(['contact.opted_out']);
     // An admin's own suppression and the sender-wide item are not opt-outs.
-    expect(
-      eventsOfChange(change({ eventName: 'INSERT', pk: item.pk, sk: phone, newImage: byAdmin })),
-    ).toEqual([]);
+    expect(ofSuppression({ eventName: 'INSERT', newImage: byAdmin })).toEqual([]);
     expect(
       eventsOfChange(
-        change({ eventName: 'INSERT', pk: 'SUPPRESS#*', sk: phone, newImage: { ...item, scope: 'sender' } }),
+        change({ eventName: 'INSERT', pk: 'SUPPRESS#*', sk: PHONE, newImage: { ...item, scope: 'sender' } }),
       ),
     ).toEqual([]);
   });
 
   it('Twilio’s word that the person unsubscribed or blocked the sender is contact.opted_out with its code, once; lifted, contact.opted_in', () => {
-    const phone = '+972501234567';
-    const item = {
-      pk: 'SUPPRESS#acme',
-      sk: phone,
-      tenantId: 'acme',
-      phone,
-      reason: 'provider_error',
-      detail: '21610',
-      createdAt: '2026-11-30T09:30:00.000Z',
-    };
-    const out = events(
-      eventsOfChange(change({ eventName: 'INSERT', pk: item.pk, sk: phone, newImage: item })),
-    );
+    const item = suppression('provider_error', '21610');
+    const out = events(ofSuppression({ eventName: 'INSERT', newImage: item }));
     expect(out).toEqual([
       {
         type: 'contact.opted_out',
@@ -284,37 +266,17 @@ describe('lifecycle events from item changes', () => {
     ]);
     expect(out[0]?.detail).not.toHaveProperty('keyword');
     // A STOP after it: the person is already reported opted out.
-    const stop = {
-      ...item,
-      reason: 'opt_out_keyword',
-      detail: 'stop',
-      createdAt: '2026-11-30T09:40:00.000Z',
-    };
-    expect(
-      eventsOfChange(change({ eventName: 'MODIFY', pk: item.pk, sk: phone, oldImage: item, newImage: stop })),
-    ).toEqual([]);
+    const stop = { ...suppression('opt_out_keyword', 'stop'), createdAt: '2026-11-30T09:40:00.000Z' };
+    expect(ofSuppression({ eventName: 'MODIFY', oldImage: item, newImage: stop })).toEqual([]);
     // Lifted (an admin's DELETE, or START): contact.opted_in, the end of that opt-out.
-    expect(
-      events(eventsOfChange(change({ eventName: 'REMOVE', pk: item.pk, sk: phone, oldImage: item }))).map(
-        (e) => e.type,
-      ),
-    ).toEqual(['contact.opted_in']);
+    expect(events(ofSuppression({ eventName: 'REMOVE', oldImage: item })).map((e) => e.type)).toEqual([
+      'contact.opted_in',
+    ]);
   });
 
   it('an opt-out removed (START) is contact.opted_in; an admin’s suppression removed is none', () => {
-    const phone = '+972501234567';
-    const item = {
-      pk: 'SUPPRESS#acme',
-      sk: phone,
-      tenantId: 'acme',
-      phone,
-      reason: 'opt_out_button',
-      createdAt: '2026-11-30T09:30:00.000Z',
-    };
-    const optIn = events(
-      eventsOfChange(change({ eventName: 'REMOVE', pk: item.pk, sk: phone, oldImage: item })),
-    );
-    expect(optIn).toEqual([
+    const item = suppression('opt_out_button');
+    expect(events(ofSuppression({ eventName: 'REMOVE', oldImage: item }))).toEqual([
       {
         type: 'contact.opted_in',
         detail: expect.objectContaining({
@@ -325,11 +287,7 @@ describe('lifecycle events from item changes', () => {
         }),
       },
     ]);
-    expect(
-      eventsOfChange(
-        change({ eventName: 'REMOVE', pk: item.pk, sk: phone, oldImage: { ...item, reason: 'admin' } }),
-      ),
-    ).toEqual([]);
+    expect(ofSuppression({ eventName: 'REMOVE', oldImage: suppression('admin') })).toEqual([]);
   });
 
   it('an import that finished is import.completed with its counts (or its failure)', () => {
