@@ -58,7 +58,16 @@ export const handler = adminRoute(async (event, tenantId) => {
         ...(note !== undefined ? { detail: note } : {}),
         createdAt: new Date().toISOString(),
       };
-      await contacts.suppress(suppression);
+      // The person's own opt-out, or Twilio's word for one, stays: it is the record of why they are
+      // not messaged (and of their request), and only START or a DELETE lifts it.
+      const kept = await contacts.suppress(suppression, { replaces: ['admin'] });
+      if (kept) {
+        logger.info('number already suppressed; its entry kept', {
+          phone: maskPhone(kept.phone),
+          reason: kept.reason,
+        });
+        return json(200, suppressionView(kept));
+      }
       logger.info('number suppressed', {
         phone: maskPhone(suppression.phone),
         reason: 'admin',

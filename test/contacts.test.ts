@@ -122,6 +122,39 @@ describe('suppressions through the API', () => {
     expect(gone.body.error.code).toBe('NOT_FOUND');
   });
 
+  it('an admin’s add keeps the person’s own opt-out and Twilio’s (200, the entry as it was); their DELETE lifts it', async () => {
+    const wroteStop = testPhone();
+    const unsubscribed = testPhone();
+    // As the inbound webhook writes a STOP for this tenant, and the send path a 21610.
+    const stop = { tenantId: 'acme', phone: wroteStop, reason: 'opt_out_keyword' as const, detail: 'stop' };
+    await contacts.suppress({ ...stop, createdAt: '2026-11-30T09:00:00.000Z' });
+    const provider = {
+      tenantId: 'acme',
+      phone: unsubscribed,
+      reason: 'provider_error' as const,
+      detail: '21610',
+    };
+    await contacts.suppress({ ...provider, createdAt: '2026-11-30T09:01:00.000Z' }, { replaces: [] });
+    for (const [phone, was] of [
+      [wroteStop, stop],
+      [unsubscribed, provider],
+    ] as const) {
+      const res = await call('POST', '/v1/suppressions', {
+        key: ACME,
+        body: { phone, note: 'asked by phone' },
+      });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ phone, reason: was.reason, detail: was.detail, scope: 'tenant' });
+      expect((await listed(ACME)).filter((s) => s.phone === phone)).toEqual([res.body]);
+      expect((await call('DELETE', `/v1/suppressions/${encoded(phone)}`, { key: ACME })).status).toBe(200);
+    }
+    // Another tenant's add is its own entry, whatever acme's list holds.
+    await contacts.suppress({ ...stop, createdAt: '2026-11-30T09:02:00.000Z' });
+    expect((await call('POST', '/v1/suppressions', { key: GLOBEX, body: { phone: wroteStop } })).status).toBe(
+      201,
+    );
+  });
+
   it('pages the list in phone order with an opaque cursor, absent on the last page', async () => {
     const phones = [testPhone(), testPhone(), testPhone()];
     for (const phone of phones)

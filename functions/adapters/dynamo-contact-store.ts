@@ -6,11 +6,12 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import DataLoader from 'dataloader';
 import pLimit from 'p-limit';
 import { type CursorKind, decodeItemCursor, encodeItemCursor, literal } from '../core/cursor.ts';
 import { whatsAppIdentity } from '../core/phones.ts';
-import type { ContactMessage, ContactStore, Suppression } from '../core/ports.ts';
+import type { ContactMessage, ContactStore, Suppression, SuppressionReason } from '../core/ports.ts';
 import { DEFAULT_HISTORY_RETENTION_DAYS, expiresAfter } from '../core/retention.ts';
 import { batchGet, batchPut, isConditionFailure, queryAll, strip, transactWrite } from './dynamo-items.ts';
 
@@ -114,11 +115,18 @@ export class DynamoContactStore implements ContactStore {
   // -- Suppressions ------------------------------------------------------------------------------
 
   /**
-   * A plain Put: adding a number again replaces its reason, detail and createdAt (the latest add
-   * wins). With `ifAbsent`, a conditional Put that leaves an entry already there as it is.
+   * A Put: adding a number again replaces its reason, detail and createdAt (the latest add wins).
+   * With `replaces`, a conditional Put: written only when the list lacks the number or its entry has
+   * one of those reasons; otherwise the entry stays as it is and is answered (DynamoDB returns it with
+   * the refusal, no second read).
    */
-  async suppress(s: Suppression, options: { readonly ifAbsent?: boolean } = {}): Promise<void> {
+  async suppress(
+    s: Suppression,
+    options: { readonly replaces?: readonly SuppressionReason[] } = {},
+  ): Promise<Suppression | undefined> {
     const phone = whatsAppIdentity(s.phone);
+    const replaces = options.replaces;
+    const reasons = Object.fromEntries((replaces ?? []).map((reason, i) => [`:r${i}`, reason]));
     try {
       await this.db.send(
         new PutCommand({
@@ -132,11 +140,24 @@ export class DynamoContactStore implements ContactStore {
             ...(s.detail !== undefined ? { detail: s.detail } : {}),
             createdAt: s.createdAt,
           },
-          ...(options.ifAbsent ? { ConditionExpression: 'attribute_not_exists(pk)' } : {}),
+          ...(replaces
+            ? {
+                ConditionExpression: [
+                  'attribute_not_exists(pk)',
+                  ...(replaces.length > 0 ? [`reason IN (${Object.keys(reasons).join(', ')})`] : []),
+                ].join(' OR '),
+                ...(replaces.length > 0 ? { ExpressionAttributeValues: reasons } : {}),
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              }
+            : {}),
         }),
       );
+      return undefined;
     } catch (error) {
-      if (!(options.ifAbsent && isConditionFailure(error))) throw error;
+      if (!(replaces && isConditionFailure(error))) throw error;
+      // The document client does not translate an error's item: it comes in DynamoDB's typed form.
+      const kept = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
+      return kept ? toSuppression(unmarshall(kept), s.tenantId) : undefined;
     }
   }
 

@@ -35,10 +35,11 @@ import { CANCELLABLE_BROADCAST_STATUSES } from './statuses.ts';
  *   tenant that messaged the person), or Twilio's word that the person unsubscribed or blocked the
  *   sender (21610, 63014: the send or its callback writes one for the tenant that sent). A second
  *   STOP (the item rewritten) is no new event, nor is a STOP after such a provider error;
- * - contact.opted_in: such an item removed, so every contact.opted_out has its end. START removes
- *   it (an admin's DELETE /v1/suppressions/{phone} is refused while the person's sender-wide
- *   opt-out stands, 409); an admin may delete a provider error's. The sender-wide item
- *   (`SUPPRESS#*`) belongs to no tenant and makes no event of its own;
+ * - contact.opted_in: such an item removed, so every contact.opted_out has its end (an admin's POST
+ *   keeps such an item rather than replace it: suppressions.ts). START removes it (an admin's DELETE
+ *   /v1/suppressions/{phone} is refused while the person's sender-wide opt-out stands, 409); an admin
+ *   may delete a provider error's. It names the reason it ends. The sender-wide item (`SUPPRESS#*`)
+ *   belongs to no tenant and makes no event of its own;
  * - import.completed: an import item (`TENANT#<t>` / `IMPORT#<id>`) moved to completed or failed.
  */
 
@@ -251,11 +252,6 @@ function suppressionEvents(change: ItemChange): DerivedEvent[] {
     const at = str(change.newImage.createdAt) ?? change.at.toISOString();
     const reason = str(change.newImage.reason);
     const detail = str(change.newImage.detail);
-    // The item's detail: Twilio's code for a provider error; the word or button payload otherwise.
-    const about =
-      reason !== 'provider_error'
-        ? detail && { keyword: detail }
-        : detail && /^\d+$/.test(detail) && { errorCode: Number(detail) };
     return [
       {
         event: {
@@ -266,7 +262,7 @@ function suppressionEvents(change: ItemChange): DerivedEvent[] {
             occurredAt: at,
             phone,
             reason,
-            ...(about || {}),
+            ...optOutDetail(reason, detail),
           }),
         },
       },
@@ -274,6 +270,9 @@ function suppressionEvents(change: ItemChange): DerivedEvent[] {
   }
   if (change.eventName === 'REMOVE' && optedOut(change.oldImage)) {
     const optedOutAt = str(change.oldImage?.createdAt) ?? change.at.toISOString();
+    // The stream's time is rounded down (to the second on AWS, the minute in DynamoDB Local): a lift
+    // in the opt-out's own second must not read as before it.
+    const occurredAt = new Date(Math.max(change.at.getTime(), Date.parse(optedOutAt) || 0)).toISOString();
     return [
       {
         event: {
@@ -281,15 +280,28 @@ function suppressionEvents(change: ItemChange): DerivedEvent[] {
           detail: LIFECYCLE_EVENT_SCHEMAS['contact.opted_in'].parse({
             eventId: eventIdOf('contact.opted_in', tenantId, change.sk, optedOutAt),
             tenantId,
-            occurredAt: change.at.toISOString(),
+            occurredAt,
             phone,
             optedOutAt,
+            optedOutReason: str(change.oldImage?.reason),
           }),
         },
       },
     ];
   }
   return [];
+}
+
+/**
+ * What an opt-out's item detail says in its event: the word or button payload (`keyword`), or for
+ * Twilio's, its error code (`errorCode`; left out when the detail is not one, rather than the event
+ * refused).
+ */
+function optOutDetail(reason: string | undefined, detail: string | undefined) {
+  if (detail === undefined) return {};
+  if (reason !== 'provider_error') return { keyword: detail };
+  const code = Number(detail);
+  return /^\d+$/.test(detail) && Number.isSafeInteger(code) && code > 0 ? { errorCode: code } : {};
 }
 
 const str = (value: unknown): string | undefined =>

@@ -47,6 +47,8 @@ const envelope = {
 };
 
 const broadcastId = z.string().meta({ example: 'brd_01JDZ8Q7W3K2M5N6P7Q8R9S0T1' });
+/** Why a person is on a tenant's list as opted out: their own word, or Twilio's. */
+const optOutReason = z.enum(['opt_out_keyword', 'opt_out_button', 'provider_error']);
 const campaignId = z.string().meta({ example: 'cmp_01JDZ8Q7W3K2M5N6P7Q8R9S0T1' });
 const maskedPhone = z
   .string()
@@ -143,7 +145,7 @@ export const LIFECYCLE_EVENT_SCHEMAS = {
   'contact.opted_out': z.strictObject({
     ...envelope,
     phone: maskedPhone,
-    reason: z.enum(['opt_out_keyword', 'opt_out_button', 'provider_error']).meta({
+    reason: optOutReason.meta({
       description:
         'opt_out_keyword: the person wrote STOP or the like; opt_out_button: tapped an opt-out button; provider_error: Twilio reported that the person unsubscribed (21610, at the send) or blocked the sender (63014, in a status callback)',
     }),
@@ -161,6 +163,10 @@ export const LIFECYCLE_EVENT_SCHEMAS = {
     ...envelope,
     phone: maskedPhone,
     optedOutAt: isoTime('When the opt-out now lifted was made'),
+    optedOutReason: optOutReason.meta({
+      description:
+        "The lifted opt-out's reason, as its contact.opted_out said. provider_error: the tenant's entry for Twilio's refusal was removed (an admin's DELETE, or START); Twilio may refuse the number again",
+    }),
   }),
   'import.completed': z.strictObject({
     ...envelope,

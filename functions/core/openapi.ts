@@ -379,9 +379,13 @@ function build(serverUrl?: string): Json {
             content: { 'application/json': { schema: ref('SuppressionRequest') } },
           },
           responses: {
+            '200': json(
+              ref('Suppression'),
+              "Already suppressed by the person's own opt-out (STOP, a button) or Twilio's (21610, 63014): that entry is kept, and answered as it is",
+            ),
             '201': json(
               ref('Suppression'),
-              'Suppressed (reason admin); a number already suppressed is replaced',
+              "Suppressed (reason admin); an admin's entry already there is replaced",
             ),
             ...errors(400, 401, 413, 415, 500),
           },

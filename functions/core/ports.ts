@@ -558,11 +558,16 @@ export interface ContactMessage {
 /** Per-tenant suppression lists and per-contact message history. */
 export interface ContactStore {
   /**
-   * Adds (or replaces) the number's suppression. `ifAbsent`: only when the tenant's list does not
-   * hold the number yet (a provider's opt-out code, which may come again with a repeated callback,
-   * keeps an entry already there: an admin's, a STOP, its own first).
+   * Adds (or replaces) the number's suppression. With `replaces`: only when the tenant's list does
+   * not hold the number or holds it for one of those reasons; an entry it keeps is answered (undefined
+   * when written). A provider's opt-out code (`replaces: []`, as it may come again with a repeated
+   * callback) keeps any entry already there; an admin's add (`['admin']`) keeps the person's own
+   * opt-out and a provider's, the record of why they are not messaged.
    */
-  suppress(suppression: Suppression, options?: { readonly ifAbsent?: boolean }): Promise<void>;
+  suppress(
+    suppression: Suppression,
+    options?: { readonly replaces?: readonly SuppressionReason[] },
+  ): Promise<Suppression | undefined>;
   /** Removes it; false when the number was not suppressed. */
   unsuppress(tenantId: string, phone: string): Promise<boolean>;
   /** Suppresses the number for every tenant, now and later: the person's own opt-out (scope `sender`). */

@@ -98,7 +98,7 @@ export async function adoptMessage(
   const errorCode = message.errorCode;
   // As a callback with the code would (status-callback.ts): the number first, then the final status.
   const suppression = providerSuppression(recipient, errorCode, at);
-  if (suppression) await deps.contacts.suppress(suppression, { ifAbsent: true });
+  if (suppression) await deps.contacts.suppress(suppression, { replaces: [] });
   if (kind === 'followUp')
     return deps.followUps.report(key, {
       to,

@@ -393,7 +393,7 @@ export function createSendConsumer(deps: SendConsumerDeps) {
             outcome.code,
             at,
           );
-          if (suppress) await deps.contacts.suppress(suppress, { ifAbsent: true });
+          if (suppress) await deps.contacts.suppress(suppress, { replaces: [] });
           if (kind === 'followUp')
             await deps.followUps.report(key, {
               to: 'failed',

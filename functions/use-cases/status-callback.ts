@@ -107,7 +107,7 @@ export async function applyStatusCallback(
   // Only if absent: a repeated callback leaves the entry (or an admin's) as it is.
   const suppression = phone && providerSuppression({ tenantId: ref.tenantId, phone }, errorCode, at);
   if (suppression) {
-    await deps.contacts.suppress(suppression, { ifAbsent: true });
+    await deps.contacts.suppress(suppression, { replaces: [] });
     log.info("number on the tenant's suppression list after a provider opt-out code", {
       tenantId: ref.tenantId,
       to: maskPhone(phone),

@@ -268,9 +268,16 @@ describe('lifecycle events from item changes', () => {
     // A STOP after it: the person is already reported opted out.
     const stop = { ...suppression('opt_out_keyword', 'stop'), createdAt: '2026-11-30T09:40:00.000Z' };
     expect(ofSuppression({ eventName: 'MODIFY', oldImage: item, newImage: stop })).toEqual([]);
-    // Lifted (an admin's DELETE, or START): contact.opted_in, the end of that opt-out.
-    expect(events(ofSuppression({ eventName: 'REMOVE', oldImage: item })).map((e) => e.type)).toEqual([
-      'contact.opted_in',
+    // Lifted (an admin's DELETE, or START): contact.opted_in, the end of that opt-out, naming its reason.
+    expect(events(ofSuppression({ eventName: 'REMOVE', oldImage: item }))).toEqual([
+      {
+        type: 'contact.opted_in',
+        detail: expect.objectContaining({ optedOutAt: item.createdAt, optedOutReason: 'provider_error' }),
+      },
+    ]);
+    // A detail that is no error code leaves the code out; the event still goes.
+    expect(events(ofSuppression({ eventName: 'INSERT', newImage: { ...item, detail: '0' } }))).toEqual([
+      { type: 'contact.opted_out', detail: expect.not.objectContaining({ errorCode: expect.anything() }) },
     ]);
   });
 
@@ -283,11 +290,17 @@ describe('lifecycle events from item changes', () => {
           tenantId: 'acme',
           phone: '+********4567',
           optedOutAt: item.createdAt,
+          optedOutReason: 'opt_out_button',
           occurredAt: at.toISOString(),
         }),
       },
     ]);
     expect(ofSuppression({ eventName: 'REMOVE', oldImage: suppression('admin') })).toEqual([]);
+    // Lifted within the opt-out's own second: the stream's time, rounded down, is before the opt-out's.
+    const late = { ...item, createdAt: new Date(at.getTime() + 400).toISOString() };
+    expect(events(ofSuppression({ eventName: 'REMOVE', oldImage: late }))[0]?.detail).toMatchObject({
+      occurredAt: late.createdAt,
+    });
   });
 
   it('an import that finished is import.completed with its counts (or its failure)', () => {

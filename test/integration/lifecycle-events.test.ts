@@ -211,7 +211,7 @@ describe('lifecycle events on the local bus', () => {
     expect(readFileSync(bus().file, 'utf8')).not.toContain(phone.slice(1));
   }, 60_000);
 
-  it('a send Twilio refuses because the person unsubscribed (21610) is contact.opted_out for the tenant that sent', async () => {
+  it('a send Twilio refuses because the person unsubscribed (21610) is contact.opted_out for the tenant that sent; the admin’s DELETE, contact.opted_in after it', async () => {
     const phone = testPhone('0021');
     const masked = `+${'*'.repeat(phone.length - 5)}${phone.slice(-4)}`;
     const unsubscribed = await api.simulator('/_simulator/unsubscribe', { to: phone });
@@ -230,6 +230,22 @@ describe('lifecycle events on the local bus', () => {
         .events()
         .filter((e) => e.detail.phone === masked && e.detail.tenantId === 'acme'),
     ).toEqual([]);
+    // The admin lifts it (at once, within the opt-out's own second or minute): its end, never before it.
+    const lifted = await api.call('DELETE', `/v1/suppressions/${encodeURIComponent(phone)}`, { key: GLOBEX });
+    expect(lifted.status).toBe(200);
+    const [back] = await untilEvents(
+      (e) => e['detail-type'] === 'contact.opted_in' && e.detail.phone === masked,
+      1,
+      'no contact.opted_in for the lifted entry',
+    );
+    expect(back?.detail).toMatchObject({
+      tenantId: 'globex',
+      optedOutReason: 'provider_error',
+      optedOutAt: out?.detail.occurredAt,
+    });
+    expect(Date.parse(String(back?.detail.occurredAt))).toBeGreaterThanOrEqual(
+      Date.parse(String(out?.detail.occurredAt)),
+    );
   }, 60_000);
 
   it('an import that finished is import.completed with its counts', async () => {
