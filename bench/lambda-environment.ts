@@ -74,10 +74,15 @@ export function startLambdaEnvironment(functionId: string): Promise<LambdaEnviro
       child.on('message', onMessage);
       child.once('exit', onExit);
     });
+  // SIGTERM, then SIGKILL after 5 s: a handler stuck in a call must not hold the bench up.
   const stop = () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
+      const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      child.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
       child.kill('SIGTERM');
     });
   return next('ready').then(

@@ -313,7 +313,7 @@ export function humanReport(
       costLine('X-Ray', `${per(u.xrayTraces)} traces (tracing off by default)`, cost.xray),
       costLine('total', '', cost.total),
       '',
-      `The status webhook as Lambda runs it: ${c.statusWebhookAlone.invocations} callbacks one at a time, ${fixed(c.statusWebhookAlone.meanMs, 1)} ms wall and ${fixed(c.statusWebhookAlone.meanCpuMs, 1)} ms CPU each; the CPU stretched ×${fixed(LAMBDA_MB_PER_VCPU / c.statusWebhookAlone.memoryMb, 2)} to ${c.statusWebhookAlone.memoryMb} MB's share of a vCPU: ${c.statusWebhookAlone.billedMs} ms billed (bench/cost.ts billedMsAlone). Lambda compute at the durations measured here instead: $${fixed(c.lambdaComputeMeasuredUsd, 2)}.`,
+      `The status webhook as Lambda runs it, in a process of its own (bench/lambda-environment.ts): ${c.statusWebhookAlone.invocations} callbacks one at a time after ${c.statusWebhookAlone.warmUpInvocations} to warm it up, ${fixed(c.statusWebhookAlone.meanMs, 1)} ms wall and ${fixed(c.statusWebhookAlone.meanCpuMs, 1)} ms CPU each; the CPU stretched ×${fixed(LAMBDA_MB_PER_VCPU / c.statusWebhookAlone.memoryMb, 2)} to ${c.statusWebhookAlone.memoryMb} MB's share of a vCPU: ${c.statusWebhookAlone.billedMs} ms billed (bench/cost.ts billedMsAlone). Lambda compute at the durations measured here instead: $${fixed(c.lambdaComputeMeasuredUsd, 2)}.`,
       `Lambda durations measured here (they set the other functions' GB-s; sharing 2 cores with DynamoDB Local makes them longer than on AWS): ${Object.entries(
         c.functionMs,
       )

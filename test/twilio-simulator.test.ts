@@ -266,7 +266,7 @@ describe('twilio simulator through the real twilio SDK', () => {
     expect(sim.messageCount()).toBe(0);
   });
 
-  it('a number that unsubscribed (POST /_simulator/unsubscribe) answers 400/21610 to every create, creates nothing, and stays so across a restart', async () => {
+  it('a number that unsubscribed (POST /_simulator/unsubscribe) answers 400/21610 to every create, creates nothing, and stays so across a restart, until the person writes START', async () => {
     const first = await start();
     const to = phone('4321');
     const control = (body: string) =>
@@ -281,6 +281,14 @@ describe('twilio simulator through the real twilio SDK', () => {
     expect([get.status, get.headers.get('allow')]).toEqual([405, 'POST']);
     const list = await fetch(`${first.sim.url}/_simulator/inbound`, { method: 'DELETE' });
     expect([list.status, list.headers.get('allow')]).toEqual([405, 'GET, POST']);
+    // Reading routes too: a DELETE of the messages clears nothing, and says so.
+    const clear = await fetch(`${first.sim.url}/_simulator/messages`, { method: 'DELETE' });
+    expect([clear.status, clear.headers.get('allow')]).toEqual([405, 'GET']);
+    for (const body of ['null', '[]'])
+      expect(await control(body)).toEqual({
+        status: 400,
+        body: { error: 'The body must be a JSON object: { "to": "+…" }.' },
+      });
     expect(await control(JSON.stringify({ to: to.slice('whatsapp:'.length) }))).toEqual({
       status: 200,
       body: { to, unsubscribed: true },
@@ -317,6 +325,27 @@ describe('twilio simulator through the real twilio SDK', () => {
     expect(second.sim.unsubscribedCount()).toBe(2);
     const health = await fetch(`${second.sim.url}/_simulator/health`).then((r) => r.json());
     expect(health).toMatchObject({ ok: true, unsubscribed: 2 });
+
+    // The person writes START (Twilio's opt-in keyword, one word): sends to them are accepted again.
+    // A sentence with it in is no keyword.
+    const writes = (body: string) =>
+      fetch(`${second.sim.url}/_simulator/inbound`, {
+        method: 'POST',
+        body: JSON.stringify({ from: to.slice('whatsapp:'.length), body }),
+      });
+    await writes('please start again');
+    expect(second.sim.unsubscribedCount()).toBe(2);
+    await writes(' Start ');
+    expect(second.sim.unsubscribedCount()).toBe(1);
+    expect((await second.client.messages.create({ to, from: FROM, contentSid: CONTENT_SID })).status).toBe(
+      'queued',
+    );
+    await second.sim.stop();
+    const third = await start({ dataDir: first.dataDir });
+    expect(third.sim.unsubscribedCount()).toBe(1);
+    expect((await third.client.messages.create({ to, from: FROM, contentSid: CONTENT_SID })).status).toBe(
+      'queued',
+    );
   });
 
   it('0004 answers 500/20500 although the message was created and walks its lifecycle', async () => {

@@ -336,6 +336,14 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
 
   async function route(req: IncomingMessage, url: URL): Promise<Answer> {
     const method = req.method ?? 'GET';
+    // A control route's other methods: 405 with the ones it takes (RFC 9110 §15.5.6).
+    const controlNotAllowed = (allow: string): Answer => ({
+      status: 405,
+      body: { error: `${method} is not allowed on ${url.pathname}; use ${allow}` },
+      headers: { Allow: allow },
+    });
+    const readOnly = url.pathname === '/_simulator/health' || url.pathname === '/_simulator/messages';
+    if (readOnly && method !== 'GET') return controlNotAllowed('GET');
     if (url.pathname === '/_simulator/health') {
       return {
         status: 200,
@@ -348,12 +356,6 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       };
     }
     if (url.pathname === '/_simulator/messages') return { status: 200, body: store.all() };
-    // A control route's other methods: 405 with the ones it takes (RFC 9110 §15.5.6).
-    const controlNotAllowed = (allow: string): Answer => ({
-      status: 405,
-      body: { error: `${method} is not allowed on ${url.pathname}; use ${allow}` },
-      headers: { Allow: allow },
-    });
     if (url.pathname === '/_simulator/inbound') {
       if (method === 'GET') return inbound.list();
       if (method === 'POST') return inbound.inbound(await readText(req));
@@ -380,13 +382,15 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     }
     if (url.pathname === '/_simulator/unsubscribe') {
       if (method !== 'POST') return controlNotAllowed('POST');
-      let input: { to?: unknown };
+      let input: unknown;
       try {
-        input = JSON.parse(await readText(req)) as { to?: unknown };
+        input = JSON.parse(await readText(req));
       } catch {
-        return { status: 400, body: { error: 'The body must be a JSON object: { "to": "+…" }.' } };
+        input = undefined;
       }
-      const to = whatsAppAddress(input?.to);
+      if (typeof input !== 'object' || input === null || Array.isArray(input))
+        return { status: 400, body: { error: 'The body must be a JSON object: { "to": "+…" }.' } };
+      const to = whatsAppAddress((input as { to?: unknown }).to);
       if (!to)
         return {
           status: 400,

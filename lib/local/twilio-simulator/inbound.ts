@@ -16,6 +16,8 @@ const DEFAULT_PAYLOAD = 'read_broadcast';
 const DEFAULT_TEXT = 'Read more';
 const PROFILE_NAME = 'Simulated contact';
 const SID = /^[A-Z]{2}[0-9a-f]{32}$/i;
+/** Twilio's default opt-in keywords, a message of that one word ("START, YES, or UNSTOP"). */
+const OPT_IN_KEYWORD = /^\s*(start|yes|unstop)\s*$/i;
 
 export interface ControlAnswer {
   status: number;
@@ -198,6 +200,14 @@ export class InboundControl {
     }
     const to = toWhatsAppAddress(fields.to ?? replied?.from ?? this.#o.defaultFrom);
     if (!to) return fail(400, `"to" must be one of our senders' phone numbers (got "${fields.to}").`);
+    // Twilio's opt-in keywords lift an unsubscribe (21610), a single word only, and the message still
+    // goes to the webhook ("Twilio support for opt-out keywords (SMS STOP filtering)", Twilio support).
+    if (
+      fields.payload === undefined &&
+      OPT_IN_KEYWORD.test(fields.body ?? '') &&
+      this.#o.store.resubscribe(from)
+    )
+      this.#o.log(`${maskPhone(from)} wrote ${(fields.body ?? '').trim().toUpperCase()}: subscribed again`);
     return this.#receive(fields.messageSid, {
       from,
       to,

@@ -19,6 +19,8 @@ type Line =
   | { t: 'f'; to: string }
   /** A number that unsubscribed from the senders (POST /_simulator/unsubscribe). */
   | { t: 'x'; to: string }
+  /** That number subscribed again (it wrote START, YES or UNSTOP). */
+  | { t: 's'; to: string }
   | ({ t: 'i' } & SimulatedInbound);
 
 /**
@@ -151,6 +153,14 @@ export class MessageStore {
     this.#append({ t: 'x', to: identity });
   }
 
+  /** The person subscribed again (Twilio's opt-in keywords): creates to them are accepted again. False when they had not unsubscribed. */
+  resubscribe(to: string): boolean {
+    const identity = identityOf(to);
+    if (!this.#unsubscribed.delete(identity)) return false;
+    this.#append({ t: 's', to: identity });
+    return true;
+  }
+
   /** Inbound messages, oldest first. */
   inbound(): readonly SimulatedInbound[] {
     return this.#inbound;
@@ -251,6 +261,8 @@ export class MessageStore {
       this.#firstTries.add(line.to);
     } else if (line.t === 'x') {
       this.#unsubscribed.add(line.to);
+    } else if (line.t === 's') {
+      this.#unsubscribed.delete(line.to);
     } else if (line.t === 'i') {
       const { t: _t, ...i } = line;
       this.#indexInbound(i);
