@@ -78,7 +78,7 @@ function printBanner(twin: LocalTwin, config: LocalConfig, ms: number): void {
           // Kept in DATA_DIR across starts: a number that answers 21610 today may have been unsubscribed last week.
           ...(sim.unsubscribedCount() > 0
             ? [
-                `    Unsubscribed    ${sim.unsubscribedCount()} number(s): every send to them fails with 21610 (POST /_simulator/unsubscribe; kept across starts until the number writes START)`,
+                `    Unsubscribed    ${sim.unsubscribedCount()} number(s): every send to them fails with 21610 (POST /_simulator/unsubscribe; kept across starts until the number writes START, YES or UNSTOP, or DATA_DIR is deleted)`,
               ]
             : []),
         ]

@@ -5,6 +5,7 @@ import { invalidPhone, pathPhone } from './commons/phone-path.ts';
 import { logger } from './commons/powertools.ts';
 import { broadcasts as broadcastRepository, contactStore, sendLedger } from './commons/wiring.ts';
 import { PageQuery, parseListQuery } from './core/broadcast-request.ts';
+import { KEEP_OPT_OUTS } from './core/contacts.ts';
 import { ApiError, fromZodError } from './core/errors.ts';
 import { maskPhone, normalizePhone } from './core/phones.ts';
 import type { Broadcast, ContactMessage, Recipient, Suppression } from './core/ports.ts';
@@ -22,9 +23,10 @@ const READ_CONCURRENCY = 16;
  * history (GET /v1/contacts/{phone}/messages), everything scoped to the caller's tenant: another
  * tenant's suppressions and history are never read, so they can neither be seen nor changed.
  *
- * Adding a number that is already suppressed replaces its suppression (reason `admin`, the new
- * note, a new createdAt) and answers 201 like the first add: the list says who suppressed it last,
- * and why.
+ * Adding a number answers 201 with the admin's entry (reason `admin`, the note, createdAt); adding
+ * it again replaces the admin's entry. A number suppressed by the person's own opt-out (STOP, a
+ * button; theirs for the whole sender, or this tenant's entry of it) or by Twilio's (21610, 63014)
+ * keeps it, the record of why they are not messaged: 200 with that entry, as the list shows it.
  *
  * The list also shows the people who opted out of the deployment's sender (`scope: "sender"`: STOP or
  * an opt-out button, whichever tenant they answered, or none): those bind every tenant, and an admin
@@ -59,8 +61,10 @@ export const handler = adminRoute(async (event, tenantId) => {
         createdAt: new Date().toISOString(),
       };
       // The person's own opt-out, or Twilio's word for one, stays: it is the record of why they are
-      // not messaged (and of their request), and only START or a DELETE lifts it.
-      const kept = await contacts.suppress(suppression, { replaces: ['admin'] });
+      // not messaged (and of their request). A sender-wide one is what the list shows for the number.
+      const standing = await contacts.suppression(tenantId, suppression.phone);
+      const kept =
+        standing?.scope === 'sender' ? standing : await contacts.suppress(suppression, KEEP_OPT_OUTS);
       if (kept) {
         logger.info('number already suppressed; its entry kept', {
           phone: maskPhone(kept.phone),

@@ -148,6 +148,21 @@ describe('suppressions through the API', () => {
       expect((await listed(ACME)).filter((s) => s.phone === phone)).toEqual([res.body]);
       expect((await call('DELETE', `/v1/suppressions/${encoded(phone)}`, { key: ACME })).status).toBe(200);
     }
+    // Opted out of the whole sender (STOP, whichever tenant they answered): the list shows that, and so
+    // does the answer; nothing is written under it.
+    const senderWide = testPhone();
+    await contacts.suppressForSender({
+      phone: senderWide,
+      reason: 'opt_out_keyword',
+      detail: 'stop',
+      createdAt: '2026-11-30T09:03:00.000Z',
+    });
+    const underSender = await call('POST', '/v1/suppressions', { key: ACME, body: { phone: senderWide } });
+    expect(underSender.status).toBe(200);
+    expect(underSender.body).toMatchObject({ phone: senderWide, reason: 'opt_out_keyword', scope: 'sender' });
+    expect((await listed(ACME)).filter((s) => s.phone === senderWide)).toEqual([underSender.body]);
+    expect(await contacts.unsuppressForSender(senderWide)).toBe(true);
+    expect((await listed(ACME)).map((s) => s.phone)).not.toContain(senderWide);
     // Another tenant's add is its own entry, whatever acme's list holds.
     await contacts.suppress({ ...stop, createdAt: '2026-11-30T09:02:00.000Z' });
     expect((await call('POST', '/v1/suppressions', { key: GLOBEX, body: { phone: wroteStop } })).status).toBe(

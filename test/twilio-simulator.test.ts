@@ -280,10 +280,11 @@ describe('twilio simulator through the real twilio SDK', () => {
     const get = await fetch(`${first.sim.url}/_simulator/unsubscribe`);
     expect([get.status, get.headers.get('allow')]).toEqual([405, 'POST']);
     const list = await fetch(`${first.sim.url}/_simulator/inbound`, { method: 'DELETE' });
-    expect([list.status, list.headers.get('allow')]).toEqual([405, 'GET, POST']);
+    expect([list.status, list.headers.get('allow')]).toEqual([405, 'GET, HEAD, POST']);
     // Reading routes too: a DELETE of the messages clears nothing, and says so.
     const clear = await fetch(`${first.sim.url}/_simulator/messages`, { method: 'DELETE' });
-    expect([clear.status, clear.headers.get('allow')]).toEqual([405, 'GET']);
+    expect([clear.status, clear.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+    expect((await fetch(`${first.sim.url}/_simulator/health`, { method: 'HEAD' })).status).toBe(200);
     for (const body of ['null', '[]'])
       expect(await control(body)).toEqual({
         status: 400,

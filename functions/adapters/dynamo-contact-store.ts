@@ -157,7 +157,9 @@ export class DynamoContactStore implements ContactStore {
       if (!(replaces && isConditionFailure(error))) throw error;
       // The document client does not translate an error's item: it comes in DynamoDB's typed form.
       const kept = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
-      return kept ? toSuppression(unmarshall(kept), s.tenantId) : undefined;
+      // Refused, so an entry is there, and DynamoDB returns it (ALL_OLD): never answer "written".
+      if (!kept) throw new Error('suppression write refused without the entry that refused it');
+      return toSuppression(unmarshall(kept), s.tenantId);
     }
   }
 

@@ -2,7 +2,7 @@
  * What the product remembers about a contact: the messages it sent them and got from them (their
  * history), and whether they may be messaged at all (the tenant's suppression list).
  */
-import type { ContactMessage, Recipient, Suppression } from './ports.ts';
+import type { ContactMessage, Recipient, Suppression, SuppressionReason } from './ports.ts';
 import { errorClassOf } from './retry-policy.ts';
 
 /** The part of a recipient item its history entries are made from (a stream image, unmarshalled). */
@@ -57,6 +57,17 @@ export function historyEntriesOf(
     });
   return entries;
 }
+
+/**
+ * How a suppression write treats an entry already on the tenant's list (ContactStore.suppress):
+ * Twilio's opt-out code keeps any entry there (it may come again with a repeated callback, and an
+ * admin's note or a STOP says more); an admin's add keeps the person's own opt-out and Twilio's, the
+ * record of why they are not messaged, and replaces only an admin's entry.
+ */
+export const KEEP_ANY_ENTRY = { replaces: [] } as const satisfies { replaces: readonly SuppressionReason[] };
+export const KEEP_OPT_OUTS = { replaces: ['admin'] } as const satisfies {
+  replaces: readonly SuppressionReason[];
+};
 
 /** A provider error that means the person opted out or blocked us (21610, 63014) suppresses them. */
 export function providerSuppression(

@@ -560,9 +560,7 @@ export interface ContactStore {
   /**
    * Adds (or replaces) the number's suppression. With `replaces`: only when the tenant's list does
    * not hold the number or holds it for one of those reasons; an entry it keeps is answered (undefined
-   * when written). A provider's opt-out code (`replaces: []`, as it may come again with a repeated
-   * callback) keeps any entry already there; an admin's add (`['admin']`) keeps the person's own
-   * opt-out and a provider's, the record of why they are not messaged.
+   * when written). core/contacts.ts KEEP_ANY_ENTRY and KEEP_OPT_OUTS say which callers keep what.
    */
   suppress(
     suppression: Suppression,

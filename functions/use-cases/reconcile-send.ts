@@ -1,4 +1,4 @@
-import { providerSuppression } from '../core/contacts.ts';
+import { KEEP_ANY_ENTRY, providerSuppression } from '../core/contacts.ts';
 import type {
   ContactStore,
   FollowUpLedger,
@@ -98,7 +98,7 @@ export async function adoptMessage(
   const errorCode = message.errorCode;
   // As a callback with the code would (status-callback.ts): the number first, then the final status.
   const suppression = providerSuppression(recipient, errorCode, at);
-  if (suppression) await deps.contacts.suppress(suppression, { replaces: [] });
+  if (suppression) await deps.contacts.suppress(suppression, KEEP_ANY_ENTRY);
   if (kind === 'followUp')
     return deps.followUps.report(key, {
       to,

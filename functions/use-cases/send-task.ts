@@ -4,7 +4,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { z } from 'zod';
 import type { HandlerLogger } from '../commons/powertools.ts';
 import { redactPhones } from '../commons/powertools.ts';
-import { providerSuppression, skippedMessage } from '../core/contacts.ts';
+import { KEEP_ANY_ENTRY, providerSuppression, skippedMessage } from '../core/contacts.ts';
 import { MAX_PACING_WAIT_MS, type Pace, type SenderPacer, waitUntil } from '../core/pacing.ts';
 import { maskPhone } from '../core/phones.ts';
 import type {
@@ -393,7 +393,7 @@ export function createSendConsumer(deps: SendConsumerDeps) {
             outcome.code,
             at,
           );
-          if (suppress) await deps.contacts.suppress(suppress, { replaces: [] });
+          if (suppress) await deps.contacts.suppress(suppress, KEEP_ANY_ENTRY);
           if (kind === 'followUp')
             await deps.followUps.report(key, {
               to: 'failed',

@@ -1,5 +1,5 @@
 import type { HandlerLogger } from '../commons/powertools.ts';
-import { providerSuppression } from '../core/contacts.ts';
+import { KEEP_ANY_ENTRY, providerSuppression } from '../core/contacts.ts';
 import { maskPhone, stripWhatsAppPrefix } from '../core/phones.ts';
 import type { ContactStore, FollowUpLedger, MessageIndex, MessageRef, SendLedger } from '../core/ports.ts';
 import { retryDecision } from '../core/retry-policy.ts';
@@ -107,7 +107,7 @@ export async function applyStatusCallback(
   // Only if absent: a repeated callback leaves the entry (or an admin's) as it is.
   const suppression = phone && providerSuppression({ tenantId: ref.tenantId, phone }, errorCode, at);
   if (suppression) {
-    await deps.contacts.suppress(suppression, { replaces: [] });
+    await deps.contacts.suppress(suppression, KEEP_ANY_ENTRY);
     log.info("number on the tenant's suppression list after a provider opt-out code", {
       tenantId: ref.tenantId,
       to: maskPhone(phone),

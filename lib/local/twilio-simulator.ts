@@ -335,7 +335,8 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
   }
 
   async function route(req: IncomingMessage, url: URL): Promise<Answer> {
-    const method = req.method ?? 'GET';
+    // HEAD is GET without the body (Node's server leaves it out): wherever GET is answered.
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     // A control route's other methods: 405 with the ones it takes (RFC 9110 §15.5.6).
     const controlNotAllowed = (allow: string): Answer => ({
       status: 405,
@@ -343,7 +344,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
       headers: { Allow: allow },
     });
     const readOnly = url.pathname === '/_simulator/health' || url.pathname === '/_simulator/messages';
-    if (readOnly && method !== 'GET') return controlNotAllowed('GET');
+    if (readOnly && method !== 'GET') return controlNotAllowed('GET, HEAD');
     if (url.pathname === '/_simulator/health') {
       return {
         status: 200,
@@ -359,7 +360,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
     if (url.pathname === '/_simulator/inbound') {
       if (method === 'GET') return inbound.list();
       if (method === 'POST') return inbound.inbound(await readText(req));
-      return controlNotAllowed('GET, POST');
+      return controlNotAllowed('GET, HEAD, POST');
     }
     if (url.pathname === '/_simulator/templates') {
       if (method === 'GET') return { status: 200, body: contents.newestFirst() };
@@ -378,7 +379,7 @@ export async function startTwilioSimulator(options: TwilioSimulatorOptions): Pro
         }
         return added;
       }
-      return controlNotAllowed('GET, POST');
+      return controlNotAllowed('GET, HEAD, POST');
     }
     if (url.pathname === '/_simulator/unsubscribe') {
       if (method !== 'POST') return controlNotAllowed('POST');
