@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamArnOf } from '../lib/local/dynamodb-local.ts';
 import { type StreamSource, startStreamSource } from '../lib/local/dynamodb-stream-source.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
@@ -18,6 +18,8 @@ let db: Awaited<ReturnType<typeof startTestDynamoDb>>;
 let source: StreamSource;
 let dir: string;
 const delivered: string[] = [];
+/** Each delivered record's ApproximateCreationDateTime (epoch seconds, as Lambda's event has it), by key. */
+const stamped = new Map<string, number | undefined>();
 
 beforeAll(async () => {
   db = await startTestDynamoDb();
@@ -33,7 +35,10 @@ beforeAll(async () => {
       maxRecordAgeSeconds: 600,
     },
     invoke: async (event) => {
-      for (const r of (event as DynamoDBStreamEvent).Records) delivered.push(r.dynamodb?.Keys?.sk?.S ?? '');
+      for (const r of (event as DynamoDBStreamEvent).Records) {
+        delivered.push(r.dynamodb?.Keys?.sk?.S ?? '');
+        stamped.set(r.dynamodb?.Keys?.sk?.S ?? '', r.dynamodb?.ApproximateCreationDateTime);
+      }
       return {};
     },
     onFailure: async () => {},
@@ -72,5 +77,16 @@ describe('a quiet stream', () => {
       timeoutMs: 10_000,
       message: 'the record written after the quiet spell was never handed on',
     });
+  });
+});
+
+describe("a record's time", () => {
+  it('is the second it was written in, as on AWS, not the minute DynamoDB Local gives', async () => {
+    const writtenAt = Date.now();
+    await db.doc.send(new PutCommand({ TableName: db.tableName, Item: { pk: 'P', sk: 'Q#timed' } }));
+    await waitFor(() => delivered.includes('Q#timed'), { timeoutMs: 10_000, message: 'never handed on' });
+    const seconds = stamped.get('Q#timed') ?? 0;
+    expect(seconds).toBeGreaterThanOrEqual(Math.floor(writtenAt / 1000));
+    expect(seconds).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000));
   });
 });

@@ -270,8 +270,8 @@ function suppressionEvents(change: ItemChange): DerivedEvent[] {
   }
   if (change.eventName === 'REMOVE' && optedOut(change.oldImage)) {
     const optedOutAt = str(change.oldImage?.createdAt) ?? change.at.toISOString();
-    // The stream's time is rounded down (to the second on AWS, the minute in DynamoDB Local): a lift
-    // in the opt-out's own second must not read as before it.
+    // The stream's time is rounded down to the second: a lift in the opt-out's own second must not
+    // read as before it.
     const occurredAt = new Date(Math.max(change.at.getTime(), Date.parse(optedOutAt) || 0)).toISOString();
     return [
       {

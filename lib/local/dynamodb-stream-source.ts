@@ -15,7 +15,8 @@
  *   moves on;
  * - a record older than `maxRecordAgeSeconds` is not handed to the function: it is reported to the
  *   on-failure destination (condition RecordAgeExceeded) like a batch given up on;
- * - shards are read parent before child, records of one shard in order.
+ * - shards are read parent before child, records of one shard in order;
+ * - a record's ApproximateCreationDateTime to the second (DynamoDB Local gives the minute alone).
  *
  * The checkpoint (the last sequence number done per shard) is kept under DATA_DIR, as the mapping
  * keeps its own: a restart resumes after it, and re-reading a record is harmless (consumers are
@@ -238,9 +239,11 @@ export function startStreamSource(options: StreamSourceOptions): StreamSource {
       }
       const fresh = output.Records ?? [];
       if (fresh.length > 0) lastRecordAt = Date.now();
-      for (const record of fresh)
+      for (const record of fresh) {
         if (record.eventName === 'REMOVE' && options.deletedByTimeToLive?.(record.dynamodb?.Keys))
           record.userIdentity = { Type: 'Service', PrincipalId: 'dynamodb.amazonaws.com' };
+        if (record.dynamodb) record.dynamodb.ApproximateCreationDateTime = toTheSecond(record, lastRecordAt);
+      }
       iterator = output.NextShardIterator;
       if (pending.length === 0 && fresh.length > 0) windowStarted = Date.now();
       pending.push(...fresh);
@@ -349,6 +352,21 @@ function firstFailed(records: readonly _Record[], result: unknown): number {
     first = Math.min(first, index);
   }
   return first;
+}
+
+/**
+ * A record's time to the second, as DynamoDB Streams gives it on AWS ("rounded down to the closest
+ * second", ApproximateCreationDateTime in the Streams API reference). DynamoDB Local gives the minute
+ * alone, so a change made and undone within a minute would read as simultaneous, or reversed: within
+ * that minute the record was written no later than it was read, so it is read's second, capped at
+ * the minute's last (a record read later, after a restart, keeps its own minute).
+ */
+function toTheSecond(record: _Record, readAt: number): Date | undefined {
+  const stamped = record.dynamodb?.ApproximateCreationDateTime;
+  if (!stamped) return stamped;
+  const ms = new Date(stamped).getTime();
+  if (ms % 60_000 !== 0) return new Date(Math.floor(ms / 1000) * 1000);
+  return new Date(Math.floor(Math.min(readAt, ms + 59_999) / 1000) * 1000);
 }
 
 /** A Streams API record as Lambda hands it to the function (the event's shape). */
