@@ -229,6 +229,8 @@ export const en = {
     phone: 'Phone number to suppress',
     note: 'Note (optional)',
     add: 'Suppress',
+    kept: (phone: string, reason: string) =>
+      `${phone} was already suppressed (${reason}): the person's own opt-out or Twilio's stays as it is, and the note was not saved.`,
     remove: (phone: string) => `Remove ${phone}`,
     reason: 'Reason',
     scope: 'Scope',

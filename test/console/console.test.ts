@@ -295,6 +295,15 @@ describe('the console, served by the twin', { timeout: 60_000 }, () => {
     await accessible();
     await page.getByRole('button', { name: 'Remove +972501239876' }).click();
     await pw(page.getByRole('row').filter({ hasText: '+972501239876' })).toHaveCount(0);
+    // A number the person opted out of themselves (STOP to the sender): the admin's add keeps it, and says so.
+    const stopped = '+972501239877';
+    expect((await api.simulator('/_simulator/inbound', { from: stopped, body: 'STOP' })).status).toBe(200);
+    await page.getByLabel('Phone number to suppress').fill(stopped);
+    await page.getByLabel('Note (optional)').fill('asked by phone');
+    await page.getByRole('button', { name: 'Suppress', exact: true }).click();
+    await pw(page.getByRole('status').filter({ hasText: `${stopped} was already suppressed` })).toBeVisible();
+    await pw(page.getByRole('row').filter({ hasText: stopped })).toContainText('opt_out_keyword');
+    expect((await api.simulator('/_simulator/inbound', { from: stopped, body: 'START' })).status).toBe(200);
 
     await nav.getByRole('link', { name: 'Dashboard' }).click();
     await pw(page.getByText('Active broadcasts')).toBeVisible();

@@ -2,7 +2,7 @@ import { type FormEvent, type ReactNode, useState } from 'react';
 import { api, listAll } from '../api.ts';
 import { formatTime } from '../logic/format.ts';
 import { t } from '../messages.ts';
-import { ErrorNote, messageOf, useLoad } from '../ui.tsx';
+import { ErrorNote, messageOf, Notice, useLoad } from '../ui.tsx';
 
 interface Suppression {
   phone: string;
@@ -18,6 +18,7 @@ export function Suppressions(): ReactNode {
   const [phone, setPhone] = useState('');
   const [note, setNote] = useState('');
   const [error, setError] = useState<string>();
+  const [notice, setNotice] = useState<string>();
   async function run(action: () => Promise<unknown>) {
     setError(undefined);
     try {
@@ -29,10 +30,13 @@ export function Suppressions(): ReactNode {
   }
   function add(event: FormEvent) {
     event.preventDefault();
+    setNotice(undefined);
     void run(async () => {
-      await api('POST', '/v1/suppressions', {
+      const entry = await api<Suppression>('POST', '/v1/suppressions', {
         body: { phone: phone.trim(), ...(note.trim() ? { note: note.trim() } : {}) },
       });
+      // The person's own opt-out or Twilio's was there already, and stays (the API answers it, 200).
+      if (entry.reason !== 'admin') setNotice(t.suppressions.kept(entry.phone, entry.reason));
       setPhone('');
       setNote('');
     });
@@ -49,6 +53,7 @@ export function Suppressions(): ReactNode {
           {t.suppressions.add}
         </button>
       </form>
+      <Notice text={notice} />
       <ErrorNote error={error ?? list.error} />
       {list.data && list.data.length === 0 && <p>{t.common.none}</p>}
       {list.data && list.data.length > 0 && (
