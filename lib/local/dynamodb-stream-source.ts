@@ -359,7 +359,7 @@ function firstFailed(records: readonly _Record[], result: unknown): number {
  * second", ApproximateCreationDateTime in the Streams API reference). DynamoDB Local gives the minute
  * alone, so a change made and undone within a minute would read as simultaneous, or reversed: within
  * that minute the record was written no later than it was read, so it is read's second, capped at
- * the minute's last (a record read later, after a restart, keeps its own minute).
+ * the minute's last (a record read after its minute, e.g. after a restart, gets that last second).
  */
 function toTheSecond(record: _Record, readAt: number): Date | undefined {
   const stamped = record.dynamodb?.ApproximateCreationDateTime;
