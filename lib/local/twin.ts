@@ -42,7 +42,8 @@ import {
   startSqsLocal,
 } from './sqs-local.ts';
 import { type LocalTimeToLive, startLocalTimeToLive } from './ttl-local.ts';
-import { startTwilioSimulator, type TwilioSimulator } from './twilio-simulator.ts';
+import type { TwilioSimulator } from './twilio-simulator.ts';
+import { startTwilioSimulatorThread } from './twilio-simulator-thread.ts';
 import { acquireTwinLock } from './twin-lock.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -202,11 +203,10 @@ export async function startLocalTwin(
     });
     // Each injected fault is logged at DEBUG: only shown with POWERTOOLS_LOG_LEVEL=DEBUG.
     const debug = /^(debug|trace)$/i.test(config.handlerSettings.POWERTOOLS_LOG_LEVEL ?? '');
-    const faults = config.faults
-      ? new FaultInjector(config.faults, (entry) => {
-          if (debug) log({ level: 'DEBUG', source: 'faults', ...entry });
-        })
-      : undefined;
+    const faultLog = (entry: Record<string, unknown>) => {
+      if (debug) log({ level: 'DEBUG', source: 'faults', ...entry });
+    };
+    const faults = config.faults ? new FaultInjector(config.faults, faultLog) : undefined;
 
     // All settled before a failure is thrown: one failing fast (a port in use) must not leave another
     // (DynamoDB Local's Java process) starting with nobody left to stop it.
@@ -254,7 +254,7 @@ export async function startLocalTwin(
         return s;
       }),
       config.twilio.kind === 'simulator'
-        ? startTwilioSimulator({
+        ? startTwilioSimulatorThread({
             port: config.twilio.port,
             accountSid: config.twilio.accountSid,
             authToken: config.twilio.authToken,
@@ -266,7 +266,9 @@ export async function startLocalTwin(
             inboundUrl: `${publicBaseUrl.replace(/\/+$/, '')}/webhooks/twilio/inbound`,
             // Callbacks a previous run left unfinished would meet 503 STARTING before that.
             resumeWhen: ready,
-            ...(faults ? { faults, timeoutHoldMs: config.twilio.timeoutHoldMs } : {}),
+            ...(config.faults
+              ? { faultPlan: config.faults, faultLog, timeoutHoldMs: config.twilio.timeoutHoldMs }
+              : {}),
             log: (line) => log({ level: 'INFO', source: 'twilio-simulator', message: line }),
           }).then((s) => {
             stack.push(() => s.stop());
@@ -597,7 +599,15 @@ export async function startLocalTwin(
       tableNames,
       ...(simulator ? { simulator } : {}),
       functionUrls,
-      ...(faults ? { faults } : {}),
+      ...(faults
+        ? {
+            faults: {
+              plan: faults.plan,
+              // twilio.* rules are counted in the simulator's thread, the others here.
+              injected: () => ({ ...faults.injected(), ...simulator?.injectedFaults() }),
+            },
+          }
+        : {}),
       wired,
       runSchedule,
       scheduler,
