@@ -25,7 +25,7 @@ import { DEFAULT_SEND_RATE_MPS, SEND_RATE_MPS_VARIABLE } from './options.ts';
 import { ordinaryPhones, phonesEndingIn } from './phones.ts';
 import { PRICES } from './prices.ts';
 import { perSecondCounts, steadyRate } from './steady-rate.ts';
-import { warmUp } from './warm-up.ts';
+import { WARM_UP_RECIPIENTS_AT_FULL_SPEED, warmUp } from './warm-up.ts';
 
 export type Say = (text: string) => void;
 
@@ -338,7 +338,7 @@ export async function naive(say: Say): Promise<NaiveResult> {
         contentVariables: JSON.stringify({ 1: 'naive' }),
       });
     const naiveMs = performance.now() - naiveStarted;
-    await warmUp(bench, { counter, timeoutMs: 90_000, say });
+    await warmUp(bench, { counter, timeoutMs: 90_000, say, recipients: WARM_UP_RECIPIENTS_AT_FULL_SPEED });
 
     say(`ours: POST /v1/broadcasts with the same ${recipients} recipients, until every one is sent`);
     const samples: Sample[] = [sampleLoad(counter)];

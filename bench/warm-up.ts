@@ -11,21 +11,34 @@ import type { BenchTwin } from './bench-twin.ts';
 import type { AwsRequestCounter } from './counting.ts';
 import { ordinaryPhones } from './phones.ts';
 
-/** Recipients of the warm-up broadcast: about 7,500 DynamoDB calls, enough for the JIT's hot paths. */
+/** Recipients of the warm-up broadcast by default: about 7,500 DynamoDB calls, enough for the JIT's hot paths at 80/s. */
 export const WARM_UP_RECIPIENTS = 1500;
+/**
+ * For a scenario that then sends as fast as the twin can (the naive comparison, SENDER_MPS 1,000):
+ * after 1,500, DynamoDB Local's C2 compiler thread still used 3.0–4.8 s of CPU in the 10–13 s
+ * measured (a third of a core, on a machine both processes saturate); after 4,000, 1.5 s. DynamoDB
+ * Local's own CPU per call levels off after about 20,000 calls (0.56 ms with C2, from 2.1 ms in the
+ * first 8,000; measured on its own with UpdateItem and GetItem).
+ */
+export const WARM_UP_RECIPIENTS_AT_FULL_SPEED = 4000;
 /** Its numbers start here, past any scenario's own (ordinaryPhones from 0). */
 const WARM_UP_PHONES_FROM = 500_000;
 
 /**
- * Sends a broadcast of `WARM_UP_RECIPIENTS` and waits until every one is `read` (so no callback of
+ * Sends a broadcast of `recipients` (default WARM_UP_RECIPIENTS) and waits until every one is `read` (so no callback of
  * it lands in the measurement), then forgets what `counter` counted. Throws when it is not done
  * within `timeoutMs` (the scenario then fails, as it would on a twin that cannot send).
  */
 export async function warmUp(
   bench: BenchTwin,
-  options: { counter?: AwsRequestCounter; timeoutMs: number; say: (text: string) => void },
+  options: {
+    counter?: AwsRequestCounter;
+    timeoutMs: number;
+    say: (text: string) => void;
+    recipients?: number;
+  },
 ): Promise<void> {
-  const phones = ordinaryPhones(WARM_UP_RECIPIENTS, WARM_UP_PHONES_FROM);
+  const phones = ordinaryPhones(options.recipients ?? WARM_UP_RECIPIENTS, WARM_UP_PHONES_FROM);
   options.say(`warm-up: a broadcast of ${phones.length} recipients, not measured`);
   const { broadcastId } = await bench.createBroadcast(phones, 'bench warm-up');
   await bench.untilProgress(broadcastId, (progress) => progress.counts?.read >= phones.length, {
