@@ -27,8 +27,8 @@ import software.amazon.dynamodb.services.local.server.DynamoDBProxyServer;
  * DynamoDBLocal.jar has no bind option: its DynamoDBProxyServer builds a Jetty Server(port), which
  * listens on every interface. This runner takes the same arguments as the jar (-dbPath, -port,
  * -sharedDb, ...), builds the server the jar's own way, sets the host on its Jetty connector before
- * it starts, and starts it. lib/local/dynamodb-local.ts runs it with Java's single-file source
- * launcher (JEP 330), so there is nothing to build.
+ * it starts, and starts it. lib/local/dynamodb-local.ts compiles it once per user, Java version and
+ * source text (loopbackRunner), into the user's cache.
  *
  * It also never outlives the process that started it: that process holds the other end of its
  * standard input, and when the pipe closes (the parent exited, even by SIGKILL) the server stops.
@@ -112,9 +112,12 @@ public final class LoopbackServerRunner {
       }
     }
 
+    /** Set when a copy failed (a release whose schema objects hold other types): parsed each time from then on. */
+    private volatile boolean disabled;
+
     @Override
     public <T> T readValue(byte[] src, Class<T> valueType) throws IOException {
-      if (!CACHED.contains(valueType)) return super.readValue(src, valueType);
+      if (disabled || !CACHED.contains(valueType)) return super.readValue(src, valueType);
       ByteBuffer key = ByteBuffer.wrap(src);
       Object value = parsed.get(key);
       if (value == null) {
@@ -122,7 +125,14 @@ public final class LoopbackServerRunner {
         if (parsed.size() >= MAX_DOCUMENTS) parsed.clear();
         parsed.put(ByteBuffer.wrap(src.clone()), value);
       }
-      return valueType.cast(copy(value));
+      try {
+        return valueType.cast(copy(value));
+      } catch (RuntimeException e) {
+        disabled = true;
+        parsed.clear();
+        System.err.println("LoopbackServerRunner: schemas are parsed on every call, as shipped (" + e + ")");
+        return super.readValue(src, valueType);
+      }
     }
 
     /** A deep copy of the lists, maps and the jar's own mutable objects; the SDK's model objects are immutable. */

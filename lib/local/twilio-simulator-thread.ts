@@ -28,6 +28,8 @@ export type SimulatorThreadOptions = Omit<TwilioSimulatorOptions, 'now' | 'fault
   faultPlan?: FaultPlan;
   /** Each fault the thread injected, as the host's FaultInjector logs its own. */
   faultLog?: FaultLog;
+  /** The thread failed or exited unasked (creates to the simulator fail from then on); default `log`. */
+  logError?: (line: string) => void;
 };
 
 export interface SimulatorThread extends TwilioSimulator {
@@ -52,7 +54,8 @@ export async function startTwilioSimulatorThread(options: SimulatorThreadOptions
   const log = options.log ?? ((line: string) => console.log(`[twilio-simulator] ${line}`));
   const signal = new Int32Array(new SharedArrayBuffer(4));
   const { port1: calls, port2: threadCalls } = new MessageChannel();
-  const { log: _log, faultPlan, faultLog, resumeWhen, ...cloneable } = options;
+  const logError = options.logError ?? log;
+  const { log: _log, logError: _logError, faultPlan, faultLog, resumeWhen, ...cloneable } = options;
   const data: SimulatorThreadData = {
     options: cloneable,
     ...(faultPlan ? { faultPlan } : {}),
@@ -62,13 +65,16 @@ export async function startTwilioSimulatorThread(options: SimulatorThreadOptions
   };
   const worker = new Worker(WORKER, { workerData: data, transferList: [threadCalls] });
   let stopped: Promise<void> | undefined;
+  let listening = false;
   let exited = false;
+  /** Settles a stop() in progress: at the thread's `stopped`, or at its exit, whichever comes first. */
   let onStopped: (error?: Error) => void = () => {};
 
   const started = new Promise<{ url: string; port: number }>((resolve, reject) => {
     worker.on('message', (message: ThreadMessage) => {
       switch (message.kind) {
         case 'ready':
+          listening = true;
           resolve(message);
           break;
         case 'failed':
@@ -90,14 +96,14 @@ export async function startTwilioSimulatorThread(options: SimulatorThreadOptions
       }
     });
     worker.once('error', (error) => {
-      log(`the simulator's thread failed: ${error.message}`);
+      if (listening) logError(`the simulator's thread failed: ${error.message}`);
       reject(error);
     });
     worker.once('exit', (code) => {
       exited = true;
       reject(new Error(`the Twilio simulator's thread exited with code ${code} before it listened`));
-      if (!stopped)
-        log(`the simulator's thread exited (code ${code}): creates to it fail until the twin restarts`);
+      if (listening && !stopped)
+        logError(`the simulator's thread exited (code ${code}): creates to it fail until the twin restarts`);
       onStopped();
     });
   });
@@ -118,21 +124,27 @@ export async function startTwilioSimulatorThread(options: SimulatorThreadOptions
   const read = <T>(method: ThreadRead, ...args: unknown[]): T => {
     if (stopped || exited) throw new Error(`the Twilio simulator has stopped (${method})`);
     const id = ++lastCall;
-    Atomics.store(signal, 0, 0);
+    const deadline = Date.now() + READ_TIMEOUT_MS;
+    // signal[0] counts the thread's answers: a wait on the count seen before the queue was read
+    // returns at once when an answer came in between, so none is missed.
+    let answered = Atomics.load(signal, 0);
     calls.postMessage({ id, method, args });
-    if (Atomics.wait(signal, 0, 0, READ_TIMEOUT_MS) === 'timed-out')
-      throw new Error(
-        `the Twilio simulator's thread did not answer ${method}() within ${READ_TIMEOUT_MS} ms`,
-      );
-    // An answer to an earlier read that timed out may come first: skipped.
-    for (let received = receiveMessageOnPort(calls); received; received = receiveMessageOnPort(calls)) {
-      const answer = received.message as ThreadAnswer<T>;
-      if (answer.id !== id) continue;
-      if ('error' in answer)
-        throw Object.assign(new Error(answer.error.message), { name: answer.error.name });
-      return answer.value;
+    for (;;) {
+      // An answer to an earlier read that timed out may come first: skipped.
+      for (let received = receiveMessageOnPort(calls); received; received = receiveMessageOnPort(calls)) {
+        const answer = received.message as ThreadAnswer<T>;
+        if (answer.id !== id) continue;
+        if ('error' in answer)
+          throw Object.assign(new Error(answer.error.message), { name: answer.error.name });
+        return answer.value;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || Atomics.wait(signal, 0, answered, left) === 'timed-out')
+        throw new Error(
+          `the Twilio simulator's thread did not answer ${method}() within ${READ_TIMEOUT_MS} ms`,
+        );
+      answered = Atomics.load(signal, 0);
     }
-    throw new Error(`the Twilio simulator's thread answered ${method}() with nothing`);
   };
 
   return {
@@ -150,11 +162,16 @@ export async function startTwilioSimulatorThread(options: SimulatorThreadOptions
     injectedFaults: () => read('injectedFaults'),
     stop() {
       stopped ??= new Promise<void>((resolve, reject) => {
+        let settled = false;
         onStopped = (error) => {
+          if (settled) return;
+          settled = true;
           calls.close();
           void worker.terminate().then(() => (error ? reject(error) : resolve()));
         };
-        worker.postMessage({ kind: 'stop' });
+        // A thread that already exited (it crashed) has nothing left to stop.
+        if (exited) onStopped();
+        else worker.postMessage({ kind: 'stop' });
       });
       return stopped;
     },

@@ -270,6 +270,7 @@ export async function startLocalTwin(
               ? { faultPlan: config.faults, faultLog, timeoutHoldMs: config.twilio.timeoutHoldMs }
               : {}),
             log: (line) => log({ level: 'INFO', source: 'twilio-simulator', message: line }),
+            logError: (line) => log({ level: 'ERROR', source: 'twilio-simulator', message: line }),
           }).then((s) => {
             stack.push(() => s.stop());
             return s;

@@ -4,7 +4,8 @@
  * - `parentPort`: `{ kind: 'ready' | 'failed' | 'log' | 'stopped' }` to the host; `{ kind: 'resume' }`
  *   and `{ kind: 'stop' }` from it;
  * - `calls`: the host's synchronous reads (`{ id, method, args }`), answered on the same port with
- *   `{ id, value } | { id, error }`, then `signal[0] = 1` and a notify, which wakes the host's Atomics.wait.
+ *   `{ id, value } | { id, error }`, then `signal[0]` one more and a notify, which wakes the host's
+ *   Atomics.wait.
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { FaultInjector } from '../faults/injector.ts';
@@ -18,7 +19,7 @@ import {
 export interface SimulatorThreadData {
   readonly options: Omit<TwilioSimulatorOptions, 'now' | 'faults' | 'log' | 'resumeWhen'>;
   readonly faultPlan?: FaultPlan;
-  /** The host waits on its first cell for each answer on `calls`. */
+  /** Its first cell counts the answers on `calls`; the host waits on it. */
   readonly signal: Int32Array;
   readonly calls: MessagePort;
   /** The host passed a `resumeWhen`: callbacks left unfinished wait for its `resume`. */
@@ -61,9 +62,10 @@ try {
   });
   port.postMessage({ kind: 'ready', url: simulator.url, port: simulator.port });
 } catch (error) {
+  // Said once, as a message the host turns back into its error (a PortInUseError): a throw would
+  // also reach it, as a copy that is no longer one.
   port.postMessage({ kind: 'failed', error: serializeError(error) });
-  port.close();
-  throw error;
+  process.exit(1);
 }
 
 const reads: Record<ThreadRead, (...args: never[]) => unknown> = {
@@ -93,7 +95,7 @@ data.calls.on('message', (call: { id: number; method: ThreadRead; args: never[] 
     answer = { id: call.id, error: serializeError(error) };
   }
   data.calls.postMessage(answer);
-  Atomics.store(data.signal, 0, 1);
+  Atomics.add(data.signal, 0, 1);
   Atomics.notify(data.signal, 0);
 });
 
