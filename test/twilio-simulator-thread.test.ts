@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTwilioClient } from '../functions/adapters/twilio-client.ts';
+import { type FaultPlan, parseFaultPlan } from '../lib/local/faults/spec.ts';
 import { SAMPLE_TEMPLATES } from '../lib/local/twilio-simulator.ts';
 import { type SimulatorThread, startTwilioSimulatorThread } from '../lib/local/twilio-simulator-thread.ts';
 import { fileTempDir } from './support/temp-dir.ts';
@@ -20,8 +21,9 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((simulator) => simulator.stop()));
 });
 
-async function start(logLines: string[] = []) {
+async function start(logLines: string[] = [], faultPlan?: FaultPlan) {
   const simulator = await startTwilioSimulatorThread({
+    ...(faultPlan ? { faultPlan } : {}),
     port: 0,
     accountSid: ACCOUNT_SID,
     authToken: AUTH_TOKEN,
@@ -126,5 +128,17 @@ describe('the Twilio simulator on its own thread', () => {
       socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
     });
     expect(refused).toBe('ECONNREFUSED');
+  });
+
+  it('plays twilio.* faults in the thread, and its counts stay readable after it stops', async () => {
+    const { simulator, client } = await start([], parseFaultPlan('twilio.503=1', '7'));
+    await expect(
+      client.messages.create({ to: 'whatsapp:+15550101004', from: FROM, contentSid: CONTENT_SID }),
+    ).rejects.toMatchObject({ status: 503 });
+    expect(simulator.messageCount()).toBe(0);
+    expect(simulator.injectedFaults()).toEqual({ 'twilio.503': 1 });
+    await simulator.stop();
+    running.splice(running.indexOf(simulator), 1);
+    expect(simulator.injectedFaults()).toEqual({ 'twilio.503': 1 });
   });
 });

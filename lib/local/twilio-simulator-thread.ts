@@ -121,6 +121,7 @@ export async function startTwilioSimulatorThread(options: SimulatorThreadOptions
     );
 
   let lastCall = 0;
+  let lastFaults: Record<string, number> = {};
   const read = <T>(method: ThreadRead, ...args: unknown[]): T => {
     if (stopped || exited) throw new Error(`the Twilio simulator has stopped (${method})`);
     const id = ++lastCall;
@@ -159,8 +160,13 @@ export async function startTwilioSimulatorThread(options: SimulatorThreadOptions
     unsubscribe: (phone) => read('unsubscribe', phone),
     unsubscribedCount: () => read('unsubscribedCount'),
     templates: () => read('templates'),
-    injectedFaults: () => read('injectedFaults'),
+    // Counts stay readable after a stop (a drill reads them once its twin has stopped).
+    injectedFaults: () => {
+      if (!stopped && !exited) lastFaults = read('injectedFaults');
+      return lastFaults;
+    },
     stop() {
+      if (!stopped && !exited) lastFaults = read<Record<string, number>>('injectedFaults');
       stopped ??= new Promise<void>((resolve, reject) => {
         let settled = false;
         onStopped = (error) => {
