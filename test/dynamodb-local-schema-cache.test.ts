@@ -78,9 +78,11 @@ const removeIndex = () =>
   );
 
 describe('DynamoDB Local with its table schemas parsed once', () => {
-  it('runs with the cache installed', () => {
+  it('runs with the cache installed, and says nothing to warn of', () => {
     expect(dynamodb.loopbackOnly).toBe(true);
     expect(dynamodb.schemasParsedOnce).toBe(true);
+    // So npm start has nothing to warn about.
+    expect(dynamodb.warnings).toEqual([]);
   });
 
   it('serves an index added, removed and added again, and a TTL set, as DynamoDB does', async () => {

@@ -47,6 +47,8 @@ export interface DynamoDbLocal {
    * when the jar's layout is not the one it knows (another DynamoDB Local release).
    */
   readonly schemasParsedOnce: boolean;
+  /** What a user should know about this start (either of the two above false), one sentence each. */
+  readonly warnings: readonly string[];
   /** Resolves with the exit code when the Java process ends, however it ends. */
   readonly exited: Promise<number | null>;
   stop(): Promise<void>;
@@ -218,11 +220,25 @@ export async function startDynamoDbLocal(options: {
     }
 
     void exited.then(() => sharing?.exited(child.signalCode === 'SIGKILL'));
+    const loopbackOnly = runner !== undefined;
+    const schemasParsedOnce = loopbackOnly && !output.includes(SCHEMAS_AS_SHIPPED);
     return {
       endpoint,
       pid: child.pid,
-      loopbackOnly: runner !== undefined,
-      schemasParsedOnce: runner !== undefined && !output.includes(SCHEMAS_AS_SHIPPED),
+      loopbackOnly,
+      schemasParsedOnce,
+      warnings: [
+        ...(loopbackOnly
+          ? []
+          : [
+              'DynamoDB Local listens on every interface, not only 127.0.0.1: its loopback runner needs a Java with a compiler (the jdk.compiler module; any JDK 17+) and a writable ~/.cache',
+            ]),
+        ...(loopbackOnly && !schemasParsedOnce
+          ? [
+              'DynamoDB Local parses table schemas on every call, as shipped: this release of it is laid out unlike the one lib/local/LoopbackServerRunner.java knows, so it runs about 15 % slower',
+            ]
+          : []),
+      ],
       exited,
       async stop() {
         // A JVM recording the class archive writes it at exit: 2-5 s, longer on a busy machine.

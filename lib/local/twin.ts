@@ -233,20 +233,7 @@ export async function startLocalTwin(
                   message: `DynamoDB Local (PID ${d.pid}) exited with code ${code}: API calls fail until the twin is restarted`,
                 });
             });
-            if (d.loopbackOnly && !d.schemasParsedOnce)
-              log({
-                level: 'WARN',
-                source: 'dynamodb-local',
-                message:
-                  'DynamoDB Local parses table schemas on every call, as shipped: this release of it is laid out unlike the one lib/local/LoopbackServerRunner.java knows, so it runs about 15 % slower',
-              });
-            if (!d.loopbackOnly)
-              log({
-                level: 'WARN',
-                source: 'dynamodb-local',
-                message:
-                  'DynamoDB Local listens on every interface, not only 127.0.0.1: its loopback runner needs a Java with a compiler (the jdk.compiler module; any JDK 17+) and a writable ~/.cache',
-              });
+            for (const message of d.warnings) log({ level: 'WARN', source: 'dynamodb-local', message });
             return d;
           }),
       startSqsLocal({ dataDir: config.dataDir, port: config.sqsPort }).then((s) => {
