@@ -27,17 +27,15 @@ export interface SimulatorThreadData {
 }
 
 /** The synchronous reads the host may call, each a method of the simulator with cloneable answers. */
-export const THREAD_READS = [
-  'messages',
-  'messageCount',
-  'messagesTo',
-  'inbound',
-  'unsubscribe',
-  'unsubscribedCount',
-  'templates',
-  'injectedFaults',
-] as const;
-export type ThreadRead = (typeof THREAD_READS)[number];
+export type ThreadRead =
+  | 'messages'
+  | 'messageCount'
+  | 'messagesTo'
+  | 'inbound'
+  | 'unsubscribe'
+  | 'unsubscribedCount'
+  | 'templates'
+  | 'injectedFaults';
 
 const port = parentPort;
 if (!port) throw new Error('lib/local/twilio-simulator/worker.ts runs as a worker thread');
