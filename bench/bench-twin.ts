@@ -11,8 +11,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { dynamoDocumentClient, sqs } from '../functions/commons/wiring.ts';
 import { newApiKey } from '../functions/core/api-keys.ts';
+import type { MetricName } from '../functions/core/service-metrics.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local.ts';
 import { localConfigFromEnv } from '../lib/local/config.ts';
+import { metricSum } from '../lib/local/metrics-file.ts';
 import { SAMPLE_TEMPLATES, type TwilioSimulator } from '../lib/local/twilio-simulator.ts';
 import { type LocalTwin, startLocalTwin } from '../lib/local/twin.ts';
 import { waitFor } from '../lib/local/wait-for.ts';
@@ -32,6 +34,8 @@ export interface BenchTwin {
   readonly simulator: TwilioSimulator;
   /** Where DATA_DIR is: `tmpfs` (in memory) or `disk`. */
   readonly storage: 'tmpfs' | 'disk';
+  /** The total of a service metric the handlers have written so far (DATA_DIR/metrics.jsonl). */
+  metricSum(name: MetricName): number;
   /** When (epoch ms) the simulator answered 429 because a sender went over SIM_MPS. */
   readonly overLimitAnswers: number[];
   /** Warnings and errors the twin logged (event sources, gateway, schedules), by message. */
@@ -157,6 +161,7 @@ export async function startBenchTwin(
     twin,
     simulator,
     storage,
+    metricSum: (name) => metricSum(dataDir, name),
     overLimitAnswers,
     twinProblems,
     api,

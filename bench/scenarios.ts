@@ -156,6 +156,12 @@ export interface SendRateResult {
   readonly steadyFromS: number;
   readonly steadyToS: number;
   readonly provider429: number;
+  /**
+   * Slots the send consumer booked for this broadcast and could not use (its MissedSendSlots metric:
+   * a send too late for its slot books another). Pacing aims at RATE_HEADROOM of the sender's rate,
+   * so each is a slot of that lost: the ratio comes to about RATE_HEADROOM × (1 − missed ÷ sent).
+   */
+  readonly missedSendSlots: number;
   readonly duplicates: number;
   /** Every recipient reached sent or beyond before the deadline. */
   readonly completed: boolean;
@@ -205,7 +211,16 @@ export async function sendRate(say: Say): Promise<SendRateResult> {
     for (let i = lastCallbacks; i < now; i++) callbackTimes.push(Date.now());
     lastCallbacks = now;
   }, 100);
+  // The send consumer writes its metrics when an invocation ends: the warm-up's are all in once none runs.
+  const sendsSettled = (timeoutMs: number) =>
+    waitFor(() => ((counter.runningNow()[SEND_CONSUMER] ?? 0) === 0 ? true : undefined), {
+      timeoutMs,
+      intervalMs: 100,
+      message: `send invocations still running after ${timeoutMs / 1000} s`,
+    });
   try {
+    await sendsSettled(30_000);
+    const missedBefore = bench.metricSum('MissedSendSlots');
     samples.push(sampleLoad(counter));
     const started = Date.now();
     // Nothing else sends now (the warm-up is read by all): the simulator's count says when all are in.
@@ -243,6 +258,10 @@ export async function sendRate(say: Say): Promise<SendRateResult> {
     );
     samples.push(sampleLoad(counter));
     const load = loadBetween(samples, origin + steady.fromMs, origin + steady.toMs);
+    await sendsSettled(30_000).catch((error: unknown) =>
+      say(`${(error as Error).message}; missed slots so far`),
+    );
+    const missedSendSlots = bench.metricSum('MissedSendSlots') - missedBefore;
     return {
       load,
       recipients,
@@ -259,6 +278,7 @@ export async function sendRate(say: Say): Promise<SendRateResult> {
       steadyFromS: steady.fromMs / 1000,
       steadyToS: steady.toMs / 1000,
       provider429: bench.overLimitAnswers.filter((t) => t >= started).length,
+      missedSendSlots,
       duplicates: duplicatesAmong(messages),
       completed,
       accepted: messages.length,

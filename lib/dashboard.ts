@@ -66,7 +66,10 @@ export class OperationsDashboard extends Construct {
         title: "Sends per second against the sender's limit (SENDER_MPS)",
         width: 12,
         left: [sendsPerSecond, rateLimitedPerSecond],
-        right: [metric('PacedWaits', { label: 'Paced waits (tasks put back for a slot)' })],
+        right: [
+          metric('PacedWaits', { label: 'Paced waits (tasks put back for a slot)' }),
+          metric('MissedSendSlots', { label: 'Missed send slots (a send too late for its slot)' }),
+        ],
         leftAnnotations: [{ value: props.senderMps, label: `Sender limit: ${props.senderMps}/s` }],
         leftYAxis: { min: 0 },
       }),

@@ -480,7 +480,7 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     expect(rig.sentTo(phone)).toHaveLength(1);
   });
 
-  it('a send whose decisive broadcast read comes back after its slot books a new slot and leaves at that one, not late beside the next', async () => {
+  it('a send whose decisive broadcast read comes back after its slot books a new slot and leaves at that one, not late beside the next, and counts the slot missed', async () => {
     const { phones, tasks } = await rig.store(['4683']);
     const phone = at(phones, 0);
     const booked: number[] = [];
@@ -497,8 +497,10 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     // a read several sends wait on may on a busy table.
     let reads = 0;
     let sentAt: number | undefined;
+    const metrics = capturingMetrics();
     const slowRead = consumer({
       pacer,
+      metrics,
       broadcasts: around(rig.broadcasts, {
         get: async (...args: Parameters<typeof rig.broadcasts.get>) => {
           reads++;
@@ -520,6 +522,8 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     // loaded machine the second slot may be missed too: a third, and sent at that one.)
     expect(booked.length).toBeGreaterThanOrEqual(2);
     expect(sentAt).toBeGreaterThanOrEqual(at(booked, booked.length - 1));
+    // Each slot left unused is counted: the capacity an operator sees the sender lose.
+    expect(metrics.sum('MissedSendSlots')).toBe(booked.length - 1);
   });
 
   it('a claim late for its slot whose read finds the broadcast cancelled is released then, not booked another slot', async () => {

@@ -33,6 +33,11 @@ export interface MetricDimensions {
   StatusCallbacks: { Status: ProviderReportedStatus };
   /** A send task put back on the queue because the sender had no free slot in this invocation. */
   PacedWaits: Record<string, never>;
+  /**
+   * A send reached its booked slot too late to use it (a stalled Lambda, a slow read) and booked
+   * another: the slot went unused, so each is a 1/SENDER_MPS second of the sender's capacity lost.
+   */
+  MissedSendSlots: Record<string, never>;
   /** Twilio refused our credentials (20003/401), or a webhook came with a bad X-Twilio-Signature. */
   TwilioAuthFailures: { Source: AuthFailureSource };
   /** Broadcasts the sweeper found stalled past SWEEP_STALE_SECONDS in one run (0 included). */
@@ -61,6 +66,7 @@ export const METRIC_SPECS: { readonly [K in MetricName]: MetricSpec } = {
   RetriesScheduled: { unit: 'Count', dimensions: [] },
   StatusCallbacks: { unit: 'Count', dimensions: ['Status'] },
   PacedWaits: { unit: 'Count', dimensions: [] },
+  MissedSendSlots: { unit: 'Count', dimensions: [] },
   TwilioAuthFailures: { unit: 'Count', dimensions: ['Source'] },
   StuckBroadcasts: { unit: 'Count', dimensions: [] },
   FirstSendLatency: { unit: 'Milliseconds', dimensions: [] },

@@ -290,7 +290,7 @@ export function createSendConsumer(deps: SendConsumerDeps) {
       // A cancel or pause that landed after the claim must stop the send: decided on a read begun after
       // the claim and at most a second old, taken together with the slot (waitForSlot).
       let fresh: Broadcast | undefined;
-      if (pace?.ok) ({ pace, fresh } = await waitForSlot(pace, messenger, task, claimTime));
+      if (pace?.ok) ({ pace, fresh } = await waitForSlot(pace, prepared, claimTime));
       else fresh = await broadcastOf(task, Math.max(claimTime, Date.now() - BROADCAST_FRESH_MS));
       if (pace && !pace.ok) {
         // Late for its slot and no other within this invocation: back on the queue, unsent.
@@ -524,12 +524,11 @@ export function createSendConsumer(deps: SendConsumerDeps) {
      * comes within the second; a slot due sooner begins it at once. Lateness is judged after both: a
      * send that would leave more than the tolerance after its slot (a stalled event loop, a slow read
      * that several sends waited on together) books a new slot rather than crowd the next sends into
-     * the provider's one-second window, a few times at most.
+     * the provider's one-second window, a few times at most; each slot so left is MissedSendSlots.
      */
     const waitForSlot = async (
       booked: Pace & { ok: true },
-      messenger: Messenger,
-      task: SendTask,
+      { messenger, task, metrics }: Pick<PreparedSend, 'messenger' | 'task' | 'metrics'>,
       claimTime: number,
     ): Promise<{ pace: Pace; fresh?: Broadcast | undefined }> => {
       let pace: Pace = booked;
@@ -551,6 +550,7 @@ export function createSendConsumer(deps: SendConsumerDeps) {
           !deps.pacer
         )
           return { pace, fresh };
+        metrics.record('MissedSendSlots', 1, {});
         pace = await deps.pacer.acquire(
           messenger.sender,
           Math.max(0, Math.min(MAX_PACING_WAIT_MS, remainingMs() - minRemainingMs)),

@@ -1,10 +1,10 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricSum, metricValues } from '../../lib/local/metrics-file.ts';
 import { localSqsClient } from '../../lib/local/sqs-local.ts';
 import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator.ts';
 import { waitFor } from '../../lib/local/wait-for.ts';
 import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api-twin.ts';
-import { metricSum, metricValues } from '../support/metrics-file.ts';
 
 const ACME = 'key-acme-0123456789';
 const GLOBEX = 'key-globex-0123456789';

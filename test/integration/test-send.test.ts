@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricSum } from '../../lib/local/metrics-file.ts';
 import { SAMPLE_TEMPLATES } from '../../lib/local/twilio-simulator.ts';
 import { waitFor } from '../../lib/local/wait-for.ts';
 import { type ApiTwin, type Json, startApiTwin, testPhone } from '../support/api-twin.ts';
-import { metricSum } from '../support/metrics-file.ts';
 
 /**
  * Issue 13 item 7, the test send: a broadcast's message to a few test phones only, each with its own
