@@ -34,10 +34,7 @@ export interface BenchTwin {
   readonly simulator: TwilioSimulator;
   /** Where DATA_DIR is: `tmpfs` (in memory) or `disk`. */
   readonly storage: 'tmpfs' | 'disk';
-  /**
-   * The total of a service metric the handlers have written so far (DATA_DIR/metrics.jsonl; the file
-   * moves aside past 20 MB, several times what a scenario writes).
-   */
+  /** The total of a service metric the handlers have written so far (lib/local/metrics-file.ts). */
   metricSum(name: MetricName): number;
   /** When (epoch ms) the simulator answered 429 because a sender went over SIM_MPS. */
   readonly overLimitAnswers: number[];

@@ -67,8 +67,8 @@ export class OperationsDashboard extends Construct {
         width: 12,
         left: [sendsPerSecond, rateLimitedPerSecond],
         right: [
-          metric('PacedWaits', { label: 'Paced waits (tasks put back for a slot)' }),
-          metric('MissedSendSlots', { label: 'Missed send slots (a send too late for its slot)' }),
+          metric('PacedWaits', { label: 'Paced waits per minute (tasks put back for a slot)' }),
+          metric('MissedSendSlots', { label: 'Missed send slots per minute (a send too late for its slot)' }),
         ],
         leftAnnotations: [{ value: props.senderMps, label: `Sender limit: ${props.senderMps}/s` }],
         leftYAxis: { min: 0 },

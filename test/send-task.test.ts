@@ -480,51 +480,58 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     expect(rig.sentTo(phone)).toHaveLength(1);
   });
 
-  it('a send whose decisive broadcast read comes back after its slot books a new slot and leaves at that one, not late beside the next, and counts the slot missed', async () => {
-    const { phones, tasks } = await rig.store(['4683']);
-    const phone = at(phones, 0);
-    const booked: number[] = [];
-    const pacer = {
-      // First a slot 150 ms ahead (time for the claim), then one 400 ms ahead.
-      acquire: async () => {
-        const slotAt = Date.now() + (booked.length === 0 ? 150 : 400);
-        booked.push(slotAt);
-        return { ok: true as const, at: slotAt };
-      },
-      slowDown: async () => {},
-    } as unknown as SenderPacer;
-    // The first read (before the claim) is quick; the one begun for the first slot takes 300 ms, as
-    // a read several sends wait on may on a busy table.
-    let reads = 0;
-    let sentAt: number | undefined;
-    const metrics = capturingMetrics();
-    const slowRead = consumer({
-      pacer,
-      metrics,
-      broadcasts: around(rig.broadcasts, {
-        get: async (...args: Parameters<typeof rig.broadcasts.get>) => {
-          reads++;
-          if (reads === 2) await new Promise((resolve) => setTimeout(resolve, 300));
-          return rig.broadcasts.get(...args);
+  it.each([
+    { bookedAhead: true, counted: 'counts the slot missed' },
+    { bookedAhead: false, counted: 'counts nothing when the sender was idle' },
+  ])(
+    'a send whose decisive broadcast read comes back after its slot books a new slot and leaves at that one, not late beside the next, and $counted',
+    async ({ bookedAhead }) => {
+      const { phones, tasks } = await rig.store([bookedAhead ? '4683' : '4685']);
+      const phone = at(phones, 0);
+      const booked: number[] = [];
+      const pacer = {
+        // First a slot 150 ms ahead (time for the claim), then one 400 ms ahead: behind other sends
+        // (bookedAhead), or with nothing booked before it.
+        acquire: async () => {
+          const slotAt = Date.now() + (booked.length === 0 ? 150 : 400);
+          booked.push(slotAt);
+          return { ok: true as const, at: slotAt, bookedAhead: booked.length > 1 && bookedAhead };
         },
-      }),
-      messenger: async () =>
-        around<Messenger>(rig.messenger, {
-          sendTemplate: async (...args) => {
-            sentAt = Date.now();
-            return rig.messenger.sendTemplate(...args);
+        slowDown: async () => {},
+      } as unknown as SenderPacer;
+      // The first read (before the claim) is quick; the one begun for the first slot takes 300 ms, as
+      // a read several sends wait on may on a busy table.
+      let reads = 0;
+      let sentAt: number | undefined;
+      const metrics = capturingMetrics();
+      const slowRead = consumer({
+        pacer,
+        metrics,
+        broadcasts: around(rig.broadcasts, {
+          get: async (...args: Parameters<typeof rig.broadcasts.get>) => {
+            reads++;
+            if (reads === 2) await new Promise((resolve) => setTimeout(resolve, 300));
+            return rig.broadcasts.get(...args);
           },
         }),
-    });
-    expect((await deliver(tasks, slowRead)).batchItemFailures).toEqual([]);
-    expect(rig.sentTo(phone)).toHaveLength(1);
-    // A new slot, and sent at it, not when the slow read let it go 250 ms after the first. (On a
-    // loaded machine the second slot may be missed too: a third, and sent at that one.)
-    expect(booked.length).toBeGreaterThanOrEqual(2);
-    expect(sentAt).toBeGreaterThanOrEqual(at(booked, booked.length - 1));
-    // Each slot left unused is counted: the capacity an operator sees the sender lose.
-    expect(metrics.sum('MissedSendSlots')).toBe(booked.length - 1);
-  });
+        messenger: async () =>
+          around<Messenger>(rig.messenger, {
+            sendTemplate: async (...args) => {
+              sentAt = Date.now();
+              return rig.messenger.sendTemplate(...args);
+            },
+          }),
+      });
+      expect((await deliver(tasks, slowRead)).batchItemFailures).toEqual([]);
+      expect(rig.sentTo(phone)).toHaveLength(1);
+      // A new slot, and sent at it, not when the slow read let it go 250 ms after the first. (On a
+      // loaded machine the second slot may be missed too: a third, and sent at that one.)
+      expect(booked.length).toBeGreaterThanOrEqual(2);
+      expect(sentAt).toBeGreaterThanOrEqual(at(booked, booked.length - 1));
+      // Each slot left behind other sends is counted: the capacity an operator sees the sender lose.
+      expect(metrics.sum('MissedSendSlots')).toBe(bookedAhead ? booked.length - 1 : 0);
+    },
+  );
 
   it('a claim late for its slot whose read finds the broadcast cancelled is released then, not booked another slot', async () => {
     const { broadcast, keys, phones, tasks } = await rig.store(['4684']);
@@ -534,15 +541,17 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
       acquire: async () => {
         const slotAt = Date.now() + 150;
         booked.push(slotAt);
-        return { ok: true as const, at: slotAt };
+        return { ok: true as const, at: slotAt, bookedAhead: true };
       },
       slowDown: async () => {},
     } as unknown as SenderPacer;
     // The read begun for the slot is slow (late past the tolerance), and the broadcast was cancelled
     // after the claim: the cancel's count waits on this claim, so it must not wait another slot.
     let reads = 0;
+    const metrics = capturingMetrics();
     const cancelledWhileWaiting = consumer({
       pacer,
+      metrics,
       ledger: around<SendLedger>(rig.ledger, {
         claim: async (...args) => {
           const claim = await rig.ledger.claim(...args);
@@ -560,6 +569,8 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     });
     expect((await deliver(tasks, cancelledWhileWaiting)).batchItemFailures).toEqual([]);
     expect(booked).toHaveLength(1);
+    // The cancel, not the lateness, left the slot: no capacity the sender lost.
+    expect(metrics.sum('MissedSendSlots')).toBe(0);
     expect(rig.sentTo(phone)).toHaveLength(0);
     expect(await rig.recipient(key)).toMatchObject({ status: 'queued', attempts: 1 });
   });

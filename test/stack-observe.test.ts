@@ -148,6 +148,7 @@ describe('the operations dashboard', () => {
       'StatusCallbacks',
       'MessagesFailed',
       'FirstSendLatency',
+      'MissedSendSlots',
       'ApproximateNumberOfMessagesVisible',
       'send DLQ',
       'schedules schedule DLQ',

@@ -54,9 +54,13 @@ export function slotIntervalMs(mps: number): number {
   return 1000 / (Math.max(MIN_MPS, mps) * RATE_HEADROOM);
 }
 
-/** A booked send slot (epoch ms), or how long until the sender has room again. */
+/**
+ * A booked send slot (epoch ms), or how long until the sender has room again. `bookedAhead`: the
+ * sender's schedule already ran past the earliest start asked for (other sends were booked before
+ * this one); an idle sender's slot is simply the earliest start.
+ */
 export type Pace =
-  | { readonly ok: true; readonly at: number }
+  | { readonly ok: true; readonly at: number; readonly bookedAhead?: boolean }
   | { readonly ok: false; readonly retryAfterMs: number };
 
 /**
@@ -168,8 +172,9 @@ export class SenderPacer {
     const now = this.#now();
     const count = Math.min(this.#blockSize, lane.waiters.length);
     const intervalMs = slotIntervalMs(effectiveMps(lane.mps, lane.state, now));
+    const earliest = now + BOOKING_LEAD_MS;
     this.#schedule
-      .book(sender, { count, intervalMs, nowMs: now + BOOKING_LEAD_MS, horizonMs })
+      .book(sender, { count, intervalMs, nowMs: earliest, horizonMs })
       .then(
         (result) => {
           lane.state = result.state;
@@ -178,7 +183,12 @@ export class SenderPacer {
           waiters.forEach((resolve, i) => {
             resolve(
               result.booked
-                ? { ok: true, at: result.firstSlotAt + i * intervalMs }
+                ? {
+                    ok: true,
+                    at: result.firstSlotAt + i * intervalMs,
+                    // More than rounding (the schedule keeps times in 1/1024 ms) past the earliest start.
+                    bookedAhead: result.firstSlotAt > earliest + 1,
+                  }
                 : { ok: false, retryAfterMs: Math.max(0, result.nextFreeAt - now) },
             );
           });

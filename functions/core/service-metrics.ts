@@ -35,7 +35,8 @@ export interface MetricDimensions {
   PacedWaits: Record<string, never>;
   /**
    * A send reached its booked slot too late to use it (a stalled Lambda, a slow read) and booked
-   * another: the slot went unused, so each is a 1/SENDER_MPS second of the sender's capacity lost.
+   * another behind sends already booked: the slot went unused, one slot interval (core/pacing.ts) of
+   * the sender's capacity lost. A miss while the sender is idle costs nothing and is not counted.
    */
   MissedSendSlots: Record<string, never>;
   /** Twilio refused our credentials (20003/401), or a webhook came with a bad X-Twilio-Signature. */

@@ -524,7 +524,8 @@ export function createSendConsumer(deps: SendConsumerDeps) {
      * comes within the second; a slot due sooner begins it at once. Lateness is judged after both: a
      * send that would leave more than the tolerance after its slot (a stalled event loop, a slow read
      * that several sends waited on together) books a new slot rather than crowd the next sends into
-     * the provider's one-second window, a few times at most; each slot so left is MissedSendSlots.
+     * the provider's one-second window, a few times at most; each slot so left while the sender is
+     * booked ahead is MissedSendSlots.
      */
     const waitForSlot = async (
       booked: Pace & { ok: true },
@@ -550,12 +551,14 @@ export function createSendConsumer(deps: SendConsumerDeps) {
           !deps.pacer
         )
           return { pace, fresh };
-        metrics.record('MissedSendSlots', 1, {});
         pace = await deps.pacer.acquire(
           messenger.sender,
           Math.max(0, Math.min(MAX_PACING_WAIT_MS, remainingMs() - minRemainingMs)),
           messenger.mps,
         );
+        // The slot left is capacity lost when other sends were booked behind it (the new slot, or
+        // none within this invocation, comes after them); an idle sender's next slot is simply now.
+        if (!pace.ok || pace.bookedAhead) metrics.record('MissedSendSlots', 1, {});
       }
       return { pace };
     };

@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { MetricName } from '../../functions/core/service-metrics.ts';
 
 /**
- * Every value of one metric the twin's handlers wrote to DATA_DIR/metrics.jsonl (EMF, one document per
+ * Every value of one metric the twin's handlers wrote to DATA_DIR/metrics.jsonl and the part of it
+ * last moved aside (`metrics.jsonl.1`; what was moved aside before that is gone) (EMF, one document per
  * line, as CloudWatch would extract it), over the documents whose dimensions include `dimensions`.
  * With no dimensions asked, only the documents with no dimension but `service` count (the totals),
  * so a metric also published by ErrorCode is not counted twice.
@@ -14,9 +15,13 @@ export function metricValues(
   dimensions: Readonly<Record<string, string>> = {},
 ): number[] {
   const file = path.join(dataDir, 'metrics.jsonl');
-  if (!existsSync(file)) return [];
+  // The part moved aside past 20 MB first (functions/commons/emf-metrics.ts), then the current one.
+  const text = [`${file}.1`, file]
+    .filter((f) => existsSync(f))
+    .map((f) => readFileSync(f, 'utf8'))
+    .join('\n');
   const values: number[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
+  for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     const doc = JSON.parse(line) as Record<string, unknown> & {
       _aws: { CloudWatchMetrics: { Dimensions: string[][] }[] };

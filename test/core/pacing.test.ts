@@ -60,6 +60,11 @@ describe('SenderPacer', () => {
     expect(schedule.bookings.every((n) => n <= 10)).toBe(true);
     expect(schedule.bookings.reduce((a, b) => a + b, 0)).toBe(25);
     expect(schedule.bookings.length).toBeLessThan(25);
+    // The first block found the sender idle (its slot is the earliest start); the others were booked
+    // behind it, so a slot one of them leaves is capacity lost (MissedSendSlots).
+    const ahead = paces.map((p) => (p.ok ? p.bookedAhead : undefined));
+    expect(ahead.filter((a) => a === false)).toHaveLength(schedule.bookings[0] ?? 0);
+    expect(ahead.filter((a) => a === true)).toHaveLength(25 - (schedule.bookings[0] ?? 0));
   });
 
   it('a sender booked well ahead lets a partial block fill before booking it: one write for callers who trickle in', async () => {
