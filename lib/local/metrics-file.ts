@@ -3,9 +3,9 @@ import path from 'node:path';
 import type { MetricName } from '../../functions/core/service-metrics.ts';
 
 /**
- * Every value of one metric the twin's handlers wrote to DATA_DIR/metrics.jsonl and the part of it
- * last moved aside (`metrics.jsonl.1`; what was moved aside before that is gone) (EMF, one document per
- * line, as CloudWatch would extract it), over the documents whose dimensions include `dimensions`.
+ * Every value of one metric the twin's handlers wrote to DATA_DIR/metrics.jsonl (EMF, one document per
+ * line, as CloudWatch would extract it), the part last moved aside included (`metrics.jsonl.1`; any
+ * part before it is gone), over the documents whose dimensions include `dimensions`.
  * With no dimensions asked, only the documents with no dimension but `service` count (the totals),
  * so a metric also published by ErrorCode is not counted twice.
  */
