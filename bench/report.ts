@@ -148,7 +148,7 @@ export function humanReport(
     'sendRateRatio',
     figures.sendRateRatio === null ? null : fixed(figures.sendRateRatio, 3),
     s
-      ? `${fixed(s.sendRateMps, 1)}/s of ${s.configuredMps}/s configured over the middle 80 % of acceptances (10th to 90th percentile, ${fixed(s.steadyFromS, 0)}-${fixed(s.steadyToS, 0)} s), median ${s.medianPerSecond}/s; ${int(s.recipients)} recipients, send consumer max concurrency ${s.sendMaxConcurrency}; ${int(s.missedSendSlots)} slots missed (${fixed((100 * s.missedSendSlots) / Math.max(1, s.accepted), 1)} % of sends: a send too late for its slot books another); ${loadText(s.load)}${s.completed ? '' : ` · INCOMPLETE: ${s.accepted} of ${s.recipients} sent`}`
+      ? `${fixed(s.sendRateMps, 1)}/s of ${s.configuredMps}/s configured over the middle 80 % of acceptances (10th to 90th percentile, ${fixed(s.steadyFromS, 0)}-${fixed(s.steadyToS, 0)} s), median ${s.medianPerSecond}/s; ${int(s.recipients)} recipients, send consumer max concurrency ${s.sendMaxConcurrency}; ${int(s.missedSendSlots)} slots missed while the sender was busy (${fixed((100 * s.missedSendSlots) / Math.max(1, s.accepted), 1)} % of sends: a send too late for its slot books another); ${loadText(s.load)}${s.completed ? '' : ` · INCOMPLETE: ${s.accepted} of ${s.recipients} sent`}`
       : '',
   );
   row(

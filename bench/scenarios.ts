@@ -157,10 +157,10 @@ export interface SendRateResult {
   readonly steadyToS: number;
   readonly provider429: number;
   /**
-   * Slots the send consumer left unused behind other booked sends during this broadcast, start and
+   * Slots the send consumer left unused while the sender was busy during this broadcast, start and
    * end included (its MissedSendSlots metric: a send too late for its slot books another). Pacing
-   * aims at RATE_HEADROOM of the sender's rate and never reuses a slot, so while the sender is booked
-   * ahead the rate is RATE_HEADROOM × sent ÷ (sent + missed): most of what sendRateRatio lacks.
+   * aims at RATE_HEADROOM of the sender's rate and never reuses a slot, so while the sender is busy
+   * the rate is RATE_HEADROOM × sent ÷ (sent + missed): most of what sendRateRatio lacks.
    */
   readonly missedSendSlots: number;
   readonly duplicates: number;

@@ -68,7 +68,9 @@ export class OperationsDashboard extends Construct {
         left: [sendsPerSecond, rateLimitedPerSecond],
         right: [
           metric('PacedWaits', { label: 'Paced waits per minute (tasks put back for a slot)' }),
-          metric('MissedSendSlots', { label: 'Missed send slots per minute (a send too late for its slot)' }),
+          metric('MissedSendSlots', {
+            label: 'Missed send slots per minute (a send too late for its slot, the sender busy)',
+          }),
         ],
         leftAnnotations: [{ value: props.senderMps, label: `Sender limit: ${props.senderMps}/s` }],
         leftYAxis: { min: 0 },

@@ -481,21 +481,21 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
   });
 
   it.each([
-    { bookedAhead: true, counted: 'counts the slot missed' },
-    { bookedAhead: false, counted: 'counts nothing when the sender was idle' },
+    { busy: true, counted: 'counts the slot missed when the sender was busy' },
+    { busy: false, counted: 'counts nothing when the sender was idle' },
   ])(
     'a send whose decisive broadcast read comes back after its slot books a new slot and leaves at that one, not late beside the next, and $counted',
-    async ({ bookedAhead }) => {
-      const { phones, tasks } = await rig.store([bookedAhead ? '4683' : '4685']);
+    async ({ busy }) => {
+      const { phones, tasks } = await rig.store([busy ? '4683' : '4685']);
       const phone = at(phones, 0);
       const booked: number[] = [];
       const pacer = {
-        // First a slot 150 ms ahead (time for the claim), then one 400 ms ahead: behind other sends
-        // (bookedAhead), or with nothing booked before it.
+        // First a slot 150 ms ahead (time for the claim), then one 400 ms ahead: behind 350 ms of
+        // other sends (busy), or with nothing booked before it.
         acquire: async () => {
           const slotAt = Date.now() + (booked.length === 0 ? 150 : 400);
           booked.push(slotAt);
-          return { ok: true as const, at: slotAt, bookedAhead: booked.length > 1 && bookedAhead };
+          return { ok: true as const, at: slotAt, behindMs: booked.length > 1 && busy ? 350 : 0 };
         },
         slowDown: async () => {},
       } as unknown as SenderPacer;
@@ -529,7 +529,7 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
       expect(booked.length).toBeGreaterThanOrEqual(2);
       expect(sentAt).toBeGreaterThanOrEqual(at(booked, booked.length - 1));
       // Each slot left behind other sends is counted: the capacity an operator sees the sender lose.
-      expect(metrics.sum('MissedSendSlots')).toBe(bookedAhead ? booked.length - 1 : 0);
+      expect(metrics.sum('MissedSendSlots')).toBe(busy ? booked.length - 1 : 0);
     },
   );
 
@@ -541,7 +541,7 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
       acquire: async () => {
         const slotAt = Date.now() + 150;
         booked.push(slotAt);
-        return { ok: true as const, at: slotAt, bookedAhead: true };
+        return { ok: true as const, at: slotAt, behindMs: 350 };
       },
       slowDown: async () => {},
     } as unknown as SenderPacer;

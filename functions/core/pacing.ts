@@ -55,12 +55,12 @@ export function slotIntervalMs(mps: number): number {
 }
 
 /**
- * A booked send slot (epoch ms), or how long until the sender has room again. `bookedAhead`: the
- * sender's schedule already ran past the earliest start asked for (other sends were booked before
- * this one); an idle sender's slot is simply the earliest start.
+ * A booked send slot (epoch ms), or how long until the sender has room again. `behindMs`: how far
+ * past the earliest start the booking asked for (BOOKING_LEAD_MS from then) the slot came, i.e. the
+ * sends booked before it (0 for an idle sender's first).
  */
 export type Pace =
-  | { readonly ok: true; readonly at: number; readonly bookedAhead?: boolean }
+  | { readonly ok: true; readonly at: number; readonly behindMs?: number }
   | { readonly ok: false; readonly retryAfterMs: number };
 
 /**
@@ -71,6 +71,18 @@ export type Pace =
 export async function waitUntil(at: number): Promise<void> {
   for (let wait = at - Date.now(); wait > 0; wait = at - Date.now())
     await new Promise((resolve) => setTimeout(resolve, wait));
+}
+
+/**
+ * Whether a booking found the sender busy: its slot (or, refused, its next free time) more than
+ * GATHER_MARGIN_MS past the earliest start. A slot a late send left then lies inside a run of booked
+ * sends, so it is capacity lost (MissedSendSlots); while the sender is idle or nearly so, a miss
+ * only delays that send.
+ */
+export function foundSenderBusy(pace: Pace): boolean {
+  return pace.ok
+    ? (pace.behindMs ?? 0) > GATHER_MARGIN_MS
+    : pace.retryAfterMs > BOOKING_LEAD_MS + GATHER_MARGIN_MS;
 }
 
 /**
@@ -186,8 +198,7 @@ export class SenderPacer {
                 ? {
                     ok: true,
                     at: result.firstSlotAt + i * intervalMs,
-                    // More than rounding (the schedule keeps times in 1/1024 ms) past the earliest start.
-                    bookedAhead: result.firstSlotAt > earliest + 1,
+                    behindMs: Math.max(0, result.firstSlotAt + i * intervalMs - earliest),
                   }
                 : { ok: false, retryAfterMs: Math.max(0, result.nextFreeAt - now) },
             );

@@ -35,8 +35,9 @@ export interface MetricDimensions {
   PacedWaits: Record<string, never>;
   /**
    * A send reached its booked slot too late to use it (a stalled Lambda, a slow read) and booked
-   * another behind sends already booked: the slot went unused, one slot interval (core/pacing.ts) of
-   * the sender's capacity lost. A miss while the sender is idle costs nothing and is not counted.
+   * another while the sender was busy (core/pacing.ts foundSenderBusy): the slot went unused inside a
+   * run of booked sends, one slot interval of the sender's capacity lost. A miss while the sender is
+   * idle or nearly so only delays that send, and is not counted.
    */
   MissedSendSlots: Record<string, never>;
   /** Twilio refused our credentials (20003/401), or a webhook came with a bad X-Twilio-Signature. */

@@ -5,7 +5,13 @@ import { z } from 'zod';
 import type { HandlerLogger } from '../commons/powertools.ts';
 import { redactPhones } from '../commons/powertools.ts';
 import { KEEP_ANY_ENTRY, providerSuppression, skippedMessage } from '../core/contacts.ts';
-import { MAX_PACING_WAIT_MS, type Pace, type SenderPacer, waitUntil } from '../core/pacing.ts';
+import {
+  foundSenderBusy,
+  MAX_PACING_WAIT_MS,
+  type Pace,
+  type SenderPacer,
+  waitUntil,
+} from '../core/pacing.ts';
 import { maskPhone } from '../core/phones.ts';
 import type {
   Broadcast,
@@ -525,7 +531,7 @@ export function createSendConsumer(deps: SendConsumerDeps) {
      * send that would leave more than the tolerance after its slot (a stalled event loop, a slow read
      * that several sends waited on together) books a new slot rather than crowd the next sends into
      * the provider's one-second window, a few times at most; each slot so left while the sender is
-     * booked ahead is MissedSendSlots.
+     * busy (foundSenderBusy) is MissedSendSlots.
      */
     const waitForSlot = async (
       booked: Pace & { ok: true },
@@ -556,9 +562,8 @@ export function createSendConsumer(deps: SendConsumerDeps) {
           Math.max(0, Math.min(MAX_PACING_WAIT_MS, remainingMs() - minRemainingMs)),
           messenger.mps,
         );
-        // The slot left is capacity lost when other sends were booked behind it (the new slot, or
-        // none within this invocation, comes after them); an idle sender's next slot is simply now.
-        if (!pace.ok || pace.bookedAhead) metrics.record('MissedSendSlots', 1, {});
+        // Capacity lost only while the sender is busy: the slot left lies inside a run of booked sends.
+        if (foundSenderBusy(pace)) metrics.record('MissedSendSlots', 1, {});
       }
       return { pace };
     };

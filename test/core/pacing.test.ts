@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   BOOKING_LEAD_MS,
   effectiveMps,
+  foundSenderBusy,
+  GATHER_MARGIN_MS,
   type Pace,
   RATE_HEADROOM,
   RECOVERY_MS,
@@ -60,11 +62,19 @@ describe('SenderPacer', () => {
     expect(schedule.bookings.every((n) => n <= 10)).toBe(true);
     expect(schedule.bookings.reduce((a, b) => a + b, 0)).toBe(25);
     expect(schedule.bookings.length).toBeLessThan(25);
-    // The first block found the sender idle (its slot is the earliest start); the others were booked
-    // behind it, so a slot one of them leaves is capacity lost (MissedSendSlots).
-    const ahead = paces.map((p) => (p.ok ? p.bookedAhead : undefined));
-    expect(ahead.filter((a) => a === false)).toHaveLength(schedule.bookings[0] ?? 0);
-    expect(ahead.filter((a) => a === true)).toHaveLength(25 - (schedule.bookings[0] ?? 0));
+    // Each slot says how far past the earliest start it came (the sends booked before it); past
+    // GATHER_MARGIN_MS the sender is busy, and a slot a late send leaves then is capacity lost.
+    const earliest = 10_000 + BOOKING_LEAD_MS;
+    expect(paces.map((p) => (p.ok ? p.at - (p.behindMs ?? Number.NaN) : Number.NaN))).toEqual(
+      paces.map(() => earliest),
+    );
+    const busy = paces.filter(foundSenderBusy).length;
+    expect(busy).toBe(slots.filter((at) => at - earliest > GATHER_MARGIN_MS).length);
+    expect(busy).toBeGreaterThan(0);
+    expect(busy).toBeLessThan(25);
+    expect(foundSenderBusy({ ok: false, retryAfterMs: 5_000 })).toBe(true);
+    // Refused with the sender free soon after (a short horizon near an invocation's end): not busy.
+    expect(foundSenderBusy({ ok: false, retryAfterMs: BOOKING_LEAD_MS })).toBe(false);
   });
 
   it('a sender booked well ahead lets a partial block fill before booking it: one write for callers who trickle in', async () => {
