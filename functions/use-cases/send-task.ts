@@ -43,7 +43,8 @@ import { heldForQuietHours } from './send-window.ts';
  *   → wait for the slot → check the broadcast again with a read newer than the claim (a cancel landed
  *     meanwhile: the claim is released, nothing sent) → one Twilio create with a per-message
  *     StatusCallback naming (broadcast, index, attempt, tenant)
- *   → accepted: the history entry records the SID (and, for a two-step template, the SID index) ·
+ *   → accepted: nothing written for a plain template (the ledger learns the SID from the message's
+ *     first callback); a two-step template writes the SID index ·
  *     429/20429/63018: claim released, the task back on the queue after a delay · another 4xx:
  *     `failed` with the code (and a retry when the code allows one) · 5xx/timeout/socket error: left
  *     `sending`, and the task back on the queue for when the claim's lease has run out.
