@@ -7,16 +7,25 @@
  * The schedule is a virtual clock (GCRA): `nextSlotAt` is the earliest free send time. Booking k
  * sends moves it k intervals on and hands back the k slot times, so sends are spaced evenly across
  * all consumers, with one write per block of sends rather than one per message. On a provider
- * rate-limit signal the rate is cut by 30 % and climbs back linearly over 15 s (multiplicative
- * decrease, linear recovery), so the sender finds its real limit again without a storm.
+ * rate-limit signal the rate is cut and climbs back linearly (multiplicative decrease, additive
+ * increase): by 10 % when the sender was at its full rate (most often one crowded second), by 30 %
+ * while it is still climbing back from a cut (a limit lower than configured), so the sender finds
+ * its real limit again without a storm, and one stray 429 costs a few slots, not hundreds.
  */
 import type { PaceState, SenderSchedule } from './ports.ts';
 
 export const DEFAULT_SENDER_MPS = 80;
 /** Aim this far under the limit: our clock and the provider's one-second windows disagree by milliseconds. */
 export const RATE_HEADROOM = 0.96;
-/** After a cut, the rate is back to the configured one this long later. */
-export const RECOVERY_MS = 15_000;
+/**
+ * After a cut the rate climbs back by this share of the configured rate per second: a 30 % cut is
+ * recovered in 15 s, a 10 % one in 5 s.
+ */
+export const RECOVERY_SHARE_PER_SECOND = 0.02;
+/** The cut on a signal while the sender paces at its full rate: one crowded second, most often. */
+export const FIRST_CUT_SHARE = 0.1;
+/** The cut on a signal while the sender still climbs back from a cut: its real limit is lower. */
+export const REPEAT_CUT_SHARE = 0.3;
 /** Cuts closer together than this are one signal (a batch's worth of 429s arrives at once). */
 export const CUT_DEBOUNCE_MS = 1_000;
 const MIN_MPS = 1;
@@ -32,21 +41,29 @@ export const BOOKING_LEAD_MS = 50;
  */
 export const MAX_PACING_WAIT_MS = 10_000;
 
-/** The rate to pace at now: the configured one, or on its way back to it after a cut. */
+/**
+ * The rate to pace at now (messages/s): the configured one, or on its way back to it after a cut,
+ * climbing RECOVERY_SHARE_PER_SECOND of the configured rate each second.
+ */
 export function effectiveMps(configuredMps: number, state: PaceState, nowMs: number): number {
   if (state.cutMps === undefined || state.cutAt === undefined) return configuredMps;
   const elapsed = nowMs - state.cutAt;
-  if (elapsed >= RECOVERY_MS || elapsed < 0) return configuredMps;
-  const cut = Math.min(state.cutMps, configuredMps);
-  return cut + (configuredMps - cut) * (elapsed / RECOVERY_MS);
+  if (elapsed < 0) return configuredMps;
+  const climbed = configuredMps * RECOVERY_SHARE_PER_SECOND * (elapsed / 1000);
+  return Math.min(configuredMps, Math.min(state.cutMps, configuredMps) + climbed);
 }
 
 /**
- * The rate after a provider rate-limit signal at `mps`: down by 30 %. One 429 from a jittery
- * moment costs little; a real limit lower than configured is found in a few cuts.
+ * The rate after a provider rate-limit signal (messages/s), from the rate paced at when it came
+ * (`currentMps`, effectiveMps). At the full rate the signal is most often one crowded second: on
+ * the twin, sends the simulator's thread took in a bunch (README "Benchmarks"); at Twilio a 429 is
+ * never processed and is retried (TWILIO.md), so a 10 % cut. While the rate still climbs back from
+ * a cut, the signal repeats: the sender's real limit is lower than configured, so a 30 % cut, and
+ * such a limit is found in a few.
  */
-export function slowedMps(mps: number): number {
-  return Math.max(MIN_MPS, mps * 0.7);
+export function slowedMps(configuredMps: number, currentMps: number): number {
+  const share = currentMps >= configuredMps ? FIRST_CUT_SHARE : REPEAT_CUT_SHARE;
+  return Math.max(MIN_MPS, currentMps * (1 - share));
 }
 
 /** Milliseconds between two sends of one sender at `mps`, headroom included. */
@@ -148,7 +165,7 @@ export class SenderPacer {
     const lane = this.#lane(sender);
     const now = this.#now();
     if (lane.state.cutAt !== undefined && now - lane.state.cutAt < CUT_DEBOUNCE_MS) return;
-    const cutMps = slowedMps(effectiveMps(lane.mps, lane.state, now));
+    const cutMps = slowedMps(lane.mps, effectiveMps(lane.mps, lane.state, now));
     lane.state = { ...lane.state, cutMps, cutAt: now };
     await this.#schedule.cut(sender, cutMps, now, CUT_DEBOUNCE_MS);
   }

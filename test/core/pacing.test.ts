@@ -6,7 +6,6 @@ import {
   GATHER_MARGIN_MS,
   type Pace,
   RATE_HEADROOM,
-  RECOVERY_MS,
   SenderPacer,
   slotIntervalMs,
   slowedMps,
@@ -38,14 +37,23 @@ describe('pacing arithmetic', () => {
     expect(1000 / slotIntervalMs(80)).toBeGreaterThanOrEqual(76);
   });
 
-  it('slows down on a rate-limit signal and climbs back linearly to the configured rate', () => {
-    expect(slowedMps(80)).toBeCloseTo(56);
-    expect(slowedMps(1)).toBe(1);
-    const cut = { cutMps: 40, cutAt: 1_000 }; // as slowedMps(80) would be, rounded
+  it('cuts 10 % on a signal at the full rate and 30 % on one while still climbing back from a cut', () => {
+    expect(slowedMps(80, 80)).toBeCloseTo(72);
+    expect(slowedMps(80, 76)).toBeCloseTo(53.2);
+    expect(slowedMps(1, 1)).toBe(1);
+  });
+
+  it('climbs back linearly, 2 % of the configured rate a second: a 10 % cut in 5 s, a 30 % one in 15 s', () => {
     expect(effectiveMps(80, {}, 5_000)).toBe(80);
-    expect(effectiveMps(80, cut, 1_000)).toBe(40);
-    expect(effectiveMps(80, cut, 1_000 + RECOVERY_MS / 2)).toBeCloseTo(60);
-    expect(effectiveMps(80, cut, 1_000 + RECOVERY_MS)).toBe(80);
+    const small = { cutMps: 72, cutAt: 1_000 };
+    expect(effectiveMps(80, small, 1_000)).toBe(72);
+    expect(effectiveMps(80, small, 3_500)).toBeCloseTo(76);
+    expect(effectiveMps(80, small, 6_000)).toBe(80);
+    const deep = { cutMps: 56, cutAt: 1_000 };
+    expect(effectiveMps(80, deep, 8_500)).toBeCloseTo(68);
+    expect(effectiveMps(80, deep, 15_999)).toBeLessThan(80);
+    expect(effectiveMps(80, deep, 16_000)).toBe(80);
+    expect(effectiveMps(80, deep, 60_000)).toBe(80);
   });
 });
 
@@ -107,17 +115,48 @@ describe('SenderPacer', () => {
     expect(refused.ok ? 0 : refused.retryAfterMs).toBeGreaterThan(4_000);
   });
 
-  it('a slow-down cuts the rate for the next bookings, once per burst of 429s', async () => {
+  it('a slow-down cuts the rate for the next bookings, once per burst of 429s, deeper when they repeat', async () => {
     const schedule = new MemorySchedule();
     let now = 0;
     const pacer = new SenderPacer(schedule, { configuredMps: 40, blockSize: 1, now: () => now });
     await Promise.all([pacer.slowDown('s'), pacer.slowDown('s'), pacer.slowDown('s')]);
-    expect(schedule.state).toEqual({ cutMps: 28, cutAt: 0 });
+    expect(schedule.state).toEqual({ cutMps: 36, cutAt: 0 });
     const a = await pacer.acquire('s', 60_000);
     const b = await pacer.acquire('s', 60_000);
-    expect(a.ok && b.ok && b.at - a.at).toBeCloseTo(slotIntervalMs(28));
-    now = RECOVERY_MS;
+    expect(a.ok && b.ok && b.at - a.at).toBeCloseTo(slotIntervalMs(36));
+    // Another burst 2 s on, the rate still climbing back (36 + 2 × 0.8 = 37.6): a limit below 40.
+    now = 2_000;
     await pacer.slowDown('s');
-    expect(schedule.state).toEqual({ cutMps: 28, cutAt: RECOVERY_MS });
+    expect(schedule.state.cutMps).toBeCloseTo(37.6 * 0.7);
+    expect(schedule.state.cutAt).toBe(2_000);
+    // Climbed back in full (26.32 → 40 takes 17.1 s): a signal then is a crowded second again.
+    now = 20_000;
+    await pacer.acquire('s', 60_000);
+    await pacer.slowDown('s');
+    expect(schedule.state).toEqual({ cutMps: 36, cutAt: 20_000 });
+  });
+
+  it('one stray 429 at the full rate costs a sender a few slots, not hundreds', async () => {
+    // 80/s for 25 s (a broadcast of 2,000), one signal at 5 s: the slots booked against none.
+    const slotsIn = async (signalAt?: number) => {
+      const schedule = new MemorySchedule();
+      let now = 0;
+      const pacer = new SenderPacer(schedule, { configuredMps: 80, blockSize: 1, now: () => now });
+      let slots = 0;
+      while (now < 25_000) {
+        if (signalAt !== undefined && now >= signalAt && schedule.state.cutAt === undefined)
+          await pacer.slowDown('s');
+        const pace = await pacer.acquire('s', 60_000);
+        if (!pace.ok) throw new Error('not booked');
+        // The next booking while this slot is still ahead: a busy sender, slots back to back.
+        now = pace.at - BOOKING_LEAD_MS - 10;
+        slots++;
+      }
+      return slots;
+    };
+    const lost = (await slotsIn()) - (await slotsIn(5_000));
+    // 10 % of 76.8/s, recovered linearly over 5 s: 19 slots (a 30 % cut over 15 s was 173).
+    expect(lost).toBeGreaterThanOrEqual(17);
+    expect(lost).toBeLessThanOrEqual(21);
   });
 });
