@@ -240,4 +240,21 @@ describe('per-sender pacing across consumers', () => {
     // 50 → 45 messages/s (a 10 % cut, the sender at its full rate) for every container of this sender.
     expect(gap).toBeCloseTo(slotIntervalMs(45), 1);
   }, 30_000);
+
+  it('a signal in another container while the rate still climbs back is a repeat: the deeper cut, for all', async () => {
+    const sender = `whatsapp:+1777${Date.now()}`;
+    let instant = Date.now();
+    const a = new SenderPacer(schedule, { configuredMps: 50, blockSize: 1, now: () => instant });
+    const b = new SenderPacer(schedule, { configuredMps: 50, blockSize: 1, now: () => instant });
+    await a.slowDown(sender); // 50 → 45
+    await b.acquire(sender, 60_000); // b learns the cut from the schedule
+    instant += 1_500; // climbing back 1 message/s a second: 46.5
+    await b.slowDown(sender);
+    await a.acquire(sender, 60_000); // a learns b's cut
+    const first = await a.acquire(sender, 60_000);
+    const second = await a.acquire(sender, 60_000);
+    const gap = first.ok && second.ok ? second.at - first.at : 0;
+    // A limit below the configured rate: 46.5 → 32.55 (30 %), not another 10 %.
+    expect(gap).toBeCloseTo(slotIntervalMs(46.5 * 0.7), 1);
+  }, 30_000);
 });
