@@ -9,6 +9,7 @@ import {
   foundSenderBusy,
   MAX_PACING_WAIT_MS,
   type Pace,
+  SENDS_PER_INVOCATION,
   type SenderPacer,
   waitUntil,
 } from '../core/pacing.ts';
@@ -68,7 +69,7 @@ export interface SendConsumerDeps extends ReconcileDeps {
   readonly statusCallbackBase: () => string;
   /** Paces sends per sender across every consumer; without it, sends are not paced. */
   readonly pacer?: SenderPacer;
-  /** Records of one sender in flight at once within one invocation; default 10. */
+  /** Records of one sender in flight at once within one invocation; default SENDS_PER_INVOCATION (25), as deployed. */
   readonly concurrency?: number;
   /** Below this much Lambda time left, a task is put back unclaimed; default 10 s. */
   readonly minRemainingMs?: number;
@@ -147,7 +148,7 @@ const MAX_DELAY_SECONDS = 900;
 export function createSendConsumer(deps: SendConsumerDeps) {
   const log = deps.logger;
   const now = deps.now ?? (() => new Date());
-  const concurrency = Math.max(1, deps.concurrency ?? 10);
+  const concurrency = Math.max(1, deps.concurrency ?? SENDS_PER_INVOCATION);
   const minRemainingMs = deps.minRemainingMs ?? 10_000;
 
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
