@@ -10,7 +10,8 @@
  * rate-limit signal the rate is cut and climbs back linearly (multiplicative decrease, additive
  * increase): by 10 % when the sender was at its full rate (most often one crowded second), by 30 %
  * while it is still climbing back from a cut (a limit lower than configured), so the sender finds
- * its real limit again without a storm, and one stray 429 costs a few slots, not hundreds.
+ * its real limit again without a storm, and one stray 429 costs a sender at 80/s about 19 slots,
+ * not the 173 a 30 % cut recovered over 15 s did.
  */
 import type { PaceState, SenderSchedule } from './ports.ts';
 
@@ -21,11 +22,11 @@ export const RATE_HEADROOM = 0.96;
  * After a cut the rate climbs back by this share of the configured rate per second: a 30 % cut is
  * recovered in 15 s, a 10 % one in 5 s.
  */
-export const RECOVERY_SHARE_PER_SECOND = 0.02;
+const RECOVERY_SHARE_PER_SECOND = 0.02;
 /** The cut on a signal while the sender paces at its full rate: one crowded second, most often. */
-export const FIRST_CUT_SHARE = 0.1;
+const FIRST_CUT_SHARE = 0.1;
 /** The cut on a signal while the sender still climbs back from a cut: its real limit is lower. */
-export const REPEAT_CUT_SHARE = 0.3;
+const REPEAT_CUT_SHARE = 0.3;
 /** Cuts closer together than this are one signal (a batch's worth of 429s arrives at once). */
 export const CUT_DEBOUNCE_MS = 1_000;
 const MIN_MPS = 1;
@@ -56,7 +57,7 @@ export function effectiveMps(configuredMps: number, state: PaceState, nowMs: num
 /**
  * The rate after a provider rate-limit signal (messages/s), from the rate paced at when it came
  * (`currentMps`, effectiveMps). At the full rate the signal is most often one crowded second: on
- * the twin, sends the simulator's thread took in a bunch (README "Benchmarks"); at Twilio a 429 is
+ * the twin, sends the simulator's thread took in a bunch (README "Benchmark and cost"); at Twilio a 429 is
  * never processed and is retried (TWILIO.md), so a 10 % cut. While the rate still climbs back from
  * a cut, the signal repeats: the sender's real limit is lower than configured, so a 30 % cut, and
  * such a limit is found in a few.
