@@ -225,36 +225,40 @@ describe('per-sender pacing across consumers', () => {
     expect(next).toMatchObject({ booked: true, firstSlotAt: first.nextFreeAt });
   }, 30_000);
 
+  /** Two containers' pacers of one 50/s sender over the shared schedule, on the clock given. */
+  const twoContainers = (now: () => number) =>
+    [0, 1].map(() => new SenderPacer(schedule, { configuredMps: 50, blockSize: 1, now })) as [
+      SenderPacer,
+      SenderPacer,
+    ];
+  /** The spacing a container books now: one booking learns the schedule's cut, the next two show it. */
+  async function bookedSpacing(pacer: SenderPacer, sender: string): Promise<number> {
+    await pacer.acquire(sender, 60_000);
+    const first = await pacer.acquire(sender, 60_000);
+    const second = await pacer.acquire(sender, 60_000);
+    return first.ok && second.ok ? second.at - first.at : 0;
+  }
+
   it("a slow-down in one container slows the sender's pace in the others", async () => {
     const sender = `whatsapp:+1666${Date.now()}`;
     // One instant for both containers: the cut's recovery (back to 50/s over 5 s) and an idle
     // schedule's fresh start do not move with how long this machine takes between the calls.
     const instant = Date.now();
-    const a = new SenderPacer(schedule, { configuredMps: 50, blockSize: 1, now: () => instant });
-    const b = new SenderPacer(schedule, { configuredMps: 50, blockSize: 1, now: () => instant });
+    const [a, b] = twoContainers(() => instant);
     await a.slowDown(sender);
-    await b.acquire(sender, 60_000); // learns the cut from the schedule
-    const first = await b.acquire(sender, 60_000);
-    const second = await b.acquire(sender, 60_000);
-    const gap = first.ok && second.ok ? second.at - first.at : 0;
     // 50 → 45 messages/s (a 10 % cut, the sender at its full rate) for every container of this sender.
-    expect(gap).toBeCloseTo(slotIntervalMs(45), 1);
+    expect(await bookedSpacing(b, sender)).toBeCloseTo(slotIntervalMs(45), 1);
   }, 30_000);
 
   it('a signal in another container while the rate still climbs back is a repeat: the deeper cut, for all', async () => {
     const sender = `whatsapp:+1777${Date.now()}`;
     let instant = Date.now();
-    const a = new SenderPacer(schedule, { configuredMps: 50, blockSize: 1, now: () => instant });
-    const b = new SenderPacer(schedule, { configuredMps: 50, blockSize: 1, now: () => instant });
+    const [a, b] = twoContainers(() => instant);
     await a.slowDown(sender); // 50 → 45
     await b.acquire(sender, 60_000); // b learns the cut from the schedule
     instant += 1_500; // climbing back 1 message/s a second: 46.5
     await b.slowDown(sender);
-    await a.acquire(sender, 60_000); // a learns b's cut
-    const first = await a.acquire(sender, 60_000);
-    const second = await a.acquire(sender, 60_000);
-    const gap = first.ok && second.ok ? second.at - first.at : 0;
     // A limit below the configured rate: 46.5 → 32.55 (30 %), not another 10 %.
-    expect(gap).toBeCloseTo(slotIntervalMs(46.5 * 0.7), 1);
+    expect(await bookedSpacing(a, sender)).toBeCloseTo(slotIntervalMs(46.5 * 0.7), 1);
   }, 30_000);
 });
