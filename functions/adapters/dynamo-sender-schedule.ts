@@ -100,12 +100,21 @@ export class DynamoSenderSchedule implements SenderSchedule {
     if (Number.isFinite(next)) this.#lastNextSlot.set(sender, next);
   }
 
-  async cut(sender: string, cutMps: number, nowMs: number, debounceMs: number): Promise<void> {
-    await this.#update(sender, {
+  async cut(
+    sender: string,
+    request: { cutMps: number; nowMs: number; seen: PaceState },
+  ): ReturnType<SenderSchedule['cut']> {
+    const { cutMps, nowMs, seen } = request;
+    const result = await this.#update(sender, {
       UpdateExpression: 'SET cutMps = :mps, cutAt = :now',
-      ConditionExpression: 'attribute_not_exists(cutAt) OR cutAt < :debounced',
-      ExpressionAttributeValues: { ':mps': cutMps, ':now': nowMs, ':debounced': nowMs - debounceMs },
+      ConditionExpression: seen.cutAt === undefined ? 'attribute_not_exists(cutAt)' : 'cutAt = :seen',
+      ExpressionAttributeValues: {
+        ':mps': cutMps,
+        ':now': nowMs,
+        ...(seen.cutAt === undefined ? {} : { ':seen': seen.cutAt }),
+      },
     });
+    return { cut: result.updated, state: stateOf(result.item ?? {}) };
   }
 
   /** A conditional update; on a failed condition, the item as it is (no second read when DynamoDB returns it). */

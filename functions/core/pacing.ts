@@ -9,9 +9,10 @@
  * all consumers, with one write per block of sends rather than one per message. On a provider
  * rate-limit signal the rate is cut and climbs back linearly (multiplicative decrease, additive
  * increase): by 10 % when the sender was at its full rate (most often one crowded second), by 30 %
- * while it is still climbing back from a cut (a limit lower than configured), so the sender finds
- * its real limit again without a storm, and one stray 429 costs a sender at 80/s about 19 slots,
- * not the 173 a 30 % cut recovered over 15 s did.
+ * while it is still climbing back from a cut (a limit lower than configured); once per round of
+ * sends, judged from the cut stored on the schedule. So the sender finds its real limit again
+ * without a storm, and one stray 429 costs a sender at 80/s about 19 slots, not the 173 a 30 % cut
+ * recovered over 15 s did.
  */
 import type { PaceState, SenderSchedule } from './ports.ts';
 
@@ -19,8 +20,8 @@ export const DEFAULT_SENDER_MPS = 80;
 /** Aim this far under the limit: our clock and the provider's one-second windows disagree by milliseconds. */
 export const RATE_HEADROOM = 0.96;
 /**
- * After a cut the rate climbs back by this share of the configured rate per second: a 30 % cut is
- * recovered in 15 s, a 10 % one in 5 s.
+ * After a cut the rate climbs back by this share of the configured rate per second: a 10 % cut of
+ * the full rate is recovered in 5 s, a 30 % one in 15 s, a cut from lower than the full rate later.
  */
 const RECOVERY_SHARE_PER_SECOND = 0.02;
 /** The cut on a signal while the sender paces at its full rate: one crowded second, most often. */
@@ -78,7 +79,7 @@ export function slotIntervalMs(mps: number): number {
  * sends booked before it (0 for an idle sender's first).
  */
 export type Pace =
-  | { readonly ok: true; readonly at: number; readonly behindMs?: number }
+  | { readonly ok: true; readonly at: number; readonly behindMs?: number; readonly bookedAt?: number }
   | { readonly ok: false; readonly retryAfterMs: number };
 
 /**
@@ -161,14 +162,29 @@ export class SenderPacer {
     return pace;
   }
 
-  /** A 429/20429/63018 from the provider: cut the sender's rate for everyone, once per burst. */
-  async slowDown(sender: string): Promise<void> {
+  /**
+   * A 429/20429/63018 from the provider for a send booked at `bookedAt` (epoch ms, Pace's): cut the
+   * sender's rate for everyone, once per burst. A send booked before the last cut went out at the
+   * spacing before it, so its signal is already answered: one cut per round of sends, as in TCP's
+   * congestion control. The cut is judged from the stored one (SenderSchedule.cut), not from this
+   * container's view, which is only as fresh as its last booking.
+   */
+  async slowDown(sender: string, bookedAt?: number): Promise<void> {
     const lane = this.#lane(sender);
     const now = this.#now();
-    if (lane.state.cutAt !== undefined && now - lane.state.cutAt < CUT_DEBOUNCE_MS) return;
-    const cutMps = slowedMps(lane.mps, effectiveMps(lane.mps, lane.state, now));
-    lane.state = { ...lane.state, cutMps, cutAt: now };
-    await this.#schedule.cut(sender, cutMps, now, CUT_DEBOUNCE_MS);
+    const answered = (state: PaceState) =>
+      state.cutAt !== undefined &&
+      (now - state.cutAt < CUT_DEBOUNCE_MS || (bookedAt !== undefined && bookedAt < state.cutAt));
+    let seen = lane.state;
+    for (let tries = 0; tries < 2 && !answered(seen); tries++) {
+      const cutMps = slowedMps(lane.mps, effectiveMps(lane.mps, seen, now));
+      // This container slows at once (and its other signals of the burst stop here) until the store answers.
+      lane.state = { cutMps, cutAt: now };
+      const stored = await this.#schedule.cut(sender, { cutMps, nowMs: now, seen });
+      lane.state = stored.state;
+      if (stored.cut) return;
+      seen = stored.state;
+    }
   }
 
   #lane(sender: string): Lane {
@@ -217,6 +233,7 @@ export class SenderPacer {
                     ok: true,
                     at: result.firstSlotAt + i * intervalMs,
                     behindMs: Math.max(0, result.firstSlotAt + i * intervalMs - earliest),
+                    bookedAt: now,
                   }
                 : { ok: false, retryAfterMs: Math.max(0, result.nextFreeAt - now) },
             );

@@ -635,8 +635,16 @@ export interface SenderSchedule {
     | { readonly booked: true; readonly firstSlotAt: number; readonly state: PaceState }
     | { readonly booked: false; readonly nextFreeAt: number; readonly state: PaceState }
   >;
-  /** Records a rate cut for everyone (ignored when another landed less than `debounceMs` ago). */
-  cut(sender: string, cutMps: number, nowMs: number, debounceMs: number): Promise<void>;
+  /**
+   * Records a rate cut for everyone: `cutMps` (messages/s) from `nowMs`, judged from `seen`, the cut
+   * this container knew of. Written only while the stored cut is still `seen` (none, or the same
+   * `cutAt`), so a container with a stale view never overwrites a deeper cut with a shallower one;
+   * answers whether it was written, and the stored state either way.
+   */
+  cut(
+    sender: string,
+    request: { cutMps: number; nowMs: number; seen: PaceState },
+  ): Promise<{ readonly cut: boolean; readonly state: PaceState }>;
 }
 
 /** What the tenant's send history says of one person (frequency caps, the messaging limit). */

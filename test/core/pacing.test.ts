@@ -25,8 +25,12 @@ class MemorySchedule implements SenderSchedule {
     this.next.set(sender, start + r.count * r.intervalMs);
     return { booked: true as const, firstSlotAt: start, state: this.state };
   }
-  async cut(_sender: string, cutMps: number, nowMs: number) {
+  cuts = 0;
+  async cut(_sender: string, { cutMps, nowMs, seen }: { cutMps: number; nowMs: number; seen: PaceState }) {
+    if (this.state.cutAt !== seen.cutAt) return { cut: false, state: this.state };
+    this.cuts++;
     this.state = { cutMps, cutAt: nowMs };
+    return { cut: true, state: this.state };
   }
 }
 
@@ -121,6 +125,7 @@ describe('SenderPacer', () => {
     const pacer = new SenderPacer(schedule, { configuredMps: 40, blockSize: 1, now: () => now });
     await Promise.all([pacer.slowDown('s'), pacer.slowDown('s'), pacer.slowDown('s')]);
     expect(schedule.state).toEqual({ cutMps: 36, cutAt: 0 });
+    expect(schedule.cuts).toBe(1);
     const a = await pacer.acquire('s', 60_000);
     const b = await pacer.acquire('s', 60_000);
     expect(a.ok && b.ok && b.at - a.at).toBeCloseTo(slotIntervalMs(36));
@@ -134,6 +139,40 @@ describe('SenderPacer', () => {
     await pacer.acquire('s', 60_000);
     await pacer.slowDown('s');
     expect(schedule.state).toEqual({ cutMps: 36, cutAt: 20_000 });
+  });
+
+  it('a signal from a send booked before the last cut is already answered: only sends paced after it can repeat', async () => {
+    const schedule = new MemorySchedule();
+    let now = 0;
+    const pacer = new SenderPacer(schedule, { configuredMps: 40, blockSize: 1, now: () => now });
+    const early = await pacer.acquire('s', 60_000);
+    now = 500;
+    await pacer.slowDown('s', early.ok ? early.bookedAt : undefined);
+    expect(schedule.state).toEqual({ cutMps: 36, cutAt: 500 });
+    // 2 s on, a 429 of a send booked before that cut (the schedule was booked ahead): no second cut.
+    now = 2_500;
+    await pacer.slowDown('s', early.ok ? early.bookedAt : undefined);
+    expect(schedule.cuts).toBe(1);
+    // One booked since: the limit is lower than the cut rate too, and the cut goes deeper.
+    const later = await pacer.acquire('s', 60_000);
+    await pacer.slowDown('s', later.ok ? later.bookedAt : undefined);
+    expect(schedule.cuts).toBe(2);
+    expect(schedule.state.cutMps).toBeCloseTo((36 + 2 * 0.8) * 0.7);
+  });
+
+  it('a container that has not booked since another cut judges its signal from the stored cut', async () => {
+    const schedule = new MemorySchedule();
+    let now = 0;
+    const options = { configuredMps: 40, blockSize: 1, now: () => now };
+    const [a, b] = [new SenderPacer(schedule, options), new SenderPacer(schedule, options)];
+    await a.slowDown('s'); // 40 → 36
+    now = 2_000;
+    await a.slowDown('s'); // a repeat: 37.6 → 26.32
+    now = 3_000;
+    // b has seen neither cut: judged from its own view it would cut 10 % from 40, raising the rate to 36.
+    await b.slowDown('s');
+    expect(schedule.state.cutAt).toBe(3_000);
+    expect(schedule.state.cutMps).toBeCloseTo((26.32 + 0.8) * 0.7);
   });
 
   it('one stray 429 at the full rate costs a sender at 80/s about 19 slots, not the 173 of a 30 % cut', async () => {

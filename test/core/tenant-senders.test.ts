@@ -73,7 +73,9 @@ class MemorySchedule implements SenderSchedule {
     this.next.set(sender, start + r.count * r.intervalMs);
     return { booked: true as const, firstSlotAt: start, state: {} as PaceState };
   }
-  async cut() {}
+  async cut() {
+    return { cut: false, state: {} };
+  }
 }
 
 describe('pacing per sender', () => {

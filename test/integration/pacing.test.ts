@@ -261,4 +261,18 @@ describe('per-sender pacing across consumers', () => {
     // A limit below the configured rate: 46.5 → 32.55 (30 %), not another 10 %.
     expect(await bookedSpacing(a, sender)).toBeCloseTo(slotIntervalMs(46.5 * 0.7), 1);
   }, 30_000);
+
+  it('a container that has not booked since the others cut judges its signal from the stored cut: the rate never rises', async () => {
+    const sender = `whatsapp:+1888${Date.now()}`;
+    let instant = Date.now();
+    const [a, b] = twoContainers(() => instant);
+    await a.slowDown(sender); // 50 → 45
+    instant += 1_500;
+    await a.slowDown(sender); // a repeat: 46.5 → 32.55
+    instant += 1_500;
+    // b has seen neither cut; from its own view it would cut 10 % from 50, to 45. From the stored
+    // cut, climbing back (34.05), it is another repeat.
+    await b.slowDown(sender);
+    expect(await bookedSpacing(a, sender)).toBeCloseTo(slotIntervalMs(34.05 * 0.7), 1);
+  }, 30_000);
 });
