@@ -251,8 +251,18 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     const queue = await queues.queue('send-waiting', { maxReceiveCount: 2 });
     const sendQueue = new SqsTaskQueue<SendTask>(queues.client, queue.main.url);
     const delays: number[] = [];
+    // Each 429 reaches the pacer with the rate its send was paced at: how the pacer tells a repeat
+    // from a send paced before its last cut (core/pacing.ts).
+    const signals: (number | undefined)[] = [];
+    const pacer = {
+      acquire: async () => ({ ok: true as const, at: Date.now() + 50, pacedMps: 77 }),
+      slowDown: async (_sender: string, pacedMps?: number) => {
+        signals.push(pacedMps);
+      },
+    } as unknown as SenderPacer;
     // As functions/send-messages.ts wires it: back on the send queue as a new message.
     const viaQueue = consumer({
+      pacer,
       requeue: async (task, delaySeconds) => {
         delays.push(delaySeconds);
         await sendQueue.enqueue([task]); // the delay itself is SQS's: not waited for here
@@ -287,6 +297,7 @@ describe('the send consumer against DynamoDB Local and the Twilio simulator', { 
     await round();
 
     expect(receiveCounts).toEqual(['1', '1', '1', '1', '1', '1']);
+    expect(signals).toEqual([77, 77, 77, 77, 77]);
     expect(delays).toHaveLength(5);
     for (const delay of delays) expect(delay).toBeGreaterThanOrEqual(2);
     expect(rig.sentTo(phone)).toHaveLength(1);

@@ -49,8 +49,8 @@ export const MAX_PACING_WAIT_MS = 10_000;
  */
 export function effectiveMps(configuredMps: number, state: PaceState, nowMs: number): number {
   if (state.cutMps === undefined || state.cutAt === undefined) return configuredMps;
-  const elapsed = nowMs - state.cutAt;
-  if (elapsed < 0) return configuredMps;
+  // A cut stamped by a container whose clock runs ahead applies in full until this clock reaches it.
+  const elapsed = Math.max(0, nowMs - state.cutAt);
   const climbed = configuredMps * RECOVERY_SHARE_PER_SECOND * (elapsed / 1000);
   return Math.min(configuredMps, Math.min(state.cutMps, configuredMps) + climbed);
 }
@@ -76,10 +76,11 @@ export function slotIntervalMs(mps: number): number {
 /**
  * A booked send slot (epoch ms), or how long until the sender has room again. `behindMs`: how far
  * past the earliest start the booking asked for (BOOKING_LEAD_MS from then) the slot came, i.e. the
- * sends booked before it (0 for an idle sender's first).
+ * sends booked before it (0 for an idle sender's first). `pacedMps`: the rate its block was spaced
+ * at (messages/s before headroom), which tells a rate-limit signal for it from a repeat.
  */
 export type Pace =
-  | { readonly ok: true; readonly at: number; readonly behindMs?: number; readonly bookedAt?: number }
+  | { readonly ok: true; readonly at: number; readonly behindMs?: number; readonly pacedMps?: number }
   | { readonly ok: false; readonly retryAfterMs: number };
 
 /**
@@ -116,7 +117,10 @@ export const GATHER_MAX_MS = 100;
 interface Lane {
   readonly waiters: ((pace: Pace | Error) => void)[];
   booking: boolean;
+  /** The stored cut as last learned here (SenderPacer.#learn): only ever a newer one replaces it. */
   state: PaceState;
+  /** A cut being written from here: the burst's other signals here wait for it, not write again. */
+  cutting?: Promise<void> | undefined;
   /** This sender's own rate (messages/s before headroom): each sender paces to its own limit. */
   mps: number;
   /** The end of the last block booked here (epoch ms): how far ahead the sender is booked, at least. */
@@ -163,28 +167,46 @@ export class SenderPacer {
   }
 
   /**
-   * A 429/20429/63018 from the provider for a send booked at `bookedAt` (epoch ms, Pace's): cut the
-   * sender's rate for everyone, once per burst. A send booked before the last cut went out at the
-   * spacing before it, so its signal is already answered: one cut per round of sends, as in TCP's
-   * congestion control. The cut is judged from the stored one (SenderSchedule.cut), not from this
-   * container's view, which is only as fresh as its last booking.
+   * A 429/20429/63018 from the provider for a send paced at `pacedMps` (Pace's): cut the sender's
+   * rate for everyone, once per round of sends. Signals within CUT_DEBOUNCE_MS of a cut are its
+   * burst; a send paced faster than the stored cut's rate now went out before that cut took effect
+   * (booked before it, or by a container that had not learned it), so its signal is answered too,
+   * as in TCP's congestion control. The cut is judged from the stored one (SenderSchedule.cut), not
+   * from this container's view, which is only as fresh as its last booking.
    */
-  async slowDown(sender: string, bookedAt?: number): Promise<void> {
+  async slowDown(sender: string, pacedMps?: number): Promise<void> {
     const lane = this.#lane(sender);
+    if (lane.cutting) return lane.cutting;
+    lane.cutting = this.#cut(sender, lane, pacedMps).finally(() => {
+      lane.cutting = undefined;
+    });
+    return lane.cutting;
+  }
+
+  async #cut(sender: string, lane: Lane, pacedMps: number | undefined): Promise<void> {
     const now = this.#now();
     const answered = (state: PaceState) =>
       state.cutAt !== undefined &&
-      (now - state.cutAt < CUT_DEBOUNCE_MS || (bookedAt !== undefined && bookedAt < state.cutAt));
+      (now - state.cutAt < CUT_DEBOUNCE_MS ||
+        (pacedMps !== undefined && pacedMps > effectiveMps(lane.mps, state, now)));
+    // Judged once from what this container knew and, if another cut landed meanwhile, once from that.
     let seen = lane.state;
     for (let tries = 0; tries < 2 && !answered(seen); tries++) {
       const cutMps = slowedMps(lane.mps, effectiveMps(lane.mps, seen, now));
-      // This container slows at once (and its other signals of the burst stop here) until the store answers.
-      lane.state = { cutMps, cutAt: now };
       const stored = await this.#schedule.cut(sender, { cutMps, nowMs: now, seen });
-      lane.state = stored.state;
+      this.#learn(lane, stored.state);
       if (stored.cut) return;
       seen = stored.state;
     }
+  }
+
+  /**
+   * Takes a stored cut learned from the schedule unless a newer one is known here already: a
+   * booking's answer may arrive after a cut's, with the item as it was before it.
+   */
+  #learn(lane: Lane, state: PaceState): void {
+    if ((state.cutAt ?? Number.NEGATIVE_INFINITY) >= (lane.state.cutAt ?? Number.NEGATIVE_INFINITY))
+      lane.state = state;
   }
 
   #lane(sender: string): Lane {
@@ -217,13 +239,14 @@ export class SenderPacer {
     lane.booking = true;
     const now = this.#now();
     const count = Math.min(this.#blockSize, lane.waiters.length);
-    const intervalMs = slotIntervalMs(effectiveMps(lane.mps, lane.state, now));
+    const pacedMps = effectiveMps(lane.mps, lane.state, now);
+    const intervalMs = slotIntervalMs(pacedMps);
     const earliest = now + BOOKING_LEAD_MS;
     this.#schedule
       .book(sender, { count, intervalMs, nowMs: earliest, horizonMs })
       .then(
         (result) => {
-          lane.state = result.state;
+          this.#learn(lane, result.state);
           if (result.booked) lane.bookedUntil = result.firstSlotAt + count * intervalMs;
           const waiters = lane.waiters.splice(0, count);
           waiters.forEach((resolve, i) => {
@@ -233,7 +256,7 @@ export class SenderPacer {
                     ok: true,
                     at: result.firstSlotAt + i * intervalMs,
                     behindMs: Math.max(0, result.firstSlotAt + i * intervalMs - earliest),
-                    bookedAt: now,
+                    pacedMps,
                   }
                 : { ok: false, retryAfterMs: Math.max(0, result.nextFreeAt - now) },
             );

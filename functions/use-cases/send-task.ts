@@ -359,7 +359,7 @@ export function createSendConsumer(deps: SendConsumerDeps) {
         case 'requeue-rate-limited': {
           // The provider says we are over its rate: every consumer of this sender slows down.
           await deps.pacer
-            ?.slowDown(messenger.sender, pace?.ok ? pace.bookedAt : undefined)
+            ?.slowDown(messenger.sender, pace?.ok ? pace.pacedMps : undefined)
             .catch((error: unknown) => log.warn('could not record the rate cut', { error: String(error) }));
           const released =
             kind === 'followUp'

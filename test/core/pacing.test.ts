@@ -141,23 +141,54 @@ describe('SenderPacer', () => {
     expect(schedule.state).toEqual({ cutMps: 36, cutAt: 20_000 });
   });
 
-  it('a signal from a send booked before the last cut is already answered: only sends paced after it can repeat', async () => {
+  it('a signal from a send paced before the last cut is already answered: only sends paced after it can repeat', async () => {
     const schedule = new MemorySchedule();
     let now = 0;
     const pacer = new SenderPacer(schedule, { configuredMps: 40, blockSize: 1, now: () => now });
     const early = await pacer.acquire('s', 60_000);
     now = 500;
-    await pacer.slowDown('s', early.ok ? early.bookedAt : undefined);
+    await pacer.slowDown('s', early.ok ? early.pacedMps : undefined);
     expect(schedule.state).toEqual({ cutMps: 36, cutAt: 500 });
-    // 2 s on, a 429 of a send booked before that cut (the schedule was booked ahead): no second cut.
+    // 2 s on, a 429 of a send paced at 40/s, booked before that cut (the schedule was booked ahead).
     now = 2_500;
-    await pacer.slowDown('s', early.ok ? early.bookedAt : undefined);
+    await pacer.slowDown('s', early.ok ? early.pacedMps : undefined);
     expect(schedule.cuts).toBe(1);
-    // One booked since: the limit is lower than the cut rate too, and the cut goes deeper.
+    // One paced since, at 37.6/s: the limit is lower than that too, and the cut goes deeper.
     const later = await pacer.acquire('s', 60_000);
-    await pacer.slowDown('s', later.ok ? later.bookedAt : undefined);
+    await pacer.slowDown('s', later.ok ? later.pacedMps : undefined);
     expect(schedule.cuts).toBe(2);
     expect(schedule.state.cutMps).toBeCloseTo((36 + 2 * 0.8) * 0.7);
+  });
+
+  it("a container that books at the old rate after another's cut does not take its own 429 for a repeat", async () => {
+    const schedule = new MemorySchedule();
+    let now = 0;
+    const options = { configuredMps: 40, blockSize: 1, now: () => now };
+    const [a, b] = [new SenderPacer(schedule, options), new SenderPacer(schedule, options)];
+    await b.acquire('s', 60_000);
+    now = 100;
+    await a.slowDown('s'); // 40 → 36
+    now = 200;
+    const stale = await b.acquire('s', 60_000); // b has not learned the cut yet: paced at 40/s
+    expect(stale.ok && stale.pacedMps).toBe(40);
+    now = 1_500;
+    await b.slowDown('s', stale.ok ? stale.pacedMps : undefined);
+    expect(schedule.cuts).toBe(1);
+  });
+
+  it("a container whose cut is refused for another's paces at the stored cut, not at its own", async () => {
+    const schedule = new MemorySchedule();
+    let now = 0;
+    const options = { configuredMps: 40, blockSize: 1, now: () => now };
+    const [a, b] = [new SenderPacer(schedule, options), new SenderPacer(schedule, options)];
+    await a.slowDown('s'); // 40 → 36
+    now = 500;
+    await b.slowDown('s'); // b knew no cut: refused, and the stored one (half a second old) answers it
+    expect(schedule.cuts).toBe(1);
+    const first = await b.acquire('s', 60_000);
+    const second = await b.acquire('s', 60_000);
+    // The first block's spacing is b's view before any booking: the stored cut, climbing (36.4/s).
+    expect(first.ok && second.ok && second.at - first.at).toBeCloseTo(slotIntervalMs(36.4));
   });
 
   it('a container that has not booked since another cut judges its signal from the stored cut', async () => {
@@ -173,6 +204,36 @@ describe('SenderPacer', () => {
     await b.slowDown('s');
     expect(schedule.state.cutAt).toBe(3_000);
     expect(schedule.state.cutMps).toBeCloseTo((26.32 + 0.8) * 0.7);
+  });
+
+  it("a booking's answer that arrives after a cut, with the item as it was before it, does not undo the cut here", async () => {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // A booking whose write lands before the cut but whose answer comes after the cut's.
+    class SlowAnswers extends MemorySchedule {
+      override async book(
+        sender: string,
+        r: { count: number; intervalMs: number; nowMs: number; horizonMs: number },
+      ) {
+        const answer = await super.book(sender, r);
+        await gate;
+        return answer;
+      }
+    }
+    const schedule = new SlowAnswers();
+    let now = 0;
+    const pacer = new SenderPacer(schedule, { configuredMps: 40, blockSize: 1, now: () => now });
+    const pending = pacer.acquire('s', 60_000);
+    await new Promise((resolve) => setImmediate(resolve));
+    await pacer.slowDown('s'); // 40 → 36, stored and learned
+    release();
+    await pending; // answers with the state from before the cut
+    now = 100;
+    const first = await pacer.acquire('s', 60_000);
+    const second = await pacer.acquire('s', 60_000);
+    expect(first.ok && second.ok && second.at - first.at).toBeCloseTo(slotIntervalMs(36.08));
   });
 
   it('one stray 429 at the full rate costs a sender at 80/s about 19 slots, not the 173 of a 30 % cut', async () => {
