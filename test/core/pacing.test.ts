@@ -61,6 +61,14 @@ describe('pacing arithmetic', () => {
   });
 });
 
+/** Two containers' pacers of one 40/s sender over one in-memory schedule, on a clock the test moves. */
+function twoContainers() {
+  const schedule = new MemorySchedule();
+  const clock = { now: 0 };
+  const options = { configuredMps: 40, blockSize: 1, now: () => clock.now };
+  return { schedule, clock, a: new SenderPacer(schedule, options), b: new SenderPacer(schedule, options) };
+}
+
 describe('SenderPacer', () => {
   it('coalesces concurrent callers into blocks and gives each its own evenly spaced slot', async () => {
     const schedule = new MemorySchedule();
@@ -161,28 +169,22 @@ describe('SenderPacer', () => {
   });
 
   it("a container that books at the old rate after another's cut does not take its own 429 for a repeat", async () => {
-    const schedule = new MemorySchedule();
-    let now = 0;
-    const options = { configuredMps: 40, blockSize: 1, now: () => now };
-    const [a, b] = [new SenderPacer(schedule, options), new SenderPacer(schedule, options)];
+    const { schedule, clock, a, b } = twoContainers();
     await b.acquire('s', 60_000);
-    now = 100;
+    clock.now = 100;
     await a.slowDown('s'); // 40 → 36
-    now = 200;
+    clock.now = 200;
     const stale = await b.acquire('s', 60_000); // b has not learned the cut yet: paced at 40/s
     expect(stale.ok && stale.pacedMps).toBe(40);
-    now = 1_500;
+    clock.now = 1_500;
     await b.slowDown('s', stale.ok ? stale.pacedMps : undefined);
     expect(schedule.cuts).toBe(1);
   });
 
   it("a container whose cut is refused for another's paces at the stored cut, not at its own", async () => {
-    const schedule = new MemorySchedule();
-    let now = 0;
-    const options = { configuredMps: 40, blockSize: 1, now: () => now };
-    const [a, b] = [new SenderPacer(schedule, options), new SenderPacer(schedule, options)];
+    const { schedule, clock, a, b } = twoContainers();
     await a.slowDown('s'); // 40 → 36
-    now = 500;
+    clock.now = 500;
     await b.slowDown('s'); // b knew no cut: refused, and the stored one (half a second old) answers it
     expect(schedule.cuts).toBe(1);
     const first = await b.acquire('s', 60_000);
@@ -192,14 +194,11 @@ describe('SenderPacer', () => {
   });
 
   it('a container that has not booked since another cut judges its signal from the stored cut', async () => {
-    const schedule = new MemorySchedule();
-    let now = 0;
-    const options = { configuredMps: 40, blockSize: 1, now: () => now };
-    const [a, b] = [new SenderPacer(schedule, options), new SenderPacer(schedule, options)];
+    const { schedule, clock, a, b } = twoContainers();
     await a.slowDown('s'); // 40 → 36
-    now = 2_000;
+    clock.now = 2_000;
     await a.slowDown('s'); // a repeat: 37.6 → 26.32
-    now = 3_000;
+    clock.now = 3_000;
     // b has seen neither cut: judged from its own view it would cut 10 % from 40, raising the rate to 36.
     await b.slowDown('s');
     expect(schedule.state.cutAt).toBe(3_000);
