@@ -34,6 +34,12 @@ export type TwilioMode =
       readonly messagingServiceSid?: string;
     };
 
+/**
+ * DynamoDB Local yields the cores to the handlers when both want them: at nice 10 the send-rate
+ * benchmark lost 6–19 send slots a run instead of 12–103 (README "Benchmark and cost").
+ */
+export const DEFAULT_DYNAMODB_LOCAL_NICE = 10;
+
 export interface LocalConfig {
   readonly port: number;
   /** The URL Twilio would call; defaults to the API's own URL once its port is known. */
@@ -43,6 +49,8 @@ export interface LocalConfig {
   /** Seconds between runs of each scheduled rule, by the rule's local interval variable. */
   readonly scheduleIntervals: Readonly<Record<string, number>>;
   readonly dynamodbPort: number;
+  /** DYNAMODB_LOCAL_NICE: DynamoDB Local's CPU priority as a nice value, 0–19 (cpu-priority.ts). */
+  readonly dynamodbNiceness: number;
   readonly sqsPort: number;
   /** Tenant API keys seeded at start (LOCAL_API_KEYS, or one generated dev key). */
   readonly apiKeys: readonly { readonly tenantId: string; readonly key: string }[];
@@ -188,6 +196,7 @@ export function localConfigFromEnv(
     twilio,
     scheduleIntervals,
     dynamodbPort: integer(env, 'DYNAMODB_LOCAL_PORT', 0, { min: 0, max: 65535 }),
+    dynamodbNiceness: integer(env, 'DYNAMODB_LOCAL_NICE', DEFAULT_DYNAMODB_LOCAL_NICE, { min: 0, max: 19 }),
     sqsPort: integer(env, 'SQS_LOCAL_PORT', 0, { min: 0, max: 65535 }),
     ...(faults ? { faults } : {}),
     ...(env.LOCAL_EVENTS_URL ? { eventsUrl: url(env.LOCAL_EVENTS_URL, 'LOCAL_EVENTS_URL') } : {}),

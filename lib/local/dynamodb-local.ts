@@ -28,6 +28,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { TableSpec } from '../topology.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local.ts';
+import { lowerAutogroupPriority, niceCommand } from './cpu-priority.ts';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './data-dir.ts';
 import { classDataSharing } from './dynamodb-local-cds.ts';
 import { freePort, PortInUseError } from './free-port.ts';
@@ -117,6 +118,11 @@ export async function startDynamoDbLocal(options: {
    * the suite's one instance that every test file shares under a key of its own (aws-local.ts).
    */
   perAccessKeyInMemory?: boolean;
+  /**
+   * Its CPU priority as a nice value, 0–19 (default 0: the caller's): above 0 it yields the cores to
+   * the handlers when both want them (cpu-priority.ts; DYNAMODB_LOCAL_NICE for the twin).
+   */
+  niceness?: number;
 }): Promise<DynamoDbLocal> {
   const java = await probeJava();
   const home = dynamoDbLocalDir();
@@ -180,11 +186,14 @@ export async function startDynamoDbLocal(options: {
     // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and Java would
     // die at once under the handlers still finishing their sends (their calls refused, the batch back
     // on the queue for its visibility timeout). The twin stops it last, itself (stop() below).
-    const child = spawn('/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', 'java', ...javaArgs], {
-      cwd: home,
-      stdio: 'pipe',
-      detached: true,
-    });
+    const niceness = options.niceness ?? 0;
+    const child = spawn(
+      '/bin/sh',
+      ['-c', `umask 077 && exec ${niceCommand(niceness)}"$0" "$@"`, 'java', ...javaArgs],
+      { cwd: home, stdio: 'pipe', detached: true },
+    );
+    // Detached, it leads a session of its own, which Linux schedules as a group (cpu-priority.ts).
+    const priorityWarning = child.pid === undefined ? undefined : lowerAutogroupPriority(child.pid, niceness);
     let output = '';
     const remember = (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-4000);
@@ -228,6 +237,7 @@ export async function startDynamoDbLocal(options: {
       loopbackOnly,
       schemasParsedOnce,
       warnings: [
+        ...(priorityWarning ? [`DynamoDB Local ${priorityWarning}`] : []),
         ...(loopbackOnly
           ? []
           : [

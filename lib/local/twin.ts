@@ -223,6 +223,7 @@ export async function startLocalTwin(
             dataDir: config.dataDir,
             port: config.dynamodbPort || undefined,
             killOrphan: lock.tookOver,
+            niceness: config.dynamodbNiceness,
           }).then((d: DynamoDbLocal) => {
             stack.push(() => d.stop());
             void d.exited.then((code) => {
