@@ -32,7 +32,8 @@ describe.runIf(process.platform === 'linux')('DynamoDB Local started at a lower 
     dynamodb = await startDynamoDbLocal({ dataDir: fileTempDir('ddb-nice-'), niceness: 10 });
     const threads = threadNiceness(dynamodb.pid);
     expect(threads.length).toBeGreaterThan(5); // the JVM's own threads, started after the exec
-    expect(new Set(threads)).toEqual(new Set([10]));
+    // `nice -n 10` lowers from this process's own priority (0 unless the suite itself runs niced).
+    expect(new Set(threads)).toEqual(new Set([Math.min(19, getPriority() + 10)]));
     const group = autogroupNiceness(dynamodb.pid);
     if (group !== undefined) expect(group).toBe(10);
     expect(dynamodb.warnings.join('\n')).not.toMatch(/CPU priority/);
