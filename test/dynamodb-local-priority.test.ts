@@ -54,9 +54,9 @@ describe('DYNAMODB_LOCAL_NICE', () => {
     ...extra,
   });
 
-  it('is 10 unless set, takes 0 (no change) to 19, and stops the start on anything else', () => {
-    expect(localConfigFromEnv(env({})).dynamodbNiceness).toBe(10);
-    expect(localConfigFromEnv(env({ DYNAMODB_LOCAL_NICE: '0' })).dynamodbNiceness).toBe(0);
+  it('is 0 (no change) unless set, takes 0 to 19, and stops the start on anything else', () => {
+    expect(localConfigFromEnv(env({})).dynamodbNiceness).toBe(0);
+    expect(localConfigFromEnv(env({ DYNAMODB_LOCAL_NICE: '10' })).dynamodbNiceness).toBe(10);
     expect(localConfigFromEnv(env({ DYNAMODB_LOCAL_NICE: '19' })).dynamodbNiceness).toBe(19);
     for (const value of ['20', '-5', 'low']) {
       expect(() => localConfigFromEnv(env({ DYNAMODB_LOCAL_NICE: value }))).toThrow(ConfigError);

@@ -34,12 +34,6 @@ export type TwilioMode =
       readonly messagingServiceSid?: string;
     };
 
-/**
- * DynamoDB Local yields the cores to the handlers when both want them: at nice 10 the send-rate
- * benchmark lost 6–19 send slots a run instead of 12–103 (README "Benchmark and cost").
- */
-export const DEFAULT_DYNAMODB_LOCAL_NICE = 10;
-
 export interface LocalConfig {
   readonly port: number;
   /** The URL Twilio would call; defaults to the API's own URL once its port is known. */
@@ -196,7 +190,10 @@ export function localConfigFromEnv(
     twilio,
     scheduleIntervals,
     dynamodbPort: integer(env, 'DYNAMODB_LOCAL_PORT', 0, { min: 0, max: 65535 }),
-    dynamodbNiceness: integer(env, 'DYNAMODB_LOCAL_NICE', DEFAULT_DYNAMODB_LOCAL_NICE, { min: 0, max: 19 }),
+    // 0 by default: DynamoDB Local competes as any program does. Above 0 it yields the cores to the
+    // handlers (the bench runs it at 10), and to every other busy program too, where it then starves
+    // and the whole twin slows (README "Benchmark and cost").
+    dynamodbNiceness: integer(env, 'DYNAMODB_LOCAL_NICE', 0, { min: 0, max: 19 }),
     sqsPort: integer(env, 'SQS_LOCAL_PORT', 0, { min: 0, max: 65535 }),
     ...(faults ? { faults } : {}),
     ...(env.LOCAL_EVENTS_URL ? { eventsUrl: url(env.LOCAL_EVENTS_URL, 'LOCAL_EVENTS_URL') } : {}),

@@ -2,8 +2,10 @@
  * How the twin's emulators yield the CPU to its handlers. On AWS, DynamoDB runs on its own servers
  * and never takes a Lambda's vCPU; in the twin, DynamoDB Local's JVM and the one Node process that
  * runs every handler share the machine's cores, and when both want them the pacer's timers wake late
- * and send slots are lost (README "Benchmark and cost"). So the emulator runs at a lower priority:
- * it still gets every core nobody else wants.
+ * and send slots are lost (README "Benchmark and cost"). So the emulator can run at a lower
+ * priority (DYNAMODB_LOCAL_NICE; the bench runs it at 10): it still gets every core nobody else
+ * wants, but it yields to every other busy program too, not only to the handlers, so the twin's
+ * default leaves it at the twin's own.
  */
 import { writeFileSync } from 'node:fs';
 
