@@ -32,6 +32,7 @@ import { applyExpirations, ensureBuckets, localS3Client, startBucketNotifier } f
 import { type LocalScheduler, startSchedulerLocal } from './scheduler-local.ts';
 import { startSecretsManagerLocal } from './secrets-manager-local.ts';
 import { seedApiKeys } from './seed-keys.ts';
+import { allSettledOrThrow, Cleanup } from './setup-steps.ts';
 import { type SqsEventSource, startSqsEventSource } from './sqs-event-source.ts';
 import {
   ensureQueue,
@@ -665,37 +666,4 @@ function scheduledEvent(ruleId: string): ScheduledEvent {
     resources: [`arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${localName(ruleId)}`],
     detail: {},
   };
-}
-
-/** Undo steps run in reverse order of setup; each runs even if another fails. */
-class Cleanup {
-  private readonly steps: (() => Promise<void>)[] = [];
-  private running: Promise<void> | undefined;
-  push(step: () => Promise<void>): void {
-    this.steps.push(step);
-  }
-  run(): Promise<void> {
-    this.running ??= (async () => {
-      const errors: unknown[] = [];
-      for (const step of this.steps.reverse()) {
-        try {
-          await step();
-        } catch (error) {
-          errors.push(error);
-        }
-      }
-      if (errors.length > 0) throw new AggregateError(errors, 'Some parts of the local twin failed to stop');
-    })();
-    return this.running;
-  }
-}
-
-/** Like Promise.all, but rejects (with the first failure) only once every promise has settled. */
-async function allSettledOrThrow<T extends readonly unknown[]>(
-  promises: readonly [...{ [K in keyof T]: Promise<T[K]> }],
-): Promise<T> {
-  const results = await Promise.allSettled(promises);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
